@@ -1,0 +1,19 @@
+"""One place for paths. Everything else asks here where things live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(os.environ.get("SYSTEMIC_ROOT", Path(__file__).resolve().parent.parent))
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+DATA_DIR = PROJECT_ROOT / "data"
+COUNCILS_DIR = DATA_DIR / "councils"
+REPORTS_DIR = PROJECT_ROOT / "reports"
+SHARED_REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "real"
+
+#: The notebooks the batch runs, in method order. ``organisation_scan`` runs once per council.
+STAGES = ("demand", "flow", "experiment", "measure")
+COUNCIL_STAGE = "organisation_scan"
+KERNEL_NAME = "systemic"

@@ -1,0 +1,464 @@
+"""The council data contract: which tables a council folder holds and what their columns mean.
+
+This module is the single source of truth: the README tables, the blank capture templates and the
+validation all come from ``TABLES``. Reading a table parses it into typed columns and returns every
+problem found, each with file, row, column and a fix. Errors stop a council; warnings keep the rows
+and are counted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+CLASSIFICATIONS = ("value", "failure")
+FAILURE_TYPES = (
+    "progress chasing",
+    "not done",
+    "not done right",
+    "not understood",
+    "wrong place",
+    "complaint",
+    "other",
+)
+CHANNELS = ("phone", "email", "web", "face to face", "letter", "app", "social media", "other")
+STEP_TYPES = ("value", "waste")
+CATEGORIES = (
+    "contact",
+    "assessment",
+    "decision",
+    "delivery",
+    "referral",
+    "hand-off",
+    "check",
+    "rework",
+    "chasing",
+    "waiting",
+    "other",
+)
+COHORTS = ("baseline", "experiment")
+YES_NO = ("yes", "no")
+LEARNING_STATUS = ("open", "in hand", "changed", "parked")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table. ``kind`` decides parsing: id, text, category, datetime, date, number, bool."""
+
+    name: str
+    kind: str
+    description: str
+    required: bool = False  #: the column must be present in the file
+    values: tuple[str, ...] = ()  #: allowed values of a category (blank is always allowed)
+    example: str = ""
+    must_fill: bool = False  #: a blank cell is an error, not a warning
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    unique: tuple[str, ...] = ()
+    required_table: bool = False
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return {c.name: c for c in self.columns}[name]
+
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "demand",
+            "One row per contact a citizen made, by any channel, in the citizen's own words.",
+            (
+                Column("contact_id", "id", "Unique id of the contact.", True, example="C-000001", must_fill=True),
+                Column("service", "id", "Service id from council.yaml.", True, example="housing-repairs"),
+                Column("received_at", "datetime", "When the contact arrived (local time, YYYY-MM-DD HH:MM).", True,
+                       example="2024-03-04 09:15"),
+                Column("channel", "text", "How it arrived (phone, email, web, face to face, letter, app, ...).", True,
+                       CHANNELS, "phone"),
+                Column("verbatim", "text", "What the citizen said, in their words.", example="When will my repair be done? It's been three weeks."),
+                Column("demand_type", "text", "Short phrase naming the demand.", example="when will my repair be done?"),
+                Column("classification", "category", "value or failure; blank = not yet classified.", values=CLASSIFICATIONS,
+                       example="failure"),
+                Column("failure_type", "category", "For failure demand: what failed.", values=FAILURE_TYPES,
+                       example="progress chasing"),
+                Column("what_matters", "text", "What matters to the citizen, in a few words.", example="knowing when"),
+                Column("one_stop", "bool", "yes if resolved at the first point of contact.", values=YES_NO, example="no"),
+                Column("case_id", "id", "The case this contact belongs to, if any.", example="R-0001"),
+            ),
+            unique=("contact_id",),
+        ),
+        Table(
+            "events",
+            "One row per step of a case: what was done, when it was completed, by whom.",
+            (
+                Column("case_id", "id", "Case the step belongs to.", True, example="R-0001"),
+                Column("service", "id", "Service id from council.yaml.", True, example="housing-repairs"),
+                Column("activity", "text", "The step, as named in activities.csv.", True, example="Diagnose repair"),
+                Column("timestamp", "datetime", "When the step was completed (local time).", True, example="2024-03-04 10:00"),
+                Column("start", "datetime", "When work on the step started, if known.", example="2024-03-04 09:40"),
+                Column("worker", "text", "Who did it.", example="W12"),
+                Column("team", "text", "Their team.", example="Repairs desk"),
+                Column("hours", "number", "Hands-on hours spent on the step.", example="0.5"),
+                Column("face_to_face", "bool", "yes if the step was time with the citizen.", values=YES_NO, example="no"),
+            ),
+        ),
+        Table(
+            "cases",
+            "One row per case (a citizen's need from first contact to being met).",
+            (
+                Column("case_id", "id", "Unique case id.", True, example="R-0001", must_fill=True),
+                Column("service", "id", "Service id from council.yaml.", True, example="housing-repairs"),
+                Column("opened_at", "datetime", "When the citizen first asked.", True, example="2024-03-04 09:15"),
+                Column("closed_at", "datetime", "When the need was met; blank if still open.", example="2024-03-20 16:00"),
+                Column("wanted_by", "date", "When the citizen wanted it done.", example="2024-03-18"),
+                Column("cohort", "category", "baseline (old system) or experiment (new team); blank if neither.",
+                       values=COHORTS, example="baseline"),
+                Column("demand_returns", "bool", "The team's judgement: will this demand come back?", values=YES_NO,
+                       example="yes"),
+            ),
+            unique=("case_id",),
+        ),
+        Table(
+            "learning_log",
+            "The experiment team's learning log: what we tried, what we learned, which system condition caused waste.",
+            (
+                Column("date", "date", "When.", True, example="2024-07-08", must_fill=True),
+                Column("service", "id", "Service id from council.yaml.", True, example="housing-repairs"),
+                Column("what_we_tried", "text", "What the team tried.", True, example="Diagnose on the first call"),
+                Column("what_we_learned", "text", "What it taught us.", example="Most visits need no pre-inspection"),
+                Column("system_condition", "text", "The rule, target, IT system, procedure or structure behind the waste.",
+                       example="Pre-inspection rule for jobs over 250 pounds"),
+                Column("waste_caused", "text", "The waste it causes.", example="A second visit and 9 days waiting"),
+                Column("who_can_change", "text", "Who can change it.", example="Head of Repairs"),
+                Column("status", "category", "Where the change stands.", values=LEARNING_STATUS, example="open"),
+            ),
+        ),
+        Table(
+            "activities",
+            "The activity catalogue: each activity of a service as a value step or a waste step, with a category.",
+            (
+                Column("service", "id", "Service id from council.yaml.", True, example="housing-repairs", must_fill=True),
+                Column("activity", "text", "Activity name exactly as in events.", True, example="Diagnose repair",
+                       must_fill=True),
+                Column("step_type", "category", "value or waste.", True, STEP_TYPES, "value", must_fill=True),
+                Column("category", "category", "What kind of step it is.", True, CATEGORIES, "assessment"),
+            ),
+            unique=("service", "activity"),
+        ),
+        Table(
+            "rules",
+            "Classification rules for imported demand with no classification (first matching rule wins).",
+            (
+                Column("service", "id", "Service id, or blank for every service.", example=""),
+                Column("column", "text", "Demand column the pattern is matched against.", True, example="demand_type",
+                       must_fill=True),
+                Column("pattern", "text", "Case-insensitive regular expression.", True, example="chas|when will",
+                       must_fill=True),
+                Column("classification", "category", "value or failure.", True, CLASSIFICATIONS, "failure",
+                       must_fill=True),
+                Column("failure_type", "category", "For failure: what failed.", values=FAILURE_TYPES,
+                       example="progress chasing"),
+            ),
+        ),
+    )
+}
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a council's data: where it is and how to fix it."""
+
+    file: str
+    message: str
+    fix: str = ""
+    row: int | None = None  #: the row as a spreadsheet shows it (header is row 1)
+    column: str | None = None
+    severity: str = ERROR
+    count: int = 1  #: how many rows share this problem (``row`` is the first)
+
+    def describe(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column:
+            where += f", column '{self.column}'"
+        more = f" ({self.count} rows like this)" if self.count > 1 else ""
+        fix = f" Fix: {self.fix}" if self.fix else ""
+        return f"{self.severity.upper()}: {where}: {self.message}{more}.{fix}"
+
+
+@dataclass
+class TableResult:
+    """A parsed table and the problems found in it."""
+
+    name: str
+    frame: pd.DataFrame
+    problems: list[Problem] = field(default_factory=list)
+    path: Path | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == ERROR]
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """A typed frame with the table's columns and no rows."""
+    spec = TABLES[table]
+    return pd.DataFrame({c.name: pd.Series(dtype=_dtype(c.kind)) for c in spec.columns})
+
+
+def _dtype(kind: str):
+    return {
+        "datetime": "datetime64[ns]",
+        "date": "datetime64[ns]",
+        "number": "float64",
+        "bool": "boolean",
+    }.get(kind, "str")
+
+
+def find_table_file(folder: Path, table: str) -> Path | None:
+    """The table's file in a council folder: ``<table>.csv`` or ``<table>.xlsx``."""
+    for suffix in (".csv", ".xlsx"):
+        path = folder / f"{table}{suffix}"
+        if path.exists():
+            return path
+    return None
+
+
+def read_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read a CSV or XLSX table as text, naming the file in every problem."""
+    name = path.name
+    if path.suffix.lower() == ".xlsx":
+        try:
+            sheets = pd.ExcelFile(path, engine="openpyxl").sheet_names
+        except Exception as exc:  # openpyxl raises many types for a damaged file
+            return None, [Problem(name, f"cannot be opened as an Excel workbook ({exc})",
+                                  "save it again from Excel as .xlsx")]
+        if table not in sheets:
+            return None, [Problem(name, f"has no sheet named '{table}' (it has: {', '.join(sheets)})",
+                                  f"rename the sheet that holds the data to '{table}'")]
+        raw = pd.read_excel(path, sheet_name=table, dtype=str, keep_default_na=False, engine="openpyxl")
+    else:
+        try:
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            return None, [Problem(name, f"is not UTF-8 text (byte {exc.start}, line {line})",
+                                  "open it in Excel and save as 'CSV UTF-8', or re-encode it as UTF-8", row=line)]
+        except pd.errors.EmptyDataError:
+            return None, [Problem(name, "is empty (no header row)", "use the capture template in templates/capture/")]
+        except pd.errors.ParserError as exc:
+            return None, [Problem(name, f"is not a well-formed CSV ({exc})", "check quoting and the number of commas")]
+    raw.columns = [str(c).strip() for c in raw.columns]
+    return raw, []
+
+
+def parse_table(raw: pd.DataFrame, table: str, *, file: str, services: set[str] | None = None,
+                today: pd.Timestamp | None = None) -> TableResult:
+    """Parse text columns into typed ones and collect every problem (errors and warnings)."""
+    spec = TABLES[table]
+    problems: list[Problem] = []
+    missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
+    for col in missing:
+        problems.append(Problem(file, f"required column '{col}' is missing", f"add a column headed '{col}' "
+                                f"({spec.column(col).description})", column=col))
+    if missing:
+        return TableResult(table, empty_frame(table), problems)
+    if raw.empty:
+        problems.append(Problem(file, "has a header but no rows", "add data, or delete the file if the table is not used"))
+    out = pd.DataFrame(index=raw.index)
+    for col in spec.columns:
+        if col.name not in raw.columns:
+            out[col.name] = pd.Series(pd.NA, index=raw.index, dtype=_dtype(col.kind))
+            continue
+        text = raw[col.name].astype(str).str.strip()
+        blank = text.eq("")
+        parsed, bad = _parse_column(text, col)
+        out[col.name] = parsed
+        if bad.any():
+            rows = np.flatnonzero(bad.to_numpy())
+            example = text.iloc[rows[0]]
+            lenient = col.kind in ("category", "bool")  # the row stays, counted as blank in this column
+            problems.append(Problem(file, f"cannot read '{example}' as {_kind_words(col)}"
+                                    + ("; counted as blank" if lenient else ""), _kind_fix(col),
+                                    row=int(rows[0]) + 2, column=col.name, count=len(rows),
+                                    severity=WARNING if lenient else ERROR))
+        if (col.required or col.must_fill) and blank.any():
+            rows = np.flatnonzero(blank.to_numpy())
+            sev = ERROR if col.must_fill else WARNING
+            what = "is blank" + ("" if sev == ERROR else "; the row is kept and counted as missing this value")
+            problems.append(Problem(file, what, f"fill in '{col.name}'", row=int(rows[0]) + 2, column=col.name,
+                                    count=len(rows), severity=sev))
+    extra = [c for c in raw.columns if c not in spec.column_names]
+    for col in extra:  # kept: councils may carry their own columns
+        out[col] = raw[col]
+    problems += _check_unique(out, spec, file)
+    if services is not None and "service" in out.columns:
+        unknown = out["service"].notna() & ~out["service"].isin(list(services)) & out["service"].ne("")
+        if unknown.any() and table != "rules":
+            rows = np.flatnonzero(unknown.to_numpy())
+            names = ", ".join(sorted(out.loc[unknown, "service"].unique())[:5])
+            problems.append(Problem(file, f"names services not in council.yaml ({names}); these rows are kept but "
+                                    "appear in no service report", "add the service to council.yaml or correct the id",
+                                    row=int(rows[0]) + 2, column="service", count=len(rows), severity=WARNING))
+    if table == "demand" and len(out):
+        today = today or pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
+        future = out["received_at"] >= today
+        if future.any():
+            rows = np.flatnonzero(future.to_numpy())
+            problems.append(Problem(file, f"has contacts dated in the future (first: {out['received_at'].iloc[rows[0]]})",
+                                    "check the date format (day and month swapped?)", row=int(rows[0]) + 2,
+                                    column="received_at", count=len(rows), severity=WARNING))
+    out = out.reset_index(drop=True)
+    return TableResult(table, out, problems)
+
+
+_CLASS_WORDS = {
+    "value": "value", "v": "value", "val": "value", "value demand": "value", "valuedemand": "value",
+    "failure": "failure", "f": "failure", "fail": "failure", "failure demand": "failure", "failuredemand": "failure",
+}
+_YES = {"yes", "y", "true", "1", "t"}
+_NO = {"no", "n", "false", "0", "f"}
+
+
+def normalise_category(text: pd.Series, col: Column) -> pd.Series:
+    """Lower-case and trim a category; map the usual other spellings (``FAIL``, ``value demand``)."""
+    low = text.str.strip().str.lower().str.replace(r"[\s_]+", " ", regex=True)
+    if col.values == CLASSIFICATIONS:
+        low = low.map(lambda v: _CLASS_WORDS.get(v, v))
+    if col.values == CHANNELS:
+        low = low.replace({"telephone": "phone", "call": "phone", "e-mail": "email", "online": "web",
+                           "website": "web", "face-to-face": "face to face", "in person": "face to face",
+                           "post": "letter", "social": "social media"})
+    return low
+
+
+def _parse_column(text: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
+    blank = text.eq("")
+    kind = col.kind
+    if kind in ("datetime", "date"):
+        parsed = pd.to_datetime(text.where(~blank), format="ISO8601", errors="coerce", utc=True)
+        bad = parsed.isna() & ~blank
+        if bad.any():  # day-first UK dates as a council spreadsheet writes them
+            retry = pd.to_datetime(text.where(bad), dayfirst=True, errors="coerce", format="mixed", utc=True)
+            parsed = parsed.fillna(retry)
+            bad = parsed.isna() & ~blank
+        local = parsed.dt.tz_convert("Europe/London").dt.tz_localize(None) if _has_offsets(text) else parsed.dt.tz_localize(None)
+        local = local.astype("datetime64[ns]")
+        if kind == "date":
+            local = local.dt.normalize()
+        return local, bad
+    if kind == "number":
+        parsed = pd.to_numeric(text.where(~blank), errors="coerce").astype("float64")
+        return parsed, parsed.isna() & ~blank
+    if kind == "bool":
+        low = text.str.lower()
+        parsed = pd.Series(pd.NA, index=text.index, dtype="boolean")
+        parsed[low.isin(_YES)] = True
+        parsed[low.isin(_NO)] = False
+        return parsed, parsed.isna() & ~blank
+    if kind == "category":
+        norm = normalise_category(text, col)
+        bad = ~norm.isin(col.values) & ~blank
+        return norm.where(~blank & ~bad).astype("str"), bad
+    if col.values == CHANNELS:
+        text = normalise_category(text, col)
+    return text.where(~blank).astype("str"), pd.Series(False, index=text.index)
+
+
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+def _has_offsets(text: pd.Series) -> bool:
+    sample = text[text.ne("")].head(50)
+    return bool(sample.str.contains(_OFFSET).any())
+
+
+def _kind_words(col: Column) -> str:
+    if col.kind == "category":
+        return "one of: " + ", ".join(col.values)
+    return {"datetime": "a date and time", "date": "a date", "number": "a number", "bool": "yes or no"}[col.kind]
+
+
+def _kind_fix(col: Column) -> str:
+    return {
+        "datetime": "write dates as YYYY-MM-DD HH:MM (for example 2024-03-04 09:15)",
+        "date": "write dates as YYYY-MM-DD (for example 2024-03-04)",
+        "number": "write a plain number such as 1.5, with no units",
+        "bool": "write yes or no",
+        "category": f"use one of: {', '.join(col.values)} (or leave blank)",
+    }.get(col.kind, "")
+
+
+def _check_unique(frame: pd.DataFrame, spec: Table, file: str) -> list[Problem]:
+    if not spec.unique or frame.empty:
+        return []
+    keys = frame[list(spec.unique)]
+    dup = keys.duplicated(keep="first") & keys.notna().all(axis=1)
+    if not dup.any():
+        return []
+    rows = np.flatnonzero(dup.to_numpy())
+    first = keys.iloc[rows[0]].tolist()
+    what = " + ".join(spec.unique)
+    return [Problem(file, f"{what} '{' / '.join(map(str, first))}' appears more than once", f"give each row its own {what}",
+                    row=int(rows[0]) + 2, column=spec.unique[0], count=len(rows))]
+
+
+def pandera_schema(table: str) -> pa.DataFrameSchema:
+    """The parsed table's schema, so notebooks and imports can check a frame they built themselves."""
+    spec = TABLES[table]
+    cols = {}
+    for c in spec.columns:
+        checks = [pa.Check.isin(list(c.values))] if c.kind == "category" and c.values else []
+        dtype = {"datetime": "datetime64[ns]", "date": "datetime64[ns]", "number": float, "bool": "boolean"}.get(c.kind)
+        cols[c.name] = pa.Column(dtype, checks=checks, nullable=not c.must_fill, required=c.required,
+                                 unique=(spec.unique == (c.name,)), coerce=False)
+    return pa.DataFrameSchema(cols, strict=False)
+
+
+def read_table(path: Path, table: str, *, services: set[str] | None = None) -> TableResult:
+    """Read and parse one table file; problems name the file."""
+    raw, problems = read_raw(path, table)
+    if raw is None:
+        return TableResult(table, empty_frame(table), problems, path)
+    result = parse_table(raw, table, file=path.name, services=services)
+    result.path = path
+    if not result.errors:
+        try:
+            pandera_schema(table).validate(result.frame, lazy=True)
+        except pa.errors.SchemaErrors as exc:  # a parsing gap, not the user's fault: still say where
+            for _, fc in exc.failure_cases.head(10).iterrows():
+                result.problems.append(Problem(path.name, f"failed check {fc['check']} with value {fc['failure_case']}",
+                                               column=str(fc["column"])))
+    return result
+
+
+def markdown_tables() -> str:
+    """The contract as Markdown, one table per file: what README.md shows (a test keeps them in step)."""
+    parts = []
+    for t in TABLES.values():
+        unique = f" Unique: {' + '.join(t.unique)}." if t.unique else ""
+        lines = [f"#### `{t.name}.csv` / `{t.name}.xlsx` (sheet `{t.name}`)", "", t.description + unique, "",
+                 "| column | required | type | meaning | example |", "|---|---|---|---|---|"]
+        for c in t.columns:
+            kind = c.kind + (f": {', '.join(c.values)}" if c.values and c.kind in ("category", "bool") else "")
+            req = "yes, never blank" if c.must_fill else ("yes" if c.required else "")
+            lines.append(f"| `{c.name}` | {req} | {kind} | {c.description} | {c.example} |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,245 @@
+"""A council folder: ``council.yaml`` plus its tables, loaded, typed and validated.
+
+>>> council = load_council("data/councils/northshire")      # doctest: +SKIP
+>>> council.services["housing-repairs"].purpose               # doctest: +SKIP
+>>> demand = council.table("demand", service="housing-repairs")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .contract import ERROR, TABLES, Problem, TableResult, empty_frame, find_table_file, read_table
+from .errors import ContractError, SystemicError, UnknownServiceError
+
+MEASURES = {
+    "end_to_end_days": ("End-to-end time", "days", "decrease"),
+    "failure_demand_pct": ("Failure demand", "%", "decrease"),
+    "weekly_demand": ("Demand per week", "contacts", "neutral"),
+    "one_stop_pct": ("Resolved at first contact", "%", "increase"),
+    "delivered_when_wanted_pct": ("Delivered when the citizen wanted", "%", "increase"),
+}
+"""Measure ids a service may name in council.yaml: (plain name, unit, usual direction)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MeasureSpec(_Model):
+    id: str
+    direction: str | None = None
+    target: float | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in MEASURES:
+            raise ValueError(f"unknown measure '{v}'; use one of {', '.join(MEASURES)}")
+        return v
+
+    @field_validator("direction")
+    @classmethod
+    def _direction(cls, v: str | None) -> str | None:
+        if v is not None and v not in ("increase", "decrease", "neutral"):
+            raise ValueError("direction must be increase (higher is better), decrease (lower is better) or neutral")
+        return v
+
+    @property
+    def name(self) -> str:
+        return MEASURES[self.id][0]
+
+    @property
+    def unit(self) -> str:
+        return MEASURES[self.id][1]
+
+    @property
+    def improvement(self) -> str:
+        return self.direction or MEASURES[self.id][2]
+
+
+class ExperimentSpec(_Model):
+    start: dt.date
+    team: str = "Experiment team"
+    description: str = ""
+
+
+class Service(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+    purpose: str
+    measures: list[MeasureSpec] = Field(default_factory=list)
+    experiment: ExperimentSpec | None = None
+
+
+class SystemChange(_Model):
+    date: dt.date
+    label: str
+    services: list[str] | None = None  #: None means every service
+
+    def applies_to(self, service: str) -> bool:
+        return self.services is None or service in self.services
+
+
+class CouncilSpec(_Model):
+    name: str
+    services: list[Service] = Field(min_length=1)
+    system_changes: list[SystemChange] = Field(default_factory=list)
+    imports: dict[str, dict] = Field(default_factory=dict)
+
+
+@dataclass
+class Council:
+    """A loaded council. Tables load lazily; ``table()`` raises ContractError if a table has errors."""
+
+    path: Path
+    spec: CouncilSpec
+    _tables: dict[str, TableResult] = field(default_factory=dict, repr=False)
+
+    @property
+    def slug(self) -> str:
+        return self.path.name
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @cached_property
+    def services(self) -> dict[str, Service]:
+        return {s.id: s for s in self.spec.services}
+
+    def service(self, service_id: str) -> Service:
+        try:
+            return self.services[service_id]
+        except KeyError:
+            known = ", ".join(self.services)
+            raise UnknownServiceError(
+                f"{self.path / 'council.yaml'}: no service '{service_id}'. Services are: {known}. "
+                "Add it under 'services:' or use one of those ids."
+            ) from None
+
+    def system_changes(self, service: str | None = None) -> list[SystemChange]:
+        changes = [c for c in self.spec.system_changes if service is None or c.applies_to(service)]
+        return sorted(changes, key=lambda c: c.date)
+
+    def has_table(self, name: str) -> bool:
+        return find_table_file(self.path, name) is not None
+
+    def load(self, name: str) -> TableResult:
+        """Parse one table (cached) and return it with its problems, errors included."""
+        if name not in TABLES:
+            raise KeyError(f"no table '{name}' in the data contract; tables are {', '.join(TABLES)}")
+        if name not in self._tables:
+            path = find_table_file(self.path, name)
+            if path is None:
+                self._tables[name] = TableResult(name, empty_frame(name))
+            else:
+                self._tables[name] = read_table(path, name, services=set(self.services))
+        return self._tables[name]
+
+    def table(self, name: str, *, service: str | None = None, start=None, end=None) -> pd.DataFrame:
+        """A typed table, optionally for one service and a period; raises ContractError on errors."""
+        result = self.load(name)
+        if result.errors:
+            raise ContractError(result.errors)
+        frame = result.frame
+        if service is not None:
+            self.service(service)
+            frame = frame[frame["service"] == service]
+        time_col = _TIME_COLUMN.get(name)
+        if time_col and (start is not None or end is not None):
+            frame = within_period(frame, time_col, start, end)
+        return frame.reset_index(drop=True)
+
+    def problems(self) -> list[Problem]:
+        """Every problem in every table present, errors first."""
+        out: list[Problem] = []
+        for name in TABLES:
+            if self.has_table(name):
+                out += self.load(name).problems
+        return sorted(out, key=lambda p: p.severity != ERROR)
+
+    @property
+    def demand(self) -> pd.DataFrame:
+        return self.table("demand")
+
+    @property
+    def events(self) -> pd.DataFrame:
+        return self.table("events")
+
+    @property
+    def cases(self) -> pd.DataFrame:
+        return self.table("cases")
+
+    @property
+    def learning_log(self) -> pd.DataFrame:
+        return self.table("learning_log")
+
+    @property
+    def activities(self) -> pd.DataFrame:
+        return self.table("activities")
+
+    @property
+    def rules(self) -> pd.DataFrame:
+        return self.table("rules")
+
+
+_TIME_COLUMN = {"demand": "received_at", "events": "timestamp", "cases": "opened_at", "learning_log": "date"}
+
+
+def within_period(frame: pd.DataFrame, column: str, start=None, end=None) -> pd.DataFrame:
+    """Rows whose ``column`` falls in [start, end] (dates inclusive; either bound may be None)."""
+    keep = pd.Series(True, index=frame.index)
+    if start not in (None, ""):
+        keep &= frame[column] >= pd.Timestamp(start)
+    if end not in (None, ""):
+        keep &= frame[column] < pd.Timestamp(end) + pd.Timedelta(days=1)
+    return frame[keep]
+
+
+def load_council(path) -> Council:
+    """Read ``council.yaml`` in a council folder; raise ContractError with every problem in it."""
+    path = Path(path)
+    yaml_path = path / "council.yaml"
+    if not path.is_dir():
+        raise SystemicError(f"{path}: no such council folder. A council is a folder holding council.yaml and tables.")
+    if not yaml_path.exists():
+        raise ContractError([Problem(f"{path.name}/council.yaml", "is missing",
+                                     "create council.yaml with the council name and its services (see README)")])
+    try:
+        data = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ContractError([Problem("council.yaml", f"is not valid YAML ({exc})", "check indentation and colons")]) from None
+    try:
+        spec = CouncilSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            Problem("council.yaml", e["msg"], "see the council.yaml example in README.md",
+                    column=".".join(str(x) for x in e["loc"]))
+            for e in exc.errors()
+        ]
+        raise ContractError(problems) from None
+    ids = [s.id for s in spec.services]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ContractError([Problem("council.yaml", f"service id '{d}' is listed twice", "give each service its own id",
+                                     column="services") for d in dupes])
+    return Council(path, spec)
+
+
+def validate_council(path) -> list[Problem]:
+    """Every problem of a council folder (council.yaml and all tables), errors first."""
+    try:
+        council = load_council(path)
+    except ContractError as exc:
+        return exc.problems
+    except SystemicError as exc:
+        return [Problem(str(path), str(exc))]
+    return council.problems()

@@ -1,0 +1,84 @@
+"""Writes that people depend on: atomic, with the previous version kept, safe to open in Excel."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def atomic_write_bytes(path, data: bytes, *, keep_previous: bool = False) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of one.
+
+    With ``keep_previous`` the file being replaced is kept as ``<name>.prev``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if keep_previous and path.exists():
+            shutil.copy2(path, path.with_name(path.name + ".prev"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path, text: str, **kwargs) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"), **kwargs)
+
+
+def atomic_write_json(path, data, **kwargs) -> Path:
+    return atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n", **kwargs)
+
+
+def _json_default(obj):
+    if isinstance(obj, (pd.Timestamp,)):
+        return obj.isoformat()
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula (=, +, -, @) with a quote."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            s = out[col]
+            risky = s.notna() & s.astype(str).str.startswith(_FORMULA_START)
+            if risky.any():
+                out[col] = s.astype(object).where(~risky, "'" + s.astype(str))
+    return out
+
+
+def write_table_atomic(frame: pd.DataFrame, path, *, keep_previous: bool = True, for_people: bool = False) -> Path:
+    """Write a table (CSV or XLSX by suffix) atomically with the previous version kept.
+
+    ``for_people=True`` is for exports opened in a spreadsheet: formula-like text is defused. A council's own
+    data files are written as they are, so that reading them back gives the same text.
+    """
+    path = Path(path)
+    safe = spreadsheet_safe(frame) if for_people else frame
+    if path.suffix.lower() == ".xlsx":
+        import io
+
+        buf = io.BytesIO()
+        safe.to_excel(buf, index=False, sheet_name=path.stem, engine="openpyxl")
+        data = buf.getvalue()
+    else:
+        data = safe.to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S").encode("utf-8")
+    return atomic_write_bytes(path, data, keep_previous=keep_previous)

@@ -1,0 +1,110 @@
+"""Small helpers a stage notebook calls to show things to people who don't code.
+
+Everything shown is escaped HTML; figures are compact PNGs; key figures go to ``<stage>.json``.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .files import atomic_write_json
+
+
+def setup() -> None:
+    """Plot style and output format shared by every notebook."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
+    mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (9, 3.6),
+                         "savefig.bbox": "tight", "axes.titleweight": "bold"})
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+    except ImportError:  # outside IPython
+        pass
+    pd.set_option("display.max_columns", 30)
+
+
+def _display(markup: str) -> None:
+    try:
+        from IPython.display import HTML, display
+
+        display(HTML(markup))
+    except ImportError:
+        print(markup)
+
+
+def esc(text) -> str:
+    """Escape anything from data for HTML."""
+    return html.escape("" if text is None or (isinstance(text, float) and pd.isna(text)) else str(text))
+
+
+def headline(text: str) -> None:
+    """The stage's headline sentence, big and plain."""
+    _display(f'<p class="headline">{esc(text)}</p>')
+
+
+def note(text: str) -> None:
+    _display(f'<p class="note">{esc(text)}</p>')
+
+
+def heading(text: str, level: int = 2) -> None:
+    _display(f"<h{level}>{esc(text)}</h{level}>")
+
+
+def questions(items) -> None:
+    """Questions for the team, as a list."""
+    lis = "".join(f"<li>{esc(q)}</li>" for q in items)
+    _display(f'<div class="questions"><h3>Questions for the team</h3><ol>{lis}</ol></div>')
+
+
+def table(frame: pd.DataFrame, *, caption: str | None = None, max_rows: int = 30, percent: tuple = (),
+          decimals: int = 1) -> None:
+    """An escaped HTML table without the index; ``percent`` columns get a % sign."""
+    shown = frame.head(max_rows).copy()
+    for col in shown.columns:
+        if col in percent:
+            shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.{decimals}f}%")
+        elif pd.api.types.is_float_dtype(shown[col]):
+            shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:,.{decimals}f}")
+        elif pd.api.types.is_integer_dtype(shown[col]):
+            shown[col] = shown[col].map(lambda v: f"{v:,}")
+    body = shown.to_html(index=False, escape=True, border=0, classes="data", na_rep="")
+    cap = f'<p class="caption">{esc(caption)}</p>' if caption else ""
+    more = f'<p class="note">Showing {max_rows} of {len(frame):,} rows.</p>' if len(frame) > max_rows else ""
+    _display(cap + body + more)
+
+
+def problems(items, *, title: str = "Data problems found") -> None:
+    """List data problems (contract.Problem) in plain words; nothing if there are none."""
+    items = list(items)
+    if not items:
+        return
+    lis = "".join(f"<li>{esc(p.describe())}</li>" for p in items[:15])
+    more = f"<li>... and {len(items) - 15} more</li>" if len(items) > 15 else ""
+    _display(f'<div class="problems"><h3>{esc(title)}</h3><ul>{lis}{more}</ul></div>')
+
+
+def period_text(start, end) -> str:
+    """'1 January 2024 to 31 December 2024' from two dates (either may be missing)."""
+    fmt = lambda d: f"{pd.Timestamp(d).day} {pd.Timestamp(d):%B %Y}"  # noqa: E731
+    if start is None or pd.isna(start):
+        return "no dated data"
+    return f"{fmt(start)} to {fmt(end)}"
+
+
+def save_figures(stage: str, figures: dict, output_dir=None) -> Path | None:
+    """Write ``<stage>.json`` (the key figures the index pages read) into the report folder, atomically.
+
+    ``output_dir`` defaults to $SYSTEMIC_OUTPUT_DIR; with neither (exploring in JupyterLab) nothing is written.
+    """
+    output_dir = output_dir or os.environ.get("SYSTEMIC_OUTPUT_DIR")
+    if not output_dir:
+        return None
+    return atomic_write_json(Path(output_dir) / f"{stage}.json", figures)
