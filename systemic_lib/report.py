@@ -108,3 +108,44 @@ def save_figures(stage: str, figures: dict, output_dir=None) -> Path | None:
     if not output_dir:
         return None
     return atomic_write_json(Path(output_dir) / f"{stage}.json", figures)
+
+
+class Stage:
+    """What a stage notebook works on: a council, one service (or none for council-wide) and a period."""
+
+    def __init__(self, council_dir, service, stage, period_start=None, period_end=None, output_dir=None):
+        from .council import load_council
+
+        self.council = load_council(council_dir)
+        self.service = self.council.service(service) if service else None
+        self.stage = stage
+        self.start = pd.Timestamp(period_start) if period_start else None
+        self.end = pd.Timestamp(period_end) if period_end else None
+        self.output_dir = output_dir or os.environ.get("SYSTEMIC_OUTPUT_DIR")
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A typed table for this stage's service and period (raises ContractError on errors)."""
+        return self.council.table(name, service=self.service.id if self.service else None,
+                                  start=self.start, end=self.end)
+
+    def save(self, figures: dict, *, period: tuple | None = None) -> Path | None:
+        """Write ``<stage>.json`` with the key figures plus council, service, stage and the data period."""
+        meta = {
+            "council": self.council.name,
+            "council_slug": self.council.slug,
+            "service": self.service.id if self.service else None,
+            "service_name": self.service.name if self.service else None,
+            "stage": self.stage,
+            "period": {"start": _iso(period[0]) if period else None, "end": _iso(period[1]) if period else None},
+        }
+        return save_figures(self.stage, {**meta, **figures}, self.output_dir)
+
+
+def _iso(value):
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+
+def start(council_dir, service=None, *, stage, period_start=None, period_end=None, output_dir=None) -> Stage:
+    """Set up plotting and open the stage's council and service: the first call of every notebook."""
+    setup()
+    return Stage(council_dir, service, stage, period_start, period_end, output_dir)
