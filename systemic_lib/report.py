@@ -149,3 +149,8 @@ def start(council_dir, service=None, *, stage, period_start=None, period_end=Non
     """Set up plotting and open the stage's council and service: the first call of every notebook."""
     setup()
     return Stage(council_dir, service, stage, period_start, period_end, output_dir)
+
+
+def interactive() -> bool:
+    """True in JupyterLab, False when papermill runs the notebook for a report (it sets SYSTEMIC_BATCH=1)."""
+    return os.environ.get("SYSTEMIC_BATCH") != "1"
