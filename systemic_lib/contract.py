@@ -285,7 +285,7 @@ def parse_table(raw: pd.DataFrame, table: str, *, file: str, services: set[str] 
     out = pd.DataFrame(index=raw.index)
     for col in spec.columns:
         if col.name not in raw.columns:
-            out[col.name] = pd.Series(pd.NA, index=raw.index, dtype=_dtype(col.kind))
+            out[col.name] = pd.Series(index=raw.index, dtype=_dtype(col.kind))
             continue
         text = raw[col.name].astype(str).str.strip()
         blank = text.eq("")
@@ -359,6 +359,9 @@ def _parse_column(text: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
             retry = pd.to_datetime(text.where(bad), dayfirst=True, errors="coerce", format="mixed", utc=True)
             parsed = parsed.fillna(retry)
             bad = parsed.isna() & ~blank
+        implausible = (parsed < pd.Timestamp("1900-01-01", tz="UTC")) | (parsed > pd.Timestamp("2200-01-01", tz="UTC"))
+        parsed = parsed.mask(implausible)
+        bad |= implausible.fillna(False)
         local = parsed.dt.tz_convert("Europe/London").dt.tz_localize(None) if _has_offsets(text) else parsed.dt.tz_localize(None)
         local = local.astype("datetime64[ns]")
         if kind == "date":

@@ -1,0 +1,48 @@
+# Two commands: `make demo` and `make test`. Both install what they need first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?=
+APT    := DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: install system-packages browser demo sample reports test bench lab clean
+
+install: system-packages $(STAMP)
+
+# Graphviz draws the process maps (Map flow stage).
+system-packages:
+	@command -v dot >/dev/null 2>&1 || { echo "Installing Graphviz (apt-get)"; \
+	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends graphviz >/dev/null; }
+
+# Headless Chromium renders the HTML reports in the browser tests.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "Installing Chromium (apt-get)"; \
+	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name systemic --display-name "Python (systemic)" >/dev/null
+	touch $(STAMP)
+
+sample: install
+	$(BIN)/systemic sample --out data/councils
+
+reports: install
+	$(BIN)/systemic report data/councils --out reports $(if $(JOBS),-j $(JOBS),)
+
+demo: sample reports
+
+test: install browser
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+lab: install sample
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache

@@ -1,0 +1,55 @@
+"""Atomic writes keep the old file whole; exports are safe to open in a spreadsheet."""
+
+import os
+
+import pandas as pd
+import pytest
+
+from systemic_lib.files import atomic_write_json, atomic_write_text, spreadsheet_safe, write_table_atomic
+
+
+def test_atomic_write_replaces_and_keeps_previous(tmp_path):
+    path = tmp_path / "demand.csv"
+    atomic_write_text(path, "one")
+    atomic_write_text(path, "two", keep_previous=True)
+    assert path.read_text() == "two"
+    assert (tmp_path / "demand.csv.prev").read_text() == "one"
+
+
+def test_a_crash_mid_write_leaves_the_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "demand.csv"
+    atomic_write_text(path, "original")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        atomic_write_text(path, "half-written")
+    assert path.read_text() == "original"
+    assert [p.name for p in tmp_path.iterdir()] == ["demand.csv"]  # no temp file left behind
+
+
+def test_spreadsheet_safe_defuses_formulas_only():
+    frame = pd.DataFrame({"verbatim": ["=HYPERLINK(\"http://x\")", "+44 7700", "-1", "@SUM(A1)", "fine", None],
+                          "n": [1, 2, 3, 4, 5, 6]})
+    safe = spreadsheet_safe(frame)
+    assert safe["verbatim"].tolist()[:5] == ["'=HYPERLINK(\"http://x\")", "'+44 7700", "'-1", "'@SUM(A1)", "fine"]
+    assert pd.isna(safe["verbatim"].iloc[5])
+    assert safe["n"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert frame["verbatim"].iloc[0].startswith("=")  # input untouched
+
+
+def test_write_table_for_people_is_safe_but_data_files_are_exact(tmp_path):
+    frame = pd.DataFrame({"verbatim": ["=cmd|' /C calc'!A0"]})
+    write_table_atomic(frame, tmp_path / "export.xlsx", for_people=True)
+    assert pd.read_excel(tmp_path / "export.xlsx")["verbatim"].iloc[0].startswith("'=")
+    write_table_atomic(frame, tmp_path / "demand.csv")
+    assert pd.read_csv(tmp_path / "demand.csv")["verbatim"].iloc[0] == "=cmd|' /C calc'!A0"
+
+
+def test_json_handles_timestamps_and_numpy(tmp_path):
+    import numpy as np
+
+    path = atomic_write_json(tmp_path / "f.json", {"t": pd.Timestamp("2024-01-01"), "n": np.int64(3)})
+    assert '"n": 3' in path.read_text() and "2024-01-01T00:00:00" in path.read_text()
