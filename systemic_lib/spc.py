@@ -220,7 +220,8 @@ def xmr(values, *, dates=None, phase_starts: Sequence = (), baseline_points: int
     Columns: [date], value, phase, moving_range, centre, lower, upper, lower_2s, upper_2s, trial, outside_limits,
     trend, two_of_three, shift, rule (one label or missing), signal (improvement / concern / neutral /
     common_cause; missing for a missing value). ``attrs``: variation, assurance, anhoj (one dict per phase), phases
-    (one dict per phase: start, n, mean, lower, upper, ...), missing, n, improvement, target.
+    (one dict per phase: start, n, mean, lower, upper, ..., and ``change``: whether the phase is really different
+    from the one before, judged against the old centre and limits), missing, n, improvement, target.
     """
     if improvement not in IMPROVEMENT_CHOICES:
         raise SpcInputError(f"improvement must be one of {', '.join(IMPROVEMENT_CHOICES)}, not {improvement!r}")
@@ -416,6 +417,8 @@ def xmr(values, *, dates=None, phase_starts: Sequence = (), baseline_points: int
             "trial": bool(trial[k]),
         })
         anhoj.append({"phase": k, **_anhoj(side[lo:hi])})
+        phases[-1]["change"] = _change_signal(x[lo:hi], phases[-2] if k else None, tol[k - 1] if k else 0.0,
+                                              improvement, shift_points)
 
     last = m - 1
     if label_code[last] == 0:
@@ -439,6 +442,37 @@ def xmr(values, *, dates=None, phase_starts: Sequence = (), baseline_points: int
         "trend_points": int(trend_points),
     })
     return out
+
+
+def _change_signal(xs: np.ndarray, before: dict | None, tol: float, improvement: str, need: int) -> dict | None:
+    """Is a phase really different from the one before? Its points judged against the old centre and limits.
+
+    A signal when ``need`` (7) or more points in a row sit on one side of the old mean, or any point is beyond
+    the old limits; the side is that of the longest such run (else of the points beyond the limits).
+    """
+    if before is None or before["mean"] is None or len(xs) == 0:
+        return None
+    old = before["mean"]
+    side = np.where(xs > old + tol, 1, np.where(xs < old - tol, -1, 0))
+    starts, lengths = _runs(side)
+    codes = side[starts]
+    lengths = np.where(codes != 0, lengths, 0)
+    run_side = int(codes[np.argmax(lengths)]) if lengths.max() >= need else 0
+    beyond_high = before["upper"] is not None and bool((xs > before["upper"] + tol).any())
+    beyond_low = before["lower"] is not None and bool((xs < before["lower"] - tol).any())
+    direction = run_side or (1 if beyond_high and not beyond_low else -1 if beyond_low and not beyond_high else 0)
+    if direction == 0:
+        signal = None
+    elif improvement == "neutral":
+        signal = "neutral"
+    else:
+        signal = "improvement" if (direction > 0) == (improvement == "increase") else "concern"
+    return {"old_mean": float(old), "longest_run_beyond_old_mean": int(lengths.max()),
+            "side": {1: "high", -1: "low", 0: None}[direction],
+            "outside_old_limits": int(((xs > (before["upper"] if before["upper"] is not None else np.inf) + tol)
+                                       | (xs < (before["lower"] if before["lower"] is not None else -np.inf) - tol)
+                                       ).sum()),
+            "signal": signal}
 
 
 def _num(v) -> float | None:

@@ -383,3 +383,19 @@ def test_hundred_thousand_points_under_a_second():
     r = xmr(x, phase_starts=[50_000], screen_moving_ranges=True)
     assert time.perf_counter() - start < 1.0
     assert len(r) == 100_000
+
+
+# ------------------------------------------------------------------------------------ change vs the old phase
+def test_change_against_old_phase():
+    # old phase 10, 12 → mean 11, limits 5.68 / 16.32
+    seven_below = xmr([10, 12] * 6 + [9, 10] * 4, phase_starts=[12], improvement="decrease")
+    change = seven_below.attrs["phases"][1]["change"]
+    # 8 new points all below 11, none below 5.68 → a run of 8 ≥ 7 → improvement (lower is better)
+    assert change == {"old_mean": 11.0, "longest_run_beyond_old_mean": 8, "side": "low", "outside_old_limits": 0,
+                      "signal": "improvement"}
+    six_below = xmr([10, 12] * 6 + [9, 10] * 3, phase_starts=[12], improvement="decrease")
+    assert six_below.attrs["phases"][1]["change"]["signal"] is None  # run of 6, nothing beyond the old limits
+    one_out = xmr([10, 12] * 6 + [17, 11], phase_starts=[12], improvement="decrease")
+    # 17 > 16.32 and 11 sits on the old mean
+    assert one_out.attrs["phases"][1]["change"]["signal"] == "concern"
+    assert seven_below.attrs["phases"][0]["change"] is None

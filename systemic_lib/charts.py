@@ -1,0 +1,290 @@
+"""Capability charts drawn from an ``spc.xmr`` result, in the Making Data Count style but easier to read.
+
+``capability_chart`` is one call: the result frame in, an Axes out. Points are coloured by meaning (blue improvement,
+orange concern, purple neutral, grey common cause; never red/amber/green), each phase has its own solid centre line
+and dashed limits that stop at the boundary, boundaries carry the system change's name, and the variation and
+assurance icons are drawn as plain-word badges above the plot. ``quick_chart`` does the same from a CSV file for the
+``systemic chart`` command, without touching pyplot's global state.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+
+from systemic_lib.narrate import ASSURANCE_WORDS, VARIATION_WORDS, narrate, phase_label
+from systemic_lib.spc import SpcInputError, xmr
+
+__all__ = ["capability_chart", "quick_chart", "PALETTE", "FIGSIZE", "DPI", "signals_table"]
+
+#: NHS Making Data Count colours by the meaning of a point.
+PALETTE = {
+    "improvement": "#289de0",
+    "concern": "#fab428",
+    "neutral": "#361475",
+    "common_cause": "#a6a6a6",
+}
+LINE_COLOUR = "#7f7f7f"
+CENTRE_COLOUR = "#231f20"
+LIMIT_COLOUR = "#5b5b5b"
+TARGET_COLOUR = "#c24e9c"
+FIGSIZE = (9, 3.6)
+DPI = 100
+
+_VARIATION_COLOUR = {
+    "common_cause": PALETTE["common_cause"],
+    "special_cause_improvement_high": PALETTE["improvement"],
+    "special_cause_improvement_low": PALETTE["improvement"],
+    "special_cause_concern_high": PALETTE["concern"],
+    "special_cause_concern_low": PALETTE["concern"],
+    "special_cause_neutral_high": PALETTE["neutral"],
+    "special_cause_neutral_low": PALETTE["neutral"],
+}
+_CHANGE_WORDS = {"improvement": "real improvement vs before", "concern": "real deterioration vs before",
+                 "neutral": "real change vs before"}
+_ASSURANCE_COLOUR = {"pass": PALETTE["improvement"], "fail": PALETTE["concern"], "hit_and_miss": LINE_COLOUR}
+
+
+def _x_values(data: pd.DataFrame):
+    if "date" in data.columns:
+        return pd.to_datetime(data["date"]).to_numpy(), True
+    return np.arange(1, len(data) + 1), False
+
+
+def _boundary_x(x: np.ndarray, start: int, is_date: bool):
+    """Halfway between the last point of one phase and the first of the next."""
+    if start <= 0:
+        return x[0]
+    a, b = x[start - 1], x[start]
+    return a + (b - a) / 2
+
+
+def capability_chart(data: pd.DataFrame, *, ax=None, title: str | None = None, unit: str | None = None,
+                     phase_labels=None, date_format: str | None = None):
+    """Draw the capability chart of ``data`` (the frame returned by ``spc.xmr``) and return the Axes.
+
+    ``phase_labels`` names the system changes in order (a sequence) or by phase number (a mapping); ``unit`` labels
+    the value axis; ``date_format`` (e.g. "%b %Y") overrides the concise date labels.
+    """
+    if not isinstance(data, pd.DataFrame) or "phases" not in data.attrs:
+        raise ValueError("capability_chart needs the frame returned by systemic_lib.spc.xmr")
+    if ax is None:
+        import matplotlib.pyplot as plt  # only when the caller wants a new figure (notebooks)
+
+        with sns.axes_style("whitegrid"):
+            _, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    else:
+        ax.set_facecolor("white")
+        ax.grid(True, axis="y", color="#e6e6e6", linewidth=0.8)
+        ax.set_axisbelow(True)
+    x, is_date = _x_values(data)
+    values = data["value"].to_numpy(dtype=float)
+    present = ~np.isnan(values)
+
+    # The series: a thin line through the points, then the points coloured by meaning.
+    ax.plot(x, values, color=LINE_COLOUR, linewidth=1.1, zorder=2, gid="series")
+    colours = [PALETTE.get(s, PALETTE["common_cause"]) for s in data["signal"][present]]
+    ax.scatter(x[present], values[present], c=colours, s=26, zorder=3, edgecolors="white", linewidths=0.5,
+               gid="points")
+
+    # Centre line and limits per phase; they stop at the phase boundary.
+    phases = data.attrs["phases"]
+    for k, ph in enumerate(phases):
+        rows = np.flatnonzero(data["phase"].to_numpy() == k)
+        if len(rows) == 0:
+            continue
+        lo_i, hi_i = rows[0], rows[-1]
+        left = _boundary_x(x, lo_i, is_date) if k > 0 else x[lo_i]
+        right = _boundary_x(x, hi_i + 1, is_date) if hi_i + 1 < len(x) else x[hi_i]
+        span = [left, right]
+        if ph["mean"] is not None:
+            ax.plot(span, [ph["mean"]] * 2, color=CENTRE_COLOUR, linewidth=1.2, zorder=1, gid=f"centre_{k}")
+        if ph["upper"] is not None:
+            ax.plot(span, [ph["upper"]] * 2, color=LIMIT_COLOUR, linewidth=1.0, linestyle="--", zorder=1,
+                    gid=f"upper_{k}")
+            ax.plot(span, [ph["lower"]] * 2, color=LIMIT_COLOUR, linewidth=1.0, linestyle="--", zorder=1,
+                    gid=f"lower_{k}")
+        if ph["trial"]:
+            y = ph["upper"] if ph["upper"] is not None else ph["mean"]
+            ax.annotate("trial limits", (left, y), xytext=(2, 3), textcoords="offset points", fontsize=7,
+                        fontstyle="italic", color=LIMIT_COLOUR, gid=f"trial_{k}")
+        if k > 0:
+            ax.axvline(left, color=CENTRE_COLOUR, linewidth=0.9, linestyle=":", zorder=1, gid=f"phase_boundary_{k}")
+            label = phase_label(phase_labels, k)
+            if label is None:
+                start = ph["start"]
+                label = f"Change {pd.Timestamp(start):%d %b %Y}" if is_date else f"Change at point {int(start) + 1}"
+            change = (ph.get("change") or {}).get("signal")
+            edge = "none"
+            if change:
+                label += "\n" + _CHANGE_WORDS[change]
+                edge = PALETTE[change]
+            ax.annotate(label, (left, 1), xycoords=("data", "axes fraction"), xytext=(3, -3),
+                        textcoords="offset points", ha="left", va="top", fontsize=8, color=CENTRE_COLOUR,
+                        bbox=dict(boxstyle="round,pad=0.25", fc=(1, 1, 1, 0.85), ec=edge),
+                        gid=f"phase_label_{k}")
+
+    target = data.attrs.get("target")
+    if target is not None:
+        ax.axhline(target, color=TARGET_COLOUR, linewidth=1.0, linestyle="-.", zorder=1, gid="target")
+        ax.annotate(f"target {target:g}", (1, target), xycoords=("axes fraction", "data"), xytext=(-2, 2),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=7, color=TARGET_COLOUR)
+
+    # Icons as plain-word badges above the plot, right-aligned; the title sits on the left.
+    badges = []
+    variation = data.attrs.get("variation")
+    if variation:
+        badges.append((VARIATION_WORDS.get(variation, variation), _VARIATION_COLOUR.get(variation, LINE_COLOUR),
+                       "variation_badge"))
+    assurance = data.attrs.get("assurance")
+    if assurance:
+        badges.append((ASSURANCE_WORDS[assurance], _ASSURANCE_COLOUR[assurance], "assurance_badge"))
+    anchor = None
+    for text, colour, gid in reversed(badges):  # right to left, each placed against the previous one
+        style = dict(ha="right", va="bottom", fontsize=8, color="#231f20", gid=gid, annotation_clip=False,
+                     bbox=dict(boxstyle="round,pad=0.3", fc=to_rgba(colour, 0.15), ec=colour, linewidth=1.4))
+        if anchor is None:
+            t = ax.annotate(text, (1, 1), xycoords="axes fraction", xytext=(0, 6), textcoords="offset points",
+                            **style)
+        else:
+            t = ax.annotate(text, (0, 0), xycoords=anchor, xytext=(-10, 0), textcoords="offset points", **style)
+        t.badge_colour = colour  # kept for tests and for reports that re-draw the badge
+        anchor = t
+
+    if title:
+        ax.set_title(title, loc="left", fontsize=10, pad=8)
+    if unit:
+        ax.set_ylabel(unit)
+    if is_date:
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=9)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.DateFormatter(date_format) if date_format
+                                     else mdates.ConciseDateFormatter(locator))
+    else:
+        ax.set_xlabel("point")
+    ax.margins(x=0.02)
+    sns.despine(ax=ax, left=True)
+    return ax
+
+
+def signals_table(result: pd.DataFrame) -> list[dict]:
+    """The special-cause points as JSON-able dicts (position, date, value, rule, signal)."""
+    special = result[result["rule"].notna()]
+    out = []
+    for pos, row in special.iterrows():
+        out.append({
+            "position": int(pos),
+            "date": pd.Timestamp(row["date"]).strftime("%Y-%m-%d") if "date" in result.columns else None,
+            "value": float(row["value"]),
+            "phase": int(row["phase"]),
+            "rule": str(row["rule"]),
+            "signal": str(row["signal"]),
+        })
+    return out
+
+
+def _numeric_column(frame: pd.DataFrame, column: str, csv_path: Path) -> pd.Series:
+    if column not in frame.columns:
+        raise SpcInputError(
+            f"{csv_path.name} has no column {column!r}; its columns are: {', '.join(map(str, frame.columns))}")
+    raw = frame[column]
+    numeric = pd.to_numeric(raw, errors="coerce")
+    text = raw.astype("string").str.strip()
+    bad = numeric.isna() & raw.notna() & (text != "")
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise SpcInputError(
+            f"column {column!r} of {csv_path.name} is not numeric: {raw.iloc[i]!r} on line {i + 2} "
+            f"({int(bad.sum())} non-numeric value(s))")
+    if numeric.notna().sum() == 0:
+        raise SpcInputError(f"column {column!r} of {csv_path.name} has no numbers")
+    return numeric
+
+
+def quick_chart(csv_path, *, value: str, date: str | None = None, phases=(), out=None,
+                improvement: str = "neutral", target: float | None = None, floor: float | None = None,
+                unit: str = "", phase_labels=None) -> dict:
+    """Chart one column of a CSV file; returns {"chart", "narration", "signals", ...} for ``systemic chart``.
+
+    ``phases`` are dates when ``date`` is given, else 0-based positions (as in ``spc.xmr``). The chart is
+    PNG or SVG by the suffix of ``out`` (default ``<csv stem>_<value>.png`` beside the CSV).
+    """
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise SpcInputError(f"no such file: {csv_path}")
+    try:
+        frame = pd.read_csv(csv_path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise SpcInputError(f"{csv_path.name} could not be read as CSV: {exc}") from None
+    values = _numeric_column(frame, value, csv_path)
+    dates = None
+    if date is not None:
+        if date not in frame.columns:
+            raise SpcInputError(
+                f"{csv_path.name} has no column {date!r}; its columns are: {', '.join(map(str, frame.columns))}")
+        dates = pd.to_datetime(frame[date], errors="coerce", format="mixed", dayfirst=False)
+        bad = dates.isna() & frame[date].notna()
+        if bad.any() or dates.isna().any():
+            i = int(np.flatnonzero(dates.isna().to_numpy())[0])
+            raise SpcInputError(f"column {date!r} of {csv_path.name}: {frame[date].iloc[i]!r} on line {i + 2} "
+                                "is not a date (use YYYY-MM-DD)")
+    phase_starts = list(phases or ())
+    if dates is None:
+        try:
+            phase_starts = [int(p) for p in phase_starts]
+        except (TypeError, ValueError):
+            raise SpcInputError("without --date, phase starts are point positions (0-based whole numbers)") from None
+    result = xmr(values, dates=dates, phase_starts=phase_starts, improvement=improvement, target=target,
+                 floor=floor)
+
+    out = Path(out) if out is not None else csv_path.with_name(f"{csv_path.stem}_{value}.png")
+    suffix = out.suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise SpcInputError(f"the chart file must end in .png or .svg, not {out.name!r}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")  # Agg canvas; pyplot untouched
+        ax = fig.add_subplot()
+    capability_chart(result, ax=ax, title=value, unit=unit or None, phase_labels=phase_labels)
+    fig.savefig(out, format=suffix[1:])
+    narration = narrate(result, measure=value, unit=unit, phase_labels=phase_labels,
+                        decimals=_decimals(values))
+    summary = {
+        "chart": str(out),
+        "narration": narration,
+        "signals": signals_table(result),
+        "variation": result.attrs["variation"],
+        "assurance": result.attrs["assurance"],
+        "phases": [_json_phase(p) for p in result.attrs["phases"]],
+    }
+    json.dumps(summary)  # fail here, not in the caller, if anything is not JSON-able
+    return summary
+
+
+def _decimals(values: pd.Series) -> int:
+    """Decimals for narration: 0 for whole numbers or large values, else 1 or 2."""
+    v = values.dropna().to_numpy(dtype=float)
+    if len(v) == 0 or np.allclose(v, np.round(v)) or np.nanmedian(np.abs(v)) >= 100:
+        return 0
+    return 1 if np.nanmedian(np.abs(v)) >= 10 else 2
+
+
+def _json_phase(p: dict) -> dict:
+    start = p["start"]
+    return {
+        "phase": p["phase"],
+        "start": pd.Timestamp(start).strftime("%Y-%m-%d") if not isinstance(start, (int, np.integer)) else int(start),
+        "n": p["n"],
+        "mean": p["mean"],
+        "lower": p["lower"],
+        "upper": p["upper"],
+        "trial": p["trial"],
+    }
+
