@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
@@ -288,3 +289,36 @@ def _json_phase(p: dict) -> dict:
         "trial": p["trial"],
     }
 
+
+
+@click.command("chart")
+@click.argument("csv_file", type=click.Path(dir_okay=False))
+@click.option("--value", required=True, help="Column holding the numbers to chart.")
+@click.option("--date", "date_column", default=None, help="Column holding the date of each value.")
+@click.option("--phase", "phases", multiple=True,
+              help="A known system change: a date with --date, else a 0-based position. Repeatable.")
+@click.option("--label", "labels", multiple=True, help="Name of each --phase change, in the same order.")
+@click.option("--out", default=None, help="Chart file, .png or .svg (default <csv stem>_<value>.png).")
+@click.option("--improvement", type=click.Choice(["increase", "decrease", "neutral"]), default="neutral",
+              show_default=True, help="Which way is better for this measure.")
+@click.option("--target", type=float, default=None, help="Target, for the assurance icon.")
+@click.option("--floor", type=float, default=None, help="Natural floor for the lower limit (0 for times, counts).")
+@click.option("--unit", default="", help="Unit for the narration and axis (days, %, contacts).")
+@click.option("--json", "as_json", is_flag=True, help="Print only one JSON object (chart, narration, signals).")
+def chart_command(csv_file, value, date_column, phases, labels, out, improvement, target, floor, unit, as_json):
+    """Draw a capability chart of one CSV column; print the narration and the signals as JSON."""
+    from systemic_lib.errors import SystemicError
+
+    try:
+        summary = quick_chart(csv_file, value=value, date=date_column, phases=phases, out=out,
+                              improvement=improvement, target=target, floor=floor, unit=unit,
+                              phase_labels=list(labels) or None)
+    except (SystemicError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"Chart written to {summary['chart']}\n")
+    click.echo(summary["narration"] + "\n")
+    click.echo(json.dumps({"signals": summary["signals"], "variation": summary["variation"],
+                           "assurance": summary["assurance"]}, indent=2))

@@ -122,6 +122,9 @@ def narrate(result: pd.DataFrame, *, measure: str = "end-to-end time", unit: str
     elif n == 1 or cur["upper"] is None:
         sentences.append(f"{opener}, {measure} was {fmt(present['value'].iloc[0])}: one point is too few to say "
                          "what the system will do.")
+    elif cur["upper"] == cur["lower"] and len(special_rows) == 0:
+        sentences.append(f"{opener}, {measure} has been exactly {fmt(cur['mean'])} at every point: no variation "
+                         "at all, so the limits have no width.")
     elif cur["trial"]:
         sentences.append(f"{opener}, {measure} has averaged {fmt(cur['mean'])}, with trial limits of "
                          f"{rng(cur['lower'], cur['upper'])}. These limits are provisional: they rest on "

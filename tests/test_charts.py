@@ -140,3 +140,21 @@ def test_quick_chart_clear_errors(csv_file, tmp_path):
     bad.write_text("when,v\n2024-01-01,1\nnot a date,2\n")
     with pytest.raises(SpcInputError, match="'not a date' on line 3"):
         quick_chart(bad, value="v", date="when")
+
+
+def test_chart_command(csv_file, tmp_path):
+    from click.testing import CliRunner
+
+    from systemic_lib.charts import chart_command
+
+    out = tmp_path / "c.svg"
+    res = CliRunner().invoke(chart_command, [str(csv_file), "--value", "days", "--date", "week", "--phase",
+                                             "2019-01-07", "--label", "the new team started", "--improvement",
+                                             "decrease", "--out", str(out), "--unit", "days"])
+    assert res.exit_code == 0, res.output
+    assert out.exists()
+    assert "Since the new team started on 7 January 2019" in res.output and '"signals"' in res.output
+    bad = CliRunner().invoke(chart_command, [str(csv_file), "--value", "nope"])
+    assert bad.exit_code == 1 and "no column 'nope'" in bad.output and "Traceback" not in bad.output
+    js = CliRunner().invoke(chart_command, [str(csv_file), "--value", "days", "--json", "--out", str(out)])
+    assert json.loads(js.output)["chart"] == str(out)

@@ -104,3 +104,8 @@ def test_helpers():
 def test_rejects_other_frames():
     with pytest.raises(ValueError, match="spc.xmr"):
         narrate(pd.DataFrame({"value": [1, 2]}))
+
+
+def test_constant_series_says_no_variation():
+    text = narrate(xmr([10] * 14), measure="demand per week", unit="contacts")
+    assert "has been exactly 10 contacts at every point" in text and "predictably" not in text
