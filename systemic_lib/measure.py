@@ -1,0 +1,405 @@
+"""The measure stage: each measure derived from a service's purpose, weekly, on its capability chart.
+
+For one council and service, ``measure_results`` builds the weekly series of every measure named in council.yaml
+(all five where the data allow, if none are named), runs each through ``spc.xmr`` with the measure's direction and
+target and a new phase at each of the council's recorded system changes for the service, and narrates it.
+``measure_summary`` is the table a manager reads; ``measure_figures`` is what ``measure.json`` holds.
+
+Series, all by Monday-starting week (``date`` = the Monday):
+
+* ``end_to_end_days`` — median days from ``opened_at`` to ``closed_at`` of the cases closed that week. A weekly
+  median rather than one point per case: cases close at the same minute (a chart needs one value per date), case
+  times are long-tailed so a median is the citizen's typical experience, thousands of case points would drown the
+  chart, and a weekly series lines up with the other measures and with the dates of system changes.
+* ``failure_demand_pct`` — failure ÷ classified contacts received that week × 100.
+* ``weekly_demand`` — contacts received that week (a week inside the data with none counts 0; a first or last week
+  the data cover for fewer than 5 days is left out, so a part-week does not look like a drop).
+* ``one_stop_pct`` — contacts resolved at the first point of contact ÷ contacts with ``one_stop`` recorded × 100.
+* ``delivered_when_wanted_pct`` — cases closed on or before ``wanted_by`` ÷ cases closed that week with a
+  ``wanted_by`` × 100.
+
+A percentage from a week with fewer than ``MIN_WEEKLY_COUNT`` (5) cases or contacts behind it is left missing (a
+week of two contacts swings between 0% and 100% and would fake signals); missing weeks are kept as gaps.
+Nothing here raises for a stage report: a measure without data carries a plain ``note`` instead of a chart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from systemic_lib import spc
+from systemic_lib.council import MEASURES, within_period
+from systemic_lib.errors import SystemicError
+from systemic_lib.narrate import ASSURANCE_WORDS, VARIATION_WORDS, narrate
+
+__all__ = ["MeasureResult", "measure_results", "for_stage", "measure_series", "measure_summary", "measure_figures",
+           "chart", "chart_title", "show", "show_all", "headline", "period", "summary_caption", "QUESTIONS",
+           "MIN_WEEKLY_COUNT"]
+
+MIN_WEEKLY_COUNT = 5
+#: How each measure reads mid-sentence in a narration, and what one point stands for.
+_SPOKEN = {
+    "end_to_end_days": ("end-to-end time (weekly median)", "cases closed"),
+    "failure_demand_pct": ("failure demand", "classified contacts"),
+    "weekly_demand": ("demand per week", "contacts"),
+    "one_stop_pct": ("the share resolved at first contact", "contacts with one-stop recorded"),
+    "delivered_when_wanted_pct": ("the share delivered when the citizen wanted", "cases with a wanted-by date"),
+}
+_TABLE = {"end_to_end_days": "cases", "delivered_when_wanted_pct": "cases", "failure_demand_pct": "demand",
+          "weekly_demand": "demand", "one_stop_pct": "demand"}
+
+
+@dataclass
+class MeasureResult:
+    """One measure of one service: its weekly series, the xmr frame, narration, or a note saying why not."""
+
+    id: str
+    name: str
+    unit: str
+    direction: str
+    target: float | None
+    service_name: str = ""
+    series: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["date", "value", "n"]))
+    result: pd.DataFrame | None = None
+    changes: list[dict] = field(default_factory=list)  #: system changes used: date, label, phase start
+    changes_outside: list[dict] = field(default_factory=list)  #: recorded changes outside the data
+    narration: str = ""
+    note: str | None = None
+
+    @property
+    def spoken(self) -> str:
+        return _SPOKEN[self.id][0]
+
+    @property
+    def phase_labels(self) -> list[str]:
+        return [c["label"] for c in self.changes]
+
+    @property
+    def period(self) -> tuple:
+        if self.series.empty:
+            return None, None
+        return self.series["date"].min(), self.series["date"].max() + pd.Timedelta(days=6)
+
+    def recompute(self, phase_starts=None, phase_labels=None) -> "MeasureResult":
+        """The same series with other phase starts (dates); used by the explorer widget."""
+        if phase_starts is None:
+            phase_starts = [c["date"] for c in self.changes]
+            phase_labels = self.phase_labels
+        return _chart_series(self, list(phase_starts), list(phase_labels or []))
+
+
+# ------------------------------------------------------------------------------------------------- series
+def _week(ts: pd.Series) -> pd.Series:
+    return ts.dt.to_period("W-SUN").dt.start_time
+
+
+def _weekly(frame: pd.DataFrame, when: str, num: pd.Series | None, den: pd.Series | None, *, kind: str,
+            start=None, end=None) -> pd.DataFrame:
+    """Weekly series from rows dated by ``when``: 'median' of num, 'pct' num/den, or 'count' of rows."""
+    frame = frame[frame[when].notna()]
+    if start is not None or end is not None:
+        frame = within_period(frame, when, start, end)
+    if frame.empty:
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
+                             "n": pd.Series(dtype=int)})
+    week = _week(frame[when])
+    weeks = pd.date_range(week.min(), week.max(), freq="7D")
+    if kind == "count":
+        n = frame.groupby(week).size().reindex(weeks, fill_value=0)
+        value = n.astype(float)
+        first, last = frame[when].min().normalize(), frame[when].max().normalize()
+        keep = pd.Series(True, index=weeks)
+        if (weeks[0] + pd.Timedelta(days=6) - first).days + 1 < 5:
+            keep.iloc[0] = False
+        if (last - weeks[-1]).days + 1 < 5:
+            keep.iloc[-1] = False
+        value, n = value[keep.to_numpy()], n[keep.to_numpy()]
+    elif kind == "median":
+        grouped = num.loc[frame.index].groupby(week)
+        value = grouped.median().reindex(weeks)
+        n = grouped.size().reindex(weeks, fill_value=0)
+    else:
+        d = den.loc[frame.index].astype(bool)
+        top = num.loc[frame.index][d].astype(float).groupby(week[d]).sum().reindex(weeks, fill_value=0.0)
+        n = d[d].groupby(week[d]).size().reindex(weeks, fill_value=0)
+        value = (100.0 * top / n.replace(0, np.nan)).where(n >= MIN_WEEKLY_COUNT)
+    return pd.DataFrame({"date": value.index, "value": value.to_numpy(dtype=float),
+                         "n": n.to_numpy(dtype=int)}).reset_index(drop=True)
+
+
+def measure_series(council, service: str, measure_id: str, *, start=None, end=None) -> pd.DataFrame:
+    """Weekly series of one measure for one service: columns date (Monday), value, n (cases/contacts behind it)."""
+    if measure_id not in MEASURES:
+        raise SystemicError(f"unknown measure '{measure_id}'; measures are {', '.join(MEASURES)}")
+    table = council.table(_TABLE[measure_id], service=service)
+    if measure_id == "end_to_end_days":
+        days = (table["closed_at"] - table["opened_at"]).dt.total_seconds() / 86400
+        closed = table[table["closed_at"].notna() & table["opened_at"].notna() & (days >= 0)]
+        return _weekly(closed, "closed_at", days, None, kind="median", start=start, end=end)
+    if measure_id == "delivered_when_wanted_pct":
+        closed = table[table["closed_at"].notna()]
+        has = closed["wanted_by"].notna()
+        on_time = has & (closed["closed_at"].dt.normalize() <= closed["wanted_by"].dt.normalize())
+        return _weekly(closed, "closed_at", on_time, has, kind="pct", start=start, end=end)
+    if measure_id == "weekly_demand":
+        return _weekly(table, "received_at", None, None, kind="count", start=start, end=end)
+    if measure_id == "failure_demand_pct":
+        cls = table["classification"].astype("string")
+        return _weekly(table, "received_at", (cls == "failure").fillna(False),
+                       cls.isin(["value", "failure"]).fillna(False), kind="pct", start=start, end=end)
+    one = table["one_stop"].astype("boolean")
+    return _weekly(table, "received_at", one.fillna(False), one.notna(), kind="pct", start=start, end=end)
+
+
+# ----------------------------------------------------------------------------------------------- results
+def _phase_plan(dates: pd.Series, changes) -> tuple[list, list[str], list[dict], list[dict]]:
+    """Phase starts (dates) and labels from system changes; changes in the same week share one phase."""
+    used: dict[pd.Timestamp, list[str]] = {}
+    outside, kept = [], []
+    first, last = (dates.min(), dates.max()) if len(dates) else (None, None)
+    for when, label in changes:
+        when = pd.Timestamp(when)
+        pos = int(dates.searchsorted(when, side="left")) if first is not None else 0
+        if first is None or when <= first or pos >= len(dates):
+            outside.append({"date": when.date().isoformat(), "label": label})
+            continue
+        start = dates.iloc[pos]
+        used.setdefault(start, []).append(label)
+        kept.append({"date": when.date().isoformat(), "label": label, "phase_start": start.date().isoformat()})
+    starts = sorted(used)
+    return starts, [" / ".join(used[s]) for s in starts], kept, outside
+
+
+def _chart_series(res: MeasureResult, phase_starts: list, phase_labels: list[str]) -> MeasureResult:
+    """Run xmr on res.series with the given phases; fills result, changes and narration (or a note)."""
+    series = res.series
+    present = series["value"].notna()
+    out = MeasureResult(res.id, res.name, res.unit, res.direction, res.target, res.service_name, series)
+    if present.sum() < 2:
+        out.note = (f"{res.name}: only {int(present.sum())} week(s) with enough data; a capability chart needs at "
+                    "least 2.")
+        return out
+    changes = list(zip(phase_starts, phase_labels + [""] * (len(phase_starts) - len(phase_labels))))
+    starts, labels, kept, outside = _phase_plan(series["date"], changes)
+    bounded = res.unit == "%"
+    try:
+        result = spc.xmr(series["value"], dates=series["date"], phase_starts=starts, improvement=res.direction,
+                         target=res.target, floor=0, ceiling=100 if bounded else None)
+    except spc.SpcInputError as exc:  # defensive: the series is built clean, but a report must not stop
+        out.note = f"{res.name}: could not be charted ({exc})."
+        return out
+    out.result, out.changes, out.changes_outside = result, kept, outside
+    out.changes = [dict(c, label=lab) for c, lab in zip(_one_per_start(kept), labels)]
+    decimals = 1 if res.unit == "days" and (result.attrs["phases"][-1]["mean"] or 0) < 10 else 0
+    out.narration = narrate(result, measure=res.spoken, unit=res.unit, phase_labels=labels, decimals=decimals)
+    return out
+
+
+def _one_per_start(kept: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for c in sorted(kept, key=lambda c: c["phase_start"]):
+        if c["phase_start"] not in seen:
+            seen.add(c["phase_start"])
+            out.append(c)
+    return out
+
+
+def measure_results(council, service: str, *, start=None, end=None) -> list[MeasureResult]:
+    """Every measure of a service: weekly series, capability chart data and narration (or a note why not)."""
+    svc = council.service(service)
+    specs = svc.measures or [_default_spec(m) for m in MEASURES]
+    changes = [(c.date, c.label) for c in council.system_changes(service)]
+    results = []
+    for spec_ in specs:
+        name, unit, usual = MEASURES[spec_.id]
+        res = MeasureResult(spec_.id, name, unit, spec_.direction or usual, spec_.target, svc.name)
+        table = _TABLE[spec_.id]
+        try:
+            res.series = measure_series(council, service, spec_.id, start=start, end=end)
+        except SystemicError as exc:
+            res.note = f"{name}: {table}.csv has problems, so this measure is not shown. {exc}".strip()
+            results.append(res)
+            continue
+        if not council.has_table(table):
+            res.note = f"No {table} recorded for {svc.name}: add {table}.csv to chart {name.lower()}."
+        elif res.series["value"].notna().sum() < 2:
+            res.note = _no_data_note(spec_.id, svc.name)
+        else:
+            res = _chart_series(res, [d for d, _ in changes], [label for _, label in changes])
+        results.append(res)
+    return results
+
+
+def _default_spec(measure_id: str):
+    from systemic_lib.council import MeasureSpec
+
+    return MeasureSpec(id=measure_id)
+
+
+def _no_data_note(measure_id: str, service_name: str) -> str:
+    need = {
+        "end_to_end_days": "closed cases (opened_at and closed_at in cases.csv)",
+        "delivered_when_wanted_pct": f"closed cases with a wanted_by date (at least {MIN_WEEKLY_COUNT} a week)",
+        "failure_demand_pct": f"classified contacts (value or failure, at least {MIN_WEEKLY_COUNT} a week)",
+        "weekly_demand": "contacts in demand.csv",
+        "one_stop_pct": f"contacts with one_stop recorded (at least {MIN_WEEKLY_COUNT} a week)",
+    }[measure_id]
+    name = MEASURES[measure_id][0]
+    return f"{name} for {service_name}: fewer than 2 weeks of data. Needs {need}."
+
+
+def for_stage(stage) -> list[MeasureResult]:
+    """``measure_results`` for a notebook's ``report.Stage`` (its council, service and period)."""
+    return measure_results(stage.council, stage.service.id, start=stage.start, end=stage.end)
+
+
+# ----------------------------------------------------------------------------------------------- outputs
+def _last_signal(result: pd.DataFrame) -> str | None:
+    present = result[result["value"].notna()]
+    return None if present.empty else str(present["signal"].iloc[-1])
+
+
+def measure_summary(results: list[MeasureResult]) -> pd.DataFrame:
+    """One row per measure: current mean and limits (latest phase), variation and assurance in plain words."""
+    rows = []
+    for r in results:
+        row = {"measure": r.name, "unit": r.unit, "weeks": 0, "current mean": np.nan, "lower limit": np.nan,
+               "upper limit": np.nan, "variation": "", "assurance": "", "since": ""}
+        if r.result is not None:
+            ph = r.result.attrs["phases"][-1]
+            row.update({
+                "weeks": int(r.result["value"].notna().sum()),
+                "current mean": ph["mean"], "lower limit": ph["lower"], "upper limit": ph["upper"],
+                "variation": VARIATION_WORDS.get(r.result.attrs["variation"], r.result.attrs["variation"]),
+                "assurance": ASSURANCE_WORDS.get(r.result.attrs["assurance"], "no target")
+                if r.result.attrs["assurance"] else ("no target" if r.target is None else "not assessed"),
+                "since": pd.Timestamp(ph["start"]).strftime("%d %b %Y") + (" (trial limits)" if ph["trial"] else ""),
+            })
+        else:
+            row["variation"] = r.note or "no data"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["measure", "unit", "weeks", "current mean", "lower limit", "upper limit",
+                                       "variation", "assurance", "since"])
+
+
+def _iso(v):
+    return None if v is None else pd.Timestamp(v).date().isoformat()
+
+
+def measure_figures(results: list[MeasureResult]) -> dict:
+    """JSON-able key figures for ``measure.json``: {"measures": {id: {name, direction, phases, ...}}}."""
+    out = {}
+    for r in results:
+        entry = {"name": r.name, "unit": r.unit, "direction": r.direction, "target": r.target, "phases": [],
+                 "last_point_signal": None, "variation": None, "assurance": None, "change_signal": None,
+                 "n_points": 0, "narration": r.narration, "note": r.note}
+        if r.result is not None:
+            a = r.result.attrs
+            entry.update({
+                "phases": [{"start": _iso(p["start"]), "end": _iso(p["end"]), "n": p["n"], "mean": p["mean"],
+                            "lower": p["lower"], "upper": p["upper"], "trial": p["trial"],
+                            "label": (r.phase_labels[p["phase"] - 1] if p["phase"] >= 1 else None),
+                            "change_signal": (p.get("change") or {}).get("signal")} for p in a["phases"]],
+                "last_point_signal": _last_signal(r.result),
+                "variation": a["variation"],
+                "assurance": a["assurance"],
+                "change_signal": (a["phases"][-1].get("change") or {}).get("signal"),
+                "n_points": int(a["n"]),
+            })
+        out[r.id] = entry
+    return {"measures": out}
+
+
+# ----------------------------------------------------------------------------------------------- display
+def chart_title(r: MeasureResult) -> str:
+    """'End-to-end time (weekly median), 1 January 2024 to 29 December 2024 (52 weeks, 1,204 cases closed)'."""
+    from systemic_lib.report import period_text
+
+    first, last = r.period
+    weeks = int(r.series["value"].notna().sum())
+    what = _SPOKEN[r.id][1]
+    label = r.name + (" (weekly median)" if r.id == "end_to_end_days" else "")
+    return f"{label}, {period_text(first, last)} ({weeks} weeks, {int(r.series['n'].sum()):,} {what})"
+
+
+def chart(r: MeasureResult, ax=None):
+    """The measure's capability chart (an Axes), or None when it has no chart (see ``r.note``)."""
+    from systemic_lib.charts import capability_chart
+
+    if r.result is None:
+        return None
+    return capability_chart(r.result, ax=ax, title=chart_title(r), unit=r.unit, phase_labels=r.phase_labels)
+
+
+def show(r: MeasureResult) -> None:
+    """Heading, chart and narration of one measure in a notebook (or its note when there is no chart)."""
+    import matplotlib.pyplot as plt
+
+    from systemic_lib import report
+
+    report.heading(r.name, level=3)
+    if r.result is None:
+        report.note(r.note or f"No data for {r.name}.")
+        return
+    chart(r)
+    plt.show()
+    report.note(r.narration)
+    if r.changes_outside:
+        report.note("Recorded system changes outside these data (no phase drawn): " + "; ".join(
+            f"{c['label']} ({c['date']})" for c in r.changes_outside))
+
+
+def show_all(results: list[MeasureResult]) -> None:
+    """``show`` every measure in order."""
+    for r in results:
+        show(r)
+
+
+def headline(results: list[MeasureResult], service_name: str) -> str:
+    """One sentence for the top of the report: how many measures show a real change, and which way."""
+    charted = [r for r in results if r.result is not None]
+    if not charted:
+        return f"No measure of {service_name} has enough data for a capability chart yet."
+    better = [r.name.lower() for r in charted
+              if (r.result.attrs["phases"][-1].get("change") or {}).get("signal") == "improvement"]
+    worse = [r.name.lower() for r in charted
+             if (r.result.attrs["phases"][-1].get("change") or {}).get("signal") == "concern"]
+    parts = [f"{len(charted)} of {len(results)} measures of {service_name} are charted"]
+    if better:
+        parts.append(f"a real improvement since the last system change in {', '.join(better)}")
+    if worse:
+        parts.append(f"a real change for the worse in {', '.join(worse)}")
+    if not better and not worse:
+        parts.append("none shows a real change since the last recorded system change" if any(
+            len(r.result.attrs["phases"]) > 1 for r in charted) else "no system change is recorded yet")
+    return "; ".join(parts) + "."
+
+
+QUESTIONS = (
+    "What is each measure telling us about the system, in the citizen's terms, not against a target?",
+    "Which changes are real (a signal after a known change) and which are noise we should stop reacting to?",
+    "What does the system predictably achieve now, and is that good enough for the citizen's purpose?",
+    "Where a measure is getting worse, which system condition could be behind it, and who can change it?",
+    "Is every phase boundary a real, recorded change to the system? (Rebase only at a known change.)",
+)
+"""Questions a team should ask at the measure stage."""
+
+
+def period(results: list[MeasureResult]) -> tuple:
+    """First and last day covered by any measure's series (None, None without data)."""
+    firsts = [r.period[0] for r in results if r.period[0] is not None]
+    lasts = [r.period[1] for r in results if r.period[1] is not None]
+    return (min(firsts), max(lasts)) if firsts else (None, None)
+
+
+def summary_caption(results: list[MeasureResult], service_name: str) -> str:
+    """'Measures of Housing repairs, 1 January 2024 to 29 December 2024 (4 of 5 charted)'."""
+    from systemic_lib.report import period_text
+
+    first, last = period(results)
+    charted = sum(r.result is not None for r in results)
+    return (f"Measures of {service_name}, {period_text(first, last)} ({charted} of {len(results)} charted; "
+            "current mean and limits are those of the latest phase)")

@@ -1,0 +1,128 @@
+"""Measure explorer for JupyterLab: pick a measure, add, move or remove phase boundaries, see limits and narration.
+
+What-if only: boundaries set here are not saved to council.yaml (a real system change belongs there, with its date
+and label). The chart is rendered to PNG into an ``Image`` widget, so the explorer also works (and is tested) outside
+a kernel by driving its widgets from Python.
+"""
+
+from __future__ import annotations
+
+import io
+
+import ipywidgets as w
+import pandas as pd
+from matplotlib.figure import Figure
+
+from systemic_lib.charts import DPI, FIGSIZE, capability_chart
+from systemic_lib.measure import MeasureResult, chart_title, measure_summary
+
+__all__ = ["MeasureExplorer", "explore"]
+
+
+class MeasureExplorer:
+    """Widgets around a list of ``MeasureResult``; ``.widget`` is what the notebook displays."""
+
+    def __init__(self, results: list[MeasureResult]):
+        self.results = {r.id: r for r in results if r.result is not None}
+        self.current: MeasureResult | None = None
+        self.boundaries: list[tuple[pd.Timestamp, str]] = []
+        self.message = w.HTML()
+        if not self.results:
+            self.message.value = "<p>No measure has enough data to explore.</p>"
+            self.widget = w.VBox([self.message])
+            return
+        self.measure = w.Dropdown(options=[(r.name, r.id) for r in self.results.values()], description="Measure")
+        self.week = w.SelectionSlider(options=[("-", pd.Timestamp(0))], description="Week", continuous_update=False,
+                                      layout=w.Layout(width="520px"))
+        self.label = w.Text(value="what-if change", description="Label")
+        self.phases = w.Select(options=[], description="Phases", rows=4)
+        self.add = w.Button(description="Add boundary at week", icon="plus")
+        self.move = w.Button(description="Move selected here", icon="arrows-h")
+        self.remove = w.Button(description="Remove selected", icon="minus")
+        self.reset = w.Button(description="Recorded changes", icon="undo", tooltip="Back to council.yaml")
+        self.image = w.Image(format="png", layout=w.Layout(width="900px"))
+        self.narration = w.HTML()
+        self.table = w.HTML()
+        self.measure.observe(lambda _: self._pick(), names="value")
+        self.add.on_click(lambda _: self.add_boundary(self.week.value, self.label.value))
+        self.move.on_click(lambda _: self.move_boundary(self.phases.index, self.week.value))
+        self.remove.on_click(lambda _: self.remove_boundary(self.phases.index))
+        self.reset.on_click(lambda _: self._pick())
+        controls = w.VBox([self.measure, self.week, w.HBox([self.label, self.add]),
+                           w.HBox([self.phases, w.VBox([self.move, self.remove, self.reset])])])
+        self.widget = w.VBox([controls, self.message, self.image, self.narration, self.table])
+        self._pick()
+
+    # --------------------------------------------------------------------------------------------- actions
+    def _pick(self) -> None:
+        """Select the measure in the dropdown and restore its recorded system changes."""
+        base = self.results[self.measure.value]
+        self.current = base
+        self.boundaries = [(pd.Timestamp(c["phase_start"]), c["label"]) for c in base.changes]
+        dates = base.series["date"]
+        self.week.options = [(f"{d:%d %b %Y}", pd.Timestamp(d)) for d in dates]
+        self.week.value = pd.Timestamp(dates.iloc[len(dates) // 2])
+        self._update()
+
+    def add_boundary(self, when, label: str = "what-if change") -> None:
+        when = pd.Timestamp(when)
+        if any(b == when for b, _ in self.boundaries):
+            self.message.value = f"<p>There is already a boundary at {when:%d %b %Y}.</p>"
+            return
+        self.boundaries.append((when, (label or "what-if change").strip()))
+        self._update()
+
+    def move_boundary(self, index, when) -> None:
+        if index is None or not 0 <= index < len(self.boundaries):
+            self.message.value = "<p>Select a phase boundary to move.</p>"
+            return
+        self.boundaries[index] = (pd.Timestamp(when), self.boundaries[index][1])
+        self._update()
+
+    def remove_boundary(self, index) -> None:
+        if index is None or not 0 <= index < len(self.boundaries):
+            self.message.value = "<p>Select a phase boundary to remove.</p>"
+            return
+        del self.boundaries[index]
+        self._update()
+
+    # ---------------------------------------------------------------------------------------------- redraw
+    def _update(self) -> None:
+        base = self.results[self.measure.value]
+        first = pd.Timestamp(base.series["date"].iloc[0])
+        kept = sorted({b: lab for b, lab in self.boundaries if b > first}.items())
+        dropped = len(self.boundaries) - len(kept)
+        self.boundaries = kept
+        self.current = base.recompute([b for b, _ in kept], [lab for _, lab in kept])
+        self.phases.options = [f"{b:%d %b %Y}: {lab}" for b, lab in kept]
+        self.message.value = ("<p>A boundary at the first week starts nothing and was dropped.</p>"
+                              if dropped else "")
+        self.narration.value = f"<p>{_esc(self.current.narration or self.current.note or '')}</p>"
+        self.table.value = measure_summary([self.current]).to_html(index=False, border=0, na_rep="")
+        self.image.value = self._png()
+
+    def _png(self) -> bytes:
+        if self.current.result is None:
+            return b""
+        fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+        ax = fig.add_subplot()
+        capability_chart(self.current.result, ax=ax, title=chart_title(self.current), unit=self.current.unit,
+                         phase_labels=self.current.phase_labels)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return buf.getvalue()
+
+
+def _esc(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def explore(results: list[MeasureResult]) -> MeasureExplorer:
+    """Show a measure explorer in the notebook and return it."""
+    from IPython.display import display
+
+    explorer = MeasureExplorer(results)
+    display(explorer.widget)
+    return explorer

@@ -1,0 +1,309 @@
+"""The measure stage: weekly series from a council, phases at system changes, summary, figures, explorer, notebook."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from systemic_lib import measure  # noqa: E402
+from systemic_lib.council import load_council  # noqa: E402
+
+YAML = textwrap.dedent("""\
+    name: Testshire Council
+    services:
+      - id: housing-repairs
+        name: Housing repairs
+        purpose: Fix my home properly, first time
+        measures:
+          - id: end_to_end_days
+            direction: decrease
+            target: 20
+          - id: failure_demand_pct
+            direction: decrease
+          - id: weekly_demand
+          - id: one_stop_pct
+          - id: delivered_when_wanted_pct
+      - id: council-tax
+        name: Council tax
+        purpose: Pay the right amount, easily
+    system_changes:
+      - {date: 2024-03-25, label: Experiment team started, services: [housing-repairs]}
+      - {date: 2025-06-01, label: Later change}
+""")
+MONDAY = pd.Timestamp("2024-01-01")
+
+
+def build(folder: Path, *, weeks: int = 24, change_week: int = 12, yaml_text: str = YAML, cases: bool = True):
+    """24 weeks of Housing repairs; the system changes on Monday 25 March 2024 (week 12).
+
+    Each week: one case closed on Wednesday 10:00 taking 30/32 days (alternating) before the change and 10/12 after;
+    10 contacts (Mon-Fri, 2 a day), of which 4/5 failure before and 1/2 after, and 6 resolved at first contact.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "council.yaml").write_text(yaml_text)
+    case_rows, demand_rows = [], []
+    for w in range(weeks):
+        before = w < change_week
+        days = (30 if w % 2 == 0 else 32) if before else (10 if w % 2 == 0 else 12)
+        closed = MONDAY + pd.Timedelta(weeks=w, days=2, hours=10)
+        case_rows.append({"case_id": f"R{w}", "service": "housing-repairs",
+                          "opened_at": f"{closed - pd.Timedelta(days=days):%Y-%m-%d %H:%M}",
+                          "closed_at": f"{closed:%Y-%m-%d %H:%M}", "wanted_by": "", "cohort": ""})
+        fails = (4 if w % 2 == 0 else 5) if before else (1 if w % 2 == 0 else 2)
+        for i in range(10):
+            t = MONDAY + pd.Timedelta(weeks=w, days=i // 2, hours=9 + i % 2)
+            demand_rows.append({"contact_id": f"C{w}-{i}", "service": "housing-repairs",
+                                "received_at": f"{t:%Y-%m-%d %H:%M}", "channel": "phone",
+                                "classification": "failure" if i < fails else "value",
+                                "one_stop": "yes" if i < 6 else "no"})
+    if cases:
+        pd.DataFrame(case_rows).to_csv(folder / "cases.csv", index=False)
+    pd.DataFrame(demand_rows).to_csv(folder / "demand.csv", index=False)
+    return folder
+
+
+@pytest.fixture
+def council(tmp_path):
+    return load_council(build(tmp_path / "testshire"))
+
+
+@pytest.fixture
+def results(council):
+    return measure.measure_results(council, "housing-repairs")
+
+
+def _by_id(results):
+    return {r.id: r for r in results}
+
+
+# ------------------------------------------------------------------------------------------------- series
+def test_end_to_end_is_weekly_median_by_closing_week(tmp_path, council):
+    s = measure.measure_series(council, "housing-repairs", "end_to_end_days")
+    assert len(s) == 24 and s["date"].iloc[0] == MONDAY and (s["date"].dt.day_of_week == 0).all()
+    assert s["value"].tolist()[:3] == [30, 32, 30] and s["value"].tolist()[12:14] == [10, 12]
+    # a week with three cases of 2, 9 and 40 days: median 9 (not the mean 17)
+    folder = tmp_path / "three"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(YAML)
+    pd.DataFrame({"case_id": ["a", "b", "c", "d"], "service": "housing-repairs",
+                  "opened_at": ["2024-01-01 10:00", "2024-01-02 10:00", "2023-12-01 10:00", "2024-01-08 10:00"],
+                  "closed_at": ["2024-01-03 10:00", "2024-01-11 10:00", "2024-01-10 10:00", "2024-01-12 10:00"],
+                  }).to_csv(folder / "cases.csv", index=False)
+    s = measure.measure_series(load_council(folder), "housing-repairs", "end_to_end_days")
+    # week of 1 Jan: case a, 2 days; week of 8 Jan: b 9 days, c 40 days, d 4 days → median 9
+    assert s["value"].tolist() == [2, 9] and s["n"].tolist() == [1, 3]
+
+
+def test_percentages_and_counts(council):
+    fd = measure.measure_series(council, "housing-repairs", "failure_demand_pct")
+    assert fd["value"].tolist()[:2] == [40, 50] and fd["value"].tolist()[12:14] == [10, 20]  # 4/10, 5/10, 1/10
+    assert (measure.measure_series(council, "housing-repairs", "weekly_demand")["value"] == 10).all()
+    assert (measure.measure_series(council, "housing-repairs", "one_stop_pct")["value"] == 60).all()
+
+
+def test_small_weeks_are_missing_and_part_weeks_not_counted(tmp_path):
+    folder = tmp_path / "small"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(YAML)
+    # Thu 4 Jan: 4 contacts (a part week: Thu-Sun = 4 days), week of 8 Jan: 6, week of 15 Jan: 4 on Monday only
+    times = ["2024-01-04 09:00"] * 4 + ["2024-01-08 09:00"] * 3 + ["2024-01-12 09:00"] * 3 + ["2024-01-15 09:00"] * 4
+    pd.DataFrame({"contact_id": [f"C{i}" for i in range(14)], "service": "housing-repairs", "received_at": times,
+                  "channel": "phone", "classification": ["failure", "value"] * 7}).to_csv(folder / "demand.csv",
+                                                                                         index=False)
+    c = load_council(folder)
+    fd = measure.measure_series(c, "housing-repairs", "failure_demand_pct")
+    # 4 classified contacts < 5 → missing; 6 → 3/6 = 50%; 4 → missing
+    assert np.isnan(fd["value"].iloc[0]) and fd["value"].iloc[1] == 50 and np.isnan(fd["value"].iloc[2])
+    wd = measure.measure_series(c, "housing-repairs", "weekly_demand")
+    # first week covered 4 days (Thu-Sun) and last 1 day (Mon): both left out
+    assert wd["date"].tolist() == [pd.Timestamp("2024-01-08")] and wd["value"].tolist() == [6]
+
+
+def test_delivered_when_wanted(tmp_path):
+    folder = tmp_path / "wanted"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(YAML)
+    rows = []
+    for w in range(3):
+        for i in range(5):  # 5 cases a week closed Wednesday; wanted by Tuesday for the first w+1, Friday after
+            closed = MONDAY + pd.Timedelta(weeks=w, days=2, hours=15)
+            wanted = closed - pd.Timedelta(days=1) if i <= w else closed + pd.Timedelta(days=2)
+            rows.append({"case_id": f"{w}-{i}", "service": "housing-repairs", "opened_at": "2023-12-01 09:00",
+                         "closed_at": f"{closed:%Y-%m-%d %H:%M}", "wanted_by": f"{wanted:%Y-%m-%d}"})
+    rows.append({"case_id": "same-day", "service": "housing-repairs", "opened_at": "2023-12-01 09:00",
+                 "closed_at": "2024-01-17 18:00", "wanted_by": "2024-01-17"})  # on the day wanted: delivered
+    pd.DataFrame(rows).to_csv(folder / "cases.csv", index=False)
+    s = measure.measure_series(load_council(folder), "housing-repairs", "delivered_when_wanted_pct")
+    # week 0: 4 of 5 on time = 80%; week 1: 3/5 = 60%; week 2: 2/5 + the same-day case = 3/6 = 50%
+    assert s["value"].tolist() == [80, 60, 50]
+
+
+# ------------------------------------------------------------------------------------------------- results
+def test_phase_at_system_change_shows_improvement(results):
+    e2e = _by_id(results)["end_to_end_days"]
+    phases = e2e.result.attrs["phases"]
+    # before: 30/32 → mean 31, MR 2 → 31 ± 5.32; after: 10/12 → mean 11 → 5.68 / 16.32
+    assert [p["mean"] for p in phases] == [31, 11]
+    assert phases[1]["lower"] == pytest.approx(5.68) and phases[1]["upper"] == pytest.approx(16.32)
+    assert phases[1]["change"]["signal"] == "improvement"
+    assert e2e.changes == [{"date": "2024-03-25", "label": "Experiment team started", "phase_start": "2024-03-25"}]
+    assert e2e.changes_outside == [{"date": "2025-06-01", "label": "Later change"}]
+    assert "real improvement, not noise" in e2e.narration
+    assert e2e.result.attrs["assurance"] == "pass"  # target 20 > upper 16.32, lower is better
+
+
+def test_failure_demand_limits_floored_at_zero(results):
+    fd = _by_id(results)["failure_demand_pct"]
+    ph = fd.result.attrs["phases"]
+    # before: 40/50 → 45 ± 26.6 = 18.4 / 71.6; after: 10/20 → 15 ± 26.6 → lower -11.6 shown at 0
+    assert ph[0]["lower"] == pytest.approx(18.4) and ph[0]["upper"] == pytest.approx(71.6)
+    assert ph[1]["lower"] == 0 and ph[1]["upper"] == pytest.approx(41.6)
+
+
+def test_mid_week_change_starts_next_week_and_same_week_changes_merge(tmp_path):
+    yaml_text = YAML.replace(
+        "  - {date: 2024-03-25, label: Experiment team started, services: [housing-repairs]}\n",
+        "  - {date: 2024-03-20, label: New team, services: [housing-repairs]}\n"
+        "  - {date: 2024-03-22, label: New letters}\n")
+    assert "New letters" in yaml_text
+    c = load_council(build(tmp_path / "t", yaml_text=yaml_text))
+    e2e = _by_id(measure.measure_results(c, "housing-repairs"))["end_to_end_days"]
+    # Wednesday 20 and Friday 22 March both start the phase on Monday 25 March
+    assert e2e.phase_labels == ["New team / New letters"]
+    assert e2e.result.attrs["phases"][1]["start"] == pd.Timestamp("2024-03-25")
+
+
+def test_no_data_gives_notes_not_errors(council, tmp_path):
+    ct = measure.measure_results(council, "council-tax")  # names no measures: all five, none with data
+    assert [r.id for r in ct] == ["end_to_end_days", "failure_demand_pct", "weekly_demand", "one_stop_pct",
+                                  "delivered_when_wanted_pct"]
+    assert all(r.result is None and r.note for r in ct)
+    json.dumps(measure.measure_figures(ct))
+    assert measure.headline(ct, "Council tax").startswith("No measure of Council tax")
+    no_cases = load_council(build(tmp_path / "nocases", cases=False))
+    e2e = _by_id(measure.measure_results(no_cases, "housing-repairs"))["end_to_end_days"]
+    assert e2e.note.startswith("No cases recorded for Housing repairs")
+
+
+def test_table_with_errors_gives_a_note(tmp_path):
+    folder = build(tmp_path / "bad")
+    text = (folder / "cases.csv").read_text().replace("2024-01-03 10:00", "not a date", 1)
+    (folder / "cases.csv").write_text(text)
+    e2e = _by_id(measure.measure_results(load_council(folder), "housing-repairs"))["end_to_end_days"]
+    assert e2e.result is None and "cases.csv has problems" in e2e.note
+
+
+# ------------------------------------------------------------------------------------------------- outputs
+def test_summary_table(results):
+    table = measure.measure_summary(results)
+    assert list(table.columns) == ["measure", "unit", "weeks", "current mean", "lower limit", "upper limit",
+                                   "variation", "assurance", "since"]
+    row = table.iloc[0]
+    assert row["measure"] == "End-to-end time" and row["current mean"] == 11 and row["weeks"] == 24
+    assert row["assurance"] == "Will consistently meet the target" and row["since"] == "25 Mar 2024"
+    assert table.iloc[4]["variation"].startswith("Delivered when the citizen wanted for Housing repairs")
+
+
+def test_figures_are_json_with_the_contract_keys(results):
+    figures = json.loads(json.dumps(measure.measure_figures(results)))
+    e2e = figures["measures"]["end_to_end_days"]
+    for key in ("name", "direction", "phases", "last_point_signal", "variation", "assurance"):
+        assert key in e2e
+    assert e2e["direction"] == "decrease" and e2e["last_point_signal"] == "common_cause"
+    assert {"start": "2024-03-25", "mean": 11.0}.items() <= e2e["phases"][1].items()
+    assert {"start", "mean", "lower", "upper"} <= set(e2e["phases"][0])
+    assert e2e["change_signal"] == "improvement"
+    assert figures["measures"]["delivered_when_wanted_pct"]["phases"] == []
+    assert measure.period(results) == (MONDAY, pd.Timestamp("2024-06-16"))
+    assert "improvement since the last system change in end-to-end time, failure demand" in \
+        measure.headline(results, "Housing repairs")
+
+
+def test_chart_title_names_period_and_count(results):
+    e2e = _by_id(results)["end_to_end_days"]
+    assert measure.chart_title(e2e) == ("End-to-end time (weekly median), 1 January 2024 to 16 June 2024 "
+                                        "(24 weeks, 24 cases closed)")
+    ax = measure.chart(e2e)
+    assert ax.get_title(loc="left") == measure.chart_title(e2e)
+    assert measure.chart(_by_id(results)["delivered_when_wanted_pct"]) is None
+
+
+# ------------------------------------------------------------------------------------------------ explorer
+def test_explorer_adds_moves_and_removes_boundaries(results):
+    from systemic_lib.widgets.measure import MeasureExplorer
+
+    ex = MeasureExplorer(results)
+    assert ex.measure.value == "end_to_end_days"
+    assert ex.phases.options == ("25 Mar 2024: Experiment team started",)
+    assert ex.image.value[:4] == b"\x89PNG"
+    assert "real improvement" in ex.narration.value
+    # add a what-if boundary at week 6 (12 Feb): phases 0-5, 6-11, 12-23 → means 31, 31, 11
+    ex.week.value = pd.Timestamp("2024-02-12")
+    ex.label.value = "Phone menu"
+    ex.add.click()
+    assert ex.phases.options == ("12 Feb 2024: Phone menu", "25 Mar 2024: Experiment team started")
+    assert [p["mean"] for p in ex.current.result.attrs["phases"]] == [31, 31, 11]
+    assert "Since the change \u201cExperiment team started\u201d" in ex.narration.value
+    # move the experiment boundary to 22 April (week 16): phase 6-15 = 6 × 31 + 4 × 11 → (186 + 44) / 10 = 23
+    ex.phases.index = 1
+    ex.week.value = pd.Timestamp("2024-04-22")
+    ex.move.click()
+    assert [p["mean"] for p in ex.current.result.attrs["phases"]] == [31, 23, 11]
+    ex.phases.index = 0
+    ex.remove.click()
+    assert ex.phases.options == ("22 Apr 2024: Experiment team started",)
+    ex.measure.value = "failure_demand_pct"  # a new measure starts again from the recorded changes
+    assert ex.current.id == "failure_demand_pct"
+    assert ex.phases.options == ("25 Mar 2024: Experiment team started",)
+    ex.reset.click()
+    assert len(ex.current.result.attrs["phases"]) == 2
+
+
+def test_explorer_without_data(council):
+    from systemic_lib.widgets.measure import MeasureExplorer
+
+    ex = MeasureExplorer(measure.measure_results(council, "council-tax"))
+    assert "No measure" in ex.message.value
+
+
+# ------------------------------------------------------------------------------------------------ notebook
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "measure.ipynb"
+
+
+def test_notebook_follows_conventions():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    first, params = nb.cells[0], nb.cells[1]
+    assert first.cell_type == "markdown" and "Questions a team should ask" in first.source
+    assert params.metadata.get("tags") == ["parameters"]
+    names = [line.split("=")[0].strip() for line in params.source.splitlines()]
+    assert names == ["council_dir", "service", "period_start", "period_end", "output_dir"]
+    code = [c.source for c in nb.cells[2:] if c.cell_type == "code"]
+    assert 'stage="measure"' in code[0]
+    assert all(len(src.splitlines()) <= 6 for src in code)
+    assert not any("for " in src or "pd." in src for src in code)  # no logic in the notebook
+    assert code[-1].startswith("stage.save(measure.measure_figures(results)")
+
+
+@pytest.mark.slow
+def test_notebook_runs_and_writes_measure_json(tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    folder = build(tmp_path / "testshire")
+    monkeypatch.setenv("SYSTEMIC_BATCH", "1")
+    out = tmp_path / "report"
+    papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(NOTEBOOK.parent),
+                               kernel_name="python3", progress_bar=False,
+                               parameters={"council_dir": str(folder), "service": "housing-repairs",
+                                           "output_dir": str(out)})
+    figures = json.loads((out / "measure.json").read_text())
+    assert figures["stage"] == "measure"
+    assert figures["measures"]["end_to_end_days"]["change_signal"] == "improvement"
