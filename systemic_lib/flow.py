@@ -108,7 +108,7 @@ def _text(series: pd.Series) -> pd.Series:
     return s.where(series.notna() & s.ne(""))
 
 
-def _local_times(values: pd.Series, local_zone: str) -> tuple[pd.Series, int]:
+def local_times(values: pd.Series, local_zone: str) -> tuple[pd.Series, int]:
     """Naive local datetime64[ns] from naive, zone-aware or text times; returns how many carried a zone."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert(local_zone).dt.tz_localize(None).astype("datetime64[ns]"), int(values.notna().sum())
@@ -154,7 +154,7 @@ class FlowLog:
             raise SystemicError(f"{file}: required column(s) {', '.join(missing)} missing; the events table needs "
                                 "case_id, service, activity and timestamp (see README, events.csv)")
         p = self.problems = FlowProblems(file=file, events_in=len(data))
-        ts, p.zone_converted = _local_times(data["timestamp"], local_zone)
+        ts, p.zone_converted = local_times(data["timestamp"], local_zone)
         case_text = _text(data["case_id"])
         no_case = case_text.isna().to_numpy()
         no_ts = ts.isna().to_numpy() & ~no_case

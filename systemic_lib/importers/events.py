@@ -1,0 +1,275 @@
+"""Import a real event log (XES, plain or .gz, or CSV) into a council folder.
+
+``systemic import events SRC --council DIR --mapping wabo_receipt`` writes ``events.csv``, ``activities.csv`` (the
+activity catalogue), ``cases.csv`` (when the log records case start and end) and ``council.yaml`` (when the folder
+has none, or adding the services it lacks). A mapping (YAML, ``systemic_lib/mappings/``) names the log's columns.
+
+Times: offset-aware times are converted to the log's local zone and stored as naive local times, so a date-only
+Dutch event stored as midnight +02:00 keeps its date (through UTC it would become 22:00 the day before).
+
+The activity catalogue is a first draft made by a stated heuristic (``CATALOGUE_RULES``: the first rule whose
+pattern matches the activity name wins; checks, adjustments and corrections, chasing, waiting, hand-offs and
+referrals are waste, everything else is a value step). The team should review it; activities the council already
+classified in activities.csv are kept as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..errors import ImportMappingError, SystemicError
+from ..files import atomic_write_text, write_table_atomic
+from ..flow import local_times
+
+MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
+
+CATALOGUE_RULES: list[tuple[str, str, str]] = [
+    # (pattern on the activity name, step_type, category); first match wins
+    (r"\badjust|\bcorrect|\bredo\b|\bagain\b|\brepeat|\bre-?send|procedure change|\bchange\b|missing data|"
+     r"\bsupplement|\bwithdraw|\bcancel|\babort", "waste", "rework"),
+    (r"\bcheck|\bverif|\bcontrol\b|\bcompleteness|\bcomplete\b|\breview|\bapprov", "waste", "check"),
+    (r"\breminder|\bchas|\bfollow.?up|\bin progress|\bprogress\b|\bstatus\b", "waste", "chasing"),
+    (r"\bsuspen|\bwait|\bextend|\bterm for|\bpostpon|\bstop\b|\bdelay|\bpending|\bon hold|\bdeadline", "waste", "waiting"),
+    (r"\bforward|\btransfer|\bhand.?over|\bhand.?off|\bdistribut|\broute\b|\bcoordinat|\binform\b|\bsubcase",
+     "waste", "hand-off"),
+    (r"\badvice|\badvis|\brefer|\bstakeholder|\bconsult", "waste", "referral"),
+    (r"\bdecision|\bdecide|\bgrant|\brefus|\bdecree", "value", "decision"),
+    (r"\bassess|\bdetermin|\bexamin|\bevaluat|\btreat\b|\bcontent\b|\binspect", "value", "assessment"),
+    (r"\breceiv|\breceipt|\bregist|\bsubmi|\bintake|\bconfirmation|\bapplication\b|\brequest\b", "value", "contact"),
+    (r"\bsend\b|\bpublish|\bpublication|\bissue\b|\bdeliver|\bnotif|\bletter\b|\bpermit\b|\bpay", "value", "delivery"),
+]
+"""The heuristic that drafts an activity catalogue from activity names (case-insensitive, first match wins;
+no match = value step, category other)."""
+
+
+def classify_activities(activities, *, rules=CATALOGUE_RULES) -> pd.DataFrame:
+    """Draft ``step_type`` and ``category`` for activity names by the first matching rule (no match: value, other)."""
+    names = pd.Series(pd.unique(pd.Series(list(activities), dtype="str")), dtype="str")
+    step = pd.Series("value", index=names.index, dtype="str")
+    cat = pd.Series("other", index=names.index, dtype="str")
+    open_ = pd.Series(True, index=names.index)
+    for pattern, step_type, category in rules:
+        hit = open_ & names.str.contains(pattern, flags=re.IGNORECASE, regex=True, na=False)
+        step[hit], cat[hit] = step_type, category
+        open_ &= ~hit
+    return pd.DataFrame({"activity": names, "step_type": step, "category": cat})
+
+
+def load_mapping(mapping) -> dict:
+    """A mapping by ready name (``wabo_receipt``, ``bpic2015``) or YAML file path."""
+    if isinstance(mapping, dict):
+        return mapping
+    path = Path(mapping)
+    if not path.suffix:
+        path = MAPPINGS_DIR / f"{mapping}.yaml"
+    if not path.exists():
+        ready = ", ".join(sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml")))
+        raise ImportMappingError(f"no mapping '{mapping}': use a ready one ({ready}) or a YAML file path")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ImportMappingError(f"{path}: not valid YAML ({exc})") from None
+
+
+GENERIC_XES = {"columns": {"case_id": "case:concept:name", "activity": "concept:name", "timestamp": "time:timestamp",
+                           "worker": "org:resource", "team": "org:group"},
+               "service": {"value": "imported-service"}, "local_timezone": "Europe/London"}
+
+
+def read_log(src) -> pd.DataFrame:
+    """Read an XES (plain or .gz) or CSV (plain or .gz) log as one row per event, in file order."""
+    src = Path(src)
+    if not src.exists():
+        raise SystemicError(f"{src}: no such file")
+    name = src.name.lower()
+    if name.endswith((".xes", ".xes.gz")):
+        from .xes import read_xes
+
+        return read_xes(src)
+    if name.endswith((".csv", ".csv.gz")):
+        return pd.read_csv(src, dtype=str, keep_default_na=False, encoding="utf-8-sig").replace("", None)
+    raise SystemicError(f"{src.name}: cannot tell the format; use a .xes, .xes.gz, .csv or .csv.gz file")
+
+
+def _column(log: pd.DataFrame, name: str, role: str, src: str) -> pd.Series:
+    if name not in log.columns:
+        near = [c for c in log.columns if name.split(":")[-1].lower() in c.lower()][:5]
+        hint = f" (similar: {', '.join(near)})" if near else f" (columns: {', '.join(map(str, log.columns[:12]))})"
+        raise ImportMappingError(f"{src}: the mapping reads {role} from column '{name}', which the log does not have"
+                                 f"{hint}. Fix the mapping's columns.")
+    return log[name]
+
+
+def _services(log: pd.DataFrame, spec: dict, src: str) -> pd.Series:
+    """The service id per event: a fixed value, or a column mapped by ordered regex rules."""
+    if "value" in spec:
+        return pd.Series(spec["value"], index=log.index, dtype="str")
+    raw = _column(log, spec["column"], "the service", src).astype("str").fillna("")
+    if spec.get("split"):
+        raw = raw.str.split(spec["split"], regex=False).str[0].str.strip()
+    out = pd.Series(spec.get("default", "other"), index=log.index, dtype="str")
+    done = pd.Series(False, index=log.index)
+    for rule in spec.get("rules", []):
+        hit = ~done & raw.str.contains(rule["pattern"], flags=re.IGNORECASE, regex=True, na=False)
+        out[hit] = rule["service"]
+        done |= hit
+    return out
+
+
+def convert(log: pd.DataFrame, mapping: dict, *, src: str = "log") -> dict:
+    """Map a flat log onto the contract: ``events``, ``cases`` (or None), ``activities`` and a ``report`` of counts."""
+    cols = mapping.get("columns", {})
+    zone = mapping.get("local_timezone", "Europe/London")
+    report: dict = {"rows_read": len(log)}
+    keep = pd.Series(True, index=log.index)
+    filt = mapping.get("keep")
+    if filt:
+        keep = _column(log, filt["column"], "the event filter", src).astype("str").str.lower().isin(
+            [str(v).lower() for v in filt["values"]])
+        report["left_out"] = {f"{filt['column']} not in {filt['values']}": int((~keep).sum())}
+    log = log[keep]
+    events = pd.DataFrame(index=log.index)
+    for role in ("case_id", "activity", "timestamp", "start", "worker", "team", "hours", "face_to_face"):
+        if role in cols:
+            events[role] = _column(log, cols[role], role, src)
+        elif role in ("case_id", "activity", "timestamp"):
+            raise ImportMappingError(f"the mapping names no column for {role}; add columns: {{{role}: <column>}}")
+    events.insert(1, "service", _services(log, mapping.get("service", {"value": "imported-service"}), src))
+    zoned = 0
+    for col in ("timestamp", "start"):
+        if col in events:
+            events[col], z = local_times(events[col], zone)
+            zoned += z
+    report["times_converted_to_local"] = zoned
+    report["zone"] = zone
+    for col in ("case_id", "activity", "worker", "team"):
+        if col in events:
+            events[col] = events[col].astype("str").where(events[col].notna())
+    events = events.reset_index(drop=True)
+    report["events"] = len(events)
+    report["no_case_id"] = int(events["case_id"].isna().sum())
+    report["no_timestamp"] = int(events["timestamp"].isna().sum())
+    report["cases"] = int(events["case_id"].nunique())
+
+    cases = None
+    cspec = mapping.get("cases")
+    if cspec:
+        first = log.groupby(_column(log, cols["case_id"], "case_id", src).astype("str"), sort=False).head(1)
+        cases = pd.DataFrame({"case_id": first[cols["case_id"]].astype("str").to_numpy()})
+        svc = events.loc[events["case_id"].notna()].drop_duplicates("case_id").set_index("case_id")["service"]
+        cases["service"] = svc.reindex(cases["case_id"]).to_numpy()
+        ev_first = events.groupby("case_id")["timestamp"].agg(["min", "max"])
+        for role in ("opened_at", "closed_at"):
+            if role in cspec:
+                cases[role] = local_times(_column(first, cspec[role], role, src).reset_index(drop=True), zone)[0].to_numpy()
+        opened = cases["opened_at"] if "opened_at" in cases else pd.Series(pd.NaT, index=cases.index,
+                                                                           dtype="datetime64[ns]")
+        report["opened_from_first_event"] = int(opened.isna().sum())  # no start recorded: the first event's time
+        cases["opened_at"] = opened.fillna(pd.Series(ev_first["min"].reindex(cases["case_id"]).to_numpy(),
+                                                     index=cases.index))
+        if "open_when" in cspec:
+            ow = cspec["open_when"]
+            is_open = _column(first, ow["column"], "open cases", src).astype("str").isin([str(v) for v in ow["values"]])
+            cases.loc[is_open.to_numpy(), "closed_at"] = pd.NaT
+        for extra in cspec.get("keep", []):  # case attributes worth keeping (channel, parts, ...)
+            cases[extra.split(":")[-1]] = _column(first, extra, extra, src).to_numpy()
+        report["open_cases"] = int(cases["closed_at"].isna().sum()) if "closed_at" in cases else None
+
+    acts = events[["service", "activity"]].dropna().drop_duplicates().reset_index(drop=True)
+    drafted = classify_activities(acts["activity"], rules=_rules(mapping))
+    activities = acts.merge(drafted, on="activity", how="left")
+    activities = activities.sort_values(["service", "activity"], ignore_index=True)
+    report["activities"] = len(activities)
+    report["waste_activities"] = int(activities["step_type"].eq("waste").sum())
+    return {"events": events, "cases": cases, "activities": activities, "report": report}
+
+
+def _rules(mapping: dict):
+    extra = [(r["pattern"], r["step_type"], r["category"]) for r in mapping.get("catalogue_rules", [])]
+    return extra + CATALOGUE_RULES
+
+
+def write_council(result: dict, council_dir, mapping: dict, *, source: str, council_name: str | None = None) -> dict:
+    """Write the converted tables into a council folder; keep the council's own catalogue choices and services."""
+    folder = Path(council_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    events = result["events"]
+    write_table_atomic(events, folder / "events.csv")
+    written = ["events.csv"]
+    if result["cases"] is not None:
+        write_table_atomic(result["cases"], folder / "cases.csv")
+        written.append("cases.csv")
+    acts = result["activities"]
+    old_path = folder / "activities.csv"
+    if old_path.exists():  # the team's own classification wins
+        old = pd.read_csv(old_path, dtype=str, keep_default_na=False)
+        if {"service", "activity"} <= set(old.columns):
+            acts = pd.concat([old, acts], ignore_index=True).drop_duplicates(["service", "activity"], keep="first")
+    write_table_atomic(acts, old_path)
+    written.append("activities.csv")
+    yaml_path = folder / "council.yaml"
+    spec = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) if yaml_path.exists() else None
+    spec = spec or {"name": council_name or mapping.get("council", {}).get("name", folder.name), "services": []}
+    have = {s.get("id") for s in spec.get("services", [])}
+    declared = {s["id"]: s for s in mapping.get("services", [])}
+    for sid in sorted(events["service"].dropna().unique()):
+        if sid not in have:
+            spec.setdefault("services", []).append(declared.get(sid, {
+                "id": sid, "name": sid.replace("-", " ").capitalize(),
+                "purpose": "State the purpose of this service in the citizen's terms",
+                "measures": [{"id": "end_to_end_days", "direction": "decrease"}]}))
+    spec.setdefault("imports", {})["events"] = {
+        "source": source, "mapping": mapping.get("name", "custom"), "imported": dt.date.today().isoformat(),
+        **{k: v for k, v in result["report"].items() if isinstance(v, (int, str)) or v is None}}
+    atomic_write_text(yaml_path, "# Written by systemic import events; edit names and purposes freely.\n"
+                      + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), keep_previous=True)
+    written.append("council.yaml")
+    return {"folder": str(folder), "written": written}
+
+
+def import_events(src, council_dir, *, mapping="wabo_receipt", council_name: str | None = None) -> dict:
+    """Read a log, convert it with the mapping and write the council folder; returns the counts."""
+    spec = load_mapping(mapping)
+    log = read_log(src)
+    result = convert(log, spec, src=Path(src).name)
+    out = write_council(result, council_dir, spec, source=Path(src).name, council_name=council_name)
+    return {**result["report"], **out}
+
+
+@click.command("events")
+@click.argument("src", type=click.Path(exists=True, dir_okay=False))
+@click.option("--council", "council_dir", required=True, type=click.Path(file_okay=False),
+              help="Council folder to write into (created if missing).")
+@click.option("--mapping", default=None, help="Ready mapping (wabo_receipt, bpic2015) or a YAML file; "
+              "default: wabo_receipt for the receipt log, bpic2015 for BPIC15_*, else standard XES names.")
+@click.option("--name", "council_name", default=None, help="Council name for a new council.yaml.")
+def events_command(src, council_dir, mapping, council_name):
+    """Import an event log (XES, .xes.gz or CSV) into a council folder as events, cases and an activity catalogue."""
+    if mapping is None:
+        low = Path(src).name.lower()
+        mapping = "wabo_receipt" if "receipt" in low else "bpic2015" if "bpic15" in low else GENERIC_XES
+    try:
+        r = import_events(src, council_dir, mapping=mapping, council_name=council_name)
+    except SystemicError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Imported {r['events']:,} events of {r['cases']:,} cases from {Path(src).name} into {r['folder']}.")
+    for what, n in (r.get("left_out") or {}).items():
+        if n:
+            click.echo(f"  Left out {n:,} events ({what}).")
+    if r["times_converted_to_local"]:
+        click.echo(f"  {r['times_converted_to_local']:,} times carried a time zone: converted to local time ({r['zone']}).")
+    for key, words in (("no_case_id", "with no case id"), ("no_timestamp", "with no time")):
+        if r[key]:
+            click.echo(f"  {r[key]:,} events {words}: kept; the flow report counts and sets them aside.")
+    if r.get("open_cases") is not None:
+        click.echo(f"  cases.csv: {r['open_cases']:,} cases still open (no end).")
+    click.echo(f"  activities.csv: {r['activities']:,} activities, {r['waste_activities']:,} drafted as waste by the "
+               "name heuristic - review them with the team.")
+    click.echo(f"  Wrote {', '.join(r['written'])}.")
