@@ -1,0 +1,442 @@
+"""Experiment stage: cohorts, the comparison (the seed's case study), bootstrap intervals, bad input, charts, report."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from systemic_lib import experiment as ex  # noqa: E402
+from systemic_lib.contract import CATEGORIES  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+# ------------------------------------------------------------------------------------------------ builders
+def _split(total: float, n: int, rng, integer=True) -> np.ndarray:
+    """``total`` spread unevenly over ``n`` cases (integers, or floats summing exactly)."""
+    if integer:
+        return rng.multinomial(int(total), np.full(n, 1 / n)).astype(float)
+    w = rng.uniform(0.5, 1.5, n)
+    return w / w.sum() * total
+
+
+def per_case(cohort: str, n: int, *, assessments, people, referrals, hours, ftf_hours, returns_yes, returns_judged,
+             e2e_median, seed=0, prefix=None, handoffs=None) -> pd.DataFrame:
+    """A per-case frame with flow.case_table's columns plus cohort and demand_returns, holding exact cohort totals."""
+    rng = np.random.default_rng(seed)
+    prefix = prefix or cohort[0].upper()
+    ids = [f"{prefix}-{i:03d}" for i in range(n)]
+    hours_split = _split(hours, n, rng, integer=False)
+    ftf_share = ftf_hours / hours
+    frame = pd.DataFrame({"case_id": ids, "service": "care"})
+    for c in CATEGORIES:
+        frame[f"n_{c.replace('-', '_')}"] = 0.0
+    frame["n_assessment"] = _split(assessments, n, rng)
+    frame["n_referral"] = _split(referrals, n, rng)
+    frame["people"] = 1 + _split(people - n, n, rng)
+    frame["handoffs"] = _split(handoffs if handoffs is not None else 2 * n, n, rng)
+    frame["touch_hours"] = hours_split
+    frame["face_to_face_hours"] = hours_split * ftf_share
+    # end-to-end days with an exact median: odd n around the median value
+    spread = np.sort(rng.uniform(0.2, 1.8, n)) * e2e_median
+    spread[n // 2] = e2e_median
+    frame["end_to_end_days"] = spread if n % 2 else np.r_[spread[:-1], spread[-1]]
+    if n % 2 == 0:
+        lo, hi = sorted(spread)[n // 2 - 1], sorted(spread)[n // 2]
+        frame["end_to_end_days"] = spread + (e2e_median - (lo + hi) / 2)
+    first = pd.Timestamp("2024-01-01") if cohort == "baseline" else pd.Timestamp("2024-07-02")
+    frame["first_at"] = first + pd.to_timedelta(np.arange(n) * 3, unit="D")
+    frame["last_at"] = frame["first_at"] + pd.to_timedelta(frame["end_to_end_days"], unit="D")
+    frame["steps"] = frame["n_assessment"] + frame["n_referral"] + 1
+    for col in ("value_steps", "waste_steps", "unclassified_steps", "rework"):
+        frame[col] = 0.0
+    frame["cohort"] = cohort
+    returns = np.array([True] * returns_yes + [False] * (returns_judged - returns_yes) + [None] * (n - returns_judged))
+    frame["demand_returns"] = pd.array(returns, dtype="boolean")
+    frame["returns_yes"] = frame["demand_returns"].fillna(False).astype(float)
+    frame["returns_judged"] = frame["demand_returns"].notna().astype(float)
+    frame["face_to_face_pct"] = frame["face_to_face_hours"] / frame["touch_hours"] * 100
+    frame["completed_at"] = frame["last_at"]
+    frame["opened_at"] = frame["first_at"]
+    frame["included"] = True
+    return frame
+
+
+def seed_cohorts(n_baseline=14, n_experiment=14, copies=1) -> pd.DataFrame:
+    """The seed's health & social care case study: true figures -64%, -32%, -41%, -14%, 46%->60%, 71%->0%."""
+    base = per_case("baseline", n_baseline, assessments=25, people=50, referrals=17, hours=100, ftf_hours=46,
+                    returns_yes=10, returns_judged=14, e2e_median=41, seed=1)
+    exp = per_case("experiment", n_experiment, assessments=9, people=34, referrals=10, hours=86, ftf_hours=51.6,
+                   returns_yes=0, returns_judged=14, e2e_median=12, seed=2)
+    if copies > 1:  # the same baseline cases several times over: means per case unchanged, totals multiplied
+        base = pd.concat([base.assign(case_id=base["case_id"] + f"-{k}") for k in range(copies)], ignore_index=True)
+    return pd.concat([base, exp], ignore_index=True)
+
+
+def _row(comparison: pd.DataFrame, measure: str) -> pd.Series:
+    return comparison.set_index("measure").loc[measure]
+
+
+# ------------------------------------------------------------------------------------------------ the seed's table
+def test_comparison_reproduces_the_seed_case_study():
+    comparison = ex.compare(seed_cohorts(), resamples=500)
+    table = ex.comparison_table(comparison).set_index("Measure")
+    assert table.loc["Assessments", "Change"] == "-64%"
+    assert table.loc["People involved end to end", "Change"] == "-32%"
+    assert table.loc["Referrals", "Change"] == "-41%"
+    assert table.loc["Total hours", "Change"] == "-14%"
+    assert table.loc["Face-to-face time (share of all hours)", "Change"] == "+14 points (from 46% to 60%)"
+    assert table.loc["Demand expected to return (share of cases)", "Change"] == "-71 points (from 71% to 0%)"
+    assert table.loc["End-to-end time", "Baseline"] == "41"
+    assert table.loc["End-to-end time", "Experiment"] == "12"
+    assert table.loc["Assessments", "Compared as"] == "mean per case"
+    assert table.loc["End-to-end time", "Compared as"] == "median per case"
+    assert table.loc["Face-to-face time (share of all hours)", "Compared as"] == "share of all hours"
+    assert table.loc["Assessments", "Cases (baseline / experiment)"] == "14 / 14"
+    r = _row(comparison, "face_to_face")
+    assert r["baseline"] == pytest.approx(46) and r["experiment"] == pytest.approx(60)
+    assert r["change_points"] == pytest.approx(14)
+    assert _row(comparison, "assessments")["change_pct"] == pytest.approx(-64)
+    assert _row(comparison, "total_hours")["change_pct"] == pytest.approx(-14)
+
+
+def test_per_case_base_is_stated_and_differs_from_totals_when_cohorts_differ_in_size():
+    data = seed_cohorts(copies=3)  # 42 baseline cases, 14 experiment cases
+    per = ex.compare(data, resamples=200)
+    assert _row(per, "assessments")["change_pct"] == pytest.approx(-64)
+    assert _row(per, "assessments")["n_baseline"] == 42
+    total = ex.compare(data, basis="total", resamples=200)
+    assert _row(total, "assessments")["compared_as"] == "total for the cohort"
+    assert _row(total, "assessments")["baseline"] == pytest.approx(75)
+    assert _row(total, "assessments")["change_pct"] == pytest.approx((9 - 75) / 75 * 100)
+    # shares and medians do not depend on the base
+    assert _row(total, "face_to_face")["change_points"] == pytest.approx(14)
+    assert _row(total, "end_to_end_days")["baseline"] == pytest.approx(41)
+    with pytest.raises(Exception, match="basis"):
+        ex.compare(data, basis="sum")
+
+
+# ------------------------------------------------------------------------------------------------ bootstrap
+def test_bootstrap_is_seeded_and_brackets_the_change():
+    data = seed_cohorts()
+    a = ex.compare(data, resamples=400, seed=7)
+    b = ex.compare(data, resamples=400, seed=7)
+    c = ex.compare(data, resamples=400, seed=8)
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["interval_low"], c["interval_low"], equal_nan=True)
+    finite = a[np.isfinite(a["interval_low"])]
+    assert (finite["interval_low"] <= finite["change"] + 1e-9).all()
+    assert (finite["change"] <= finite["interval_high"] + 1e-9).all()
+    assert (finite["interval_low"] < finite["interval_high"]).all()
+
+
+def test_bootstrap_matches_a_plain_loop():
+    """The vectorised resampling gives the same interval as resampling case by case with the same draws."""
+    data = seed_cohorts()
+    out = ex.compare(data, measures=["assessments", "face_to_face", "end_to_end_days"], resamples=300, seed=3)
+    rng = np.random.default_rng(3)
+    stats = {}
+    for cohort in ("baseline", "experiment"):
+        g = data[data["cohort"] == cohort].reset_index(drop=True)
+        idx = rng.integers(0, len(g), size=(300, len(g)))
+        stats[cohort] = [(g.loc[i, "n_assessment"].mean(),
+                          g.loc[i, "face_to_face_hours"].sum() / g.loc[i, "touch_hours"].sum() * 100,
+                          g.loc[i, "end_to_end_days"].median()) for i in idx]
+    base, exp = np.array(stats["baseline"]), np.array(stats["experiment"])
+    pct = (exp[:, 0] - base[:, 0]) / base[:, 0] * 100
+    pts = exp[:, 1] - base[:, 1]
+    e2e = (exp[:, 2] - base[:, 2]) / base[:, 2] * 100
+    for measure, changes in (("assessments", pct), ("face_to_face", pts), ("end_to_end_days", e2e)):
+        r = _row(out, measure)
+        assert r["interval_low"] == pytest.approx(np.percentile(changes, 2.5))
+        assert r["interval_high"] == pytest.approx(np.percentile(changes, 97.5))
+
+
+def test_noise_is_read_as_noise_and_a_real_change_as_real():
+    rng = np.random.default_rng(11)
+    n = 30
+    same = pd.DataFrame({"case_id": [f"c{i}" for i in range(2 * n)],
+                         "cohort": ["baseline"] * n + ["experiment"] * n,
+                         "end_to_end_days": rng.gamma(4, 8, 2 * n)})
+    noisy = ex.compare(same, measures=["end_to_end_days"], resamples=1000)
+    assert noisy["reading"].iloc[0] == "could be noise"
+    assert noisy["interval_low"].iloc[0] < 0 < noisy["interval_high"].iloc[0]
+    faster = same.assign(end_to_end_days=np.where(same["cohort"] == "experiment", same["end_to_end_days"] / 3,
+                                                  same["end_to_end_days"]))
+    real = ex.compare(faster, measures=["end_to_end_days"], resamples=1000)
+    assert real["reading"].iloc[0] == "clear improvement"
+    slower = same.assign(end_to_end_days=np.where(same["cohort"] == "experiment", same["end_to_end_days"] * 3,
+                                                  same["end_to_end_days"]))
+    assert ex.compare(slower, measures=["end_to_end_days"], resamples=1000)["reading"].iloc[0] == "clear worsening"
+
+
+def test_too_few_cases_get_no_interval_and_an_empty_cohort_no_figure():
+    frame = pd.DataFrame({"case_id": list("abcdefg"), "cohort": ["baseline"] * 4 + ["experiment"] * 3,
+                          "end_to_end_days": [10.0, 20, 30, 40, 5, 6, 7]})
+    out = ex.compare(frame, measures=["end_to_end_days"], resamples=100)
+    assert out["reading"].iloc[0] == "too few cases to judge"
+    assert np.isnan(out["interval_low"].iloc[0])
+    assert ex.interval_text(out.iloc[0]) == "-"
+    empty = ex.compare(frame[frame["cohort"] == "baseline"], measures=["end_to_end_days"], resamples=100)
+    assert empty["reading"].iloc[0] == "no cases to compare"
+    assert ex.comparison_table(empty)["Change"].iloc[0] == "-"
+
+
+# ------------------------------------------------------------------------------------------------ cohorts and bad input
+def _case_table(ids, *, start="2024-01-01", step_days=10):
+    """A minimal flow.case_table-shaped frame."""
+    n = len(ids)
+    first = pd.Timestamp(start) + pd.to_timedelta(np.arange(n) * 7, unit="D")
+    frame = pd.DataFrame({"case_id": ids, "service": "care", "first_at": first,
+                          "last_at": first + pd.Timedelta(days=step_days),
+                          "end_to_end_days": float(step_days), "steps": 3, "value_steps": 1, "waste_steps": 2,
+                          "unclassified_steps": 0, "handoffs": 2, "people": 2, "rework": 0, "touch_hours": 4.0,
+                          "face_to_face_hours": 1.0})
+    for c in CATEGORIES:
+        frame[f"n_{c.replace('-', '_')}"] = 1
+    return frame
+
+
+def _cases(rows):
+    frame = pd.DataFrame(rows, columns=["case_id", "cohort", "opened_at", "closed_at", "demand_returns"])
+    frame["service"] = "care"
+    frame["opened_at"] = pd.to_datetime(frame["opened_at"])
+    frame["closed_at"] = pd.to_datetime(frame["closed_at"])
+    frame["demand_returns"] = frame["demand_returns"].astype("boolean")
+    return frame
+
+
+def test_every_bad_input_is_reported_and_every_case_counted_once():
+    data = _case_table(["B1", "B2", "B3", "E1", "E2", "X1", "P1", "N1", "ORPHAN"])
+    cases = _cases([
+        ("B1", "baseline", "2024-01-01", "2024-02-10", True),
+        ("B2", "baseline", "2024-01-08", None, False),          # open: end-to-end from its events
+        ("B3", "baseline", "2024-01-15", "2024-01-25", None),
+        ("E1", "experiment", "2024-01-22", "2024-01-30", False),
+        ("E2", "experiment", "2024-01-29", "2024-02-02", False),
+        ("X1", "baseline", "2024-02-05", "2024-02-20", None),   # in both cohorts
+        ("X1", "experiment", "2024-02-05", "2024-02-20", None),
+        ("P1", None, "2024-02-12", "2024-02-22", None),          # label 'pilot' blanked by the contract
+        ("N1", None, "2024-02-19", "2024-03-01", None),          # no cohort
+        ("GHOST", "experiment", "2024-02-26", None, None),       # no events
+    ])
+    cases["cohort_label"] = cases["cohort"].fillna("")
+    cases.loc[cases["case_id"] == "P1", "cohort_label"] = "pilot"
+    cohorts = ex.cohort_cases(data, cases=cases, start="2024-01-25")
+    reasons = cohorts.cases.set_index("case_id")["reason"]
+    assert reasons["X1"] == ex.REASONS["both"]
+    assert reasons["P1"] == ex.REASONS["bad_label"]
+    assert reasons["N1"] == ex.REASONS["no_cohort"]
+    assert reasons["GHOST"] == ex.REASONS["no_events"]
+    assert reasons["ORPHAN"] == ex.REASONS["events_only"]
+    assert cohorts.count("baseline") == 3 and cohorts.count("experiment") == 2
+    counts = ex.case_counts(cohorts).set_index("Cases")["Number"]
+    assert counts["All cases"] == 10 == counts.drop("All cases").sum()
+    text = " | ".join(p.describe() for p in cohorts.problems)
+    assert "both cohorts (X1)" in text and "row 7" in text
+    assert "'pilot'" in text
+    assert "no row in cases.csv (ORPHAN)" in text
+    assert "have no events in events.csv (GHOST)" in text
+    # end-to-end: the citizen's view from cases where closed, else the events'
+    by_id = cohorts.cases.set_index("case_id")
+    assert by_id.loc["B1", "end_to_end_days"] == pytest.approx(40)
+    assert by_id.loc["B1", "end_to_end_from"] == "cases"
+    assert by_id.loc["B2", "end_to_end_from"] == "events" and by_id.loc["B2", "end_to_end_days"] == 10
+    # experiment cases opened before the start are flagged, not moved
+    assert "opened before the experiment started" in text
+
+
+def test_same_cohort_listed_twice_uses_first_row_and_says_so():
+    data = _case_table(["B1", "E1"])
+    cases = _cases([("B1", "baseline", "2024-01-01", "2024-01-05", None),
+                    ("B1", "baseline", "2024-01-01", "2024-01-09", None),
+                    ("E1", "experiment", "2024-01-08", "2024-01-10", None)])
+    cohorts = ex.cohort_cases(data, cases=cases)
+    assert cohorts.count("baseline") == 1
+    assert cohorts.cases.set_index("case_id").loc["B1", "end_to_end_days"] == pytest.approx(4)
+    assert any("twice in the same cohort" in p.message for p in cohorts.problems)
+
+
+def test_empty_cohort_and_start_after_all_data_are_reported():
+    data = _case_table(["B1", "B2"])
+    cases = _cases([("B1", "baseline", "2024-01-01", "2024-01-11", None),
+                    ("B2", "baseline", "2024-01-08", "2024-01-18", None)])
+    cohorts = ex.cohort_cases(data, cases=cases, start="2030-01-01")
+    assert not cohorts.comparable
+    messages = [p.describe() for p in cohorts.problems]
+    assert any("no cases in the experiment cohort" in m for m in messages)
+    assert any("council.yaml" in m and "after all the data" in m for m in messages)
+    comparison = ex.compare(cohorts, resamples=50)
+    assert set(comparison["reading"]) == {"no cases to compare"}
+    assert "no experiment cases" in ex.headline_text(comparison, experiment_cases=0, baseline_cases=2).lower()
+
+
+def test_closed_before_opened_is_reported_and_left_blank():
+    data = _case_table(["B1", "E1"])
+    cases = _cases([("B1", "baseline", "2024-03-01", "2024-01-01", None),
+                    ("E1", "experiment", "2024-01-08", "2024-01-10", None)])
+    cohorts = ex.cohort_cases(data, cases=cases)
+    assert np.isnan(cohorts.cases.set_index("case_id").loc["B1", "end_to_end_days"])
+    assert any("close before they open" in p.message for p in cohorts.problems)
+
+
+def test_case_table_interface_is_checked():
+    with pytest.raises(Exception, match="flow.case_table"):
+        ex.cohort_cases(pd.DataFrame({"case_id": ["a"]}), cases=_cases([]))
+
+
+# ------------------------------------------------------------------------------------------------ words and charts
+def test_headline_names_the_team_the_date_and_the_median():
+    comparison = ex.compare(seed_cohorts(), resamples=300)
+    text = ex.headline_text(comparison, experiment_cases=14, baseline_cases=14, team="Care experiment team",
+                            start=pd.Timestamp("2024-07-01"))
+    assert text.startswith("For the 14 cases the Care experiment team handled since 1 July 2024, end-to-end time fell "
+                           "from a median 41 to 12 days")
+
+
+def test_over_time_phases_at_the_start_and_separates_ties():
+    data = seed_cohorts()
+    data.loc[1, "completed_at"] = data.loc[0, "completed_at"]  # two cases completed at the same moment
+    result = ex.over_time(data, start="2024-07-01")
+    assert len(result) == 28 and result["date"].is_unique
+    assert len(result.attrs["phases"]) == 2
+    assert result.attrs["phases"][1]["start"] >= pd.Timestamp("2024-07-01")
+    late = ex.over_time(data, start="2031-01-01")
+    assert len(late.attrs["phases"]) == 1 and "after the last completed case" in late.attrs["phase_note"]
+    data.loc[2, "completed_at"] = pd.NaT
+    assert ex.over_time(data, start="2024-07-01").attrs["left_out"] == 1
+
+
+def test_charts_return_axes_and_state_counts():
+    data = seed_cohorts()
+    ax = ex.before_after_chart(data, start="2024-07-01")
+    assert "(28 cases)" in ax.get_title(loc="left")
+    for m in ex.MEASURES:
+        ax = ex.distribution_chart(data, measure=m.id)
+        assert "14 cases" in ax.get_title(loc="left") or "28 cases" in ax.get_title(loc="left")
+    axes = ex.distribution_charts(data)
+    assert axes.size >= len(ex.MEASURES)
+
+
+# ------------------------------------------------------------------------------------------------ through a council
+COUNCIL_YAML = """\
+name: Testshire Council
+services:
+  - id: care
+    name: Health and social care
+    purpose: Help me live well at home
+    experiment:
+      start: 2024-07-01
+      team: Care experiment team
+  - id: waste
+    name: Waste collection
+    purpose: Collect my bin when you say
+"""
+
+
+def write_council(folder: Path, *, n_baseline=12, n_experiment=10, extra_cases="", log_rows=None) -> Path:
+    """A small council with a care experiment (baseline before 1 July 2024, experiment after) and no-experiment waste."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "council.yaml").write_text(COUNCIL_YAML)
+    acts = ["care,Contact,value,contact", "care,Assess needs,waste,assessment", "care,Refer on,waste,referral",
+            "care,Visit,value,delivery", "waste,Collect,value,delivery"]
+    (folder / "activities.csv").write_text("service,activity,step_type,category\n" + "\n".join(acts) + "\n")
+    cases, events = ["case_id,service,opened_at,closed_at,cohort,demand_returns"], \
+        ["case_id,service,activity,timestamp,worker,hours,face_to_face"]
+    for i in range(n_baseline):
+        cid, day = f"B{i:02d}", pd.Timestamp("2024-01-02") + pd.Timedelta(days=9 * i)
+        days = 30 + (i * 7) % 20
+        cases.append(f"{cid},care,{day:%Y-%m-%d} 09:00,{day + pd.Timedelta(days=days):%Y-%m-%d} 16:00,baseline,"
+                     f"{'yes' if i % 3 else 'no'}")
+        for k, (act, w, h, f) in enumerate([("Contact", "W1", 0.5, "no"), ("Assess needs", "W2", 2, "yes"),
+                                            ("Refer on", "W3", 1, "no"), ("Assess needs", "W4", 2, "yes"),
+                                            ("Visit", "W5", 3, "yes")]):
+            events.append(f"{cid},care,{act},{day + pd.Timedelta(days=k * days / 5):%Y-%m-%d %H:%M},{w},{h},{f}")
+    for i in range(n_experiment):
+        cid, day = f"E{i:02d}", pd.Timestamp("2024-07-03") + pd.Timedelta(days=8 * i)
+        days = 8 + (i * 5) % 9
+        cases.append(f"{cid},care,{day:%Y-%m-%d} 09:00,{day + pd.Timedelta(days=days):%Y-%m-%d} 16:00,experiment,no")
+        for k, (act, w, h, f) in enumerate([("Contact", "T1", 0.5, "no"), ("Assess needs", "T1", 2, "yes"),
+                                            ("Visit", "T2", 3, "yes")]):
+            events.append(f"{cid},care,{act},{day + pd.Timedelta(days=k * days / 3):%Y-%m-%d %H:%M},{w},{h},{f}")
+    for i in range(4):
+        events.append(f"W{i},waste,Collect,2024-03-0{i + 1} 10:00,C1,0.2,no")
+        cases.append(f"W{i},waste,2024-03-0{i + 1} 08:00,2024-03-0{i + 1} 12:00,,")
+    (folder / "cases.csv").write_text("\n".join(cases) + "\n" + extra_cases)
+    (folder / "events.csv").write_text("\n".join(events) + "\n")
+    rows = log_rows if log_rows is not None else [
+        "2024-07-08,care,Assess once with the citizen,One conversation is enough,Eligibility panel for every case,"
+        "Two weeks waiting and a second assessment,Head of Adult Social Care,open",
+        "2024-07-20,care,Skip the referral form,Referrals go nowhere,Eligibility panel for every case,"
+        "Repeat visits,Head of Adult Social Care,in hand",
+        "2024-08-01,care,Book visits ourselves,We can book in a day,Central booking team,A week's wait,"
+        "Director of Operations,changed",
+        "2024-08-05,care,\"<script>alert(1)</script> tried\",,,,,",
+    ]
+    (folder / "learning_log.csv").write_text(
+        "date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status\n"
+        + "\n".join(rows) + "\n")
+    return folder
+
+
+def test_load_through_a_council_reports_and_saves(tmp_path, monkeypatch):
+    from systemic_lib import report
+
+    extra = ("E00,care,2024-07-03 09:00,2024-07-15 16:00,baseline,no\n"   # E00 listed again, as baseline
+             "Q1,care,2024-05-01 09:00,2024-05-09 10:00,pilot,\n")        # unknown label, no events
+    council = write_council(tmp_path / "testshire", extra_cases=extra)
+    out = tmp_path / "out"
+    stage = report.start(council, "care", stage="experiment", output_dir=out)
+    data = ex.load(stage, resamples=300)
+    assert data.has_experiment
+    assert data.experiment_cases == 9 and data.baseline_cases == 12
+    assert data.cohorts.excluded == {ex.REASONS["both"]: 1, ex.REASONS["bad_label"]: 1}
+    text = " ".join(p.describe() for p in data.problems)
+    assert "both cohorts (E00)" in text and "'pilot'" in text
+    row = _row(data.comparison, "assessments")
+    assert row["baseline"] == pytest.approx(2) and row["experiment"] == pytest.approx(1)
+    assert row["change_pct"] == pytest.approx(-50)
+    assert _row(data.comparison, "people")["change_pct"] == pytest.approx(-60)
+    assert _row(data.comparison, "referrals")["change_pct"] == pytest.approx(-100)
+    shown = []
+    monkeypatch.setattr(ex, "_display", shown.append)
+    ex.show_summary(data)
+    summary = "".join(shown)
+    assert "Eligibility panel for every case" in summary and "Central booking team" not in summary
+    assert "&lt;script&gt;" in summary and "<script>" not in summary
+    ex.save(stage, data)
+    saved = json.loads((out / "experiment.json").read_text())
+    assert saved["baseline_cases"] == 12 and saved["experiment_cases"] == 9
+    m = {x["id"]: x for x in saved["measures"]}
+    assert m["assessments"]["change_pct"] == pytest.approx(-50)
+    assert len(m["assessments"]["interval"]) == 2
+    assert {"name", "baseline", "experiment", "change_pct", "interval"} <= set(m["face_to_face"])
+
+
+def test_service_without_experiment_gets_setup_page_not_error(tmp_path, monkeypatch):
+    from systemic_lib import report
+
+    council = write_council(tmp_path / "testshire")
+    stage = report.start(council, "waste", stage="experiment")
+    data = ex.load(stage, resamples=50)
+    assert not data.has_experiment
+    shown = []
+    monkeypatch.setattr(ex, "_display", shown.append)
+    ex.show_headline(data)
+    assert "council.yaml" in "".join(shown) and "experiment" in "".join(shown)
+    assert ex.show_distributions(data) is None and ex.show_before_after(data) is None
+    figures = ex.key_figures(data)
+    assert figures["has_experiment"] is False and figures["measures"] == [] and figures["experiment_cases"] == 0
