@@ -160,7 +160,7 @@ def capability_chart(data: pd.DataFrame, *, ax=None, title: str | None = None, u
         anchor = t
 
     if title:
-        ax.set_title(title, loc="left", fontsize=10, pad=8)
+        ax.set_title(title, loc="left", fontsize=10, pad=24 if badges else 8)  # above the badges
     if unit:
         ax.set_ylabel(unit)
     if is_date:

@@ -7,10 +7,15 @@ target and a new phase at each of the council's recorded system changes for the 
 
 Series, all by Monday-starting week (``date`` = the Monday):
 
-* ``end_to_end_days`` — median days from ``opened_at`` to ``closed_at`` of the cases closed that week. A weekly
-  median rather than one point per case: cases close at the same minute (a chart needs one value per date), case
-  times are long-tailed so a median is the citizen's typical experience, thousands of case points would drown the
-  chart, and a weekly series lines up with the other measures and with the dates of system changes.
+* ``end_to_end_days`` — median days from ``opened_at`` to ``closed_at`` of the cases *opened* that week. By opening
+  week, because a phase is about the system that handled a case: a case opened after a change went through the new
+  system, while cases closing just after it are mostly old-system work (and cases closing early in the data are
+  only the short ones, since long cases opened before the data began are missing). A weekly median rather than one
+  point per case: case times are long-tailed, so the median is the citizen's typical experience, thousands of case
+  points would drown the chart, and a weekly series lines up with the other measures. A week is shown only once its
+  median is certain: more than half its cases have closed and every still-open case has already taken longer than
+  that median (open cases count as "at least their age so far" at the end of the data); the latest weeks, whose
+  cases are still open, are left out rather than shown falsely short.
 * ``failure_demand_pct`` — failure ÷ classified contacts received that week × 100.
 * ``weekly_demand`` — contacts received that week (a week inside the data with none counts 0; a first or last week
   the data cover for fewer than 5 days is left out, so a part-week does not look like a drop).
@@ -42,7 +47,7 @@ __all__ = ["MeasureResult", "measure_results", "for_stage", "measure_series", "m
 MIN_WEEKLY_COUNT = 5
 #: How each measure reads mid-sentence in a narration, and what one point stands for.
 _SPOKEN = {
-    "end_to_end_days": ("end-to-end time (weekly median)", "cases closed"),
+    "end_to_end_days": ("end-to-end time (weekly median)", "cases opened"),
     "failure_demand_pct": ("failure demand", "classified contacts"),
     "weekly_demand": ("demand per week", "contacts"),
     "one_stop_pct": ("the share resolved at first contact", "contacts with one-stop recorded"),
@@ -79,9 +84,10 @@ class MeasureResult:
 
     @property
     def period(self) -> tuple:
-        if self.series.empty:
+        dates = self.series.loc[self.series["value"].notna(), "date"]
+        if dates.empty:
             return None, None
-        return self.series["date"].min(), self.series["date"].max() + pd.Timedelta(days=6)
+        return dates.min(), dates.max() + pd.Timedelta(days=6)
 
     def recompute(self, phase_starts=None, phase_labels=None) -> "MeasureResult":
         """The same series with other phase starts (dates); used by the explorer widget."""
@@ -130,15 +136,52 @@ def _weekly(frame: pd.DataFrame, when: str, num: pd.Series | None, den: pd.Serie
                          "n": n.to_numpy(dtype=int)}).reset_index(drop=True)
 
 
+def _end_to_end(table: pd.DataFrame, *, start=None, end=None) -> pd.DataFrame:
+    """Weekly median end-to-end days by opening week; weeks whose median is not yet certain are left out."""
+    cases = table[table["opened_at"].notna()]
+    if start is not None or end is not None:
+        cases = within_period(cases, "opened_at", start, end)
+    data_end = pd.concat([table["opened_at"], table["closed_at"]]).max()
+    if end is not None:
+        data_end = min(data_end, pd.Timestamp(end) + pd.Timedelta(days=1))
+    days = (cases["closed_at"] - cases["opened_at"]).dt.total_seconds() / 86400
+    cases = cases[~(days < 0)]  # a case closed before it opened is a data error; validate reports it
+    days = days[cases.index]
+    is_open = cases["closed_at"].isna() | (cases["closed_at"] > data_end)
+    age = (data_end - cases["opened_at"]).dt.total_seconds() / 86400
+    if cases.empty:
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
+                             "n": pd.Series(dtype=int)})
+    week = _week(cases["opened_at"])
+    # An open case will take at least its age so far. The median is certain when the upper middle value (sorted,
+    # open cases last) is a closed case no longer than the youngest open case's age: however long the open cases
+    # take, they sort above it and the median cannot move.
+    known = {}
+    for wk, idx in week.groupby(week).groups.items():
+        closed_days = np.sort(days[idx][~is_open[idx]].to_numpy(dtype=float))
+        n_all = len(idx)
+        upper_mid = n_all // 2
+        if upper_mid >= len(closed_days):
+            continue
+        youngest = age[idx][is_open[idx]].min() if is_open[idx].any() else np.inf
+        if closed_days[upper_mid] <= youngest:
+            known[wk] = float(closed_days[upper_mid] if n_all % 2
+                              else (closed_days[upper_mid - 1] + closed_days[upper_mid]) / 2)
+    weeks = pd.date_range(week.min(), week.max(), freq="7D")
+    value = pd.Series(known, dtype=float).reindex(weeks)
+    n = week.value_counts().reindex(weeks, fill_value=0)
+    frame = pd.DataFrame({"date": weeks, "value": value.to_numpy(dtype=float), "n": n.to_numpy(dtype=int)})
+    known = np.flatnonzero(frame["value"].notna().to_numpy())
+    return frame.iloc[: known[-1] + 1 if len(known) else 0].reset_index(drop=True)
+
+
 def measure_series(council, service: str, measure_id: str, *, start=None, end=None) -> pd.DataFrame:
     """Weekly series of one measure for one service: columns date (Monday), value, n (cases/contacts behind it)."""
     if measure_id not in MEASURES:
         raise SystemicError(f"unknown measure '{measure_id}'; measures are {', '.join(MEASURES)}")
     table = council.table(_TABLE[measure_id], service=service)
     if measure_id == "end_to_end_days":
-        days = (table["closed_at"] - table["opened_at"]).dt.total_seconds() / 86400
-        closed = table[table["closed_at"].notna() & table["opened_at"].notna() & (days >= 0)]
-        return _weekly(closed, "closed_at", days, None, kind="median", start=start, end=end)
+        return _end_to_end(table, start=start, end=end)
     if measure_id == "delivered_when_wanted_pct":
         closed = table[table["closed_at"].notna()]
         has = closed["wanted_by"].notna()
@@ -241,7 +284,7 @@ def _default_spec(measure_id: str):
 
 def _no_data_note(measure_id: str, service_name: str) -> str:
     need = {
-        "end_to_end_days": "closed cases (opened_at and closed_at in cases.csv)",
+        "end_to_end_days": "cases with opened_at, most of them closed (closed_at in cases.csv)",
         "delivered_when_wanted_pct": f"closed cases with a wanted_by date (at least {MIN_WEEKLY_COUNT} a week)",
         "failure_demand_pct": f"classified contacts (value or failure, at least {MIN_WEEKLY_COUNT} a week)",
         "weekly_demand": "contacts in demand.csv",
@@ -315,14 +358,14 @@ def measure_figures(results: list[MeasureResult]) -> dict:
 
 # ----------------------------------------------------------------------------------------------- display
 def chart_title(r: MeasureResult) -> str:
-    """'End-to-end time (weekly median), 1 January 2024 to 29 December 2024 (52 weeks, 1,204 cases closed)'."""
-    from systemic_lib.report import period_text
-
+    """'End-to-end time (weekly median, by week opened), 1 Jan 2024 to 29 Dec 2024 (52 weeks, 1,204 cases opened)'."""
     first, last = r.period
+    short = lambda d: f"{pd.Timestamp(d).day} {pd.Timestamp(d):%b %Y}"  # noqa: E731
+    span = f"{short(first)} to {short(last)}" if first is not None else "no dated data"
     weeks = int(r.series["value"].notna().sum())
-    what = _SPOKEN[r.id][1]
-    label = r.name + (" (weekly median)" if r.id == "end_to_end_days" else "")
-    return f"{label}, {period_text(first, last)} ({weeks} weeks, {int(r.series['n'].sum()):,} {what})"
+    count = int(r.series.loc[r.series["value"].notna(), "n"].sum())
+    label = r.name + (" (weekly median, by week opened)" if r.id == "end_to_end_days" else "")
+    return f"{label}, {span} ({weeks} weeks, {count:,} {_SPOKEN[r.id][1]})"
 
 
 def chart(r: MeasureResult, ax=None):

@@ -46,7 +46,7 @@ MONDAY = pd.Timestamp("2024-01-01")
 def build(folder: Path, *, weeks: int = 24, change_week: int = 12, yaml_text: str = YAML, cases: bool = True):
     """24 weeks of Housing repairs; the system changes on Monday 25 March 2024 (week 12).
 
-    Each week: one case closed on Wednesday 10:00 taking 30/32 days (alternating) before the change and 10/12 after;
+    Each week: one case opened on Monday 10:00 taking 30/32 days (alternating) before the change and 10/12 after;
     10 contacts (Mon-Fri, 2 a day), of which 4/5 failure before and 1/2 after, and 6 resolved at first contact.
     """
     folder.mkdir(parents=True, exist_ok=True)
@@ -55,10 +55,10 @@ def build(folder: Path, *, weeks: int = 24, change_week: int = 12, yaml_text: st
     for w in range(weeks):
         before = w < change_week
         days = (30 if w % 2 == 0 else 32) if before else (10 if w % 2 == 0 else 12)
-        closed = MONDAY + pd.Timedelta(weeks=w, days=2, hours=10)
-        case_rows.append({"case_id": f"R{w}", "service": "housing-repairs",
-                          "opened_at": f"{closed - pd.Timedelta(days=days):%Y-%m-%d %H:%M}",
-                          "closed_at": f"{closed:%Y-%m-%d %H:%M}", "wanted_by": "", "cohort": ""})
+        opened = MONDAY + pd.Timedelta(weeks=w, hours=10)
+        case_rows.append({"case_id": f"R{w}", "service": "housing-repairs", "opened_at": f"{opened:%Y-%m-%d %H:%M}",
+                          "closed_at": f"{opened + pd.Timedelta(days=days):%Y-%m-%d %H:%M}", "wanted_by": "",
+                          "cohort": ""})
         fails = (4 if w % 2 == 0 else 5) if before else (1 if w % 2 == 0 else 2)
         for i in range(10):
             t = MONDAY + pd.Timedelta(weeks=w, days=i // 2, hours=9 + i % 2)
@@ -87,21 +87,30 @@ def _by_id(results):
 
 
 # ------------------------------------------------------------------------------------------------- series
-def test_end_to_end_is_weekly_median_by_closing_week(tmp_path, council):
+def test_end_to_end_is_weekly_median_by_opening_week(tmp_path, council):
     s = measure.measure_series(council, "housing-repairs", "end_to_end_days")
     assert len(s) == 24 and s["date"].iloc[0] == MONDAY and (s["date"].dt.day_of_week == 0).all()
     assert s["value"].tolist()[:3] == [30, 32, 30] and s["value"].tolist()[12:14] == [10, 12]
-    # a week with three cases of 2, 9 and 40 days: median 9 (not the mean 17)
     folder = tmp_path / "three"
     folder.mkdir()
     (folder / "council.yaml").write_text(YAML)
-    pd.DataFrame({"case_id": ["a", "b", "c", "d"], "service": "housing-repairs",
-                  "opened_at": ["2024-01-01 10:00", "2024-01-02 10:00", "2023-12-01 10:00", "2024-01-08 10:00"],
-                  "closed_at": ["2024-01-03 10:00", "2024-01-11 10:00", "2024-01-10 10:00", "2024-01-12 10:00"],
-                  }).to_csv(folder / "cases.csv", index=False)
+    pd.DataFrame({
+        "case_id": ["a", "b", "c", "d", "e", "f", "g", "h", "i"],
+        "service": "housing-repairs",
+        "opened_at": ["2024-01-01 10:00", "2024-01-08 10:00", "2024-01-09 10:00", "2024-01-10 10:00",
+                      "2024-01-15 10:00", "2024-01-15 10:00", "2024-01-16 10:00",
+                      "2024-01-22 10:00", "2024-01-22 10:00"],
+        "closed_at": ["2024-01-03 10:00", "2024-01-17 10:00", "2024-02-18 10:00", "2024-01-14 10:00",
+                      "2024-01-20 10:00", "2024-01-22 10:00", "",
+                      "2024-03-02 10:00", ""],
+    }).to_csv(folder / "cases.csv", index=False)
     s = measure.measure_series(load_council(folder), "housing-repairs", "end_to_end_days")
-    # week of 1 Jan: case a, 2 days; week of 8 Jan: b 9 days, c 40 days, d 4 days → median 9
-    assert s["value"].tolist() == [2, 9] and s["n"].tolist() == [1, 3]
+    # data end = latest timestamp = closed 2 March 10:00
+    # week of 1 Jan: a, 2 days → 2
+    # week of 8 Jan: b 9, c 40, d 4 days → median 9 (not the mean 17.7)
+    # week of 15 Jan: e 5, f 7, g still open at 46 days old → sorted 5, 7, (≥46): the median 7 is certain
+    # week of 22 Jan: h 40 days, i open at 40 days old → median needs both: unknown, and the last week → left out
+    assert s["value"].tolist() == [2, 9, 7] and s["n"].tolist() == [1, 3, 3]
 
 
 def test_percentages_and_counts(council):
@@ -197,7 +206,7 @@ def test_no_data_gives_notes_not_errors(council, tmp_path):
 
 def test_table_with_errors_gives_a_note(tmp_path):
     folder = build(tmp_path / "bad")
-    text = (folder / "cases.csv").read_text().replace("2024-01-03 10:00", "not a date", 1)
+    text = (folder / "cases.csv").read_text().replace("2024-01-01 10:00", "not a date", 1)
     (folder / "cases.csv").write_text(text)
     e2e = _by_id(measure.measure_results(load_council(folder), "housing-repairs"))["end_to_end_days"]
     assert e2e.result is None and "cases.csv has problems" in e2e.note
@@ -231,8 +240,8 @@ def test_figures_are_json_with_the_contract_keys(results):
 
 def test_chart_title_names_period_and_count(results):
     e2e = _by_id(results)["end_to_end_days"]
-    assert measure.chart_title(e2e) == ("End-to-end time (weekly median), 1 January 2024 to 16 June 2024 "
-                                        "(24 weeks, 24 cases closed)")
+    assert measure.chart_title(e2e) == ("End-to-end time (weekly median, by week opened), 1 Jan 2024 to "
+                                        "16 Jun 2024 (24 weeks, 24 cases opened)")
     ax = measure.chart(e2e)
     assert ax.get_title(loc="left") == measure.chart_title(e2e)
     assert measure.chart(_by_id(results)["delivered_when_wanted_pct"]) is None
