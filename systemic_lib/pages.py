@@ -1,0 +1,292 @@
+"""Index pages for the reports folder, rebuilt from whatever reports are on disk.
+
+``reports/index.html`` lists every council (services, headline figures, links; councils the last batch skipped
+with their problems) and ``reports/<council>/index.html`` is a services x stages grid whose cells link to the
+reports and show each stage's headline figure from its ``<stage>.json``. Because the pages are rebuilt from the
+files, a batch for one council keeps every other council on the top index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from . import config
+from .files import atomic_write_text
+
+STAGE_NAMES = {
+    "demand": "Understand demand",
+    "flow": "Map flow",
+    "experiment": "Experiment",
+    "measure": "Measure",
+    "organisation_scan": "Organisation scan",
+}
+
+
+# ------------------------------------------------------------------------------------------ headline figures
+
+def _num(value):
+    """A finite number from JSON, or None (strings, booleans, NaN and missing keys give None)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _first(data: dict, *keys):
+    for key in keys:
+        value = _num(data.get(key))
+        if value is not None:
+            return value
+    return None
+
+
+def _count(value, word: str) -> str:
+    """'1 contact', '12,304 contacts'."""
+    return f"{value:,.0f} {word.removesuffix('s') if value == 1 else word}"
+
+
+def _measure_figures(data: dict) -> list[str]:
+    measures = data.get("measures")
+    items = list(measures.values()) if isinstance(measures, dict) else measures if isinstance(measures, list) else []
+    items = [m for m in items if isinstance(m, dict)]
+    if not items:
+        return []
+    quiet = {"", "none", "common cause", "common", "no signal"}
+    signals = sum(1 for m in items if str(m.get("last_point_signal") or "").strip().lower() not in quiet)
+    return [_count(len(items), "measure" if len(items) == 1 else "measures"),
+            f"{signals} with a special cause at the last point"]
+
+
+def _experiment_figures(data: dict) -> list[str]:
+    out = []
+    exp, base = _first(data, "experiment_cases"), _first(data, "baseline_cases")
+    if exp is not None:
+        out.append(_count(exp, "experiment cases") + (f" vs {base:,.0f} baseline" if base is not None else ""))
+    measures = data.get("measures")
+    items = list(measures.values()) if isinstance(measures, dict) else measures if isinstance(measures, list) else []
+    for m in items:
+        if isinstance(m, dict) and _num(m.get("change_pct")) is not None and m.get("name"):
+            out.append(f"{m['name']}: {m['change_pct']:+.0f}%")
+            break
+    return out
+
+
+def headline_figures(stage: str, data) -> list[str]:
+    """Short texts for an index cell from a stage's JSON; tolerant of missing keys and of other shapes."""
+    if not isinstance(data, dict):
+        return []
+    out: list[str] = []
+    if stage == "demand":
+        contacts = _first(data, "contacts")
+        pct = _first(data, "failure_pct", "failure_demand_pct")
+        if contacts is not None:
+            out.append(_count(contacts, "contacts"))
+        if pct is not None:
+            out.append(f"{pct:.0f}% failure demand")
+    elif stage == "flow":
+        days = _first(data, "median_days", "median_end_to_end_days")
+        cases = _first(data, "cases")
+        if days is not None:
+            out.append(f"median {days:,.1f} days end to end".replace(".0 days", " days"))
+        if cases is not None:
+            out.append(_count(cases, "cases"))
+    elif stage == "experiment":
+        out = _experiment_figures(data)
+    elif stage == "measure":
+        out = _measure_figures(data)
+    elif stage == "organisation_scan":
+        services = _first(data, "services")
+        if services is not None:
+            out.append(_count(services, "services"))
+    if not out and isinstance(data.get("headline"), str):
+        out.append(data["headline"][:200])
+    return out
+
+
+# ------------------------------------------------------------------------------------------ what is on disk
+
+@dataclass
+class Cell:
+    """One stage of one service (or the organisation scan) as the index shows it."""
+
+    stage: str
+    status: str = "missing"  #: ok, failed, skipped or missing
+    href: str | None = None  #: the report, relative to the page showing the cell
+    notebook_href: str | None = None  #: the executed notebook of a failed run
+    previous_href: str | None = None  #: an older report still on disk beside a newer failure
+    figures: list[str] = field(default_factory=list)
+    detail: list[str] = field(default_factory=list)  #: error or skip reason, from the manifest
+
+    @property
+    def stage_name(self) -> str:
+        return STAGE_NAMES.get(self.stage, self.stage)
+
+
+@dataclass
+class ServiceRow:
+    id: str
+    name: str
+    cells: list[Cell]
+    figures: dict = field(default_factory=dict)  #: contacts, value, failure, failure_pct, median_days
+
+
+@dataclass
+class CouncilPage:
+    slug: str
+    name: str
+    services: list[ServiceRow] = field(default_factory=list)
+    scan: Cell | None = None
+    skipped: dict | None = None  #: the manifest's error of a council the last batch skipped
+
+    @property
+    def href(self) -> str:
+        return f"{quote(self.slug)}/index.html"
+
+    @property
+    def has_reports(self) -> bool:
+        cells = [c for s in self.services for c in s.cells] + ([self.scan] if self.scan else [])
+        return any(c.status in ("ok", "failed") for c in cells)
+
+    def count(self, status: str) -> int:
+        cells = [c for s in self.services for c in s.cells] + ([self.scan] if self.scan else [])
+        return sum(1 for c in cells if c.status == status)
+
+    def totals(self) -> dict:
+        """Council-wide contacts and failure % (from value and failure counts) over services with demand figures."""
+        rows = [s.figures for s in self.services]
+        contacts = [r["contacts"] for r in rows if r.get("contacts") is not None]
+        value = [r["value"] for r in rows if r.get("value") is not None]
+        failure = [r["failure"] for r in rows if r.get("failure") is not None]
+        classified = sum(value) + sum(failure)
+        return {"contacts": sum(contacts) if contacts else None,
+                "failure_pct": 100 * sum(failure) / classified if failure and value and classified else None}
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _cell(folder: Path, stage: str, prefix: str, entry: dict | None) -> tuple[Cell, dict | None]:
+    """The cell for ``folder/<stage>.*`` with links relative to the page (``prefix`` = path from page to folder)."""
+    from .batch import describe_error
+
+    html, nb, js = (folder / f"{stage}{s}" for s in (".html", ".ipynb", ".json"))
+    cell = Cell(stage)
+    data = _read_json(js) if js.exists() else None
+    if nb.exists() and (not html.exists() or nb.stat().st_mtime >= html.stat().st_mtime):
+        cell.status = "failed"
+        cell.notebook_href = prefix + quote(nb.name)
+        if html.exists():
+            cell.previous_href = prefix + quote(html.name)
+        if entry and entry.get("status") == "failed":
+            cell.detail = describe_error(entry.get("error"))[:2]
+        return cell, None
+    if html.exists():
+        cell.status = "ok"
+        cell.href = prefix + quote(html.name)
+        cell.figures = headline_figures(stage, data)
+        return cell, data if isinstance(data, dict) else None
+    if entry and entry.get("status") == "skipped":
+        cell.status = "skipped"
+        cell.detail = describe_error(entry.get("error"))[:1]
+    return cell, None
+
+
+def scan_reports(out_dir) -> list[CouncilPage]:
+    """Every council with reports (or a skip) in the reports folder, read from disk and the manifest."""
+    from .batch import load_manifest
+
+    out_dir = Path(out_dir)
+    entries = {}
+    for e in load_manifest(out_dir).get("jobs", []):
+        if isinstance(e, dict) and e.get("council"):
+            entries[(e.get("council"), e.get("service"), e.get("stage"))] = e
+    slugs = {p.name for p in out_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))} \
+        if out_dir.is_dir() else set()
+    slugs |= {k[0] for k in entries}
+    pages = []
+    for slug in sorted(slugs):
+        folder = out_dir / slug
+        names = [e.get("council_name") for k, e in entries.items() if k[0] == slug and e.get("council_name")]
+        page = CouncilPage(slug, names[0] if names else slug)
+        council_level = entries.get((slug, None, None))
+        if council_level and council_level.get("status") == "skipped":
+            page.skipped = council_level.get("error") or {}
+        if folder.is_dir():
+            page.scan, scan_data = _cell(folder, config.COUNCIL_STAGE, "", entries.get((slug, None, config.COUNCIL_STAGE)))
+            if isinstance(scan_data, dict) and scan_data.get("council"):
+                page.name = str(scan_data["council"])
+            service_ids = {p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+            service_ids |= {k[1] for k in entries if k[0] == slug and k[1]}
+            for sid in sorted(service_ids):
+                row = ServiceRow(sid, sid, [])
+                for stage in config.STAGES:
+                    cell, data = _cell(folder / sid, stage, f"{quote(sid)}/", entries.get((slug, sid, stage)))
+                    row.cells.append(cell)
+                    entry = entries.get((slug, sid, stage)) or {}
+                    if entry.get("service_name"):
+                        row.name = str(entry["service_name"])
+                    if data:
+                        row.name = str(data.get("service_name") or row.name)
+                        page.name = str(data.get("council") or page.name)
+                        if stage == "demand":
+                            row.figures.update(contacts=_first(data, "contacts"), value=_first(data, "value"),
+                                               failure=_first(data, "failure"),
+                                               failure_pct=_first(data, "failure_pct", "failure_demand_pct"))
+                        elif stage == "flow":
+                            row.figures["median_days"] = _first(data, "median_days", "median_end_to_end_days")
+                if any(c.status != "missing" for c in row.cells):
+                    page.services.append(row)
+        if page.has_reports or page.skipped:
+            pages.append(page)
+    return pages
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+
+def _environment():
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(str(config.TEMPLATES_DIR)),
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = lambda v: "" if _num(v) is None else f"{v:,.0f}"
+    env.filters["pct"] = lambda v: "" if _num(v) is None else f"{v:.0f}%"
+    env.filters["days"] = lambda v: "" if _num(v) is None else f"{v:,.1f}".removesuffix(".0")
+    return env
+
+
+def _generated() -> str:
+    now = dt.datetime.now()
+    return f"{now.day} {now:%B %Y at %H:%M}"
+
+
+def render_council_index(page: CouncilPage) -> str:
+    return _environment().get_template("council_index.html.j2").render(
+        council=page, stages=[(s, STAGE_NAMES[s]) for s in config.STAGES], generated=_generated())
+
+
+def render_top_index(pages: list[CouncilPage]) -> str:
+    return _environment().get_template("index.html.j2").render(councils=pages, generated=_generated())
+
+
+def build_index_pages(out_dir, *, councils=None) -> Path:
+    """Write reports/index.html (all councils) and reports/<council>/index.html, atomically.
+
+    ``councils`` limits which council pages are rewritten (the councils of the batch just run); the top index
+    always lists every council on disk.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pages = scan_reports(out_dir)
+    for page in pages:
+        if (councils is None or page.slug in councils) and (out_dir / page.slug).is_dir() and page.has_reports:
+            atomic_write_text(out_dir / page.slug / "index.html", render_council_index(page))
+    return atomic_write_text(out_dir / "index.html", render_top_index(pages))
