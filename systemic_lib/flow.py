@@ -169,8 +169,9 @@ class FlowLog:
         act, self.activity_labels = _codes(_text(frame["activity"]).fillna("(blank activity)"))
         svc_col = _text(frame["service"]).fillna("") if "service" in frame else pd.Series("", index=frame.index)
         svc, self.service_labels = _codes(svc_col)
-        worker, _ = _codes(_text(frame["worker"])) if "worker" in frame else (np.full(len(keep), -1), None)
-        team, _ = _codes(_text(frame["team"])) if "team" in frame else (np.full(len(keep), -1), None)
+        none = (np.full(len(keep), -1, dtype=np.int64), pd.Index([], dtype=object))
+        worker, self.worker_labels = _codes(_text(frame["worker"])) if "worker" in frame else none
+        team, self.team_labels = _codes(_text(frame["team"])) if "team" in frame else none
         hours = (pd.to_numeric(frame["hours"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
                  if "hours" in frame else np.full(len(keep), np.nan))
         f2f = (frame["face_to_face"].astype("boolean").fillna(False).to_numpy(dtype=bool)
@@ -218,7 +219,8 @@ class FlowLog:
         self.starts = np.flatnonzero(new_case)
         self.case_index = np.cumsum(new_case) - 1  # 0..n_cases-1 per event
         self.case_ids = self._case_labels[case[self.starts]] if n else pd.Index([], dtype=object)
-        self.steps = np.diff(np.append(self.starts, n))
+        self.ends = np.append(self.starts[1:], n) if n else np.array([], np.int64)  # exclusive
+        self.steps = self.ends - self.starts
         p.single_event_cases = int((self.steps == 1).sum())
         self._classify(catalogue)
         self.open_case = np.zeros(len(self.starts), bool)
@@ -277,7 +279,7 @@ class FlowLog:
     def case_table(self) -> pd.DataFrame:
         """One row per case, columns ``CASE_COLUMNS`` (see ``case_table``)."""
         nc, ci = self.n_cases, self.case_index
-        ends = np.append(self.starts[1:], self.n_events) - 1
+        ends = self.ends - 1
         first, last = self.ts[self.starts], self.ts[ends]
         steps_by_type = np.bincount(ci * 3 + self.step, minlength=nc * 3).reshape(nc, 3)
         classified = self.category >= 0
@@ -339,7 +341,7 @@ class FlowLog:
 
     def _sequence_text(self, cases: np.ndarray, sep: str = " → ") -> list[str]:
         names = np.asarray(self.activity_labels.astype(str), dtype=object)
-        ends = np.append(self.starts[1:], self.n_events)
+        ends = self.ends
         return [sep.join(names[self.act[self.starts[c]:ends[c]]]) for c in cases]
 
     def _variant_steps(self, variant_ids: np.ndarray) -> np.ndarray:
@@ -372,7 +374,7 @@ class FlowLog:
         vid, counts = self._variant_codes
         reps = self._variant_steps(np.arange(len(counts)))
         waste = self.case_table["waste_steps"].to_numpy()[reps]
-        ends = np.append(self.starts[1:], self.n_events)
+        ends = self.ends
         names = np.asarray(self.activity_labels.astype(str), dtype=object)
         actual_case = reps[0]
         actual = list(names[self.act[self.starts[actual_case]:ends[actual_case]]])
@@ -417,7 +419,7 @@ class FlowLog:
         """Per activity: ``events``, ``cases``, ``starts`` / ``ends`` (cases starting or ending with it), its
         ``step_type`` (value, waste or unclassified) and ``category``."""
         na = len(self.activity_labels)
-        ends = np.append(self.starts[1:], self.n_events) - 1
+        ends = self.ends - 1
         step = np.full(na, _UNCLASSIFIED, np.int8)
         cat = np.full(na, -1, np.int8)
         step[self.act] = self.step  # an activity listed for one service: the last event's type wins
@@ -509,3 +511,215 @@ def service_summary(data: pd.DataFrame, *, catalogue: pd.DataFrame | None = None
         "value_step_share": (g["value_steps"].sum() / classified.where(classified > 0)),
     })
     return out.reset_index()
+
+
+# ---- the flow report (notebooks/flow.ipynb) --------------------------------------------------------------------
+def load(stage) -> FlowLog:
+    """The stage's events, activity catalogue and cases as a FlowLog; data errors are shown, not raised."""
+    from . import report
+    from .errors import ContractError
+
+    sid = stage.service.id if stage.service else None
+    tables = {}
+    for name in ("events", "activities", "cases"):
+        try:
+            tables[name] = (stage.table(name) if name == "events" else
+                            stage.council.table(name, service=sid))
+        except ContractError as exc:
+            report.problems(exc.problems, title=f"{name}.csv has errors, so it is not used until they are fixed")
+            tables[name] = None
+    events = tables["events"]
+    if events is None:
+        from .contract import empty_frame
+
+        events = empty_frame("events")
+    return FlowLog(events, catalogue=tables["activities"], cases=tables["cases"])
+
+
+def period(log: FlowLog) -> tuple:
+    """First and last event time, or (None, None)."""
+    if not log.n_events:
+        return None, None
+    return pd.Timestamp(log.ts.min()), pd.Timestamp(log.ts.max())
+
+
+def period_words(log: FlowLog) -> str:
+    from .report import period_text
+
+    return period_text(*period(log))
+
+
+def hands_threshold(log: FlowLog) -> int:
+    """The 'N or more hands' the headline counts: 5 where cases usually meet several people, else 3."""
+    return 5 if log.case_table["people"].mean() >= 4 else 3
+
+
+def headline(log: FlowLog, *, service_name: str = "this service") -> str:
+    """'Cases took a median 34 days end to end; 62% passed through 5 or more hands.'"""
+    if not log.n_cases:
+        return (f"No events are recorded for {service_name}: add events.csv (one row per step of a case) to map "
+                "its flow.")
+    s = log.summary()
+    ct = log.case_table
+    k = hands_threshold(log)
+    many = (ct["people"] >= k).mean()
+    days = s["median_days"]
+    text = (f"Cases took a median {days:,.0f} days end to end" if days is not None and days >= 2 else
+            f"Cases took a median {days * 24:,.1f} hours end to end" if days is not None else
+            "No case has finished yet")
+    if ct["people"].max() > 0:
+        text += f"; {many:.0%} passed through {k} or more hands"
+    return text + "."
+
+
+def summary_sentences(log: FlowLog) -> list[str]:
+    """Plain sentences behind the headline: spread, steps, waste, rework, open cases."""
+    s = log.summary()
+    out = []
+    if s["median_days"] is not None:
+        out.append(f"Half the {s['closed_cases']:,} finished cases took {s['median_days']:,.1f} days or less; "
+                   f"85% took {s['p85_days']:,.1f} days or less (mean {s['mean_days']:,.1f} days).")
+    if s["open_cases"]:
+        out.append(f"{s['open_cases']:,} cases are still open and are left out of end-to-end times.")
+    out.append(f"A case went through {s['mean_steps']:,.1f} steps on average, with {s['mean_handoffs']:,.1f} "
+               f"hand-offs and {s['mean_people']:,.1f} different people.")
+    if s["value_step_share"] is not None:
+        out.append(f"{s['value_step_share']:.0%} of classified steps were value steps; "
+                   f"{1 - s['value_step_share']:.0%} were waste.")
+    out.append(f"{s['rework_share']:.0%} of cases repeated a step they had already been through (rework).")
+    if s["unclassified_steps"]:
+        out.append(f"{s['unclassified_steps']:,} steps are of activities not in the catalogue, so they count as "
+                   "neither value nor waste.")
+    return out
+
+
+def end_to_end_chart(log: FlowLog, *, ax=None, phase_starts=(), phase_labels=None, target=None):
+    """End-to-end days of each finished case in order of completion, on a capability chart; returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    ct = log.case_table.assign(_open=log.open_case)
+    done = ct[~ct["_open"]].sort_values("last_at", kind="stable")
+    title = f"End-to-end days per case, in order of completion, {period_words(log)} ({len(done):,} cases)"
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 4))
+    if len(done) < 2:
+        ax.text(0.5, 0.5, "Too few finished cases for a chart", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(title)
+        return ax
+    try:
+        from .charts import capability_chart
+        from .spc import xmr
+
+        frame = xmr(done["end_to_end_days"].to_numpy(), dates=done["last_at"], phase_starts=phase_starts,
+                    improvement="decrease", target=target, floor=0)
+        return capability_chart(frame, ax=ax, title=title, unit="days", phase_labels=phase_labels)
+    except ImportError:  # before the capability chart existed: a run chart with the median
+        ax.plot(done["last_at"], done["end_to_end_days"], marker="o", ms=2, lw=0.6, color="#425563")
+        ax.axhline(done["end_to_end_days"].median(), color="#7f7f7f", ls="--", lw=1, label="median")
+        ax.set_ylabel("days")
+        ax.set_title(title)
+        ax.legend(loc="upper left", frameon=False)
+        return ax
+
+
+def value_waste_chart(log: FlowLog, *, ax=None):
+    """Steps by category, value steps blue and waste steps orange; returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    from .processmap import COLOURS
+
+    ct = log.case_table
+    counts = pd.DataFrame({"category": list(CATEGORY_COLUMNS),
+                           "steps": [int(ct[c].sum()) for c in CATEGORY_COLUMNS.values()]})
+    stats = log.activity_stats
+    kind = stats[stats["category"].ne("")].groupby("category")["step_type"].agg(lambda s: s.mode().iloc[0])
+    counts["step_type"] = counts["category"].map(kind).fillna("value")
+    if ct["unclassified_steps"].sum():
+        counts.loc[len(counts)] = ["not in catalogue", int(ct["unclassified_steps"].sum()), "unclassified"]
+    counts = counts[counts["steps"] > 0].sort_values("steps")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 0.4 * max(len(counts), 3) + 1))
+    ax.barh(counts["category"], counts["steps"], color=counts["step_type"].map(COLOURS), edgecolor="#555555")
+    for y, v in enumerate(counts["steps"]):
+        ax.text(v, y, f" {v:,}", va="center", fontsize=8)
+    ax.set_xlabel("steps")
+    ax.set_title(f"Value steps (blue) and waste steps (orange) by kind, {period_words(log)} "
+                 f"({log.n_events:,} steps in {log.n_cases:,} cases)")
+    return ax
+
+
+def hands_chart(log: FlowLog, *, ax=None):
+    """How many cases had 0, 1, 2, ... hand-offs and different people; returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    ct = log.case_table
+    cap = int(max(np.percentile(ct["handoffs"], 98), np.percentile(ct["people"], 98), 1)) if len(ct) else 1
+    bins = np.arange(cap + 2)
+    h = np.bincount(np.minimum(ct["handoffs"], cap + 1), minlength=cap + 2)[: cap + 2]
+    p = np.bincount(np.minimum(ct["people"], cap + 1), minlength=cap + 2)[: cap + 2]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.6))
+    ax.bar(bins - 0.2, h, width=0.4, color="#425563", label="hand-offs")
+    ax.bar(bins + 0.2, p, width=0.4, color="#9ecae1", label="different people")
+    ax.set_xticks(bins, [str(b) if b <= cap else f"{cap + 1}+" for b in bins])
+    ax.set_xlabel("per case")
+    ax.set_ylabel("cases")
+    ax.legend(frameon=False)
+    ax.set_title(f"Hand-offs and people per case, {period_words(log)} ({log.n_cases:,} cases)")
+    return ax
+
+
+def top_paths(log: FlowLog, *, top: int = 10, max_steps: int = 12) -> pd.DataFrame:
+    """The most common paths for the report: path (long ones shortened), steps, cases, % of cases."""
+    v = log.variants(top)
+    short = [p if n <= max_steps else " → ".join(p.split(" → ")[:max_steps]) + f" → … ({n - max_steps} more)"
+             for p, n in zip(v["path"], v["steps"])]
+    return pd.DataFrame({"path": short, "steps": v["steps"], "waste steps": v["waste_steps"], "cases": v["cases"],
+                         "% of cases": 100 * v["share"]})
+
+
+def clean_flow_table(log: FlowLog) -> pd.DataFrame:
+    """The most common path beside the clean flow, step by step."""
+    c = log.clean_flow()
+    n = max(len(c["actual"]), len(c["clean"]))
+    pad = lambda xs: list(xs) + [""] * (n - len(xs))  # noqa: E731
+    return pd.DataFrame({"step": np.arange(1, n + 1), f"most common path ({c['actual_cases']:,} cases)": pad(c["actual"]),
+                         "clean flow" + (f" ({c['clean_cases']:,} cases)" if c["clean_source"] == "observed"
+                                         else " (its waste steps taken out)"): pad(c["clean"])})
+
+
+def questions(log: FlowLog) -> list[str]:
+    """Questions for the team, from what the figures show."""
+    s = log.summary()
+    q = ["Where does the work go? Walk one real case from the citizen's first contact to the need being met.",
+         "Which steps would the citizen recognise as helping them, and which are there for us?"]
+    if s["cases"]:
+        q.append(f"How many people touch one case ({s['mean_people']:,.1f} on average), and why does each "
+                 "hand-off happen?")
+        if s["rework_share"]:
+            q.append(f"Why do {s['rework_share']:.0%} of cases go back through a step they have already done?")
+        if s["p85_days"] is not None and s["median_days"] is not None:
+            q.append(f"What makes the slowest cases take {s['p85_days']:,.0f} days or more when half take "
+                     f"{s['median_days']:,.0f} or less?")
+        q.append("What would the clean flow be, and what system condition (rule, target, IT system, procedure) "
+                 "stops cases from following it?")
+    return q
+
+
+def figures(log: FlowLog) -> dict:
+    """The key figures written to flow.json."""
+    s = log.summary()
+    p = log.problems
+    return {**{k: s[k] for k in ("cases", "events", "median_days", "p85_days", "mean_days", "mean_handoffs",
+                                 "mean_people", "mean_steps", "rework_share", "value_step_share", "open_cases",
+                                 "unclassified_steps", "variants_total", "variants", "clean_flow")},
+            "problems": {row.check: int(row.count) for row in p.table().itertuples()}}
+
+
+def phases(stage) -> dict:
+    """Known system changes for the stage's service, as ``phase_starts`` and ``phase_labels`` for the chart."""
+    if stage.service is None:
+        return {"phase_starts": (), "phase_labels": None}
+    changes = stage.council.system_changes(stage.service.id)
+    return {"phase_starts": [pd.Timestamp(c.date) for c in changes],
+            "phase_labels": ["Before"] + [c.label for c in changes] if changes else None}
