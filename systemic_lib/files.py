@@ -22,6 +22,7 @@ def atomic_write_bytes(path, data: bytes, *, keep_previous: bool = False) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else _default_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -33,6 +34,12 @@ def atomic_write_bytes(path, data: bytes, *, keep_previous: bool = False) -> Pat
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write_text(path, text: str, **kwargs) -> Path:

@@ -53,3 +53,13 @@ def test_json_handles_timestamps_and_numpy(tmp_path):
 
     path = atomic_write_json(tmp_path / "f.json", {"t": pd.Timestamp("2024-01-01"), "n": np.int64(3)})
     assert '"n": 3' in path.read_text() and "2024-01-01T00:00:00" in path.read_text()
+
+
+def test_new_files_get_ordinary_permissions_and_replacements_keep_theirs(tmp_path):
+    path = atomic_write_text(tmp_path / "a.csv", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    path.chmod(0o640)
+    atomic_write_text(path, "y")
+    assert path.stat().st_mode & 0o777 == 0o640
