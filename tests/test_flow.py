@@ -1,0 +1,141 @@
+"""Flow figures on a small hand-computed log, bad input, and equality with pm4py on the real receipt log."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from systemic_lib import flow
+from systemic_lib.config import SHARED_REAL_DATA
+
+T = pd.Timestamp
+
+
+def small_log():
+    # Case A: Ask(w1) -> Check(w2) -> Ask(no worker, team t2) -> Fix(w3, t1); row 6 is out of file order.
+    # Case B: Ask(w1) -> Fix(w1).
+    return pd.DataFrame({
+        "case_id": ["A", "A", "A", "B", "B", "A"],
+        "service": ["s"] * 6,
+        "activity": ["Ask", "Check", "Ask", "Ask", "Fix", "Fix"],
+        "timestamp": [T("2024-01-01 09:00"), T("2024-01-02 09:00"), T("2024-01-03 09:00"), T("2024-01-01 00:00"),
+                      T("2024-01-05 00:00"), T("2024-01-04 09:00")],
+        "worker": ["w1", "w2", None, "w1", "w1", "w3"],
+        "team": ["t1", "t2", "t2", "t1", "t1", "t1"],
+        "hours": [1, 0.5, None, 2, 1, 1],
+        "face_to_face": pd.array([True, False, None, False, True, False], dtype="boolean"),
+    })
+
+
+CATALOGUE = pd.DataFrame({"service": ["s"] * 3, "activity": ["Ask", "Check", "Fix"],
+                          "step_type": ["value", "waste", "value"], "category": ["contact", "check", "delivery"]})
+
+
+def test_case_table_hand_computed():
+    ct = flow.case_table(small_log(), catalogue=CATALOGUE).set_index("case_id")
+    assert list(flow.case_table(small_log(), catalogue=CATALOGUE).columns) == flow.CASE_COLUMNS
+    a, b = ct.loc["A"], ct.loc["B"]
+    assert a["first_at"] == T("2024-01-01 09:00") and a["last_at"] == T("2024-01-04 09:00")
+    assert a["end_to_end_days"] == 3.0 and b["end_to_end_days"] == 4.0
+    assert (a["steps"], a["value_steps"], a["waste_steps"], a["unclassified_steps"]) == (4, 3, 1, 0)
+    assert a["handoffs"] == 2  # w1->w2 (worker), w2->none (team t2=t2: no), none->w3 (team t2->t1: yes)
+    assert a["people"] == 3 and b["people"] == 1 and b["handoffs"] == 0
+    assert a["rework"] == 1 and b["rework"] == 0
+    assert a["touch_hours"] == 2.5 and a["face_to_face_hours"] == 1.0
+    assert (a["n_contact"], a["n_check"], a["n_delivery"], a["n_rework"]) == (2, 1, 1, 0)
+    assert {"n_hand_off", "n_chasing", "n_waiting", "n_assessment", "n_referral"} <= set(ct.columns)
+
+
+def test_summary_and_paths_hand_computed():
+    log = flow.FlowLog(small_log(), catalogue=CATALOGUE)
+    s = log.summary()
+    assert (s["cases"], s["events"]) == (2, 6)
+    assert s["median_days"] == 3.5 and s["p85_days"] == pytest.approx(3.85) and s["mean_days"] == 3.5
+    assert s["rework_share"] == 0.5 and s["mean_handoffs"] == 1.0 and s["mean_people"] == 2.0
+    assert s["value_step_share"] == pytest.approx(5 / 6, abs=1e-4)
+    assert [v["path"] for v in s["variants"]] == ["Ask → Check → Ask → Fix", "Ask → Fix"]
+    assert s["clean_flow"]["clean"] == ["Ask", "Fix"] and s["clean_flow"]["clean_source"] == "observed"
+    dfg = log.directly_follows.set_index(["from_activity", "to_activity"])
+    assert dfg.loc[("Ask", "Fix"), "count"] == 2
+    assert dfg.loc[("Ask", "Fix"), "median_wait_days"] == 2.5  # A: 1 day, B: 4 days
+    assert dfg.loc[("Ask", "Check"), "count"] == 1
+    assert log.problems.unsorted == 1
+    per_service = flow.service_summary(small_log(), catalogue=CATALOGUE).set_index("service")
+    assert per_service.loc["s", "median_days"] == 3.5 and per_service.loc["s", "cases"] == 2
+
+
+def test_bad_input_is_counted_not_dropped_silently():
+    ev = small_log()
+    bad = pd.DataFrame({"case_id": [None, "C", "A", "D"], "service": ["s"] * 4,
+                        "activity": ["Ask", "Ask", "Ask", "Mystery"],
+                        "timestamp": [T("2024-01-01"), pd.NaT, T("2024-01-01 09:00"), T("2024-02-01")],
+                        "worker": [None, None, "w1", None], "team": [None, None, "t1", None], "hours": [None, None, 1, None],
+                        "face_to_face": pd.array([None, None, True, None], dtype="boolean")})
+    log = flow.FlowLog(pd.concat([ev, bad], ignore_index=True), catalogue=CATALOGUE,
+                       cases=pd.DataFrame({"case_id": ["A", "B", "D"], "closed_at": [T("2024-01-04"), T("2024-01-05"), pd.NaT]}))
+    p = log.problems
+    assert (p.no_case_id, p.no_timestamp, p.duplicates, p.single_event_cases, p.open_cases) == (1, 1, 1, 1, 1)
+    assert p.first_row["Events with no case id"] == 8 and p.first_row["Events with no date/time"] == 9
+    assert p.unclassified.to_dict("records") == [{"service": "s", "activity": "Mystery", "events": 1}]
+    assert log.n_events == 10 - 3
+    ct = log.case_table.set_index("case_id")
+    assert ct.loc["D", "unclassified_steps"] == 1 and ct.loc["D", "end_to_end_days"] == 0
+    assert log.summary()["closed_cases"] == 2  # D is open: left out of end-to-end times
+    assert any("Mystery" in pr.fix for pr in p.as_problems())
+
+
+def test_mixed_time_zones_become_local_dates():
+    ev = pd.DataFrame({"case_id": ["A", "A", "B"], "service": "s", "activity": ["x", "y", "x"],
+                       "timestamp": ["2024-06-01T00:00:00+02:00", "2024-06-03 10:00", "2024-12-01T00:00:00+01:00"]})
+    log = flow.FlowLog(ev, local_zone="Europe/Amsterdam")
+    assert log.problems.zone_converted == 2
+    ct = log.case_table.set_index("case_id")
+    assert ct.loc["A", "first_at"] == T("2024-06-01 00:00") and ct.loc["B", "first_at"] == T("2024-12-01")
+
+
+def test_missing_required_column_names_the_file():
+    with pytest.raises(Exception, match="events.csv.*timestamp"):
+        flow.FlowLog(pd.DataFrame({"case_id": ["A"], "activity": ["x"]}))
+
+
+def test_variants_hash_matches_exact_grouping():
+    rng = np.random.default_rng(3)
+    n = 20_000
+    ev = pd.DataFrame({"case_id": rng.integers(0, 3000, n).astype(str), "activity": rng.choice(list("abcd"), n),
+                       "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s")})
+    log = flow.FlowLog(ev)
+    srt = ev.sort_values(["case_id", "timestamp"], kind="stable")
+    exact = srt.groupby("case_id")["activity"].agg(" → ".join).value_counts()
+    v = log.variants(top=None)
+    assert len(v) == len(exact) and v["cases"].sum() == ev["case_id"].nunique()
+    assert dict(zip(v["path"], v["cases"])) == exact.to_dict()
+
+
+@pytest.fixture(scope="module")
+def receipt():
+    path = SHARED_REAL_DATA / "wabo-receipt" / "receipt.xes.gz"
+    if not path.exists():
+        pytest.skip(f"real log not present: {path}")
+    pm4py = pytest.importorskip("pm4py")
+    log = pm4py.read_xes(str(path))
+    log = log.sort_values(["case:concept:name", "time:timestamp"], kind="stable").reset_index(drop=True)
+    return pm4py, log
+
+
+def test_receipt_equals_pm4py(receipt):
+    pm4py, log = receipt
+    ev = pd.DataFrame({"case_id": log["case:concept:name"], "activity": log["concept:name"],
+                       "timestamp": log["time:timestamp"], "worker": log["org:resource"]})
+    ours = flow.FlowLog(ev, local_zone="Europe/Amsterdam")
+    assert ours.n_cases == log["case:concept:name"].nunique() == 1434
+    assert ours.n_events == len(log) == 8577
+    dfg, starts, ends = pm4py.discover_dfg(log)
+    mine = {(r.from_activity, r.to_activity): r.count for r in ours.directly_follows.itertuples()}
+    assert mine == dict(dfg)
+    stats = ours.activity_stats
+    assert {a: s for a, s in zip(stats["activity"], stats["starts"]) if s} == dict(starts)
+    assert {a: e for a, e in zip(stats["activity"], stats["ends"]) if e} == dict(ends)
+    assert ours.n_variants == len(pm4py.get_variants(log)) == 116
+    durations = np.sort(np.asarray(pm4py.get_all_case_durations(log)))
+    # durations in local time differ from UTC ones only across a clock change; compare in UTC
+    utc = flow.FlowLog(ev.assign(timestamp=ev["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)))
+    assert np.allclose(np.sort(utc.case_table["end_to_end_days"].to_numpy() * 86400), durations)
