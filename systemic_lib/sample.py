@@ -1,4 +1,4 @@
-"""Three fictional councils with a year of realistic data, so that every stage has something true to show.
+"""Three fictional councils with 65 weeks of realistic data, so that every stage has something true to show.
 
 ``write_sample_councils()`` writes Northshire, Eastbrook and Westmere into ``data/councils/``: each a folder
 that follows the data contract (``council.yaml``, demand, cases, events, the activity catalogue, rules and,
@@ -32,13 +32,15 @@ from . import config
 from .files import atomic_write_text
 
 START = pd.Timestamp("2024-01-01")
-END = pd.Timestamp("2024-12-31 23:59")
+END = pd.Timestamp("2025-03-30 23:59")  #: a Sunday: 65 whole weeks, Monday to Sunday
 #: England and Wales bank holidays: no phone lines, no face to face, no casework.
 HOLIDAYS = np.array(["2024-01-01", "2024-03-29", "2024-04-01", "2024-05-06", "2024-05-27", "2024-08-26",
                      "2024-12-25", "2024-12-26", "2025-01-01", "2025-04-18", "2025-04-21", "2025-05-05",
                      "2025-05-26", "2025-08-25", "2025-12-25", "2025-12-26"], dtype="datetime64[D]")
-TABLE_FILES = ("demand", "cases", "events", "activities", "rules")
-"""Tables every sample council has (plus ``learning_log`` where a service runs an experiment)."""
+TABLE_FILES = ("demand", "cases", "events", "activities")
+"""Tables every sample council has (plus ``learning_log`` where a service runs an experiment and ``rules`` where
+the council classifies imported demand by rule)."""
+EXPERIMENT_TEAM = "Home first experiment team"
 
 
 # ----------------------------------------------------------------------------------------------- the content
@@ -95,36 +97,36 @@ _FLAT = (1.0,) * 12
 HOUSING_REPAIRS = ServiceDef(
     "housing-repairs", "Housing repairs", "Fix my home properly, first time, at a time that suits me", "HR",
     value=(
-        DemandType("fix my heating or hot water", 12, (
+        DemandType("fix my heating or hot water", 8, (
             "My boiler has stopped working and we've got no hot water.",
             "The heating's been off since {weekday} and I've got two little ones in the flat.",
             "Radiators upstairs are stone cold, can someone come out?",
             "No hot water again. The boiler keeps showing an error code."),
             ("being warm", "a time that suits me", "fixed first time"), opens_case=True, one_stop=0.0),
-        DemandType("fix a leak", 9, (
+        DemandType("fix a leak", 6, (
             "There's water coming through the bathroom ceiling from the flat above.",
             "The pipe under my kitchen sink is leaking and the cupboard is soaked.",
             "Water is dripping through the light fitting in the hall, it's getting worse."),
             ("fixed first time", "my home being safe", "a time that suits me"), opens_case=True, one_stop=0.0),
-        DemandType("fix damp and mould", 6, (
+        DemandType("fix damp and mould", 5, (
             "There's black mould all over the back bedroom wall and my son's asthma is bad.",
             "Damp is coming through the wall behind the wardrobe, everything smells.",
             "The mould keeps coming back however much I clean it."),
             ("my family's health", "fixed properly", "someone listening"), opens_case=True, one_stop=0.0),
-        DemandType("fix my doors or windows", 8, (
+        DemandType("fix my doors or windows", 6, (
             "The front door lock is broken and I can't lock the flat.",
             "The bedroom window won't close properly and there's a draught.",
             "The back door has dropped and scrapes the floor, I can hardly open it."),
             ("my home being safe", "a time that suits me"), opens_case=True, one_stop=0.0),
-        DemandType("change my repair appointment", 6, (
+        DemandType("change my repair appointment", 9, (
             "I can't be in on {weekday} for the repair, can we do another day?",
             "Can you move my appointment to the afternoon? I work mornings."),
             ("a time that suits me",), one_stop=0.85),
-        DemandType("book my gas safety check", 8, (
+        DemandType("book my gas safety check", 12, (
             "I've had a letter about the gas safety check, can I book it in?",
             "When can you do the annual boiler service? I'm in most mornings."),
             ("a time that suits me", "my home being safe"), one_stop=0.9),
-        DemandType("how do I report a repair?", 3, (
+        DemandType("how do I report a repair?", 5, (
             "How do I report a repair? I'm a new tenant.",
             "Is there a way to report a repair online?"),
             ("easy to do",), one_stop=0.95),
@@ -178,16 +180,16 @@ HOUSING_REPAIRS = ServiceDef(
 COUNCIL_TAX = ServiceDef(
     "council-tax", "Council tax", "Get my bill right and let me pay in a way that works for me", "CT",
     value=(
-        DemandType("I'm moving home", 14, (
+        DemandType("I'm moving home", 10, (
             "I'm moving out of {street} on the {day}th, what do I need to do?",
             "We've just moved into {street}, how do I set up council tax?",
             "Letting you know I'm moving house next month."),
             ("getting it right first time", "easy to do"), opens_case=True, one_stop=0.0),
-        DemandType("apply for single person discount", 8, (
+        DemandType("apply for single person discount", 6, (
             "My partner has moved out so I live on my own now.",
             "Can I get the 25% discount? I live alone since my husband died."),
             ("being treated fairly", "getting it right first time"), opens_case=True, one_stop=0.0),
-        DemandType("I'm struggling to pay", 4, (
+        DemandType("I'm struggling to pay", 3, (
             "I've lost my job and I can't pay the full amount this month.",
             "Can I spread the payments? Money is really tight."),
             ("not being taken to court", "someone listening"), opens_case=True, one_stop=0.0),
@@ -255,12 +257,12 @@ COUNCIL_TAX = ServiceDef(
 WASTE = ServiceDef(
     "waste-collection", "Bins and recycling", "Collect my bins when you say you will, and take it all", "WC",
     value=(
-        DemandType("order a new or replacement bin", 10, (
+        DemandType("order a new or replacement bin", 7, (
             "My bin was stolen, can I have a new one?",
             "The lid has snapped off the recycling bin.",
             "We've moved in and there are no bins at the property."),
             ("bins when you say", "easy to do"), opens_case=True, one_stop=0.0),
-        DemandType("book a bulky waste collection", 7, (
+        DemandType("book a bulky waste collection", 5, (
             "Can I book a collection for an old sofa and a fridge?",
             "I need a mattress taking away please."),
             ("a time that suits me",), opens_case=True, one_stop=0.0),
@@ -376,36 +378,36 @@ SOCIAL_CARE = ServiceDef(
         Step("Screen referral", "check", W, "Duty team", wait=3, hours=0.5, keep_worker=True),
         Step("Pass to locality team", "hand-off", W, "Duty team", wait=3, hours=0.2, keep_worker=True),
         Step("Waiting list review", "waiting", W, "Locality team", p=0.7, wait=8, hours=0.2),
-        Step("Care Act assessment", "assessment", V, "Locality team", wait=4, hours=3.2, f2f=0.85,
+        Step("Care Act assessment", "assessment", V, "Locality team", wait=4, hours=3.2, f2f=0.7,
              loop=1, repeat=0.2, keep_worker=True),
         Step("Occupational therapy assessment", "assessment", W, "Occupational therapy", p=0.55, wait=8,
-             hours=2.2, f2f=0.8),
+             hours=2.2, f2f=0.65),
         Step("Refer to reablement", "referral", W, "Locality team", p=0.65, wait=2, hours=0.5, keep_worker=True),
-        Step("Reablement assessment", "assessment", W, "Reablement", p=None, wait=6, hours=1.8, f2f=0.8),
+        Step("Reablement assessment", "assessment", W, "Reablement", p=None, wait=6, hours=1.8, f2f=0.65),
         Step("Refer to health partner", "referral", W, "Locality team", p=0.4, wait=2, hours=0.5,
              keep_worker=True),
         Step("Financial assessment", "assessment", W, "Financial assessment team", p=0.6, wait=8, hours=1.4),
         Step("Funding panel", "check", W, "Funding panel", p=0.65, wait=7, hours=1.0),
         Step("Arrange support", "delivery", V, "Brokerage", wait=5, hours=2.0, f2f=0.3),
-        Step("Review support", "assessment", V, "Locality team", p=0.5, wait=8, hours=1.4, f2f=0.9,
+        Step("Review support", "assessment", V, "Locality team", p=0.5, wait=8, hours=1.4, f2f=0.75,
              keep_worker=True),
     ),
     experiment_steps=(
         Step("Take referral", "contact", V, "Adult social care front door", wait=0.02, hours=0.4),
-        Step("Conversation at home about what matters", "assessment", V, "Experiment team", wait=2, hours=4.2,
-             f2f=0.98, keep_worker=True),
-        Step("Arrange support", "delivery", V, "Experiment team", wait=2, hours=3.8, f2f=0.55, keep_worker=True),
-        Step("Occupational therapy assessment", "assessment", W, "Experiment team", p=0.22, wait=2, hours=1.2,
+        Step("Conversation at home about what matters", "assessment", V, EXPERIMENT_TEAM, wait=2, hours=4.2,
+             f2f=0.95, keep_worker=True),
+        Step("Arrange support", "delivery", V, EXPERIMENT_TEAM, wait=2, hours=3.8, f2f=0.45, keep_worker=True),
+        Step("Occupational therapy assessment", "assessment", W, EXPERIMENT_TEAM, p=0.22, wait=2, hours=1.2,
              f2f=0.9, keep_worker=True),
-        Step("Refer to health partner", "referral", W, "Experiment team", p=0.6, wait=1, hours=0.4,
+        Step("Refer to health partner", "referral", W, EXPERIMENT_TEAM, p=0.6, wait=1, hours=0.4,
              keep_worker=True),
         Step("Financial assessment", "assessment", W, "Financial assessment team", p=0.3, wait=4, hours=1.0),
-        Step("Check in with the citizen", "delivery", V, "Experiment team", wait=6, hours=2.2, f2f=0.6,
+        Step("Check in with the citizen", "delivery", V, EXPERIMENT_TEAM, wait=6, hours=2.2, f2f=0.5,
              keep_worker=True),
     ),
     teams={"Adult social care front door": 10, "Duty team": 6, "Locality team": 14, "Occupational therapy": 5,
            "Reablement": 8, "Financial assessment team": 4, "Funding panel": 3, "Brokerage": 4,
-           "Experiment team": 5},
+           EXPERIMENT_TEAM: 5},
     season=(1.3, 1.2, 1.05, 0.95, 0.9, 0.85, 0.85, 0.85, 0.95, 1.0, 1.1, 1.25),
     e2e_target=None,
 )
@@ -475,22 +477,26 @@ PLANNING = ServiceDef(
 PARKING = ServiceDef(
     "parking-permits", "Parking permits", "Let me park near my home without hassle", "PP",
     value=(
-        DemandType("apply for a residents' permit", 14, (
+        DemandType("apply for a residents' permit", 9, (
             "I've moved to {street} and need a residents' parking permit.",
             "Can I apply for a permit for my second car?"),
             ("easy to do", "parking near home"), opens_case=True, one_stop=0.0),
-        DemandType("renew my permit", 8, (
+        DemandType("renew my permit", 6, (
             "My permit runs out at the end of the month, how do I renew?",
             "I want to renew my residents' permit."),
             ("easy to do",), opens_case=True, one_stop=0.0),
-        DemandType("change the car on my permit", 4, (
+        DemandType("change the car on my permit", 3, (
             "I've changed my car, can you update the permit?",
             "New registration for my permit please."),
             ("easy to do",), opens_case=True, one_stop=0.0),
-        DemandType("buy visitor permits", 10, (
+        DemandType("buy visitor permits", 12, (
             "I need visitor permits for my mum this weekend.",
             "How do I buy visitor vouchers?"),
             ("easy to do",), one_stop=0.9),
+        DemandType("how much is a permit?", 6, (
+            "How much does a residents' permit cost for a second car?",
+            "Is there a discount on the permit for an electric car?"),
+            ("clear information",), one_stop=0.95),
     ),
     failure=(
         DemandType("where is my permit?", 14, (
@@ -529,22 +535,22 @@ BENEFITS = ServiceDef(
     "benefits", "Housing benefit and council tax support", "Get the right money to me quickly so I can pay my rent",
     "BN",
     value=(
-        DemandType("make a new claim", 12, (
+        DemandType("make a new claim", 9, (
             "I've just lost my job and need help with my rent.",
             "I want to claim housing benefit, my hours have been cut."),
             ("money on time", "getting it right first time"), opens_case=True, one_stop=0.0),
-        DemandType("report a change in circumstances", 10, (
+        DemandType("report a change in circumstances", 8, (
             "My wages have changed, I'm on fewer hours now.",
             "My daughter has moved out, do I need to tell you?"),
             ("getting it right first time",), opens_case=True, one_stop=0.0),
         DemandType("help with a discretionary payment", 3, (
             "I'm behind with the rent and the landlord is threatening eviction.",),
             ("keeping my home", "someone listening"), opens_case=True, one_stop=0.0),
-        DemandType("am I entitled to help?", 12, (
+        DemandType("am I entitled to help?", 14, (
             "I'm on a pension, can I get help with council tax?",
             "Could I get anything towards my rent? I work part time."),
             ("clear advice",), one_stop=0.8),
-        DemandType("help filling in the form", 6, (
+        DemandType("help filling in the form", 8, (
             "I don't read English well, can someone help me fill in the claim form?",
             "Can I come in and get help with the online form?"),
             ("someone listening", "easy to do"), one_stop=0.7),
@@ -609,7 +615,7 @@ class ServicePlan:
     """How one council runs one service: volume, failure demand and channels differ by council."""
 
     service: ServiceDef
-    contacts: int  #: contacts a year before any change
+    contacts: int  #: contacts a year (52 weeks) before any change
     failure_pct: float  #: share of classified contacts that are failure demand before any change
     channels: dict[str, float]
     changes: tuple[Change, ...] = ()
@@ -622,6 +628,7 @@ class CouncilPlan:
     services: tuple[ServicePlan, ...]
     streets: tuple[str, ...]
     learning_log: tuple[tuple[str, ...], ...] = ()
+    rules: bool = False  #: the council classifies imported, unclassified demand by rule (``rules.csv``)
 
 
 _PHONE_HEAVY = {"phone": 0.55, "email": 0.15, "web": 0.18, "face to face": 0.06, "letter": 0.04, "app": 0.02}
@@ -632,7 +639,7 @@ SOCIAL_CARE_EXPERIMENT = Change(
     "2024-07-01", "Experiment team started in adult social care",
     keep={"progress chasing": 0.3, "not done right": 0.25, "wrong place": 0.3, "not done": 0.6,
           "not understood": 0.7, "complaint": 0.5},
-    experiment="Home first experiment team",
+    experiment=EXPERIMENT_TEAM,
 )
 PLAIN_LETTERS = Change("2024-09-02", "Council tax letters rewritten in plain English", keep={"not understood": 0.35})
 
@@ -686,8 +693,8 @@ COUNCILS = (
     CouncilPlan(
         "northshire", "Northshire Council",
         (
-            ServicePlan(HOUSING_REPAIRS, 5500, 0.45, _PHONE_HEAVY),
-            ServicePlan(COUNCIL_TAX, 9000, 0.52, _DIGITAL),
+            ServicePlan(HOUSING_REPAIRS, 4800, 0.45, _PHONE_HEAVY),
+            ServicePlan(COUNCIL_TAX, 8000, 0.52, _DIGITAL),
             ServicePlan(WASTE, 8000, 0.58, _DIGITAL),
             ServicePlan(SOCIAL_CARE, 4800, 0.66, _CARE, (SOCIAL_CARE_EXPERIMENT,)),
             ServicePlan(BENEFITS, 6000, 0.55, _PHONE_HEAVY),
@@ -698,18 +705,19 @@ COUNCILS = (
     CouncilPlan(
         "eastbrook", "Eastbrook Borough Council",
         (
-            ServicePlan(COUNCIL_TAX, 10000, 0.6, _PHONE_HEAVY, (PLAIN_LETTERS,)),
-            ServicePlan(WASTE, 7000, 0.42, _DIGITAL),
+            ServicePlan(COUNCIL_TAX, 9000, 0.6, _PHONE_HEAVY, (PLAIN_LETTERS,)),
+            ServicePlan(WASTE, 6000, 0.42, _DIGITAL),
             ServicePlan(PLANNING, 4200, 0.5, _DIGITAL),
             ServicePlan(PARKING, 4000, 0.38, _DIGITAL),
         ),
         ("Brook Street", "Eastgate", "Willow Road", "Marsh Lane", "Abbey Close", "Kingfisher Drive"),
+        rules=True,
     ),
     CouncilPlan(
         "westmere", "Westmere City Council",
         (
-            ServicePlan(HOUSING_REPAIRS, 8500, 0.62, _PHONE_HEAVY),
-            ServicePlan(BENEFITS, 7000, 0.48, _DIGITAL),
+            ServicePlan(HOUSING_REPAIRS, 7000, 0.62, _PHONE_HEAVY),
+            ServicePlan(BENEFITS, 5500, 0.48, _DIGITAL),
             ServicePlan(PARKING, 4500, 0.44, _PHONE_HEAVY),
         ),
         ("Harbour Road", "Quay Street", "Cathedral Walk", "Tanners Row", "Westgate", "Lakeside Drive"),
@@ -745,7 +753,7 @@ def _daily_rates(plan: ServicePlan) -> tuple[pd.DatetimeIndex, np.ndarray]:
     season = np.interp(days.day_of_year.to_numpy(), np.r_[mid_month - 365.25, mid_month, mid_month + 365.25],
                        np.tile(plan.service.season, 3))
     rate = weekday * season
-    return days, rate * plan.contacts / rate.sum()
+    return days, rate * plan.contacts * (len(days) / 364) / rate.sum()
 
 
 def _choose(rng, n: int, weights) -> np.ndarray:
@@ -768,7 +776,7 @@ def _nhs_numbers(rng, n: int) -> list[str]:
 
 
 def _contacts(plan: ServicePlan, streets, rng) -> pd.DataFrame:
-    """One service's contacts for the year: when, channel, demand type (value or failure) and the verbatim."""
+    """One service's contacts over the period: when, channel, demand type (value or failure) and the verbatim."""
     svc = plan.service
     days, rate = _daily_rates(plan)
     counts = rng.poisson(rate)
@@ -993,7 +1001,7 @@ def build_council(plan: CouncilPlan, *, seed: int = 2024, index: int = 0) -> dic
             _events(cases[in_experiment], svc.experiment_steps, svc, pools, rng) if in_experiment.any() else None,
         ]).sort_values(["case", "order"], kind="stable")
 
-        # the data end on 31 December: later steps have not happened yet; a few cases stall part-way
+        # the data end on 30 March 2025: later steps have not happened yet; a few cases stall part-way
         stalled = np.flatnonzero(rng.random(len(cases)) < STALLED_SHARE)
         position = events.groupby("case").cumcount().to_numpy()
         cut = pd.Series(3, index=stalled).reindex(events["case"].to_numpy()).to_numpy()
@@ -1031,7 +1039,8 @@ def build_council(plan: CouncilPlan, *, seed: int = 2024, index: int = 0) -> dic
     events = pd.concat(event_parts).sort_values(["svc_order", "case", "order"], kind="stable")
     return {
         "demand": demand, "cases": cases, "events": events,
-        "activities": _activities(plan), "rules": _rules(), "learning_log": _learning_log(plan),
+        "activities": _activities(plan), "rules": _rules() if plan.rules else None,
+        "learning_log": _learning_log(plan),
     }
 
 
@@ -1045,19 +1054,26 @@ def _activities(plan: CouncilPlan) -> pd.DataFrame:
 
 
 def _rules() -> pd.DataFrame:
-    """Classification rules for contacts nobody has classified yet (first match wins)."""
+    """Classification rules for contacts nobody has classified yet (first match wins): the council's own demand
+    types first, then words in the verbatim, then everything else as value demand."""
     return pd.DataFrame([
         ("", "demand_type", r"^when |what's happening|has my .* been|where is my|processed .* yet", "failure",
          "progress chasing"),
+        ("", "demand_type", r"^complaint", "failure", "complaint"),
+        ("", "demand_type", r"wrong department|passed between|passed around|sent to the wrong|another number",
+         "failure", "wrong place"),
+        ("", "demand_type", r"don't understand|can't use the online form|returned as invalid", "failure",
+         "not understood"),
+        ("council-tax", "demand_type", r"bill wrong|already paid", "failure", "not done right"),
+        ("", "demand_type", r"ticket but I have a permit|left rubbish|taken but not returned|already (?:told|sent)"
+         r"|payment is wrong|didn't fix", "failure", "not done right"),
+        ("", "demand_type", r"wasn't collected|didn't (?:turn up|arrive)", "failure", "not done"),
         ("", "verbatim", r"still waiting|chasing|any update|heard nothing|nobody has been in touch", "failure",
          "progress chasing"),
-        ("", "verbatim", r"(didn't|did not|never) (turn up|come|arrive)|wasn't collected|nobody came|missed my bin",
-         "failure", "not done"),
+        ("", "verbatim", r"(?:didn't|did not|never) (?:turn up|come|arrive)|nobody came|missed my bin", "failure",
+         "not done"),
         ("", "verbatim", r"don't understand|what does .* mean|can't make sense", "failure", "not understood"),
-        ("", "verbatim", r"passed (around|between|from)|ring (you|this number|the council)|sent me back", "failure",
-         "wrong place"),
         ("", "verbatim", r"complain", "failure", "complaint"),
-        ("", "verbatim", r"again|last week but|came back", "failure", "not done right"),
         ("", "demand_type", r".", "value", ""),
     ], columns=["service", "column", "pattern", "classification", "failure_type"])
 
@@ -1134,7 +1150,7 @@ def write_sample_councils(out_dir=None, *, seed: int = 2024) -> list[Path]:
 def sample_files(plan: CouncilPlan) -> list[str]:
     """The files a complete sample council folder holds."""
     names = ["council.yaml"] + [f"{t}.csv" for t in TABLE_FILES]
-    return names + (["learning_log.csv"] if plan.learning_log else [])
+    return names + (["learning_log.csv"] if plan.learning_log else []) + (["rules.csv"] if plan.rules else [])
 
 
 def samples_complete(out_dir) -> bool:
@@ -1149,7 +1165,7 @@ def samples_complete(out_dir) -> bool:
 @click.option("--seed", type=int, default=2024, show_default=True, help="Random seed: the same seed, the same files.")
 @click.option("--force", is_flag=True, help="Write the councils again even if they are already there.")
 def sample_command(out_dir, seed, force):
-    """Write three fictional sample councils (a year of demand, cases and events each)."""
+    """Write three fictional sample councils (65 weeks of demand, cases and events each)."""
     out = Path(out_dir) if out_dir else config.COUNCILS_DIR
     if samples_complete(out) and not force:
         click.echo(f"The sample councils are already in {out} (use --force to write them again).")
