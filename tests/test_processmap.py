@@ -1,0 +1,69 @@
+"""Process map: coverage filter, colours, size of the PNG, and a plain note when Graphviz is missing."""
+
+import pandas as pd
+import pytest
+
+from systemic_lib import flow, processmap
+
+T = pd.Timestamp
+
+
+def log():
+    rows = []
+    for i in range(10):  # 10 cases: Ask -> Fix; 3 of them go through Check and back to Ask first
+        path = ["Ask", "Check", "Ask", "Fix"] if i < 3 else ["Ask", "Fix"]
+        rows += [(f"C{i}", a, T("2024-01-01") + pd.Timedelta(days=i + k)) for k, a in enumerate(path)]
+    rows.append(("C99", "Rare", T("2024-02-01")))
+    ev = pd.DataFrame(rows, columns=["case_id", "activity", "timestamp"]).assign(service="s")
+    cat = pd.DataFrame({"service": "s", "activity": ["Ask", "Check", "Fix"], "step_type": ["value", "waste", "value"],
+                        "category": ["contact", "check", "delivery"]})
+    return flow.FlowLog(ev, catalogue=cat)
+
+
+def test_full_coverage_keeps_everything_and_terminal_arrows():
+    nodes, edges = processmap.map_elements(log(), coverage=1.0)
+    assert set(nodes["activity"]) == {"Ask", "Fix", "Check", "Rare"}
+    pairs = {(a, b): c for a, b, c in edges[["from_activity", "to_activity", "count"]].itertuples(index=False)}
+    assert pairs[("Ask", "Fix")] == 10 and pairs[("Ask", "Check")] == 3 and pairs[("Check", "Ask")] == 3
+    assert pairs[(processmap.START, "Ask")] == 10 and pairs[("Fix", processmap.END)] == 10
+    assert pairs[(processmap.START, "Rare")] == 1
+
+
+def test_lower_coverage_drops_rare_steps_but_keeps_kept_steps_connected():
+    nodes, edges = processmap.map_elements(log(), coverage=0.8)
+    assert "Rare" not in set(nodes["activity"])  # 1 of 27 steps
+    assert set(nodes["activity"]) == {"Ask", "Fix"}  # 13 + 10 of 27 steps = 85%
+    for a in nodes["activity"]:
+        assert (edges["to_activity"] == a).any() and (edges["from_activity"] == a).any()
+    with pytest.raises(ValueError, match="coverage"):
+        processmap.map_elements(log(), coverage=0)
+
+
+def test_graph_colours_and_labels():
+    src = processmap.process_map(log(), coverage=1.0).source
+    assert processmap.COLOURS["waste"] in src and processmap.COLOURS["value"] in src
+    assert processmap.COLOURS["unclassified"] in src  # Rare is not in the catalogue
+    assert "Ask\n13" in src  # label: name and count
+    assert "1.0 days" in src  # median wait Ask -> Fix is 1 day
+
+
+def test_wait_text():
+    assert processmap.wait_text(0.5) == "12.0 hours" and processmap.wait_text(0.01) == "14 min"
+    assert processmap.wait_text(34.2) == "34 days" and processmap.wait_text(float("nan")) == ""
+
+
+@pytest.mark.skipif(not processmap.dot_available(), reason="Graphviz dot not installed")
+def test_png_is_small():
+    png = processmap.render_png(processmap.process_map(log()))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < processmap.MAX_BYTES
+
+
+def test_missing_dot_is_said_plainly(monkeypatch):
+    from systemic_lib import report
+
+    shown = []
+    monkeypatch.setattr(report, "_display", shown.append)
+    monkeypatch.setattr(processmap.shutil, "which", lambda name: None)
+    assert processmap.show(log()) is False
+    out = " ".join(shown)
+    assert "Graphviz" in out and "not installed" in out
