@@ -28,7 +28,7 @@ __all__ = [
     "Measure", "MEASURES", "Cohorts", "Experiment", "cohort_cases", "compare", "comparison_table", "case_counts",
     "headline_text", "over_time", "before_after_chart", "distribution_chart", "distribution_charts", "load",
     "key_figures", "show_headline", "show_data_checks", "show_comparison", "show_distributions",
-    "show_before_after", "show_learning_log", "show_summary",
+    "show_before_after", "show_learning_log", "show_summary", "show_questions", "questions", "save",
 ]
 
 #: Columns of the per-case table ``flow.case_table`` returns (the interface this module reads).
@@ -506,6 +506,7 @@ def over_time(data, *, measure: str = "end_to_end_days", start=None, improvement
     if column is None or column not in data.columns:
         raise SystemicError(f"no per-case values for {measure!r} to chart over time")
     frame = data[["case_id", "completed_at", column]].rename(columns={column: "value"})
+    frame["cohort"] = data["cohort"] if "cohort" in data.columns else None
     usable = frame["completed_at"].notna() & frame["value"].notna()
     f = frame[usable].sort_values(["completed_at", "case_id"])
     ties = f.groupby("completed_at").cumcount()
@@ -524,6 +525,7 @@ def over_time(data, *, measure: str = "end_to_end_days", start=None, improvement
     result = xmr(f["value"].to_numpy(float), dates=dates.to_numpy(), phase_starts=phase,
                  improvement=improvement or (m.improvement if m else "neutral"), floor=0)
     result.insert(1, "case_id", f["case_id"].to_numpy())
+    result.insert(2, "cohort", f["cohort"].to_numpy())
     result.attrs.update(left_out=int((~usable).sum()), phase_note=note, measure=measure, cases=len(f),
                         first=f["completed_at"].iloc[0], last=f["completed_at"].iloc[-1])
     return result
@@ -542,7 +544,20 @@ def before_after_chart(data, *, measure: str = "end_to_end_days", start=None, ax
         title = (f"{name} per case by completion date, {_day(result.attrs['first'])} to {_day(result.attrs['last'])} "
                  f"({result.attrs['cases']:,} cases)")
     labels = [f"{label} {_day(result.attrs['phases'][1]['start'])}"] if len(result.attrs["phases"]) > 1 else None
-    return capability_chart(result, ax=ax, title=title, unit=unit, phase_labels=labels)
+    ax = capability_chart(result, ax=ax, title=title, unit=unit, phase_labels=labels)
+    team = result["cohort"].eq("experiment").to_numpy()
+    if team.any() and not team.all():  # ring the experiment team's cases: the old system may still be finishing cases
+        ax.scatter(result["date"].to_numpy()[team], result["value"].to_numpy()[team], s=40, facecolors="none",
+                   edgecolors="#231f20", linewidths=0.6, zorder=4, label="experiment team's case", gid="team_cases")
+        ax.legend(loc="upper left", fontsize=7, frameon=True, framealpha=0.85)
+    return ax
+
+
+def phase_mix(data: pd.DataFrame) -> pd.DataFrame:
+    """Cases of each cohort before and after the phase boundary of an :func:`over_time` result."""
+    phase = np.where(data["phase"].to_numpy() > 0, "after", "before")
+    mix = pd.crosstab(pd.Series(phase, name="phase"), pd.Series(data["cohort"].to_numpy(), name="cohort"))
+    return mix.reindex(index=["before", "after"], columns=list(COHORTS), fill_value=0)
 
 
 # ------------------------------------------------------------------------------------------------ distributions
@@ -813,29 +828,68 @@ def show_distributions(data: Experiment):
     return distribution_charts(data.cohorts)
 
 
-def show_before_after(data: Experiment, *, measure: str = "end_to_end_days"):
-    """Capability chart of a per-case measure by completion date with a phase at the start; returns the Axes."""
+def show_before_after(data: Experiment, *, measures=("end_to_end_days", "people", "total_hours")):
+    """Capability charts of per-case measures by completion date, phased at the experiment start; returns the Axes."""
     from . import report
 
     if not data.has_experiment:
         return None
-    m = _BY_ID[measure]
-    report.heading(f"Before and after: {m.name.lower()} over time")
-    try:
-        result = over_time(data.cohorts, measure=measure)
-    except SystemicError as exc:
-        report.note(f"No chart: {exc}.")
-        return None
+    report.heading("Before and after, over time")
     report.note("Each point is one compared case, at the date it was completed. The solid line is the average and the "
                 "dashed lines the process limits: the range the system predictably produces. A new phase starts on the "
-                "day the experiment team began; blue points are special causes in the better direction, orange in the "
-                "worse. Grey points are common-cause variation.")
-    if result.attrs["phase_note"]:
-        report.note(f"No phase is drawn: {result.attrs['phase_note']}.")
-    if result.attrs["left_out"]:
-        report.note(f"{result.attrs['left_out']:,} compared case(s) have no completion date or no value and are not "
-                    "on the chart.")
-    return before_after_chart(data.cohorts, measure=measure)
+                "day the experiment team began. Blue points are special causes in the better direction, orange in the "
+                "worse; grey points are common-cause variation.")
+    axes = []
+    for measure in measures:
+        try:
+            result = over_time(data.cohorts, measure=measure)
+        except SystemicError as exc:
+            report.note(f"No chart of {_BY_ID[measure].name.lower()}: {exc}.")
+            continue
+        notes = []
+        if result.attrs["phase_note"]:
+            notes.append(f"No phase is drawn: {result.attrs['phase_note']}.")
+        mix = phase_mix(result)
+        if len(result.attrs["phases"]) > 1 and mix.loc["after", "baseline"]:
+            notes.append(f"After the start, {mix.loc['after', 'experiment']:,} experiment team case(s) (ringed) "
+                         f"finished beside {mix.loc['after', 'baseline']:,} baseline case(s) the old system was still "
+                         "finishing.")
+        if result.attrs["left_out"]:
+            notes.append(f"{result.attrs['left_out']:,} compared case(s) have no completion date or no value for "
+                         f"{_BY_ID[measure].name.lower()} and are not on the chart.")
+        if notes:
+            report.note(" ".join(notes))
+        axes.append(before_after_chart(data.cohorts, measure=measure))
+    return axes
+
+
+def questions(data: Experiment) -> list[str]:
+    """Questions for the team and its managers, from what the comparison and the learning log show."""
+    if not data.has_experiment:
+        return []
+    out = []
+    noise = data.comparison.loc[data.comparison["reading"].isin(["could be noise", "too few cases to judge"]), "name"]
+    if len(noise):
+        out.append(f"{', '.join(noise.str.lower())}: the change could still be noise. What more cases would show "
+                   "it, and what in the system holds these measures where they are?")
+    worse = data.comparison.loc[data.comparison["reading"].eq("clear worsening"), "name"]
+    if len(worse):
+        out.append(f"{', '.join(worse.str.lower())} got worse: what is the team doing that the old system did not?")
+    act = _conditions(data)
+    if len(act):
+        out.append(f"The learning log names {len(act)} system condition(s) still to change. Which can managers "
+                   "remove this month, and who will?")
+    out += ["Is the experiment team handling the full range of demand, or only the easier cases?",
+            "What does the team do that the old system prevents, and what would roll-in to the rest of the service "
+            "need?"]
+    return out
+
+
+def show_questions(data: Experiment) -> None:
+    from . import report
+
+    if data.has_experiment:
+        report.questions(questions(data))
 
 
 def show_learning_log(data: Experiment) -> None:
@@ -843,6 +897,8 @@ def show_learning_log(data: Experiment) -> None:
     from . import report
     from .learning_log import by_system_condition, entries_table
 
+    if data.learning_log.empty and not data.has_experiment:
+        return
     report.heading("Learning log and system conditions")
     if data.learning_log.empty:
         report.note(f"No learning log entries for {data.service_name}: the team records what it tried, what it "

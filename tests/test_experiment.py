@@ -440,3 +440,53 @@ def test_service_without_experiment_gets_setup_page_not_error(tmp_path, monkeypa
     assert ex.show_distributions(data) is None and ex.show_before_after(data) is None
     figures = ex.key_figures(data)
     assert figures["has_experiment"] is False and figures["measures"] == [] and figures["experiment_cases"] == 0
+
+
+def test_before_after_rings_the_team_cases_when_the_old_system_is_still_finishing():
+    data = seed_cohorts()
+    data.loc[data["cohort"] == "baseline", "completed_at"] += pd.Timedelta(days=120)  # old cases finish late
+    result = ex.over_time(data, start="2024-07-01")
+    mix = ex.phase_mix(result)
+    assert mix.loc["after", "experiment"] == 14 and mix.loc["after", "baseline"] > 0
+    assert mix.to_numpy().sum() == 28
+    ax = ex.before_after_chart(data, start="2024-07-01")
+    rings = [c for c in ax.collections if c.get_gid() == "team_cases"]
+    assert len(rings) == 1 and len(rings[0].get_offsets()) == 14
+
+
+# ------------------------------------------------------------------------------------------------ the notebook
+@pytest.mark.slow
+def test_notebook_renders_with_and_without_an_experiment(tmp_path, monkeypatch):
+    import nbformat
+    import papermill as pm
+
+    from systemic_lib import config
+
+    council = write_council(tmp_path / "testshire", extra_cases="Q1,care,2024-05-01 09:00,,trial,\n")
+    monkeypatch.setenv("SYSTEMIC_BATCH", "1")
+    outputs = {}
+    for service in ("care", "waste"):
+        out_dir = tmp_path / service
+        nb_out = tmp_path / f"{service}.ipynb"
+        pm.execute_notebook(str(config.NOTEBOOKS_DIR / "experiment.ipynb"), str(nb_out), kernel_name="python3",
+                            parameters={"council_dir": str(council), "service": service, "output_dir": str(out_dir)},
+                            cwd=str(config.NOTEBOOKS_DIR), progress_bar=False)
+        nb = nbformat.read(nb_out, 4)
+        html_out = " ".join(o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code"
+                            for o in c.get("outputs", []))
+        images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+                      for o in c.get("outputs", []))
+        outputs[service] = (html_out, images, json.loads((out_dir / "experiment.json").read_text()))
+    care, care_images, care_json = outputs["care"]
+    assert "For the 10 cases the Care experiment team handled since 1 July 2024, end-to-end time fell" in care
+    assert "Summary for senior managers" in care and "Eligibility panel for every case" in care
+    assert "&#x27;trial&#x27;" in care or "&#39;trial&#39;" in care  # the unknown cohort label is shown
+    assert "&lt;script&gt;" in care and "<script>alert" not in care
+    assert care_images >= 4
+    assert care_json["experiment_cases"] == 10 and care_json["baseline_cases"] == 12
+    assert {m["id"] for m in care_json["measures"]} >= {"assessments", "people", "referrals", "total_hours",
+                                                         "face_to_face", "demand_returns", "end_to_end_days"}
+    waste, waste_images, waste_json = outputs["waste"]
+    assert "No experiment set up for Waste collection" in waste and "council.yaml" in waste
+    assert waste_images == 0 and "Summary for senior managers" not in waste
+    assert waste_json["has_experiment"] is False and waste_json["experiment_cases"] == 0
