@@ -1,0 +1,331 @@
+"""The demand stage's figures on a small hand-computed council, and each bad input of issue 3."""
+
+import math
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from systemic_lib import demand
+from systemic_lib.contract import WARNING
+from systemic_lib.council import load_council
+from systemic_lib.errors import SystemicError
+
+YAML = textwrap.dedent("""\
+    name: Testshire Council
+    services:
+      - {id: housing-repairs, name: Housing repairs, purpose: Fix my home properly first time}
+      - {id: council-tax, name: Council tax, purpose: Pay the right amount easily}
+      - {id: waste, name: Waste collection, purpose: Take my bins when you said}
+""")
+
+# Housing repairs: 10 contacts; value 4 (C01 C04 C07 C12), failure 4 (C02 C03 C05 C08), unclassified 2 (C06, C09
+# whose 'weird' spelling is unknown). One-stop yes 3 (C01 C04 C09), no 4 (C02 C03 C05 C08), unknown 3.
+DEMAND = textwrap.dedent("""\
+    contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type,what_matters,one_stop
+    C01,housing-repairs,2024-01-01 09:00,phone,My boiler is broken,fix boiler,value,,warm home,yes
+    C02,housing-repairs,2024-01-02 10:00,phone,When will you come? ring 07700 900123,when will repair be done,Failure ,progress chasing,knowing when,no
+    C03,housing-repairs,2024-01-03 11:00,email,Still waiting <b>!</b>,when will repair be done,FAIL,progress chasing,Knowing when.,no
+    C04,housing-repairs,2024-01-08 09:00,web,Leak in the roof,fix roof,value demand,,dry home,yes
+    C05,housing-repairs,2024-01-09 09:00,phone,You fixed it wrong,repair not right,failure,not done right,,no
+    C06,housing-repairs,2024-01-10 09:00,phone,,fix boiler,,,,
+    C07,housing-repairs,2024-01-16 09:00,email,Boiler again at SW1A 1AA,fix boiler,value,,warm home,
+    C08,housing-repairs,2024-01-17 09:00,phone,Chasing again,when will repair be done,failure,progress chasing,,no
+    C09,housing-repairs,2024-01-18 09:00,phone,x,fix boiler,weird,,,yes
+    C10,council-tax,2024-01-02 09:00,web,Bill wrong,wrong bill,failure,not done right,,no
+    C11,parking,2024-01-03 09:00,phone,Permit please,permit,value,,,yes
+    C12,housing-repairs,,phone,No date on this one,fix roof,value,,,
+""")
+
+
+@pytest.fixture
+def council(tmp_path):
+    folder = tmp_path / "testshire"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(YAML)
+    (folder / "demand.csv").write_text(DEMAND)
+    return load_council(folder)
+
+
+@pytest.fixture
+def repairs(council):
+    return council.table("demand", service="housing-repairs")
+
+
+def test_headline(repairs):
+    h = demand.headline(repairs)
+    assert (h["contacts"], h["value"], h["failure"], h["unclassified"]) == (10, 4, 4, 2)
+    assert h["failure_pct"] == pytest.approx(50.0)  # 4 / (4 + 4), unclassified left out of the %
+    assert h["one_stop_pct"] == pytest.approx(300 / 7)  # yes 3 of the 7 recorded
+    assert h["one_stop_recorded"] == 7
+
+
+def test_headline_of_nothing_has_no_percentages(repairs):
+    h = demand.headline(repairs.iloc[:0])
+    assert h["contacts"] == 0 and h["failure_pct"] is None and h["one_stop_pct"] is None
+
+
+def test_pareto_is_sorted_with_percent_and_cumulative(repairs):
+    p = demand.pareto(repairs)
+    assert p[["demand_type", "classification", "contacts"]].values.tolist() == [
+        ["when will repair be done", "failure", 3],
+        ["fix boiler", "unclassified", 2],
+        ["fix boiler", "value", 2],
+        ["fix roof", "value", 2],
+        ["repair not right", "failure", 1],
+    ]
+    assert p["pct"].tolist() == pytest.approx([30, 20, 20, 20, 10])
+    assert p["cumulative_pct"].tolist() == pytest.approx([30, 50, 70, 90, 100])
+
+
+def test_pareto_per_service_and_council_wide(council):
+    everyone = council.table("demand")
+    wide = demand.pareto(everyone)
+    assert wide["contacts"].sum() == 12  # every contact, parking (not in council.yaml) included
+    per = demand.pareto(everyone, by_service=True)
+    tax = per[per["service"] == "council-tax"]
+    assert tax[["demand_type", "contacts", "pct", "cumulative_pct"]].values.tolist() == [["wrong bill", 1, 100, 100]]
+    hr = per[per["service"] == "housing-repairs"]
+    assert hr["cumulative_pct"].iloc[-1] == pytest.approx(100)
+    assert hr["contacts"].sum() == 10
+
+
+def test_failure_types(repairs):
+    f = demand.failure_types(repairs)
+    assert f[["failure_type", "contacts"]].values.tolist() == [["progress chasing", 3], ["not done right", 1]]
+    assert f["pct"].tolist() == pytest.approx([75, 25])
+
+
+def test_failure_with_no_failure_type_is_counted_as_not_recorded(repairs):
+    d = repairs.copy()
+    d.loc[d["contact_id"] == "C05", "failure_type"] = np.nan
+    f = demand.failure_types(d)
+    assert dict(zip(f["failure_type"], f["contacts"])) == {"progress chasing": 3, demand.NOT_RECORDED: 1}
+
+
+def test_channel_mix_with_failure_pct_per_channel(repairs):
+    c = demand.channel_mix(repairs).set_index("channel")
+    assert c.loc["phone", ["contacts", "value", "failure", "unclassified"]].tolist() == [7, 2, 3, 2]
+    assert c.loc["phone", "failure_pct"] == pytest.approx(60)
+    assert c.loc["email", "failure_pct"] == pytest.approx(50)
+    assert c.loc["web", "failure_pct"] == pytest.approx(0)
+    assert c["pct"].tolist() == pytest.approx([70, 20, 10])
+
+
+def test_weekly_volume_and_failure_pct(repairs):
+    w = demand.weekly(repairs)
+    assert w["week"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-01", "2024-01-08", "2024-01-15"]
+    assert w["contacts"].tolist() == [3, 3, 3]
+    assert w["failure"].tolist() == [2, 1, 1]
+    assert w["failure_pct"].tolist() == pytest.approx([200 / 3, 50, 50])
+    assert w.attrs["undated"] == 1  # C12 has no received_at: counted, not placed
+
+
+def test_weekly_fills_empty_weeks_with_zero(repairs):
+    d = repairs[repairs["contact_id"].isin(["C01", "C08"])]
+    w = demand.weekly(d)
+    assert w["contacts"].tolist() == [1, 0, 1]
+    assert math.isnan(w["failure_pct"].iloc[1])
+
+
+def test_what_matters_themes(repairs):
+    t = demand.what_matters(repairs)
+    assert t[["theme", "contacts"]].values.tolist() == [["knowing when", 2], ["warm home", 2], ["dry home", 1]]
+    assert t["pct"].tolist() == pytest.approx([40, 40, 20])
+    assert t.attrs["not_recorded"] == 5
+
+
+def test_summary_agrees_with_each_function(repairs):
+    s = demand.summary(repairs)
+    assert s["headline"] == demand.headline(repairs)
+    pd.testing.assert_frame_equal(s["pareto"], demand.pareto(repairs))
+    pd.testing.assert_frame_equal(s["channels"], demand.channel_mix(repairs))
+    pd.testing.assert_frame_equal(s["weekly"], demand.weekly(repairs))
+    pd.testing.assert_frame_equal(s["failure_types"], demand.failure_types(repairs))
+
+
+def test_predictability_of_a_steady_and_a_spiking_demand():
+    weeks = pd.date_range("2024-01-01", periods=20, freq="7D")
+    steady = np.array([10, 11, 9, 10, 12, 10, 9, 11, 10, 10, 11, 9, 10, 12, 10, 9, 11, 10, 10, 11])
+    spike = np.full(20, 3)
+    spike[15] = 40
+    rows = []
+    for kind, counts, klass in (("steady", steady, "value"), ("spiky", spike, "failure")):
+        for week, k in zip(weeks, counts):
+            rows += [{"received_at": week + pd.Timedelta(hours=9), "demand_type": kind, "classification": klass}] * k
+    data = pd.DataFrame(rows)
+    p = demand.predictability(data, top=2).set_index("demand_type")
+    assert bool(p.loc["steady", "predictable"]) is True
+    assert p.loc["steady", "per_week"] == pytest.approx(steady.mean())
+    assert p.loc["steady", "verdict"].startswith("Predictable: between")
+    assert bool(p.loc["spiky", "predictable"]) is False
+    assert p.loc["spiky", "special_causes"] >= 1
+
+
+def test_predictability_says_too_few_weeks(repairs):
+    p = demand.predictability(repairs)
+    assert p["verdict"].str.startswith("Too few weeks").all()
+    assert p["predictable"].isna().all()
+
+
+def test_headline_sentence_names_period_count_and_unclassified(repairs):
+    text = demand.headline_sentence(repairs, service_name="Housing repairs")
+    assert text == ("From 1 January 2024 to 18 January 2024, Housing repairs received 10 contacts; of the 8 "
+                    "classified so far, 50% were failure demand (2 not yet classified).")
+    classified = repairs[repairs["classification"].notna()]
+    assert demand.headline_sentence(classified, service_name="Housing repairs").endswith(
+        "50% of the 8 contacts to Housing repairs were failure demand.")
+
+
+def test_headline_sentence_for_a_whole_year_and_for_no_data():
+    d = pd.DataFrame({"received_at": pd.to_datetime(["2024-01-03", "2024-12-30"]),
+                      "classification": ["failure", "value"], "one_stop": pd.array([True, None], dtype="boolean")})
+    assert demand.headline_sentence(d, service_name="X") == "In 2024, 50% of the 2 contacts to X were failure demand."
+    assert demand.headline_sentence(d.iloc[:0], service_name="X").startswith("No contacts are recorded for X")
+
+
+def test_three_questions_from_the_data(repairs):
+    qs = demand.questions(repairs, service_name="Housing repairs")
+    assert len(qs) == 3
+    assert "when will repair be done" in qs[0] and "3 contacts" in qs[0]
+    assert "not yet classified" in qs[1]  # 2 of 10 unclassified (20%)
+    assert demand.questions(repairs.iloc[:0]) and len(demand.questions(repairs.iloc[:0])) == 3
+
+
+def test_examples_are_redacted_and_carry_no_ids(repairs):
+    ex = demand.examples(repairs, n=10)
+    assert list(ex.columns) == ["demand_type", "classification", "verbatim"]
+    text = " ".join(ex["verbatim"])
+    assert "07700" not in text and "[phone]" in text
+    assert "C0" not in " ".join(ex.astype(str).to_numpy().ravel())
+    only = demand.examples(repairs[repairs["contact_id"] == "C07"])
+    assert only["verbatim"].tolist() == ["Boiler again at [postcode]"]
+    assert ex["classification"].iloc[0] == "failure"
+    assert ex["demand_type"].iloc[0] == "when will repair be done"
+
+
+def test_figures_for_demand_json(repairs):
+    f = demand.figures(repairs)
+    for key in ("contacts", "value", "failure", "unclassified", "failure_pct", "one_stop_pct", "types", "channels"):
+        assert key in f
+    assert (f["contacts"], f["failure_pct"], f["one_stop_pct"]) == (10, 50.0, 42.9)
+    assert f["types"][0] == {"demand_type": "when will repair be done", "classification": "failure", "count": 3}
+    assert sum(t["count"] for t in f["types"]) == 10
+    assert {c["channel"] for c in f["channels"]} == {"phone", "email", "web"}
+
+
+def _title(ax) -> str:
+    return ax.get_title() or ax.get_title("left")  # the capability chart titles on the left
+
+
+@pytest.mark.parametrize("chart", [demand.pareto_chart, demand.failure_types_chart, demand.channel_chart,
+                                   demand.weekly_chart])
+def test_charts_return_axes_with_period_and_count(repairs, chart):
+    ax = chart(repairs, ax=Figure().add_subplot())
+    title = _title(ax)
+    assert "1 Jan 2024 to 18 Jan 2024" in title
+    assert "contacts" in title
+
+
+def test_pareto_chart_colours_value_and_failure(repairs):
+    ax = demand.pareto_chart(repairs, ax=Figure().add_subplot())
+    colours = {tuple(round(c, 3) for c in p.get_facecolor()[:3]) for p in ax.patches}
+    assert len(colours) == 3  # value, failure, unclassified
+
+
+def test_weekly_chart_of_failure_pct_and_charts_of_nothing(repairs):
+    ax = demand.weekly_chart(repairs, measure="failure_pct", ax=Figure().add_subplot())
+    assert "Failure demand %" in _title(ax)
+    for chart in (demand.pareto_chart, demand.failure_types_chart, demand.channel_chart, demand.weekly_chart):
+        assert chart(repairs.iloc[:0], ax=Figure().add_subplot()) is not None
+    with pytest.raises(SystemicError, match="contacts' or 'failure_pct"):
+        demand.weekly_chart(repairs, measure="volume")
+
+
+def test_missing_column_is_named():
+    with pytest.raises(SystemicError, match="no column 'classification'"):
+        demand.headline(pd.DataFrame({"received_at": []}))
+
+
+# ------------------------------------------------------------------------------------------------------- bad input
+def _find(problems, column, words):
+    hits = [p for p in problems if p.column == column and words in p.message]
+    assert hits, f"no problem on {column} mentioning {words!r}: {[p.describe() for p in problems]}"
+    return hits[0]
+
+
+def test_data_problems_for_one_service_with_counts_and_rows(council):
+    probs = demand.data_problems(council, service="housing-repairs")
+    spelling = _find(probs, "classification", "cannot read 'weird'")
+    assert (spelling.row, spelling.count, spelling.severity) == (10, 1, WARNING)  # C09 is on row 10
+    no_date = _find(probs, "received_at", "is blank")
+    assert (no_date.row, no_date.count) == (13, 1)  # C12 on row 13: its row in the file, not in the service
+    no_words = _find(probs, "verbatim", "no verbatim")
+    assert (no_words.row, no_words.count) == (7, 1)
+    unclassified = _find(probs, "classification", "not yet classified")
+    assert unclassified.count == 2
+    assert not [p for p in probs if "parking" in p.message]  # another service's problem is not this one's
+
+
+def test_data_problems_council_wide_name_unknown_services(council):
+    probs = demand.data_problems(council)
+    unknown = _find(probs, "service", "not in council.yaml")
+    assert "parking" in unknown.message and unknown.count == 1 and unknown.row == 12
+
+
+def test_future_dates_are_reported_and_kept(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(YAML)
+    (folder / "demand.csv").write_text(DEMAND + "C13,housing-repairs,2099-05-01 09:00,phone,From the future,"
+                                       "fix boiler,value,,,\n")
+    council = load_council(folder)
+    future = _find(demand.data_problems(council, service="housing-repairs"), "received_at", "future")
+    assert (future.row, future.count) == (14, 1)
+    assert demand.headline(council.table("demand", service="housing-repairs"))["contacts"] == 11
+
+
+def test_unknown_spellings_stay_visible_as_unclassified(repairs):
+    # C09 'weird' is neither value nor failure: it is counted, as unclassified, in every table
+    assert demand.headline(repairs)["unclassified"] == 2
+    assert demand.channel_mix(repairs)["unclassified"].sum() == 2
+    assert demand.weekly(repairs)["unclassified"].sum() == 2
+    assert demand.pareto(repairs).query("classification == 'unclassified'")["contacts"].sum() == 2
+
+
+def test_organisation_scan_side_by_side(council):
+    services = {s.id: s.name for s in council.spec.services}
+    scan = demand.organisation_scan(council.table("demand"), services=services)
+    assert scan["service"].tolist() == ["housing-repairs", "council-tax", "waste", "parking"]
+    hr = scan.iloc[0]
+    assert (hr["contacts"], hr["value"], hr["failure"], hr["unclassified"]) == (10, 4, 4, 2)
+    assert hr["failure_pct"] == pytest.approx(50)
+    assert hr["top_failure_demands"] == "when will repair be done (3); repair not right (1)"
+    assert scan.iloc[2]["contacts"] == 0 and math.isnan(scan.iloc[2]["failure_pct"])  # waste: no contacts yet
+    assert scan.iloc[3]["service_name"] == "parking (not in council.yaml)"
+    assert scan["contacts"].sum() == 12
+    assert demand.where_to_start(scan).startswith("Start with Housing repairs: it has the most failure demand "
+                                                  "(4 contacts, 50% of its classified demand)")
+    figs = demand.scan_figures(scan)
+    assert figs[0]["top_failure_demands"] == ["when will repair be done", "repair not right"]
+    assert figs[2]["failure_pct"] is None
+    assert "12 contacts" in demand.scan_chart(scan, ax=Figure().add_subplot()).get_title()
+
+
+def test_stage_contacts_apply_council_rules_to_unclassified_only(council):
+    (council.path / "rules.csv").write_text("service,column,pattern,classification,failure_type\n"
+                                            ",demand_type,boiler,value,\n,demand_type,when will,value,\n")
+    from systemic_lib import report
+
+    stage = report.Stage(council.path, "housing-repairs", "demand")
+    contacts, rules = demand.stage_contacts(stage)
+    h = demand.headline(contacts)
+    assert (h["value"], h["failure"], h["unclassified"]) == (6, 4, 0)  # C06, C09 by rule; hand failures kept
+    assert rules.classified == 2
+    assert rules.report.set_index("row").loc[3, "disagrees_with_hand"] == 3
