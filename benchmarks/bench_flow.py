@@ -79,6 +79,8 @@ def child(which: str, log: str, size: int, repeat: int) -> dict:
     import pandas as pd
 
     events = road_fines() if log == "road-fines" else synthetic(size)
+    # Both get the same frame, sorted by case then time (stably), as pm4py needs for correct results.
+    events = events.sort_values(["case_id", "timestamp"], kind="stable", ignore_index=True)
     times = []
     if which == "systemic":
         from systemic_lib import flow

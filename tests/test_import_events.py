@@ -1,0 +1,151 @@
+"""Importing real event logs: the streaming XES reader, local dates, mappings, the CLI, and the flow report."""
+
+import gzip
+import os
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from systemic_lib.config import NOTEBOOKS_DIR, SHARED_REAL_DATA
+from systemic_lib.council import load_council, validate_council
+from systemic_lib.importers import events as imp
+from systemic_lib.importers.xes import read_xes
+
+RECEIPT = SHARED_REAL_DATA / "wabo-receipt" / "receipt.xes.gz"
+BPIC1 = SHARED_REAL_DATA / "bpic2015-building-permits" / "BPIC15_1.xes.gz"
+
+XES = """<?xml version="1.0" encoding="UTF-8" ?>
+<log xes.version="1.0" xmlns="http://www.xes-standard.org/">
+  <global scope="event"><string key="concept:name" value="DEFAULT"/></global>
+  <string key="concept:name" value="the log"/>
+  <trace><string key="concept:name" value="c1"/><date key="startDate" value="2014-03-30T00:00:00+01:00"/>
+    <event><string key="concept:name" value="Receive"/><date key="time:timestamp" value="2014-03-30T00:00:00.000+01:00"/>
+      <int key="n" value="3"/><list key="nested"><string key="inner" value="x"/></list></event>
+    <event><string key="concept:name" value="Decide"/><date key="time:timestamp" value="2014-04-01T00:00:00.000+02:00"/>
+      <boolean key="ok" value="true"/></event>
+  </trace>
+  <trace><string key="concept:name" value="c2"/>
+    <event><string key="concept:name" value="Receive"/><date key="time:timestamp" value="2014-06-01T09:30:00+02:00"/></event>
+  </trace>
+</log>"""
+
+
+def test_streaming_reader_on_a_small_log(tmp_path):
+    path = tmp_path / "small.xes.gz"
+    path.write_bytes(gzip.compress(XES.encode()))
+    df = read_xes(path)
+    assert len(df) == 3 and list(df["case:concept:name"]) == ["c1", "c1", "c2"]
+    assert list(df["concept:name"]) == ["Receive", "Decide", "Receive"]
+    assert "inner" not in df.columns and df["n"].iloc[0] == 3 and bool(df["ok"].iloc[1])
+    assert str(df["time:timestamp"].dt.tz) == "UTC"
+
+
+def test_date_only_midnight_keeps_its_local_date(tmp_path):
+    path = tmp_path / "small.xes"
+    path.write_text(XES)
+    mapping = {"columns": {"case_id": "case:concept:name", "activity": "concept:name", "timestamp": "time:timestamp"},
+               "local_timezone": "Europe/Amsterdam", "service": {"value": "permits"},
+               "cases": {"opened_at": "case:startDate"}}
+    out = imp.convert(read_xes(path), mapping)
+    ts = out["events"]["timestamp"]
+    # midnight +01:00 and midnight +02:00 (either side of the clock change) stay midnight on the same date
+    assert list(ts) == [pd.Timestamp("2014-03-30"), pd.Timestamp("2014-04-01"), pd.Timestamp("2014-06-01 09:30")]
+    assert out["report"]["times_converted_to_local"] == 3
+    cases = out["cases"].set_index("case_id")
+    assert cases.loc["c1", "opened_at"] == pd.Timestamp("2014-03-30")
+    assert cases.loc["c2", "opened_at"] == pd.Timestamp("2014-06-01 09:30")  # no startDate: its first event
+    assert out["report"]["opened_from_first_event"] == 1
+
+
+def test_catalogue_heuristic():
+    cat = imp.classify_activities(["T03 Adjust confirmation of receipt", "T02 Check confirmation of receipt",
+                                   "send reminder", "forward to the competent authority", "Decide on permit",
+                                   "Something unknown"]).set_index("activity")
+    assert cat.loc["T03 Adjust confirmation of receipt"].tolist() == ["waste", "rework"]
+    assert cat.loc["T02 Check confirmation of receipt"].tolist() == ["waste", "check"]
+    assert cat.loc["send reminder", "category"] == "chasing"
+    assert cat.loc["forward to the competent authority", "category"] == "hand-off"
+    assert cat.loc["Decide on permit"].tolist() == ["value", "decision"]
+    assert cat.loc["Something unknown"].tolist() == ["value", "other"]
+
+
+def test_mapping_names_a_missing_column():
+    with pytest.raises(imp.ImportMappingError, match="case:nope"):
+        imp.convert(pd.DataFrame({"a": [1]}), {"columns": {"case_id": "case:nope", "activity": "a", "timestamp": "a"}})
+    with pytest.raises(imp.ImportMappingError, match="no mapping 'nosuch'"):
+        imp.load_mapping("nosuch")
+
+
+@pytest.fixture(scope="module")
+def receipt_council(tmp_path_factory):
+    if not RECEIPT.exists():
+        pytest.skip(f"real log not present: {RECEIPT}")
+    folder = tmp_path_factory.mktemp("wabo")
+    res = CliRunner().invoke(imp.events_command, [str(RECEIPT), "--council", str(folder), "--mapping", "wabo_receipt"])
+    assert res.exit_code == 0, res.output
+    assert "Imported 8,577 events of 1,434 cases" in res.output
+    return folder
+
+
+def test_receipt_import_makes_a_valid_council(receipt_council):
+    assert [p for p in validate_council(receipt_council) if p.severity == "error"] == []
+    council = load_council(receipt_council)
+    assert len(council.events) == 8577 and council.events["case_id"].nunique() == 1434
+    cases = council.cases
+    assert len(cases) == 1434 and cases["closed_at"].isna().sum() == 105  # SOURCE.md: 105 cases have no enddate
+    acts = council.activities.set_index("activity")
+    assert acts.loc["T03 Adjust confirmation of receipt", "category"] == "rework"
+    assert len(acts) == 27
+
+
+def test_receipt_csv_and_xes_give_the_same_events(receipt_council):
+    csv = SHARED_REAL_DATA / "wabo-receipt" / "receipt.csv.gz"
+    if not csv.exists():
+        pytest.skip("receipt.csv.gz not present")
+    from_csv = imp.convert(imp.read_log(csv), imp.load_mapping("wabo_receipt"))["events"]
+    from_xes = load_council(receipt_council).events
+    key = ["case_id", "timestamp", "activity"]
+    from_csv = from_csv.assign(timestamp=from_csv["timestamp"].dt.floor("s"))  # events.csv keeps whole seconds
+    a = from_csv.sort_values(key, ignore_index=True)[key]
+    b = from_xes.sort_values(key, ignore_index=True)[key]
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_reimport_keeps_the_teams_catalogue(receipt_council):
+    path = receipt_council / "activities.csv"
+    acts = pd.read_csv(path)
+    acts.loc[acts["activity"].eq("Confirmation of receipt"), ["step_type", "category"]] = ["waste", "check"]
+    acts.to_csv(path, index=False)
+    CliRunner().invoke(imp.events_command, [str(RECEIPT), "--council", str(receipt_council)])
+    again = pd.read_csv(path).set_index("activity")
+    assert again.loc["Confirmation of receipt", "step_type"] == "waste" and len(again) == 27
+
+
+@pytest.mark.slow
+def test_bpic2015_council_renders_the_flow_report(tmp_path):
+    if not BPIC1.exists():
+        pytest.skip(f"real log not present: {BPIC1}")
+    import json
+
+    import papermill as pm
+
+    council = tmp_path / "municipality-1"
+    res = CliRunner().invoke(imp.events_command, [str(BPIC1), "--council", str(council), "--mapping", "bpic2015"])
+    assert res.exit_code == 0, res.output
+    assert [p for p in validate_council(council) if p.severity == "error"] == []
+    out_dir = tmp_path / "reports"
+    env = {"SYSTEMIC_BATCH": "1"}
+    os.environ.update(env)
+    pm.execute_notebook(str(NOTEBOOKS_DIR / "flow.ipynb"), str(tmp_path / "flow-out.ipynb"), kernel_name="python3",
+                        cwd=str(NOTEBOOKS_DIR), progress_bar=False,
+                        parameters={"council_dir": str(council), "service": "building-permits",
+                                    "output_dir": str(out_dir)})
+    figures = json.loads((out_dir / "flow.json").read_text())
+    assert figures["service"] == "building-permits" and figures["cases"] > 500
+    for key in ("events", "median_days", "p85_days", "mean_handoffs", "mean_people", "rework_share",
+                "value_step_share", "variants"):
+        assert key in figures
+    assert figures["variants"] and figures["variants"][0]["cases"] >= 1
+    text = (tmp_path / "flow-out.ipynb").read_text()
+    assert "Cases took a median" in text and "image/png" in text
