@@ -1,0 +1,339 @@
+"""The batch: jobs planned from valid councils, notebooks run and rendered, failures reported, nothing lost.
+
+Fast tests exercise planning, cleaning and the manifest; tests marked slow execute the fixture notebooks in
+tests/fixtures/notebooks (demand writes demand.json, flow raises on purpose, organisation_scan is council-wide).
+"""
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from systemic_lib import batch, config
+from systemic_lib.batch import Job, JobResult, clean_for_report, plan, report_command, run_job, write_manifest
+from systemic_lib.errors import SystemicError, UnknownServiceError
+
+FIXTURE_NOTEBOOKS = Path(__file__).parent / "fixtures" / "notebooks"
+
+DEMAND = textwrap.dedent("""\
+    contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type,what_matters,one_stop
+    C1,housing-repairs,2024-03-04 09:15,phone,When will my repair be done?,when will it be done,failure,progress chasing,knowing when,no
+    C2,housing-repairs,2024-03-05 10:00,email,Boiler broken,fix my boiler,value,,warm home,yes
+    C3,housing-repairs,2024-03-06 11:00,phone,Still not fixed,not fixed,failure,not done,,no
+    C4,council-tax,2024-03-07 12:00,web,How much do I owe?,how much,value,,,yes
+""")
+
+
+def make_council(root: Path, slug: str, name: str, services=("housing-repairs", "council-tax"), demand=DEMAND):
+    """A tiny valid council: council.yaml and four contacts."""
+    folder = root / slug
+    folder.mkdir(parents=True)
+    lines = [f"name: {json.dumps(name)}", "services:"]
+    for sid in services:
+        lines += [f"  - id: {sid}", f"    name: {sid.replace('-', ' ').capitalize()}", "    purpose: Help me"]
+    (folder / "council.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "demand.csv").write_text(demand, encoding="utf-8")
+    return folder
+
+
+def make_bad_council(root: Path, slug="badshire"):
+    folder = make_council(root, slug, "Badshire", services=("waste",), demand="")
+    (folder / "demand.csv").write_text("contact_id,service,received_at,channel\nC1,waste,not a date,phone\n",
+                                       encoding="utf-8")
+    return folder
+
+
+# ------------------------------------------------------------------------------------------------ planning
+
+def test_plan_skips_invalid_council_and_missing_notebooks(tmp_path):
+    make_council(tmp_path / "councils", "northshire", "Northshire")
+    make_bad_council(tmp_path / "councils")
+    jobs, skipped, messages = plan([tmp_path / "councils"], tmp_path / "reports", notebooks_dir=FIXTURE_NOTEBOOKS)
+    assert sorted((j.service or "", j.stage) for j in jobs) == [
+        ("", "organisation_scan"), ("council-tax", "demand"), ("council-tax", "flow"),
+        ("housing-repairs", "demand"), ("housing-repairs", "flow")]
+    job = next(j for j in jobs if j.stage == "demand" and j.service == "council-tax")
+    assert job.parameters == {"council_dir": str((tmp_path / "councils" / "northshire").resolve()),
+                              "service": "council-tax", "period_start": None, "period_end": None,
+                              "output_dir": str((tmp_path / "reports" / "northshire" / "council-tax").resolve())}
+    scan = next(j for j in jobs if j.stage == "organisation_scan")
+    assert scan.parameters["service"] is None and scan.output_dir.endswith("reports/northshire")
+    bad = [s for s in skipped if s.council == "badshire"]
+    assert len(bad) == 1 and bad[0].error["name"] == "InvalidCouncil"
+    assert "demand.csv, row 2, column 'received_at'" in bad[0].error["problems"][0]
+    missing = [s for s in skipped if s.error["name"] == "MissingNotebook"]
+    assert sorted(s.stage for s in missing) == ["experiment", "experiment", "measure", "measure"]
+    assert any("measure.ipynb does not exist" in m for m in messages)
+    assert any("badshire: skipped" in m and "systemic validate" in m for m in messages)
+
+
+def test_plan_filters_by_stage_and_service(tmp_path):
+    make_council(tmp_path, "northshire", "Northshire")
+    make_council(tmp_path, "eastvale", "Eastvale", services=("waste",),
+                 demand="contact_id,service,received_at,channel\nC1,waste,2024-01-01 10:00,phone\n")
+    jobs, skipped, messages = plan([tmp_path / "northshire", tmp_path / "eastvale"], tmp_path / "out",
+                                   stages=["demand"], services=["council-tax"], notebooks_dir=FIXTURE_NOTEBOOKS,
+                                   period_start="2024-01-01")
+    assert [(j.council, j.service, j.stage) for j in jobs] == [("northshire", "council-tax", "demand")]
+    assert jobs[0].parameters["period_start"] == "2024-01-01"
+    assert any("eastvale" in m and "no service 'council-tax'" in m and "waste" in m for m in messages)
+    assert skipped == []
+
+
+def test_unknown_service_everywhere_is_a_clear_error(tmp_path):
+    make_council(tmp_path, "northshire", "Northshire")
+    with pytest.raises(UnknownServiceError, match="no council in this batch has service 'housing-repair'.*"
+                                                  "council-tax, housing-repairs"):
+        plan([tmp_path / "northshire"], tmp_path / "out", services=["housing-repair"],
+             notebooks_dir=FIXTURE_NOTEBOOKS)
+    with pytest.raises(SystemicError, match="unknown stage demnd"):
+        plan([tmp_path / "northshire"], tmp_path / "out", stages=["demnd"], notebooks_dir=FIXTURE_NOTEBOOKS)
+
+
+def test_missing_folder_and_folder_of_councils(tmp_path):
+    make_council(tmp_path / "all", "a", "A", services=("waste",), demand="")
+    make_council(tmp_path / "all", "b", "B", services=("waste",), demand="")
+    assert [p.name for p in batch.council_folders([tmp_path / "all"])] == ["a", "b"]
+    jobs, skipped, _ = plan([tmp_path / "nowhere"], tmp_path / "out", notebooks_dir=FIXTURE_NOTEBOOKS)
+    assert jobs == [] and skipped[0].status == "skipped" and "no such council folder" in skipped[0].error["problems"][0]
+
+
+def test_default_councils_come_from_config(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "COUNCILS_DIR", tmp_path / "missing")
+    with pytest.raises(SystemicError, match="make sample"):
+        batch.council_folders(None)
+    make_council(tmp_path / "councils", "northshire", "Northshire")
+    monkeypatch.setattr(config, "COUNCILS_DIR", tmp_path / "councils")
+    assert [p.name for p in batch.council_folders(None)] == ["northshire"]
+
+
+def test_bad_period_option_names_the_format(tmp_path):
+    result = CliRunner().invoke(report_command, [str(tmp_path), "--period-start", "31/01/2024"])
+    assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
+
+
+def test_kernel_falls_back_to_python3_with_a_warning(capsys):
+    assert batch.kernel_name("no-such-kernel-xyz") == "python3"
+    assert "kernel 'no-such-kernel-xyz' is not installed" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------- cleaning, errors
+
+def test_clean_for_report_keeps_only_what_renders():
+    nb = new_notebook(cells=[
+        new_markdown_cell("What the stage is for"),
+        new_code_cell("x", outputs=[
+            new_output("stream", name="stderr", text="UserWarning: noise"),
+            new_output("stream", name="stdout", text="kept line"),
+            new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "1"},
+                                             "text/plain": "IntSlider()"}),
+            new_output("execute_result", data={"text/plain": "<Axes: title={'center': 'x'}>"}, execution_count=1),
+            new_output("execute_result", data={"text/plain": "PosixPath('/tmp/x/demand.json')"}, execution_count=1),
+            new_output("display_data", data={"text/html": "<p class='headline'>41%</p>", "text/plain": "h"}),
+        ]),
+        new_code_cell("y = 1", outputs=[]),
+    ])
+    nb.metadata["widgets"] = {"state": {}}
+    clean = clean_for_report(nb)
+    assert "widgets" not in clean.metadata and "widgets" in nb.metadata  # the original is untouched
+    assert len(clean.cells) == 2  # the silent code cell is gone
+    outs = clean.cells[1].outputs
+    assert [o.output_type for o in outs] == ["stream", "display_data"]
+    assert outs[0].text == "kept line" and "headline" in outs[1].data["text/html"]
+
+
+def test_source_cell_number_discounts_the_injected_parameters_cell():
+    job = _job(notebook=str(FIXTURE_NOTEBOOKS / "flow.ipynb"))
+    # flow.ipynb: 0 markdown, 1 parameters, [injected at 2], 2 start, 3 broken -> executed index 4 is cell 4
+    assert batch._source_cell_number(job, 4) == 4
+    assert batch._source_cell_number(job, 0) == 1
+
+
+def test_kernel_start_errors_are_told_from_cell_errors():
+    from nbclient.exceptions import CellTimeoutError
+    from papermill.exceptions import PapermillExecutionError
+
+    assert batch.is_kernel_start_error(RuntimeError("Kernel died before replying to kernel_info"))
+    assert batch.is_kernel_start_error(RuntimeError("Kernel didn't respond in 60 seconds"))
+    assert batch.is_kernel_start_error(TimeoutError("timed out"))
+    assert not batch.is_kernel_start_error(PapermillExecutionError(3, 2, "x", "ValueError", "bad", []))
+    assert not batch.is_kernel_start_error(CellTimeoutError("cell timed out"))
+    assert not batch.is_kernel_start_error(ValueError("bad"))
+
+
+def _job(**kw):
+    base = dict(council="northshire", council_name="Northshire", council_dir="/c", service="waste",
+                service_name="Waste", stage="demand", notebook=str(FIXTURE_NOTEBOOKS / "demand.ipynb"),
+                output_dir="/r/northshire/waste", out_root="/r")
+    return Job(**{**base, **kw})
+
+
+def test_manifest_merges_runs_and_drops_stale_skips(tmp_path):
+    def entry(council, service, stage, status, **kw):
+        return JobResult(council, council.title(), service, None, stage, {}, status, **kw)
+
+    write_manifest(tmp_path, [entry("a", "s", "demand", "ok"), entry("b", None, None, "skipped"),
+                              entry("c", "s", "demand", "ok")])
+    write_manifest(tmp_path, [entry("a", "s", "demand", "failed"), entry("b", "s", "demand", "ok")],
+                   valid_councils={"a", "b"})
+    jobs = json.loads((tmp_path / "manifest.json").read_text())["jobs"]
+    assert {(j["council"], j["service"], j["stage"], j["status"]) for j in jobs} == {
+        ("a", "s", "demand", "failed"), ("b", "s", "demand", "ok"), ("c", "s", "demand", "ok")}
+    assert (tmp_path / "manifest.json.prev").exists()
+
+
+def test_summary_names_failing_cell_and_error():
+    failed = JobResult("northshire", "Northshire", "waste", "Waste", "flow", {}, "failed", notebook="n/w/flow.ipynb",
+                       error={"name": "KeyError", "message": "'timestamp'", "cell": 5, "execution_count": 4,
+                              "source": "flow.summary(stage)"})
+    text = batch.BatchResult(Path("/r"), [failed], seconds=3.0, workers=2).summary()
+    assert "northshire / waste / Map flow" in text
+    assert "cell 5 (In [4]): flow.summary(stage)" in text and "KeyError: 'timestamp'" in text
+    assert "/r/n/w/flow.ipynb" in text
+
+
+# ------------------------------------------------------------------------------------ real notebook runs
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """Northshire (valid, one service: 3 jobs) and Badshire (invalid) through the command, -j 2."""
+    root = tmp_path_factory.mktemp("batch")
+    make_council(root / "councils", "northshire", "Northshire District Council", services=("housing-repairs",),
+                 demand="\n".join(DEMAND.splitlines()[:4]) + "\n")
+    make_bad_council(root / "councils")
+    out = root / "reports"
+    result = CliRunner().invoke(report_command, [str(root / "councils"), "--out", str(out), "-j", "2",
+                                                 "--notebooks", str(FIXTURE_NOTEBOOKS), "--no-progress"])
+    return root, out, result
+
+
+@pytest.mark.slow
+def test_batch_renders_reports_json_and_manifest(first_run):
+    root, out, result = first_run
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 1  # the deliberately broken flow notebook
+    for service in ("housing-repairs",):
+        html = (out / "northshire" / service / "demand.html").read_text(encoding="utf-8")
+        assert len(html.encode()) < 500_000
+        figures = json.loads((out / "northshire" / service / "demand.json").read_text())
+        assert figures["service"] == service and figures["stage"] == "demand"
+        assert not (out / "northshire" / service / "demand.ipynb").exists()  # success leaves no notebook
+        assert not list((out / "northshire" / service).glob(".*"))  # no temporary files left behind
+    figures = json.loads((out / "northshire" / "housing-repairs" / "demand.json").read_text())
+    assert figures["contacts"] == 3 and figures["failure"] == 2 and figures["failure_pct"] == 66.7
+    assert figures["period"] == {"start": "2024-03-04", "end": "2024-03-06"}
+    assert (out / "northshire" / "organisation_scan.html").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    status = {(j["council"], j["service"], j["stage"]): j for j in manifest["jobs"]}
+    ok = status[("northshire", "housing-repairs", "demand")]
+    assert ok["status"] == "ok" and ok["report"] == "northshire/housing-repairs/demand.html"
+    assert ok["seconds"] > 0 and ok["attempts"] == 1 and ok["error"] is None
+    assert ok["parameters"]["output_dir"] == str(out / "northshire" / "housing-repairs")
+    assert status[("northshire", None, "organisation_scan")]["status"] == "ok"
+    assert status[("northshire", "housing-repairs", "measure")]["status"] == "skipped"
+    assert "Reports: " + str(out / "index.html") in result.output
+
+
+@pytest.mark.slow
+def test_html_has_header_and_no_code_or_noise(first_run):
+    _, out, _ = first_run
+    html = (out / "northshire" / "housing-repairs" / "demand.html").read_text(encoding="utf-8")
+    assert "Northshire District Council" in html and "Housing repairs" in html and "Understand demand" in html
+    assert "Data period: 4 March 2024 to 6 March 2024" in html and "Generated " in html
+    assert 'href="../index.html"' in html
+    assert '<p class="headline">2 of the 3 contacts to Housing repairs were failure demand</p>' in html
+    assert "data:image/png;base64," in html and 'class="dataframe data"' in html
+    for leak in ("SECRET_INPUT_MARKER", "report.start", "import ", "STDERR_MARKER", "WIDGET_MARKER",
+                 "In&nbsp;[", "Out[", "PosixPath", "jp-InputArea-editor", "require.js"):
+        assert leak not in html, leak
+    scan = (out / "northshire" / "organisation_scan.html").read_text(encoding="utf-8")
+    assert "Organisation scan" in scan and 'href="index.html"' in scan and "has 1 services" in scan
+
+
+@pytest.mark.slow
+def test_broken_notebook_is_reported_and_kept_while_others_finish(first_run):
+    _, out, result = first_run
+    assert "FAILED (1):" in result.output
+    assert "northshire / housing-repairs / Map flow" in result.output
+    assert "cell 4 (In [4]): # deliberately broken fixture cell" in result.output
+    assert "ValueError: events table has gone missing (fixture)" in result.output
+    kept = out / "northshire" / "housing-repairs" / "flow.ipynb"
+    assert kept.exists() and "deliberately broken" in kept.read_text(encoding="utf-8")
+    assert not (out / "northshire" / "housing-repairs" / "flow.html").exists()
+    entry = next(j for j in json.loads((out / "manifest.json").read_text())["jobs"]
+                 if j["service"] == "housing-repairs" and j["stage"] == "flow")
+    assert entry["status"] == "failed" and entry["attempts"] == 1  # a cell error is not retried
+    assert entry["error"]["name"] == "ValueError" and entry["error"]["cell"] == 4
+    assert entry["notebook"] == "northshire/housing-repairs/flow.ipynb"
+    grid = (out / "northshire" / "index.html").read_text(encoding="utf-8")
+    assert 'failed — see <a href="housing-repairs/flow.ipynb">flow.ipynb</a>' in grid
+    assert "3 contacts" in grid and "67% failure demand" in grid
+
+
+@pytest.mark.slow
+def test_invalid_council_skipped_with_message_while_other_renders(first_run):
+    _, out, result = first_run
+    assert "badshire: skipped" in result.output
+    assert "demand.csv, row 2, column 'received_at'" in result.output
+    assert not (out / "badshire").exists()
+    top = (out / "index.html").read_text(encoding="utf-8")
+    assert "Badshire" in top and "Skipped by the last batch" in top and "Northshire District Council" in top
+
+
+@pytest.mark.slow
+def test_second_run_for_one_council_keeps_the_others(first_run):
+    root, out, _ = first_run
+    north = out / "northshire" / "housing-repairs" / "demand.html"
+    before = north.read_bytes(), north.stat().st_mtime_ns
+    evil = make_council(root / "more", "evilshire", "<script>alert('x')</script> Council", services=("waste",),
+                        demand="contact_id,service,received_at,channel,classification\n"
+                               "C1,waste,2024-01-01 10:00,phone,failure\n")
+    result = batch.run_batch([evil], out, jobs=2, stages=["demand"], notebooks_dir=FIXTURE_NOTEBOOKS,
+                             progress=False, echo=lambda _: None)
+    assert result.exit_code == 0 and [r.status for r in result.results] == ["ok"]
+    assert (north.read_bytes(), north.stat().st_mtime_ns) == before
+    assert (out / "northshire" / "housing-repairs" / "flow.ipynb").exists()
+    top = (out / "index.html").read_text(encoding="utf-8")
+    assert "Northshire District Council" in top and "Badshire" in top
+    assert "&lt;script&gt;alert(" in top and "<script>" not in top
+    for page in (out / "evilshire" / "index.html", out / "evilshire" / "waste" / "demand.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "<script>" not in text and "&lt;script&gt;" in text
+    keys = {(j["council"], j["stage"]) for j in json.loads((out / "manifest.json").read_text())["jobs"]}
+    assert ("northshire", "flow") in keys and ("evilshire", "demand") in keys and ("badshire", None) in keys
+
+
+@pytest.mark.slow
+def test_kernel_that_dies_at_start_is_retried_once(tmp_path, monkeypatch):
+    """A kernel spec whose first launch dies: the job succeeds on its second attempt."""
+    council = make_council(tmp_path, "northshire", "Northshire")
+    spec_dir = tmp_path / "share" / "jupyter" / "kernels" / "flaky"
+    spec_dir.mkdir(parents=True)
+    marker = tmp_path / "started-once"
+    launcher = tmp_path / "flaky.py"
+    launcher.write_text(textwrap.dedent(f"""\
+        import pathlib, runpy, sys
+        marker = pathlib.Path({str(marker)!r})
+        if not marker.exists():
+            marker.write_text("died")
+            sys.exit(1)
+        sys.argv = ["ipykernel_launcher", *sys.argv[1:]]
+        runpy.run_module("ipykernel_launcher", run_name="__main__")
+    """))
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, str(launcher), "-f", "{connection_file}"], "display_name": "flaky",
+        "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
+    out = tmp_path / "reports"
+    job = Job(council="northshire", council_name="Northshire", council_dir=str(council), service=None,
+              service_name=None, stage="organisation_scan", notebook=str(FIXTURE_NOTEBOOKS / "organisation_scan.ipynb"),
+              output_dir=str(out / "northshire"), out_root=str(out), kernel_name="flaky")
+    result = run_job(job)
+    assert result.status == "ok", result.error
+    assert result.attempts == 2 and marker.exists()
+    assert (out / "northshire" / "organisation_scan.html").exists()
