@@ -373,7 +373,7 @@ def compare(data, *, basis: str = "per case", measures=None, resamples: int = 20
 
 def _reading(change, lo, hi, m: Measure, nb: int, ne: int, min_cases: int) -> str:
     if not np.isfinite(change):
-        return "no figure" if nb and ne else "no cases to compare"
+        return "none in either cohort" if nb and ne else "no cases to compare"
     if min(nb, ne) < min_cases or not np.isfinite(lo):
         return "too few cases to judge"
     if lo == hi == change == 0:
@@ -401,7 +401,9 @@ def _signed(x: float) -> str:
 def change_text(row) -> str:
     """'-64%', or '+14 points (from 46% to 60%)' for a share."""
     if not np.isfinite(row["change"]):
-        return "-" if not np.isfinite(row["baseline"]) or not np.isfinite(row["experiment"]) else "n/a (baseline is 0)"
+        if not np.isfinite(row["baseline"]) or not np.isfinite(row["experiment"]):
+            return "-"
+        return "none in either cohort" if row["experiment"] == 0 else "n/a (none in the baseline)"
     if row["change_unit"] == "points":
         return (f"{_signed(row['change'])} points (from {row['baseline']:.0f}% to {row['experiment']:.0f}%)")
     return f"{_signed(row['change'])}%"
@@ -683,6 +685,15 @@ def load(stage, *, basis: str = "per case", resamples: int = 2000, seed: int = 2
     events_file = council.load("events").path.name if council.load("events").path else "events.csv"
     catalogue = council.table("activities", service=service.id) if council.has_table("activities") else None
     per_case = flow.case_table(events, catalogue=catalogue) if len(events) else _empty_case_table()
+    if len(events):
+        cats = set() if catalogue is None else set(catalogue["category"].dropna())
+        lacking = [c for c in ("assessment", "referral") if c not in cats]
+        if lacking:
+            where = "activities.csv has no activities for this service" if not cats else \
+                f"no activity in activities.csv has the category {' or '.join(lacking)}"
+            problems.append(Problem("activities.csv", f"{where}, so {' and '.join(c + 's' for c in lacking)} per case "
+                                    "count as none", "give each activity of the service its category (assessment, "
+                                    "referral, hand-off, ...)", column="category", severity=WARNING))
     if stage.start is not None or stage.end is not None:  # cases of the period, by their first step
         per_case = within_period(per_case, "first_at", stage.start, stage.end)
     cohorts = cohort_cases(per_case, cases=cases, start=start, cases_file=cases_file, events_file=events_file)
@@ -850,7 +861,7 @@ def show_before_after(data: Experiment, *, measures=("end_to_end_days", "people"
         if result.attrs["phase_note"]:
             notes.append(f"No phase is drawn: {result.attrs['phase_note']}.")
         mix = phase_mix(result)
-        if len(result.attrs["phases"]) > 1 and mix.loc["after", "baseline"]:
+        if not axes and len(result.attrs["phases"]) > 1 and mix.loc["after", "baseline"]:
             notes.append(f"After the start, {mix.loc['after', 'experiment']:,} experiment team case(s) (ringed) "
                          f"finished beside {mix.loc['after', 'baseline']:,} baseline case(s) the old system was still "
                          "finishing.")
@@ -939,7 +950,8 @@ def show_summary(data: Experiment) -> None:
         if r["change_unit"] == "points":
             what = f"from {r['baseline']:.0f}% to {r['experiment']:.0f}%"
         else:
-            what = f"from {_num(r['baseline'])} to {_num(r['experiment'])} ({r['compared_as']}), {change_text(r)}"
+            what = (f"from {_num(r['baseline'])} to {_num(r['experiment'])} {r['unit']} ({r['compared_as']}), "
+                    f"{change_text(r)}")
         parts.append(f"<li><b>{_esc(r['name'])}</b>: {_esc(what)}: {_esc(r['reading'])}.</li>")
     parts.append("</ul>")
     act = _conditions(data)

@@ -490,3 +490,16 @@ def test_notebook_renders_with_and_without_an_experiment(tmp_path, monkeypatch):
     assert "No experiment set up for Waste collection" in waste and "council.yaml" in waste
     assert waste_images == 0 and "Summary for senior managers" not in waste
     assert waste_json["has_experiment"] is False and waste_json["experiment_cases"] == 0
+
+
+def test_missing_catalogue_is_reported_and_zero_counts_are_worded(tmp_path):
+    from systemic_lib import report
+
+    council = write_council(tmp_path / "testshire")
+    (council / "activities.csv").unlink()
+    data = ex.load(report.start(council, "care", stage="experiment"), resamples=100)
+    assert any(p.file == "activities.csv" and "assessments and referrals" in p.message for p in data.problems)
+    table = ex.comparison_table(data.comparison).set_index("Measure")
+    assert table.loc["Assessments", "Change"] == "none in either cohort"
+    assert table.loc["Assessments", "Reading"] == "none in either cohort"
+    assert table.loc["Hand-offs", "Change"] == "-75%"
