@@ -1140,6 +1140,8 @@ def write_sample_councils(out_dir=None, *, seed: int = 2024) -> list[Path]:
         for name, frame in tables.items():
             if frame is not None:
                 atomic_write_text(folder / f"{name}.csv", _csv(frame, TABLES[name].column_names))
+            else:  # a table this council does not have, left by an older version of the generator
+                (folder / f"{name}.csv").unlink(missing_ok=True)
         text = yaml.safe_dump(council_yaml(plan), sort_keys=False, allow_unicode=True, width=110)
         atomic_write_text(folder / "council.yaml", f"# {plan.name}: a fictional council (systemic sample data, "
                                                    f"seed {seed})\n" + text)

@@ -123,3 +123,16 @@ def test_templates_command(tmp_path):
     assert result.exit_code == 0, result.output
     assert "demand.xlsx" in result.output
     assert (tmp_path / "t" / "cases.xlsx").exists()
+
+
+def test_the_template_folder_is_itself_a_valid_council(out):
+    """council.yaml and the example rows agree (services, ids), so a copied folder validates before editing."""
+    from systemic_lib.council import validate_council
+
+    assert [p.describe() for p in validate_council(out)] == []
+    council = load_council(out)
+    for table in TABLES:
+        frame = council.table(table)
+        assert len(frame) == 1
+        if table != "rules":
+            assert set(frame["service"]) <= set(council.services)
