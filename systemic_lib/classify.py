@@ -42,7 +42,7 @@ class RulesResult:
     @property
     def unmatched(self) -> pd.DataFrame:
         """Usable rules that match no contact."""
-        return self.report[self.report["usable"] & (self.report["matches"] == 0)]
+        return self.report[self.report["usable"].astype(bool) & (self.report["matches"] == 0)]
 
 
 def rules_frame(rules) -> pd.DataFrame:
@@ -81,8 +81,12 @@ def apply_rules(data: pd.DataFrame, rules, *, file: str = "rules.csv", first_row
     report_rows, pairs = [], {}
     klass_of, ftype_of = [], []
     factorised: dict[str, tuple[np.ndarray, pd.Series]] = {}
-    services = frame["service"].to_numpy(dtype=object) if "service" in frame.columns else np.full(n, None)
-    existing = frame["classification"].to_numpy(dtype=object)
+    if "service" in frame.columns:
+        svc_codes, svc_names = pd.factorize(frame["service"], use_na_sentinel=True)
+        svc_index = {str(v): k for k, v in enumerate(svc_names)}
+    else:
+        svc_codes, svc_index = np.full(n, -1), {}
+    hand = {k: frame["classification"].eq(k).fillna(False).to_numpy(dtype=bool) for k in CLASSIFICATIONS}
 
     for i, rule in rules.iterrows():
         row = first_row + int(i)
@@ -112,7 +116,7 @@ def apply_rules(data: pd.DataFrame, rules, *, file: str = "rules.csv", first_row
         known = codes >= 0
         hit[known] = hit_unique[codes[known]]
         if service is not None:
-            hit &= services == service
+            hit &= svc_codes == svc_index.get(service, -2)
         taken = hit & (winner >= 0)
         if taken.any():  # contacts an earlier rule matched too: do the two disagree?
             earlier = winner[taken]
@@ -121,10 +125,10 @@ def apply_rules(data: pd.DataFrame, rules, *, file: str = "rules.csv", first_row
                 pairs[(int(e), int(i))] = np.flatnonzero(taken)[disagree & (earlier == e)]
         new = hit & (winner < 0)
         winner[new] = i
-        values = frame[column].to_numpy(dtype=object)[hit]
-        hand = hit & ~target & (existing != klass)
+        other = hand["failure" if klass == "value" else "value"]
         base.update(usable=True, matches=int(hit.sum()), applied=int((new & target).sum()),
-                    disagrees_with_hand=int(hand.sum()), examples=_examples(values))
+                    disagrees_with_hand=int((hit & ~target & other).sum()),
+                    examples=_examples(uniques.to_numpy()[codes[np.flatnonzero(hit)[:500]]]))
         report_rows.append(base)
 
     report = pd.DataFrame(report_rows, columns=_REPORT_COLUMNS)
@@ -184,7 +188,7 @@ def _contradictions(pairs, rules, klass_of, first_row, frame) -> pd.DataFrame:
     rows = []
     for (e, i), positions in pairs.items():
         column = str(rules.loc[e, "column"]).strip()
-        values = frame[column].to_numpy(dtype=object)[positions] if column in frame.columns else np.array([])
+        values = frame[column].iloc[positions[:500]].to_numpy(dtype=object) if column in frame.columns else []
         rows.append({"row": first_row + e, "other_row": first_row + i, "classification": klass_of[e],
                      "other_classification": klass_of[i], "contacts": len(positions), "examples": _examples(values)})
     return pd.DataFrame(rows, columns=_CONTRA_COLUMNS).sort_values("contacts", ascending=False, kind="stable") \
@@ -193,7 +197,7 @@ def _contradictions(pairs, rules, klass_of, first_row, frame) -> pd.DataFrame:
 
 def _rule_problems(report: pd.DataFrame, contradictions: pd.DataFrame, file: str, considered: int) -> list[Problem]:
     out = []
-    used = report[report["usable"]]
+    used = report[report["usable"].astype(bool)]
     idle = used[used["matches"] == 0]
     if considered and len(idle):
         names = "; ".join(f"row {r}: '{p}' on {c}" for r, p, c in zip(idle["row"], idle["pattern"], idle["column"]))

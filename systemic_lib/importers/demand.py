@@ -245,13 +245,15 @@ def convert(raw: pd.DataFrame, mapping: DemandMapping, *, src: str = "source", t
         column = mapping.service.column if mapping.service is not None and mapping.service.column else cols["service"]
         names = _source(rows, column, "service", src)
         values = mapping.service.values if mapping.service is not None else {}
-        services = names.map(values).fillna(slug(names)).replace("", np.nan)
+        mapped = names.map(values).astype(object)
+        services = mapped.where(mapped.notna(), slug(names)).replace("", np.nan)
     demand["service"] = services
     demand["received_at"] = when[keep]
     if "channel" in cols:
         chan_text = _source(rows, cols["channel"], "channel", src)
-        demand["channel"] = chan_text.map(mapping.channel.values).fillna(
-            normalise_category(chan_text, TABLES["demand"].column("channel"))).replace("", np.nan)
+        mapped = chan_text.map(mapping.channel.values).astype(object)
+        demand["channel"] = mapped.where(mapped.notna(), normalise_category(
+            chan_text, TABLES["demand"].column("channel"))).replace("", np.nan)
     for col in ("verbatim", "demand_type", "classification", "failure_type", "what_matters", "one_stop", "case_id"):
         if col in cols:
             demand[col] = _source(rows, cols[col], col, src).replace("", np.nan)

@@ -1,0 +1,163 @@
+"""systemic import demand: rows in = rows written + rows rejected, each rejection with its reason; Boston 311."""
+
+import textwrap
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from systemic_lib import config, demand
+from systemic_lib.council import load_council, validate_council
+from systemic_lib.contract import ERROR
+from systemic_lib.errors import ImportMappingError
+from systemic_lib.importers.demand import demand_command, import_demand, load_mapping
+
+SOURCE = textwrap.dedent("""\
+    CASE_ENQUIRY_ID,OPEN_DT,CLOSURE_REASON,CASE_TITLE,SUBJECT,TYPE,Source,CASE_STATUS
+    1,01/05/2015 09:15:00 AM,Case Closed Case Resolved,Pothole on my street,Public Works Department,Request for Pothole Repair,Constituent Call,Closed
+    2,01/05/2015 01:30:00 PM,Case Closed Duplicate of Existing Case,Still no light,Public Works Department,Street Light Outages,Citizens Connect App,Closed
+    3,01/06/2015 10:00:00 AM,,Inspector visit,Inspectional Services,Building Inspection Request,Employee Generated,Open
+    4,13/45/2015 10:00:00 AM,,Bad date,Public Works Department,Sign Repair,Self Service,Open
+    ,01/07/2015 10:00:00 AM,,No id,Public Works Department,Sign Repair,Self Service,Open
+    2,01/08/2015 10:00:00 AM,,Same id again,Public Works Department,Sign Repair,Twitter,Open
+    7,,,No date at all,Parks & Recreation Department,Notification,Fax,Open
+    8,01/09/2015 11:00:00 PM,Case Closed Case Noted,,Parks & Recreation Department,Call Log,Constituent Call,Closed
+""")
+
+
+@pytest.fixture
+def source(tmp_path):
+    path = tmp_path / "extract.csv"
+    path.write_text(SOURCE)
+    return path
+
+
+def test_rows_balance_and_every_rejection_has_a_reason(tmp_path, source):
+    folder = tmp_path / "boston"
+    r = import_demand(source, folder, mapping="boston311")
+    assert r["rows_in"] == 8 and r["written"] == 4 and r["rejected"] == 4
+    assert r["rows_in"] == r["written"] + r["rejected"]
+    rejected = pd.read_csv(folder / "demand.rejected.csv", dtype=str, keep_default_na=False)
+    reasons = dict(zip(rejected["source_row"], rejected["reason"]))
+    assert reasons["4"].startswith("raised by city staff") and "Employee Generated" in reasons["4"]
+    assert reasons["5"] == "OPEN_DT '13/45/2015 10:00:00 AM' is not a date written MM/DD/YYYY hh:mm:ss AM/PM"
+    assert reasons["6"].startswith("CASE_ENQUIRY_ID is blank")
+    assert reasons["7"] == "CASE_ENQUIRY_ID '2' appears again (first at source row 3)"
+    assert r["rejected_by_reason"] == {"raised by city staff, not a contact from a citizen": 1,
+                                       "received time cannot be read": 1, "no contact id": 1,
+                                       "contact id repeated": 1}
+
+
+def test_mapped_columns_services_channels_and_rules(tmp_path, source):
+    folder = tmp_path / "boston"
+    r = import_demand(source, folder, mapping="boston311")
+    council = load_council(folder)  # council.yaml written from the data
+    assert list(council.services) == ["public-works", "parks"]
+    assert council.services["parks"].name == "Parks & Recreation Department"
+    d = council.table("demand").set_index("contact_id")
+    assert d.loc["1", "received_at"] == pd.Timestamp("2015-01-05 09:15")
+    assert d.loc["8", "received_at"] == pd.Timestamp("2015-01-09 23:00")  # 11 PM, parsed explicitly
+    assert d.loc["1", "channel"] == "phone" and d.loc["2", "channel"] == "app"
+    assert d.loc["7", "channel"] == "fax"  # not in the mapping: kept as written and reported
+    assert r["channels_not_in_contract"] == ["fax"]
+    assert d.loc["1", "demand_type"] == "Request for Pothole Repair" and d.loc["1", "verbatim"] == "Pothole on my street"
+    assert (d.loc["2", "classification"], d.loc["2", "failure_type"]) == ("failure", "not done")  # duplicate
+    assert d.loc["1", "classification"] == "value"
+    assert d.loc["2", "classified_by"] == "rule 1: duplicate"
+    assert pd.isna(d.loc["8", "classification"])  # Call Log: no rule, stays unclassified and counted
+    assert r["unclassified"] == 2 and r["value"] + r["failure"] + r["unclassified"] == r["written"]
+    assert (r["no_received_at"], r["no_verbatim"]) == (1, 1)  # kept and counted, not dropped
+    assert (folder / "rules.csv").exists()
+    assert not [p for p in validate_council(folder) if p.severity == ERROR]
+
+
+def test_an_existing_council_yaml_is_left_alone_and_unknown_services_reported(tmp_path, source):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    text = "name: Mine\nservices:\n  - {id: public-works, name: Public works, purpose: Fix my street}\n"
+    (folder / "council.yaml").write_text(text)
+    r = import_demand(source, folder, mapping="boston311")
+    assert (folder / "council.yaml").read_text() == text
+    assert r["services_not_in_council_yaml"] == ["parks"]
+
+
+def test_reimport_keeps_previous_version(tmp_path, source):
+    folder = tmp_path / "b"
+    import_demand(source, folder, mapping="boston311")
+    first = (folder / "demand.csv").read_bytes()
+    import_demand(source, folder, mapping="boston311")
+    assert (folder / "demand.csv.prev").read_bytes() == first
+
+
+def test_mapping_from_cli_options_and_council_yaml(tmp_path):
+    src = tmp_path / "crm.csv"
+    src.write_text("Ref,When,Dept,How,Said\nA1,2024-03-04 09:15,Housing Repairs,Telephone,Boiler broken\n"
+                   "A2,04/03/2024 10:00,Housing Repairs,E-mail,When will you come\n")
+    folder = tmp_path / "n"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(yaml.safe_dump({
+        "name": "Northshire", "services": [{"id": "housing-repairs", "name": "Housing repairs", "purpose": "Fix it"}],
+        "imports": {"demand": {"columns": {"contact_id": "Ref", "received_at": "When", "service": "Dept"}}}}))
+    r = import_demand(src, folder, columns={"channel": "How", "verbatim": "Said"})
+    assert r["written"] == 2 and r["rejected"] == 0
+    d = load_council(folder).table("demand")
+    assert d["service"].tolist() == ["housing-repairs", "housing-repairs"]
+    assert d["channel"].tolist() == ["phone", "email"]
+    assert d["received_at"].tolist() == [pd.Timestamp("2024-03-04 09:15"), pd.Timestamp("2024-03-04 10:00")]
+    assert not (folder / "demand.rejected.csv").exists()
+
+
+def test_out_option_puts_rejections_beside_it(tmp_path, source):
+    out = tmp_path / "elsewhere" / "contacts.csv"
+    r = import_demand(source, tmp_path / "b", mapping="boston311", out=out)
+    assert out.exists() and (tmp_path / "elsewhere" / "contacts.rejected.csv").exists()
+    assert r["output"] == str(out)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"mapping": "nowhere"}, "no mapping 'nowhere'"),
+    ({"columns": {"contact_id": "Ref"}}, "names no source column for received_at, service"),
+    ({"mapping": {"columns": {"contact_id": "X", "received_at": "Y", "service": "Z", "colour": "Q"}}},
+     "colour is not a demand column"),
+])
+def test_bad_mappings_say_what_to_fix(tmp_path, kwargs, words):
+    with pytest.raises(ImportMappingError, match=words):
+        load_mapping(council_dir=tmp_path, **kwargs)
+
+
+def test_a_mapped_column_missing_from_the_file_is_named(tmp_path, source):
+    with pytest.raises(ImportMappingError, match="column 'NOPE', which the file does not have"):
+        import_demand(source, tmp_path / "b", mapping="boston311", columns={"verbatim": "NOPE"})
+
+
+def test_cli(tmp_path, source):
+    result = CliRunner().invoke(demand_command, [str(source), "--council", str(tmp_path / "b"),
+                                                 "--mapping", "boston311"])
+    assert result.exit_code == 0, result.output
+    assert "Read 8 rows from extract.csv: wrote 4 contacts" in result.output and "rejected 4" in result.output
+    assert "Rejected 1: contact id repeated." in result.output
+    bad = CliRunner().invoke(demand_command, [str(source), "--council", str(tmp_path / "c"), "--map", "oops"])
+    assert bad.exit_code != 0 and "COLUMN=SOURCE" in bad.output
+
+
+BOSTON = config.SHARED_REAL_DATA / "boston-311-2015" / "boston311_2015.csv.gz"
+
+
+@pytest.mark.skipif(not BOSTON.exists(), reason=f"the Boston 311 extract is not at {BOSTON}")
+def test_the_real_boston_file_balances(tmp_path):
+    folder = tmp_path / "boston"
+    r = import_demand(BOSTON, folder, mapping="boston311")
+    assert r["rows_in"] == 121_145
+    assert r["written"] + r["rejected"] == 121_145
+    rejected = pd.read_csv(folder / "demand.rejected.csv", dtype=str, keep_default_na=False)
+    assert len(rejected) == r["rejected"] and rejected["reason"].ne("").all()
+    assert r["rejected_by_reason"] == {"raised by city staff, not a contact from a citizen": 14_675 + 12_783 + 198}
+    council = load_council(folder)
+    assert not [p for p in council.problems() if p.severity == ERROR]
+    contacts = council.table("demand")
+    assert len(contacts) == r["written"] == 121_145 - 27_656
+    h = demand.headline(contacts)
+    assert h["value"] + h["failure"] + h["unclassified"] == len(contacts)
+    assert h["failure"] > 0 and h["value"] > 0
+    assert len(council.services) == contacts["service"].nunique()

@@ -1,0 +1,50 @@
+"""Personal identifiers never reach a report: emails, UK phone numbers, postcodes and NHS numbers are replaced."""
+
+import pandas as pd
+import pytest
+
+from systemic_lib.redact import redact, redact_series
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("email jo.bloggs+x@example.co.uk now", "email [email] now"),
+    ("ring 07700 900123 or 07700900123", "ring [phone] or [phone]"),
+    ("mobile 07700-900-123", "mobile [phone]"),
+    ("call 020 7946 0018 please", "call [phone] please"),
+    ("landline 01632 960001", "landline [phone]"),
+    ("tel 0161-496-0000", "tel [phone]"),
+    ("tel (0161) 496 0000", "tel [phone]"),
+    ("+44 7700 900123", "[phone]"),
+    ("+44 (0)20 7946 0018", "[phone]"),
+    ("0044 20 7946 0018", "[phone]"),
+    ("my NHS number is 943 476 5919 ok", "my NHS number is [NHS number] ok"),
+    ("nhs 9434765919", "nhs [NHS number]"),
+    ("nhs 943-476-5919", "nhs [NHS number]"),
+    ("I live at SW1A 1AA", "I live at [postcode]"),
+    ("postcode m1 1ae.", "postcode [postcode]."),
+    ("B33 8TH and EC1A1BB", "[postcode] and [postcode]"),
+])
+def test_identifiers_are_replaced(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "fix it in 2 weeks at 4pm, ref 12345",
+    "born 1985, 3 kids, flat 12",
+    "years 2024 and 2025",
+    "the boiler broke on 03/04/2024",
+    "order 1234567",
+])
+def test_ordinary_words_and_numbers_are_kept(text):
+    assert redact(text) == text
+
+
+def test_missing_values_pass_through():
+    assert redact(None) is None
+    s = redact_series(pd.Series(["a@b.com", None, "SW1A1AA", "fine"], dtype="str"))
+    assert s.iloc[0] == "[email]" and pd.isna(s.iloc[1]) and s.iloc[2] == "[postcode]" and s.iloc[3] == "fine"
+
+
+def test_series_and_single_agree():
+    texts = ["call 07700 900123 at SW1A 1AA", "nhs 943 476 5919", "x@y.org", "nothing here"]
+    assert redact_series(pd.Series(texts, dtype=object)).tolist() == [redact(t) for t in texts]
