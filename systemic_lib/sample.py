@@ -1054,8 +1054,8 @@ def _activities(plan: CouncilPlan) -> pd.DataFrame:
 
 
 def _rules() -> pd.DataFrame:
-    """Classification rules for contacts nobody has classified yet (first match wins): the council's own demand
-    types first, then words in the verbatim, then everything else as value demand."""
+    """Classification rules for contacts nobody has classified yet (first match wins): the council's own failure
+    demand types, words in the verbatim that signal failure, then its value demand types."""
     return pd.DataFrame([
         ("", "demand_type", r"^when |what's happening|has my .* been|where is my|processed .* yet", "failure",
          "progress chasing"),
@@ -1074,7 +1074,9 @@ def _rules() -> pd.DataFrame:
          "not done"),
         ("", "verbatim", r"don't understand|what does .* mean|can't make sense", "failure", "not understood"),
         ("", "verbatim", r"complain", "failure", "complaint"),
-        ("", "demand_type", r".", "value", ""),
+        ("", "demand_type", r"^(?:I'm moving|I'm struggling|apply|set up|pay my|a copy|what band|order a|book a|"
+         r"help with|what day|subscribe|submit|do I need|pre-application|comment on|renew|change the car|buy|how much)",
+         "value", ""),
     ], columns=["service", "column", "pattern", "classification", "failure_type"])
 
 
