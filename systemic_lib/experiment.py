@@ -596,8 +596,10 @@ def distribution_chart(data, *, measure: str, ax=None, title: str | None = None)
         values = frame[["cohort", col]].dropna()
         counts = values["cohort"].value_counts().reindex(list(COHORTS), fill_value=0).to_dict()
         if len(values):
-            sns.boxplot(data=values, x="cohort", y=col, order=list(COHORTS), hue="cohort",
-                        palette=COHORT_COLOURS, ax=ax, showfliers=False, width=0.5, legend=False)
+            with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11 a deprecated boxplot argument
+                warnings.simplefilter("ignore", DeprecationWarning)
+                sns.boxplot(data=values, x="cohort", y=col, order=list(COHORTS), hue="cohort",
+                            palette=COHORT_COLOURS, ax=ax, showfliers=False, width=0.5, legend=False)
             sns.stripplot(data=values, x="cohort", y=col, order=list(COHORTS), color="#231f20", size=3,
                           alpha=0.6, jitter=0.2, ax=ax)
         ax.set_ylabel("% of hours" if m.id == "face_to_face" else m.unit)
@@ -669,7 +671,9 @@ def _cases_tolerant(council, service: str, start, end):
         frame = within_period(frame, "opened_at", start, end)
     name = result.path.name if result.path is not None else "cases.csv"
     # The per-table problems (warnings) except those this stage reports in its own words.
-    own = [p for p in result.problems if p not in fatal and not (p.column == "case_id" and "more than once" in p.message)]
+    # (unknown cohort labels are reported per service by cohort_cases, with the label and the cases it affects)
+    own = [p for p in result.problems if p not in fatal and p.column != "cohort"
+           and not (p.column == "case_id" and "more than once" in p.message)]
     return frame.reset_index(drop=True), own, name
 
 
@@ -790,8 +794,8 @@ def show_data_checks(data: Experiment) -> None:
     """Which cases are compared and which are left out, and why; then any data problems."""
     from . import report
 
-    if not data.has_experiment:
-        report.problems(data.problems)
+    if not data.has_experiment:  # only what may explain a missing experiment cohort: labels the contract blanked
+        report.problems([p for p in data.problems if p.column == "cohort" and "no cases in the" not in p.message])
         return
     report.heading("Which cases are compared")
     report.note("Every case of the service is counted once: either in the comparison or left out with the reason. "

@@ -489,6 +489,7 @@ def test_notebook_renders_with_and_without_an_experiment(tmp_path, monkeypatch):
     waste, waste_images, waste_json = outputs["waste"]
     assert "No experiment set up for Waste collection" in waste and "council.yaml" in waste
     assert waste_images == 0 and "Summary for senior managers" not in waste
+    assert "Data problems found" not in waste  # no cohort warnings for a service that runs no experiment
     assert waste_json["has_experiment"] is False and waste_json["experiment_cases"] == 0
 
 
