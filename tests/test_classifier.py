@@ -1,0 +1,113 @@
+"""The coach's classifier, driven from Python: decisions saved at once, resume, a crash mid-write loses nothing."""
+
+import os
+import textwrap
+
+import pandas as pd
+import pytest
+
+from systemic_lib.council import load_council
+from systemic_lib.widgets.classifier import Classifier
+
+YAML = textwrap.dedent("""\
+    name: Testshire
+    services:
+      - {id: housing-repairs, name: Housing repairs, purpose: Fix my home}
+      - {id: council-tax, name: Council tax, purpose: Pay the right amount}
+""")
+DEMAND = textwrap.dedent("""\
+    contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type,what_matters,extra
+    C1,housing-repairs,2024-01-01 09:00,phone,Call me on 07700 900123 <now>,fix boiler,value,,,keep me
+    C2,housing-repairs,2024-01-02 09:00,phone,When will you come?,when will it be done,,,,x
+    C3,council-tax,2024-01-03 09:00,web,Bill wrong,wrong bill,,,,y
+    C4,housing-repairs,2024-01-04 09:00,email,Leak at SW1A 1AA,fix roof,maybe,,,z
+    C5,housing-repairs,2024-01-05 09:00,phone,,fix roof,,,,
+""")
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "council.yaml").write_text(YAML)
+    (tmp_path / "demand.csv").write_text(DEMAND)
+    return tmp_path
+
+
+def saved(folder):
+    return pd.read_csv(folder / "demand.csv", dtype=str, keep_default_na=False).set_index("contact_id")
+
+
+def test_shows_the_first_unclassified_contact_redacted(folder):
+    c = Classifier(folder, service="housing-repairs")
+    assert c.queue == ["C2", "C4", "C5"]  # C4's 'maybe' is not a classification: it is still to do
+    assert c.current == "C2"
+    assert "1 of 4" in c.progress.value  # C1 classified of the 4 housing-repairs contacts
+    assert "When will you come?" in c.verbatim.value
+    assert "when will it be done" in c.details.value and "phone" in c.details.value
+    c.skip()
+    assert "[postcode]" in c.verbatim.value and "SW1A" not in c.verbatim.value
+
+
+def test_each_decision_is_saved_at_once(folder):
+    c = Classifier(folder, service="housing-repairs")
+    c.failure_type.value = "progress chasing"
+    c.what_matters.value = "knowing when"
+    c.failure_button.click()
+    row = saved(folder).loc["C2"]
+    assert (row["classification"], row["failure_type"], row["what_matters"]) == ("failure", "progress chasing",
+                                                                                 "knowing when")
+    assert c.current == "C4" and "2 of 4" in c.progress.value
+    assert c.failure_type.value == "" and c.what_matters.value == ""  # fresh for the next contact
+    c.value_button.click()
+    after = saved(folder)
+    assert after.loc["C4", "classification"] == "value" and after.loc["C4", "failure_type"] == ""
+    # other rows and columns are written back as they were
+    assert after.loc["C1", "verbatim"] == "Call me on 07700 900123 <now>" and after.loc["C1", "extra"] == "keep me"
+    assert after.loc["C3", "classification"] == "" and after.loc["C1", "received_at"] == "2024-01-01 09:00"
+    assert (folder / "demand.csv.prev").exists()  # the previous version is kept
+    council = load_council(folder)
+    assert council.table("demand", service="housing-repairs")["classification"].notna().sum() == 3
+
+
+def test_resume_starts_at_the_first_still_unclassified(folder):
+    first = Classifier(folder, service="housing-repairs")
+    first.value_button.click()  # C2
+    again = Classifier(folder, service="housing-repairs")
+    assert again.current == "C4" and again.queue == ["C4", "C5"]
+    again.value_button.click()
+    again.failure_button.click()
+    assert again.current is None and "Every contact here is classified" in again.verbatim.value
+    assert again.value_button.disabled
+    assert Classifier(folder, service="housing-repairs").current is None
+
+
+def test_a_crash_mid_write_leaves_the_file_intact(folder, monkeypatch):
+    c = Classifier(folder, service="housing-repairs")
+    before = (folder / "demand.csv").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken)
+    c.value_button.click()
+    assert (folder / "demand.csv").read_bytes() == before
+    assert "Not saved" in c.message.value and "disk full" in c.message.value
+    assert c.current == "C2"  # still on screen to try again
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]  # no half-written file left behind
+    monkeypatch.undo()
+    c.value_button.click()
+    assert saved(folder).loc["C2", "classification"] == "value"
+
+
+def test_a_contact_classified_elsewhere_meanwhile_is_skipped(folder):
+    c = Classifier(folder, service="housing-repairs")
+    text = (folder / "demand.csv").read_text().replace("fix roof,maybe", "fix roof,value")
+    (folder / "demand.csv").write_text(text)
+    c.failure_button.click()  # C2; C4 is now classified by someone else
+    assert c.current == "C5"
+
+
+def test_whole_council_and_no_file(folder, tmp_path_factory):
+    assert Classifier(folder).queue == ["C2", "C3", "C4", "C5"]
+    empty = tmp_path_factory.mktemp("empty")
+    c = Classifier(empty)
+    assert c.current is None and "No demand file" in c.verbatim.value

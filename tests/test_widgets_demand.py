@@ -1,0 +1,75 @@
+"""The demand explorer: the filters update the headline, the Pareto chart and the weekly chart together."""
+
+import textwrap
+from datetime import date
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+
+from systemic_lib.council import load_council
+from systemic_lib.widgets.demand import DemandExplorer, explore
+
+YAML = textwrap.dedent("""\
+    name: Testshire
+    services:
+      - {id: housing-repairs, name: Housing repairs, purpose: Fix my home}
+      - {id: council-tax, name: Council tax, purpose: Pay the right amount}
+""")
+DEMAND = textwrap.dedent("""\
+    contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type
+    C1,housing-repairs,2024-01-01 09:00,phone,a,fix boiler,value,
+    C2,housing-repairs,2024-01-02 09:00,phone,b,when will it be done,failure,progress chasing
+    C3,housing-repairs,2024-01-09 09:00,email,c,when will it be done,failure,progress chasing
+    C4,housing-repairs,2024-01-16 09:00,phone,d,fix roof,,
+    C5,council-tax,2024-01-03 09:00,web,e,wrong bill,failure,not done right
+""")
+
+
+@pytest.fixture
+def explorer(tmp_path):
+    (tmp_path / "council.yaml").write_text(YAML)
+    (tmp_path / "demand.csv").write_text(DEMAND)
+    council = load_council(tmp_path)
+    return DemandExplorer(council.table("demand"), services={s.id: s.name for s in council.spec.services})
+
+
+def test_starts_with_everything(explorer):
+    assert len(explorer.filtered()) == 5
+    assert "Contacts 5" in explorer.headline.value and "failure 3" in explorer.headline.value
+    assert explorer.pareto.value[:4] == b"\x89PNG" and explorer.weekly.value[:4] == b"\x89PNG"
+
+
+def test_filters_update_headline_and_both_charts(explorer):
+    before = (explorer.pareto.value, explorer.weekly.value)
+    explorer.service.value = "housing-repairs"
+    assert len(explorer.filtered()) == 4
+    assert "Housing repairs" in explorer.headline.value and "Contacts 4" in explorer.headline.value
+    assert explorer.pareto.value != before[0] and explorer.weekly.value != before[1]
+    explorer.channel.value = "phone"
+    assert "Contacts 3" in explorer.headline.value  # C1, C2, C4
+    explorer.classification.value = "unclassified"
+    assert explorer.filtered()["contact_id"].tolist() == ["C4"]
+    explorer.classification.value = "failure"
+    explorer.channel.value = "(all)"
+    assert explorer.filtered()["contact_id"].tolist() == ["C2", "C3"]
+
+
+def test_period_filter(explorer):
+    explorer.start.value = date(2024, 1, 2)
+    explorer.end.value = date(2024, 1, 9)
+    assert explorer.filtered()["contact_id"].tolist() == ["C2", "C3", "C5"]
+    assert "2 January 2024 to 9 January 2024" in explorer.headline.value
+
+
+def test_nothing_selected_says_so(explorer):
+    explorer.service.value = "council-tax"
+    explorer.channel.value = "phone"
+    assert "No contacts are recorded" in explorer.headline.value
+    assert explorer.pareto.value[:4] == b"\x89PNG"
+
+
+def test_explore_returns_a_widget(explorer):
+    assert explore(explorer.data).children
