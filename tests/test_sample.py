@@ -251,6 +251,10 @@ def test_experiment_declared_with_system_change_and_cohorts(councils):
     assert (cases["cohort"].to_numpy() == cohort).all()
     others = council.cases[council.cases["service"] != svc.id]
     assert others["cohort"].isna().all()
+    events = council.table("events", service=svc.id)
+    in_experiment = events["case_id"].isin(cases.loc[cases["cohort"] == "experiment", "case_id"])
+    assert svc.experiment.team in set(events.loc[in_experiment, "team"])  # the team named in council.yaml
+    assert svc.experiment.team not in set(events.loc[~in_experiment, "team"])
 
 
 def test_experiment_cases_are_visibly_better(councils):
