@@ -27,7 +27,8 @@ __all__ = [
     "UNCLASSIFIED", "headline", "pareto", "failure_types", "channel_mix", "weekly", "predictability",
     "what_matters", "summary", "headline_sentence", "questions", "examples", "figures", "period",
     "pareto_chart", "failure_types_chart", "channel_chart", "weekly_chart", "data_problems", "stage_contacts",
-    "organisation_scan", "where_to_start", "scan_figures", "scan_chart", "COLOURS",
+    "organisation_scan", "where_to_start", "scan_figures", "scan_chart", "COLOURS", "caption", "show_table",
+    "service_names", "stage_problems", "period_caption",
 ]
 
 UNCLASSIFIED = "unclassified"
@@ -577,9 +578,10 @@ def channel_chart(data: pd.DataFrame, *, ax=None, title: str | None = None):
 
 
 def weekly_chart(data: pd.DataFrame, *, measure: str = "contacts", ax=None, title: str | None = None,
-                 phase_starts=(), phase_labels=None):
+                 changes=()):
     """Weekly demand on a capability chart (``spc.xmr`` + ``charts.capability_chart``): ``measure`` is "contacts"
-    (demand per week) or "failure_pct" (weekly failure demand %, lower is better). Returns the Axes."""
+    (demand per week) or "failure_pct" (weekly failure demand %, lower is better). ``changes`` are the known system
+    changes (council.yaml ``system_changes``): a new phase starts at each. Returns the Axes."""
     if measure not in ("contacts", "failure_pct"):
         raise SystemicError("weekly_chart measure must be 'contacts' or 'failure_pct'")
     table = weekly(data)
@@ -592,13 +594,46 @@ def weekly_chart(data: pd.DataFrame, *, measure: str = "contacts", ax=None, titl
     from .charts import capability_chart
     from .spc import xmr
 
-    starts = [pd.Timestamp(d) for d in phase_starts
-              if table["week"].min() < pd.Timestamp(d) <= table["week"].max()]
-    chart = xmr(series.to_numpy(dtype=float), dates=table["week"], phase_starts=starts,
+    inside = [c for c in changes if table["week"].min() < pd.Timestamp(c.date) <= table["week"].max()]
+    chart = xmr(series.to_numpy(dtype=float), dates=table["week"], phase_starts=[pd.Timestamp(c.date) for c in inside],
                 improvement="neutral" if measure == "contacts" else "decrease", floor=0,
                 ceiling=100 if measure == "failure_pct" else None)
     return capability_chart(chart, ax=ax, title=title, unit="contacts" if measure == "contacts" else "%",
-                            phase_labels=phase_labels)
+                            phase_labels=[c.label for c in inside] or None)
+
+
+_PEOPLE = {"demand_type": "Demand type", "classification": "Value or failure", "contacts": "Contacts",
+           "pct": "% of contacts", "cumulative_pct": "Cumulative %", "failure_type": "What failed",
+           "channel": "Channel", "value": "Value", "failure": "Failure", "unclassified": "Unclassified",
+           "failure_pct": "Failure demand %", "theme": "What matters", "verbatim": "What the citizen said (redacted)",
+           "service_name": "Service", "top_failure_demands": "Largest failure demands", "per_week": "Mean per week",
+           "verdict": "Is it predictable?"}
+
+
+def period_caption(data: pd.DataFrame) -> str:
+    """The data's period in short words: "1 Jan 2024 to 31 Dec 2024" (or "no dated contacts")."""
+    return _caption_period(data)
+
+
+def caption(data: pd.DataFrame, what: str) -> str:
+    """A caption with the period and count, e.g. "Type and frequency, 1 Jan 2024 to 31 Dec 2024 (12,304 contacts)"."""
+    return f"{what}, {_caption_period(data)} ({len(data):,} contacts)"
+
+
+def show_table(table: pd.DataFrame, *, caption: str | None = None, max_rows: int = 20) -> None:
+    """Show a demand table to people who don't code: plain column names, % signs, escaped HTML."""
+    from . import report
+
+    drop = [c for c in ("service", "weeks", "lower", "upper", "special_causes", "predictable") if c in table.columns
+            and ("service_name" in table.columns or c != "service")]
+    shown = table.drop(columns=drop).rename(columns=_PEOPLE)
+    percent = [v for k, v in _PEOPLE.items() if k.endswith("pct") and v in shown.columns]
+    report.table(shown, caption=caption, max_rows=max_rows, percent=tuple(percent), decimals=0)
+
+
+def service_names(council) -> dict[str, str]:
+    """Service id -> name, in council.yaml order."""
+    return {s.id: s.name for s in council.spec.services}
 
 
 # ------------------------------------------------------------------------------------------- the stage's own data
@@ -627,6 +662,12 @@ class _RulesNotUsed:
         self.problems = list(problems)
         self.report = pd.DataFrame()
         self.classified = 0
+
+
+def stage_problems(stage, rules=None) -> list[Problem]:
+    """The stage's data problems: its demand data's, then the rules table's (if rules were applied)."""
+    service = stage.service.id if stage.service else None
+    return data_problems(stage.council, service=service) + (list(rules.problems) if rules is not None else [])
 
 
 def data_problems(council, *, service: str | None = None) -> list[Problem]:

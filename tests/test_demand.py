@@ -1,12 +1,15 @@
 """The demand stage's figures on a small hand-computed council, and each bad input of issue 3."""
 
+import json
 import math
 import textwrap
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,7 +33,7 @@ YAML = textwrap.dedent("""\
 DEMAND = textwrap.dedent("""\
     contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type,what_matters,one_stop
     C01,housing-repairs,2024-01-01 09:00,phone,My boiler is broken,fix boiler,value,,warm home,yes
-    C02,housing-repairs,2024-01-02 10:00,phone,When will you come? ring 07700 900123,when will repair be done,Failure ,progress chasing,knowing when,no
+    C02,housing-repairs,2024-01-02 10:00,phone,When will you come? <b>now</b> ring 07700 900123,when will repair be done,Failure ,progress chasing,knowing when,no
     C03,housing-repairs,2024-01-03 11:00,email,Still waiting <b>!</b>,when will repair be done,FAIL,progress chasing,Knowing when.,no
     C04,housing-repairs,2024-01-08 09:00,web,Leak in the roof,fix roof,value demand,,dry home,yes
     C05,housing-repairs,2024-01-09 09:00,phone,You fixed it wrong,repair not right,failure,not done right,,no
@@ -329,3 +332,69 @@ def test_stage_contacts_apply_council_rules_to_unclassified_only(council):
     assert (h["value"], h["failure"], h["unclassified"]) == (6, 4, 0)  # C06, C09 by rule; hand failures kept
     assert rules.classified == 2
     assert rules.report.set_index("row").loc[3, "disagrees_with_hand"] == 3
+
+
+# -------------------------------------------------------------------------------------------------------- notebooks
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@pytest.mark.parametrize("name, stage", [("demand", "demand"), ("organisation_scan", "organisation_scan")])
+def test_notebooks_follow_conventions(name, stage):
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    first, params = nb.cells[0], nb.cells[1]
+    assert first.cell_type == "markdown" and "Questions a team should ask" in first.source
+    assert params.metadata.get("tags") == ["parameters"]
+    assert [line.split("=")[0].strip() for line in params.source.splitlines()] == [
+        "council_dir", "service", "period_start", "period_end", "output_dir"]
+    code = [c.source for c in nb.cells[2:] if c.cell_type == "code"]
+    assert f'stage="{stage}"' in code[0]
+    assert all(len(src.splitlines()) <= 6 for src in code)
+    assert not any("for " in src or "pd." in src for src in code)  # no logic in the notebook
+    assert code[-1].startswith("stage.save(")
+
+
+def _run(name, tmp_path, monkeypatch, **parameters):
+    papermill = pytest.importorskip("papermill")
+    monkeypatch.setenv("SYSTEMIC_BATCH", "1")
+    out = tmp_path / f"report-{name}-{parameters.get('service')}"
+    done = tmp_path / f"{name}-{parameters.get('service')}.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(done), cwd=str(NOTEBOOKS), kernel_name="python3",
+                               progress_bar=False, parameters={**parameters, "output_dir": str(out)})
+    shown = "\n".join(str(o.get("data", {}).get("text/html", "")) + str(o.get("text", ""))
+                      for c in nbformat.read(done, as_version=4).cells if c.cell_type == "code" for o in c.outputs)
+    return out, shown
+
+
+@pytest.mark.slow
+def test_demand_notebook_renders_and_saves_demand_json(council, tmp_path, monkeypatch):
+    out, shown = _run("demand", tmp_path, monkeypatch, council_dir=str(council.path), service="housing-repairs")
+    figures = json.loads((out / "demand.json").read_text())
+    assert (figures["stage"], figures["service"]) == ("demand", "housing-repairs")
+    assert (figures["contacts"], figures["value"], figures["failure"], figures["unclassified"]) == (10, 4, 4, 2)
+    assert (figures["failure_pct"], figures["one_stop_pct"]) == (50.0, 42.9)
+    assert figures["types"][0] == {"demand_type": "when will repair be done", "classification": "failure", "count": 3}
+    assert figures["period"] == {"start": "2024-01-01", "end": "2024-01-18"}
+    assert "Housing repairs received 10 contacts" in shown
+    assert "Questions for the team" in shown and "cannot read &#x27;weird&#x27;" in shown
+    assert "[phone]" in shown and "07700" not in shown  # verbatims redacted
+    assert "&lt;b&gt;now&lt;/b&gt;" in shown and "<b>now" not in shown  # and escaped
+    assert "C02" not in shown  # no contact ids in a report
+
+
+@pytest.mark.slow
+def test_demand_notebook_for_a_service_with_no_contacts(council, tmp_path, monkeypatch):
+    out, shown = _run("demand", tmp_path, monkeypatch, council_dir=str(council.path), service="waste")
+    figures = json.loads((out / "demand.json").read_text())
+    assert figures["contacts"] == 0 and figures["failure_pct"] is None and figures["types"] == []
+    assert "No contacts are recorded for Waste collection" in shown
+
+
+@pytest.mark.slow
+def test_organisation_scan_notebook(council, tmp_path, monkeypatch):
+    out, shown = _run("organisation_scan", tmp_path, monkeypatch, council_dir=str(council.path), service=None)
+    figures = json.loads((out / "organisation_scan.json").read_text())
+    assert figures["stage"] == "organisation_scan" and figures["contacts"] == 12
+    assert [s["service"] for s in figures["services"]] == ["housing-repairs", "council-tax", "waste", "parking"]
+    assert figures["services"][0]["failure_pct"] == 50.0
+    assert figures["where_to_start"].startswith("Start with Housing repairs")
+    assert "Start with Housing repairs" in shown and "parking" in shown
