@@ -1,0 +1,125 @@
+"""The whole workbook on a sample council: every stage renders, reads well in a real browser, leaks nothing.
+
+One batch per test session (session fixture), for Northshire (the council with the experiment).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from systemic_lib import config
+from systemic_lib.batch import run_batch
+from systemic_lib.council import load_council
+from systemic_lib.sample import write_sample_councils
+
+pytestmark = pytest.mark.slow
+
+COUNCIL = "northshire"
+EXPERIMENT_SERVICE = "health-social-care"
+
+# Written independently of systemic_lib.redact, so that a gap there is caught here.
+PERSONAL = {
+    "email": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
+    "mobile": re.compile(r"\b07\d{3}\s?\d{3}\s?\d{3}\b"),
+    "NHS number": re.compile(r"\b\d{3}\s\d{3}\s\d{4}\b"),
+    "postcode": re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b"),
+}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    councils = write_sample_councils(root / "councils")
+    folder = next(c for c in councils if c.name == COUNCIL)
+    result = run_batch([folder], root / "reports", jobs=2, progress=False, echo=lambda _: None)
+    return folder, result
+
+
+def _visible_text(html: str) -> str:
+    html = re.sub(r'src="data:[^"]+"', "", html)
+    html = re.sub(r"<style.*?</style>", "", html, flags=re.S)
+    return html
+
+
+def test_every_stage_of_every_service_renders(rendered):
+    folder, result = rendered
+    assert result.failed == [], result.summary()
+    assert result.skipped == [], result.summary()
+    expected = 1 + len(config.STAGES) * len(load_council(folder).services)  # + the organisation scan
+    assert len(result.ok) == expected
+
+
+def test_reports_are_small_have_no_code_and_leak_no_personal_details(rendered):
+    _, result = rendered
+    out = result.out_dir
+    for report in out.glob(f"{COUNCIL}/**/*.html"):
+        html = report.read_text()
+        assert report.stat().st_size < 500_000, f"{report} is {report.stat().st_size:,} bytes"
+        text = _visible_text(html)
+        for needle in ("from systemic_lib", "import ", "stage = report.start", "Traceback"):
+            assert needle not in text, f"{report.relative_to(out)} shows code: {needle!r}"
+        for kind, pattern in PERSONAL.items():
+            found = pattern.findall(text)
+            assert not found, f"{report.relative_to(out)} shows a {kind}: {found[:3]}"
+
+
+def test_figures_json_for_the_index_pages(rendered):
+    _, result = rendered
+    base = result.out_dir / COUNCIL / EXPERIMENT_SERVICE
+    demand = json.loads((base / "demand.json").read_text())
+    for key in ("contacts", "value", "failure", "unclassified", "failure_pct", "one_stop_pct", "types", "channels"):
+        assert key in demand
+    assert demand["contacts"] == demand["value"] + demand["failure"] + demand["unclassified"]
+    assert 30 <= demand["failure_pct"] <= 75
+
+    flow = json.loads((base / "flow.json").read_text())
+    for key in ("cases", "events", "median_days", "p85_days", "mean_handoffs", "mean_people", "rework_share",
+                "value_step_share", "variants"):
+        assert key in flow
+
+    experiment = json.loads((base / "experiment.json").read_text())
+    assert experiment["baseline_cases"] > 0 and experiment["experiment_cases"] > 0
+    by_name = {m["name"].lower(): m for m in experiment["measures"]}
+    e2e = next(m for n, m in by_name.items() if "end-to-end" in n)
+    assert e2e["experiment"] < e2e["baseline"] and e2e["change_pct"] < 0  # a visible, correctly signed change
+
+    measure = json.loads((base / "measure.json").read_text())
+    assert measure["measures"], "the experiment service has measures"
+    scan = json.loads((result.out_dir / COUNCIL / "organisation_scan.json").read_text())
+    assert scan["stage"] == "organisation_scan"
+
+
+def test_index_pages_link_every_report(rendered):
+    _, result = rendered
+    top = (result.out_dir / "index.html").read_text()
+    assert f"{COUNCIL}/index.html" in top
+    council_index = (result.out_dir / COUNCIL / "index.html").read_text()
+    for report in (result.out_dir / COUNCIL).glob("*/*.html"):
+        assert report.relative_to(result.out_dir / COUNCIL).as_posix() in council_index
+
+
+@pytest.mark.browser
+def test_reports_read_well_in_a_real_browser(rendered, browser, tmp_path):
+    _, result = rendered
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for rel in (f"{COUNCIL}/index.html", f"{COUNCIL}/{EXPERIMENT_SERVICE}/demand.html",
+                f"{COUNCIL}/{EXPERIMENT_SERVICE}/flow.html", f"{COUNCIL}/{EXPERIMENT_SERVICE}/experiment.html",
+                f"{COUNCIL}/{EXPERIMENT_SERVICE}/measure.html", f"{COUNCIL}/organisation_scan.html"):
+        page.goto((result.out_dir / rel).as_uri())
+        broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+                               ".map(i => i.alt || i.src.slice(0, 40))")
+        assert broken == [], f"{rel}: images that did not load: {broken}"
+        if rel.endswith(("demand.html", "flow.html", "experiment.html")):
+            assert page.locator(".headline").first.is_visible(), f"{rel} has no visible headline"
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1100 + 2, f"{rel} scrolls sideways ({width}px wide)"
+        page.screenshot(path=str(tmp_path / (rel.replace("/", "_") + ".png")), full_page=True)
+    page.close()
+    assert errors == []
