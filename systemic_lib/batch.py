@@ -158,8 +158,14 @@ class BatchResult:
         if self.skipped:
             lines.append("")
             lines.append(f"SKIPPED ({len(self.skipped)}):")
+            missing: dict[str, list[JobResult]] = {}
             for r in self.skipped:
+                if (r.error or {}).get("name") == "MissingNotebook":
+                    missing.setdefault(r.error.get("message", ""), []).append(r)
+                    continue
                 lines += ["  " + r.label] + ["    " + line for line in describe_error(r.error)]
+            for message, rs in missing.items():
+                lines.append(f"  {len(rs)} report(s) of {STAGE_NAMES.get(rs[0].stage, rs[0].stage)}: {message}")
         return "\n".join(lines)
 
 
@@ -254,7 +260,7 @@ def plan(council_dirs, out_dir, *, stages=None, services=None, period_start=None
     messages: list[str] = []
     missing = {s for s in stages if not (notebooks_dir / f"{s}.ipynb").exists()}
     for s in sorted(missing, key=ALL_STAGES.index):
-        messages.append(f"{notebooks_dir / (s + '.ipynb')} does not exist: {STAGE_NAMES[s]} reports are skipped. "
+        messages.append(f"{_shown(notebooks_dir / (s + '.ipynb'))} does not exist: {STAGE_NAMES[s]} reports are skipped. "
                         "Add the notebook (see docs/DEVELOPING.md) or leave this stage out with --stage.")
 
     jobs: list[Job] = []
@@ -294,7 +300,7 @@ def plan(council_dirs, out_dir, *, stages=None, services=None, period_start=None
             sname = council.services[sid].name if sid else None
             if stage in missing:
                 skipped.append(_skip(slug, council.name, folder.resolve(), "MissingNotebook",
-                                     f"{notebooks_dir / (stage + '.ipynb')} does not exist",
+                                     f"{_shown(notebooks_dir / (stage + '.ipynb'))} does not exist",
                                      service=sid, service_name=sname, stage=stage))
                 continue
             jobs.append(Job(
@@ -309,6 +315,14 @@ def plan(council_dirs, out_dir, *, stages=None, services=None, period_start=None
                 f"no council in this batch has service {', '.join(repr(s) for s in nowhere)}. Services are: "
                 f"{', '.join(sorted(known_services))}. Use one of those ids (see each council.yaml).")
     return jobs, skipped, messages
+
+
+def _shown(path: Path) -> str:
+    """A path as short as is clear: relative to the project if inside it."""
+    try:
+        return Path(path).resolve().relative_to(config.PROJECT_ROOT.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _council_name_or(folder: Path, default: str) -> str:
@@ -541,6 +555,8 @@ def clean_for_report(nb):
                         continue
                     if set(data) == {"text/plain"} and _PLUMBING_REPR.match(str(data["text/plain"])):
                         continue
+                    if "image/png" in data:
+                        data["image/png"] = compact_png(data["image/png"])
                 kept.append(out)
             cell.outputs = kept
             if not kept:
@@ -548,6 +564,39 @@ def clean_for_report(nb):
         cells.append(cell)
     nb.cells = cells
     return nb
+
+
+PNG_COMPACT_ABOVE = 60_000  #: base64 characters; smaller figures are left exactly as drawn
+
+
+def compact_png(b64) -> str:
+    """A large chart PNG re-encoded with a 256-colour palette (on white), if that is smaller; else unchanged.
+
+    Charts are flat colours plus anti-aliasing, so a palette keeps them sharp at a third of the size; this keeps
+    a report with several big figures under 500 KB.
+    """
+    text = "".join(b64) if isinstance(b64, list) else str(b64)
+    if len(text) < PNG_COMPACT_ABOVE:
+        return text
+    try:
+        import base64
+        import io
+
+        from PIL import Image
+
+        image = Image.open(io.BytesIO(base64.b64decode(text)))
+        image.load()
+        if image.mode in ("RGBA", "LA", "P"):
+            rgba = image.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(white, rgba)
+        palette = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        buf = io.BytesIO()
+        palette.save(buf, "PNG", optimize=True)
+        smaller = base64.b64encode(buf.getvalue()).decode("ascii")
+        return smaller if len(smaller) < len(text) else text
+    except Exception:  # noqa: BLE001 - an image Pillow cannot read is shown as it came
+        return text
 
 
 def _period_words(figures: dict | None, job: Job) -> str:

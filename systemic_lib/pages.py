@@ -49,27 +49,40 @@ def _count(value, word: str) -> str:
     return f"{value:,.0f} {word.removesuffix('s') if value == 1 else word}"
 
 
+def _items(value) -> list[dict]:
+    """Per-measure entries whether the JSON holds them as a list or keyed by measure id."""
+    items = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [m for m in items if isinstance(m, dict)]
+
+
 def _measure_figures(data: dict) -> list[str]:
-    measures = data.get("measures")
-    items = list(measures.values()) if isinstance(measures, dict) else measures if isinstance(measures, list) else []
-    items = [m for m in items if isinstance(m, dict)]
+    items = _items(data.get("measures"))
     if not items:
         return []
     quiet = {"", "none", "common cause", "common", "no signal"}
-    signals = sum(1 for m in items if str(m.get("last_point_signal") or "").strip().lower() not in quiet)
-    return [_count(len(items), "measure" if len(items) == 1 else "measures"),
-            f"{signals} with a special cause at the last point"]
+    signals: dict[str, int] = {}
+    for m in items:
+        signal = str(m.get("last_point_signal") or "").replace("_", " ").strip().lower()
+        if signal not in quiet:
+            signals[signal] = signals.get(signal, 0) + 1
+    out = [_count(len(items), "measures")]
+    if signals:
+        out.append("last point: " + ", ".join(f"{n} {name}" for name, n in sorted(signals.items())))
+    else:
+        out.append("last point: common cause on every measure")
+    return out
 
 
 def _experiment_figures(data: dict) -> list[str]:
-    out = []
     exp, base = _first(data, "experiment_cases"), _first(data, "baseline_cases")
+    if data.get("has_experiment") is False or (not exp and not base):
+        headline = data.get("headline")
+        return [headline[:200]] if isinstance(headline, str) and headline else ["no experiment yet"]
+    out = []
     if exp is not None:
         out.append(_count(exp, "experiment cases") + (f" vs {base:,.0f} baseline" if base is not None else ""))
-    measures = data.get("measures")
-    items = list(measures.values()) if isinstance(measures, dict) else measures if isinstance(measures, list) else []
-    for m in items:
-        if isinstance(m, dict) and _num(m.get("change_pct")) is not None and m.get("name"):
+    for m in _items(data.get("measures")):
+        if _num(m.get("change_pct")) is not None and m.get("name"):
             out.append(f"{m['name']}: {m['change_pct']:+.0f}%")
             break
     return out

@@ -337,3 +337,30 @@ def test_kernel_that_dies_at_start_is_retried_once(tmp_path, monkeypatch):
     assert result.status == "ok", result.error
     assert result.attempts == 2 and marker.exists()
     assert (out / "northshire" / "organisation_scan.html").exists()
+
+
+def test_large_chart_png_is_compacted_and_small_ones_kept():
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    fig, ax = plt.subplots(figsize=(9, 4), dpi=100)
+    ax.scatter(rng.normal(size=4000), rng.normal(size=4000), s=4, alpha=0.4, c=rng.random(4000), cmap="viridis")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    big = base64.b64encode(buf.getvalue()).decode()
+    assert len(big) > batch.PNG_COMPACT_ABOVE
+    small = batch.compact_png(big)
+    assert len(small) < 0.7 * len(big)
+    image = Image.open(io.BytesIO(base64.b64decode(small)))
+    assert image.size == Image.open(io.BytesIO(buf.getvalue())).size  # same picture size, fewer bytes
+    assert batch.compact_png("iVBORw0KGgo=") == "iVBORw0KGgo="  # small: untouched
+    assert batch.compact_png("x" * 70_000) == "x" * 70_000  # not an image: shown as it came

@@ -67,7 +67,14 @@ def test_headline_figures_per_stage():
         "20 experiment cases vs 31 baseline", "End-to-end time: -64%"]
     assert headline_figures("measure", {"measures": {
         "a": {"last_point_signal": "improvement"}, "b": {"last_point_signal": None},
-        "c": {"last_point_signal": "common cause"}}}) == ["3 measures", "1 with a special cause at the last point"]
+        "c": {"last_point_signal": "common_cause"}, "d": {"last_point_signal": "concern"}}}) == [
+        "4 measures", "last point: 1 concern, 1 improvement"]
+    assert headline_figures("measure", {"measures": [{"last_point_signal": "common_cause"}]}) == [
+        "1 measure", "last point: common cause on every measure"]
+    assert headline_figures("experiment", {"has_experiment": False, "experiment_cases": 0, "baseline_cases": 0,
+                                           "headline": "No experiment set up for Waste yet."}) == [
+        "No experiment set up for Waste yet."]
+    assert headline_figures("experiment", {"experiment_cases": 0}) == ["no experiment yet"]
     assert headline_figures("organisation_scan", {"services": 4}) == ["4 services"]
 
 
