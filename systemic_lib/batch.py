@@ -263,6 +263,8 @@ def plan(council_dirs, out_dir, *, stages=None, services=None, period_start=None
         messages.append(f"{_shown(notebooks_dir / (s + '.ipynb'))} does not exist: {STAGE_NAMES[s]} reports are skipped. "
                         "Add the notebook (see docs/DEVELOPING.md) or leave this stage out with --stage.")
 
+    if services is not None and config.COUNCIL_STAGE in stages and len(stages) < len(ALL_STAGES):
+        messages.append("The organisation scan is council-wide: it is left out when --service is given.")
     jobs: list[Job] = []
     skipped: list[JobResult] = []
     slugs: dict[str, Path] = {}
