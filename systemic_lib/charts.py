@@ -67,6 +67,10 @@ def _boundary_x(x: np.ndarray, start: int, is_date: bool):
     return a + (b - a) / 2
 
 
+#: More points than this and the chart drops the line joining them (markers only).
+DENSE = 150
+
+
 def capability_chart(data: pd.DataFrame, *, ax=None, title: str | None = None, unit: str | None = None,
                      phase_labels=None, date_format: str | None = None):
     """Draw the capability chart of ``data`` (the frame returned by ``spc.xmr``) and return the Axes.
@@ -89,11 +93,14 @@ def capability_chart(data: pd.DataFrame, *, ax=None, title: str | None = None, u
     values = data["value"].to_numpy(dtype=float)
     present = ~np.isnan(values)
 
-    # The series: a thin line through the points, then the points coloured by meaning.
-    ax.plot(x, values, color=LINE_COLOUR, linewidth=1.1, zorder=2, gid="series")
+    # The series: a thin line through the points, then the points coloured by meaning. Past DENSE points (one per
+    # case, say) a joining line is only ink, so dense charts show the points alone, smaller.
+    dense = int(present.sum()) > DENSE
+    if not dense:
+        ax.plot(x, values, color=LINE_COLOUR, linewidth=1.1, zorder=2, gid="series")
     colours = [PALETTE.get(s, PALETTE["common_cause"]) for s in data["signal"][present]]
-    ax.scatter(x[present], values[present], c=colours, s=26, zorder=3, edgecolors="white", linewidths=0.5,
-               gid="points")
+    ax.scatter(x[present], values[present], c=colours, s=10 if dense else 26, zorder=3,
+               edgecolors="white", linewidths=0.3 if dense else 0.5, gid="points")
 
     # Centre line and limits per phase; they stop at the phase boundary.
     phases = data.attrs["phases"]

@@ -158,3 +158,21 @@ def test_chart_command(csv_file, tmp_path):
     assert bad.exit_code == 1 and "no column 'nope'" in bad.output and "Traceback" not in bad.output
     js = CliRunner().invoke(chart_command, [str(csv_file), "--value", "days", "--json", "--out", str(out)])
     assert json.loads(js.output)["chart"] == str(out)
+
+
+def test_dense_charts_drop_the_joining_line_but_keep_every_point():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+
+    from systemic_lib import charts
+    from systemic_lib.spc import xmr
+
+    rng = np.random.default_rng(1)
+    sparse = charts.capability_chart(xmr(rng.normal(10, 1, charts.DENSE)))
+    assert [l for l in sparse.get_lines() if l.get_gid() == "series"]
+    dense = charts.capability_chart(xmr(rng.normal(10, 1, charts.DENSE + 1)))
+    assert not [l for l in dense.get_lines() if l.get_gid() == "series"]
+    (points,) = [c for c in dense.collections if c.get_gid() == "points"]
+    assert len(points.get_offsets()) == charts.DENSE + 1
