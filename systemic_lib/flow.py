@@ -621,13 +621,14 @@ def end_to_end_chart(log: FlowLog, *, ax=None, phase_starts=(), phase_labels=Non
         # Several cases can finish on one day, so points are case numbers in order of completion; a phase starts
         # at the first case finishing on or after the change.
         ends = done["last_at"].to_numpy()
-        starts = sorted({int(i) for i in np.searchsorted(ends, np.array([pd.Timestamp(d).to_datetime64()
-                                                                        for d in phase_starts], dtype="datetime64[ns]"))
-                         if 0 < i < len(done)})
+        labels = list(phase_labels) if phase_labels is not None else [None] * len(phase_starts)
+        positions = np.searchsorted(ends, np.array([pd.Timestamp(d).to_datetime64() for d in phase_starts],
+                                                   dtype="datetime64[ns]"))
+        kept = {int(i): label for i, label in zip(positions, labels) if 0 < i < len(done)}  # same case: last wins
+        starts = sorted(kept)
         frame = xmr(done["end_to_end_days"].to_numpy(), phase_starts=starts, improvement="decrease", target=target,
                     floor=0)
-        if phase_labels is not None and len(starts) < len(phase_starts):
-            phase_labels = None  # a change before the first or after the last case: labels would not line up
+        phase_labels = [kept[i] for i in starts] if phase_labels is not None else None
         return capability_chart(frame, ax=ax, title=title, unit="days", phase_labels=phase_labels)
     except ImportError:  # before the capability chart existed: a run chart with the median
         ax.plot(done["last_at"], done["end_to_end_days"], marker="o", ms=2, lw=0.6, color="#425563")
@@ -738,4 +739,4 @@ def phases(stage) -> dict:
         return {"phase_starts": (), "phase_labels": None}
     changes = stage.council.system_changes(stage.service.id)
     return {"phase_starts": [pd.Timestamp(c.date) for c in changes],
-            "phase_labels": ["Before"] + [c.label for c in changes] if changes else None}
+            "phase_labels": [c.label for c in changes] if changes else None}

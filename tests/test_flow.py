@@ -139,3 +139,22 @@ def test_receipt_equals_pm4py(receipt):
     # durations in local time differ from UTC ones only across a clock change; compare in UTC
     utc = flow.FlowLog(ev.assign(timestamp=ev["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)))
     assert np.allclose(np.sort(utc.case_table["end_to_end_days"].to_numpy() * 86400), durations)
+
+
+def test_end_to_end_chart_labels_each_phase_with_its_system_change():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(0)
+    n = 40
+    starts = pd.date_range("2024-01-01", periods=n, freq="D")
+    log = pd.DataFrame({"case_id": np.repeat([f"c{i}" for i in range(n)], 2), "service": "s",
+                        "activity": ["Ask", "Fix"] * n,
+                        "timestamp": np.ravel([[t, t + pd.Timedelta(days=float(d))]
+                                               for t, d in zip(starts, rng.integers(1, 9, n))])})
+    fl = flow.FlowLog(log, catalogue=CATALOGUE)
+    # One change before the data (no phase), one inside it.
+    ax = flow.end_to_end_chart(fl, phase_starts=[T("2023-06-01"), T("2024-01-25")],
+                               phase_labels=["Old change", "New team started"])
+    labels = [t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("phase_label")]
+    assert len(labels) == 1 and labels[0].startswith("New team started")
