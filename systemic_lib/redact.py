@@ -1,7 +1,8 @@
 """Take personal identifiers out of citizens' words before anyone else reads them.
 
 A verbatim is what the citizen said; a report only needs what they wanted, not who they are. ``redact`` replaces
-emails, UK phone numbers (mobiles, 01/02/03 landlines, +44 forms), UK postcodes and NHS numbers with a placeholder.
+emails, UK phone numbers (mobiles, 01/02/03 landlines, +44 forms), UK postcodes, NHS numbers and house-number-and-
+street addresses with a placeholder.
 It errs on the side of hiding: a 10-digit number that is not a phone number is treated as an NHS number.
 Redacted text still has to be HTML-escaped when shown (``report.table`` and ``report.esc`` do that).
 """
@@ -14,7 +15,8 @@ import pandas as pd
 
 __all__ = ["redact", "redact_series", "PLACEHOLDERS"]
 
-PLACEHOLDERS = {"email": "[email]", "phone": "[phone]", "postcode": "[postcode]", "nhs": "[NHS number]"}
+PLACEHOLDERS = {"email": "[email]", "phone": "[phone]", "postcode": "[postcode]", "nhs": "[NHS number]",
+                "address": "[address]"}
 
 _EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 # +44 forms (with an optional "(0)"), then 0-prefixed national numbers: 10 or 11 digits in all, spaces, hyphens,
@@ -30,12 +32,20 @@ _NHS = r"(?<![\w+])[1-9]\d{2}[\s-]?\d{3}[\s-]?\d{4}(?!\d)"
 _POSTCODE = (r"\b(?:GIR ?0AA|[A-PR-UWYZ](?:\d[A-HJKPSTUW\d]?|[A-HK-Y]\d[ABEHMNPRVWXY\d]?)"
              r" ?\d[ABD-HJLNP-UW-Z]{2})\b")
 
+# A house number and street ("34 Beacon Way", "flat 2, 7a mill lane"): a number, one to three words, then a street
+# word. Counts of time ("3 weeks down the road") are not addresses.
+_STREET_WORDS = (r"road|rd|street|st|avenue|ave|lane|ln|way|close|drive|dr|court|ct|crescent|place|pl|gardens|"
+                 r"terrace|grove|walk|row|square|mews|hill|rise|parade|view|green|end")
+_ADDRESS = (r"\b\d{1,4}[a-z]?,?\s+(?!(?:days?|weeks?|months?|years?|hours?|times?|minutes?|mins?)\b)"
+            rf"(?:[a-z'’-]+\s+){{1,3}}(?:{_STREET_WORDS})\b")
+
 # Order matters: emails first (they may hold digits), then phones (0-prefixed), NHS numbers, postcodes.
 _PATTERNS = (
     (re.compile(_EMAIL), PLACEHOLDERS["email"]),
     (re.compile(_PHONE), PLACEHOLDERS["phone"]),
     (re.compile(_NHS), PLACEHOLDERS["nhs"]),
     (re.compile(_POSTCODE, re.IGNORECASE), PLACEHOLDERS["postcode"]),
+    (re.compile(_ADDRESS, re.IGNORECASE), PLACEHOLDERS["address"]),
 )
 
 

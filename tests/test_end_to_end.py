@@ -27,6 +27,7 @@ PERSONAL = {
     "mobile": re.compile(r"\b07\d{3}\s?\d{3}\s?\d{3}\b"),
     "NHS number": re.compile(r"\b\d{3}\s\d{3}\s\d{4}\b"),
     "postcode": re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b"),
+    "street address": re.compile(r"\b\d{1,4}\s+[A-Z][a-z]+\s+(?:Way|Road|Street|Lane|Close|Avenue|Drive)\b"),
 }
 
 

@@ -48,3 +48,17 @@ def test_missing_values_pass_through():
 def test_series_and_single_agree():
     texts = ["call 07700 900123 at SW1A 1AA", "nhs 943 476 5919", "x@y.org", "nothing here"]
     assert redact_series(pd.Series(texts, dtype=object)).tolist() == [redact(t) for t in texts]
+
+
+@pytest.mark.parametrize("said, shown", [
+    ("I'm at 34 Beacon Way, SW1A 1AA", "I'm at [address], [postcode]"),
+    ("flat 2, 7a mill lane needs a repair", "flat 2, [address] needs a repair"),
+    ("my mum at 112 St Johns Road fell", "my mum at [address] fell"),
+])
+def test_house_number_and_street_are_redacted(said, shown):
+    assert redact(said) == shown
+
+
+@pytest.mark.parametrize("said", ["it has been 3 weeks down the road and nothing", "2 bins, both full", "call 5 times"])
+def test_counts_are_not_addresses(said):
+    assert redact(said) == said
