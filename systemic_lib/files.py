@@ -66,7 +66,9 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             s = out[col]
-            risky = s.notna() & s.astype(str).str.startswith(_FORMULA_START)
+            text = s.astype(str)
+            # A plain signed number ("-71.06") is data, not a formula: leave it readable as a number.
+            risky = s.notna() & text.str.startswith(_FORMULA_START) & ~text.str.fullmatch(r"[+-]?\d+(?:\.\d+)?")
             if risky.any():
                 out[col] = s.astype(object).where(~risky, "'" + s.astype(str))
     return out

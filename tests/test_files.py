@@ -31,12 +31,15 @@ def test_a_crash_mid_write_leaves_the_file_intact(tmp_path, monkeypatch):
 
 
 def test_spreadsheet_safe_defuses_formulas_only():
-    frame = pd.DataFrame({"verbatim": ["=HYPERLINK(\"http://x\")", "+44 7700", "-1", "@SUM(A1)", "fine", None],
-                          "n": [1, 2, 3, 4, 5, 6]})
+    frame = pd.DataFrame({"verbatim": ["=HYPERLINK(\"http://x\")", "+44 7700", "-1+cmd|' /C calc'!A0", "@SUM(A1)",
+                                       "fine", None, "-71.0587"],
+                          "n": [1, 2, 3, 4, 5, 6, 7]})
     safe = spreadsheet_safe(frame)
-    assert safe["verbatim"].tolist()[:5] == ["'=HYPERLINK(\"http://x\")", "'+44 7700", "'-1", "'@SUM(A1)", "fine"]
+    assert safe["verbatim"].tolist()[:5] == ["'=HYPERLINK(\"http://x\")", "'+44 7700", "'-1+cmd|' /C calc'!A0",
+                                             "'@SUM(A1)", "fine"]
+    assert safe["verbatim"].iloc[6] == "-71.0587"  # a plain number stays a number
     assert pd.isna(safe["verbatim"].iloc[5])
-    assert safe["n"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert safe["n"].tolist() == [1, 2, 3, 4, 5, 6, 7]
     assert frame["verbatim"].iloc[0].startswith("=")  # input untouched
 
 
