@@ -13,7 +13,6 @@ factorises once for the headline, Pareto, failure types, channel mix and weekly 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import replace
 
 import numpy as np
@@ -27,8 +26,7 @@ __all__ = [
     "UNCLASSIFIED", "headline", "pareto", "failure_types", "channel_mix", "weekly", "predictability",
     "what_matters", "summary", "headline_sentence", "questions", "examples", "figures", "period",
     "pareto_chart", "failure_types_chart", "channel_chart", "weekly_chart", "data_problems", "stage_contacts",
-    "organisation_scan", "where_to_start", "scan_figures", "scan_chart", "COLOURS", "caption", "show_table",
-    "service_names", "stage_problems", "period_caption",
+    "COLOURS", "caption", "show_table", "service_names", "stage_problems", "period_caption",
 ]
 
 UNCLASSIFIED = "unclassified"
@@ -606,7 +604,7 @@ _PEOPLE = {"demand_type": "Demand type", "classification": "Value or failure", "
            "pct": "% of contacts", "cumulative_pct": "Cumulative %", "failure_type": "What failed",
            "channel": "Channel", "value": "Value", "failure": "Failure", "unclassified": "Unclassified",
            "failure_pct": "Failure demand %", "theme": "What matters", "verbatim": "What the citizen said (redacted)",
-           "service_name": "Service", "top_failure_demands": "Largest failure demands", "per_week": "Mean per week",
+           "service_name": "Service", "per_week": "Mean per week",
            "verdict": "Is it predictable?"}
 
 
@@ -709,93 +707,3 @@ def data_problems(council, *, service: str | None = None) -> list[Problem]:
                 out.append(Problem(path.name, message, fix, row=int(positions[first]) + 2, column=column,
                                    count=int(mask.sum()), severity=WARNING))
     return sorted(out, key=lambda p: p.severity != ERROR)
-
-
-# ------------------------------------------------------------------------------------------------ organisation scan
-def organisation_scan(data: pd.DataFrame, *, services: dict[str, str], top: int = 3) -> pd.DataFrame:
-    """Every service side by side: contacts, value, failure, unclassified, failure % and its top failure demands.
-
-    ``services`` maps service id to name in council.yaml order; services with no contacts get zeros, and contacts
-    naming a service not in council.yaml get their own row (so the council total is every contact).
-    """
-    cube = _cube(data, ("service", "demand_type", "classification"))
-    wide = (_sum(cube, ["service", "classification"])
-            .pivot_table(index="service", columns="classification", values="count", aggfunc="sum", fill_value=0)
-            .reindex(columns=["value", "failure", UNCLASSIFIED], fill_value=0))
-    known = list(services)
-    unknown = sorted(set(wide.index) - set(known))
-    wide = wide.reindex(known + unknown, fill_value=0)
-    table = pd.DataFrame({"service": wide.index.astype(str),
-                          "service_name": [services.get(s, f"{s} (not in council.yaml)") for s in wide.index],
-                          "contacts": wide.sum(axis=1).to_numpy(), "value": wide["value"].to_numpy(),
-                          "failure": wide["failure"].to_numpy(), "unclassified": wide[UNCLASSIFIED].to_numpy()})
-    table = table.astype({c: "int64" for c in ("contacts", "value", "failure", "unclassified")})
-    table["failure_pct"] = _pct(table["failure"], table["value"] + table["failure"])
-    fails = cube[cube["classification"] == "failure"].sort_values(["service", "count", "demand_type"],
-                                                                   ascending=[True, False, True])
-    fails = fails.groupby("service", sort=False).head(top)
-    words = (fails["demand_type"] + " (" + fails["count"].map("{:,}".format) + ")").groupby(fails["service"]).agg("; ".join)
-    table["top_failure_demands"] = table["service"].map(words).fillna("")
-    table.attrs["known"] = known
-    return table
-
-
-def where_to_start(scan: pd.DataFrame) -> str:
-    """Plain words on where to start: the service with the most failure demand (and the highest failure % if it
-    is another service)."""
-    known = scan[scan["service"].isin(scan.attrs.get("known", scan["service"]))]
-    if known["contacts"].sum() == 0:
-        return "No contacts are recorded for any service yet: start by collecting demand (see README, demand.csv)."
-    if known["failure"].sum() == 0:
-        return ("No failure demand is classified yet: start by classifying a week of contacts for the busiest "
-                f"service, {known.sort_values('contacts', ascending=False).iloc[0]['service_name']}.")
-    most = known.sort_values(["failure", "contacts"], ascending=False).iloc[0]
-    first = most["top_failure_demands"].split("; ")[0] if most["top_failure_demands"] else ""
-    text = (f"Start with {most['service_name']}: it has the most failure demand ({most['failure']:,} contacts, "
-            f"{most['failure_pct']:.0f}% of its classified demand)")
-    text += f", led by \u201c{re.sub(r' [(][0-9,]+[)]$', '', first)}\u201d." if first else "."
-    rated = known[(known["value"] + known["failure"]) >= 30].dropna(subset=["failure_pct"])
-    if len(rated):
-        worst = rated.sort_values("failure_pct", ascending=False).iloc[0]
-        if worst["service"] != most["service"]:
-            text += (f" {worst['service_name']} has the highest share of failure demand "
-                     f"({worst['failure_pct']:.0f}% of {worst['value'] + worst['failure']:,} classified contacts).")
-    return text
-
-
-def scan_figures(scan: pd.DataFrame) -> list[dict]:
-    """The scan as a list of per-service dicts for ``organisation_scan.json``."""
-    out = []
-    for row in scan.itertuples(index=False):
-        pct = None if np.isnan(row.failure_pct) else round(float(row.failure_pct), 1)
-        out.append({"service": row.service, "service_name": row.service_name, "contacts": int(row.contacts),
-                    "value": int(row.value), "failure": int(row.failure), "unclassified": int(row.unclassified),
-                    "failure_pct": pct,
-                    "top_failure_demands": [re.sub(r" [(][0-9,]+[)]$", "", t) for t in
-                                            row.top_failure_demands.split("; ") if t]})
-    return out
-
-
-def scan_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, period_text: str = ""):
-    """Every service's contacts as stacked bars (value, failure, unclassified) with its failure %; returns the Axes."""
-    ax = _new_ax(ax, height=max(2.2, 0.4 * len(scan) + 1.2))
-    when = f", {period_text}" if period_text else ""
-    title = title or f"Demand by service{when} ({int(scan['contacts'].sum()):,} contacts)"
-    if scan.empty or scan["contacts"].sum() == 0:
-        return _empty(ax, title, "No contacts recorded")
-    y = np.arange(len(scan))
-    left = np.zeros(len(scan))
-    for klass, col in (("value", "value"), ("failure", "failure"), (UNCLASSIFIED, "unclassified")):
-        ax.barh(y, scan[col], left=left, color=COLOURS[klass],
-                label=f"{klass} demand" if klass != UNCLASSIFIED else klass)
-        left += scan[col].to_numpy()
-    ax.set_yticks(y, [_short(n, 36) for n in scan["service_name"]])
-    ax.invert_yaxis()
-    for yi, (k, fp) in enumerate(zip(scan["contacts"], scan["failure_pct"])):
-        ax.text(k, yi, f" {k:,}" + ("" if np.isnan(fp) else f" ({fp:.0f}% failure)"), va="center", fontsize=8)
-    ax.set_xlim(0, max(1, scan["contacts"].max()) * 1.35)
-    ax.set_xlabel("contacts")
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
-    ax.set_title(title)
-    return ax
-

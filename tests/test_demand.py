@@ -302,25 +302,6 @@ def test_unknown_spellings_stay_visible_as_unclassified(repairs):
     assert demand.pareto(repairs).query("classification == 'unclassified'")["contacts"].sum() == 2
 
 
-def test_organisation_scan_side_by_side(council):
-    services = {s.id: s.name for s in council.spec.services}
-    scan = demand.organisation_scan(council.table("demand"), services=services)
-    assert scan["service"].tolist() == ["housing-repairs", "council-tax", "waste", "parking"]
-    hr = scan.iloc[0]
-    assert (hr["contacts"], hr["value"], hr["failure"], hr["unclassified"]) == (10, 4, 4, 2)
-    assert hr["failure_pct"] == pytest.approx(50)
-    assert hr["top_failure_demands"] == "when will repair be done (3); repair not right (1)"
-    assert scan.iloc[2]["contacts"] == 0 and math.isnan(scan.iloc[2]["failure_pct"])  # waste: no contacts yet
-    assert scan.iloc[3]["service_name"] == "parking (not in council.yaml)"
-    assert scan["contacts"].sum() == 12
-    assert demand.where_to_start(scan).startswith("Start with Housing repairs: it has the most failure demand "
-                                                  "(4 contacts, 50% of its classified demand)")
-    figs = demand.scan_figures(scan)
-    assert figs[0]["top_failure_demands"] == ["when will repair be done", "repair not right"]
-    assert figs[2]["failure_pct"] is None
-    assert "12 contacts" in demand.scan_chart(scan, ax=Figure().add_subplot()).get_title()
-
-
 def test_stage_contacts_apply_council_rules_to_unclassified_only(council):
     (council.path / "rules.csv").write_text("service,column,pattern,classification,failure_type\n"
                                             ",demand_type,boiler,value,\n,demand_type,when will,value,\n")
@@ -338,7 +319,7 @@ def test_stage_contacts_apply_council_rules_to_unclassified_only(council):
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-@pytest.mark.parametrize("name, stage", [("demand", "demand"), ("organisation_scan", "organisation_scan")])
+@pytest.mark.parametrize("name, stage", [("demand", "demand")])  # organisation_scan: tests/test_scan.py
 def test_notebooks_follow_conventions(name, stage):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     first, params = nb.cells[0], nb.cells[1]
@@ -387,14 +368,3 @@ def test_demand_notebook_for_a_service_with_no_contacts(council, tmp_path, monke
     figures = json.loads((out / "demand.json").read_text())
     assert figures["contacts"] == 0 and figures["failure_pct"] is None and figures["types"] == []
     assert "No contacts are recorded for Waste collection" in shown
-
-
-@pytest.mark.slow
-def test_organisation_scan_notebook(council, tmp_path, monkeypatch):
-    out, shown = _run("organisation_scan", tmp_path, monkeypatch, council_dir=str(council.path), service=None)
-    figures = json.loads((out / "organisation_scan.json").read_text())
-    assert figures["stage"] == "organisation_scan" and figures["contacts"] == 12
-    assert [s["service"] for s in figures["services"]] == ["housing-repairs", "council-tax", "waste", "parking"]
-    assert figures["services"][0]["failure_pct"] == 50.0
-    assert figures["where_to_start"].startswith("Start with Housing repairs")
-    assert "Start with Housing repairs" in shown and "parking" in shown

@@ -1,0 +1,548 @@
+"""Organisation scan: every service of a council side by side, so that senior managers see where to start.
+
+Per service (METHOD.md, "Organisation scan"): demand volume, value / failure / unclassified contacts, failure demand %
+and the largest failure demands (from the demand table); cases, median and 85th-percentile end-to-end days and
+hand-offs and people per case (``flow``, from the events, closed cases only); and the capability of end-to-end time
+and of failure demand %: what the system predictably achieves now, i.e. the latest phase's mean and process limits
+of the weekly series the measure stage charts (``measure.measure_series`` and ``spc.xmr``, a new phase at each of the
+service's recorded system changes).
+
+A service with no contacts, no events or too few weeks for a capability chart gets missing figures ("—" in the
+report, ``None`` in ``organisation_scan.json``) and a note saying what to add; the scan never raises for missing or
+broken data. ``where_to_start`` weighs failure demand and end-to-end time and says why in one sentence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+
+from .demand import COLOURS, UNCLASSIFIED, pareto
+from .errors import ContractError, SystemicError
+
+__all__ = ["demand_side", "flow_side", "capability", "organisation_scan", "for_stage", "where_to_start",
+           "start_with", "figures", "show_table", "show_notes", "notes", "demand_chart", "end_to_end_chart", "period",
+           "period_caption", "caption", "problems", "days_text", "capability_words", "DASH"]
+
+DASH = "\u2014"
+#: The two measures whose capability the scan shows, with the words used for them.
+CAPABILITY_MEASURES = {"end_to_end_days": "end_to_end_capability", "failure_demand_pct": "failure_capability"}
+#: A share of failure demand is only compared between services with at least this many classified contacts.
+MIN_CLASSIFIED = 30
+
+
+# ------------------------------------------------------------------------------------------------ formatting
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, (float, np.floating)) and math.isnan(value))
+
+
+def days_text(days) -> str:
+    """End-to-end days as people read them: whole days from 10 up ("28"), one decimal below ("4.5"); "—" if none."""
+    if _missing(days):
+        return DASH
+    days = float(days)
+    return f"{days:,.0f}" if round(days, 1) >= 10 else f"{days:.1f}"
+
+
+def _range_text(lower, upper, unit: str) -> str:
+    if unit == "days":
+        return f"{days_text(lower)}\u2013{days_text(upper)} days"
+    return f"{float(lower):.0f}\u2013{float(upper):.0f}%"
+
+
+def capability_words(cap: dict | None, unit: str) -> str:
+    """What the system achieves now, in plain words: "predictably 14–25 days (mean 19)", with "since 1 Jul 2024"
+    when the latest phase starts at a system change; "not yet predictable" when the latest phase has special causes,
+    "provisional" when its limits rest on fewer than 12 weeks; "—" without a chart."""
+    if not cap or _missing(cap.get("mean")):
+        return DASH
+    mean = days_text(cap["mean"]) if unit == "days" else f"{cap['mean']:.0f}"
+    since = f" since {_date_words(cap['since'])}" if cap.get("phase") and cap.get("since") else ""
+    if _missing(cap.get("lower")) or _missing(cap.get("upper")):
+        return f"mean {mean}{' days' if unit == 'days' else '%'}{since}, no limits yet"
+    span = _range_text(cap["lower"], cap["upper"], unit)
+    if not cap.get("stable"):
+        return f"{span} (mean {mean}){since}, not yet predictable: special causes"
+    if cap.get("trial"):
+        return f"{span} (mean {mean}){since}, provisional: {cap['weeks']} weeks"
+    return f"predictably {span} (mean {mean}){since}"
+
+
+def _date_words(iso) -> str:
+    when = pd.Timestamp(iso)
+    return f"{when.day} {when:%b %Y}"
+
+
+# ------------------------------------------------------------------------------------------------ demand
+def demand_side(data: pd.DataFrame, *, services: dict[str, str], top: int = 3) -> pd.DataFrame:
+    """Contacts, value, failure, unclassified, failure % (of classified contacts) and the top failure demands.
+
+    ``services`` maps service id to name in council.yaml order; services with no contacts get zeros, and contacts
+    naming a service not in council.yaml get their own row (so the council total is every contact).
+    """
+    types = pareto(data, by_service=True)
+    wide = (types.pivot_table(index="service", columns="classification", values="contacts", aggfunc="sum",
+                              fill_value=0)
+            .reindex(columns=["value", "failure", UNCLASSIFIED], fill_value=0))
+    known = list(services)
+    unknown = sorted(set(wide.index) - set(known))
+    wide = wide.reindex(known + unknown, fill_value=0)
+    table = pd.DataFrame({"service": wide.index.astype(str),
+                          "service_name": [services.get(s, f"{s} (not in council.yaml)") for s in wide.index],
+                          "contacts": wide.sum(axis=1).to_numpy(), "value": wide["value"].to_numpy(),
+                          "failure": wide["failure"].to_numpy(), "unclassified": wide[UNCLASSIFIED].to_numpy()})
+    table = table.astype({c: "int64" for c in ("contacts", "value", "failure", "unclassified")})
+    classified = (table["value"] + table["failure"]).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["failure_pct"] = np.where(classified > 0, 100 * table["failure"] / np.maximum(classified, 1), np.nan)
+    fails = types[types["classification"] == "failure"]  # already sorted by service, contacts desc, type
+    fails = fails.groupby("service", sort=False).head(top)
+    words = fails.groupby("service")["demand_type"].agg(list)
+    counts = fails.groupby("service")["contacts"].agg(list)
+    table["top_failure_demands"] = [words.get(s, []) for s in table["service"]]
+    table["top_failure_counts"] = [[int(c) for c in counts.get(s, [])] for s in table["service"]]
+    table.attrs["known"] = known
+    return table
+
+
+# ------------------------------------------------------------------------------------------------ flow
+_FLOW_COLUMNS = ["cases", "closed_cases", "median_days", "p85_days", "mean_handoffs", "mean_people"]
+
+
+def flow_side(events: pd.DataFrame | None, *, services, catalogue: pd.DataFrame | None = None,
+              cases: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per service (index, in the order of ``services``): cases, closed cases, median and 85th-percentile
+    end-to-end days of closed cases, mean hand-offs and people per case; NaN where a service has no events.
+
+    Cases are those of ``flow.FlowLog``: first to last event, open cases (blank ``closed_at`` in cases.csv) left out
+    of the times, so the figures are the flow report's.
+    """
+    from .flow import FlowLog, service_summary
+
+    out = pd.DataFrame(index=pd.Index(list(services), name="service"), columns=_FLOW_COLUMNS, dtype=float)
+    if events is None or len(events) == 0:
+        return out
+    log = FlowLog(events, catalogue=catalogue, cases=cases)
+    if not log.n_events:
+        return out
+    summary = service_summary(log).set_index("service")
+    ct = log.case_table
+    closed = pd.Series(~log.open_case, index=ct.index).groupby(ct["service"]).sum()
+    summary["closed_cases"] = closed.reindex(summary.index).fillna(0)
+    known = summary.reindex(out.index)
+    for col in _FLOW_COLUMNS:
+        out[col] = known[col].astype(float)
+    out.attrs["problems"] = log.problems.as_problems()
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ capability
+def capability(series: pd.DataFrame, *, measure_id: str, direction: str | None = None,
+               changes=(), service_name: str = "") -> dict:
+    """What the system predictably achieves now on one weekly measure: the latest phase's mean and process limits.
+
+    ``series`` is ``measure.measure_series`` (date, value, n); ``changes`` are (date, label) system changes, each
+    starting a new phase as on the measure report. Returns mean, lower, upper, since (latest phase start, ISO),
+    weeks (points in the latest phase), trial (fewer than 12 points behind the limits), stable (no special cause in
+    the latest phase), phase (0 = no system change inside the data), label (the change that started the latest
+    phase) and note (why there is no chart, else None).
+    """
+    from .council import MEASURES
+    from .measure import MeasureResult
+
+    name, unit, usual = MEASURES[measure_id]
+    empty = {"mean": None, "lower": None, "upper": None, "since": None, "weeks": 0, "trial": None, "stable": None,
+             "phase": None, "label": None, "note": None}
+    res = MeasureResult(measure_id, name, unit, direction or usual, None, service_name, series)
+    weeks = int(series["value"].notna().sum()) if len(series) else 0
+    if weeks < 2:
+        return {**empty, "weeks": weeks,
+                "note": f"only {weeks} week{'' if weeks == 1 else 's'} with enough data (a capability chart needs "
+                        "at least 2)"}
+    changes = list(changes)
+    res = res.recompute(phase_starts=[pd.Timestamp(d) for d, _ in changes], phase_labels=[lab for _, lab in changes])
+    if res.result is None:
+        return {**empty, "weeks": weeks, "note": res.note}
+    phase = res.result.attrs["phases"][-1]
+    latest = res.result[res.result["phase"] == phase["phase"]]
+    signals = latest["signal"].dropna()
+    clean = lambda v: None if _missing(v) else round(float(v), 2)  # noqa: E731
+    label = res.phase_labels[phase["phase"] - 1] if phase["phase"] >= 1 and res.phase_labels else None
+    return {"mean": clean(phase["mean"]), "lower": clean(phase["lower"]), "upper": clean(phase["upper"]),
+            "since": pd.Timestamp(phase["start"]).date().isoformat(), "weeks": int(latest["value"].notna().sum()),
+            "trial": bool(phase["trial"]), "stable": bool((signals == "common_cause").all()),
+            "phase": int(phase["phase"]), "label": label, "note": None}
+
+
+def _capabilities(council, service_ids, *, start=None, end=None) -> dict[str, dict[str, dict]]:
+    """service id -> {measure id -> capability dict} for the two scan measures; never raises for data problems."""
+    from .measure import measure_series
+
+    out: dict[str, dict[str, dict]] = {}
+    for sid in service_ids:
+        svc = council.services[sid]
+        specs = {m.id: m for m in svc.measures}
+        changes = [(c.date, c.label) for c in council.system_changes(sid)]
+        out[sid] = {}
+        for mid in CAPABILITY_MEASURES:
+            table = "cases" if mid == "end_to_end_days" else "demand"
+            if not council.has_table(table):
+                out[sid][mid] = {"weeks": 0, "note": None}
+                continue
+            try:
+                series = measure_series(council, sid, mid, start=start, end=end)
+            except (ContractError, SystemicError) as exc:
+                out[sid][mid] = {"weeks": 0, "note": f"{table}.csv has problems, so no capability is shown ({exc})"}
+                continue
+            spec = specs.get(mid)
+            out[sid][mid] = capability(series, measure_id=mid, direction=spec.improvement if spec else None,
+                                       changes=changes, service_name=svc.name)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ the scan
+def organisation_scan(contacts: pd.DataFrame, *, services: dict[str, str], top: int = 3,
+                      flow: pd.DataFrame | None = None, capabilities: dict | None = None) -> pd.DataFrame:
+    """Every service side by side: the demand side, plus flow figures (``flow_side``) and capabilities
+    (service id -> {measure id -> ``capability`` dict}) where given, and a list of plain notes per service."""
+    table = demand_side(contacts, services=services, top=top)
+    known = table.attrs["known"]
+    flow = flow if flow is not None else pd.DataFrame(columns=_FLOW_COLUMNS, dtype=float)
+    for col in _FLOW_COLUMNS:
+        table[col] = flow[col].reindex(table["service"]).to_numpy(dtype=float) if col in flow else np.nan
+    capabilities = capabilities or {}
+    for mid, col in CAPABILITY_MEASURES.items():
+        table[col] = [(capabilities.get(s) or {}).get(mid) for s in table["service"]]
+    table["notes"] = [_notes(row, row.service in known) for row in table.itertuples(index=False)]
+    table.attrs["known"] = known
+    return table
+
+
+def _notes(row, known: bool) -> list[str]:
+    out = []
+    if not known:
+        return ["Not a service in council.yaml: its contacts are counted but it has no flow or measures. Add it to "
+                "council.yaml or correct the service id in demand.csv."]
+    if row.contacts == 0:
+        out.append("No contacts recorded: add demand.csv rows for this service to see its failure demand.")
+    elif row.value + row.failure == 0:
+        out.append("No contacts classified yet: classify them (value or failure) to see the failure demand %.")
+    if _missing(row.cases) or row.cases == 0:
+        out.append("No events recorded: add events.csv to see end-to-end times, hand-offs and people per case.")
+    elif _missing(row.median_days):
+        out.append("No closed cases yet: end-to-end times need cases with a closed_at date in cases.csv.")
+    has_data = {"end_to_end_capability": not _missing(row.median_days),
+                "failure_capability": row.value + row.failure > 0}
+    for col, what in (("end_to_end_capability", "end-to-end time"), ("failure_capability", "failure demand")):
+        cap = getattr(row, col)
+        if cap and cap.get("note") and has_data[col]:
+            out.append(f"No capability chart of {what} yet: {cap['note']}.")
+        elif cap and cap.get("mean") is not None and cap.get("trial"):
+            out.append(f"The {what} limits are provisional: only {cap['weeks']} weeks since "
+                       f"{_date_words(cap['since'])}.")
+    return out
+
+
+def for_stage(stage, *, top: int = 3) -> pd.DataFrame:
+    """The organisation scan of a notebook's council-level ``report.Stage`` (its period).
+
+    Reads demand, events, activities and cases; a table with errors is left out (its problems are in
+    ``attrs["problems"]``) so that the scan still shows everything else. ``attrs`` also hold ``flow_problems``
+    (the events' checks) and the first and last date of the contacts and of the events.
+    """
+    council = stage.council
+    services = {s.id: s.name for s in council.spec.services}
+    problems, tables = [], {}
+    for name in ("demand", "events", "activities", "cases"):
+        try:
+            tables[name] = stage.table(name) if name in ("demand", "events") else council.table(name)
+        except ContractError as exc:
+            problems += exc.problems
+            tables[name] = None
+    contacts = tables["demand"]
+    if contacts is None:
+        from .contract import empty_frame
+
+        contacts = empty_frame("demand")
+    flow = flow_side(tables["events"], services=services, catalogue=tables["activities"], cases=tables["cases"])
+    caps = _capabilities(council, services, start=stage.start, end=stage.end)
+    table = organisation_scan(contacts, services=services, top=top, flow=flow, capabilities=caps)
+    table.attrs["problems"] = problems
+    table.attrs["flow_problems"] = flow.attrs.get("problems", [])
+    table.attrs["contacts_period"] = ((contacts["received_at"].min(), contacts["received_at"].max())
+                                      if len(contacts) else (None, None))
+    events = tables["events"]
+    table.attrs["events_period"] = ((events["timestamp"].min(), events["timestamp"].max())
+                                    if events is not None and len(events) else (None, None))
+    return table
+
+
+# ------------------------------------------------------------------------------------------------ where to start
+def _rank(values: pd.Series, name: str) -> int:
+    """1 for the largest value, 2 for the second largest, ... (ties share the better rank)."""
+    return int((values > values[name]).sum()) + 1
+
+
+_ORDINAL = {1: "", 2: "second ", 3: "third "}
+
+
+def _contacts(n) -> str:
+    return f"{int(n):,} contact{'' if int(n) == 1 else 's'}"
+
+
+def where_to_start(scan: pd.DataFrame) -> str:
+    """One plain sentence: which service to start with and why, weighing failure demand and end-to-end time.
+
+    Each known service scores its failure demand (contacts) as a share of the largest service's plus its median
+    end-to-end days as a share of the longest; the highest score wins (ties: more failure demand, then more
+    contacts). A service with no events scores on failure demand alone, and one with no demand on time alone.
+    """
+    known = scan[scan["service"].isin(scan.attrs.get("known", scan["service"]))].set_index("service", drop=False)
+    if known.empty:
+        return "No services are listed in council.yaml yet: add them to see the scan."
+    failure = known["failure"].astype(float)
+    days = known["median_days"].astype(float) if "median_days" in known else pd.Series(np.nan, index=known.index)
+    has_failure, has_days = failure.sum() > 0, days.notna().any()
+    if not has_failure and not has_days:
+        if known["contacts"].sum() == 0:
+            return ("No contacts or end-to-end times are recorded for any service yet: start by collecting a few "
+                    "weeks of demand in the citizen's words (see README, demand.csv).")
+        busiest = known.sort_values("contacts", ascending=False, kind="stable").iloc[0]["service_name"]
+        return ("No failure demand is classified yet: start by classifying a week of contacts for the busiest "
+                f"service, {busiest}.")
+    score = (failure / failure.max() if has_failure else 0 * failure) + \
+        (days / days.max() if has_days and days.max() > 0 else 0 * failure).fillna(0)
+    order = pd.DataFrame({"score": score.round(9), "failure": failure, "contacts": known["contacts"]})
+    sid = order.sort_values(["score", "failure", "contacts"], ascending=False, kind="stable").index[0]
+    row = known.loc[sid]
+    reasons = []
+    if has_failure and row["failure"] > 0:
+        rank = _rank(failure, sid)
+        first = row["top_failure_demands"][0] if len(row["top_failure_demands"]) else None
+        led = f", led by \u201c{first}\u201d" if first else ""
+        if rank in _ORDINAL:
+            reasons.append(f"it has the {_ORDINAL[rank]}most failure demand ({_contacts(row['failure'])}, "
+                           f"{row['failure_pct']:.0f}% of its classified demand{led})")
+        else:
+            reasons.append(f"{row['failure_pct']:.0f}% of its classified demand is failure demand "
+                           f"({_contacts(row['failure'])}{led})")
+    if has_days and not _missing(row["median_days"]):
+        rank = _rank(days.fillna(-1), sid)
+        p85 = f"85% within {days_text(row['p85_days'])} days" if not _missing(row.get("p85_days")) else ""
+        if rank in _ORDINAL:
+            detail = f"median {days_text(row['median_days'])} days" + (f", {p85}" if p85 else "")
+            reasons.append(f"its cases take the {_ORDINAL[rank]}longest end to end ({detail})")
+        else:
+            reasons.append(f"its cases take a median {days_text(row['median_days'])} days end to end"
+                           + (f" ({p85})" if p85 else ""))
+    lead = "Weighing failure demand and end-to-end time, start with" if has_failure and has_days else "Start with"
+    text = f"{lead} {row['service_name']}: {' and '.join(reasons)}"
+    if not has_failure:
+        text += "; no failure demand is classified yet"
+    elif not has_days:
+        text += "; no end-to-end times are recorded yet"
+    return text + "."
+
+
+# ------------------------------------------------------------------------------------------------ outputs
+def _cap_json(cap: dict | None, unit: str):
+    if not cap or cap.get("mean") is None:
+        return None
+    keys = ("mean", "lower", "upper", "since", "weeks", "trial", "stable", "phase", "label")
+    return {**{k: cap.get(k) for k in keys}, "words": capability_words(cap, unit)}
+
+
+def _num(value, digits: int = 1):
+    return None if _missing(value) else round(float(value), digits)
+
+
+def figures(scan: pd.DataFrame) -> list[dict]:
+    """The scan as a list of per-service dicts for ``organisation_scan.json`` (None for what is not known)."""
+    out = []
+    for row in scan.itertuples(index=False):
+        out.append({
+            "service": row.service, "service_name": row.service_name, "contacts": int(row.contacts),
+            "value": int(row.value), "failure": int(row.failure), "unclassified": int(row.unclassified),
+            "failure_pct": _num(row.failure_pct),
+            "top_failure_demands": list(row.top_failure_demands),
+            "cases": None if _missing(row.cases) else int(row.cases),
+            "closed_cases": None if _missing(row.closed_cases) else int(row.closed_cases),
+            "median_days": _num(row.median_days), "p85_days": _num(row.p85_days),
+            "mean_handoffs": _num(row.mean_handoffs), "mean_people": _num(row.mean_people),
+            "end_to_end_capability": _cap_json(row.end_to_end_capability, "days"),
+            "failure_capability": _cap_json(row.failure_capability, "%"),
+            "notes": list(row.notes),
+        })
+    return out
+
+
+def start_with(scan: pd.DataFrame) -> str | None:
+    """The id of the service ``where_to_start`` names, or None."""
+    text = where_to_start(scan)
+    for row in scan.itertuples(index=False):
+        if re.search(r"start with " + re.escape(row.service_name) + ":", text):
+            return row.service
+    return None
+
+
+def notes(scan: pd.DataFrame) -> list[str]:
+    """"Service: note" for every note of every service, in scan order."""
+    return [f"{row.service_name}: {n}" for row in scan.itertuples(index=False) for n in row.notes]
+
+
+def _demand_rows(scan: pd.DataFrame) -> pd.DataFrame:
+    def top(row):
+        return "; ".join(f"{t} ({c:,})" for t, c in zip(row.top_failure_demands, row.top_failure_counts)) or DASH
+
+    return pd.DataFrame({
+        "Service": scan["service_name"],
+        "Contacts": [f"{c:,}" if c else DASH for c in scan["contacts"]],
+        "Failure demand": [DASH if _missing(p) else f"{f:,} ({p:.0f}%)" for f, p in
+                           zip(scan["failure"], scan["failure_pct"])],
+        "Not yet classified": [f"{u:,}" if c else DASH for u, c in zip(scan["unclassified"], scan["contacts"])],
+        "Largest failure demands": [top(r) for r in scan.itertuples(index=False)],
+    })
+
+
+def _flow_rows(scan: pd.DataFrame) -> pd.DataFrame:
+    known = scan[scan["service"].isin(scan.attrs.get("known", scan["service"]))]
+
+    def per_case(h, p):
+        return DASH if _missing(h) else f"{h:.1f} / {p:.1f}"
+
+    return pd.DataFrame({
+        "Service": known["service_name"],
+        "Cases": [DASH if _missing(c) or c == 0 else f"{int(c):,}" for c in known["cases"]],
+        "End-to-end days: median": [days_text(d) for d in known["median_days"]],
+        "85% within (days)": [days_text(d) for d in known["p85_days"]],
+        "Hand-offs / people per case": [per_case(h, p) for h, p in zip(known["mean_handoffs"], known["mean_people"])],
+        "End-to-end time now (weekly median)": [capability_words(c, "days") for c in known["end_to_end_capability"]],
+        "Failure demand now (weekly %)": [capability_words(c, "%") for c in known["failure_capability"]],
+    })
+
+
+def show_table(scan: pd.DataFrame, *, part: str = "demand", caption: str | None = None) -> None:
+    """One of the scan's two tables for people who don't code: ``part`` "demand" (contacts, failure demand, the
+    largest failure demands) or "flow" (end-to-end days, hand-offs, people, capability). Missing figures show "—"."""
+    from . import report
+
+    if part not in ("demand", "flow"):
+        raise SystemicError(f"part must be 'demand' or 'flow', not {part!r}")
+    rows = _demand_rows(scan) if part == "demand" else _flow_rows(scan)
+    report.table(rows, caption=caption, max_rows=max(30, len(rows)))
+
+
+def show_notes(scan: pd.DataFrame) -> None:
+    """Each service's notes (what is missing and what to add), as plain notes; nothing if there are none."""
+    from . import report
+
+    for line in notes(scan):
+        report.note(line)
+
+
+def period(scan: pd.DataFrame) -> tuple:
+    """First and last date of the scan's contacts and events together (None, None when neither is dated)."""
+    spans = [scan.attrs.get(k) or (None, None) for k in ("contacts_period", "events_period")]
+    firsts = [pd.Timestamp(a) for a, _ in spans if a is not None and not pd.isna(a)]
+    lasts = [pd.Timestamp(b) for _, b in spans if b is not None and not pd.isna(b)]
+    return (min(firsts), max(lasts)) if firsts else (None, None)
+
+
+def period_caption(scan: pd.DataFrame) -> str:
+    """"1 Jan 2024 to 30 Mar 2025" for the scan's data, or "no dated data"."""
+    first, last = period(scan)
+    if first is None:
+        return "no dated data"
+    return f"{first.day} {first:%b %Y} to {last.day} {last:%b %Y}"
+
+
+def caption(scan: pd.DataFrame, what: str) -> str:
+    """A table caption with the period and the number of services and contacts."""
+    known = len(scan.attrs.get("known", scan["service"]))
+    return (f"{what}, {period_caption(scan)} ({known} service{'' if known == 1 else 's'}, "
+            f"{int(scan['contacts'].sum()):,} contacts)")
+
+
+def problems(stage, scan: pd.DataFrame) -> list:
+    """The council's data problems the scan rests on: tables left out for errors, then the demand data's and the
+    events' warnings (with counts)."""
+    from .demand import data_problems
+
+    out = list(scan.attrs.get("problems", []))
+    out += data_problems(stage.council)
+    out += list(scan.attrs.get("flow_problems", []))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ charts
+def _ax(ax, height):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(9, height), layout="constrained")
+    return ax
+
+
+def _short(text: str, width: int = 36) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def _empty(ax, title: str, message: str):
+    ax.set_title(title)
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#555555")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def demand_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, period_text: str = ""):
+    """Every service's contacts as stacked bars (value, failure, unclassified) with its failure %; returns the Axes."""
+    ax = _ax(ax, max(2.2, 0.4 * len(scan) + 1.2))
+    when = f", {period_text}" if period_text else ""
+    title = title or f"Demand by service{when} ({int(scan['contacts'].sum()):,} contacts)"
+    if scan.empty or scan["contacts"].sum() == 0:
+        return _empty(ax, title, "No contacts recorded")
+    y = np.arange(len(scan))
+    left = np.zeros(len(scan))
+    for klass, col in (("value", "value"), ("failure", "failure"), (UNCLASSIFIED, "unclassified")):
+        ax.barh(y, scan[col], left=left, color=COLOURS[klass],
+                label=f"{klass} demand" if klass != UNCLASSIFIED else klass)
+        left += scan[col].to_numpy()
+    ax.set_yticks(y, [_short(n) for n in scan["service_name"]])
+    ax.invert_yaxis()
+    for yi, (k, fp) in enumerate(zip(scan["contacts"], scan["failure_pct"])):
+        ax.text(k, yi, f" {k:,}" + ("" if _missing(fp) else f" ({fp:.0f}% failure)"), va="center", fontsize=8)
+    ax.set_xlim(0, max(1, scan["contacts"].max()) * 1.35)
+    ax.set_xlabel("contacts")
+    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.set_title(title)
+    return ax
+
+
+def end_to_end_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, period_text: str = ""):
+    """Median and 85th-percentile end-to-end days per service (closed cases) as bars; returns the Axes."""
+    known = scan[scan["service"].isin(scan.attrs.get("known", scan["service"]))]
+    ax = _ax(ax, max(2.2, 0.4 * len(known) + 1.2))
+    closed = int(np.nansum(known["closed_cases"].to_numpy(dtype=float))) if len(known) else 0
+    when = f", {period_text}" if period_text else ""
+    title = title or f"End-to-end days by service{when} ({closed:,} closed cases)"
+    if not known["median_days"].notna().any():
+        return _empty(ax, title, "No end-to-end times recorded (no events with closed cases)")
+    y = np.arange(len(known))
+    p85 = known["p85_days"].fillna(0).to_numpy(dtype=float)
+    med = known["median_days"].fillna(0).to_numpy(dtype=float)
+    ax.barh(y, p85, color="#c6dbef", label="85% of cases within")
+    ax.barh(y, med, color=COLOURS["value"], label="median", height=0.5)
+    ax.set_yticks(y, [_short(n) for n in known["service_name"]])
+    ax.invert_yaxis()
+    for yi, (m, p) in enumerate(zip(known["median_days"], known["p85_days"])):
+        text = " no end-to-end times" if _missing(m) else f" median {days_text(m)}, 85% within {days_text(p)}"
+        ax.text(0 if _missing(p) else p, yi, text, va="center", fontsize=8)
+    ax.set_xlim(0, max(1.0, float(np.nanmax(p85))) * 1.45)
+    ax.set_xlabel("days from first to last step (closed cases)")
+    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.set_title(title)
+    return ax

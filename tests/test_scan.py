@@ -1,0 +1,382 @@
+"""The organisation scan on a small hand-computed council: demand, end-to-end times, hand-offs, capability, where to
+start, a service with no data, the JSON the index pages read, and the notebook."""
+
+import json
+import math
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from systemic_lib import flow, report, scan
+from systemic_lib.council import load_council
+
+YAML = textwrap.dedent("""\
+    name: Testshire Council
+    services:
+      - {id: housing-repairs, name: Housing repairs, purpose: Fix my home properly first time}
+      - {id: council-tax, name: Council tax, purpose: Pay the right amount easily}
+      - {id: waste, name: Waste collection, purpose: Take my bins when you said}
+""")
+
+# Housing repairs: 10 contacts; value 4, failure 4 ("when will repair be done" 3, "repair not right" 1),
+# unclassified 2 (C06 blank, C09 'weird'); C12 has no date. Council tax: 1 failure. parking: not in council.yaml.
+DEMAND = textwrap.dedent("""\
+    contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type,what_matters,one_stop
+    C01,housing-repairs,2024-01-01 09:00,phone,My boiler is broken,fix boiler,value,,warm home,yes
+    C02,housing-repairs,2024-01-02 10:00,phone,When will you come?,when will repair be done,Failure ,progress chasing,knowing when,no
+    C03,housing-repairs,2024-01-03 11:00,email,Still waiting,when will repair be done,FAIL,progress chasing,Knowing when.,no
+    C04,housing-repairs,2024-01-08 09:00,web,Leak in the roof,fix roof,value demand,,dry home,yes
+    C05,housing-repairs,2024-01-09 09:00,phone,You fixed it wrong,repair not right,failure,not done right,,no
+    C06,housing-repairs,2024-01-10 09:00,phone,,fix boiler,,,,
+    C07,housing-repairs,2024-01-16 09:00,email,Boiler again,fix boiler,value,,warm home,
+    C08,housing-repairs,2024-01-17 09:00,phone,Chasing again,when will repair be done,failure,progress chasing,,no
+    C09,housing-repairs,2024-01-18 09:00,phone,x,fix boiler,weird,,,yes
+    C10,council-tax,2024-01-02 09:00,web,Bill wrong,wrong bill,failure,not done right,,no
+    C11,parking,2024-01-03 09:00,phone,Permit please,permit,value,,,yes
+    C12,housing-repairs,,phone,No date on this one,fix roof,value,,,
+""")
+
+# Housing repairs, first to last step:
+#   R1 10 days (W1 -> W2 -> W1: 2 hand-offs, 2 people); R2 4 days (W1 -> W3: 1, 2); R3 0.5 days (W1 -> W1: 0, 1);
+#   R4 open in cases.csv (W1 -> W2: 1, 2), left out of end-to-end times but counted per case.
+#   Closed times [0.5, 4, 10]: median 4; 85th percentile 4 + 0.7 x 6 = 8.2. Hand-offs (2+1+0+1)/4 = 1.0,
+#   people (2+2+1+2)/4 = 1.75.
+# Council tax: T1 30 days (W5 -> W6: 1 hand-off, 2 people). Waste: no events at all.
+EVENTS = textwrap.dedent("""\
+    case_id,service,activity,timestamp,worker,team
+    R1,housing-repairs,Log repair,2024-01-01 09:00,W1,Desk
+    R1,housing-repairs,Inspect,2024-01-03 09:00,W2,Surveyors
+    R1,housing-repairs,Fix,2024-01-11 09:00,W1,Desk
+    R2,housing-repairs,Log repair,2024-01-02 09:00,W1,Desk
+    R2,housing-repairs,Fix,2024-01-06 09:00,W3,Trades
+    R3,housing-repairs,Log repair,2024-01-05 09:00,W1,Desk
+    R3,housing-repairs,Fix,2024-01-05 21:00,W1,Desk
+    R4,housing-repairs,Log repair,2024-01-10 09:00,W1,Desk
+    R4,housing-repairs,Inspect,2024-01-20 09:00,W2,Surveyors
+    T1,council-tax,Receive change,2024-01-02 09:00,W5,Revenues
+    T1,council-tax,Send new bill,2024-02-01 09:00,W6,Billing
+""")
+CASES = textwrap.dedent("""\
+    case_id,service,opened_at,closed_at
+    R1,housing-repairs,2024-01-01 09:00,2024-01-11 09:00
+    R2,housing-repairs,2024-01-02 09:00,2024-01-06 09:00
+    R3,housing-repairs,2024-01-05 09:00,2024-01-05 21:00
+    R4,housing-repairs,2024-01-10 09:00,
+    T1,council-tax,2024-01-02 09:00,2024-02-01 09:00
+""")
+ACTIVITIES = textwrap.dedent("""\
+    service,activity,step_type,category
+    housing-repairs,Log repair,value,contact
+    housing-repairs,Inspect,waste,check
+    housing-repairs,Fix,value,delivery
+    council-tax,Receive change,value,contact
+    council-tax,Send new bill,value,delivery
+""")
+SERVICES = {"housing-repairs": "Housing repairs", "council-tax": "Council tax", "waste": "Waste collection"}
+
+
+def _council(tmp_path, *, events=True):
+    folder = tmp_path / "testshire"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(YAML)
+    (folder / "demand.csv").write_text(DEMAND)
+    if events:
+        (folder / "events.csv").write_text(EVENTS)
+        (folder / "cases.csv").write_text(CASES)
+        (folder / "activities.csv").write_text(ACTIVITIES)
+    return folder
+
+
+@pytest.fixture
+def council(tmp_path):
+    return load_council(_council(tmp_path))
+
+
+@pytest.fixture
+def table(council):
+    return scan.for_stage(report.Stage(council.path, None, "organisation_scan"))
+
+
+# ------------------------------------------------------------------------------------------------ demand side
+def test_demand_side_by_side(council):
+    side = scan.demand_side(council.table("demand"), services=SERVICES)
+    assert side["service"].tolist() == ["housing-repairs", "council-tax", "waste", "parking"]
+    hr = side.iloc[0]
+    assert (hr["contacts"], hr["value"], hr["failure"], hr["unclassified"]) == (10, 4, 4, 2)
+    assert hr["failure_pct"] == pytest.approx(50)
+    assert hr["top_failure_demands"] == ["when will repair be done", "repair not right"]
+    assert hr["top_failure_counts"] == [3, 1]
+    assert side.iloc[1]["failure_pct"] == pytest.approx(100)
+    assert side.iloc[2]["contacts"] == 0 and math.isnan(side.iloc[2]["failure_pct"])  # waste: no contacts yet
+    assert side.iloc[3]["service_name"] == "parking (not in council.yaml)"
+    assert side["contacts"].sum() == 12  # every contact, the undated one and the unknown service's included
+
+
+def test_demand_side_top_keeps_the_largest_failure_demands(council):
+    side = scan.demand_side(council.table("demand"), services=SERVICES, top=1)
+    assert side.iloc[0]["top_failure_demands"] == ["when will repair be done"]
+
+
+# ------------------------------------------------------------------------------------------------ flow side
+def test_flow_side_hand_computed(council):
+    side = scan.flow_side(council.table("events"), services=SERVICES, catalogue=council.table("activities"),
+                          cases=council.table("cases"))
+    hr, ct, waste = side.loc["housing-repairs"], side.loc["council-tax"], side.loc["waste"]
+    assert (hr["cases"], hr["closed_cases"]) == (4, 3)  # R4 is open: counted, left out of the times
+    assert hr["median_days"] == pytest.approx(4.0)
+    assert hr["p85_days"] == pytest.approx(8.2)
+    assert hr["mean_handoffs"] == pytest.approx(1.0)
+    assert hr["mean_people"] == pytest.approx(1.75)
+    assert (ct["cases"], ct["median_days"], ct["p85_days"], ct["mean_handoffs"]) == (1, 30.0, 30.0, 1.0)
+    assert waste.isna().all()  # no events: nothing made up
+
+
+def test_flow_side_agrees_with_the_flow_report(council):
+    """The scan's figures are the flow report's for the same service (same FlowLog rules)."""
+    side = scan.flow_side(council.table("events"), services=SERVICES, catalogue=council.table("activities"),
+                          cases=council.table("cases"))
+    one = flow.figures(flow.FlowLog(council.table("events", service="housing-repairs"),
+                                    catalogue=council.table("activities"), cases=council.table("cases")))
+    for key in ("median_days", "p85_days", "mean_handoffs", "mean_people", "cases"):
+        assert side.loc["housing-repairs", key] == pytest.approx(one[key])
+
+
+def test_flow_side_with_no_events_is_all_missing():
+    side = scan.flow_side(None, services=SERVICES)
+    assert list(side.index) == list(SERVICES) and side.isna().all().all()
+
+
+# ------------------------------------------------------------------------------------------------ capability
+def _weekly(values, start="2024-01-01"):
+    return pd.DataFrame({"date": pd.date_range(start, periods=len(values), freq="7D"),
+                         "value": np.asarray(values, dtype=float), "n": 10})
+
+
+def test_capability_is_the_latest_phase_mean_and_limits():
+    # 14 weeks alternating 10, 12: mean 11, every moving range 2, limits 11 +/- 2.66 x 2 = 5.68 and 16.32
+    cap = scan.capability(_weekly([10, 12] * 7), measure_id="end_to_end_days")
+    assert cap["mean"] == pytest.approx(11) and cap["lower"] == pytest.approx(5.68)
+    assert cap["upper"] == pytest.approx(16.32)
+    assert (cap["weeks"], cap["trial"], cap["stable"], cap["phase"], cap["since"]) == (14, False, True, 0,
+                                                                                       "2024-01-01")
+    assert scan.capability_words(cap, "days") == "predictably 5.7\u201316 days (mean 11)"
+
+
+def test_capability_starts_a_phase_at_a_system_change_and_says_since():
+    # 6 weeks around 30, then a change on 12 Feb 2024 (week 7) and 8 weeks alternating 40, 50: mean 45,
+    # moving range 10, limits 45 +/- 26.6; only 8 points behind them, so provisional (trial)
+    values = [30, 32, 30, 32, 30, 32] + [40, 50] * 4
+    cap = scan.capability(_weekly(values), measure_id="failure_demand_pct",
+                          changes=[(pd.Timestamp("2024-02-12"), "New team")])
+    assert (cap["mean"], cap["lower"], cap["upper"]) == (45.0, 18.4, 71.6)
+    assert (cap["since"], cap["phase"], cap["label"], cap["weeks"], cap["trial"]) == (
+        "2024-02-12", 1, "New team", 8, True)
+    assert scan.capability_words(cap, "%") == "18\u201372% (mean 45) since 12 Feb 2024, provisional: 8 weeks"
+
+
+def test_capability_with_special_causes_is_not_called_predictable():
+    cap = scan.capability(_weekly([10, 12] * 7 + [60]), measure_id="end_to_end_days")
+    assert cap["stable"] is False
+    assert scan.capability_words(cap, "days").endswith("not yet predictable: special causes")
+    assert not scan.capability_words(cap, "days").startswith("predictably")
+
+
+def test_capability_with_too_few_weeks_has_a_note_not_an_error():
+    cap = scan.capability(_weekly([10.0, np.nan, np.nan]), measure_id="end_to_end_days")
+    assert cap["mean"] is None and cap["weeks"] == 1
+    assert cap["note"] == "only 1 week with enough data (a capability chart needs at least 2)"
+    assert scan.capability_words(cap, "days") == scan.DASH
+    empty = scan.capability(_weekly([]), measure_id="failure_demand_pct")
+    assert empty["weeks"] == 0 and empty["note"]
+
+
+def test_days_text_whole_days_from_ten():
+    assert [scan.days_text(v) for v in (28.9, 10.0, 9.96, 9.94, 4.5, 0.25, 1234.4)] == [
+        "29", "10", "10", "9.9", "4.5", "0.2", "1,234"]
+    assert scan.days_text(None) == scan.days_text(float("nan")) == scan.DASH
+
+
+# ------------------------------------------------------------------------------------------------ the whole scan
+def test_scan_of_the_council(table):
+    assert table["service"].tolist() == ["housing-repairs", "council-tax", "waste", "parking"]
+    hr = table.set_index("service").loc["housing-repairs"]
+    assert (hr["contacts"], hr["failure"], hr["cases"], hr["median_days"]) == (10, 4, 4, 4.0)
+    # the cases table has one opening week with a certain median for each service: too few weeks to chart
+    assert hr["end_to_end_capability"]["mean"] is None and "at least 2" in hr["end_to_end_capability"]["note"]
+    assert "No capability chart of end-to-end time yet: only 1 week with enough data (a capability chart needs " \
+           "at least 2)." in hr["notes"]
+
+
+def test_where_to_start_weighs_failure_demand_and_end_to_end_time(table):
+    # failure: repairs 4, council tax 1 -> 1.0 and 0.25; median days: repairs 4, council tax 30 -> 0.13 and 1.0;
+    # council tax scores 1.25 against repairs' 1.13
+    assert scan.where_to_start(table) == (
+        "Weighing failure demand and end-to-end time, start with Council tax: it has the second most failure demand "
+        "(1 contact, 100% of its classified demand, led by \u201cwrong bill\u201d) and its cases take the longest end "
+        "to end (median 30 days, 85% within 30 days).")
+    assert scan.start_with(table) == "council-tax"
+
+
+def test_where_to_start_on_failure_demand_alone_without_events(tmp_path):
+    table = scan.for_stage(report.Stage(_council(tmp_path, events=False), None, "organisation_scan"))
+    assert scan.where_to_start(table) == (
+        "Start with Housing repairs: it has the most failure demand (4 contacts, 50% of its classified demand, led by "
+        "\u201cwhen will repair be done\u201d); no end-to-end times are recorded yet.")
+
+
+def test_where_to_start_on_end_to_end_time_alone_and_with_nothing(council):
+    services = {"housing-repairs": "Housing repairs", "council-tax": "Council tax"}
+    no_contacts = council.table("demand").iloc[:0]
+    flow_side = scan.flow_side(council.table("events"), services=services, cases=council.table("cases"))
+    table = scan.organisation_scan(no_contacts, services=services, flow=flow_side)
+    assert scan.where_to_start(table) == (
+        "Start with Council tax: its cases take the longest end to end (median 30 days, 85% within 30 days); "
+        "no failure demand is classified yet.")
+    nothing = scan.organisation_scan(no_contacts, services=services)
+    assert scan.where_to_start(nothing).startswith("No contacts or end-to-end times are recorded for any service")
+    assert scan.start_with(nothing) is None
+
+
+def test_where_to_start_leaves_out_services_not_in_council_yaml(council):
+    contacts = council.table("demand")
+    extra = contacts[contacts["service"] == "parking"].assign(classification="failure")
+    table = scan.organisation_scan(pd.concat([contacts] + [extra] * 9, ignore_index=True), services=SERVICES)
+    assert table.set_index("service").loc["parking", "failure"] == 9  # more failure than any service
+    assert scan.where_to_start(table).startswith("Start with Housing repairs:")
+
+
+def test_service_with_no_events_or_demand_shows_dash_and_a_note(table):
+    waste = table.set_index("service").loc["waste"]
+    assert waste["notes"] == [
+        "No contacts recorded: add demand.csv rows for this service to see its failure demand.",
+        "No events recorded: add events.csv to see end-to-end times, hand-offs and people per case."]
+    flow_rows = scan._flow_rows(table).set_index("Service").loc["Waste collection"]
+    assert set(flow_rows) == {scan.DASH}
+    demand_rows = scan._demand_rows(table).set_index("Service").loc["Waste collection"]
+    assert set(demand_rows) == {scan.DASH}
+    assert "Waste collection: No events recorded: add events.csv to see end-to-end times, hand-offs and people " \
+           "per case." in scan.notes(table)
+    parking = table.set_index("service").loc["parking"]
+    assert parking["notes"][0].startswith("Not a service in council.yaml")
+    assert "parking (not in council.yaml)" not in scan._flow_rows(table)["Service"].tolist()
+
+
+def test_flow_table_in_words(table):
+    rows = scan._flow_rows(table).set_index("Service")
+    assert rows.loc["Housing repairs"].tolist() == ["4", "4.0", "8.2", "1.0 / 1.8", scan.DASH, scan.DASH]
+    assert rows.loc["Council tax"].tolist()[:4] == ["1", "30", "30", "1.0 / 2.0"]
+    demand_rows = scan._demand_rows(table).set_index("Service")
+    assert demand_rows.loc["Housing repairs"].tolist() == [
+        "10", "4 (50%)", "2", "when will repair be done (3); repair not right (1)"]
+
+
+def test_figures_keep_the_old_keys_and_add_the_new(table):
+    figs = scan.figures(table)
+    text = json.dumps(figs, allow_nan=False)  # no NaN reaches organisation_scan.json
+    assert json.loads(text) == figs
+    hr = figs[0]
+    assert {k: hr[k] for k in ("service", "service_name", "contacts", "value", "failure", "unclassified",
+                               "failure_pct", "top_failure_demands")} == {
+        "service": "housing-repairs", "service_name": "Housing repairs", "contacts": 10, "value": 4, "failure": 4,
+        "unclassified": 2, "failure_pct": 50.0, "top_failure_demands": ["when will repair be done",
+                                                                        "repair not right"]}
+    assert (hr["cases"], hr["closed_cases"], hr["median_days"], hr["p85_days"], hr["mean_handoffs"],
+            hr["mean_people"]) == (4, 3, 4.0, 8.2, 1.0, 1.8)
+    assert hr["end_to_end_capability"] is None and hr["failure_capability"] is None
+    waste = figs[2]
+    assert (waste["contacts"], waste["failure_pct"], waste["cases"], waste["median_days"]) == (0, None, None, None)
+    assert len(waste["notes"]) == 2
+
+
+def test_figures_carry_capability_in_words(council):
+    caps = {"housing-repairs": {"end_to_end_days": scan.capability(_weekly([10, 12] * 7),
+                                                                   measure_id="end_to_end_days")}}
+    table = scan.organisation_scan(council.table("demand"), services=SERVICES, capabilities=caps)
+    cap = scan.figures(table)[0]["end_to_end_capability"]
+    assert cap["words"] == "predictably 5.7\u201316 days (mean 11)"
+    assert (cap["lower"], cap["upper"], cap["stable"]) == (5.68, 16.32, True)
+
+
+def test_broken_events_are_left_out_with_their_problem_never_raised(tmp_path):
+    folder = _council(tmp_path)
+    (folder / "events.csv").write_text(EVENTS + "R9,housing-repairs,Fix,not a date,W1,Desk\n")
+    stage = report.Stage(folder, None, "organisation_scan")
+    table = scan.for_stage(stage)
+    assert table["cases"].isna().all()  # events unusable until fixed
+    assert table.set_index("service").loc["housing-repairs", "contacts"] == 10  # demand still shown
+    problems = scan.problems(stage, table)
+    assert any(p.file == "events.csv" and p.column == "timestamp" for p in problems)
+
+
+def test_period_and_captions(table):
+    assert scan.period_caption(table) == "1 Jan 2024 to 1 Feb 2024"  # contacts to 18 Jan, events to 1 Feb
+    assert scan.caption(table, "Demand by service") == "Demand by service, 1 Jan 2024 to 1 Feb 2024 (3 services, " \
+                                                       "12 contacts)"
+
+
+def test_charts_say_period_and_count(table):
+    ax = scan.demand_chart(table, ax=Figure().add_subplot(), period_text=scan.period_caption(table))
+    assert ax.get_title() == "Demand by service, 1 Jan 2024 to 1 Feb 2024 (12 contacts)"
+    ax = scan.end_to_end_chart(table, ax=Figure().add_subplot())
+    assert ax.get_title() == "End-to-end days by service (4 closed cases)"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Housing repairs", "Council tax", "Waste collection"]
+
+def test_end_to_end_chart_without_events(council):
+    nothing = scan.organisation_scan(council.table("demand").iloc[:0], services=SERVICES)
+    ax = scan.end_to_end_chart(nothing, ax=Figure().add_subplot())
+    assert "No end-to-end times" in ax.texts[0].get_text()
+
+
+def test_show_table_rejects_an_unknown_part(table):
+    with pytest.raises(Exception, match="part must be"):
+        scan.show_table(table, part="everything")
+
+
+# ------------------------------------------------------------------------------------------------ notebook
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def test_notebook_follows_conventions():
+    nb = nbformat.read(NOTEBOOKS / "organisation_scan.ipynb", as_version=4)
+    first, params = nb.cells[0], nb.cells[1]
+    assert first.cell_type == "markdown" and "Questions a team should ask" in first.source
+    assert params.metadata.get("tags") == ["parameters"]
+    assert [line.split("=")[0].strip() for line in params.source.splitlines()] == [
+        "council_dir", "service", "period_start", "period_end", "output_dir"]
+    assert nb.metadata["kernelspec"]["name"] == "systemic"
+    code = [c.source for c in nb.cells[2:] if c.cell_type == "code"]
+    assert 'stage="organisation_scan"' in code[0] and "scan.for_stage(stage)" in code[0]
+    assert all(len(src.splitlines()) <= 6 for src in code)
+    assert not any("for " in src or "pd." in src for src in code)  # no logic in the notebook
+    assert code[-1].startswith("stage.save(")
+
+
+@pytest.mark.slow
+def test_organisation_scan_notebook(council, tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    monkeypatch.setenv("SYSTEMIC_BATCH", "1")
+    out, done = tmp_path / "report", tmp_path / "done.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / "organisation_scan.ipynb"), str(done), cwd=str(NOTEBOOKS),
+                               kernel_name="python3", progress_bar=False,
+                               parameters={"council_dir": str(council.path), "service": None, "output_dir": str(out)})
+    shown = "\n".join(str(o.get("data", {}).get("text/html", "")) + str(o.get("text", ""))
+                      for c in nbformat.read(done, as_version=4).cells if c.cell_type == "code" for o in c.outputs)
+    figures = json.loads((out / "organisation_scan.json").read_text())
+    assert figures["stage"] == "organisation_scan" and figures["contacts"] == 12
+    assert [s["service"] for s in figures["services"]] == ["housing-repairs", "council-tax", "waste", "parking"]
+    assert figures["services"][0]["failure_pct"] == 50.0 and figures["services"][0]["median_days"] == 4.0
+    assert figures["where_to_start"].startswith("Weighing failure demand and end-to-end time, start with Council tax")
+    assert figures["start_with"] == "council-tax"
+    assert figures["period"] == {"start": "2024-01-01", "end": "2024-02-01"}
+    assert "start with Council tax" in shown and "parking" in shown
+    assert "Waste collection: No events recorded" in shown and scan.DASH in shown
+    assert "85% within (days)" in shown and "Traceback" not in shown
