@@ -44,6 +44,13 @@ def _first(data: dict, *keys):
     return None
 
 
+def days_text(value) -> str:
+    """End-to-end days as the reports write them: whole days from 10 up ("29"), one decimal below ("4.5")."""
+    if _num(value) is None:
+        return ""
+    return f"{value:,.0f}" if round(value, 1) >= 10 else f"{value:.1f}"
+
+
 def _count(value, word: str) -> str:
     """'1 contact', '12,304 contacts'."""
     return f"{value:,.0f} {word.removesuffix('s') if value == 1 else word}"
@@ -55,6 +62,9 @@ def _items(value) -> list[dict]:
     return [m for m in items if isinstance(m, dict)]
 
 
+_SIGNAL_WORDS = {"improvement": "improving", "concern": "getting worse", "neutral": "unusual"}
+
+
 def _measure_figures(data: dict) -> list[str]:
     items = _items(data.get("measures"))
     if not items:
@@ -64,20 +74,20 @@ def _measure_figures(data: dict) -> list[str]:
     for m in items:
         signal = str(m.get("last_point_signal") or "").replace("_", " ").strip().lower()
         if signal not in quiet:
-            signals[signal] = signals.get(signal, 0) + 1
+            word = _SIGNAL_WORDS.get(signal, signal)
+            signals[word] = signals.get(word, 0) + 1
     out = [_count(len(items), "measures")]
     if signals:
-        out.append("last point: " + ", ".join(f"{n} {name}" for name, n in sorted(signals.items())))
+        out.append("latest week: " + ", ".join(f"{n} {name}" for name, n in sorted(signals.items())))
     else:
-        out.append("last point: common cause on every measure")
+        out.append("latest week: no special cause")
     return out
 
 
 def _experiment_figures(data: dict) -> list[str]:
     exp, base = _first(data, "experiment_cases"), _first(data, "baseline_cases")
     if data.get("has_experiment") is False or (not exp and not base):
-        headline = data.get("headline")
-        return [headline[:200]] if isinstance(headline, str) and headline else ["no experiment yet"]
+        return ["no experiment"]
     out = []
     if exp is not None:
         out.append(_count(exp, "experiment cases") + (f" vs {base:,.0f} baseline" if base is not None else ""))
@@ -104,7 +114,7 @@ def headline_figures(stage: str, data) -> list[str]:
         days = _first(data, "median_days", "median_end_to_end_days")
         cases = _first(data, "cases")
         if days is not None:
-            out.append(f"median {days:,.1f} days end to end".replace(".0 days", " days"))
+            out.append(f"median {days_text(days)} days end to end")
         if cases is not None:
             out.append(_count(cases, "cases"))
     elif stage == "experiment":
@@ -112,9 +122,10 @@ def headline_figures(stage: str, data) -> list[str]:
     elif stage == "measure":
         out = _measure_figures(data)
     elif stage == "organisation_scan":
-        services = _first(data, "services")
-        if services is not None:
-            out.append(_count(services, "services"))
+        services = data.get("services")
+        count = len(services) if isinstance(services, list) else _first(data, "services")
+        if count is not None:
+            out.append(_count(count, "services"))
     if not out and isinstance(data.get("headline"), str):
         out.append(data["headline"][:200])
     return out
@@ -154,6 +165,7 @@ class CouncilPage:
     services: list[ServiceRow] = field(default_factory=list)
     scan: Cell | None = None
     skipped: dict | None = None  #: the manifest's error of a council the last batch skipped
+    where_to_start: str | None = None  #: the organisation scan's sentence on where to start
 
     @property
     def href(self) -> str:
@@ -234,11 +246,18 @@ def scan_reports(out_dir) -> list[CouncilPage]:
             page.skipped = council_level.get("error") or {}
         if folder.is_dir():
             page.scan, scan_data = _cell(folder, config.COUNCIL_STAGE, "", entries.get((slug, None, config.COUNCIL_STAGE)))
-            if isinstance(scan_data, dict) and scan_data.get("council"):
-                page.name = str(scan_data["council"])
+            order: list[str] = []
+            if isinstance(scan_data, dict):
+                if scan_data.get("council"):
+                    page.name = str(scan_data["council"])
+                if isinstance(scan_data.get("where_to_start"), str):
+                    page.where_to_start = scan_data["where_to_start"]
+                order = [str(s["service"]) for s in _items(scan_data.get("services")) if s.get("service")]
             service_ids = {p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
             service_ids |= {k[1] for k in entries if k[0] == slug and k[1]}
-            for sid in sorted(service_ids):
+            # council.yaml order, as the organisation scan lists the services; any others after, by id
+            rank = {sid: i for i, sid in enumerate(order)}
+            for sid in sorted(service_ids, key=lambda sid: (rank.get(sid, len(rank)), sid)):
                 row = ServiceRow(sid, sid, [])
                 for stage in config.STAGES:
                     cell, data = _cell(folder / sid, stage, f"{quote(sid)}/", entries.get((slug, sid, stage)))
@@ -272,7 +291,7 @@ def _environment():
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda v: "" if _num(v) is None else f"{v:,.0f}"
     env.filters["pct"] = lambda v: "" if _num(v) is None else f"{v:.0f}%"
-    env.filters["days"] = lambda v: "" if _num(v) is None else f"{v:,.1f}".removesuffix(".0")
+    env.filters["days"] = days_text
     return env
 
 

@@ -65,9 +65,9 @@ def capability_words(cap: dict | None, unit: str) -> str:
         return f"mean {mean}{' days' if unit == 'days' else '%'}{since}, no limits yet"
     span = _range_text(cap["lower"], cap["upper"], unit)
     if not cap.get("stable"):
-        return f"{span} (mean {mean}){since}, not yet predictable: special causes"
+        return f"{span} (mean {mean}){since}; not yet predictable"
     if cap.get("trial"):
-        return f"{span} (mean {mean}){since}, provisional: {cap['weeks']} weeks"
+        return f"{span} (mean {mean}){since}; provisional, {cap['weeks']} weeks"
     return f"predictably {span} (mean {mean}){since}"
 
 
@@ -516,6 +516,7 @@ def demand_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, perio
     for yi, (k, fp) in enumerate(zip(scan["contacts"], scan["failure_pct"])):
         ax.text(k, yi, f" {k:,}" + ("" if _missing(fp) else f" ({fp:.0f}% failure)"), va="center", fontsize=8)
     ax.set_xlim(0, max(1, scan["contacts"].max()) * 1.35)
+    ax.xaxis.set_major_formatter("{x:,.0f}")
     ax.set_xlabel("contacts")
     ax.legend(loc="lower right", frameon=False, fontsize=8)
     ax.set_title(title)

@@ -68,14 +68,27 @@ def test_headline_figures_per_stage():
     assert headline_figures("measure", {"measures": {
         "a": {"last_point_signal": "improvement"}, "b": {"last_point_signal": None},
         "c": {"last_point_signal": "common_cause"}, "d": {"last_point_signal": "concern"}}}) == [
-        "4 measures", "last point: 1 concern, 1 improvement"]
+        "4 measures", "latest week: 1 getting worse, 1 improving"]
     assert headline_figures("measure", {"measures": [{"last_point_signal": "common_cause"}]}) == [
-        "1 measure", "last point: common cause on every measure"]
+        "1 measure", "latest week: no special cause"]
+    assert headline_figures("measure", {"measures": [{"last_point_signal": "neutral"}]}) == [
+        "1 measure", "latest week: 1 unusual"]
     assert headline_figures("experiment", {"has_experiment": False, "experiment_cases": 0, "baseline_cases": 0,
-                                           "headline": "No experiment set up for Waste yet."}) == [
-        "No experiment set up for Waste yet."]
-    assert headline_figures("experiment", {"experiment_cases": 0}) == ["no experiment yet"]
+                                           "headline": "No experiment set up for Waste yet: add an experiment "
+                                                       "to council.yaml and cohorts to cases.csv."}) == [
+        "no experiment"]  # short: the long sentence would repeat in every row of the grid
+    assert headline_figures("experiment", {"experiment_cases": 0}) == ["no experiment"]
     assert headline_figures("organisation_scan", {"services": 4}) == ["4 services"]
+    assert headline_figures("organisation_scan", {"services": [{"service": "a"}, {"service": "b"}]}) == [
+        "2 services"]
+
+
+def test_end_to_end_days_are_whole_from_ten_and_one_decimal_below():
+    assert [pages.days_text(v) for v in (28.9, 10.0, 9.96, 9.94, 2.5, 0.0, 1234.4)] == [
+        "29", "10", "10", "9.9", "2.5", "0.0", "1,234"]
+    assert pages.days_text(None) == pages.days_text(float("nan")) == pages.days_text("x") == ""
+    assert headline_figures("flow", {"median_days": 28.9}) == ["median 29 days end to end"]
+    assert headline_figures("flow", {"median_days": 8.06}) == ["median 8.1 days end to end"]
 
 
 def test_headline_figures_tolerate_missing_and_odd_values():
@@ -178,3 +191,30 @@ def test_council_slug_with_odd_characters_is_quoted_in_links(tmp_path):
     build_index_pages(root)
     assert 'href="north%20shire/index.html"' in (root / "index.html").read_text(encoding="utf-8")
     assert pages.STAGE_NAMES["flow"] == "Map flow"
+
+
+def test_council_page_shows_where_to_start_and_lists_services_in_scan_order(reports):
+    """organisation_scan.json as the scan notebook writes it: services in council.yaml order, where to start."""
+    scan = {"contacts": 400, "start_with": "housing-repairs",
+            "where_to_start": "Start with Housing repairs: it has the most failure demand (180 contacts, 60% of its "
+                              "classified demand, led by \u201cwhen will my repair be done?\u201d).",
+            "services": [{"service": "housing-repairs", "service_name": "Housing repairs", "contacts": 300},
+                         {"service": "council-tax", "service_name": "Council tax", "contacts": 100}]}
+    _report(reports, "northshire", None, "organisation_scan", scan)
+    build_index_pages(reports)
+    page = (reports / "northshire" / "index.html").read_text(encoding="utf-8")
+    assert "Organisation scan</a>: 2 services" in page
+    assert ('<p class="headline">Start with Housing repairs: it has the most failure demand (180 contacts, 60% of its '
+            'classified demand, led by \u201cwhen will my repair be done?\u201d).') in page
+    # council.yaml order (housing-repairs first), not alphabetical (council-tax first)
+    assert page.index(">Housing repairs<") < page.index(">Council tax<")
+    top = (reports / "index.html").read_text(encoding="utf-8")
+    assert top.index("<td>Housing repairs</td>") < top.index("<td>Council tax</td>")
+
+
+def test_where_to_start_from_data_is_escaped(reports):
+    _report(reports, "northshire", None, "organisation_scan",
+            {"where_to_start": "Start with <script>alert(1)</script>", "services": []})
+    build_index_pages(reports)
+    page = (reports / "northshire" / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -180,13 +180,13 @@ def test_capability_starts_a_phase_at_a_system_change_and_says_since():
     assert (cap["mean"], cap["lower"], cap["upper"]) == (45.0, 18.4, 71.6)
     assert (cap["since"], cap["phase"], cap["label"], cap["weeks"], cap["trial"]) == (
         "2024-02-12", 1, "New team", 8, True)
-    assert scan.capability_words(cap, "%") == "18\u201372% (mean 45) since 12 Feb 2024, provisional: 8 weeks"
+    assert scan.capability_words(cap, "%") == "18\u201372% (mean 45) since 12 Feb 2024; provisional, 8 weeks"
 
 
 def test_capability_with_special_causes_is_not_called_predictable():
     cap = scan.capability(_weekly([10, 12] * 7 + [60]), measure_id="end_to_end_days")
     assert cap["stable"] is False
-    assert scan.capability_words(cap, "days").endswith("not yet predictable: special causes")
+    assert scan.capability_words(cap, "days").endswith("; not yet predictable")
     assert not scan.capability_words(cap, "days").startswith("predictably")
 
 
