@@ -294,6 +294,7 @@ def _json_phase(p: dict) -> dict:
         "lower": p["lower"],
         "upper": p["upper"],
         "trial": p["trial"],
+        "change_vs_previous_phase": (p.get("change") or {}).get("signal"),
     }
 
 
@@ -327,5 +328,5 @@ def chart_command(csv_file, value, date_column, phases, labels, out, improvement
         return
     click.echo(f"Chart written to {summary['chart']}\n")
     click.echo(summary["narration"] + "\n")
-    click.echo(json.dumps({"signals": summary["signals"], "variation": summary["variation"],
-                           "assurance": summary["assurance"]}, indent=2))
+    click.echo(json.dumps({"signals": summary["signals"], "phases": summary["phases"],
+                           "variation": summary["variation"], "assurance": summary["assurance"]}, indent=2))

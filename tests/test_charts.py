@@ -114,6 +114,8 @@ def test_quick_chart_writes_png_beside_csv(csv_file):
     assert "real improvement, not noise" in out["narration"]
     json.dumps(out)
     assert out["phases"][1]["start"] == "2019-01-07" and out["phases"][1]["mean"] == 12
+    # all 12 new points sit below the old mean of 31: a real change, in the better direction
+    assert [p["change_vs_previous_phase"] for p in out["phases"]] == [None, "improvement"]
 
 
 def test_quick_chart_svg_and_signals(tmp_path):
