@@ -249,16 +249,22 @@ def _notes(row, known: bool) -> list[str]:
 def for_stage(stage, *, top: int = 3) -> pd.DataFrame:
     """The organisation scan of a notebook's council-level ``report.Stage`` (its period).
 
-    Reads demand, events, activities and cases; a table with errors is left out (its problems are in
+    Reads demand (with the council's rules.csv applied to unclassified contacts, as the demand reports do), events,
+    activities and cases; a table with errors is left out (its problems are in
     ``attrs["problems"]``) so that the scan still shows everything else. ``attrs`` also hold ``flow_problems``
     (the events' checks) and the first and last date of the contacts and of the events.
     """
     council = stage.council
     services = {s.id: s.name for s in council.spec.services}
-    problems, tables = [], {}
+    from .demand import stage_contacts
+
+    problems, tables, rules = [], {}, None
     for name in ("demand", "events", "activities", "cases"):
         try:
-            tables[name] = stage.table(name) if name in ("demand", "events") else council.table(name)
+            if name == "demand":  # with the council's rules applied, as on the demand reports
+                tables[name], rules = stage_contacts(stage)
+            else:
+                tables[name] = stage.table(name) if name == "events" else council.table(name)
         except ContractError as exc:
             problems += exc.problems
             tables[name] = None
@@ -271,6 +277,7 @@ def for_stage(stage, *, top: int = 3) -> pd.DataFrame:
     caps = _capabilities(council, services, start=stage.start, end=stage.end)
     table = organisation_scan(contacts, services=services, top=top, flow=flow, capabilities=caps)
     table.attrs["problems"] = problems
+    table.attrs["rules_problems"] = list(rules.problems) if rules is not None else []
     table.attrs["flow_problems"] = flow.attrs.get("problems", [])
     table.attrs["contacts_period"] = ((contacts["received_at"].min(), contacts["received_at"].max())
                                       if len(contacts) else (None, None))
@@ -467,12 +474,13 @@ def caption(scan: pd.DataFrame, what: str) -> str:
 
 
 def problems(stage, scan: pd.DataFrame) -> list:
-    """The council's data problems the scan rests on: tables left out for errors, then the demand data's and the
-    events' warnings (with counts)."""
+    """The council's data problems the scan rests on: tables left out for errors, then the demand data's, the
+    rules table's and the events' warnings (with counts)."""
     from .demand import data_problems
 
     out = list(scan.attrs.get("problems", []))
     out += data_problems(stage.council)
+    out += list(scan.attrs.get("rules_problems", []))
     out += list(scan.attrs.get("flow_problems", []))
     return out
 

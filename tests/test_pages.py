@@ -204,7 +204,7 @@ def test_council_page_shows_where_to_start_and_lists_services_in_scan_order(repo
     build_index_pages(reports)
     page = (reports / "northshire" / "index.html").read_text(encoding="utf-8")
     assert "Organisation scan</a>: 2 services" in page
-    assert ('<p class="headline">Start with Housing repairs: it has the most failure demand (180 contacts, 60% of its '
+    assert ('<p class="headline where">Start with Housing repairs: it has the most failure demand (180 contacts, 60% of its '
             'classified demand, led by \u201cwhen will my repair be done?\u201d).') in page
     # council.yaml order (housing-repairs first), not alphabetical (council-tax first)
     assert page.index(">Housing repairs<") < page.index(">Council tax<")

@@ -380,3 +380,15 @@ def test_organisation_scan_notebook(council, tmp_path, monkeypatch):
     assert "start with Council tax" in shown and "parking" in shown
     assert "Waste collection: No events recorded" in shown and scan.DASH in shown
     assert "85% within (days)" in shown and "Traceback" not in shown
+
+
+def test_council_rules_classify_unclassified_contacts_as_on_the_demand_report(tmp_path):
+    folder = _council(tmp_path)
+    (folder / "rules.csv").write_text("service,column,pattern,classification,failure_type\n"
+                                      ",demand_type,boiler,failure,not done\n")
+    stage = report.Stage(folder, None, "organisation_scan")
+    table = scan.for_stage(stage)
+    hr = table.set_index("service").loc["housing-repairs"]
+    # C06 (blank) and C09 ('weird') become failure by the rule; hand classifications stay (C01, C07 value)
+    assert (hr["value"], hr["failure"], hr["unclassified"]) == (4, 6, 0)
+    assert hr["failure_pct"] == pytest.approx(60)
