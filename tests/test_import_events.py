@@ -149,3 +149,31 @@ def test_bpic2015_council_renders_the_flow_report(tmp_path):
     assert figures["variants"] and figures["variants"][0]["cases"] >= 1
     text = (tmp_path / "flow-out.ipynb").read_text()
     assert "Cases took a median" in text and "image/png" in text
+
+
+def test_steps_sharing_a_name_keep_apart_by_their_code():
+    """BPIC 2015 names 4 different step codes "send confirmation receipt": one activity would fake rework and
+    duplicates (two of them on one day by one person look like the same event twice)."""
+    names = pd.Series(["send receipt", "send receipt", "decide", "send receipt", None, "decide"])
+    codes = pd.Series(["01_HOOFD_020", "08_AWB45_051", "01_HOOFD_500", "01_HOOFD_020", "01_HOOFD_999", "01_HOOFD_500"])
+    labels, shared = imp.activity_labels(names, codes)
+    assert labels.tolist() == ["send receipt (01_HOOFD_020)", "send receipt (08_AWB45_051)", "decide",
+                               "send receipt (01_HOOFD_020)", "01_HOOFD_999", "decide"]
+    assert shared == 1
+
+
+def test_case_end_date_wins_and_closed_status_ends_at_the_last_event():
+    log = pd.DataFrame({"case": ["a", "a", "b", "b", "c", "d"],
+                        "act": ["x", "y", "x", "y", "x", "x"],
+                        "ts": ["2014-01-01", "2014-01-05", "2014-02-01", "2014-02-09", "2014-03-01", "2014-03-02"],
+                        "status": ["O", "O", "G", "G", "O", "G"],
+                        "end": ["2014-01-06", "2014-01-06", None, None, None, "2014-03-03"]})
+    mapping = {"columns": {"case_id": "case", "activity": "act", "timestamp": "ts"}, "service": {"value": "s"},
+               "cases": {"closed_at": "end", "closed_when": {"column": "status", "values": ["G"]}}}
+    out = imp.convert(log, mapping)
+    closed = out["cases"].set_index("case_id")["closed_at"]
+    assert closed["a"] == pd.Timestamp("2014-01-06")  # status O but an end date: ended
+    assert closed["b"] == pd.Timestamp("2014-02-09")  # closed, no end date: its last event
+    assert pd.isna(closed["c"])  # neither: still open
+    assert closed["d"] == pd.Timestamp("2014-03-03")
+    assert out["report"]["closed_at_last_event"] == 1 and out["report"]["open_cases"] == 1

@@ -62,6 +62,25 @@ def classify_activities(activities, *, rules=CATALOGUE_RULES) -> pd.DataFrame:
     return pd.DataFrame({"activity": names, "step_type": step, "category": cat})
 
 
+def activity_labels(names: pd.Series, codes: pd.Series) -> tuple[pd.Series, int]:
+    """One readable label per activity code: its name, or ``name (code)`` where several codes share a name.
+
+    Logs such as BPIC 2015 give each step a code and a name, and some names are used by several codes
+    ("send confirmation receipt" is four different steps). Labelling by name alone would merge different steps into
+    one activity: a case going through two of them looks like rework, and two of them recorded at the same time look
+    like one duplicated event. Returns the labels and how many names were shared (and so carry their code).
+    A step with no name is labelled by its code.
+    """
+    code = codes.astype("str").str.strip().where(codes.notna())
+    name = names.astype("str").str.strip().where(names.notna() & names.astype("str").str.strip().ne(""))
+    name = name.fillna(code)
+    pairs = pd.DataFrame({"name": name, "code": code}).dropna().drop_duplicates()
+    per_name = pairs.groupby("name")["code"].nunique()
+    shared = name.isin(per_name.index[per_name > 1]) & code.notna()
+    label = name.where(~shared, name + " (" + code + ")")
+    return label, int((per_name > 1).sum())
+
+
 def load_mapping(mapping) -> dict:
     """A mapping by ready name (``wabo_receipt``, ``bpic2015``) or YAML file path."""
     if isinstance(mapping, dict):
@@ -141,6 +160,9 @@ def convert(log: pd.DataFrame, mapping: dict, *, src: str = "log") -> dict:
             events[role] = _column(log, cols[role], role, src)
         elif role in ("case_id", "activity", "timestamp"):
             raise ImportMappingError(f"the mapping names no column for {role}; add columns: {{{role}: <column>}}")
+    if "activity_code" in cols:
+        events["activity"], report["activity_names_shared"] = activity_labels(
+            events["activity"], _column(log, cols["activity_code"], "activity_code", src))
     events.insert(1, "service", _services(log, mapping.get("service", {"value": "imported-service"}), src))
     zoned = 0
     for col in ("timestamp", "start"):
@@ -178,6 +200,16 @@ def convert(log: pd.DataFrame, mapping: dict, *, src: str = "log") -> dict:
             ow = cspec["open_when"]
             is_open = _column(first, ow["column"], "open cases", src).astype("str").isin([str(v) for v in ow["values"]])
             cases.loc[is_open.to_numpy(), "closed_at"] = pd.NaT
+        if "closed_when" in cspec:  # a status saying closed, with no end date: it ended at its last event
+            cw = cspec["closed_when"]
+            is_closed = _column(first, cw["column"], "closed cases", src).astype("str").isin(
+                [str(v) for v in cw["values"]]).to_numpy()
+            if "closed_at" not in cases:
+                cases["closed_at"] = pd.Series(pd.NaT, index=cases.index, dtype="datetime64[ns]")
+            no_end = is_closed & cases["closed_at"].isna().to_numpy()
+            last = pd.Series(ev_first["max"].reindex(cases["case_id"]).to_numpy(), index=cases.index)
+            cases.loc[no_end, "closed_at"] = last[no_end]
+            report["closed_at_last_event"] = int(no_end.sum())
         for extra in cspec.get("keep", []):  # case attributes worth keeping (channel, parts, ...)
             cases[extra.split(":")[-1]] = _column(first, extra, extra, src).to_numpy()
         report["open_cases"] = int(cases["closed_at"].isna().sum()) if "closed_at" in cases else None
@@ -268,6 +300,12 @@ def events_command(src, council_dir, mapping, council_name):
     for key, words in (("no_case_id", "with no case id"), ("no_timestamp", "with no time")):
         if r[key]:
             click.echo(f"  {r[key]:,} events {words}: kept; the flow report counts and sets them aside.")
+    if r.get("activity_names_shared"):
+        click.echo(f"  {r['activity_names_shared']:,} activity names are used by several activity codes: each of "
+                   "those steps is labelled 'name (code)' so that different steps are not merged.")
+    if r.get("closed_at_last_event"):
+        click.echo(f"  cases.csv: {r['closed_at_last_event']:,} cases marked closed but with no end date: closed at "
+                   "their last event.")
     if r.get("open_cases") is not None:
         click.echo(f"  cases.csv: {r['open_cases']:,} cases still open (no end).")
     click.echo(f"  activities.csv: {r['activities']:,} activities, {r['waste_activities']:,} drafted as waste by the "
