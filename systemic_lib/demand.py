@@ -440,6 +440,10 @@ def examples(data: pd.DataFrame, *, n: int = 5) -> pd.DataFrame:
     _check(data, ["verbatim", "demand_type", "classification"])
     cols = ["demand_type", "classification", "verbatim"]
     said = data[data["verbatim"].notna() & data["verbatim"].astype("str").str.strip().ne("")]
+    # A "verbatim" that only repeats the demand type (imported case titles often do) says nothing in the citizen's
+    # words: it is not shown. Very short ones ("PRINTED") are shown only when nothing fuller is there.
+    plain = lambda s: s.astype("str").str.lower().str.replace(r"[^0-9a-z]+", " ", regex=True).str.strip()  # noqa: E731
+    said = said[plain(said["verbatim"]) != plain(said["demand_type"].fillna(""))]
     if said.empty:
         return pd.DataFrame({c: pd.Series(dtype=str) for c in cols})
     frame = pd.DataFrame({"demand_type": said["demand_type"].fillna(NO_TYPE),
@@ -449,7 +453,9 @@ def examples(data: pd.DataFrame, *, n: int = 5) -> pd.DataFrame:
     order = {"failure": 0, "value": 1, UNCLASSIFIED: 2}
     frame = frame.merge(rank, on=["demand_type", "classification"], how="left")
     frame["order"] = frame["classification"].map(order)
-    frame = frame.sort_values(["order", "rank"], kind="stable").drop_duplicates(["demand_type", "classification"])
+    frame["thin"] = plain(frame["verbatim"]).str.split().str.len() < 3
+    frame = frame.sort_values(["thin", "order", "rank"], kind="stable").drop_duplicates(["demand_type",
+                                                                                          "classification"])
     out = frame.head(n)[cols].reset_index(drop=True)
     out["verbatim"] = redact_series(out["verbatim"].astype("str"))
     return out
@@ -495,12 +501,24 @@ def _empty(ax, title: str, message: str):
     return ax
 
 
+def _no_contacts(data: pd.DataFrame, ax, what: str) -> bool:
+    """True (and a plain note instead of an empty chart) when there is no contact at all and no Axes was given."""
+    if ax is not None or len(data):
+        return False
+    from . import report
+
+    report.note(f"No contacts in this period, so there is no {what}.")
+    return True
+
+
 def _short(text: str, width: int = 42) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
 def pareto_chart(data: pd.DataFrame, *, top: int = 15, ax=None, title: str | None = None):
     """The Pareto of demand types as horizontal bars coloured value / failure / unclassified; returns the Axes."""
+    if _no_contacts(data, ax, "chart of demand types"):
+        return None
     table = pareto(data)
     shown = table.head(top)
     ax = _new_ax(ax, height=max(2.5, 0.32 * len(shown) + 1.2))
@@ -532,6 +550,8 @@ def _legend(ax, present):
 
 def failure_types_chart(data: pd.DataFrame, *, ax=None, title: str | None = None):
     """Failure demand by failure type as horizontal bars; returns the Axes."""
+    if _no_contacts(data, ax, "chart of failure demand"):
+        return None
     table = failure_types(data)
     ax = _new_ax(ax, height=max(2.2, 0.35 * len(table) + 1.2))
     title = title or (f"Failure demand by type, {_caption_period(data)} ({int(table['contacts'].sum()):,} "
@@ -552,6 +572,8 @@ def failure_types_chart(data: pd.DataFrame, *, ax=None, title: str | None = None
 
 def channel_chart(data: pd.DataFrame, *, ax=None, title: str | None = None):
     """Channel mix as stacked bars (value, failure, unclassified) with each channel's failure %; returns the Axes."""
+    if _no_contacts(data, ax, "chart of channels"):
+        return None
     table = channel_mix(data)
     ax = _new_ax(ax, height=max(2.2, 0.4 * len(table) + 1.2))
     title = title or f"Contacts by channel, {_caption_period(data)} ({len(data):,} contacts)"
@@ -582,6 +604,8 @@ def weekly_chart(data: pd.DataFrame, *, measure: str = "contacts", ax=None, titl
     changes (council.yaml ``system_changes``): a new phase starts at each. Returns the Axes."""
     if measure not in ("contacts", "failure_pct"):
         raise SystemicError("weekly_chart measure must be 'contacts' or 'failure_pct'")
+    if _no_contacts(data, ax, "weekly chart of " + ("contacts" if measure == "contacts" else "failure demand")):
+        return None
     table = weekly(data)
     what = "Contacts per week" if measure == "contacts" else "Failure demand % per week (of classified contacts)"
     title = title or f"{what}, {_caption_period(data)} ({len(data) - table.attrs.get('undated', 0):,} dated contacts)"
@@ -624,6 +648,9 @@ def show_table(table: pd.DataFrame, *, caption: str | None = None, max_rows: int
 
     drop = [c for c in ("service", "weeks", "lower", "upper", "special_causes", "predictable") if c in table.columns
             and ("service_name" in table.columns or c != "service")]
+    if table.empty:
+        report.note(f"{caption}: nothing to list." if caption else "Nothing to list.")
+        return
     shown = table.drop(columns=drop).rename(columns=_PEOPLE)
     percent = [v for k, v in _PEOPLE.items() if k.endswith("pct") and v in shown.columns]
     report.table(shown, caption=caption, max_rows=max_rows, percent=tuple(percent), decimals=0)

@@ -213,6 +213,32 @@ def test_examples_are_redacted_and_carry_no_ids(repairs):
     assert ex["demand_type"].iloc[0] == "when will repair be done"
 
 
+def test_examples_leave_out_verbatims_that_only_repeat_the_demand_type(repairs):
+    """Imported case titles (Boston 311) mostly repeat the request type: that is not the citizen's words."""
+    rows = repairs.copy()
+    rows["verbatim"] = rows["demand_type"].str.upper() + "!"  # the type again, in other case and punctuation
+    assert demand.examples(rows).empty
+    rows.loc[rows["contact_id"] == "C05", "verbatim"] = "PRINTED"  # a thin title: shown only when nothing fuller
+    rows.loc[rows["contact_id"] == "C01", "verbatim"] = "The boiler broke on Sunday night"
+    ex = demand.examples(rows)
+    assert ex["verbatim"].tolist() == ["The boiler broke on Sunday night", "PRINTED"]
+    assert ex["demand_type"].tolist() == ["fix boiler", "repair not right"]
+
+
+def test_no_contacts_gives_plain_notes_not_empty_charts(repairs, monkeypatch):
+    from systemic_lib import report
+
+    shown = []
+    monkeypatch.setattr(report, "_display", shown.append)
+    none = repairs.iloc[:0]
+    for chart in (demand.pareto_chart, demand.failure_types_chart, demand.channel_chart, demand.weekly_chart):
+        assert chart(none) is None
+    demand.show_table(demand.pareto(none), caption="Type and frequency")
+    out = "\n".join(shown)
+    assert out.count("No contacts in this period, so there is no") == 4
+    assert "Type and frequency: nothing to list." in out and "<table" not in out
+
+
 def test_figures_for_demand_json(repairs):
     f = demand.figures(repairs)
     for key in ("contacts", "value", "failure", "unclassified", "failure_pct", "one_stop_pct", "types", "channels"):
