@@ -270,6 +270,9 @@ def measure_results(council, service: str, *, start=None, end=None) -> list[Meas
             res.note = f"No {table} recorded for {svc.name}: add {table}.csv to chart {name.lower()}."
         elif res.series["value"].notna().sum() < 2:
             res.note = _no_data_note(spec_.id, svc.name)
+        elif spec_.id == "weekly_demand" and res.series["n"].sum() == 0:
+            # every contact fell in a part week left out: a chart of whole weeks of 0 contacts would be false
+            res.note = _part_weeks_note(council, service, svc.name, start=start, end=end)
         else:
             res = _chart_series(res, [d for d, _ in changes], [label for _, label in changes])
         results.append(res)
@@ -292,6 +295,17 @@ def _no_data_note(measure_id: str, service_name: str) -> str:
     }[measure_id]
     name = MEASURES[measure_id][0]
     return f"{name} for {service_name}: fewer than 2 weeks of data. Needs {need}."
+
+
+def _part_weeks_note(council, service: str, service_name: str, *, start=None, end=None) -> str:
+    table = council.table("demand", service=service)
+    when = table["received_at"].dropna()
+    if start is not None or end is not None:
+        when = within_period(table[table["received_at"].notna()], "received_at", start, end)["received_at"]
+    short = lambda d: f"{d.day} {d:%b %Y}"  # noqa: E731
+    span = f" ({short(when.min())} to {short(when.max())})" if len(when) else ""
+    return (f"Demand per week for {service_name}: its {len(when):,} contact{'s' if len(when) != 1 else ''}{span} "
+            "fall only in part weeks at the start and end of the data, so there are not 2 whole weeks to chart.")
 
 
 def for_stage(stage) -> list[MeasureResult]:

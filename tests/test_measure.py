@@ -204,6 +204,23 @@ def test_no_data_gives_notes_not_errors(council, tmp_path):
     assert e2e.note.startswith("No cases recorded for Housing repairs")
 
 
+def test_contacts_only_in_part_weeks_give_a_note_not_weeks_of_zero(tmp_path):
+    """Boston's Veterans: 5 contacts from Friday 13 to Tuesday 31 March; the whole weeks between hold none."""
+    folder = tmp_path / "few"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(YAML)
+    times = ["2015-03-13 09:00", "2015-03-14 10:00", "2015-03-15 11:00", "2015-03-30 09:00", "2015-03-31 09:00"]
+    pd.DataFrame({"contact_id": [f"C{i}" for i in range(5)], "service": "housing-repairs", "received_at": times,
+                  "channel": "phone", "classification": "value"}).to_csv(folder / "demand.csv", index=False)
+    c = load_council(folder)
+    wd = measure.measure_series(c, "housing-repairs", "weekly_demand")
+    assert wd["value"].tolist() == [0, 0]  # 16 and 23 March, whole weeks with no contact
+    r = _by_id(measure.measure_results(c, "housing-repairs"))["weekly_demand"]
+    assert r.result is None
+    assert r.note == ("Demand per week for Housing repairs: its 5 contacts (13 Mar 2015 to 31 Mar 2015) fall only in "
+                      "part weeks at the start and end of the data, so there are not 2 whole weeks to chart.")
+
+
 def test_table_with_errors_gives_a_note(tmp_path):
     folder = build(tmp_path / "bad")
     text = (folder / "cases.csv").read_text().replace("2024-01-01 10:00", "not a date", 1)
