@@ -595,6 +595,11 @@ def summary_sentences(log: FlowLog) -> list[str]:
         out.append(f"{s['value_step_share']:.0%} of classified steps were value steps; "
                    f"{1 - s['value_step_share']:.0%} were waste.")
     out.append(f"{s['rework_share']:.0%} of cases repeated a step they had already been through (rework).")
+    if s["cases"] >= 20 and s["variants_total"] >= 0.5 * s["cases"]:
+        top = s["variants"][0]["cases"] if s["variants"] else 0
+        out.append(f"Almost every case took a path of its own ({s['variants_total']:,} different paths for "
+                   f"{s['cases']:,} cases; the most common was taken by {top:,}), so the list of paths describes few "
+                   "cases each: read the process map for the common flow.")
     if s["unclassified_steps"]:
         out.append(f"{s['unclassified_steps']:,} steps are of activities not in the catalogue, so they count as "
                    "neither value nor waste.")
@@ -629,7 +634,11 @@ def end_to_end_chart(log: FlowLog, *, ax=None, phase_starts=(), phase_labels=Non
         frame = xmr(done["end_to_end_days"].to_numpy(), phase_starts=starts, improvement="decrease", target=target,
                     floor=0)
         phase_labels = [kept[i] for i in starts] if phase_labels is not None else None
-        return capability_chart(frame, ax=ax, title=title, unit="days", phase_labels=phase_labels)
+        ax = capability_chart(frame, ax=ax, title=title, unit="days", phase_labels=phase_labels)
+        first, last = done["last_at"].iloc[0], done["last_at"].iloc[-1]
+        ax.set_xlabel(f"finished cases in order of completion (the first on {first.day} {first:%b %Y}, the last on "
+                      f"{last.day} {last:%b %Y})")
+        return ax
     except ImportError:  # before the capability chart existed: a run chart with the median
         ax.plot(done["last_at"], done["end_to_end_days"], marker="o", ms=2, lw=0.6, color="#425563")
         ax.axhline(done["end_to_end_days"].median(), color="#7f7f7f", ls="--", lw=1, label="median")
