@@ -158,3 +158,29 @@ def test_end_to_end_chart_labels_each_phase_with_its_system_change():
                                phase_labels=["Old change", "New team started"])
     labels = [t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("phase_label")]
     assert len(labels) == 1 and labels[0].startswith("New team started")
+
+
+def test_summary_says_when_almost_every_case_has_its_own_path():
+    """BPIC 2015: 1,170 paths for 1,199 cases. The list of paths then describes a case or two each: say so."""
+    rows = []
+    for i in range(30):  # 30 cases, 25 different paths (cases 0-5 share one)
+        steps = ["Ask", "Decide"] if i < 6 else ["Ask"] + [f"Step {i}"] + ["Decide"]
+        rows += [{"case_id": f"C{i:02d}", "activity": a, "timestamp": T("2024-01-01") + pd.Timedelta(days=k)}
+                 for k, a in enumerate(steps)]
+    log = flow.FlowLog(pd.DataFrame(rows))
+    assert log.n_variants == 25
+    text = " ".join(flow.summary_sentences(log))
+    assert ("Almost every case took a path of its own (25 different paths for 30 cases; the most common was taken "
+            "by 6)") in text
+    shared = pd.DataFrame([{"case_id": f"C{i:02d}", "activity": a, "timestamp": T("2024-01-01") + pd.Timedelta(days=k)}
+                           for i in range(30) for k, a in enumerate(["Ask", "Step 1" if i % 2 else "Step 2", "Decide"])])
+    assert "path of its own" not in " ".join(flow.summary_sentences(flow.FlowLog(shared)))  # 30 cases, 2 paths
+
+
+def test_end_to_end_chart_axis_says_cases_in_completion_order():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = flow.end_to_end_chart(flow.FlowLog(small_log(), catalogue=CATALOGUE))
+    assert ax.get_xlabel() == ("finished cases in order of completion (the first on 4 Jan 2024, the last on "
+                               "5 Jan 2024)")
