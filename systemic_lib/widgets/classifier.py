@@ -38,16 +38,18 @@ class Classifier:
         self.details = w.HTML()
         self.value_button = w.Button(description="Value demand", button_style="info", icon="check")
         self.failure_button = w.Button(description="Failure demand", button_style="warning", icon="times")
+        style = {"description_width": "110px"}  # "What matters" in full, not "What mat..."
         self.failure_type = w.Dropdown(options=[("what failed? (choose)", "")] + [(f, f) for f in FAILURE_TYPES],
-                                       description="Failure type")
-        self.what_matters = w.Text(description="What matters", placeholder="in the citizen's words")
+                                       description="Failure type", style=style)
+        self.what_matters = w.Text(description="What matters", placeholder="in the citizen's words", style=style,
+                                   layout=w.Layout(width="520px"))
         self.skip_button = w.Button(description="Skip for now")
         self.value_button.on_click(lambda _: self.decide("value"))
         self.failure_button.on_click(lambda _: self.decide("failure"))
         self.skip_button.on_click(lambda _: self.skip())
-        self.widget = w.VBox([self.progress, self.verbatim, self.details,
-                              w.HBox([self.value_button, self.failure_button, self.skip_button]),
-                              self.failure_type, self.what_matters, self.message])
+        # Read, note what failed and what matters, then decide: the fields come before the buttons that save them.
+        self.widget = w.VBox([self.progress, self.verbatim, self.details, self.failure_type, self.what_matters,
+                              w.HBox([self.value_button, self.failure_button, self.skip_button]), self.message])
         self.queue: list[str] = []
         self.position = 0
         if self.path is None:
@@ -110,7 +112,9 @@ class Classifier:
             self.message.value = (f'<p class="problems">Not saved: {esc(exc)}. {esc(self.path.name)} is unchanged; '
                                   "try again.</p>")
             return False
-        self.message.value = f"<p>Saved: {esc(contact)} is {esc(classification)} demand.</p>"
+        kind = f"failure demand ({ftype})" if classification == "failure" and ftype else f"{classification} demand"
+        missing = " No failure type was chosen: it is left blank." if classification == "failure" and not ftype else ""
+        self.message.value = f"<p>Saved: {esc(contact)} is {esc(kind)}.{esc(missing)}</p>"
         self.position += 1
         self._show(raw)
         return True
@@ -140,7 +144,7 @@ class Classifier:
         said = str(row.get("verbatim", "")).strip()
         self.verbatim.value = (f"<blockquote>{esc(redact(said))}</blockquote>" if said else
                                "<p><i>No verbatim recorded for this contact.</i></p>")
-        facts = [("Contact", f"{self.position + 1:,} of {len(self.queue):,} to classify"),
+        facts = [("Contact", f"{self.current} ({self.position + 1:,} of {len(self.queue):,} to classify)"),
                  ("Demand type", row.get("demand_type", "")), ("Channel", row.get("channel", "")),
                  ("Received", row.get("received_at", ""))]
         self.details.value = "<p>" + " &middot; ".join(f"{k}: <b>{esc(v)}</b>" for k, v in facts if str(v)) + "</p>"

@@ -28,8 +28,12 @@ class DemandExplorer:
         self.data = data
         names = services or {}
         present = sorted(data["service"].dropna().astype(str).unique())
-        self.service = w.Dropdown(options=[("All services", ALL)] + [(names.get(s, s), s) for s in present],
-                                  description="Service")
+        if len(present) == 1:  # one service's contacts (as the demand notebook passes): name it, nothing to choose
+            self.service = w.Dropdown(options=[(names.get(present[0], present[0]), ALL)], description="Service",
+                                      disabled=True)
+        else:
+            self.service = w.Dropdown(options=[("All services", ALL)] + [(names.get(s, s), s) for s in present],
+                                      description="Service")
         self.channel = w.Dropdown(options=[("All channels", ALL)] + [(c, c) for c in
                                   sorted(data["channel"].dropna().astype(str).unique())], description="Channel")
         self.classification = w.Dropdown(options=[("All contacts", ALL), ("Value demand", "value"),
@@ -69,15 +73,17 @@ class DemandExplorer:
         """Recompute the headline and redraw both charts for the current filters."""
         shown = self.filtered()
         name = dict((v, k) for k, v in self.service.options).get(self.service.value, "")
-        who = "all services" if self.service.value == ALL else name
+        who = "all services" if self.service.value == ALL and not self.service.disabled else name
         h = demand.headline(shown)
         pct = "" if h["failure_pct"] is None else f"{h['failure_pct']:.0f}%"
+        # Draw first, then show the three together: the headline never describes charts still being drawn.
+        pareto = _png(lambda ax: demand.pareto_chart(shown, ax=ax), height=4.2)
+        weekly = _png(lambda ax: demand.weekly_chart(shown, ax=ax), height=3.4)
+        self.pareto.value, self.weekly.value = pareto, weekly
         self.headline.value = (f'<p class="headline">{esc(demand.headline_sentence(shown, service_name=who))}</p>'
                                f"<p>Contacts {h['contacts']:,} &middot; value {h['value']:,} &middot; failure "
                                f"{h['failure']:,} &middot; unclassified {h['unclassified']:,}"
                                + (f" &middot; failure demand {pct} of classified" if pct else "") + "</p>")
-        self.pareto.value = _png(lambda ax: demand.pareto_chart(shown, ax=ax), height=4.2)
-        self.weekly.value = _png(lambda ax: demand.weekly_chart(shown, ax=ax), height=3.4)
 
 
 def _png(draw, *, height: float) -> bytes:

@@ -13,6 +13,7 @@ import ipywidgets as w
 
 from .. import processmap
 from ..flow import FlowLog
+from ._table import html_table
 
 
 def _log(data) -> FlowLog:
@@ -31,11 +32,14 @@ class FlowExplorer(w.VBox):
         self.max_activities = w.IntSlider(value=min(max_activities, n_act), min=1, max=n_act, description="Max steps",
                                           continuous_update=False)
         self.caption = w.HTML()
-        self.image = w.Image(format="png")
+        # A whole map at its natural size is several screens tall: fit it to the window, so that moving a slider and
+        # seeing the map change does not need scrolling. The caption sits under the sliders for the same reason.
+        self.image = w.Image(format="png", layout=w.Layout(max_width="100%", max_height="900px",
+                                                           object_fit="contain"))
         self.message = w.HTML()
         self.coverage.observe(self._redraw, names="value")
         self.max_activities.observe(self._redraw, names="value")
-        super().__init__([w.HBox([self.coverage, self.max_activities]), self.message, self.image, self.caption])
+        super().__init__([w.HBox([self.coverage, self.max_activities]), self.caption, self.message, self.image])
         self._redraw()
 
     def elements(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -108,10 +112,11 @@ class CaseJourney(w.VBox):
             self._show()
 
     def _show(self, *_):
+        import matplotlib.dates as mdates
         import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
 
         from ..processmap import COLOURS, wait_text
-        from ..report import esc
 
         self.current = journey(self.flow_log, self.picker.value)
         j = self.current
@@ -128,11 +133,16 @@ class CaseJourney(w.VBox):
                 ax.annotate(f"{r.activity}{who}", (r.when, yi), xytext=(6, 0), textcoords="offset points",
                             va="center", fontsize=8)
             ax.set_yticks([])
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %Y"))
             ax.set_title(f"Case {self.picker.value}: {len(j)} steps over {j['wait before (days)'].sum():,.1f} days")
+            ax.legend(handles=[Line2D([], [], ls="", marker="o", markersize=7, markeredgecolor="#555555",
+                                      markerfacecolor=COLOURS[k], label=label) for k, label in
+                               (("value", "value step"), ("waste", "waste step"),
+                                ("unclassified", "not in the activity catalogue"))],
+                      loc="upper right", fontsize=8, frameon=False)
             plt.show()
         shown = j.assign(**{"wait before": j["wait before (days)"].map(wait_text)}).drop(columns=["wait before (days)"])
-        self.table.value = shown.to_html(index=False, escape=True, border=0, classes="data")
-        del esc
+        self.table.value = html_table(shown, formats={"when": lambda t: f"{t:%d %b %Y %H:%M}"})
 
 
 def case_journey(data, *, cases: int = 500) -> CaseJourney:

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from systemic_lib.charts import DPI, FIGSIZE, capability_chart
 from systemic_lib.measure import MeasureResult, chart_title, measure_summary
+from systemic_lib.widgets._table import html_table
 
 __all__ = ["MeasureExplorer", "explore"]
 
@@ -35,11 +36,13 @@ class MeasureExplorer:
         self.week = w.SelectionSlider(options=[("-", pd.Timestamp(0))], description="Week", continuous_update=False,
                                       layout=w.Layout(width="520px"))
         self.label = w.Text(value="what-if change", description="Label")
-        self.phases = w.Select(options=[], description="Phases", rows=4)
-        self.add = w.Button(description="Add boundary at week", icon="plus")
-        self.move = w.Button(description="Move selected here", icon="arrows-h")
-        self.remove = w.Button(description="Remove selected", icon="minus")
-        self.reset = w.Button(description="Recorded changes", icon="undo", tooltip="Back to council.yaml")
+        self.phases = w.Select(options=[], description="Phases", rows=4, layout=w.Layout(width="460px"))
+        wide = w.Layout(width="220px")  # the whole label, not "Recorded chan..."
+        self.add = w.Button(description="Add boundary at week", icon="plus", layout=wide)
+        self.move = w.Button(description="Move selected here", icon="arrows-h", layout=wide)
+        self.remove = w.Button(description="Remove selected", icon="minus", layout=wide)
+        self.reset = w.Button(description="Recorded changes", icon="undo", tooltip="Back to council.yaml",
+                              layout=wide)
         self.image = w.Image(format="png", layout=w.Layout(width="900px"))
         self.narration = w.HTML()
         self.table = w.HTML()
@@ -98,7 +101,7 @@ class MeasureExplorer:
         self.message.value = ("<p>A boundary at the first week starts nothing and was dropped.</p>"
                               if dropped else "")
         self.narration.value = f"<p>{_esc(self.current.narration or self.current.note or '')}</p>"
-        self.table.value = measure_summary([self.current]).to_html(index=False, border=0, na_rep="")
+        self.table.value = html_table(measure_summary([self.current]))
         self.image.value = self._png()
 
     def _png(self) -> bytes:
