@@ -273,6 +273,7 @@ def measure_results(council, service: str, *, start=None, end=None) -> list[Meas
         elif spec_.id == "weekly_demand" and res.series["n"].sum() == 0:
             # every contact fell in a part week left out: a chart of whole weeks of 0 contacts would be false
             res.note = _part_weeks_note(council, service, svc.name, start=start, end=end)
+            res.series = res.series.iloc[:0]  # its weeks of 0 would give the report a false data period
         else:
             res = _chart_series(res, [d for d, _ in changes], [label for _, label in changes])
         results.append(res)

@@ -216,7 +216,7 @@ def test_contacts_only_in_part_weeks_give_a_note_not_weeks_of_zero(tmp_path):
     wd = measure.measure_series(c, "housing-repairs", "weekly_demand")
     assert wd["value"].tolist() == [0, 0]  # 16 and 23 March, whole weeks with no contact
     r = _by_id(measure.measure_results(c, "housing-repairs"))["weekly_demand"]
-    assert r.result is None
+    assert r.result is None and r.period == (None, None)
     assert r.note == ("Demand per week for Housing repairs: its 5 contacts (13 Mar 2015 to 31 Mar 2015) fall only in "
                       "part weeks at the start and end of the data, so there are not 2 whole weeks to chart.")
 
