@@ -207,6 +207,8 @@ def _rule_problems(report: pd.DataFrame, contradictions: pd.DataFrame, file: str
     for c in contradictions.itertuples():
         out.append(Problem(file, f"rules on rows {c.row} ({c.classification}) and {c.other_row} "
                            f"({c.other_classification}) disagree on {c.contacts} contacts (e.g. {c.examples}); the "
-                           f"first, row {c.row}, was used", "make the patterns exclusive, or put the right rule first",
+                           f"first, row {c.row}, was used, as rules apply in order",
+                           f"if row {c.row} is the intended exception to row {c.other_row}, nothing to do; otherwise "
+                           "make the patterns exclusive, or put the right rule first",
                            row=c.row, column="pattern", count=c.contacts, severity=WARNING))
     return sorted(out, key=lambda p: p.severity != ERROR)

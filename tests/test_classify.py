@@ -63,6 +63,8 @@ def test_contradicting_rules_are_reported_with_counts_and_examples():
     assert "When will it be done?" in c["examples"]
     msg = [p for p in r.problems if "disagree" in p.message][0]
     assert msg.count == 2 and msg.row == 2
+    assert "was used, as rules apply in order" in msg.message
+    assert msg.fix.startswith("if row 2 is the intended exception to row 5, nothing to do")
     assert r.frame.set_index("contact_id").loc["C1", "classification"] == "failure"  # the first rule was used
 
 
