@@ -81,13 +81,18 @@ def map_elements(data, *, coverage: float = 0.8, max_activities: int | None = 30
 
 
 def wait_text(days: float) -> str:
-    """A wait in the unit a person would use: minutes, hours or days."""
+    """A wait in the unit a person would use: minutes, hours or days; "same time" for none (not "0 min", which
+    claims a precision that date-only logs do not have)."""
     if days is None or not np.isfinite(days):
         return ""
     if days >= 1:
         return f"{days:,.1f} days" if days < 10 else f"{days:,.0f} days"
     hours = days * 24
-    return f"{hours:.1f} hours" if hours >= 1 else f"{hours * 60:.0f} min"
+    if hours >= 1:
+        return f"{hours:.1f} hours"
+    if days <= 0:  # recorded at the same moment; in a date-only log (BPIC 2015), on the same day
+        return "same time"
+    return f"{hours * 60:.0f} min" if hours * 60 >= 1 else "under 1 min"
 
 
 def _wrap(text: str, width: int = 26) -> str:

@@ -50,6 +50,7 @@ def test_graph_colours_and_labels():
 def test_wait_text():
     assert processmap.wait_text(0.5) == "12.0 hours" and processmap.wait_text(0.01) == "14 min"
     assert processmap.wait_text(34.2) == "34 days" and processmap.wait_text(float("nan")) == ""
+    assert processmap.wait_text(0.0) == "same time" and processmap.wait_text(1e-5) == "under 1 min"
 
 
 @pytest.mark.skipif(not processmap.dot_available(), reason="Graphviz dot not installed")
