@@ -580,13 +580,21 @@ def headline(log: FlowLog, *, service_name: str = "this service") -> str:
     return text + "."
 
 
+def duration_text(days: float, *, decimals: int = 1) -> str:
+    """A case's end-to-end time in the unit the headline uses: days from 2 days up, hours below ("0.9 hours",
+    not "0.0 days")."""
+    if days >= 2:
+        return f"{days:,.{decimals}f} days"
+    return f"{days * 24:,.1f} hours"
+
+
 def summary_sentences(log: FlowLog) -> list[str]:
     """Plain sentences behind the headline: spread, steps, waste, rework, open cases."""
     s = log.summary()
     out = []
     if s["median_days"] is not None:
-        out.append(f"Half the {s['closed_cases']:,} finished cases took {s['median_days']:,.1f} days or less; "
-                   f"85% took {s['p85_days']:,.1f} days or less (mean {s['mean_days']:,.1f} days).")
+        out.append(f"Half the {s['closed_cases']:,} finished cases took {duration_text(s['median_days'])} or less; "
+                   f"85% took {duration_text(s['p85_days'])} or less (mean {duration_text(s['mean_days'])}).")
     if s["open_cases"]:
         out.append(f"{s['open_cases']:,} cases are still open and are left out of end-to-end times.")
     out.append(f"A case went through {s['mean_steps']:,.1f} steps on average, with {s['mean_handoffs']:,.1f} "
@@ -725,8 +733,8 @@ def questions(log: FlowLog) -> list[str]:
         if s["rework_share"]:
             q.append(f"Why do {s['rework_share']:.0%} of cases go back through a step they have already done?")
         if s["p85_days"] is not None and s["median_days"] is not None:
-            q.append(f"What makes the slowest cases take {s['p85_days']:,.0f} days or more when half take "
-                     f"{s['median_days']:,.0f} or less?")
+            q.append(f"What makes the slowest cases take {duration_text(s['p85_days'], decimals=0)} or more when "
+                     f"half take {duration_text(s['median_days'], decimals=0)} or less?")
         q.append("What would the clean flow be, and what system condition (rule, target, IT system, procedure) "
                  "stops cases from following it?")
     return q

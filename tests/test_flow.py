@@ -184,3 +184,16 @@ def test_end_to_end_chart_axis_says_cases_in_completion_order():
     ax = flow.end_to_end_chart(flow.FlowLog(small_log(), catalogue=CATALOGUE))
     assert ax.get_xlabel() == ("finished cases in order of completion (the first on 4 Jan 2024, the last on "
                                "5 Jan 2024)")
+
+
+def test_short_cases_are_told_in_hours_everywhere():
+    """The receipt log: a median of 0.9 hours must not read '0.0 days or less' in the sentence under the headline."""
+    rows = pd.DataFrame({"case_id": ["A", "A", "B", "B", "C", "C"], "activity": ["Ask", "Fix"] * 3,
+                         "timestamp": [T("2024-01-01 09:00"), T("2024-01-01 09:30"), T("2024-01-02 09:00"),
+                                       T("2024-01-02 10:00"), T("2024-01-03 09:00"), T("2024-01-13 09:00")]})
+    log = flow.FlowLog(rows)
+    assert flow.headline(log).startswith("Cases took a median 1.0 hours end to end")
+    text = " ".join(flow.summary_sentences(log))
+    assert "Half the 3 finished cases took 1.0 hours or less" in text
+    assert flow.duration_text(10) == "10.0 days" and flow.duration_text(1.5) == "36.0 hours"
+    assert flow.duration_text(12.4, decimals=0) == "12 days"
