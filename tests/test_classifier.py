@@ -111,3 +111,21 @@ def test_whole_council_and_no_file(folder, tmp_path_factory):
     empty = tmp_path_factory.mktemp("empty")
     c = Classifier(empty)
     assert c.current is None and "No demand file" in c.verbatim.value
+
+
+def test_the_coach_sees_which_contact_and_what_was_saved(folder):
+    c = Classifier(folder, service="housing-repairs")
+    assert "C2 (1 of 3 to classify)" in c.details.value  # the id, to find the contact in the data later
+    # what failed and what matters come before the buttons that save them
+    order = c.widget.children
+    buttons = next(i for i, child in enumerate(order) if c.failure_button in getattr(child, "children", ()))
+    assert order.index(c.failure_type) < buttons and order.index(c.what_matters) < buttons
+    c.failure_type.value = "progress chasing"
+    c.failure_button.click()
+    assert "Saved: C2 is failure demand (progress chasing)." in c.message.value
+    assert "C4 (2 of 3 to classify)" in c.details.value
+    c.failure_button.click()  # no failure type chosen: saved, and the coach is told it is blank
+    assert "Saved: C4 is failure demand." in c.message.value and "No failure type was chosen" in c.message.value
+    assert saved(folder).loc["C4", "failure_type"] == ""
+    c.value_button.click()
+    assert "Saved: C5 is value demand." in c.message.value and "failure type" not in c.message.value

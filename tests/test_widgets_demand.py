@@ -73,3 +73,26 @@ def test_nothing_selected_says_so(explorer):
 
 def test_explore_returns_a_widget(explorer):
     assert explore(explorer.data).children
+
+
+def test_one_service_is_named_not_called_all_services(tmp_path):
+    """The demand notebook passes one service's contacts: the explorer names that service, with nothing to choose."""
+    (tmp_path / "council.yaml").write_text(YAML)
+    (tmp_path / "demand.csv").write_text(DEMAND)
+    council = load_council(tmp_path)
+    ex = DemandExplorer(council.table("demand", service="housing-repairs"),
+                        services={s.id: s.name for s in council.spec.services})
+    assert [label for label, _ in ex.service.options] == ["Housing repairs"] and ex.service.disabled
+    assert "Housing repairs received 4 contacts" in ex.headline.value
+    assert "all services" not in ex.headline.value
+    ex.channel.value = "email"
+    assert "contacts to Housing repairs" in ex.headline.value and "Contacts 1 &middot;" in ex.headline.value
+
+
+def test_headline_changes_after_both_charts(explorer):
+    """A person reads the headline as describing the charts under it: it is shown once both are redrawn."""
+    order = []
+    for name in ("headline", "pareto", "weekly"):
+        getattr(explorer, name).observe(lambda change, n=name: order.append(n), names="value")
+    explorer.channel.value = "email"
+    assert order == ["pareto", "weekly", "headline"]

@@ -44,3 +44,30 @@ def test_case_journey_follows_the_picker():
     assert steps["wait before (days)"].iloc[1] == 2.0
     with pytest.raises(KeyError):
         fw.journey(log(), "nope")
+
+
+def test_explorer_fits_the_map_to_the_window_with_the_caption_above(monkeypatch):
+    monkeypatch.setattr(processmap, "render_png", lambda g, **k: b"png")
+    e = fw.flow_explorer(log())
+    assert e.image.layout.max_width == "100%" and e.image.layout.max_height
+    assert e.children.index(e.caption) < e.children.index(e.image)  # what the slider changed, without scrolling
+
+
+def test_case_journey_table_is_readable_and_escaped():
+    rows = [("C1", "Ask <b>", T("2024-01-01 09:05"), "W1"), ("C1", "Fix & close", T("2024-01-03 11:00"), "W2")]
+    ev = pd.DataFrame(rows, columns=["case_id", "activity", "timestamp", "worker"]).assign(service="s", team="desk")
+    j = fw.case_journey(flow.FlowLog(ev))
+    table = j.table.value
+    assert "01 Jan 2024 09:05" in table and "09:05:00" not in table  # dates as a person writes them
+    assert "Ask &lt;b&gt;" in table and "Fix &amp; close" in table and "<b>" not in table
+    assert "2.1 days" in table  # the wait before the second step
+
+
+def test_html_table_rounds_like_the_reports():
+    import numpy as np
+
+    from systemic_lib.widgets._table import html_table
+
+    html = html_table(pd.DataFrame({"mean": [19.335883, np.nan], "n": [1477, 2], "name": ["<x>", None]}))
+    assert "19.3<" in html and "19.33" not in html and "1,477" in html and "&lt;x&gt;" in html
+    assert "nan" not in html.lower().replace("dataframe", "")

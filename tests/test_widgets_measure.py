@@ -1,0 +1,44 @@
+"""The measure explorer's own layout and table, driven from Python (its boundary logic is tested in test_measure)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+
+from systemic_lib import measure  # noqa: E402
+from systemic_lib.council import load_council  # noqa: E402
+from systemic_lib.widgets.measure import MeasureExplorer  # noqa: E402
+
+YAML = textwrap.dedent("""\
+    name: Testshire Council
+    services:
+      - id: repairs
+        name: Repairs
+        purpose: Fix my home
+        measures:
+          - {id: end_to_end_days, direction: decrease}
+    system_changes:
+      - {date: 2024-03-25, label: A new way of working that the team named at length}
+""")
+
+
+def test_summary_is_rounded_and_labels_fit(tmp_path):
+    # one case a week: 30, 31, 31 days before the change (week 12), 10, 11, 11 after: the current mean is 10.67
+    rows = []
+    for w in range(24):
+        opened = pd.Timestamp("2024-01-01 10:00") + pd.Timedelta(weeks=w)
+        days = (30, 31, 31)[w % 3] - (20 if w >= 12 else 0)
+        rows.append({"case_id": f"R{w}", "service": "repairs", "opened_at": f"{opened:%Y-%m-%d %H:%M}",
+                     "closed_at": f"{opened + pd.Timedelta(days=days):%Y-%m-%d %H:%M}"})
+    (tmp_path / "council.yaml").write_text(YAML)
+    pd.DataFrame(rows).to_csv(tmp_path / "cases.csv", index=False)
+    ex = MeasureExplorer(measure.measure_results(load_council(tmp_path), "repairs"))
+    assert ex.measure.value == "end_to_end_days"
+    assert ">10.7<" in ex.table.value and "10.66" not in ex.table.value  # as the report rounds it
+    assert ex.phases.options == ("25 Mar 2024: A new way of working that the team named at length",)
+    assert ex.phases.layout.width and ex.reset.layout.width  # the change's label and "Recorded changes" in full
