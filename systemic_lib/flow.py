@@ -614,13 +614,25 @@ def summary_sentences(log: FlowLog) -> list[str]:
     return out
 
 
+def _note(text: str) -> None:
+    from . import report
+
+    report.note(text)
+
+
 def end_to_end_chart(log: FlowLog, *, ax=None, phase_starts=(), phase_labels=None, target=None):
-    """End-to-end days of each finished case in order of completion, on a capability chart; returns the Axes."""
+    """End-to-end days of each finished case in order of completion, on a capability chart; returns the Axes
+    (with no Axes given and fewer than 2 finished cases: a plain note instead, and None)."""
     import matplotlib.pyplot as plt
 
     ct = log.case_table.assign(_open=log.open_case)
     done = ct[~ct["_open"]].sort_values("last_at", kind="stable")
     title = f"End-to-end days per case, in order of completion, {period_words(log)} ({len(done):,} cases)"
+    if ax is None and len(done) < 2:
+        _note(f"{'No case has' if len(done) == 0 else 'Only 1 case has'} finished, so there is no chart of "
+              "end-to-end time yet." if log.n_events else "No events recorded, so there is no chart of end-to-end "
+              "time.")
+        return None
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4))
     if len(done) < 2:
@@ -657,11 +669,15 @@ def end_to_end_chart(log: FlowLog, *, ax=None, phase_starts=(), phase_labels=Non
 
 
 def value_waste_chart(log: FlowLog, *, ax=None):
-    """Steps by category, value steps blue and waste steps orange; returns the Axes."""
+    """Steps by category, value steps blue and waste steps orange; returns the Axes (None, with a note, when
+    there are no events and no Axes was given)."""
     import matplotlib.pyplot as plt
 
     from .processmap import COLOURS
 
+    if ax is None and not log.n_events:
+        _note("No events recorded, so there is no chart of value and waste steps.")
+        return None
     ct = log.case_table
     counts = pd.DataFrame({"category": list(CATEGORY_COLUMNS),
                            "steps": [int(ct[c].sum()) for c in CATEGORY_COLUMNS.values()]})
@@ -683,9 +699,13 @@ def value_waste_chart(log: FlowLog, *, ax=None):
 
 
 def hands_chart(log: FlowLog, *, ax=None):
-    """How many cases had 0, 1, 2, ... hand-offs and different people; returns the Axes."""
+    """How many cases had 0, 1, 2, ... hand-offs and different people; returns the Axes (None, with a note,
+    when there are no events and no Axes was given)."""
     import matplotlib.pyplot as plt
 
+    if ax is None and not log.n_events:
+        _note("No events recorded, so there is no chart of hand-offs and people.")
+        return None
     ct = log.case_table
     cap = int(max(np.percentile(ct["handoffs"], 98), np.percentile(ct["people"], 98), 1)) if len(ct) else 1
     bins = np.arange(cap + 2)

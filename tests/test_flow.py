@@ -197,3 +197,23 @@ def test_short_cases_are_told_in_hours_everywhere():
     assert "Half the 3 finished cases took 1.0 hours or less" in text
     assert flow.duration_text(10) == "10.0 days" and flow.duration_text(1.5) == "36.0 hours"
     assert flow.duration_text(12.4, decimals=0) == "12 days"
+
+
+def test_no_events_gives_plain_notes_not_empty_charts(monkeypatch):
+    """Boston 311 has contacts but no events: its flow report must not draw three empty axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from systemic_lib import report
+
+    shown = []
+    monkeypatch.setattr(report, "_display", shown.append)
+    none = flow.FlowLog(small_log().iloc[:0])
+    for chart in (flow.end_to_end_chart, flow.value_waste_chart, flow.hands_chart):
+        assert chart(none) is None
+    assert [s.count("No events recorded, so there is no chart of") for s in shown] == [1, 1, 1]
+    one = flow.FlowLog(small_log()[small_log()["case_id"] == "B"])
+    assert flow.end_to_end_chart(one) is None and "Only 1 case has finished" in shown[-1]
+    from matplotlib.figure import Figure
+
+    assert flow.hands_chart(none, ax=Figure().add_subplot()) is not None  # an Axes asked for is still drawn
