@@ -7,6 +7,13 @@ has none, or adding the services it lacks). A mapping (YAML, ``systemic_lib/mapp
 Times: offset-aware times are converted to the log's local zone and stored as naive local times, so a date-only
 Dutch event stored as midnight +02:00 keeps its date (through UTC it would become 22:00 the day before).
 
+Activities: a mapping may name an ``activity_code`` column beside ``activity`` (BPIC 2015: the step code beside its
+English name). Each step is then one activity, labelled by its name, or ``name (code)`` where several codes share a
+name, so that different steps are not merged into false rework and false duplicate events.
+
+Case ends: ``cases.closed_at`` from the log's end date; ``closed_when`` (a status column and values) closes a case
+with no end date at its last event, ``open_when`` re-opens cases whatever their end date.
+
 The activity catalogue is a first draft made by a stated heuristic (``CATALOGUE_RULES``: the first rule whose
 pattern matches the activity name wins; checks, adjustments and corrections, chasing, waiting, hand-offs and
 referrals are waste, everything else is a value step). The team should review it; activities the council already
