@@ -66,7 +66,11 @@ def questions(items) -> None:
 
 def table(frame: pd.DataFrame, *, caption: str | None = None, max_rows: int = 30, percent: tuple = (),
           decimals: int = 1) -> None:
-    """An escaped HTML table without the index; ``percent`` columns get a % sign."""
+    """An escaped HTML table without the index; ``percent`` columns get a % sign; a plain note when empty."""
+    if frame.empty:
+        _display((f'<p class="caption">{esc(caption)}</p>' if caption else "")
+                 + '<p class="note">Nothing to show for this period.</p>')
+        return
     shown = frame.head(max_rows).copy()
     for col in shown.columns:
         if col in percent:

@@ -1,0 +1,76 @@
+"""Notebook helpers: everything from data is escaped, figures are written atomically with their context."""
+
+import json
+import textwrap
+
+import pandas as pd
+import pytest
+
+from systemic_lib import report
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    out: list[str] = []
+    monkeypatch.setattr(report, "_display", out.append)
+    return out
+
+
+def test_citizens_words_are_escaped_everywhere(shown):
+    said = '<script>alert("x")</script> & <b>'
+    report.headline(said)
+    report.note(said)
+    report.questions([said])
+    report.table(pd.DataFrame({"verbatim": [said]}), caption=said)
+    html = "".join(shown)
+    assert "<script>" not in html and "<b>" not in html
+    assert html.count("&lt;script&gt;") == 5
+
+
+def test_table_formats_numbers_and_percentages(shown):
+    report.table(pd.DataFrame({"type": ["a"], "count": [12304], "pct": [41.26], "days": [3.14159]}), percent=("pct",))
+    assert "12,304" in shown[0] and "41.3%" in shown[0] and "3.1" in shown[0]
+
+
+def test_long_tables_say_how_much_is_shown(shown):
+    report.table(pd.DataFrame({"n": range(40)}), max_rows=10)
+    assert "Showing 10 of 40 rows" in shown[0]
+
+
+def test_an_empty_table_is_a_plain_note_not_a_bare_header(shown):
+    report.table(pd.DataFrame({"path": []}), caption="Most common paths")
+    assert "<table" not in shown[0] and "Nothing to show" in shown[0] and "Most common paths" in shown[0]
+
+
+def test_period_text():
+    assert report.period_text(pd.Timestamp("2024-01-01"), pd.Timestamp("2024-12-31")) == \
+        "1 January 2024 to 31 December 2024"
+    assert report.period_text(None, None) == "no dated data"
+
+
+def test_stage_save_writes_figures_with_their_context(tmp_path):
+    folder = tmp_path / "testshire"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(textwrap.dedent("""\
+        name: Testshire <Council>
+        services:
+          - {id: repairs, name: Repairs, purpose: Fix my home}
+    """))
+    stage = report.Stage(folder, "repairs", "demand", output_dir=tmp_path / "out")
+    path = stage.save({"contacts": 3}, period=(pd.Timestamp("2024-01-02 10:00"), pd.Timestamp("2024-03-04")))
+    data = json.loads(path.read_text())
+    assert data == {"council": "Testshire <Council>", "council_slug": "testshire", "service": "repairs",
+                    "service_name": "Repairs", "stage": "demand",
+                    "period": {"start": "2024-01-02", "end": "2024-03-04"}, "contacts": 3}
+
+
+def test_exploring_in_jupyterlab_writes_no_figures(tmp_path, monkeypatch):
+    monkeypatch.delenv("SYSTEMIC_OUTPUT_DIR", raising=False)
+    assert report.save_figures("demand", {"contacts": 1}) is None
+
+
+def test_interactive_is_off_in_the_batch(monkeypatch):
+    monkeypatch.setenv("SYSTEMIC_BATCH", "1")
+    assert not report.interactive()
+    monkeypatch.delenv("SYSTEMIC_BATCH")
+    assert report.interactive()
