@@ -144,7 +144,7 @@ def lab(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in {"SYSTEMIC_BATCH", "JUPYTER_CONFIG_DIR"}}
     env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
                JUPYTERLAB_SETTINGS_DIR=str(home / "lab-settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), MPLBACKEND="module://matplotlib_inline.backend_inline",
+               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), IPYTHONDIR=str(home / "ipython"),
                PYTHONUNBUFFERED="1")
     port, token = _free_port(), uuid.uuid4().hex
     log = root / "jupyterlab.log"
@@ -177,7 +177,7 @@ def lab(tmp_path_factory):
 # --------------------------------------------------------------------------------------------------------- page
 @pytest.fixture
 def page(lab, browser, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-GB", timezone_id="Europe/London")
+    context = browser.new_context(viewport={"width": 1400, "height": 1800}, locale="en-GB", timezone_id="Europe/London")
     context.set_default_timeout(ACT_S)
     pg = context.new_page()
     errors: list[str] = []
@@ -237,6 +237,17 @@ def image_bytes(img) -> bytes:
     b64 = img.evaluate("""async (el) => { const r = await fetch(el.src); const b = new Uint8Array(await r.arrayBuffer());
                                          let s = ''; for (const x of b) s += String.fromCharCode(x); return btoa(s); }""")
     return base64.b64decode(b64)
+
+
+def wait_for_new_image(page, img, before: bytes, timeout: int = ACT_S) -> bytes:
+    """Wait until the ``Image`` widget shows a picture different from ``before``; return it."""
+    deadline = time.monotonic() + timeout / 1000
+    while time.monotonic() < deadline:
+        now = image_bytes(img)
+        if now != before:
+            return now
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the picture did not change within {timeout / 1000:.0f} s")
 
 
 def drag_slider(page, slider, fraction: float) -> None:
@@ -348,15 +359,26 @@ def test_flow_coverage_slider_redraws_the_map(page, lab):
     drag_slider(page, slider, 0.3)
     wait_for_change(page, caption, caption_before)
     assert readout.inner_text().strip() != "80%"
-    deadline = time.monotonic() + ACT_S / 1000
-    while (after := image_bytes(img)) == before and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-    assert after != before and after[:8] == b"\x89PNG\r\n\x1a\n", "the map was not redrawn"
+    after = wait_for_new_image(page, img, before)
+    assert after[:8] == b"\x89PNG\r\n\x1a\n", "the map was not redrawn as a PNG"
     shot(page, lab, explorer, "flow-explorer-moved")
 
     # The case journey: a case picker and the chosen case's steps.
+    # The case journey: pick another case; its timeline and its table of steps follow.
     journey = page.locator(".widget-vbox", has=widget(page, "dropdown", "Case")).first
-    assert journey.locator("table").first.is_visible()
+    table = journey.locator("table").first
+    assert table.is_visible() and journey.locator(".jp-OutputArea-output img").is_visible()
+    picker = widget(page, "dropdown", "Case").locator("select")
+    second = picker.locator("option").nth(1).text_content().replace("\xa0", " ")
+    steps_before = table.inner_text()
+    picker.select_option(index=1)
+    wait_for_change(page, table, steps_before)
+    case_id = second.split(" (")[0]
+    assert journey.locator(".jp-OutputArea-output img").is_visible()
+    steps = int(re.search(r"(\d+) steps", second).group(1))
+    assert table.locator("tbody tr").count() == steps, (second, table.inner_text())
+    events = pd.read_csv(lab.council / "events.csv", dtype=str, keep_default_na=False)
+    assert (events["case_id"] == case_id).sum() == steps  # the picker's count is the case's own events
     shot(page, lab, journey, "case-journey")
     assert not page.errors, page.errors
 
@@ -384,7 +406,9 @@ def test_measure_explorer_moves_a_phase_boundary(page, lab):
     after = wait_for_change(page, narration, before)
     assert after != before
     assert any(moved_to in o.replace("\xa0", " ") for o in phases.locator("option").all_inner_texts()), moved_to
-    assert image_bytes(img) != chart_before
+    when = pd.Timestamp(moved_to)
+    assert f"on {when.day} {when:%B %Y}" in after.replace("\xa0", " "), after  # the narration starts there now
+    wait_for_new_image(page, img, chart_before)  # the chart is redrawn with the moved boundary
     shot(page, lab, explorer, "measure-explorer-moved")
     assert not page.errors, page.errors
 

@@ -71,3 +71,13 @@ def test_html_table_rounds_like_the_reports():
     html = html_table(pd.DataFrame({"mean": [19.335883, np.nan], "n": [1477, 2], "name": ["<x>", None]}))
     assert "19.3<" in html and "19.33" not in html and "1,477" in html and "&lt;x&gt;" in html
     assert "nan" not in html.lower().replace("dataframe", "")
+
+
+def test_explorer_shows_the_map_before_its_caption(monkeypatch):
+    monkeypatch.setattr(processmap, "render_png", lambda g, **k: g.source.encode())
+    e = fw.flow_explorer(log(), coverage=1.0)
+    order = []
+    for name in ("image", "caption"):
+        getattr(e, name).observe(lambda change, n=name: order.append(n), names="value")
+    e.coverage.value = 0.5
+    assert order == ["image", "caption"]

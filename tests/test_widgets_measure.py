@@ -42,3 +42,16 @@ def test_summary_is_rounded_and_labels_fit(tmp_path):
     assert ">10.7<" in ex.table.value and "10.66" not in ex.table.value  # as the report rounds it
     assert ex.phases.options == ("25 Mar 2024: A new way of working that the team named at length",)
     assert ex.phases.layout.width and ex.reset.layout.width  # the change's label and "Recorded changes" in full
+
+
+def test_chart_is_shown_before_the_words_that_describe_it(tmp_path):
+    test_summary_is_rounded_and_labels_fit(tmp_path)
+    ex = MeasureExplorer(measure.measure_results(load_council(tmp_path), "repairs"))
+    order = []
+    for name in ("image", "narration", "table"):
+        getattr(ex, name).observe(lambda change, n=name: order.append(n), names="value")
+    ex.phases.index = 0
+    ex.week.value = pd.Timestamp("2024-02-12")
+    ex.move.click()  # the recorded change, moved to 12 February: chart, summary and narration all change
+    assert order == ["image", "table", "narration"]
+    assert "on 12 February 2024" in ex.narration.value and "12 Feb 2024" in ex.table.value

@@ -53,14 +53,17 @@ class FlowExplorer(w.VBox):
             self.message.value = "<p>No events to draw.</p>"
             return
         nodes, edges = self.elements()
-        self.caption.value = f'<p class="note">{esc(processmap.map_caption(self.flow_log, coverage=self.coverage.value, max_activities=self.max_activities.value))}</p>'
+        caption = f'<p class="note">{esc(processmap.map_caption(self.flow_log, coverage=self.coverage.value, max_activities=self.max_activities.value))}</p>'
         if not processmap.dot_available():
+            self.caption.value = caption
             self.message.value = ("<p>Graphviz (the 'dot' program) is not installed, so the map cannot be drawn. "
                                   f"The map would show {len(nodes)} steps and {len(edges)} arrows.</p>")
             return
-        self.message.value = ""
         graph = processmap.process_map(self.flow_log, coverage=self.coverage.value, max_activities=self.max_activities.value)
-        self.image.value = processmap.render_png(graph)
+        png = processmap.render_png(graph)  # drawn first: the caption never describes a map not yet shown
+        self.message.value = ""
+        self.image.value = png
+        self.caption.value = caption
 
 
 def flow_explorer(data, *, coverage: float = 0.8, max_activities: int = 30) -> FlowExplorer:

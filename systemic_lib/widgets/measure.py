@@ -97,12 +97,14 @@ class MeasureExplorer:
         dropped = len(self.boundaries) - len(kept)
         self.boundaries = kept
         self.current = base.recompute([b for b, _ in kept], [lab for _, lab in kept])
+        # Draw first, then show chart, narration and table together: the words never describe a chart not yet shown.
+        png = self._png()
         self.phases.options = [f"{b:%d %b %Y}: {lab}" for b, lab in kept]
         self.message.value = ("<p>A boundary at the first week starts nothing and was dropped.</p>"
                               if dropped else "")
-        self.narration.value = f"<p>{_esc(self.current.narration or self.current.note or '')}</p>"
+        self.image.value = png
         self.table.value = html_table(measure_summary([self.current]))
-        self.image.value = self._png()
+        self.narration.value = f"<p>{_esc(self.current.narration or self.current.note or '')}</p>"
 
     def _png(self) -> bytes:
         if self.current.result is None:
