@@ -166,8 +166,6 @@ def test_dense_charts_drop_the_joining_line_but_keep_every_point():
     import matplotlib
 
     matplotlib.use("Agg")
-    import numpy as np
-
     from systemic_lib import charts
     from systemic_lib.spc import xmr
 

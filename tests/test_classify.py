@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from systemic_lib.classify import apply_rules
 from systemic_lib.contract import ERROR, WARNING, parse_table

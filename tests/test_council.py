@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from systemic_lib.cli import main
 from systemic_lib.contract import ERROR, WARNING, markdown_tables
 from systemic_lib.council import load_council, validate_council, within_period
-from systemic_lib.errors import ContractError, SystemicError, UnknownServiceError
+from systemic_lib.errors import SystemicError, UnknownServiceError
 from systemic_lib import config
 
 YAML = textwrap.dedent("""\

@@ -28,8 +28,8 @@ from ..classify import apply_rules, rules_frame
 from ..contract import CHANNELS, TABLES, normalise_category, read_table
 from ..errors import ImportMappingError, SystemicError
 from ..files import atomic_write_text, write_table_atomic
+from . import read_mapping
 
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 DEMAND_COLUMNS = TABLES["demand"].column_names
 CLASSIFIED_BY = "classified_by"
 
@@ -92,13 +92,13 @@ def load_mapping(mapping=None, *, council_dir=None, columns: dict | None = None,
             raise ImportMappingError(f"{Path(council_dir) / 'council.yaml'}: not valid YAML ({exc})") from None
         own = dict((spec.get("imports") or {}).get("demand") or {})
         if own.get("mapping") and mapping is None:
-            layers.append(_read_mapping(own.pop("mapping")))
+            layers.append(read_mapping(own.pop("mapping")))
         own.pop("mapping", None)
         own = {k: v for k, v in own.items() if k in DemandMapping.model_fields}
         if own:
             layers.append(("council.yaml imports: demand", own))
     if mapping is not None:
-        layers.append(_read_mapping(mapping))
+        layers.append(read_mapping(mapping))
     cli = {}
     if columns:
         cli["columns"] = dict(columns)
@@ -127,21 +127,6 @@ def load_mapping(mapping=None, *, council_dir=None, columns: dict | None = None,
             f"the demand mapping ({where}) names no source column for {', '.join(missing)}. Use --mapping boston311, "
             "a mapping YAML, or --map " + " --map ".join(f"{m}=<source column>" for m in missing))
     return result
-
-
-def _read_mapping(mapping) -> tuple[str, dict]:
-    if isinstance(mapping, dict):
-        return "the mapping given", mapping
-    path = Path(mapping)
-    if not path.suffix:
-        path = MAPPINGS_DIR / f"{mapping}.yaml"
-    if not path.exists():
-        ready = ", ".join(sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml")))
-        raise ImportMappingError(f"no mapping '{mapping}': use a ready one ({ready}) or the path of a YAML file")
-    try:
-        return path.name, yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ImportMappingError(f"{path}: not valid YAML ({exc})") from None
 
 
 def read_source(src, *, sheet: str | None = None) -> pd.DataFrame:

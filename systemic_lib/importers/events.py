@@ -27,15 +27,14 @@ import re
 from pathlib import Path
 
 import click
-import numpy as np
 import pandas as pd
 import yaml
 
 from ..errors import ImportMappingError, SystemicError
 from ..files import atomic_write_text, write_table_atomic
+from . import read_mapping
 from ..flow import local_times
 
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 
 CATALOGUE_RULES: list[tuple[str, str, str]] = [
     # (pattern on the activity name, step_type, category); first match wins
@@ -90,18 +89,7 @@ def activity_labels(names: pd.Series, codes: pd.Series) -> tuple[pd.Series, int]
 
 def load_mapping(mapping) -> dict:
     """A mapping by ready name (``wabo_receipt``, ``bpic2015``) or YAML file path."""
-    if isinstance(mapping, dict):
-        return mapping
-    path = Path(mapping)
-    if not path.suffix:
-        path = MAPPINGS_DIR / f"{mapping}.yaml"
-    if not path.exists():
-        ready = ", ".join(sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml")))
-        raise ImportMappingError(f"no mapping '{mapping}': use a ready one ({ready}) or a YAML file path")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ImportMappingError(f"{path}: not valid YAML ({exc})") from None
+    return read_mapping(mapping)[1]
 
 
 GENERIC_XES = {"columns": {"case_id": "case:concept:name", "activity": "concept:name", "timestamp": "time:timestamp",
