@@ -36,7 +36,7 @@ class MeasureExplorer:
         self.week = w.SelectionSlider(options=[("-", pd.Timestamp(0))], description="Week", continuous_update=False,
                                       layout=w.Layout(width="520px"))
         self.label = w.Text(value="what-if change", description="Label")
-        self.phases = w.Select(options=[], description="Phases", rows=4, layout=w.Layout(width="460px"))
+        self.phases = w.Select(options=[], description="Phases", rows=4, layout=w.Layout(width="540px"))
         wide = w.Layout(width="220px")  # the whole label, not "Recorded chan..."
         self.add = w.Button(description="Add boundary at week", icon="plus", layout=wide)
         self.move = w.Button(description="Move selected here", icon="arrows-h", layout=wide)
