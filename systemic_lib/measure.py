@@ -324,23 +324,24 @@ def measure_summary(results: list[MeasureResult]) -> pd.DataFrame:
     """One row per measure: current mean and limits (latest phase), variation and assurance in plain words."""
     rows = []
     for r in results:
-        row = {"measure": r.name, "unit": r.unit, "weeks": 0, "current mean": np.nan, "lower limit": np.nan,
-               "upper limit": np.nan, "variation": "", "assurance": "", "since": ""}
+        row = {"Measure": r.name, "Unit": r.unit, "Weeks": 0, "Current mean": np.nan, "Lower limit": np.nan,
+               "Upper limit": np.nan, "Variation": "", "Assurance": "", "Since": ""}
         if r.result is not None:
             ph = r.result.attrs["phases"][-1]
             row.update({
-                "weeks": int(r.result["value"].notna().sum()),
-                "current mean": ph["mean"], "lower limit": ph["lower"], "upper limit": ph["upper"],
-                "variation": VARIATION_WORDS.get(r.result.attrs["variation"], r.result.attrs["variation"]),
-                "assurance": ASSURANCE_WORDS.get(r.result.attrs["assurance"], "no target")
+                "Weeks": int(r.result["value"].notna().sum()),
+                "Current mean": ph["mean"], "Lower limit": ph["lower"], "Upper limit": ph["upper"],
+                "Variation": VARIATION_WORDS.get(r.result.attrs["variation"], r.result.attrs["variation"]),
+                "Assurance": ASSURANCE_WORDS.get(r.result.attrs["assurance"], "no target")
                 if r.result.attrs["assurance"] else ("no target" if r.target is None else "not assessed"),
-                "since": pd.Timestamp(ph["start"]).strftime("%d %b %Y") + (" (trial limits)" if ph["trial"] else ""),
+                "Since": f"{pd.Timestamp(ph['start']).day} {pd.Timestamp(ph['start']):%b %Y}"
+                + (" (trial limits)" if ph["trial"] else ""),
             })
         else:
-            row["variation"] = r.note or "no data"
+            row["Variation"] = r.note or "no data"
         rows.append(row)
-    return pd.DataFrame(rows, columns=["measure", "unit", "weeks", "current mean", "lower limit", "upper limit",
-                                       "variation", "assurance", "since"])
+    return pd.DataFrame(rows, columns=["Measure", "Unit", "Weeks", "Current mean", "Lower limit", "Upper limit",
+                                       "Variation", "Assurance", "Since"])
 
 
 def _iso(v):

@@ -232,12 +232,12 @@ def test_table_with_errors_gives_a_note(tmp_path):
 # ------------------------------------------------------------------------------------------------- outputs
 def test_summary_table(results):
     table = measure.measure_summary(results)
-    assert list(table.columns) == ["measure", "unit", "weeks", "current mean", "lower limit", "upper limit",
-                                   "variation", "assurance", "since"]
+    assert list(table.columns) == ["Measure", "Unit", "Weeks", "Current mean", "Lower limit", "Upper limit",
+                                   "Variation", "Assurance", "Since"]
     row = table.iloc[0]
-    assert row["measure"] == "End-to-end time" and row["current mean"] == 11 and row["weeks"] == 24
-    assert row["assurance"] == "Will consistently meet the target" and row["since"] == "25 Mar 2024"
-    assert table.iloc[4]["variation"].startswith("Delivered when the citizen wanted for Housing repairs")
+    assert row["Measure"] == "End-to-end time" and row["Current mean"] == 11 and row["Weeks"] == 24
+    assert row["Assurance"] == "Will consistently meet the target" and row["Since"] == "25 Mar 2024"
+    assert table.iloc[4]["Variation"].startswith("Delivered when the citizen wanted for Housing repairs")
 
 
 def test_figures_are_json_with_the_contract_keys(results):
