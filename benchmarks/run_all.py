@@ -2,6 +2,8 @@
 
     python benchmarks/run_all.py [--quick]
 
+``--quick`` runs each on a smaller input (a smoke test that the benchmarks still work).
+
 Each benchmark measures its baseline in the same run, so the ratios are comparable across noisy machines.
 """
 
@@ -13,6 +15,11 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+QUICK = {
+    "bench_batch.py": ["--limit", "4"],
+    "bench_demand.py": ["--contacts", "100000", "--repeat", "1"],
+    "bench_flow.py": ["--quick", "--repeat", "1"],
+}
 
 
 def main(argv: list[str]) -> int:
@@ -20,7 +27,8 @@ def main(argv: list[str]) -> int:
     for script in sorted(HERE.glob("bench_*.py")):
         print(f"\n=== {script.name} ===", flush=True)
         t0 = time.perf_counter()
-        code = subprocess.call([sys.executable, str(script), *argv])
+        extra = QUICK.get(script.name, []) if "--quick" in argv else []
+        code = subprocess.call([sys.executable, str(script), *extra])
         print(f"({script.name}: {time.perf_counter() - t0:.1f} s, exit {code})", flush=True)
         if code:
             failed.append(script.name)

@@ -387,10 +387,17 @@ def headline_sentence(data: pd.DataFrame, *, service_name: str = "this service")
         return (f"{when}, {service_name} received {n:,} contact{'s' if n != 1 else ''}, none yet classified as value "
                 "or failure demand: classify them with the classifier or a rules file.")
     pct = h["failure_pct"]
+    if n == 1:
+        return f"{when}, the one contact to {service_name} was {'failure' if h['failure'] else 'value'} demand."
     if h["unclassified"] == 0:
         return f"{when}, {pct:.0f}% of the {n:,} contacts to {service_name} were failure demand."
-    return (f"{when}, {service_name} received {n:,} contacts; of the {classified:,} classified so far, {pct:.0f}% "
-            f"were failure demand ({h['unclassified']:,} not yet classified).")
+    return (f"{when}, {service_name} received {n:,} contacts; of the {_number_or(classified, 'one')} classified so far, "
+            f"{pct:.0f}% were failure demand ({h['unclassified']:,} not yet classified).")
+
+
+def _number_or(n: int, one: str) -> str:
+    """``one`` for 1 ("the one contact"), else the number with thousands separators."""
+    return one if n == 1 else f"{n:,}"
 
 
 def questions(data: pd.DataFrame, *, service_name: str = "this service") -> list[str]:

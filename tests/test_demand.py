@@ -394,3 +394,12 @@ def test_demand_notebook_for_a_service_with_no_contacts(council, tmp_path, monke
     figures = json.loads((out / "demand.json").read_text())
     assert figures["contacts"] == 0 and figures["failure_pct"] is None and figures["types"] == []
     assert "No contacts are recorded for Waste collection" in shown
+
+
+def test_headline_sentence_of_one_contact_reads_as_english():
+    d = pd.DataFrame({"received_at": pd.to_datetime(["2024-03-04", "2024-03-05"]),
+                      "classification": ["failure", None], "one_stop": pd.array([None, None], dtype="boolean")})
+    assert demand.headline_sentence(d.iloc[:1], service_name="X") == \
+        "From 4 March 2024 to 4 March 2024, the one contact to X was failure demand."
+    assert "of the one classified so far, 100% were failure demand (1 not yet classified)" in \
+        demand.headline_sentence(d, service_name="X")
