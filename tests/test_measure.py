@@ -285,9 +285,10 @@ def test_explorer_adds_moves_and_removes_boundaries(results):
     ex.week.value = pd.Timestamp("2024-04-22")
     ex.move.click()
     assert [p["mean"] for p in ex.current.result.attrs["phases"]] == [31, 23, 11]
+    assert "Experiment team started (moved from 25 Mar 2024)" in ex.narration.value
     ex.phases.index = 0
     ex.remove.click()
-    assert ex.phases.options == ("22 Apr 2024: Experiment team started",)
+    assert ex.phases.options == ("22 Apr 2024: Experiment team started (moved from 25 Mar 2024)",)
     ex.measure.value = "failure_demand_pct"  # a new measure starts again from the recorded changes
     assert ex.current.id == "failure_demand_pct"
     assert ex.phases.options == ("25 Mar 2024: Experiment team started",)

@@ -8,6 +8,7 @@ a kernel by driving its widgets from Python.
 from __future__ import annotations
 
 import io
+import re
 
 import ipywidgets as w
 import pandas as pd
@@ -79,7 +80,11 @@ class MeasureExplorer:
         if index is None or not 0 <= index < len(self.boundaries):
             self.message.value = "<p>Select a phase boundary to move.</p>"
             return
-        self.boundaries[index] = (pd.Timestamp(when), self.boundaries[index][1])
+        was, label = self.boundaries[index]
+        when = pd.Timestamp(when)
+        if when != was:  # the narration must not date a recorded change on a day it did not happen
+            label = re.sub(r" \(moved from [^)]*\)$", "", label) + f" (moved from {was.day} {was:%b %Y})"
+        self.boundaries[index] = (when, label)
         self._update()
 
     def remove_boundary(self, index) -> None:
