@@ -523,26 +523,38 @@ def _short(text: str, width: int = 42) -> str:
 
 
 def pareto_chart(data: pd.DataFrame, *, top: int = 15, ax=None, title: str | None = None):
-    """The Pareto of demand types as horizontal bars coloured value / failure / unclassified; returns the Axes."""
+    """The Pareto of demand types: one bar per type, most frequent first, split into value, failure and not yet
+    classified contacts (so a type's unclassified contacts sit on its own bar, not on a second one); returns the Axes.
+    """
     if _no_contacts(data, ax, "chart of demand types"):
         return None
-    table = pareto(data)
-    shown = table.head(top)
+    wide = (pareto(data).pivot_table(index="demand_type", columns="classification", values="contacts",
+                                     aggfunc="sum", fill_value=0, observed=True)
+            .reindex(columns=["value", "failure", UNCLASSIFIED], fill_value=0))
+    wide["total"] = wide.sum(axis=1)
+    wide = wide.reset_index().sort_values(["total", "demand_type"], ascending=[False, True], kind="stable")
+    wide["pct"] = _pct(wide["total"], wide["total"].sum())
+    wide["cumulative_pct"] = wide["pct"].cumsum()
+    shown = wide.head(top)
     ax = _new_ax(ax, height=max(2.5, 0.32 * len(shown) + 1.2))
-    title = title or (f"Top {len(shown)} of {len(table)} demand types, {_caption_period(data)} "
+    title = title or (f"Top {len(shown)} of {len(wide)} demand types, {_caption_period(data)} "
                       f"({len(data):,} contacts)")
     if shown.empty:
         return _empty(ax, title, "No contacts in this period")
-    labels = [_short(t) for t in shown["demand_type"]]
     y = np.arange(len(shown))
-    ax.barh(y, shown["contacts"], color=[COLOURS[c] for c in shown["classification"]])
-    ax.set_yticks(y, labels)
+    left = np.zeros(len(shown))
+    for klass in ("value", "failure", UNCLASSIFIED):
+        counts = shown[klass].to_numpy()
+        if counts.any():
+            ax.barh(y, counts, left=left, color=COLOURS[klass], gid=f"bars_{klass}")
+        left += counts
+    ax.set_yticks(y, [_short(t) for t in shown["demand_type"]])
     ax.invert_yaxis()
-    for yi, (k, p, cp) in enumerate(zip(shown["contacts"], shown["pct"], shown["cumulative_pct"])):
+    for yi, (k, p, cp) in enumerate(zip(shown["total"], shown["pct"], shown["cumulative_pct"])):
         ax.text(k, yi, f" {k:,} ({p:.0f}%, cum. {cp:.0f}%)", va="center", fontsize=8)
-    ax.set_xlim(0, shown["contacts"].max() * 1.35)
+    ax.set_xlim(0, shown["total"].max() * 1.35)
     ax.set_xlabel("contacts")
-    _legend(ax, shown["classification"].unique())
+    _legend(ax, [k for k in ("value", "failure", UNCLASSIFIED) if shown[k].any()])
     ax.set_title(title)
     return ax
 

@@ -403,3 +403,16 @@ def test_headline_sentence_of_one_contact_reads_as_english():
         "From 4 March 2024 to 4 March 2024, the one contact to X was failure demand."
     assert "of the one classified so far, 100% were failure demand (1 not yet classified)" in \
         demand.headline_sentence(d, service_name="X")
+
+
+def test_pareto_chart_has_one_bar_per_demand_type(repairs):
+    # Housing repairs: 'fix boiler' is 2 value (C01 C07) + 2 unclassified (C06, C09) = 4 contacts on ONE bar;
+    # 'when will repair be done' 3 failure; 'fix roof' 2 value; 'repair not right' 1 failure.
+    ax = demand.pareto_chart(repairs, ax=Figure().add_subplot())
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["fix boiler", "when will repair be done", "fix roof", "repair not right"]
+    widths = {}
+    for p in ax.patches:
+        row = round(p.get_y() + p.get_height() / 2)
+        widths[labels[row]] = widths.get(labels[row], 0) + p.get_width()
+    assert widths == {"fix boiler": 4, "when will repair be done": 3, "fix roof": 2, "repair not right": 1}
