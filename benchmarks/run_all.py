@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 QUICK = {
     "bench_batch.py": ["--limit", "4"],
     "bench_demand.py": ["--contacts", "100000", "--repeat", "1"],
-    "bench_flow.py": ["--quick", "--repeat", "1"],
+    "bench_flow.py": ["--quick", "--repeat", "2"],
 }
 
 

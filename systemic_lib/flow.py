@@ -137,9 +137,27 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64, copy=False), pd.Index(uniques)
 
 
-def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Codes numbered in the sorted order of their labels (so sorting codes sorts labels)."""
+def _text_codes(values: pd.Series, *, blank: str | None = None) -> tuple[np.ndarray, pd.Index]:
+    """Codes of trimmed text, -1 for missing or blank (or the label ``blank`` for those, if given).
+
+    Trims the distinct values, not every row: as ``_codes(_text(values))`` but a fraction of the work on a long log.
+    """
     codes, uniques = _codes(values)
+    labels = pd.Series(uniques, dtype="str").str.strip()
+    labels = labels.where(labels.ne("") & labels.notna())
+    if blank is not None:
+        if (codes < 0).any() or labels.isna().any():
+            labels = labels.fillna(blank)
+            codes = np.where(codes < 0, len(labels), codes)
+            labels = pd.concat([labels, pd.Series([blank], dtype="str")], ignore_index=True)
+    merged, final = pd.factorize(labels, use_na_sentinel=True)
+    lookup = np.append(merged.astype(np.int64), -1)  # a missing value's code -1 stays -1
+    return lookup[codes], pd.Index(final)
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of trimmed text numbered in the sorted order of their labels (so sorting codes sorts labels)."""
+    codes, uniques = _text_codes(values)
     order = np.argsort(uniques.to_numpy(dtype=object), kind="stable") if len(uniques) else np.array([], dtype=np.int64)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
@@ -161,8 +179,8 @@ class FlowLog:
                                 "case_id, service, activity and timestamp (see README, events.csv)")
         p = self.problems = FlowProblems(file=file, events_in=len(data))
         ts, p.zone_converted = local_times(data["timestamp"], local_zone)
-        case_text = _text(data["case_id"])
-        no_case = case_text.isna().to_numpy()
+        case, self._case_labels = _sorted_codes(data["case_id"])
+        no_case = case < 0
         no_ts = ts.isna().to_numpy() & ~no_case
         p.no_case_id, p.no_timestamp = int(no_case.sum()), int(no_ts.sum())
         for check, mask in (("Events with no case id", no_case), ("Events with no date/time", no_ts)):
@@ -170,14 +188,14 @@ class FlowLog:
                 p.first_row[check] = int(np.flatnonzero(mask)[0]) + 2
         keep = np.flatnonzero(~(no_case | no_ts))
         frame = data.iloc[keep]
-        case, self._case_labels = _sorted_codes(case_text.iloc[keep])
+        case = case[keep]
         t = ts.iloc[keep].to_numpy().view(np.int64)
-        act, self.activity_labels = _codes(_text(frame["activity"]).fillna("(blank activity)"))
-        svc_col = _text(frame["service"]).fillna("") if "service" in frame else pd.Series("", index=frame.index)
-        svc, self.service_labels = _codes(svc_col)
+        act, self.activity_labels = _text_codes(frame["activity"], blank="(blank activity)")
+        svc, self.service_labels = (_text_codes(frame["service"], blank="") if "service" in frame
+                                    else _codes(pd.Series("", index=frame.index)))
         none = (np.full(len(keep), -1, dtype=np.int64), pd.Index([], dtype=object))
-        worker, self.worker_labels = _codes(_text(frame["worker"])) if "worker" in frame else none
-        team, self.team_labels = _codes(_text(frame["team"])) if "team" in frame else none
+        worker, self.worker_labels = _text_codes(frame["worker"]) if "worker" in frame else none
+        team, self.team_labels = _text_codes(frame["team"]) if "team" in frame else none
         hours = (pd.to_numeric(frame["hours"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
                  if "hours" in frame else np.full(len(keep), np.nan))
         f2f = (frame["face_to_face"].astype("boolean").fillna(False).to_numpy(dtype=bool)
