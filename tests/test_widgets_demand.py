@@ -86,7 +86,7 @@ def test_one_service_is_named_not_called_all_services(tmp_path):
     assert "Housing repairs received 4 contacts" in ex.headline.value
     assert "all services" not in ex.headline.value
     ex.channel.value = "email"
-    assert "contacts to Housing repairs" in ex.headline.value and "Contacts 1 &middot;" in ex.headline.value
+    assert "the one contact to Housing repairs" in ex.headline.value and "Contacts 1 &middot;" in ex.headline.value
 
 
 def test_headline_changes_after_both_charts(explorer):
