@@ -88,7 +88,11 @@ def test_figures_json_for_the_index_pages(rendered):
     assert e2e["experiment"] < e2e["baseline"] and e2e["change_pct"] < 0  # a visible, correctly signed change
 
     measure = json.loads((base / "measure.json").read_text())
-    assert measure["measures"], "the experiment service has measures"
+    e2e_chart = measure["measures"]["end_to_end_days"]
+    assert e2e_chart["direction"] == "decrease" and len(e2e_chart["phases"]) == 2  # a phase at the experiment start
+    # the improvement shows as a signal after the phase change: the new phase sits below the old mean
+    assert e2e_chart["change_signal"] == "improvement"
+    assert e2e_chart["phases"][1]["mean"] < e2e_chart["phases"][0]["mean"]
     scan = json.loads((result.out_dir / COUNCIL / "organisation_scan.json").read_text())
     assert scan["stage"] == "organisation_scan"
 
