@@ -20,7 +20,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .demand import COLOURS, UNCLASSIFIED, pareto
+from .demand import COLOURS, UNCLASSIFIED, _empty, _new_ax, pareto
 from .errors import ContractError, SystemicError
 
 __all__ = ["demand_side", "flow_side", "capability", "organisation_scan", "for_stage", "where_to_start",
@@ -486,29 +486,13 @@ def problems(stage, scan: pd.DataFrame) -> list:
 
 
 # ------------------------------------------------------------------------------------------------ charts
-def _ax(ax, height):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(9, height), layout="constrained")
-    return ax
-
-
 def _short(text: str, width: int = 36) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
-def _empty(ax, title: str, message: str):
-    ax.set_title(title)
-    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#555555")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
-
-
 def demand_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, period_text: str = ""):
     """Every service's contacts as stacked bars (value, failure, unclassified) with its failure %; returns the Axes."""
-    ax = _ax(ax, max(2.2, 0.4 * len(scan) + 1.2))
+    ax = _new_ax(ax, max(2.2, 0.4 * len(scan) + 1.2))
     when = f", {period_text}" if period_text else ""
     title = title or f"Demand by service{when} ({int(scan['contacts'].sum()):,} contacts)"
     if scan.empty or scan["contacts"].sum() == 0:
@@ -534,7 +518,7 @@ def demand_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, perio
 def end_to_end_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, period_text: str = ""):
     """Median and 85th-percentile end-to-end days per service (closed cases) as bars; returns the Axes."""
     known = scan[scan["service"].isin(scan.attrs.get("known", scan["service"]))]
-    ax = _ax(ax, max(2.2, 0.4 * len(known) + 1.2))
+    ax = _new_ax(ax, max(2.2, 0.4 * len(known) + 1.2))
     closed = int(np.nansum(known["closed_cases"].to_numpy(dtype=float))) if len(known) else 0
     when = f", {period_text}" if period_text else ""
     title = title or f"End-to-end days by service{when} ({closed:,} closed cases)"
