@@ -33,7 +33,7 @@ from pathlib import Path
 
 import click
 
-from . import config
+from . import config, words
 from .errors import SystemicError, UnknownServiceError
 from .files import atomic_write_json, atomic_write_text
 from .pages import STAGE_NAMES  # plain words for each notebook
@@ -602,16 +602,11 @@ def compact_png(b64) -> str:
 
 
 def _period_words(figures: dict | None, job: Job) -> str:
-    from .report import period_text
-
     period = (figures or {}).get("period") or {}
     start, end = period.get("start"), period.get("end")
     try:
-        if start and end:
-            return period_text(start, end)
         if start or end:
-            return f"from {period_text(start, start).split(' to ')[0]}" if start else \
-                f"up to {period_text(end, end).split(' to ')[0]}"
+            return words.period(start or None, end or None)
     except (TypeError, ValueError):
         pass
     if job.period_start or job.period_end:
@@ -628,7 +623,7 @@ def render_html(nb, job: Job, figures: dict | None = None, *, generated: dt.date
         "service_name": (figures or {}).get("service_name") or job.service_name,
         "stage_name": STAGE_NAMES.get(job.stage, job.stage),
         "period": _period_words(figures, job),
-        "generated": f"{generated.day} {generated:%B %Y at %H:%M}",
+        "generated": words.stamp(generated),
         "council_index": council_index,
         "top_index": "../index.html" if job.service is None else "../../index.html",
     }}

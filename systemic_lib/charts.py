@@ -20,6 +20,7 @@ import seaborn as sns
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
+from systemic_lib import words
 from systemic_lib.narrate import ASSURANCE_WORDS, VARIATION_WORDS, narrate, phase_label
 from systemic_lib.spc import SpcInputError, xmr
 
@@ -128,7 +129,7 @@ def capability_chart(data: pd.DataFrame, *, ax=None, title: str | None = None, u
             label = phase_label(phase_labels, k)
             if label is None:
                 start = ph["start"]
-                label = f"Change {pd.Timestamp(start):%d %b %Y}" if is_date else f"Change at point {int(start) + 1}"
+                label = f"Change {words.date(start, short=True)}" if is_date else f"Change at point {int(start) + 1}"
             change = (ph.get("change") or {}).get("signal")
             edge = "none"
             if change:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import words
 from .contract import CLASSIFICATIONS, ERROR, FAILURE_TYPES, TABLES, WARNING, Problem, normalise_category
 from .errors import SystemicError
 from .redact import redact
@@ -201,7 +202,7 @@ def _rule_problems(report: pd.DataFrame, contradictions: pd.DataFrame, file: str
     idle = used[used["matches"] == 0]
     if considered and len(idle):
         names = "; ".join(f"row {r}: '{p}' on {c}" for r, p, c in zip(idle["row"], idle["pattern"], idle["column"]))
-        out.append(Problem(file, f"{len(idle)} rule{'s' if len(idle) > 1 else ''} match no contact ({names})",
+        out.append(Problem(file, f"{words.count(len(idle), 'rule')} match no contact ({names})",
                            "check the spelling of the pattern and the column, or delete the rule",
                            row=int(idle["row"].iloc[0]), column="pattern", count=len(idle), severity=WARNING))
     for c in contradictions.itertuples():

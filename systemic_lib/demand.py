@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import ERROR, WARNING, Problem, find_table_file, parse_table, read_raw
+from . import words
 from .errors import SystemicError
 from .redact import redact_series
 
@@ -317,7 +318,7 @@ def predictability(data: pd.DataFrame, *, top: int = 5, min_weeks: int = 8) -> p
             lower, upper = float(chart["lower"].iloc[-1]), float(chart["upper"].iloc[-1])
             row.update(lower=lower, upper=upper, special_causes=specials, predictable=specials == 0,
                        verdict=(f"Predictable: between {lower:,.0f} and {upper:,.0f} a week" if specials == 0 else
-                                f"Not predictable: {specials} week{'s' if specials > 1 else ''} show a special cause"))
+                                f"Not predictable: {words.count(specials, 'week')} show a special cause"))
         rows.append(row)
     out = pd.DataFrame(rows, columns=cols)
     out["predictable"] = out["predictable"].astype("boolean")
@@ -355,49 +356,30 @@ def period(data: pd.DataFrame) -> tuple:
     return dates.min(), dates.max()
 
 
-def _period_words(data: pd.DataFrame, *, capital: bool = True) -> str:
-    first, last = period(data)
-    if first is None:
-        return "Undated" if capital else "undated"
-    if first.year == last.year and first.month == 1 and last.month == 12:
-        return f"{'In' if capital else 'in'} {first.year}"
-    fmt = lambda d: f"{d.day} {d:%B %Y}"  # noqa: E731
-    return f"{'From' if capital else 'from'} {fmt(first)} to {fmt(last)}"
-
-
 def _caption_period(data: pd.DataFrame) -> str:
-    first, last = period(data)
-    if first is None:
-        return "no dated contacts"
-    fmt = lambda d: f"{d.day} {d:%b %Y}"  # noqa: E731
-    return f"{fmt(first)} to {fmt(last)}"
+    return words.period(*period(data), short=True, missing="no dated contacts")
 
 
 def headline_sentence(data: pd.DataFrame, *, service_name: str = "this service") -> str:
     """The stage's headline in plain words, with its period and count, e.g. "In 2024, 41% of the 12,304 contacts
     to Housing repairs were failure demand." Says so when contacts are not yet classified."""
     h = headline(data)
-    when = _period_words(data)
+    when = words.when(*period(data))
     n = h["contacts"]
     if n == 0:
         return (f"No contacts are recorded for {service_name} in this period: add them to demand.csv "
                 "(see README, 'demand.csv') to see its demand.")
     classified = h["value"] + h["failure"]
     if classified == 0:
-        return (f"{when}, {service_name} received {n:,} contact{'s' if n != 1 else ''}, none yet classified as value "
+        return (f"{when}, {service_name} received {words.count(n, 'contact')}, none yet classified as value "
                 "or failure demand: classify them with the classifier or a rules file.")
     pct = h["failure_pct"]
     if n == 1:
         return f"{when}, the one contact to {service_name} was {'failure' if h['failure'] else 'value'} demand."
     if h["unclassified"] == 0:
         return f"{when}, {pct:.0f}% of the {n:,} contacts to {service_name} were failure demand."
-    return (f"{when}, {service_name} received {n:,} contacts; of the {_number_or(classified, 'one')} classified so far, "
+    return (f"{when}, {service_name} received {n:,} contacts; of the {words.number(classified, one='one')} classified so far, "
             f"{pct:.0f}% were failure demand ({h['unclassified']:,} not yet classified).")
-
-
-def _number_or(n: int, one: str) -> str:
-    """``one`` for 1 ("the one contact"), else the number with thousands separators."""
-    return one if n == 1 else f"{n:,}"
 
 
 def questions(data: pd.DataFrame, *, service_name: str = "this service") -> list[str]:

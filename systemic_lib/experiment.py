@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import words
 from .contract import CATEGORIES, COHORTS, WARNING, Problem, empty_frame, read_raw
 from .council import within_period
 from .errors import ContractError, SystemicError
@@ -250,13 +251,13 @@ def cohort_cases(data: pd.DataFrame, *, cases: pd.DataFrame, start=None, cases_f
         late = out["included"] & out["cohort"].eq("experiment") & (out["opened_at"] < start)
         if late.any():
             problems.append(Problem(cases_file, f"{int(late.sum())} experiment case(s) opened before the experiment "
-                                    f"started on {_day(start)} ({_examples(out.loc[late, 'case_id'])}); they are "
+                                    f"started on {words.date(start)} ({_examples(out.loc[late, 'case_id'])}); they are "
                                     "compared as marked", "check their cohort, or the start date in council.yaml",
                                     row=first_row(late), column="cohort", count=int(late.sum()), severity=WARNING))
         dates = pd.concat([out["opened_at"], out["completed_at"]]).dropna()
         if len(dates) and start > dates.max():
-            problems.append(Problem("council.yaml", f"the experiment start date {_day(start)} is after all the data "
-                                    f"(the last case date is {_day(dates.max())}); the before-and-after chart has no "
+            problems.append(Problem("council.yaml", f"the experiment start date {words.date(start)} is after all the data "
+                                    f"(the last case date is {words.date(dates.max())}); the before-and-after chart has no "
                                     "'after' period", "check experiment.start in council.yaml, or add the newer data",
                                     column="experiment.start", severity=WARNING))
     return Cohorts(out, problems, start)
@@ -451,16 +452,11 @@ def case_counts(data: Cohorts) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------ words
-def _day(d) -> str:
-    d = pd.Timestamp(d)
-    return f"{d.day} {d:%B %Y}"
-
-
 def headline_text(comparison: pd.DataFrame, *, experiment_cases: int, baseline_cases: int, team: str = "new team",
                   start=None) -> str:
     """One plain sentence: what changed for the experiment's cases, hedged when the change could be noise."""
-    since = f" since {_day(start)}" if start is not None else ""
-    who = f"For the {experiment_cases:,} case{'s' if experiment_cases != 1 else ''} the {team} handled{since}"
+    since = f" since {words.date(start)}" if start is not None else ""
+    who = f"For the {words.count(experiment_cases, 'case')} the {team} handled{since}"
     if experiment_cases == 0:
         return f"No experiment cases to compare yet: mark the {team}'s cases with cohort 'experiment' in cases.csv."
     if baseline_cases == 0:
@@ -521,9 +517,9 @@ def over_time(data, *, measure: str = "end_to_end_days", start=None, improvement
         if dates.iloc[0] < start <= dates.iloc[-1]:
             phase = (start,)
         elif start > dates.iloc[-1]:
-            note = f"the experiment start ({_day(start)}) is after the last completed case, so there is no 'after' phase"
+            note = f"the experiment start ({words.date(start)}) is after the last completed case, so there is no 'after' phase"
         else:
-            note = f"the experiment start ({_day(start)}) is before the first completed case, so there is no 'before' phase"
+            note = f"the experiment start ({words.date(start)}) is before the first completed case, so there is no 'before' phase"
     result = xmr(f["value"].to_numpy(float), dates=dates.to_numpy(), phase_starts=phase,
                  improvement=improvement or (m.improvement if m else "neutral"), floor=0)
     result.insert(1, "case_id", f["case_id"].to_numpy())
@@ -543,9 +539,9 @@ def before_after_chart(data, *, measure: str = "end_to_end_days", start=None, ax
     name = m.name if m else measure
     unit = "% of hours" if measure == "face_to_face" else (m.unit if m else None)
     if title is None:
-        title = (f"{name} per case by completion date, {_day(result.attrs['first'])} to {_day(result.attrs['last'])} "
+        title = (f"{name} per case by completion date, {words.period(result.attrs['first'], result.attrs['last'])} "
                  f"({result.attrs['cases']:,} cases)")
-    labels = [f"{label} {_day(result.attrs['phases'][1]['start'])}"] if len(result.attrs["phases"]) > 1 else None
+    labels = [f"{label} {words.date(result.attrs['phases'][1]['start'])}"] if len(result.attrs["phases"]) > 1 else None
     ax = capability_chart(result, ax=ax, title=title, unit=unit, phase_labels=labels)
     team = result["cohort"].eq("experiment").to_numpy()
     if team.any() and not team.all():  # ring the experiment team's cases: the old system may still be finishing cases
@@ -578,7 +574,7 @@ def distribution_chart(data, *, measure: str, ax=None, title: str | None = None)
     counts = {c: int(frame["cohort"].eq(c).sum()) for c in COHORTS}
     dated = pd.concat([frame.get("opened_at", pd.Series(dtype="datetime64[ns]")),
                        frame.get("completed_at", pd.Series(dtype="datetime64[ns]"))]).dropna()
-    period = f"{_day(dated.min())} to {_day(dated.max())}, " if len(dated) else ""
+    period = f"{words.period(dated.min(), dated.max())}, " if len(dated) else ""
     if m.id == "demand_returns":
         judged = frame[frame["returns_judged"] > 0]
         share = judged.groupby("cohort")["returns_yes"].mean().reindex(list(COHORTS)) * 100
@@ -802,14 +798,8 @@ def show_data_checks(data: Experiment) -> None:
                 "End-to-end time is the citizen's view (opened to closed in cases.csv); "
                 f"{int(data.cohorts.included['end_to_end_from'].eq('events').sum()):,} compared case(s) with no "
                 "closing date use their first to last recorded step instead.")
-    report.table(case_counts(data.cohorts), caption=f"Cases of {data.service_name}, {_period(data)}")
+    report.table(case_counts(data.cohorts), caption=f"Cases of {data.service_name}, {words.period(*data.period)}")
     report.problems(data.problems)
-
-
-def _period(data: Experiment) -> str:
-    from . import report
-
-    return report.period_text(*data.period)
 
 
 def show_comparison(data: Experiment) -> None:
@@ -828,7 +818,7 @@ def show_comparison(data: Experiment) -> None:
         "if it includes no change, the difference could be noise.")
     report.table(comparison_table(data.comparison),
                  caption=f"{data.experiment_cases:,} experiment and {data.baseline_cases:,} baseline cases, "
-                         f"{_period(data)}")
+                         f"{words.period(*data.period)}")
 
 
 def show_distributions(data: Experiment):
@@ -925,7 +915,7 @@ def show_learning_log(data: Experiment) -> None:
     grouped = by_system_condition(log)
     report.table(grouped.rename(columns=lambda c: c.replace("_", " ").capitalize()),
                  caption=f"{len(grouped):,} system condition(s) from {len(log):,} entries, "
-                         f"{report.period_text(log['date'].min(), log['date'].max())}")
+                         f"{words.period(log['date'].min(), log['date'].max())}")
     report.table(entries_table(log), caption=f"Every entry ({len(log):,})", max_rows=100)
 
 
@@ -939,11 +929,11 @@ def show_summary(data: Experiment) -> None:
         "<div class='manager-summary' style='page-break-before: always'>",
         "<h2>Summary for senior managers</h2>",
         "<h3>What the team did</h3>",
-        f"<p>Since {_esc(_day(data.start))} the {_esc(data.team)} has handled {data.experiment_cases:,} "
+        f"<p>Since {_esc(words.date(data.start))} the {_esc(data.team)} has handled {data.experiment_cases:,} "
         f"{_esc(data.service_name)} case(s) end to end in a new way"
         + (f" ({_esc(data.description)})" if data.description else "")
         + f". They are compared with {data.baseline_cases:,} case(s) handled by the old system. The team's learning "
-        f"log has {len(log):,} entr{'y' if len(log) == 1 else 'ies'}.</p>",
+        f"log has {words.count(len(log), 'entry', 'entries')}.</p>",
     ]
     if tried:
         parts.append("<p>Recently the team tried:</p><ul>" + "".join(f"<li>{_esc(t)}</li>" for t in tried) + "</ul>")

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import CATEGORIES, STEP_TYPES, WARNING, Problem
+from . import words
 from .errors import SystemicError
 
 LOCAL_ZONE = "Europe/London"
@@ -570,9 +571,8 @@ def period(log: FlowLog) -> tuple:
 
 
 def period_words(log: FlowLog) -> str:
-    from .report import period_text
-
-    return period_text(*period(log))
+    """"1 January 2024 to 31 December 2024" for the log's events, or "no dated data"."""
+    return words.period(*period(log))
 
 
 def hands_threshold(log: FlowLog) -> int:
@@ -590,20 +590,11 @@ def headline(log: FlowLog, *, service_name: str = "this service") -> str:
     k = hands_threshold(log)
     many = (ct["people"] >= k).mean()
     days = s["median_days"]
-    text = (f"Cases took a median {days:,.0f} days end to end" if days is not None and days >= 2 else
-            f"Cases took a median {days * 24:,.1f} hours end to end" if days is not None else
+    text = (f"Cases took a median {words.duration(days)} end to end" if days is not None else
             "No case has finished yet")
     if ct["people"].max() > 0:
-        text += f"; {many:.0%} passed through {k} or more hands"
+        text += f"; {words.share(many)} passed through {k} or more hands"
     return text + "."
-
-
-def duration_text(days: float, *, decimals: int = 1) -> str:
-    """A case's end-to-end time in the unit the headline uses: days from 2 days up, hours below ("0.9 hours",
-    not "0.0 days")."""
-    if days >= 2:
-        return f"{days:,.{decimals}f} days"
-    return f"{days * 24:,.1f} hours"
 
 
 def summary_sentences(log: FlowLog) -> list[str]:
@@ -611,16 +602,16 @@ def summary_sentences(log: FlowLog) -> list[str]:
     s = log.summary()
     out = []
     if s["median_days"] is not None:
-        out.append(f"Half the {s['closed_cases']:,} finished cases took {duration_text(s['median_days'])} or less; "
-                   f"85% took {duration_text(s['p85_days'])} or less (mean {duration_text(s['mean_days'])}).")
+        out.append(f"Half the {s['closed_cases']:,} finished cases took {words.duration(s['median_days'])} or less; "
+                   f"85% took {words.duration(s['p85_days'])} or less (mean {words.duration(s['mean_days'])}).")
     if s["open_cases"]:
         out.append(f"{s['open_cases']:,} cases are still open and are left out of end-to-end times.")
     out.append(f"A case went through {s['mean_steps']:,.1f} steps on average, with {s['mean_handoffs']:,.1f} "
                f"hand-offs and {s['mean_people']:,.1f} different people.")
     if s["value_step_share"] is not None:
-        out.append(f"{s['value_step_share']:.0%} of classified steps were value steps; "
-                   f"{1 - s['value_step_share']:.0%} were waste.")
-    out.append(f"{s['rework_share']:.0%} of cases repeated a step they had already been through (rework).")
+        out.append(f"{words.share(s['value_step_share'])} of classified steps were value steps; "
+                   f"{words.share(1 - s['value_step_share'])} were waste.")
+    out.append(f"{words.share(s['rework_share'])} of cases repeated a step they had already been through (rework).")
     if s["cases"] >= 20 and s["variants_total"] >= 0.5 * s["cases"]:
         top = s["variants"][0]["cases"] if s["variants"] else 0
         out.append(f"Almost every case took a path of its own ({s['variants_total']:,} different paths for "
@@ -674,8 +665,8 @@ def end_to_end_chart(log: FlowLog, *, ax=None, phase_starts=(), phase_labels=Non
         phase_labels = [kept[i] for i in starts] if phase_labels is not None else None
         ax = capability_chart(frame, ax=ax, title=title, unit="days", phase_labels=phase_labels)
         first, last = done["last_at"].iloc[0], done["last_at"].iloc[-1]
-        ax.set_xlabel(f"finished cases in order of completion (the first on {first.day} {first:%b %Y}, the last on "
-                      f"{last.day} {last:%b %Y})")
+        ax.set_xlabel(f"finished cases in order of completion (the first on {words.date(first, short=True)}, the last on "
+                      f"{words.date(last, short=True)})")
         return ax
     except ImportError:  # before the capability chart existed: a run chart with the median
         ax.plot(done["last_at"], done["end_to_end_days"], marker="o", ms=2, lw=0.6, color="#425563")
@@ -769,10 +760,10 @@ def questions(log: FlowLog) -> list[str]:
         q.append(f"How many people touch one case ({s['mean_people']:,.1f} on average), and why does each "
                  "hand-off happen?")
         if s["rework_share"]:
-            q.append(f"Why do {s['rework_share']:.0%} of cases go back through a step they have already done?")
+            q.append(f"Why do {words.share(s['rework_share'])} of cases go back through a step they have already done?")
         if s["p85_days"] is not None and s["median_days"] is not None:
-            q.append(f"What makes the slowest cases take {duration_text(s['p85_days'], decimals=0)} or more when "
-                     f"half take {duration_text(s['median_days'], decimals=0)} or less?")
+            q.append(f"What makes the slowest cases take {words.duration(s['p85_days'])} or more when "
+                     f"half take {words.duration(s['median_days'])} or less?")
         q.append("What would the clean flow be, and what system condition (rule, target, IT system, procedure) "
                  "stops cases from following it?")
     return q

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from systemic_lib import spc
+from systemic_lib import spc, words
 from systemic_lib.council import MEASURES, within_period
 from systemic_lib.errors import SystemicError
 from systemic_lib.narrate import ASSURANCE_WORDS, VARIATION_WORDS, narrate
@@ -303,9 +303,8 @@ def _part_weeks_note(council, service: str, service_name: str, *, start=None, en
     when = table["received_at"].dropna()
     if start is not None or end is not None:
         when = within_period(table[table["received_at"].notna()], "received_at", start, end)["received_at"]
-    short = lambda d: f"{d.day} {d:%b %Y}"  # noqa: E731
-    span = f" ({short(when.min())} to {short(when.max())})" if len(when) else ""
-    return (f"Demand per week for {service_name}: its {len(when):,} contact{'s' if len(when) != 1 else ''}{span} "
+    span = f" ({words.period(when.min(), when.max(), short=True)})" if len(when) else ""
+    return (f"Demand per week for {service_name}: its {words.count(len(when), 'contact')}{span} "
             "fall only in part weeks at the start and end of the data, so there are not 2 whole weeks to chart.")
 
 
@@ -334,7 +333,7 @@ def measure_summary(results: list[MeasureResult]) -> pd.DataFrame:
                 "Variation": VARIATION_WORDS.get(r.result.attrs["variation"], r.result.attrs["variation"]),
                 "Assurance": ASSURANCE_WORDS.get(r.result.attrs["assurance"], "no target")
                 if r.result.attrs["assurance"] else ("no target" if r.target is None else "not assessed"),
-                "Since": f"{pd.Timestamp(ph['start']).day} {pd.Timestamp(ph['start']):%b %Y}"
+                "Since": words.date(ph["start"], short=True)
                 + (" (trial limits)" if ph["trial"] else ""),
             })
         else:
@@ -376,8 +375,7 @@ def measure_figures(results: list[MeasureResult]) -> dict:
 def chart_title(r: MeasureResult) -> str:
     """'End-to-end time (weekly median, by week opened), 1 Jan 2024 to 29 Dec 2024 (52 weeks, 1,204 cases opened)'."""
     first, last = r.period
-    short = lambda d: f"{pd.Timestamp(d).day} {pd.Timestamp(d):%b %Y}"  # noqa: E731
-    span = f"{short(first)} to {short(last)}" if first is not None else "no dated data"
+    span = words.period(first, last, short=True)
     weeks = int(r.series["value"].notna().sum())
     count = int(r.series.loc[r.series["value"].notna(), "n"].sum())
     label = r.name + (" (weekly median, by week opened)" if r.id == "end_to_end_days" else "")
@@ -456,9 +454,7 @@ def period(results: list[MeasureResult]) -> tuple:
 
 def summary_caption(results: list[MeasureResult], service_name: str) -> str:
     """'Measures of Housing repairs, 1 January 2024 to 29 December 2024 (4 of 5 charted)'."""
-    from systemic_lib.report import period_text
-
     first, last = period(results)
     charted = sum(r.result is not None for r in results)
-    return (f"Measures of {service_name}, {period_text(first, last)} ({charted} of {len(results)} charted; "
+    return (f"Measures of {service_name}, {words.period(first, last)} ({charted} of {len(results)} charted; "
             "current mean and limits are those of the latest phase)")

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from systemic_lib import words
 from systemic_lib.spc import MIN_LIMIT_POINTS
 
 __all__ = ["narrate", "phase_label", "format_date", "VARIATION_WORDS", "ASSURANCE_WORDS"]
@@ -58,8 +59,7 @@ def phase_label(phase_labels, k: int) -> str | None:
 def format_date(value) -> str:
     """'7 January 2019' for a date; 'point 13' (1-based) for a position."""
     if isinstance(value, (pd.Timestamp, np.datetime64)) or hasattr(value, "strftime"):
-        ts = pd.Timestamp(value)
-        return f"{ts.day} {ts:%B %Y}"
+        return words.date(value)
     return f"point {int(value) + 1}"
 
 
@@ -110,10 +110,10 @@ def narrate(result: pd.DataFrame, *, measure: str = "end-to-end time", unit: str
     # 1. The period and what the system achieves.
     if has_dates:
         first, last = present["date"].iloc[0], present["date"].iloc[-1]
-        span = f"{n} point{'s' if n != 1 else ''} from {format_date(first)} to {format_date(last)}"
-        short = f"{n} point{'s' if n != 1 else ''}, to {format_date(last)}"
+        span = f"{words.count(n, 'point')} from {format_date(first)} to {format_date(last)}"
+        short = f"{words.count(n, 'point')}, to {format_date(last)}"
     else:
-        span = short = f"{n} point{'s' if n != 1 else ''}"
+        span = short = words.count(n, "point")
     opener = f"Over {span}" if k == 0 else f"{_when_text(result, k, phase_labels)} ({short})"
     rng = lambda a, b: _range(a, b, unit, decimals)  # noqa: E731
     special_rows = present[present["signal"].isin(["improvement", "concern", "neutral"])]
@@ -164,7 +164,7 @@ def narrate(result: pd.DataFrame, *, measure: str = "end-to-end time", unit: str
 
     missing = attrs.get("missing", 0)
     if missing:
-        sentences.append(f"{missing} missing value{'s were' if missing != 1 else ' was'} left out.")
+        sentences.append(f"{words.count(missing, 'missing value')} {words.plural(missing, 'was', 'were')} left out.")
     return " ".join(sentences)
 
 
@@ -211,7 +211,7 @@ def _change_sentence(values: np.ndarray, old: float, attrs: Mapping, fmt, change
     if run == len(values):
         return (f"{who} {'sits' if run == 1 else 'sit'} {where} {old_text}, but it is too soon to call it "
                 f"{meaning}: at least {need} points in a row are needed.")
-    return (f"Only the last {run} point{'s' if run != 1 else ''} {'sit' if run != 1 else 'sits'} {where} {old_text}, "
+    return (f"Only the last {words.count(run, 'point')} {words.plural(run, 'sits', 'sit')} {where} {old_text}, "
             f"so the data do not yet show {meaning.replace('a real', 'a lasting')}.")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from . import config
+from . import config, words
 from .files import atomic_write_text
 
 STAGE_NAMES = {
@@ -44,18 +44,6 @@ def _first(data: dict, *keys):
     return None
 
 
-def days_text(value) -> str:
-    """End-to-end days as the reports write them: whole days from 10 up ("29"), one decimal below ("4.5")."""
-    if _num(value) is None:
-        return ""
-    return f"{value:,.0f}" if round(value, 1) >= 10 else f"{value:.1f}"
-
-
-def _count(value, word: str) -> str:
-    """'1 contact', '12,304 contacts'."""
-    return f"{value:,.0f} {word.removesuffix('s') if value == 1 else word}"
-
-
 def _items(value) -> list[dict]:
     """Per-measure entries whether the JSON holds them as a list or keyed by measure id."""
     items = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else []
@@ -76,7 +64,7 @@ def _measure_figures(data: dict) -> list[str]:
         if signal not in quiet:
             word = _SIGNAL_WORDS.get(signal, signal)
             signals[word] = signals.get(word, 0) + 1
-    out = [_count(len(items), "measures")]
+    out = [words.count(len(items), "measure")]
     if signals:
         out.append("latest week: " + ", ".join(f"{n} {name}" for name, n in sorted(signals.items())))
     else:
@@ -90,7 +78,7 @@ def _experiment_figures(data: dict) -> list[str]:
         return ["no experiment"]
     out = []
     if exp is not None:
-        out.append(_count(exp, "experiment cases") + (f" vs {base:,.0f} baseline" if base is not None else ""))
+        out.append(words.count(exp, "experiment case") + (f" vs {base:,.0f} baseline" if base is not None else ""))
     for m in _items(data.get("measures")):
         if _num(m.get("change_pct")) is not None and m.get("name"):
             out.append(f"{m['name']}: {m['change_pct']:+.0f}%")
@@ -107,16 +95,16 @@ def headline_figures(stage: str, data) -> list[str]:
         contacts = _first(data, "contacts")
         pct = _first(data, "failure_pct", "failure_demand_pct")
         if contacts is not None:
-            out.append(_count(contacts, "contacts"))
+            out.append(words.count(contacts, "contact"))
         if pct is not None:
-            out.append(f"{pct:.0f}% failure demand")
+            out.append(f"{words.percent(pct)} failure demand")
     elif stage == "flow":
         days = _first(data, "median_days", "median_end_to_end_days")
         cases = _first(data, "cases")
         if days is not None:
-            out.append(f"median {days_text(days)} days end to end")
+            out.append(f"median {words.duration(days)} end to end")
         if cases is not None:
-            out.append(_count(cases, "cases"))
+            out.append(words.count(cases, "case"))
     elif stage == "experiment":
         out = _experiment_figures(data)
     elif stage == "measure":
@@ -125,7 +113,7 @@ def headline_figures(stage: str, data) -> list[str]:
         services = data.get("services")
         count = len(services) if isinstance(services, list) else _first(data, "services")
         if count is not None:
-            out.append(_count(count, "services"))
+            out.append(words.count(count, "service"))
     if not out and isinstance(data.get("headline"), str):
         out.append(data["headline"][:200])
     return out
@@ -289,15 +277,14 @@ def _environment():
     env = Environment(loader=FileSystemLoader(str(config.TEMPLATES_DIR)),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters["num"] = lambda v: "" if _num(v) is None else f"{v:,.0f}"
-    env.filters["pct"] = lambda v: "" if _num(v) is None else f"{v:.0f}%"
-    env.filters["days"] = days_text
+    env.filters["num"] = words.number
+    env.filters["pct"] = words.percent
+    env.filters["days"] = words.days
     return env
 
 
 def _generated() -> str:
-    now = dt.datetime.now()
-    return f"{now.day} {now:%B %Y at %H:%M}"
+    return words.stamp(dt.datetime.now())
 
 
 def render_council_index(page: CouncilPage) -> str:

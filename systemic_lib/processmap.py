@@ -14,6 +14,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 
+from . import words
 from .flow import FlowLog
 
 COLOURS = {"value": "#9ecae1", "waste": "#fdae6b", "unclassified": "#e0e0e0"}
@@ -80,21 +81,6 @@ def map_elements(data, *, coverage: float = 0.8, max_activities: int | None = 30
     return nodes.reset_index(drop=True), edges
 
 
-def wait_text(days: float) -> str:
-    """A wait in the unit a person would use: minutes, hours or days; "same time" for none (not "0 min", which
-    claims a precision that date-only logs do not have)."""
-    if days is None or not np.isfinite(days):
-        return ""
-    if days >= 1:
-        return f"{days:,.1f} days" if days < 10 else f"{days:,.0f} days"
-    hours = days * 24
-    if hours >= 1:
-        return f"{hours:.1f} hours"
-    if days <= 0:  # recorded at the same moment; in a date-only log (BPIC 2015), on the same day
-        return "same time"
-    return f"{hours * 60:.0f} min" if hours * 60 >= 1 else "under 1 min"
-
-
 def _wrap(text: str, width: int = 26) -> str:
     return "\n".join(textwrap.wrap(text, width)) or text
 
@@ -129,7 +115,7 @@ def process_map(data, *, coverage: float = 0.8, max_activities: int | None = 30,
                penwidth=f"{0.8 + 3.2 * weight:.1f}", fontsize=f"{9 + 4 * weight:.0f}")
     top_e = max(int(edges["count"].max()) if len(edges) else 1, 1)
     for r in edges.itertuples(index=False):
-        wait = wait_text(r.median_wait_days)
+        wait = words.wait(r.median_wait_days)
         label = f"{r.count:,}" + (f"\n{wait}" if wait else "")
         g.edge(ids[r.from_activity], ids[r.to_activity], label=label, penwidth=f"{0.6 + 4 * r.count / top_e:.1f}",
                style="dashed" if START in (r.from_activity,) or END in (r.to_activity,) else "solid")
@@ -158,7 +144,7 @@ def map_caption(data, *, coverage: float = 0.8, max_activities: int | None = 30,
     shown = nodes["events"].sum() / max(log.n_events, 1)
     when = f", {period}" if period else ""
     return (f"Process map{when} ({log.n_cases:,} cases, {log.n_events:,} steps). It shows the {len(nodes)} most "
-            f"frequent of {n_act} activities ({shown:.0%} of all steps) and {len(inner)} of "
+            f"frequent of {n_act} activities ({words.share(shown)} of all steps) and {len(inner)} of "
             f"{len(log.directly_follows)} paths between them. Boxes: how often each step happened (blue = value step, "
             "orange = waste step, grey = not in the activity catalogue). Arrows: how often one step came straight "
             "after another, and the median wait between them.")
@@ -177,7 +163,7 @@ def show(data, *, coverage: float = 0.8, max_activities: int | None = 30, title:
         report.note("The process map cannot be drawn here because Graphviz (the 'dot' program) is not installed. "
                     "Ask whoever runs the workbook to install it (make install does, or: apt-get install graphviz). "
                     "The busiest paths are listed below instead.")
-        report.table(log.directly_follows.head(15).assign(median_wait=lambda f: f["median_wait_days"].map(wait_text))
+        report.table(log.directly_follows.head(15).assign(median_wait=lambda f: f["median_wait_days"].map(words.wait))
                      .drop(columns=["median_wait_days"]), caption="Most frequent paths between steps")
         return False
     png = render_png(process_map(log, coverage=coverage, max_activities=max_activities, title=title))

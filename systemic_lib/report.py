@@ -95,14 +95,6 @@ def problems(items, *, title: str = "Data problems found") -> None:
     _display(f'<div class="problems"><h3>{esc(title)}</h3><ul>{lis}{more}</ul></div>')
 
 
-def period_text(start, end) -> str:
-    """'1 January 2024 to 31 December 2024' from two dates (either may be missing)."""
-    fmt = lambda d: f"{pd.Timestamp(d).day} {pd.Timestamp(d):%B %Y}"  # noqa: E731
-    if start is None or pd.isna(start):
-        return "no dated data"
-    return f"{fmt(start)} to {fmt(end)}"
-
-
 def save_figures(stage: str, figures: dict, output_dir=None) -> Path | None:
     """Write ``<stage>.json`` (the key figures the index pages read) into the report folder, atomically.
 

@@ -20,12 +20,13 @@ import re
 import numpy as np
 import pandas as pd
 
+from . import words
 from .demand import COLOURS, UNCLASSIFIED, _empty, _new_ax, pareto
 from .errors import ContractError, SystemicError
 
 __all__ = ["demand_side", "flow_side", "capability", "organisation_scan", "for_stage", "where_to_start",
            "start_with", "figures", "show_table", "show_notes", "notes", "demand_chart", "end_to_end_chart", "period",
-           "period_caption", "caption", "problems", "days_text", "capability_words", "DASH"]
+           "period_caption", "caption", "problems", "capability_words", "DASH"]
 
 DASH = "\u2014"
 #: The two measures whose capability the scan shows, with the words used for them.
@@ -39,18 +40,10 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, (float, np.floating)) and math.isnan(value))
 
 
-def days_text(days) -> str:
-    """End-to-end days as people read them: whole days from 10 up ("28"), one decimal below ("4.5"); "—" if none."""
-    if _missing(days):
-        return DASH
-    days = float(days)
-    return f"{days:,.0f}" if round(days, 1) >= 10 else f"{days:.1f}"
-
-
 def _range_text(lower, upper, unit: str) -> str:
     if unit == "days":
-        return f"{days_text(lower)}\u2013{days_text(upper)} days"
-    return f"{float(lower):.0f}\u2013{float(upper):.0f}%"
+        return f"{words.days(lower)}\u2013{words.days(upper)} days"
+    return f"{float(lower):.0f}\u2013{words.percent(upper)}"
 
 
 def capability_words(cap: dict | None, unit: str) -> str:
@@ -59,8 +52,8 @@ def capability_words(cap: dict | None, unit: str) -> str:
     "provisional" when its limits rest on fewer than 12 weeks; "—" without a chart."""
     if not cap or _missing(cap.get("mean")):
         return DASH
-    mean = days_text(cap["mean"]) if unit == "days" else f"{cap['mean']:.0f}"
-    since = f" since {_date_words(cap['since'])}" if cap.get("phase") and cap.get("since") else ""
+    mean = words.days(cap["mean"]) if unit == "days" else f"{cap['mean']:.0f}"
+    since = f" since {words.date(cap['since'], short=True)}" if cap.get("phase") and cap.get("since") else ""
     if _missing(cap.get("lower")) or _missing(cap.get("upper")):
         return f"mean {mean}{' days' if unit == 'days' else '%'}{since}, no limits yet"
     span = _range_text(cap["lower"], cap["upper"], unit)
@@ -69,11 +62,6 @@ def capability_words(cap: dict | None, unit: str) -> str:
     if cap.get("trial"):
         return f"{span} (mean {mean}){since}; provisional, {cap['weeks']} weeks"
     return f"predictably {span} (mean {mean}){since}"
-
-
-def _date_words(iso) -> str:
-    when = pd.Timestamp(iso)
-    return f"{when.day} {when:%b %Y}"
 
 
 # ------------------------------------------------------------------------------------------------ demand
@@ -160,7 +148,7 @@ def capability(series: pd.DataFrame, *, measure_id: str, direction: str | None =
     weeks = int(series["value"].notna().sum()) if len(series) else 0
     if weeks < 2:
         return {**empty, "weeks": weeks,
-                "note": f"only {weeks} week{'' if weeks == 1 else 's'} with enough data (a capability chart needs "
+                "note": f"only {words.count(weeks, 'week')} with enough data (a capability chart needs "
                         "at least 2)"}
     changes = list(changes)
     res = res.recompute(phase_starts=[pd.Timestamp(d) for d, _ in changes], phase_labels=[lab for _, lab in changes])
@@ -242,7 +230,7 @@ def _notes(row, known: bool) -> list[str]:
             out.append(f"No capability chart of {what} yet: {cap['note']}.")
         elif cap and cap.get("mean") is not None and cap.get("trial"):
             out.append(f"The {what} limits are provisional: only {cap['weeks']} weeks since "
-                       f"{_date_words(cap['since'])}.")
+                       f"{words.date(cap['since'], short=True)}.")
     return out
 
 
@@ -296,10 +284,6 @@ def _rank(values: pd.Series, name: str) -> int:
 _ORDINAL = {1: "", 2: "second ", 3: "third "}
 
 
-def _contacts(n) -> str:
-    return f"{int(n):,} contact{'' if int(n) == 1 else 's'}"
-
-
 def where_to_start(scan: pd.DataFrame) -> str:
     """One plain sentence: which service to start with and why, weighing failure demand and end-to-end time.
 
@@ -331,19 +315,19 @@ def where_to_start(scan: pd.DataFrame) -> str:
         first = row["top_failure_demands"][0] if len(row["top_failure_demands"]) else None
         led = f", led by \u201c{first}\u201d" if first else ""
         if rank in _ORDINAL:
-            reasons.append(f"it has the {_ORDINAL[rank]}most failure demand ({_contacts(row['failure'])}, "
+            reasons.append(f"it has the {_ORDINAL[rank]}most failure demand ({words.count(row['failure'], 'contact')}, "
                            f"{row['failure_pct']:.0f}% of its classified demand{led})")
         else:
             reasons.append(f"{row['failure_pct']:.0f}% of its classified demand is failure demand "
-                           f"({_contacts(row['failure'])}{led})")
+                           f"({words.count(row['failure'], 'contact')}{led})")
     if has_days and not _missing(row["median_days"]):
         rank = _rank(days.fillna(-1), sid)
-        p85 = f"85% within {days_text(row['p85_days'])} days" if not _missing(row.get("p85_days")) else ""
+        p85 = f"85% within {words.duration(row['p85_days'])}" if not _missing(row.get("p85_days")) else ""
         if rank in _ORDINAL:
-            detail = f"median {days_text(row['median_days'])} days" + (f", {p85}" if p85 else "")
+            detail = f"median {words.duration(row['median_days'])}" + (f", {p85}" if p85 else "")
             reasons.append(f"its cases take the {_ORDINAL[rank]}longest end to end ({detail})")
         else:
-            reasons.append(f"its cases take a median {days_text(row['median_days'])} days end to end"
+            reasons.append(f"its cases take a median {words.duration(row['median_days'])} end to end"
                            + (f" ({p85})" if p85 else ""))
     lead = "Weighing failure demand and end-to-end time, start with" if has_failure and has_days else "Start with"
     text = f"{lead} {row['service_name']}: {' and '.join(reasons)}"
@@ -423,8 +407,8 @@ def _flow_rows(scan: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Service": known["service_name"],
         "Cases": [DASH if _missing(c) or c == 0 else f"{int(c):,}" for c in known["cases"]],
-        "End-to-end days: median": [days_text(d) for d in known["median_days"]],
-        "85% within (days)": [days_text(d) for d in known["p85_days"]],
+        "End-to-end days: median": [words.days(d, missing=DASH) for d in known["median_days"]],
+        "85% within (days)": [words.days(d, missing=DASH) for d in known["p85_days"]],
         "Hand-offs / people per case": [per_case(h, p) for h, p in zip(known["mean_handoffs"], known["mean_people"])],
         "End-to-end time now (weekly median)": [capability_words(c, "days") for c in known["end_to_end_capability"]],
         "Failure demand now (weekly %)": [capability_words(c, "%") for c in known["failure_capability"]],
@@ -460,16 +444,13 @@ def period(scan: pd.DataFrame) -> tuple:
 
 def period_caption(scan: pd.DataFrame) -> str:
     """"1 Jan 2024 to 30 Mar 2025" for the scan's data, or "no dated data"."""
-    first, last = period(scan)
-    if first is None:
-        return "no dated data"
-    return f"{first.day} {first:%b %Y} to {last.day} {last:%b %Y}"
+    return words.period(*period(scan), short=True)
 
 
 def caption(scan: pd.DataFrame, what: str) -> str:
     """A table caption with the period and the number of services and contacts."""
     known = len(scan.attrs.get("known", scan["service"]))
-    return (f"{what}, {period_caption(scan)} ({known} service{'' if known == 1 else 's'}, "
+    return (f"{what}, {period_caption(scan)} ({words.count(known, 'service')}, "
             f"{int(scan['contacts'].sum()):,} contacts)")
 
 
@@ -532,7 +513,7 @@ def end_to_end_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, p
     ax.set_yticks(y, [_short(n) for n in known["service_name"]])
     ax.invert_yaxis()
     for yi, (m, p) in enumerate(zip(known["median_days"], known["p85_days"])):
-        text = " no end-to-end times" if _missing(m) else f" median {days_text(m)}, 85% within {days_text(p)}"
+        text = " no end-to-end times" if _missing(m) else f" median {words.days(m)}, 85% within {words.days(p, missing=DASH)}"
         ax.text(0 if _missing(p) else p, yi, text, va="center", fontsize=8)
     ax.set_xlim(0, max(1.0, float(np.nanmax(p85))) * 1.45)
     ax.set_xlabel("days from first to last step (closed cases)")

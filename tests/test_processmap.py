@@ -47,12 +47,6 @@ def test_graph_colours_and_labels():
     assert "1.0 days" in src  # median wait Ask -> Fix is 1 day
 
 
-def test_wait_text():
-    assert processmap.wait_text(0.5) == "12.0 hours" and processmap.wait_text(0.01) == "14 min"
-    assert processmap.wait_text(34.2) == "34 days" and processmap.wait_text(float("nan")) == ""
-    assert processmap.wait_text(0.0) == "same time" and processmap.wait_text(1e-5) == "under 1 min"
-
-
 @pytest.mark.skipif(not processmap.dot_available(), reason="Graphviz dot not installed")
 def test_png_is_small():
     png = processmap.render_png(processmap.process_map(log()))

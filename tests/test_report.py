@@ -42,12 +42,6 @@ def test_an_empty_table_is_a_plain_note_not_a_bare_header(shown):
     assert "<table" not in shown[0] and "Nothing to show" in shown[0] and "Most common paths" in shown[0]
 
 
-def test_period_text():
-    assert report.period_text(pd.Timestamp("2024-01-01"), pd.Timestamp("2024-12-31")) == \
-        "1 January 2024 to 31 December 2024"
-    assert report.period_text(None, None) == "no dated data"
-
-
 def test_stage_save_writes_figures_with_their_context(tmp_path):
     folder = tmp_path / "testshire"
     folder.mkdir()

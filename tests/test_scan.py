@@ -199,12 +199,6 @@ def test_capability_with_too_few_weeks_has_a_note_not_an_error():
     assert empty["weeks"] == 0 and empty["note"]
 
 
-def test_days_text_whole_days_from_ten():
-    assert [scan.days_text(v) for v in (28.9, 10.0, 9.96, 9.94, 4.5, 0.25, 1234.4)] == [
-        "29", "10", "10", "9.9", "4.5", "0.2", "1,234"]
-    assert scan.days_text(None) == scan.days_text(float("nan")) == scan.DASH
-
-
 # ------------------------------------------------------------------------------------------------ the whole scan
 def test_scan_of_the_council(table):
     assert table["service"].tolist() == ["housing-repairs", "council-tax", "waste", "parking"]

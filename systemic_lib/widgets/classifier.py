@@ -14,6 +14,7 @@ from pathlib import Path
 import ipywidgets as w
 import pandas as pd
 
+from systemic_lib import words
 from systemic_lib.contract import CLASSIFICATIONS, FAILURE_TYPES, TABLES, find_table_file, normalise_category, read_raw
 from systemic_lib.errors import SystemicError
 from systemic_lib.files import write_table_atomic
@@ -137,7 +138,7 @@ class Classifier:
         self.progress.value = (f"<p><b>{done:,} of {total:,}</b> contacts classified; {left:,} still to do.</p>")
         if self.current is None:
             self._finish("Every contact here is classified." if left == 0 else
-                         f"End of the list: {left:,} skipped contact{'s' if left != 1 else ''} still unclassified "
+                         f"End of the list: {words.count(left, 'skipped contact')} still unclassified "
                          "(open the classifier again to go back to them).")
             return
         row = raw.loc[raw["contact_id"] == self.current].iloc[0]

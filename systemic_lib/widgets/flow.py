@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import ipywidgets as w
 
-from .. import processmap
+from .. import processmap, words
 from ..flow import FlowLog
 from ._table import html_table
 
@@ -118,8 +118,9 @@ class CaseJourney(w.VBox):
         import matplotlib.dates as mdates
         import matplotlib.pyplot as plt
         from matplotlib.lines import Line2D
+        from matplotlib.ticker import FuncFormatter
 
-        from ..processmap import COLOURS, wait_text
+        from ..processmap import COLOURS
 
         self.current = journey(self.flow_log, self.picker.value)
         j = self.current
@@ -136,7 +137,7 @@ class CaseJourney(w.VBox):
                 ax.annotate(f"{r.activity}{who}", (r.when, yi), xytext=(6, 0), textcoords="offset points",
                             va="center", fontsize=8)
             ax.set_yticks([])
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %Y"))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: words.date(mdates.num2date(x), short=True)))
             ax.set_title(f"Case {self.picker.value}: {len(j)} steps over {j['wait before (days)'].sum():,.1f} days")
             ax.legend(handles=[Line2D([], [], ls="", marker="o", markersize=7, markeredgecolor="#555555",
                                       markerfacecolor=COLOURS[k], label=label) for k, label in
@@ -144,8 +145,8 @@ class CaseJourney(w.VBox):
                                 ("unclassified", "not in the activity catalogue"))],
                       loc="upper right", fontsize=8, frameon=False)
             plt.show()
-        shown = j.assign(**{"wait before": j["wait before (days)"].map(wait_text)}).drop(columns=["wait before (days)"])
-        self.table.value = html_table(shown, formats={"when": lambda t: f"{t:%d %b %Y %H:%M}"})
+        shown = j.assign(**{"wait before": j["wait before (days)"].map(words.wait)}).drop(columns=["wait before (days)"])
+        self.table.value = html_table(shown, formats={"when": lambda t: f"{words.date(t, short=True)} {t:%H:%M}"})
 
 
 def case_journey(data, *, cases: int = 500) -> CaseJourney:

@@ -14,6 +14,7 @@ import ipywidgets as w
 import pandas as pd
 from matplotlib.figure import Figure
 
+from systemic_lib import words
 from systemic_lib.charts import DPI, FIGSIZE, capability_chart
 from systemic_lib.measure import MeasureResult, chart_title, measure_summary
 from systemic_lib.widgets._table import html_table
@@ -64,14 +65,14 @@ class MeasureExplorer:
         self.current = base
         self.boundaries = [(pd.Timestamp(c["phase_start"]), c["label"]) for c in base.changes]
         dates = base.series["date"]
-        self.week.options = [(f"{d:%d %b %Y}", pd.Timestamp(d)) for d in dates]
+        self.week.options = [(words.date(d, short=True), pd.Timestamp(d)) for d in dates]
         self.week.value = pd.Timestamp(dates.iloc[len(dates) // 2])
         self._update()
 
     def add_boundary(self, when, label: str = "what-if change") -> None:
         when = pd.Timestamp(when)
         if any(b == when for b, _ in self.boundaries):
-            self.message.value = f"<p>There is already a boundary at {when:%d %b %Y}.</p>"
+            self.message.value = f"<p>There is already a boundary at {words.date(when, short=True)}.</p>"
             return
         self.boundaries.append((when, (label or "what-if change").strip()))
         self._update()
@@ -83,7 +84,7 @@ class MeasureExplorer:
         was, label = self.boundaries[index]
         when = pd.Timestamp(when)
         if when != was:  # the narration must not date a recorded change on a day it did not happen
-            label = re.sub(r" \(moved from [^)]*\)$", "", label) + f" (moved from {was.day} {was:%b %Y})"
+            label = re.sub(r" \(moved from [^)]*\)$", "", label) + f" (moved from {words.date(was, short=True)})"
         self.boundaries[index] = (when, label)
         self._update()
 
@@ -104,7 +105,7 @@ class MeasureExplorer:
         self.current = base.recompute([b for b, _ in kept], [lab for _, lab in kept])
         # Draw first, then show chart, narration and table together: the words never describe a chart not yet shown.
         png = self._png()
-        self.phases.options = [f"{b:%d %b %Y}: {lab}" for b, lab in kept]
+        self.phases.options = [f"{words.date(b, short=True)}: {lab}" for b, lab in kept]
         self.message.value = ("<p>A boundary at the first week starts nothing and was dropped.</p>"
                               if dropped else "")
         self.image.value = png
