@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +36,21 @@ def atomic_write_bytes(path, data: bytes, *, keep_previous: bool = False) -> Pat
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextmanager
+def locked(path):
+    """Hold an exclusive lock for a read-modify-write of ``path`` (two people saving at once both keep their change).
+
+    The lock is a ``.<name>.lock`` file beside it; it only orders writers that use this function.
+    """
+    path = Path(path)
+    with open(path.with_name(f".{path.name}.lock"), "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _default_mode() -> int:

@@ -8,9 +8,7 @@ contract and appends it to the council's ``learning_log`` file atomically, keepi
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import io
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import pandas as pd
 from .contract import ERROR, LEARNING_STATUS, TABLES, Problem, find_table_file, parse_table, read_raw
 from .council import load_council
 from .errors import ContractError, SystemicError
-from .files import atomic_write_bytes, write_table_atomic
+from .files import atomic_write_bytes, locked, write_table_atomic
 
 __all__ = ["NO_CONDITION", "by_system_condition", "conditions_to_act_on", "entries_table", "add_entry",
            "FIELDS"]
@@ -136,17 +134,6 @@ def _validate(entry: dict, services: set[str]) -> tuple[dict, pd.Series]:
     return text, parsed
 
 
-@contextmanager
-def _locked(folder: Path):
-    """Serialise writers of one council's learning log (two people adding at once both keep their entry)."""
-    with open(folder / ".learning_log.lock", "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def add_entry(council_dir, entry: dict) -> Path:
     """Validate ``entry`` against the data contract and append it to the council's learning log; return the file.
 
@@ -158,7 +145,7 @@ def add_entry(council_dir, entry: dict) -> Path:
     """
     council = load_council(council_dir)
     text, _ = _validate(entry, set(council.services))
-    with _locked(council.path):
+    with locked(council.path / "learning_log"):  # the same lock for .csv and .xlsx
         path = find_table_file(council.path, "learning_log") or council.path / "learning_log.csv"
         if path.suffix.lower() == ".xlsx" and path.exists():
             _append_xlsx(path, text)

@@ -66,3 +66,30 @@ def test_new_files_get_ordinary_permissions_and_replacements_keep_theirs(tmp_pat
     path.chmod(0o640)
     atomic_write_text(path, "y")
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def _append_lines(path, who, n):
+    import time
+
+    from systemic_lib.files import locked
+
+    for i in range(n):
+        with locked(path):
+            text = path.read_text()
+            time.sleep(0.002)  # widen the read-modify-write window, as a slow save would
+            atomic_write_text(path, text + f"{who}-{i}\n")
+
+
+def test_locked_read_modify_write_loses_nobody_s_change(tmp_path):
+    import multiprocessing as mp
+
+    path = tmp_path / "demand.csv"
+    atomic_write_text(path, "")
+    ctx = mp.get_context("fork")
+    coaches = [ctx.Process(target=_append_lines, args=(path, who, 25)) for who in ("ann", "bob")]
+    for p in coaches:
+        p.start()
+    for p in coaches:
+        p.join(30)
+    lines = path.read_text().splitlines()
+    assert sorted(lines) == sorted([f"{w}-{i}" for w in ("ann", "bob") for i in range(25)])

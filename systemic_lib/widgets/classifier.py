@@ -17,7 +17,7 @@ import pandas as pd
 from systemic_lib import words
 from systemic_lib.contract import CLASSIFICATIONS, FAILURE_TYPES, TABLES, find_table_file, normalise_category, read_raw
 from systemic_lib.errors import SystemicError
-from systemic_lib.files import write_table_atomic
+from systemic_lib.files import locked, write_table_atomic
 from systemic_lib.redact import redact
 from systemic_lib.report import esc
 
@@ -98,17 +98,18 @@ class Classifier:
         ftype = self.failure_type.value if failure_type is None else failure_type
         matters = self.what_matters.value if what_matters is None else what_matters
         try:
-            raw = self._read()
-            rows = raw.index[raw["contact_id"].str.strip() == contact]
-            if len(rows) == 0:
-                raise SystemicError(f"contact {contact} is no longer in {self.path.name}")
-            raw.loc[rows, "classification"] = classification
-            raw.loc[rows, "failure_type"] = ftype if classification == "failure" else ""
-            if matters.strip():
-                raw.loc[rows, "what_matters"] = matters.strip()
-            if "classified_by" in raw.columns:
-                raw.loc[rows, "classified_by"] = "coach"
-            write_table_atomic(raw, self.path, keep_previous=True)
+            with locked(self.path):  # read-modify-write: another coach's save in between is not lost
+                raw = self._read()
+                rows = raw.index[raw["contact_id"].str.strip() == contact]
+                if len(rows) == 0:
+                    raise SystemicError(f"contact {contact} is no longer in {self.path.name}")
+                raw.loc[rows, "classification"] = classification
+                raw.loc[rows, "failure_type"] = ftype if classification == "failure" else ""
+                if matters.strip():
+                    raw.loc[rows, "what_matters"] = matters.strip()
+                if "classified_by" in raw.columns:
+                    raw.loc[rows, "classified_by"] = "coach"
+                write_table_atomic(raw, self.path, keep_previous=True)
         except Exception as exc:  # the write is atomic: the file is as it was
             self.message.value = (f'<p class="problems">Not saved: {esc(exc)}. {esc(self.path.name)} is unchanged; '
                                   "try again.</p>")
