@@ -1,11 +1,11 @@
-"""The measure stage: each measure derived from a service's purpose, weekly, on its capability chart.
+"""The measure stage: each measure derived from a service's purpose, weekly or monthly, on its capability chart.
 
 For one council and service, ``measure_results`` builds the weekly series of every measure named in council.yaml
 (all five where the data allow, if none are named), runs each through ``spc.xmr`` with the measure's direction and
 target and a new phase at each of the council's recorded system changes for the service, and narrates it.
 ``measure_summary`` is the table a manager reads; ``measure_figures`` is what ``measure.json`` holds.
 
-Series, all by Monday-starting week (``date`` = the Monday):
+Series, by Monday-starting week (``date`` = the Monday) or, on sparse data, by calendar month (``date`` = the 1st):
 
 * ``end_to_end_days`` — median days from ``opened_at`` to ``closed_at`` of the cases *opened* that week. By opening
   week, because a phase is about the system that handled a case: a case opened after a change went through the new
@@ -25,6 +25,13 @@ Series, all by Monday-starting week (``date`` = the Monday):
 
 A percentage from a week with fewer than ``MIN_WEEKLY_COUNT`` (5) cases or contacts behind it is left missing (a
 week of two contacts swings between 0% and 100% and would fake signals); missing weeks are kept as gaps.
+
+The grain is chosen per measure from the data: weekly when the median week of the weekly series (every week from the
+first to the last, empty weeks counting 0) has at least ``MIN_WEEKLY_COUNT`` cases or contacts behind it, else by
+calendar month, where the same rules hold per month (a first or last month the data miss more than 3 days of is left
+out of demand counts). A sparse log charted weekly is mostly gaps and medians of one or two cases, which read as
+noise; a month has enough behind each point. The chart title and narration say which grain and why
+("monthly median, because fewer than 5 cases a week"); ``measure.json`` records it as ``grain``.
 Nothing here raises for a stage report: a measure without data carries a plain ``note`` instead of a chart.
 """
 
@@ -42,17 +49,24 @@ from systemic_lib.narrate import ASSURANCE_WORDS, VARIATION_WORDS, narrate
 
 __all__ = ["MeasureResult", "measure_results", "for_stage", "measure_series", "measure_summary", "measure_figures",
            "chart", "chart_title", "show", "show_all", "headline", "period", "summary_caption", "QUESTIONS",
-           "MIN_WEEKLY_COUNT"]
+           "MIN_WEEKLY_COUNT", "choose_grain"]
 
 MIN_WEEKLY_COUNT = 5
-#: How each measure reads mid-sentence in a narration, and what one point stands for.
+#: A first or last month of demand counts the data miss more than this many days of is left out (a part month).
+MONTH_SLACK_DAYS = 3
+#: How each measure reads mid-sentence in a narration, what one point stands for, and what too few a week are of.
 _SPOKEN = {
-    "end_to_end_days": ("end-to-end time (weekly median)", "cases opened"),
-    "failure_demand_pct": ("failure demand", "classified contacts"),
-    "weekly_demand": ("demand per week", "contacts"),
-    "one_stop_pct": ("the share resolved at first contact", "contacts with one-stop recorded"),
-    "delivered_when_wanted_pct": ("the share delivered when the citizen wanted", "cases with a wanted-by date"),
+    "end_to_end_days": ("end-to-end time (weekly median)", "cases opened", "cases"),
+    "failure_demand_pct": ("failure demand", "classified contacts", "classified contacts"),
+    "weekly_demand": ("demand per week", "contacts", "contacts"),
+    "one_stop_pct": ("the share resolved at first contact", "contacts with one-stop recorded",
+                     "contacts with one-stop recorded"),
+    "delivered_when_wanted_pct": ("the share delivered when the citizen wanted", "cases with a wanted-by date",
+                                  "cases with a wanted-by date"),
 }
+#: What changes when a measure is monthly: its name and how it reads mid-sentence.
+_MONTHLY_NAME = {"weekly_demand": "Demand per month"}
+_MONTHLY_SPOKEN = {"end_to_end_days": "end-to-end time (monthly median)", "weekly_demand": "demand per month"}
 _TABLE = {"end_to_end_days": "cases", "delivered_when_wanted_pct": "cases", "failure_demand_pct": "demand",
           "weekly_demand": "demand", "one_stop_pct": "demand"}
 
@@ -73,10 +87,19 @@ class MeasureResult:
     changes_outside: list[dict] = field(default_factory=list)  #: recorded changes outside the data
     narration: str = ""
     note: str | None = None
+    grain: str = "week"  #: "week" or "month": what one point of the series covers
 
     @property
     def spoken(self) -> str:
-        return _SPOKEN[self.id][0]
+        return _MONTHLY_SPOKEN.get(self.id, _SPOKEN[self.id][0]) if self.grain == "month" else _SPOKEN[self.id][0]
+
+    @property
+    def why_monthly(self) -> str:
+        """'monthly median, because fewer than 5 cases a week' ("" when weekly)."""
+        if self.grain != "month":
+            return ""
+        kind = "monthly median" if self.id == "end_to_end_days" else "monthly"
+        return f"{kind}, because fewer than {MIN_WEEKLY_COUNT} {_SPOKEN[self.id][2]} a week"
 
     @property
     def phase_labels(self) -> list[str]:
@@ -87,7 +110,8 @@ class MeasureResult:
         dates = self.series.loc[self.series["value"].notna(), "date"]
         if dates.empty:
             return None, None
-        return dates.min(), dates.max() + pd.Timedelta(days=6)
+        last = dates.max() + (pd.offsets.MonthEnd(0) if self.grain == "month" else pd.Timedelta(days=6))
+        return dates.min(), last
 
     def recompute(self, phase_starts=None, phase_labels=None) -> "MeasureResult":
         """The same series with other phase starts (dates); used by the explorer widget."""
@@ -98,29 +122,46 @@ class MeasureResult:
 
 
 # ------------------------------------------------------------------------------------------------- series
-def _week(ts: pd.Series) -> pd.Series:
-    return ts.dt.to_period("W-SUN").dt.start_time
+def _week(ts: pd.Series, grain: str = "week") -> pd.Series:
+    """The start of each timestamp's week (Monday) or, with grain "month", its calendar month (the 1st)."""
+    return ts.dt.to_period("W-SUN" if grain == "week" else "M").dt.start_time
+
+
+def _periods(first, last, grain: str) -> pd.DatetimeIndex:
+    return pd.date_range(first, last, freq="7D" if grain == "week" else "MS")
+
+
+def _period_days(start: pd.Timestamp, grain: str) -> int:
+    return 7 if grain == "week" else start.days_in_month
+
+
+def _whole(covered: int, start: pd.Timestamp, grain: str) -> bool:
+    """A first or last period of a count is whole enough: 5 of a week's 7 days, all but 3 days of a month."""
+    if grain == "week":
+        return covered >= 5
+    return covered >= _period_days(start, grain) - MONTH_SLACK_DAYS
 
 
 def _weekly(frame: pd.DataFrame, when: str, num: pd.Series | None, den: pd.Series | None, *, kind: str,
-            start=None, end=None) -> pd.DataFrame:
-    """Weekly series from rows dated by ``when``: 'median' of num, 'pct' num/den, or 'count' of rows."""
+            start=None, end=None, grain: str = "week") -> pd.DataFrame:
+    """Weekly (or monthly) series from rows dated by ``when``: 'median' of num, 'pct' num/den, or 'count' of rows."""
     frame = frame[frame[when].notna()]
     if start is not None or end is not None:
         frame = within_period(frame, when, start, end)
     if frame.empty:
         return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
                              "n": pd.Series(dtype=int)})
-    week = _week(frame[when])
-    weeks = pd.date_range(week.min(), week.max(), freq="7D")
+    week = _week(frame[when], grain)
+    weeks = _periods(week.min(), week.max(), grain)
     if kind == "count":
         n = frame.groupby(week).size().reindex(weeks, fill_value=0)
         value = n.astype(float)
         first, last = frame[when].min().normalize(), frame[when].max().normalize()
         keep = pd.Series(True, index=weeks)
-        if (weeks[0] + pd.Timedelta(days=6) - first).days + 1 < 5:
+        first_end = weeks[0] + pd.Timedelta(days=_period_days(weeks[0], grain) - 1)
+        if not _whole((first_end - first).days + 1, weeks[0], grain):
             keep.iloc[0] = False
-        if (last - weeks[-1]).days + 1 < 5:
+        if not _whole((last - weeks[-1]).days + 1, weeks[-1], grain):
             keep.iloc[-1] = False
         value, n = value[keep.to_numpy()], n[keep.to_numpy()]
     elif kind == "median":
@@ -136,8 +177,9 @@ def _weekly(frame: pd.DataFrame, when: str, num: pd.Series | None, den: pd.Serie
                          "n": n.to_numpy(dtype=int)}).reset_index(drop=True)
 
 
-def _end_to_end(table: pd.DataFrame, *, start=None, end=None) -> pd.DataFrame:
-    """Weekly median end-to-end days by opening week; weeks whose median is not yet certain are left out."""
+def _end_to_end(table: pd.DataFrame, *, start=None, end=None, grain: str = "week") -> pd.DataFrame:
+    """Weekly (or monthly) median end-to-end days by opening week (month); weeks whose median is not yet certain are
+    left out."""
     cases = table[table["opened_at"].notna()]
     if start is not None or end is not None:
         cases = within_period(cases, "opened_at", start, end)
@@ -152,7 +194,7 @@ def _end_to_end(table: pd.DataFrame, *, start=None, end=None) -> pd.DataFrame:
     if cases.empty:
         return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
                              "n": pd.Series(dtype=int)})
-    week = _week(cases["opened_at"])
+    week = _week(cases["opened_at"], grain)
     # An open case will take at least its age so far. The median is certain when the upper middle value (sorted,
     # open cases last) is a closed case no longer than the youngest open case's age: however long the open cases
     # take, they sort above it and the median cannot move.
@@ -167,7 +209,7 @@ def _end_to_end(table: pd.DataFrame, *, start=None, end=None) -> pd.DataFrame:
         if closed_days[upper_mid] <= youngest:
             known[wk] = float(closed_days[upper_mid] if n_all % 2
                               else (closed_days[upper_mid - 1] + closed_days[upper_mid]) / 2)
-    weeks = pd.date_range(week.min(), week.max(), freq="7D")
+    weeks = _periods(week.min(), week.max(), grain)
     value = pd.Series(known, dtype=float).reindex(weeks)
     n = week.value_counts().reindex(weeks, fill_value=0)
     frame = pd.DataFrame({"date": weeks, "value": value.to_numpy(dtype=float), "n": n.to_numpy(dtype=int)})
@@ -175,31 +217,56 @@ def _end_to_end(table: pd.DataFrame, *, start=None, end=None) -> pd.DataFrame:
     return frame.iloc[: known[-1] + 1 if len(known) else 0].reset_index(drop=True)
 
 
-def measure_series(council, service: str, measure_id: str, *, start=None, end=None) -> pd.DataFrame:
-    """Weekly series of one measure for one service: columns date (Monday), value, n (cases/contacts behind it)."""
+def choose_grain(weekly: pd.DataFrame) -> str:
+    """"week" when the median week of a weekly series has at least ``MIN_WEEKLY_COUNT`` cases or contacts behind it
+    (its ``n``; empty weeks count 0), else "month". A series with nothing behind it stays weekly (no chart anyway)."""
+    if weekly.empty or weekly["n"].sum() == 0:
+        return "week"
+    return "week" if float(np.median(weekly["n"].to_numpy(dtype=float))) >= MIN_WEEKLY_COUNT else "month"
+
+
+def measure_series(council, service: str, measure_id: str, *, start=None, end=None,
+                   grain: str | None = None) -> pd.DataFrame:
+    """Series of one measure for one service: columns date (Monday, or the 1st of the month), value, n (cases or
+    contacts behind it). ``grain`` "week" or "month"; by default chosen from the data (``choose_grain`` of the weekly
+    series). The grain used is in the frame's ``attrs["grain"]``."""
     if measure_id not in MEASURES:
         raise SystemicError(f"unknown measure '{measure_id}'; measures are {', '.join(MEASURES)}")
+    if grain not in (None, "week", "month"):
+        raise SystemicError(f"unknown grain '{grain}'; grains are week and month")
     table = council.table(_TABLE[measure_id], service=service)
+    chosen = grain or "week"
+    series = _series(table, measure_id, start=start, end=end, grain=chosen)
+    if grain is None and choose_grain(series) == "month":
+        chosen = "month"
+        series = _series(table, measure_id, start=start, end=end, grain=chosen)
+    series.attrs["grain"] = chosen
+    return series
+
+
+def _series(table: pd.DataFrame, measure_id: str, *, start, end, grain: str) -> pd.DataFrame:
     if measure_id == "end_to_end_days":
-        return _end_to_end(table, start=start, end=end)
+        return _end_to_end(table, start=start, end=end, grain=grain)
     if measure_id == "delivered_when_wanted_pct":
         closed = table[table["closed_at"].notna()]
         has = closed["wanted_by"].notna()
         on_time = has & (closed["closed_at"].dt.normalize() <= closed["wanted_by"].dt.normalize())
-        return _weekly(closed, "closed_at", on_time, has, kind="pct", start=start, end=end)
+        return _weekly(closed, "closed_at", on_time, has, kind="pct", start=start, end=end, grain=grain)
     if measure_id == "weekly_demand":
-        return _weekly(table, "received_at", None, None, kind="count", start=start, end=end)
+        return _weekly(table, "received_at", None, None, kind="count", start=start, end=end, grain=grain)
     if measure_id == "failure_demand_pct":
         cls = table["classification"].astype("string")
         return _weekly(table, "received_at", (cls == "failure").fillna(False),
-                       cls.isin(["value", "failure"]).fillna(False), kind="pct", start=start, end=end)
+                       cls.isin(["value", "failure"]).fillna(False), kind="pct", start=start, end=end, grain=grain)
     one = table["one_stop"].astype("boolean")
-    return _weekly(table, "received_at", one.fillna(False), one.notna(), kind="pct", start=start, end=end)
+    return _weekly(table, "received_at", one.fillna(False), one.notna(), kind="pct", start=start, end=end,
+                   grain=grain)
 
 
 # ----------------------------------------------------------------------------------------------- results
 def _phase_plan(dates: pd.Series, changes) -> tuple[list, list[str], list[dict], list[dict]]:
-    """Phase starts (dates) and labels from system changes; changes in the same week share one phase."""
+    """Phase starts (dates) and labels from system changes: each starts at the first point on or after its date, so
+    changes in the same week (or month) share one phase."""
     used: dict[pd.Timestamp, list[str]] = {}
     outside, kept = [], []
     first, last = (dates.min(), dates.max()) if len(dates) else (None, None)
@@ -220,10 +287,11 @@ def _chart_series(res: MeasureResult, phase_starts: list, phase_labels: list[str
     """Run xmr on res.series with the given phases; fills result, changes and narration (or a note)."""
     series = res.series
     present = series["value"].notna()
-    out = MeasureResult(res.id, res.name, res.unit, res.direction, res.target, res.service_name, series)
+    out = MeasureResult(res.id, res.name, res.unit, res.direction, res.target, res.service_name, series,
+                        grain=res.grain)
     if present.sum() < 2:
-        out.note = (f"{res.name}: only {int(present.sum())} week(s) with enough data; a capability chart needs at "
-                    "least 2.")
+        out.note = (f"{res.name}: only {int(present.sum())} {res.grain}(s) with enough data; a capability chart "
+                    "needs at least 2.")
         return out
     changes = list(zip(phase_starts, phase_labels + [""] * (len(phase_starts) - len(phase_labels))))
     starts, labels, kept, outside = _phase_plan(series["date"], changes)
@@ -237,7 +305,9 @@ def _chart_series(res: MeasureResult, phase_starts: list, phase_labels: list[str
     out.result, out.changes, out.changes_outside = result, kept, outside
     out.changes = [dict(c, label=lab) for c, lab in zip(_one_per_start(kept), labels)]
     decimals = 1 if res.unit == "days" and (result.attrs["phases"][-1]["mean"] or 0) < 10 else 0
-    out.narration = narrate(result, measure=res.spoken, unit=res.unit, phase_labels=labels, decimals=decimals)
+    out.narration = narrate(result, measure=out.spoken, unit=res.unit, phase_labels=labels, decimals=decimals)
+    if out.grain == "month":
+        out.narration = f"Each point is one calendar month ({out.why_monthly}). " + out.narration
     return out
 
 
@@ -251,7 +321,7 @@ def _one_per_start(kept: list[dict]) -> list[dict]:
 
 
 def measure_results(council, service: str, *, start=None, end=None) -> list[MeasureResult]:
-    """Every measure of a service: weekly series, capability chart data and narration (or a note why not)."""
+    """Every measure of a service: weekly or monthly series, capability chart data and narration (or a note)."""
     svc = council.service(service)
     specs = svc.measures or [_default_spec(m) for m in MEASURES]
     changes = [(c.date, c.label) for c in council.system_changes(service)]
@@ -266,13 +336,22 @@ def measure_results(council, service: str, *, start=None, end=None) -> list[Meas
             res.note = f"{name}: {table}.csv has problems, so this measure is not shown. {exc}".strip()
             results.append(res)
             continue
+        res.grain = res.series.attrs.get("grain", "week")
+        if res.grain == "month":
+            res.name = _MONTHLY_NAME.get(spec_.id, name)
+        present = int(res.series["value"].notna().sum())
         if not council.has_table(table):
             res.note = f"No {table} recorded for {svc.name}: add {table}.csv to chart {name.lower()}."
-        elif res.series["value"].notna().sum() < 2:
-            res.note = _no_data_note(spec_.id, svc.name)
+        elif spec_.id == "weekly_demand" and res.grain == "month" and present < 2 and res.series["n"].sum() == 0 \
+                and council.table("demand", service=service)["received_at"].notna().any():
+            # contacts too few a week for weeks, and not 2 whole months of them either
+            res.note = _part_weeks_note(council, service, res.name, svc.name, "month", start=start, end=end)
+            res.series = res.series.iloc[:0]
+        elif present < 2:
+            res.note = _no_data_note(spec_.id, svc.name, res.grain)
         elif spec_.id == "weekly_demand" and res.series["n"].sum() == 0:
             # every contact fell in a part week left out: a chart of whole weeks of 0 contacts would be false
-            res.note = _part_weeks_note(council, service, svc.name, start=start, end=end)
+            res.note = _part_weeks_note(council, service, res.name, svc.name, res.grain, start=start, end=end)
             res.series = res.series.iloc[:0]  # its weeks of 0 would give the report a false data period
         else:
             res = _chart_series(res, [d for d, _ in changes], [label for _, label in changes])
@@ -286,7 +365,7 @@ def _default_spec(measure_id: str):
     return MeasureSpec(id=measure_id)
 
 
-def _no_data_note(measure_id: str, service_name: str) -> str:
+def _no_data_note(measure_id: str, service_name: str, grain: str = "week") -> str:
     need = {
         "end_to_end_days": "cases with opened_at, most of them closed (closed_at in cases.csv)",
         "delivered_when_wanted_pct": f"closed cases with a wanted_by date (at least {MIN_WEEKLY_COUNT} a week)",
@@ -295,16 +374,23 @@ def _no_data_note(measure_id: str, service_name: str) -> str:
         "one_stop_pct": f"contacts with one_stop recorded (at least {MIN_WEEKLY_COUNT} a week)",
     }[measure_id]
     name = MEASURES[measure_id][0]
-    return f"{name} for {service_name}: fewer than 2 weeks of data. Needs {need}."
+    if grain == "month":
+        name = _MONTHLY_NAME.get(measure_id, name)
+        need = need.replace(" a week)", " a month)")
+    return f"{name} for {service_name}: fewer than 2 {grain}s of data. Needs {need}."
 
 
-def _part_weeks_note(council, service: str, service_name: str, *, start=None, end=None) -> str:
+def _part_weeks_note(council, service: str, name: str, service_name: str, grain: str, *, start=None,
+                     end=None) -> str:
     table = council.table("demand", service=service)
     when = table["received_at"].dropna()
     if start is not None or end is not None:
         when = within_period(table[table["received_at"].notna()], "received_at", start, end)["received_at"]
     span = f" ({words.period(when.min(), when.max(), short=True)})" if len(when) else ""
-    return (f"Demand per week for {service_name}: its {words.count(len(when), 'contact')}{span} "
+    if grain == "month":
+        return (f"{name} for {service_name}: its {words.count(len(when), 'contact')}{span} are fewer than "
+                f"{MIN_WEEKLY_COUNT} a week, and do not fill 2 whole months, so there is nothing to chart yet.")
+    return (f"{name} for {service_name}: its {words.count(len(when), 'contact')}{span} "
             "fall only in part weeks at the start and end of the data, so there are not 2 whole weeks to chart.")
 
 
@@ -320,10 +406,16 @@ def _last_signal(result: pd.DataFrame) -> str | None:
 
 
 def measure_summary(results: list[MeasureResult]) -> pd.DataFrame:
-    """One row per measure: current mean and limits (latest phase), variation and assurance in plain words."""
+    """One row per measure: current mean and limits (latest phase), variation and assurance in plain words.
+
+    The points column is "Weeks" when every measure is weekly, "Months" when every one is monthly, else "Weeks or
+    months"; a monthly measure's name says "(by month)"."""
     rows = []
+    grains = {r.grain for r in results if r.result is not None}
+    points = "Weeks" if grains <= {"week"} else "Months" if grains == {"month"} else "Weeks or months"
     for r in results:
-        row = {"Measure": r.name, "Unit": r.unit, "Weeks": 0, "Current mean": np.nan, "Lower limit": np.nan,
+        row = {"Measure": r.name + (" (by month)" if r.grain == "month" and "per month" not in r.name else ""),
+               "Unit": r.unit, "Weeks": 0, "Current mean": np.nan, "Lower limit": np.nan,
                "Upper limit": np.nan, "Variation": "", "Assurance": "", "Since": ""}
         if r.result is not None:
             ph = r.result.attrs["phases"][-1]
@@ -339,8 +431,9 @@ def measure_summary(results: list[MeasureResult]) -> pd.DataFrame:
         else:
             row["Variation"] = r.note or "no data"
         rows.append(row)
-    return pd.DataFrame(rows, columns=["Measure", "Unit", "Weeks", "Current mean", "Lower limit", "Upper limit",
-                                       "Variation", "Assurance", "Since"])
+    table = pd.DataFrame(rows, columns=["Measure", "Unit", "Weeks", "Current mean", "Lower limit", "Upper limit",
+                                        "Variation", "Assurance", "Since"])
+    return table.rename(columns={"Weeks": points})
 
 
 def _iso(v):
@@ -348,10 +441,12 @@ def _iso(v):
 
 
 def measure_figures(results: list[MeasureResult]) -> dict:
-    """JSON-able key figures for ``measure.json``: {"measures": {id: {name, direction, phases, ...}}}."""
+    """JSON-able key figures for ``measure.json``: {"measures": {id: {name, grain, direction, phases, ...}}}; grain is
+    "week" or "month" (what one point covers)."""
     out = {}
     for r in results:
-        entry = {"name": r.name, "unit": r.unit, "direction": r.direction, "target": r.target, "phases": [],
+        entry = {"name": r.name, "grain": r.grain, "unit": r.unit, "direction": r.direction, "target": r.target,
+                 "phases": [],
                  "last_point_signal": None, "variation": None, "assurance": None, "change_signal": None,
                  "n_points": 0, "narration": r.narration, "note": r.note}
         if r.result is not None:
@@ -373,13 +468,23 @@ def measure_figures(results: list[MeasureResult]) -> dict:
 
 # ----------------------------------------------------------------------------------------------- display
 def chart_title(r: MeasureResult) -> str:
-    """'End-to-end time (weekly median, by week opened), 1 Jan 2024 to 29 Dec 2024 (52 weeks, 1,204 cases opened)'."""
+    """'End-to-end time (weekly median, by week opened), 1 Jan 2024 to 29 Dec 2024 (52 weeks, 1,204 cases opened)'.
+
+    Monthly, a second line says why: 'End-to-end time (by month opened), 1 Jan 2024 to 31 Dec 2024 (12 months, 150
+    cases opened)' and 'Monthly median, because fewer than 5 cases a week' (two lines keep the chart full width)."""
     first, last = r.period
     span = words.period(first, last, short=True)
-    weeks = int(r.series["value"].notna().sum())
+    points = int(r.series["value"].notna().sum())
     count = int(r.series.loc[r.series["value"].notna(), "n"].sum())
-    label = r.name + (" (weekly median, by week opened)" if r.id == "end_to_end_days" else "")
-    return f"{label}, {span} ({weeks} weeks, {count:,} {_SPOKEN[r.id][1]})"
+    if r.grain == "month":
+        label = r.name + ("" if "per month" in r.name else
+                          " (by month opened)" if r.id == "end_to_end_days" else " (by month)")
+    else:
+        label = r.name + (" (weekly median, by week opened)" if r.id == "end_to_end_days" else "")
+    title = f"{label}, {span} ({words.count(points, r.grain)}, {words.number(count)} {_SPOKEN[r.id][1]})"
+    if r.grain == "month":
+        title += "\n" + r.why_monthly[0].upper() + r.why_monthly[1:]
+    return title
 
 
 def chart(r: MeasureResult, ax=None):

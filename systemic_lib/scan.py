@@ -49,19 +49,22 @@ def _range_text(lower, upper, unit: str) -> str:
 def capability_words(cap: dict | None, unit: str) -> str:
     """What the system achieves now, in plain words: "predictably 14–25 days (mean 19)", with "since 1 Jul 2024"
     when the latest phase starts at a system change; "not yet predictable" when the latest phase has special causes,
-    "provisional" when its limits rest on fewer than 12 weeks; "—" without a chart."""
+    "provisional" when its limits rest on fewer than 12 points; "—" without a chart. A monthly measure (``grain``
+    "month", on sparse data) counts months and ends "by month"."""
     if not cap or _missing(cap.get("mean")):
         return DASH
     mean = words.days(cap["mean"]) if unit == "days" else f"{cap['mean']:.0f}"
     since = f" since {words.date(cap['since'], short=True)}" if cap.get("phase") and cap.get("since") else ""
+    grain = cap.get("grain") or "week"
+    by = "; by month" if grain == "month" else ""
     if _missing(cap.get("lower")) or _missing(cap.get("upper")):
-        return f"mean {mean}{' days' if unit == 'days' else '%'}{since}, no limits yet"
+        return f"mean {mean}{' days' if unit == 'days' else '%'}{since}, no limits yet{by}"
     span = _range_text(cap["lower"], cap["upper"], unit)
     if not cap.get("stable"):
-        return f"{span} (mean {mean}){since}; not yet predictable"
+        return f"{span} (mean {mean}){since}; not yet predictable{by}"
     if cap.get("trial"):
-        return f"{span} (mean {mean}){since}; provisional, {cap['weeks']} weeks"
-    return f"predictably {span} (mean {mean}){since}"
+        return f"{span} (mean {mean}){since}; provisional, {words.count(cap['weeks'], grain)}"
+    return f"predictably {span} (mean {mean}){since}{by}"
 
 
 # ------------------------------------------------------------------------------------------------ demand
@@ -130,11 +133,12 @@ def flow_side(events: pd.DataFrame | None, *, services, catalogue: pd.DataFrame 
 # ------------------------------------------------------------------------------------------------ capability
 def capability(series: pd.DataFrame, *, measure_id: str, direction: str | None = None,
                changes=(), service_name: str = "") -> dict:
-    """What the system predictably achieves now on one weekly measure: the latest phase's mean and process limits.
+    """What the system predictably achieves now on one measure: the latest phase's mean and process limits.
 
-    ``series`` is ``measure.measure_series`` (date, value, n); ``changes`` are (date, label) system changes, each
-    starting a new phase as on the measure report. Returns mean, lower, upper, since (latest phase start, ISO),
-    weeks (points in the latest phase), trial (fewer than 12 points behind the limits), stable (no special cause in
+    ``series`` is ``measure.measure_series`` (date, value, n; weekly, or monthly on sparse data as its
+    ``attrs["grain"]`` says); ``changes`` are (date, label) system changes, each starting a new phase as on the measure
+    report. Returns mean, lower, upper, since (latest phase start, ISO), weeks (points in the latest phase: weeks, or
+    months when grain is "month"), grain, trial (fewer than 12 points behind the limits), stable (no special cause in
     the latest phase), phase (0 = no system change inside the data), label (the change that started the latest
     phase) and note (why there is no chart, else None).
     """
@@ -142,13 +146,14 @@ def capability(series: pd.DataFrame, *, measure_id: str, direction: str | None =
     from .measure import MeasureResult
 
     name, unit, usual = MEASURES[measure_id]
-    empty = {"mean": None, "lower": None, "upper": None, "since": None, "weeks": 0, "trial": None, "stable": None,
-             "phase": None, "label": None, "note": None}
-    res = MeasureResult(measure_id, name, unit, direction or usual, None, service_name, series)
+    grain = series.attrs.get("grain", "week")
+    empty = {"mean": None, "lower": None, "upper": None, "since": None, "weeks": 0, "grain": grain, "trial": None,
+             "stable": None, "phase": None, "label": None, "note": None}
+    res = MeasureResult(measure_id, name, unit, direction or usual, None, service_name, series, grain=grain)
     weeks = int(series["value"].notna().sum()) if len(series) else 0
     if weeks < 2:
         return {**empty, "weeks": weeks,
-                "note": f"only {words.count(weeks, 'week')} with enough data (a capability chart needs "
+                "note": f"only {words.count(weeks, grain)} with enough data (a capability chart needs "
                         "at least 2)"}
     changes = list(changes)
     res = res.recompute(phase_starts=[pd.Timestamp(d) for d, _ in changes], phase_labels=[lab for _, lab in changes])
@@ -161,7 +166,7 @@ def capability(series: pd.DataFrame, *, measure_id: str, direction: str | None =
     label = res.phase_labels[phase["phase"] - 1] if phase["phase"] >= 1 and res.phase_labels else None
     return {"mean": clean(phase["mean"]), "lower": clean(phase["lower"]), "upper": clean(phase["upper"]),
             "since": pd.Timestamp(phase["start"]).date().isoformat(), "weeks": int(latest["value"].notna().sum()),
-            "trial": bool(phase["trial"]), "stable": bool((signals == "common_cause").all()),
+            "grain": grain, "trial": bool(phase["trial"]), "stable": bool((signals == "common_cause").all()),
             "phase": int(phase["phase"]), "label": label, "note": None}
 
 
@@ -229,7 +234,8 @@ def _notes(row, known: bool) -> list[str]:
         if cap and cap.get("note") and has_data[col]:
             out.append(f"No capability chart of {what} yet: {cap['note']}.")
         elif cap and cap.get("mean") is not None and cap.get("trial"):
-            out.append(f"The {what} limits are provisional: only {cap['weeks']} weeks since "
+            points = words.count(cap["weeks"], cap.get("grain") or "week")
+            out.append(f"The {what} limits are provisional: only {points} since "
                        f"{words.date(cap['since'], short=True)}.")
     return out
 
@@ -342,7 +348,7 @@ def where_to_start(scan: pd.DataFrame) -> str:
 def _cap_json(cap: dict | None, unit: str):
     if not cap or cap.get("mean") is None:
         return None
-    keys = ("mean", "lower", "upper", "since", "weeks", "trial", "stable", "phase", "label")
+    keys = ("mean", "lower", "upper", "since", "weeks", "grain", "trial", "stable", "phase", "label")
     return {**{k: cap.get(k) for k in keys}, "words": capability_words(cap, unit)}
 
 

@@ -46,7 +46,8 @@ MONDAY = pd.Timestamp("2024-01-01")
 def build(folder: Path, *, weeks: int = 24, change_week: int = 12, yaml_text: str = YAML, cases: bool = True):
     """24 weeks of Housing repairs; the system changes on Monday 25 March 2024 (week 12).
 
-    Each week: one case opened on Monday 10:00 taking 30/32 days (alternating) before the change and 10/12 after;
+    Each week: five cases opened on Monday 10:00 taking 30/32 days (alternating by week) before the change and 10/12
+    after (five, so that the week has enough behind it and the measure stays weekly);
     10 contacts (Mon-Fri, 2 a day), of which 4/5 failure before and 1/2 after, and 6 resolved at first contact.
     """
     folder.mkdir(parents=True, exist_ok=True)
@@ -56,9 +57,9 @@ def build(folder: Path, *, weeks: int = 24, change_week: int = 12, yaml_text: st
         before = w < change_week
         days = (30 if w % 2 == 0 else 32) if before else (10 if w % 2 == 0 else 12)
         opened = MONDAY + pd.Timedelta(weeks=w, hours=10)
-        case_rows.append({"case_id": f"R{w}", "service": "housing-repairs", "opened_at": f"{opened:%Y-%m-%d %H:%M}",
-                          "closed_at": f"{opened + pd.Timedelta(days=days):%Y-%m-%d %H:%M}", "wanted_by": "",
-                          "cohort": ""})
+        case_rows += [{"case_id": f"R{w}-{k}", "service": "housing-repairs", "opened_at": f"{opened:%Y-%m-%d %H:%M}",
+                       "closed_at": f"{opened + pd.Timedelta(days=days):%Y-%m-%d %H:%M}", "wanted_by": "",
+                       "cohort": ""} for k in range(5)]
         fails = (4 if w % 2 == 0 else 5) if before else (1 if w % 2 == 0 else 2)
         for i in range(10):
             t = MONDAY + pd.Timedelta(weeks=w, days=i // 2, hours=9 + i % 2)
@@ -104,7 +105,7 @@ def test_end_to_end_is_weekly_median_by_opening_week(tmp_path, council):
                       "2024-01-20 10:00", "2024-01-22 10:00", "",
                       "2024-03-02 10:00", ""],
     }).to_csv(folder / "cases.csv", index=False)
-    s = measure.measure_series(load_council(folder), "housing-repairs", "end_to_end_days")
+    s = measure.measure_series(load_council(folder), "housing-repairs", "end_to_end_days", grain="week")
     # data end = latest timestamp = closed 2 March 10:00
     # week of 1 Jan: a, 2 days → 2
     # week of 8 Jan: b 9, c 40, d 4 days → median 9 (not the mean 17.7)
@@ -130,10 +131,10 @@ def test_small_weeks_are_missing_and_part_weeks_not_counted(tmp_path):
                   "channel": "phone", "classification": ["failure", "value"] * 7}).to_csv(folder / "demand.csv",
                                                                                          index=False)
     c = load_council(folder)
-    fd = measure.measure_series(c, "housing-repairs", "failure_demand_pct")
+    fd = measure.measure_series(c, "housing-repairs", "failure_demand_pct", grain="week")  # the weekly rules
     # 4 classified contacts < 5 → missing; 6 → 3/6 = 50%; 4 → missing
     assert np.isnan(fd["value"].iloc[0]) and fd["value"].iloc[1] == 50 and np.isnan(fd["value"].iloc[2])
-    wd = measure.measure_series(c, "housing-repairs", "weekly_demand")
+    wd = measure.measure_series(c, "housing-repairs", "weekly_demand", grain="week")
     # first week covered 4 days (Thu-Sun) and last 1 day (Mon): both left out
     assert wd["date"].tolist() == [pd.Timestamp("2024-01-08")] and wd["value"].tolist() == [6]
 
@@ -258,7 +259,7 @@ def test_figures_are_json_with_the_contract_keys(results):
 def test_chart_title_names_period_and_count(results):
     e2e = _by_id(results)["end_to_end_days"]
     assert measure.chart_title(e2e) == ("End-to-end time (weekly median, by week opened), 1 Jan 2024 to "
-                                        "16 Jun 2024 (24 weeks, 24 cases opened)")
+                                        "16 Jun 2024 (24 weeks, 120 cases opened)")
     ax = measure.chart(e2e)
     assert ax.get_title(loc="left") == measure.chart_title(e2e)
     assert measure.chart(_by_id(results)["delivered_when_wanted_pct"]) is None
@@ -334,3 +335,125 @@ def test_notebook_runs_and_writes_measure_json(tmp_path, monkeypatch):
     figures = json.loads((out / "measure.json").read_text())
     assert figures["stage"] == "measure"
     assert figures["measures"]["end_to_end_days"]["change_signal"] == "improvement"
+
+
+# ---------------------------------------------------------------------------------------------------- grain
+def _demand(folder: Path, days_per_week: int, weeks: int, *, yaml_text: str = YAML) -> Path:
+    """One contact a weekday, Monday onwards, on the first ``days_per_week`` days of each week from 1 Jan 2024."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "council.yaml").write_text(yaml_text)
+    times = [MONDAY + pd.Timedelta(weeks=w, days=d, hours=9) for w in range(weeks) for d in range(days_per_week)]
+    pd.DataFrame({"contact_id": [f"C{i}" for i in range(len(times))], "service": "housing-repairs",
+                  "received_at": [f"{t:%Y-%m-%d %H:%M}" for t in times], "channel": "phone",
+                  "classification": "value"}).to_csv(folder / "demand.csv", index=False)
+    return folder
+
+
+def test_grain_threshold_is_a_median_week_of_five():
+    weekly = lambda n: pd.DataFrame({"date": pd.date_range("2024-01-01", periods=len(n), freq="7D"),  # noqa: E731
+                                     "value": 1.0, "n": n})
+    assert measure.choose_grain(weekly([5, 5, 4])) == "week"  # median 5
+    assert measure.choose_grain(weekly([4, 4, 5])) == "month"  # median 4
+    assert measure.choose_grain(weekly([5, 4])) == "month"  # median 4.5
+    assert measure.choose_grain(weekly([0, 9, 0, 9, 0])) == "month"  # empty weeks count 0
+    assert measure.choose_grain(weekly([0, 0])) == "week"  # nothing behind it at all: no chart either way
+
+
+def test_exactly_five_a_week_stays_weekly(tmp_path):
+    c = load_council(_demand(tmp_path / "five", 5, 12))
+    wd = measure.measure_series(c, "housing-repairs", "weekly_demand")
+    assert wd.attrs["grain"] == "week" and len(wd) == 12 and (wd["value"] == 5).all()
+    r = _by_id(measure.measure_results(c, "housing-repairs"))["weekly_demand"]
+    assert r.grain == "week" and r.name == "Demand per week" and not r.narration.startswith("Each point")
+    assert measure.chart_title(r) == "Demand per week, 1 Jan 2024 to 24 Mar 2024 (12 weeks, 60 contacts)"
+    assert measure.measure_figures([r])["measures"]["weekly_demand"]["grain"] == "week"
+
+
+def test_four_a_week_is_charted_by_calendar_month(tmp_path):
+    c = load_council(_demand(tmp_path / "four", 4, 12))
+    wd = measure.measure_series(c, "housing-repairs", "weekly_demand")
+    # Mon-Thu for 12 weeks from Mon 1 Jan to Thu 21 Mar 2024. January: 4 whole weeks (16) + Mon-Wed 29-31 Jan (3) = 19.
+    # February: Thu 1 Feb (1) + 4 weeks from 5 Feb (16, the last Mon-Thu 26-29 Feb) = 17. March: covered 1-21 March,
+    # 10 days short of its 31 (more than 3): a part month, left out.
+    assert wd.attrs["grain"] == "month"
+    assert wd["date"].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-01")]
+    assert wd["value"].tolist() == [19, 17] and wd["n"].tolist() == [19, 17]
+    r = _by_id(measure.measure_results(c, "housing-repairs"))["weekly_demand"]
+    assert r.id == "weekly_demand" and r.grain == "month" and r.name == "Demand per month"
+    assert r.spoken == "demand per month" and r.period == (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-29"))
+    assert measure.chart_title(r) == ("Demand per month, 1 Jan 2024 to 29 Feb 2024 (2 months, 36 contacts)\n"
+                                      "Monthly, because fewer than 5 contacts a week")
+    assert r.narration.startswith("Each point is one calendar month (monthly, because fewer than 5 contacts a week). ")
+    assert "demand per month" in r.narration
+    entry = json.loads(json.dumps(measure.measure_figures([r])))["measures"]["weekly_demand"]
+    assert entry["grain"] == "month" and entry["name"] == "Demand per month" and entry["n_points"] == 2
+    table = measure.measure_summary([r])
+    assert list(table.columns)[2] == "Months" and table.iloc[0]["Months"] == 2
+    # the same data, asked for weeks, give the weekly series: 4 a week (the last week, Mon-Thu only, is a part week)
+    weekly = measure.measure_series(c, "housing-repairs", "weekly_demand", grain="week")
+    assert weekly.attrs["grain"] == "week" and len(weekly) == 11 and (weekly["value"] == 4).all()
+
+
+def test_sparse_end_to_end_is_a_monthly_median_by_month_opened(tmp_path):
+    folder = tmp_path / "sparse"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(YAML)
+    # opened (days taken): Jan 3 (10), 10 (20), 24 (30); Feb 7 (5), 21 (15); Mar 6 (8) — at most one case a week
+    cases = [("2024-01-03", 10), ("2024-01-10", 20), ("2024-01-24", 30), ("2024-02-07", 5), ("2024-02-21", 15),
+             ("2024-03-06", 8)]
+    pd.DataFrame([{"case_id": f"R{i}", "service": "housing-repairs", "opened_at": f"{d} 10:00",
+                   "closed_at": f"{pd.Timestamp(d) + pd.Timedelta(days=n):%Y-%m-%d} 10:00"}
+                  for i, (d, n) in enumerate(cases)]).to_csv(folder / "cases.csv", index=False)
+    c = load_council(folder)
+    s = measure.measure_series(c, "housing-repairs", "end_to_end_days")
+    # medians by month opened: January 10, 20, 30 → 20; February 5, 15 → 10; March 8
+    assert s.attrs["grain"] == "month"
+    assert s["date"].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-01"), pd.Timestamp("2024-03-01")]
+    assert s["value"].tolist() == [20, 10, 8] and s["n"].tolist() == [3, 2, 1]
+    # weekly, 10 weeks from 1 Jan to 4 Mar hold 6 cases: a median week of 1 (below 5)
+    assert measure.measure_series(c, "housing-repairs", "end_to_end_days", grain="week")["n"].median() == 1
+    r = _by_id(measure.measure_results(c, "housing-repairs"))["end_to_end_days"]
+    assert r.grain == "month" and r.name == "End-to-end time" and r.spoken == "end-to-end time (monthly median)"
+    assert measure.chart_title(r) == ("End-to-end time (by month opened), 1 Jan 2024 to 31 Mar 2024 (3 months, 6 "
+                                      "cases opened)\nMonthly median, because fewer than 5 cases a week")
+    assert measure.chart(r).get_title(loc="left") == measure.chart_title(r)
+    assert r.narration.startswith("Each point is one calendar month (monthly median, because fewer than 5 cases a "
+                                  "week). ")
+    assert measure.measure_summary([r]).iloc[0]["Measure"] == "End-to-end time (by month)"
+
+
+def test_monthly_phase_starts_at_the_first_month_on_or_after_the_change(tmp_path):
+    yaml_text = YAML.replace("2024-03-25, label: Experiment team started", "2024-03-15, label: New team")
+    c = load_council(_demand(tmp_path / "phases", 4, 26, yaml_text=yaml_text))
+    wd = _by_id(measure.measure_results(c, "housing-repairs"))["weekly_demand"]
+    # 1 Jan to Thu 27 Jun 2024, Mon-Thu: January to May whole months; June covered 27 days of 30, within 3: kept
+    assert wd.grain == "month" and wd.series["date"].dt.month.tolist() == [1, 2, 3, 4, 5, 6]
+    # Friday 15 March falls inside March: the phase starts with April, the first month on or after the change
+    assert wd.changes == [{"date": "2024-03-15", "label": "New team", "phase_start": "2024-04-01"}]
+    assert [p["start"] for p in wd.result.attrs["phases"]] == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-04-01")]
+    assert measure.measure_figures([wd])["measures"]["weekly_demand"]["phases"][1]["start"] == "2024-04-01"
+    # a change on the 1st of a month starts the phase with that month; the explorer's recompute keeps the grain
+    moved = wd.recompute([pd.Timestamp("2024-03-01")], ["On the first"])
+    assert moved.grain == "month" and moved.changes[0]["phase_start"] == "2024-03-01"
+    assert moved.result.attrs["phases"][1]["start"] == pd.Timestamp("2024-03-01")
+
+
+def test_dense_sample_style_data_stays_weekly(results):
+    # build(): 5 cases and 10 contacts every week, like the sample councils: every measure weekly, as before
+    charted = [r for r in results if r.result is not None]
+    assert len(charted) == 4 and {r.grain for r in results} == {"week"}
+    assert {m["grain"] for m in measure.measure_figures(results)["measures"].values()} == {"week"}
+    assert list(measure.measure_summary(results).columns)[2] == "Weeks"
+    assert _by_id(results)["weekly_demand"].name == "Demand per week"
+
+
+def test_sample_councils_stay_weekly():
+    from systemic_lib import config
+
+    folder = config.COUNCILS_DIR / "northshire"
+    if not (folder / "council.yaml").exists():
+        pytest.skip(f"no sample council at {folder}")
+    c = load_council(folder)
+    for sid in c.services:
+        grains = {r.id: r.grain for r in measure.measure_results(c, sid) if r.result is not None}
+        assert set(grains.values()) == {"week"}, (sid, grains)

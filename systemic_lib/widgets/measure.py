@@ -65,6 +65,8 @@ class MeasureExplorer:
         self.current = base
         self.boundaries = [(pd.Timestamp(c["phase_start"]), c["label"]) for c in base.changes]
         dates = base.series["date"]
+        self.week.description = "Month" if base.grain == "month" else "Week"
+        self.add.description = f"Add boundary at {self.week.description.lower()}"
         self.week.options = [(words.date(d, short=True), pd.Timestamp(d)) for d in dates]
         self.week.value = pd.Timestamp(dates.iloc[len(dates) // 2])
         self._update()
