@@ -447,12 +447,11 @@ def test_dense_sample_style_data_stays_weekly(results):
     assert _by_id(results)["weekly_demand"].name == "Demand per week"
 
 
-def test_sample_councils_stay_weekly():
-    from systemic_lib import config
+@pytest.mark.slow
+def test_sample_councils_stay_weekly(tmp_path):
+    from systemic_lib.sample import write_sample_councils
 
-    folder = config.COUNCILS_DIR / "northshire"
-    if not (folder / "council.yaml").exists():
-        pytest.skip(f"no sample council at {folder}")
+    folder = next(f for f in write_sample_councils(tmp_path) if f.name == "northshire")
     c = load_council(folder)
     for sid in c.services:
         grains = {r.id: r.grain for r in measure.measure_results(c, sid) if r.result is not None}
