@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import words
-from .demand import COLOURS, UNCLASSIFIED, _empty, _new_ax, pareto
+from .demand import COLOURS, UNCLASSIFIED, _empty, _new_ax, _short, pareto
 from .errors import ContractError, SystemicError
 
 __all__ = ["demand_side", "flow_side", "capability", "organisation_scan", "for_stage", "where_to_start",
@@ -473,10 +473,6 @@ def problems(stage, scan: pd.DataFrame) -> list:
 
 
 # ------------------------------------------------------------------------------------------------ charts
-def _short(text: str, width: int = 36) -> str:
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
-
-
 def demand_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, period_text: str = ""):
     """Every service's contacts as stacked bars (value, failure, unclassified) with its failure %; returns the Axes."""
     ax = _new_ax(ax, max(2.2, 0.4 * len(scan) + 1.2))
@@ -490,7 +486,7 @@ def demand_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, perio
         ax.barh(y, scan[col], left=left, color=COLOURS[klass],
                 label=f"{klass} demand" if klass != UNCLASSIFIED else klass)
         left += scan[col].to_numpy()
-    ax.set_yticks(y, [_short(n) for n in scan["service_name"]])
+    ax.set_yticks(y, [_short(n, 36) for n in scan["service_name"]])
     ax.invert_yaxis()
     for yi, (k, fp) in enumerate(zip(scan["contacts"], scan["failure_pct"])):
         ax.text(k, yi, f" {k:,}" + ("" if _missing(fp) else f" ({fp:.0f}% failure)"), va="center", fontsize=8)
@@ -516,7 +512,7 @@ def end_to_end_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, p
     med = known["median_days"].fillna(0).to_numpy(dtype=float)
     ax.barh(y, p85, color="#c6dbef", label="85% of cases within")
     ax.barh(y, med, color=COLOURS["value"], label="median", height=0.5)
-    ax.set_yticks(y, [_short(n) for n in known["service_name"]])
+    ax.set_yticks(y, [_short(n, 36) for n in known["service_name"]])
     ax.invert_yaxis()
     for yi, (m, p) in enumerate(zip(known["median_days"], known["p85_days"])):
         text = " no end-to-end times" if _missing(m) else f" median {words.days(m)}, 85% within {words.days(p, missing=DASH)}"
