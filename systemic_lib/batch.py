@@ -35,10 +35,12 @@ import click
 
 from . import config, words
 from .errors import SystemicError, UnknownServiceError
-from .files import atomic_write_json, atomic_write_text
-from .pages import STAGE_NAMES  # plain words for each notebook
+from .files import atomic_write_text
+from .pages import build_index_pages
+from .manifest import describe_error, load_manifest, write_manifest  # noqa: F401  (tests and scripts read them here)
 
-ALL_STAGES = (*config.STAGES, config.COUNCIL_STAGE)
+ALL_STAGES = config.ALL_STAGES
+STAGE_NAMES = config.STAGE_NAMES
 CELL_TIMEOUT = 600  #: seconds one cell may run before the job fails
 START_TIMEOUT = 60  #: seconds a kernel may take to start
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -169,21 +171,6 @@ class BatchResult:
         return "\n".join(lines)
 
 
-def describe_error(error: dict | None) -> list[str]:
-    """An error from the manifest as short lines: where it happened, then what it was."""
-    if not error:
-        return []
-    lines = []
-    if error.get("cell"):
-        where = f"cell {error['cell']}"
-        if error.get("execution_count"):
-            where += f" (In [{error['execution_count']}])"
-        if error.get("source"):
-            where += f": {error['source']}"
-        lines.append(where)
-    lines.append(f"{error.get('name', 'Error')}: {error.get('message', '')}".rstrip(": "))
-    lines += list(error.get("problems", []))
-    return lines
 
 
 def _duration(seconds: float) -> str:
@@ -679,49 +666,11 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True) -> list[Job
     return [results[i] for i in range(len(jobs))]
 
 
-def write_manifest(out_dir: Path, results: list[JobResult], *, valid_councils=()) -> Path:
-    """Merge this run's entries into reports/manifest.json (atomically, previous kept as manifest.json.prev).
-
-    Entries of jobs not in this run (other councils, other stages) are kept, so the manifest describes every
-    report on disk; a council that validates now loses its old "skipped" entry.
-    """
-    path = Path(out_dir) / "manifest.json"
-    old = load_manifest(out_dir)
-    new_keys = {(r.council, r.service, r.stage) for r in results}
-    valid = set(valid_councils)
-    kept = [e for e in old.get("jobs", []) if isinstance(e, dict)
-            and (e.get("council"), e.get("service"), e.get("stage")) not in new_keys
-            and not (e.get("council") in valid and e.get("stage") is None)]
-    entries = kept + [r.to_dict() for r in results]
-    entries.sort(key=lambda e: (str(e.get("council")), str(e.get("service") or ""),
-                                ALL_STAGES.index(e["stage"]) if e.get("stage") in ALL_STAGES else -1))
-    manifest = {"generated_at": dt.datetime.now().isoformat(timespec="seconds"), "reports_dir": str(out_dir),
-                "jobs": entries}
-    return atomic_write_json(path, manifest, keep_previous=True)
-
-
-def load_manifest(out_dir) -> dict:
-    """reports/manifest.json, or an empty one if absent or unreadable (a warning says so)."""
-    path = Path(out_dir) / "manifest.json"
-    if not path.exists():
-        return {"jobs": []}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict) and isinstance(data.get("jobs"), list):
-            return data
-        raise ValueError("no 'jobs' list")
-    except (OSError, ValueError) as exc:
-        click.echo(f"Warning: {path} cannot be read ({exc}); starting a new manifest "
-                   f"(the old one is kept as manifest.json.prev).", err=True)
-        return {"jobs": []}
-
 
 def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stages=None, services=None,
               period_start=None, period_end=None, notebooks_dir=config.NOTEBOOKS_DIR, progress: bool = True,
               cell_timeout: int = CELL_TIMEOUT, echo=None) -> BatchResult:
     """Render every report asked for; returns what happened. Raises SystemicError only for a wrong request."""
-    from .pages import build_index_pages
-
     echo = echo or (lambda text: click.echo(text, err=True))
     began = time.perf_counter()
     out_dir = Path(out_dir or config.REPORTS_DIR).resolve()

@@ -13,7 +13,7 @@ _COMMANDS = {
     "sample": ("systemic_lib.sample", "sample_command"),
     "templates": ("systemic_lib.capture", "templates_command"),
     "import": ("systemic_lib.importers", "import_group"),
-    "chart": ("systemic_lib.charts", "chart_command"),
+    "chart": ("systemic_lib.charts.capability", "chart_command"),
 }
 
 

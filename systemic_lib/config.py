@@ -17,3 +17,12 @@ SHARED_REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "real"
 STAGES = ("demand", "flow", "experiment", "measure")
 COUNCIL_STAGE = "organisation_scan"
 KERNEL_NAME = "systemic"
+STAGE_NAMES = {
+    "demand": "Understand demand",
+    "flow": "Map flow",
+    "experiment": "Experiment",
+    "measure": "Measure",
+    "organisation_scan": "Organisation scan",
+}
+"""Plain words for each notebook, in method order."""
+ALL_STAGES = (*STAGES, COUNCIL_STAGE)

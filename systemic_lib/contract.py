@@ -211,6 +211,7 @@ class TableResult:
     frame: pd.DataFrame
     problems: list[Problem] = field(default_factory=list)
     path: Path | None = None
+    raw: pd.DataFrame | None = None  #: the file's cells as text, row for row, for problems that quote the source
 
     @property
     def errors(self) -> list[Problem]:
@@ -441,7 +442,7 @@ def read_table(path: Path, table: str, *, services: set[str] | None = None) -> T
     if raw is None:
         return TableResult(table, empty_frame(table), problems, path)
     result = parse_table(raw, table, file=path.name, services=services)
-    result.path = path
+    result.path, result.raw = path, raw
     if not result.errors:
         try:
             pandera_schema(table).validate(result.frame, lazy=True)

@@ -144,12 +144,15 @@ class Council:
                 self._tables[name] = read_table(path, name, services=set(self.services))
         return self._tables[name]
 
-    def table(self, name: str, *, service: str | None = None, start=None, end=None) -> pd.DataFrame:
-        """A typed table, optionally for one service and a period; raises ContractError on errors."""
+    def table(self, name: str, *, service: str | None = None, start=None, end=None, rows: bool = False) -> pd.DataFrame:
+        """A typed table, optionally for one service and a period; raises ContractError on errors. ``rows`` adds a
+        column ``_row``: each row's row in the source file, as a spreadsheet shows it."""
         result = self.load(name)
         if result.errors:
             raise ContractError(result.errors)
         frame = result.frame
+        if rows:
+            frame = frame.assign(_row=frame.index + 2)
         if service is not None:
             self.service(service)
             frame = frame[frame["service"] == service]

@@ -16,15 +16,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from . import config, words
+from .config import STAGE_NAMES
+from .manifest import describe_error, load_manifest
 from .files import atomic_write_text
 
-STAGE_NAMES = {
-    "demand": "Understand demand",
-    "flow": "Map flow",
-    "experiment": "Experiment",
-    "measure": "Measure",
-    "organisation_scan": "Organisation scan",
-}
 
 
 # ------------------------------------------------------------------------------------------ headline figures
@@ -188,7 +183,6 @@ def _read_json(path: Path):
 
 def _cell(folder: Path, stage: str, prefix: str, entry: dict | None) -> tuple[Cell, dict | None]:
     """The cell for ``folder/<stage>.*`` with links relative to the page (``prefix`` = path from page to folder)."""
-    from .batch import describe_error
 
     html, nb, js = (folder / f"{stage}{s}" for s in (".html", ".ipynb", ".json"))
     cell = Cell(stage)
@@ -214,7 +208,6 @@ def _cell(folder: Path, stage: str, prefix: str, entry: dict | None) -> tuple[Ce
 
 def scan_reports(out_dir) -> list[CouncilPage]:
     """Every council with reports (or a skip) in the reports folder, read from disk and the manifest."""
-    from .batch import load_manifest
 
     out_dir = Path(out_dir)
     entries = {}

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import html
 import os
-from pathlib import Path
 
 import pandas as pd
 
-from .files import atomic_write_json
+from . import words
+from .stages import Stage, save_figures  # noqa: F401  (notebooks and tests use report.Stage)
 
 
 def setup() -> None:
@@ -65,21 +65,15 @@ def questions(items) -> None:
 
 
 def table(frame: pd.DataFrame, *, caption: str | None = None, max_rows: int = 30, percent: tuple = (),
-          decimals: int = 1) -> None:
-    """An escaped HTML table without the index; ``percent`` columns get a % sign; a plain note when empty."""
+          decimals: int = 1, formats: dict | None = None) -> None:
+    """An escaped HTML table without the index, its cells formatted by ``words.format_frame``; a plain note when
+    empty."""
     if frame.empty:
         _display((f'<p class="caption">{esc(caption)}</p>' if caption else "")
                  + '<p class="note">Nothing to show for this period.</p>')
         return
-    shown = frame.head(max_rows).copy()
-    for col in shown.columns:
-        if col in percent:
-            shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.{decimals}f}%")
-        elif pd.api.types.is_float_dtype(shown[col]):
-            shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:,.{decimals}f}")
-        elif pd.api.types.is_integer_dtype(shown[col]):
-            shown[col] = shown[col].map(lambda v: f"{v:,}")
-    body = shown.to_html(index=False, escape=True, border=0, classes="data", na_rep="")
+    shown = words.format_frame(frame.head(max_rows), percent=percent, decimals=decimals, formats=formats)
+    body = shown.to_html(index=False, escape=True, border=0, classes="data", na_rep=words.MISSING)
     cap = f'<p class="caption">{esc(caption)}</p>' if caption else ""
     more = f'<p class="note">Showing {max_rows} of {len(frame):,} rows.</p>' if len(frame) > max_rows else ""
     _display(cap + body + more)
@@ -93,52 +87,6 @@ def problems(items, *, title: str = "Data problems found") -> None:
     lis = "".join(f"<li>{esc(p.describe())}</li>" for p in items[:15])
     more = f"<li>... and {len(items) - 15} more</li>" if len(items) > 15 else ""
     _display(f'<div class="problems"><h3>{esc(title)}</h3><ul>{lis}{more}</ul></div>')
-
-
-def save_figures(stage: str, figures: dict, output_dir=None) -> Path | None:
-    """Write ``<stage>.json`` (the key figures the index pages read) into the report folder, atomically.
-
-    ``output_dir`` defaults to $SYSTEMIC_OUTPUT_DIR; with neither (exploring in JupyterLab) nothing is written.
-    """
-    output_dir = output_dir or os.environ.get("SYSTEMIC_OUTPUT_DIR")
-    if not output_dir:
-        return None
-    return atomic_write_json(Path(output_dir) / f"{stage}.json", figures)
-
-
-class Stage:
-    """What a stage notebook works on: a council, one service (or none for council-wide) and a period."""
-
-    def __init__(self, council_dir, service, stage, period_start=None, period_end=None, output_dir=None):
-        from .council import load_council
-
-        self.council = load_council(council_dir)
-        self.service = self.council.service(service) if service else None
-        self.stage = stage
-        self.start = pd.Timestamp(period_start) if period_start else None
-        self.end = pd.Timestamp(period_end) if period_end else None
-        self.output_dir = output_dir or os.environ.get("SYSTEMIC_OUTPUT_DIR")
-
-    def table(self, name: str) -> pd.DataFrame:
-        """A typed table for this stage's service and period (raises ContractError on errors)."""
-        return self.council.table(name, service=self.service.id if self.service else None,
-                                  start=self.start, end=self.end)
-
-    def save(self, figures: dict, *, period: tuple | None = None) -> Path | None:
-        """Write ``<stage>.json`` with the key figures plus council, service, stage and the data period."""
-        meta = {
-            "council": self.council.name,
-            "council_slug": self.council.slug,
-            "service": self.service.id if self.service else None,
-            "service_name": self.service.name if self.service else None,
-            "stage": self.stage,
-            "period": {"start": _iso(period[0]) if period else None, "end": _iso(period[1]) if period else None},
-        }
-        return save_figures(self.stage, {**meta, **figures}, self.output_dir)
-
-
-def _iso(value):
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
 
 
 def start(council_dir, service=None, *, stage, period_start=None, period_end=None, output_dir=None) -> Stage:

@@ -6,7 +6,8 @@ One set of rules for every stage, so a council manager reads the same figure the
 - a duration with its unit: days from 1 day up, hours below ("7.2 hours", not "0.3 days");
 - a count with its noun in the right number: "1 contact", "12,304 contacts";
 - percentages as whole numbers: "41%".
-Missing values (None, NaN, NaT, non-numbers) give "" (or the ``missing`` text) and never raise.
+Missing values (None, NaN, NaT, non-numbers) give "" (or the ``missing`` text) and never raise; a table cell with
+nothing in it shows ``MISSING`` ("—"), the same in reports and widgets (``format_frame``).
 """
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ import numbers
 
 import pandas as pd
 
-__all__ = ["date", "stamp", "period", "when", "number", "days", "duration", "wait", "count", "plural", "percent",
-           "share"]
+__all__ = ["MISSING", "date", "stamp", "period", "when", "number", "figure", "signed", "days", "duration", "wait",
+           "count", "plural", "percent", "share", "format_frame"]
+
+MISSING = "\u2014"
+"""What a table cell or a figure shows when there is no value: an em dash, on every page and widget."""
 
 
 def _num(value) -> float | None:
@@ -88,6 +92,25 @@ def number(value, *, one: str | None = None) -> str:
     return f"{v:,.0f}"
 
 
+def figure(value, *, decimals: int = 1, missing: str = MISSING) -> str:
+    """A measured figure in a comparison: whole from 10 up ("41", "1,204"), else ``decimals`` places without a
+    trailing zero ("12.5", "0.9", "3")."""
+    v = _num(value)
+    if v is None:
+        return missing
+    text = f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.{decimals}f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def signed(value, *, missing: str = MISSING) -> str:
+    """A change as a whole number with its sign: "+14", "-64"; "0" for no change."""
+    v = _num(value)
+    if v is None:
+        return missing
+    r = round(v)
+    return "0" if r == 0 else f"{r:+d}"
+
+
 def days(value, *, missing: str = "") -> str:
     """End-to-end days as a number: whole days from 10 up ("29", "1,234"), one decimal below ("9.9", "0.0")."""
     v = _num(value)
@@ -141,3 +164,35 @@ def share(value, *, decimals: int = 0) -> str:
     """A fraction as a percentage: 0.412 -> "41%"; "" when missing."""
     v = _num(value)
     return "" if v is None else f"{v:.{decimals}%}"
+
+
+# ------------------------------------------------------------------------------------------------ tables
+def _is_missing(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def format_frame(frame: pd.DataFrame, *, percent=(), decimals: int = 1, formats: dict | None = None) -> pd.DataFrame:
+    """A table's cells as the text people read, for report and widget tables alike: ``percent`` columns "41.0%",
+    floats to ``decimals`` places and integers with thousands separators, ``formats`` a column's own formatter,
+    and ``MISSING`` in every empty cell. Text is left as it is (escaping is the page's job)."""
+    shown = frame.copy()
+    formats = formats or {}
+    for col in shown.columns:
+        values = shown[col]
+        if col in formats:
+            fmt = formats[col]
+        elif col in percent:
+            fmt = lambda v: f"{v:.{decimals}f}%"  # noqa: E731
+        elif pd.api.types.is_bool_dtype(values):
+            fmt = str
+        elif pd.api.types.is_float_dtype(values):
+            fmt = lambda v: f"{v:,.{decimals}f}"  # noqa: E731
+        elif pd.api.types.is_integer_dtype(values):
+            fmt = lambda v: f"{v:,}"  # noqa: E731
+        else:
+            fmt = None
+        shown[col] = values.map(lambda v, f=fmt: MISSING if _is_missing(v) else (f(v) if f else v)).astype(object)
+    return shown

@@ -24,21 +24,14 @@ from systemic_lib import words
 from systemic_lib.narrate import ASSURANCE_WORDS, VARIATION_WORDS, narrate, phase_label
 from systemic_lib.spc import SpcInputError, xmr
 
+from .style import DPI, FIGSIZE, PALETTE
+
 __all__ = ["capability_chart", "quick_chart", "PALETTE", "FIGSIZE", "DPI", "signals_table"]
 
-#: NHS Making Data Count colours by the meaning of a point.
-PALETTE = {
-    "improvement": "#289de0",
-    "concern": "#fab428",
-    "neutral": "#361475",
-    "common_cause": "#a6a6a6",
-}
-LINE_COLOUR = "#7f7f7f"
-CENTRE_COLOUR = "#231f20"
-LIMIT_COLOUR = "#5b5b5b"
-TARGET_COLOUR = "#c24e9c"
-FIGSIZE = (9, 3.6)
-DPI = 100
+LINE_COLOUR = PALETTE["line"]
+CENTRE_COLOUR = PALETTE["centre"]
+LIMIT_COLOUR = PALETTE["limit"]
+TARGET_COLOUR = PALETTE["target"]
 
 _VARIATION_COLOUR = {
     "common_cause": PALETTE["common_cause"],

@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
-from systemic_lib.charts import PALETTE, capability_chart, quick_chart  # noqa: E402
+from systemic_lib.charts.capability import PALETTE, capability_chart, quick_chart  # noqa: E402
 from systemic_lib.spc import SpcInputError, xmr  # noqa: E402
 
 BASE = [75, 125] * 6  # mean 100, limits -33 / 233
@@ -43,8 +43,8 @@ def test_returns_axes_and_colours_points_by_meaning():
     assert tuple(colours[12]) == to_rgba(PALETTE["improvement"])
     assert tuple(colours[14]) == to_rgba(PALETTE["concern"])
     assert tuple(colours[0]) == to_rgba(PALETTE["common_cause"])
-    assert PALETTE == {"improvement": "#289de0", "concern": "#fab428", "neutral": "#361475",
-                       "common_cause": "#a6a6a6"}
+    assert {k: PALETTE[k] for k in ("improvement", "concern", "neutral", "common_cause")} == {
+        "improvement": "#289de0", "concern": "#fab428", "neutral": "#361475", "common_cause": "#a6a6a6"}
 
 
 def test_neutral_points_purple():
@@ -166,7 +166,7 @@ def test_dense_charts_drop_the_joining_line_but_keep_every_point():
     import matplotlib
 
     matplotlib.use("Agg")
-    from systemic_lib import charts
+    from systemic_lib.charts import capability as charts
     from systemic_lib.spc import xmr
 
     rng = np.random.default_rng(1)

@@ -1,0 +1,87 @@
+"""Prove that a refactor leaves the reports' figures unchanged: render the sample councils at a base revision and
+at the working tree, and compare every ``<stage>.json`` byte for byte.
+
+    python benchmarks/compare_reports.py                  # base = HEAD
+    python benchmarks/compare_reports.py --base 3fe03f1   # any revision
+    python benchmarks/compare_reports.py --base-reports DIR   # compare with reports already rendered
+
+Each side generates the sample councils with its own ``systemic sample`` (seeded, so byte-identical when the
+generator is unchanged) and renders them with its own library (``PYTHONPATH`` points the kernels at that side's
+``systemic_lib``). Exit 0 when every JSON is equal; otherwise each differing file is listed with its changed keys,
+and the exit code is 1. A deliberate change is listed the same way: say which in the commit message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def render(tree: Path, out: Path, jobs: int) -> Path:
+    """Sample councils and every report of them, rendered by the library in ``tree``; returns the reports folder."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "SYSTEMIC_ROOT": str(tree)}
+    code = "import sys; from systemic_lib.cli import main; sys.argv = ['systemic'] + sys.argv[1:]; main()"
+    councils, reports = out / "councils", out / "reports"
+    subprocess.run([sys.executable, "-c", code, "sample", "--out", str(councils)], env=env, check=True)
+    subprocess.run([sys.executable, "-c", code, "report", str(councils), "--out", str(reports), "-j", str(jobs),
+                    "--no-progress"], env=env, check=False, stdout=subprocess.DEVNULL)
+    return reports
+
+
+def stage_jsons(reports: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(reports)): p.read_bytes() for p in sorted(reports.rglob("*.json"))
+            if p.name != "manifest.json"}
+
+
+def differences(before: dict[str, bytes], after: dict[str, bytes]) -> list[str]:
+    out = []
+    for name in sorted(set(before) | set(after)):
+        if name not in after:
+            out.append(f"{name}: missing after")
+        elif name not in before:
+            out.append(f"{name}: new")
+        elif before[name] != after[name]:
+            a, b = json.loads(before[name]), json.loads(after[name])
+            keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            out.append(f"{name}: differs in {', '.join(keys) or 'formatting'}")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="HEAD", help="git revision to compare against (default HEAD)")
+    parser.add_argument("--base-reports", type=Path, help="an already rendered reports folder to compare against")
+    parser.add_argument("-j", "--jobs", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="compare-reports-") as tmp:
+        tmp = Path(tmp)
+        if args.base_reports:
+            base_reports = args.base_reports
+        else:
+            base_tree = tmp / "base-tree"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base_tree), args.base],
+                           check=True, stdout=subprocess.DEVNULL)
+            try:
+                base_reports = render(base_tree, tmp / "base", args.jobs)
+                before = stage_jsons(base_reports)
+            finally:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base_tree)], check=False)
+        if args.base_reports:
+            before = stage_jsons(base_reports)
+        after = stage_jsons(render(ROOT, tmp / "after", args.jobs))
+    diffs = differences(before, after)
+    print(f"{len(before)} stage JSON files before, {len(after)} after; {len(diffs)} differ")
+    for line in diffs:
+        print("  " + line)
+    return 1 if diffs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The one data path of every stage: a council's tables, read once, for one service and period.
+
+``Stage`` is what a stage notebook works on. It reads each council table once (``Council.load`` caches the parsed
+table with its raw text and problems), cuts it to the stage's service and period, and applies the council's
+``rules.csv`` to demand once, so that every stage reads the same contacts. Stage modules take a ``Stage`` in their
+``load`` and hand plain tables to their analysis functions; nothing below re-reads a file.
+
+The stage contract, the same for ``demand``, ``flow``, ``experiment``, ``measure`` and ``scan``::
+
+    data = <stage>.load(stage)        # a dataclass: the tables it read, its problems, its period
+    <stage>.headline(data) -> str
+    <stage>.questions(data) -> list[str]
+    <stage>.figures(data) -> dict     # what <stage>.json holds
+    <stage>.period(data) -> (first, last)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .contract import Problem, TableResult, empty_frame
+from .council import Council, Service, load_council
+from .errors import ContractError
+from .files import atomic_write_json
+
+__all__ = ["Stage", "Contacts", "save_figures"]
+
+
+@dataclass
+class Contacts:
+    """A stage's contacts with the council's rules applied to unclassified ones (hand classifications win).
+
+    ``rules`` is the ``classify.RulesResult`` (None without a rules table); ``problems`` are the rules table's own
+    problems, including the reason no rule was used when the table has errors."""
+
+    frame: pd.DataFrame
+    rules: object | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def by_rules(self) -> int:
+        """Contacts classified by a rule rather than by the team."""
+        return int(getattr(self.rules, "classified", 0) or 0)
+
+
+class Stage:
+    """A council, one service (or none for council-wide) and a period: what a stage notebook works on."""
+
+    def __init__(self, council_dir, service, stage, period_start=None, period_end=None, output_dir=None):
+        self.council: Council = council_dir if isinstance(council_dir, Council) else load_council(council_dir)
+        self.service: Service | None = self.council.service(service) if service else None
+        self.stage = stage
+        self.start = pd.Timestamp(period_start) if period_start else None
+        self.end = pd.Timestamp(period_end) if period_end else None
+        self.output_dir = output_dir or os.environ.get("SYSTEMIC_OUTPUT_DIR")
+        self._contacts: dict[bool, Contacts] = {}
+
+    @property
+    def service_id(self) -> str | None:
+        return self.service.id if self.service else None
+
+    @property
+    def service_name(self) -> str:
+        return self.service.name if self.service else self.council.name
+
+    def load(self, name: str) -> TableResult:
+        """The council's whole table with its raw text and problems (read once per council)."""
+        return self.council.load(name)
+
+    def has(self, name: str) -> bool:
+        return self.council.has_table(name)
+
+    def table(self, name: str, *, period: bool = True, rows: bool = False) -> pd.DataFrame:
+        """A typed table for this stage's service (and period, unless ``period=False``); ``rows`` adds ``_row``,
+        the row in the source file. Raises ContractError when the table has errors."""
+        return self.council.table(name, service=self.service_id, start=self.start if period else None,
+                                  end=self.end if period else None, rows=rows)
+
+    def table_or_empty(self, name: str, **kwargs) -> tuple[pd.DataFrame, list[Problem]]:
+        """``table`` or, when it has errors, an empty typed table and those errors: a report shows the problems and
+        goes on."""
+        try:
+            return self.table(name, **kwargs), []
+        except ContractError as exc:
+            return empty_frame(name), list(exc.problems)
+
+    def contacts(self, *, period: bool = True) -> Contacts:
+        """The stage's contacts with the council's rules applied, computed once: every stage reads these."""
+        if period not in self._contacts:
+            from .classify import apply_rules
+
+            frame = self.table("demand", period=period)
+            if not self.has("rules"):
+                self._contacts[period] = Contacts(frame)
+            else:
+                rules = self.load("rules")
+                if rules.errors:
+                    self._contacts[period] = Contacts(frame, None, list(rules.problems))
+                else:
+                    result = apply_rules(frame, rules.frame, file=rules.path.name if rules.path else "rules.csv")
+                    self._contacts[period] = Contacts(result.frame, result, list(result.problems))
+        return self._contacts[period]
+
+    def system_changes(self) -> list:
+        return self.council.system_changes(self.service_id) if self.service else []
+
+    def save(self, figures: dict, *, period: tuple | None = None) -> Path | None:
+        """Write ``<stage>.json`` with the key figures plus council, service, stage and the data period."""
+        meta = {
+            "council": self.council.name,
+            "council_slug": self.council.slug,
+            "service": self.service.id if self.service else None,
+            "service_name": self.service.name if self.service else None,
+            "stage": self.stage,
+            "period": {"start": _iso(period[0]) if period else None, "end": _iso(period[1]) if period else None},
+        }
+        return save_figures(self.stage, {**meta, **figures}, self.output_dir)
+
+
+def save_figures(stage: str, figures: dict, output_dir=None) -> Path | None:
+    """Write ``<stage>.json`` (the key figures the index pages read) into the report folder, atomically.
+
+    ``output_dir`` defaults to $SYSTEMIC_OUTPUT_DIR; with neither (exploring in JupyterLab) nothing is written.
+    """
+    output_dir = output_dir or os.environ.get("SYSTEMIC_OUTPUT_DIR")
+    if not output_dir:
+        return None
+    return atomic_write_json(Path(output_dir) / f"{stage}.json", figures)
+
+
+def _iso(value):
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
