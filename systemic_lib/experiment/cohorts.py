@@ -35,7 +35,6 @@ REASONS = {
 """Why a case is left out of the comparison, in the order they are checked."""
 
 
-
 @dataclass
 class Cohorts:
     """Every case of a service, with its cohort, its measures and whether it is in the comparison (and if not, why)."""
@@ -216,7 +215,6 @@ def cohort_cases(data: pd.DataFrame, *, cases: pd.DataFrame, start=None, cases_f
     return Cohorts(out, problems, start)
 
 
-
 def case_counts(data: Cohorts) -> pd.DataFrame:
     """Every case of the service, counted once: in the comparison (by cohort) or left out (by reason)."""
     cases = data.cases
@@ -228,5 +226,3 @@ def case_counts(data: Cohorts) -> pd.DataFrame:
             rows.append((f"Left out: {reason}", n))
     rows.append(("All cases", len(cases)))
     return pd.DataFrame(rows, columns=["Cases", "Number"])
-
-

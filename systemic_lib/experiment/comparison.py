@@ -20,6 +20,7 @@ from .cohorts import Cohorts
 
 __all__ = ["Measure", "MEASURES", "compare", "change_text", "interval_text", "comparison_table", "headline_text"]
 
+
 @dataclass(frozen=True)
 class Measure:
     """One measure of the comparison.
@@ -109,7 +110,8 @@ def compare(data, *, basis: str = "per case", measures=None, resamples: int = 20
     ``"per case"`` (means per case) or ``"total"`` (totals per cohort) for counts and hours; end-to-end time is always a
     median per case and shares are pooled over the cohort's cases. The interval resamples cases with replacement within
     each cohort (``resamples`` times, seeded, vectorised); with fewer than ``min_cases`` cases in a cohort there is no
-    interval. Changes are % of the baseline, or percentage points for shares.
+    interval. Changes are % of the baseline, or percentage points for shares. The frame carries no ``attrs``: the
+    caller keeps how it compared (``ExperimentData.basis``, ``resamples``, ``seed``, ``confidence``).
     """
     if basis not in ("per case", "total"):
         raise SystemicError(f"basis must be 'per case' or 'total', not {basis!r}")
@@ -214,7 +216,6 @@ def comparison_table(data: pd.DataFrame, *, confidence: float = 0.95) -> pd.Data
     })
 
 
-
 def headline_text(comparison: pd.DataFrame, *, experiment_cases: int, baseline_cases: int, team: str = "new team",
                   start=None) -> str:
     """One plain sentence: what changed for the experiment's cases, hedged when the change could be noise."""
@@ -246,5 +247,3 @@ def headline_text(comparison: pd.DataFrame, *, experiment_cases: int, baseline_c
     elif row["reading"] == "too few cases to judge":
         tail += "; too few cases to tell a real change from noise"
     return f"{who}, {what}{tail}."
-
-

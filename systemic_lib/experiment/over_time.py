@@ -117,5 +117,3 @@ def spread(data, *, measure: str) -> Spread:
     values = frame[["cohort", col]].dropna()
     counts = values["cohort"].value_counts().reindex(list(COHORTS), fill_value=0).to_dict()
     return Spread(m, values.rename(columns={col: "value"}), counts, None, first, last)
-
-
