@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import run_notebook
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from systemic_lib import experiment as ex  # noqa: E402
-from systemic_lib.contract import CATEGORIES  # noqa: E402
+from systemic_lib import experiment as ex
+from systemic_lib import report, words
+from systemic_lib.charts import experiment as charts
+from systemic_lib.contract import CATEGORIES, TableResult
+from systemic_lib.sections import experiment as sections
 
 
 @pytest.fixture(autouse=True)
@@ -188,10 +189,10 @@ def test_too_few_cases_get_no_interval_and_an_empty_cohort_no_figure():
     out = ex.compare(frame, measures=["end_to_end_days"], resamples=100)
     assert out["reading"].iloc[0] == "too few cases to judge"
     assert np.isnan(out["interval_low"].iloc[0])
-    assert ex.interval_text(out.iloc[0]) == "-"
+    assert ex.interval_text(out.iloc[0]) == words.MISSING == "\u2014"
     empty = ex.compare(frame[frame["cohort"] == "baseline"], measures=["end_to_end_days"], resamples=100)
     assert empty["reading"].iloc[0] == "no cases to compare"
-    assert ex.comparison_table(empty)["Change"].iloc[0] == "-"
+    assert ex.comparison_table(empty)["Change"].iloc[0] == words.MISSING
 
 
 # ------------------------------------------------------------------------------------------------ cohorts and bad input
@@ -292,6 +293,19 @@ def test_closed_before_opened_is_reported_and_left_blank():
     assert any("close before they open" in p.message for p in cohorts.problems)
 
 
+def test_cases_table_quotes_the_cohort_as_written_from_the_parsed_table():
+    """Cohort labels come from the table's raw text (read once by the council), not from reading the file again."""
+    frame = _cases([("B1", "baseline", "2024-01-01", None, None), ("P1", None, "2024-01-02", None, None),
+                    ("W1", "baseline", "2024-01-03", None, None)])
+    frame.loc[2, "service"] = "waste"
+    raw = pd.DataFrame({"case_id": ["B1", "P1", "W1"], "cohort": ["baseline", " Pilot ", "baseline"]})
+    cases, problems, name = ex.cases_table(TableResult("cases", frame, raw=raw), "care")
+    assert cases["case_id"].tolist() == ["B1", "P1"] and cases["row"].tolist() == [2, 3]
+    assert cases["cohort_label"].tolist() == ["baseline", "Pilot"] and name == "cases.csv" and problems == []
+    cases, _, _ = ex.cases_table(TableResult("cases", frame, raw=raw), "care", start="2024-01-02")
+    assert cases["case_id"].tolist() == ["P1"]
+
+
 def test_case_table_interface_is_checked():
     with pytest.raises(Exception, match="flow.case_table"):
         ex.cohort_cases(pd.DataFrame({"case_id": ["a"]}), cases=_cases([]))
@@ -310,24 +324,42 @@ def test_over_time_phases_at_the_start_and_separates_ties():
     data = seed_cohorts()
     data.loc[1, "completed_at"] = data.loc[0, "completed_at"]  # two cases completed at the same moment
     result = ex.over_time(data, start="2024-07-01")
-    assert len(result) == 28 and result["date"].is_unique
-    assert len(result.attrs["phases"]) == 2
-    assert result.attrs["phases"][1]["start"] >= pd.Timestamp("2024-07-01")
+    assert len(result.chart) == 28 and result.chart["date"].is_unique and result.cases == 28
+    assert len(result.phases) == 2
+    assert result.phases[1]["start"] >= pd.Timestamp("2024-07-01")
     late = ex.over_time(data, start="2031-01-01")
-    assert len(late.attrs["phases"]) == 1 and "after the last completed case" in late.attrs["phase_note"]
+    assert len(late.phases) == 1 and "after the last completed case" in late.phase_note
     data.loc[2, "completed_at"] = pd.NaT
-    assert ex.over_time(data, start="2024-07-01").attrs["left_out"] == 1
+    assert ex.over_time(data, start="2024-07-01").left_out == 1
 
 
 def test_charts_return_axes_and_state_counts():
     data = seed_cohorts()
-    ax = ex.before_after_chart(data, start="2024-07-01")
+    ax = charts.before_after_chart(ex.over_time(data, start="2024-07-01"))
     assert "(28 cases)" in ax.get_title(loc="left")
     for m in ex.MEASURES:
-        ax = ex.distribution_chart(data, measure=m.id)
+        ax = charts.distribution_chart(ex.spread(data, measure=m.id))
         assert "14 cases" in ax.get_title(loc="left") or "28 cases" in ax.get_title(loc="left")
-    axes = ex.distribution_charts(data)
+    axes = charts.distribution_charts(data)
     assert axes.size >= len(ex.MEASURES)
+
+
+def test_spread_holds_what_the_distribution_chart_draws():
+    data = seed_cohorts()
+    returns = ex.spread(data, measure="demand_returns")
+    assert returns.shares["baseline"] == pytest.approx(10 / 14 * 100) and returns.shares["experiment"] == 0
+    assert returns.counts == {"baseline": 14, "experiment": 14} and returns.unit == "% of cases judged"
+    hours = ex.spread(data, measure="face_to_face")
+    assert hours.shares is None and hours.unit == "% of hours" and len(hours.values) == 28
+    assert charts.COHORT_COLOURS == {"baseline": "#a6a6a6", "experiment": "#289de0"}
+
+
+def test_moved_names_stay_importable_from_the_stage_module():
+    assert ex.before_after_chart is charts.before_after_chart
+    assert ex.distribution_charts is charts.distribution_charts and ex.COHORT_COLOURS is charts.COHORT_COLOURS
+    assert ex.show_summary is sections.show_summary and ex.show_headline is sections.show_headline
+    assert ex.key_figures is ex.figures and ex.Experiment is ex.ExperimentData
+    assert ex.compare(seed_cohorts(), resamples=50).attrs == {}  # nothing rides on DataFrame.attrs
 
 
 # ------------------------------------------------------------------------------------------------ through a council
@@ -346,13 +378,13 @@ services:
 """
 
 
-def write_council(folder: Path, *, n_baseline=12, n_experiment=10, extra_cases="", log_rows=None) -> Path:
-    """A small council with a care experiment (baseline before 1 July 2024, experiment after) and no-experiment waste."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "council.yaml").write_text(COUNCIL_YAML)
+def experiment_files(*, n_baseline=12, n_experiment=10, extra_cases="", log_rows=None) -> dict[str, str]:
+    """A small council's files with a care experiment (baseline before 1 July 2024, experiment after) and
+    no-experiment waste; make it with ``council_factory(base=experiment_files(...))``."""
+    files = {"council.yaml": COUNCIL_YAML}
     acts = ["care,Contact,value,contact", "care,Assess needs,waste,assessment", "care,Refer on,waste,referral",
             "care,Visit,value,delivery", "waste,Collect,value,delivery"]
-    (folder / "activities.csv").write_text("service,activity,step_type,category\n" + "\n".join(acts) + "\n")
+    files["activities.csv"] = "service,activity,step_type,category\n" + "\n".join(acts) + "\n"
     cases, events = ["case_id,service,opened_at,closed_at,cohort,demand_returns"], \
         ["case_id,service,activity,timestamp,worker,hours,face_to_face"]
     for i in range(n_baseline):
@@ -374,8 +406,8 @@ def write_council(folder: Path, *, n_baseline=12, n_experiment=10, extra_cases="
     for i in range(4):
         events.append(f"W{i},waste,Collect,2024-03-0{i + 1} 10:00,C1,0.2,no")
         cases.append(f"W{i},waste,2024-03-0{i + 1} 08:00,2024-03-0{i + 1} 12:00,,")
-    (folder / "cases.csv").write_text("\n".join(cases) + "\n" + extra_cases)
-    (folder / "events.csv").write_text("\n".join(events) + "\n")
+    files["cases.csv"] = "\n".join(cases) + "\n" + extra_cases
+    files["events.csv"] = "\n".join(events) + "\n"
     rows = log_rows if log_rows is not None else [
         "2024-07-08,care,Assess once with the citizen,One conversation is enough,Eligibility panel for every case,"
         "Two weeks waiting and a second assessment,Head of Adult Social Care,open",
@@ -385,18 +417,15 @@ def write_council(folder: Path, *, n_baseline=12, n_experiment=10, extra_cases="
         "Director of Operations,changed",
         "2024-08-05,care,\"<script>alert(1)</script> tried\",,,,,",
     ]
-    (folder / "learning_log.csv").write_text(
-        "date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status\n"
-        + "\n".join(rows) + "\n")
-    return folder
+    files["learning_log.csv"] = ("date,service,what_we_tried,what_we_learned,system_condition,waste_caused,"
+                                 "who_can_change,status\n" + "\n".join(rows) + "\n")
+    return files
 
 
-def test_load_through_a_council_reports_and_saves(tmp_path, monkeypatch):
-    from systemic_lib import report
-
+def test_load_through_a_council_reports_and_saves(council_factory, tmp_path, monkeypatch):
     extra = ("E00,care,2024-07-03 09:00,2024-07-15 16:00,baseline,no\n"   # E00 listed again, as baseline
              "Q1,care,2024-05-01 09:00,2024-05-09 10:00,pilot,\n")        # unknown label, no events
-    council = write_council(tmp_path / "testshire", extra_cases=extra)
+    council = council_factory(base=experiment_files(extra_cases=extra))
     out = tmp_path / "out"
     stage = report.start(council, "care", stage="experiment", output_dir=out)
     data = ex.load(stage, resamples=300)
@@ -411,11 +440,14 @@ def test_load_through_a_council_reports_and_saves(tmp_path, monkeypatch):
     assert _row(data.comparison, "people")["change_pct"] == pytest.approx(-60)
     assert _row(data.comparison, "referrals")["change_pct"] == pytest.approx(-100)
     shown = []
-    monkeypatch.setattr(ex, "_display", shown.append)
-    ex.show_summary(data)
+    monkeypatch.setattr(report, "_display", shown.append)
+    sections.show_summary(data)
     summary = "".join(shown)
+    assert summary == sections.summary_html(data)
     assert "Eligibility panel for every case" in summary and "Central booking team" not in summary
     assert "&lt;script&gt;" in summary and "<script>" not in summary
+    assert "Since 1 July 2024 the Care experiment team has handled 9 Health and social care case(s)" in summary
+    assert "<b>Assessments</b>: from 2 to 1 assessments (mean per case), -50%:" in summary
     ex.save(stage, data)
     saved = json.loads((out / "experiment.json").read_text())
     assert saved["baseline_cases"] == 12 and saved["experiment_cases"] == 9
@@ -425,20 +457,22 @@ def test_load_through_a_council_reports_and_saves(tmp_path, monkeypatch):
     assert {"name", "baseline", "experiment", "change_pct", "interval"} <= set(m["face_to_face"])
 
 
-def test_service_without_experiment_gets_setup_page_not_error(tmp_path, monkeypatch):
-    from systemic_lib import report
-
-    council = write_council(tmp_path / "testshire")
+def test_service_without_experiment_gets_setup_page_not_error(council_factory, monkeypatch):
+    council = council_factory(base=experiment_files())
     stage = report.start(council, "waste", stage="experiment")
     data = ex.load(stage, resamples=50)
     assert not data.has_experiment
     shown = []
-    monkeypatch.setattr(ex, "_display", shown.append)
-    ex.show_headline(data)
+    monkeypatch.setattr(report, "_display", shown.append)
+    sections.show_headline(data)
     assert "council.yaml" in "".join(shown) and "experiment" in "".join(shown)
-    assert ex.show_distributions(data) is None and ex.show_before_after(data) is None
-    figures = ex.key_figures(data)
+    assert "No experiment set up for Waste collection yet." in "".join(shown)
+    assert sections.show_distributions(data) is None and sections.show_before_after(data) is None
+    assert sections.summary_html(data) == "" and ex.questions(data) == []
+    figures = ex.figures(data)
     assert figures["has_experiment"] is False and figures["measures"] == [] and figures["experiment_cases"] == 0
+    assert figures["headline"] == ex.headline(data) and figures["basis"] == "per case"
+    assert ex.period(data) == data.period
 
 
 def test_before_after_rings_the_team_cases_when_the_old_system_is_still_finishing():
@@ -448,34 +482,22 @@ def test_before_after_rings_the_team_cases_when_the_old_system_is_still_finishin
     mix = ex.phase_mix(result)
     assert mix.loc["after", "experiment"] == 14 and mix.loc["after", "baseline"] > 0
     assert mix.to_numpy().sum() == 28
-    ax = ex.before_after_chart(data, start="2024-07-01")
+    ax = charts.before_after_chart(result)
     rings = [c for c in ax.collections if c.get_gid() == "team_cases"]
     assert len(rings) == 1 and len(rings[0].get_offsets()) == 14
 
 
 # ------------------------------------------------------------------------------------------------ the notebook
 @pytest.mark.slow
-def test_notebook_renders_with_and_without_an_experiment(tmp_path, monkeypatch):
-    import nbformat
-    import papermill as pm
-
-    from systemic_lib import config
-
-    council = write_council(tmp_path / "testshire", extra_cases="Q1,care,2024-05-01 09:00,,trial,\n")
-    monkeypatch.setenv("SYSTEMIC_BATCH", "1")
+def test_notebook_renders_with_and_without_an_experiment(council_factory, tmp_path):
+    council = council_factory(base=experiment_files(extra_cases="Q1,care,2024-05-01 09:00,,trial,\n"))
     outputs = {}
     for service in ("care", "waste"):
-        out_dir = tmp_path / service
-        nb_out = tmp_path / f"{service}.ipynb"
-        pm.execute_notebook(str(config.NOTEBOOKS_DIR / "experiment.ipynb"), str(nb_out), kernel_name="python3",
-                            parameters={"council_dir": str(council), "service": service, "output_dir": str(out_dir)},
-                            cwd=str(config.NOTEBOOKS_DIR), progress_bar=False)
-        nb = nbformat.read(nb_out, 4)
-        html_out = " ".join(o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code"
-                            for o in c.get("outputs", []))
+        figures, shown = run_notebook("experiment", tmp_path / service, council_dir=str(council), service=service)
+        nb = nbformat.read(tmp_path / service / "experiment.executed.ipynb", 4)
         images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
                       for o in c.get("outputs", []))
-        outputs[service] = (html_out, images, json.loads((out_dir / "experiment.json").read_text()))
+        outputs[service] = (shown, images, figures)
     care, care_images, care_json = outputs["care"]
     assert "For the 10 cases the Care experiment team handled since 1 July 2024, end-to-end time fell" in care
     assert "Summary for senior managers" in care and "Eligibility panel for every case" in care
@@ -492,11 +514,8 @@ def test_notebook_renders_with_and_without_an_experiment(tmp_path, monkeypatch):
     assert waste_json["has_experiment"] is False and waste_json["experiment_cases"] == 0
 
 
-def test_missing_catalogue_is_reported_and_zero_counts_are_worded(tmp_path):
-    from systemic_lib import report
-
-    council = write_council(tmp_path / "testshire")
-    (council / "activities.csv").unlink()
+def test_missing_catalogue_is_reported_and_zero_counts_are_worded(council_factory):
+    council = council_factory(base={**experiment_files(), "activities.csv": None})
     data = ex.load(report.start(council, "care", stage="experiment"), resamples=100)
     assert any(p.file == "activities.csv" and "assessments and referrals" in p.message for p in data.problems)
     table = ex.comparison_table(data.comparison).set_index("Measure")

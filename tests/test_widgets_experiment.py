@@ -19,14 +19,10 @@ services:
 
 
 @pytest.fixture
-def council(tmp_path):
-    folder = tmp_path / "testshire"
-    folder.mkdir()
-    (folder / "council.yaml").write_text(YAML)
-    (folder / "learning_log.csv").write_text(
+def council(council_factory):
+    return council_factory(base={}, council_yaml=YAML, learning_log=(
         "date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status\n"
-        "2024-07-01,care,First try,,Eligibility panel,,,open\n")
-    return folder
+        "2024-07-01,care,First try,,Eligibility panel,,,open\n"))
 
 
 def test_form_adds_a_valid_entry_and_clears(council):

@@ -1,0 +1,92 @@
+"""Experiment charts: each measure before and after the experiment started, and how each cohort's cases spread.
+
+Drawn from the analysis (``experiment.over_time``, ``experiment.spread``); the cohorts keep their colours from the
+one palette (``PALETTE["baseline"]``, ``PALETTE["experiment"]``) on every page.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+from .. import words
+from ..contract import COHORTS
+from ..experiment import Cohorts, OverTime, Spread, over_time, spread
+from ..experiment.comparison import MEASURES
+from .capability import capability_chart
+from .style import PALETTE
+
+__all__ = ["COHORT_COLOURS", "before_after_chart", "distribution_chart", "distribution_charts"]
+
+COHORT_COLOURS = {c: PALETTE[c] for c in COHORTS}
+_MEASURES = {m.id: m for m in MEASURES}
+
+
+def before_after_chart(data, *, measure: str = "end_to_end_days", start=None, ax=None, title: str | None = None,
+                       label: str = "Experiment started"):
+    """Capability chart of a per-case measure by completion date, phased at the experiment start; returns the Axes.
+
+    ``data`` is an :func:`experiment.over_time` result, or the cohorts (or a per-case frame) to take one from for
+    ``measure`` and ``start``. The experiment team's cases are ringed when the old system is still finishing cases.
+    """
+    result = data if isinstance(data, OverTime) else over_time(data, measure=measure, start=start)
+    m = _MEASURES.get(result.measure)
+    name = m.name if m else result.measure
+    unit = "% of hours" if result.measure == "face_to_face" else (m.unit if m else None)
+    if title is None:
+        title = (f"{name} per case by completion date, {words.period(result.first, result.last)} "
+                 f"({result.cases:,} cases)")
+    labels = [f"{label} {words.date(result.phases[1]['start'])}"] if len(result.phases) > 1 else None
+    chart = result.chart
+    ax = capability_chart(chart, ax=ax, title=title, unit=unit, phase_labels=labels)
+    team = chart["cohort"].eq("experiment").to_numpy()
+    if team.any() and not team.all():
+        ax.scatter(chart["date"].to_numpy()[team], chart["value"].to_numpy()[team], s=40, facecolors="none",
+                   edgecolors=PALETTE["centre"], linewidths=0.6, zorder=4, label="experiment team's case",
+                   gid="team_cases")
+        ax.legend(loc="upper left", fontsize=7, frameon=True, framealpha=0.85)
+    return ax
+
+
+def distribution_chart(data, *, measure: str | None = None, ax=None, title: str | None = None):
+    """Each cohort's cases on one measure (box and points; a bar of the share for demand returns); returns the Axes.
+
+    ``data`` is an :func:`experiment.spread` result, or the cohorts (or a per-case frame) to take one from."""
+    s = data if isinstance(data, Spread) else spread(data, measure=measure)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 3))
+    period = f"{words.period(s.first, s.last)}, " if s.first is not None else ""
+    if s.shares is not None:
+        shares = s.shares.fillna(0)
+        ax.bar(list(COHORTS), shares.to_numpy(), color=[COHORT_COLOURS[c] for c in COHORTS])
+        ax.set_ylim(0, 100)
+        for i, c in enumerate(COHORTS):
+            txt = f"{words.percent(s.shares[c])} of {s.counts[c]}" if s.counts[c] else "none judged"
+            ax.annotate(txt, (i, shares[c]), ha="center", va="bottom", fontsize=8, xytext=(0, 2),
+                        textcoords="offset points")
+    elif len(s.values):
+        with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11 a deprecated boxplot argument
+            warnings.simplefilter("ignore", DeprecationWarning)
+            sns.boxplot(data=s.values, x="cohort", y="value", order=list(COHORTS), hue="cohort",
+                        palette=COHORT_COLOURS, ax=ax, showfliers=False, width=0.5, legend=False)
+        sns.stripplot(data=s.values, x="cohort", y="value", order=list(COHORTS), color=PALETTE["centre"], size=3,
+                      alpha=0.6, jitter=0.2, ax=ax)
+    ax.set_ylabel(s.unit)
+    ax.set_xlabel("")
+    ax.set_xticks(range(len(COHORTS)), [f"{c}\n({s.counts.get(c, 0):,} cases)" for c in COHORTS])
+    ax.set_title(title or f"{s.measure.name}\n{period}{sum(s.counts.values()):,} cases", fontsize=9, loc="left")
+    return ax
+
+
+def distribution_charts(data: Cohorts, *, measures=None, columns: int = 2):
+    """Small multiples of :func:`distribution_chart`, one per measure; returns the array of Axes."""
+    ids = list(measures or [m.id for m in MEASURES])
+    rows = -(-len(ids) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(9, 3.1 * rows), layout="constrained", squeeze=False)
+    for ax, mid in zip(axes.flat, ids):
+        distribution_chart(data, measure=mid, ax=ax)
+    for ax in axes.flat[len(ids):]:
+        ax.set_visible(False)
+    return axes

@@ -1,0 +1,223 @@
+"""Experiment (Stage 3): compare the experiment team's cases with the old system's, and brief senior managers.
+
+The ``cases`` table marks each case's cohort (``baseline``: the old system; ``experiment``: the experiment team) and
+the team's judgement of whether the demand will return. Per-case measures come from the events and the activity
+catalogue (``flow.case_table``): assessments, referrals, people involved end to end, total hours, face-to-face hours,
+hand-offs, and end-to-end time in the citizen's view (``cases.opened_at`` to ``closed_at`` where both are known).
+
+The stage contract is here (``load``, ``headline``, ``questions``, ``figures``, ``period``); the analysis is in
+``cohorts`` (who is compared, and why a case is left out), ``comparison`` (measures, bootstrap intervals, readings)
+and ``over_time`` (per-case measures by date, each cohort's spread). Charts are in ``charts/experiment.py`` and the
+report sections in ``sections/experiment.py``; their old names stay importable from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import flow, moved
+from ..contract import WARNING, Problem, TableResult, empty_frame
+from ..council import within_period
+from ..errors import ContractError
+from ..learning_log import conditions_to_act_on
+from .cohorts import CASE_TABLE_COLUMNS, REASONS, Cohorts, _empty_case_table, case_counts, cohort_cases
+from .comparison import (MEASURES, Measure, change_text, compare, comparison_table, headline_text,
+                         interval_text)
+from .over_time import OverTime, Spread, over_time, phase_mix, spread
+
+__all__ = [
+    "Measure", "MEASURES", "REASONS", "CASE_TABLE_COLUMNS", "Cohorts", "ExperimentData", "Experiment", "OverTime",
+    "Spread", "cohort_cases", "compare", "comparison_table", "case_counts", "change_text", "interval_text",
+    "headline_text", "over_time", "phase_mix", "spread", "cases_table", "conditions", "load", "headline",
+    "questions", "figures", "key_figures", "period", "save",
+]
+
+# Names that moved to charts/ and sections/ stay importable from here (imported on first use).
+__getattr__ = moved.forward(__name__, {
+    "COHORT_COLOURS": "systemic_lib.charts.experiment",
+    "before_after_chart": "systemic_lib.charts.experiment",
+    "distribution_chart": "systemic_lib.charts.experiment",
+    "distribution_charts": "systemic_lib.charts.experiment",
+    **{name: "systemic_lib.sections.experiment" for name in (
+        "show_headline", "show_data_checks", "show_comparison", "show_distributions", "show_before_after",
+        "show_learning_log", "show_summary", "show_questions", "summary_html")},
+})
+
+
+@dataclass
+class ExperimentData:
+    """Everything the experiment report shows for one service, and how the comparison was made."""
+
+    service_id: str
+    service_name: str
+    team: str | None
+    start: pd.Timestamp | None
+    description: str
+    cohorts: Cohorts
+    comparison: pd.DataFrame
+    learning_log: pd.DataFrame
+    problems: list[Problem]
+    period: tuple
+    basis: str = "per case"
+    resamples: int = 2000
+    seed: int = 20240701
+    confidence: float = 0.95
+
+    @property
+    def has_experiment(self) -> bool:
+        """An experiment is set up in council.yaml and at least one case is marked 'experiment'."""
+        return self.start is not None and bool(self.cohorts.cases["cohort"].eq("experiment").any())
+
+    @property
+    def baseline_cases(self) -> int:
+        return self.cohorts.count("baseline")
+
+    @property
+    def experiment_cases(self) -> int:
+        return self.cohorts.count("experiment")
+
+
+Experiment = ExperimentData  # the name notebooks and scripts used before the stage contract
+
+
+def cases_table(result: TableResult, service: str, start=None, end=None) -> tuple[pd.DataFrame, list[Problem], str]:
+    """The service's cases from the council's parsed ``cases`` table, with ``row`` (the file's row) and
+    ``cohort_label`` (the cohort as written, from the table's raw text, so an unknown label can be quoted).
+
+    A case listed twice is reported by :func:`cohort_cases` rather than stopping the report; other table errors raise
+    ContractError. Returns (cases, the table's own warnings, the file's name)."""
+    fatal = [p for p in result.errors if not (p.column == "case_id" and "more than once" in p.message)]
+    if fatal:
+        raise ContractError(fatal)
+    frame = result.frame.copy()
+    frame["row"] = np.arange(len(frame)) + 2
+    frame["cohort_label"] = frame["cohort"]
+    raw = result.raw
+    if raw is not None and "cohort" in raw.columns and len(raw) == len(frame) and len(frame):
+        frame["cohort_label"] = raw["cohort"].astype(str).str.strip().to_numpy()
+    frame = frame[frame["service"] == service]
+    if start is not None or end is not None:
+        frame = within_period(frame, "opened_at", start, end)
+    name = result.path.name if result.path is not None else "cases.csv"
+    # The table's warnings, except those this stage reports in its own words (unknown cohort labels are reported per
+    # service by cohort_cases, with the label and the cases it affects).
+    own = [p for p in result.problems if p not in fatal and p.column != "cohort"
+           and not (p.column == "case_id" and "more than once" in p.message)]
+    return frame.reset_index(drop=True), own, name
+
+
+def _catalogue_problems(catalogue: pd.DataFrame | None) -> list[Problem]:
+    """Assessments and referrals are counted from the catalogue's categories: say when it names neither."""
+    cats = set() if catalogue is None else set(catalogue["category"].dropna())
+    lacking = [c for c in ("assessment", "referral") if c not in cats]
+    if not lacking:
+        return []
+    where = "activities.csv has no activities for this service" if not cats else \
+        f"no activity in activities.csv has the category {' or '.join(lacking)}"
+    return [Problem("activities.csv", f"{where}, so {' and '.join(c + 's' for c in lacking)} per case count as none",
+                    "give each activity of the service its category (assessment, referral, hand-off, ...)",
+                    column="category", severity=WARNING)]
+
+
+def load(stage, *, basis: str = "per case", resamples: int = 2000, seed: int = 20240701) -> ExperimentData:
+    """Read and compare everything the experiment report needs for the stage's service; never raises for no data."""
+    spec = stage.service.experiment
+    start = pd.Timestamp(spec.start) if spec is not None else None
+    cases, problems, cases_file = cases_table(stage.load("cases"), stage.service_id, stage.start, stage.end)
+    events = stage.table("events", period=False)
+    events_file = stage.load("events").path.name if stage.load("events").path else "events.csv"
+    catalogue = stage.table("activities", period=False) if stage.has("activities") else None
+    per_case = flow.case_table(events, catalogue=catalogue) if len(events) else _empty_case_table()
+    if len(events):
+        problems += _catalogue_problems(catalogue)
+    if stage.start is not None or stage.end is not None:  # cases of the period, by their first step
+        per_case = within_period(per_case, "first_at", stage.start, stage.end)
+    cohorts = cohort_cases(per_case, cases=cases, start=start, cases_file=cases_file, events_file=events_file)
+    comparison = compare(cohorts, basis=basis, resamples=resamples, seed=seed)
+    has_log = stage.has("learning_log")
+    log = stage.table("learning_log") if has_log else empty_frame("learning_log")
+    log_problems = stage.load("learning_log").problems if has_log else []
+    dated = pd.concat([cohorts.cases["opened_at"], cohorts.cases["completed_at"]]).dropna()
+    first_last = (dated.min(), dated.max()) if len(dated) else (stage.start, stage.end)
+    return ExperimentData(stage.service_id, stage.service_name, spec.team if spec else None, start,
+                          spec.description if spec else "", cohorts, comparison, log,
+                          problems + log_problems + cohorts.problems, first_last, basis, resamples, seed)
+
+
+# ------------------------------------------------------------------------------------------------ the stage contract
+def headline(data: ExperimentData) -> str:
+    """What changed for the experiment team's cases, in one sentence (or that no experiment is set up)."""
+    if not data.has_experiment:
+        return f"No experiment set up for {data.service_name} yet."
+    return headline_text(data.comparison, experiment_cases=data.experiment_cases,
+                         baseline_cases=data.baseline_cases, team=data.team or "experiment team", start=data.start)
+
+
+def conditions(data: ExperimentData) -> pd.DataFrame:
+    """The system conditions in the learning log still to act on (open or in hand)."""
+    return conditions_to_act_on(data.learning_log)
+
+
+def questions(data: ExperimentData) -> list[str]:
+    """Questions for the team and its managers, from what the comparison and the learning log show."""
+    if not data.has_experiment:
+        return []
+    out = []
+    noise = data.comparison.loc[data.comparison["reading"].isin(["could be noise", "too few cases to judge"]), "name"]
+    if len(noise):
+        out.append(f"{', '.join(noise.str.lower())}: the change could still be noise. What more cases would show "
+                   "it, and what in the system holds these measures where they are?")
+    worse = data.comparison.loc[data.comparison["reading"].eq("clear worsening"), "name"]
+    if len(worse):
+        out.append(f"{', '.join(worse.str.lower())} got worse: what is the team doing that the old system did not?")
+    act = conditions(data)
+    if len(act):
+        out.append(f"The learning log names {len(act)} system condition(s) still to change. Which can managers "
+                   "remove this month, and who will?")
+    out += ["Is the experiment team handling the full range of demand, or only the easier cases?",
+            "What does the team do that the old system prevents, and what would roll-in to the rest of the service "
+            "need?"]
+    return out
+
+
+def figures(data: ExperimentData) -> dict:
+    """What ``experiment.json`` holds: cohort sizes, exclusions and one entry per measure."""
+    def f(x):
+        return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+    measures = [{
+        "id": r["measure"], "name": r["name"], "compared_as": r["compared_as"], "baseline": f(r["baseline"]),
+        "experiment": f(r["experiment"]), "change_pct": f(r["change_pct"]), "change_points": f(r["change_points"]),
+        "change": change_text(r), "interval": [f(r["interval_low"]), f(r["interval_high"])]
+        if np.isfinite(r["interval_low"]) else None, "interval_unit": r["change_unit"], "reading": r["reading"],
+        "n_baseline": int(r["n_baseline"]), "n_experiment": int(r["n_experiment"]),
+    } for _, r in data.comparison.iterrows()] if data.has_experiment else []
+    return {
+        "has_experiment": data.has_experiment,
+        "team": data.team,
+        "experiment_start": data.start.date().isoformat() if data.start is not None else None,
+        "baseline_cases": data.baseline_cases,
+        "experiment_cases": data.experiment_cases,
+        "cases_left_out": data.cohorts.excluded,
+        "headline": headline(data),
+        "measures": measures,
+        "basis": data.basis,
+        "learning_log_entries": len(data.learning_log),
+        "system_conditions_to_act_on": conditions(data)["system_condition"].tolist(),
+    }
+
+
+key_figures = figures  # the name the notebook used before the stage contract
+
+
+def period(data: ExperimentData) -> tuple:
+    """The first and last date of the service's cases (opened or completed), or the stage's period without any."""
+    return data.period
+
+
+def save(stage, data: ExperimentData):
+    """Write ``experiment.json`` with the figures and the period of the compared cases."""
+    return stage.save(figures(data), period=period(data))
