@@ -31,6 +31,11 @@ def setup() -> None:
     pd.set_option("display.max_columns", 30)
 
 
+def html(markup: str) -> None:
+    """Show markup the library built (already escaped, or from an autoescaping template) as it is."""
+    _display(markup)
+
+
 def _display(markup: str) -> None:
     try:
         from IPython.display import HTML, display

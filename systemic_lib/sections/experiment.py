@@ -28,7 +28,7 @@ def show_headline(data: ExperimentData) -> None:
         return
     why = ("council.yaml has no 'experiment' for this service" if data.start is None else
            "no case in cases.csv is marked cohort 'experiment'")
-    report._display(
+    report.html(
         f"<div class='setup'><p>There is nothing to compare because {report.esc(why)}. To compare an experiment "
         "team's cases with the old system:</p><ol>"
         "<li>In <code>council.yaml</code>, under this service, add <code>experiment:</code> with "
@@ -168,7 +168,7 @@ def summary_html(data: ExperimentData) -> str:
 def show_summary(data: ExperimentData) -> None:
     """One page for senior managers: what the team did, what changed for citizens, what managers must act on."""
     if data.has_experiment:
-        report._display(summary_html(data))
+        report.html(summary_html(data))
 
 
 def show_questions(data: ExperimentData) -> None:
