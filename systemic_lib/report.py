@@ -5,7 +5,7 @@ Everything shown is escaped HTML; figures are compact PNGs; key figures go to ``
 
 from __future__ import annotations
 
-import html
+import html as _html
 import os
 
 import pandas as pd
@@ -47,7 +47,7 @@ def _display(markup: str) -> None:
 
 def esc(text) -> str:
     """Escape anything from data for HTML."""
-    return html.escape("" if text is None or (isinstance(text, float) and pd.isna(text)) else str(text))
+    return _html.escape("" if text is None or (isinstance(text, float) and pd.isna(text)) else str(text))
 
 
 def headline(text: str) -> None:
