@@ -77,3 +77,18 @@ def test_flow_notebook_on_testshire(testshire, run_stage_notebook):
     assert figures["period"] == {"start": "2024-01-01", "end": "2024-01-20"}
     assert "Cases took a median 4.0 days end to end" in page and "Questions for the team" in page
     assert "Checks on 9 events as recorded" in page
+
+
+def test_the_old_notebooks_calls_still_run(testshire, shown, monkeypatch):
+    """Notebooks written before the split call these on what flow.load returned (then the FlowLog itself)."""
+    monkeypatch.setattr(map_chart, "render_png", lambda graph, **k: b"png")
+    stage = report.Stage(testshire, "housing-repairs", "flow")
+    log = flow.load(stage)
+    report.headline(flow.headline(log, service_name=stage.service.name))
+    assert "Cases took a median 4.0 days" in shown[-1] and log.n_cases == 4 and log.n_variants == 3
+    assert flow.end_to_end_chart(log, **flow.phases(stage)) is not None
+    assert flow.value_waste_chart(log) is not None and flow.hands_chart(log) is not None
+    processmap.show(log, coverage=0.8, period=flow.period_words(log))
+    assert flow.top_paths(log)["cases"].sum() == 4 and len(flow.clean_flow_table(log))
+    assert log.problems.table()["count"].sum() == 1 and log.problems.events_in == 9  # one open case
+    assert flow.figures(log) == flow.figures(log.log) and flow.period(log)[0] == pd.Timestamp("2024-01-01 09:00")
