@@ -141,25 +141,6 @@ def test_receipt_equals_pm4py(receipt):
     assert np.allclose(np.sort(utc.case_table["end_to_end_days"].to_numpy() * 86400), durations)
 
 
-def test_end_to_end_chart_labels_each_phase_with_its_system_change():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    rng = np.random.default_rng(0)
-    n = 40
-    starts = pd.date_range("2024-01-01", periods=n, freq="D")
-    log = pd.DataFrame({"case_id": np.repeat([f"c{i}" for i in range(n)], 2), "service": "s",
-                        "activity": ["Ask", "Fix"] * n,
-                        "timestamp": np.ravel([[t, t + pd.Timedelta(days=float(d))]
-                                               for t, d in zip(starts, rng.integers(1, 9, n))])})
-    fl = flow.FlowLog(log, catalogue=CATALOGUE)
-    # One change before the data (no phase), one inside it.
-    ax = flow.end_to_end_chart(fl, phase_starts=[T("2023-06-01"), T("2024-01-25")],
-                               phase_labels=["Old change", "New team started"])
-    labels = [t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("phase_label")]
-    assert len(labels) == 1 and labels[0].startswith("New team started")
-
-
 def test_summary_says_when_almost_every_case_has_its_own_path():
     """BPIC 2015: 1,170 paths for 1,199 cases. The list of paths then describes a case or two each: say so."""
     rows = []
@@ -177,15 +158,6 @@ def test_summary_says_when_almost_every_case_has_its_own_path():
     assert "path of its own" not in " ".join(flow.summary_sentences(flow.FlowLog(shared)))  # 30 cases, 2 paths
 
 
-def test_end_to_end_chart_axis_says_cases_in_completion_order():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    ax = flow.end_to_end_chart(flow.FlowLog(small_log(), catalogue=CATALOGUE))
-    assert ax.get_xlabel() == ("finished cases in order of completion (the first on 4 Jan 2024, the last on "
-                               "5 Jan 2024)")
-
-
 def test_short_cases_are_told_in_hours_everywhere():
     """The receipt log: a median of 0.9 hours must not read '0.0 days or less' in the sentence under the headline."""
     rows = pd.DataFrame({"case_id": ["A", "A", "B", "B", "C", "C"], "activity": ["Ask", "Fix"] * 3,
@@ -195,23 +167,3 @@ def test_short_cases_are_told_in_hours_everywhere():
     assert flow.headline(log).startswith("Cases took a median 1.0 hours end to end")
     text = " ".join(flow.summary_sentences(log))
     assert "Half the 3 finished cases took 1.0 hours or less" in text
-
-
-def test_no_events_gives_plain_notes_not_empty_charts(monkeypatch):
-    """Boston 311 has contacts but no events: its flow report must not draw three empty axes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from systemic_lib import report
-
-    shown = []
-    monkeypatch.setattr(report, "_display", shown.append)
-    none = flow.FlowLog(small_log().iloc[:0])
-    for chart in (flow.end_to_end_chart, flow.value_waste_chart, flow.hands_chart):
-        assert chart(none) is None
-    assert [s.count("No events recorded, so there is no chart of") for s in shown] == [1, 1, 1]
-    one = flow.FlowLog(small_log()[small_log()["case_id"] == "B"])
-    assert flow.end_to_end_chart(one) is None and "Only 1 case has finished" in shown[-1]
-    from matplotlib.figure import Figure
-
-    assert flow.hands_chart(none, ax=Figure().add_subplot()) is not None  # an Axes asked for is still drawn

@@ -1,4 +1,4 @@
-"""Process map: coverage filter, colours, size of the PNG, and a plain note when Graphviz is missing."""
+"""What a process map keeps: the coverage filter keeps the busiest steps and paths, and every kept step connected."""
 
 import pandas as pd
 import pytest
@@ -37,28 +37,3 @@ def test_lower_coverage_drops_rare_steps_but_keeps_kept_steps_connected():
         assert (edges["to_activity"] == a).any() and (edges["from_activity"] == a).any()
     with pytest.raises(ValueError, match="coverage"):
         processmap.map_elements(log(), coverage=0)
-
-
-def test_graph_colours_and_labels():
-    src = processmap.process_map(log(), coverage=1.0).source
-    assert processmap.COLOURS["waste"] in src and processmap.COLOURS["value"] in src
-    assert processmap.COLOURS["unclassified"] in src  # Rare is not in the catalogue
-    assert "Ask\n13" in src  # label: name and count
-    assert "1.0 days" in src  # median wait Ask -> Fix is 1 day
-
-
-@pytest.mark.skipif(not processmap.dot_available(), reason="Graphviz dot not installed")
-def test_png_is_small():
-    png = processmap.render_png(processmap.process_map(log()))
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < processmap.MAX_BYTES
-
-
-def test_missing_dot_is_said_plainly(monkeypatch):
-    from systemic_lib import report
-
-    shown = []
-    monkeypatch.setattr(report, "_display", shown.append)
-    monkeypatch.setattr(processmap.shutil, "which", lambda name: None)
-    assert processmap.show(log()) is False
-    out = " ".join(shown)
-    assert "Graphviz" in out and "not installed" in out

@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from systemic_lib import flow, processmap
+from systemic_lib import flow
+from systemic_lib.charts import processmap
 from systemic_lib.widgets import flow as fw
 
 T = pd.Timestamp
@@ -33,6 +34,15 @@ def test_explorer_without_dot_says_so(monkeypatch):
     monkeypatch.setattr(processmap.shutil, "which", lambda name: None)
     e = fw.flow_explorer(log())
     assert "not installed" in e.message.value
+
+
+def test_widgets_take_the_stage_data(testshire, monkeypatch):
+    from systemic_lib import report
+
+    monkeypatch.setattr(processmap, "render_png", lambda g, **k: b"png")
+    data = flow.load(report.Stage(testshire, "housing-repairs", "flow"))
+    assert len(fw.flow_explorer(data, coverage=1.0).elements()[0]) == 3  # Log repair, Fix, Inspect
+    assert fw.case_journey(data).picker.options[0][1] in {"R1", "R4"}  # the slowest cases first (10 days)
 
 
 def test_case_journey_follows_the_picker():

@@ -2,7 +2,8 @@
 
 ``flow_explorer(log)`` redraws the process map as the coverage slider moves (as Disco's sliders do);
 ``case_journey(log)`` shows one case's steps on a timeline: who did what, when, and the waits between.
-Both take a ``flow.FlowLog`` (or an events frame) and return an ipywidgets container.
+Both take a ``flow.FlowData``, a ``flow.FlowLog`` or an events frame and return an ipywidgets container; colours
+are the flow's step fills (``charts.flow.STEP_FILLS``) from the one palette.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import pandas as pd
 import ipywidgets as w
 
 from .. import processmap, words
-from ..flow import FlowLog
+from ..charts import processmap as map_chart
+from ..charts.flow import STEP_FILLS
+from ..charts.style import PALETTE
+from ..flow import FlowLog, as_log
 from ._table import html_table
 
 
 def _log(data) -> FlowLog:
-    return data if isinstance(data, FlowLog) else FlowLog(data)
+    return as_log(data)
 
 
 class FlowExplorer(w.VBox):
@@ -54,13 +58,13 @@ class FlowExplorer(w.VBox):
             return
         nodes, edges = self.elements()
         caption = f'<p class="note">{esc(processmap.map_caption(self.flow_log, coverage=self.coverage.value, max_activities=self.max_activities.value))}</p>'
-        if not processmap.dot_available():
+        if not map_chart.dot_available():
             self.caption.value = caption
             self.message.value = ("<p>Graphviz (the 'dot' program) is not installed, so the map cannot be drawn. "
                                   f"The map would show {len(nodes)} steps and {len(edges)} arrows.</p>")
             return
-        graph = processmap.process_map(self.flow_log, coverage=self.coverage.value, max_activities=self.max_activities.value)
-        png = processmap.render_png(graph)  # drawn first: the caption never describes a map not yet shown
+        graph = map_chart.process_map(self.flow_log, coverage=self.coverage.value, max_activities=self.max_activities.value)
+        png = map_chart.render_png(graph)  # drawn first: the caption never describes a map not yet shown
         self.message.value = ""
         self.image.value = png
         self.caption.value = caption
@@ -120,18 +124,16 @@ class CaseJourney(w.VBox):
         from matplotlib.lines import Line2D
         from matplotlib.ticker import FuncFormatter
 
-        from ..processmap import COLOURS
-
         self.current = journey(self.flow_log, self.picker.value)
         j = self.current
         self.out.clear_output(wait=True)
         with self.out:
             fig, ax = plt.subplots(figsize=(10, 0.35 * len(j) + 1.2))
-            colours = j["step type"].map({"value": COLOURS["value"], "waste": COLOURS["waste"]}).fillna(
-                COLOURS["unclassified"])
+            colours = j["step type"].map({"value": STEP_FILLS["value"], "waste": STEP_FILLS["waste"]}).fillna(
+                STEP_FILLS["unclassified"])
             y = np.arange(len(j))[::-1]
-            ax.scatter(j["when"], y, s=60, c=colours, edgecolors="#555555", zorder=3)
-            ax.plot(j["when"], y, color="#999999", lw=0.8, zorder=2)
+            ax.scatter(j["when"], y, s=60, c=colours, edgecolors=PALETTE["edge"], zorder=3)
+            ax.plot(j["when"], y, color=PALETTE["line"], lw=0.8, zorder=2)
             for yi, r in zip(y, j.itertuples()):
                 who = f" - {r.who}" if r.who else ""
                 ax.annotate(f"{r.activity}{who}", (r.when, yi), xytext=(6, 0), textcoords="offset points",
@@ -139,8 +141,8 @@ class CaseJourney(w.VBox):
             ax.set_yticks([])
             ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: words.date(mdates.num2date(x), short=True)))
             ax.set_title(f"Case {self.picker.value}: {len(j)} steps over {j['wait before (days)'].sum():,.1f} days")
-            ax.legend(handles=[Line2D([], [], ls="", marker="o", markersize=7, markeredgecolor="#555555",
-                                      markerfacecolor=COLOURS[k], label=label) for k, label in
+            ax.legend(handles=[Line2D([], [], ls="", marker="o", markersize=7, markeredgecolor=PALETTE["edge"],
+                                      markerfacecolor=STEP_FILLS[k], label=label) for k, label in
                                (("value", "value step"), ("waste", "waste step"),
                                 ("unclassified", "not in the activity catalogue"))],
                       loc="upper right", fontsize=8, frameon=False)

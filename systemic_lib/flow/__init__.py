@@ -1,0 +1,268 @@
+"""Map flow: how a service's cases really flow end to end, from the events table.
+
+The stage contract: ``data = flow.load(stage)`` reads the service's events, activity catalogue and cases once into a
+``FlowData`` (the prepared ``FlowLog``, the tables, the tables that had errors, the service's system changes);
+``headline``, ``questions``, ``figures`` and ``period`` take it. The event log itself (cleaning, per-case table,
+variants, clean flow, directly-follows graph) is ``flow.log``; the figures the charts draw (end-to-end series with
+process limits, steps by kind, hand-offs and people) are computed here, so ``charts/flow.py`` only draws and
+``sections/flow.py`` only shows. Functions take a ``FlowData``, a ``FlowLog`` or an events frame alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import moved, words
+from ..contract import Problem
+from ..spc import xmr
+from .log import (CASE_COLUMNS, CATEGORY_COLUMNS, LOCAL_ZONE, FlowLog, FlowProblems, case_table, directly_follows,
+                  local_times, service_summary, variants)
+
+__all__ = ["FlowData", "FlowLog", "FlowProblems", "EndToEnd", "load", "headline", "questions", "figures", "period",
+           "as_log", "case_table", "directly_follows", "variants", "service_summary", "local_times",
+           "summary_sentences", "period_words", "phases", "top_paths", "clean_flow_table", "end_to_end", "steps_by_kind", "hands_counts",
+           "CASE_COLUMNS", "CATEGORY_COLUMNS", "LOCAL_ZONE"]
+
+# Charts and the process map's drawing moved to charts/ and sections/; old notebooks still find them here.
+__getattr__ = moved.forward(__name__, {
+    "end_to_end_chart": "systemic_lib.charts.flow",
+    "value_waste_chart": "systemic_lib.charts.flow",
+    "hands_chart": "systemic_lib.charts.flow",
+})
+
+
+@dataclass
+class FlowData:
+    """What the flow stage read: the prepared log, the tables behind it, and the tables not used for errors.
+
+    ``problems`` is the log's checks (``FlowProblems``: counts and what was done); ``table_errors`` holds, per table
+    (``events``, ``activities``, ``cases``), the errors that kept it out until they are fixed. Attributes of the
+    ``FlowLog`` (``n_cases``, ``case_table``, ...) read through, so notebooks written for the old ``flow.load``
+    (which returned the log) still run.
+    """
+
+    log: FlowLog
+    events: pd.DataFrame
+    catalogue: pd.DataFrame | None = None
+    cases: pd.DataFrame | None = None
+    table_errors: dict[str, list[Problem]] = field(default_factory=dict)
+    service_name: str = "this service"
+    phase_starts: list = field(default_factory=list)
+    phase_labels: list | None = None
+
+    @property
+    def problems(self) -> FlowProblems:
+        return self.log.problems
+
+    def all_problems(self) -> list[Problem]:
+        """Every problem as contract problems: the errors of tables not used, then the log's checks."""
+        return [p for errors in self.table_errors.values() for p in errors] + self.log.problems.as_problems()
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name == "log":  # copy and pickle probe before log exists
+            raise AttributeError(name)
+        return getattr(self.log, name)
+
+
+def as_log(data, catalogue: pd.DataFrame | None = None, cases: pd.DataFrame | None = None) -> FlowLog:
+    """The ``FlowLog`` of a ``FlowData``, a ``FlowLog`` itself, or one prepared from an events frame."""
+    if isinstance(data, FlowData):
+        return data.log
+    return data if isinstance(data, FlowLog) else FlowLog(data, catalogue=catalogue, cases=cases)
+
+
+def load(stage) -> FlowData:
+    """The stage's events (in its period), activity catalogue and cases (all of the service's) as a ``FlowData``.
+
+    A table with errors is not used (an empty events table, no catalogue or no cases) and its errors are returned
+    in ``table_errors`` for the report to show; nothing is raised or displayed here."""
+    events, errors = stage.table_or_empty("events")
+    table_errors = {"events": errors} if errors else {}
+    others = {}
+    for name in ("activities", "cases"):
+        frame, errors = stage.table_or_empty(name, period=False)
+        others[name] = None if errors else frame
+        if errors:
+            table_errors[name] = errors
+    return FlowData(FlowLog(events, catalogue=others["activities"], cases=others["cases"]), events,
+                    others["activities"], others["cases"], table_errors, stage.service_name if stage.service
+                    else "this service", **phases(stage))
+
+
+def phases(stage) -> dict:
+    """Known system changes for the stage's service, as ``phase_starts`` and ``phase_labels`` for the chart."""
+    changes = stage.system_changes()
+    return {"phase_starts": [pd.Timestamp(c.date) for c in changes],
+            "phase_labels": [c.label for c in changes] if changes else None}
+
+
+def period(data) -> tuple:
+    """First and last event time, or (None, None)."""
+    log = as_log(data)
+    if not log.n_events:
+        return None, None
+    return pd.Timestamp(log.ts.min()), pd.Timestamp(log.ts.max())
+
+
+def period_words(data) -> str:
+    """"1 January 2024 to 31 December 2024" for the log's events, or "no dated data"."""
+    return words.period(*period(data))
+
+
+def hands_threshold(data) -> int:
+    """The 'N or more hands' the headline counts: 5 where cases usually meet several people, else 3."""
+    return 5 if as_log(data).case_table["people"].mean() >= 4 else 3
+
+
+def headline(data, *, service_name: str | None = None) -> str:
+    """'Cases took a median 34 days end to end; 62% passed through 5 or more hands.'"""
+    log = as_log(data)
+    name = service_name or (data.service_name if isinstance(data, FlowData) else "this service")
+    if not log.n_cases:
+        return f"No events are recorded for {name}: add events.csv (one row per step of a case) to map its flow."
+    s = log.summary()
+    ct = log.case_table
+    k = hands_threshold(log)
+    many = (ct["people"] >= k).mean()
+    days = s["median_days"]
+    text = (f"Cases took a median {words.duration(days)} end to end" if days is not None else
+            "No case has finished yet")
+    if ct["people"].max() > 0:
+        text += f"; {words.share(many)} passed through {k} or more hands"
+    return text + "."
+
+
+def summary_sentences(data) -> list[str]:
+    """Plain sentences behind the headline: spread, steps, waste, rework, open cases."""
+    s = as_log(data).summary()
+    out = []
+    if s["median_days"] is not None:
+        out.append(f"Half the {s['closed_cases']:,} finished cases took {words.duration(s['median_days'])} or less; "
+                   f"85% took {words.duration(s['p85_days'])} or less (mean {words.duration(s['mean_days'])}).")
+    if s["open_cases"]:
+        out.append(f"{s['open_cases']:,} cases are still open and are left out of end-to-end times.")
+    out.append(f"A case went through {s['mean_steps']:,.1f} steps on average, with {s['mean_handoffs']:,.1f} "
+               f"hand-offs and {s['mean_people']:,.1f} different people.")
+    if s["value_step_share"] is not None:
+        out.append(f"{words.share(s['value_step_share'])} of classified steps were value steps; "
+                   f"{words.share(1 - s['value_step_share'])} were waste.")
+    out.append(f"{words.share(s['rework_share'])} of cases repeated a step they had already been through (rework).")
+    if s["cases"] >= 20 and s["variants_total"] >= 0.5 * s["cases"]:
+        top = s["variants"][0]["cases"] if s["variants"] else 0
+        out.append(f"Almost every case took a path of its own ({s['variants_total']:,} different paths for "
+                   f"{s['cases']:,} cases; the most common was taken by {top:,}), so the list of paths describes few "
+                   "cases each: read the process map for the common flow.")
+    if s["unclassified_steps"]:
+        out.append(f"{s['unclassified_steps']:,} steps are of activities not in the catalogue, so they count as "
+                   "neither value nor waste.")
+    return out
+
+
+def questions(data) -> list[str]:
+    """Questions for the team, from what the figures show."""
+    s = as_log(data).summary()
+    q = ["Where does the work go? Walk one real case from the citizen's first contact to the need being met.",
+         "Which steps would the citizen recognise as helping them, and which are there for us?"]
+    if s["cases"]:
+        q.append(f"How many people touch one case ({s['mean_people']:,.1f} on average), and why does each "
+                 "hand-off happen?")
+        if s["rework_share"]:
+            q.append(f"Why do {words.share(s['rework_share'])} of cases go back through a step they have already done?")
+        if s["p85_days"] is not None and s["median_days"] is not None:
+            q.append(f"What makes the slowest cases take {words.duration(s['p85_days'])} or more when "
+                     f"half take {words.duration(s['median_days'])} or less?")
+        q.append("What would the clean flow be, and what system condition (rule, target, IT system, procedure) "
+                 "stops cases from following it?")
+    return q
+
+
+def figures(data) -> dict:
+    """The key figures written to flow.json."""
+    log = as_log(data)
+    s = log.summary()
+    return {**{k: s[k] for k in ("cases", "events", "median_days", "p85_days", "mean_days", "mean_handoffs",
+                                 "mean_people", "mean_steps", "rework_share", "value_step_share", "open_cases",
+                                 "unclassified_steps", "variants_total", "variants", "clean_flow")},
+            "problems": {row.check: int(row.count) for row in log.problems.table().itertuples()}}
+
+
+# ---- what the report's tables and charts show ------------------------------------------------------------------
+def top_paths(data, *, top: int = 10, max_steps: int = 12) -> pd.DataFrame:
+    """The most common paths for the report: path (long ones shortened), steps, cases, % of cases."""
+    v = as_log(data).variants(top)
+    short = [p if n <= max_steps else " → ".join(p.split(" → ")[:max_steps]) + f" → … ({n - max_steps} more)"
+             for p, n in zip(v["path"], v["steps"])]
+    return pd.DataFrame({"path": short, "steps": v["steps"], "waste steps": v["waste_steps"], "cases": v["cases"],
+                         "% of cases": 100 * v["share"]})
+
+
+def clean_flow_table(data) -> pd.DataFrame:
+    """The most common path beside the clean flow, step by step."""
+    c = as_log(data).clean_flow()
+    n = max(len(c["actual"]), len(c["clean"]))
+    pad = lambda xs: list(xs) + [""] * (n - len(xs))  # noqa: E731
+    return pd.DataFrame({"step": np.arange(1, n + 1),
+                         f"most common path ({c['actual_cases']:,} cases)": pad(c["actual"]),
+                         "clean flow" + (f" ({c['clean_cases']:,} cases)" if c["clean_source"] == "observed"
+                                         else " (its waste steps taken out)"): pad(c["clean"])})
+
+
+@dataclass
+class EndToEnd:
+    """Finished cases in order of completion with their XmR process limits (``limits`` None below 2 cases) and
+    the labels of the phases that start inside them."""
+
+    finished: pd.DataFrame
+    limits: pd.DataFrame | None
+    phase_labels: list | None
+
+
+def end_to_end(data, *, phase_starts=(), phase_labels=None, target=None) -> EndToEnd:
+    """End-to-end days of each finished case in order of completion, with process limits per phase.
+
+    Several cases can finish on one day, so points are case numbers in order of completion; a phase starts at the
+    first case finishing on or after the change (changes before the first or after the last case start none)."""
+    log = as_log(data)
+    ct = log.case_table.assign(_open=log.open_case)
+    done = ct[~ct["_open"]].sort_values("last_at", kind="stable")
+    if len(done) < 2:
+        return EndToEnd(done, None, None)
+    ends = done["last_at"].to_numpy()
+    labels = list(phase_labels) if phase_labels is not None else [None] * len(phase_starts)
+    positions = np.searchsorted(ends, np.array([pd.Timestamp(d).to_datetime64() for d in phase_starts],
+                                               dtype="datetime64[ns]"))
+    kept = {int(i): label for i, label in zip(positions, labels) if 0 < i < len(done)}  # same case: last wins
+    starts = sorted(kept)
+    frame = xmr(done["end_to_end_days"].to_numpy(), phase_starts=starts, improvement="decrease", target=target,
+                floor=0)
+    return EndToEnd(done, frame, [kept[i] for i in starts] if phase_labels is not None else None)
+
+
+def steps_by_kind(data) -> pd.DataFrame:
+    """Steps per catalogue category (with its usual step type) and steps not in the catalogue, fewest first."""
+    log = as_log(data)
+    ct = log.case_table
+    counts = pd.DataFrame({"category": list(CATEGORY_COLUMNS),
+                           "steps": [int(ct[c].sum()) for c in CATEGORY_COLUMNS.values()]})
+    stats = log.activity_stats
+    kind = stats[stats["category"].ne("")].groupby("category")["step_type"].agg(lambda s: s.mode().iloc[0])
+    counts["step_type"] = counts["category"].map(kind).astype(object).fillna("value")
+    if ct["unclassified_steps"].sum():
+        counts.loc[len(counts)] = ["not in catalogue", int(ct["unclassified_steps"].sum()), "unclassified"]
+    return counts[counts["steps"] > 0].sort_values("steps")
+
+
+def hands_counts(data) -> pd.DataFrame:
+    """Cases with 0, 1, 2, ... hand-offs and different people; the last row gathers the top 2% ("N+")."""
+    ct = as_log(data).case_table
+    cap = int(max(np.percentile(ct["handoffs"], 98), np.percentile(ct["people"], 98), 1)) if len(ct) else 1
+    bins = np.arange(cap + 2)
+    return pd.DataFrame({
+        "per_case": bins,
+        "label": [str(b) if b <= cap else f"{cap + 1}+" for b in bins],
+        "handoffs": np.bincount(np.minimum(ct["handoffs"], cap + 1), minlength=cap + 2)[: cap + 2],
+        "people": np.bincount(np.minimum(ct["people"], cap + 1), minlength=cap + 2)[: cap + 2],
+    })

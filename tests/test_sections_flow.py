@@ -1,0 +1,94 @@
+"""The flow report's sections: notes instead of empty charts, unusable tables shown, the map or a plain note."""
+
+import pandas as pd
+import pytest
+
+from systemic_lib import flow, processmap, report
+from systemic_lib.charts import processmap as map_chart
+from systemic_lib.sections import flow as sections
+from test_flow import small_log
+from test_processmap import log as map_log
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    out = []
+    monkeypatch.setattr(report, "_display", out.append)
+    return out
+
+
+def test_no_events_gives_plain_notes_not_empty_charts(shown):
+    """Boston 311 has contacts but no events: its flow report must not draw three empty axes."""
+    none = flow.FlowLog(small_log().iloc[:0])
+    for section in (sections.show_end_to_end, sections.show_value_waste, sections.show_hands):
+        assert section(none) is None
+    assert [s.count("No events recorded, so there is no chart of") for s in shown] == [1, 1, 1]
+    one = flow.FlowLog(small_log()[small_log()["case_id"] == "B"])
+    assert sections.show_end_to_end(one) is None and "Only 1 case has finished" in shown[-1]
+
+
+def test_testshire_flow_sections(testshire, shown):
+    stage = report.Stage(testshire, "housing-repairs", "flow")
+    data = flow.load(stage)
+    sections.show_summary(data)
+    assert "Cases took a median 4.0 days end to end" in shown[0]
+    assert "3 finished cases" in shown[1] and "1 cases are still open" in shown[1]
+    ax = sections.show_end_to_end(data)
+    assert ax.get_title(loc="left").endswith("(3 cases)")
+    sections.show_paths(data)
+    assert "Most common paths" in shown[-2] and "Log repair → Fix" in shown[-2]
+    sections.show_checks(data)
+    assert "Checks on 9 events as recorded" in shown[-2] and "open cases (no end yet): kept" in shown[-1]
+
+
+def test_a_table_with_errors_is_shown_by_the_section_not_by_load(council_factory, shown):
+    bad = "service,activity,step_type,category\nhousing-repairs,Log repair,maybe,contact\n"
+    stage = report.Stage(council_factory(activities=bad), "housing-repairs", "flow")
+    data = flow.load(stage)
+    assert shown == []  # load displays nothing
+    assert list(data.table_errors) == ["activities"] and data.catalogue is None and data.log.problems.no_catalogue
+    assert data.all_problems()[0].file == "activities.csv"
+    sections.show_summary(data)
+    assert "activities.csv has errors, so it is not used until they are fixed" in shown[0]
+
+
+def test_missing_dot_is_said_plainly(monkeypatch, shown):
+    monkeypatch.setattr(map_chart.shutil, "which", lambda name: None)
+    assert sections.show_process_map(map_log()) is False
+    out = " ".join(shown)
+    assert "Graphviz" in out and "not installed" in out
+    assert processmap.show is sections.show_process_map  # the old name still shows the map
+
+
+def test_map_caption_says_the_period(monkeypatch, shown):
+    monkeypatch.setattr(map_chart, "dot_available", lambda: True)
+    monkeypatch.setattr(map_chart, "render_png", lambda graph, **k: b"png")
+    assert sections.show_process_map(map_log(), coverage=1.0) is True
+    assert "Process map, 1 January 2024 to 1 February 2024 (11 cases, 27 steps)" in shown[-1]
+    assert pd.notna(flow.period(map_log())[0])
+
+
+def test_flow_notebook_on_testshire(testshire, run_stage_notebook):
+    """The notebook as the batch runs it: Testshire's hand-computed figures in flow.json, and the page's words."""
+    figures, page = run_stage_notebook("flow", council_dir=str(testshire), service="housing-repairs")
+    assert (figures["cases"], figures["events"], figures["open_cases"]) == (4, 9, 1)
+    assert figures["median_days"] == 4.0 and figures["p85_days"] == 8.2
+    assert figures["mean_handoffs"] == 1.0 and figures["mean_people"] == 1.75
+    assert figures["period"] == {"start": "2024-01-01", "end": "2024-01-20"}
+    assert "Cases took a median 4.0 days end to end" in page and "Questions for the team" in page
+    assert "Checks on 9 events as recorded" in page
+
+
+def test_the_old_notebooks_calls_still_run(testshire, shown, monkeypatch):
+    """Notebooks written before the split call these on what flow.load returned (then the FlowLog itself)."""
+    monkeypatch.setattr(map_chart, "render_png", lambda graph, **k: b"png")
+    stage = report.Stage(testshire, "housing-repairs", "flow")
+    log = flow.load(stage)
+    report.headline(flow.headline(log, service_name=stage.service.name))
+    assert "Cases took a median 4.0 days" in shown[-1] and log.n_cases == 4 and log.n_variants == 3
+    assert flow.end_to_end_chart(log, **flow.phases(stage)) is not None
+    assert flow.value_waste_chart(log) is not None and flow.hands_chart(log) is not None
+    processmap.show(log, coverage=0.8, period=flow.period_words(log))
+    assert flow.top_paths(log)["cases"].sum() == 4 and len(flow.clean_flow_table(log))
+    assert log.problems.table()["count"].sum() == 1 and log.problems.events_in == 9  # one open case
+    assert flow.figures(log) == flow.figures(log.log) and flow.period(log)[0] == pd.Timestamp("2024-01-01 09:00")
