@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from systemic_lib import words
 from systemic_lib.charts.style import PALETTE, empty, new_ax, short
-from systemic_lib.scan import ScanData, _known, _missing
 
 __all__ = ["demand_chart", "end_to_end_chart"]
 
@@ -14,8 +14,17 @@ __all__ = ["demand_chart", "end_to_end_chart"]
 P85_COLOUR = "#c6dbef"
 
 
-def _table(data):
-    return data.table if isinstance(data, ScanData) else data
+def _table(data) -> pd.DataFrame:
+    """The per-service table of ``scan.load``'s ScanData (or the table itself); charts read it, never import scan."""
+    return getattr(data, "table", data)
+
+
+def _known(scan: pd.DataFrame) -> pd.DataFrame:
+    return scan[scan["known"]] if "known" in scan else scan
+
+
+def _missing(value) -> bool:
+    return value is None or bool(pd.isna(value))
 
 
 def demand_chart(data, *, ax=None, title: str | None = None, period_text: str = ""):
