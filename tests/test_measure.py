@@ -364,7 +364,7 @@ def test_notebook_runs_and_writes_measure_json(tmp_path, run_stage_notebook):
     assert figures["stage"] == "measure"
     assert figures["measures"]["end_to_end_days"]["change_signal"] == "improvement"
     assert figures["period"] == {"start": "2024-01-01", "end": "2024-06-16"}
-    assert "Traceback" not in shown and "End-to-end time (weekly median, by week opened)" in shown
+    assert "Traceback" not in shown and "<h3>End-to-end time</h3>" in shown and "Measures of Housing repairs, " in shown
 
 
 # ---------------------------------------------------------------------------------------------------- grain
