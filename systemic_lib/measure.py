@@ -1,9 +1,12 @@
 """The measure stage: each measure derived from a service's purpose, weekly or monthly, on its capability chart.
 
-For one council and service, ``measure_results`` builds the weekly series of every measure named in council.yaml
-(all five where the data allow, if none are named), runs each through ``spc.xmr`` with the measure's direction and
-target and a new phase at each of the council's recorded system changes for the service, and narrates it.
-``measure_summary`` is the table a manager reads; ``measure_figures`` is what ``measure.json`` holds.
+The stage contract: ``load(stage)`` reads the service's contacts (``stage.contacts()``: demand with the council's
+rules applied, so failure demand here is the demand report's) and cases, once, and hands them to ``measure_results``,
+which builds the series of every measure named in council.yaml (all five where the data allow, if none are named),
+runs each through ``spc.xmr`` with the measure's direction and target and a new phase at each of the council's
+recorded system changes for the service, and narrates it. ``headline``, ``questions``, ``figures`` (what
+``measure.json`` holds) and ``period`` take the ``MeasureData``; ``measure_summary`` is the table a manager reads.
+Charts are in ``charts/measure.py``, what the page shows in ``sections/measure.py``.
 
 Series, by Monday-starting week (``date`` = the Monday) or, on sparse data, by calendar month (``date`` = the 1st):
 
@@ -42,14 +45,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from systemic_lib import spc, words
-from systemic_lib.council import MEASURES, within_period
-from systemic_lib.errors import SystemicError
+from systemic_lib import moved, spc, words
+from systemic_lib.council import MEASURES, MeasureSpec, within_period
+from systemic_lib.errors import ContractError, SystemicError
 from systemic_lib.narrate import ASSURANCE_WORDS, VARIATION_WORDS, narrate
 
-__all__ = ["MeasureResult", "measure_results", "for_stage", "measure_series", "measure_summary", "measure_figures",
-           "chart", "chart_title", "show", "show_all", "headline", "period", "summary_caption", "QUESTIONS",
-           "MIN_WEEKLY_COUNT", "choose_grain"]
+__all__ = ["MeasureData", "MeasureResult", "load", "headline", "questions", "figures", "period", "measure_results",
+           "for_stage", "measure_series", "measure_summary", "measure_figures", "chart_title", "summary_caption",
+           "QUESTIONS", "MIN_WEEKLY_COUNT", "TABLE_OF", "choose_grain"]
+
+#: Charts and page sections that used to live here, still importable as ``measure.chart`` etc.
+__getattr__ = moved.forward(__name__, {"chart": "systemic_lib.charts.measure",
+                                       "show": "systemic_lib.sections.measure",
+                                       "show_all": "systemic_lib.sections.measure"})
 
 MIN_WEEKLY_COUNT = 5
 #: A first or last month of demand counts the data miss more than this many days of is left out (a part month).
@@ -67,8 +75,9 @@ _SPOKEN = {
 #: What changes when a measure is monthly: its name and how it reads mid-sentence.
 _MONTHLY_NAME = {"weekly_demand": "Demand per month"}
 _MONTHLY_SPOKEN = {"end_to_end_days": "end-to-end time (monthly median)", "weekly_demand": "demand per month"}
-_TABLE = {"end_to_end_days": "cases", "delivered_when_wanted_pct": "cases", "failure_demand_pct": "demand",
-          "weekly_demand": "demand", "one_stop_pct": "demand"}
+#: The table each measure is counted from.
+TABLE_OF = {"end_to_end_days": "cases", "delivered_when_wanted_pct": "cases", "failure_demand_pct": "demand",
+            "weekly_demand": "demand", "one_stop_pct": "demand"}
 
 
 @dataclass
@@ -225,23 +234,22 @@ def choose_grain(weekly: pd.DataFrame) -> str:
     return "week" if float(np.median(weekly["n"].to_numpy(dtype=float))) >= MIN_WEEKLY_COUNT else "month"
 
 
-def measure_series(council, service: str, measure_id: str, *, start=None, end=None,
-                   grain: str | None = None) -> pd.DataFrame:
-    """Series of one measure for one service: columns date (Monday, or the 1st of the month), value, n (cases or
+def measure_series(table: pd.DataFrame, measure_id: str, *, start=None, end=None,
+                   grain: str | None = None) -> tuple[pd.DataFrame, str]:
+    """Series of one measure from its table (``TABLE_OF``: the service's contacts or cases, whole, not cut to the
+    period): ``(series, grain)``, the series with columns date (Monday, or the 1st of the month), value, n (cases or
     contacts behind it). ``grain`` "week" or "month"; by default chosen from the data (``choose_grain`` of the weekly
-    series). The grain used is in the frame's ``attrs["grain"]``."""
+    series), and returned beside the series."""
     if measure_id not in MEASURES:
         raise SystemicError(f"unknown measure '{measure_id}'; measures are {', '.join(MEASURES)}")
     if grain not in (None, "week", "month"):
         raise SystemicError(f"unknown grain '{grain}'; grains are week and month")
-    table = council.table(_TABLE[measure_id], service=service)
     chosen = grain or "week"
     series = _series(table, measure_id, start=start, end=end, grain=chosen)
     if grain is None and choose_grain(series) == "month":
         chosen = "month"
         series = _series(table, measure_id, start=start, end=end, grain=chosen)
-    series.attrs["grain"] = chosen
-    return series
+    return series, chosen
 
 
 def _series(table: pd.DataFrame, measure_id: str, *, start, end, grain: str) -> pd.DataFrame:
@@ -320,49 +328,49 @@ def _one_per_start(kept: list[dict]) -> list[dict]:
     return out
 
 
-def measure_results(council, service: str, *, start=None, end=None) -> list[MeasureResult]:
-    """Every measure of a service: weekly or monthly series, capability chart data and narration (or a note)."""
-    svc = council.service(service)
-    specs = svc.measures or [_default_spec(m) for m in MEASURES]
-    changes = [(c.date, c.label) for c in council.system_changes(service)]
+def measure_results(tables: dict[str, pd.DataFrame], *, service_name: str, specs=(), changes=(), start=None,
+                    end=None, errors: dict[str, str] | None = None) -> list[MeasureResult]:
+    """Every measure of a service: weekly or monthly series, capability chart data and narration (or a note).
+
+    ``tables``: the service's "demand" (contacts, rules applied) and "cases", whole (the period is cut here, per
+    measure); a table the council does not have is left out of the dict. ``errors``: table name -> why a table with
+    errors was not read. ``specs``: council.yaml's measures (all five when empty); ``changes``: (date, label) system
+    changes, each starting a new phase."""
+    specs = list(specs) or [MeasureSpec(id=m) for m in MEASURES]
+    errors = errors or {}
+    changes = list(changes)
     results = []
     for spec_ in specs:
         name, unit, usual = MEASURES[spec_.id]
-        res = MeasureResult(spec_.id, name, unit, spec_.direction or usual, spec_.target, svc.name)
-        table = _TABLE[spec_.id]
-        try:
-            res.series = measure_series(council, service, spec_.id, start=start, end=end)
-        except SystemicError as exc:
-            res.note = f"{name}: {table}.csv has problems, so this measure is not shown. {exc}".strip()
+        res = MeasureResult(spec_.id, name, unit, spec_.direction or usual, spec_.target, service_name)
+        table = TABLE_OF[spec_.id]
+        if table in errors:
+            res.note = f"{name}: {table}.csv has problems, so this measure is not shown. {errors[table]}".strip()
             results.append(res)
             continue
-        res.grain = res.series.attrs.get("grain", "week")
+        frame = tables.get(table)
+        if frame is not None:
+            res.series, res.grain = measure_series(frame, spec_.id, start=start, end=end)
         if res.grain == "month":
             res.name = _MONTHLY_NAME.get(spec_.id, name)
         present = int(res.series["value"].notna().sum())
-        if not council.has_table(table):
-            res.note = f"No {table} recorded for {svc.name}: add {table}.csv to chart {name.lower()}."
+        if frame is None:
+            res.note = f"No {table} recorded for {service_name}: add {table}.csv to chart {name.lower()}."
         elif spec_.id == "weekly_demand" and res.grain == "month" and present < 2 and res.series["n"].sum() == 0 \
-                and council.table("demand", service=service)["received_at"].notna().any():
+                and frame["received_at"].notna().any():
             # contacts too few a week for weeks, and not 2 whole months of them either
-            res.note = _part_weeks_note(council, service, res.name, svc.name, "month", start=start, end=end)
+            res.note = _part_weeks_note(frame, res.name, service_name, "month", start=start, end=end)
             res.series = res.series.iloc[:0]
         elif present < 2:
-            res.note = _no_data_note(spec_.id, svc.name, res.grain)
+            res.note = _no_data_note(spec_.id, service_name, res.grain)
         elif spec_.id == "weekly_demand" and res.series["n"].sum() == 0:
             # every contact fell in a part week left out: a chart of whole weeks of 0 contacts would be false
-            res.note = _part_weeks_note(council, service, res.name, svc.name, res.grain, start=start, end=end)
+            res.note = _part_weeks_note(frame, res.name, service_name, res.grain, start=start, end=end)
             res.series = res.series.iloc[:0]  # its weeks of 0 would give the report a false data period
         else:
             res = _chart_series(res, [d for d, _ in changes], [label for _, label in changes])
         results.append(res)
     return results
-
-
-def _default_spec(measure_id: str):
-    from systemic_lib.council import MeasureSpec
-
-    return MeasureSpec(id=measure_id)
 
 
 def _no_data_note(measure_id: str, service_name: str, grain: str = "week") -> str:
@@ -380,9 +388,8 @@ def _no_data_note(measure_id: str, service_name: str, grain: str = "week") -> st
     return f"{name} for {service_name}: fewer than 2 {grain}s of data. Needs {need}."
 
 
-def _part_weeks_note(council, service: str, name: str, service_name: str, grain: str, *, start=None,
+def _part_weeks_note(table: pd.DataFrame, name: str, service_name: str, grain: str, *, start=None,
                      end=None) -> str:
-    table = council.table("demand", service=service)
     when = table["received_at"].dropna()
     if start is not None or end is not None:
         when = within_period(table[table["received_at"].notna()], "received_at", start, end)["received_at"]
@@ -394,9 +401,53 @@ def _part_weeks_note(council, service: str, name: str, service_name: str, grain:
             "fall only in part weeks at the start and end of the data, so there are not 2 whole weeks to chart.")
 
 
+# ---------------------------------------------------------------------------------------------- the stage
+@dataclass
+class MeasureData:
+    """What the measure stage read and made: the service's contacts (rules applied) and cases, whole (None when the
+    council has no such table or it has errors), their problems, the stage's period, and one result per measure."""
+
+    service_name: str
+    contacts: pd.DataFrame | None
+    cases: pd.DataFrame | None
+    results: list[MeasureResult]
+    problems: list = field(default_factory=list)  #: errors of a table left out
+    rules_problems: list = field(default_factory=list)
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+
+
+def load(stage) -> MeasureData:
+    """Read the stage's contacts (with the council's rules, as the demand stage counts them) and cases once, and
+    build every measure of its service for its period."""
+    tables, errors, problems, rules_problems = {}, {}, [], []
+    for name in ("demand", "cases"):
+        if not stage.has(name):
+            continue
+        try:
+            if name == "demand":
+                contacts = stage.contacts(period=False)
+                tables[name], rules_problems = contacts.frame, list(contacts.problems)
+            else:
+                tables[name] = stage.table(name, period=False)
+        except ContractError as exc:
+            errors[name] = str(exc)
+            problems += exc.problems
+    svc = stage.service
+    results = measure_results(tables, service_name=svc.name, specs=svc.measures,
+                              changes=[(c.date, c.label) for c in stage.system_changes()],
+                              start=stage.start, end=stage.end, errors=errors)
+    return MeasureData(svc.name, tables.get("demand"), tables.get("cases"), results, problems, rules_problems,
+                       stage.start, stage.end)
+
+
 def for_stage(stage) -> list[MeasureResult]:
-    """``measure_results`` for a notebook's ``report.Stage`` (its council, service and period)."""
-    return measure_results(stage.council, stage.service.id, start=stage.start, end=stage.end)
+    """The measures of a notebook's ``report.Stage`` (``load(stage).results``), as older notebooks read them."""
+    return load(stage).results
+
+
+def _results(data) -> list[MeasureResult]:  # a MeasureData, or (older notebooks) its list of results
+    return data.results if isinstance(data, MeasureData) else list(data)
 
 
 # ----------------------------------------------------------------------------------------------- outputs
@@ -405,11 +456,12 @@ def _last_signal(result: pd.DataFrame) -> str | None:
     return None if present.empty else str(present["signal"].iloc[-1])
 
 
-def measure_summary(results: list[MeasureResult]) -> pd.DataFrame:
+def measure_summary(data) -> pd.DataFrame:
     """One row per measure: current mean and limits (latest phase), variation and assurance in plain words.
 
     The points column is "Weeks" when every measure is weekly, "Months" when every one is monthly, else "Weeks or
     months"; a monthly measure's name says "(by month)"."""
+    results = _results(data)
     rows = []
     grains = {r.grain for r in results if r.result is not None}
     points = "Weeks" if grains <= {"week"} else "Months" if grains == {"month"} else "Weeks or months"
@@ -466,7 +518,7 @@ def measure_figures(results: list[MeasureResult]) -> dict:
     return {"measures": out}
 
 
-# ----------------------------------------------------------------------------------------------- display
+# ------------------------------------------------------------------------------------------------- words
 def chart_title(r: MeasureResult) -> str:
     """'End-to-end time (weekly median, by week opened), 1 Jan 2024 to 29 Dec 2024 (52 weeks, 1,204 cases opened)'.
 
@@ -487,41 +539,11 @@ def chart_title(r: MeasureResult) -> str:
     return title
 
 
-def chart(r: MeasureResult, ax=None):
-    """The measure's capability chart (an Axes), or None when it has no chart (see ``r.note``)."""
-    from systemic_lib.charts import capability_chart
-
-    if r.result is None:
-        return None
-    return capability_chart(r.result, ax=ax, title=chart_title(r), unit=r.unit, phase_labels=r.phase_labels)
-
-
-def show(r: MeasureResult) -> None:
-    """Heading, chart and narration of one measure in a notebook (or its note when there is no chart)."""
-    import matplotlib.pyplot as plt
-
-    from systemic_lib import report
-
-    report.heading(r.name, level=3)
-    if r.result is None:
-        report.note(r.note or f"No data for {r.name}.")
-        return
-    chart(r)
-    plt.show()
-    report.note(r.narration)
-    if r.changes_outside:
-        report.note("Recorded system changes outside these data (no phase drawn): " + "; ".join(
-            f"{c['label']} ({c['date']})" for c in r.changes_outside))
-
-
-def show_all(results: list[MeasureResult]) -> None:
-    """``show`` every measure in order."""
-    for r in results:
-        show(r)
-
-
-def headline(results: list[MeasureResult], service_name: str) -> str:
-    """One sentence for the top of the report: how many measures show a real change, and which way."""
+def headline(data, service_name: str | None = None) -> str:
+    """One sentence for the top of the report: how many measures show a real change, and which way. (Older
+    notebooks pass the list of results and the service name.)"""
+    results = _results(data)
+    service_name = service_name or data.service_name
     charted = [r for r in results if r.result is not None]
     if not charted:
         return f"No measure of {service_name} has enough data for a capability chart yet."
@@ -550,15 +572,28 @@ QUESTIONS = (
 """Questions a team should ask at the measure stage."""
 
 
-def period(results: list[MeasureResult]) -> tuple:
+def questions(data=None) -> list[str]:
+    """Questions a team should ask at the measure stage."""
+    return list(QUESTIONS)
+
+
+def figures(data: MeasureData) -> dict:
+    """What ``measure.json`` holds besides the stage's meta: ``measure_figures`` of the stage's results."""
+    return measure_figures(_results(data))
+
+
+def period(data) -> tuple:
     """First and last day covered by any measure's series (None, None without data)."""
+    results = _results(data)
     firsts = [r.period[0] for r in results if r.period[0] is not None]
     lasts = [r.period[1] for r in results if r.period[1] is not None]
     return (min(firsts), max(lasts)) if firsts else (None, None)
 
 
-def summary_caption(results: list[MeasureResult], service_name: str) -> str:
+def summary_caption(data, service_name: str | None = None) -> str:
     """'Measures of Housing repairs, 1 January 2024 to 29 December 2024 (4 of 5 charted)'."""
+    results = _results(data)
+    service_name = service_name or data.service_name
     first, last = period(results)
     charted = sum(r.result is not None for r in results)
     return (f"Measures of {service_name}, {words.period(first, last)} ({charted} of {len(results)} charted; "

@@ -7,6 +7,11 @@ and of failure demand %: what the system predictably achieves now, i.e. the late
 of the weekly series the measure stage charts (``measure.measure_series`` and ``spc.xmr``, a new phase at each of the
 service's recorded system changes).
 
+The stage contract: ``load(stage)`` reads each table once (demand through ``stage.contacts()``, with the council's
+rules applied, for both the demand side and the failure-demand capability) and returns a ``ScanData``;
+``headline`` (``where_to_start``), ``questions``, ``figures`` (what ``organisation_scan.json`` holds) and ``period``
+take it. The charts are in ``charts/scan.py``, what the page shows in ``sections/scan.py``.
+
 A service with no contacts, no events or too few weeks for a capability chart gets missing figures ("—" in the
 report, ``None`` in ``organisation_scan.json``) and a note saying what to add; the scan never raises for missing or
 broken data. ``where_to_start`` weighs failure demand and end-to-end time and says why in one sentence.
@@ -16,19 +21,33 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from . import words
-from .demand import COLOURS, UNCLASSIFIED, _empty, _new_ax, _short, pareto
+from . import moved, words
+from .demand import UNCLASSIFIED, pareto
 from .errors import ContractError, SystemicError
 
-__all__ = ["demand_side", "flow_side", "capability", "organisation_scan", "for_stage", "where_to_start",
-           "start_with", "figures", "show_table", "show_notes", "notes", "demand_chart", "end_to_end_chart", "period",
-           "period_caption", "caption", "problems", "capability_words", "DASH"]
+__all__ = ["ScanData", "load", "headline", "questions", "figures", "period", "demand_side", "flow_side", "capability",
+           "capabilities", "organisation_scan", "for_stage", "where_to_start", "start_with", "service_figures",
+           "notes", "demand_rows", "flow_rows", "period_caption", "caption", "problems", "capability_words", "DASH",
+           "QUESTIONS"]
 
-DASH = "\u2014"
+#: Charts and page sections that used to live here, still importable as ``scan.demand_chart`` etc.
+__getattr__ = moved.forward(__name__, {"demand_chart": "systemic_lib.charts.scan",
+                                       "end_to_end_chart": "systemic_lib.charts.scan",
+                                       "show_table": "systemic_lib.sections.scan",
+                                       "show_notes": "systemic_lib.sections.scan"})
+
+DASH = words.MISSING
+QUESTIONS = (
+    "Where is failure demand largest, in numbers and in share?",
+    "Where do citizens wait longest for their need to be met, and how many hands does a case pass through?",
+    "Which failure demands recur across services?",
+    "Which service should an experiment team start with?",
+)
 #: The two measures whose capability the scan shows, with the words used for them.
 CAPABILITY_MEASURES = {"end_to_end_days": "end_to_end_capability", "failure_demand_pct": "failure_capability"}
 #: A share of failure demand is only compared between services with at least this many classified contacts.
@@ -72,7 +91,8 @@ def demand_side(data: pd.DataFrame, *, services: dict[str, str], top: int = 3) -
     """Contacts, value, failure, unclassified, failure % (of classified contacts) and the top failure demands.
 
     ``services`` maps service id to name in council.yaml order; services with no contacts get zeros, and contacts
-    naming a service not in council.yaml get their own row (so the council total is every contact).
+    naming a service not in council.yaml get their own row (so the council total is every contact); ``known`` says
+    which rows are services in council.yaml.
     """
     types = pareto(data, by_service=True)
     wide = (types.pivot_table(index="service", columns="classification", values="contacts", aggfunc="sum",
@@ -95,7 +115,7 @@ def demand_side(data: pd.DataFrame, *, services: dict[str, str], top: int = 3) -
     counts = fails.groupby("service")["contacts"].agg(list)
     table["top_failure_demands"] = [words.get(s, []) for s in table["service"]]
     table["top_failure_counts"] = [[int(c) for c in counts.get(s, [])] for s in table["service"]]
-    table.attrs["known"] = known
+    table["known"] = table["service"].isin(known)
     return table
 
 
@@ -111,14 +131,19 @@ def flow_side(events: pd.DataFrame | None, *, services, catalogue: pd.DataFrame 
     Cases are those of ``flow.FlowLog``: first to last event, open cases (blank ``closed_at`` in cases.csv) left out
     of the times, so the figures are the flow report's.
     """
+    return _flow(events, services=services, catalogue=catalogue, cases=cases)[0]
+
+
+def _flow(events, *, services, catalogue=None, cases=None) -> tuple[pd.DataFrame, list]:
+    """``flow_side`` and the events' problems (``flow.FlowLog``'s checks)."""
     from .flow import FlowLog, service_summary
 
     out = pd.DataFrame(index=pd.Index(list(services), name="service"), columns=_FLOW_COLUMNS, dtype=float)
     if events is None or len(events) == 0:
-        return out
+        return out, []
     log = FlowLog(events, catalogue=catalogue, cases=cases)
     if not log.n_events:
-        return out
+        return out, []
     summary = service_summary(log).set_index("service")
     ct = log.case_table
     closed = pd.Series(~log.open_case, index=ct.index).groupby(ct["service"]).sum()
@@ -126,17 +151,15 @@ def flow_side(events: pd.DataFrame | None, *, services, catalogue: pd.DataFrame 
     known = summary.reindex(out.index)
     for col in _FLOW_COLUMNS:
         out[col] = known[col].astype(float)
-    out.attrs["problems"] = log.problems.as_problems()
-    return out
+    return out, log.problems.as_problems()
 
 
 # ------------------------------------------------------------------------------------------------ capability
-def capability(series: pd.DataFrame, *, measure_id: str, direction: str | None = None,
+def capability(series: pd.DataFrame, *, measure_id: str, grain: str = "week", direction: str | None = None,
                changes=(), service_name: str = "") -> dict:
     """What the system predictably achieves now on one measure: the latest phase's mean and process limits.
 
-    ``series`` is ``measure.measure_series`` (date, value, n; weekly, or monthly on sparse data as its
-    ``attrs["grain"]`` says); ``changes`` are (date, label) system changes, each starting a new phase as on the measure
+    ``series`` and ``grain`` are ``measure.measure_series``'s (date, value, n; weekly, or monthly on sparse data); ``changes`` are (date, label) system changes, each starting a new phase as on the measure
     report. Returns mean, lower, upper, since (latest phase start, ISO), weeks (points in the latest phase: weeks, or
     months when grain is "month"), grain, trial (fewer than 12 points behind the limits), stable (no special cause in
     the latest phase), phase (0 = no system change inside the data), label (the change that started the latest
@@ -146,7 +169,6 @@ def capability(series: pd.DataFrame, *, measure_id: str, direction: str | None =
     from .measure import MeasureResult
 
     name, unit, usual = MEASURES[measure_id]
-    grain = series.attrs.get("grain", "week")
     empty = {"mean": None, "lower": None, "upper": None, "since": None, "weeks": 0, "grain": grain, "trial": None,
              "stable": None, "phase": None, "label": None, "note": None}
     res = MeasureResult(measure_id, name, unit, direction or usual, None, service_name, series, grain=grain)
@@ -170,29 +192,37 @@ def capability(series: pd.DataFrame, *, measure_id: str, direction: str | None =
             "phase": int(phase["phase"]), "label": label, "note": None}
 
 
-def _capabilities(council, service_ids, *, start=None, end=None) -> dict[str, dict[str, dict]]:
-    """service id -> {measure id -> capability dict} for the two scan measures; never raises for data problems."""
-    from .measure import measure_series
+def capabilities(tables: dict[str, pd.DataFrame], services, *, changes: dict[str, list] | None = None, start=None,
+                 end=None, errors: dict[str, str] | None = None) -> dict[str, dict[str, dict]]:
+    """service id -> {measure id -> ``capability``} for the two scan measures; never raises for data problems.
 
+    ``tables``: the council's "demand" (contacts with the rules applied) and "cases", all services, the cases whole
+    (end-to-end weeks need the data's end); a table the council does not have is left out of the dict. ``errors``:
+    table -> why a table with errors was not read. ``services``: council.yaml's services (id, name, measures);
+    ``changes``: service id -> its (date, label) system changes, each starting a new phase."""
+    from .measure import TABLE_OF, measure_series
+
+    errors, changes = errors or {}, changes or {}
     out: dict[str, dict[str, dict]] = {}
-    for sid in service_ids:
-        svc = council.services[sid]
+    for svc in services:
         specs = {m.id: m for m in svc.measures}
-        changes = [(c.date, c.label) for c in council.system_changes(sid)]
-        out[sid] = {}
+        out[svc.id] = {}
         for mid in CAPABILITY_MEASURES:
-            table = "cases" if mid == "end_to_end_days" else "demand"
-            if not council.has_table(table):
-                out[sid][mid] = {"weeks": 0, "note": None}
+            table = TABLE_OF[mid]
+            if table in errors:
+                out[svc.id][mid] = {"weeks": 0, "note": f"{table}.csv has problems, so no capability is shown "
+                                                        f"({errors[table]})"}
                 continue
-            try:
-                series = measure_series(council, sid, mid, start=start, end=end)
-            except (ContractError, SystemicError) as exc:
-                out[sid][mid] = {"weeks": 0, "note": f"{table}.csv has problems, so no capability is shown ({exc})"}
+            if table not in tables:
+                out[svc.id][mid] = {"weeks": 0, "note": None}
                 continue
+            frame = tables[table]
+            series, grain = measure_series(frame[frame["service"] == svc.id].reset_index(drop=True), mid,
+                                           start=start, end=end)
             spec = specs.get(mid)
-            out[sid][mid] = capability(series, measure_id=mid, direction=spec.improvement if spec else None,
-                                       changes=changes, service_name=svc.name)
+            out[svc.id][mid] = capability(series, measure_id=mid, grain=grain,
+                                          direction=spec.improvement if spec else None, changes=changes.get(svc.id, ()),
+                                          service_name=svc.name)
     return out
 
 
@@ -202,15 +232,13 @@ def organisation_scan(contacts: pd.DataFrame, *, services: dict[str, str], top: 
     """Every service side by side: the demand side, plus flow figures (``flow_side``) and capabilities
     (service id -> {measure id -> ``capability`` dict}) where given, and a list of plain notes per service."""
     table = demand_side(contacts, services=services, top=top)
-    known = table.attrs["known"]
     flow = flow if flow is not None else pd.DataFrame(columns=_FLOW_COLUMNS, dtype=float)
     for col in _FLOW_COLUMNS:
         table[col] = flow[col].reindex(table["service"]).to_numpy(dtype=float) if col in flow else np.nan
     capabilities = capabilities or {}
     for mid, col in CAPABILITY_MEASURES.items():
         table[col] = [(capabilities.get(s) or {}).get(mid) for s in table["service"]]
-    table["notes"] = [_notes(row, row.service in known) for row in table.itertuples(index=False)]
-    table.attrs["known"] = known
+    table["notes"] = [_notes(row, row.known) for row in table.itertuples(index=False)]
     return table
 
 
@@ -240,45 +268,73 @@ def _notes(row, known: bool) -> list[str]:
     return out
 
 
-def for_stage(stage, *, top: int = 3) -> pd.DataFrame:
+@dataclass
+class ScanData:
+    """What the organisation scan read and made: one row per service (``organisation_scan``), the problems of tables
+    left out for errors, the rules table's and the events' problems, and the first and last date of the contacts
+    and of the events."""
+
+    table: pd.DataFrame
+    problems: list = field(default_factory=list)
+    rules_problems: list = field(default_factory=list)
+    flow_problems: list = field(default_factory=list)
+    contacts_period: tuple = (None, None)
+    events_period: tuple = (None, None)
+
+
+def load(stage, *, top: int = 3) -> ScanData:
     """The organisation scan of a notebook's council-level ``report.Stage`` (its period).
 
-    Reads demand (with the council's rules.csv applied to unclassified contacts, as the demand reports do), events,
-    activities and cases; a table with errors is left out (its problems are in
-    ``attrs["problems"]``) so that the scan still shows everything else. ``attrs`` also hold ``flow_problems``
-    (the events' checks) and the first and last date of the contacts and of the events.
+    Reads each table once: the contacts (``stage.contacts()``, the council's rules.csv applied to unclassified
+    contacts, as the demand reports do), events, activities and cases; a table with errors is left out (its problems
+    are in ``problems``) so that the scan still shows everything else. Capabilities come from the same contacts and
+    cases, through the measure stage's ``measure_series``.
     """
     council = stage.council
     services = {s.id: s.name for s in council.spec.services}
-    from .demand import stage_contacts
-
-    problems, tables, rules = [], {}, None
+    problems, tables, errors, rules_problems = [], {}, {}, []
     for name in ("demand", "events", "activities", "cases"):
         try:
             if name == "demand":  # with the council's rules applied, as on the demand reports
-                tables[name], rules = stage_contacts(stage)
+                contacts = stage.contacts()
+                tables[name], rules_problems = contacts.frame, list(contacts.problems)
             else:
-                tables[name] = stage.table(name) if name == "events" else council.table(name)
+                tables[name] = stage.table(name, period=name == "events")
         except ContractError as exc:
             problems += exc.problems
+            errors[name] = str(exc)
             tables[name] = None
     contacts = tables["demand"]
     if contacts is None:
         from .contract import empty_frame
 
         contacts = empty_frame("demand")
-    flow = flow_side(tables["events"], services=services, catalogue=tables["activities"], cases=tables["cases"])
-    caps = _capabilities(council, services, start=stage.start, end=stage.end)
+    flow, flow_problems = _flow(tables["events"], services=services, catalogue=tables["activities"],
+                                cases=tables["cases"])
+    measured = {name: tables[name] for name in ("demand", "cases") if stage.has(name) and name not in errors}
+    caps = capabilities(measured, council.spec.services, start=stage.start, end=stage.end, errors=errors,
+                        changes={s: [(c.date, c.label) for c in council.system_changes(s)] for s in services})
     table = organisation_scan(contacts, services=services, top=top, flow=flow, capabilities=caps)
-    table.attrs["problems"] = problems
-    table.attrs["rules_problems"] = list(rules.problems) if rules is not None else []
-    table.attrs["flow_problems"] = flow.attrs.get("problems", [])
-    table.attrs["contacts_period"] = ((contacts["received_at"].min(), contacts["received_at"].max())
-                                      if len(contacts) else (None, None))
     events = tables["events"]
-    table.attrs["events_period"] = ((events["timestamp"].min(), events["timestamp"].max())
-                                    if events is not None and len(events) else (None, None))
-    return table
+    return ScanData(table, problems, rules_problems, flow_problems,
+                    (contacts["received_at"].min(), contacts["received_at"].max()) if len(contacts) else (None, None),
+                    (events["timestamp"].min(), events["timestamp"].max())
+                    if events is not None and len(events) else (None, None))
+
+
+def for_stage(stage, *, top: int = 3) -> ScanData:
+    """``load(stage)``, under the name older notebooks used."""
+    return load(stage, top=top)
+
+
+def _table(data) -> pd.DataFrame:
+    """The per-service table of a ``ScanData`` (or a table itself)."""
+    return data.table if isinstance(data, ScanData) else data
+
+
+def _known(scan: pd.DataFrame) -> pd.DataFrame:
+    """The rows that are services in council.yaml."""
+    return scan[scan["known"]] if "known" in scan else scan
 
 
 # ------------------------------------------------------------------------------------------------ where to start
@@ -290,14 +346,14 @@ def _rank(values: pd.Series, name: str) -> int:
 _ORDINAL = {1: "", 2: "second ", 3: "third "}
 
 
-def where_to_start(scan: pd.DataFrame) -> str:
+def where_to_start(scan) -> str:
     """One plain sentence: which service to start with and why, weighing failure demand and end-to-end time.
 
     Each known service scores its failure demand (contacts) as a share of the largest service's plus its median
     end-to-end days as a share of the longest; the highest score wins (ties: more failure demand, then more
     contacts). A service with no events scores on failure demand alone, and one with no demand on time alone.
     """
-    known = scan[scan["service"].isin(scan.attrs.get("known", scan["service"]))].set_index("service", drop=False)
+    known = _known(_table(scan)).set_index("service", drop=False)
     if known.empty:
         return "No services are listed in council.yaml yet: add them to see the scan."
     failure = known["failure"].astype(float)
@@ -356,10 +412,10 @@ def _num(value, digits: int = 1):
     return None if _missing(value) else round(float(value), digits)
 
 
-def figures(scan: pd.DataFrame) -> list[dict]:
+def service_figures(scan) -> list[dict]:
     """The scan as a list of per-service dicts for ``organisation_scan.json`` (None for what is not known)."""
     out = []
-    for row in scan.itertuples(index=False):
+    for row in _table(scan).itertuples(index=False):
         out.append({
             "service": row.service, "service_name": row.service_name, "contacts": int(row.contacts),
             "value": int(row.value), "failure": int(row.failure), "unclassified": int(row.unclassified),
@@ -376,21 +432,45 @@ def figures(scan: pd.DataFrame) -> list[dict]:
     return out
 
 
-def start_with(scan: pd.DataFrame) -> str | None:
+def figures(data) -> dict | list[dict]:
+    """What ``organisation_scan.json`` holds besides the stage's meta: every contact, where to start (the sentence
+    and the service id) and ``service_figures``. (Given a bare per-service table, as older code did, its
+    ``service_figures``.)"""
+    if not isinstance(data, ScanData):
+        return service_figures(data)
+    return {"contacts": int(data.table["contacts"].sum()), "where_to_start": where_to_start(data),
+            "start_with": start_with(data), "services": service_figures(data)}
+
+
+def headline(data) -> str:
+    """The scan's headline: ``where_to_start``."""
+    return where_to_start(data)
+
+
+def questions(data=None) -> list[str]:
+    """Questions a team should ask of the organisation scan."""
+    return list(QUESTIONS)
+
+
+def start_with(scan) -> str | None:
     """The id of the service ``where_to_start`` names, or None."""
     text = where_to_start(scan)
-    for row in scan.itertuples(index=False):
+    for row in _table(scan).itertuples(index=False):
         if re.search(r"start with " + re.escape(row.service_name) + ":", text):
             return row.service
     return None
 
 
-def notes(scan: pd.DataFrame) -> list[str]:
+def notes(scan) -> list[str]:
     """"Service: note" for every note of every service, in scan order."""
-    return [f"{row.service_name}: {n}" for row in scan.itertuples(index=False) for n in row.notes]
+    return [f"{row.service_name}: {n}" for row in _table(scan).itertuples(index=False) for n in row.notes]
 
 
-def _demand_rows(scan: pd.DataFrame) -> pd.DataFrame:
+def demand_rows(scan) -> pd.DataFrame:
+    """The demand table in words: contacts, failure demand (and %), not yet classified, the largest failure demands;
+    "—" where a service has none."""
+    scan = _table(scan)
+
     def top(row):
         return "; ".join(f"{t} ({c:,})" for t, c in zip(row.top_failure_demands, row.top_failure_counts)) or DASH
 
@@ -404,8 +484,10 @@ def _demand_rows(scan: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _flow_rows(scan: pd.DataFrame) -> pd.DataFrame:
-    known = scan[scan["service"].isin(scan.attrs.get("known", scan["service"]))]
+def flow_rows(scan) -> pd.DataFrame:
+    """The end-to-end table in words, services in council.yaml only: cases, median and 85% days, hand-offs and
+    people per case, and the two capabilities (``capability_words``)."""
+    known = _known(_table(scan))
 
     def per_case(h, p):
         return DASH if _missing(h) else f"{h:.1f} / {p:.1f}"
@@ -421,104 +503,35 @@ def _flow_rows(scan: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def show_table(scan: pd.DataFrame, *, part: str = "demand", caption: str | None = None) -> None:
-    """One of the scan's two tables for people who don't code: ``part`` "demand" (contacts, failure demand, the
-    largest failure demands) or "flow" (end-to-end days, hand-offs, people, capability). Missing figures show "—"."""
-    from . import report
-
-    if part not in ("demand", "flow"):
-        raise SystemicError(f"part must be 'demand' or 'flow', not {part!r}")
-    rows = _demand_rows(scan) if part == "demand" else _flow_rows(scan)
-    report.table(rows, caption=caption, max_rows=max(30, len(rows)))
+_demand_rows, _flow_rows = demand_rows, flow_rows
 
 
-def show_notes(scan: pd.DataFrame) -> None:
-    """Each service's notes (what is missing and what to add), as plain notes; nothing if there are none."""
-    from . import report
-
-    for line in notes(scan):
-        report.note(line)
-
-
-def period(scan: pd.DataFrame) -> tuple:
+def period(data: ScanData) -> tuple:
     """First and last date of the scan's contacts and events together (None, None when neither is dated)."""
-    spans = [scan.attrs.get(k) or (None, None) for k in ("contacts_period", "events_period")]
+    spans = [data.contacts_period or (None, None), data.events_period or (None, None)]
     firsts = [pd.Timestamp(a) for a, _ in spans if a is not None and not pd.isna(a)]
     lasts = [pd.Timestamp(b) for _, b in spans if b is not None and not pd.isna(b)]
     return (min(firsts), max(lasts)) if firsts else (None, None)
 
 
-def period_caption(scan: pd.DataFrame) -> str:
+def period_caption(data: ScanData) -> str:
     """"1 Jan 2024 to 30 Mar 2025" for the scan's data, or "no dated data"."""
-    return words.period(*period(scan), short=True)
+    return words.period(*period(data), short=True)
 
 
-def caption(scan: pd.DataFrame, what: str) -> str:
+def caption(data: ScanData, what: str) -> str:
     """A table caption with the period and the number of services and contacts."""
-    known = len(scan.attrs.get("known", scan["service"]))
-    return (f"{what}, {period_caption(scan)} ({words.count(known, 'service')}, "
-            f"{int(scan['contacts'].sum()):,} contacts)")
+    return (f"{what}, {period_caption(data)} ({words.count(len(_known(data.table)), 'service')}, "
+            f"{int(data.table['contacts'].sum()):,} contacts)")
 
 
-def problems(stage, scan: pd.DataFrame) -> list:
+def problems(stage, data: ScanData) -> list:
     """The council's data problems the scan rests on: tables left out for errors, then the demand data's, the
     rules table's and the events' warnings (with counts)."""
     from .demand import data_problems
 
-    out = list(scan.attrs.get("problems", []))
+    out = list(data.problems)
     out += data_problems(stage.council)
-    out += list(scan.attrs.get("rules_problems", []))
-    out += list(scan.attrs.get("flow_problems", []))
+    out += list(data.rules_problems)
+    out += list(data.flow_problems)
     return out
-
-
-# ------------------------------------------------------------------------------------------------ charts
-def demand_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, period_text: str = ""):
-    """Every service's contacts as stacked bars (value, failure, unclassified) with its failure %; returns the Axes."""
-    ax = _new_ax(ax, max(2.2, 0.4 * len(scan) + 1.2))
-    when = f", {period_text}" if period_text else ""
-    title = title or f"Demand by service{when} ({int(scan['contacts'].sum()):,} contacts)"
-    if scan.empty or scan["contacts"].sum() == 0:
-        return _empty(ax, title, "No contacts recorded")
-    y = np.arange(len(scan))
-    left = np.zeros(len(scan))
-    for klass, col in (("value", "value"), ("failure", "failure"), (UNCLASSIFIED, "unclassified")):
-        ax.barh(y, scan[col], left=left, color=COLOURS[klass],
-                label=f"{klass} demand" if klass != UNCLASSIFIED else klass)
-        left += scan[col].to_numpy()
-    ax.set_yticks(y, [_short(n, 36) for n in scan["service_name"]])
-    ax.invert_yaxis()
-    for yi, (k, fp) in enumerate(zip(scan["contacts"], scan["failure_pct"])):
-        ax.text(k, yi, f" {k:,}" + ("" if _missing(fp) else f" ({fp:.0f}% failure)"), va="center", fontsize=8)
-    ax.set_xlim(0, max(1, scan["contacts"].max()) * 1.35)
-    ax.xaxis.set_major_formatter("{x:,.0f}")
-    ax.set_xlabel("contacts")
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
-    ax.set_title(title)
-    return ax
-
-
-def end_to_end_chart(scan: pd.DataFrame, *, ax=None, title: str | None = None, period_text: str = ""):
-    """Median and 85th-percentile end-to-end days per service (closed cases) as bars; returns the Axes."""
-    known = scan[scan["service"].isin(scan.attrs.get("known", scan["service"]))]
-    ax = _new_ax(ax, max(2.2, 0.4 * len(known) + 1.2))
-    closed = int(np.nansum(known["closed_cases"].to_numpy(dtype=float))) if len(known) else 0
-    when = f", {period_text}" if period_text else ""
-    title = title or f"End-to-end days by service{when} ({closed:,} closed cases)"
-    if not known["median_days"].notna().any():
-        return _empty(ax, title, "No end-to-end times recorded (no events with closed cases)")
-    y = np.arange(len(known))
-    p85 = known["p85_days"].fillna(0).to_numpy(dtype=float)
-    med = known["median_days"].fillna(0).to_numpy(dtype=float)
-    ax.barh(y, p85, color="#c6dbef", label="85% of cases within")
-    ax.barh(y, med, color=COLOURS["value"], label="median", height=0.5)
-    ax.set_yticks(y, [_short(n, 36) for n in known["service_name"]])
-    ax.invert_yaxis()
-    for yi, (m, p) in enumerate(zip(known["median_days"], known["p85_days"])):
-        text = " no end-to-end times" if _missing(m) else f" median {words.days(m)}, 85% within {words.days(p, missing=DASH)}"
-        ax.text(0 if _missing(p) else p, yi, text, va="center", fontsize=8)
-    ax.set_xlim(0, max(1.0, float(np.nanmax(p85))) * 1.45)
-    ax.set_xlabel("days from first to last step (closed cases)")
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
-    ax.set_title(title)
-    return ax

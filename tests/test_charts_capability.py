@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 
-import matplotlib
+import matplotlib.axes
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_rgba
 
-matplotlib.use("Agg")
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
-
-from systemic_lib.charts.capability import PALETTE, capability_chart, quick_chart  # noqa: E402
-from systemic_lib.spc import SpcInputError, xmr  # noqa: E402
+from systemic_lib.charts.capability import PALETTE, capability_chart, quick_chart
+from systemic_lib.spc import SpcInputError, xmr
 
 BASE = [75, 125] * 6  # mean 100, limits -33 / 233
 
@@ -163,11 +160,7 @@ def test_chart_command(csv_file, tmp_path):
 
 
 def test_dense_charts_drop_the_joining_line_but_keep_every_point():
-    import matplotlib
-
-    matplotlib.use("Agg")
     from systemic_lib.charts import capability as charts
-    from systemic_lib.spc import xmr
 
     rng = np.random.default_rng(1)
     sparse = charts.capability_chart(xmr(rng.normal(10, 1, charts.DENSE)))

@@ -6,17 +6,15 @@ import json
 import textwrap
 from pathlib import Path
 
-import matplotlib
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
 
-matplotlib.use("Agg")
-
-import nbformat  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from systemic_lib import measure  # noqa: E402
-from systemic_lib.council import load_council  # noqa: E402
+from systemic_lib import measure
+from systemic_lib.charts.measure import chart
+from systemic_lib.council import load_council
+from systemic_lib.stages import Stage
 
 YAML = textwrap.dedent("""\
     name: Testshire Council
@@ -73,6 +71,20 @@ def build(folder: Path, *, weeks: int = 24, change_week: int = 12, yaml_text: st
     return folder
 
 
+def series(council, service: str, measure_id: str, **kwargs) -> tuple[pd.DataFrame, str]:
+    """``measure.measure_series`` of the table ``measure.load`` reads for it: the service's contacts (rules applied)
+    or cases, whole."""
+    stage = Stage(council, service, "measure")
+    table = (stage.contacts(period=False).frame if measure.TABLE_OF[measure_id] == "demand"
+             else stage.table("cases", period=False))
+    return measure.measure_series(table, measure_id, **kwargs)
+
+
+def results_of(council, service: str) -> list:
+    """The measures of one service, as the notebook builds them (``measure.load``)."""
+    return measure.load(Stage(council, service, "measure")).results
+
+
 @pytest.fixture
 def council(tmp_path):
     return load_council(build(tmp_path / "testshire"))
@@ -80,7 +92,7 @@ def council(tmp_path):
 
 @pytest.fixture
 def results(council):
-    return measure.measure_results(council, "housing-repairs")
+    return results_of(council, "housing-repairs")
 
 
 def _by_id(results):
@@ -89,7 +101,7 @@ def _by_id(results):
 
 # ------------------------------------------------------------------------------------------------- series
 def test_end_to_end_is_weekly_median_by_opening_week(tmp_path, council):
-    s = measure.measure_series(council, "housing-repairs", "end_to_end_days")
+    s, _ = series(council, "housing-repairs", "end_to_end_days")
     assert len(s) == 24 and s["date"].iloc[0] == MONDAY and (s["date"].dt.day_of_week == 0).all()
     assert s["value"].tolist()[:3] == [30, 32, 30] and s["value"].tolist()[12:14] == [10, 12]
     folder = tmp_path / "three"
@@ -105,7 +117,7 @@ def test_end_to_end_is_weekly_median_by_opening_week(tmp_path, council):
                       "2024-01-20 10:00", "2024-01-22 10:00", "",
                       "2024-03-02 10:00", ""],
     }).to_csv(folder / "cases.csv", index=False)
-    s = measure.measure_series(load_council(folder), "housing-repairs", "end_to_end_days", grain="week")
+    s, _ = series(load_council(folder), "housing-repairs", "end_to_end_days", grain="week")
     # data end = latest timestamp = closed 2 March 10:00
     # week of 1 Jan: a, 2 days → 2
     # week of 8 Jan: b 9, c 40, d 4 days → median 9 (not the mean 17.7)
@@ -115,10 +127,10 @@ def test_end_to_end_is_weekly_median_by_opening_week(tmp_path, council):
 
 
 def test_percentages_and_counts(council):
-    fd = measure.measure_series(council, "housing-repairs", "failure_demand_pct")
+    fd, _ = series(council, "housing-repairs", "failure_demand_pct")
     assert fd["value"].tolist()[:2] == [40, 50] and fd["value"].tolist()[12:14] == [10, 20]  # 4/10, 5/10, 1/10
-    assert (measure.measure_series(council, "housing-repairs", "weekly_demand")["value"] == 10).all()
-    assert (measure.measure_series(council, "housing-repairs", "one_stop_pct")["value"] == 60).all()
+    assert (series(council, "housing-repairs", "weekly_demand")[0]["value"] == 10).all()
+    assert (series(council, "housing-repairs", "one_stop_pct")[0]["value"] == 60).all()
 
 
 def test_small_weeks_are_missing_and_part_weeks_not_counted(tmp_path):
@@ -131,10 +143,10 @@ def test_small_weeks_are_missing_and_part_weeks_not_counted(tmp_path):
                   "channel": "phone", "classification": ["failure", "value"] * 7}).to_csv(folder / "demand.csv",
                                                                                          index=False)
     c = load_council(folder)
-    fd = measure.measure_series(c, "housing-repairs", "failure_demand_pct", grain="week")  # the weekly rules
+    fd, _ = series(c, "housing-repairs", "failure_demand_pct", grain="week")  # the weekly rules
     # 4 classified contacts < 5 → missing; 6 → 3/6 = 50%; 4 → missing
     assert np.isnan(fd["value"].iloc[0]) and fd["value"].iloc[1] == 50 and np.isnan(fd["value"].iloc[2])
-    wd = measure.measure_series(c, "housing-repairs", "weekly_demand", grain="week")
+    wd, _ = series(c, "housing-repairs", "weekly_demand", grain="week")
     # first week covered 4 days (Thu-Sun) and last 1 day (Mon): both left out
     assert wd["date"].tolist() == [pd.Timestamp("2024-01-08")] and wd["value"].tolist() == [6]
 
@@ -153,7 +165,7 @@ def test_delivered_when_wanted(tmp_path):
     rows.append({"case_id": "same-day", "service": "housing-repairs", "opened_at": "2023-12-01 09:00",
                  "closed_at": "2024-01-17 18:00", "wanted_by": "2024-01-17"})  # on the day wanted: delivered
     pd.DataFrame(rows).to_csv(folder / "cases.csv", index=False)
-    s = measure.measure_series(load_council(folder), "housing-repairs", "delivered_when_wanted_pct")
+    s, _ = series(load_council(folder), "housing-repairs", "delivered_when_wanted_pct")
     # week 0: 4 of 5 on time = 80%; week 1: 3/5 = 60%; week 2: 2/5 + the same-day case = 3/6 = 50%
     assert s["value"].tolist() == [80, 60, 50]
 
@@ -187,21 +199,21 @@ def test_mid_week_change_starts_next_week_and_same_week_changes_merge(tmp_path):
         "  - {date: 2024-03-22, label: New letters}\n")
     assert "New letters" in yaml_text
     c = load_council(build(tmp_path / "t", yaml_text=yaml_text))
-    e2e = _by_id(measure.measure_results(c, "housing-repairs"))["end_to_end_days"]
+    e2e = _by_id(results_of(c, "housing-repairs"))["end_to_end_days"]
     # Wednesday 20 and Friday 22 March both start the phase on Monday 25 March
     assert e2e.phase_labels == ["New team / New letters"]
     assert e2e.result.attrs["phases"][1]["start"] == pd.Timestamp("2024-03-25")
 
 
 def test_no_data_gives_notes_not_errors(council, tmp_path):
-    ct = measure.measure_results(council, "council-tax")  # names no measures: all five, none with data
+    ct = results_of(council, "council-tax")  # names no measures: all five, none with data
     assert [r.id for r in ct] == ["end_to_end_days", "failure_demand_pct", "weekly_demand", "one_stop_pct",
                                   "delivered_when_wanted_pct"]
     assert all(r.result is None and r.note for r in ct)
     json.dumps(measure.measure_figures(ct))
     assert measure.headline(ct, "Council tax").startswith("No measure of Council tax")
     no_cases = load_council(build(tmp_path / "nocases", cases=False))
-    e2e = _by_id(measure.measure_results(no_cases, "housing-repairs"))["end_to_end_days"]
+    e2e = _by_id(results_of(no_cases, "housing-repairs"))["end_to_end_days"]
     assert e2e.note.startswith("No cases recorded for Housing repairs")
 
 
@@ -214,19 +226,41 @@ def test_contacts_only_in_part_weeks_give_a_note_not_weeks_of_zero(tmp_path):
     pd.DataFrame({"contact_id": [f"C{i}" for i in range(5)], "service": "housing-repairs", "received_at": times,
                   "channel": "phone", "classification": "value"}).to_csv(folder / "demand.csv", index=False)
     c = load_council(folder)
-    wd = measure.measure_series(c, "housing-repairs", "weekly_demand")
+    wd, _ = series(c, "housing-repairs", "weekly_demand")
     assert wd["value"].tolist() == [0, 0]  # 16 and 23 March, whole weeks with no contact
-    r = _by_id(measure.measure_results(c, "housing-repairs"))["weekly_demand"]
+    r = _by_id(results_of(c, "housing-repairs"))["weekly_demand"]
     assert r.result is None and r.period == (None, None)
     assert r.note == ("Demand per week for Housing repairs: its 5 contacts (13 Mar 2015 to 31 Mar 2015) fall only in "
                       "part weeks at the start and end of the data, so there are not 2 whole weeks to chart.")
+
+
+def test_failure_demand_reads_contacts_with_the_council_rules_as_the_demand_stage_does(tmp_path):
+    """The measure stage counts failure demand on the contacts the demand stage counts: hand classifications, then
+    the council's rules.csv for the unclassified (it used to read demand without the rules)."""
+    folder = build(tmp_path / "ruled")
+    demand = pd.read_csv(folder / "demand.csv", dtype=str, keep_default_na=False)
+    blank = demand["contact_id"].str.endswith(("-8", "-9"))  # two value contacts a week left unclassified
+    demand.loc[blank, "classification"] = ""
+    demand.to_csv(folder / "demand.csv", index=False)
+    (folder / "rules.csv").write_text("service,column,pattern,classification,failure_type\n"
+                                      ",channel,phone,failure,\n")
+    c = load_council(folder)
+    data = measure.load(Stage(c, "housing-repairs", "measure"))
+    fd = _by_id(data.results)["failure_demand_pct"]
+    # week 0: 4 failure by hand + 2 by the rule = 6 of 10 classified; week 1: 5 + 2 = 7 of 10 (without the rules:
+    # 4 of 8 = 50% and 5 of 8 = 62.5%); after the change 1 + 2 = 3 and 2 + 2 = 4 of 10
+    assert fd.series["value"].tolist()[:2] == [60, 70] and fd.series["value"].tolist()[12:14] == [30, 40]
+    assert (fd.series["n"] == 10).all()
+    contacts = Stage(c, "housing-repairs", "demand").contacts().frame  # what the demand stage counts
+    assert int(fd.series["n"].sum()) == int(contacts["classification"].isin(["value", "failure"]).sum()) == 240
+    assert data.rules_problems == [] and data.problems == []
 
 
 def test_table_with_errors_gives_a_note(tmp_path):
     folder = build(tmp_path / "bad")
     text = (folder / "cases.csv").read_text().replace("2024-01-01 10:00", "not a date", 1)
     (folder / "cases.csv").write_text(text)
-    e2e = _by_id(measure.measure_results(load_council(folder), "housing-repairs"))["end_to_end_days"]
+    e2e = _by_id(results_of(load_council(folder), "housing-repairs"))["end_to_end_days"]
     assert e2e.result is None and "cases.csv has problems" in e2e.note
 
 
@@ -260,9 +294,9 @@ def test_chart_title_names_period_and_count(results):
     e2e = _by_id(results)["end_to_end_days"]
     assert measure.chart_title(e2e) == ("End-to-end time (weekly median, by week opened), 1 Jan 2024 to "
                                         "16 Jun 2024 (24 weeks, 120 cases opened)")
-    ax = measure.chart(e2e)
+    ax = chart(e2e)
     assert ax.get_title(loc="left") == measure.chart_title(e2e)
-    assert measure.chart(_by_id(results)["delivered_when_wanted_pct"]) is None
+    assert chart(_by_id(results)["delivered_when_wanted_pct"]) is None
 
 
 # ------------------------------------------------------------------------------------------------ explorer
@@ -300,7 +334,7 @@ def test_explorer_adds_moves_and_removes_boundaries(results):
 def test_explorer_without_data(council):
     from systemic_lib.widgets.measure import MeasureExplorer
 
-    ex = MeasureExplorer(measure.measure_results(council, "council-tax"))
+    ex = MeasureExplorer(results_of(council, "council-tax"))
     assert "No measure" in ex.message.value
 
 
@@ -319,22 +353,18 @@ def test_notebook_follows_conventions():
     assert 'stage="measure"' in code[0]
     assert all(len(src.splitlines()) <= 6 for src in code)
     assert not any("for " in src or "pd." in src for src in code)  # no logic in the notebook
-    assert code[-1].startswith("stage.save(measure.measure_figures(results)")
+    assert "data = measure.load(stage)" in code[0]
+    assert code[-1].startswith("stage.save(measure.figures(data), period=measure.period(data))")
 
 
 @pytest.mark.slow
-def test_notebook_runs_and_writes_measure_json(tmp_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
+def test_notebook_runs_and_writes_measure_json(tmp_path, run_stage_notebook):
     folder = build(tmp_path / "testshire")
-    monkeypatch.setenv("SYSTEMIC_BATCH", "1")
-    out = tmp_path / "report"
-    papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(NOTEBOOK.parent),
-                               kernel_name="python3", progress_bar=False,
-                               parameters={"council_dir": str(folder), "service": "housing-repairs",
-                                           "output_dir": str(out)})
-    figures = json.loads((out / "measure.json").read_text())
+    figures, shown = run_stage_notebook("measure", council_dir=str(folder), service="housing-repairs")
     assert figures["stage"] == "measure"
     assert figures["measures"]["end_to_end_days"]["change_signal"] == "improvement"
+    assert figures["period"] == {"start": "2024-01-01", "end": "2024-06-16"}
+    assert "Traceback" not in shown and "<h3>End-to-end time</h3>" in shown and "Measures of Housing repairs, " in shown
 
 
 # ---------------------------------------------------------------------------------------------------- grain
@@ -361,9 +391,9 @@ def test_grain_threshold_is_a_median_week_of_five():
 
 def test_exactly_five_a_week_stays_weekly(tmp_path):
     c = load_council(_demand(tmp_path / "five", 5, 12))
-    wd = measure.measure_series(c, "housing-repairs", "weekly_demand")
-    assert wd.attrs["grain"] == "week" and len(wd) == 12 and (wd["value"] == 5).all()
-    r = _by_id(measure.measure_results(c, "housing-repairs"))["weekly_demand"]
+    wd, wd_grain = series(c, "housing-repairs", "weekly_demand")
+    assert wd_grain == "week" and len(wd) == 12 and (wd["value"] == 5).all()
+    r = _by_id(results_of(c, "housing-repairs"))["weekly_demand"]
     assert r.grain == "week" and r.name == "Demand per week" and not r.narration.startswith("Each point")
     assert measure.chart_title(r) == "Demand per week, 1 Jan 2024 to 24 Mar 2024 (12 weeks, 60 contacts)"
     assert measure.measure_figures([r])["measures"]["weekly_demand"]["grain"] == "week"
@@ -371,14 +401,14 @@ def test_exactly_five_a_week_stays_weekly(tmp_path):
 
 def test_four_a_week_is_charted_by_calendar_month(tmp_path):
     c = load_council(_demand(tmp_path / "four", 4, 12))
-    wd = measure.measure_series(c, "housing-repairs", "weekly_demand")
+    wd, wd_grain = series(c, "housing-repairs", "weekly_demand")
     # Mon-Thu for 12 weeks from Mon 1 Jan to Thu 21 Mar 2024. January: 4 whole weeks (16) + Mon-Wed 29-31 Jan (3) = 19.
     # February: Thu 1 Feb (1) + 4 weeks from 5 Feb (16, the last Mon-Thu 26-29 Feb) = 17. March: covered 1-21 March,
     # 10 days short of its 31 (more than 3): a part month, left out.
-    assert wd.attrs["grain"] == "month"
+    assert wd_grain == "month"
     assert wd["date"].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-01")]
     assert wd["value"].tolist() == [19, 17] and wd["n"].tolist() == [19, 17]
-    r = _by_id(measure.measure_results(c, "housing-repairs"))["weekly_demand"]
+    r = _by_id(results_of(c, "housing-repairs"))["weekly_demand"]
     assert r.id == "weekly_demand" and r.grain == "month" and r.name == "Demand per month"
     assert r.spoken == "demand per month" and r.period == (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-29"))
     assert measure.chart_title(r) == ("Demand per month, 1 Jan 2024 to 29 Feb 2024 (2 months, 36 contacts)\n"
@@ -390,8 +420,8 @@ def test_four_a_week_is_charted_by_calendar_month(tmp_path):
     table = measure.measure_summary([r])
     assert list(table.columns)[2] == "Months" and table.iloc[0]["Months"] == 2
     # the same data, asked for weeks, give the weekly series: 4 a week (the last week, Mon-Thu only, is a part week)
-    weekly = measure.measure_series(c, "housing-repairs", "weekly_demand", grain="week")
-    assert weekly.attrs["grain"] == "week" and len(weekly) == 11 and (weekly["value"] == 4).all()
+    weekly, weekly_grain = series(c, "housing-repairs", "weekly_demand", grain="week")
+    assert weekly_grain == "week" and len(weekly) == 11 and (weekly["value"] == 4).all()
 
 
 def test_sparse_end_to_end_is_a_monthly_median_by_month_opened(tmp_path):
@@ -405,18 +435,18 @@ def test_sparse_end_to_end_is_a_monthly_median_by_month_opened(tmp_path):
                    "closed_at": f"{pd.Timestamp(d) + pd.Timedelta(days=n):%Y-%m-%d} 10:00"}
                   for i, (d, n) in enumerate(cases)]).to_csv(folder / "cases.csv", index=False)
     c = load_council(folder)
-    s = measure.measure_series(c, "housing-repairs", "end_to_end_days")
+    s, s_grain = series(c, "housing-repairs", "end_to_end_days")
     # medians by month opened: January 10, 20, 30 → 20; February 5, 15 → 10; March 8
-    assert s.attrs["grain"] == "month"
+    assert s_grain == "month"
     assert s["date"].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-01"), pd.Timestamp("2024-03-01")]
     assert s["value"].tolist() == [20, 10, 8] and s["n"].tolist() == [3, 2, 1]
     # weekly, 10 weeks from 1 Jan to 4 Mar hold 6 cases: a median week of 1 (below 5)
-    assert measure.measure_series(c, "housing-repairs", "end_to_end_days", grain="week")["n"].median() == 1
-    r = _by_id(measure.measure_results(c, "housing-repairs"))["end_to_end_days"]
+    assert series(c, "housing-repairs", "end_to_end_days", grain="week")[0]["n"].median() == 1
+    r = _by_id(results_of(c, "housing-repairs"))["end_to_end_days"]
     assert r.grain == "month" and r.name == "End-to-end time" and r.spoken == "end-to-end time (monthly median)"
     assert measure.chart_title(r) == ("End-to-end time (by month opened), 1 Jan 2024 to 31 Mar 2024 (3 months, 6 "
                                       "cases opened)\nMonthly median, because fewer than 5 cases a week")
-    assert measure.chart(r).get_title(loc="left") == measure.chart_title(r)
+    assert chart(r).get_title(loc="left") == measure.chart_title(r)
     assert r.narration.startswith("Each point is one calendar month (monthly median, because fewer than 5 cases a "
                                   "week). ")
     assert measure.measure_summary([r]).iloc[0]["Measure"] == "End-to-end time (by month)"
@@ -425,7 +455,7 @@ def test_sparse_end_to_end_is_a_monthly_median_by_month_opened(tmp_path):
 def test_monthly_phase_starts_at_the_first_month_on_or_after_the_change(tmp_path):
     yaml_text = YAML.replace("2024-03-25, label: Experiment team started", "2024-03-15, label: New team")
     c = load_council(_demand(tmp_path / "phases", 4, 26, yaml_text=yaml_text))
-    wd = _by_id(measure.measure_results(c, "housing-repairs"))["weekly_demand"]
+    wd = _by_id(results_of(c, "housing-repairs"))["weekly_demand"]
     # 1 Jan to Thu 27 Jun 2024, Mon-Thu: January to May whole months; June covered 27 days of 30, within 3: kept
     assert wd.grain == "month" and wd.series["date"].dt.month.tolist() == [1, 2, 3, 4, 5, 6]
     # Friday 15 March falls inside March: the phase starts with April, the first month on or after the change
@@ -454,5 +484,5 @@ def test_sample_councils_stay_weekly(tmp_path):
     folder = next(f for f in write_sample_councils(tmp_path) if f.name == "northshire")
     c = load_council(folder)
     for sid in c.services:
-        grains = {r.id: r.grain for r in measure.measure_results(c, sid) if r.result is not None}
+        grains = {r.id: r.grain for r in results_of(c, sid) if r.result is not None}
         assert set(grains.values()) == {"week"}, (sid, grains)

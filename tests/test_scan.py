@@ -3,107 +3,43 @@ start, a service with no data, the JSON the index pages read, and the notebook."
 
 import json
 import math
-import textwrap
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
 
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TESTSHIRE, TESTSHIRE_SERVICES
 from matplotlib.figure import Figure
 
 from systemic_lib import flow, report, scan
+from systemic_lib.charts.scan import demand_chart, end_to_end_chart
 from systemic_lib.council import load_council
+from systemic_lib.sections.scan import show_table
 
-YAML = textwrap.dedent("""\
-    name: Testshire Council
-    services:
-      - {id: housing-repairs, name: Housing repairs, purpose: Fix my home properly first time}
-      - {id: council-tax, name: Council tax, purpose: Pay the right amount easily}
-      - {id: waste, name: Waste collection, purpose: Take my bins when you said}
-""")
-
-# Housing repairs: 10 contacts; value 4, failure 4 ("when will repair be done" 3, "repair not right" 1),
-# unclassified 2 (C06 blank, C09 'weird'); C12 has no date. Council tax: 1 failure. parking: not in council.yaml.
-DEMAND = textwrap.dedent("""\
-    contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type,what_matters,one_stop
-    C01,housing-repairs,2024-01-01 09:00,phone,My boiler is broken,fix boiler,value,,warm home,yes
-    C02,housing-repairs,2024-01-02 10:00,phone,When will you come?,when will repair be done,Failure ,progress chasing,knowing when,no
-    C03,housing-repairs,2024-01-03 11:00,email,Still waiting,when will repair be done,FAIL,progress chasing,Knowing when.,no
-    C04,housing-repairs,2024-01-08 09:00,web,Leak in the roof,fix roof,value demand,,dry home,yes
-    C05,housing-repairs,2024-01-09 09:00,phone,You fixed it wrong,repair not right,failure,not done right,,no
-    C06,housing-repairs,2024-01-10 09:00,phone,,fix boiler,,,,
-    C07,housing-repairs,2024-01-16 09:00,email,Boiler again,fix boiler,value,,warm home,
-    C08,housing-repairs,2024-01-17 09:00,phone,Chasing again,when will repair be done,failure,progress chasing,,no
-    C09,housing-repairs,2024-01-18 09:00,phone,x,fix boiler,weird,,,yes
-    C10,council-tax,2024-01-02 09:00,web,Bill wrong,wrong bill,failure,not done right,,no
-    C11,parking,2024-01-03 09:00,phone,Permit please,permit,value,,,yes
-    C12,housing-repairs,,phone,No date on this one,fix roof,value,,,
-""")
-
-# Housing repairs, first to last step:
-#   R1 10 days (W1 -> W2 -> W1: 2 hand-offs, 2 people); R2 4 days (W1 -> W3: 1, 2); R3 0.5 days (W1 -> W1: 0, 1);
-#   R4 open in cases.csv (W1 -> W2: 1, 2), left out of end-to-end times but counted per case.
-#   Closed times [0.5, 4, 10]: median 4; 85th percentile 4 + 0.7 x 6 = 8.2. Hand-offs (2+1+0+1)/4 = 1.0,
-#   people (2+2+1+2)/4 = 1.75.
-# Council tax: T1 30 days (W5 -> W6: 1 hand-off, 2 people). Waste: no events at all.
-EVENTS = textwrap.dedent("""\
-    case_id,service,activity,timestamp,worker,team
-    R1,housing-repairs,Log repair,2024-01-01 09:00,W1,Desk
-    R1,housing-repairs,Inspect,2024-01-03 09:00,W2,Surveyors
-    R1,housing-repairs,Fix,2024-01-11 09:00,W1,Desk
-    R2,housing-repairs,Log repair,2024-01-02 09:00,W1,Desk
-    R2,housing-repairs,Fix,2024-01-06 09:00,W3,Trades
-    R3,housing-repairs,Log repair,2024-01-05 09:00,W1,Desk
-    R3,housing-repairs,Fix,2024-01-05 21:00,W1,Desk
-    R4,housing-repairs,Log repair,2024-01-10 09:00,W1,Desk
-    R4,housing-repairs,Inspect,2024-01-20 09:00,W2,Surveyors
-    T1,council-tax,Receive change,2024-01-02 09:00,W5,Revenues
-    T1,council-tax,Send new bill,2024-02-01 09:00,W6,Billing
-""")
-CASES = textwrap.dedent("""\
-    case_id,service,opened_at,closed_at
-    R1,housing-repairs,2024-01-01 09:00,2024-01-11 09:00
-    R2,housing-repairs,2024-01-02 09:00,2024-01-06 09:00
-    R3,housing-repairs,2024-01-05 09:00,2024-01-05 21:00
-    R4,housing-repairs,2024-01-10 09:00,
-    T1,council-tax,2024-01-02 09:00,2024-02-01 09:00
-""")
-ACTIVITIES = textwrap.dedent("""\
-    service,activity,step_type,category
-    housing-repairs,Log repair,value,contact
-    housing-repairs,Inspect,waste,check
-    housing-repairs,Fix,value,delivery
-    council-tax,Receive change,value,contact
-    council-tax,Send new bill,value,delivery
-""")
-SERVICES = {"housing-repairs": "Housing repairs", "council-tax": "Council tax", "waste": "Waste collection"}
-
-
-def _council(tmp_path, *, events=True):
-    folder = tmp_path / "testshire"
-    folder.mkdir()
-    (folder / "council.yaml").write_text(YAML)
-    (folder / "demand.csv").write_text(DEMAND)
-    if events:
-        (folder / "events.csv").write_text(EVENTS)
-        (folder / "cases.csv").write_text(CASES)
-        (folder / "activities.csv").write_text(ACTIVITIES)
-    return folder
+# Testshire (conftest): housing repairs 10 dated contacts + 1 undated; value 4, failure 4 ("when will repair be done"
+# 3, "repair not right" 1), unclassified 2 (C06 blank, C09 'weird'). Council tax: 1 failure. parking: not in
+# council.yaml. Flow, housing repairs, first to last step: R1 10 days (W1 -> W2 -> W1: 2 hand-offs, 2 people); R2 4
+# days (W1 -> W3: 1, 2); R3 0.5 days (W1 -> W1: 0, 1); R4 open in cases.csv (W1 -> W2: 1, 2), left out of end-to-end
+# times but counted per case. Closed times [0.5, 4, 10]: median 4; 85th percentile 4 + 0.7 x 6 = 8.2. Hand-offs
+# (2+1+0+1)/4 = 1.0, people (2+2+1+2)/4 = 1.75. Council tax: T1 30 days (W5 -> W6: 1 hand-off, 2 people). Waste: no
+# events at all.
+SERVICES = TESTSHIRE_SERVICES
 
 
 @pytest.fixture
-def council(tmp_path):
-    return load_council(_council(tmp_path))
+def council(testshire):
+    return load_council(testshire)
 
 
 @pytest.fixture
-def table(council):
-    return scan.for_stage(report.Stage(council.path, None, "organisation_scan"))
+def data(council):
+    return scan.load(report.Stage(council.path, None, "organisation_scan"))
+
+
+@pytest.fixture
+def table(data):
+    return data.table
 
 
 # ------------------------------------------------------------------------------------------------ demand side
@@ -222,8 +158,9 @@ def test_where_to_start_weighs_failure_demand_and_end_to_end_time(table):
     assert scan.start_with(table) == "council-tax"
 
 
-def test_where_to_start_on_failure_demand_alone_without_events(tmp_path):
-    table = scan.for_stage(report.Stage(_council(tmp_path, events=False), None, "organisation_scan"))
+def test_where_to_start_on_failure_demand_alone_without_events(council_factory):
+    folder = council_factory(events=None, cases=None, activities=None)
+    table = scan.load(report.Stage(folder, None, "organisation_scan")).table
     assert scan.where_to_start(table) == (
         "Start with Housing repairs: it has the most failure demand (4 contacts, 50% of its classified demand, led by "
         "\u201cwhen will repair be done\u201d); no end-to-end times are recorded yet.")
@@ -255,28 +192,33 @@ def test_service_with_no_events_or_demand_shows_dash_and_a_note(table):
     assert waste["notes"] == [
         "No contacts recorded: add demand.csv rows for this service to see its failure demand.",
         "No events recorded: add events.csv to see end-to-end times, hand-offs and people per case."]
-    flow_rows = scan._flow_rows(table).set_index("Service").loc["Waste collection"]
+    flow_rows = scan.flow_rows(table).set_index("Service").loc["Waste collection"]
     assert set(flow_rows) == {scan.DASH}
-    demand_rows = scan._demand_rows(table).set_index("Service").loc["Waste collection"]
+    demand_rows = scan.demand_rows(table).set_index("Service").loc["Waste collection"]
     assert set(demand_rows) == {scan.DASH}
     assert "Waste collection: No events recorded: add events.csv to see end-to-end times, hand-offs and people " \
            "per case." in scan.notes(table)
     parking = table.set_index("service").loc["parking"]
     assert parking["notes"][0].startswith("Not a service in council.yaml")
-    assert "parking (not in council.yaml)" not in scan._flow_rows(table)["Service"].tolist()
+    assert "parking (not in council.yaml)" not in scan.flow_rows(table)["Service"].tolist()
 
 
 def test_flow_table_in_words(table):
-    rows = scan._flow_rows(table).set_index("Service")
+    rows = scan.flow_rows(table).set_index("Service")
     assert rows.loc["Housing repairs"].tolist() == ["4", "4.0", "8.2", "1.0 / 1.8", scan.DASH, scan.DASH]
     assert rows.loc["Council tax"].tolist()[:4] == ["1", "30", "30", "1.0 / 2.0"]
-    demand_rows = scan._demand_rows(table).set_index("Service")
+    demand_rows = scan.demand_rows(table).set_index("Service")
     assert demand_rows.loc["Housing repairs"].tolist() == [
         "10", "4 (50%)", "2", "when will repair be done (3); repair not right (1)"]
 
 
-def test_figures_keep_the_old_keys_and_add_the_new(table):
-    figs = scan.figures(table)
+def test_figures_keep_the_old_keys_and_add_the_new(data, table):
+    assert scan.figures(table) == scan.service_figures(data)  # a bare table, as older notebooks passed it
+    whole = scan.figures(data)  # what organisation_scan.json holds besides the meta
+    assert list(whole) == ["contacts", "where_to_start", "start_with", "services"]
+    assert (whole["contacts"], whole["start_with"]) == (12, "council-tax")
+    assert whole["where_to_start"] == scan.where_to_start(table) == scan.headline(data)
+    figs = whole["services"]
     text = json.dumps(figs, allow_nan=False)  # no NaN reaches organisation_scan.json
     assert json.loads(text) == figs
     hr = figs[0]
@@ -297,44 +239,52 @@ def test_figures_carry_capability_in_words(council):
     caps = {"housing-repairs": {"end_to_end_days": scan.capability(_weekly([10, 12] * 7),
                                                                    measure_id="end_to_end_days")}}
     table = scan.organisation_scan(council.table("demand"), services=SERVICES, capabilities=caps)
-    cap = scan.figures(table)[0]["end_to_end_capability"]
+    cap = scan.service_figures(table)[0]["end_to_end_capability"]
     assert cap["words"] == "predictably 5.7\u201316 days (mean 11)"
     assert (cap["lower"], cap["upper"], cap["stable"]) == (5.68, 16.32, True)
 
 
-def test_broken_events_are_left_out_with_their_problem_never_raised(tmp_path):
-    folder = _council(tmp_path)
-    (folder / "events.csv").write_text(EVENTS + "R9,housing-repairs,Fix,not a date,W1,Desk\n")
+def test_broken_events_are_left_out_with_their_problem_never_raised(council_factory):
+    folder = council_factory(events=TESTSHIRE["events.csv"] + "R9,housing-repairs,Fix,not a date,W1,Desk\n")
     stage = report.Stage(folder, None, "organisation_scan")
-    table = scan.for_stage(stage)
+    data = scan.load(stage)
+    table = data.table
     assert table["cases"].isna().all()  # events unusable until fixed
     assert table.set_index("service").loc["housing-repairs", "contacts"] == 10  # demand still shown
-    problems = scan.problems(stage, table)
+    problems = scan.problems(stage, data)
     assert any(p.file == "events.csv" and p.column == "timestamp" for p in problems)
 
 
-def test_period_and_captions(table):
-    assert scan.period_caption(table) == "1 Jan 2024 to 1 Feb 2024"  # contacts to 18 Jan, events to 1 Feb
-    assert scan.caption(table, "Demand by service") == "Demand by service, 1 Jan 2024 to 1 Feb 2024 (3 services, " \
+def test_period_and_captions(data):
+    assert scan.period(data) == (pd.Timestamp("2024-01-01 09:00"), pd.Timestamp("2024-02-01 09:00"))
+    assert scan.period_caption(data) == "1 Jan 2024 to 1 Feb 2024"  # contacts to 18 Jan, events to 1 Feb
+    assert scan.caption(data, "Demand by service") == "Demand by service, 1 Jan 2024 to 1 Feb 2024 (3 services, " \
                                                        "12 contacts)"
 
 
-def test_charts_say_period_and_count(table):
-    ax = scan.demand_chart(table, ax=Figure().add_subplot(), period_text=scan.period_caption(table))
+def test_charts_say_period_and_count(data, table):
+    ax = demand_chart(data, ax=Figure().add_subplot(), period_text=scan.period_caption(data))
     assert ax.get_title() == "Demand by service, 1 Jan 2024 to 1 Feb 2024 (12 contacts)"
-    ax = scan.end_to_end_chart(table, ax=Figure().add_subplot())
+    ax = end_to_end_chart(table, ax=Figure().add_subplot())
     assert ax.get_title() == "End-to-end days by service (4 closed cases)"
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Housing repairs", "Council tax", "Waste collection"]
 
 def test_end_to_end_chart_without_events(council):
     nothing = scan.organisation_scan(council.table("demand").iloc[:0], services=SERVICES)
-    ax = scan.end_to_end_chart(nothing, ax=Figure().add_subplot())
+    ax = end_to_end_chart(nothing, ax=Figure().add_subplot())
     assert "No end-to-end times" in ax.texts[0].get_text()
 
 
 def test_show_table_rejects_an_unknown_part(table):
     with pytest.raises(Exception, match="part must be"):
-        scan.show_table(table, part="everything")
+        show_table(table, part="everything")
+
+
+def test_charts_and_sections_stay_importable_from_scan():
+    from systemic_lib.sections import scan as section
+
+    assert scan.demand_chart is demand_chart and scan.end_to_end_chart is end_to_end_chart
+    assert scan.show_table is show_table and scan.show_notes is section.show_notes
 
 
 # ------------------------------------------------------------------------------------------------ notebook
@@ -350,23 +300,15 @@ def test_notebook_follows_conventions():
         "council_dir", "service", "period_start", "period_end", "output_dir"]
     assert nb.metadata["kernelspec"]["name"] == "systemic"
     code = [c.source for c in nb.cells[2:] if c.cell_type == "code"]
-    assert 'stage="organisation_scan"' in code[0] and "scan.for_stage(stage)" in code[0]
+    assert 'stage="organisation_scan"' in code[0] and "data = scan.load(stage)" in code[0]
     assert all(len(src.splitlines()) <= 6 for src in code)
     assert not any("for " in src or "pd." in src for src in code)  # no logic in the notebook
-    assert code[-1].startswith("stage.save(")
+    assert code[-1].startswith("stage.save(scan.figures(data), period=scan.period(data))")
 
 
 @pytest.mark.slow
-def test_organisation_scan_notebook(council, tmp_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
-    monkeypatch.setenv("SYSTEMIC_BATCH", "1")
-    out, done = tmp_path / "report", tmp_path / "done.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS / "organisation_scan.ipynb"), str(done), cwd=str(NOTEBOOKS),
-                               kernel_name="python3", progress_bar=False,
-                               parameters={"council_dir": str(council.path), "service": None, "output_dir": str(out)})
-    shown = "\n".join(str(o.get("data", {}).get("text/html", "")) + str(o.get("text", ""))
-                      for c in nbformat.read(done, as_version=4).cells if c.cell_type == "code" for o in c.outputs)
-    figures = json.loads((out / "organisation_scan.json").read_text())
+def test_organisation_scan_notebook(council, run_stage_notebook):
+    figures, shown = run_stage_notebook("organisation_scan", council_dir=str(council.path), service=None)
     assert figures["stage"] == "organisation_scan" and figures["contacts"] == 12
     assert [s["service"] for s in figures["services"]] == ["housing-repairs", "council-tax", "waste", "parking"]
     assert figures["services"][0]["failure_pct"] == 50.0 and figures["services"][0]["median_days"] == 4.0
@@ -378,12 +320,11 @@ def test_organisation_scan_notebook(council, tmp_path, monkeypatch):
     assert "85% within (days)" in shown and "Traceback" not in shown
 
 
-def test_council_rules_classify_unclassified_contacts_as_on_the_demand_report(tmp_path):
-    folder = _council(tmp_path)
-    (folder / "rules.csv").write_text("service,column,pattern,classification,failure_type\n"
-                                      ",demand_type,boiler,failure,not done\n")
+def test_council_rules_classify_unclassified_contacts_as_on_the_demand_report(council_factory):
+    folder = council_factory(rules="service,column,pattern,classification,failure_type\n"
+                                   ",demand_type,boiler,failure,not done\n")
     stage = report.Stage(folder, None, "organisation_scan")
-    table = scan.for_stage(stage)
+    table = scan.load(stage).table
     hr = table.set_index("service").loc["housing-repairs"]
     # C06 (blank) and C09 ('weird') become failure by the rule; hand classifications stay (C01, C07 value)
     assert (hr["value"], hr["failure"], hr["unclassified"]) == (4, 6, 0)
@@ -391,18 +332,16 @@ def test_council_rules_classify_unclassified_contacts_as_on_the_demand_report(tm
 
 
 def test_capability_of_a_monthly_measure_counts_months_and_says_by_month():
-    # a sparse service's series comes by calendar month (measure.measure_series, attrs["grain"]): the same limits,
+    # a sparse service's series comes by calendar month (measure.measure_series returns the grain): the same limits,
     # but the words count months and say so
     monthly = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=14, freq="MS"),
                             "value": [10.0, 12.0] * 7, "n": 8})
-    monthly.attrs["grain"] = "month"
-    cap = scan.capability(monthly, measure_id="end_to_end_days")
+    cap = scan.capability(monthly, measure_id="end_to_end_days", grain="month")
     assert (cap["grain"], cap["weeks"], cap["mean"]) == ("month", 14, 11)
     assert scan.capability_words(cap, "days") == "predictably 5.7\u201316 days (mean 11); by month"
-    trial = scan.capability(monthly.iloc[:8], measure_id="end_to_end_days")
+    trial = scan.capability(monthly.iloc[:8], measure_id="end_to_end_days", grain="month")
     assert scan.capability_words(trial, "days") == "5.7\u201316 days (mean 11); provisional, 8 months"
     few = monthly.iloc[:1]
-    few.attrs["grain"] = "month"
-    assert scan.capability(few, measure_id="end_to_end_days")["note"] == (
+    assert scan.capability(few, measure_id="end_to_end_days", grain="month")["note"] == (
         "only 1 month with enough data (a capability chart needs at least 2)")
     assert scan.capability(_weekly([10, 12] * 7), measure_id="end_to_end_days")["grain"] == "week"

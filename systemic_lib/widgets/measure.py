@@ -15,17 +15,21 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from systemic_lib import words
-from systemic_lib.charts import DPI, FIGSIZE, capability_chart
-from systemic_lib.measure import MeasureResult, chart_title, measure_summary
+from systemic_lib.charts import DPI, FIGSIZE
+from systemic_lib.charts.measure import chart
+from systemic_lib.measure import MeasureData, MeasureResult, measure_summary
 from systemic_lib.widgets._table import html_table
 
 __all__ = ["MeasureExplorer", "explore"]
 
 
 class MeasureExplorer:
-    """Widgets around a list of ``MeasureResult``; ``.widget`` is what the notebook displays."""
+    """Widgets around a stage's measures (``measure.load``'s data, or its list of ``MeasureResult``); ``.widget`` is
+    what the notebook displays."""
 
-    def __init__(self, results: list[MeasureResult]):
+    def __init__(self, results: MeasureData | list[MeasureResult]):
+        if isinstance(results, MeasureData):
+            results = results.results
         self.results = {r.id: r for r in results if r.result is not None}
         self.current: MeasureResult | None = None
         self.boundaries: list[tuple[pd.Timestamp, str]] = []
@@ -119,8 +123,7 @@ class MeasureExplorer:
             return b""
         fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
         ax = fig.add_subplot()
-        capability_chart(self.current.result, ax=ax, title=chart_title(self.current), unit=self.current.unit,
-                         phase_labels=self.current.phase_labels)
+        chart(self.current, ax=ax)
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
         return buf.getvalue()
@@ -132,7 +135,7 @@ def _esc(text: str) -> str:
     return html.escape(text)
 
 
-def explore(results: list[MeasureResult]) -> MeasureExplorer:
+def explore(results: MeasureData | list[MeasureResult]) -> MeasureExplorer:
     """Show a measure explorer in the notebook and return it."""
     from IPython.display import display
 
