@@ -1,46 +1,43 @@
 """Understand demand: what citizens ask of a service, how much of it is failure demand, and what matters to them.
 
-Every function takes the demand table (one row per contact, as ``Council.table("demand")`` returns it) first and
-works on its own. Unclassified contacts stay visible in every count: they are their own "unclassified" row, never
-dropped. Failure demand % is failure ÷ (value + failure), i.e. of the classified contacts; one-stop % is of the
-contacts where one-stop was recorded.
+``load(stage)`` gives a ``DemandData`` (contacts with the council's rules applied, problems, period) for ``headline``,
+``questions``, ``figures`` and ``period``. Each analysis function (``pareto``, ``channel_mix``, ``weekly``, ...) takes
+the demand table (one row per contact) and works on its own; nothing here reads a file or draws (``charts/demand.py``,
+``sections/demand.py``). Unclassified contacts are their own "unclassified" row in every count, never dropped.
+Failure demand % is of the classified contacts; one-stop % of the contacts where one-stop was recorded.
 
-Counting works on integer codes: each key column is factorised once, the codes of the columns a table needs are
-combined and counted with ``numpy.bincount`` (``_count``), and the table is built from that small count. ``summary``
-factorises once for the headline, Pareto, failure types, channel mix and weekly figures.
+Counting factorises each key column once and counts code combinations with ``numpy.bincount`` (``_count``);
+``summary`` factorises once for the headline, Pareto, failure types, channel mix and weekly figures.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
-from .contract import ERROR, WARNING, Problem, find_table_file, parse_table, read_raw
-from . import words
-from .errors import SystemicError
+from . import moved, words
+from .contract import Problem, empty_frame
+from .demand_problems import NO_TYPE, data_problems
+from .errors import ContractError, SystemicError
 from .redact import redact_series
+from .spc import xmr
 
-__all__ = [
-    "UNCLASSIFIED", "headline", "pareto", "failure_types", "channel_mix", "weekly", "predictability",
-    "what_matters", "summary", "headline_sentence", "questions", "examples", "figures", "period",
-    "pareto_chart", "failure_types_chart", "channel_chart", "weekly_chart", "data_problems", "stage_contacts",
-    "COLOURS", "caption", "show_table", "service_names", "stage_problems", "period_caption",
-]
+__all__ = ["DemandData", "load", "headline", "questions", "figures", "period", "UNCLASSIFIED", "headline_figures",
+           "pareto", "demand_types", "failure_types", "channel_mix", "weekly", "undated", "weekly_capability",
+           "predictability", "what_matters", "what_matters_recorded", "summary", "headline_sentence", "examples",
+           "data_problems", "stage_contacts", "stage_problems", "caption", "period_caption", "service_names"]
 
 UNCLASSIFIED = "unclassified"
-NO_TYPE = "(no demand type)"
 NOT_RECORDED = "(not recorded)"
 NO_CHANNEL = "(no channel)"
 NO_SERVICE = "(no service)"
-#: value / failure / unclassified colours (blue, orange, grey: never red/amber/green).
-COLOURS = {"value": "#2f7fc1", "failure": "#f28e2b", UNCLASSIFIED: "#b0b0b0"}
 
 _FILL = {"classification": UNCLASSIFIED, "demand_type": NO_TYPE, "failure_type": NOT_RECORDED,
          "channel": NO_CHANNEL, "service": NO_SERVICE}
-_NEEDED = ("received_at", "classification")
 
 
 # ------------------------------------------------------------------------------------------------ counting core
@@ -60,12 +57,6 @@ def _week_starts(received_at: pd.Series) -> np.ndarray:
     n = days.astype("int64")
     monday = n - (n + 3) % 7  # 1970-01-01 was a Thursday
     return np.where(nat, np.iinfo("int64").min, monday).view("datetime64[D]")
-
-
-def _key(data: pd.DataFrame, key: str):
-    if key == "week":
-        return _week_starts(data["received_at"])
-    return data[key]
 
 
 def _codes(data: pd.DataFrame, keys) -> dict:
@@ -121,10 +112,7 @@ def _count(codes: dict, keys) -> pd.DataFrame:
 
 
 def _cube(data: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
-    """Contacts counted by every combination of ``keys`` that occurs; missing values get a readable label.
-
-    ``week`` is the Monday of the contact's week; ``one_stop`` becomes yes / no / unknown.
-    """
+    """Contacts by every combination of ``keys`` that occurs (``week``: its Monday; ``one_stop``: yes/no/unknown)."""
     return _count(_codes(data, keys), keys)
 
 
@@ -179,7 +167,7 @@ def _headline_from(cube: pd.DataFrame) -> dict:
     return out
 
 
-def headline(data: pd.DataFrame) -> dict:
+def headline_figures(data: pd.DataFrame) -> dict:
     """Contacts, value, failure, unclassified, failure % (of classified) and one-stop % (of those recorded).
 
     Percentages are None when there is nothing to divide by; ``one_stop_recorded`` says how many contacts the
@@ -223,6 +211,19 @@ def _failure_types_from(cube: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def demand_types(data: pd.DataFrame) -> pd.DataFrame:
+    """One row per demand type (value, failure and unclassified contacts side by side, so a type split between them
+    is one row), with its total, % of all contacts and cumulative %, most frequent first: the Pareto chart's bars."""
+    wide = (pareto(data).pivot_table(index="demand_type", columns="classification", values="contacts",
+                                     aggfunc="sum", fill_value=0, observed=True)
+            .reindex(columns=["value", "failure", UNCLASSIFIED], fill_value=0))
+    wide["total"] = wide.sum(axis=1)
+    wide = wide.reset_index().sort_values(["total", "demand_type"], ascending=[False, True], kind="stable")
+    wide["pct"] = _pct(wide["total"], wide["total"].sum())
+    wide["cumulative_pct"] = wide["pct"].cumsum()
+    return wide
+
+
 def failure_types(data: pd.DataFrame) -> pd.DataFrame:
     """Failure demand by failure type (what failed), largest first; % of failure demand. Blank = "(not recorded)"."""
     return _failure_types_from(_cube(data, ("classification", "failure_type")))
@@ -246,12 +247,9 @@ def channel_mix(data: pd.DataFrame) -> pd.DataFrame:
 
 def _weekly_from(cube: pd.DataFrame) -> pd.DataFrame:
     dated = cube[cube["week"].notna()]
-    undated = int(cube.loc[cube["week"].isna(), "count"].sum())
     if dated.empty:
-        out = pd.DataFrame({"week": pd.Series(dtype="datetime64[s]"), **{c: pd.Series(dtype="int64") for c in
-                            ("contacts", "value", "failure", "unclassified")}, "failure_pct": pd.Series(dtype=float)})
-        out.attrs["undated"] = undated
-        return out
+        return pd.DataFrame({"week": pd.Series(dtype="datetime64[s]"), **{c: pd.Series(dtype="int64") for c in
+                             ("contacts", "value", "failure", "unclassified")}, "failure_pct": pd.Series(dtype=float)})
     wide = _wide(dated, "week")
     weeks = pd.date_range(wide.index.min(), wide.index.max(), freq="7D", unit="s")
     wide = wide.reindex(index=weeks, fill_value=0)
@@ -259,16 +257,36 @@ def _weekly_from(cube: pd.DataFrame) -> pd.DataFrame:
                         "failure": wide["failure"].to_numpy(), "unclassified": wide[UNCLASSIFIED].to_numpy()})
     out = out.astype({c: "int64" for c in ("contacts", "value", "failure", "unclassified")})
     out["failure_pct"] = _pct(out["failure"], out["value"] + out["failure"])
-    out.attrs["undated"] = undated
     return out
 
 
 def weekly(data: pd.DataFrame) -> pd.DataFrame:
     """Contacts per week (weeks start on Monday; empty weeks are 0) with value, failure and weekly failure %.
 
-    Contacts with no ``received_at`` cannot be placed in a week: they are counted in ``attrs["undated"]``.
+    Contacts with no ``received_at`` cannot be placed in a week: ``undated`` counts them.
     """
     return _weekly_from(_cube(data, ("week", "classification")))
+
+
+def undated(data: pd.DataFrame) -> int:
+    """Contacts with no ``received_at``: counted everywhere, but in no week."""
+    _check(data, ["received_at"])
+    return int(data["received_at"].isna().sum())
+
+
+def weekly_capability(table: pd.DataFrame, *, measure: str = "contacts", changes=()) -> tuple[pd.DataFrame, list]:
+    """The capability chart (``spc.xmr``) of a ``weekly`` table's ``measure`` ("contacts", or "failure_pct": lower
+    is better, at most 100), a new phase at each known system change inside the weeks; returns ``(chart, changes
+    used)``."""
+
+    if measure not in ("contacts", "failure_pct"):
+        raise SystemicError("weekly_chart measure must be 'contacts' or 'failure_pct'")
+    inside = [c for c in changes if table["week"].min() < pd.Timestamp(c.date) <= table["week"].max()]
+    chart = xmr(table[measure].to_numpy(dtype=float), dates=table["week"],
+                phase_starts=[pd.Timestamp(c.date) for c in inside],
+                improvement="neutral" if measure == "contacts" else "decrease", floor=0,
+                ceiling=100 if measure == "failure_pct" else None)
+    return chart, inside
 
 
 def summary(data: pd.DataFrame) -> dict:
@@ -279,7 +297,7 @@ def summary(data: pd.DataFrame) -> dict:
             "pareto": _pareto_from(_count(codes, ("demand_type", "classification")), False),
             "failure_types": _failure_types_from(_count(codes, ("classification", "failure_type"))),
             "channels": _channel_from(_count(codes, ("channel", "classification"))),
-            "weekly": _weekly_from(_count(codes, ("week", "classification")))}
+            "weekly": _weekly_from(_count(codes, ("week", "classification"))), "undated": undated(data)}
 
 
 def predictability(data: pd.DataFrame, *, top: int = 5, min_weeks: int = 8) -> pd.DataFrame:
@@ -288,7 +306,6 @@ def predictability(data: pd.DataFrame, *, top: int = 5, min_weeks: int = 8) -> p
 
     Fewer than ``min_weeks`` weeks of data: "too few weeks to tell" (``predictable`` is missing).
     """
-    from .spc import xmr
 
     cube = _cube(data, ("demand_type", "classification", "week"))
     cols = ["demand_type", "classification", "contacts", "weeks", "per_week", "lower", "upper", "special_causes",
@@ -332,23 +349,34 @@ def _theme(text: pd.Series) -> pd.Series:
 
 def what_matters(data: pd.DataFrame, *, top: int = 10) -> pd.DataFrame:
     """The most frequent themes of what matters to citizens (the ``what_matters`` phrases, case and spacing
-    ignored), with contacts and % of the contacts where what matters was recorded. ``attrs["not_recorded"]``
-    counts the contacts with none."""
+    ignored), with contacts and % of the contacts where what matters was recorded (``what_matters_recorded``)."""
     _check(data, ["what_matters"])
     themes = _theme(data["what_matters"])
     counts = themes.value_counts()
     table = pd.DataFrame({"theme": counts.index.astype(str), "contacts": counts.to_numpy(dtype="int64")})
     table = table.sort_values(["contacts", "theme"], ascending=[False, True], kind="stable")
     table["pct"] = _pct(table["contacts"], counts.sum())
-    table = table.head(top).reset_index(drop=True)
-    table.attrs["not_recorded"] = int(themes.isna().sum())
-    table.attrs["recorded"] = int(counts.sum())
-    return table
+    return table.head(top).reset_index(drop=True)
+
+
+def what_matters_recorded(data: pd.DataFrame) -> tuple[int, int]:
+    """Contacts with what matters recorded, and with none: ``(recorded, not recorded)``."""
+    _check(data, ["what_matters"])
+    none = int(_theme(data["what_matters"]).isna().sum())
+    return len(data) - none, none
 
 
 # ------------------------------------------------------------------------------------------------ words for people
-def period(data: pd.DataFrame) -> tuple:
-    """First and last ``received_at`` (None, None with no dated contacts)."""
+def _frame(data) -> tuple[pd.DataFrame, str | None]:
+    """The contacts and service name of a ``DemandData``, or a bare demand table (old notebooks pass one)."""
+    if isinstance(data, DemandData):
+        return data.contacts, data.service_name
+    return data, None
+
+
+def period(data) -> tuple:
+    """First and last ``received_at`` of the contacts (None, None with no dated contacts)."""
+    data, _ = _frame(data)
     _check(data, ["received_at"])
     dates = data["received_at"]
     if dates.notna().sum() == 0:
@@ -360,10 +388,12 @@ def _caption_period(data: pd.DataFrame) -> str:
     return words.period(*period(data), short=True, missing="no dated contacts")
 
 
-def headline_sentence(data: pd.DataFrame, *, service_name: str = "this service") -> str:
+def headline(data, *, service_name: str | None = None) -> str:
     """The stage's headline in plain words, with its period and count, e.g. "In 2024, 41% of the 12,304 contacts
     to Housing repairs were failure demand." Says so when contacts are not yet classified."""
-    h = headline(data)
+    data, name = _frame(data)
+    service_name = service_name or name or "this service"
+    h = headline_figures(data)
     when = words.when(*period(data))
     n = h["contacts"]
     if n == 0:
@@ -378,13 +408,20 @@ def headline_sentence(data: pd.DataFrame, *, service_name: str = "this service")
         return f"{when}, the one contact to {service_name} was {'failure' if h['failure'] else 'value'} demand."
     if h["unclassified"] == 0:
         return f"{when}, {pct:.0f}% of the {n:,} contacts to {service_name} were failure demand."
-    return (f"{when}, {service_name} received {n:,} contacts; of the {words.number(classified, one='one')} classified so far, "
-            f"{pct:.0f}% were failure demand ({h['unclassified']:,} not yet classified).")
+    return (f"{when}, {service_name} received {n:,} contacts; of the {words.number(classified, one='one')} classified "
+            f"so far, {pct:.0f}% were failure demand ({h['unclassified']:,} not yet classified).")
 
 
-def questions(data: pd.DataFrame, *, service_name: str = "this service") -> list[str]:
+def headline_sentence(data, *, service_name: str = "this service") -> str:
+    """``headline`` under the name the first notebooks used."""
+    return headline(data, service_name=service_name)
+
+
+def questions(data, *, service_name: str | None = None) -> list[str]:
     """Three questions for the team, drawn from the data: the largest failure demand, where failure demand is
     highest, and what matters (or what is still unclassified). Always three; general ones fill any gap."""
+    data, name = _frame(data)
+    service_name = service_name or name or "this service"
     s = summary(data)
     h, par, ch = s["headline"], s["pareto"], s["channels"]
     out: list[str] = []
@@ -450,8 +487,9 @@ def examples(data: pd.DataFrame, *, n: int = 5) -> pd.DataFrame:
     return out
 
 
-def figures(data: pd.DataFrame) -> dict:
+def figures(data) -> dict:
     """The key figures for ``demand.json``: headline counts, types, channels, failure types and what matters."""
+    data, _ = _frame(data)
     s = summary(data)
     r = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 1)  # noqa: E731
     h = s["headline"]
@@ -470,191 +508,52 @@ def figures(data: pd.DataFrame) -> dict:
             "types": types, "channels": channels, "failure_types": ftypes,
             "what_matters": [{"theme": t, "count": int(k)} for t, k in zip(wm["theme"], wm["contacts"])],
             "weeks": len(wk), "mean_per_week": r(wk["contacts"].mean()) if len(wk) else None,
-            "undated": wk.attrs.get("undated", 0)}
+            "undated": s["undated"]}
 
 
-# --------------------------------------------------------------------------------------------------------- charts
-def _new_ax(ax, height=3.6):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(9, height), layout="constrained")
-    return ax
-
-
-def _empty(ax, title: str, message: str):
-    ax.set_title(title)
-    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#555555")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
-
-
-def _no_contacts(data: pd.DataFrame, ax, what: str) -> bool:
-    """True (and a plain note instead of an empty chart) when there is no contact at all and no Axes was given."""
-    if ax is not None or len(data):
-        return False
-    from . import report
-
-    report.note(f"No contacts in this period, so there is no {what}.")
-    return True
-
-
-def _short(text: str, width: int = 42) -> str:
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
-
-
-def pareto_chart(data: pd.DataFrame, *, top: int = 15, ax=None, title: str | None = None):
-    """The Pareto of demand types: one bar per type, most frequent first, split into value, failure and not yet
-    classified contacts (so a type's unclassified contacts sit on its own bar, not on a second one); returns the Axes.
-    """
-    if _no_contacts(data, ax, "chart of demand types"):
-        return None
-    wide = (pareto(data).pivot_table(index="demand_type", columns="classification", values="contacts",
-                                     aggfunc="sum", fill_value=0, observed=True)
-            .reindex(columns=["value", "failure", UNCLASSIFIED], fill_value=0))
-    wide["total"] = wide.sum(axis=1)
-    wide = wide.reset_index().sort_values(["total", "demand_type"], ascending=[False, True], kind="stable")
-    wide["pct"] = _pct(wide["total"], wide["total"].sum())
-    wide["cumulative_pct"] = wide["pct"].cumsum()
-    shown = wide.head(top)
-    ax = _new_ax(ax, height=max(2.5, 0.32 * len(shown) + 1.2))
-    title = title or (f"Top {len(shown)} of {len(wide)} demand types, {_caption_period(data)} "
-                      f"({len(data):,} contacts)")
-    if shown.empty:
-        return _empty(ax, title, "No contacts in this period")
-    y = np.arange(len(shown))
-    left = np.zeros(len(shown))
-    for klass in ("value", "failure", UNCLASSIFIED):
-        counts = shown[klass].to_numpy()
-        if counts.any():
-            ax.barh(y, counts, left=left, color=COLOURS[klass], gid=f"bars_{klass}")
-        left += counts
-    ax.set_yticks(y, [_short(t) for t in shown["demand_type"]])
-    ax.invert_yaxis()
-    for yi, (k, p, cp) in enumerate(zip(shown["total"], shown["pct"], shown["cumulative_pct"])):
-        ax.text(k, yi, f" {k:,} ({p:.0f}%, cum. {cp:.0f}%)", va="center", fontsize=8)
-    ax.set_xlim(0, shown["total"].max() * 1.35)
-    ax.set_xlabel("contacts")
-    _legend(ax, [k for k in ("value", "failure", UNCLASSIFIED) if shown[k].any()])
-    ax.set_title(title)
-    return ax
-
-
-def _legend(ax, present):
-    from matplotlib.patches import Patch
-
-    handles = [Patch(color=COLOURS[c], label=f"{c} demand" if c != UNCLASSIFIED else c)
-               for c in ("value", "failure", UNCLASSIFIED) if c in set(present)]
-    ax.legend(handles=handles, loc="lower right", frameon=False, fontsize=8)
-
-
-def failure_types_chart(data: pd.DataFrame, *, ax=None, title: str | None = None):
-    """Failure demand by failure type as horizontal bars; returns the Axes."""
-    if _no_contacts(data, ax, "chart of failure demand"):
-        return None
-    table = failure_types(data)
-    ax = _new_ax(ax, height=max(2.2, 0.35 * len(table) + 1.2))
-    title = title or (f"Failure demand by type, {_caption_period(data)} ({int(table['contacts'].sum()):,} "
-                      "failure contacts)")
-    if table.empty:
-        return _empty(ax, title, "No failure demand classified in this period")
-    y = np.arange(len(table))
-    ax.barh(y, table["contacts"], color=COLOURS["failure"])
-    ax.set_yticks(y, table["failure_type"])
-    ax.invert_yaxis()
-    for yi, (k, p) in enumerate(zip(table["contacts"], table["pct"])):
-        ax.text(k, yi, f" {k:,} ({p:.0f}%)", va="center", fontsize=8)
-    ax.set_xlim(0, table["contacts"].max() * 1.25)
-    ax.set_xlabel("failure demand contacts")
-    ax.set_title(title)
-    return ax
-
-
-def channel_chart(data: pd.DataFrame, *, ax=None, title: str | None = None):
-    """Channel mix as stacked bars (value, failure, unclassified) with each channel's failure %; returns the Axes."""
-    if _no_contacts(data, ax, "chart of channels"):
-        return None
-    table = channel_mix(data)
-    ax = _new_ax(ax, height=max(2.2, 0.4 * len(table) + 1.2))
-    title = title or f"Contacts by channel, {_caption_period(data)} ({len(data):,} contacts)"
-    if table.empty:
-        return _empty(ax, title, "No contacts in this period")
-    y = np.arange(len(table))
-    left = np.zeros(len(table))
-    for klass, col in (("value", "value"), ("failure", "failure"), (UNCLASSIFIED, "unclassified")):
-        ax.barh(y, table[col], left=left, color=COLOURS[klass], label=f"{klass} demand" if klass != UNCLASSIFIED
-                else klass)
-        left += table[col].to_numpy()
-    ax.set_yticks(y, table["channel"])
-    ax.invert_yaxis()
-    for yi, (k, fp) in enumerate(zip(table["contacts"], table["failure_pct"])):
-        words = f" {k:,}" + ("" if np.isnan(fp) else f" ({fp:.0f}% failure)")
-        ax.text(k, yi, words, va="center", fontsize=8)
-    ax.set_xlim(0, table["contacts"].max() * 1.35)
-    ax.set_xlabel("contacts")
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
-    ax.set_title(title)
-    return ax
-
-
-def weekly_chart(data: pd.DataFrame, *, measure: str = "contacts", ax=None, title: str | None = None,
-                 changes=()):
-    """Weekly demand on a capability chart (``spc.xmr`` + ``charts.capability_chart``): ``measure`` is "contacts"
-    (demand per week) or "failure_pct" (weekly failure demand %, lower is better). ``changes`` are the known system
-    changes (council.yaml ``system_changes``): a new phase starts at each. Returns the Axes."""
-    if measure not in ("contacts", "failure_pct"):
-        raise SystemicError("weekly_chart measure must be 'contacts' or 'failure_pct'")
-    if _no_contacts(data, ax, "weekly chart of " + ("contacts" if measure == "contacts" else "failure demand")):
-        return None
-    table = weekly(data)
-    what = "Contacts per week" if measure == "contacts" else "Failure demand % per week (of classified contacts)"
-    title = title or f"{what}, {_caption_period(data)} ({len(data) - table.attrs.get('undated', 0):,} dated contacts)"
-    series = table[measure]
-    usable = series.notna()
-    if usable.sum() < 2:
-        return _empty(_new_ax(ax), title, "Fewer than two weeks of data: no chart yet")
-    from .charts import capability_chart
-    from .spc import xmr
-
-    inside = [c for c in changes if table["week"].min() < pd.Timestamp(c.date) <= table["week"].max()]
-    chart = xmr(series.to_numpy(dtype=float), dates=table["week"], phase_starts=[pd.Timestamp(c.date) for c in inside],
-                improvement="neutral" if measure == "contacts" else "decrease", floor=0,
-                ceiling=100 if measure == "failure_pct" else None)
-    return capability_chart(chart, ax=ax, title=title, unit="contacts" if measure == "contacts" else "%",
-                            phase_labels=[c.label for c in inside] or None)
-
-
-_PEOPLE = {"demand_type": "Demand type", "classification": "Value or failure", "contacts": "Contacts",
-           "pct": "% of contacts", "cumulative_pct": "Cumulative %", "failure_type": "What failed",
-           "channel": "Channel", "value": "Value", "failure": "Failure", "unclassified": "Unclassified",
-           "failure_pct": "Failure demand %", "theme": "What matters", "verbatim": "What the citizen said (redacted)",
-           "service_name": "Service", "per_week": "Mean per week",
-           "verdict": "Is it predictable?"}
-
-
-def period_caption(data: pd.DataFrame) -> str:
+def period_caption(data) -> str:
     """The data's period in short words: "1 Jan 2024 to 31 Dec 2024" (or "no dated contacts")."""
-    return _caption_period(data)
+    return _caption_period(_frame(data)[0])
 
 
-def caption(data: pd.DataFrame, what: str) -> str:
+def caption(data, what: str) -> str:
     """A caption with the period and count, e.g. "Type and frequency, 1 Jan 2024 to 31 Dec 2024 (12,304 contacts)"."""
+    data, _ = _frame(data)
     return f"{what}, {_caption_period(data)} ({len(data):,} contacts)"
 
 
-def show_table(table: pd.DataFrame, *, caption: str | None = None, max_rows: int = 20) -> None:
-    """Show a demand table to people who don't code: plain column names, % signs, escaped HTML."""
-    from . import report
+# ------------------------------------------------------------------------------------------- the stage's own data
+@dataclass
+class DemandData:
+    """What the demand stage read for one service and period: its contacts (the council's rules applied to
+    unclassified ones, as every stage reads them), the rules result, the data's and the rules' problems, and the
+    contacts' first and last date."""
 
-    drop = [c for c in ("service", "weeks", "lower", "upper", "special_causes", "predictable") if c in table.columns
-            and ("service_name" in table.columns or c != "service")]
-    if table.empty:
-        report.note(f"{caption}: nothing to list." if caption else "Nothing to list.")
-        return
-    shown = table.drop(columns=drop).rename(columns=_PEOPLE)
-    percent = [v for k, v in _PEOPLE.items() if k.endswith("pct") and v in shown.columns]
-    report.table(shown, caption=caption, max_rows=max_rows, percent=tuple(percent), decimals=0)
+    contacts: pd.DataFrame
+    service_name: str = "this service"
+    rules: object | None = None  #: ``classify.RulesResult``; None without a usable rules table
+    rules_problems: list[Problem] = field(default_factory=list)
+    data_problems: list[Problem] = field(default_factory=list)
+    period: tuple = (None, None)
+    changes: list = field(default_factory=list)  #: the service's known system changes (council.yaml)
+    services: dict[str, str] = field(default_factory=dict)  #: service id -> name, for the explorer
+
+    @property
+    def problems(self) -> list[Problem]:
+        """The demand data's problems, then the rules table's."""
+        return self.data_problems + self.rules_problems
+
+
+def load(stage) -> DemandData:
+    """The demand stage's data for a ``stages.Stage``: ``stage.contacts()`` (read once, rules applied) and the
+    demand data's problems. A demand table with errors gives no contacts; its errors are in the problems."""
+    try:
+        got = stage.contacts()
+        contacts, rules, rules_problems = got.frame, got.rules, list(got.problems)
+    except ContractError:
+        contacts, rules, rules_problems = empty_frame("demand"), None, []
+    return DemandData(contacts, stage.service_name, rules, rules_problems, data_problems(stage), period(contacts),
+                      stage.system_changes(), service_names(stage.council))
 
 
 def service_names(council) -> dict[str, str]:
@@ -662,76 +561,28 @@ def service_names(council) -> dict[str, str]:
     return {s.id: s.name for s in council.spec.services}
 
 
-# ------------------------------------------------------------------------------------------- the stage's own data
 def stage_contacts(stage):
-    """The stage's contacts (its service and period) with the council's rules applied to unclassified contacts.
+    """``(contacts, rules)`` as the first notebooks read them: now ``stage.contacts()`` (``load`` for a stage).
 
-    Returns ``(contacts, rules_result)``; ``rules_result`` is None when the council has no rules table. Hand
-    classifications always win over rules.
-    """
-    from .classify import apply_rules
-
-    contacts = stage.table("demand")
-    if not stage.council.has_table("rules"):
-        return contacts, None
-    rules = stage.council.load("rules")
-    if rules.errors:
-        return contacts, _RulesNotUsed(rules.problems)
-    result = apply_rules(contacts, rules.frame, file=rules.path.name if rules.path else "rules.csv")
-    return result.frame, result
-
-
-class _RulesNotUsed:
-    """The rules table has errors: nothing was applied; its problems say why."""
-
-    def __init__(self, problems):
-        self.problems = list(problems)
-        self.report = pd.DataFrame()
-        self.classified = 0
+    ``rules`` is the rules result, None without a rules table; when the rules table has errors it carries only
+    their ``problems``."""
+    got = stage.contacts()
+    if got.rules is None and got.problems:
+        return got.frame, SimpleNamespace(problems=list(got.problems), report=pd.DataFrame(), classified=0)
+    return got.frame, got.rules
 
 
 def stage_problems(stage, rules=None) -> list[Problem]:
     """The stage's data problems: its demand data's, then the rules table's (if rules were applied)."""
-    service = stage.service.id if stage.service else None
-    return data_problems(stage.council, service=service) + (list(rules.problems) if rules is not None else [])
+    return data_problems(stage) + (list(rules.problems) if rules is not None else [])
 
 
-def data_problems(council, *, service: str | None = None) -> list[Problem]:
-    """Problems in the demand data of one service (or all): the contract's checks plus contacts with no verbatim,
-    no demand type, not yet classified, or failure with no failure type; each with a count and the first row."""
-    path = find_table_file(council.path, "demand")
-    if path is None:
-        return []
-    raw, problems = read_raw(path, "demand")
-    if raw is None:
-        return problems
-    positions = np.arange(len(raw))
-    if service is not None and "service" in raw.columns:
-        keep = raw["service"].astype(str).str.strip().eq(service).to_numpy()
-        raw, positions = raw[keep].reset_index(drop=True), positions[keep]
-    parsed = parse_table(raw, "demand", file=path.name, services=set(council.services))
-
-    def where(row):  # a row of the service's subset back to the file's row
-        return None if row is None else int(positions[row - 2]) + 2
-
-    out = [replace(p, row=where(p.row)) for p in parsed.problems]
-    frame = parsed.frame
-    if not frame.empty:
-        text_blank = lambda col: frame[col].isna() | frame[col].astype("str").str.strip().eq("")  # noqa: E731
-        checks = [
-            (text_blank("verbatim"), "verbatim", "has contacts with no verbatim (the citizen's words); they are "
-             "counted but cannot be read", "record what the citizen said, in their words"),
-            (text_blank("demand_type"), "demand_type", "has contacts with no demand type; they are counted as "
-             f"'{NO_TYPE}'", "name each demand in a short phrase"),
-            (frame["classification"].isna(), "classification", "has contacts not yet classified as value or "
-             "failure; they are counted as unclassified", "classify them with the classifier or add rules.csv"),
-            (frame["classification"].eq("failure") & frame["failure_type"].isna(), "failure_type",
-             "has failure demand with no failure type", "say what failed (progress chasing, not done, ...)"),
-        ]
-        for mask, column, message, fix in checks:
-            mask = mask.to_numpy(dtype=bool)
-            if mask.any():
-                first = int(np.flatnonzero(mask)[0])
-                out.append(Problem(path.name, message, fix, row=int(positions[first]) + 2, column=column,
-                                   count=int(mask.sum()), severity=WARNING))
-    return sorted(out, key=lambda p: p.severity != ERROR)
+# Charts and report sections moved out of the analysis module; their old names still work from here (not in
+# __all__, so that ``import *`` loads no display layer).
+__getattr__ = moved.forward(__name__, {
+    "pareto_chart": "systemic_lib.charts.demand", "failure_types_chart": "systemic_lib.charts.demand",
+    "channel_chart": "systemic_lib.charts.demand", "weekly_chart": "systemic_lib.charts.demand",
+    "show_table": "systemic_lib.sections.demand",
+    "COLOURS": "systemic_lib.charts.style:PALETTE", "_new_ax": "systemic_lib.charts.style:new_ax",
+    "_empty": "systemic_lib.charts.style:empty", "_short": "systemic_lib.charts.style:short",
+})

@@ -28,7 +28,12 @@ import pandas as pd
 
 from . import moved, words
 from .demand import UNCLASSIFIED, pareto
-from .errors import ContractError, SystemicError
+from .contract import empty_frame
+from .council import MEASURES
+from .demand_problems import data_problems
+from .errors import ContractError
+from .flow import FlowLog, service_summary
+from .measure import TABLE_OF, MeasureResult, measure_series
 
 __all__ = ["ScanData", "load", "headline", "questions", "figures", "period", "demand_side", "flow_side", "capability",
            "capabilities", "organisation_scan", "for_stage", "where_to_start", "start_with", "service_figures",
@@ -136,8 +141,6 @@ def flow_side(events: pd.DataFrame | None, *, services, catalogue: pd.DataFrame 
 
 def _flow(events, *, services, catalogue=None, cases=None) -> tuple[pd.DataFrame, list]:
     """``flow_side`` and the events' problems (``flow.FlowLog``'s checks)."""
-    from .flow import FlowLog, service_summary
-
     out = pd.DataFrame(index=pd.Index(list(services), name="service"), columns=_FLOW_COLUMNS, dtype=float)
     if events is None or len(events) == 0:
         return out, []
@@ -165,8 +168,6 @@ def capability(series: pd.DataFrame, *, measure_id: str, grain: str = "week", di
     the latest phase), phase (0 = no system change inside the data), label (the change that started the latest
     phase) and note (why there is no chart, else None).
     """
-    from .council import MEASURES
-    from .measure import MeasureResult
 
     name, unit, usual = MEASURES[measure_id]
     empty = {"mean": None, "lower": None, "upper": None, "since": None, "weeks": 0, "grain": grain, "trial": None,
@@ -200,7 +201,6 @@ def capabilities(tables: dict[str, pd.DataFrame], services, *, changes: dict[str
     (end-to-end weeks need the data's end); a table the council does not have is left out of the dict. ``errors``:
     table -> why a table with errors was not read. ``services``: council.yaml's services (id, name, measures);
     ``changes``: service id -> its (date, label) system changes, each starting a new phase."""
-    from .measure import TABLE_OF, measure_series
 
     errors, changes = errors or {}, changes or {}
     out: dict[str, dict[str, dict]] = {}
@@ -306,7 +306,6 @@ def load(stage, *, top: int = 3) -> ScanData:
             tables[name] = None
     contacts = tables["demand"]
     if contacts is None:
-        from .contract import empty_frame
 
         contacts = empty_frame("demand")
     flow, flow_problems = _flow(tables["events"], services=services, catalogue=tables["activities"],
@@ -528,10 +527,8 @@ def caption(data: ScanData, what: str) -> str:
 def problems(stage, data: ScanData) -> list:
     """The council's data problems the scan rests on: tables left out for errors, then the demand data's, the
     rules table's and the events' warnings (with counts)."""
-    from .demand import data_problems
-
     out = list(data.problems)
-    out += data_problems(stage.council)
+    out += data_problems(stage)
     out += list(data.rules_problems)
     out += list(data.flow_problems)
     return out

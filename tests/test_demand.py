@@ -1,59 +1,27 @@
 """The demand stage's figures on a small hand-computed council, and each bad input of issue 3."""
 
-import json
 import math
-import textwrap
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
 
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 
-from systemic_lib import demand
-from systemic_lib.contract import WARNING
+from conftest import TESTSHIRE
+
+from systemic_lib import config, demand, report
+from systemic_lib.contract import ERROR, WARNING
 from systemic_lib.council import load_council
 from systemic_lib.errors import SystemicError
 
-YAML = textwrap.dedent("""\
-    name: Testshire Council
-    services:
-      - {id: housing-repairs, name: Housing repairs, purpose: Fix my home properly first time}
-      - {id: council-tax, name: Council tax, purpose: Pay the right amount easily}
-      - {id: waste, name: Waste collection, purpose: Take my bins when you said}
-""")
-
-# Housing repairs: 10 contacts; value 4 (C01 C04 C07 C12), failure 4 (C02 C03 C05 C08), unclassified 2 (C06, C09
-# whose 'weird' spelling is unknown). One-stop yes 3 (C01 C04 C09), no 4 (C02 C03 C05 C08), unknown 3.
-DEMAND = textwrap.dedent("""\
-    contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type,what_matters,one_stop
-    C01,housing-repairs,2024-01-01 09:00,phone,My boiler is broken,fix boiler,value,,warm home,yes
-    C02,housing-repairs,2024-01-02 10:00,phone,When will you come? <b>now</b> ring 07700 900123,when will repair be done,Failure ,progress chasing,knowing when,no
-    C03,housing-repairs,2024-01-03 11:00,email,Still waiting <b>!</b>,when will repair be done,FAIL,progress chasing,Knowing when.,no
-    C04,housing-repairs,2024-01-08 09:00,web,Leak in the roof,fix roof,value demand,,dry home,yes
-    C05,housing-repairs,2024-01-09 09:00,phone,You fixed it wrong,repair not right,failure,not done right,,no
-    C06,housing-repairs,2024-01-10 09:00,phone,,fix boiler,,,,
-    C07,housing-repairs,2024-01-16 09:00,email,Boiler again at SW1A 1AA,fix boiler,value,,warm home,
-    C08,housing-repairs,2024-01-17 09:00,phone,Chasing again,when will repair be done,failure,progress chasing,,no
-    C09,housing-repairs,2024-01-18 09:00,phone,x,fix boiler,weird,,,yes
-    C10,council-tax,2024-01-02 09:00,web,Bill wrong,wrong bill,failure,not done right,,no
-    C11,parking,2024-01-03 09:00,phone,Permit please,permit,value,,,yes
-    C12,housing-repairs,,phone,No date on this one,fix roof,value,,,
-""")
+# Testshire (tests/conftest.py), housing repairs: 10 contacts; value 4 (C01 C04 C07 C12), failure 4 (C02 C03 C05
+# C08), unclassified 2 (C06, C09 whose 'weird' spelling is unknown). One-stop yes 3 (C01 C04 C09), no 4 (C02 C03 C05
+# C08), unknown 3. C12 has no date; C11 names 'parking', not a service in council.yaml.
 
 
 @pytest.fixture
-def council(tmp_path):
-    folder = tmp_path / "testshire"
-    folder.mkdir()
-    (folder / "council.yaml").write_text(YAML)
-    (folder / "demand.csv").write_text(DEMAND)
-    return load_council(folder)
+def council(testshire):
+    return load_council(testshire)
 
 
 @pytest.fixture
@@ -61,8 +29,8 @@ def repairs(council):
     return council.table("demand", service="housing-repairs")
 
 
-def test_headline(repairs):
-    h = demand.headline(repairs)
+def test_headline_figures(repairs):
+    h = demand.headline_figures(repairs)
     assert (h["contacts"], h["value"], h["failure"], h["unclassified"]) == (10, 4, 4, 2)
     assert h["failure_pct"] == pytest.approx(50.0)  # 4 / (4 + 4), unclassified left out of the %
     assert h["one_stop_pct"] == pytest.approx(300 / 7)  # yes 3 of the 7 recorded
@@ -70,7 +38,7 @@ def test_headline(repairs):
 
 
 def test_headline_of_nothing_has_no_percentages(repairs):
-    h = demand.headline(repairs.iloc[:0])
+    h = demand.headline_figures(repairs.iloc[:0])
     assert h["contacts"] == 0 and h["failure_pct"] is None and h["one_stop_pct"] is None
 
 
@@ -127,7 +95,9 @@ def test_weekly_volume_and_failure_pct(repairs):
     assert w["contacts"].tolist() == [3, 3, 3]
     assert w["failure"].tolist() == [2, 1, 1]
     assert w["failure_pct"].tolist() == pytest.approx([200 / 3, 50, 50])
-    assert w.attrs["undated"] == 1  # C12 has no received_at: counted, not placed
+    assert demand.undated(repairs) == 1  # C12 has no received_at: counted, not placed
+    assert demand.summary(repairs)["undated"] == 1
+    assert not w.attrs  # no result rides on DataFrame.attrs (pandas drops them)
 
 
 def test_weekly_fills_empty_weeks_with_zero(repairs):
@@ -141,12 +111,13 @@ def test_what_matters_themes(repairs):
     t = demand.what_matters(repairs)
     assert t[["theme", "contacts"]].values.tolist() == [["knowing when", 2], ["warm home", 2], ["dry home", 1]]
     assert t["pct"].tolist() == pytest.approx([40, 40, 20])
-    assert t.attrs["not_recorded"] == 5
+    assert demand.what_matters_recorded(repairs) == (5, 5)  # recorded, not recorded
+    assert not t.attrs
 
 
 def test_summary_agrees_with_each_function(repairs):
     s = demand.summary(repairs)
-    assert s["headline"] == demand.headline(repairs)
+    assert s["headline"] == demand.headline_figures(repairs)
     pd.testing.assert_frame_equal(s["pareto"], demand.pareto(repairs))
     pd.testing.assert_frame_equal(s["channels"], demand.channel_mix(repairs))
     pd.testing.assert_frame_equal(s["weekly"], demand.weekly(repairs))
@@ -225,20 +196,6 @@ def test_examples_leave_out_verbatims_that_only_repeat_the_demand_type(repairs):
     assert ex["demand_type"].tolist() == ["fix boiler", "repair not right"]
 
 
-def test_no_contacts_gives_plain_notes_not_empty_charts(repairs, monkeypatch):
-    from systemic_lib import report
-
-    shown = []
-    monkeypatch.setattr(report, "_display", shown.append)
-    none = repairs.iloc[:0]
-    for chart in (demand.pareto_chart, demand.failure_types_chart, demand.channel_chart, demand.weekly_chart):
-        assert chart(none) is None
-    demand.show_table(demand.pareto(none), caption="Type and frequency")
-    out = "\n".join(shown)
-    assert out.count("No contacts in this period, so there is no") == 4
-    assert "Type and frequency: nothing to list." in out and "<table" not in out
-
-
 def test_figures_for_demand_json(repairs):
     f = demand.figures(repairs)
     for key in ("contacts", "value", "failure", "unclassified", "failure_pct", "one_stop_pct", "types", "channels"):
@@ -249,37 +206,66 @@ def test_figures_for_demand_json(repairs):
     assert {c["channel"] for c in f["channels"]} == {"phone", "email", "web"}
 
 
-def _title(ax) -> str:
-    return ax.get_title() or ax.get_title("left")  # the capability chart titles on the left
-
-
-@pytest.mark.parametrize("chart", [demand.pareto_chart, demand.failure_types_chart, demand.channel_chart,
-                                   demand.weekly_chart])
-def test_charts_return_axes_with_period_and_count(repairs, chart):
-    ax = chart(repairs, ax=Figure().add_subplot())
-    title = _title(ax)
-    assert "1 Jan 2024 to 18 Jan 2024" in title
-    assert "contacts" in title
-
-
-def test_pareto_chart_colours_value_and_failure(repairs):
-    ax = demand.pareto_chart(repairs, ax=Figure().add_subplot())
-    colours = {tuple(round(c, 3) for c in p.get_facecolor()[:3]) for p in ax.patches}
-    assert len(colours) == 3  # value, failure, unclassified
-
-
-def test_weekly_chart_of_failure_pct_and_charts_of_nothing(repairs):
-    ax = demand.weekly_chart(repairs, measure="failure_pct", ax=Figure().add_subplot())
-    assert "Failure demand %" in _title(ax)
-    for chart in (demand.pareto_chart, demand.failure_types_chart, demand.channel_chart, demand.weekly_chart):
-        assert chart(repairs.iloc[:0], ax=Figure().add_subplot()) is not None
-    with pytest.raises(SystemicError, match="contacts' or 'failure_pct"):
-        demand.weekly_chart(repairs, measure="volume")
-
-
 def test_missing_column_is_named():
     with pytest.raises(SystemicError, match="no column 'classification'"):
-        demand.headline(pd.DataFrame({"received_at": []}))
+        demand.headline_figures(pd.DataFrame({"received_at": []}))
+
+
+# -------------------------------------------------------------------------------------------------- stage contract
+def test_load_gives_the_stage_contacts_problems_and_period(council):
+    data = demand.load(report.Stage(council, "housing-repairs", "demand"))
+    assert isinstance(data, demand.DemandData)
+    assert len(data.contacts) == 10 and data.service_name == "Housing repairs"
+    assert data.period == (pd.Timestamp("2024-01-01 09:00"), pd.Timestamp("2024-01-18 09:00"))
+    assert demand.period(data) == data.period
+    assert data.rules is None and data.rules_problems == [] and data.changes == []
+    assert data.services == {"housing-repairs": "Housing repairs", "council-tax": "Council tax",
+                             "waste": "Waste collection"}
+    assert _find(data.problems, "classification", "not yet classified").count == 2
+
+
+def test_headline_questions_and_figures_take_the_stage_data(council, repairs):
+    data = demand.load(report.Stage(council, "housing-repairs", "demand"))
+    assert demand.headline(data) == demand.headline_sentence(repairs, service_name="Housing repairs") == (
+        "From 1 January 2024 to 18 January 2024, Housing repairs received 10 contacts; of the 8 classified so far, "
+        "50% were failure demand (2 not yet classified).")
+    assert demand.questions(data) == demand.questions(repairs, service_name="Housing repairs")
+    assert demand.figures(data) == demand.figures(repairs)
+    assert demand.figures(data)["undated"] == 1
+    assert demand.caption(data, "Channel mix") == "Channel mix, 1 Jan 2024 to 18 Jan 2024 (10 contacts)"
+
+
+def test_load_applies_the_council_rules_once_and_keeps_their_problems(council):
+    (council.path / "rules.csv").write_text("service,column,pattern,classification,failure_type\n"
+                                            ",demand_type,boiler,value,\n,demand_type,when will,value,\n")
+    stage = report.Stage(council.path, "housing-repairs", "demand")
+    data = demand.load(stage)
+    assert data.contacts is stage.contacts().frame  # the same contacts every stage reads
+    assert data.rules.classified == 2
+    h = demand.headline_figures(data.contacts)
+    assert (h["value"], h["failure"], h["unclassified"]) == (6, 4, 0)
+    assert data.rules_problems == list(data.rules.problems)
+    assert data.problems == data.data_problems + data.rules_problems
+
+
+def test_rules_with_errors_are_not_used_and_say_why(council):
+    (council.path / "rules.csv").write_text("service,column,pattern,classification\n,demand_type,(,maybe\n")
+    stage = report.Stage(council.path, "housing-repairs", "demand")
+    data = demand.load(stage)
+    assert data.rules is None and [p for p in data.rules_problems if p.severity == ERROR]
+    assert demand.headline_figures(data.contacts)["unclassified"] == 2
+    _, rules = demand.stage_contacts(stage)  # the old pair keeps the problems too
+    assert rules.classified == 0 and rules.problems == data.rules_problems
+    assert demand.stage_problems(stage, rules) == data.problems
+
+
+def test_a_demand_table_with_errors_gives_no_contacts_and_its_errors(council_factory):
+    folder = council_factory(demand=TESTSHIRE["demand.csv"].replace("C02,", "C01,"))  # a duplicate contact id
+    data = demand.load(report.Stage(folder, "housing-repairs", "demand"))
+    assert data.contacts.empty and demand.period(data) == (None, None)
+    assert [p for p in data.problems if p.severity == ERROR and p.column == "contact_id"]
+    assert demand.figures(data)["contacts"] == 0
+    assert demand.headline(data).startswith("No contacts are recorded for Housing repairs")
 
 
 # ------------------------------------------------------------------------------------------------------- bad input
@@ -290,7 +276,7 @@ def _find(problems, column, words):
 
 
 def test_data_problems_for_one_service_with_counts_and_rows(council):
-    probs = demand.data_problems(council, service="housing-repairs")
+    probs = demand.data_problems(report.Stage(council, "housing-repairs", "demand"))
     spelling = _find(probs, "classification", "cannot read 'weird'")
     assert (spelling.row, spelling.count, spelling.severity) == (10, 1, WARNING)  # C09 is on row 10
     no_date = _find(probs, "received_at", "is blank")
@@ -303,26 +289,38 @@ def test_data_problems_for_one_service_with_counts_and_rows(council):
 
 
 def test_data_problems_council_wide_name_unknown_services(council):
-    probs = demand.data_problems(council)
+    probs = demand.data_problems(report.Stage(council, None, "organisation_scan"))
     unknown = _find(probs, "service", "not in council.yaml")
     assert "parking" in unknown.message and unknown.count == 1 and unknown.row == 12
 
 
-def test_future_dates_are_reported_and_kept(tmp_path):
-    folder = tmp_path / "c"
-    folder.mkdir()
-    (folder / "council.yaml").write_text(YAML)
-    (folder / "demand.csv").write_text(DEMAND + "C13,housing-repairs,2099-05-01 09:00,phone,From the future,"
-                                       "fix boiler,value,,,\n")
-    council = load_council(folder)
-    future = _find(demand.data_problems(council, service="housing-repairs"), "received_at", "future")
+def test_data_problems_still_take_a_council_and_a_service(council):
+    stage = report.Stage(council, "housing-repairs", "demand")
+    assert demand.data_problems(council, service="housing-repairs") == demand.data_problems(stage)
+    assert demand.data_problems(council) == demand.data_problems(report.Stage(council, None, "organisation_scan"))
+
+
+def test_data_problems_read_no_file_again(council, monkeypatch):
+    stage = report.Stage(council, "housing-repairs", "demand")
+    stage.load("demand")  # read once, as the stage does
+    from systemic_lib import contract
+
+    monkeypatch.setattr(contract, "read_raw", lambda *a, **k: pytest.fail("data_problems read the file again"))
+    assert _find(demand.data_problems(stage), "verbatim", "no verbatim").row == 7
+
+
+def test_future_dates_are_reported_and_kept(council_factory):
+    folder = council_factory(demand=TESTSHIRE["demand.csv"] + "C13,housing-repairs,2099-05-01 09:00,phone,From the "
+                             "future,fix boiler,value,,,\n")
+    stage = report.Stage(folder, "housing-repairs", "demand")
+    future = _find(demand.data_problems(stage), "received_at", "future")
     assert (future.row, future.count) == (14, 1)
-    assert demand.headline(council.table("demand", service="housing-repairs"))["contacts"] == 11
+    assert demand.headline_figures(stage.table("demand"))["contacts"] == 11
 
 
 def test_unknown_spellings_stay_visible_as_unclassified(repairs):
     # C09 'weird' is neither value nor failure: it is counted, as unclassified, in every table
-    assert demand.headline(repairs)["unclassified"] == 2
+    assert demand.headline_figures(repairs)["unclassified"] == 2
     assert demand.channel_mix(repairs)["unclassified"].sum() == 2
     assert demand.weekly(repairs)["unclassified"].sum() == 2
     assert demand.pareto(repairs).query("classification == 'unclassified'")["contacts"].sum() == 2
@@ -335,47 +333,31 @@ def test_stage_contacts_apply_council_rules_to_unclassified_only(council):
 
     stage = report.Stage(council.path, "housing-repairs", "demand")
     contacts, rules = demand.stage_contacts(stage)
-    h = demand.headline(contacts)
+    h = demand.headline_figures(contacts)
     assert (h["value"], h["failure"], h["unclassified"]) == (6, 4, 0)  # C06, C09 by rule; hand failures kept
     assert rules.classified == 2
     assert rules.report.set_index("row").loc[3, "disagrees_with_hand"] == 3
 
 
 # -------------------------------------------------------------------------------------------------------- notebooks
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-
 @pytest.mark.parametrize("name, stage", [("demand", "demand")])  # organisation_scan: tests/test_scan.py
 def test_notebooks_follow_conventions(name, stage):
-    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    nb = nbformat.read(config.NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
     first, params = nb.cells[0], nb.cells[1]
     assert first.cell_type == "markdown" and "Questions a team should ask" in first.source
     assert params.metadata.get("tags") == ["parameters"]
     assert [line.split("=")[0].strip() for line in params.source.splitlines()] == [
         "council_dir", "service", "period_start", "period_end", "output_dir"]
     code = [c.source for c in nb.cells[2:] if c.cell_type == "code"]
-    assert f'stage="{stage}"' in code[0]
+    assert f'stage="{stage}"' in code[0] and "demand.load(stage)" in code[0]
     assert all(len(src.splitlines()) <= 6 for src in code)
     assert not any("for " in src or "pd." in src for src in code)  # no logic in the notebook
-    assert code[-1].startswith("stage.save(")
-
-
-def _run(name, tmp_path, monkeypatch, **parameters):
-    papermill = pytest.importorskip("papermill")
-    monkeypatch.setenv("SYSTEMIC_BATCH", "1")
-    out = tmp_path / f"report-{name}-{parameters.get('service')}"
-    done = tmp_path / f"{name}-{parameters.get('service')}.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(done), cwd=str(NOTEBOOKS), kernel_name="python3",
-                               progress_bar=False, parameters={**parameters, "output_dir": str(out)})
-    shown = "\n".join(str(o.get("data", {}).get("text/html", "")) + str(o.get("text", ""))
-                      for c in nbformat.read(done, as_version=4).cells if c.cell_type == "code" for o in c.outputs)
-    return out, shown
+    assert code[-1] == "stage.save(demand.figures(data), period=demand.period(data))"
 
 
 @pytest.mark.slow
-def test_demand_notebook_renders_and_saves_demand_json(council, tmp_path, monkeypatch):
-    out, shown = _run("demand", tmp_path, monkeypatch, council_dir=str(council.path), service="housing-repairs")
-    figures = json.loads((out / "demand.json").read_text())
+def test_demand_notebook_renders_and_saves_demand_json(testshire, run_stage_notebook):
+    figures, shown = run_stage_notebook("demand", council_dir=str(testshire), service="housing-repairs")
     assert (figures["stage"], figures["service"]) == ("demand", "housing-repairs")
     assert (figures["contacts"], figures["value"], figures["failure"], figures["unclassified"]) == (10, 4, 4, 2)
     assert (figures["failure_pct"], figures["one_stop_pct"]) == (50.0, 42.9)
@@ -389,11 +371,11 @@ def test_demand_notebook_renders_and_saves_demand_json(council, tmp_path, monkey
 
 
 @pytest.mark.slow
-def test_demand_notebook_for_a_service_with_no_contacts(council, tmp_path, monkeypatch):
-    out, shown = _run("demand", tmp_path, monkeypatch, council_dir=str(council.path), service="waste")
-    figures = json.loads((out / "demand.json").read_text())
+def test_demand_notebook_for_a_service_with_no_contacts(testshire, run_stage_notebook):
+    figures, shown = run_stage_notebook("demand", council_dir=str(testshire), service="waste")
     assert figures["contacts"] == 0 and figures["failure_pct"] is None and figures["types"] == []
     assert "No contacts are recorded for Waste collection" in shown
+    assert shown.count("No contacts in this period, so there is no") == 5  # notes, not empty charts
 
 
 def test_headline_sentence_of_one_contact_reads_as_english():
@@ -403,16 +385,3 @@ def test_headline_sentence_of_one_contact_reads_as_english():
         "From 4 March 2024 to 4 March 2024, the one contact to X was failure demand."
     assert "of the one classified so far, 100% were failure demand (1 not yet classified)" in \
         demand.headline_sentence(d, service_name="X")
-
-
-def test_pareto_chart_has_one_bar_per_demand_type(repairs):
-    # Housing repairs: 'fix boiler' is 2 value (C01 C07) + 2 unclassified (C06, C09) = 4 contacts on ONE bar;
-    # 'when will repair be done' 3 failure; 'fix roof' 2 value; 'repair not right' 1 failure.
-    ax = demand.pareto_chart(repairs, ax=Figure().add_subplot())
-    labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels == ["fix boiler", "when will repair be done", "fix roof", "repair not right"]
-    widths = {}
-    for p in ax.patches:
-        row = round(p.get_y() + p.get_height() / 2)
-        widths[labels[row]] = widths.get(labels[row], 0) + p.get_width()
-    assert widths == {"fix boiler": 4, "when will repair be done": 3, "fix roof": 2, "repair not right": 1}

@@ -157,7 +157,7 @@ def test_the_real_boston_file_balances(tmp_path):
     assert not [p for p in council.problems() if p.severity == ERROR]
     contacts = council.table("demand")
     assert len(contacts) == r["written"] == 121_145 - 27_656
-    h = demand.headline(contacts)
+    h = demand.headline_figures(contacts)
     assert h["value"] + h["failure"] + h["unclassified"] == len(contacts)
     assert h["failure"] > 0 and h["value"] > 0
     assert len(council.services) == contacts["service"].nunique()

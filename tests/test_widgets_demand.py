@@ -3,10 +3,6 @@
 import textwrap
 from datetime import date
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import pytest
 
 from systemic_lib.council import load_council
@@ -29,10 +25,13 @@ DEMAND = textwrap.dedent("""\
 
 
 @pytest.fixture
-def explorer(tmp_path):
-    (tmp_path / "council.yaml").write_text(YAML)
-    (tmp_path / "demand.csv").write_text(DEMAND)
-    council = load_council(tmp_path)
+def folder(council_factory):
+    return council_factory(base={}, council_yaml=YAML, demand=DEMAND)
+
+
+@pytest.fixture
+def explorer(folder):
+    council = load_council(folder)
     return DemandExplorer(council.table("demand"), services={s.id: s.name for s in council.spec.services})
 
 
@@ -75,11 +74,9 @@ def test_explore_returns_a_widget(explorer):
     assert explore(explorer.data).children
 
 
-def test_one_service_is_named_not_called_all_services(tmp_path):
+def test_one_service_is_named_not_called_all_services(folder):
     """The demand notebook passes one service's contacts: the explorer names that service, with nothing to choose."""
-    (tmp_path / "council.yaml").write_text(YAML)
-    (tmp_path / "demand.csv").write_text(DEMAND)
-    council = load_council(tmp_path)
+    council = load_council(folder)
     ex = DemandExplorer(council.table("demand", service="housing-repairs"),
                         services={s.id: s.name for s in council.spec.services})
     assert [label for label, _ in ex.service.options] == ["Housing repairs"] and ex.service.disabled

@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from systemic_lib import demand
+from systemic_lib.charts.demand import pareto_chart, weekly_chart
 from systemic_lib.report import esc
 
 __all__ = ["DemandExplorer", "explore"]
@@ -74,13 +75,13 @@ class DemandExplorer:
         shown = self.filtered()
         name = dict((v, k) for k, v in self.service.options).get(self.service.value, "")
         who = "all services" if self.service.value == ALL and not self.service.disabled else name
-        h = demand.headline(shown)
+        h = demand.headline_figures(shown)
         pct = "" if h["failure_pct"] is None else f"{h['failure_pct']:.0f}%"
         # Draw first, then show the three together: the headline never describes charts still being drawn.
-        pareto = _png(lambda ax: demand.pareto_chart(shown, ax=ax), height=4.2)
-        weekly = _png(lambda ax: demand.weekly_chart(shown, ax=ax), height=3.4)
+        pareto = _png(lambda ax: pareto_chart(shown, ax=ax), height=4.2)
+        weekly = _png(lambda ax: weekly_chart(shown, ax=ax), height=3.4)
         self.pareto.value, self.weekly.value = pareto, weekly
-        self.headline.value = (f'<p class="headline">{esc(demand.headline_sentence(shown, service_name=who))}</p>'
+        self.headline.value = (f'<p class="headline">{esc(demand.headline(shown, service_name=who))}</p>'
                                f"<p>Contacts {h['contacts']:,} &middot; value {h['value']:,} &middot; failure "
                                f"{h['failure']:,} &middot; unclassified {h['unclassified']:,}"
                                + (f" &middot; failure demand {pct} of classified" if pct else "") + "</p>")
