@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections import OrderedDict
+from collections import Counter, OrderedDict, deque
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -68,8 +68,8 @@ def execute(jobs: Sequence, *, scheduler: str, run: Callable, failed: Callable, 
     try:
         _limit_failures(client, echo)
         echo(f"Dask scheduler {scheduler}: {len(client.nthreads())} worker(s); dashboard: {client.dashboard_link}")
-        futures = _submit(client, jobs, run)
-        return _collect(client, jobs, futures, failed, progress, echo)
+        with client.as_current():  # distributed.wait asks for the current client
+            return _collect(client, jobs, run, failed, progress, echo)
     finally:
         client.close()
 
@@ -101,30 +101,32 @@ def _set_allowed_failures(value: int, dask_scheduler=None) -> int:
     return value
 
 
-def _submit(client, jobs: list, run: Callable) -> list:
-    """One archive task per council and per notebook, then one task per job depending on them."""
-    councils: dict[str, tuple[str, object]] = {}
-    notebooks: dict[str, tuple[str, object]] = {}
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Ll]arge.*graph.*")
-        for job in jobs:
-            if job.council_dir not in councils:
-                data, digest = pack_folder(job.council_dir)
-                councils[job.council_dir] = (digest, client.submit(_hold, data, key=f"systemic-council-{digest}",
-                                                                   pure=False))
-            if job.notebook not in notebooks:
-                data = Path(job.notebook).read_bytes()
+class _Inputs:
+    """Each council's archive and each notebook as a Dask task, made when a first job needs it and let go after its
+    council's last job, so the scheduler holds only the councils being rendered."""
+
+    def __init__(self, client, jobs: list):
+        self.client = client
+        self.left = Counter(job.council_dir for job in jobs)
+        self.tasks: dict[str, tuple[str, object]] = {}
+
+    def get(self, path: str, kind: str) -> tuple[str, object]:
+        if path not in self.tasks:
+            if kind == "council":
+                data, digest = pack_folder(path)
+            else:
+                data = Path(path).read_bytes()
                 digest = hashlib.sha256(data).hexdigest()[:16]
-                notebooks[job.notebook] = (digest, client.submit(_hold, data, key=f"systemic-notebook-{digest}",
-                                                                 pure=False))
-        futures = []
-        for i, job in enumerate(jobs):
-            council_key, council = councils[job.council_dir]
-            notebook_key, notebook = notebooks[job.notebook]
-            futures.append(client.submit(run_remote, job, run, council_key, council, notebook, pure=False,
-                                         retries=1, key=f"systemic-job-{i}-{job.stage}-{council_key[:8]}-"
-                                                        f"{os.getpid()}-{time.time_ns()}"))
-    return futures
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*[Ll]arge.*")
+                future = self.client.submit(_hold, data, key=f"systemic-{kind}-{digest}-{time.time_ns()}", pure=False)
+            self.tasks[path] = (digest, future)
+        return self.tasks[path]
+
+    def done_with(self, job) -> None:
+        self.left[job.council_dir] -= 1
+        if not self.left[job.council_dir]:
+            self.tasks.pop(job.council_dir, None)
 
 
 def _hold(data: bytes) -> bytes:
@@ -132,63 +134,82 @@ def _hold(data: bytes) -> bytes:
     return data
 
 
-def _collect(client, jobs: list, futures: list, failed: Callable, progress: bool, echo) -> list:
-    """Wait for every job with a progress bar (done, failed, running, ETA, workers); write each job's files."""
+def _collect(client, jobs: list, run: Callable, failed: Callable, progress: bool, echo) -> list:
+    """Submit jobs as workers free up (as many at once as the cluster has threads, so that a job is only ever
+    placed on a worker that runs it at once), write each job's files as it ends, and show progress (done, failed,
+    running, ETA, workers). Results in job order."""
     from distributed import wait
     from tqdm.auto import tqdm
 
-    index = {f.key: i for i, f in enumerate(futures)}
+    inputs = _Inputs(client, jobs)
+    queue = deque(range(len(jobs)))
+    in_flight: dict[object, int] = {}
     results: dict[int, object] = {}
-    pending = set(futures)
     failures = 0
     no_workers_since = None
     bar = tqdm(total=len(jobs), desc="Reports (Dask)", unit="report", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
     try:
-        while pending:
-            try:
-                done, pending = wait(pending, timeout=POLL, return_when="FIRST_COMPLETED")
-            except TimeoutError:
-                done = set()
+        while queue or in_flight:
+            threads = _threads(client)
+            while queue and len(in_flight) < threads:
+                i = queue.popleft()
+                job = jobs[i]
+                council_key, council = inputs.get(job.council_dir, "council")
+                _, notebook = inputs.get(job.notebook, "notebook")
+                future = client.submit(run_remote, job, run, council_key, council, notebook, pure=False, retries=1,
+                                       key=f"systemic-job-{i}-{job.stage}-{time.time_ns()}")
+                in_flight[future] = i
+            done = set()
+            if in_flight:
+                try:
+                    done = wait(list(in_flight), timeout=POLL, return_when="FIRST_COMPLETED").done
+                except TimeoutError:
+                    pass
+            else:
+                time.sleep(POLL)
             for future in done:
-                i = index[future.key]
+                i = in_flight.pop(future)
                 results[i] = _finish(jobs[i], future, failed)
+                inputs.done_with(jobs[i])
                 if results[i].status != "ok":
                     failures += 1
                     bar.write(f"failed: {results[i].label}: {(results[i].error or {}).get('message', '')[:200]}")
                 bar.update(1)
-            workers, running = _cluster_state(client, pending)
-            bar.set_postfix_str(f"failed={failures} running={running} workers={workers}")
-            if workers:
+            bar.set_postfix_str(f"failed={failures} running={len(in_flight)} workers={_workers(client)}")
+            if threads:
                 no_workers_since = None
-            elif pending:
-                no_workers_since = no_workers_since or time.monotonic()
-                if time.monotonic() - no_workers_since > NO_WORKER_TIMEOUT:
-                    for future in pending:
-                        i = index[future.key]
-                        results[i] = failed(jobs[i], {
-                            "name": "NoWorkers",
-                            "message": f"no Dask worker was connected to the scheduler for {NO_WORKER_TIMEOUT} s"})
-                        failures += 1
-                        bar.update(1)
-                    client.cancel(list(pending))
-                    pending = set()
+                continue
+            no_workers_since = no_workers_since or time.monotonic()
+            if time.monotonic() - no_workers_since > NO_WORKER_TIMEOUT:
+                client.cancel(list(in_flight))
+                for i in [*in_flight.values(), *queue]:
+                    results[i] = failed(jobs[i], {"name": "NoWorkers", "message": "no Dask worker was connected "
+                                                  f"to the scheduler for {NO_WORKER_TIMEOUT} s"})
+                    failures += 1
+                    bar.update(1)
+                in_flight, queue = {}, deque()
     except KeyboardInterrupt:
-        client.cancel(list(pending))
+        client.cancel(list(in_flight))
         raise
     finally:
         bar.close()
     return [results[i] for i in range(len(jobs))]
 
 
-def _cluster_state(client, pending: set) -> tuple[int, int]:
-    """(workers connected, jobs of ours a worker is running or holds next)."""
+def _threads(client) -> int:
+    """Threads on the cluster's workers now (workers come and go during a run)."""
     try:
-        keys = {f.key for f in pending}
-        processing = client.processing()
-        return len(processing), sum(1 for ks in processing.values() for k in ks if k in keys)
-    except Exception:  # noqa: BLE001 - progress only
-        return 0, 0
+        return sum(client.nthreads().values())
+    except Exception:  # noqa: BLE001 - scheduler busy: try again at the next poll
+        return 0
+
+
+def _workers(client) -> int:
+    try:
+        return len(client.nthreads())
+    except Exception:  # noqa: BLE001
+        return 0
 
 
 def _finish(job, future, failed: Callable):
