@@ -67,7 +67,7 @@ def execute(jobs: Sequence, *, scheduler: str, run: Callable, failed: Callable, 
     client = connect(scheduler)
     try:
         _limit_failures(client, echo)
-        echo(f"Dask scheduler {scheduler}: {len(client.nthreads())} worker(s); dashboard: {client.dashboard_link}")
+        echo(f"Dask scheduler {scheduler}: {len(client.nthreads())} worker(s); {_dashboard(client)}")
         with client.as_current():  # distributed.wait asks for the current client
             return _collect(client, jobs, run, failed, progress, echo)
     finally:
@@ -85,6 +85,16 @@ def connect(scheduler: str):
             f"could not reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT} s ({exc}). Start one with "
             "`dask scheduler` (make scheduler) and workers with `dask worker ADDRESS` (make worker), or run "
             "without --scheduler to use this machine's cores.") from None
+
+
+def _dashboard(client) -> str:
+    """Where to watch the run (the Dask dashboard), if the scheduler serves one."""
+    try:
+        if "dashboard" in client.scheduler_info().get("services", {}):
+            return f"dashboard: {client.dashboard_link}"
+    except Exception:  # noqa: BLE001
+        pass
+    return "no dashboard (install bokeh where the scheduler runs to get one)"
 
 
 def _limit_failures(client, echo) -> None:
