@@ -94,7 +94,7 @@ def _dashboard(client) -> str:
             return f"dashboard: {client.dashboard_link}"
     except Exception:  # noqa: BLE001
         pass
-    return "no dashboard (install bokeh where the scheduler runs to get one)"
+    return "the scheduler serves no dashboard"
 
 
 def _limit_failures(client, echo) -> None:
