@@ -15,6 +15,9 @@ Workers need no shared filesystem:
 * this process writes those files atomically into ``reports/``, so no report is ever half-written, even when a
   worker dies mid-job.
 
+Jobs are handed to the scheduler as worker threads free up (never more at once than the cluster has threads), so
+a job is only ever placed on a worker that starts it at once, and workers that join mid-run get work.
+
 A worker that dies mid-job: the scheduler runs that job again on another worker, once (this module sets the
 scheduler's ``allowed-failures`` to 1); a job whose worker dies twice comes back as a failed job with the reason,
 like any failed notebook. One job runs at a time in each worker process (the kernel inherits the process's
@@ -88,13 +91,17 @@ def connect(scheduler: str):
 
 
 def _dashboard(client) -> str:
-    """Where to watch the run (the Dask dashboard), if the scheduler serves one."""
+    """Where to watch the run: the Dask dashboard's link, if the scheduler serves its pages (they need bokeh)."""
+    import urllib.request
+
+    link = client.dashboard_link
     try:
-        if "dashboard" in client.scheduler_info().get("services", {}):
-            return f"dashboard: {client.dashboard_link}"
-    except Exception:  # noqa: BLE001
+        with urllib.request.urlopen(link, timeout=3) as page:
+            if page.status == 200:
+                return f"dashboard: {link}"
+    except Exception:  # noqa: BLE001 - no dashboard, or not reachable from here
         pass
-    return "the scheduler serves no dashboard"
+    return f"no dashboard at {link} (install bokeh where the scheduler runs to get one)"
 
 
 def _limit_failures(client, echo) -> None:
@@ -327,7 +334,10 @@ def _unpacked(key: str, archive: bytes, name: str) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-        tar.extractall(partial, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python 3.11.4+: refuse links and paths outside the folder
+            tar.extractall(partial, filter="data")
+        else:
+            tar.extractall(partial)
     shutil.rmtree(target, ignore_errors=True)
     os.replace(partial, target)
     _UNPACKED[key] = target / name
