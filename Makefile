@@ -4,9 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?=
+SCHEDULER ?= tcp://127.0.0.1:8786
 APT    := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: install system-packages browser demo sample reports test bench lab clean
+.PHONY: install system-packages browser demo sample reports test bench lab clean scheduler worker
 
 install: system-packages $(STAMP)
 
@@ -40,6 +41,17 @@ test: install browser
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
+
+# A Dask cluster for `systemic report --scheduler tcp://HOST:8786` (or SYSTEMIC_SCHEDULER), when one machine is
+# not enough. `make scheduler` on one machine (port 8786; a job whose worker dies is retried once, elsewhere);
+# `make worker SCHEDULER=tcp://HOST:8786` on each machine that renders: one single-threaded worker process per core
+# (JOBS=N for N). Workers need this project installed (make install: the package and the `systemic` kernel), no
+# shared folder: councils and notebooks are sent to them and the reports come back to the machine that asked.
+scheduler: install
+	DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 $(BIN)/dask scheduler
+
+worker: install
+	SYSTEMIC_ROOT=$(CURDIR) $(BIN)/dask worker $(SCHEDULER) --nthreads 1 --nworkers $(or $(JOBS),-1)
 
 lab: install sample
 	$(BIN)/jupyter lab notebooks/

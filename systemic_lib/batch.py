@@ -669,7 +669,7 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True) -> list[Job
 
 def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stages=None, services=None,
               period_start=None, period_end=None, notebooks_dir=config.NOTEBOOKS_DIR, progress: bool = True,
-              cell_timeout: int = CELL_TIMEOUT, echo=None) -> BatchResult:
+              cell_timeout: int = CELL_TIMEOUT, echo=None, scheduler: str | None = None) -> BatchResult:
     """Render every report asked for; returns what happened. Raises SystemicError only for a wrong request."""
     echo = echo or (lambda text: click.echo(text, err=True))
     began = time.perf_counter()
@@ -688,7 +688,14 @@ def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stage
         echo(message)
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
-    results = execute(todo, workers, progress=progress) + skipped
+    if scheduler:  # a Dask cluster: systemic_lib.cluster runs the same jobs on its workers
+        from . import cluster
+
+        results = cluster.execute(todo, scheduler=scheduler, run=run_job, progress=progress, echo=echo, failed=lambda
+                                  j, error: JobResult(j.council, j.council_name, j.service, j.service_name, j.stage,
+                                                      j.parameters, "failed", attempts=2, error=error)) + skipped
+    else:
+        results = execute(todo, workers, progress=progress) + skipped
     valid = {j.council for j in todo} | {r.council for r in skipped if r.stage is not None}
     manifest_path = write_manifest(out_dir, results, valid_councils=valid)
     touched = {r.council for r in results}
@@ -724,8 +731,11 @@ def _date_option(ctx, param, value):
 @click.option("--timeout", "cell_timeout", type=click.IntRange(min=1), default=CELL_TIMEOUT, show_default=True,
               help="Seconds one notebook cell may run.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
+@click.option("--scheduler", envvar="SYSTEMIC_SCHEDULER", default=None, metavar="tcp://HOST:8786",
+              help="Run the reports on this Dask scheduler's workers (default: $SYSTEMIC_SCHEDULER, else this "
+                   "machine's cores).")
 def report_command(council_dirs, out_dir, jobs, stages, services, period_start, period_end, notebooks_dir,
-                   cell_timeout, no_progress):
+                   cell_timeout, no_progress, scheduler):
     """Render HTML reports for every service and stage of each council (default: every council in data/councils).
 
     A failing notebook does not stop the batch: its executed notebook is kept beside where the report would be,
@@ -734,7 +744,7 @@ def report_command(council_dirs, out_dir, jobs, stages, services, period_start, 
     try:
         result = run_batch(council_dirs, out_dir, jobs=jobs, stages=stages, services=services,
                            period_start=period_start, period_end=period_end, notebooks_dir=notebooks_dir,
-                           progress=not no_progress, cell_timeout=cell_timeout)
+                           progress=not no_progress, cell_timeout=cell_timeout, scheduler=scheduler)
     except SystemicError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.summary())

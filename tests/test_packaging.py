@@ -12,8 +12,8 @@ CONDA_NAMES = {"graphviz": "python-graphviz"}
 
 
 def _name_spec(requirement: str) -> tuple[str, str]:
-    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", requirement)
-    return m.group(1).lower(), m.group(2).replace(" ", "")
+    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*(.*)$", requirement)  # pip extras: conda has none
+    return m.group(1).lower(), m.group(3).replace(" ", "")
 
 
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():

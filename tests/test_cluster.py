@@ -1,0 +1,246 @@
+"""The batch on a real Dask cluster: a `dask scheduler` and two `dask worker` processes on free localhost ports.
+
+Reports rendered through --scheduler must equal the local run's <stage>.json byte for byte; a worker killed
+mid-batch costs nothing but time (its job runs again on the other worker); a job whose workers die twice is
+reported failed with the reason, like a failed notebook, and the manifest stays valid JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from systemic_lib import batch, cluster, config
+
+pytestmark = pytest.mark.slow
+
+STARTUP = 60  #: seconds for the scheduler and workers to come up
+RUN = 600  #: seconds a whole test batch may take on a busy machine
+STAGES = ["demand", "organisation_scan"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """A scheduler and workers as subprocesses (no LocalCluster); ``kill(name)`` SIGKILLs one worker."""
+
+    def __init__(self, tmp: Path):
+        self.address = f"tcp://127.0.0.1:{_free_port()}"
+        self.tmp = tmp
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(config.PROJECT_ROOT),
+                                                                               os.environ.get("PYTHONPATH")])),
+                    "SYSTEMIC_ROOT": str(config.PROJECT_ROOT)}
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, workers: int) -> None:
+        port = self.address.rsplit(":", 1)[1]
+        self._start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"])
+        for n in range(1, workers + 1):
+            self._start(f"w{n}", ["worker", self.address, "--name", f"w{n}", "--nthreads", "1", "--no-nanny",
+                                  "--no-dashboard", "--local-directory", str(self.tmp / f"w{n}")])
+        self.wait_for_workers(workers)
+
+    def _start(self, name: str, args: list[str]) -> None:
+        log = open(self.tmp / f"{name}.log", "wb")
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", "dask", *args], env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+
+    def client(self):
+        from distributed import Client
+
+        return Client(self.address, timeout=STARTUP, set_as_default=False)
+
+    def wait_for_workers(self, n: int) -> None:
+        deadline = time.monotonic() + STARTUP
+        with self.client() as client:
+            while len(client.nthreads()) < n:
+                assert time.monotonic() < deadline, f"{n} workers did not start: {self.logs()}"
+                time.sleep(0.5)
+
+    def kill(self, name: str) -> None:
+        self.procs[name].send_signal(signal.SIGKILL)
+        self.procs[name].wait(10)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in self.tmp.glob("*.log"))
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A fresh scheduler and two workers for each test, always stopped afterwards."""
+    folder = tmp_path / "dask"
+    folder.mkdir()
+    c = Cluster(folder)
+    try:
+        c.start(workers=2)
+        yield c
+    finally:
+        c.stop()
+
+
+def _figures(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.json"))
+            if p.name != "manifest.json"}
+
+
+def _assert_every_job_accounted_for(out: Path, result) -> dict:
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))  # valid JSON, whole
+    assert len(manifest["jobs"]) == len(result.results)
+    for entry in manifest["jobs"]:
+        assert entry["status"] in ("ok", "failed"), entry
+        if entry["status"] == "failed":
+            assert entry["error"]["name"] and entry["error"]["message"], entry
+    assert not list(out.rglob(".*.tmp")), "a half-written file was left behind"
+    return manifest
+
+
+def test_reports_through_the_scheduler_equal_the_local_run(dask_cluster, testshire, tmp_path):
+    local = batch.run_batch([testshire], tmp_path / "local", jobs=2, stages=STAGES, progress=False)
+    assert not local.failed, local.summary()
+
+    remote = batch.run_batch([testshire], tmp_path / "remote", stages=STAGES, progress=False,
+                             scheduler=dask_cluster.address)
+    assert not remote.failed, remote.summary() + dask_cluster.logs()
+    assert len(remote.ok) == len(local.ok) == 4
+
+    local_figures, remote_figures = _figures(tmp_path / "local"), _figures(tmp_path / "remote")
+    assert sorted(remote_figures) == ["testshire/council-tax/demand.json", "testshire/housing-repairs/demand.json",
+                                      "testshire/organisation_scan.json", "testshire/waste/demand.json"]
+    assert remote_figures == local_figures
+    for r in remote.ok:  # the manifest names this machine's folders, not the worker's temporary ones
+        assert r.parameters["council_dir"] == str(testshire.resolve())
+        assert (tmp_path / "remote" / r.report).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    _assert_every_job_accounted_for(tmp_path / "remote", remote)
+    assert (tmp_path / "remote" / "index.html").exists()
+
+
+def test_a_worker_killed_mid_batch_costs_only_time(dask_cluster, council_factory, tmp_path):
+    councils = [council_factory("testshire"), council_factory("otherton")]
+    out = tmp_path / "reports"
+    box = {}
+    runner = threading.Thread(target=lambda: box.setdefault("result", batch.run_batch(
+        councils, out, stages=["demand"], progress=False, scheduler=dask_cluster.address)), daemon=True)
+    runner.start()
+
+    victim = _worker_running_a_job(dask_cluster)
+    time.sleep(2)  # inside the notebook by now
+    dask_cluster.kill(victim)
+    runner.join(RUN)
+    assert not runner.is_alive(), "the batch did not finish after a worker died"
+
+    result = box["result"]
+    assert len(result.results) == 6
+    _assert_every_job_accounted_for(out, result)
+    # the one worker left ran the dead worker's job again: nothing is lost
+    assert len(result.ok) == 6, result.summary() + dask_cluster.logs()
+    assert sorted(_figures(out)) == [f"{c}/{s}/demand.json" for c in ("otherton", "testshire")
+                                     for s in ("council-tax", "housing-repairs", "waste")]
+
+
+def _worker_running_a_job(c: Cluster) -> str:
+    """The name of a worker that is running one of the batch's jobs (waits for one to start)."""
+    deadline = time.monotonic() + RUN
+    with c.client() as client:
+        while time.monotonic() < deadline:
+            names = {addr: w["name"] for addr, w in client.scheduler_info(n_workers=-1)["workers"].items()}
+            for addr, keys in client.processing().items():
+                if any(str(k).startswith("systemic-job-") for k in keys):
+                    return names[addr]
+            time.sleep(0.2)
+    raise AssertionError("no job started")
+
+
+KILLER = """import os, signal
+os.kill(os.getppid(), signal.SIGKILL)  # the kernel's parent is the Dask worker process
+"""
+
+
+def test_a_job_whose_workers_die_twice_is_reported_failed(dask_cluster, testshire, tmp_path, monkeypatch):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("council_dir = service = period_start = period_end = output_dir = None")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(KILLER)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, notebooks / "demand.ipynb")
+    monkeypatch.setattr(cluster, "NO_WORKER_TIMEOUT", 5)
+
+    out = tmp_path / "reports"
+    result = batch.run_batch([testshire], out, stages=["demand"], services=["housing-repairs"], progress=False,
+                             notebooks_dir=notebooks, scheduler=dask_cluster.address)
+    [failed] = result.results
+    assert failed.status == "failed"
+    assert failed.error["name"] == "KilledWorker"
+    assert "stopped 2 times" in failed.error["message"]
+    assert failed.attempts == 2
+    _assert_every_job_accounted_for(out, result)
+    assert not (out / "testshire" / "housing-repairs" / "demand.html").exists()
+    assert result.exit_code == 1
+
+
+def test_an_unreachable_scheduler_is_a_plain_error(testshire, tmp_path, monkeypatch):
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 2)
+    with pytest.raises(batch.SystemicError, match="could not reach the Dask scheduler"):
+        batch.run_batch([testshire], tmp_path / "out", stages=["demand"], progress=False,
+                        scheduler=f"tcp://127.0.0.1:{_free_port()}")
+
+
+def test_council_archive_holds_the_files_and_names_their_contents(testshire, tmp_path):
+    (testshire / ".hidden").write_text("not sent")
+    data, digest = cluster.pack_folder(testshire)
+    again, same = cluster.pack_folder(testshire)
+    assert digest == same
+    (testshire / "demand.csv").write_text((testshire / "demand.csv").read_text() + "\n")
+    assert cluster.pack_folder(testshire)[1] != digest  # a changed file is a new copy on the workers
+
+    unpacked = cluster._unpacked(digest, data, testshire.name)
+    assert unpacked.name == "testshire"
+    assert sorted(p.name for p in unpacked.iterdir()) == sorted(
+        p.name for p in testshire.iterdir() if not p.name.startswith("."))
+    assert (unpacked / "council.yaml").read_bytes() == (testshire / "council.yaml").read_bytes()
+    assert cluster._unpacked(digest, data, testshire.name) == unpacked  # unpacked once per worker process
+
+
+def test_scheduler_option_and_environment_variable(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    seen = {}
+
+    def fake_run_batch(*args, **kwargs):
+        seen.update(kwargs)
+        raise batch.SystemicError("stop here")
+
+    monkeypatch.setattr(batch, "run_batch", fake_run_batch)
+    CliRunner().invoke(batch.report_command, [str(tmp_path), "--scheduler", "tcp://h:1"])
+    assert seen["scheduler"] == "tcp://h:1"
+    CliRunner().invoke(batch.report_command, [str(tmp_path)], env={cluster.ENV_VAR: "tcp://h:2"})
+    assert seen["scheduler"] == "tcp://h:2"
+    CliRunner().invoke(batch.report_command, [str(tmp_path)], env={cluster.ENV_VAR: None})
+    assert seen["scheduler"] is None
