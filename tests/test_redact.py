@@ -126,3 +126,33 @@ def test_presidio_name_redactor_when_installed():
         assert "John Smith" not in redact("My name is John Smith and my boiler is broken")
     finally:
         use_name_redactor(None)
+
+
+# ------------------------------------------------------------------ issue 13, item 7: redacted once, on the data path
+def test_every_stage_gets_free_text_redacted_after_rules_have_read_the_citizen_s_words(council_factory):
+    """``Stage`` hands every stage redacted tables (``table``, ``load``, ``contacts``, even ``council.table``); rules
+    still match the words as the citizen wrote them."""
+    from conftest import TESTSHIRE
+
+    from systemic_lib.stages import Stage
+
+    demand = TESTSHIRE["demand.csv"].replace(",fix boiler,,,,\n", ",fix boiler QQ 12 34 56 C,,,ring 07700 900999,\n")
+    events = TESTSHIRE["events.csv"].replace("R1,housing-repairs,Inspect,2024-01-03 09:00,W2,Surveyors",
+                                             "R1,housing-repairs,Inspect,2024-01-03 09:00,jo@example.com,Surveyors")
+    rules = "column,pattern,classification,failure_type\nverbatim,07700 9001,failure,progress chasing\n"
+    folder = council_factory("redacted", demand=demand, events=events, rules=rules)
+    stage = Stage(folder, "housing-repairs", "demand")
+    for frame in (stage.table("demand"), stage.load("demand").frame, stage.council.table("demand"),
+                  stage.contacts().frame):
+        shown = frame.set_index("contact_id")
+        assert shown.loc["C02", "verbatim"].endswith("ring [phone]")
+        assert shown.loc["C06", "demand_type"] == "fix boiler [NI number]"
+        assert shown.loc["C06", "what_matters"] == "ring [phone]"
+    assert "[phone]" in stage.load("demand").raw.set_index("contact_id").loc["C02", "verbatim"]
+    assert "[email]" in stage.table("events")["worker"].tolist()
+    # the rule matched the phone number as written (C06 was unclassified; its what matters is not the verbatim)
+    rules_on_raw = Stage(council_factory("rules2", demand=demand.replace(
+        "C06,housing-repairs,2024-01-10 09:00,phone,,", "C06,housing-repairs,2024-01-10 09:00,phone,call 07700 900111,"),
+        rules=rules), "housing-repairs", "demand")
+    c06 = rules_on_raw.contacts().frame.set_index("contact_id").loc["C06"]
+    assert c06["classification"] == "failure" and c06["verbatim"] == "call [phone]"
