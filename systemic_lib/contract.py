@@ -57,6 +57,8 @@ class Column:
     values: tuple[str, ...] = ()  #: allowed values of a category (blank is always allowed)
     example: str = ""
     must_fill: bool = False  #: a blank cell is an error, not a warning
+    minimum: float | None = None  #: a number below this is an error (hours cannot be negative)
+    plausible_max: float | None = None  #: a number above this is a warning (over 24 hours on one step)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ TABLES: dict[str, Table] = {
                 Column("start", "datetime", "When work on the step started, if known.", example="2024-03-04 09:40"),
                 Column("worker", "text", "Who did it.", example="W12"),
                 Column("team", "text", "Their team.", example="Repairs desk"),
-                Column("hours", "number", "Hands-on hours spent on the step.", example="0.5"),
+                Column("hours", "number", "Hands-on hours spent on the step.", example="0.5", minimum=0,
+                       plausible_max=24),
                 Column("face_to_face", "bool", "yes if the step was time with the citizen.", values=YES_NO, example="no"),
             ),
         ),
@@ -275,6 +278,7 @@ def parse_table(raw: pd.DataFrame, table: str, *, file: str, services: set[str] 
     """Parse text columns into typed ones and collect every problem (errors and warnings)."""
     spec = TABLES[table]
     problems: list[Problem] = []
+    today = today or pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
     missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
     for col in missing:
         problems.append(Problem(file, f"required column '{col}' is missing", f"add a column headed '{col}' "
@@ -300,6 +304,9 @@ def parse_table(raw: pd.DataFrame, table: str, *, file: str, services: set[str] 
                                     + ("; counted as blank" if lenient else ""), _kind_fix(col),
                                     row=int(rows[0]) + 2, column=col.name, count=len(rows),
                                     severity=WARNING if lenient else ERROR))
+        problems += _implausible(parsed, col, file, today, checked_future=(table == "demand"))
+        if col.kind == "datetime":
+            problems += _mixed_offsets(text, col, file)
         if (col.required or col.must_fill) and blank.any():
             rows = np.flatnonzero(blank.to_numpy())
             sev = ERROR if col.must_fill else WARNING
@@ -319,7 +326,6 @@ def parse_table(raw: pd.DataFrame, table: str, *, file: str, services: set[str] 
                                     "appear in no service report", "add the service to council.yaml or correct the id",
                                     row=int(rows[0]) + 2, column="service", count=len(rows), severity=WARNING))
     if table == "demand" and len(out):
-        today = today or pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
         future = out["received_at"] >= today
         if future.any():
             rows = np.flatnonzero(future.to_numpy())
@@ -363,14 +369,20 @@ def _parse_column(text: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
         implausible = (parsed < pd.Timestamp("1900-01-01", tz="UTC")) | (parsed > pd.Timestamp("2200-01-01", tz="UTC"))
         parsed = parsed.mask(implausible)
         bad |= implausible.fillna(False)
-        local = parsed.dt.tz_convert("Europe/London").dt.tz_localize(None) if _has_offsets(text) else parsed.dt.tz_localize(None)
-        local = local.astype("datetime64[ns]")
+        # Each value on its own terms: one with a UTC offset is converted to UK local time, one without is local
+        # time as written (parsed as UTC above, so its wall clock is kept).
+        offset = text.str.contains(_OFFSET)
+        local = parsed.dt.tz_localize(None).astype("datetime64[ns]")
+        if offset.any():
+            converted = parsed.dt.tz_convert("Europe/London").dt.tz_localize(None).astype("datetime64[ns]")
+            local = local.where(~offset, converted)
         if kind == "date":
             local = local.dt.normalize()
         return local, bad
     if kind == "number":
         parsed = pd.to_numeric(text.where(~blank), errors="coerce").astype("float64")
-        return parsed, parsed.isna() & ~blank
+        infinite = np.isinf(parsed)  # "inf", "1e400", a 400-digit number: not a quantity anyone recorded
+        return parsed.mask(infinite), (parsed.isna() | infinite) & ~blank
     if kind == "bool":
         low = text.str.lower()
         parsed = pd.Series(pd.NA, index=text.index, dtype="boolean")
@@ -386,12 +398,54 @@ def _parse_column(text: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
     return text.where(~blank).astype("str"), pd.Series(False, index=text.index)
 
 
-_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+# A UTC offset after a time of day ("10:00+01:00", "09:00:00Z"): a day-first date "04-07-2024" is not one.
+_OFFSET = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
+#: Dates before this are warned about (no council keeps digital records from before it).
+EARLIEST_PLAUSIBLE = pd.Timestamp("1990-01-01")
 
 
-def _has_offsets(text: pd.Series) -> bool:
-    sample = text[text.ne("")].head(50)
-    return bool(sample.str.contains(_OFFSET).any())
+def _implausible(parsed: pd.Series, col: Column, file: str, today: pd.Timestamp, *, checked_future: bool) -> list:
+    """Values that read but make nonsense: negative or implausibly many hours; dates before 1990 or more than a
+    year ahead."""
+    found = []
+
+    def say(mask, message, fix, severity):
+        if mask.any():
+            rows = np.flatnonzero(mask.to_numpy())
+            found.append(Problem(file, message.format(parsed.iloc[rows[0]]), fix, row=int(rows[0]) + 2,
+                                 column=col.name, count=len(rows), severity=severity))
+
+    if col.kind == "number":
+        if col.minimum is not None:
+            say((parsed < col.minimum).fillna(False), "is negative (first: {:g})",
+                f"write a number of at least {col.minimum:g}", ERROR)
+        if col.plausible_max is not None:
+            say((parsed > col.plausible_max).fillna(False), f"is over {col.plausible_max:g} on one row (first: {{:g}}); "
+                "kept, but check it", "check the unit (hours, not minutes) and the decimal point", WARNING)
+    elif col.kind in ("datetime", "date"):
+        say((parsed < EARLIEST_PLAUSIBLE).fillna(False), "has dates before 1990 (first: {}); kept, but check them",
+            "check the year (a blank date exported as 1900?)", WARNING)
+        if not (checked_future and col.name == "received_at"):
+            say((parsed > today + pd.Timedelta(days=365)).fillna(False),
+                "has dates more than a year ahead (first: {}); kept, but check them",
+                "check the year and the date format (day and month swapped?)", WARNING)
+    return found
+
+
+def _mixed_offsets(text: pd.Series, col: Column, file: str) -> list:
+    """A warning when a column mixes times with a UTC offset and times without one (each is read on its own terms,
+    but the source may mean something else)."""
+    written = text.ne("")
+    offset = text.str.contains(_OFFSET) & written
+    if not offset.any() or offset.sum() == written.sum():
+        return []
+    rows = np.flatnonzero((written & ~offset).to_numpy() if offset.iloc[np.flatnonzero(written.to_numpy())[0]]
+                          else offset.to_numpy())
+    return [Problem(file, f"mixes times with a UTC offset ({int(offset.sum())}) and times without one "
+                    f"({int((written & ~offset).sum())}, first different: '{text.iloc[rows[0]]}'); those with an "
+                    "offset are read as UK local time, the others as written",
+                    "write every time the same way: all local times, or all with their offset",
+                    row=int(rows[0]) + 2, column=col.name, count=len(rows), severity=WARNING)]
 
 
 def _kind_words(col: Column) -> str:

@@ -180,6 +180,9 @@ def _append_xlsx(path: Path, text: dict) -> None:
         header.append(name)
         sheet.cell(row=1, column=len(header), value=name)
     sheet.append([text.get(h, "") or None for h in header])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"  # text, never a formula, whatever it starts with
     buf = io.BytesIO()
     book.save(buf)
     atomic_write_bytes(path, buf.getvalue(), keep_previous=True)

@@ -264,7 +264,8 @@ def xmr(values, *, dates=None, phase_starts: Sequence = (), baseline_points: int
 
     # Moving ranges within phases (the one spanning a boundary is not used).
     mr = np.full(m, np.nan)
-    mr[1:] = np.abs(np.diff(x))
+    with np.errstate(over="ignore"):
+        mr[1:] = np.abs(np.diff(x))
     same_phase = np.zeros(m, bool)
     same_phase[1:] = ph[1:] == ph[:-1]
     mr[~same_phase] = np.nan
@@ -283,20 +284,25 @@ def xmr(values, *, dates=None, phase_starts: Sequence = (), baseline_points: int
             continue
         b_hi = hi if baseline_points is None else min(hi, lo + int(baseline_points))
         n_used[k] = b_hi - lo
-        centre[k] = x[lo:b_hi].mean()
-        ranges = mr[lo + 1:b_hi]
-        if len(ranges):
-            avg = ranges.mean()
-            if screen_moving_ranges and avg > 0:
-                keep = ranges <= SCREEN_FACTOR * avg
-                n_screened[k] = int((~keep).sum())
-                avg = ranges[keep].mean()
-            mrbar[k] = avg
-    sigma = mrbar / D2
-    upper = centre + LIMIT_FACTOR * mrbar
-    lower = centre - LIMIT_FACTOR * mrbar
-    upper2 = centre + 2 * sigma
-    lower2 = centre - 2 * sigma
+        with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308: checked below
+            centre[k] = x[lo:b_hi].mean()
+            ranges = mr[lo + 1:b_hi]
+            if len(ranges):
+                avg = ranges.mean()
+                if screen_moving_ranges and avg > 0:
+                    keep = ranges <= SCREEN_FACTOR * avg
+                    n_screened[k] = int((~keep).sum())
+                    avg = ranges[keep].mean()
+                mrbar[k] = avg
+    with np.errstate(over="ignore", invalid="ignore"):
+        sigma = mrbar / D2
+        upper = centre + LIMIT_FACTOR * mrbar
+        lower = centre - LIMIT_FACTOR * mrbar
+        upper2 = centre + 2 * sigma
+        lower2 = centre - 2 * sigma
+    if np.isinf(np.concatenate([centre, mrbar, upper, lower, upper2, lower2])).any():
+        raise SpcInputError("the values are too large to chart (their mean, moving ranges or limits pass the largest "
+                            "number a computer holds, about 1.8e308): rescale them, e.g. to thousands or millions")
     if floor is not None:
         lower, lower2 = np.fmax(lower, floor), np.fmax(lower2, floor)
         lower, lower2 = np.where(np.isnan(mrbar), np.nan, lower), np.where(np.isnan(mrbar), np.nan, lower2)

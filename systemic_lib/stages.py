@@ -22,12 +22,45 @@ from pathlib import Path
 
 import pandas as pd
 
-from .contract import Problem, TableResult, empty_frame
+from .contract import TABLES, Problem, TableResult, empty_frame
 from .council import Council, Service, load_council
 from .errors import ContractError
 from .files import atomic_write_json
+from .redact import redact_series
 
-__all__ = ["Stage", "Contacts", "save_figures"]
+__all__ = ["Stage", "Contacts", "save_figures", "REDACTED", "redacted"]
+
+#: The free-text columns a stage is handed redacted, by table: every contract column of kind text (verbatim, what
+#: matters, demand type, channel; learning log text; activity, worker and team names), plus any column a council adds
+#: of its own. Rules are not: their patterns are the council's, not a citizen's words.
+REDACTED = {name: tuple(c.name for c in t.columns if c.kind == "text") for name, t in TABLES.items() if name != "rules"}
+
+
+def redacted(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (a table ``name``) with personal identifiers taken out of its free-text columns."""
+    if name not in REDACTED or frame.empty:
+        return frame
+    known = set(TABLES[name].column_names) | {"_row"}
+    columns = [c for c in frame.columns if c in REDACTED[name] or (c not in known and
+                                                                  (frame[c].dtype == object or
+                                                                   pd.api.types.is_string_dtype(frame[c])))]
+    if not columns:
+        return frame
+    out = frame.copy()
+    for col in columns:
+        out[col] = redact_series(out[col])
+    return out
+
+
+class _RedactedCouncil(Council):
+    """The council as a stage sees it: every table it loads has its free text redacted (read once, cached)."""
+
+    def load(self, name: str) -> TableResult:
+        if name not in self._tables:
+            source = self._source.load(name)
+            self._tables[name] = TableResult(source.name, redacted(name, source.frame), source.problems, source.path,
+                                             redacted(name, source.raw) if source.raw is not None else None)
+        return self._tables[name]
 
 
 @dataclass
@@ -51,7 +84,12 @@ class Stage:
     """A council, one service (or none for council-wide) and a period: what a stage notebook works on."""
 
     def __init__(self, council_dir, service, stage, period_start=None, period_end=None, output_dir=None):
-        self.council: Council = council_dir if isinstance(council_dir, Council) else load_council(council_dir)
+        source = council_dir if isinstance(council_dir, Council) else load_council(council_dir)
+        self._source: Council = getattr(source, "_source", source)  # the council's own text: rules match it
+        #: The council with every free-text column redacted: whatever a stage reads through it (``table``,
+        #: ``load``, ``council.table``) reaches a report without personal identifiers.
+        self.council: Council = _RedactedCouncil(self._source.path, self._source.spec)
+        self.council._source = self._source
         self.service: Service | None = self.council.service(service) if service else None
         self.stage = stage
         self.start = pd.Timestamp(period_start) if period_start else None
@@ -93,16 +131,20 @@ class Stage:
         if period not in self._contacts:
             from .classify import apply_rules
 
-            frame = self.table("demand", period=period)
+            # Rules match the citizen's own words, so they run on the text as written; what the stage gets back is
+            # redacted.
+            frame = self._source.table("demand", service=self.service_id, start=self.start if period else None,
+                                       end=self.end if period else None)
             if not self.has("rules"):
-                self._contacts[period] = Contacts(frame)
+                self._contacts[period] = Contacts(redacted("demand", frame))
             else:
                 rules = self.load("rules")
                 if rules.errors:
-                    self._contacts[period] = Contacts(frame, None, list(rules.problems))
+                    self._contacts[period] = Contacts(redacted("demand", frame), None, list(rules.problems))
                 else:
                     result = apply_rules(frame, rules.frame, file=rules.path.name if rules.path else "rules.csv")
-                    self._contacts[period] = Contacts(result.frame, result, list(result.problems))
+                    self._contacts[period] = Contacts(redacted("demand", result.frame), result,
+                                                      list(result.problems))
         return self._contacts[period]
 
     def system_changes(self) -> list:

@@ -177,7 +177,8 @@ def _is_missing(value) -> bool:
 def format_frame(frame: pd.DataFrame, *, percent=(), decimals: int = 1, formats: dict | None = None) -> pd.DataFrame:
     """A table's cells as the text people read, for report and widget tables alike: ``percent`` columns "41.0%",
     floats to ``decimals`` places and integers with thousands separators, ``formats`` a column's own formatter,
-    and ``MISSING`` in every empty cell. Text is left as it is (escaping is the page's job)."""
+    and ``MISSING`` in every empty cell. Text is cut at ``LONGEST_TEXT`` characters with "…", otherwise left as it is
+    (escaping is the page's job)."""
     shown = frame.copy()
     formats = formats or {}
     for col in shown.columns:
@@ -193,6 +194,17 @@ def format_frame(frame: pd.DataFrame, *, percent=(), decimals: int = 1, formats:
         elif pd.api.types.is_integer_dtype(values):
             fmt = lambda v: f"{v:,}"  # noqa: E731
         else:
-            fmt = None
+            fmt = _clip
         shown[col] = values.map(lambda v, f=fmt: MISSING if _is_missing(v) else (f(v) if f else v)).astype(object)
     return shown
+
+
+#: The longest text a table cell shows: a 12 MB verbatim must not make a 12 MB report.
+LONGEST_TEXT = 500
+
+
+def _clip(value):
+    """Text longer than ``LONGEST_TEXT`` characters cut there with "…"; anything else as it is."""
+    if isinstance(value, str) and len(value) > LONGEST_TEXT:
+        return value[:LONGEST_TEXT] + "…"
+    return value

@@ -129,3 +129,43 @@ def test_the_coach_sees_which_contact_and_what_was_saved(folder):
     assert saved(folder).loc["C4", "failure_type"] == ""
     c.value_button.click()
     assert "Saved: C5 is value demand." in c.message.value and "failure type" not in c.message.value
+
+
+# ------------------------------------------------------------------ issue 13: what the coach saves is never corrupted
+FORMULA = '=HYPERLINK("http://x","click")'
+
+
+def test_formula_like_text_in_an_xlsx_demand_file_survives_a_save(tmp_path):
+    """Item 1: verbatim, demand type and what matters starting with '=' are read back as written, not blank."""
+    from systemic_lib.files import write_table_atomic
+
+    (tmp_path / "council.yaml").write_text(YAML)
+    frame = pd.read_csv(pd.io.common.StringIO(DEMAND), dtype=str, keep_default_na=False)
+    frame.loc[frame["contact_id"] == "C2", ["verbatim", "demand_type"]] = [FORMULA, "=1+1"]
+    write_table_atomic(frame, tmp_path / "demand.xlsx")
+    c = Classifier(tmp_path, service="housing-repairs")
+    assert c.current == "C2" and c.decide("failure", failure_type="progress chasing", what_matters=FORMULA)
+    back = pd.read_excel(tmp_path / "demand.xlsx", sheet_name="demand", dtype=str, keep_default_na=False)
+    row = back.set_index("contact_id").loc["C2"]
+    assert (row["verbatim"], row["demand_type"], row["what_matters"]) == (FORMULA, "=1+1", FORMULA)
+    assert row["classification"] == "failure"
+    table = load_council(tmp_path).load("demand")
+    assert not table.errors and table.frame.set_index("contact_id").loc["C2", "verbatim"] == FORMULA
+
+
+def test_a_lone_carriage_return_in_a_verbatim_adds_no_ghost_contact(tmp_path):
+    """Item 2: a verbatim "line1\\rline2" written by Python's csv module, then one save: still five contacts."""
+    import csv
+
+    (tmp_path / "council.yaml").write_text(YAML)
+    rows = list(csv.reader(DEMAND.splitlines()))
+    rows[2][4] = "line1\rline2"  # C2's verbatim
+    with open(tmp_path / "demand.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)  # quotes the \r (its line end is \r\n)
+    c = Classifier(tmp_path, service="housing-repairs")
+    assert c.decide("failure", failure_type="progress chasing")
+    back = saved(tmp_path)
+    assert back.index.tolist() == ["C1", "C2", "C3", "C4", "C5"]
+    assert back["demand_type"].tolist() == ["fix boiler", "when will it be done", "wrong bill", "fix roof", "fix roof"]
+    assert back.loc["C2", "verbatim"] == "line1\nline2"
+    assert not load_council(tmp_path).load("demand").errors

@@ -93,3 +93,52 @@ def test_locked_read_modify_write_loses_nobody_s_change(tmp_path):
         p.join(30)
     lines = path.read_text().splitlines()
     assert sorted(lines) == sorted([f"{w}-{i}" for w in ("ann", "bob") for i in range(25)])
+
+
+# ------------------------------------------------------------------ issue 13, items 1-3: nothing typed is corrupted
+FORMULA = '=HYPERLINK("http://x","click")'
+
+
+def test_xlsx_text_cells_are_written_as_text_never_formulas(tmp_path):
+    """Item 1: formula-like text comes back as the same text, not as a live formula read back blank."""
+    from openpyxl import load_workbook
+
+    frame = pd.DataFrame({"verbatim": [FORMULA, "+44 7700", "-1+2", "@SUM(A1)", "plain", None],
+                          "n": ["1", "2", "3", "4", "5", "6"]})
+    path = write_table_atomic(frame, tmp_path / "demand.xlsx")
+    back = pd.read_excel(path, sheet_name="demand", dtype=str, keep_default_na=False)
+    assert back["verbatim"].tolist() == [FORMULA, "+44 7700", "-1+2", "@SUM(A1)", "plain", ""]
+    cell = load_workbook(path)["demand"]["A2"]
+    assert cell.data_type == "s" and cell.value == FORMULA
+
+
+def test_a_lone_carriage_return_in_a_cell_does_not_split_the_row(tmp_path):
+    """Item 2: a verbatim holding a bare \\r (as Python's csv writes it) stays one row through a save."""
+    frame = pd.DataFrame({"contact_id": ["C1", "C2"], "verbatim": ["line1\rline2", "a\r\nb"], "t": ["x", "y"]})
+    path = write_table_atomic(frame, tmp_path / "demand.csv")
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert back["contact_id"].tolist() == ["C1", "C2"] and back["t"].tolist() == ["x", "y"]
+    assert back["verbatim"].tolist() == ["line1\nline2", "a\nb"]
+
+
+def test_saving_into_a_capture_template_keeps_its_sheets_validations_and_comments(tmp_path):
+    """Item 3: one save into the template demand.xlsx keeps the about sheet, drop-down lists and header notes."""
+    from openpyxl import load_workbook
+
+    from systemic_lib.capture import workbook_bytes
+    from systemic_lib.contract import TABLES
+
+    path = tmp_path / "demand.xlsx"
+    path.write_bytes(workbook_bytes(TABLES["demand"]))
+    before = load_workbook(path)
+    validations = len(before["demand"].data_validations.dataValidation)
+    comments = sum(1 for c in before["demand"][1] if c.comment)
+    assert validations and comments
+    frame = pd.DataFrame([{c: "" for c in TABLES["demand"].column_names} | {"contact_id": "C1", "verbatim": FORMULA}])
+    write_table_atomic(frame, path)
+    after = load_workbook(path)
+    assert after.sheetnames == before.sheetnames
+    assert len(after["demand"].data_validations.dataValidation) == validations
+    assert sum(1 for c in after["demand"][1] if c.comment) == comments
+    back = pd.read_excel(path, sheet_name="demand", dtype=str, keep_default_na=False)
+    assert len(back) == 1 and back["verbatim"].iloc[0] == FORMULA  # the example row was replaced, not kept

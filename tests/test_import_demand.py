@@ -161,3 +161,87 @@ def test_the_real_boston_file_balances(tmp_path):
     assert h["value"] + h["failure"] + h["unclassified"] == len(contacts)
     assert h["failure"] > 0 and h["value"] > 0
     assert len(council.services) == contacts["service"].nunique()
+
+
+# ------------------------------------------------------------------ issue 13, item 1: formula-like text stays text
+def test_import_to_xlsx_writes_formula_like_text_as_text(tmp_path):
+    src = tmp_path / "src.csv"
+    src.write_text(SOURCE.replace("Pothole on my street", '"=HYPERLINK(""http://x"",""click"")"'))
+    out = tmp_path / "c" / "demand.xlsx"
+    import_demand(src, tmp_path / "c", mapping="boston311", out=out)
+    d = load_council(tmp_path / "c").table("demand").set_index("contact_id")
+    assert d.loc["1", "verbatim"] == '=HYPERLINK("http://x","click")'
+    assert d.loc["1", "demand_type"] == "Request for Pothole Repair"
+    assert not [p for p in validate_council(tmp_path / "c") if p.severity == ERROR]
+
+
+# ------------------------------------------------------------------ issue 13, item 4: re-import keeps the team's work
+def _coach(folder, contact, **decision):
+    """What the classifier does: edit one row of demand.csv as text."""
+    frame = pd.read_csv(folder / "demand.csv", dtype=str, keep_default_na=False)
+    for col, value in decision.items():
+        if col not in frame:
+            frame[col] = ""
+        frame.loc[frame["contact_id"] == contact, col] = value
+    frame.to_csv(folder / "demand.csv", index=False)
+
+
+def test_reimport_keeps_the_team_s_decisions_and_says_what_changed(tmp_path, source):
+    folder = tmp_path / "b"
+    import_demand(source, folder, mapping="boston311")
+    _coach(folder, "8", classification="failure", failure_type="not done", what_matters="a call back",
+           classified_by="coach", notes="rang twice")
+    _coach(folder, "1", classification="failure", failure_type="complaint", classified_by="coach")  # over a rule
+    newer = tmp_path / "newer.csv"  # contact 2 gone, contact 9 new
+    newer.write_text("\n".join(line for line in SOURCE.splitlines() if not line.startswith("2,")) +
+                     "\n9,01/10/2015 10:00:00 AM,,New one,Public Works Department,Sign Repair,Self Service,Open\n")
+    r = import_demand(newer, folder, mapping="boston311")
+    d = load_council(folder).table("demand").set_index("contact_id")
+    assert (d.loc["8", "classification"], d.loc["8", "failure_type"], d.loc["8", "what_matters"]) == (
+        "failure", "not done", "a call back")
+    assert d.loc["8", "notes"] == "rang twice" and d.loc["8", "classified_by"] == "coach"
+    assert (d.loc["1", "classification"], d.loc["1", "failure_type"]) == ("failure", "complaint")
+    assert "2" not in d.index and "9" in d.index
+    assert (r["kept"], r["added"], r["removed"]) == (2, 1, 1)
+
+
+def test_reimport_with_replace_discards_the_team_s_decisions(tmp_path, source):
+    folder = tmp_path / "b"
+    import_demand(source, folder, mapping="boston311")
+    _coach(folder, "8", classification="failure", classified_by="coach")
+    r = import_demand(source, folder, mapping="boston311", replace=True)
+    assert pd.isna(load_council(folder).table("demand").set_index("contact_id").loc["8", "classification"])
+    assert r["kept"] == 0
+
+
+def test_cli_says_how_many_decisions_it_kept(tmp_path, source):
+    folder = tmp_path / "b"
+    args = [str(source), "--council", str(folder), "--mapping", "boston311"]
+    assert CliRunner().invoke(demand_command, args).exit_code == 0
+    _coach(folder, "8", classification="value", classified_by="coach")
+    again = CliRunner().invoke(demand_command, args)
+    assert again.exit_code == 0 and "Kept the team's decisions on 1 contact" in again.output
+    assert "--replace" in again.output
+    replaced = CliRunner().invoke(demand_command, args + ["--replace"])
+    assert replaced.exit_code == 0 and "Kept the team's" not in replaced.output
+
+
+def test_import_waits_for_a_save_in_progress(tmp_path, source):
+    """The importer takes the same lock as the classifier: a save held open is not overwritten mid-way."""
+    import threading
+    import time
+
+    from systemic_lib.files import locked
+
+    folder = tmp_path / "b"
+    import_demand(source, folder, mapping="boston311")
+    done = threading.Event()
+    with locked(folder / "demand.csv"):
+        t = threading.Thread(target=lambda: (import_demand(source, folder, mapping="boston311"), done.set()))
+        t.start()
+        time.sleep(0.5)
+        assert not done.is_set()  # blocked behind the coach's save
+        _coach(folder, "8", classification="value", classified_by="coach")
+    t.join(20)
+    assert done.is_set()
+    assert load_council(folder).table("demand").set_index("contact_id").loc["8", "classification"] == "value"

@@ -148,3 +148,42 @@ def test_unreadable_existing_log_is_not_overwritten(tmp_path):
         ll.add_entry(folder, ENTRY)
     with pytest.raises(SystemicError):
         ll.add_entry(folder, ["not", "a", "dict"])
+
+
+# ------------------------------------------------------------------ issue 13: what the team types is never corrupted
+FORMULA = '=HYPERLINK("http://x","click")'
+
+
+def test_formula_like_text_in_an_xlsx_log_is_kept_as_text(tmp_path):
+    """Item 1: an entry starting with '=' is written as text, read back as written (not blank)."""
+    from openpyxl import Workbook
+
+    folder = _council(tmp_path)
+    book = Workbook()
+    book.active.title = "learning_log"
+    book.active.append(HEADER.strip().split(","))
+    book.save(folder / "learning_log.xlsx")
+    ll.add_entry(folder, {**ENTRY, "what_we_learned": FORMULA, "system_condition": "=1+1", "waste_caused": "@x"})
+    frame = read_table(folder / "learning_log.xlsx", "learning_log", services={"care"}).frame
+    assert frame[["what_we_learned", "system_condition", "waste_caused"]].iloc[0].tolist() == [FORMULA, "=1+1", "@x"]
+
+
+def test_formula_like_text_in_a_csv_log_is_kept_as_text(tmp_path):
+    folder = _council(tmp_path, HEADER)
+    ll.add_entry(folder, {**ENTRY, "what_we_learned": FORMULA})
+    assert read_table(folder / "learning_log.csv", "learning_log").frame["what_we_learned"].iloc[0] == FORMULA
+
+
+def test_a_lone_carriage_return_in_the_log_does_not_break_the_next_entry(tmp_path):
+    """Item 2: a row holding "a\\rb" (as Python's csv writes it), then add_entry: the log still validates."""
+    import csv
+
+    folder = _council(tmp_path)
+    with open(folder / "learning_log.csv", "w", newline="") as fh:
+        w = csv.writer(fh)  # quotes the \r (its line end is \r\n)
+        w.writerow(HEADER.strip().split(","))
+        w.writerow(["2024-07-01", "care", "line1\rline2", "", "", "", "", "open"])
+    ll.add_entry(folder, ENTRY)
+    result = read_table(folder / "learning_log.csv", "learning_log", services={"care"})
+    assert not result.errors
+    assert result.frame["what_we_tried"].tolist() == ["line1\nline2", ENTRY["what_we_tried"]]

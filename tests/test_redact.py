@@ -62,3 +62,97 @@ def test_house_number_and_street_are_redacted(said, shown):
 @pytest.mark.parametrize("said", ["it has been 3 weeks down the road and nothing", "2 bins, both full", "call 5 times"])
 def test_counts_are_not_addresses(said):
     assert redact(said) == said
+
+
+# ------------------------------------------------------------------ issue 13, item 7: more kinds of identifier
+@pytest.mark.parametrize("text, expected", [
+    ("my NI is QQ 12 34 56 C thanks", "my NI is [NI number] thanks"),
+    ("NI QQ123456C.", "NI [NI number]."),
+    ("ni number ab-12-34-56-d", "ni number [NI number]"),
+    ("I was born 03/04/1985 in Leeds", "I was born [date of birth] in Leeds"),
+    ("DOB: 1985-04-03", "DOB: [date of birth]"),
+    ("d.o.b. 3rd April 1985", "d.o.b. [date of birth]"),
+    ("born on 3 Apr 85, fine", "born on [date of birth], fine"),
+    ("sort code 12-34-56 account 12345678", "sort code [bank details]"),
+    ("acc 12345678, sort 123456", "acc [bank details]"),
+])
+def test_ni_numbers_dates_of_birth_and_bank_details_are_replaced(text, expected):
+    assert redact(text) == expected
+    assert redact_series(pd.Series([text], dtype="str")).iloc[0] == expected
+
+
+@pytest.mark.parametrize("text", ["the boiler broke on 03/04/2024", "born 1985, 3 kids, flat 12",
+                                  "ref 12-34-56 on the letter", "account number on the bill"])
+def test_dates_and_numbers_that_are_not_identifiers_are_kept(text):
+    assert redact(text) == text
+
+
+# ------------------------------------------------------------------ issue 13, item 8: every pattern is linear-time
+@pytest.mark.parametrize("token", ["a" * 300_000, "a." * 150_000, "1" * 300_000, "a@" * 150_000, "1 " * 150_000,
+                                   "1 " + "a " * 150_000, "+44" * 100_000, "born " * 60_000, "-" * 300_000])
+def test_a_long_token_takes_linear_time(token):
+    import time
+
+    t0 = time.perf_counter()
+    redact(token)
+    redact_series(pd.Series([token], dtype="str"))
+    assert time.perf_counter() - t0 < 1.5, "a redaction pattern backtracks quadratically"
+
+
+# ------------------------------------------------------------------ person names: an optional hook, off by default
+def test_names_are_not_redacted_by_default_but_a_name_redactor_can_be_plugged_in(monkeypatch):
+    from systemic_lib import redact as module
+
+    assert redact("Jo Bloggs rang") == "Jo Bloggs rang"  # patterns cannot know a name
+    monkeypatch.setattr(module, "_name_redactor", lambda text: text.replace("Jo Bloggs", "[name]"))
+    assert redact("Jo Bloggs rang 07700 900123") == "[name] rang [phone]"
+    assert redact_series(pd.Series(["Jo Bloggs rang"], dtype="str")).iloc[0] == "[name] rang"
+
+
+def test_an_unknown_name_redactor_is_refused():
+    from systemic_lib.redact import use_name_redactor
+
+    with pytest.raises(ValueError, match="presidio"):
+        use_name_redactor("crystal-ball")
+
+
+@pytest.mark.skipif(not __import__("importlib").util.find_spec("presidio_analyzer"),
+                    reason="presidio-analyzer is not installed (the name redactor is optional)")
+def test_presidio_name_redactor_when_installed():
+    from systemic_lib.redact import use_name_redactor
+
+    try:
+        use_name_redactor("presidio")
+        assert "John Smith" not in redact("My name is John Smith and my boiler is broken")
+    finally:
+        use_name_redactor(None)
+
+
+# ------------------------------------------------------------------ issue 13, item 7: redacted once, on the data path
+def test_every_stage_gets_free_text_redacted_after_rules_have_read_the_citizen_s_words(council_factory):
+    """``Stage`` hands every stage redacted tables (``table``, ``load``, ``contacts``, even ``council.table``); rules
+    still match the words as the citizen wrote them."""
+    from conftest import TESTSHIRE
+
+    from systemic_lib.stages import Stage
+
+    demand = TESTSHIRE["demand.csv"].replace(",fix boiler,,,,\n", ",fix boiler QQ 12 34 56 C,,,ring 07700 900999,\n")
+    events = TESTSHIRE["events.csv"].replace("R1,housing-repairs,Inspect,2024-01-03 09:00,W2,Surveyors",
+                                             "R1,housing-repairs,Inspect,2024-01-03 09:00,jo@example.com,Surveyors")
+    rules = "column,pattern,classification,failure_type\nverbatim,07700 9001,failure,progress chasing\n"
+    folder = council_factory("redacted", demand=demand, events=events, rules=rules)
+    stage = Stage(folder, "housing-repairs", "demand")
+    for frame in (stage.table("demand"), stage.load("demand").frame, stage.council.table("demand"),
+                  stage.contacts().frame):
+        shown = frame.set_index("contact_id")
+        assert shown.loc["C02", "verbatim"].endswith("ring [phone]")
+        assert shown.loc["C06", "demand_type"] == "fix boiler [NI number]"
+        assert shown.loc["C06", "what_matters"] == "ring [phone]"
+    assert "[phone]" in stage.load("demand").raw.set_index("contact_id").loc["C02", "verbatim"]
+    assert "[email]" in stage.table("events")["worker"].tolist()
+    # the rule matched the phone number as written (C06 was unclassified; its what matters is not the verbatim)
+    rules_on_raw = Stage(council_factory("rules2", demand=demand.replace(
+        "C06,housing-repairs,2024-01-10 09:00,phone,,", "C06,housing-repairs,2024-01-10 09:00,phone,call 07700 900111,"),
+        rules=rules), "housing-repairs", "demand")
+    c06 = rules_on_raw.contacts().frame.set_index("contact_id").loc["C06"]
+    assert c06["classification"] == "failure" and c06["verbatim"] == "call [phone]"

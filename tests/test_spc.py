@@ -399,3 +399,10 @@ def test_change_against_old_phase():
     # 17 > 16.32 and 11 sits on the old mean
     assert one_out.attrs["phases"][1]["change"]["signal"] == "concern"
     assert seven_below.attrs["phases"][0]["change"] is None
+
+
+# ------------------------------------------------------------------ issue 13, item 10: no infinite limits
+@pytest.mark.parametrize("values", [[1e308, -1e308] * 6, [1.7e308, 1.7e308, 1.6e308, 1.7e308]])
+def test_values_near_the_float_limit_raise_instead_of_giving_infinite_limits(values):
+    with pytest.raises(SpcInputError, match="too large"):
+        xmr(values)

@@ -90,3 +90,12 @@ def test_percent_and_share():
     assert words.percent(0) == "0%" and words.percent(100) == "100%"
     assert words.share(0.412) == "41%" and words.share(1) == "100%" and words.share(0.0) == "0%"
     assert words.percent(None) == words.share(float("nan")) == words.percent("x") == ""
+
+
+def test_long_text_cells_are_truncated_in_every_table():
+    """Issue 13, item 13: a 12 MB verbatim must not make a 12 MB report: 500 characters then an ellipsis."""
+    frame = pd.DataFrame({"verbatim": ["x" * 12_000_000, "short", None], "n": [1, 2, 3]})
+    shown = words.format_frame(frame)
+    assert shown["verbatim"].iloc[0] == "x" * 500 + "…"
+    assert shown["verbatim"].iloc[1] == "short" and shown["verbatim"].iloc[2] == words.MISSING
+    assert words.format_frame(pd.DataFrame({"t": ["y" * 500]}))["t"].iloc[0] == "y" * 500

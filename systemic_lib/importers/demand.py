@@ -25,15 +25,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..classify import apply_rules, rules_frame
-from ..contract import CHANNELS, TABLES, normalise_category, read_table
+from ..contract import CHANNELS, TABLES, normalise_category, read_raw, read_table
+from ..words import count as count_of
 from ..errors import ImportMappingError, SystemicError
-from ..files import atomic_write_text, write_table_atomic
+from ..files import atomic_write_text, locked, write_table_atomic
 from . import read_mapping
 
 DEMAND_COLUMNS = TABLES["demand"].column_names
 CLASSIFIED_BY = "classified_by"
 
-__all__ = ["DemandMapping", "load_mapping", "read_source", "convert", "import_demand", "demand_command", "slug"]
+__all__ = ["DemandMapping", "load_mapping", "read_source", "convert", "import_demand", "demand_command", "slug",
+           "keep_decisions", "DECISIONS"]
+
+#: What the team decides about a contact: a re-import keeps these for every contact still in the source.
+DECISIONS = ("classification", "failure_type", "what_matters", CLASSIFIED_BY)
 
 
 class _Model(BaseModel):
@@ -307,25 +312,87 @@ def _council_yaml(folder: Path, mapping: DemandMapping, demand: pd.DataFrame, na
             "# citizen's terms and edit names freely.\n" + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
 
 
+def keep_decisions(demand: pd.DataFrame, previous: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """``demand`` with the team's decisions from ``previous`` (the file being replaced, as text) carried over.
+
+    For each contact still in ``demand``, a previous row the team decided (a classification, failure type or what
+    matters not set by a rule) keeps those cells and ``classified_by``; columns the team added (notes) are carried
+    for every contact still present. Returns the frame and counts: ``kept`` (contacts whose decisions were kept),
+    ``added`` (contacts new in the source) and ``removed`` (contacts no longer in it).
+    """
+    if "contact_id" not in previous.columns:
+        raise SystemicError("the demand file being replaced has no contact_id column, so the team's decisions "
+                            "cannot be matched: fix it, or import with --replace to discard them")
+    prev = previous.assign(contact_id=previous["contact_id"].astype(str).str.strip())
+    prev = prev[prev["contact_id"].ne("")].drop_duplicates("contact_id").set_index("contact_id")
+    ids = demand["contact_id"].astype(str).str.strip()
+    present = ids.isin(prev.index)
+    by_rule = (prev[CLASSIFIED_BY].astype(str).str.strip().str.lower().str.startswith("rule")
+               if CLASSIFIED_BY in prev.columns else pd.Series(False, index=prev.index))
+    decided_cols = [c for c in DECISIONS[:3] if c in prev.columns]
+    decided = prev[decided_cols].apply(lambda c: c.astype(str).str.strip().ne("")).any(axis=1) & ~by_rule
+    team = present & ids.map(decided).fillna(False).astype(bool)
+    out = demand.copy()
+    if team.any():
+        rows = prev.loc[ids[team]]
+        for col in DECISIONS:
+            if col not in rows.columns:
+                continue
+            values = rows[col].astype(str).str.strip().to_numpy()
+            if col in ("classification", "failure_type"):
+                spec = TABLES["demand"].column(col)
+                norm = normalise_category(pd.Series(values), spec)
+                values = norm.where(norm.isin(spec.values)).to_numpy()
+            else:
+                values = pd.Series(values).replace("", np.nan).to_numpy()
+            if col not in out.columns:
+                out[col] = np.nan
+            out[col] = out[col].astype(object)
+            out.loc[team.to_numpy(), col] = values
+    for col in [c for c in prev.columns if c not in out.columns and c not in DEMAND_COLUMNS]:  # the team's own columns
+        out[col] = ids.map(prev[col]).where(present).replace("", np.nan)
+    for col in ("classification", "failure_type"):
+        out[col] = out[col].astype("str")
+    counts = {"kept": int(team.sum()), "added": int((~present).sum()),
+              "removed": int((~prev.index.isin(set(ids))).sum())}
+    return out, counts
+
+
 def import_demand(src, council_dir, *, mapping=None, columns: dict | None = None, date_format: str | None = None,
-                  out=None, today=None) -> dict:
-    """Import ``src`` into ``council_dir`` (``demand.csv`` unless ``out``); returns the counts and files written."""
+                  out=None, today=None, replace: bool = False) -> dict:
+    """Import ``src`` into ``council_dir`` (``demand.csv`` unless ``out``); returns the counts and files written.
+
+    Re-importing over an existing file keeps the team's decisions for contacts still in the source (see
+    ``keep_decisions``) unless ``replace``; the whole read-merge-write holds the file's lock, as a classifier save
+    does, so neither loses the other's work."""
     folder = Path(council_dir)
     spec = load_mapping(mapping, council_dir=folder, columns=columns, date_format=date_format)
     raw = read_source(src, sheet=spec.sheet)
     result = convert(raw, spec, src=Path(src).name, today=today)
-    demand, rule_results = classify_imported(result["demand"], spec, folder)
-    report = result["report"]
-    report["classified_by_rules"] = sum(r.classified for r in rule_results)
-    report["value"] = int(demand["classification"].eq("value").sum())
-    report["failure"] = int(demand["classification"].eq("failure").sum())
-    report["unclassified"] = int(demand["classification"].isna().sum())
-    report["rule_problems"] = [p.describe() for r in rule_results for p in r.problems]
-    assert report["rows_in"] == report["written"] + report["rejected"], "import lost rows"
-
     folder.mkdir(parents=True, exist_ok=True)
     out = Path(out) if out else folder / "demand.csv"
-    written = [str(write_table_atomic(demand, out))]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with locked(out):
+        demand = result["demand"]
+        changes = {"kept": 0, "added": len(demand), "removed": 0, "replaced": bool(replace and out.exists())}
+        if out.exists() and not replace:
+            previous, problems = read_raw(out, "demand")
+            if previous is None:
+                raise SystemicError(f"{out.name} cannot be read, so the team's decisions in it cannot be kept ("
+                                    + "; ".join(p.describe() for p in problems) + "). Fix it, or import with "
+                                    "--replace to discard it")
+            demand, counts = keep_decisions(demand, previous)
+            changes.update(counts)
+        demand, rule_results = classify_imported(demand, spec, folder)
+        report = result["report"]
+        report.update(changes)
+        report["classified_by_rules"] = sum(r.classified for r in rule_results)
+        report["value"] = int(demand["classification"].eq("value").sum())
+        report["failure"] = int(demand["classification"].eq("failure").sum())
+        report["unclassified"] = int(demand["classification"].isna().sum())
+        report["rule_problems"] = [p.describe() for r in rule_results for p in r.problems]
+        assert report["rows_in"] == report["written"] + report["rejected"], "import lost rows"
+        written = [str(write_table_atomic(demand, out, sheet="demand"))]
     rejected_path = out.with_name(f"{out.name.split('.')[0]}.rejected.csv")
     if len(result["rejected"]) or rejected_path.exists():
         written.append(str(write_table_atomic(result["rejected"], rejected_path, for_people=True)))
@@ -369,14 +436,23 @@ def _pairs(values) -> dict:
               help="Map one demand column from a source column (repeatable); wins over the mapping.")
 @click.option("--date-format", default=None, help="How received_at is written, e.g. '%m/%d/%Y %I:%M:%S %p'.")
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Output file (default DIR/demand.csv).")
-def demand_command(src, council_dir, mapping, maps, date_format, out):
+@click.option("--replace", is_flag=True, help="Discard the team's decisions in the existing file (default: keep them "
+              "for every contact still in the source).")
+def demand_command(src, council_dir, mapping, maps, date_format, out, replace):
     """Import contact records (CSV, .csv.gz or XLSX) into a council folder as demand.csv."""
     try:
-        r = import_demand(src, council_dir, mapping=mapping, columns=_pairs(maps), date_format=date_format, out=out)
+        r = import_demand(src, council_dir, mapping=mapping, columns=_pairs(maps), date_format=date_format, out=out,
+                          replace=replace)
     except SystemicError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Read {r['rows_in']:,} rows from {Path(src).name}: wrote {r['written']:,} contacts to {r['output']}, "
                f"rejected {r['rejected']:,}.")
+    if r["kept"] or r["removed"] or (r["added"] != r["written"]):
+        click.echo(f"  Kept the team's decisions on {count_of(r['kept'], 'contact')} still in the source; added "
+                   f"{r['added']:,} new, removed {r['removed']:,} no longer in it (--replace discards the team's "
+                   "decisions).")
+    elif r["replaced"]:
+        click.echo("  Replaced the previous file and any decisions in it (kept as .prev).")
     for why, count in r["rejected_by_reason"].items():
         click.echo(f"  Rejected {count:,}: {why}.")
     if r["rejected_file"]:

@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 
 from ..errors import ImportMappingError, SystemicError
-from ..files import atomic_write_text, write_table_atomic
+from ..files import atomic_write_text, locked, write_table_atomic
 from . import read_mapping
 from ..flow import local_times
 
@@ -235,11 +235,12 @@ def write_council(result: dict, council_dir, mapping: dict, *, source: str, coun
         written.append("cases.csv")
     acts = result["activities"]
     old_path = folder / "activities.csv"
-    if old_path.exists():  # the team's own classification wins
-        old = pd.read_csv(old_path, dtype=str, keep_default_na=False)
-        if {"service", "activity"} <= set(old.columns):
-            acts = pd.concat([old, acts], ignore_index=True).drop_duplicates(["service", "activity"], keep="first")
-    write_table_atomic(acts, old_path)
+    with locked(old_path):  # read-modify-write of the team's catalogue: a save meanwhile is not lost
+        if old_path.exists():  # the team's own classification wins
+            old = pd.read_csv(old_path, dtype=str, keep_default_na=False)
+            if {"service", "activity"} <= set(old.columns):
+                acts = pd.concat([old, acts], ignore_index=True).drop_duplicates(["service", "activity"], keep="first")
+        write_table_atomic(acts, old_path)
     written.append("activities.csv")
     yaml_path = folder / "council.yaml"
     spec = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) if yaml_path.exists() else None

@@ -10,6 +10,7 @@ timestamps (offsets kept as read; ``local_times`` turns them into naive local ti
 from __future__ import annotations
 
 import gzip
+import zlib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -97,6 +98,9 @@ def read_xes(path, *, case_prefix: str = "case:") -> pd.DataFrame:
                             root.clear()
     except ET.ParseError as exc:
         raise SystemicError(f"{path.name}: not a well-formed XES file ({exc}); check the file is complete") from None
+    except (EOFError, OSError, zlib.error) as exc:  # a truncated or damaged .gz
+        raise SystemicError(f"{path.name}: cannot be read as a gzipped XES file ({exc}); download or copy it "
+                            "again") from None
     if root is None or _local(root.tag) != "log":
         raise SystemicError(f"{path.name}: not an XES log (the first element should be <log>)")
     data = {}

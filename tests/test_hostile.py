@@ -1,0 +1,76 @@
+"""A hostile council: script payloads and personal data in every free-text field of every table (issue 13).
+
+Rendered by the batch as a real run would be, nothing personal may appear in any file under the reports folder
+(HTML, JSON, SVG, notebooks kept for debugging) and every payload must come out escaped.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from conftest import TESTSHIRE
+
+from systemic_lib.batch import run_batch
+from systemic_lib.contract import TABLES
+
+PERSONAL = {
+    "phone": "07700 900461",
+    "email": "leak.person@example.org",
+    "NI number": "QQ 12 34 56 C",
+    "NI number, no spaces": "QQ654321C",
+    "date of birth": "14/02/1961",
+    "sort code": "20-45-77",
+    "account": "41234567",
+    "postcode": "SW1A 2AA",
+    "NHS number": "943 476 5919",
+}
+SAID = ("ring 07700 900461 or leak.person@example.org, NI QQ 12 34 56 C or QQ654321C, born 14/02/1961, "
+        "sort code 20-45-77 account 41234567, at SW1A 2AA, NHS 943 476 5919")
+PAYLOADS = ('<script>alert("x")</script>', "<img src=x onerror=alert(1)>")
+HOSTILE = f" {SAID} {PAYLOADS[0]} {PAYLOADS[1]}"
+
+
+LOG = ("date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status\n"
+       "2024-01-15,housing-repairs,Diagnose on the first call,Most visits need no inspection,Pre-inspection rule,"
+       "A second visit,Head of Repairs,open\n")
+
+
+def _hostile(table: str, text: str) -> str:
+    """The table with personal data and payloads appended to every free-text cell (ids and dates kept)."""
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    for col in [c.name for c in TABLES[table].columns if c.kind == "text" and c.name in frame.columns]:
+        frame[col] = frame[col] + HOSTILE
+    return frame.to_csv(index=False)
+
+
+@pytest.mark.slow
+def test_a_hostile_council_leaks_nothing_and_every_payload_is_escaped(council_factory, tmp_path):
+    tables = {**TESTSHIRE, "learning_log.csv": LOG}
+    files = {name.removesuffix(".csv"): _hostile(name.removesuffix(".csv"), text)
+             for name, text in tables.items() if name.endswith(".csv") and name != "rules.csv"}
+    assert "learning_log" in files and "activities" in files
+    folder = council_factory("hostile", **files)
+    out = tmp_path / "reports"
+    result = run_batch([folder], out, jobs=1, progress=False, echo=lambda text: None)
+    outputs = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".html" for p in outputs) and any(p.suffix == ".json" for p in outputs)
+    assert result.ok and not result.failed, [(r.council, r.service, r.stage, r.error) for r in result.failed]
+    leaks = []
+    for path in outputs:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        low = text.lower()
+        compact = low.replace(" ", "")
+        for kind, value in PERSONAL.items():
+            if value.lower() in low or value.replace(" ", "").lower() in compact:
+                leaks.append(f"{kind} in {path.relative_to(out)}")
+        if path.suffix in (".html", ".svg"):
+            for payload in PAYLOADS:
+                if payload.lower() in low:
+                    leaks.append(f"unescaped {payload} in {path.relative_to(out)}")
+    assert not leaks, "\n".join(leaks)
+    shown = "".join(p.read_text(encoding="utf-8", errors="replace") for p in outputs if p.suffix == ".html")
+    for placeholder in ("[phone]", "[email]", "[NI number]", "[date of birth]", "[bank details]", "[postcode]"):
+        assert placeholder in shown  # the hostile text did reach the reports, redacted
+    assert "&lt;script&gt;" in shown
