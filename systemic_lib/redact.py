@@ -121,6 +121,48 @@ if os.environ.get("SYSTEMIC_REDACT_NAMES"):  # e.g. set for a batch so every rep
     use_name_redactor(os.environ["SYSTEMIC_REDACT_NAMES"])
 
 
+# Every identifier above holds a digit, except an e-mail address, which holds an "@". A match lies within a bounded
+# distance of that character: at most 70 characters before it for every pattern, at most 240 after a digit (an
+# address: a number and up to three 40-letter words) and 760 after an "@" (a domain of up to nine labels). So in a
+# long text only the stretches around digits and "@"s need the patterns; the rest cannot hold a match. Each stretch
+# keeps 70 characters of context on both sides, so look-behinds and word boundaries see what the whole text shows.
+_BEFORE, _AFTER_DIGIT, _AFTER_AT = 80, 260, 780
+# A run of digits and "@"s no more than _BEFORE + _AFTER_DIGIT characters apart: one match per cluster, found in C.
+_HOT = re.compile(r"[\d@](?:[^\d@]{0,%d}[\d@])*" % (_BEFORE + _AFTER_DIGIT))
+_LONG = 20_000  #: texts longer than this are redacted stretch by stretch
+_DENSE = 50  #: ... unless more than one character in this many is a digit or "@"
+
+
+def _patterns(out: str) -> str:
+    for pattern, placeholder, gate in _PATTERNS:
+        if gate is None or gate.search(out):
+            out = pattern.sub(placeholder, out)
+    return out
+
+
+def _stretches(text: str):
+    """(start, end) of the merged stretches of ``text`` that can hold an identifier, in order."""
+    start = end = -1
+    for m in _HOT.finditer(text):
+        lo = max(0, m.start() - _BEFORE)
+        after = _AFTER_AT if "@" in text[max(m.start(), m.end() - _AFTER_AT):m.end()] else _AFTER_DIGIT
+        hi = min(len(text), m.end() + after)
+        if lo > end:
+            if end >= 0:
+                yield start, end
+            start = lo
+        end = max(end, hi)
+    if end >= 0:
+        yield start, end
+
+
+def _dense(text: str, sample: int = 65_536) -> bool:
+    """More than one character in ``_DENSE`` a digit or "@", judged on the start, middle and end of ``text``."""
+    mid = len(text) // 2
+    seen = text[:sample] + text[mid:mid + sample] + text[-sample:]
+    return sum(map(seen.count, "0123456789@")) * _DENSE > len(seen)
+
+
 def redact(text):
     """``text`` with every identifier above replaced; None/NaN pass through."""
     if text is None or (not isinstance(text, str) and pd.isna(text)):
@@ -128,15 +170,25 @@ def redact(text):
     out = str(text)
     if _name_redactor is not None:
         out = _name_redactor(out)
-    for pattern, placeholder, gate in _PATTERNS:
-        if gate is None or gate.search(out):
-            out = pattern.sub(placeholder, out)
-    return out
+    if len(out) <= _LONG or _dense(out):
+        return _patterns(out)  # short, or so dense in digits that the stretches would be the whole text
+    parts, done = [], 0
+    for start, end in _stretches(out):
+        parts += [out[done:start], _patterns(out[start:end])]
+        done = end
+    parts.append(out[done:])
+    return "".join(parts)
 
 
 def redact_series(data: pd.Series) -> pd.Series:
-    """Vectorised ``redact`` over a column of verbatims (missing values stay missing)."""
+    """Vectorised ``redact`` over a column of verbatims (missing values stay missing); long texts go through
+    ``redact`` one by one."""
     out = data.astype("str") if not pd.api.types.is_string_dtype(data) else data
+    long = out.str.len().gt(_LONG).fillna(False).to_numpy(dtype=bool)
+    if long.any():
+        short = redact_series(out[~long]) if (~long).any() else out[~long]
+        done = pd.concat([short, out[long].map(redact)]).reindex(out.index)
+        return done.astype(out.dtype)
     if _name_redactor is not None:
         out = out.map(lambda t: t if pd.isna(t) else _name_redactor(t)).astype("str")
     for pattern, placeholder, gate in _PATTERNS:

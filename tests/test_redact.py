@@ -3,6 +3,10 @@
 import pandas as pd
 import pytest
 
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from systemic_lib import redact as redact_module
 from systemic_lib.redact import redact, redact_series
 
 
@@ -156,3 +160,29 @@ def test_every_stage_gets_free_text_redacted_after_rules_have_read_the_citizen_s
         rules=rules), "housing-repairs", "demand")
     c06 = rules_on_raw.contacts().frame.set_index("contact_id").loc["C06"]
     assert c06["classification"] == "failure" and c06["verbatim"] == "call [phone]"
+
+
+
+_PIECES = ["07700 900123", "+44 (0)20 7946 0958", "jo.bloggs@example.com", "a@b.co", "SW1A 1AA", "m1 1ae",
+           "943 476 5919", "QQ 12 34 56 C", "qq123456c", "born 03/04/1985", "DOB: 3rd April 1985",
+           "date of birth 1985-04-03", "sort code 12-34-56 account 12345678", "34 Beacon Way", "flat 2, 7a mill lane",
+           "3 weeks down the road", "ref 2024", "x@", "@@", "0", "12", "word", "Born", "@example.com", "1985"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_PIECES), st.integers(0, 400), st.sampled_from([" ", "", "-", ".", "\n"])),
+                min_size=1, max_size=25))
+def test_a_long_text_is_redacted_stretch_by_stretch_exactly_as_in_one_pass(pieces):
+    words = "the boiler is still broken and nobody came "
+    text = "".join(sep + piece + sep + (words * 10)[:gap] for piece, gap, sep in pieces)
+    text = text + words * (redact_module._LONG // len(words) + 1)  # past the length that takes the stretch path
+    assert len(text) > redact_module._LONG
+    assume(not redact_module._dense(text))  # the stretch-by-stretch path, not the one-pass fallback
+    assert redact(text) == redact_module._patterns(text)
+
+
+def test_a_long_verbatim_in_a_series_is_redacted_like_a_short_one():
+    long = "call 07700 900123 " + "the boiler is still broken " * 2000 + " or jo@example.com"
+    out = redact_series(pd.Series([long, "ring 07700 900123", None], dtype="str"))
+    assert out[0] == redact(long) and "[phone]" in out[0] and "[email]" in out[0]
+    assert out[1] == "ring [phone]" and pd.isna(out[2])
