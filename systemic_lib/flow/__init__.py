@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import moved, words
 from ..contract import Problem
-from ..spc import xmr
+from ..spc import XmrResult, xmr
 from .log import (CASE_COLUMNS, CATEGORY_COLUMNS, LOCAL_ZONE, FlowLog, FlowProblems, case_table, directly_follows,
                   local_times, service_summary, variants)
 
@@ -212,11 +212,11 @@ def clean_flow_table(data) -> pd.DataFrame:
 
 @dataclass
 class EndToEnd:
-    """Finished cases in order of completion with their XmR process limits (``limits`` None below 2 cases) and
-    the labels of the phases that start inside them."""
+    """Finished cases in order of completion with their XmR process limits (``limits``, the ``spc.xmr`` result;
+    None below 2 cases) and the labels of the phases that start inside them."""
 
     finished: pd.DataFrame
-    limits: pd.DataFrame | None
+    limits: XmrResult | None
     phase_labels: list | None
 
 
