@@ -236,9 +236,9 @@ def end_to_end(data, *, phase_starts=(), phase_labels=None, target=None) -> EndT
                                                dtype="datetime64[ns]"))
     kept = {int(i): label for i, label in zip(positions, labels) if 0 < i < len(done)}  # same case: last wins
     starts = sorted(kept)
-    frame = xmr(done["end_to_end_days"].to_numpy(), phase_starts=starts, improvement="decrease", target=target,
-                floor=0)
-    return EndToEnd(done, frame, [kept[i] for i in starts] if phase_labels is not None else None)
+    limits = xmr(done["end_to_end_days"].to_numpy(), phase_starts=starts, improvement="decrease", target=target,
+                 floor=0)
+    return EndToEnd(done, limits, [kept[i] for i in starts] if phase_labels is not None else None)
 
 
 def steps_by_kind(data) -> pd.DataFrame:
