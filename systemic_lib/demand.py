@@ -24,7 +24,7 @@ from .contract import Problem, empty_frame
 from .demand_problems import NO_TYPE, data_problems
 from .errors import ContractError, SystemicError
 from .redact import redact_series
-from .spc import xmr
+from .spc import XmrResult, xmr
 
 __all__ = ["DemandData", "load", "headline", "questions", "figures", "period", "UNCLASSIFIED", "headline_figures",
            "pareto", "demand_types", "failure_types", "channel_mix", "weekly", "undated", "weekly_capability",
@@ -274,7 +274,7 @@ def undated(data: pd.DataFrame) -> int:
     return int(data["received_at"].isna().sum())
 
 
-def weekly_capability(table: pd.DataFrame, *, measure: str = "contacts", changes=()) -> tuple[pd.DataFrame, list]:
+def weekly_capability(table: pd.DataFrame, *, measure: str = "contacts", changes=()) -> tuple[XmrResult, list]:
     """The capability chart (``spc.xmr``) of a ``weekly`` table's ``measure`` ("contacts", or "failure_pct": lower
     is better, at most 100), a new phase at each known system change inside the weeks; returns ``(chart, changes
     used)``."""
@@ -330,7 +330,7 @@ def predictability(data: pd.DataFrame, *, top: int = 5, min_weeks: int = 8) -> p
             row.update(lower=np.nan, upper=np.nan, special_causes=0, predictable=pd.NA,
                        verdict=f"Too few weeks to tell ({len(weeks)} of the {min_weeks} needed)")
         else:
-            chart = xmr(series.to_numpy(dtype=float), dates=weeks, improvement="neutral", floor=0)
+            chart = xmr(series.to_numpy(dtype=float), dates=weeks, improvement="neutral", floor=0).points
             specials = int((chart["signal"] != "common_cause").sum())
             lower, upper = float(chart["lower"].iloc[-1]), float(chart["upper"].iloc[-1])
             row.update(lower=lower, upper=upper, special_causes=specials, predictable=specials == 0,

@@ -82,7 +82,7 @@ TABLE_OF = {"end_to_end_days": "cases", "delivered_when_wanted_pct": "cases", "f
 
 @dataclass
 class MeasureResult:
-    """One measure of one service: its weekly series, the xmr frame, narration, or a note saying why not."""
+    """One measure of one service: its weekly series, its ``spc.xmr`` result, narration, or a note saying why not."""
 
     id: str
     name: str
@@ -91,7 +91,7 @@ class MeasureResult:
     target: float | None
     service_name: str = ""
     series: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["date", "value", "n"]))
-    result: pd.DataFrame | None = None
+    result: spc.XmrResult | None = None
     changes: list[dict] = field(default_factory=list)  #: system changes used: date, label, phase start
     changes_outside: list[dict] = field(default_factory=list)  #: recorded changes outside the data
     narration: str = ""
@@ -312,7 +312,7 @@ def _chart_series(res: MeasureResult, phase_starts: list, phase_labels: list[str
         return out
     out.result, out.changes, out.changes_outside = result, kept, outside
     out.changes = [dict(c, label=lab) for c, lab in zip(_one_per_start(kept), labels)]
-    decimals = 1 if res.unit == "days" and (result.attrs["phases"][-1]["mean"] or 0) < 10 else 0
+    decimals = 1 if res.unit == "days" and (result.current["mean"] or 0) < 10 else 0
     out.narration = narrate(result, measure=out.spoken, unit=res.unit, phase_labels=labels, decimals=decimals)
     if out.grain == "month":
         out.narration = f"Each point is one calendar month ({out.why_monthly}). " + out.narration
@@ -451,8 +451,8 @@ def _results(data) -> list[MeasureResult]:  # a MeasureData, or (older notebooks
 
 
 # ----------------------------------------------------------------------------------------------- outputs
-def _last_signal(result: pd.DataFrame) -> str | None:
-    present = result[result["value"].notna()]
+def _last_signal(result: spc.XmrResult) -> str | None:
+    present = result.points[result.points["value"].notna()]
     return None if present.empty else str(present["signal"].iloc[-1])
 
 
@@ -470,13 +470,13 @@ def measure_summary(data) -> pd.DataFrame:
                "Unit": r.unit, "Weeks": 0, "Current mean": np.nan, "Lower limit": np.nan,
                "Upper limit": np.nan, "Variation": "", "Assurance": "", "Since": ""}
         if r.result is not None:
-            ph = r.result.attrs["phases"][-1]
+            ph = r.result.current
             row.update({
-                "Weeks": int(r.result["value"].notna().sum()),
+                "Weeks": int(r.result.points["value"].notna().sum()),
                 "Current mean": ph["mean"], "Lower limit": ph["lower"], "Upper limit": ph["upper"],
-                "Variation": VARIATION_WORDS.get(r.result.attrs["variation"], r.result.attrs["variation"]),
-                "Assurance": ASSURANCE_WORDS.get(r.result.attrs["assurance"], "no target")
-                if r.result.attrs["assurance"] else ("no target" if r.target is None else "not assessed"),
+                "Variation": VARIATION_WORDS.get(r.result.variation, r.result.variation),
+                "Assurance": ASSURANCE_WORDS.get(r.result.assurance, "no target")
+                if r.result.assurance else ("no target" if r.target is None else "not assessed"),
                 "Since": words.date(ph["start"], short=True)
                 + (" (trial limits)" if ph["trial"] else ""),
             })
@@ -502,17 +502,17 @@ def measure_figures(results: list[MeasureResult]) -> dict:
                  "last_point_signal": None, "variation": None, "assurance": None, "change_signal": None,
                  "n_points": 0, "narration": r.narration, "note": r.note}
         if r.result is not None:
-            a = r.result.attrs
+            a = r.result
             entry.update({
                 "phases": [{"start": _iso(p["start"]), "end": _iso(p["end"]), "n": p["n"], "mean": p["mean"],
                             "lower": p["lower"], "upper": p["upper"], "trial": p["trial"],
                             "label": (r.phase_labels[p["phase"] - 1] if p["phase"] >= 1 else None),
-                            "change_signal": (p.get("change") or {}).get("signal")} for p in a["phases"]],
+                            "change_signal": (p.get("change") or {}).get("signal")} for p in a.phases],
                 "last_point_signal": _last_signal(r.result),
-                "variation": a["variation"],
-                "assurance": a["assurance"],
-                "change_signal": (a["phases"][-1].get("change") or {}).get("signal"),
-                "n_points": int(a["n"]),
+                "variation": a.variation,
+                "assurance": a.assurance,
+                "change_signal": (a.current.get("change") or {}).get("signal"),
+                "n_points": int(a.n),
             })
         out[r.id] = entry
     return {"measures": out}
@@ -548,9 +548,9 @@ def headline(data, service_name: str | None = None) -> str:
     if not charted:
         return f"No measure of {service_name} has enough data for a capability chart yet."
     better = [r.name.lower() for r in charted
-              if (r.result.attrs["phases"][-1].get("change") or {}).get("signal") == "improvement"]
+              if (r.result.current.get("change") or {}).get("signal") == "improvement"]
     worse = [r.name.lower() for r in charted
-             if (r.result.attrs["phases"][-1].get("change") or {}).get("signal") == "concern"]
+             if (r.result.current.get("change") or {}).get("signal") == "concern"]
     parts = [f"{len(charted)} of {len(results)} measures of {service_name} are charted"]
     if better:
         parts.append(f"a real improvement since the last system change in {', '.join(better)}")
@@ -558,7 +558,7 @@ def headline(data, service_name: str | None = None) -> str:
         parts.append(f"a real change for the worse in {', '.join(worse)}")
     if not better and not worse:
         parts.append("none shows a real change since the last recorded system change" if any(
-            len(r.result.attrs["phases"]) > 1 for r in charted) else "no system change is recorded yet")
+            len(r.result.phases) > 1 for r in charted) else "no system change is recorded yet")
     return "; ".join(parts) + "."
 
 

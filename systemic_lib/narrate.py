@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from systemic_lib import words
-from systemic_lib.spc import MIN_LIMIT_POINTS
+from systemic_lib.spc import MIN_LIMIT_POINTS, XmrResult
 
 __all__ = ["narrate", "phase_label", "format_date", "VARIATION_WORDS", "ASSURANCE_WORDS"]
 
@@ -79,8 +79,8 @@ def _range(low: float, high: float, unit: str, decimals: int) -> str:
     return f"{_fmt(low, '', decimals)} to {_fmt(high, unit, decimals)}"
 
 
-def _when_text(result: pd.DataFrame, k: int, phase_labels) -> str:
-    ph = result.attrs["phases"][k]
+def _when_text(result: XmrResult, k: int, phase_labels) -> str:
+    ph = result.phases[k]
     when = format_date(ph["start"])
     label = phase_label(phase_labels, k)
     if label is None:
@@ -91,19 +91,19 @@ def _when_text(result: pd.DataFrame, k: int, phase_labels) -> str:
     return f"Since the change \u201c{label}\u201d {on} {when}"
 
 
-def narrate(result: pd.DataFrame, *, measure: str = "end-to-end time", unit: str = "days", phase_labels=None,
+def narrate(result: XmrResult, *, measure: str = "end-to-end time", unit: str = "days", phase_labels=None,
             decimals: int = 0) -> str:
-    """One paragraph describing the chart in ``result`` (the frame returned by ``spc.xmr``)."""
-    attrs = result.attrs
-    if "phases" not in attrs:
-        raise ValueError("narrate needs the frame returned by systemic_lib.spc.xmr (its attrs are missing)")
-    phases = attrs["phases"]
+    """One paragraph describing the chart in ``result`` (the :class:`~systemic_lib.spc.XmrResult` of ``spc.xmr``)."""
+    if not isinstance(result, XmrResult):
+        raise ValueError(f"narrate needs the result of systemic_lib.spc.xmr, not {type(result).__name__}")
+    phases = result.phases
     k = len(phases) - 1
     cur = phases[k]
-    rows = result[result["phase"] == k]
+    points = result.points
+    rows = points[points["phase"] == k]
     present = rows[rows["value"].notna()]
     n = len(present)
-    has_dates = "date" in result.columns
+    has_dates = result.has_dates
     fmt = lambda v: _fmt(v, unit, decimals)  # noqa: E731
     sentences: list[str] = []
 
@@ -140,17 +140,17 @@ def narrate(result: pd.DataFrame, *, measure: str = "end-to-end time", unit: str
     # 2. Is the change real? Compare the latest points with the previous phase's average.
     if k >= 1 and n >= 1 and phases[k - 1]["mean"] is not None:
         old = phases[k - 1]["mean"]
-        sentences.append(_change_sentence(present["value"].to_numpy(), old, attrs, fmt, cur.get("change"),
+        sentences.append(_change_sentence(present["value"].to_numpy(), old, result, fmt, cur.get("change"),
                                           phases[k - 1], unit, decimals))
 
     # 3. Special causes in the current period.
     if n >= 2 and len(special_rows):
-        sentences.append(_special_sentence(special_rows, present, attrs, fmt, has_dates))
+        sentences.append(_special_sentence(special_rows, present, result, fmt, has_dates))
 
     # 4. The target.
-    assurance = attrs.get("assurance")
-    if assurance is not None and attrs.get("target") is not None:
-        t = fmt(attrs["target"])
+    assurance = result.assurance
+    if assurance is not None and result.target is not None:
+        t = fmt(result.target)
         hedge = "; this is provisional while the limits are trial limits" if cur["trial"] else ""
         if assurance == "pass":
             sentences.append(f"The target of {t} sits outside the limits on the good side, so it will consistently "
@@ -162,15 +162,15 @@ def narrate(result: pd.DataFrame, *, measure: str = "end-to-end time", unit: str
             sentences.append(f"The target of {t} sits inside the limits, so it will be met at some points and "
                              f"missed at others by chance alone: hit and miss{hedge}.")
 
-    missing = attrs.get("missing", 0)
+    missing = result.missing
     if missing:
         sentences.append(f"{words.count(missing, 'missing value')} {words.plural(missing, 'was', 'were')} left out.")
     return " ".join(sentences)
 
 
-def _change_sentence(values: np.ndarray, old: float, attrs: Mapping, fmt, change: Mapping | None = None,
+def _change_sentence(values: np.ndarray, old: float, result: XmrResult, fmt, change: Mapping | None = None,
                      before: Mapping | None = None, unit: str = "", decimals: int = 0) -> str:
-    need = attrs.get("shift_points", 7)
+    need = result.shift_points
     tol = 1e-9 * (abs(old) + 1)
     side = np.where(values > old + tol, 1, np.where(values < old - tol, -1, 0))
     last_side = side[-1]
@@ -179,7 +179,7 @@ def _change_sentence(values: np.ndarray, old: float, attrs: Mapping, fmt, change
         breaks = np.flatnonzero(side != last_side)
         run = len(side) - (breaks[-1] + 1 if len(breaks) else 0)
     where = "above" if last_side > 0 else "below"
-    improvement = attrs.get("improvement", "neutral")
+    improvement = result.improvement
     if improvement == "neutral":
         meaning = "a real change"
     elif (last_side > 0) == (improvement == "increase"):
@@ -215,7 +215,7 @@ def _change_sentence(values: np.ndarray, old: float, attrs: Mapping, fmt, change
             f"so the data do not yet show {meaning.replace('a real', 'a lasting')}.")
 
 
-def _special_sentence(special_rows: pd.DataFrame, present: pd.DataFrame, attrs: Mapping, fmt,
+def _special_sentence(special_rows: pd.DataFrame, present: pd.DataFrame, result: XmrResult, fmt,
                       has_dates: bool) -> str:
     counts = special_rows["rule"].value_counts()
     parts = []
@@ -230,7 +230,7 @@ def _special_sentence(special_rows: pd.DataFrame, present: pd.DataFrame, attrs: 
     last = present.iloc[-1]
     if last["signal"] in ("improvement", "concern", "neutral"):
         when = format_date(last["date"]) if has_dates else format_date(present.index[-1])
-        variation = attrs.get("variation") or ""
+        variation = result.variation or ""
         high = "unusually high" if variation.endswith("_high") else "unusually low"
         meaning = {"improvement": ", which is good", "concern": ", which is a concern"}.get(last["signal"], "")
         text += f" The latest point ({fmt(last['value'])}, {when}) is {high}{meaning}: worth finding out why."

@@ -182,8 +182,9 @@ def capability(series: pd.DataFrame, *, measure_id: str, grain: str = "week", di
     res = res.recompute(phase_starts=[pd.Timestamp(d) for d, _ in changes], phase_labels=[lab for _, lab in changes])
     if res.result is None:
         return {**empty, "weeks": weeks, "note": res.note}
-    phase = res.result.attrs["phases"][-1]
-    latest = res.result[res.result["phase"] == phase["phase"]]
+    phase = res.result.current
+    points = res.result.points
+    latest = points[points["phase"] == phase["phase"]]
     signals = latest["signal"].dropna()
     clean = lambda v: None if _missing(v) else round(float(v), 2)  # noqa: E731
     label = res.phase_labels[phase["phase"] - 1] if phase["phase"] >= 1 and res.phase_labels else None

@@ -1,8 +1,10 @@
 """Capability (XmR) charts to the NHS "Making Data Count" standard.
 
-``xmr`` takes a series and returns one row per point with its phase, centre line, process limits, 2σ lines, the
-special-cause rules it meets, one label by precedence and what that label means for the measure's direction. The
-conventions are those of METHOD.md ("Capability chart conventions"):
+``xmr`` takes a series and returns an :class:`XmrResult`: ``points``, one row per point with its phase, centre line,
+process limits, 2σ lines, the special-cause rules it meets, one label by precedence and what that label means for the
+measure's direction; and, beside it, the chart's phases, variation and assurance icons and Anhøj run tests (an
+explicit object, not a frame's ``attrs``, which pandas drops). The conventions are those of METHOD.md ("Capability
+chart conventions"):
 
 * centre = mean; limits = mean ± 2.66 × mean moving range; σ = mean moving range / 1.128;
 * no moving-range screening unless asked (then moving ranges above 3.267 × their mean are dropped once);
@@ -17,7 +19,7 @@ Documented results for awkward input (never a bare traceback):
 
 * missing values (NaN/None/empty) stay as rows with ``value`` NaN, the phase's lines, every rule False and ``signal``
   missing; they are left out of every calculation (a moving range joins the points either side of the gap) and
-  counted in ``attrs["missing"]``;
+  counted in ``XmrResult.missing``;
 * dates are sorted; duplicate dates, unreadable dates, text in the values, a phase start outside the data or fewer
   than two usable points raise :class:`SpcInputError` naming what to fix;
 * a phase with a single point gets its value as centre, no limits (NaN) and ``trial`` True;
@@ -31,13 +33,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from systemic_lib.errors import SystemicError
 
-__all__ = ["SpcInputError", "xmr", "anhoj_limits", "IMPROVEMENT_CHOICES", "SIGNALS", "MIN_LIMIT_POINTS"]
+__all__ = ["SpcInputError", "XmrResult", "xmr", "anhoj_limits", "IMPROVEMENT_CHOICES", "SIGNALS", "MIN_LIMIT_POINTS"]
 
 #: Constants of the individuals chart (Wheeler; NHS Making Data Count).
 LIMIT_FACTOR = 2.66
@@ -54,6 +57,46 @@ _REL_TOL = 1e-9
 
 class SpcInputError(SystemicError, ValueError):
     """The series cannot be charted as given; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class XmrResult:
+    """A capability chart: its points and what the rules say about them (what ``xmr`` returns).
+
+    ``points``: one row per value (see ``xmr``). ``phases``: one dict per phase (phase, start, start_position, end,
+    n, n_limits, mean, lower, upper, lower_2s, upper_2s, mean_moving_range, sigma, screened_moving_ranges, trial,
+    and ``change``: whether the phase is really different from the one before, judged against the old centre and
+    limits; None for the first). ``variation``: the variation icon of the last point (e.g. "common_cause",
+    "special_cause_improvement_high"); ``assurance``: "pass", "fail", "hit_and_miss" or None (no target, neutral
+    measure or no limits); ``anhoj``: one dict of run tests per phase; ``n`` the values charted, ``missing`` the
+    missing ones left out; the rest are the settings the chart was drawn with.
+    """
+
+    points: pd.DataFrame
+    phases: list[dict]
+    variation: str
+    assurance: str | None
+    anhoj: list[dict]
+    n: int
+    missing: int
+    improvement: str
+    target: float | None = None
+    floor: float | None = None
+    ceiling: float | None = None
+    baseline_points: int | None = None
+    screen_moving_ranges: bool = False
+    shift_points: int = 7
+    trend_points: int = 7
+
+    @property
+    def current(self) -> dict:
+        """The latest phase (the current system)."""
+        return self.phases[-1]
+
+    @property
+    def has_dates(self) -> bool:
+        """True when the points carry dates (else they are positions)."""
+        return "date" in self.points.columns
 
 
 # --------------------------------------------------------------------------------------------------- input checks
@@ -209,19 +252,18 @@ def _anhoj(side: np.ndarray) -> dict:
 def xmr(values, *, dates=None, phase_starts: Sequence = (), baseline_points: int | None = None,
         improvement: str = "increase", target: float | None = None, screen_moving_ranges: bool = False,
         shift_points: int = 7, trend_points: int = 7, floor: float | None = None,
-        ceiling: float | None = None) -> pd.DataFrame:
-    """Individuals (XmR) chart of ``values`` with Making Data Count rules; one row per point.
+        ceiling: float | None = None) -> XmrResult:
+    """Individuals (XmR) chart of ``values`` with Making Data Count rules, as an :class:`XmrResult`.
 
     ``dates`` (optional) orders the points and makes ``phase_starts`` dates (a phase starts at the first point on or
     after its date); without dates, ``phase_starts`` are 0-based positions. ``improvement`` is the measure's good
     direction ("increase", "decrease" or "neutral"). ``floor``/``ceiling`` clip the drawn limits to a natural bound
     (0 for times and counts, 100 for percentages). See the module docstring for every convention.
 
-    Columns: [date], value, phase, moving_range, centre, lower, upper, lower_2s, upper_2s, trial, outside_limits,
-    trend, two_of_three, shift, rule (one label or missing), signal (improvement / concern / neutral /
-    common_cause; missing for a missing value). ``attrs``: variation, assurance, anhoj (one dict per phase), phases
-    (one dict per phase: start, n, mean, lower, upper, ..., and ``change``: whether the phase is really different
-    from the one before, judged against the old centre and limits), missing, n, improvement, target.
+    Columns of ``points``: [date], value, phase, moving_range, centre, lower, upper, lower_2s, upper_2s, trial,
+    outside_limits, trend, two_of_three, shift, rule (one label or missing), signal (improvement / concern / neutral
+    / common_cause; missing for a missing value). The rest (phases, variation, assurance, anhoj, n, missing and the
+    settings) are the result's other fields.
     """
     if improvement not in IMPROVEMENT_CHOICES:
         raise SpcInputError(f"improvement must be one of {', '.join(IMPROVEMENT_CHOICES)}, not {improvement!r}")
@@ -431,23 +473,23 @@ def xmr(values, *, dates=None, phase_starts: Sequence = (), baseline_points: int
         variation = "common_cause"
     else:
         variation = f"special_cause_{signal[last]}_{'high' if point_side[last] > 0 else 'low'}"
-    out.attrs.update({
-        "variation": variation,
-        "assurance": _assurance(improvement, target, lower[-1], upper[-1], tol[-1]),
-        "anhoj": anhoj,
-        "phases": phases,
-        "missing": n_missing,
-        "n": int(m),
-        "improvement": improvement,
-        "target": None if target is None else float(target),
-        "floor": floor,
-        "ceiling": ceiling,
-        "baseline_points": baseline_points,
-        "screen_moving_ranges": bool(screen_moving_ranges),
-        "shift_points": int(shift_points),
-        "trend_points": int(trend_points),
-    })
-    return out
+    return XmrResult(
+        points=out,
+        phases=phases,
+        variation=variation,
+        assurance=_assurance(improvement, target, lower[-1], upper[-1], tol[-1]),
+        anhoj=anhoj,
+        n=int(m),
+        missing=n_missing,
+        improvement=improvement,
+        target=None if target is None else float(target),
+        floor=floor,
+        ceiling=ceiling,
+        baseline_points=baseline_points,
+        screen_moving_ranges=bool(screen_moving_ranges),
+        shift_points=int(shift_points),
+        trend_points=int(trend_points),
+    )
 
 
 def _change_signal(xs: np.ndarray, before: dict | None, tol: float, improvement: str, need: int) -> dict | None:

@@ -29,7 +29,7 @@ def test_end_to_end_chart_labels_each_phase_with_its_system_change():
     assert len(labels) == 1 and labels[0].startswith("New team started")
     e2e = flow.end_to_end(fl, phase_starts=[T("2023-06-01"), T("2024-01-25")],
                           phase_labels=["Old change", "New team started"])
-    assert e2e.phase_labels == ["New team started"] and len(e2e.limits) == len(e2e.finished) == 40
+    assert e2e.phase_labels == ["New team started"] and len(e2e.limits.points) == len(e2e.finished) == 40
 
 
 def test_end_to_end_chart_axis_says_cases_in_completion_order():

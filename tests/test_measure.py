@@ -173,7 +173,7 @@ def test_delivered_when_wanted(tmp_path):
 # ------------------------------------------------------------------------------------------------- results
 def test_phase_at_system_change_shows_improvement(results):
     e2e = _by_id(results)["end_to_end_days"]
-    phases = e2e.result.attrs["phases"]
+    phases = e2e.result.phases
     # before: 30/32 → mean 31, MR 2 → 31 ± 5.32; after: 10/12 → mean 11 → 5.68 / 16.32
     assert [p["mean"] for p in phases] == [31, 11]
     assert phases[1]["lower"] == pytest.approx(5.68) and phases[1]["upper"] == pytest.approx(16.32)
@@ -181,12 +181,12 @@ def test_phase_at_system_change_shows_improvement(results):
     assert e2e.changes == [{"date": "2024-03-25", "label": "Experiment team started", "phase_start": "2024-03-25"}]
     assert e2e.changes_outside == [{"date": "2025-06-01", "label": "Later change"}]
     assert "real improvement, not noise" in e2e.narration
-    assert e2e.result.attrs["assurance"] == "pass"  # target 20 > upper 16.32, lower is better
+    assert e2e.result.assurance == "pass"  # target 20 > upper 16.32, lower is better
 
 
 def test_failure_demand_limits_floored_at_zero(results):
     fd = _by_id(results)["failure_demand_pct"]
-    ph = fd.result.attrs["phases"]
+    ph = fd.result.phases
     # before: 40/50 → 45 ± 26.6 = 18.4 / 71.6; after: 10/20 → 15 ± 26.6 → lower -11.6 shown at 0
     assert ph[0]["lower"] == pytest.approx(18.4) and ph[0]["upper"] == pytest.approx(71.6)
     assert ph[1]["lower"] == 0 and ph[1]["upper"] == pytest.approx(41.6)
@@ -202,7 +202,7 @@ def test_mid_week_change_starts_next_week_and_same_week_changes_merge(tmp_path):
     e2e = _by_id(results_of(c, "housing-repairs"))["end_to_end_days"]
     # Wednesday 20 and Friday 22 March both start the phase on Monday 25 March
     assert e2e.phase_labels == ["New team / New letters"]
-    assert e2e.result.attrs["phases"][1]["start"] == pd.Timestamp("2024-03-25")
+    assert e2e.result.phases[1]["start"] == pd.Timestamp("2024-03-25")
 
 
 def test_no_data_gives_notes_not_errors(council, tmp_path):
@@ -313,13 +313,13 @@ def test_explorer_adds_moves_and_removes_boundaries(results):
     ex.label.value = "Phone menu"
     ex.add.click()
     assert ex.phases.options == ("12 Feb 2024: Phone menu", "25 Mar 2024: Experiment team started")
-    assert [p["mean"] for p in ex.current.result.attrs["phases"]] == [31, 31, 11]
+    assert [p["mean"] for p in ex.current.result.phases] == [31, 31, 11]
     assert "Since the change \u201cExperiment team started\u201d" in ex.narration.value
     # move the experiment boundary to 22 April (week 16): phase 6-15 = 6 × 31 + 4 × 11 → (186 + 44) / 10 = 23
     ex.phases.index = 1
     ex.week.value = pd.Timestamp("2024-04-22")
     ex.move.click()
-    assert [p["mean"] for p in ex.current.result.attrs["phases"]] == [31, 23, 11]
+    assert [p["mean"] for p in ex.current.result.phases] == [31, 23, 11]
     assert "Experiment team started (moved from 25 Mar 2024)" in ex.narration.value
     ex.phases.index = 0
     ex.remove.click()
@@ -328,7 +328,7 @@ def test_explorer_adds_moves_and_removes_boundaries(results):
     assert ex.current.id == "failure_demand_pct"
     assert ex.phases.options == ("25 Mar 2024: Experiment team started",)
     ex.reset.click()
-    assert len(ex.current.result.attrs["phases"]) == 2
+    assert len(ex.current.result.phases) == 2
 
 
 def test_explorer_without_data(council):
@@ -460,12 +460,12 @@ def test_monthly_phase_starts_at_the_first_month_on_or_after_the_change(tmp_path
     assert wd.grain == "month" and wd.series["date"].dt.month.tolist() == [1, 2, 3, 4, 5, 6]
     # Friday 15 March falls inside March: the phase starts with April, the first month on or after the change
     assert wd.changes == [{"date": "2024-03-15", "label": "New team", "phase_start": "2024-04-01"}]
-    assert [p["start"] for p in wd.result.attrs["phases"]] == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-04-01")]
+    assert [p["start"] for p in wd.result.phases] == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-04-01")]
     assert measure.measure_figures([wd])["measures"]["weekly_demand"]["phases"][1]["start"] == "2024-04-01"
     # a change on the 1st of a month starts the phase with that month; the explorer's recompute keeps the grain
     moved = wd.recompute([pd.Timestamp("2024-03-01")], ["On the first"])
     assert moved.grain == "month" and moved.changes[0]["phase_start"] == "2024-03-01"
-    assert moved.result.attrs["phases"][1]["start"] == pd.Timestamp("2024-03-01")
+    assert moved.result.phases[1]["start"] == pd.Timestamp("2024-03-01")
 
 
 def test_dense_sample_style_data_stays_weekly(results):

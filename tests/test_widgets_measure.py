@@ -74,6 +74,6 @@ def test_explorer_on_a_monthly_measure_picks_months(tmp_path):
     # the recorded change on 25 March starts the phase with April
     assert ex.phases.options == ("1 Apr 2024: A new way of working that the team named at length",)
     ex.add_boundary(pd.Timestamp("2024-02-10"), "Mid-February")
-    assert [p["start"] for p in ex.current.result.attrs["phases"]] == [
+    assert [p["start"] for p in ex.current.result.phases] == [
         pd.Timestamp("2024-01-01"), pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01")]
     assert ex.image.value[:4] == b"\x89PNG" and "calendar month" in ex.narration.value

@@ -1,6 +1,6 @@
 """Capability charts drawn from an ``spc.xmr`` result, in the Making Data Count style but easier to read.
 
-``capability_chart`` is one call: the result frame in, an Axes out. Points are coloured by meaning (blue improvement,
+``capability_chart`` is one call: the ``XmrResult`` in, an Axes out. Points are coloured by meaning (blue improvement,
 orange concern, purple neutral, grey common cause; never red/amber/green), each phase has its own solid centre line
 and dashed limits that stop at the boundary, boundaries carry the system change's name, and the variation and
 assurance icons are drawn as plain-word badges above the plot. ``quick_chart`` does the same from a CSV file for the
@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from systemic_lib import words
 from systemic_lib.narrate import ASSURANCE_WORDS, VARIATION_WORDS, narrate, phase_label
-from systemic_lib.spc import SpcInputError, xmr
+from systemic_lib.spc import SpcInputError, XmrResult, xmr
 
 from .style import DPI, FIGSIZE, PALETTE
 
@@ -65,15 +65,17 @@ def _boundary_x(x: np.ndarray, start: int, is_date: bool):
 DENSE = 150
 
 
-def capability_chart(data: pd.DataFrame, *, ax=None, title: str | None = None, unit: str | None = None,
+def capability_chart(result: XmrResult, *, ax=None, title: str | None = None, unit: str | None = None,
                      phase_labels=None, date_format: str | None = None):
-    """Draw the capability chart of ``data`` (the frame returned by ``spc.xmr``) and return the Axes.
+    """Draw the capability chart of ``result`` (the :class:`~systemic_lib.spc.XmrResult` of ``spc.xmr``) and
+    return the Axes.
 
     ``phase_labels`` names the system changes in order (a sequence) or by phase number (a mapping); ``unit`` labels
     the value axis; ``date_format`` (e.g. "%b %Y") overrides the concise date labels.
     """
-    if not isinstance(data, pd.DataFrame) or "phases" not in data.attrs:
-        raise ValueError("capability_chart needs the frame returned by systemic_lib.spc.xmr")
+    if not isinstance(result, XmrResult):
+        raise ValueError(f"capability_chart needs the result of systemic_lib.spc.xmr, not {type(result).__name__}")
+    data = result.points
     if ax is None:
         import matplotlib.pyplot as plt  # only when the caller wants a new figure (notebooks)
 
@@ -97,7 +99,7 @@ def capability_chart(data: pd.DataFrame, *, ax=None, title: str | None = None, u
                edgecolors="white", linewidths=0.3 if dense else 0.5, gid="points")
 
     # Centre line and limits per phase; they stop at the phase boundary.
-    phases = data.attrs["phases"]
+    phases = result.phases
     for k, ph in enumerate(phases):
         rows = np.flatnonzero(data["phase"].to_numpy() == k)
         if len(rows) == 0:
@@ -133,7 +135,7 @@ def capability_chart(data: pd.DataFrame, *, ax=None, title: str | None = None, u
                         bbox=dict(boxstyle="round,pad=0.25", fc=(1, 1, 1, 0.85), ec=edge),
                         gid=f"phase_label_{k}")
 
-    target = data.attrs.get("target")
+    target = result.target
     if target is not None:
         ax.axhline(target, color=TARGET_COLOUR, linewidth=1.0, linestyle="-.", zorder=1, gid="target")
         ax.annotate(f"target {target:g}", (1, target), xycoords=("axes fraction", "data"), xytext=(-2, 2),
@@ -141,11 +143,11 @@ def capability_chart(data: pd.DataFrame, *, ax=None, title: str | None = None, u
 
     # Icons as plain-word badges above the plot, right-aligned; the title sits on the left.
     badges = []
-    variation = data.attrs.get("variation")
+    variation = result.variation
     if variation:
         badges.append((VARIATION_WORDS.get(variation, variation), _VARIATION_COLOUR.get(variation, LINE_COLOUR),
                        "variation_badge"))
-    assurance = data.attrs.get("assurance")
+    assurance = result.assurance
     if assurance:
         badges.append((ASSURANCE_WORDS[assurance], _ASSURANCE_COLOUR[assurance], "assurance_badge"))
     anchor = None
@@ -176,14 +178,15 @@ def capability_chart(data: pd.DataFrame, *, ax=None, title: str | None = None, u
     return ax
 
 
-def signals_table(result: pd.DataFrame) -> list[dict]:
-    """The special-cause points as JSON-able dicts (position, date, value, rule, signal)."""
-    special = result[result["rule"].notna()]
+def signals_table(result: XmrResult) -> list[dict]:
+    """The special-cause points of an ``spc.xmr`` result as JSON-able dicts (position, date, value, rule, signal)."""
+    points = result.points
+    special = points[points["rule"].notna()]
     out = []
     for pos, row in special.iterrows():
         out.append({
             "position": int(pos),
-            "date": pd.Timestamp(row["date"]).strftime("%Y-%m-%d") if "date" in result.columns else None,
+            "date": pd.Timestamp(row["date"]).strftime("%Y-%m-%d") if result.has_dates else None,
             "value": float(row["value"]),
             "phase": int(row["phase"]),
             "rule": str(row["rule"]),
@@ -262,9 +265,9 @@ def quick_chart(csv_path, *, value: str, date: str | None = None, phases=(), out
         "chart": str(out),
         "narration": narration,
         "signals": signals_table(result),
-        "variation": result.attrs["variation"],
-        "assurance": result.attrs["assurance"],
-        "phases": [_json_phase(p) for p in result.attrs["phases"]],
+        "variation": result.variation,
+        "assurance": result.assurance,
+        "phases": [_json_phase(p) for p in result.phases],
     }
     json.dumps(summary)  # fail here, not in the caller, if anything is not JSON-able
     return summary

@@ -40,7 +40,7 @@ def before_after_chart(data, *, measure: str = "end_to_end_days", start=None, ax
                  f"({result.cases:,} cases)")
     labels = [f"{label} {words.date(result.phases[1]['start'])}"] if len(result.phases) > 1 else None
     chart = result.chart
-    ax = capability_chart(chart, ax=ax, title=title, unit=unit, phase_labels=labels)
+    ax = capability_chart(result.capability, ax=ax, title=title, unit=unit, phase_labels=labels)
     team = chart["cohort"].eq("experiment").to_numpy()
     if team.any() and not team.all():
         ax.scatter(chart["date"].to_numpy()[team], chart["value"].to_numpy()[team], s=40, facecolors="none",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -10,7 +10,7 @@ import pandas as pd
 from .. import words
 from ..contract import COHORTS
 from ..errors import SystemicError
-from ..spc import xmr
+from ..spc import XmrResult, xmr
 from .cohorts import Cohorts
 from .comparison import _BY_ID, Measure
 
@@ -19,10 +19,10 @@ __all__ = ["OverTime", "over_time", "phase_mix", "Spread", "spread"]
 
 @dataclass
 class OverTime:
-    """One per-case measure by completion date: ``chart`` is the ``spc.xmr`` frame (with ``case_id`` and
-    ``cohort``), phased at the experiment start when it falls inside the data (``phase_note`` says why not)."""
+    """One per-case measure by completion date: ``capability`` is its ``spc.xmr`` result (its points with ``case_id``
+    and ``cohort``), phased at the experiment start when it falls inside the data (``phase_note`` says why not)."""
 
-    chart: pd.DataFrame
+    capability: XmrResult
     measure: str
     left_out: int
     phase_note: str | None
@@ -31,8 +31,13 @@ class OverTime:
     last: pd.Timestamp
 
     @property
+    def chart(self) -> pd.DataFrame:
+        """The chart's points: one row per case (date, case_id, cohort, value, phase, limits, signal, ...)."""
+        return self.capability.points
+
+    @property
     def phases(self) -> list:
-        return self.chart.attrs["phases"]
+        return self.capability.phases
 
 
 def over_time(data, *, measure: str = "end_to_end_days", start=None, improvement: str | None = None) -> OverTime:
@@ -68,9 +73,10 @@ def over_time(data, *, measure: str = "end_to_end_days", start=None, improvement
             note = f"the experiment start ({words.date(start)}) is before the first completed case, so there is no 'before' phase"
     result = xmr(f["value"].to_numpy(float), dates=dates.to_numpy(), phase_starts=phase,
                  improvement=improvement or (m.improvement if m else "neutral"), floor=0)
-    result.insert(1, "case_id", f["case_id"].to_numpy())
-    result.insert(2, "cohort", f["cohort"].to_numpy())
-    return OverTime(result, measure, int((~usable).sum()), note, len(f), f["completed_at"].iloc[0],
+    points = result.points.copy()
+    points.insert(1, "case_id", f["case_id"].to_numpy())
+    points.insert(2, "cohort", f["cohort"].to_numpy())
+    return OverTime(replace(result, points=points), measure, int((~usable).sum()), note, len(f), f["completed_at"].iloc[0],
                     f["completed_at"].iloc[-1])
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import moved, words
 from ..contract import Problem
-from ..spc import xmr
+from ..spc import XmrResult, xmr
 from .log import (CASE_COLUMNS, CATEGORY_COLUMNS, LOCAL_ZONE, FlowLog, FlowProblems, case_table, directly_follows,
                   local_times, service_summary, variants)
 
@@ -212,11 +212,11 @@ def clean_flow_table(data) -> pd.DataFrame:
 
 @dataclass
 class EndToEnd:
-    """Finished cases in order of completion with their XmR process limits (``limits`` None below 2 cases) and
-    the labels of the phases that start inside them."""
+    """Finished cases in order of completion with their XmR process limits (``limits``, the ``spc.xmr`` result;
+    None below 2 cases) and the labels of the phases that start inside them."""
 
     finished: pd.DataFrame
-    limits: pd.DataFrame | None
+    limits: XmrResult | None
     phase_labels: list | None
 
 
@@ -236,9 +236,9 @@ def end_to_end(data, *, phase_starts=(), phase_labels=None, target=None) -> EndT
                                                dtype="datetime64[ns]"))
     kept = {int(i): label for i, label in zip(positions, labels) if 0 < i < len(done)}  # same case: last wins
     starts = sorted(kept)
-    frame = xmr(done["end_to_end_days"].to_numpy(), phase_starts=starts, improvement="decrease", target=target,
-                floor=0)
-    return EndToEnd(done, frame, [kept[i] for i in starts] if phase_labels is not None else None)
+    limits = xmr(done["end_to_end_days"].to_numpy(), phase_starts=starts, improvement="decrease", target=target,
+                 floor=0)
+    return EndToEnd(done, limits, [kept[i] for i in starts] if phase_labels is not None else None)
 
 
 def steps_by_kind(data) -> pd.DataFrame:
