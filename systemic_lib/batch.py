@@ -16,6 +16,7 @@ another council is overwritten or deleted. The run ends with a summary of every 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import click
 
-from . import config
+from . import cache, config
 from .errors import SystemicError, UnknownServiceError
 from .manifest import ManifestWriter, describe_error, load_manifest, storage_error, write_manifest  # noqa: F401
 from .pages import build_index_pages
@@ -37,6 +38,7 @@ from .worker import (  # noqa: F401  (tests, benchmarks and the cluster engine i
 ALL_STAGES = config.ALL_STAGES
 STAGE_NAMES = config.STAGE_NAMES
 INTERRUPTED = 130  #: exit code after Ctrl-C (128 + SIGINT), as shells expect
+CACHE_FOLDER = ".cache/tables"  #: the table cache, inside the reports folder
 
 
 @dataclass
@@ -166,12 +168,12 @@ def _skip(council: str, council_name: str, council_dir: Path, name: str, message
 
 
 def plan(council_dirs, out_dir, *, stages=None, services=None, period_start=None, period_end=None,
-         notebooks_dir=config.NOTEBOOKS_DIR, kernel="python3", cell_timeout=CELL_TIMEOUT
+         notebooks_dir=config.NOTEBOOKS_DIR, kernel="python3", cell_timeout=CELL_TIMEOUT, cache_dir=None
          ) -> tuple[list[Job], list[JobResult], list[str]]:
-    """Validate the councils and list the jobs: (jobs to run, skipped entries, messages for the user)."""
-    from .contract import ERROR
-    from .council import load_council, validate_council
+    """Validate the councils and list the jobs: (jobs to run, skipped entries, messages for the user).
 
+    With ``cache_dir`` the validation reads each council's tables into that table cache (``cache.py``) and every
+    job's notebook loads them from there."""
     out_dir = Path(out_dir).resolve()
     notebooks_dir = Path(notebooks_dir).resolve()
     stages = tuple(stages) if stages else ALL_STAGES
@@ -180,6 +182,35 @@ def plan(council_dirs, out_dir, *, stages=None, services=None, period_start=None
         raise SystemicError(f"unknown stage {', '.join(unknown)}; stages are {', '.join(ALL_STAGES)}")
     services = tuple(services) if services else None
     messages: list[str] = []
+    cache_dir = str(Path(cache_dir).resolve()) if cache_dir else None
+    with _cache_env(cache_dir):
+        found = _plan_councils(council_dirs, out_dir, stages, services, notebooks_dir, messages, period_start,
+                               period_end, kernel, cell_timeout, cache_dir)
+    return found + (messages,)
+
+
+@contextlib.contextmanager
+def _cache_env(cache_dir: str | None):
+    """$SYSTEMIC_CACHE set (or unset) while the councils are validated, then as it was."""
+    before = os.environ.get(cache.ENV)
+    if cache_dir:
+        os.environ[cache.ENV] = cache_dir
+    else:
+        os.environ.pop(cache.ENV, None)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(cache.ENV, None)
+        else:
+            os.environ[cache.ENV] = before
+
+
+def _plan_councils(council_dirs, out_dir, stages, services, notebooks_dir, messages, period_start, period_end,
+                   kernel, cell_timeout, cache_dir) -> tuple[list[Job], list[JobResult]]:
+    from .contract import ERROR
+    from .council import load_council, validate_council
+
     missing = {s for s in stages if not (notebooks_dir / f"{s}.ipynb").exists()}
     for s in sorted(missing, key=ALL_STAGES.index):
         messages.append(f"{_shown(notebooks_dir / (s + '.ipynb'))} does not exist: {STAGE_NAMES[s]} reports are skipped. "
@@ -231,14 +262,15 @@ def plan(council_dirs, out_dir, *, stages=None, services=None, period_start=None
                 council=slug, council_name=council.name, council_dir=str(folder.resolve()), service=sid,
                 service_name=sname, stage=stage, notebook=str(notebooks_dir / f"{stage}.ipynb"),
                 output_dir=str(council_out / sid if sid else council_out), out_root=str(out_dir),
-                period_start=period_start, period_end=period_end, kernel_name=kernel, cell_timeout=cell_timeout))
+                period_start=period_start, period_end=period_end, kernel_name=kernel, cell_timeout=cell_timeout,
+                cache_dir=cache_dir))
     if services is not None and known_services:
         nowhere = [s for s in services if s not in known_services]
         if nowhere:
             raise UnknownServiceError(
                 f"no council in this batch has service {', '.join(repr(s) for s in nowhere)}. Services are: "
                 f"{', '.join(sorted(known_services))}. Use one of those ids (see each council.yaml).")
-    return jobs, skipped, messages
+    return jobs, skipped
 
 
 def _shown(path: Path) -> str:
@@ -264,8 +296,12 @@ def _council_name_or(folder: Path, default: str) -> str:
 
 def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stages=None, services=None,
               period_start=None, period_end=None, notebooks_dir=config.NOTEBOOKS_DIR, progress: bool = True,
-              cell_timeout: int = CELL_TIMEOUT, echo=None) -> BatchResult:
-    """Render every report asked for; returns what happened. Raises SystemicError only for a wrong request."""
+              cell_timeout: int = CELL_TIMEOUT, echo=None, cache_tables: bool = True) -> BatchResult:
+    """Render every report asked for; returns what happened. Raises SystemicError only for a wrong request.
+
+    With ``cache_tables`` each council's tables are read and validated once, into ``<out>/.cache/tables``
+    (entries keyed by the files' content; unused ones go after ``cache.KEEP_DAYS``), and every notebook loads them
+    from there."""
     echo = echo or (lambda text: click.echo(text, err=True))
     began = time.perf_counter()
     out_dir = Path(out_dir or config.REPORTS_DIR).resolve()
@@ -278,7 +314,8 @@ def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stage
     kernel = kernel_name()
     todo, skipped, messages = plan(council_dirs, out_dir, stages=stages, services=services,
                                    period_start=period_start, period_end=period_end, notebooks_dir=notebooks_dir,
-                                   kernel=kernel, cell_timeout=cell_timeout)
+                                   kernel=kernel, cell_timeout=cell_timeout,
+                                   cache_dir=out_dir / CACHE_FOLDER if cache_tables else None)
     for message in messages:
         echo(message)
     try:
@@ -296,6 +333,8 @@ def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stage
         results, interrupted = stop.results, True
     results = results + skipped
     index_path = saved.index({r.council for r in results})
+    if cache_tables:
+        cache.prune(out_dir / CACHE_FOLDER)
     return BatchResult(out_dir, results, messages, saved.manifest_path, index_path, time.perf_counter() - began,
                        workers, planned=len(todo), interrupted=interrupted, write_errors=saved.errors)
 
@@ -362,8 +401,10 @@ def _date_option(ctx, param, value):
 @click.option("--timeout", "cell_timeout", type=click.IntRange(min=1), default=CELL_TIMEOUT, show_default=True,
               help="Seconds one notebook cell may run.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
+@click.option("--no-cache", is_flag=True,
+              help=f"Parse every table in every notebook instead of once per council (cache: <out>/{CACHE_FOLDER}).")
 def report_command(council_dirs, out_dir, jobs, stages, services, period_start, period_end, notebooks_dir,
-                   cell_timeout, no_progress):
+                   cell_timeout, no_progress, no_cache):
     """Render HTML reports for every service and stage of each council (default: every council in data/councils).
 
     A failing notebook does not stop the batch: its executed notebook is kept beside where the report would be,
@@ -372,7 +413,7 @@ def report_command(council_dirs, out_dir, jobs, stages, services, period_start, 
     try:
         result = run_batch(council_dirs, out_dir, jobs=jobs, stages=stages, services=services,
                            period_start=period_start, period_end=period_end, notebooks_dir=notebooks_dir,
-                           progress=not no_progress, cell_timeout=cell_timeout)
+                           progress=not no_progress, cell_timeout=cell_timeout, cache_tables=not no_cache)
     except SystemicError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.summary())

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import config, words
+from .cache import ENV as CACHE_ENV
 from .files import atomic_write_text
 from .manifest import storage_error
 
@@ -52,6 +53,7 @@ class Job:
     period_end: str | None = None
     kernel_name: str = config.KERNEL_NAME
     cell_timeout: int = CELL_TIMEOUT
+    cache_dir: str | None = None  #: the run's table cache ($SYSTEMIC_CACHE for the kernel), or None for none
 
     @property
     def parameters(self) -> dict:
@@ -109,6 +111,10 @@ def _prepare_worker_env(job: Job) -> None:
     """Environment the kernel inherits: batch mode, where to save <stage>.json, and systemic_lib importable."""
     os.environ["SYSTEMIC_BATCH"] = "1"
     os.environ["SYSTEMIC_OUTPUT_DIR"] = job.output_dir
+    if job.cache_dir:
+        os.environ[CACHE_ENV] = job.cache_dir
+    else:
+        os.environ.pop(CACHE_ENV, None)
     root = str(config.PROJECT_ROOT)
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if root not in paths:
