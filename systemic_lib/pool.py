@@ -8,12 +8,14 @@ the workers, removes their half-run notebooks and raises ``Interrupted`` holding
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import sys
 from collections import deque
 from multiprocessing.connection import wait
 
 from .manifest import describe_error, storage_error
+from . import worker
 from .worker import Job, JobResult, lost_result, retry_lost, run_job
 
 STOP_GRACE = 5.0  #: seconds a stopped worker has to shut its kernel down before it is killed
@@ -36,7 +38,7 @@ def _context():
     return mp.get_context("spawn")
 
 
-def _serve(conn) -> None:
+def _serve(conn, warm: bool = True) -> None:
     """A worker's life: run the jobs it is sent, one at a time, and send back each result; None ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
@@ -44,6 +46,14 @@ def _serve(conn) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    worker.WARM_KERNELS = warm
+    try:
+        _jobs(conn)
+    finally:
+        worker.stop_zygote()
+
+
+def _jobs(conn) -> None:
     while True:
         try:
             job = conn.recv()
@@ -61,9 +71,9 @@ def _serve(conn) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx):
+    def __init__(self, ctx, warm: bool):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child,), name="systemic-worker")
+        self.process = ctx.Process(target=_serve, args=(child, warm), name="systemic-worker")
         self.process.start()
         child.close()
         self.index: int | None = None  #: the job it is running
@@ -101,8 +111,17 @@ class _Worker:
         self.conn.close()
 
 
-def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=None) -> list[JobResult]:
+def warm_by_default() -> bool:
+    """Warm kernels unless $SYSTEMIC_WARM_KERNELS is 0 (to compare, or if a library misbehaves after fork)."""
+    return os.environ.get("SYSTEMIC_WARM_KERNELS", "1") != "0"
+
+
+def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=None,
+            warm_kernels: bool | None = None) -> list[JobResult]:
     """Run jobs on ``workers`` processes with a progress bar (done, failed, running, ETA); results in job order.
+
+    With ``warm_kernels`` (default: ``warm_by_default()``) each worker forks its kernels from a zygote that
+    imported the libraries once (``kernels.py``).
 
     ``on_result(result)`` is called in this process as each job ends (the batch writes the manifest there). A
     worker that dies is replaced; its job is retried once (``retry_lost``). Ctrl-C raises ``Interrupted``.
@@ -122,7 +141,8 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=N
     previous = None
     if _in_main_thread():
         previous = signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
-    pool = [_Worker(ctx) for _ in range(max(1, min(workers, len(jobs))))]
+    warm = warm_by_default() if warm_kernels is None else warm_kernels
+    pool = [_Worker(ctx, warm) for _ in range(max(1, min(workers, len(jobs))))]
     try:
         while (todo or any(w.index is not None for w in pool)) and not stopping:
             for w in pool:
@@ -147,7 +167,7 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=N
                     how = w.how_it_died() or "its connection broke"
                     w.index = None
                     w.stop(now=True)
-                    pool[n] = _Worker(ctx)
+                    pool[n] = _Worker(ctx, warm)
                     losses[i] = losses.get(i, 0) + 1
                     if retry_lost(losses[i]):
                         bar.write(f"retrying: {jobs[i].label}: the worker running it stopped ({how})")

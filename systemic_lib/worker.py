@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import config, words
+from . import config, kernels, words
 from .cache import ENV as CACHE_ENV
 from .files import atomic_write_text
 from .manifest import storage_error
@@ -232,8 +232,32 @@ def lost_result(job: Job, losses: int, how: str = "") -> JobResult:
     return result
 
 
+_ZYGOTE: kernels.Zygote | None = None
+WARM_KERNELS = False  #: set by the pool's workers: fork each kernel from a zygote with the libraries imported
+
+
+def _zygote() -> kernels.Zygote | None:
+    """This worker's kernel zygote, started on first use (None when warm kernels are off or unavailable)."""
+    global _ZYGOTE
+    if not WARM_KERNELS or not kernels.available():
+        return None
+    if _ZYGOTE is None or not _ZYGOTE.alive():
+        stop_zygote()
+        _ZYGOTE = kernels.Zygote().start()
+    return _ZYGOTE
+
+
+def stop_zygote() -> None:
+    global _ZYGOTE
+    if _ZYGOTE is not None:
+        _ZYGOTE.stop()
+        _ZYGOTE = None
+
+
 def _execute(job: Job, running: Path):
     """papermill in-process, retried once if the kernel fails to start: (notebook, error or None, attempts).
+
+    With warm kernels the first attempt's kernel is forked from this worker's zygote; a retry starts a cold one.
 
     The kernel's own stdout/stderr (start-up chatter, not cell output) goes to a temporary log instead of the
     terminal, so that the progress bar stays readable; its tail is added to a kernel start error.
@@ -248,7 +272,8 @@ def _execute(job: Job, running: Path):
                 nb = pm.execute_notebook(
                     job.notebook, str(running), parameters=job.parameters, kernel_name=job.kernel_name,
                     progress_bar=False, log_output=False, start_timeout=START_TIMEOUT,
-                    execution_timeout=job.cell_timeout, cwd=str(Path(job.notebook).parent))
+                    execution_timeout=job.cell_timeout, cwd=str(Path(job.notebook).parent),
+                    kernel_manager_class=kernels.kernel_manager_class(_zygote() if attempts == 1 else None))
                 return nb, None, attempts
             except Exception as exc:  # noqa: BLE001 - every failure of the notebook is reported, none stops the batch
                 if attempts == 1 and is_kernel_start_error(exc, running):

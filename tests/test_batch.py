@@ -497,7 +497,7 @@ KILL_THE_WORKER = textwrap.dedent("""\
     marker = pathlib.Path(output_dir) / "killed-once"
     if service == "council-tax" or not marker.exists():  # council tax: every time; housing repairs: once
         marker.write_text("x")
-        os.kill(os.getppid(), signal.SIGKILL)  # the kernel's parent is the worker process
+        os.kill(int(os.environ["JPY_PARENT_PID"]), signal.SIGKILL)  # the worker that started this kernel
         time.sleep(60)
 """)
 
@@ -556,3 +556,48 @@ def test_ctrl_c_keeps_what_finished_and_exits_130(tmp_path):
     assert [(j["stage"], j["status"]) for j in jobs] == [("demand", "ok")]
     assert (out / "index.html").exists() and (out / "northshire/waste/demand.html").exists()
     assert not list(out.rglob(".*.running.ipynb")) and not (out / "northshire/waste/flow.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_warm_kernels_give_the_same_reports_as_fresh_ones(testshire, tmp_path, monkeypatch):
+    """Kernels forked from a worker's zygote (libraries imported once) against kernels started cold: the same
+    <stage>.json bytes and the same HTML apart from its time stamp (and the random id papermill gives the cell it
+    injects, different in any two runs), with two notebooks run one after the other in one worker so that the
+    second kernel is forked after the first has run."""
+    import re
+
+    def render(out, warm: bool):
+        monkeypatch.setenv("SYSTEMIC_WARM_KERNELS", "1" if warm else "0")  # read by run_batch in this process
+        result = batch.run_batch([testshire], out, jobs=1, stages=["demand", "flow"], services=["housing-repairs"],
+                                 progress=False, echo=lambda _: None)
+        assert result.exit_code == 0, result.summary()
+        return out / "testshire" / "housing-repairs"
+
+    warm, cold = render(tmp_path / "warm", True), render(tmp_path / "cold", False)
+    for stage in ("demand", "flow"):
+        assert (warm / f"{stage}.json").read_bytes() == (cold / f"{stage}.json").read_bytes()
+        html = [re.sub(r"Generated [^<]*|cell-id=[0-9a-f-]+", "", (folder / f"{stage}.html").read_text())
+                for folder in (warm, cold)]
+        assert html[0] == html[1]
+
+
+@pytest.mark.slow
+def test_warm_kernels_are_forked_from_the_zygote_and_cold_ones_are_not(tmp_path):
+    import nbformat
+    import shutil
+
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(FIXTURE_NOTEBOOKS, notebooks)
+    nb = nbformat.read(notebooks / "organisation_scan.ipynb", as_version=4)
+    nb.cells[-1].source = nb.cells[-1].source.replace(
+        "stage.save({", "import os\nstage.save({'forked': os.getppid() != int(os.environ['JPY_PARENT_PID']), ")
+    nbformat.write(nb, notebooks / "organisation_scan.ipynb")
+    make_council(tmp_path / "councils", "northshire", "Northshire")
+    for warm in (True, False):
+        out = tmp_path / f"out-{warm}"
+        jobs, _, _ = plan([tmp_path / "councils"], out, stages=["organisation_scan"], notebooks_dir=notebooks,
+                          kernel=batch.kernel_name())
+        (result,) = batch.execute(jobs, 1, progress=False, warm_kernels=warm)
+        assert result.status == "ok", result.error
+        figures = json.loads((out / "northshire" / "organisation_scan.json").read_text())
+        assert figures["forked"] is warm and figures["services"] == 2
