@@ -2,9 +2,10 @@
 
 * CLI loop: for each job ``papermill IN OUT -p ...`` then ``jupyter nbconvert --to html --no-input OUT``, run
   ``-j N`` at a time with ``xargs -P N`` (so the comparison is per core, not per worker);
-* pool, no cache: ``systemic_lib.batch`` planning + ``pool.execute`` with every notebook parsing its tables
-  (the batch before the table cache);
-* pool + cache: the same with the table cache (``--no-cache`` off): each council parsed once while planning.
+* pool, before: ``systemic_lib.batch`` planning + ``pool.execute`` with a cold kernel per notebook and every
+  notebook parsing its tables (the batch before this work);
+* pool, new: the same with the table cache (each council parsed once, while planning) and warm kernels (forked
+  from a per-worker zygote that imported the libraries once).
 
 Core-seconds are user + system CPU of this process and every process it waited for (workers, kernels, papermill
 and nbconvert commands), measured with ``getrusage``; the pool uses ``spawn`` workers here so that they (and their
@@ -63,13 +64,13 @@ def select(jobs: list[batch.Job], limit: int) -> list[batch.Job]:
     return chosen[:limit] if limit else chosen
 
 
-def run_pool(councils, out: Path, notebooks: Path, kernel: str, workers: int, limit: int, cache: bool):
+def run_pool(councils, out: Path, notebooks: Path, kernel: str, workers: int, limit: int, new: bool):
     """Plan (validating every council, filling the cache) and execute, as ``systemic report`` does."""
     def go():
         jobs, _, _ = batch.plan(councils, out, notebooks_dir=notebooks, kernel=kernel,
-                                cache_dir=out / batch.CACHE_FOLDER if cache else None)
+                                cache_dir=out / batch.CACHE_FOLDER if new else None)
         jobs = select(jobs, limit)
-        return jobs, batch.execute(jobs, workers, progress=False)
+        return jobs, batch.execute(jobs, workers, progress=False, warm_kernels=new)
     return measured(go)
 
 
@@ -150,24 +151,27 @@ def main(argv=None) -> None:
         kernel = batch.kernel_name()
         if args.large:
             return _large(args, tmp, kernel)
-        if not args.councils.is_dir():
-            sys.exit(f"{args.councils}: no councils; run `make sample` or pass --councils")
+        if not args.councils.is_dir():  # a fresh clone: generate the sample councils for this run
+            from systemic_lib.sample import write_sample_councils
+
+            args.councils = tmp / "councils"
+            write_sample_councils(args.councils)
         rows = []
         _, wall, cpu = run_pool([args.councils], tmp / "cached", config.NOTEBOOKS_DIR, kernel, args.jobs,
-                                args.limit, cache=True)
+                                args.limit, new=True)
         jobs, results = _
         n = len(jobs)
         print(f"{n} reports from {args.councils}; kernel '{kernel}'; {args.jobs} workers; {os.cpu_count()} cores")
-        rows.append(("pool + table cache (new)", wall, cpu, sum(r.status != "ok" for r in results)))
+        rows.append(("pool + table cache + warm kernels (new)", wall, cpu, sum(r.status != "ok" for r in results)))
         (_, results), wall, cpu = run_pool([args.councils], tmp / "plain", config.NOTEBOOKS_DIR, kernel, args.jobs,
-                                           args.limit, cache=False)
-        rows.append(("pool, no cache (before)", wall, cpu, sum(r.status != "ok" for r in results)))
+                                           args.limit, new=False)
+        rows.append(("pool, cold kernels, no cache (before)", wall, cpu, sum(r.status != "ok" for r in results)))
         if not args.skip_cli:
             failed, wall, cpu = run_cli_loop(jobs, tmp / "cli", args.jobs)
             rows.append((f"papermill + nbconvert, xargs -P {args.jobs}", wall, cpu, failed))
-        print(f"{'':40}{'wall':>9}{'wall/report':>13}{'core-s/report':>15}{'failed':>8}")
+        print(f"{'':42}{'wall':>9}{'wall/report':>13}{'core-s/report':>15}{'failed':>8}")
         for name, wall, cpu, failed in rows:
-            print(f"{name:40}{wall:>8.1f}s{wall / n:>12.2f}s{cpu / n:>14.2f}s{failed:>8}")
+            print(f"{name:42}{wall:>8.1f}s{wall / n:>12.2f}s{cpu / n:>14.2f}s{failed:>8}")
         new = rows[0][2] / n
         for name, _, cpu, _ in rows[1:]:
             print(f"core-seconds per report, {name} / new: {cpu / n / new:.2f}x")
@@ -182,7 +186,7 @@ def _large(args, tmp: Path, kernel: str) -> None:
     rows = sum(1 for _ in open(folder / "demand.csv", encoding="utf-8")) - 1
     print(f"generated {folder.name}: {args.services} services, {rows} contacts in {time.perf_counter() - began:.0f} s")
     (jobs, results), wall, cpu = run_pool([folder], tmp / "reports", config.NOTEBOOKS_DIR, kernel, args.jobs,
-                                          args.limit, cache=True)
+                                          args.limit, new=True)
     n = len(jobs)
     print(f"{n} reports, {args.jobs} workers: {wall:.0f} s wall ({wall / 60:.1f} min; target < 2.5 min on 2 cores), "
           f"{cpu / max(n, 1):.2f} core-s per report, {sum(r.status != 'ok' for r in results)} failed, "

@@ -204,7 +204,7 @@ def _stop_all(pool: list[_Worker], jobs: list[Job]) -> None:
     for w in pool:
         w.stop(now=True)
         if w.index is not None:
-            jobs[w.index].running.unlink(missing_ok=True)
+            jobs[w.index].clear()
 
 
 def _in_main_thread() -> bool:

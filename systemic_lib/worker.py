@@ -66,8 +66,18 @@ class Job:
 
     @property
     def running(self) -> Path:
-        """The notebook papermill saves as it runs (hidden; kept as ``<stage>.ipynb`` only if the job fails)."""
+        """The executed notebook papermill writes (hidden; kept as ``<stage>.ipynb`` only if the job fails)."""
         return Path(self.output_dir) / f".{self.stage}.running.ipynb"
+
+    @property
+    def marker(self) -> Path:
+        """A small file naming the cell running now (hidden; removed when the job ends)."""
+        return _marker(self.running)
+
+    def clear(self) -> None:
+        """Remove the job's hidden files (its running notebook and marker)."""
+        self.running.unlink(missing_ok=True)
+        self.marker.unlink(missing_ok=True)
 
     def relative(self, path: Path) -> str:
         return Path(path).relative_to(self.out_root).as_posix()
@@ -135,6 +145,7 @@ def run_job(job: Job) -> JobResult:
     try:
         Path(job.output_dir).mkdir(parents=True, exist_ok=True)
         sweep_stray_tmp(job)
+        job.marker.unlink(missing_ok=True)  # from a killed attempt
     except OSError as exc:
         return _result(job, began, 0, storage_error(exc) or _os_error(exc))
     nb, error, attempts = _execute(job, job.running)
@@ -152,7 +163,7 @@ def run_job(job: Job) -> JobResult:
     result = _result(job, began, attempts, error)
     try:
         if error is None:
-            job.running.unlink(missing_ok=True)
+            job.clear()
             job.path(".ipynb").unlink(missing_ok=True)  # a failure of this same report in an earlier run
             result.report = job.relative(job.path(".html"))
         else:
@@ -187,6 +198,7 @@ def keep_executed(job: Job, result: JobResult) -> None:
     import nbformat
 
     running = job.running
+    job.marker.unlink(missing_ok=True)
     if not running.exists():
         return
     try:
@@ -273,7 +285,8 @@ def _execute(job: Job, running: Path):
                     job.notebook, str(running), parameters=job.parameters, kernel_name=job.kernel_name,
                     progress_bar=False, log_output=False, start_timeout=START_TIMEOUT,
                     execution_timeout=job.cell_timeout, cwd=str(Path(job.notebook).parent),
-                    kernel_manager_class=kernels.kernel_manager_class(_zygote() if attempts == 1 else None))
+                    kernel_manager_class=kernels.kernel_manager_class(_zygote() if attempts == 1 else None),
+                    request_save_on_cell_execute=False, on_cell_start=_cell_marker(running))
                 return nb, None, attempts
             except Exception as exc:  # noqa: BLE001 - every failure of the notebook is reported, none stops the batch
                 if attempts == 1 and is_kernel_start_error(exc, running):
@@ -330,10 +343,31 @@ def is_kernel_start_error(exc: BaseException, running: Path | None = None) -> bo
     return False
 
 
+def _marker(running: Path) -> Path:
+    return running.with_suffix(".json")
+
+
+def _cell_marker(running: Path):
+    """An nbclient hook that names the cell about to run in a small file: papermill then need not save the whole
+    notebook around every cell (a third of a report's cost), and a dead kernel or worker still names its cell."""
+    marker = _marker(running)
+
+    def on_cell_start(cell, cell_index, **_):
+        marker.write_text(json.dumps({"index": cell_index, "source": (cell.get("source") or "")[:2000]}),
+                          encoding="utf-8")
+    return on_cell_start
+
+
 def _running_cell(path: Path):
-    """(index, cell) of the cell papermill marked as running in a saved notebook, or None if none started."""
+    """(index, cell) of the cell that was running, from the job's marker or a notebook papermill saved as it ran;
+    None if no cell started."""
     import nbformat
 
+    try:
+        found = json.loads(_marker(path).read_text(encoding="utf-8"))
+        return int(found["index"]), {"source": found.get("source", ""), "execution_count": None}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception:  # noqa: BLE001 - no notebook saved yet

@@ -519,7 +519,7 @@ def test_a_killed_worker_costs_only_its_own_job(tmp_path):
     lost = status[("council-tax", "flow")]
     assert lost.status == "failed" and lost.attempts == 2 and lost.error["name"] == "WorkerLost"
     assert "SIGKILL" in lost.error["message"] and lost.error["cell"] == 4
-    assert not list(out.rglob(".*.running.ipynb")) and not list(out.rglob("*.tmp"))
+    assert not list(out.rglob(".*.running.*")) and not list(out.rglob("*.tmp"))
     manifest = json.loads((out / "manifest.json").read_text())
     assert {(j["service"], j["stage"]): j["status"] for j in manifest["jobs"]} == {
         k: r.status for k, r in status.items()}
@@ -542,7 +542,7 @@ def test_ctrl_c_keeps_what_finished_and_exits_130(tmp_path):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     manifest = out / "manifest.json"
     for _ in range(600):
-        if manifest.exists() and '"demand"' in manifest.read_text() and (out / "northshire/waste/.flow.running.ipynb").exists():
+        if manifest.exists() and '"demand"' in manifest.read_text() and (out / "northshire/waste/.flow.running.json").exists():
             break
         assert proc.poll() is None, proc.stdout.read()
         import time
@@ -555,7 +555,7 @@ def test_ctrl_c_keeps_what_finished_and_exits_130(tmp_path):
     jobs = json.loads(manifest.read_text())["jobs"]
     assert [(j["stage"], j["status"]) for j in jobs] == [("demand", "ok")]
     assert (out / "index.html").exists() and (out / "northshire/waste/demand.html").exists()
-    assert not list(out.rglob(".*.running.ipynb")) and not (out / "northshire/waste/flow.ipynb").exists()
+    assert not list(out.rglob(".*.running.*")) and not (out / "northshire/waste/flow.ipynb").exists()
 
 
 @pytest.mark.slow
