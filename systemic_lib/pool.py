@@ -145,10 +145,16 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=N
     pool = [_Worker(ctx, warm) for _ in range(max(1, min(workers, len(jobs))))]
     try:
         while (todo or any(w.index is not None for w in pool)) and not stopping:
-            for w in pool:
+            for n, w in enumerate(pool):
                 if w.index is None and todo:
                     i = todo.popleft()
-                    w.give(i, jobs[i])
+                    try:
+                        w.give(i, jobs[i])
+                    except OSError:  # it died while idle: a new worker takes the job
+                        w.index = None
+                        w.stop(now=True)
+                        pool[n] = _Worker(ctx, warm)
+                        todo.appendleft(i)
             busy = [w for w in pool if w.index is not None]
             bar.set_postfix_str(f"failed={failures} running={len(busy)}", refresh=True)
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=0.5)
