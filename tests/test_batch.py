@@ -541,7 +541,7 @@ def test_ctrl_c_keeps_what_finished_and_exits_130(tmp_path):
                              "--notebooks", str(notebooks), "--no-progress"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     manifest = out / "manifest.json"
-    for _ in range(600):
+    for _ in range(1800):  # generous: the machine may be busy
         if manifest.exists() and '"demand"' in manifest.read_text() and (out / "northshire/waste/.flow.running.json").exists():
             break
         assert proc.poll() is None, proc.stdout.read()
@@ -549,7 +549,7 @@ def test_ctrl_c_keeps_what_finished_and_exits_130(tmp_path):
 
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=60)
+    output, _ = proc.communicate(timeout=180)
     assert proc.returncode == 130, output
     assert "INTERRUPTED: 1 of 2 reports finished" in output and "Traceback" not in output
     jobs = json.loads(manifest.read_text())["jobs"]
