@@ -1,124 +1,196 @@
-"""Batch reports: our in-process, parallel batch against a plain loop of the papermill and nbconvert commands.
+"""Batch reports: core-seconds per report and wall time, three ways, with the same number of workers, in one run.
 
-Both render the same jobs (the sample councils in data/councils with the notebooks in notebooks/, or, if either is
-missing, a small fixture council with tests/fixtures/notebooks), measured in the same run:
+* CLI loop: for each job ``papermill IN OUT -p ...`` then ``jupyter nbconvert --to html --no-input OUT``, run
+  ``-j N`` at a time with ``xargs -P N`` (so the comparison is per core, not per worker);
+* pool, before: ``systemic_lib.batch`` planning + ``pool.execute`` with a cold kernel per notebook and every
+  notebook parsing its tables (the batch before this work);
+* pool, new: the same with the table cache (each council parsed once, while planning) and warm kernels (forked
+  from a per-worker zygote that imported the libraries once).
 
-* ours: ``systemic_lib.batch.execute`` (papermill + nbconvert in-process, -j workers, one retry on kernel start);
-* baseline: for each job, ``papermill IN OUT -p ...`` then ``jupyter nbconvert --to html --no-input OUT``,
-  sequentially, as a shell script would.
+Core-seconds are user + system CPU of this process and every process it waited for (workers, kernels, papermill
+and nbconvert commands), measured with ``getrusage``; the pool uses ``spawn`` workers here so that they (and their
+kernels) are this process's children. The machine may be shared: compare the ratios, which come from one run.
 
-    python benchmarks/bench_batch.py [--limit N] [-j N]
+    python benchmarks/bench_batch.py [--councils DIR] [--limit N] [-j N] [--skip-cli]
+    python benchmarks/bench_batch.py --large [--services 57 --contacts 340000]   # a casework-sized council
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
+import resource
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from systemic_lib import batch, config  # noqa: E402
+from systemic_lib import batch, config, pool  # noqa: E402
 
-FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
-FIXTURE_YAML = """name: Benchshire Council
-services:
-  - {id: housing-repairs, name: Housing repairs, purpose: Fix my home properly}
-  - {id: council-tax, name: Council tax, purpose: Pay the right amount}
-"""
-FIXTURE_DEMAND = "contact_id,service,received_at,channel,classification\n" + "".join(
-    f"C{i},{'housing-repairs' if i % 2 else 'council-tax'},2024-01-{1 + i % 28:02d} 10:00,phone,"
-    f"{'failure' if i % 3 else 'value'}\n" for i in range(200))
+TARGET = 1.5  #: core-seconds per report the batch should need on the sample councils (issue 12)
 
 
-def choose_jobs(tmp: Path, limit: int, kernel: str) -> tuple[list[batch.Job], str]:
-    """The jobs both sides run: sample councils and real notebooks if present, else the fixture."""
-    have_notebooks = any((config.NOTEBOOKS_DIR / f"{s}.ipynb").exists() for s in batch.ALL_STAGES)
-    if config.COUNCILS_DIR.is_dir() and have_notebooks:
-        councils, notebooks, source = [config.COUNCILS_DIR], config.NOTEBOOKS_DIR, "sample councils, notebooks/"
-    else:
-        folder = tmp / "councils" / "benchshire"
-        folder.mkdir(parents=True)
-        (folder / "council.yaml").write_text(FIXTURE_YAML, encoding="utf-8")
-        (folder / "demand.csv").write_text(FIXTURE_DEMAND, encoding="utf-8")
-        councils, notebooks, source = [folder], FIXTURES, "fixture council, tests/fixtures/notebooks/"
-    jobs, _, _ = batch.plan(councils, tmp / "ours", notebooks_dir=notebooks, kernel=kernel)
-    # alternate stages and councils so that a limit still samples every notebook
+def _cpu() -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _peak_child_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def measured(fn):
+    """(result, wall seconds, core-seconds) of ``fn()``."""
+    cpu, wall = _cpu(), time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - wall, _cpu() - cpu
+
+
+def select(jobs: list[batch.Job], limit: int) -> list[batch.Job]:
+    """Alternate stages and councils so that a limit still samples every notebook."""
     seen: dict[str, int] = {}
     ranked = []
     for job in jobs:
         seen[job.stage] = seen.get(job.stage, 0) + 1
         ranked.append((seen[job.stage], batch.ALL_STAGES.index(job.stage), job))
-    jobs = [job for *_, job in sorted(ranked, key=lambda r: r[:2])]
-    return (jobs[:limit] if limit else jobs), source
+    chosen = [job for *_, job in sorted(ranked, key=lambda r: r[:2])]
+    return chosen[:limit] if limit else chosen
 
 
-def run_cli_loop(jobs: list[batch.Job], out_root: Path) -> tuple[float, int]:
-    """The baseline: papermill then jupyter nbconvert, one job after another, as shell commands."""
+def run_pool(councils, out: Path, notebooks: Path, kernel: str, workers: int, limit: int, new: bool):
+    """Plan (validating every council, filling the cache) and execute, as ``systemic report`` does."""
+    def go():
+        jobs, _, _ = batch.plan(councils, out, notebooks_dir=notebooks, kernel=kernel,
+                                cache_dir=out / batch.CACHE_FOLDER if new else None)
+        jobs = select(jobs, limit)
+        return jobs, batch.execute(jobs, workers, progress=False, warm_kernels=new)
+    return measured(go)
+
+
+def run_cli_loop(jobs: list[batch.Job], out_root: Path, workers: int):
+    """The baseline: one shell line per job (papermill, then nbconvert), ``xargs -P workers``."""
     bindir = Path(sys.executable).parent
     papermill = str(bindir / "papermill") if (bindir / "papermill").exists() else "papermill"
     jupyter = str(bindir / "jupyter") if (bindir / "jupyter").exists() else "jupyter"
-    failures = 0
-    began = time.perf_counter()
+    lines = []
     for job in jobs:
         out_dir = out_root / job.council / (job.service or "")
         out_dir.mkdir(parents=True, exist_ok=True)
         executed = out_dir / f"{job.stage}.ipynb"
-        env = {**os.environ, "SYSTEMIC_BATCH": "1", "SYSTEMIC_OUTPUT_DIR": str(out_dir),
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        params = {**job.parameters, "output_dir": str(out_dir)}
         args = [papermill, job.notebook, str(executed), "-k", job.kernel_name, "--cwd", str(Path(job.notebook).parent),
                 "--no-progress-bar", "--execution-timeout", str(job.cell_timeout)]
-        for key, value in params.items():
+        for key, value in {**job.parameters, "output_dir": str(out_dir)}.items():
             args += ["-p", key, "None" if value is None else str(value)]
-        ran = subprocess.run(args, env=env, capture_output=True)
-        if ran.returncode != 0:
-            failures += 1
-            continue
-        subprocess.run([jupyter, "nbconvert", "--to", "html", "--no-input", str(executed)], env=env,
-                       capture_output=True, check=True)
-    return time.perf_counter() - began, failures
+        env = f"SYSTEMIC_OUTPUT_DIR={shlex.quote(str(out_dir))}"
+        lines.append(f"env {env} {shlex.join(args)} >/dev/null 2>&1 && "
+                     f"{shlex.join([jupyter, 'nbconvert', '--to', 'html', '--no-input', str(executed)])} >/dev/null 2>&1"
+                     f" || echo FAILED")
+    script = out_root / "jobs.txt"
+    script.write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "SYSTEMIC_BATCH": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env.pop("SYSTEMIC_CACHE", None)
+
+    def go():
+        ran = subprocess.run(f"tr '\\n' '\\0' < {shlex.quote(str(script))} | xargs -0 -P {workers} -I CMD sh -c CMD",
+                             shell=True, env=env, capture_output=True, text=True)
+        return ran.stdout.count("FAILED")
+    return measured(go)
+
+
+def large_council(root: Path, services: int, contacts: int, seed: int = 7) -> Path:
+    """A generated council shaped like a city's casework export: ``services`` services, about ``contacts``
+    contacts over the sample period (65 weeks), built from the sample councils' service definitions."""
+    from dataclasses import replace
+
+    import yaml
+
+    from systemic_lib import sample
+    from systemic_lib.contract import TABLES
+    from systemic_lib.files import atomic_write_text
+
+    base = sample.COUNCILS[0]
+    kinds = [p for plan in sample.COUNCILS for p in plan.services]
+    per_year = max(50, int(contacts / services * 52 / 65))
+    plans = []
+    for k in range(services):
+        template = kinds[k % len(kinds)]
+        svc = replace(template.service, id=f"{template.service.id}-{k + 1}", name=f"{template.service.name} {k + 1}",
+                      prefix=f"{template.service.prefix}{k + 1}")
+        plans.append(replace(template, service=svc, contacts=per_year, changes=()))
+    plan = replace(base, slug="bigcity", name="Big City Council", services=tuple(plans), learning_log=())
+    folder = root / plan.slug
+    for name, frame in sample.build_council(plan, seed=seed).items():
+        if frame is not None:
+            atomic_write_text(folder / f"{name}.csv", sample._csv(frame, TABLES[name].column_names))
+    atomic_write_text(folder / "council.yaml", yaml.safe_dump(sample.council_yaml(plan), sort_keys=False))
+    return folder
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=12, help="number of jobs (0 = every job; default 12)")
-    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="workers for our batch")
+    parser.add_argument("--councils", type=Path, default=config.COUNCILS_DIR,
+                        help="folder of council folders (default: data/councils; build it with `make sample`)")
+    parser.add_argument("--limit", type=int, default=0, help="number of jobs (0 = every job)")
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="workers, the same for all")
+    parser.add_argument("--skip-cli", action="store_true", help="leave out the CLI loop (the slowest)")
+    parser.add_argument("--large", action="store_true", help="the large-council benchmark (pool + cache only)")
+    parser.add_argument("--services", type=int, default=57)
+    parser.add_argument("--contacts", type=int, default=340_000)
     args = parser.parse_args(argv)
+    pool._context = lambda: mp.get_context("spawn")  # workers as our children, so getrusage counts them
     tmp = Path(tempfile.mkdtemp(prefix="bench_batch_"))
     try:
         kernel = batch.kernel_name()
-        jobs, source = choose_jobs(tmp, args.limit, kernel)
-        if not jobs:
-            sys.exit("no jobs to run: add notebooks to notebooks/ or keep tests/fixtures/notebooks")
-        print(f"{len(jobs)} jobs from {source}; kernel '{kernel}'; {os.cpu_count()} cores")
+        if args.large:
+            return _large(args, tmp, kernel)
+        if not args.councils.is_dir():  # a fresh clone: generate the sample councils for this run
+            from systemic_lib.sample import write_sample_councils
 
-        workers = max(1, min(args.jobs, len(jobs)))
-        began = time.perf_counter()
-        results = batch.execute(jobs, workers, progress=False)
-        ours = time.perf_counter() - began
-        our_failures = sum(r.status != "ok" for r in results)
-
-        baseline, base_failures = run_cli_loop([replace(j) for j in jobs], tmp / "cli")
-
+            args.councils = tmp / "councils"
+            write_sample_councils(args.councils)
+        rows = []
+        _, wall, cpu = run_pool([args.councils], tmp / "cached", config.NOTEBOOKS_DIR, kernel, args.jobs,
+                                args.limit, new=True)
+        jobs, results = _
         n = len(jobs)
-        print(f"{'':34}{'total':>10}{'per report':>13}{'failed':>8}")
-        print(f"{f'systemic batch (-j {workers}, in-process)':34}{ours:>9.1f}s{ours / n:>12.2f}s{our_failures:>8}")
-        print(f"{'papermill + nbconvert CLI loop':34}{baseline:>9.1f}s{baseline / n:>12.2f}s{base_failures:>8}")
-        print(f"ratio (CLI loop / batch): {baseline / ours:.2f}x faster")
-        if our_failures:
-            for r in results:
-                if r.status != "ok":
-                    print(f"  failed: {r.label}: {' | '.join(batch.describe_error(r.error)[:2])}")
+        print(f"{n} reports from {args.councils}; kernel '{kernel}'; {args.jobs} workers; {os.cpu_count()} cores")
+        rows.append(("pool + table cache + warm kernels (new)", wall, cpu, sum(r.status != "ok" for r in results)))
+        (_, results), wall, cpu = run_pool([args.councils], tmp / "plain", config.NOTEBOOKS_DIR, kernel, args.jobs,
+                                           args.limit, new=False)
+        rows.append(("pool, cold kernels, no cache (before)", wall, cpu, sum(r.status != "ok" for r in results)))
+        if not args.skip_cli:
+            failed, wall, cpu = run_cli_loop(jobs, tmp / "cli", args.jobs)
+            rows.append((f"papermill + nbconvert, xargs -P {args.jobs}", wall, cpu, failed))
+        print(f"{'':42}{'wall':>9}{'wall/report':>13}{'core-s/report':>15}{'failed':>8}")
+        for name, wall, cpu, failed in rows:
+            print(f"{name:42}{wall:>8.1f}s{wall / n:>12.2f}s{cpu / n:>14.2f}s{failed:>8}")
+        new = rows[0][2] / n
+        for name, _, cpu, _ in rows[1:]:
+            print(f"core-seconds per report, {name} / new: {cpu / n / new:.2f}x")
+        print(f"target: <= {TARGET} core-s per report: {'met' if new <= TARGET else 'NOT met'} ({new:.2f})")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _large(args, tmp: Path, kernel: str) -> None:
+    began = time.perf_counter()
+    folder = large_council(tmp / "councils", args.services, args.contacts)
+    rows = sum(1 for _ in open(folder / "demand.csv", encoding="utf-8")) - 1
+    print(f"generated {folder.name}: {args.services} services, {rows} contacts in {time.perf_counter() - began:.0f} s")
+    (jobs, results), wall, cpu = run_pool([folder], tmp / "reports", config.NOTEBOOKS_DIR, kernel, args.jobs,
+                                          args.limit, new=True)
+    n = len(jobs)
+    print(f"{n} reports, {args.jobs} workers: {wall:.0f} s wall ({wall / 60:.1f} min; target < 2.5 min on 2 cores), "
+          f"{cpu / max(n, 1):.2f} core-s per report, {sum(r.status != 'ok' for r in results)} failed, "
+          f"peak memory of one worker or kernel {_peak_child_mb():.0f} MB")
 
 
 if __name__ == "__main__":

@@ -17,100 +17,28 @@ another council is overwritten or deleted. The run ends with a summary of every 
 from __future__ import annotations
 
 import contextlib
-import copy
 import datetime as dt
-import json
-import logging
-import multiprocessing as mp
 import os
-import re
 import sys
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
-from . import config, words
+from . import cache, config
 from .errors import SystemicError, UnknownServiceError
-from .files import atomic_write_text
+from .manifest import ManifestWriter, describe_error, load_manifest, storage_error, write_manifest  # noqa: F401
 from .pages import build_index_pages
-from .manifest import describe_error, load_manifest, write_manifest  # noqa: F401  (tests and scripts read them here)
+from .pool import Interrupted, execute  # noqa: F401  (the engine on one machine)
+from .worker import (  # noqa: F401  (tests, benchmarks and the cluster engine import them from here)
+    CELL_TIMEOUT, PNG_COMPACT_ABOVE, START_TIMEOUT, Job, JobResult, _source_cell_number, clean_for_report,
+    compact_png, is_kernel_start_error, lost_result, render_html, retry_lost, run_job)
 
 ALL_STAGES = config.ALL_STAGES
 STAGE_NAMES = config.STAGE_NAMES
-CELL_TIMEOUT = 600  #: seconds one cell may run before the job fails
-START_TIMEOUT = 60  #: seconds a kernel may take to start
-_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-_STATIC_MIMES = ("text/html", "image/png", "image/jpeg", "image/svg+xml", "text/markdown", "text/latex", "text/plain")
-# execute_result reprs that are plumbing, not content: <Axes: ...>, [<Line2D ...>], Text(...), PosixPath('...')
-_PLUMBING_REPR = re.compile(r"^\s*(<.*>|\[<.*>\]|Text\(.*\)|\w*Path\(.*\)|None)\s*$", re.DOTALL)
-
-
-# ---------------------------------------------------------------------------------------------------------- jobs
-
-@dataclass(frozen=True)
-class Job:
-    """One notebook to run: plain, picklable fields so that it can cross into a worker process."""
-
-    council: str  #: the council's folder name, used in report paths
-    council_name: str
-    council_dir: str  #: absolute
-    service: str | None  #: None for the organisation scan
-    service_name: str | None
-    stage: str
-    notebook: str  #: absolute path of the notebook to run
-    output_dir: str  #: absolute: reports/<council>/<service>/ or reports/<council>/
-    out_root: str  #: absolute reports folder, for relative paths in the manifest
-    period_start: str | None = None
-    period_end: str | None = None
-    kernel_name: str = config.KERNEL_NAME
-    cell_timeout: int = CELL_TIMEOUT
-
-    @property
-    def parameters(self) -> dict:
-        """What papermill injects into the notebook's ``parameters`` cell."""
-        return {"council_dir": self.council_dir, "service": self.service, "period_start": self.period_start,
-                "period_end": self.period_end, "output_dir": self.output_dir}
-
-    def path(self, suffix: str) -> Path:
-        return Path(self.output_dir) / f"{self.stage}{suffix}"
-
-    def relative(self, path: Path) -> str:
-        return Path(path).relative_to(self.out_root).as_posix()
-
-    @property
-    def label(self) -> str:
-        return " / ".join(x for x in (self.council, self.service, self.stage) if x)
-
-
-@dataclass
-class JobResult:
-    """What happened to one job (or one skipped council): a manifest entry."""
-
-    council: str
-    council_name: str
-    service: str | None
-    service_name: str | None
-    stage: str | None
-    parameters: dict
-    status: str  #: ok, failed or skipped
-    seconds: float = 0.0
-    attempts: int = 0
-    error: dict | None = None  #: name, message; for cell errors also cell, execution_count, source
-    report: str | None = None  #: the HTML, relative to the reports folder
-    notebook: str | None = None  #: the executed notebook kept on failure, relative to the reports folder
-    run_at: str = field(default_factory=lambda: dt.datetime.now().isoformat(timespec="seconds"))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def label(self) -> str:
-        where = " / ".join(x for x in (self.council, self.service) if x)
-        return f"{where} / {STAGE_NAMES.get(self.stage, self.stage)}" if self.stage else where
+INTERRUPTED = 130  #: exit code after Ctrl-C (128 + SIGINT), as shells expect
+CACHE_FOLDER = ".cache/tables"  #: the table cache, inside the reports folder
 
 
 @dataclass
@@ -124,6 +52,9 @@ class BatchResult:
     index_path: Path | None = None
     seconds: float = 0.0
     workers: int = 0
+    planned: int = 0  #: jobs that were to run
+    interrupted: bool = False  #: stopped by Ctrl-C: ``results`` hold what finished
+    write_errors: list[str] = field(default_factory=list)  #: the manifest or index could not be written
 
     def _with(self, status: str) -> list[JobResult]:
         return [r for r in self.results if r.status == status]
@@ -142,14 +73,23 @@ class BatchResult:
 
     @property
     def exit_code(self) -> int:
-        """1 if anything asked for was not rendered (a failed notebook, a skipped council or stage), else 0."""
-        return 1 if self.failed or self.skipped else 0
+        """130 after Ctrl-C; 1 if anything asked for was not rendered (a failed notebook, a skipped council or
+        stage) or the manifest could not be written; else 0."""
+        if self.interrupted:
+            return INTERRUPTED
+        return 1 if self.failed or self.skipped or self.write_errors else 0
 
     def summary(self) -> str:
         ran = len(self.ok) + len(self.failed)
         per = f", {self.seconds / ran:.1f} s per report" if ran else ""
         lines = [f"Rendered {len(self.ok)} of {ran} reports in {_duration(self.seconds)} with {self.workers} "
                  f"worker(s){per}; {len(self.failed)} failed, {len(self.skipped)} skipped."]
+        if self.interrupted:
+            lines.insert(0, f"INTERRUPTED: {ran} of {self.planned} reports finished before Ctrl-C; the other "
+                            f"{self.planned - ran} were not run (their earlier reports, if any, are untouched). "
+                            "What finished is in the manifest and the index pages.")
+        for message in self.write_errors:
+            lines += ["", "NOT SAVED: " + message]
         if self.failed:
             lines.append("")
             lines.append(f"FAILED ({len(self.failed)}):")
@@ -171,8 +111,6 @@ class BatchResult:
         return "\n".join(lines)
 
 
-
-
 def _duration(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes}m {secs:02d}s" if minutes else f"{seconds:.1f} s"
@@ -184,6 +122,8 @@ def council_folders(council_dirs=None) -> list[Path]:
     """The council folders to render: those named, or every folder in config.COUNCILS_DIR.
 
     A named folder without council.yaml whose sub-folders hold one (``data/councils``) stands for those councils.
+    Paths come back resolved, so that ``northshire/..`` or ``.`` name a real folder (its name is the council's
+    folder in the reports); a folder with no name (``/``) is refused.
     """
     if not council_dirs:
         root = config.COUNCILS_DIR
@@ -192,20 +132,17 @@ def council_folders(council_dirs=None) -> list[Path]:
                                 "(or `systemic sample --out data/councils`), or name council folders.")
         council_dirs = [root]
     out: list[Path] = []
-    for folder in map(Path, council_dirs):
+    for folder in (Path(p).expanduser().resolve() for p in council_dirs):
+        if not folder.name:
+            raise SystemicError(f"'{folder}' cannot be a council folder: its reports need the folder's name. Name "
+                                "the council's own folder (e.g. data/councils/northshire).")
         subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))) \
             if folder.is_dir() and not (folder / "council.yaml").exists() else []
         if subs and any((p / "council.yaml").exists() for p in subs):
             out += subs
         else:
             out.append(folder)
-    seen, unique = set(), []
-    for folder in out:
-        key = folder.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(folder)
-    return unique
+    return list(dict.fromkeys(out))
 
 
 def kernel_name(preferred: str = config.KERNEL_NAME) -> str:
@@ -231,12 +168,12 @@ def _skip(council: str, council_name: str, council_dir: Path, name: str, message
 
 
 def plan(council_dirs, out_dir, *, stages=None, services=None, period_start=None, period_end=None,
-         notebooks_dir=config.NOTEBOOKS_DIR, kernel="python3", cell_timeout=CELL_TIMEOUT
+         notebooks_dir=config.NOTEBOOKS_DIR, kernel="python3", cell_timeout=CELL_TIMEOUT, cache_dir=None
          ) -> tuple[list[Job], list[JobResult], list[str]]:
-    """Validate the councils and list the jobs: (jobs to run, skipped entries, messages for the user)."""
-    from .contract import ERROR
-    from .council import load_council, validate_council
+    """Validate the councils and list the jobs: (jobs to run, skipped entries, messages for the user).
 
+    With ``cache_dir`` the validation reads each council's tables into that table cache (``cache.py``) and every
+    job's notebook loads them from there."""
     out_dir = Path(out_dir).resolve()
     notebooks_dir = Path(notebooks_dir).resolve()
     stages = tuple(stages) if stages else ALL_STAGES
@@ -245,6 +182,35 @@ def plan(council_dirs, out_dir, *, stages=None, services=None, period_start=None
         raise SystemicError(f"unknown stage {', '.join(unknown)}; stages are {', '.join(ALL_STAGES)}")
     services = tuple(services) if services else None
     messages: list[str] = []
+    cache_dir = str(Path(cache_dir).resolve()) if cache_dir else None
+    with _cache_env(cache_dir):
+        found = _plan_councils(council_dirs, out_dir, stages, services, notebooks_dir, messages, period_start,
+                               period_end, kernel, cell_timeout, cache_dir)
+    return found + (messages,)
+
+
+@contextlib.contextmanager
+def _cache_env(cache_dir: str | None):
+    """$SYSTEMIC_CACHE set (or unset) while the councils are validated, then as it was."""
+    before = os.environ.get(cache.ENV)
+    if cache_dir:
+        os.environ[cache.ENV] = cache_dir
+    else:
+        os.environ.pop(cache.ENV, None)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(cache.ENV, None)
+        else:
+            os.environ[cache.ENV] = before
+
+
+def _plan_councils(council_dirs, out_dir, stages, services, notebooks_dir, messages, period_start, period_end,
+                   kernel, cell_timeout, cache_dir) -> tuple[list[Job], list[JobResult]]:
+    from .contract import ERROR
+    from .council import load_council, validate_council
+
     missing = {s for s in stages if not (notebooks_dir / f"{s}.ipynb").exists()}
     for s in sorted(missing, key=ALL_STAGES.index):
         messages.append(f"{_shown(notebooks_dir / (s + '.ipynb'))} does not exist: {STAGE_NAMES[s]} reports are skipped. "
@@ -296,14 +262,15 @@ def plan(council_dirs, out_dir, *, stages=None, services=None, period_start=None
                 council=slug, council_name=council.name, council_dir=str(folder.resolve()), service=sid,
                 service_name=sname, stage=stage, notebook=str(notebooks_dir / f"{stage}.ipynb"),
                 output_dir=str(council_out / sid if sid else council_out), out_root=str(out_dir),
-                period_start=period_start, period_end=period_end, kernel_name=kernel, cell_timeout=cell_timeout))
+                period_start=period_start, period_end=period_end, kernel_name=kernel, cell_timeout=cell_timeout,
+                cache_dir=cache_dir))
     if services is not None and known_services:
         nowhere = [s for s in services if s not in known_services]
         if nowhere:
             raise UnknownServiceError(
                 f"no council in this batch has service {', '.join(repr(s) for s in nowhere)}. Services are: "
                 f"{', '.join(sorted(known_services))}. Use one of those ids (see each council.yaml).")
-    return jobs, skipped, messages
+    return jobs, skipped
 
 
 def _shown(path: Path) -> str:
@@ -325,352 +292,18 @@ def _council_name_or(folder: Path, default: str) -> str:
         return default
 
 
-# -------------------------------------------------------------------------------------------------- the worker
-
-def _prepare_worker_env(job: Job) -> None:
-    """Environment the kernel inherits: batch mode, where to save <stage>.json, and systemic_lib importable."""
-    os.environ["SYSTEMIC_BATCH"] = "1"
-    os.environ["SYSTEMIC_OUTPUT_DIR"] = job.output_dir
-    root = str(config.PROJECT_ROOT)
-    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if root not in paths:
-        os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
-    logging.getLogger("papermill").setLevel(logging.ERROR)
-    logging.getLogger("traitlets").setLevel(logging.ERROR)
-
-
-def run_job(job: Job) -> JobResult:
-    """Execute one notebook with papermill and render it with nbconvert; never raises for the notebook's faults."""
-    _prepare_worker_env(job)
-    began = time.perf_counter()
-    started_at = time.time()
-    out = Path(job.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    running = out / f".{job.stage}.running.ipynb"
-    nb, error, attempts = _execute(job, running)
-    if error is None:
-        try:
-            figures = _fresh_json(job.path(".json"), started_at)
-            atomic_write_text(job.path(".html"), render_html(nb, job, figures))
-        except Exception as exc:  # noqa: BLE001
-            error = {"name": type(exc).__name__, "message": f"rendering the HTML failed: {exc}"}
-    result = JobResult(job.council, job.council_name, job.service, job.service_name, job.stage, job.parameters,
-                       "ok" if error is None else "failed", attempts=attempts, error=error)
-    if error is None:
-        running.unlink(missing_ok=True)
-        job.path(".ipynb").unlink(missing_ok=True)  # a failure of this same report in an earlier run
-        result.report = job.relative(job.path(".html"))
-    elif running.exists():
-        os.replace(running, job.path(".ipynb"))
-        result.notebook = job.relative(job.path(".ipynb"))
-    result.seconds = round(time.perf_counter() - began, 2)
-    return result
-
-
-def _execute(job: Job, running: Path):
-    """papermill in-process, retried once if the kernel fails to start: (notebook, error or None, attempts).
-
-    The kernel's own stdout/stderr (start-up chatter, not cell output) goes to a temporary log instead of the
-    terminal, so that the progress bar stays readable; its tail is added to a kernel start error.
-    """
-    import papermill as pm
-
-    attempts = 0
-    with _kernel_output_captured() as kernel_log:
-        while True:
-            attempts += 1
-            try:
-                nb = pm.execute_notebook(
-                    job.notebook, str(running), parameters=job.parameters, kernel_name=job.kernel_name,
-                    progress_bar=False, log_output=False, start_timeout=START_TIMEOUT,
-                    execution_timeout=job.cell_timeout, cwd=str(Path(job.notebook).parent))
-                return nb, None, attempts
-            except Exception as exc:  # noqa: BLE001 - every failure of the notebook is reported, none stops the batch
-                if attempts == 1 and is_kernel_start_error(exc, running):
-                    continue
-                error = _error_of(exc, job, running)
-                if is_kernel_start_error(exc, running):
-                    tail = kernel_log().strip().splitlines()[-5:]
-                    if tail:
-                        error["message"] += " | kernel output: " + " / ".join(tail)
-                return None, error, attempts
-
-
-@contextlib.contextmanager
-def _kernel_output_captured():
-    """Point this process's fds 1 and 2 (inherited by the kernel it starts) at a temporary file, then back.
-
-    Yields a function returning what was written so far.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as log:
-        saved = [os.dup(1), os.dup(2)]
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-
-        def read() -> str:
-            log.flush()
-            log.seek(0)
-            return log.read().decode("utf-8", "replace")[-4000:]
-
-        try:
-            yield read
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-
-
-def is_kernel_start_error(exc: BaseException, running: Path | None = None) -> bool:
-    """True for a kernel that died or hung while starting (worth one retry); False for errors in cells."""
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillException
-
-    if isinstance(exc, (PapermillException, CellTimeoutError)):
-        return False
-    text = str(exc).lower()
-    if "kernel died before replying" in text or "kernel didn't respond" in text:
-        return True
-    if isinstance(exc, (TimeoutError, RuntimeError, DeadKernelError)) or type(exc).__module__.startswith("zmq"):
-        return running is None or _running_cell(running) is None
-    return False
-
-
-def _running_cell(path: Path):
-    """(index, cell) of the cell papermill marked as running in a saved notebook, or None if none started."""
-    import nbformat
-
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception:  # noqa: BLE001 - no notebook saved yet
-        return None
-    for index, cell in enumerate(nb.cells):
-        if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
-            return index, cell
-    return None
-
-
-def _source_cell_number(job: Job, executed_index: int) -> int:
-    """1-based number, in the notebook as written, of a cell papermill reports by its executed index.
-
-    papermill inserts an ``injected-parameters`` cell after the ``parameters`` cell (or first, without one).
-    """
-    import nbformat
-
-    try:
-        cells = nbformat.read(job.notebook, as_version=4).cells
-        tagged = [i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
-        injected_at = tagged[0] + 1 if tagged else 0
-    except Exception:  # noqa: BLE001
-        injected_at = 0
-    return executed_index + (0 if executed_index < injected_at else -1) + 1
-
-
-def _first_line(source: str) -> str:
-    for line in (source or "").splitlines():
-        if line.strip():
-            return line.strip()[:120]
-    return ""
-
-
-def _error_of(exc: BaseException, job: Job, running: Path) -> dict:
-    """The manifest's error entry: error name and message, and for a cell the cell number and its first line."""
-    from papermill.exceptions import PapermillExecutionError, strip_color
-
-    if isinstance(exc, PapermillExecutionError):
-        return {"name": exc.ename, "message": strip_color(str(exc.evalue)).strip()[:2000],
-                "cell": _source_cell_number(job, exc.cell_index), "execution_count": exc.exec_count,
-                "source": _first_line(exc.source)}
-    error = {"name": type(exc).__name__, "message": strip_color(str(exc)).strip()[:2000] or repr(exc)}
-    if is_kernel_start_error(exc, running):
-        error["message"] = f"the kernel '{job.kernel_name}' did not start (tried twice): {error['message']}"
-    found = _running_cell(running)
-    if found:
-        index, cell = found
-        error.update(cell=_source_cell_number(job, index), execution_count=cell.get("execution_count"),
-                     source=_first_line(cell.get("source", "")))
-    return error
-
-
-def _fresh_json(path: Path, since: float) -> dict | None:
-    """The <stage>.json the notebook wrote in this run (an older one is ignored), or None."""
-    try:
-        if path.stat().st_mtime >= since - 1:
-            return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-# ------------------------------------------------------------------------------------------------------- HTML
-
-_EXPORTER = None
-
-
-def _exporter():
-    """One HTMLExporter per process (compiling the template is the slow part)."""
-    global _EXPORTER
-    if _EXPORTER is None:
-        from nbconvert import HTMLExporter
-
-        _EXPORTER = HTMLExporter(template_name="report", extra_template_basedirs=[str(config.TEMPLATES_DIR)],
-                                 exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    return _EXPORTER
-
-
-def clean_for_report(nb):
-    """A copy of an executed notebook holding only what renders statically for a reader.
-
-    Drops widget state and widget views, stderr streams (warnings, logging), error outputs, plumbing reprs such as
-    ``<Axes: ...>`` or ``PosixPath(...)``, and code cells left with nothing to show.
-    """
-    nb = copy.deepcopy(nb)
-    nb.metadata.pop("widgets", None)
-    cells = []
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            kept = []
-            for out in cell.get("outputs", []):
-                kind = out.get("output_type")
-                if kind == "error" or (kind == "stream" and out.get("name") != "stdout"):
-                    continue
-                if kind in ("display_data", "execute_result"):
-                    data = out.get("data", {})
-                    if _WIDGET_MIME in data or not any(m in data for m in _STATIC_MIMES):
-                        continue
-                    if set(data) == {"text/plain"} and _PLUMBING_REPR.match(str(data["text/plain"])):
-                        continue
-                    if "image/png" in data:
-                        data["image/png"] = compact_png(data["image/png"])
-                kept.append(out)
-            cell.outputs = kept
-            if not kept:
-                continue
-        cells.append(cell)
-    nb.cells = cells
-    return nb
-
-
-PNG_COMPACT_ABOVE = 60_000  #: base64 characters; smaller figures are left exactly as drawn
-
-
-def compact_png(b64) -> str:
-    """A large chart PNG re-encoded with a 256-colour palette (on white), if that is smaller; else unchanged.
-
-    Charts are flat colours plus anti-aliasing, so a palette keeps them sharp at a third of the size; this keeps
-    a report with several big figures under 500 KB.
-    """
-    text = "".join(b64) if isinstance(b64, list) else str(b64)
-    if len(text) < PNG_COMPACT_ABOVE:
-        return text
-    try:
-        import base64
-        import io
-
-        from PIL import Image
-
-        image = Image.open(io.BytesIO(base64.b64decode(text)))
-        image.load()
-        if image.mode in ("RGBA", "LA", "P"):
-            rgba = image.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(white, rgba)
-        palette = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-        buf = io.BytesIO()
-        palette.save(buf, "PNG", optimize=True)
-        smaller = base64.b64encode(buf.getvalue()).decode("ascii")
-        return smaller if len(smaller) < len(text) else text
-    except Exception:  # noqa: BLE001 - an image Pillow cannot read is shown as it came
-        return text
-
-
-def _period_words(figures: dict | None, job: Job) -> str:
-    period = (figures or {}).get("period") or {}
-    start, end = period.get("start"), period.get("end")
-    try:
-        if start or end:
-            return words.period(start or None, end or None)
-    except (TypeError, ValueError):
-        pass
-    if job.period_start or job.period_end:
-        return f"{job.period_start or 'the start'} to {job.period_end or 'the end'} (as asked)"
-    return "all data (period not recorded)"
-
-
-def render_html(nb, job: Job, figures: dict | None = None, *, generated: dt.datetime | None = None) -> str:
-    """The report page for an executed notebook: header, outputs and markdown, no code."""
-    generated = generated or dt.datetime.now()
-    council_index = "index.html" if job.service is None else "../index.html"
-    resources = {"systemic": {
-        "council_name": (figures or {}).get("council") or job.council_name,
-        "service_name": (figures or {}).get("service_name") or job.service_name,
-        "stage_name": STAGE_NAMES.get(job.stage, job.stage),
-        "period": _period_words(figures, job),
-        "generated": words.stamp(generated),
-        "council_index": council_index,
-        "top_index": "../index.html" if job.service is None else "../../index.html",
-    }}
-    body, _ = _exporter().from_notebook_node(clean_for_report(nb), resources=resources)
-    return body
-
-
 # ------------------------------------------------------------------------------------------------------- the run
-
-def _pool_context():
-    """forkserver (fresh, single-threaded parent: safe with zmq) where available, else spawn."""
-    if "forkserver" in mp.get_all_start_methods():
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["systemic_lib.batch", "papermill", "nbconvert"])
-        return ctx
-    return mp.get_context("spawn")
-
-
-def execute(jobs: list[Job], workers: int, *, progress: bool = True) -> list[JobResult]:
-    """Run jobs in a process pool with a progress bar (done/total, failures, ETA); results in job order."""
-    from tqdm.auto import tqdm
-
-    results: dict[int, JobResult] = {}
-    if not jobs:
-        return []
-    failures = 0
-    bar = tqdm(total=len(jobs), desc="Reports", unit="report", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True)
-    bar.set_postfix_str("failed=0")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
-        futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
-        try:
-            for future in as_completed(futures):
-                i = futures[future]
-                job = jobs[i]
-                try:
-                    result = future.result()
-                except Exception as exc:  # noqa: BLE001 - a worker died (e.g. out of memory): report it, go on
-                    result = JobResult(job.council, job.council_name, job.service, job.service_name, job.stage,
-                                       job.parameters, "failed", attempts=1,
-                                       error={"name": type(exc).__name__,
-                                              "message": f"the worker process stopped: {exc}"})
-                results[i] = result
-                if result.status != "ok":
-                    failures += 1
-                    bar.write(f"failed: {result.label}: " + " | ".join(describe_error(result.error)[:2]))
-                bar.set_postfix_str(f"failed={failures}")
-                bar.update(1)
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    bar.close()
-    return [results[i] for i in range(len(jobs))]
-
-
 
 def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stages=None, services=None,
               period_start=None, period_end=None, notebooks_dir=config.NOTEBOOKS_DIR, progress: bool = True,
-              cell_timeout: int = CELL_TIMEOUT, echo=None, scheduler: str | None = None) -> BatchResult:
-    """Render every report asked for; returns what happened. Raises SystemicError only for a wrong request."""
+              cell_timeout: int = CELL_TIMEOUT, echo=None, cache_tables: bool = True,
+              scheduler: str | None = None) -> BatchResult:
+    """Render every report asked for; returns what happened. Raises SystemicError only for a wrong request.
+
+    With ``cache_tables`` each council's tables are read and validated once, into ``<out>/.cache/tables``
+    (entries keyed by the files' content; unused ones go after ``cache.KEEP_DAYS``), and every notebook loads them
+    from there. With ``scheduler`` (a Dask scheduler's address) the jobs run on that cluster's workers
+    (``systemic_lib.cluster``), which get each council's folder and keep no table cache."""
     echo = echo or (lambda text: click.echo(text, err=True))
     began = time.perf_counter()
     out_dir = Path(out_dir or config.REPORTS_DIR).resolve()
@@ -683,24 +316,75 @@ def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stage
     kernel = kernel_name()
     todo, skipped, messages = plan(council_dirs, out_dir, stages=stages, services=services,
                                    period_start=period_start, period_end=period_end, notebooks_dir=notebooks_dir,
-                                   kernel=kernel, cell_timeout=cell_timeout)
+                                   kernel=kernel, cell_timeout=cell_timeout,
+                                   cache_dir=out_dir / CACHE_FOLDER if cache_tables and not scheduler else None)
     for message in messages:
         echo(message)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemicError((storage_error(exc) or {}).get("message") or f"cannot create {out_dir}: {exc}") from None
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
-    if scheduler:  # a Dask cluster: systemic_lib.cluster runs the same jobs on its workers
-        from . import cluster
-
-        results = cluster.execute(todo, scheduler=scheduler, run=run_job, progress=progress, echo=echo, failed=lambda
-                                  j, error: JobResult(j.council, j.council_name, j.service, j.service_name, j.stage,
-                                                      j.parameters, "failed", attempts=2, error=error)) + skipped
-    else:
-        results = execute(todo, workers, progress=progress) + skipped
     valid = {j.council for j in todo} | {r.council for r in skipped if r.stage is not None}
-    manifest_path = write_manifest(out_dir, results, valid_councils=valid)
-    touched = {r.council for r in results}
-    index_path = build_index_pages(out_dir, councils=touched)
-    return BatchResult(out_dir, results, messages, manifest_path, index_path, time.perf_counter() - began, workers)
+    saved = _Saver(out_dir, valid)
+    saved.add(skipped)
+    interrupted = False
+    try:
+        if scheduler:  # a Dask cluster: systemic_lib.cluster runs the same jobs on its workers
+            from . import cluster
+
+            results = cluster.execute(todo, scheduler=scheduler, run=run_job, progress=progress, echo=echo,
+                                      on_result=lambda r: saved.add([r]), failed=_failed_on_cluster)
+        else:
+            results = execute(todo, workers, progress=progress, on_result=lambda r: saved.add([r]))
+    except Interrupted as stop:
+        results, interrupted = stop.results, True
+    results = results + skipped
+    index_path = saved.index({r.council for r in results})
+    if cache_tables:
+        cache.prune(out_dir / CACHE_FOLDER)
+    return BatchResult(out_dir, results, messages, saved.manifest_path, index_path, time.perf_counter() - began,
+                       workers, planned=len(todo), interrupted=interrupted, write_errors=saved.errors)
+
+
+def _failed_on_cluster(job: Job, error: dict) -> JobResult:
+    """A job the cluster never got a result for (its workers died twice, or no worker was left)."""
+    return JobResult(job.council, job.council_name, job.service, job.service_name, job.stage, job.parameters,
+                     "failed", attempts=2, error=error)
+
+
+class _Saver:
+    """The run's manifest, written after every job, and the index pages at the end; a full disk or a folder that
+    may not be written is recorded (once) and named in the summary instead of crashing the run."""
+
+    def __init__(self, out_dir: Path, valid_councils: set[str]):
+        self.out_dir, self.errors = out_dir, []
+        self.manifest_path: Path | None = None
+        try:
+            self.writer = ManifestWriter(out_dir, valid_councils=valid_councils)
+        except OSError as exc:
+            self._failed("the manifest", exc)
+            self.writer = None
+
+    def _failed(self, what: str, exc: OSError) -> None:
+        message = (storage_error(exc) or {"message": str(exc)})["message"]
+        if not any(message in e for e in self.errors):
+            self.errors.append(f"{what}: {message}")
+
+    def add(self, results) -> None:
+        if self.writer is None or not results:
+            return
+        try:
+            self.manifest_path = self.writer.add(results)
+        except OSError as exc:
+            self._failed("the manifest", exc)
+
+    def index(self, councils: set[str]) -> Path | None:
+        try:
+            return build_index_pages(self.out_dir, councils=councils)
+        except OSError as exc:
+            self._failed("the index pages", exc)
+            return None
 
 
 # ------------------------------------------------------------------------------------------------------ command
@@ -731,11 +415,13 @@ def _date_option(ctx, param, value):
 @click.option("--timeout", "cell_timeout", type=click.IntRange(min=1), default=CELL_TIMEOUT, show_default=True,
               help="Seconds one notebook cell may run.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
+@click.option("--no-cache", is_flag=True,
+              help=f"Parse every table in every notebook instead of once per council (cache: <out>/{CACHE_FOLDER}).")
 @click.option("--scheduler", envvar="SYSTEMIC_SCHEDULER", default=None, metavar="tcp://HOST:8786",
               help="Run the reports on this Dask scheduler's workers (default: $SYSTEMIC_SCHEDULER, else this "
                    "machine's cores).")
 def report_command(council_dirs, out_dir, jobs, stages, services, period_start, period_end, notebooks_dir,
-                   cell_timeout, no_progress, scheduler):
+                   cell_timeout, no_progress, no_cache, scheduler):
     """Render HTML reports for every service and stage of each council (default: every council in data/councils).
 
     A failing notebook does not stop the batch: its executed notebook is kept beside where the report would be,
@@ -744,9 +430,11 @@ def report_command(council_dirs, out_dir, jobs, stages, services, period_start, 
     try:
         result = run_batch(council_dirs, out_dir, jobs=jobs, stages=stages, services=services,
                            period_start=period_start, period_end=period_end, notebooks_dir=notebooks_dir,
-                           progress=not no_progress, cell_timeout=cell_timeout, scheduler=scheduler)
+                           progress=not no_progress, cell_timeout=cell_timeout, cache_tables=not no_cache,
+                           scheduler=scheduler)
     except SystemicError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.summary())
-    click.echo(f"Reports: {result.index_path}")
+    if result.index_path:
+        click.echo(f"Reports: {result.index_path}")
     sys.exit(result.exit_code)

@@ -56,12 +56,13 @@ POLL = 0.5  #: seconds between progress updates
 # ------------------------------------------------------------------------------------------------ the client
 
 def execute(jobs: Sequence, *, scheduler: str, run: Callable, failed: Callable, progress: bool = True,
-            echo: Callable[[str], None] | None = None) -> list:
+            echo: Callable[[str], None] | None = None, on_result: Callable | None = None) -> list:
     """Run ``run(job)`` for every job on the Dask cluster at ``scheduler``; results in job order.
 
     ``run(job)`` returns a JobResult (with ``report``/``notebook`` paths relative to ``job.out_root``);
     ``failed(job, error)`` makes the result of a job that never returned one (its workers died twice, or the
-    cluster lost every worker). Raises SystemicError if the scheduler cannot be reached.
+    cluster lost every worker). ``on_result(result)`` is called as each job ends (the batch writes the manifest
+    there). Raises SystemicError if the scheduler cannot be reached.
     """
     jobs = list(jobs)
     if not jobs:
@@ -188,6 +189,8 @@ def _collect(client, jobs: list, run: Callable, failed: Callable, progress: bool
             for future in done:
                 i = in_flight.pop(future)
                 results[i] = _finish(jobs[i], future, failed)
+                if on_result is not None:
+                    on_result(results[i])
                 inputs.done_with(jobs[i])
                 if results[i].status != "ok":
                     failures += 1

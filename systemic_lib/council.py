@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .cache import cached_table
 from .contract import ERROR, TABLES, Problem, TableResult, empty_frame, find_table_file, read_table
 from .errors import ContractError, SystemicError, UnknownServiceError
 
@@ -140,8 +141,10 @@ class Council:
             path = find_table_file(self.path, name)
             if path is None:
                 self._tables[name] = TableResult(name, empty_frame(name))
-            else:
-                self._tables[name] = read_table(path, name, services=set(self.services))
+            else:  # from the batch's cache when it runs one ($SYSTEMIC_CACHE), else parsed here
+                services = set(self.services)
+                self._tables[name] = cached_table(path, name, services,
+                                                  lambda: read_table(path, name, services=services))
         return self._tables[name]
 
     def table(self, name: str, *, service: str | None = None, start=None, end=None, rows: bool = False) -> pd.DataFrame:

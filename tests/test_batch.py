@@ -363,3 +363,241 @@ def test_large_chart_png_is_compacted_and_small_ones_kept():
     assert image.size == Image.open(io.BytesIO(buf.getvalue())).size  # same picture size, fewer bytes
     assert batch.compact_png("iVBORw0KGgo=") == "iVBORw0KGgo="  # small: untouched
     assert batch.compact_png("x" * 70_000) == "x" * 70_000  # not an image: shown as it came
+
+
+# ------------------------------------------------------------------- council paths, disk full, interrupted runs
+
+def test_council_paths_are_resolved_and_an_empty_name_refused(tmp_path, monkeypatch):
+    council = make_council(tmp_path, "northshire", "Northshire")
+    (council / "sub").mkdir()
+    jobs, _, _ = plan([council / "sub" / ".."], tmp_path / "out", notebooks_dir=FIXTURE_NOTEBOOKS)
+    assert {j.council for j in jobs} == {"northshire"}
+    assert all(Path(j.output_dir).is_relative_to(tmp_path / "out" / "northshire") for j in jobs)
+    monkeypatch.chdir(council)
+    jobs, _, _ = plan(["."], tmp_path / "out", notebooks_dir=FIXTURE_NOTEBOOKS)
+    assert {j.council for j in jobs} == {"northshire"} and jobs[0].council_dir == str(council.resolve())
+    with pytest.raises(SystemicError, match="cannot be a council folder"):
+        batch.council_folders(["/"])
+
+
+def test_disk_full_and_permission_errors_are_named():
+    import errno
+
+    from systemic_lib.manifest import storage_error
+
+    full = storage_error(OSError(errno.ENOSPC, "No space left on device", "/r/n/demand.html"))
+    assert full["name"] == "DiskFull" and "no space left on the disk to write /r/n/demand.html" in full["message"]
+    denied = storage_error(PermissionError(errno.EACCES, "Permission denied", "/r/manifest.json"))
+    assert denied["name"] == "PermissionDenied" and "not allowed to write /r/manifest.json" in denied["message"]
+    try:
+        try:
+            raise OSError(errno.EROFS, "Read-only file system", "/r/x")
+        except OSError as exc:
+            raise RuntimeError("wrapped") from exc
+    except RuntimeError as wrapped:
+        assert storage_error(wrapped)["name"] == "PermissionDenied"
+    assert storage_error(ValueError("x")) is None and storage_error(OSError(errno.ENOENT, "gone")) is None
+
+
+def test_run_job_names_a_full_disk_and_sweeps_its_own_stray_tmp_files(tmp_path, monkeypatch):
+    import errno
+
+    from systemic_lib import worker
+
+    out = tmp_path / "r" / "northshire" / "waste"
+    out.mkdir(parents=True)
+    (out / ".demand.html.abc123.tmp").write_text("half a save")
+    (out / ".flow.html.def456.tmp").write_text("another stage's save in progress")
+    job = _job(output_dir=str(out), out_root=str(tmp_path / "r"))
+
+    def full(path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(worker, "_execute", lambda job, running: (object(), None, 1))
+    monkeypatch.setattr(worker, "render_html", lambda nb, job, figures: "<html></html>")
+    monkeypatch.setattr(worker, "atomic_write_text", full)
+    result = run_job(job)
+    assert result.status == "failed" and result.error["name"] == "DiskFull"
+    assert "demand.html" in result.error["message"] and "worker" not in result.error["message"]
+    assert not (out / ".demand.html.abc123.tmp").exists() and (out / ".flow.html.def456.tmp").exists()
+
+
+def _fake_results(jobs):
+    return [JobResult(j.council, j.council_name, j.service, j.service_name, j.stage, j.parameters, "ok",
+                      report=j.relative(j.path(".html"))) for j in jobs]
+
+
+def test_manifest_is_written_after_each_job_and_an_interrupted_run_keeps_what_finished(tmp_path, monkeypatch):
+    from systemic_lib.pool import Interrupted
+
+    make_council(tmp_path / "councils", "northshire", "Northshire")
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / ".manifest.json.zz9.tmp").write_text("{")  # a save killed in an earlier run
+    seen = []
+
+    def fake_execute(jobs, workers, *, progress, on_result):
+        done = _fake_results(jobs[:2])
+        for r in done:
+            on_result(r)
+            seen.append(len(json.loads((out / "manifest.json").read_text())["jobs"]))
+        raise Interrupted(done)
+
+    monkeypatch.setattr(batch, "execute", fake_execute)
+    result = batch.run_batch([tmp_path / "councils"], out, stages=["demand", "flow"], notebooks_dir=FIXTURE_NOTEBOOKS,
+                             progress=False, echo=lambda _: None)
+    assert seen == [1, 2]  # the manifest grew job by job
+    assert result.interrupted and result.exit_code == batch.INTERRUPTED == 130 and result.planned == 4
+    assert "INTERRUPTED: 2 of 4 reports finished" in result.summary()
+    jobs = json.loads((out / "manifest.json").read_text())["jobs"]
+    assert len(jobs) == 2 and all(j["status"] == "ok" for j in jobs)
+    assert (out / "index.html").exists() and not list(out.glob(".*.tmp"))
+
+
+def test_a_manifest_that_cannot_be_written_is_named_not_a_traceback(tmp_path, monkeypatch):
+    import errno
+
+    from systemic_lib import manifest
+
+    make_council(tmp_path / "councils", "northshire", "Northshire")
+
+    def full(path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    def fake_execute(jobs, workers, *, progress, on_result):
+        done = _fake_results(jobs)
+        for r in done:
+            on_result(r)
+        return done
+
+    monkeypatch.setattr(batch, "execute", fake_execute)
+    monkeypatch.setattr(manifest, "atomic_write_json", full)
+    result = batch.run_batch([tmp_path / "councils"], tmp_path / "reports", stages=["demand"],
+                             notebooks_dir=FIXTURE_NOTEBOOKS, progress=False, echo=lambda _: None)
+    assert result.exit_code == 1 and len(result.ok) == 2
+    assert len(result.write_errors) == 1 and "the manifest: no space left on the disk" in result.write_errors[0]
+    assert "NOT SAVED: the manifest: no space left" in result.summary()
+
+
+def _notebook_dir(tmp_path, flow_source: str) -> Path:
+    """The fixture notebooks, with flow.ipynb replaced by one whose second cell is ``flow_source``."""
+    import nbformat
+    import shutil
+
+    folder = tmp_path / "notebooks"
+    shutil.copytree(FIXTURE_NOTEBOOKS, folder)
+    nb = nbformat.read(folder / "flow.ipynb", as_version=4)
+    nb.cells[3].source = flow_source
+    nbformat.write(nb, folder / "flow.ipynb")
+    return folder
+
+
+KILL_THE_WORKER = textwrap.dedent("""\
+    import os, pathlib, signal, time
+    marker = pathlib.Path(output_dir) / "killed-once"
+    if service == "council-tax" or not marker.exists():  # council tax: every time; housing repairs: once
+        marker.write_text("x")
+        os.kill(int(os.environ["JPY_PARENT_PID"]), signal.SIGKILL)  # the worker that started this kernel
+        time.sleep(60)
+""")
+
+
+@pytest.mark.slow
+def test_a_killed_worker_costs_only_its_own_job(tmp_path):
+    """A real SIGKILL of the worker mid-notebook: retried once on a new worker, the rest unaffected."""
+    make_council(tmp_path / "councils", "northshire", "Northshire")
+    notebooks = _notebook_dir(tmp_path, KILL_THE_WORKER)
+    out = tmp_path / "reports"
+    result = batch.run_batch([tmp_path / "councils"], out, jobs=2, stages=["demand", "flow", "organisation_scan"],
+                             notebooks_dir=notebooks, progress=False, echo=lambda _: None)
+    status = {(r.service, r.stage): r for r in result.results}
+    assert len(status) == 5
+    assert {k for k, r in status.items() if r.status == "ok"} == {
+        ("housing-repairs", "demand"), ("council-tax", "demand"), ("housing-repairs", "flow"),
+        (None, "organisation_scan")}
+    assert status[("housing-repairs", "flow")].attempts == 2  # killed once, then ran on a new worker
+    lost = status[("council-tax", "flow")]
+    assert lost.status == "failed" and lost.attempts == 2 and lost.error["name"] == "WorkerLost"
+    assert "SIGKILL" in lost.error["message"] and lost.error["cell"] == 4
+    assert not list(out.rglob(".*.running.*")) and not list(out.rglob("*.tmp"))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {(j["service"], j["stage"]): j["status"] for j in manifest["jobs"]} == {
+        k: r.status for k, r in status.items()}
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_what_finished_and_exits_130(tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    make_council(tmp_path / "councils", "northshire", "Northshire", services=("waste",),
+                 demand="contact_id,service,received_at,channel\nC1,waste,2024-01-01 10:00,phone\n")
+    notebooks = _notebook_dir(tmp_path, "import time\ntime.sleep(120)")
+    out = tmp_path / "reports"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    proc = subprocess.Popen([sys.executable, "-m", "systemic_lib.cli", "report", str(tmp_path / "councils"),
+                             "--out", str(out), "-j", "1", "--stage", "demand", "--stage", "flow",
+                             "--notebooks", str(notebooks), "--no-progress"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    manifest = out / "manifest.json"
+    for _ in range(1800):  # generous: the machine may be busy
+        if manifest.exists() and '"demand"' in manifest.read_text() and (out / "northshire/waste/.flow.running.json").exists():
+            break
+        assert proc.poll() is None, proc.stdout.read()
+        import time
+
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 130, output
+    assert "INTERRUPTED: 1 of 2 reports finished" in output and "Traceback" not in output
+    jobs = json.loads(manifest.read_text())["jobs"]
+    assert [(j["stage"], j["status"]) for j in jobs] == [("demand", "ok")]
+    assert (out / "index.html").exists() and (out / "northshire/waste/demand.html").exists()
+    assert not list(out.rglob(".*.running.*")) and not (out / "northshire/waste/flow.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_warm_kernels_give_the_same_reports_as_fresh_ones(testshire, tmp_path, monkeypatch):
+    """Kernels forked from a worker's zygote (libraries imported once) against kernels started cold: the same
+    <stage>.json bytes and the same HTML apart from its time stamp (and the random id papermill gives the cell it
+    injects, different in any two runs), with two notebooks run one after the other in one worker so that the
+    second kernel is forked after the first has run."""
+    import re
+
+    def render(out, warm: bool):
+        monkeypatch.setenv("SYSTEMIC_WARM_KERNELS", "1" if warm else "0")  # read by run_batch in this process
+        result = batch.run_batch([testshire], out, jobs=1, stages=["demand", "flow"], services=["housing-repairs"],
+                                 progress=False, echo=lambda _: None)
+        assert result.exit_code == 0, result.summary()
+        return out / "testshire" / "housing-repairs"
+
+    warm, cold = render(tmp_path / "warm", True), render(tmp_path / "cold", False)
+    for stage in ("demand", "flow"):
+        assert (warm / f"{stage}.json").read_bytes() == (cold / f"{stage}.json").read_bytes()
+        html = [re.sub(r"Generated [^<]*|cell-id=[0-9a-f-]+", "", (folder / f"{stage}.html").read_text())
+                for folder in (warm, cold)]
+        assert html[0] == html[1]
+
+
+@pytest.mark.slow
+def test_warm_kernels_are_forked_from_the_zygote_and_cold_ones_are_not(tmp_path):
+    import nbformat
+    import shutil
+
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(FIXTURE_NOTEBOOKS, notebooks)
+    nb = nbformat.read(notebooks / "organisation_scan.ipynb", as_version=4)
+    nb.cells[-1].source = nb.cells[-1].source.replace(
+        "stage.save({", "import os\nstage.save({'forked': os.getppid() != int(os.environ['JPY_PARENT_PID']), ")
+    nbformat.write(nb, notebooks / "organisation_scan.ipynb")
+    make_council(tmp_path / "councils", "northshire", "Northshire")
+    for warm in (True, False):
+        out = tmp_path / f"out-{warm}"
+        jobs, _, _ = plan([tmp_path / "councils"], out, stages=["organisation_scan"], notebooks_dir=notebooks,
+                          kernel=batch.kernel_name())
+        (result,) = batch.execute(jobs, 1, progress=False, warm_kernels=warm)
+        assert result.status == "ok", result.error
+        figures = json.loads((out / "northshire" / "organisation_scan.json").read_text())
+        assert figures["forked"] is warm and figures["services"] == 2

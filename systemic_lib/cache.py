@@ -1,0 +1,160 @@
+"""The batch's table cache: each council table read, parsed and validated once, then loaded from Parquet.
+
+When ``$SYSTEMIC_CACHE`` names a folder (the batch sets it for itself and every notebook it runs), ``Council.load``
+asks ``cached_table`` instead of parsing the file: the batch's validation of a council fills the cache, and every
+notebook of that council then loads the parsed table, its problems (file, row, column, as parsed) and the file's
+raw text (loaded only if asked for) instead of re-reading and re-validating the file.
+
+An entry is keyed by a hash of the source file's bytes, the table, the council's service ids and the parsing code,
+so a changed file (or a new version of the data contract) is read afresh. An entry is only used when its Parquet
+copy reads back identical to the parsed table (checked once, when written); otherwise the file is parsed as usual.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from .contract import Problem, TableResult
+
+ENV = "SYSTEMIC_CACHE"  #: the cache folder; unset means no cache (JupyterLab, `systemic validate`)
+KEEP_DAYS = 14  #: entries not used for this long are removed by ``prune``
+
+
+def folder() -> Path | None:
+    """The cache folder in use, or None."""
+    value = os.environ.get(ENV)
+    return Path(value) if value else None
+
+
+@lru_cache(maxsize=1)
+def _code_version() -> str:
+    """A hash of the code that parses tables: a new data contract makes every entry stale."""
+    from . import contract
+
+    digest = hashlib.sha256(Path(contract.__file__).read_bytes())
+    digest.update(pd.__version__.encode())
+    return digest.hexdigest()[:16]
+
+
+def key(path: Path, table: str, services) -> str:
+    """The entry for this file's content, read as this table for these services."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(f"\0{table}\0{','.join(sorted(services or ()))}\0{path.suffix.lower()}\0{_code_version()}".encode())
+    return f"{table}-{digest.hexdigest()[:40]}"
+
+
+class CachedTableResult(TableResult):
+    """A table loaded from the cache; ``raw`` (the file's text, only needed to quote a problem's source) is read
+    from its Parquet copy the first time it is asked for."""
+
+    _raw_path: Path | None = None
+    _raw_loaded = None
+
+    @property
+    def raw(self):  # type: ignore[override]
+        if self._raw_loaded is None and self._raw_path is not None and self._raw_path.exists():
+            self._raw_loaded = pd.read_parquet(self._raw_path)
+        return self._raw_loaded
+
+    @raw.setter
+    def raw(self, value) -> None:
+        self._raw_loaded = value
+
+
+def cached_table(path: Path, table: str, services, read) -> TableResult:
+    """The parsed table from the cache, or ``read()`` (which parses the file) stored in the cache for next time."""
+    root = folder()
+    if root is None:
+        return read()
+    path = Path(path)
+    entry = root / key(path, table, services)
+    if (entry / "meta.json").exists():
+        try:
+            return _load(entry, path, table)
+        except Exception:  # noqa: BLE001 - a damaged entry: parse the file again and replace it
+            shutil.rmtree(entry, ignore_errors=True)
+    result = read()
+    try:
+        _store(entry, result)
+    except Exception:  # noqa: BLE001 - a cache that cannot be written only costs time
+        pass
+    return result
+
+
+def _load(entry: Path, path: Path, table: str) -> TableResult:
+    meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+    if not meta.get("faithful"):
+        raise ValueError("entry does not round-trip")
+    frame = pd.read_parquet(entry / "frame.parquet")
+    problems = [Problem(**p) for p in meta["problems"]]
+    result = CachedTableResult(table, frame, problems, path)
+    result._raw_path = entry / "raw.parquet" if meta.get("raw") else None
+    os.utime(entry / "meta.json")  # used: kept by prune
+    return result
+
+
+def _store(entry: Path, result: TableResult) -> None:
+    """Write an entry into a temporary folder, check it reads back identical, then rename it into place."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = entry.parent / f".{entry.name}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        faithful = True
+        try:
+            result.frame.to_parquet(tmp / "frame.parquet")
+            _assert_same(result.frame, pd.read_parquet(tmp / "frame.parquet"))
+            if result.raw is not None:
+                result.raw.to_parquet(tmp / "raw.parquet")
+                _assert_same(result.raw, pd.read_parquet(tmp / "raw.parquet"))
+        except Exception:  # noqa: BLE001 - a column Parquet cannot hold exactly: remember not to use the entry
+            faithful = False
+        meta = {"table": result.name, "file": result.path.name if result.path else None, "faithful": faithful,
+                "raw": result.raw is not None, "problems": [asdict(p) for p in result.problems],
+                "written_at": time.time()}
+        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        try:
+            os.rename(tmp, entry)
+        except OSError:  # another process stored the same entry first
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _assert_same(original: pd.DataFrame, copy: pd.DataFrame) -> None:
+    if list(original.dtypes.astype(str)) != list(copy.dtypes.astype(str)) or original.attrs:
+        raise ValueError("dtypes differ")
+    pd.testing.assert_frame_equal(original, copy, check_exact=True, check_index_type=True, check_column_type=True,
+                                  check_flags=True)
+
+
+def prune(root: Path | None = None, *, keep_days: float = KEEP_DAYS) -> int:
+    """Remove entries not used for ``keep_days`` (and stray temporary folders); returns how many went."""
+    root = root or folder()
+    if root is None or not root.is_dir():
+        return 0
+    cutoff = time.time() - keep_days * 86400
+    removed = 0
+    for entry in root.iterdir():
+        meta = entry / "meta.json"
+        try:
+            stale = entry.name.startswith(".") and entry.stat().st_mtime < time.time() - 3600
+            stale = stale or (meta.exists() and meta.stat().st_mtime < cutoff)
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    return removed

@@ -1,0 +1,59 @@
+"""The process Jupyter starts as a warm kernel: it asks the worker's kernel zygote (``kernels.py``) for a kernel.
+
+Run as a plain script (``python -I -S kernel_client.py SOCKET ARGV...``), importing nothing heavy: it sends its
+environment, working folder and the kernel's arguments to the zygote, which forks an already-imported kernel. It then
+stands in for that kernel towards Jupyter: it forwards interrupts and termination to it, and lives exactly as long
+as it does (the kernel also ends when this process is killed: it watches the same connection). If no zygote answers,
+it becomes an ordinary kernel by running the original command line.
+"""
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+
+def main(argv):
+    path, original = argv[1], argv[2:]
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    deadline = time.monotonic() + float(os.environ.get("SYSTEMIC_ZYGOTE_WAIT", "60"))
+    while True:
+        try:
+            sock.connect(path)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                os.execv(original[0], original)  # no zygote: start an ordinary kernel instead
+            time.sleep(0.05)
+    request = {"argv": original, "env": dict(os.environ), "cwd": os.getcwd()}
+    sock.sendall(json.dumps(request).encode() + b"\n")
+    reply = b""
+    while not reply.endswith(b"\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            os.execv(original[0], original)
+        reply += chunk
+    child = int(reply)
+
+    def forward(signum, frame):
+        try:
+            os.kill(child, signum)
+        except OSError:
+            pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, forward)
+    while True:  # until the kernel ends and the zygote closes our connection
+        try:
+            if not sock.recv(4096):
+                break
+        except InterruptedError:
+            continue
+        except OSError:
+            break
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,216 @@
+"""Warm kernels for the batch: each worker keeps a kernel "zygote" that has already imported systemic_lib, pandas,
+matplotlib, seaborn and graphviz, and forks a fresh kernel from it for every notebook.
+
+Every notebook still gets its own kernel process, which has run no code but the imports (so notebooks cannot see
+one another), but no notebook pays for starting Python and importing the libraries: that happens once per worker,
+while the first notebook waits. Jupyter starts ``kernel_client.py`` as the kernel (``WarmKernelManager``); it asks
+the zygote for a kernel over a Unix socket and stands in for it. Where fork is unavailable (not Linux or macOS) or
+the zygote is not running, the client starts an ordinary kernel, so the batch works the same, only slower.
+
+    python -m systemic_lib.kernels SOCKET     # the zygote (the worker starts it: ``Zygote.start()``)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+#: imported once per worker, before any kernel is forked (what every stage notebook imports)
+PRELOAD = ("pandas", "numpy", "matplotlib", "matplotlib.pyplot", "seaborn", "graphviz", "IPython",
+           "ipykernel.kernelapp", "matplotlib_inline.backend_inline", "systemic_lib.report", "systemic_lib.stages",
+           "systemic_lib.demand", "systemic_lib.flow", "systemic_lib.experiment", "systemic_lib.measure",
+           "systemic_lib.scan", "systemic_lib.charts", "systemic_lib.sections", "systemic_lib.processmap",
+           "systemic_lib.spc", "systemic_lib.narrate", "systemic_lib.classify", "systemic_lib.cache")
+CLIENT = Path(__file__).with_name("kernel_client.py")
+
+
+def available() -> bool:
+    return hasattr(os, "fork") and hasattr(socket, "AF_UNIX") and sys.platform != "win32"
+
+
+class Zygote:
+    """A worker's kernel zygote: ``start()`` it (it imports in the background), ``stop()`` it when the worker ends."""
+
+    def __init__(self):
+        self.folder = tempfile.mkdtemp(prefix="systemic-zygote-")
+        self.socket = str(Path(self.folder) / "kernels.sock")
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Zygote":
+        self.process = subprocess.Popen([sys.executable, "-m", "systemic_lib.kernels", self.socket],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, cwd=self.folder, start_new_session=True)
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        Path(self.socket).unlink(missing_ok=True)
+        try:
+            os.rmdir(self.folder)
+        except OSError:
+            pass
+
+
+def kernel_manager_class(zygote: Zygote | None):
+    """The kernel manager class papermill should use: one that starts kernels from ``zygote`` (None: Jupyter's)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    if zygote is None:
+        return AsyncKernelManager
+
+    class WarmKernelManager(AsyncKernelManager):
+        """Starts ``kernel_client.py`` in place of the kernel's own command: it fetches a forked, warm kernel."""
+
+        @property
+        def kernel_spec(self):
+            spec = super().kernel_spec
+            if spec is not None and not getattr(spec, "_warm", False):
+                spec.argv = [sys.executable, "-I", "-S", str(CLIENT), zygote.socket, *spec.argv]
+                spec._warm = True
+            return spec
+
+    return WarmKernelManager
+
+
+# ------------------------------------------------------------------------------------------------ the zygote
+
+def _die_with_parent() -> None:
+    """Linux: end the zygote if the worker that started it dies (it is killed, or never says stop)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _kernel(conn: socket.socket, request: dict) -> None:
+    """In the forked child: become the kernel the client asked for (never returns)."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.setsid()
+    os.environ.clear()
+    os.environ.update(request["env"])  # JPY_PARENT_PID stays the worker's, as for a kernel it starts itself
+    os.chdir(request["cwd"])
+    argv = request["argv"]
+    sys.argv = ["ipykernel_launcher", *argv[argv.index("-f"):]] if "-f" in argv else ["ipykernel_launcher"]
+
+    def watch():  # the client is gone (killed by Jupyter): so is this kernel
+        try:
+            while conn.recv(4096):
+                pass
+        except OSError:
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+    from ipykernel import kernelapp
+
+    try:
+        app = kernelapp.IPKernelApp.instance()
+        app.initialize()
+        _inline_figures()
+        app.start()
+    finally:
+        os._exit(0)
+
+
+def _inline_figures() -> None:
+    """What importing pyplot does in a fresh kernel: hook the inline backend into the now running IPython shell
+    (the zygote imported it before there was a shell, so figures would otherwise never be shown)."""
+    try:
+        from matplotlib_inline.backend_inline import _enable_matplotlib_integration
+    except ImportError:
+        return
+    _enable_matplotlib_integration()
+
+
+def serve(path: str) -> None:
+    """Import everything once, then fork one kernel per request on the socket at ``path``."""
+    import importlib
+
+    _die_with_parent()
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel sets it
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]  # as ipykernel_launcher does; the kernel adds its own folder back
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a library that is missing is imported (and reported) by the notebook
+            pass
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path + ".tmp")
+    os.rename(path + ".tmp", path)  # clients connect only once everything is imported
+    listener.listen(16)
+    listener.settimeout(0.5)
+    children: set[int] = set()
+    while not stopping:
+        _reap(children)
+        try:
+            conn, _ = listener.accept()
+        except (TimeoutError, socket.timeout, InterruptedError):
+            continue
+        conn.settimeout(30)
+        try:
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = conn.recv(1 << 20)
+                if not chunk:
+                    raise ConnectionError("client left")
+                data += chunk
+            request = json.loads(data)
+        except (OSError, ValueError):
+            conn.close()
+            continue
+        pid = os.fork()
+        if pid == 0:
+            listener.close()
+            conn.settimeout(None)
+            _kernel(conn, request)
+        children.add(pid)
+        try:
+            conn.sendall(f"{pid}\n".encode())
+        except OSError:
+            pass
+        conn.close()
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    while children:
+        _reap(children, block=True)
+
+
+def _reap(children: set[int], *, block: bool = False) -> None:
+    """Wait for kernels that ended (so that their CPU time is counted, and no zombie is left)."""
+    for pid in list(children):
+        try:
+            done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            children.discard(pid)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

@@ -1,0 +1,114 @@
+"""The batch's table cache: a table is parsed once per content, a changed file is read again, and problems keep
+their file, row and column when they come from the cache."""
+
+import json
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from systemic_lib import batch, cache, council as council_module
+from systemic_lib.council import load_council, validate_council
+from test_batch import FIXTURE_NOTEBOOKS, make_bad_council, make_council
+
+
+@pytest.fixture
+def reads(monkeypatch, tmp_path):
+    """$SYSTEMIC_CACHE set to a fresh folder; counts the tables actually parsed from their files."""
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "cache"))
+    counted = []
+    original = council_module.read_table
+
+    def counting(path, name, **kw):
+        counted.append((Path(path).parent.name, name))
+        return original(path, name, **kw)
+
+    monkeypatch.setattr(council_module, "read_table", counting)
+    return counted
+
+
+def test_a_table_is_parsed_once_per_content_and_a_changed_file_again(tmp_path, reads):
+    folder = make_council(tmp_path, "northshire", "Northshire")
+    first = load_council(folder).load("demand")
+    second = load_council(folder).load("demand")
+    assert reads == [("northshire", "demand")]
+    assert isinstance(second, cache.CachedTableResult) and second.path == folder / "demand.csv"
+    pd.testing.assert_frame_equal(first.frame, second.frame, check_exact=True)
+    pd.testing.assert_frame_equal(first.raw, second.raw, check_exact=True)
+    assert load_council(folder).table("demand", service="housing-repairs", rows=True)["_row"].tolist() == [2, 3, 4]
+
+    text = (folder / "demand.csv").read_text(encoding="utf-8")
+    (folder / "demand.csv").write_text(text + "C5,council-tax,2024-03-08 12:00,web,x,y,failure,,,no\n", encoding="utf-8")
+    third = load_council(folder).load("demand")
+    assert reads == [("northshire", "demand")] * 2 and len(third.frame) == 5
+    assert len(load_council(folder).load("demand").frame) == 5 and len(reads) == 2
+
+
+def test_no_cache_without_the_variable(tmp_path, reads, monkeypatch):
+    monkeypatch.delenv(cache.ENV)
+    folder = make_council(tmp_path, "northshire", "Northshire")
+    load_council(folder).load("demand")
+    load_council(folder).load("demand")
+    assert len(reads) == 2 and not (tmp_path / "cache").exists()
+
+
+def test_problems_from_the_cache_keep_file_row_and_column(tmp_path, reads):
+    folder = make_bad_council(tmp_path)
+    fresh = [p.describe() for p in validate_council(folder)]
+    cached = [p.describe() for p in validate_council(folder)]
+    assert reads == [("badshire", "demand")]
+    assert cached == fresh and "demand.csv, row 2, column 'received_at'" in cached[0]
+
+
+def test_a_damaged_entry_is_read_again(tmp_path, reads):
+    folder = make_council(tmp_path, "northshire", "Northshire")
+    load_council(folder).load("demand")
+    (entry,) = (tmp_path / "cache").iterdir()
+    (entry / "frame.parquet").write_bytes(b"not parquet")
+    assert len(load_council(folder).load("demand").frame) == 4 and len(reads) == 2
+
+
+def _notebooks_reporting_the_cache(tmp_path) -> Path:
+    """The fixture notebooks, with demand.json also saying whether the kernel's demand table came from the cache."""
+    import shutil
+
+    import nbformat
+
+    folder = tmp_path / "notebooks"
+    shutil.copytree(FIXTURE_NOTEBOOKS, folder)
+    nb = nbformat.read(folder / "demand.ipynb", as_version=4)
+    nb.cells[-1].source = nb.cells[-1].source.replace(
+        "stage.save({", "stage.save({'from_cache': type(stage.load('demand')).__name__ == 'CachedTableResult', ")
+    nbformat.write(nb, folder / "demand.ipynb")
+    return folder
+
+
+@pytest.mark.slow
+def test_batch_reads_each_council_once_and_sees_a_changed_file(tmp_path):
+    north = make_council(tmp_path / "councils", "northshire", "Northshire", services=("housing-repairs",))
+    make_council(tmp_path / "councils", "eastvale", "Eastvale", services=("council-tax",))
+    notebooks = _notebooks_reporting_the_cache(tmp_path)
+    out = tmp_path / "reports"
+
+    def run():
+        result = batch.run_batch([tmp_path / "councils"], out, jobs=2, stages=["demand"], notebooks_dir=notebooks,
+                                 progress=False, echo=lambda _: None)
+        assert result.exit_code == 0, result.summary()
+        return {c: json.loads((out / c / s / "demand.json").read_text())
+                for c, s in (("northshire", "housing-repairs"), ("eastvale", "council-tax"))}
+
+    first = run()
+    assert first["northshire"]["failure"] == 2 and first["eastvale"]["contacts"] == 1
+    assert first["northshire"]["from_cache"] and first["eastvale"]["from_cache"]
+    entries = {p.name: p.stat().st_ino for p in (out / batch.CACHE_FOLDER).iterdir()}
+    assert len(entries) == 2  # one demand table per council
+
+    (north / "demand.csv").write_text(
+        (north / "demand.csv").read_text() + "C9,housing-repairs,2024-03-09 09:00,phone,x,y,failure,,,no\n")
+    second = run()
+    assert second["northshire"]["failure"] == 3 and second["northshire"]["contacts"] == 4  # the new contact
+    assert second["eastvale"] == {**first["eastvale"], "period": second["eastvale"]["period"]}
+    after = {p.name: p.stat().st_ino for p in (out / batch.CACHE_FOLDER).iterdir()}
+    eastvale_entry = [k for k in entries if k in after and after[k] == entries[k]]
+    assert len(after) == 3 and len(eastvale_entry) == 2  # eastvale's entry (and northshire's old one) reused
