@@ -68,7 +68,7 @@ def run_pool(councils, out: Path, notebooks: Path, kernel: str, workers: int, li
     """Plan (validating every council, filling the cache) and execute, as ``systemic report`` does."""
     def go():
         jobs, _, _ = batch.plan(councils, out, notebooks_dir=notebooks, kernel=kernel,
-                                cache_dir=out / batch.CACHE_FOLDER if new else None)
+                                cache_dir=out.parent / (out.name + '-cache') if new else None)
         jobs = select(jobs, limit)
         return jobs, batch.execute(jobs, workers, progress=False, warm_kernels=new)
     return measured(go)

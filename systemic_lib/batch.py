@@ -38,7 +38,6 @@ from .worker import (  # noqa: F401  (tests, benchmarks and the cluster engine i
 ALL_STAGES = config.ALL_STAGES
 STAGE_NAMES = config.STAGE_NAMES
 INTERRUPTED = 130  #: exit code after Ctrl-C (128 + SIGINT), as shells expect
-CACHE_FOLDER = ".cache/tables"  #: the table cache, inside the reports folder
 
 
 @dataclass
@@ -297,12 +296,12 @@ def _council_name_or(folder: Path, default: str) -> str:
 def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stages=None, services=None,
               period_start=None, period_end=None, notebooks_dir=config.NOTEBOOKS_DIR, progress: bool = True,
               cell_timeout: int = CELL_TIMEOUT, echo=None, cache_tables: bool = True,
-              scheduler: str | None = None) -> BatchResult:
+              scheduler: str | None = None, cache_dir=None) -> BatchResult:
     """Render every report asked for; returns what happened. Raises SystemicError only for a wrong request.
 
-    With ``cache_tables`` each council's tables are read and validated once, into ``<out>/.cache/tables``
-    (entries keyed by the files' content; unused ones go after ``cache.KEEP_DAYS``), and every notebook loads them
-    from there. With ``scheduler`` (a Dask scheduler's address) the jobs run on that cluster's workers
+    With ``cache_tables`` each council's tables are read and validated once, into ``cache_dir`` (default
+    ``config.CACHE_DIR``, outside the reports folder: the tables hold citizens' words; entries keyed by the files'
+    content; unused ones go after ``cache.KEEP_DAYS``), and every notebook loads them from there. With ``scheduler`` (a Dask scheduler's address) the jobs run on that cluster's workers
     (``systemic_lib.cluster``), which get each council's folder and keep no table cache."""
     echo = echo or (lambda text: click.echo(text, err=True))
     began = time.perf_counter()
@@ -314,10 +313,11 @@ def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stage
             except ValueError:
                 raise SystemicError(f"{option} '{value}' is not a date; write it as YYYY-MM-DD") from None
     kernel = kernel_name()
+    cache_dir = Path(cache_dir or config.CACHE_DIR) if cache_tables and not scheduler else None
     todo, skipped, messages = plan(council_dirs, out_dir, stages=stages, services=services,
                                    period_start=period_start, period_end=period_end, notebooks_dir=notebooks_dir,
                                    kernel=kernel, cell_timeout=cell_timeout,
-                                   cache_dir=out_dir / CACHE_FOLDER if cache_tables and not scheduler else None)
+                                   cache_dir=cache_dir)
     for message in messages:
         echo(message)
     try:
@@ -341,8 +341,8 @@ def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stage
         results, interrupted = stop.results, True
     results = results + skipped
     index_path = saved.index({r.council for r in results})
-    if cache_tables:
-        cache.prune(out_dir / CACHE_FOLDER)
+    if cache_dir is not None:
+        cache.prune(cache_dir)
     return BatchResult(out_dir, results, messages, saved.manifest_path, index_path, time.perf_counter() - began,
                        workers, planned=len(todo), interrupted=interrupted, write_errors=saved.errors)
 
@@ -416,7 +416,8 @@ def _date_option(ctx, param, value):
               help="Seconds one notebook cell may run.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 @click.option("--no-cache", is_flag=True,
-              help=f"Parse every table in every notebook instead of once per council (cache: <out>/{CACHE_FOLDER}).")
+              help=f"Parse every table in every notebook instead of once per council (cache: {config.CACHE_DIR}; "
+                   "$SYSTEMIC_CACHE_DIR moves it).")
 @click.option("--scheduler", envvar="SYSTEMIC_SCHEDULER", default=None, metavar="tcp://HOST:8786",
               help="Run the reports on this Dask scheduler's workers (default: $SYSTEMIC_SCHEDULER, else this "
                    "machine's cores).")

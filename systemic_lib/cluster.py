@@ -73,7 +73,7 @@ def execute(jobs: Sequence, *, scheduler: str, run: Callable, failed: Callable, 
         _limit_failures(client, echo)
         echo(f"Dask scheduler {scheduler}: {len(client.nthreads())} worker(s); {_dashboard(client)}")
         with client.as_current():  # distributed.wait asks for the current client
-            return _collect(client, jobs, run, failed, progress, echo)
+            return _collect(client, jobs, run, failed, progress, echo, on_result)
     finally:
         client.close()
 
@@ -152,7 +152,7 @@ def _hold(data: bytes) -> bytes:
     return data
 
 
-def _collect(client, jobs: list, run: Callable, failed: Callable, progress: bool, echo) -> list:
+def _collect(client, jobs: list, run: Callable, failed: Callable, progress: bool, echo, on_result=None) -> list:
     """Submit jobs as workers free up (as many at once as the cluster has threads, so that a job is only ever
     placed on a worker that runs it at once), write each job's files as it ends, and show progress (done, failed,
     running, ETA, workers). Results in job order."""
@@ -206,6 +206,8 @@ def _collect(client, jobs: list, run: Callable, failed: Callable, progress: bool
                 for i in [*in_flight.values(), *queue]:
                     results[i] = failed(jobs[i], {"name": "NoWorkers", "message": "no Dask worker was connected "
                                                   f"to the scheduler for {NO_WORKER_TIMEOUT} s"})
+                    if on_result is not None:
+                        on_result(results[i])
                     failures += 1
                     bar.update(1)
                 in_flight, queue = {}, deque()

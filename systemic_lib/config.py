@@ -12,6 +12,9 @@ DATA_DIR = PROJECT_ROOT / "data"
 COUNCILS_DIR = DATA_DIR / "councils"
 REPORTS_DIR = PROJECT_ROOT / "reports"
 SHARED_REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "real"
+#: The batch's table cache: parsed council tables, which hold citizens' words, so never inside the reports folder.
+CACHE_DIR = Path(os.environ.get("SYSTEMIC_CACHE_DIR")
+                 or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "systemic" / "tables")
 
 #: The notebooks the batch runs, in method order. ``organisation_scan`` runs once per council.
 STAGES = ("demand", "flow", "experiment", "measure")

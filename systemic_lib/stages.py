@@ -57,10 +57,27 @@ class _RedactedCouncil(Council):
 
     def load(self, name: str) -> TableResult:
         if name not in self._tables:
-            source = self._source.load(name)
-            self._tables[name] = TableResult(source.name, redacted(name, source.frame), source.problems, source.path,
-                                             redacted(name, source.raw) if source.raw is not None else None)
+            self._tables[name] = _RedactedTable(name, self._source.load(name))
         return self._tables[name]
+
+
+class _RedactedTable(TableResult):
+    """A table with its free text redacted; the raw text (only needed to quote a problem's source) is redacted the
+    first time it is asked for, so a cached table's raw copy is not read for nothing."""
+
+    def __init__(self, name: str, source: TableResult):
+        super().__init__(source.name, redacted(name, source.frame), source.problems, source.path)
+        self._source, self._raw_done = source, None
+
+    @property
+    def raw(self):  # type: ignore[override]
+        if self._raw_done is None and self._source.raw is not None:
+            self._raw_done = redacted(self.name, self._source.raw)
+        return self._raw_done
+
+    @raw.setter
+    def raw(self, value) -> None:  # the dataclass __init__ sets it; the source's raw is used instead
+        pass
 
 
 @dataclass
