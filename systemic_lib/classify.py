@@ -20,7 +20,12 @@ from .contract import CLASSIFICATIONS, ERROR, FAILURE_TYPES, TABLES, WARNING, Pr
 from .errors import SystemicError
 from .redact import redact
 
-__all__ = ["RulesResult", "apply_rules", "rules_frame"]
+__all__ = ["RulesResult", "apply_rules", "rules_frame", "provenance", "by_rules", "with_source",
+           "PROVENANCE"]
+
+#: Who or what classified a contact (demand's ``classified_by``): a rule (``rule:<row>``), a coach
+#: (``coach:<name>``), or the source file itself (``source``).
+PROVENANCE = ("rule", "coach", "source")
 
 _REPORT_COLUMNS = ["row", "service", "column", "pattern", "classification", "failure_type", "usable", "matches",
                    "applied", "disagrees_with_hand", "examples"]
@@ -64,8 +69,9 @@ def apply_rules(data: pd.DataFrame, rules, *, file: str = "rules.csv", first_row
     """Classify ``data``'s unclassified contacts with ``rules`` (first matching rule wins).
 
     ``rules`` is the parsed rules table (or a list of dicts); ``file`` and ``first_row`` (the row number of the first
-    rule in that file) name where a bad rule is. ``overwrite=True`` re-classifies every contact. With ``mark`` a
-    column of that name records which rule classified each contact ("rule 4: <pattern>").
+    rule in that file) name where a bad rule is. ``overwrite=True`` re-classifies every contact. ``classified_by``
+    records ``rule:<row>`` for each contact a rule classified (provenance). With ``mark`` a column of that name
+    records which rule classified each contact ("rule 4: <pattern>").
     Bad rules (an unknown column, a broken pattern, an unknown classification) are skipped and reported as errors.
     """
     if not isinstance(data, pd.DataFrame):
@@ -144,6 +150,10 @@ def apply_rules(data: pd.DataFrame, rules, *, file: str = "rules.csv", first_row
         frame.loc[won, "failure_type"] = ftypes
         frame["classification"] = frame["classification"].astype(data["classification"].dtype)
         frame["failure_type"] = frame["failure_type"].astype(data["failure_type"].dtype)
+        given = frame["classified_by"].astype(object) if "classified_by" in frame.columns else \
+            pd.Series(None, index=frame.index, dtype=object)
+        frame["classified_by"] = given.where(~won, np.array([f"rule:{first_row + k}" for k in range(len(rules))],
+                                                            dtype=object)[winner])
         if mark:
             labels = np.array([f"rule {first_row + k}: {p}" for k, p in enumerate(report["pattern"])], dtype=object)
             existing = frame[mark].astype(object) if mark in frame.columns else pd.Series(None, index=frame.index,
@@ -153,6 +163,49 @@ def apply_rules(data: pd.DataFrame, rules, *, file: str = "rules.csv", first_row
     contradictions = _contradictions(pairs, rules, klass_of, first_row, frame)
     problems += _rule_problems(report, contradictions, file, n)
     return RulesResult(frame, report, contradictions, problems, int(won.sum()), int(target.sum()))
+
+
+def _kinds(frame: pd.DataFrame) -> np.ndarray:
+    """Each contact's provenance kind ("rule", "coach", "source", or "" where ``classified_by`` is blank or absent),
+    worked out once per distinct value."""
+    if "classified_by" not in frame.columns:
+        return np.full(len(frame), "", dtype=object)
+    codes, uniques = pd.factorize(frame["classified_by"], use_na_sentinel=True)
+    kinds = np.array([str(u).strip().lower().split(":", 1)[0] if ":" in str(u) or str(u).strip().lower() == "source"
+                      else ("" if not str(u).strip() else "other") for u in uniques] + [""], dtype=object)
+    return kinds[codes]  # code -1 (blank) picks the last, ""
+
+
+def by_rules(frame: pd.DataFrame) -> np.ndarray:
+    """True for each contact a rule classified (``classified_by`` is ``rule:<row>``) and that is still classified."""
+    return (_kinds(frame) == "rule") & frame["classification"].notna().to_numpy()
+
+
+def with_source(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``classified_by`` = "source" for each contact classified in the file with no
+    ``classified_by``; unclassified contacts stay blank."""
+    blank = (_kinds(frame) == "") & frame["classification"].notna().to_numpy()
+    if not blank.any() and "classified_by" in frame.columns:
+        return frame
+    out = frame.copy()
+    given = out["classified_by"].astype(object) if "classified_by" in out.columns else \
+        pd.Series(None, index=out.index, dtype=object)
+    out["classified_by"] = given.where(~blank, "source")
+    return out
+
+
+def provenance(frame: pd.DataFrame) -> dict:
+    """Classified contacts by who or what classified them: ``{"classified", "rule", "coach", "source",
+    "not_recorded", "rules_pct"}``; ``rules_pct`` is the share of the classified contacts a rule classified (None when
+    none is classified)."""
+    classified = frame["classification"].notna().to_numpy()
+    kind = _kinds(frame)
+    out = {"classified": int(classified.sum())}
+    for k in PROVENANCE:
+        out[k] = int((classified & (kind == k)).sum())
+    out["not_recorded"] = out["classified"] - sum(out[k] for k in PROVENANCE)
+    out["rules_pct"] = 100 * out["rule"] / out["classified"] if out["classified"] else None
+    return out
 
 
 def _bad_rule(column, pattern, klass, ftype, frame):

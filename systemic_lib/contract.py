@@ -99,6 +99,9 @@ TABLES: dict[str, Table] = {
                 Column("what_matters", "text", "What matters to the citizen, in a few words.", example="knowing when"),
                 Column("one_stop", "bool", "yes if resolved at the first point of contact.", values=YES_NO, example="no"),
                 Column("case_id", "id", "The case this contact belongs to, if any.", example="R-0001"),
+                Column("classified_by", "text", "Who or what classified it: rule: and the rules.csv row that did "
+                       "(rule:4), coach: and a name (classified with a coach), or source (classified in the file as "
+                       "received); blank if not classified.", example="coach:Sam"),
             ),
             unique=("contact_id",),
         ),
@@ -131,6 +134,9 @@ TABLES: dict[str, Table] = {
                        values=COHORTS, example="baseline"),
                 Column("demand_returns", "bool", "The team's judgement: will this demand come back?", values=YES_NO,
                        example="yes"),
+                Column("demand_type", "text", "The citizen's demand, as in demand.csv; optional where contacts link "
+                       "to the case (demand.case_id), used to compare like with like in an experiment.",
+                       example="fix boiler"),
             ),
             unique=("case_id",),
         ),

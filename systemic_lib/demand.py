@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import moved, words
+from .classify import by_rules, provenance
 from .contract import Problem, empty_frame
 from .demand_problems import NO_TYPE, data_problems
 from .errors import ContractError, SystemicError
@@ -29,7 +30,8 @@ from .spc import XmrResult, xmr
 __all__ = ["DemandData", "load", "headline", "questions", "figures", "period", "UNCLASSIFIED", "headline_figures",
            "pareto", "demand_types", "failure_types", "channel_mix", "weekly", "undated", "weekly_capability",
            "predictability", "what_matters", "what_matters_recorded", "summary", "headline_sentence", "examples",
-           "data_problems", "stage_contacts", "stage_problems", "caption", "period_caption", "service_names"]
+           "data_problems", "stage_contacts", "stage_problems", "caption", "period_caption", "service_names",
+           "provenance", "by_team"]
 
 UNCLASSIFIED = "unclassified"
 NOT_RECORDED = "(not recorded)"
@@ -193,12 +195,18 @@ def _pareto_from(cube: pd.DataFrame, by_service: bool) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def pareto(data: pd.DataFrame, *, by_service: bool = False) -> pd.DataFrame:
+def by_team(data: pd.DataFrame) -> pd.DataFrame:
+    """The contacts without those a rule classified (``classified_by`` ``rule:<row>``): the team's own judgement."""
+    return data[~by_rules(data)] if "classified_by" in data.columns else data
+
+
+def pareto(data: pd.DataFrame, *, by_service: bool = False, team_only: bool = False) -> pd.DataFrame:
     """Type and frequency: one row per demand type and classification, most frequent first, with % and cumulative %.
 
     A demand type split between value, failure and unclassified gets a row for each. With ``by_service`` the
-    table is per service (its % of that service's contacts); otherwise it is for all the contacts given.
-    """
+    table is per service (its % of that service's contacts); otherwise it is for all the contacts given. With
+    ``team_only`` the contacts a rule classified are left out (``by_team``)."""
+    data = by_team(data) if team_only else data
     keys = (("service",) if by_service else ()) + ("demand_type", "classification")
     return _pareto_from(_cube(data, keys), by_service)
 
@@ -211,10 +219,11 @@ def _failure_types_from(cube: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def demand_types(data: pd.DataFrame) -> pd.DataFrame:
+def demand_types(data: pd.DataFrame, *, team_only: bool = False) -> pd.DataFrame:
     """One row per demand type (value, failure and unclassified contacts side by side, so a type split between them
-    is one row), with its total, % of all contacts and cumulative %, most frequent first: the Pareto chart's bars."""
-    wide = (pareto(data).pivot_table(index="demand_type", columns="classification", values="contacts",
+    is one row), with its total, % of all contacts and cumulative %, most frequent first: the Pareto chart's bars.
+    ``team_only`` leaves out the contacts a rule classified."""
+    wide = (pareto(data, team_only=team_only).pivot_table(index="demand_type", columns="classification", values="contacts",
                                      aggfunc="sum", fill_value=0, observed=True)
             .reindex(columns=["value", "failure", UNCLASSIFIED], fill_value=0))
     wide["total"] = wide.sum(axis=1)
@@ -362,8 +371,7 @@ def what_matters(data: pd.DataFrame, *, top: int = 10) -> pd.DataFrame:
 def what_matters_recorded(data: pd.DataFrame) -> tuple[int, int]:
     """Contacts with what matters recorded, and with none: ``(recorded, not recorded)``."""
     _check(data, ["what_matters"])
-    none = int(_theme(data["what_matters"]).isna().sum())
-    return len(data) - none, none
+    return len(data) - (none := int(_theme(data["what_matters"]).isna().sum())), none
 
 
 # ------------------------------------------------------------------------------------------------ words for people
@@ -404,12 +412,17 @@ def headline(data, *, service_name: str | None = None) -> str:
         return (f"{when}, {service_name} received {words.count(n, 'contact')}, none yet classified as value "
                 "or failure demand: classify them with the classifier or a rules file.")
     pct = h["failure_pct"]
+    ruled = provenance(data)["rules_pct"]
+    rules = f", of which {words.figure(ruled)}% classified by rules" if ruled else ""
     if n == 1:
         return f"{when}, the one contact to {service_name} was {'failure' if h['failure'] else 'value'} demand."
     if h["unclassified"] == 0:
-        return f"{when}, {pct:.0f}% of the {n:,} contacts to {service_name} were failure demand."
-    return (f"{when}, {service_name} received {n:,} contacts; of the {words.number(classified, one='one')} classified "
-            f"so far, {pct:.0f}% were failure demand ({h['unclassified']:,} not yet classified).")
+        return (f"{when}, {pct:.0f}% of the {n:,} contacts to {service_name} were failure demand"
+                + (f" (all classified{rules})." if ruled else "."))
+    so_far = (f"{classified:,} classified so far ({rules[2:]}): {pct:.0f}% of those" if ruled else
+              f"of the {words.number(classified, one='one')} classified so far, {pct:.0f}%")
+    return (f"{when}, {service_name} received {n:,} contacts; {so_far} were failure demand "
+            f"({h['unclassified']:,} not yet classified).")
 
 
 def headline_sentence(data, *, service_name: str = "this service") -> str:
@@ -508,7 +521,7 @@ def figures(data) -> dict:
             "types": types, "channels": channels, "failure_types": ftypes,
             "what_matters": [{"theme": t, "count": int(k)} for t, k in zip(wm["theme"], wm["contacts"])],
             "weeks": len(wk), "mean_per_week": r(wk["contacts"].mean()) if len(wk) else None,
-            "undated": s["undated"]}
+            "undated": s["undated"], "classified_by_rules": provenance(data)["rule"]}
 
 
 def period_caption(data) -> str:
@@ -562,10 +575,8 @@ def service_names(council) -> dict[str, str]:
 
 
 def stage_contacts(stage):
-    """``(contacts, rules)`` as the first notebooks read them: now ``stage.contacts()`` (``load`` for a stage).
-
-    ``rules`` is the rules result, None without a rules table; when the rules table has errors it carries only
-    their ``problems``."""
+    """``(contacts, rules)`` as the first notebooks read them (``rules`` None without a rules table; only its
+    ``problems`` when that table has errors): now ``stage.contacts()``."""
     got = stage.contacts()
     if got.rules is None and got.problems:
         return got.frame, SimpleNamespace(problems=list(got.problems), report=pd.DataFrame(), classified=0)

@@ -76,9 +76,22 @@ def _experiment_figures(data: dict) -> list[str]:
         out.append(words.count(exp, "experiment case") + (f" vs {base:,.0f} baseline" if base is not None else ""))
     for m in _items(data.get("measures")):
         if _num(m.get("change_pct")) is not None and m.get("name"):
-            out.append(f"{m['name']}: {m['change_pct']:+.0f}%")
+            out.append(f"{m['name']}: {m['change_pct']:+.0f}%" + _reading(m))
             break
+    if data.get("mix_differs"):
+        out.append("demand mix differs between cohorts (chi-square test at 5%)")
     return out
+
+
+def _reading(m: dict) -> str:
+    """' (interval -80% to -40%: clear improvement)' beside a change: whether it could be noise."""
+    interval = m.get("interval")
+    reading = m.get("reading")
+    unit = " points" if m.get("interval_unit") == "points" else "%"
+    if isinstance(interval, list) and len(interval) == 2 and all(_num(v) is not None for v in interval):
+        span = f"interval {words.signed(interval[0])}{unit} to {words.signed(interval[1])}{unit}"
+        return f" ({span}: {reading})" if reading else f" ({span})"
+    return f" ({reading})" if reading else ""
 
 
 def headline_figures(stage: str, data) -> list[str]:

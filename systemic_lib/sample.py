@@ -9,9 +9,10 @@ where a service runs an experiment, the team's learning log). The data are gener
   open case it chases. Failure demand differs by service and by channel (phone carries most of the chasing);
 * every case-opening value demand becomes a case whose steps (value and waste, hand-offs between teams,
   rework loops, waiting) follow the service's flow in working days;
-* Northshire's adult social care runs an experiment from 1 July 2024: a small team handles new cases end to
-  end, so cases get shorter, need fewer assessments, referrals and people, more of the time is face to face,
-  and the failure demand the old system caused falls away. Eastbrook's plain-English council tax letters
+* Northshire's adult social care runs an experiment from 1 July 2024: a small team works alongside the old system,
+  taking a random 40% of new cases end to end (the old system handles the rest over the same months), so its cases
+  get shorter, need fewer assessments, referrals and people, more of the time is face to face, and the failure
+  demand its cases would have caused falls away. Eastbrook's plain-English council tax letters
   (2 September 2024) cut "not understood" demand.
 
 The same seed always gives byte-identical files.
@@ -41,6 +42,9 @@ TABLE_FILES = ("demand", "cases", "events", "activities")
 """Tables every sample council has (plus ``learning_log`` where a service runs an experiment and ``rules`` where
 the council classifies imported demand by rule)."""
 EXPERIMENT_TEAM = "Home first experiment team"
+#: From the experiment's start, this share of new cases (drawn at random, so both ways of working get the same mix of
+#: demand) goes to the experiment team; the old system handles the rest alongside it, over the same months.
+EXPERIMENT_SHARE = 0.4
 
 
 # ----------------------------------------------------------------------------------------------- the content
@@ -637,8 +641,10 @@ _CARE = {"phone": 0.62, "email": 0.2, "web": 0.06, "face to face": 0.07, "letter
 
 SOCIAL_CARE_EXPERIMENT = Change(
     "2024-07-01", "Experiment team started in adult social care",
-    keep={"progress chasing": 0.3, "not done right": 0.25, "wrong place": 0.3, "not done": 0.6,
-          "not understood": 0.7, "complaint": 0.5},
+    # the failure demand the team's cases no longer cause, on the share of cases it takes
+    keep={k: round(1 - EXPERIMENT_SHARE * (1 - v), 3) for k, v in {
+        "progress chasing": 0.3, "not done right": 0.25, "wrong place": 0.3, "not done": 0.6,
+        "not understood": 0.7, "complaint": 0.5}.items()},
     experiment=EXPERIMENT_TEAM,
 )
 PLAIN_LETTERS = Change("2024-09-02", "Council tax letters rewritten in plain English", keep={"not understood": 0.35})
@@ -994,8 +1000,10 @@ def build_council(plan: CouncilPlan, *, seed: int = 2024, index: int = 0) -> dic
         contacts["case_id"] = ""
         contacts.loc[opening, "case_id"] = cases["case_id"].to_numpy()
         experiment = next((c for c in sp.changes if c.experiment), None)
-        in_experiment = (cases["opened_at"] >= pd.Timestamp(experiment.date)).to_numpy() if experiment else \
+        after = (cases["opened_at"] >= pd.Timestamp(experiment.date)).to_numpy() if experiment else \
             np.zeros(len(cases), bool)
+        # alongside the old system: from the start, new cases are allocated at random to either way of working
+        in_experiment = after & (rng.random(len(cases)) < EXPERIMENT_SHARE) if experiment else after
         events = pd.concat([
             _events(cases[~in_experiment], svc.steps, svc, pools, rng),
             _events(cases[in_experiment], svc.experiment_steps, svc, pools, rng) if in_experiment.any() else None,
@@ -1020,7 +1028,8 @@ def build_council(plan: CouncilPlan, *, seed: int = 2024, index: int = 0) -> dic
             cases["wanted_by"] = pd.NaT
         cases["cohort"], cases["demand_returns"] = "", ""
         if experiment:
-            cases["cohort"] = np.where(in_experiment, "experiment", "baseline")
+            # baseline: the old system's cases over the same months; earlier cases are in neither cohort
+            cases["cohort"] = np.where(in_experiment, "experiment", np.where(after, "baseline", ""))
             judged = in_experiment | (rng.random(len(cases)) < 0.7)  # the team judged most old cases too
             returns = rng.random(len(cases)) < np.where(in_experiment, 0.03, 0.71)
             cases["demand_returns"] = np.where(judged, np.where(returns, "yes", "no"), "")
@@ -1141,7 +1150,8 @@ def write_sample_councils(out_dir=None, *, seed: int = 2024) -> list[Path]:
         tables = build_council(plan, seed=seed, index=index)
         for name, frame in tables.items():
             if frame is not None:
-                atomic_write_text(folder / f"{name}.csv", _csv(frame, TABLES[name].column_names))
+                columns = [c for c in TABLES[name].column_names if c in frame.columns]  # optional ones it has
+                atomic_write_text(folder / f"{name}.csv", _csv(frame, columns))
             else:  # a table this council does not have, left by an older version of the generator
                 (folder / f"{name}.csv").unlink(missing_ok=True)
         text = yaml.safe_dump(council_yaml(plan), sort_keys=False, allow_unicode=True, width=110)

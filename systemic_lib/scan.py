@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from . import moved, words
-from .demand import UNCLASSIFIED, pareto
+from .classify import by_rules
+from .demand import NO_SERVICE, UNCLASSIFIED, pareto
 from .contract import empty_frame
 from .council import MEASURES
 from .demand_problems import data_problems
@@ -120,6 +121,9 @@ def demand_side(data: pd.DataFrame, *, services: dict[str, str], top: int = 3) -
     counts = fails.groupby("service")["contacts"].agg(list)
     table["top_failure_demands"] = [words.get(s, []) for s in table["service"]]
     table["top_failure_counts"] = [[int(c) for c in counts.get(s, [])] for s in table["service"]]
+    ruled = pd.Series(by_rules(data), index=data.index).groupby(
+        data["service"].astype(object).fillna(NO_SERVICE)).sum()
+    table["classified_by_rules"] = [int(ruled.get(s, 0)) for s in table["service"]]
     table["known"] = table["service"].isin(known)
     return table
 
@@ -419,7 +423,7 @@ def service_figures(scan) -> list[dict]:
         out.append({
             "service": row.service, "service_name": row.service_name, "contacts": int(row.contacts),
             "value": int(row.value), "failure": int(row.failure), "unclassified": int(row.unclassified),
-            "failure_pct": _num(row.failure_pct),
+            "failure_pct": _num(row.failure_pct), "classified_by_rules": int(row.classified_by_rules),
             "top_failure_demands": list(row.top_failure_demands),
             "cases": None if _missing(row.cases) else int(row.cases),
             "closed_cases": None if _missing(row.closed_cases) else int(row.closed_cases),
@@ -438,7 +442,8 @@ def figures(data) -> dict | list[dict]:
     ``service_figures``.)"""
     if not isinstance(data, ScanData):
         return service_figures(data)
-    return {"contacts": int(data.table["contacts"].sum()), "where_to_start": where_to_start(data),
+    return {"contacts": int(data.table["contacts"].sum()),
+            "classified_by_rules": int(data.table["classified_by_rules"].sum()), "where_to_start": where_to_start(data),
             "start_with": start_with(data), "services": service_figures(data)}
 
 
@@ -474,7 +479,12 @@ def demand_rows(scan) -> pd.DataFrame:
     def top(row):
         return "; ".join(f"{t} ({c:,})" for t, c in zip(row.top_failure_demands, row.top_failure_counts)) or DASH
 
-    return pd.DataFrame({
+    def ruled(row):
+        classified = row.value + row.failure
+        share = words.figure(100 * row.classified_by_rules / classified) if classified else None
+        return DASH if not classified else f"{classified:,}, of which {share}% classified by rules"
+
+    out = pd.DataFrame({
         "Service": scan["service_name"],
         "Contacts": [f"{c:,}" if c else DASH for c in scan["contacts"]],
         "Failure demand": [DASH if _missing(p) else f"{f:,} ({p:.0f}%)" for f, p in
@@ -482,6 +492,9 @@ def demand_rows(scan) -> pd.DataFrame:
         "Not yet classified": [f"{u:,}" if c else DASH for u, c in zip(scan["unclassified"], scan["contacts"])],
         "Largest failure demands": [top(r) for r in scan.itertuples(index=False)],
     })
+    if "classified_by_rules" in scan and scan["classified_by_rules"].sum():  # said only where rules classified any
+        out.insert(3, "Classified", [ruled(r) for r in scan.itertuples(index=False)])
+    return out
 
 
 def flow_rows(scan) -> pd.DataFrame:

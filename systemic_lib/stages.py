@@ -144,9 +144,12 @@ class Stage:
             return empty_frame(name), list(exc.problems)
 
     def contacts(self, *, period: bool = True) -> Contacts:
-        """The stage's contacts with the council's rules applied, computed once: every stage reads these."""
+        """The stage's contacts with the council's rules applied, computed once: every stage reads these.
+
+        ``classified_by`` says who or what classified each contact: ``rule:<row>`` where a rule did, as the file
+        has it otherwise, and ``source`` for a contact classified in the file with none recorded."""
         if period not in self._contacts:
-            from .classify import apply_rules
+            from .classify import apply_rules, with_source
 
             # Rules match the citizen's own words, so they run on the text as written; what the stage gets back is
             # redacted.
@@ -162,6 +165,8 @@ class Stage:
                     result = apply_rules(frame, rules.frame, file=rules.path.name if rules.path else "rules.csv")
                     self._contacts[period] = Contacts(redacted("demand", result.frame), result,
                                                       list(result.problems))
+            got = self._contacts[period]
+            got.frame = with_source(got.frame)
         return self._contacts[period]
 
     def system_changes(self) -> list:

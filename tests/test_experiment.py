@@ -15,6 +15,7 @@ from systemic_lib import experiment as ex
 from systemic_lib import report, words
 from systemic_lib.charts import experiment as charts
 from systemic_lib.contract import CATEGORIES, TableResult
+from systemic_lib.errors import SystemicError
 from systemic_lib.sections import experiment as sections
 
 
@@ -522,3 +523,82 @@ def test_missing_catalogue_is_reported_and_zero_counts_are_worded(council_factor
     assert table.loc["Assessments", "Change"] == "none in either cohort"
     assert table.loc["Assessments", "Reading"] == "none in either cohort"
     assert table.loc["Hand-offs", "Change"] == "-75%"
+
+
+# ------------------------------------------------------------------------------------------------ a fair comparison
+def _typed_cohorts(base: dict, exp: dict) -> pd.DataFrame:
+    """Cases by cohort and demand type: {type: (cases, end-to-end days, assessments)} per cohort."""
+    rows = []
+    for cohort, spec in (("baseline", base), ("experiment", exp)):
+        for t, (n, days, assessments) in spec.items():
+            rows += [{"case_id": f"{cohort[0]}{t}{i}", "cohort": cohort, "demand_type": t, "end_to_end_days": days,
+                      "n_assessment": assessments} for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+def test_demand_mix_is_tested_with_chi_square_and_the_warning_names_the_test():
+    from scipy.stats import chi2_contingency
+
+    frame = _typed_cohorts({"A": (30, 20, 4), "B": (10, 2, 1)}, {"A": (10, 20, 4), "B": (30, 2, 1)})
+    mix = ex.demand_mix(frame, source="cases.csv")
+    assert mix.table[["demand_type", "baseline", "experiment"]].values.tolist() == [["A", 30, 10], ["B", 10, 30]]
+    assert mix.table["baseline_pct"].tolist() == [75, 25]
+    expected = chi2_contingency([[30, 10], [10, 30]])
+    assert mix.p_value == pytest.approx(expected.pvalue) and mix.dof == 1 and mix.differs is True
+    assert "chi-square test of independence" in mix.warning and "p < 0.001" in mix.warning
+    figs = mix.figures()
+    assert figs["test"] == "chi-square test of independence" and figs["cases_with_type"] == {"baseline": 40,
+                                                                                            "experiment": 40}
+    same = ex.demand_mix(_typed_cohorts({"A": (30, 20, 4), "B": (10, 2, 1)}, {"A": (28, 20, 4), "B": (11, 2, 1)}))
+    assert same.differs is False and same.warning is None
+    one_type = ex.demand_mix(_typed_cohorts({"A": (5, 1, 1)}, {"A": (5, 1, 1)}))
+    assert one_type.differs is None and "Too few demand types" in ex.mix_words(one_type.__class__(
+        one_type.table, one_type.typed, "cases.csv"))
+
+
+def test_per_demand_type_compares_like_for_like():
+    """The team took the quick demand (B) three times as often: per case it looks 90% faster; within matching demand
+    types, with the baseline weighted to the team's mix (A 25%, B 75%), nothing changed."""
+    frame = _typed_cohorts({"A": (30, 20, 4), "B": (10, 2, 1), "C": (5, 9, 9)}, {"A": (10, 20, 4), "B": (30, 2, 1)})
+    plain = ex.compare(frame, measures=["end_to_end_days", "assessments"], resamples=200)
+    e2e = _row(plain, "end_to_end_days")
+    assert (e2e["baseline"], e2e["experiment"]) == (20, 2) and e2e["reading"] == "clear improvement"
+    like = ex.compare(frame, basis="per demand type", measures=["end_to_end_days", "assessments"], resamples=200)
+    e2e, assess = _row(like, "end_to_end_days"), _row(like, "assessments")
+    assert e2e["baseline"] == pytest.approx(2) and e2e["change"] == pytest.approx(0)
+    assert assess["baseline"] == pytest.approx(0.25 * 4 + 0.75 * 1) and assess["change"] == pytest.approx(0)
+    assert assess["reading"] == "no change" and assess["n_baseline"] == 40  # type C (baseline only) left out
+    assert assess["compared_as"] == "mean per case, like for like by demand type"
+    with pytest.raises(SystemicError):
+        ex.compare(frame.drop(columns="demand_type"), basis="per demand type")
+
+
+def test_load_gives_each_case_the_demand_type_of_its_first_linked_contact(council_factory, monkeypatch):
+    files = experiment_files()
+    contacts = ["contact_id,service,received_at,channel,demand_type,case_id"]
+    for i in range(12):  # baseline: 9 "help at home", 3 "equipment"; a later chase on B00 does not count
+        contacts.append(f"CB{i},care,2024-01-02 08:00,phone,{'help at home' if i < 9 else 'equipment'},B{i:02d}")
+    contacts.append("CX,care,2024-03-01 08:00,phone,when will you come,B00")
+    for i in range(10):  # experiment: 2 "help at home", 8 "equipment"
+        contacts.append(f"CE{i},care,2024-07-03 08:00,phone,{'help at home' if i < 2 else 'equipment'},E{i:02d}")
+    files["demand.csv"] = "\n".join(contacts) + "\n"
+    stage = report.start(council_factory(base=files), "care", stage="experiment")
+    data = ex.load(stage, resamples=100)
+    assert data.mix.source == "linked contacts"
+    assert data.mix.table[["demand_type", "baseline", "experiment"]].values.tolist() == [
+        ["equipment", 3, 8], ["help at home", 9, 2]]  # 11 cases each: alphabetical
+    figs = ex.figures(data)
+    assert figs["mix_differs"] is data.mix.differs and figs["demand_mix"]["types"][1] == {
+        "demand_type": "help at home", "baseline": 9, "experiment": 2}
+    shown = []
+    monkeypatch.setattr(report, "_display", shown.append)
+    sections.show_demand_mix(data)
+    page = "".join(shown)
+    assert "Did both cohorts handle the same demand?" in page and "help at home" in page
+    assert ("Warning:" in page and "chi-square test of independence" in page) == bool(data.mix.differs)
+    # a demand_type column on cases.csv wins over linked contacts
+    files["cases.csv"] = files["cases.csv"].replace("cohort,demand_returns", "cohort,demand_returns,demand_type")
+    lines = files["cases.csv"].splitlines()
+    files["cases.csv"] = "\n".join([lines[0]] + [line + ",own type" for line in lines[1:]]) + "\n"
+    data = ex.load(report.start(council_factory("own", base=files), "care", stage="experiment"), resamples=100)
+    assert data.mix.source == "cases.csv" and data.mix.table["demand_type"].tolist() == ["own type"]

@@ -65,6 +65,16 @@ def test_headline_figures_per_stage():
     assert headline_figures("experiment", {"experiment_cases": 20, "baseline_cases": 31, "measures": [
         {"name": "End-to-end time", "change_pct": -64.2}]}) == [
         "20 experiment cases vs 31 baseline", "End-to-end time: -64%"]
+    # the interval and the reading beside the change, and a warning where the demand mix differs
+    assert headline_figures("experiment", {"experiment_cases": 20, "baseline_cases": 31, "mix_differs": True,
+                                           "measures": [{"name": "End-to-end time", "change_pct": -64.2,
+                                                         "interval": [-80.4, -40.1], "interval_unit": "%",
+                                                         "reading": "clear improvement"}]}) == [
+        "20 experiment cases vs 31 baseline", "End-to-end time: -64% (interval -80% to -40%: clear improvement)",
+        "demand mix differs between cohorts (chi-square test at 5%)"]
+    assert headline_figures("experiment", {"experiment_cases": 6, "measures": [
+        {"name": "End-to-end time", "change_pct": -10, "interval": None, "reading": "too few cases to judge"}]})[1] \
+        == "End-to-end time: -10% (too few cases to judge)"
     assert headline_figures("measure", {"measures": {
         "a": {"last_point_signal": "improvement"}, "b": {"last_point_signal": None},
         "c": {"last_point_signal": "common_cause"}, "d": {"last_point_signal": "concern"}}}) == [

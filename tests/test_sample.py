@@ -246,8 +246,16 @@ def test_experiment_declared_with_system_change_and_cohorts(councils):
     start = pd.Timestamp(svc.experiment.start)
     assert any(c.date == svc.experiment.start for c in council.system_changes(svc.id))
     cases = council.table("cases", service=svc.id)
-    cohort = np.where(cases["opened_at"] >= start, "experiment", "baseline")
-    assert (cases["cohort"].to_numpy() == cohort).all()
+    # alongside the old system: from the start, new cases go to either way of working at random (40% to the team);
+    # earlier cases are in neither cohort
+    after = cases["opened_at"] >= start
+    assert cases.loc[~after, "cohort"].isna().all()
+    assert cases.loc[after, "cohort"].isin(["baseline", "experiment"]).all()
+    share = cases.loc[after, "cohort"].eq("experiment").mean()
+    assert 0.35 < share < 0.45
+    months = cases[after].groupby("cohort")["opened_at"].agg(["min", "max"])  # over the same months
+    assert (months["min"].dt.to_period("M") == start.to_period("M")).all()
+    assert months["max"].dt.to_period("M").nunique() == 1
     others = council.cases[council.cases["service"] != svc.id]
     assert others["cohort"].isna().all()
     events = council.table("events", service=svc.id)
@@ -264,7 +272,8 @@ def test_experiment_cases_are_visibly_better(councils):
     assert exp["days"].median() < 0.5 * base["days"].median()
     for measure in ("assessments", "referrals", "people"):
         assert exp[measure].mean() < 0.8 * base[measure].mean(), measure
-    assert exp["hours"].mean() < base["hours"].mean()
+    closed = per["closed_at"].notna()  # an open case has not had all its hours yet: compare finished cases
+    assert exp.loc[closed, "hours"].mean() < base.loc[closed, "hours"].mean()
     share = lambda g: g["f2f_hours"].sum() / g["hours"].sum()  # noqa: E731
     assert share(exp) > share(base) + 0.08
     returns = per.dropna(subset=["demand_returns"]).groupby("cohort")["demand_returns"].mean()
@@ -276,7 +285,7 @@ def test_experiment_failure_demand_drops_after_start(councils):
     demand = council.table("demand", service=svc.id)
     start = pd.Timestamp(svc.experiment.start)
     before, after = demand[demand["received_at"] < start], demand[demand["received_at"] >= start]
-    assert _failure_pct(after) < _failure_pct(before) - 10
+    assert _failure_pct(after) < _failure_pct(before) - 4  # the team takes 40% of new cases: a partial drop
     other = council.table("demand", service=next(s for s in council.services if s != svc.id))
     o_before, o_after = other[other["received_at"] < start], other[other["received_at"] >= start]
     assert abs(_failure_pct(o_after) - _failure_pct(o_before)) < 5  # only the experiment's service shifts

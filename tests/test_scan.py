@@ -215,8 +215,8 @@ def test_flow_table_in_words(table):
 def test_figures_keep_the_old_keys_and_add_the_new(data, table):
     assert scan.figures(table) == scan.service_figures(data)  # a bare table, as older notebooks passed it
     whole = scan.figures(data)  # what organisation_scan.json holds besides the meta
-    assert list(whole) == ["contacts", "where_to_start", "start_with", "services"]
-    assert (whole["contacts"], whole["start_with"]) == (12, "council-tax")
+    assert list(whole) == ["contacts", "classified_by_rules", "where_to_start", "start_with", "services"]
+    assert (whole["contacts"], whole["start_with"], whole["classified_by_rules"]) == (12, "council-tax", 0)
     assert whole["where_to_start"] == scan.where_to_start(table) == scan.headline(data)
     figs = whole["services"]
     text = json.dumps(figs, allow_nan=False)  # no NaN reaches organisation_scan.json
@@ -227,6 +227,7 @@ def test_figures_keep_the_old_keys_and_add_the_new(data, table):
         "service": "housing-repairs", "service_name": "Housing repairs", "contacts": 10, "value": 4, "failure": 4,
         "unclassified": 2, "failure_pct": 50.0, "top_failure_demands": ["when will repair be done",
                                                                         "repair not right"]}
+    assert hr["classified_by_rules"] == 0  # Testshire has no rules.csv
     assert (hr["cases"], hr["closed_cases"], hr["median_days"], hr["p85_days"], hr["mean_handoffs"],
             hr["mean_people"]) == (4, 3, 4.0, 8.2, 1.0, 1.8)
     assert hr["end_to_end_capability"] is None and hr["failure_capability"] is None

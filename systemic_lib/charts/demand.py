@@ -23,15 +23,17 @@ def _label(klass: str) -> str:
     return f"{klass} demand" if klass != UNCLASSIFIED else klass
 
 
-def pareto_chart(data: pd.DataFrame, *, top: int = 15, ax=None, title: str | None = None):
+def pareto_chart(data: pd.DataFrame, *, top: int = 15, ax=None, title: str | None = None, team_only: bool = False):
     """The Pareto of demand types: one bar per type, most frequent first, split into value, failure and not yet
     classified contacts (so a type's unclassified contacts sit on its own bar, not on a second one); returns the Axes.
-    """
-    wide = demand.demand_types(data)
+    ``team_only`` leaves out the contacts a rule classified: the team's own judgement (the title says how many)."""
+    wide = demand.demand_types(data, team_only=team_only)
     shown = wide.head(top)
     ax = new_ax(ax, height=max(2.5, 0.32 * len(shown) + 1.2))
+    kept = len(demand.by_team(data)) if team_only else len(data)
+    whose = f"; the team's judgement only, {len(data) - kept:,} classified by rules left out" if team_only else ""
     title = title or (f"Top {len(shown)} of {len(wide)} demand types, {demand.period_caption(data)} "
-                      f"({len(data):,} contacts)")
+                      f"({kept:,} contacts{whose})")
     if shown.empty:
         return empty(ax, title, "No contacts in this period")
     y = np.arange(len(shown))

@@ -16,9 +16,9 @@ from ..contract import COHORTS
 from ..experiment import Cohorts, OverTime, Spread, over_time, spread
 from ..experiment.comparison import MEASURES
 from .capability import capability_chart
-from .style import PALETTE
+from .style import PALETTE, empty, new_ax, short
 
-__all__ = ["COHORT_COLOURS", "before_after_chart", "distribution_chart", "distribution_charts"]
+__all__ = ["COHORT_COLOURS", "before_after_chart", "distribution_chart", "distribution_charts", "demand_mix_chart"]
 
 COHORT_COLOURS = {c: PALETTE[c] for c in COHORTS}
 _MEASURES = {m.id: m for m in MEASURES}
@@ -90,3 +90,28 @@ def distribution_charts(data: Cohorts, *, measures=None, columns: int = 2):
     for ax in axes.flat[len(ids):]:
         ax.set_visible(False)
     return axes
+
+
+def demand_mix_chart(mix, *, top: int = 12, ax=None, title: str | None = None):
+    """Each cohort's compared cases by demand type (% of the cohort's cases with a type), side by side; returns the
+    Axes. ``mix`` is an ``experiment.DemandMix``."""
+    import numpy as np
+
+    table = mix.table.head(top)
+    ax = new_ax(ax, height=max(2.5, 0.45 * len(table) + 1.2))
+    title = title or (f"Demand mix of each cohort ({mix.typed.get('baseline', 0):,} baseline and "
+                      f"{mix.typed.get('experiment', 0):,} experiment cases with a demand type)")
+    if table.empty:
+        return empty(ax, title, "No compared case has a demand type")
+    y = np.arange(len(table))
+    for k, cohort in enumerate(COHORTS):
+        pct = table[f"{cohort}_pct"].fillna(0).to_numpy()
+        ax.barh(y + (k - 0.5) * 0.4, pct, height=0.4, color=COHORT_COLOURS[cohort], label=cohort)
+        for yi, p in zip(y, pct):
+            ax.text(p, yi + (k - 0.5) * 0.4, f" {p:.0f}%", va="center", fontsize=7)
+    ax.set_yticks(y, [short(t) for t in table["demand_type"]])
+    ax.invert_yaxis()
+    ax.set_xlabel("% of the cohort's cases")
+    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.set_title(title)
+    return ax

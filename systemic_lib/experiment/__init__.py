@@ -13,7 +13,7 @@ report sections in ``sections/experiment.py``; their old names stay importable f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -24,15 +24,17 @@ from ..council import within_period
 from ..errors import ContractError
 from ..learning_log import conditions_to_act_on
 from .cohorts import CASE_TABLE_COLUMNS, REASONS, Cohorts, _empty_case_table, case_counts, cohort_cases
-from .comparison import (MEASURES, Measure, change_text, compare, comparison_table, headline_text,
+from .comparison import (BASES, BY_TYPE, MEASURES, Measure, change_text, compare, comparison_table, headline_text,
                          interval_text)
+from .mix import DemandMix, case_demand_types, demand_mix, mix_words
 from .over_time import OverTime, Spread, over_time, phase_mix, spread
 
 __all__ = [
     "Measure", "MEASURES", "REASONS", "CASE_TABLE_COLUMNS", "Cohorts", "ExperimentData", "Experiment", "OverTime",
     "Spread", "cohort_cases", "compare", "comparison_table", "case_counts", "change_text", "interval_text",
     "headline_text", "over_time", "phase_mix", "spread", "cases_table", "conditions", "load", "headline",
-    "questions", "figures", "key_figures", "period", "save",
+    "questions", "figures", "key_figures", "period", "save", "BASES", "BY_TYPE", "DemandMix", "demand_mix",
+    "case_demand_types", "mix_words",
 ]
 
 # Names that moved to charts/ and sections/ stay importable from here (imported on first use).
@@ -65,6 +67,8 @@ class ExperimentData:
     resamples: int = 2000
     seed: int = 20240701
     confidence: float = 0.95
+    #: each cohort's compared cases by demand type, and whether the mix differs (chi-square test at 5%)
+    mix: DemandMix = field(default_factory=lambda: demand_mix(pd.DataFrame({"cohort": [], "demand_type": []})))
 
     @property
     def has_experiment(self) -> bool:
@@ -136,6 +140,9 @@ def load(stage, *, basis: str = "per case", resamples: int = 2000, seed: int = 2
     if stage.start is not None or stage.end is not None:  # cases of the period, by their first step
         per_case = within_period(per_case, "first_at", stage.start, stage.end)
     cohorts = cohort_cases(per_case, cases=cases, start=start, cases_file=cases_file, events_file=events_file)
+    types, source = case_demand_types(cases, _contacts(stage), cases.get("demand_type"))
+    cohorts.cases["demand_type"] = cohorts.cases["case_id"].map(types[~types.index.duplicated()])
+    mix = demand_mix(cohorts.included, source=source)
     comparison = compare(cohorts, basis=basis, resamples=resamples, seed=seed)
     has_log = stage.has("learning_log")
     log = stage.table("learning_log") if has_log else empty_frame("learning_log")
@@ -144,7 +151,18 @@ def load(stage, *, basis: str = "per case", resamples: int = 2000, seed: int = 2
     first_last = (dated.min(), dated.max()) if len(dated) else (stage.start, stage.end)
     return ExperimentData(stage.service_id, stage.service_name, spec.team if spec else None, start,
                           spec.description if spec else "", cohorts, comparison, log,
-                          problems + log_problems + cohorts.problems, first_last, basis, resamples, seed)
+                          problems + log_problems + cohorts.problems, first_last, basis, resamples, seed, mix=mix)
+
+
+def _contacts(stage) -> pd.DataFrame | None:
+    """The service's contacts (read as every stage reads them), to give each case the demand type of its first
+    linked contact; None without a usable demand table."""
+    if not stage.has("demand"):
+        return None
+    try:
+        return stage.contacts(period=False).frame
+    except ContractError:
+        return None
 
 
 # ------------------------------------------------------------------------------------------------ the stage contract
@@ -205,6 +223,8 @@ def figures(data: ExperimentData) -> dict:
         "headline": headline(data),
         "measures": measures,
         "basis": data.basis,
+        "demand_mix": data.mix.figures(),
+        "mix_differs": data.mix.differs,
         "learning_log_entries": len(data.learning_log),
         "system_conditions_to_act_on": conditions(data)["system_condition"].tolist(),
     }

@@ -18,7 +18,7 @@ from ..contract import COHORTS
 from ..errors import SystemicError
 from .cohorts import Cohorts
 
-__all__ = ["Measure", "MEASURES", "compare", "change_text", "interval_text", "comparison_table", "headline_text"]
+__all__ = ["Measure", "MEASURES", "BASES", "BY_TYPE", "compare", "change_text", "interval_text", "comparison_table", "headline_text"]
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,54 @@ def _change(base, exp, kind: str):
 
 
 def _compared_as(m: Measure, basis: str) -> str:
+    like = ", like for like by demand type" if basis == BY_TYPE else ""
     if m.kind == "median":
-        return "median per case"
+        return "median per case" + like
     if m.kind == "share":
-        return "share of all hours" if m.denominator == "touch_hours" else "share of cases judged"
-    return "total for the cohort" if basis == "total" else "mean per case"
+        return ("share of all hours" if m.denominator == "touch_hours" else "share of cases judged") + like
+    return "total for the cohort" if basis == "total" else "mean per case" + like
+
+
+BY_TYPE = "per demand type"
+BASES = ("per case", "total", BY_TYPE)
+
+
+def _weighted_median(v: np.ndarray, weight: np.ndarray) -> float:
+    ok = ~np.isnan(v) & (weight > 0)
+    if not ok.any():
+        return np.nan
+    order = np.argsort(v[ok], kind="stable")
+    values, cum = v[ok][order], np.cumsum(weight[ok][order])
+    half = cum[-1] / 2
+    i = int(np.searchsorted(cum, half))
+    if np.isclose(cum[i], half) and i + 1 < len(values):  # an even split: the midpoint, as a median is
+        return float((values[i] + values[i + 1]) / 2)
+    return float(values[i])
+
+
+def _strata(groups: dict) -> tuple[dict, dict]:
+    """For a like-for-like comparison: each cohort's cases of the demand types both cohorts handled, and the
+    baseline's per-case weights that give it the experiment's mix (experiment share / baseline share of its type)."""
+    both = set(groups["baseline"]["demand_type"].dropna()) & set(groups["experiment"]["demand_type"].dropna())
+    kept = {k: g[g["demand_type"].isin(both)] for k, g in groups.items()}
+    share = {k: g["demand_type"].value_counts(normalize=True) for k, g in kept.items()}
+    t = kept["baseline"]["demand_type"]
+    weights = {"baseline": (t.map(share["experiment"]) / t.map(share["baseline"])).to_numpy(dtype=float),
+               "experiment": np.ones(len(kept["experiment"]))}
+    return kept, weights
+
+
+def _draw(rng, g: pd.DataFrame, target: pd.DataFrame | None, size: int) -> np.ndarray:
+    """``size`` resamples of ``g``'s rows: plain, or (with ``target``) per demand type in ``target``'s numbers."""
+    n = len(g)
+    if target is None:
+        return rng.integers(0, n, size=(size, n))
+    codes = g["demand_type"].to_numpy()
+    parts = []
+    for t, k in target["demand_type"].value_counts(sort=False).items():
+        rows = np.flatnonzero(codes == t)
+        parts.append(rows[rng.integers(0, len(rows), size=(size, k))])
+    return np.concatenate(parts, axis=1)
 
 
 def _n_cases(frame: pd.DataFrame, m: Measure) -> int:
@@ -108,19 +151,27 @@ def compare(data, *, basis: str = "per case", measures=None, resamples: int = 20
 
     ``data`` is a :class:`Cohorts` (its included cases) or a per-case frame with a ``cohort`` column. ``basis`` is
     ``"per case"`` (means per case) or ``"total"`` (totals per cohort) for counts and hours; end-to-end time is always a
-    median per case and shares are pooled over the cohort's cases. The interval resamples cases with replacement within
+    median per case and shares are pooled over the cohort's cases. ``"per demand type"`` compares like for like: only
+    the demand types both cohorts handled, the baseline weighted (and resampled per type) to the experiment's mix. The interval resamples cases with replacement within
     each cohort (``resamples`` times, seeded, vectorised); with fewer than ``min_cases`` cases in a cohort there is no
     interval. Changes are % of the baseline, or percentage points for shares. The frame carries no ``attrs``: the
     caller keeps how it compared (``ExperimentData.basis``, ``resamples``, ``seed``, ``confidence``).
     """
-    if basis not in ("per case", "total"):
-        raise SystemicError(f"basis must be 'per case' or 'total', not {basis!r}")
+    if basis not in BASES:
+        raise SystemicError(f"basis must be one of {', '.join(map(repr, BASES))}, not {basis!r}")
     frame = data.included if isinstance(data, Cohorts) else data
     if "cohort" not in frame.columns:
         raise SystemicError("compare needs a 'cohort' column (baseline or experiment) in the per-case table")
+    if basis == BY_TYPE and "demand_type" not in frame.columns:
+        raise SystemicError("basis 'per demand type' needs each case's demand_type (cases.csv, or contacts linked "
+                            "by demand.case_id)")
     chosen = [(_BY_ID[m] if isinstance(m, str) else m) for m in (measures or MEASURES)]
     chosen = [m for m in chosen if m.column in frame.columns and (m.denominator is None or m.denominator in frame.columns)]
     groups = {name: frame[frame["cohort"].eq(name)] for name in COHORTS}
+    weights = {name: np.ones(len(g)) for name, g in groups.items()}
+    if basis == BY_TYPE:  # like for like: the types both handled, the baseline weighted to the experiment's mix
+        groups, weights = _strata(groups)
+    stat_basis = "per case" if basis == BY_TYPE else basis
     rng = np.random.default_rng(seed)
     boot = {}
     for name in COHORTS:  # one set of resampled cases per cohort, shared by every measure
@@ -128,18 +179,22 @@ def compare(data, *, basis: str = "per case", measures=None, resamples: int = 20
         n = len(g)
         arrays = [_arrays(g, m) for m in chosen]
         stats = np.full((len(chosen), resamples), np.nan)
-        if n >= min_cases:
+        if n >= min_cases and (basis != BY_TYPE or len(groups["experiment"])):
             chunk = max(1, 2_000_000 // max(n, 1))
             for lo in range(0, resamples, chunk):
-                idx = rng.integers(0, n, size=(min(chunk, resamples - lo), n))
+                idx = _draw(rng, g, groups["experiment"] if basis == BY_TYPE else None, min(chunk, resamples - lo))
                 for k, (m, (v, w)) in enumerate(zip(chosen, arrays)):
-                    stats[k, lo:lo + idx.shape[0]] = _stat(v[idx], w[idx], m.kind, basis)
+                    stats[k, lo:lo + idx.shape[0]] = _stat(v[idx], w[idx], m.kind, stat_basis)
         boot[name] = (arrays, stats)
     tail = (1 - confidence) / 2 * 100
     rows = []
     for k, m in enumerate(chosen):
         (vb, wb), (ve, we) = boot["baseline"][0][k], boot["experiment"][0][k]
-        b, e = float(_stat(vb, wb, m.kind, basis)), float(_stat(ve, we, m.kind, basis))
+        if m.kind == "median" and basis == BY_TYPE:
+            b, e = _weighted_median(vb, weights["baseline"]), float(_stat(ve, we, m.kind, stat_basis))
+        else:
+            b = float(_stat(vb * weights["baseline"], wb * weights["baseline"], m.kind, stat_basis))
+            e = float(_stat(ve, we, m.kind, stat_basis))
         change = float(_change(b, e, m.kind))
         rel = float(_change(b, e, "count"))
         lo = hi = np.nan

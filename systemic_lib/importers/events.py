@@ -8,8 +8,9 @@ Times: offset-aware times are converted to the log's local zone and stored as na
 Dutch event stored as midnight +02:00 keeps its date (through UTC it would become 22:00 the day before).
 
 Activities: a mapping may name an ``activity_code`` column beside ``activity`` (BPIC 2015: the step code beside its
-English name). Each step is then one activity, labelled by its name, or ``name (code)`` where several codes share a
-name, so that different steps are not merged into false rework and false duplicate events.
+English name). Each step code is then one activity (as pm4py sees the log on its codes), labelled by its most frequent
+name, or ``name (code)`` where several codes share that name, so that different steps are not merged into false
+rework and one step is not split in several.
 
 Case ends: ``cases.closed_at`` from the log's end date; ``closed_when`` (a status column and values) closes a case
 with no end date at its last event, ``open_when`` re-opens cases whatever their end date.
@@ -69,22 +70,35 @@ def classify_activities(activities, *, rules=CATALOGUE_RULES) -> pd.DataFrame:
 
 
 def activity_labels(names: pd.Series, codes: pd.Series) -> tuple[pd.Series, int]:
-    """One readable label per activity code: its name, or ``name (code)`` where several codes share a name.
+    """One activity per step code, labelled with the code's most frequent name, or ``name (code)`` where that name
+    is also another code's label.
 
-    Logs such as BPIC 2015 give each step a code and a name, and some names are used by several codes
-    ("send confirmation receipt" is four different steps). Labelling by name alone would merge different steps into
-    one activity: a case going through two of them looks like rework, and two of them recorded at the same time look
-    like one duplicated event. Returns the labels and how many names were shared (and so carry their code).
-    A step with no name is labelled by its code.
+    Logs such as BPIC 2015 give each step a code and a name. Some names are used by several codes ("send confirmation
+    receipt" is four different steps): labelled by name alone, different steps would merge, so a case going through
+    two of them looks like rework. And some codes carry two or three names in the log itself: labelled by name, one
+    step would split into several activities and the map would not match the field's standard (pm4py on the codes).
+    Ties between a code's names go to the name first in alphabetical order; a step with no name is labelled by its
+    code; an event with no code keeps its name. Returns the labels and how many labels were shared (and so carry
+    their code).
     """
+    return _labels(names, codes)[:2]
+
+
+def _labels(names: pd.Series, codes: pd.Series) -> tuple[pd.Series, int, int]:
+    """``activity_labels``, and how many codes carried more than one name."""
     code = codes.astype("str").str.strip().where(codes.notna())
     name = names.astype("str").str.strip().where(names.notna() & names.astype("str").str.strip().ne(""))
     name = name.fillna(code)
-    pairs = pd.DataFrame({"name": name, "code": code}).dropna().drop_duplicates()
-    per_name = pairs.groupby("name")["code"].nunique()
-    shared = name.isin(per_name.index[per_name > 1]) & code.notna()
-    label = name.where(~shared, name + " (" + code + ")")
-    return label, int((per_name > 1).sum())
+    pairs = pd.DataFrame({"code": code, "name": name}).dropna()
+    counts = pairs.groupby(["code", "name"], sort=False).size().rename("n").reset_index()
+    named = counts.sort_values(["code", "n", "name"], ascending=[True, False, True], kind="stable") \
+        .drop_duplicates("code").set_index("code")["name"]  # the most frequent name of each code
+    several = int((counts.groupby("code").size() > 1).sum())
+    per_name = named.groupby(named).transform("size")
+    shared = per_name > 1
+    label_of = named.where(~shared, named + " (" + named.index.to_series() + ")")
+    label = code.map(label_of).fillna(name)
+    return label, int(named[shared].nunique()), several
 
 
 def load_mapping(mapping) -> dict:
@@ -156,7 +170,7 @@ def convert(log: pd.DataFrame, mapping: dict, *, src: str = "log") -> dict:
         elif role in ("case_id", "activity", "timestamp"):
             raise ImportMappingError(f"the mapping names no column for {role}; add columns: {{{role}: <column>}}")
     if "activity_code" in cols:
-        events["activity"], report["activity_names_shared"] = activity_labels(
+        events["activity"], report["activity_names_shared"], report["activity_codes_renamed"] = _labels(
             events["activity"], _column(log, cols["activity_code"], "activity_code", src))
     events.insert(1, "service", _services(log, mapping.get("service", {"value": "imported-service"}), src))
     zoned = 0
@@ -299,6 +313,9 @@ def events_command(src, council_dir, mapping, council_name):
     if r.get("activity_names_shared"):
         click.echo(f"  {r['activity_names_shared']:,} activity names are used by several activity codes: each of "
                    "those steps is labelled 'name (code)' so that different steps are not merged.")
+    if r.get("activity_codes_renamed"):
+        click.echo(f"  {r['activity_codes_renamed']:,} activity codes carry several names in the log: each is one "
+                   "activity, labelled with its most frequent name.")
     if r.get("closed_at_last_event"):
         click.echo(f"  cases.csv: {r['closed_at_last_event']:,} cases marked closed but with no end date: closed at "
                    "their last event.")

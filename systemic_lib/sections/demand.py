@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import demand, report
+from .. import demand, report, words
 from ..charts import demand as charts
 
 __all__ = ["show_table", "show_headline", "show_pareto_chart", "show_pareto", "show_failure_types_chart",
@@ -49,9 +49,17 @@ def show_headline(data: demand.DemandData) -> None:
 
 
 def show_pareto_chart(data: demand.DemandData) -> None:
-    """The Pareto of demand types (a note when there are no contacts)."""
-    if not _no_contacts(data, "chart of demand types"):
-        charts.pareto_chart(data.contacts)
+    """The Pareto of demand types (a note when there are no contacts) and, where rules classified any contact, the
+    team-only Pareto beside it (the team's own judgement, rules' contacts left out)."""
+    if _no_contacts(data, "chart of demand types"):
+        return
+    charts.pareto_chart(data.contacts)
+    share = demand.provenance(data.contacts)
+    if share["rule"]:
+        report.note(f"{share['rule']:,} of the {share['classified']:,} classified contacts "
+                    f"({words.figure(share['rules_pct'])}%) were classified by rules, not by the team. The second chart "
+                    "leaves them out: the team's own judgement.")
+        charts.pareto_chart(data.contacts, team_only=True)
 
 
 def show_pareto(data: demand.DemandData) -> None:

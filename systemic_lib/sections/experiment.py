@@ -8,14 +8,15 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .. import config, report, words
-from ..charts.experiment import before_after_chart, distribution_charts
+from ..charts.experiment import before_after_chart, demand_mix_chart, distribution_charts
 from ..errors import SystemicError
 from ..experiment import (ExperimentData, case_counts, change_text, comparison_table, conditions, headline,
                           over_time, phase_mix, questions)
-from ..experiment.comparison import MEASURES
+from ..experiment.comparison import BY_TYPE, MEASURES
+from ..experiment.mix import mix_words
 from ..learning_log import by_system_condition, entries_table
 
-__all__ = ["show_headline", "show_data_checks", "show_comparison", "show_distributions", "show_before_after",
+__all__ = ["show_headline", "show_data_checks", "show_demand_mix", "show_comparison", "show_distributions", "show_before_after",
            "show_learning_log", "show_summary", "summary_html", "show_questions"]
 
 _NAMES = {m.id: m.name for m in MEASURES}
@@ -58,14 +59,38 @@ def show_data_checks(data: ExperimentData) -> None:
     report.problems(data.problems)
 
 
-def show_comparison(data: ExperimentData) -> None:
-    """The comparison table, with how to read it."""
+def show_demand_mix(data: ExperimentData) -> None:
+    """Each cohort's demand mix side by side, with a warning (naming the test) where it differs materially."""
     if not data.has_experiment:
         return
+    report.heading("Did both cohorts handle the same demand?")
+    mix = data.mix
+    if mix.differs:
+        report.html(f"<div class='warning'><p><b>Warning:</b> {report.esc(mix.warning)}</p></div>")
+    report.note(mix_words(mix, warning=False))
+    if len(mix.table):
+        demand_mix_chart(mix)
+        shown = mix.table.rename(columns={"demand_type": "Demand type", "baseline": "Baseline cases",
+                                          "experiment": "Experiment cases", "baseline_pct": "Baseline %",
+                                          "experiment_pct": "Experiment %"})
+        report.table(shown, caption=f"Demand mix of the compared cases, {words.period(*data.period)}",
+                     percent=("Baseline %", "Experiment %"), decimals=0)
+
+
+_BASIS_WORDS = {"per case": "mean per case", "total": "total for each cohort",
+                BY_TYPE: "mean per case, like for like: only the demand types both cohorts handled, the baseline "
+                         "weighted to the experiment's mix of them"}
+
+
+def show_comparison(data: ExperimentData) -> None:
+    """The demand mix, then the comparison table, with how to read it."""
+    if not data.has_experiment:
+        return
+    show_demand_mix(data)
     report.heading("What changed: experiment against baseline")
     report.note(
         "Each row compares the experiment team's cases with the baseline (old system) cases. Counts and hours are "
-        f"compared as the {'mean per case' if data.basis == 'per case' else 'total for each cohort'}, "
+        f"compared as the {_BASIS_WORDS.get(data.basis, data.basis)}, "
         "end-to-end time as the median per case, and shares in percentage points. The interval shows how far the "
         f"change could move by chance alone (cases resampled {words.number(data.resamples)} times within each "
         "cohort): if it includes no change, the difference could be noise.")
