@@ -15,6 +15,7 @@ version kept and ``classified_by = coach:<person>``; the batch folds before it r
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import threading
 import time
@@ -26,7 +27,7 @@ import pandas as pd
 
 from .contract import CLASSIFICATIONS, FAILURE_TYPES, TABLES, find_table_file, normalise_category, read_raw, read_table
 from .errors import SystemicError
-from .files import locked, write_table_atomic
+from .files import atomic_write_bytes, locked, write_table_atomic
 from .redact import redact
 
 __all__ = ["DecisionStore", "fold_council", "store_path", "COACH"]
@@ -355,7 +356,9 @@ class DecisionStore:
             })
             old = raw.iloc[rows][list(new.columns)].reset_index(drop=True).astype(str)
             changed = int((old.to_numpy() != new.to_numpy().astype(str)).any(axis=1).sum())
-            if changed:
+            if changed and self.demand_path.suffix.lower() == ".xlsx":
+                _update_workbook(self.demand_path, todo["contact_id"].tolist(), new)
+            elif changed:
                 col_index = [raw.columns.get_loc(c) for c in new.columns]
                 for j, col in zip(col_index, new.columns):
                     raw.iloc[rows, j] = new[col].to_numpy()
@@ -384,6 +387,36 @@ def fold_council(council_dir) -> int:
         return store.fold()
     finally:
         store.close()
+
+
+def _update_workbook(path: Path, contacts: list[str], new: pd.DataFrame) -> None:
+    """Set the decided cells in the workbook's ``demand`` sheet, leaving every other cell (typed dates, numbers,
+    other sheets, drop-downs) as it was; atomic, previous version kept."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    sheet = book["demand"]
+    header = [str(c.value).strip() if c.value is not None else "" for c in sheet[1]]
+    for name in new.columns:
+        if name not in header:
+            header.append(name)
+            sheet.cell(row=1, column=len(header), value=name).data_type = "s"
+    column = {name: header.index(name) + 1 for name in new.columns}
+    id_col = header.index("contact_id") + 1
+    where = {}
+    for r in range(2, sheet.max_row + 1):
+        value = sheet.cell(row=r, column=id_col).value
+        if value is not None:
+            where.setdefault(str(value).strip(), r)
+    for contact, values in zip(contacts, new.itertuples(index=False)):
+        for name, value in zip(new.columns, values):
+            cell = sheet.cell(row=where[contact], column=column[name])
+            cell.value = value if isinstance(value, str) and value != "" else None
+            if cell.value is not None:
+                cell.data_type = "s"  # text, never a formula
+    buf = io.BytesIO()
+    book.save(buf)
+    atomic_write_bytes(path, buf.getvalue(), keep_previous=True)
 
 
 def _blank(value):
