@@ -82,6 +82,7 @@ class DecisionStore:
         self._local = threading.local()
         self._cache_lock = threading.Lock()
         self._contacts: pd.DataFrame | None = None
+        self._stamp = None
         self._redacted: dict[str, str] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db().executescript(_SCHEMA)  # idempotent; several processes may open a new store at once
@@ -122,10 +123,12 @@ class DecisionStore:
     # -------------------------------------------------------------------------------------------- the demand file
     @property
     def contacts(self) -> pd.DataFrame:
-        """The demand file's contacts as read once: contact_id, service, received_at, channel, verbatim, demand_type,
+        """The demand file's contacts as read once (again only when the file changes, e.g. another process folded
+        or the council re-imported): contact_id, service, received_at, channel, verbatim, demand_type,
         classification (as in the file, normalised; blank if unclassified), failure_type."""
+        stamp = _stamp(self.demand_path)
         with self._cache_lock:
-            if self._contacts is None:
+            if self._contacts is None or stamp != self._stamp:
                 result = read_table(self.demand_path, "demand")
                 frame = result.frame
                 if frame.empty and result.errors:
@@ -138,6 +141,7 @@ class DecisionStore:
                 frame["contact_id"] = frame["contact_id"].astype(str)
                 self._contacts = frame.set_index("contact_id", drop=False)
                 self._base = {}
+                self._stamp = stamp
             return self._contacts
 
     def _service_base(self, service: str | None) -> dict:
@@ -373,8 +377,12 @@ class DecisionStore:
                            list(zip(todo["contact_id"], todo["seq"].astype(int))))
         if self._contacts is not None:
             with self._cache_lock:
-                self._contacts.loc[todo["contact_id"], "classification"] = todo["classification"].to_numpy()
+                ids = todo["contact_id"]
+                self._contacts.loc[ids, "classification"] = todo["classification"].to_numpy()
+                self._contacts.loc[ids, "demand_type"] = todo["demand_type"].fillna(
+                    pd.Series(self._contacts.loc[ids, "demand_type"].to_numpy(), index=todo.index)).to_numpy()
                 self._base = {}
+                self._stamp = _stamp(self.demand_path)  # our own fold: the cache is up to date, no re-read
 
 
 def fold_council(council_dir) -> int:
@@ -417,6 +425,12 @@ def _update_workbook(path: Path, contacts: list[str], new: pd.DataFrame) -> None
     buf = io.BytesIO()
     book.save(buf)
     atomic_write_bytes(path, buf.getvalue(), keep_previous=True)
+
+
+def _stamp(path: Path) -> tuple:
+    """What changes when the file is replaced: its modification time and size."""
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 def _blank(value):

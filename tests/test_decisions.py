@@ -163,6 +163,20 @@ def test_a_change_after_a_fold_is_folded_next_time(testshire):
         "failure", "not done", "coach:CD"]
 
 
+def test_a_store_sees_the_file_change_under_it(council_factory):
+    folder = council_factory(demand=open_demand(2))
+    ours, theirs = DecisionStore(folder), DecisionStore(folder)  # two processes' stores
+    assert theirs.tally(None)["unclassified"] == 2
+    ours.decide("K0000", "AB", "value", demand_type="renamed")
+    assert ours.fold() == 1
+    assert theirs.tally(None) == ours.tally(None) == {
+        "value": 1, "failure": 0, "unclassified": 1, "decided_in_workshop": 1,
+        "pareto": [{"demand_type": "renamed", "value": 1, "failure": 0}]}
+    (folder / "demand.csv").write_text(open_demand(3))  # the council re-imports: a new contact arrives
+    assert theirs.tally(None)["unclassified"] == 2
+    assert theirs.next_contact(None, "CD")["contact_id"] == "K0001"
+
+
 def test_fold_council_without_a_store_does_nothing(testshire):
     assert fold_council(testshire) == 0
     assert not store_path(testshire).exists()
