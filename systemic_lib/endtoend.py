@@ -28,7 +28,7 @@ import pandas as pd
 from . import words
 
 __all__ = ["CASE_COLUMNS", "EndToEndCases", "Survival", "case_times", "survival", "closing_activities",
-           "definition_sentence", "figure_words", "figures", "by_service", "completion_order"]
+           "definition_sentence", "figure_words", "within_words", "figures", "by_service", "completion_order"]
 
 _NS_PER_DAY = 86_400e9
 #: The per-case table: one row per case.
@@ -122,10 +122,9 @@ def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None
         if marked:
             svc = ev["service"].astype(object).fillna("").astype(str) if "service" in ev else pd.Series("", index=ev.index)
             act = ev["activity"].astype(str)
-            pairs = set(zip(svc, act))
-            hit = np.array([(s, a) in marked or ("", a) in marked for s, a in pairs], dtype=bool)
-            closes = {p for p, h in zip(pairs, hit) if h}
-            is_close = pd.Series([(s, a) in closes for s, a in zip(svc, act)], index=ev.index, dtype=bool)
+            anywhere = {a for s_, a in marked if s_ == ""}
+            is_close = ((svc + "\x1f" + act).isin({f"{s_}\x1f{a}" for s_, a in marked}) | act.isin(anywhere))
+            is_close = is_close.to_numpy(dtype=bool)
             closing_at = ts[is_close].groupby(key[is_close]).max()
     opened = closed = pd.Series(dtype="datetime64[ns]")
     case_service = pd.Series(dtype=object)
@@ -265,6 +264,16 @@ def figure_words(value: float | None, at_least: float | None) -> str:
     if at_least is not None:
         return f"more than {words.duration(at_least)}"
     return words.MISSING
+
+
+def within_words(share: str, value: float | None, at_least: float | None) -> str:
+    """'half take 4.0 days or less', or where not reached 'more than half take longer than 10 days'."""
+    if value is not None:
+        return f"{share} take {words.duration(value)} or less"
+    if at_least is not None:
+        rest = "half" if share == "half" else f"{100 - int(share.rstrip('%'))}%"
+        return f"more than {rest} take longer than {words.duration(at_least)}"
+    return f"{share}: {words.MISSING}"
 
 
 def _r(x):
