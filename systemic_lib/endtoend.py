@@ -103,7 +103,7 @@ def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None
     (case_id, received_at) are the service's tables, any of them None; ``catalogue`` the activities table (its
     ``closes_case`` column), ``closing`` activity names that close a case. ``ids``: only these cases (default: every
     case in events or cases). ``data_end``: the censoring date for open cases (default: the last date in the three
-    tables); a case closing after it is open at it."""
+    tables, every contact included); a case closing after it is open at it."""
     first_step = last_step = closing_at = pd.Series(dtype="datetime64[ns]")
     step_service = pd.Series(dtype=object)
     dates = []
@@ -144,9 +144,9 @@ def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None
         index = pd.Index(first_step.index).union(in_cases)
     else:
         index = pd.Index(pd.Series(list(ids), dtype=object).astype(str).unique())
+    if contacts is not None and "received_at" in contacts and len(contacts):
+        dates.append(pd.to_datetime(contacts["received_at"]))  # every contact is part of the data's span
     contact = contact[contact.index.isin(index)]
-    if len(contact):
-        dates.append(contact)
     if data_end is None:
         present = [pd.to_datetime(d).dropna() for d in dates if len(d)]
         data_end = max((d.max() for d in present if len(d)), default=None)

@@ -1141,7 +1141,8 @@ def write_sample_councils(out_dir=None, *, seed: int = 2024) -> list[Path]:
         tables = build_council(plan, seed=seed, index=index)
         for name, frame in tables.items():
             if frame is not None:
-                atomic_write_text(folder / f"{name}.csv", _csv(frame, TABLES[name].column_names))
+                columns = [c for c in TABLES[name].column_names if c in frame.columns]  # optional ones if made
+                atomic_write_text(folder / f"{name}.csv", _csv(frame, columns))
             else:  # a table this council does not have, left by an older version of the generator
                 (folder / f"{name}.csv").unlink(missing_ok=True)
         text = yaml.safe_dump(council_yaml(plan), sort_keys=False, allow_unicode=True, width=110)
