@@ -188,6 +188,8 @@ TABLES: dict[str, Table] = {
                        must_fill=True),
                 Column("step_type", "category", "value or waste.", True, STEP_TYPES, "value", must_fill=True),
                 Column("category", "category", "What kind of step it is.", True, CATEGORIES, "assessment"),
+                Column("closes_case", "bool", "yes if this step meets the need and so ends the case (a delivery "
+                       "step); used to end cases that cases.csv does not close.", values=YES_NO, example="no"),
             ),
             unique=("service", "activity"),
         ),

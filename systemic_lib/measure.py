@@ -10,15 +10,12 @@ Charts are in ``charts/measure.py``, what the page shows in ``sections/measure.p
 
 Series, by Monday-starting week (``date`` = the Monday) or, on sparse data, by calendar month (``date`` = the 1st):
 
-* ``end_to_end_days`` — median days from ``opened_at`` to ``closed_at`` of the cases *opened* that week. By opening
-  week, because a phase is about the system that handled a case: a case opened after a change went through the new
-  system, while cases closing just after it are mostly old-system work (and cases closing early in the data are
-  only the short ones, since long cases opened before the data began are missing). A weekly median rather than one
-  point per case: case times are long-tailed, so the median is the citizen's typical experience, thousands of case
-  points would drown the chart, and a weekly series lines up with the other measures. A week is shown only once its
-  median is certain: more than half its cases have closed and every still-open case has already taken longer than
-  that median (open cases count as "at least their age so far" at the end of the data); the latest weeks, whose
-  cases are still open, are left out rather than shown falsely short.
+* ``end_to_end_days`` — median days from ``opened_at`` to ``closed_at`` of the cases *opened* that week (a phase is
+  about the system that handled a case; cases closing early in the data are only the short ones). A week is shown
+  only once its median is certain: more than half its cases have closed and every open case has already taken longer
+  than that median (an open case counts as "at least its age so far"), so the latest weeks are left out rather than
+  shown falsely short. A weekly median describes a typical week, not a citizen: ``measure_cases`` charts every
+  finished case as well (capability per case, from the citizen's first contact), as ``end_to_end_per_case``.
 * ``failure_demand_pct`` — failure ÷ classified contacts received that week × 100.
 * ``weekly_demand`` — contacts received that week (a week inside the data with none counts 0; a first or last week
   the data cover for fewer than 5 days is left out, so a part-week does not look like a drop).
@@ -46,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from systemic_lib import moved, spc, words
+from systemic_lib.measure_cases import CaseCapability, case_capability, per_case_figures
 from systemic_lib.council import MEASURES, MeasureSpec, within_period
 from systemic_lib.errors import ContractError, SystemicError
 from systemic_lib.narrate import ASSURANCE_WORDS, VARIATION_WORDS, narrate
@@ -55,8 +53,7 @@ __all__ = ["MeasureData", "MeasureResult", "load", "headline", "questions", "fig
            "QUESTIONS", "MIN_WEEKLY_COUNT", "TABLE_OF", "choose_grain"]
 
 #: Charts and page sections that used to live here, still importable as ``measure.chart`` etc.
-__getattr__ = moved.forward(__name__, {"chart": "systemic_lib.charts.measure",
-                                       "show": "systemic_lib.sections.measure",
+__getattr__ = moved.forward(__name__, {"chart": "systemic_lib.charts.measure", "show": "systemic_lib.sections.measure",
                                        "show_all": "systemic_lib.sections.measure"})
 
 MIN_WEEKLY_COUNT = 5
@@ -320,12 +317,10 @@ def _chart_series(res: MeasureResult, phase_starts: list, phase_labels: list[str
 
 
 def _one_per_start(kept: list[dict]) -> list[dict]:
-    seen, out = set(), []
+    firsts = {}
     for c in sorted(kept, key=lambda c: c["phase_start"]):
-        if c["phase_start"] not in seen:
-            seen.add(c["phase_start"])
-            out.append(c)
-    return out
+        firsts.setdefault(c["phase_start"], c)
+    return list(firsts.values())
 
 
 def measure_results(tables: dict[str, pd.DataFrame], *, service_name: str, specs=(), changes=(), start=None,
@@ -415,6 +410,7 @@ class MeasureData:
     rules_problems: list = field(default_factory=list)
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
+    per_case: CaseCapability | None = None  #: end-to-end time per case (``measure_cases``), when cases are read
 
 
 def load(stage) -> MeasureData:
@@ -433,17 +429,19 @@ def load(stage) -> MeasureData:
         except ContractError as exc:
             errors[name] = str(exc)
             problems += exc.problems
-    svc = stage.service
-    results = measure_results(tables, service_name=svc.name, specs=svc.measures,
-                              changes=[(c.date, c.label) for c in stage.system_changes()],
+    svc, changes = stage.service, [(c.date, c.label) for c in stage.system_changes()]
+    results = measure_results(tables, service_name=svc.name, specs=svc.measures, changes=changes,
                               start=stage.start, end=stage.end, errors=errors)
+    e2e = next((r for r in results if r.id == "end_to_end_days"), None)
+    per_case = None if "cases" not in tables or e2e is None else case_capability(
+        tables["cases"], contacts=tables.get("demand"), changes=changes, start=stage.start, end=stage.end,
+        target=e2e.target)
     return MeasureData(svc.name, tables.get("demand"), tables.get("cases"), results, problems, rules_problems,
-                       stage.start, stage.end)
+                       stage.start, stage.end, per_case)
 
 
 def for_stage(stage) -> list[MeasureResult]:
-    """The measures of a notebook's ``report.Stage`` (``load(stage).results``), as older notebooks read them."""
-    return load(stage).results
+    return load(stage).results  # the measures of a stage, as older notebooks read them
 
 
 def _results(data) -> list[MeasureResult]:  # a MeasureData, or (older notebooks) its list of results
@@ -452,8 +450,8 @@ def _results(data) -> list[MeasureResult]:  # a MeasureData, or (older notebooks
 
 # ----------------------------------------------------------------------------------------------- outputs
 def _last_signal(result: spc.XmrResult) -> str | None:
-    present = result.points[result.points["value"].notna()]
-    return None if present.empty else str(present["signal"].iloc[-1])
+    signals = result.points.loc[result.points["value"].notna(), "signal"]
+    return None if signals.empty else str(signals.iloc[-1])
 
 
 def measure_summary(data) -> pd.DataFrame:
@@ -488,8 +486,7 @@ def measure_summary(data) -> pd.DataFrame:
     return table.rename(columns={"Weeks": points})
 
 
-def _iso(v):
-    return None if v is None else pd.Timestamp(v).date().isoformat()
+_iso = lambda v: None if v is None else pd.Timestamp(v).date().isoformat()  # noqa: E731
 
 
 def measure_figures(results: list[MeasureResult]) -> dict:
@@ -569,7 +566,6 @@ QUESTIONS = (
     "Where a measure is getting worse, which system condition could be behind it, and who can change it?",
     "Is every phase boundary a real, recorded change to the system? (Rebase only at a known change.)",
 )
-"""Questions a team should ask at the measure stage."""
 
 
 def questions(data=None) -> list[str]:
@@ -578,8 +574,12 @@ def questions(data=None) -> list[str]:
 
 
 def figures(data: MeasureData) -> dict:
-    """What ``measure.json`` holds besides the stage's meta: ``measure_figures`` of the stage's results."""
-    return measure_figures(_results(data))
+    """What ``measure.json`` holds besides the stage's meta: ``measure_figures`` of the stage's results, and the
+    end-to-end time per case (``end_to_end_per_case``) when the cases were read."""
+    out = measure_figures(_results(data))
+    if getattr(data, "per_case", None) is not None:
+        out["end_to_end_per_case"] = per_case_figures(data.per_case)
+    return out
 
 
 def period(data) -> tuple:

@@ -129,7 +129,9 @@ def demand_side(data: pd.DataFrame, *, services: dict[str, str], top: int = 3) -
 
 
 # ------------------------------------------------------------------------------------------------ flow
-_FLOW_COLUMNS = ["cases", "closed_cases", "median_days", "p85_days", "mean_handoffs", "mean_people"]
+#: End-to-end days are Kaplan–Meier (``endtoend``): NaN where not reached, with ``*_at_least`` "more than N days".
+_FLOW_COLUMNS = ["cases", "closed_cases", "open_cases", "median_days", "median_at_least", "p85_days", "p85_at_least",
+                 "mean_handoffs", "mean_people"]
 
 
 def flow_side(events: pd.DataFrame | None, *, services, catalogue: pd.DataFrame | None = None,
@@ -258,7 +260,7 @@ def _notes(row, known: bool) -> list[str]:
         out.append("No contacts classified yet: classify them (value or failure) to see the failure demand %.")
     if _missing(row.cases) or row.cases == 0:
         out.append("No events recorded: add events.csv to see end-to-end times, hand-offs and people per case.")
-    elif _missing(row.median_days):
+    elif _missing(row.median_days) and _missing(row.median_at_least):
         out.append("No closed cases yet: end-to-end times need cases with a closed_at date in cases.csv.")
     has_data = {"end_to_end_capability": not _missing(row.median_days),
                 "failure_capability": row.value + row.failure > 0}
@@ -388,7 +390,9 @@ def where_to_start(scan) -> str:
                            f"({words.count(row['failure'], 'contact')}{led})")
     if has_days and not _missing(row["median_days"]):
         rank = _rank(days.fillna(-1), sid)
-        p85 = f"85% within {words.duration(row['p85_days'])}" if not _missing(row.get("p85_days")) else ""
+        p85 = (f"85% within {words.duration(row['p85_days'])}" if not _missing(row.get("p85_days")) else
+               f"more than 15% take longer than {words.duration(row['p85_at_least'])}"
+               if not _missing(row.get("p85_at_least")) else "")
         if rank in _ORDINAL:
             detail = f"median {words.duration(row['median_days'])}" + (f", {p85}" if p85 else "")
             reasons.append(f"its cases take the {_ORDINAL[rank]}longest end to end ({detail})")
@@ -427,7 +431,9 @@ def service_figures(scan) -> list[dict]:
             "top_failure_demands": list(row.top_failure_demands),
             "cases": None if _missing(row.cases) else int(row.cases),
             "closed_cases": None if _missing(row.closed_cases) else int(row.closed_cases),
-            "median_days": _num(row.median_days), "p85_days": _num(row.p85_days),
+            "open_cases": None if _missing(row.open_cases) else int(row.open_cases),
+            "median_days": _num(row.median_days), "median_at_least": _num(row.median_at_least),
+            "p85_days": _num(row.p85_days), "p85_at_least": _num(row.p85_at_least),
             "mean_handoffs": _num(row.mean_handoffs), "mean_people": _num(row.mean_people),
             "end_to_end_capability": _cap_json(row.end_to_end_capability, "days"),
             "failure_capability": _cap_json(row.failure_capability, "%"),
@@ -497,9 +503,16 @@ def demand_rows(scan) -> pd.DataFrame:
     return out
 
 
+def _km_days(days, at_least) -> str:
+    """'29', or 'more than 120' where the Kaplan–Meier estimate is not reached (too many cases still open)."""
+    if not _missing(days):
+        return words.days(days)
+    return DASH if _missing(at_least) else f"more than {words.days(at_least)}"
+
+
 def flow_rows(scan) -> pd.DataFrame:
-    """The end-to-end table in words, services in council.yaml only: cases, median and 85% days, hand-offs and
-    people per case, and the two capabilities (``capability_words``)."""
+    """The end-to-end table in words, services in council.yaml only: cases, median and 85% days (Kaplan–Meier, "more
+    than N" where not reached), open cases, hand-offs and people per case, and the two capabilities."""
     known = _known(_table(scan))
 
     def per_case(h, p):
@@ -508,8 +521,10 @@ def flow_rows(scan) -> pd.DataFrame:
     return pd.DataFrame({
         "Service": known["service_name"],
         "Cases": [DASH if _missing(c) or c == 0 else f"{int(c):,}" for c in known["cases"]],
-        "End-to-end days: median": [words.days(d, missing=DASH) for d in known["median_days"]],
-        "85% within (days)": [words.days(d, missing=DASH) for d in known["p85_days"]],
+        "End-to-end days: median": [_km_days(d, a) for d, a in zip(known["median_days"], known["median_at_least"])],
+        "85% within (days)": [_km_days(d, a) for d, a in zip(known["p85_days"], known["p85_at_least"])],
+        "Open cases": [DASH if _missing(c) or _missing(n) or n == 0 else f"{int(c):,}"
+                       for c, n in zip(known["open_cases"], known["cases"])],
         "Hand-offs / people per case": [per_case(h, p) for h, p in zip(known["mean_handoffs"], known["mean_people"])],
         "End-to-end time now (weekly median)": [capability_words(c, "days") for c in known["end_to_end_capability"]],
         "Failure demand now (weekly %)": [capability_words(c, "%") for c in known["failure_capability"]],

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from systemic_lib import flow
 from systemic_lib.charts import flow as charts
 from systemic_lib.charts.style import PALETTE, tint
-from test_flow import CATALOGUE, small_log
+from test_flow import CLOSING as CATALOGUE, small_log  # Fix closes a case
 
 T = pd.Timestamp
 

@@ -28,6 +28,8 @@ def small_log():
 
 CATALOGUE = pd.DataFrame({"service": ["s"] * 3, "activity": ["Ask", "Check", "Fix"],
                           "step_type": ["value", "waste", "value"], "category": ["contact", "check", "delivery"]})
+#: The same catalogue with Fix marked as the step that meets the need: without cases.csv, what ends a case.
+CLOSING = CATALOGUE.assign(closes_case=[False, False, True])
 
 
 def test_case_table_hand_computed():
@@ -46,10 +48,16 @@ def test_case_table_hand_computed():
 
 
 def test_summary_and_paths_hand_computed():
-    log = flow.FlowLog(small_log(), catalogue=CATALOGUE)
+    # Without cases.csv a case ends only at a step that closes it: with none marked, both cases are open and have
+    # no end-to-end time (never a partial one).
+    unmarked = flow.FlowLog(small_log(), catalogue=CATALOGUE).summary()
+    assert unmarked["open_cases"] == 2 and unmarked["median_days"] is None and unmarked["mean_days"] is None
+    assert unmarked["median_at_least"] == 4.0  # B has waited 4 days by the data's last date (5 Jan)
+    log = flow.FlowLog(small_log(), catalogue=CLOSING)
     s = log.summary()
     assert (s["cases"], s["events"]) == (2, 6)
-    assert s["median_days"] == 3.5 and s["p85_days"] == pytest.approx(3.85) and s["mean_days"] == 3.5
+    # A ends at its Fix (3 days), B at its Fix (4 days). Kaplan–Meier: half have finished at 3 days, all at 4.
+    assert s["median_days"] == 3.0 and s["p85_days"] == 4.0 and s["mean_days"] == 3.5 and s["open_cases"] == 0
     assert s["rework_share"] == 0.5 and s["mean_handoffs"] == 1.0 and s["mean_people"] == 2.0
     assert s["value_step_share"] == pytest.approx(5 / 6, abs=1e-4)
     assert [v["path"] for v in s["variants"]] == ["Ask → Check → Ask → Fix", "Ask → Fix"]
@@ -59,8 +67,11 @@ def test_summary_and_paths_hand_computed():
     assert dfg.loc[("Ask", "Fix"), "median_wait_days"] == 2.5  # A: 1 day, B: 4 days
     assert dfg.loc[("Ask", "Check"), "count"] == 1
     assert log.problems.unsorted == 1
-    per_service = flow.service_summary(small_log(), catalogue=CATALOGUE).set_index("service")
-    assert per_service.loc["s", "median_days"] == 3.5 and per_service.loc["s", "cases"] == 2
+    per_service = flow.service_summary(small_log(), catalogue=CLOSING).set_index("service")
+    assert per_service.loc["s", "median_days"] == 3.0 and per_service.loc["s", "cases"] == 2
+    assert per_service.loc["s", "p85_days"] == 4.0 and per_service.loc["s", "open_cases"] == 0
+    unmarked = flow.service_summary(small_log(), catalogue=CATALOGUE).set_index("service")
+    assert np.isnan(unmarked.loc["s", "median_days"]) and unmarked.loc["s", "median_at_least"] == 4.0
 
 
 def test_bad_input_is_counted_not_dropped_silently():
@@ -163,7 +174,8 @@ def test_short_cases_are_told_in_hours_everywhere():
     rows = pd.DataFrame({"case_id": ["A", "A", "B", "B", "C", "C"], "activity": ["Ask", "Fix"] * 3,
                          "timestamp": [T("2024-01-01 09:00"), T("2024-01-01 09:30"), T("2024-01-02 09:00"),
                                        T("2024-01-02 10:00"), T("2024-01-03 09:00"), T("2024-01-13 09:00")]})
-    log = flow.FlowLog(rows)
+    log = flow.FlowLog(rows, catalogue=pd.DataFrame({"activity": ["Ask", "Fix"], "step_type": "value",
+                                                     "category": ["contact", "delivery"], "closes_case": [False, True]}))
     assert flow.headline(log).startswith("Cases took a median 1.0 hours end to end")
     text = " ".join(flow.summary_sentences(log))
     assert "Half the 3 finished cases took 1.0 hours or less" in text

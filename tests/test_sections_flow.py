@@ -6,7 +6,7 @@ import pytest
 from systemic_lib import flow, processmap, report
 from systemic_lib.charts import processmap as map_chart
 from systemic_lib.sections import flow as sections
-from test_flow import small_log
+from test_flow import CLOSING, small_log
 from test_processmap import log as map_log
 
 
@@ -23,8 +23,10 @@ def test_no_events_gives_plain_notes_not_empty_charts(shown):
     for section in (sections.show_end_to_end, sections.show_value_waste, sections.show_hands):
         assert section(none) is None
     assert [s.count("No events recorded, so there is no chart of") for s in shown] == [1, 1, 1]
-    one = flow.FlowLog(small_log()[small_log()["case_id"] == "B"])
+    one = flow.FlowLog(small_log()[small_log()["case_id"] == "B"], catalogue=CLOSING)
     assert sections.show_end_to_end(one) is None and "Only 1 case has finished" in shown[-1]
+    unended = flow.FlowLog(small_log()[small_log()["case_id"] == "B"])  # nothing says B ended: it is open
+    assert sections.show_end_to_end(unended) is None and "No case has finished (1 case still open)" in shown[-1]
 
 
 def test_testshire_flow_sections(testshire, shown):
@@ -32,7 +34,10 @@ def test_testshire_flow_sections(testshire, shown):
     data = flow.load(stage)
     sections.show_summary(data)
     assert "Cases took a median 4.0 days end to end" in shown[0]
-    assert "3 finished cases" in shown[1] and "1 cases are still open" in shown[1]
+    assert "Counting the 1 open case as still waiting" in shown[1]
+    assert "(Kaplan–Meier; 4 cases, 3 finished): half take 4.0 days or less; more than 15% take longer than 10 days." in shown[1]
+    assert "4 of 4 cases start when the case was opened (cases.csv)" in shown[1]
+    assert "3 cases closed (closed_at); 1 case is still open" in shown[1]
     ax = sections.show_end_to_end(data)
     assert ax.get_title(loc="left").endswith("(3 cases)")
     sections.show_paths(data)
@@ -72,7 +77,12 @@ def test_flow_notebook_on_testshire(testshire, run_stage_notebook):
     """The notebook as the batch runs it: Testshire's hand-computed figures in flow.json, and the page's words."""
     figures, page = run_stage_notebook("flow", council_dir=str(testshire), service="housing-repairs")
     assert (figures["cases"], figures["events"], figures["open_cases"]) == (4, 9, 1)
-    assert figures["median_days"] == 4.0 and figures["p85_days"] == 8.2
+    # Kaplan–Meier with R4 censored at 10 days (its age on 20 Jan): S = 3/4, 1/2, 1/4 at 0.5, 4, 10 days, so
+    # the median is 4 days and the 85th percentile is not reached: "more than 10 days" (it was 8.2 on the 3
+    # finished cases alone, which left R4 out).
+    assert figures["median_days"] == 4.0 and figures["p85_days"] is None and figures["p85_at_least"] == 10.0
+    assert figures["end_to_end"]["start_from"] == {"contact": 0, "opened": 4, "first step": 0}
+    assert figures["end_to_end"]["open_cases"] == 1 and figures["mean_days"] is None
     assert figures["mean_handoffs"] == 1.0 and figures["mean_people"] == 1.75
     assert figures["period"] == {"start": "2024-01-01", "end": "2024-01-20"}
     assert "Cases took a median 4.0 days end to end" in page and "Questions for the team" in page

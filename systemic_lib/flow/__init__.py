@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import moved, words
+from .. import endtoend, moved, words
 from ..contract import Problem
+from ..endtoend import EndToEndCases
 from ..spc import XmrResult, xmr
 from .log import (CASE_COLUMNS, CATEGORY_COLUMNS, LOCAL_ZONE, FlowLog, FlowProblems, case_table, directly_follows,
-                  local_times, service_summary, variants)
+                  end_to_end_summary, local_times, service_summary, variants)
 
 __all__ = ["FlowData", "FlowLog", "FlowProblems", "EndToEnd", "load", "headline", "questions", "figures", "period",
-           "as_log", "case_table", "directly_follows", "variants", "service_summary", "local_times",
+           "as_log", "summary", "end_to_end_cases", "case_table", "directly_follows", "variants", "service_summary", "local_times",
            "summary_sentences", "period_words", "phases", "top_paths", "clean_flow_table", "end_to_end", "steps_by_kind", "hands_counts",
            "CASE_COLUMNS", "CATEGORY_COLUMNS", "LOCAL_ZONE"]
 
@@ -52,6 +53,8 @@ class FlowData:
     service_name: str = "this service"
     phase_starts: list = field(default_factory=list)
     phase_labels: list | None = None
+    #: each case's start (the citizen's first linked contact counts), end and whether it is open (``endtoend``)
+    end_to_end_cases: EndToEndCases | None = None
 
     @property
     def problems(self) -> FlowProblems:
@@ -87,9 +90,47 @@ def load(stage) -> FlowData:
         others[name] = None if errors else frame
         if errors:
             table_errors[name] = errors
-    return FlowData(FlowLog(events, catalogue=others["activities"], cases=others["cases"]), events,
-                    others["activities"], others["cases"], table_errors, stage.service_name if stage.service
-                    else "this service", **phases(stage))
+    log = FlowLog(events, catalogue=others["activities"], cases=others["cases"])
+    data = FlowData(log, events, others["activities"], others["cases"], table_errors,
+                    stage.service_name if stage.service else "this service", **phases(stage))
+    data.end_to_end_cases = stage_cases(stage, log, others["cases"], others["activities"])
+    return data
+
+
+def stage_cases(stage, log: FlowLog, cases: pd.DataFrame | None, catalogue: pd.DataFrame | None) -> EndToEndCases:
+    """The log's cases by the one end-to-end definition, starting at the citizen's first linked contact where the
+    stage's demand links one (``demand.case_id``); a demand table with errors adds no contacts."""
+    try:
+        contacts = stage.contacts(period=False).frame if stage.has("demand") else None
+    except Exception:  # noqa: BLE001 - the demand report shows its own errors; flow goes on without contacts
+        contacts = None
+    e = log.end_to_end_cases
+    if contacts is None or "case_id" not in contacts or not contacts["case_id"].notna().any():
+        return e
+    events = pd.DataFrame({"case_id": e.frame["case_id"], "timestamp": log.case_table["first_at"].to_numpy(),
+                           "activity": "", "service": e.frame["service"]})
+    with_contacts = endtoend.case_times(events=events, cases=cases, contacts=contacts, ids=e.frame["case_id"],
+                                        data_end=e.data_end)
+    # the end and open status are the log's own (contacts only move a start earlier)
+    frame = with_contacts.frame.assign(end=e.frame["end"].to_numpy(), open=e.frame["open"].to_numpy())
+    days = ((frame["end"] - frame["start"]).dt.total_seconds() / 86400).where(~frame["open"])
+    backwards = days < 0
+    frame["days"] = days.where(~backwards)
+    age = (e.data_end - frame["start"]).dt.total_seconds() / 86400 if e.data_end is not None else np.nan
+    frame["duration"] = frame["days"].where(~frame["open"], age)
+    return EndToEndCases(frame, e.data_end, e.end_from, int(backwards.sum()))
+
+
+def end_to_end_cases(data) -> EndToEndCases:
+    """The cases of a ``FlowData`` (with its linked contacts), ``FlowLog`` or events frame by the one definition."""
+    if isinstance(data, FlowData) and data.end_to_end_cases is not None:
+        return data.end_to_end_cases
+    return as_log(data).end_to_end_cases
+
+
+def summary(data) -> dict:
+    """The log's summary with end-to-end figures by the one definition (Kaplan–Meier, open cases censored)."""
+    return {**as_log(data).summary(), **end_to_end_summary(end_to_end_cases(data))}
 
 
 def phases(stage) -> dict:
@@ -123,27 +164,33 @@ def headline(data, *, service_name: str | None = None) -> str:
     name = service_name or (data.service_name if isinstance(data, FlowData) else "this service")
     if not log.n_cases:
         return f"No events are recorded for {name}: add events.csv (one row per step of a case) to map its flow."
-    s = log.summary()
+    s = summary(data)
     ct = log.case_table
     k = hands_threshold(log)
     many = (ct["people"] >= k).mean()
-    days = s["median_days"]
-    text = (f"Cases took a median {words.duration(days)} end to end" if days is not None else
-            "No case has finished yet")
+    median = endtoend.figure_words(s["median_days"], s["median_at_least"])
+    text = (f"Cases took a median {median} end to end" if s["closed_cases"] else "No case has finished yet")
+    if s["open_cases"]:
+        text += f" ({words.count(s['open_cases'], 'case')} still open)"
     if ct["people"].max() > 0:
         text += f"; {words.share(many)} passed through {k} or more hands"
     return text + "."
 
 
 def summary_sentences(data) -> list[str]:
-    """Plain sentences behind the headline: spread, steps, waste, rework, open cases."""
-    s = as_log(data).summary()
-    out = []
-    if s["median_days"] is not None:
-        out.append(f"Half the {s['closed_cases']:,} finished cases took {words.duration(s['median_days'])} or less; "
-                   f"85% took {words.duration(s['p85_days'])} or less (mean {words.duration(s['mean_days'])}).")
-    if s["open_cases"]:
-        out.append(f"{s['open_cases']:,} cases are still open and are left out of end-to-end times.")
+    """Plain sentences behind the headline: which start and end, spread, steps, waste, rework, open cases."""
+    s = summary(data)
+    out = [endtoend.definition_sentence(end_to_end_cases(data))] if s["cases"] else []
+    if s["closed_cases"]:
+        half = endtoend.within_words("half", s["median_days"], s["median_at_least"])
+        most = endtoend.within_words("85%", s["p85_days"], s["p85_at_least"])
+        mean = f" (mean {words.duration(s['mean_days'])})" if s["mean_days"] is not None else ""
+        if s["open_cases"]:
+            out.append(f"Counting the {words.count(s['open_cases'], 'open case')} as still waiting (Kaplan–Meier; "
+                       f"{s['cases']:,} cases, {s['closed_cases']:,} finished): {half}; {most}.")
+        else:
+            out.append(f"Half the {s['closed_cases']:,} finished cases took {words.duration(s['median_days'])} or "
+                       f"less; 85% took {words.duration(s['p85_days'])} or less{mean}.")
     out.append(f"A case went through {s['mean_steps']:,.1f} steps on average, with {s['mean_handoffs']:,.1f} "
                f"hand-offs and {s['mean_people']:,.1f} different people.")
     if s["value_step_share"] is not None:
@@ -163,7 +210,7 @@ def summary_sentences(data) -> list[str]:
 
 def questions(data) -> list[str]:
     """Questions for the team, from what the figures show."""
-    s = as_log(data).summary()
+    s = summary(data)
     q = ["Where does the work go? Walk one real case from the citizen's first contact to the need being met.",
          "Which steps would the citizen recognise as helping them, and which are there for us?"]
     if s["cases"]:
@@ -171,7 +218,7 @@ def questions(data) -> list[str]:
                  "hand-off happen?")
         if s["rework_share"]:
             q.append(f"Why do {words.share(s['rework_share'])} of cases go back through a step they have already done?")
-        if s["p85_days"] is not None and s["median_days"] is not None:
+        if s["p85_days"] is not None and s["median_days"] is not None and not s["open_cases"]:
             q.append(f"What makes the slowest cases take {words.duration(s['p85_days'])} or more when "
                      f"half take {words.duration(s['median_days'])} or less?")
         q.append("What would the clean flow be, and what system condition (rule, target, IT system, procedure) "
@@ -182,10 +229,12 @@ def questions(data) -> list[str]:
 def figures(data) -> dict:
     """The key figures written to flow.json."""
     log = as_log(data)
-    s = log.summary()
-    return {**{k: s[k] for k in ("cases", "events", "median_days", "p85_days", "mean_days", "mean_handoffs",
+    s = summary(data)
+    return {**{k: s[k] for k in ("cases", "events", "median_days", "median_at_least", "p85_days", "p85_at_least",
+                                 "mean_days", "mean_handoffs",
                                  "mean_people", "mean_steps", "rework_share", "value_step_share", "open_cases",
                                  "unclassified_steps", "variants_total", "variants", "clean_flow")},
+            "end_to_end": endtoend.figures(end_to_end_cases(data)),
             "problems": {row.check: int(row.count) for row in log.problems.table().itertuples()}}
 
 
@@ -221,13 +270,14 @@ class EndToEnd:
 
 
 def end_to_end(data, *, phase_starts=(), phase_labels=None, target=None) -> EndToEnd:
-    """End-to-end days of each finished case in order of completion, with process limits per phase.
+    """End-to-end days (the one definition, ``endtoend``) of each finished case in order of completion, with
+    process limits per phase; open cases have no time and are not on it.
 
     Several cases can finish on one day, so points are case numbers in order of completion; a phase starts at the
     first case finishing on or after the change (changes before the first or after the last case start none)."""
-    log = as_log(data)
-    ct = log.case_table.assign(_open=log.open_case)
-    done = ct[~ct["_open"]].sort_values("last_at", kind="stable")
+    cases = end_to_end_cases(data).frame
+    done = endtoend.completion_order(cases)
+    done = done.assign(last_at=done["end"], end_to_end_days=done["days"])  # the names the chart has always read
     if len(done) < 2:
         return EndToEnd(done, None, None)
     ends = done["last_at"].to_numpy()

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..contract import CATEGORIES, STEP_TYPES, WARNING, Problem
+from ..endtoend import EndToEndCases, case_times, survival
 from ..errors import SystemicError
 
 LOCAL_ZONE = "Europe/London"
@@ -247,13 +248,21 @@ class FlowLog:
         self.steps = self.ends - self.starts
         p.single_event_cases = int((self.steps == 1).sum())
         self._classify(catalogue)
-        self.open_case = np.zeros(len(self.starts), bool)
-        if cases is not None and len(cases) and "closed_at" in cases:
-            known = cases.drop_duplicates("case_id")
-            closed_at = pd.Series(known["closed_at"].to_numpy(), index=known["case_id"].astype(str))
-            pos = closed_at.index.get_indexer(pd.Index(self.case_ids.astype(str)))
-            self.open_case = (pos >= 0) & closed_at.isna().to_numpy()[np.maximum(pos, 0)]
+        self._cases, self._catalogue = cases, catalogue
+        self.open_case = self.end_to_end_cases.frame["open"].to_numpy(dtype=bool)
         p.open_cases = int(self.open_case.sum())
+
+    @cached_property
+    def end_to_end_cases(self) -> EndToEndCases:
+        """Each case's start, end and whether it is open, by the one definition (``endtoend``), from the events,
+        cases and catalogue this log was made from (a stage adds the linked contacts: ``flow.load``)."""
+        events = pd.DataFrame({"case_id": self._case_labels[self.case_code].astype(str),
+                               "timestamp": self.ts.view("datetime64[ns]"),
+                               "activity": self.activity_labels[self.act].astype(str),
+                               "service": self.service_labels[self.svc].astype(str) if len(self.service_labels)
+                               else ""})
+        return case_times(events=events, cases=self._cases, catalogue=self._catalogue,
+                          ids=self.case_ids.astype(str))
 
     def _classify(self, catalogue: pd.DataFrame | None) -> None:
         """Step type and category per event from the catalogue (service, activity); -1 when not listed."""
@@ -465,18 +474,12 @@ class FlowLog:
     def summary(self) -> dict:
         """The key figures for one service (or whatever events were given). End-to-end times leave out open cases."""
         ct = self.case_table
-        closed = ~self.open_case
-        e2e = ct["end_to_end_days"].to_numpy()[closed]
         classified = ct["value_steps"].sum() + ct["waste_steps"].sum()
         top = self.variants(10)
         return {
             "cases": int(self.n_cases),
-            "closed_cases": int(closed.sum()),
-            "open_cases": int(self.open_case.sum()),
             "events": int(self.n_events),
-            "median_days": _f(np.median(e2e)) if len(e2e) else None,
-            "p85_days": _f(np.percentile(e2e, 85)) if len(e2e) else None,
-            "mean_days": _f(e2e.mean()) if len(e2e) else None,
+            **end_to_end_summary(self.end_to_end_cases),
             "rework_share": _f((ct["rework"] > 0).mean()) if len(ct) else None,
             "mean_handoffs": _f(ct["handoffs"].mean()) if len(ct) else None,
             "mean_people": _f(ct["people"].mean()) if len(ct) else None,
@@ -487,6 +490,18 @@ class FlowLog:
             "variants": [{"path": r.path, "cases": int(r.cases), "share": _f(r.share)} for r in top.itertuples()],
             "clean_flow": self.clean_flow(),
         }
+
+
+def end_to_end_summary(cases: EndToEndCases) -> dict:
+    """End-to-end figures by the one definition: finished and open cases, the Kaplan–Meier median and 85th
+    percentile (None where not reached, with ``*_at_least``), and the mean of finished cases only when no case is
+    open (with open cases a mean of the finished ones is a partial figure, so it is None)."""
+    s = cases.survival()
+    done = cases.frame.loc[~cases.frame["open"], "days"].dropna()
+    return {"closed_cases": cases.n_finished, "open_cases": cases.n_open,
+            "median_days": _f(s.median), "median_at_least": _f(s.at_least(0.5)),
+            "p85_days": _f(s.p85), "p85_at_least": _f(s.at_least(0.85)),
+            "mean_days": _f(done.mean()) if len(done) and not cases.n_open else None}
 
 
 def _f(x) -> float | None:
@@ -519,18 +534,32 @@ def variants(data: pd.DataFrame, *, top: int | None = 10, catalogue: pd.DataFram
 
 def service_summary(data: pd.DataFrame, *, catalogue: pd.DataFrame | None = None,
                     cases: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per service: cases, events, median/85th percentile/mean end-to-end days (closed cases), rework share,
-    mean hand-offs and people per case, value-step share."""
+    """One row per service: cases, events, open cases, end-to-end days by the one definition (``endtoend``: the
+    Kaplan–Meier median and 85th percentile, NaN where not reached with ``*_at_least`` the longest time seen; the mean
+    only where no case is open), rework share, mean hand-offs and people per case, value-step share."""
     log = _log(data, catalogue, cases)
-    ct = log.case_table.assign(_closed=~log.open_case, _e2e=lambda f: f["end_to_end_days"].where(f["_closed"]))
+    e2e = log.end_to_end_cases.frame
+    ct = log.case_table
     g = ct.groupby("service", sort=True)
+    km = {}
+    for svc, idx in g.indices.items():
+        cases_ = e2e.iloc[idx]
+        timed = cases_[cases_["duration"].notna()]
+        s = survival(timed["duration"].to_numpy(float), ~timed["open"].to_numpy(bool))
+        done = cases_.loc[~cases_["open"], "days"].dropna()
+        km[svc] = {"open_cases": int(cases_["open"].sum()),
+                   "median_days": np.nan if s.median is None else s.median,
+                   "median_at_least": np.nan if s.at_least(0.5) is None else s.at_least(0.5),
+                   "p85_days": np.nan if s.p85 is None else s.p85,
+                   "p85_at_least": np.nan if s.at_least(0.85) is None else s.at_least(0.85),
+                   "mean_days": done.mean() if len(done) and not cases_["open"].any() else np.nan}
+    km = pd.DataFrame.from_dict(km, orient="index").reindex(g.size().index)
     classified = g["value_steps"].sum() + g["waste_steps"].sum()
     out = pd.DataFrame({
         "cases": g.size(),
         "events": g["steps"].sum(),
-        "median_days": g["_e2e"].median(),
-        "p85_days": g["_e2e"].quantile(0.85),
-        "mean_days": g["_e2e"].mean(),
+        **{c: km[c] if len(km.columns) else np.nan for c in ("open_cases", "median_days", "median_at_least",
+                                                              "p85_days", "p85_at_least", "mean_days")},
         "rework_share": g["rework"].agg(lambda s: (s > 0).mean()),
         "mean_handoffs": g["handoffs"].mean(),
         "mean_people": g["people"].mean(),

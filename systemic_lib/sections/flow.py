@@ -26,12 +26,17 @@ def show_summary(data: flow.FlowData) -> None:
 def show_end_to_end(data, *, target=None):
     """The end-to-end capability chart with the service's system changes as phases; a note below 2 finished cases."""
     log = flow.as_log(data)
-    finished = int((~log.open_case).sum())
+    cases = flow.end_to_end_cases(data)
+    finished = cases.n_finished
     if finished < 2:
-        report.note(f"{'No case has' if finished == 0 else 'Only 1 case has'} finished, so there is no chart of "
-                    "end-to-end time yet." if log.n_events else "No events recorded, so there is no chart of "
+        still = f" ({words.count(cases.n_open, 'case')} still open)" if cases.n_open else ""
+        report.note(f"{'No case has' if finished == 0 else 'Only 1 case has'} finished{still}, so there is no chart "
+                    "of end-to-end time yet." if log.n_events else "No events recorded, so there is no chart of "
                     "end-to-end time.")
         return None
+    if cases.n_open:
+        report.note(f"Each point is a finished case; {words.count(cases.n_open, 'open case')} "
+                    f"{'has' if cases.n_open == 1 else 'have'} no end-to-end time yet and {'is' if cases.n_open == 1 else 'are'} not on the chart.")
     return charts.end_to_end_chart(data, phase_starts=getattr(data, "phase_starts", ()),
                                    phase_labels=getattr(data, "phase_labels", None), target=target)
 

@@ -3,11 +3,11 @@ narration (or the note saying why it has no chart)."""
 
 from __future__ import annotations
 
-from systemic_lib import measure, report
-from systemic_lib.charts.measure import chart
+from systemic_lib import endtoend, measure, measure_cases, report
+from systemic_lib.charts.measure import case_chart, chart
 from systemic_lib.measure import MeasureData, MeasureResult
 
-__all__ = ["show_summary", "show", "show_all"]
+__all__ = ["show_summary", "show", "show_all", "show_per_case"]
 
 
 def show_summary(data: MeasureData) -> None:
@@ -35,4 +35,24 @@ def show_all(data) -> None:
     """``show`` every measure in order (``data`` a MeasureData or, from older notebooks, its list of results)."""
     for r in (data.results if isinstance(data, MeasureData) else data):
         show(r)
+        if r.id == "end_to_end_days" and isinstance(data, MeasureData):
+            show_per_case(data)
+
+
+def show_per_case(data: MeasureData) -> None:
+    """End-to-end time per case beside the weekly median: which start and end, the chart of individual cases and
+    its narration (or the note saying why there is no chart)."""
+    import matplotlib.pyplot as plt
+
+    cap = data.per_case
+    if cap is None:
+        return
+    report.heading("End-to-end time per case", level=3)
+    report.note(endtoend.definition_sentence(cap.cases))
+    if cap.result is None:
+        report.note(cap.note)
+        return
+    case_chart(cap)
+    plt.show()
+    report.note(measure_cases.sentence(cap) + " " + cap.narration)
 

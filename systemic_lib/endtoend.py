@@ -1,0 +1,320 @@
+"""End-to-end time, defined once, from the citizen's point of view (METHOD.md "Figures that must stay true").
+
+Every stage that speaks of end-to-end time (flow, measure, experiment, the scan and the council index) reads it here:
+
+* **start** = the earliest of the citizen's first linked contact (``demand.case_id``), ``cases.opened_at`` and the
+  case's first step (events), whichever is known; ``start_from`` says which ("contact", "opened", "first step"; on a
+  tie the citizen's contact wins, then the opening);
+* **end** = ``cases.closed_at``. A case not in ``cases.csv`` (or a council without it) ends at its closing step only
+  if the stage can tell it ended: a step of an activity marked ``closes_case`` = yes in ``activities.csv`` (a
+  ``delivery`` step), or named in the explicit ``closing`` option; its end is the last such step. Otherwise it is
+  **open**: it has no end-to-end time, never a partial one.
+
+Open cases are survival data: ``survival`` estimates the median and 85th percentile by Kaplan–Meier, each open case
+censored at the data's last date (its age so far is a lower bound, not its time). Where the estimate is not reached
+(more than half, or 15%, of cases still open beyond the longest time seen), the figure is ``None`` and ``at_least``
+says "more than N days". The estimator is the textbook product-limit one (the same as ``lifelines``'
+``KaplanMeierFitter``; the tests check them against each other), written here in a few lines of numpy so that the
+library does not pin pandas below 3 as ``lifelines`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import words
+
+__all__ = ["CASE_COLUMNS", "EndToEndCases", "Survival", "case_times", "survival", "closing_activities",
+           "definition_sentence", "figure_words", "within_words", "figures", "by_service", "completion_order"]
+
+_NS_PER_DAY = 86_400e9
+#: The per-case table: one row per case.
+CASE_COLUMNS = ["case_id", "service", "start", "start_from", "end", "open", "days", "duration"]
+START_WORDS = {"contact": "at the citizen's first contact", "opened": "when the case was opened (cases.csv)",
+               "first step": "at their first recorded step"}
+
+
+@dataclass
+class EndToEndCases:
+    """Every case with its start, end and whether it is open; ``days`` is the end-to-end time of a finished case
+    (NaN for an open one), ``duration`` the time to the end or, for an open case, to the data's last date
+    (``data_end``) — what the Kaplan–Meier estimate is fed, with ``open`` as censored. ``end_from`` counts how the
+    finished cases' ends were known ("closed_at", "closing step"); ``backwards`` counts cases that end before they
+    start (a data error: left out of every time)."""
+
+    frame: pd.DataFrame
+    data_end: pd.Timestamp | None
+    end_from: dict[str, int] = field(default_factory=dict)
+    backwards: int = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.frame)
+
+    @property
+    def n_open(self) -> int:
+        return int(self.frame["open"].sum())
+
+    @property
+    def n_finished(self) -> int:
+        return int((~self.frame["open"] & self.frame["days"].notna()).sum())
+
+    def starts(self) -> dict[str, int]:
+        """How many cases start at each of "contact", "opened" and "first step"."""
+        counts = self.frame["start_from"].value_counts()
+        return {k: int(counts.get(k, 0)) for k in START_WORDS}
+
+    def timed(self) -> pd.DataFrame:
+        """The cases with a usable duration (not backwards, with a start)."""
+        return self.frame[self.frame["duration"].notna()]
+
+    def survival(self) -> "Survival":
+        t = self.timed()
+        return survival(t["duration"].to_numpy(dtype=float), ~t["open"].to_numpy(dtype=bool))
+
+
+def closing_activities(catalogue: pd.DataFrame | None, closing=()) -> set[tuple[str, str]] | set[str]:
+    """The (service, activity) pairs marked ``closes_case`` in the catalogue, plus activity names given in
+    ``closing`` (for every service, as ("", name))."""
+    out: set = {("", str(a)) for a in closing}
+    if catalogue is not None and len(catalogue) and "closes_case" in catalogue:
+        marked = catalogue[catalogue["closes_case"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+        svc = marked["service"].astype(object).fillna("") if "service" in marked else pd.Series("", index=marked.index)
+        out |= {(str(s), str(a)) for s, a in zip(svc, marked["activity"])}
+    return out
+
+
+def _first_contact(contacts: pd.DataFrame | None) -> pd.Series:
+    if contacts is None or contacts.empty or "case_id" not in contacts or "received_at" not in contacts:
+        return pd.Series(dtype="datetime64[ns]")
+    linked = contacts[contacts["case_id"].notna() & contacts["received_at"].notna()]
+    return pd.to_datetime(linked["received_at"]).groupby(linked["case_id"].astype(str)).min()
+
+
+def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None = None,
+               contacts: pd.DataFrame | None = None, catalogue: pd.DataFrame | None = None, closing=(),
+               ids=None, data_end=None) -> EndToEndCases:
+    """The start and end of every case (see the module's definition), one row each.
+
+    ``events`` (case_id, timestamp, activity, service), ``cases`` (case_id, opened_at, closed_at) and ``contacts``
+    (case_id, received_at) are the service's tables, any of them None; ``catalogue`` the activities table (its
+    ``closes_case`` column), ``closing`` activity names that close a case. ``ids``: only these cases (default: every
+    case in events or cases). ``data_end``: the censoring date for open cases (default: the last date in the three
+    tables, every contact included); a case closing after it is open at it."""
+    first_step = last_step = closing_at = pd.Series(dtype="datetime64[ns]")
+    step_service = pd.Series(dtype=object)
+    dates = []
+    if events is not None and len(events):
+        ev = events[events["case_id"].notna() & events["timestamp"].notna()]
+        key = ev["case_id"].astype(str)
+        ts = pd.to_datetime(ev["timestamp"])
+        if getattr(ts.dt, "tz", None) is not None:
+            ts = ts.dt.tz_localize(None)
+        g = ts.groupby(key)
+        first_step, last_step = g.min(), g.max()
+        dates.append(ts)
+        if "service" in ev:
+            step_service = ev["service"].astype(object).groupby(key).first()
+        marked = closing_activities(catalogue, closing)
+        if marked:
+            svc = ev["service"].astype(object).fillna("").astype(str) if "service" in ev else pd.Series("", index=ev.index)
+            act = ev["activity"].astype(str)
+            anywhere = {a for s_, a in marked if s_ == ""}
+            is_close = ((svc + "\x1f" + act).isin({f"{s_}\x1f{a}" for s_, a in marked}) | act.isin(anywhere))
+            is_close = is_close.to_numpy(dtype=bool)
+            closing_at = ts[is_close].groupby(key[is_close]).max()
+    opened = closed = pd.Series(dtype="datetime64[ns]")
+    case_service = pd.Series(dtype=object)
+    in_cases = pd.Index([], dtype=object)
+    if cases is not None and len(cases):
+        known = cases[cases["case_id"].notna()].drop_duplicates("case_id")
+        idx = known["case_id"].astype(str)
+        in_cases = pd.Index(idx)
+        opened = pd.Series(pd.to_datetime(known["opened_at"]).to_numpy(), index=idx) if "opened_at" in known else opened
+        closed = (pd.Series(pd.to_datetime(known["closed_at"]).to_numpy(), index=idx) if "closed_at" in known
+                  else pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]"))
+        if "service" in known:
+            case_service = pd.Series(known["service"].astype(object).to_numpy(), index=idx)
+        dates += [opened, closed]
+    contact = _first_contact(contacts)
+    if ids is None:
+        index = pd.Index(first_step.index).union(in_cases)
+    else:
+        index = pd.Index(pd.Series(list(ids), dtype=object).astype(str).unique())
+    if contacts is not None and "received_at" in contacts and len(contacts):
+        dates.append(pd.to_datetime(contacts["received_at"]))  # every contact is part of the data's span
+    contact = contact[contact.index.isin(index)]
+    if data_end is None:
+        present = [pd.to_datetime(d).dropna() for d in dates if len(d)]
+        data_end = max((d.max() for d in present if len(d)), default=None)
+    data_end = None if data_end is None or pd.isna(data_end) else pd.Timestamp(data_end)
+
+    def at(s):
+        return pd.to_datetime(s.reindex(index)).astype("datetime64[ns]")
+
+    candidates = pd.DataFrame({"contact": at(contact), "opened": at(opened), "first step": at(first_step)})
+    start = candidates.min(axis=1)
+    has_start = start.notna()
+    start_from = candidates.eq(start, axis=0).idxmax(axis=1).where(has_start)
+    from_cases = index.isin(in_cases)
+    end = at(closed).where(from_cases, at(closing_at))
+    end_from = pd.Series(np.where(from_cases, "closed_at", "closing step"), index=index).where(end.notna())
+    if data_end is not None:
+        after = end > data_end
+        end = end.where(~after)
+        end_from = end_from.where(~after)
+    is_open = end.isna()
+    backwards = (end < start).fillna(False)
+    days = ((end - start).dt.total_seconds() / 86400).where(~backwards)
+    age = ((data_end - start).dt.total_seconds() / 86400) if data_end is not None else pd.Series(np.nan, index=index)
+    duration = days.where(~is_open, age.clip(lower=0))
+    service = case_service.reindex(index).fillna(step_service.reindex(index))
+    frame = pd.DataFrame({"case_id": index.astype(str), "service": service.to_numpy(dtype=object),
+                          "start": start.to_numpy(), "start_from": start_from.to_numpy(dtype=object),
+                          "end": end.to_numpy(), "open": is_open.to_numpy(dtype=bool),
+                          "days": days.to_numpy(dtype=float), "duration": duration.to_numpy(dtype=float)})
+    counts = end_from[~backwards].value_counts()
+    return EndToEndCases(frame.reset_index(drop=True), data_end, {k: int(v) for k, v in counts.items()},
+                         int(backwards.sum()))
+
+
+# ---- Kaplan–Meier ------------------------------------------------------------------------------------------------
+@dataclass
+class Survival:
+    """Kaplan–Meier estimate of end-to-end time: the survival curve (``times``, ``surviving``: the share of cases
+    not yet finished just after each time), the median and 85th percentile (None where not reached, with
+    ``*_at_least`` the longest time seen: "more than N days"), and counts."""
+
+    times: np.ndarray
+    surviving: np.ndarray
+    n: int
+    finished: int
+    open: int
+    longest: float | None
+
+    def quantile(self, q: float) -> float | None:
+        """The time by which a share ``q`` of cases had finished: the first time the curve falls to 1 - q or below
+        (as ``lifelines``' ``qth_survival_time(1 - q)``), or None when it never does."""
+        hit = np.flatnonzero(self.surviving <= 1 - q + 1e-12)
+        return float(self.times[hit[0]]) if len(hit) else None
+
+    @property
+    def median(self) -> float | None:
+        return self.quantile(0.5)
+
+    @property
+    def p85(self) -> float | None:
+        return self.quantile(0.85)
+
+    def at_least(self, q: float) -> float | None:
+        """Where the ``q`` estimate is not reached, the longest time seen (the figure is more than it)."""
+        return self.longest if self.quantile(q) is None and self.n else None
+
+
+def survival(durations, finished) -> Survival:
+    """The product-limit (Kaplan–Meier) estimate from each case's ``durations`` (days) and whether it ``finished``
+    (False = open, censored at its duration). Cases without a duration are left out."""
+    d = np.asarray(durations, dtype=float)
+    e = np.asarray(finished, dtype=bool)
+    ok = np.isfinite(d)
+    d, e = d[ok], e[ok]
+    if not len(d):
+        return Survival(np.array([]), np.array([]), 0, 0, 0, None)
+    times, inverse = np.unique(d, return_inverse=True)
+    deaths = np.bincount(inverse, weights=e.astype(float), minlength=len(times))
+    leaving = np.bincount(inverse, minlength=len(times))
+    at_risk = len(d) - np.concatenate([[0], np.cumsum(leaving)[:-1]])
+    surviving = np.cumprod(1 - deaths / at_risk)
+    return Survival(times, surviving, len(d), int(e.sum()), int((~e).sum()), float(d.max()))
+
+
+# ---- words and figures ----------------------------------------------------------------------------------------
+def definition_sentence(cases: EndToEndCases) -> str:
+    """The one sentence every report says: which start and end it used, with counts."""
+    n = cases.n
+    if not n:
+        return "No cases are recorded, so there is no end-to-end time."
+    starts = cases.starts()
+    parts = [f"{words.number(v)} of {words.count(n, 'case')} start {START_WORDS[k]}"
+             if i == 0 else f"{words.number(v)} {START_WORDS[k]}"
+             for i, (k, v) in enumerate((k, v) for k, v in starts.items() if v)]
+    text = "End-to-end time runs from the earliest of the citizen's first contact, the case opening and its first " \
+           "step, to the case closing: " + ", ".join(parts) if parts else "No case has a start date"
+    ends = []
+    if cases.end_from.get("closed_at"):
+        ends.append(f"{words.count(cases.end_from['closed_at'], 'case')} closed (closed_at)")
+    if cases.end_from.get("closing step"):
+        ends.append(f"{words.count(cases.end_from['closing step'], 'case')} ended at a closing step")
+    text += "; " + (" and ".join(ends) if ends else "no case has ended")
+    text += f"; {words.count(cases.n_open, 'case')} {'is' if cases.n_open == 1 else 'are'} still open"
+    if cases.data_end is not None and cases.n_open:
+        text += f" (counted as open, not finished, up to {words.date(cases.data_end)})"
+    if cases.backwards:
+        text += f"; {words.count(cases.backwards, 'case')} closing before {'it starts' if cases.backwards == 1 else 'they start'} left out"
+    return text + "."
+
+
+def figure_words(value: float | None, at_least: float | None) -> str:
+    """'34 days', or 'more than 120 days' where the estimate is not reached, or the missing mark."""
+    if value is not None:
+        return words.duration(value)
+    if at_least is not None:
+        return f"more than {words.duration(at_least)}"
+    return words.MISSING
+
+
+def within_words(share: str, value: float | None, at_least: float | None) -> str:
+    """'half take 4.0 days or less', or where not reached 'more than half take longer than 10 days'."""
+    if value is not None:
+        return f"{share} take {words.duration(value)} or less"
+    if at_least is not None:
+        rest = "half" if share == "half" else f"{100 - int(share.rstrip('%'))}%"
+        return f"more than {rest} take longer than {words.duration(at_least)}"
+    return f"{share}: {words.MISSING}"
+
+
+def _r(x):
+    return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+
+def figures(cases: EndToEndCases) -> dict:
+    """The end-to-end block of a stage's JSON: definition counts and the Kaplan–Meier median and 85th percentile
+    (null with ``*_at_least`` where not reached), with the open count beside them."""
+    s = cases.survival()
+    return {"cases": cases.n, "finished": cases.n_finished, "open_cases": cases.n_open,
+            "start_from": cases.starts(), "end_from": dict(sorted(cases.end_from.items())),
+            "backwards": cases.backwards,
+            "censored_at": None if cases.data_end is None else cases.data_end.isoformat(),
+            "median_days": _r(s.median), "median_at_least": _r(s.at_least(0.5)),
+            "p85_days": _r(s.p85), "p85_at_least": _r(s.at_least(0.85)),
+            "method": "Kaplan-Meier, open cases censored at the data's last date",
+            "sentence": definition_sentence(cases)}
+
+
+def by_service(cases: EndToEndCases) -> pd.DataFrame:
+    """Per service: cases, open cases, Kaplan–Meier median and 85th percentile days (NaN where not reached) and
+    the 'at least' days where not reached."""
+    rows = []
+    t = cases.timed()
+    for svc, g in t.groupby(t["service"].astype(str), sort=True):
+        s = survival(g["duration"].to_numpy(float), ~g["open"].to_numpy(bool))
+        rows.append({"service": svc, "cases": int((cases.frame["service"].astype(str) == svc).sum()),
+                     "open_cases": int(g["open"].sum()),
+                     "median_days": np.nan if s.median is None else s.median,
+                     "median_at_least": np.nan if s.at_least(0.5) is None else s.at_least(0.5),
+                     "p85_days": np.nan if s.p85 is None else s.p85,
+                     "p85_at_least": np.nan if s.at_least(0.85) is None else s.at_least(0.85)})
+    return pd.DataFrame(rows, columns=["service", "cases", "open_cases", "median_days", "median_at_least",
+                                       "p85_days", "p85_at_least"])
+
+
+def completion_order(frame: pd.DataFrame, *, end: str = "end", value: str = "days") -> pd.DataFrame:
+    """Finished cases in order of completion, numbered 1, 2, ... in ``position``: the x of every per-case chart.
+
+    Several cases can finish on one day and ``spc.xmr`` refuses duplicate dates, so per-case charts (the measure
+    stage's capability per case, flow's end-to-end chart) plot cases by position; ties keep the table's order."""
+    done = frame[frame[end].notna() & frame[value].notna()].sort_values(end, kind="stable").reset_index(drop=True)
+    return done.assign(position=np.arange(1, len(done) + 1))

@@ -1,0 +1,117 @@
+"""End-to-end time defined once (systemic_lib.endtoend): start, end, open cases, Kaplan–Meier figures."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TESTSHIRE
+from systemic_lib import endtoend
+from systemic_lib.contract import TABLES
+
+
+def _csv(name, **dates):
+    frame = pd.read_csv(io.StringIO(TESTSHIRE[name]))
+    for col in dates:
+        frame[col] = pd.to_datetime(frame[col])
+    return frame
+
+
+def _housing(frame):
+    return frame[frame["service"] == "housing-repairs"]
+
+
+def test_testshire_housing_by_hand():
+    """R1 10 days, R2 4, R3 0.5 (closed_at), R4 open since 10 Jan, censored at the data's last date (20 Jan: 10
+    days). KM: S(0.5) = 3/4, S(4) = 1/2, S(10) = 1/4 (R1 finishes, R4 censored, 2 at risk): median 4 days; the
+    curve never falls to 0.15, so the 85th percentile is "more than 10 days"."""
+    events = _housing(_csv("events.csv", timestamp=1))
+    cases = _housing(_csv("cases.csv", opened_at=1, closed_at=1))
+    e2e = endtoend.case_times(events=events, cases=cases)
+    f = e2e.frame.set_index("case_id")
+    assert list(f.index) == ["R1", "R2", "R3", "R4"]
+    assert f["days"].tolist()[:3] == [10, 4, 0.5] and np.isnan(f.loc["R4", "days"])
+    assert f["open"].tolist() == [False, False, False, True]
+    assert f.loc["R4", "duration"] == 10
+    assert e2e.data_end == pd.Timestamp("2024-01-20 09:00")
+    assert e2e.starts() == {"contact": 0, "opened": 4, "first step": 0}  # a tie with the first step: opened
+    s = e2e.survival()
+    assert s.median == 4 and s.p85 is None and s.at_least(0.85) == 10 and s.at_least(0.5) is None
+    figs = endtoend.figures(e2e)
+    assert figs["median_days"] == 4 and figs["p85_days"] is None and figs["p85_at_least"] == 10
+    assert figs["open_cases"] == 1 and figs["finished"] == 3 and figs["end_from"] == {"closed_at": 3}
+    assert endtoend.figure_words(s.p85, s.at_least(0.85)) == "more than 10 days"
+    assert "4 cases start when the case was opened" in figs["sentence"] and "1 case is still open" in figs["sentence"]
+
+
+def test_start_is_the_citizens_first_contact_and_end_needs_closing():
+    """Without cases.csv: A has a closing step (ends there), B has none (open, no partial time); A's citizen called
+    two days before its first step, so A starts at the call."""
+    events = pd.DataFrame({"case_id": ["A", "A", "A", "B", "B"], "service": "s",
+                           "activity": ["Log", "Fix", "Tidy up", "Log", "Fix"],
+                           "timestamp": pd.to_datetime(["2024-01-03", "2024-01-08", "2024-01-09", "2024-01-04",
+                                                        "2024-01-06"])})
+    contacts = pd.DataFrame({"case_id": ["A", "A", None], "received_at": pd.to_datetime(
+        ["2024-01-02", "2024-01-01", "2023-12-01"])})
+    catalogue = pd.DataFrame({"service": "s", "activity": ["Log", "Fix", "Tidy up"],
+                              "closes_case": pd.array([False, True, None], dtype="boolean")})
+    e2e = endtoend.case_times(events=events, contacts=contacts, catalogue=catalogue)
+    f = e2e.frame.set_index("case_id")
+    assert f.loc["A", "start_from"] == "contact" and f.loc["A", "start"] == pd.Timestamp("2024-01-01")
+    assert f.loc["A", "days"] == 7 and f.loc["A", "end"] == pd.Timestamp("2024-01-08")  # its closing step
+    assert f.loc["B", "days"] == 2  # B's Fix closes it too
+    no_catalogue = endtoend.case_times(events=events, contacts=contacts).frame.set_index("case_id")
+    assert no_catalogue["open"].all() and no_catalogue["days"].isna().all()  # never a partial time
+    assert no_catalogue.loc["B", "duration"] == 5  # censored at 9 Jan, the data's last date
+    explicit = endtoend.case_times(events=events, closing=["Tidy up"]).frame.set_index("case_id")
+    assert explicit.loc["A", "days"] == 6 and explicit.loc["B", "open"]
+
+
+def test_a_case_closing_after_the_censoring_date_is_open_there():
+    cases = pd.DataFrame({"case_id": ["X"], "opened_at": pd.to_datetime(["2024-01-01"]),
+                          "closed_at": pd.to_datetime(["2024-03-01"])})
+    e2e = endtoend.case_times(cases=cases, data_end="2024-02-01")
+    assert e2e.frame["open"].tolist() == [True] and e2e.frame["duration"].tolist() == [31]
+
+
+def test_backwards_case_is_left_out():
+    cases = pd.DataFrame({"case_id": ["X", "Y"], "opened_at": pd.to_datetime(["2024-01-05", "2024-01-01"]),
+                          "closed_at": pd.to_datetime(["2024-01-01", "2024-01-03"])})
+    e2e = endtoend.case_times(cases=cases)
+    assert e2e.backwards == 1 and e2e.survival().n == 1 and "closing before it starts left out" in \
+        endtoend.definition_sentence(e2e)
+
+
+def test_closes_case_is_an_optional_activities_column():
+    col = next(c for c in TABLES["activities"].columns if c.name == "closes_case")
+    assert col.kind == "bool" and not col.required
+
+
+def test_completion_order_numbers_cases_by_end():
+    frame = pd.DataFrame({"end": pd.to_datetime(["2024-01-03", "2024-01-01", None, "2024-01-01"]),
+                          "days": [1.0, 2.0, np.nan, 3.0]})
+    done = endtoend.completion_order(frame)
+    assert done["days"].tolist() == [2.0, 3.0, 1.0] and done["position"].tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_kaplan_meier_matches_lifelines(seed):
+    lifelines = pytest.importorskip("lifelines")
+    rng = np.random.default_rng(seed)
+    n = 200
+    d = np.round(rng.lognormal(2.5, 0.8, n), 1)
+    e = rng.random(n) > (0.1 + 0.2 * seed)
+    kmf = lifelines.KaplanMeierFitter().fit(d, e)
+    ours = endtoend.survival(d, e)
+    sf = kmf.survival_function_.iloc[1:, 0]  # lifelines starts at t=0
+    np.testing.assert_allclose(ours.times, sf.index.to_numpy())
+    np.testing.assert_allclose(ours.surviving, sf.to_numpy())
+    theirs_median = kmf.median_survival_time_
+    theirs_p85 = lifelines.utils.qth_survival_times(0.15, kmf.survival_function_).iloc[0, 0] \
+        if hasattr(lifelines.utils.qth_survival_times(0.15, kmf.survival_function_), "iloc") \
+        else lifelines.utils.qth_survival_times(0.15, kmf.survival_function_)
+    assert (ours.median if ours.median is not None else np.inf) == theirs_median
+    assert (ours.p85 if ours.p85 is not None else np.inf) == float(theirs_p85)
