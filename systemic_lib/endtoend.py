@@ -104,7 +104,7 @@ def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None
     ``closes_case`` column), ``closing`` activity names that close a case. ``ids``: only these cases (default: every
     case in events or cases). ``data_end``: the censoring date for open cases (default: the last date in the three
     tables, every contact included); a case closing after it is open at it."""
-    first_step = last_step = closing_at = pd.Series(dtype="datetime64[ns]")
+    first_step = closing_at = pd.Series(dtype="datetime64[ns]")
     step_service = pd.Series(dtype=object)
     dates = []
     if events is not None and len(events):
@@ -114,7 +114,7 @@ def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None
         if getattr(ts.dt, "tz", None) is not None:
             ts = ts.dt.tz_localize(None)
         g = ts.groupby(key)
-        first_step, last_step = g.min(), g.max()
+        first_step = g.min()
         dates.append(ts)
         if "service" in ev:
             step_service = ev["service"].astype(object).groupby(key).first()
