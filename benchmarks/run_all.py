@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 QUICK = {
     "bench_batch.py": ["--limit", "4"],
     "bench_cluster.py": ["--stage", "organisation_scan"],
+    "bench_decisions.py": ["--decisions", "10", "--old-decisions", "1"],
     "bench_demand.py": ["--contacts", "100000", "--repeat", "1"],
     "bench_flow.py": ["--quick", "--repeat", "2"],
 }

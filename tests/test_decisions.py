@@ -1,0 +1,262 @@
+"""The demand workshop's store: leases, skip, undo, tally, disagreements, folding into demand.csv, and several
+writers (threads and processes) at once losing nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pandas as pd
+import pytest
+
+from systemic_lib import config
+from systemic_lib.contract import read_raw, read_table
+from systemic_lib.decisions import DecisionStore, fold_council, store_path
+from systemic_lib.errors import SystemicError
+
+HEADER = "contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type,what_matters\n"
+
+
+def open_demand(n: int, classified: int = 0) -> str:
+    """``n`` unclassified housing-repairs contacts (then ``classified`` value ones)."""
+    rows = [f"K{i:04d},housing-repairs,2024-02-01 09:00,phone,call {i},type {i % 3},,," for i in range(n)]
+    rows += [f"V{i:04d},housing-repairs,2024-02-01 09:00,phone,fine {i},type 0,value,," for i in range(classified)]
+    return HEADER + "\n".join(rows) + "\n"
+
+
+def demand_rows(folder) -> pd.DataFrame:
+    raw, _ = read_raw(folder / "demand.csv", "demand")
+    return raw
+
+
+# ------------------------------------------------------------------------------------------------ one person
+def test_next_contact_gives_the_unclassified_contacts_redacted_and_leased(testshire):
+    store = DecisionStore(testshire)
+    first = store.next_contact("housing-repairs", "AB")
+    assert first == {"contact_id": "C06", "service": "housing-repairs", "received_at": "2024-01-10 09:00",
+                     "channel": "phone", "verbatim": "", "demand_type": "fix boiler"}
+    assert store.next_contact("housing-repairs", "AB")["contact_id"] == "C06"  # a reload resumes the same contact
+    assert store.next_contact("housing-repairs", "CD")["contact_id"] == "C09"  # never the one AB holds
+    assert store.next_contact("housing-repairs", "EF") is None  # both leased
+    assert store.next_contact("council-tax", "AB") is None  # every council-tax contact is classified
+    assert store_path(testshire).exists()
+
+
+def test_verbatim_is_redacted(council_factory):
+    folder = council_factory(demand=HEADER + "K1,housing-repairs,2024-02-01 09:00,phone,ring me on 07700 900123,x,,,\n")
+    contact = DecisionStore(folder).next_contact(None, "AB")
+    assert "07700" not in contact["verbatim"] and "[phone]" in contact["verbatim"]
+
+
+def test_a_lease_that_ran_out_is_offered_to_someone_else(council_factory):
+    store = DecisionStore(council_factory(demand=open_demand(2)))
+    assert store.next_contact(None, "AB", lease_seconds=0)["contact_id"] == "K0000"
+    assert store.next_contact(None, "CD")["contact_id"] == "K0000"  # AB's lease has run out
+    assert store.next_contact(None, "AB")["contact_id"] == "K0001"
+
+
+def test_decide_skip_undo_and_the_tally(testshire):
+    store = DecisionStore(testshire)
+    assert store.tally("housing-repairs") == {
+        "value": 4, "failure": 4, "unclassified": 2, "decided_in_workshop": 0,
+        "pareto": [{"demand_type": "when will repair be done", "value": 0, "failure": 3},
+                   {"demand_type": "repair not right", "value": 0, "failure": 1},
+                   {"demand_type": "fix boiler", "value": 2, "failure": 0},
+                   {"demand_type": "fix roof", "value": 2, "failure": 0}]}
+    assert store.next_contact("housing-repairs", "AB")["contact_id"] == "C06"
+    store.skip("C06", "AB")
+    assert store.next_contact("housing-repairs", "AB")["contact_id"] == "C09"
+    assert store.next_contact("housing-repairs", "CD")["contact_id"] == "C06"  # skipped by AB only
+    store.decide("C09", "AB", "Failure", failure_type="Not done")
+    tally = store.tally("housing-repairs")
+    assert (tally["value"], tally["failure"], tally["unclassified"], tally["decided_in_workshop"]) == (4, 5, 1, 1)
+    assert {"demand_type": "fix boiler", "value": 2, "failure": 1} in tally["pareto"]
+    assert store.next_contact("housing-repairs", "AB") is None  # C06 skipped, C09 decided
+    assert store.undo("AB") == "C09"
+    assert store.next_contact("housing-repairs", "AB")["contact_id"] == "C09"  # back on AB's screen
+    assert store.tally("housing-repairs")["unclassified"] == 2
+    assert store.undo("AB") is None
+    store.decide("C09", "AB", "value", demand_type="boiler service")
+    tally = store.tally("housing-repairs")
+    assert (tally["value"], tally["failure"], tally["unclassified"]) == (5, 4, 1)
+    assert {"demand_type": "boiler service", "value": 1, "failure": 0} in tally["pareto"]
+    assert store.tally(None)["value"] == 6  # every service: parking's C11 too
+    # every decision is kept, the undone one marked
+    with sqlite3.connect(store_path(testshire)) as db:
+        assert db.execute("SELECT COUNT(*), SUM(undone) FROM decisions").fetchone() == (2, 1)
+
+
+@pytest.mark.parametrize("kwargs, says", [
+    ({"classification": "maybe"}, "'maybe' is not a classification"),
+    ({"classification": "failure", "failure_type": "slow"}, "'slow' is not a failure type"),
+    ({"classification": "value", "failure_type": "not done"}, "failure demand only"),
+    ({"classification": "value", "contact_id": "NOPE"}, "no contact 'NOPE'"),
+    ({"classification": "value", "person": "  "}, "say who is deciding"),
+])
+def test_decide_refuses_values_the_contract_does_not_allow(testshire, kwargs, says):
+    store = DecisionStore(testshire)
+    args = {"contact_id": "C06", "person": "AB", **kwargs}
+    with pytest.raises(SystemicError, match=says):
+        store.decide(args.pop("contact_id"), args.pop("person"), args.pop("classification"), **args)
+    assert store.live().empty
+
+
+def test_disagreements_name_who_said_what(testshire):
+    store = DecisionStore(testshire)
+    store.decide("C06", "AB", "failure", failure_type="progress chasing")
+    store.decide("C06", "CD", "value")
+    store.decide("C09", "AB", "value")
+    store.decide("C09", "CD", "value")
+    store.decide("C10", "AB", "value")
+    store.decide("C10", "AB", "failure", failure_type="not done right")  # AB changed their mind: latest counts
+    store.decide("C10", "CD", "failure", failure_type="not done right")
+    found = store.disagreements("housing-repairs")
+    assert found.to_dict("records") == [{"contact_id": "C06", "demand_type": "fix boiler", "people": 2,
+                                         "said": "AB: failure (progress chasing); CD: value"}]
+    assert store.disagreements("council-tax").empty
+
+
+# ------------------------------------------------------------------------------------------------------ folding
+def test_fold_writes_decisions_once_keeps_the_rest_and_the_previous_version(testshire):
+    before = (testshire / "demand.csv").read_text()
+    store = DecisionStore(testshire)
+    store.decide("C06", "AB", "failure", failure_type="progress chasing", what_matters="knowing when")
+    store.decide("C09", "CD", "value")
+    assert store.fold() == 2
+    assert (testshire / "demand.csv.prev").read_text() == before
+    raw = demand_rows(testshire).set_index("contact_id")
+    assert raw.loc["C06", ["classification", "failure_type", "what_matters", "classified_by"]].tolist() == [
+        "failure", "progress chasing", "knowing when", "coach:AB"]
+    assert raw.loc["C09", ["classification", "failure_type", "classified_by"]].tolist() == ["value", "", "coach:CD"]
+    assert raw.loc["C02", "verbatim"] == "When will you come? <b>now</b> ring 07700 900123"  # other rows as written
+    assert raw.loc["C02", "classified_by"] == ""
+    after = (testshire / "demand.csv").read_bytes()
+    assert store.fold() == 0 and fold_council(testshire) == 0  # idempotent: nothing folded twice
+    assert (testshire / "demand.csv").read_bytes() == after
+    with sqlite3.connect(store_path(testshire)) as db:  # a fold cut short before marking: folding again is harmless
+        db.execute("UPDATE decisions SET folded = 0")
+    assert DecisionStore(testshire).fold() == 0
+    assert (testshire / "demand.csv").read_bytes() == after
+    parsed = read_table(testshire / "demand.csv", "demand")
+    assert not parsed.errors  # the contract keeps the extra column classified_by
+    assert parsed.frame.set_index("contact_id").loc["C06", "classification"] == "failure"
+    assert store.tally("housing-repairs")["unclassified"] == 0
+    assert DecisionStore(testshire).tally("housing-repairs")["unclassified"] == 0  # a fresh reader agrees
+
+
+def test_a_change_after_a_fold_is_folded_next_time(testshire):
+    store = DecisionStore(testshire)
+    store.decide("C06", "AB", "value")
+    assert store.fold() == 1
+    store.decide("C06", "CD", "failure", failure_type="not done")
+    assert store.fold() == 1
+    raw = demand_rows(testshire).set_index("contact_id")
+    assert raw.loc["C06", ["classification", "failure_type", "classified_by"]].tolist() == [
+        "failure", "not done", "coach:CD"]
+
+
+def test_fold_council_without_a_store_does_nothing(testshire):
+    assert fold_council(testshire) == 0
+    assert not store_path(testshire).exists()
+
+
+def test_fold_into_a_workbook_keeps_its_sheet(council_factory):
+    folder = council_factory(**{"demand.csv": None})
+    pd.read_csv(pd.io.common.StringIO(open_demand(3))).to_excel(folder / "demand.xlsx", sheet_name="demand",
+                                                                 index=False)
+    store = DecisionStore(folder)
+    store.decide("K0001", "AB", "value")
+    assert store.fold() == 1
+    frame = read_table(folder / "demand.xlsx", "demand").frame.set_index("contact_id")
+    assert frame.loc["K0001", "classification"] == "value"
+    assert frame.loc["K0001", "classified_by"] == "coach:AB"
+    assert (folder / "demand.xlsx.prev").exists()
+
+
+# ---------------------------------------------------------------------------------------------- several writers
+def _classify_all(store: DecisionStore, person: str, taken: list) -> None:
+    while (contact := store.next_contact("housing-repairs", person)) is not None:
+        store.decide(contact["contact_id"], person, "failure" if len(taken) % 2 else "value",
+                     failure_type="not done" if len(taken) % 2 else None)
+        taken.append(contact["contact_id"])
+
+
+def _assert_every_contact_once(folder, n, people):
+    with sqlite3.connect(store_path(folder)) as db:
+        decided = [r[0] for r in db.execute("SELECT contact_id FROM decisions")]
+    assert sorted(decided) == [f"K{i:04d}" for i in range(n)]  # each contact decided by exactly one person
+    assert fold_council(folder) == n
+    raw = demand_rows(folder)
+    assert len(raw) == n and raw["contact_id"].is_unique
+    assert set(raw["classification"]) <= {"value", "failure"} and raw["classification"].ne("").all()
+    assert set(raw["classified_by"]) == {f"coach:{p}" for p in people}
+
+
+def test_two_threads_deciding_at_once_lose_nothing_and_never_share_a_contact(council_factory):
+    n = 120
+    folder = council_factory(demand=open_demand(n))
+    store = DecisionStore(folder)  # one store shared by the threads, as the app's server does
+    taken = {"AB": [], "CD": []}
+    threads = [threading.Thread(target=_classify_all, args=(store, p, taken[p])) for p in taken]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert taken["AB"] and taken["CD"] and not set(taken["AB"]) & set(taken["CD"])
+    _assert_every_contact_once(folder, n, ["AB", "CD"])
+
+
+WORKER = textwrap.dedent("""\
+    import sys, time
+    from systemic_lib.decisions import DecisionStore
+    store = DecisionStore(sys.argv[1])
+    person, pause = sys.argv[2], float(sys.argv[3])
+    while (contact := store.next_contact("housing-repairs", person)) is not None:
+        store.decide(contact["contact_id"], person, "value")
+        print(contact["contact_id"], flush=True)  # printed only once the decision is committed
+        time.sleep(pause)
+""")
+
+
+def _worker(folder, person, pause=0.0):
+    env = {**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT)}
+    return subprocess.Popen([sys.executable, "-c", WORKER, str(folder), person, str(pause)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+
+
+def test_two_processes_deciding_at_once_lose_nothing(council_factory):
+    n = 150
+    folder = council_factory(demand=open_demand(n))
+    DecisionStore(folder)  # the store exists before the race (creating it at once is tested by the workers anyway)
+    procs = {p: _worker(folder, p) for p in ("AB", "CD")}
+    said = {p: proc.communicate(timeout=120)[0].split() for p, proc in procs.items()}
+    assert all(proc.returncode == 0 for proc in procs.values())
+    assert not set(said["AB"]) & set(said["CD"])
+    assert len(said["AB"]) + len(said["CD"]) == n
+    people = [p for p in said if said[p]]
+    _assert_every_contact_once(folder, n, people)
+
+
+def test_a_killed_process_loses_no_decision_it_committed(council_factory):
+    n = 400
+    folder = council_factory(demand=open_demand(n))
+    proc = _worker(folder, "AB", pause=0.01)
+    committed = [proc.stdout.readline().strip() for _ in range(20)]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    committed += [line.strip() for line in proc.stdout.read().split()]
+    store = DecisionStore(folder)
+    live = set(store.live()["contact_id"])
+    assert set(committed) <= live  # everything it said it saved is there (perhaps one more, killed before printing)
+    assert len(live) - len(committed) <= 1
+    assert store.fold() == len(live)
+    raw = demand_rows(folder).set_index("contact_id")
+    assert (raw.loc[sorted(live), "classification"] == "value").all()
+    # the store still works after the kill: the rest can be classified
+    _classify_all(store, "CD", [])
+    assert store.tally("housing-repairs")["unclassified"] == 0
