@@ -83,6 +83,8 @@ class App:
         self.back.disabled = i == 0
         self.next.disabled = i == len(STEP_IDS) - 1
         self.why_box.children = []
+        for old in self.body.children:  # a step that follows the room (the workshop's live tally) stops
+            getattr(old, "leave", lambda: None)()
         self.title.value = (f"<h1 style='font-size:30px;margin:6px 0'>{ui.esc(self.readiness.name)}: "
                             f"{ui.esc(self.readiness.services[self.service])}</h1>")
         self.body.children = [ui.html("<p class='note'>Loading…</p>")]

@@ -60,9 +60,10 @@ def voila_command(*, port: int, ip: str, token: str) -> list[str]:
             f"--Voila.root_dir={config.NOTEBOOKS_DIR}"]
 
 
-def wait_until_up(url: str, timeout: float = 60) -> bool:
+def wait_until_up(url: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> bool:
+    """Whether the server at ``url`` answers within ``timeout`` seconds (False at once if ``proc`` has exited)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and (proc is None or proc.poll() is None):
         try:
             with urllib.request.urlopen(url, timeout=5):
                 return True
@@ -102,11 +103,15 @@ def coach_command(council_dir, service, port, no_browser, room):
             proc.terminate()
 
     signal.signal(signal.SIGTERM, stop)
-    click.echo(f"Coach app for {folder.name}: {local}", err=False)
+    if not wait_until_up(f"http://127.0.0.1:{port}/", proc=proc):
+        stop()
+        raise click.ClickException(f"the coach app did not start on port {port} (is the port in use? try --port)")
+    # Printed once the server answers, so the URL works when it appears.
+    click.echo(f"Coach app for {folder.name}: {local}")
     if room:
         click.echo(f"People in the room join at: {join}\nAccess code: {token}")
     sys.stdout.flush()
-    if wait_until_up(f"http://127.0.0.1:{port}/api/status") and not no_browser:
+    if not no_browser:
         webbrowser.open(local)
     try:
         sys.exit(proc.wait())

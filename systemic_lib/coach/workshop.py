@@ -3,10 +3,13 @@
 Each person gives a name or initials; ``decisions.DecisionStore`` (SQLite beside the council) hands each person a
 different contact (a lease), keeps every decision with who made it, and folds them into ``demand.csv`` on demand
 (and before every batch). Keys: ``v`` value, ``f`` failure then ``1``-``9`` the failure type, ``s`` skip, ``u`` undo.
-The tally and Pareto update after each decision; where two people decided differently, the team sees it.
+The tally and Pareto update after each decision, and every few seconds with everyone else's; where two people
+decided differently, the team sees it.
 """
 
 from __future__ import annotations
+
+import threading
 
 import ipywidgets as w
 
@@ -41,8 +44,12 @@ def tally_html(t: dict) -> str:
             f"{words.number(t['decided_in_workshop'])} decided in this workshop</p>")
 
 
+#: Seconds between looks at the others' decisions (the tally, Pareto and disagreements of the whole room).
+LIVE_SECONDS = 2.0
+
+
 class Workshop(w.VBox):
-    def __init__(self, council_dir, service: str):
+    def __init__(self, council_dir, service: str, *, live: float | None = LIVE_SECONDS):
         self.store = DecisionStore(council_dir)
         self.service = service
         self.person = ""
@@ -71,23 +78,39 @@ class Workshop(w.VBox):
         self.type_row.layout.display = "none"
         self.buttons = w.HBox([self.value, self.failure, self.skip, self.undo])
         self.buttons.add_class("coach-decide")
-        self.said = ui.html()
+        self.said = ui.html("", "coach-said")
         self.tally = ui.html()
         self.pareto = ui.html()
         self.disagree = ui.html()
         self.fold = ui.button("Write the decisions into demand.csv", classes=("coach-fold",))
         self.fold.on_click(lambda _: self.fold_now())
-        self.desk = w.VBox([self.card, self.demand_type, self.what_matters, self.buttons, self.type_row, self.said])
+        self.desk = w.VBox([self.card, self.demand_type, self.what_matters, self.buttons, self.type_row])
         self.desk.layout.display = "none"
         super().__init__([
             ui.heading("Demand workshop", "One contact at a time, in the citizen's words. Is it what the service "
                                           "exists to provide (value), or caused by a failure to do something or do "
                                           "it right (failure)? Keys: V value, F failure then 1-9 what failed, "
                                           "S skip, U undo."),
-            w.HBox([self.name, self.start]), self.desk,
+            w.HBox([self.name, self.start]), self.desk, self.said,
             ui.html("<h3>Tally so far</h3>"), self.tally, self.pareto,
             ui.html("<h3>Where we disagree</h3>"), self.disagree, self.fold])
+        self._shown: dict = {}
         self.refresh()
+        self._stop = threading.Event()
+        if live:
+            threading.Thread(target=self._follow, args=(live,), daemon=True, name="coach-tally").start()
+
+    def _follow(self, every: float) -> None:
+        """Keep the tally live while the step is open: the room's decisions, not only this browser's."""
+        while not self._stop.wait(every):
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - a missed refresh is retried on the next tick
+                continue
+
+    def leave(self) -> None:
+        """The app left this step: stop following the room's decisions."""
+        self._stop.set()
 
     # ------------------------------------------------------------------------------------------------- actions
     def begin(self) -> None:
@@ -109,8 +132,7 @@ class Workshop(w.VBox):
                                "<small>Write them into demand.csv below when the team is done.</small></div>")
             self.demand_type.value = self.what_matters.value = ""
             return
-        meta = " · ".join(ui.esc(x) for x in (c.get("contact_id"), words.stamp(c.get("received_at"))
-                                               if c.get("received_at") else "", c.get("channel")) if x)
+        meta = " · ".join(ui.esc(x) for x in (c.get("contact_id"), c.get("received_at"), c.get("channel")) if x)
         verbatim = c.get("verbatim") or "(no verbatim recorded)"
         self.card.value = f"<div class='coach-verbatim'>“{ui.esc(verbatim)}”<small>{meta}</small></div>"
         self.demand_type.value = str(c.get("demand_type") or "")
@@ -162,7 +184,11 @@ class Workshop(w.VBox):
         self.refresh()
 
     def refresh(self) -> None:
+        """Tally, Pareto and disagreements as they stand; widgets change only when the figures did."""
         t = self.store.tally(self.service)
+        if t == self._shown:
+            return
+        self._shown = t
         self.tally.value = tally_html(t)
         self.pareto.value = pareto_html(t.get("pareto", []))
         self.disagree.value = ui.table(self.store.disagreements(self.service),
