@@ -44,6 +44,8 @@ CATEGORIES = (
 COHORTS = ("baseline", "experiment")
 YES_NO = ("yes", "no")
 LEARNING_STATUS = ("open", "in hand", "changed", "parked")
+RAISED_IN = ("demand", "capability", "flow", "experiment")  #: the Check steps a system condition can be raised at
+CONDITION_STATUS = LEARNING_STATUS
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,28 @@ TABLES: dict[str, Table] = {
                 Column("who_can_change", "text", "Who can change it.", example="Head of Repairs"),
                 Column("status", "category", "Where the change stands.", values=LEARNING_STATUS, example="open"),
             ),
+        ),
+        Table(
+            "system_conditions",
+            "Check steps 5 and 6: the system conditions behind the waste the team saw, and the management thinking "
+            "behind them; each raised at a step of Check and followed until it has changed.",
+            (
+                Column("id", "id", "Unique id of the system condition.", True, example="SC-001", must_fill=True),
+                Column("service", "id", "Service id from council.yaml.", True, example="housing-repairs",
+                       must_fill=True),
+                Column("raised_at", "date", "When the team raised it.", True, example="2024-03-04"),
+                Column("raised_in", "category", "The step of Check where the team saw it.", True, RAISED_IN,
+                       "demand", must_fill=True),
+                Column("waste_seen", "text", "The waste or failure demand it causes, ideally naming the demand type "
+                       "or step.", True, example="Progress chasing (when will my repair be done?): 1 in 4 contacts"),
+                Column("system_condition", "text", "The rule, target, IT system, procedure or structure behind it.",
+                       example="Jobs over 250 pounds wait for a pre-inspection"),
+                Column("thinking", "text", "The management thinking (assumption) behind the system condition.",
+                       example="Surveyors must check spending or costs will run away"),
+                Column("who_can_change", "text", "Who can change it.", example="Head of Repairs"),
+                Column("status", "category", "Where the change stands.", values=CONDITION_STATUS, example="open"),
+            ),
+            unique=("id",),
         ),
         Table(
             "activities",

@@ -1,0 +1,216 @@
+"""System conditions and management thinking (Check steps 5 and 6): the council's ``system_conditions`` table.
+
+A team raises a system condition at any step of Check ("why does this happen?"): the waste it saw, the rule, target,
+IT system, procedure or structure behind it, the management thinking behind that, who can change it, and where the
+change stands. ``add_condition`` appends one row (validated against the data contract; atomic, under the table's
+lock, previous version kept, text a spreadsheet would run as a formula defused). ``conditions`` reads the table for
+a service. The experiment's learning log used to keep the system conditions itself: ``migrate_learning_log`` copies
+them into ``system_conditions`` once (idempotent), and until a council has migrated ``conditions`` also lists the
+learning log's, so a council that only has a learning log keeps working.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from .contract import (CONDITION_STATUS, ERROR, RAISED_IN, TABLES, Problem, empty_frame, find_table_file, parse_table,
+                       read_raw, read_table)
+from .council import load_council
+from .errors import ContractError, SystemicError
+from .files import locked, spreadsheet_safe, write_table_atomic
+
+__all__ = ["FIELDS", "RAISED_IN", "STATUSES", "add_condition", "conditions", "migrate_learning_log", "open_conditions",
+           "from_learning_log"]
+
+FIELDS = TABLES["system_conditions"].column_names
+STATUSES = CONDITION_STATUS
+TABLE = "system_conditions"
+_NEW = "new system condition"
+_OPEN = ("open", "in hand")
+
+
+def add_condition(council_dir, *, service, raised_in, waste_seen, system_condition="", thinking="",
+                  who_can_change="", status="open", raised_at=None) -> str:
+    """Add a system condition raised at a step of Check; return its new id (``SC-001``, ``SC-002``, ...).
+
+    Any problem (a service not in council.yaml, a step or status not in the contract, no waste seen) raises
+    ContractError naming the field and the fix, and nothing is written. ``raised_at`` defaults to today.
+    """
+    council = load_council(council_dir)
+    when = raised_at if isinstance(raised_at, str) else _date_text(raised_at or dt.date.today())  # text: checked below
+    text = {"service": service, "raised_at": when, "raised_in": raised_in,
+            "waste_seen": waste_seen, "system_condition": system_condition, "thinking": thinking,
+            "who_can_change": who_can_change, "status": status}
+    text = {k: "" if v is None else str(v).strip() for k, v in text.items()}
+    with locked(council.path / TABLE):  # the same lock for .csv and .xlsx
+        path = find_table_file(council.path, TABLE) or council.path / f"{TABLE}.csv"
+        existing = _existing(path)
+        text["id"] = _next_id(existing["id"])
+        row = _validated(text, set(council.services))
+        _write(path, existing, [row])
+    return text["id"]
+
+
+def conditions(council_dir_or_frame, service=None, *, learning_log: bool = True) -> pd.DataFrame:
+    """The system conditions (typed, the contract's columns), for one service or all, oldest first.
+
+    Given a council folder, the table is read (ContractError if it has errors) and, with ``learning_log``, the
+    learning log's system conditions not yet in it are added (``raised_in`` experiment, ``id`` ``LL-<row>``): a
+    council that only keeps a learning log still shows its conditions. Given a frame, it is only filtered.
+    """
+    if isinstance(council_dir_or_frame, pd.DataFrame):
+        frame = council_dir_or_frame
+    else:
+        folder = Path(council_dir_or_frame)
+        path = find_table_file(folder, TABLE)
+        frame = empty_frame(TABLE)
+        if path is not None:
+            result = read_table(path, TABLE)
+            if result.errors:
+                raise ContractError(result.errors)
+            frame = result.frame
+        if learning_log:
+            log_path = find_table_file(folder, "learning_log")
+            if log_path is not None:
+                log = read_table(log_path, "learning_log")
+                if not log.errors:
+                    frame = _with(frame, from_learning_log(log.frame, existing=frame))
+    if service is not None:
+        frame = frame[frame["service"] == service]
+    return frame.sort_values(["raised_at", "id"], kind="stable", na_position="last").reset_index(drop=True)
+
+
+def open_conditions(frame: pd.DataFrame) -> pd.DataFrame:
+    """The conditions still to act on: status open, in hand or not set."""
+    return frame[frame["status"].isna() | frame["status"].isin(_OPEN)].reset_index(drop=True)
+
+
+def from_learning_log(log: pd.DataFrame, *, existing: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The learning log's system conditions as system_conditions rows (one per service and condition, the wording
+    of its first entry): raised at its first entry, in the experiment, the waste and who can change it joined over
+    its entries, the status of its latest entry with one. Conditions already in ``existing`` (same service, same
+    words ignoring case and spacing) are left out."""
+    out = empty_frame(TABLE)
+    if log.empty:
+        return out
+    log = log.assign(_key=_key(log["system_condition"]), _row=log.index + 2)
+    log = log[log["_key"].ne("")].sort_values(["date", "_row"], kind="stable")
+    if existing is not None and len(existing):
+        known = set(zip(existing["service"].astype(str), _key(existing["system_condition"])))
+        log = log[[(str(s), k) not in known for s, k in zip(log["service"], log["_key"])]]
+    if log.empty:
+        return out
+    rows = []
+    for (service, _), group in log.groupby([log["service"].astype(str), "_key"], sort=False):
+        status = group["status"].dropna()
+        rows.append({"id": f"LL-{int(group['_row'].iloc[0])}", "service": service, "raised_at": group["date"].min(),
+                     "raised_in": "experiment", "waste_seen": _joined(group["waste_caused"]),
+                     "system_condition": str(group["system_condition"].iloc[0]).strip(), "thinking": pd.NA,
+                     "who_can_change": _joined(group["who_can_change"]),
+                     "status": status.iloc[-1] if len(status) else pd.NA})
+    return _with(out, pd.DataFrame(rows))
+
+
+def migrate_learning_log(council_dir) -> int:
+    """Copy the learning log's system conditions into ``system_conditions`` (new ids, raised in the experiment);
+    return how many were added. Running it again adds nothing. The learning log itself is left as it is."""
+    council = load_council(council_dir)
+    log_path = find_table_file(council.path, "learning_log")
+    if log_path is None:
+        return 0
+    log = read_table(log_path, "learning_log", services=set(council.services))
+    if log.errors:
+        raise ContractError(log.errors, f"{log_path.name} has errors, so its system conditions were not copied: "
+                            + "; ".join(p.describe() for p in log.errors[:3]))
+    with locked(council.path / TABLE):
+        path = find_table_file(council.path, TABLE) or council.path / f"{TABLE}.csv"
+        existing = _existing(path)
+        parsed = parse_table(existing, TABLE, file=path.name).frame if len(existing) else empty_frame(TABLE)
+        new = from_learning_log(log.frame, existing=parsed)
+        if new.empty:
+            return 0
+        ids = list(existing["id"])
+        rows = []
+        for _, r in new.iterrows():
+            text = {k: _date_text(r[k]) if k == "raised_at" else ("" if pd.isna(r[k]) else str(r[k])) for k in FIELDS}
+            text["id"] = _next_id(ids)
+            ids.append(text["id"])
+            rows.append(text)
+        _write(path, existing, rows)
+    return len(rows)
+
+
+# ------------------------------------------------------------------------------------------------------ writing
+def _existing(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame(columns=FIELDS, dtype=str)
+    raw, problems = read_raw(path, TABLE)
+    if raw is None:
+        raise ContractError(problems, f"cannot add to {path.name}: " + "; ".join(p.describe() for p in problems))
+    for col in FIELDS:
+        if col not in raw.columns:
+            raw[col] = ""
+    return raw
+
+
+def _write(path: Path, existing: pd.DataFrame, rows: list[dict]) -> None:
+    new = pd.DataFrame([{c: r.get(c, "") for c in existing.columns} for r in rows], columns=existing.columns, dtype=str)
+    if path.suffix.lower() != ".xlsx":  # a workbook stores text as text; a CSV cell "=..." would run in Excel
+        new = spreadsheet_safe(new)
+    frame = pd.concat([existing.astype(str), new], ignore_index=True).fillna("")
+    write_table_atomic(frame, path, keep_previous=True)
+
+
+def _validated(text: dict, services: set[str]) -> dict:
+    """The row as it will be written (normalised spellings), or ContractError naming every problem."""
+    result = parse_table(pd.DataFrame([text], dtype=str), TABLE, file=_NEW, services=services)
+    problems: list[Problem] = [replace(p, row=None, count=1, severity=ERROR) for p in result.problems
+                               if "has a header but no rows" not in p.message]
+    for col in ("service", "raised_in", "waste_seen"):
+        if not text[col] and not any(p.column == col for p in problems):
+            problems.append(Problem(_NEW, "is blank", f"fill in '{col}' ({TABLES[TABLE].column(col).description})",
+                                    column=col))
+    if problems:
+        raise ContractError(problems)
+    parsed = result.frame.iloc[0]
+    for col in ("raised_in", "status"):
+        if text[col]:
+            text[col] = parsed[col]  # "In hand" -> "in hand"
+    text["raised_at"] = parsed["raised_at"].strftime("%Y-%m-%d")
+    return text
+
+
+def _next_id(ids) -> str:
+    numbers = pd.Series(list(ids), dtype=str).str.extract(r"^SC-(\d+)$", expand=False).dropna().astype(int)
+    return f"SC-{(numbers.max() if len(numbers) else 0) + 1:03d}"
+
+
+def _date_text(value) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    try:
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+    except (TypeError, ValueError):
+        raise SystemicError(f"'{value}' is not a date: write it as YYYY-MM-DD") from None
+
+
+def _key(values: pd.Series) -> pd.Series:
+    return values.astype("str").fillna("").str.strip().str.lower().str.replace(r"\s+", " ", regex=True).fillna("")
+
+
+def _joined(values: pd.Series):
+    seen = dict.fromkeys(v.strip() for v in values.dropna().astype(str) if v.strip())
+    return "; ".join(seen) if seen else pd.NA
+
+
+def _with(frame: pd.DataFrame, more: pd.DataFrame) -> pd.DataFrame:
+    """Rows appended, keeping the typed columns (an empty frame adds nothing and changes no type)."""
+    if more.empty:
+        return frame
+    if frame.empty:
+        return more.astype(frame.dtypes.to_dict()) if set(frame.columns) <= set(more.columns) else more
+    return pd.concat([frame, more.astype(frame.dtypes.reindex(more.columns).dropna().to_dict())], ignore_index=True)

@@ -1,0 +1,162 @@
+"""System conditions (Check steps 5 and 6): the contract's new table, adding rows, reading them, and migrating the
+learning log's system conditions into it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+import threading
+
+import pandas as pd
+import pytest
+
+from systemic_lib import conditions as sc
+from systemic_lib.contract import TABLES, read_raw, read_table
+from systemic_lib.council import validate_council
+from systemic_lib.errors import ContractError
+from systemic_lib.stages import Stage
+
+LOG = textwrap.dedent("""\
+    date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status
+    2024-01-10,housing-repairs,Diagnose on the first call,Most visits need no pre-inspection,Pre-inspection rule,A second visit,Head of Repairs,open
+    2024-01-20,housing-repairs,Skip the survey,Jobs done sooner,pre-inspection  RULE,9 days waiting,Head of Repairs,in hand
+    2024-01-25,housing-repairs,Book the trade directly,,Job tickets by trade,Hand-offs,Repairs manager,
+    2024-01-26,housing-repairs,Ask what matters,Nothing about a condition,,,,
+    2024-01-12,council-tax,Answer in one call,,Scripts limit what we say,Call-backs,Revenues lead,parked
+""")
+
+
+def plain(frame: pd.DataFrame) -> list:
+    return frame.astype(object).where(frame.notna(), None).values.tolist()
+
+
+def test_the_contract_has_the_table():
+    table = TABLES["system_conditions"]
+    assert table.column_names == ["id", "service", "raised_at", "raised_in", "waste_seen", "system_condition",
+                                  "thinking", "who_can_change", "status"]
+    assert table.column("raised_in").values == ("demand", "capability", "flow", "experiment")
+    assert table.column("status").values == ("open", "in hand", "changed", "parked")
+    assert table.unique == ("id",)
+
+
+def test_add_condition_appends_rows_with_new_ids(testshire):
+    first = sc.add_condition(testshire, service="housing-repairs", raised_in="Demand",
+                             waste_seen="Progress chasing: 3 of 8 classified contacts",
+                             system_condition="Repairs booked by the contact centre, not the trade",
+                             thinking="Specialised call handling is cheaper", who_can_change="Head of Repairs",
+                             raised_at="2024-02-01")
+    second = sc.add_condition(testshire, service="housing-repairs", raised_in="flow", waste_seen="Inspect step",
+                              status="In hand", raised_at=dt.date(2024, 2, 3))
+    assert (first, second) == ("SC-001", "SC-002")
+    result = read_table(testshire / "system_conditions.csv", "system_conditions", services={"housing-repairs"})
+    assert not result.problems
+    frame = sc.conditions(testshire, "housing-repairs")
+    assert frame[["id", "raised_in", "status"]].values.tolist() == [["SC-001", "demand", "open"],
+                                                                    ["SC-002", "flow", "in hand"]]
+    assert frame["raised_at"].tolist() == [pd.Timestamp("2024-02-01"), pd.Timestamp("2024-02-03")]
+    assert frame.loc[0, "thinking"] == "Specialised call handling is cheaper"
+    assert sc.conditions(testshire, "council-tax").empty
+    assert (testshire / "system_conditions.csv.prev").exists()  # the previous version is kept
+    assert not [p for p in validate_council(testshire) if p.file == "system_conditions.csv"]
+
+
+def test_add_condition_defaults_to_today_and_open(testshire):
+    sc.add_condition(testshire, service="waste", raised_in="capability", waste_seen="Missed bins come back")
+    row = sc.conditions(testshire).iloc[0]
+    assert (row["raised_at"].date(), row["status"]) == (dt.date.today(), "open")
+
+
+@pytest.mark.parametrize("kwargs, column", [
+    ({"service": "parking"}, "service"),
+    ({"raised_in": "lunch"}, "raised_in"),
+    ({"status": "done"}, "status"),
+    ({"waste_seen": "  "}, "waste_seen"),
+    ({"raised_at": "the 40th"}, "raised_at"),
+])
+def test_add_condition_refuses_what_the_contract_does_not_allow(testshire, kwargs, column):
+    args = {"service": "housing-repairs", "raised_in": "demand", "waste_seen": "Chasing", **kwargs}
+    with pytest.raises(ContractError) as caught:
+        sc.add_condition(testshire, **args)
+    assert column in {p.column for p in caught.value.problems}
+    assert not (testshire / "system_conditions.csv").exists()
+
+
+def test_formula_like_text_is_defused_in_the_csv(testshire):
+    sc.add_condition(testshire, service="housing-repairs", raised_in="demand", waste_seen="=HYPERLINK(\"x\")",
+                     thinking="@SUM(A1)")
+    raw, _ = read_raw(testshire / "system_conditions.csv", "system_conditions")
+    assert raw.loc[0, "waste_seen"] == "'=HYPERLINK(\"x\")" and raw.loc[0, "thinking"] == "'@SUM(A1)"
+
+
+def test_add_condition_into_a_workbook(testshire):
+    sc.add_condition(testshire, service="housing-repairs", raised_in="demand", waste_seen="Chasing")
+    frame = read_table(testshire / "system_conditions.csv", "system_conditions").frame
+    frame.astype(object).where(frame.notna(), None).to_excel(testshire / "system_conditions.xlsx",
+                                                             sheet_name="system_conditions", index=False)
+    (testshire / "system_conditions.csv").unlink()
+    assert sc.add_condition(testshire, service="waste", raised_in="flow", waste_seen="=1+1") == "SC-002"
+    frame = sc.conditions(testshire)
+    assert frame["id"].tolist() == ["SC-001", "SC-002"] and frame.loc[1, "waste_seen"] == "=1+1"  # text cell
+
+
+def test_two_people_adding_at_once_both_land_with_their_own_ids(testshire):
+    threads = [threading.Thread(target=sc.add_condition, args=(testshire,),
+                                kwargs={"service": "housing-repairs", "raised_in": "demand", "waste_seen": f"w{i}"})
+               for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    frame = sc.conditions(testshire)
+    assert sorted(frame["id"]) == [f"SC-{i:03d}" for i in range(1, 7)]
+    assert sorted(frame["waste_seen"]) == [f"w{i}" for i in range(6)]
+
+
+# ------------------------------------------------------------------------------------------------ the learning log
+def test_a_council_with_only_a_learning_log_shows_its_conditions(council_factory):
+    folder = council_factory(learning_log=LOG)
+    frame = sc.conditions(folder, "housing-repairs")
+    assert plain(frame[["id", "system_condition", "raised_in", "status"]]) == [
+        ["LL-2", "Pre-inspection rule", "experiment", "in hand"],  # two entries, one condition: latest status
+        ["LL-4", "Job tickets by trade", "experiment", None]]
+    assert frame.loc[0, "waste_seen"] == "A second visit; 9 days waiting"
+    assert frame.loc[0, "raised_at"] == pd.Timestamp("2024-01-10")
+    assert sc.conditions(folder, "housing-repairs", learning_log=False).empty
+    assert sc.open_conditions(sc.conditions(folder))["id"].tolist() == ["LL-2", "LL-4"]  # parked is not open
+
+
+def test_migrate_learning_log_copies_each_condition_once(council_factory):
+    folder = council_factory(learning_log=LOG)
+    log_before = (folder / "learning_log.csv").read_bytes()
+    assert sc.migrate_learning_log(folder) == 3
+    assert sc.migrate_learning_log(folder) == 0  # idempotent
+    assert (folder / "learning_log.csv").read_bytes() == log_before
+    frame = sc.conditions(folder)
+    assert plain(frame[["id", "service", "system_condition", "status"]]) == [
+        ["SC-001", "housing-repairs", "Pre-inspection rule", "in hand"],
+        ["SC-002", "council-tax", "Scripts limit what we say", "parked"],
+        ["SC-003", "housing-repairs", "Job tickets by trade", None]]
+    assert set(frame["raised_in"]) == {"experiment"}
+    assert frame.loc[0, "who_can_change"] == "Head of Repairs"
+    # a condition already raised by the team is not copied again; a new one in the log is
+    sc.add_condition(folder, service="housing-repairs", raised_in="flow", waste_seen="Waiting",
+                     system_condition="Budget sign-off over 500 pounds")
+    more = LOG + "2024-02-01,housing-repairs,Try,,budget sign-off over 500 POUNDS,,,\n"
+    more += "2024-02-02,housing-repairs,Try,,Fixed appointment slots,,,\n"
+    (folder / "learning_log.csv").write_text(more)
+    assert sc.migrate_learning_log(folder) == 1
+    frame = sc.conditions(folder).set_index("id")
+    assert frame.loc["SC-005", "system_condition"] == "Fixed appointment slots"
+    assert frame["system_condition"].str.lower().eq("budget sign-off over 500 pounds").sum() == 1
+
+
+def test_migrating_a_council_without_a_learning_log_adds_nothing(testshire):
+    assert sc.migrate_learning_log(testshire) == 0
+    assert not (testshire / "system_conditions.csv").exists()
+
+
+def test_the_stage_reads_the_table_redacted(testshire):
+    sc.add_condition(testshire, service="housing-repairs", raised_in="demand", waste_seen="Call 07700 900123 back")
+    stage = Stage(testshire, "housing-repairs", None, None, None, None)
+    frame = stage.table("system_conditions", period=False)
+    assert "07700" not in frame.loc[0, "waste_seen"]
