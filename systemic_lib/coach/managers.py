@@ -13,9 +13,6 @@ from ..council import MEASURES, load_council
 from ..stages import Stage
 from . import ui
 
-TO_ACT_ON = ("open", "in hand")
-
-
 def _section(title: str, body: str) -> str:
     return f"<section><h2>{ui.esc(title)}</h2>{body}</section>"
 
@@ -44,16 +41,20 @@ def summary_html(council_dir, service: str) -> str:
         if failing is not None and len(failing) else "")))
 
     m = measure.load(Stage(council_dir, service, "measure"))
+    charted = [r.result is not None for r in m.results]
+    table = measure.measure_summary(m)[charted] if any(charted) else None
+    not_charted = [r.name for r in m.results if r.result is None]
     sections.append(_section("Capability", _p(measure.headline(m)) + ui.table(
-        measure.measure_summary(m)[lambda t: t.columns[:7]] if m.results else None,
-        empty="No measures to chart yet.")))
+        table.drop(columns=["Since"]) if table is not None else None, empty="No measure has enough data to chart yet.")
+        + (_p("Not charted yet, for want of data (the measure report says what is needed): "
+              + ", ".join(not_charted) + ".") if not_charted else "")))
 
     f = flow.load(Stage(council_dir, service, "flow"))
     sections.append(_section("Flow", _p(flow.headline(f)) + "".join(_p(s) for s in flow.summary_sentences(f))
                              if f.log.n_events else _p("No events recorded for this service yet.")))
 
     c = conditions.conditions(council_dir, service)
-    act = c[c["status"].isin(TO_ACT_ON)] if len(c) else c
+    act = conditions.open_conditions(c)
     cols = {"system_condition": "system condition", "waste_seen": "waste it causes", "thinking": "thinking behind it",
             "who_can_change": "who can change it", "status": "status"}
     sections.append(_section("System conditions to act on", ui.table(
