@@ -428,3 +428,15 @@ def test_room_shows_a_join_code_and_refuses_requests_without_it(tmp_path, browse
             context.close()
     finally:
         server.stop()
+
+
+def test_the_coach_command_is_registered_and_says_what_it_does():
+    from click.testing import CliRunner
+
+    from systemic_lib.cli import main
+
+    result = CliRunner().invoke(main, ["coach", "--help"])
+    assert result.exit_code == 0
+    for option in ("--service", "--port", "--no-browser", "--room"):
+        assert option in result.output
+    assert "coach" in CliRunner().invoke(main, ["--help"]).output

@@ -26,7 +26,8 @@ def summary_html(council_dir, service: str) -> str:
     council = load_council(council_dir)
     spec = council.service(service)
     sections = []
-    measures = "".join(f"<li>{ui.esc(MEASURES[m.id][0])} ({ui.esc(m.improvement)}"
+    better = {"increase": "higher is better", "decrease": "lower is better", "neutral": "neither way is better"}
+    measures = "".join(f"<li>{ui.esc(MEASURES[m.id][0])} ({ui.esc(better.get(m.improvement, m.improvement))}"
                        + (f", target {ui.esc(words.figure(m.target))}" if m.target is not None else "")
                        + ")</li>" for m in spec.measures)
     sections.append(_section("Purpose", f"<p class='coach-big'>“{ui.esc(spec.purpose)}”</p>"
@@ -37,7 +38,7 @@ def summary_html(council_dir, service: str) -> str:
     failing = demand.failure_types(d.contacts) if len(d.contacts) else None
     sections.append(_section("Demand", _p(demand.headline(d)) + (
         "<h3>What failed, most often first</h3>" + ui.table(failing.head(6).rename(
-            columns={"failure_type": "failure type", "pct": "% of failure demand"}))
+            columns={"failure_type": "failure type", "pct": "% of failure demand"}), decimals=0)
         if failing is not None and len(failing) else "")))
 
     m = measure.load(Stage(council_dir, service, "measure"))
