@@ -366,6 +366,12 @@ def test_killed_mid_save_the_restarted_app_loses_nothing(coach, browser, tmp_pat
         page.keyboard.press("v")
         last = decided(page, "EF", last)
         ids.append(re.match(r"(\S+): ", last).group(1))
+    page.keyboard.press("u")  # undo the third: it comes back, and is decided again
+    last = said(page, f"Undid your decision on {ids[-1]}.")
+    page.locator(".coach-verbatim", has_text=f"{ids[-1]} ").wait_for(timeout=ACT_MS)
+    page.keyboard.press("v")
+    last = decided(page, "EF", last)
+    assert last.startswith(f"{ids[-1]}: value")
     page.keyboard.press("v")  # a fourth decision in flight when the server dies
     server.stop(signal.SIGKILL)
     context.close()
@@ -440,3 +446,14 @@ def test_the_coach_command_is_registered_and_says_what_it_does():
     for option in ("--service", "--port", "--no-browser", "--room"):
         assert option in result.output
     assert "coach" in CliRunner().invoke(main, ["--help"]).output
+
+
+@pytest.mark.slow
+def test_capability_draws_each_measure_with_its_narration_as_alt_text(tmp_path):
+    from systemic_lib.coach.capability import charts_html
+    from systemic_lib.sample import write_sample_councils
+
+    northshire = next(f for f in write_sample_councils(tmp_path) if f.name == "northshire")
+    shown = charts_html(northshire, SERVICE)
+    images = re.findall(r'<img class="coach-chart" alt="([^"]+)"[^>]*src="data:image/png;base64,', shown)
+    assert len(images) == 5 and all(len(alt) > 40 for alt in images)  # every measure charted, described in words

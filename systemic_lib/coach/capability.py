@@ -33,7 +33,8 @@ def charts_html(folder, service: str) -> str:
 
 def build(app) -> w.Widget:
     shown = ui.html(charts_html(app.folder, app.service), "coach-capability")
-    when = w.DatePicker(description="Date of the change", value=dt.date.today(), style=ui.LABEL)
+    when = w.DatePicker(description="Date of the change", value=dt.date.today(), style=ui.LABEL,
+                        layout=w.Layout(width="420px"))
     label = w.Text(description="What changed", placeholder="e.g. experiment team started", style=ui.LABEL,
                    layout=w.Layout(width="95%"))
     mark = ui.button("Mark as a system change", primary=True, classes=("coach-mark-change",))
