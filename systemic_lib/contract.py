@@ -161,7 +161,7 @@ TABLES: dict[str, Table] = {
                        must_fill=True),
                 Column("raised_at", "date", "When the team raised it.", True, example="2024-03-04"),
                 Column("raised_in", "category", "The step of Check where the team saw it.", True, RAISED_IN,
-                       "demand", must_fill=True),
+                       "demand"),
                 Column("waste_seen", "text", "The waste or failure demand it causes, ideally naming the demand type "
                        "or step.", True, example="Progress chasing (when will my repair be done?): 1 in 4 contacts"),
                 Column("system_condition", "text", "The rule, target, IT system, procedure or structure behind it.",

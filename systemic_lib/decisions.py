@@ -15,6 +15,7 @@ version kept and ``classified_by = coach:<person>``; the batch folds before it r
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import threading
 import time
@@ -26,7 +27,7 @@ import pandas as pd
 
 from .contract import CLASSIFICATIONS, FAILURE_TYPES, TABLES, find_table_file, normalise_category, read_raw, read_table
 from .errors import SystemicError
-from .files import locked, write_table_atomic
+from .files import atomic_write_bytes, locked, write_table_atomic
 from .redact import redact
 
 __all__ = ["DecisionStore", "fold_council", "store_path", "COACH"]
@@ -81,6 +82,7 @@ class DecisionStore:
         self._local = threading.local()
         self._cache_lock = threading.Lock()
         self._contacts: pd.DataFrame | None = None
+        self._stamp = None
         self._redacted: dict[str, str] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db().executescript(_SCHEMA)  # idempotent; several processes may open a new store at once
@@ -121,10 +123,12 @@ class DecisionStore:
     # -------------------------------------------------------------------------------------------- the demand file
     @property
     def contacts(self) -> pd.DataFrame:
-        """The demand file's contacts as read once: contact_id, service, received_at, channel, verbatim, demand_type,
+        """The demand file's contacts as read once (again only when the file changes, e.g. another process folded
+        or the council re-imported): contact_id, service, received_at, channel, verbatim, demand_type,
         classification (as in the file, normalised; blank if unclassified), failure_type."""
+        stamp = _stamp(self.demand_path)
         with self._cache_lock:
-            if self._contacts is None:
+            if self._contacts is None or stamp != self._stamp:
                 result = read_table(self.demand_path, "demand")
                 frame = result.frame
                 if frame.empty and result.errors:
@@ -137,6 +141,7 @@ class DecisionStore:
                 frame["contact_id"] = frame["contact_id"].astype(str)
                 self._contacts = frame.set_index("contact_id", drop=False)
                 self._base = {}
+                self._stamp = stamp
             return self._contacts
 
     def _service_base(self, service: str | None) -> dict:
@@ -355,7 +360,9 @@ class DecisionStore:
             })
             old = raw.iloc[rows][list(new.columns)].reset_index(drop=True).astype(str)
             changed = int((old.to_numpy() != new.to_numpy().astype(str)).any(axis=1).sum())
-            if changed:
+            if changed and self.demand_path.suffix.lower() == ".xlsx":
+                _update_workbook(self.demand_path, todo["contact_id"].tolist(), new)
+            elif changed:
                 col_index = [raw.columns.get_loc(c) for c in new.columns]
                 for j, col in zip(col_index, new.columns):
                     raw.iloc[rows, j] = new[col].to_numpy()
@@ -370,8 +377,12 @@ class DecisionStore:
                            list(zip(todo["contact_id"], todo["seq"].astype(int))))
         if self._contacts is not None:
             with self._cache_lock:
-                self._contacts.loc[todo["contact_id"], "classification"] = todo["classification"].to_numpy()
+                ids = todo["contact_id"]
+                self._contacts.loc[ids, "classification"] = todo["classification"].to_numpy()
+                self._contacts.loc[ids, "demand_type"] = todo["demand_type"].fillna(
+                    pd.Series(self._contacts.loc[ids, "demand_type"].to_numpy(), index=todo.index)).to_numpy()
                 self._base = {}
+                self._stamp = _stamp(self.demand_path)  # our own fold: the cache is up to date, no re-read
 
 
 def fold_council(council_dir) -> int:
@@ -384,6 +395,42 @@ def fold_council(council_dir) -> int:
         return store.fold()
     finally:
         store.close()
+
+
+def _update_workbook(path: Path, contacts: list[str], new: pd.DataFrame) -> None:
+    """Set the decided cells in the workbook's ``demand`` sheet, leaving every other cell (typed dates, numbers,
+    other sheets, drop-downs) as it was; atomic, previous version kept."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    sheet = book["demand"]
+    header = [str(c.value).strip() if c.value is not None else "" for c in sheet[1]]
+    for name in new.columns:
+        if name not in header:
+            header.append(name)
+            sheet.cell(row=1, column=len(header), value=name).data_type = "s"
+    column = {name: header.index(name) + 1 for name in new.columns}
+    id_col = header.index("contact_id") + 1
+    where = {}
+    for r in range(2, sheet.max_row + 1):
+        value = sheet.cell(row=r, column=id_col).value
+        if value is not None:
+            where.setdefault(str(value).strip(), r)
+    for contact, values in zip(contacts, new.itertuples(index=False)):
+        for name, value in zip(new.columns, values):
+            cell = sheet.cell(row=where[contact], column=column[name])
+            cell.value = value if isinstance(value, str) and value != "" else None
+            if cell.value is not None:
+                cell.data_type = "s"  # text, never a formula
+    buf = io.BytesIO()
+    book.save(buf)
+    atomic_write_bytes(path, buf.getvalue(), keep_previous=True)
+
+
+def _stamp(path: Path) -> tuple:
+    """What changes when the file is replaced: its modification time and size."""
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 def _blank(value):

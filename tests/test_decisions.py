@@ -3,6 +3,8 @@ writers (threads and processes) at once losing nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import os
 import signal
 import sqlite3
@@ -13,6 +15,7 @@ import threading
 
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 
 from systemic_lib import config
 from systemic_lib.contract import read_raw, read_table
@@ -160,6 +163,20 @@ def test_a_change_after_a_fold_is_folded_next_time(testshire):
         "failure", "not done", "coach:CD"]
 
 
+def test_a_store_sees_the_file_change_under_it(council_factory):
+    folder = council_factory(demand=open_demand(2))
+    ours, theirs = DecisionStore(folder), DecisionStore(folder)  # two processes' stores
+    assert theirs.tally(None)["unclassified"] == 2
+    ours.decide("K0000", "AB", "value", demand_type="renamed")
+    assert ours.fold() == 1
+    assert theirs.tally(None) == ours.tally(None) == {
+        "value": 1, "failure": 0, "unclassified": 1, "decided_in_workshop": 1,
+        "pareto": [{"demand_type": "renamed", "value": 1, "failure": 0}]}
+    (folder / "demand.csv").write_text(open_demand(3))  # the council re-imports: a new contact arrives
+    assert theirs.tally(None)["unclassified"] == 2
+    assert theirs.next_contact(None, "CD")["contact_id"] == "K0001"
+
+
 def test_fold_council_without_a_store_does_nothing(testshire):
     assert fold_council(testshire) == 0
     assert not store_path(testshire).exists()
@@ -167,8 +184,8 @@ def test_fold_council_without_a_store_does_nothing(testshire):
 
 def test_fold_into_a_workbook_keeps_its_sheet(council_factory):
     folder = council_factory(**{"demand.csv": None})
-    pd.read_csv(pd.io.common.StringIO(open_demand(3))).to_excel(folder / "demand.xlsx", sheet_name="demand",
-                                                                 index=False)
+    frame = pd.read_csv(io.StringIO(open_demand(3)), parse_dates=["received_at"])
+    frame.to_excel(folder / "demand.xlsx", sheet_name="demand", index=False)
     store = DecisionStore(folder)
     store.decide("K0001", "AB", "value")
     assert store.fold() == 1
@@ -176,6 +193,9 @@ def test_fold_into_a_workbook_keeps_its_sheet(council_factory):
     assert frame.loc["K0001", "classification"] == "value"
     assert frame.loc["K0001", "classified_by"] == "coach:AB"
     assert (folder / "demand.xlsx.prev").exists()
+    sheet = load_workbook(folder / "demand.xlsx")["demand"]
+    assert isinstance(sheet["C2"].value, dt.datetime)  # received_at stays a date cell, not text
+    assert [c.value for c in sheet[1]][-1] == "classified_by"
 
 
 # ---------------------------------------------------------------------------------------------- several writers
