@@ -23,7 +23,7 @@ def entries_html(council_dir, service: str) -> str:
 
 
 def build(app) -> w.Widget:
-    data = experiment.load(Stage(app.folder, app.service, "experiment"), resamples=200)
+    data = experiment.load(Stage(app.folder, app.service, "experiment"))
     entries = ui.html(entries_html(app.folder, app.service), "coach-learning-log")
     form = learning_log_form(app.folder, app.service)
     form.button.on_click(lambda _: setattr(entries, "value", entries_html(app.folder, app.service)))

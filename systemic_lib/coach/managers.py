@@ -62,7 +62,7 @@ def summary_html(council_dir, service: str) -> str:
         act[[k for k in cols if k in act]].rename(columns=cols) if len(act) else None,
         empty="No open system conditions recorded yet.")))
 
-    e = experiment.load(Stage(council_dir, service, "experiment"), resamples=200)
+    e = experiment.load(Stage(council_dir, service, "experiment"))
     sections.append(_section("What the experiment shows", _p(experiment.headline(e))))
     title = (f"<header><h1>{ui.esc(council.name)}: {ui.esc(spec.name)}</h1><p class='note'>What the team found, for "
              "managers. The system causes most of the waste, not the people: these are the conditions to change."
