@@ -7,7 +7,7 @@ JOBS   ?=
 SCHEDULER ?= tcp://127.0.0.1:8786
 APT    := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: install system-packages browser demo sample reports test bench lab clean scheduler worker
+.PHONY: install system-packages browser demo sample reports test bench lab coach clean scheduler worker
 
 install: system-packages $(STAMP)
 
@@ -55,6 +55,10 @@ worker: install
 
 lab: install sample
 	$(BIN)/jupyter lab notebooks/
+
+# The coach app (Voila) on the first sample council: `make coach`, or `make coach COUNCIL=path ARGS="--room"`.
+coach: install sample
+	$(BIN)/systemic coach $(COUNCIL) $(ARGS)
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

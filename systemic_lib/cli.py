@@ -14,6 +14,7 @@ _COMMANDS = {
     "templates": ("systemic_lib.capture", "templates_command"),
     "import": ("systemic_lib.importers", "import_group"),
     "chart": ("systemic_lib.charts.capability", "chart_command"),
+    "coach": ("systemic_lib.coach.server", "coach_command"),
 }
 
 

@@ -1,0 +1,35 @@
+"""Step 7, Experiment and learning: what the experiment shows so far (the experiment stage's headline) and the
+learning-log form (``widgets/experiment.learning_log_form``), with the entries the team has made."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from .. import experiment
+from ..council import load_council
+from ..stages import Stage
+from ..widgets.experiment import learning_log_form
+from . import ui
+
+
+def entries_html(council_dir, service: str) -> str:
+    council = load_council(council_dir)
+    if not council.has_table("learning_log") or council.load("learning_log").errors:
+        return "<p class='note'>No learning-log entries yet.</p>"
+    log = council.load("learning_log").frame
+    log = log[log["service"] == service]
+    cols = [c for c in ("date", "what_we_tried", "what_we_learned", "system_condition", "status") if c in log]
+    return ui.table(log[cols].rename(columns=lambda c: c.replace("_", " ")), empty="No learning-log entries yet.")
+
+
+def build(app) -> w.Widget:
+    data = experiment.load(Stage(app.folder, app.service, "experiment"))
+    entries = ui.html(entries_html(app.folder, app.service), "coach-learning-log")
+    form = learning_log_form(app.folder, app.service)
+    form.button.on_click(lambda _: setattr(entries, "value", entries_html(app.folder, app.service)))
+    return w.VBox([
+        ui.heading("Experiment and learning", "A small team handles real cases in a new way and keeps a learning "
+                                              "log: what we tried, what we learned, which system condition caused "
+                                              "waste, and who can change it."),
+        ui.html(f"<p class='headline'><b>{ui.esc(experiment.headline(data))}</b></p>"),
+        form.box, ui.html("<h3>The learning log</h3>"), entries])

@@ -1,0 +1,77 @@
+"""Step 8, For managers: a summary to print (A4, one section per page, no controls in the printout).
+
+What the team found at each step, the system conditions to act on with who can change them, and what the
+experiment shows. Every figure is the stage modules' own (their headlines and tables), so it agrees with the reports.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from .. import conditions, demand, experiment, flow, measure, words
+from ..council import MEASURES, load_council
+from ..stages import Stage
+from . import ui
+
+def _section(title: str, body: str) -> str:
+    return f"<section><h2>{ui.esc(title)}</h2>{body}</section>"
+
+
+def _p(text: str) -> str:
+    return f"<p>{ui.esc(text)}</p>"
+
+
+def summary_html(council_dir, service: str) -> str:
+    """The manager summary as escaped HTML: one ``<section>`` per step."""
+    council = load_council(council_dir)
+    spec = council.service(service)
+    sections = []
+    better = {"increase": "higher is better", "decrease": "lower is better", "neutral": "neither way is better"}
+    measures = "".join(f"<li>{ui.esc(MEASURES[m.id][0])} ({ui.esc(better.get(m.improvement, m.improvement))}"
+                       + (f", target {ui.esc(words.figure(m.target))}" if m.target is not None else "")
+                       + ")</li>" for m in spec.measures)
+    sections.append(_section("Purpose", f"<p class='coach-big'>“{ui.esc(spec.purpose)}”</p>"
+                             + (f"<p>Measures that follow from it:</p><ul>{measures}</ul>" if measures else
+                                _p("No measures chosen yet."))))
+
+    d = demand.load(Stage(council_dir, service, "demand"))
+    failing = demand.failure_types(d.contacts) if len(d.contacts) else None
+    sections.append(_section("Demand", _p(demand.headline(d)) + (
+        "<h3>What failed, most often first</h3>" + ui.table(failing.head(6).rename(
+            columns={"failure_type": "failure type", "pct": "% of failure demand"}), decimals=0)
+        if failing is not None and len(failing) else "")))
+
+    m = measure.load(Stage(council_dir, service, "measure"))
+    charted = [r.result is not None for r in m.results]
+    table = measure.measure_summary(m)[charted] if any(charted) else None
+    not_charted = [r.name for r in m.results if r.result is None]
+    sections.append(_section("Capability", _p(measure.headline(m)) + ui.table(
+        table.drop(columns=["Since"]) if table is not None else None, empty="No measure has enough data to chart yet.")
+        + (_p("Not charted yet, for want of data (the measure report says what is needed): "
+              + ", ".join(not_charted) + ".") if not_charted else "")))
+
+    f = flow.load(Stage(council_dir, service, "flow"))
+    sections.append(_section("Flow", _p(flow.headline(f)) + "".join(_p(s) for s in flow.summary_sentences(f))
+                             if f.log.n_events else _p("No events recorded for this service yet.")))
+
+    c = conditions.conditions(council_dir, service)
+    act = conditions.open_conditions(c)
+    cols = {"system_condition": "system condition", "waste_seen": "waste it causes", "thinking": "thinking behind it",
+            "who_can_change": "who can change it", "status": "status"}
+    sections.append(_section("System conditions to act on", ui.table(
+        act[[k for k in cols if k in act]].rename(columns=cols) if len(act) else None,
+        empty="No open system conditions recorded yet.")))
+
+    e = experiment.load(Stage(council_dir, service, "experiment"))
+    sections.append(_section("What the experiment shows", _p(experiment.headline(e))))
+    title = (f"<header><h1>{ui.esc(council.name)}: {ui.esc(spec.name)}</h1><p class='note'>What the team found, for "
+             "managers. The system causes most of the waste, not the people: these are the conditions to change."
+             "</p></header>")
+    return f"<div class='coach-summary'>{title}{''.join(sections)}</div>"
+
+
+def build(app) -> w.Widget:
+    printer = ui.button("Print this summary", key="p", primary=True, classes=("coach-print-button",),
+                        tooltip="Print or save as PDF (A4)")
+    return w.VBox([ui.html(summary_html(app.folder, app.service), "coach-summary-box"),
+                   w.HBox([printer], layout=w.Layout(margin="12px 0")).add_class("coach-noprint")])
