@@ -2,7 +2,7 @@
 
 The council is Testshire (conftest) with twenty more unclassified housing-repairs contacts, so that two people can
 classify at once. One server serves the module (127.0.0.1, a free port, the token it prints); the kill-and-restart
-test replaces it. Screenshots (1280x720, a projector) go to ``docs/coach/`` for the README. The unit tests at the top
+test replaces it. Screenshots (1280x720, a projector) go to ``docs/coach/`` for the README with SYSTEMIC_SCREENSHOTS=1. The unit tests at the top
 need no browser. Every server is stopped, its whole process group, when the module ends, also after a failure.
 """
 
@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +30,10 @@ from systemic_lib.coach.activities import mark_steps
 from systemic_lib.coach.readiness import check, data_by_step, problem_rows
 
 SERVICE = "housing-repairs"
-SHOTS = config.PROJECT_ROOT / "docs" / "coach"
+#: The README's screenshots are refreshed with SYSTEMIC_SCREENSHOTS=1 (the room's access code changes every run, so an
+#: ordinary test run keeps its screenshots out of the tree).
+SHOTS = (config.PROJECT_ROOT / "docs" / "coach" if os.environ.get("SYSTEMIC_SCREENSHOTS") == "1"
+         else Path(tempfile.gettempdir()) / "systemic-coach-screenshots")
 START_S = 90           # the server answering
 STEP_MS = 120_000      # a step built (the first one includes the kernel starting; slow on a busy machine)
 ACT_MS = 30_000        # one action answered
