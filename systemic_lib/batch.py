@@ -26,9 +26,10 @@ from pathlib import Path
 
 import click
 
-from . import cache, config
+from . import cache, config, words
 from .errors import SystemicError, UnknownServiceError
 from .manifest import ManifestWriter, describe_error, load_manifest, storage_error, write_manifest  # noqa: F401
+from .decisions import fold_council
 from .pages import build_index_pages
 from .pool import Interrupted, execute  # noqa: F401  (the engine on one machine)
 from .worker import (  # noqa: F401  (tests, benchmarks and the cluster engine import them from here)
@@ -229,6 +230,15 @@ def _plan_councils(council_dirs, out_dir, stages, services, notebooks_dir, messa
             skipped.append(_skip(slug, slug, folder.resolve(), "DuplicateCouncil", f"same folder name as {slugs[slug]}"))
             continue
         slugs[slug] = folder
+        try:  # a coached team's workshop decisions reach demand.csv before anything reads it
+            folded = fold_council(folder)
+        except (OSError, SystemicError) as exc:
+            messages.append(f"{folder}: the demand workshop's decisions could not be written into the demand file "
+                            f"({exc}); the reports show the file as it is.")
+        else:
+            if folded:
+                messages.append(f"{folder}: {words.count(folded, 'decision')} from the demand workshop written into "
+                                "the demand file.")
         problems = validate_council(folder)
         errors = [p for p in problems if p.severity == ERROR]
         if errors:

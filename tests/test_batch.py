@@ -601,3 +601,20 @@ def test_warm_kernels_are_forked_from_the_zygote_and_cold_ones_are_not(tmp_path)
         assert result.status == "ok", result.error
         figures = json.loads((out / "northshire" / "organisation_scan.json").read_text())
         assert figures["forked"] is warm and figures["services"] == 2
+
+
+def test_planning_folds_the_demand_workshop_s_decisions_into_demand_csv(testshire, tmp_path):
+    """A coached team's decisions (the workshop's store) reach demand.csv before any report reads it."""
+    import pandas as pd
+
+    from systemic_lib.decisions import DecisionStore
+
+    store = DecisionStore(testshire)
+    store.decide("C06", "AB", "failure", failure_type="progress chasing")
+    store.close()
+    _, _, messages = plan([testshire], tmp_path / "reports", stages=["demand"])
+    demand = pd.read_csv(testshire / "demand.csv", dtype=str, keep_default_na=False).set_index("contact_id")
+    assert (demand.loc["C06", "classification"], demand.loc["C06", "classified_by"]) == ("failure", "coach:AB")
+    assert any("1 decision from the demand workshop written into the demand file" in m for m in messages)
+    _, _, again = plan([testshire], tmp_path / "reports", stages=["demand"])
+    assert not any("demand workshop" in m for m in again)  # folded once
