@@ -172,7 +172,6 @@ services:                                # one entry per service (at least one)
     measures:                            # measures from purpose; ids: {measures}
       - id: end_to_end_days
         direction: decrease              # increase (higher is better), decrease (lower is better) or neutral
-        target: 10                       # optional
       - id: failure_demand_pct
         direction: decrease
       - id: weekly_demand
@@ -181,6 +180,19 @@ services:                                # one entry per service (at least one)
         direction: increase
       - id: delivered_when_wanted_pct    # needs wanted_by in cases.csv
         direction: increase
+      # A measure of your own, derived from the purpose (remove the # signs): the % of rows of a table (share)
+      # or rows a week (count), by the week of a date column (by), counting the rows "matching" picks:
+      # column + pattern (or equals), no_contact_within_days (cases), no_step_of_category (cases).
+      # - id: fixed_for_good
+      #   name: Cases with no repeat contact within 30 days of closing   # in the citizen's terms
+      #   direction: increase
+      #   share: {{of: cases, by: closed_at, matching: {{no_contact_within_days: 30}}}}
+      # - id: right_first_time
+      #   name: Right first time (no rework step)
+      #   direction: increase
+      #   share: {{of: cases, by: closed_at, matching: {{no_step_of_category: rework}}}}
+      # No target: a measure shows what the system predictably achieves; set target: only where the citizen's
+      # purpose gives one, never an arbitrary number to manage to.
     # experiment:                        # optional: an experiment team on this service (remove the # signs)
     #   start: 2024-07-01                # the day the team took its first case (YYYY-MM-DD)
     #   team: Repairs experiment team

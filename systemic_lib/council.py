@@ -8,16 +8,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .cache import cached_table
-from .contract import ERROR, TABLES, Problem, TableResult, empty_frame, find_table_file, read_table
+from .contract import CATEGORIES, ERROR, TABLES, Problem, TableResult, empty_frame, find_table_file, read_table
 from .errors import ContractError, SystemicError, UnknownServiceError
 
 MEASURES = {
@@ -34,17 +35,103 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: The tables a measure of a service's own can be counted from, and the date columns its weeks may be taken from.
+MEASURE_TABLES = {"demand": ("received_at",), "cases": ("opened_at", "closed_at", "wanted_by")}
+#: The tests a row can be counted by (``matching:``), besides a column matching a pattern or a value.
+MATCH_TESTS = ("column", "no_contact_within_days", "no_step_of_category")
+
+
+class MatchSpec(_Model):
+    """Which rows a measure counts: a column matching a pattern (case-insensitive regular expression) or equal to a
+    value; cases with no contact linked to them (``demand.case_id``) within N days after closing; or cases with no
+    step (``events``) whose activity has a category (``activities.csv``), e.g. no ``rework`` step."""
+
+    column: str | None = None
+    pattern: str | None = None
+    equals: str | None = None
+    no_contact_within_days: int | None = Field(None, ge=1)
+    no_step_of_category: str | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"pattern '{v}' is not a regular expression ({exc})") from None
+        return v
+
+    @field_validator("no_step_of_category")
+    @classmethod
+    def _category(cls, v: str | None) -> str | None:
+        if v is not None and v not in CATEGORIES:
+            raise ValueError(f"unknown step category '{v}'; categories are {', '.join(CATEGORIES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_test(self) -> "MatchSpec":
+        tests = [t for t in MATCH_TESTS if getattr(self, t) is not None]
+        if len(tests) != 1:
+            raise ValueError("give exactly one of column (with pattern or equals), no_contact_within_days or "
+                             "no_step_of_category")
+        if self.column is not None and (self.pattern is None) == (self.equals is None):
+            raise ValueError(f"column '{self.column}' needs either pattern or equals")
+        if self.column is None and (self.pattern is not None or self.equals is not None):
+            raise ValueError("pattern and equals need a column")
+        return self
+
+
+class CountSpec(_Model):
+    """A measure's definition: rows of a table (``of``), by the week of a date column (``by``); ``matching`` picks
+    the rows a share counts (of all the rows, or of those ``where`` picks)."""
+
+    of: str
+    by: str | None = None
+    matching: MatchSpec | None = None
+    where: MatchSpec | None = None
+
+    @field_validator("of")
+    @classmethod
+    def _table(cls, v: str) -> str:
+        if v not in MEASURE_TABLES:
+            raise ValueError(f"unknown table '{v}'; a measure counts rows of {' or '.join(MEASURE_TABLES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _columns(self) -> "CountSpec":
+        by = self.by or MEASURE_TABLES[self.of][0]
+        if by not in MEASURE_TABLES[self.of]:
+            raise ValueError(f"unknown date column '{by}' of {self.of}; use one of {', '.join(MEASURE_TABLES[self.of])}")
+        columns = TABLES[self.of].column_names
+        for test in (self.matching, self.where):
+            if test is None:
+                continue
+            if test.column is not None and test.column not in columns:
+                raise ValueError(f"unknown column '{test.column}' of {self.of}; its columns are {', '.join(columns)}")
+            if (test.no_contact_within_days or test.no_step_of_category) and self.of != "cases":
+                raise ValueError("no_contact_within_days and no_step_of_category count cases: use of: cases")
+        return self
+
+    @property
+    def date(self) -> str:
+        return self.by or MEASURE_TABLES[self.of][0]
+
+
 class MeasureSpec(_Model):
-    id: str
+    """A measure named in council.yaml: one of the built-in ``MEASURES`` by id, or a service's own, derived from its
+    purpose: an id, a ``name`` in the citizen's terms, a ``unit``, a ``direction`` and a definition, either ``share``
+    (the % of rows that match) or ``count`` (rows a week)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     direction: str | None = None
     target: float | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        if v not in MEASURES:
-            raise ValueError(f"unknown measure '{v}'; use one of {', '.join(MEASURES)}")
-        return v
+    title: str | None = Field(None, alias="name")
+    unit_: str | None = Field(None, alias="unit")
+    share: CountSpec | None = None
+    count: CountSpec | None = None
 
     @field_validator("direction")
     @classmethod
@@ -53,17 +140,49 @@ class MeasureSpec(_Model):
             raise ValueError("direction must be increase (higher is better), decrease (lower is better) or neutral")
         return v
 
+    @model_validator(mode="after")
+    def _known(self) -> "MeasureSpec":
+        if self.share is not None and self.count is not None:
+            raise ValueError(f"measure '{self.id}': give share or count, not both")
+        if not self.custom:
+            if self.id not in MEASURES:
+                raise ValueError(f"unknown measure '{self.id}'; use one of {', '.join(MEASURES)}, or define a "
+                                 "measure of your own with name, unit, direction and share: or count:")
+            if self.title or self.unit_:
+                raise ValueError(f"measure '{self.id}' is built in: its name and unit are fixed")
+            return self
+        if self.id in MEASURES:
+            raise ValueError(f"'{self.id}' is a built-in measure: give your own measure another id")
+        if not self.title:
+            raise ValueError(f"measure '{self.id}' needs a name, in the citizen's terms")
+        if self.share is not None and self.share.matching is None:
+            raise ValueError(f"measure '{self.id}': share needs matching (which rows it counts)")
+        return self
+
+    @property
+    def custom(self) -> bool:
+        """A service's own measure (defined in council.yaml), not a built-in one."""
+        return self.share is not None or self.count is not None
+
+    @property
+    def definition(self) -> CountSpec | None:
+        return self.share or self.count
+
     @property
     def name(self) -> str:
-        return MEASURES[self.id][0]
+        return self.title or MEASURES[self.id][0]
 
     @property
     def unit(self) -> str:
-        return MEASURES[self.id][1]
+        if self.unit_:
+            return self.unit_
+        if self.share is not None:
+            return "%"
+        return ("cases" if self.count.of == "cases" else "contacts") if self.count else MEASURES[self.id][1]
 
     @property
     def improvement(self) -> str:
-        return self.direction or MEASURES[self.id][2]
+        return self.direction or (MEASURES[self.id][2] if not self.custom else "neutral")
 
 
 class ExperimentSpec(_Model):
@@ -78,6 +197,15 @@ class Service(_Model):
     purpose: str
     measures: list[MeasureSpec] = Field(default_factory=list)
     experiment: ExperimentSpec | None = None
+
+    @field_validator("measures")
+    @classmethod
+    def _once(cls, v: list[MeasureSpec]) -> list[MeasureSpec]:
+        ids = [m.id for m in v]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"measure id '{dupes[0]}' is listed twice; give each measure its own id")
+        return v
 
 
 class SystemChange(_Model):
@@ -220,14 +348,17 @@ def load_council(path) -> Council:
         raise ContractError([Problem(f"{path.name}/council.yaml", "is missing",
                                      "create council.yaml with the council name and its services (see README)")])
     try:
-        data = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}
+        text = yaml_path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ContractError([Problem("council.yaml", f"is not valid YAML ({exc})", "check indentation and colons")]) from None
     try:
         spec = CouncilSpec.model_validate(data)
     except ValidationError as exc:
+        lines = _YamlLines(text)
         problems = [
-            Problem("council.yaml", e["msg"], "see the council.yaml example in README.md",
+            Problem(lines.where(f"{yaml_path.parent.name}/council.yaml", e["loc"]),
+                    e["msg"].removeprefix("Value error, "), "see the council.yaml example in README.md",
                     column=".".join(str(x) for x in e["loc"]))
             for e in exc.errors()
         ]
@@ -238,6 +369,38 @@ def load_council(path) -> Council:
         raise ContractError([Problem("council.yaml", f"service id '{d}' is listed twice", "give each service its own id",
                                      column="services") for d in dupes])
     return Council(path, spec)
+
+
+class _YamlLines:
+    """Line numbers of council.yaml's keys and items (``yaml.compose``, safe: no tags run), so a problem in it names
+    its line."""
+
+    def __init__(self, text: str):
+        try:
+            self.root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            self.root = None
+
+    def line(self, loc) -> int | None:
+        """The line (from 1) of the deepest node on ``loc`` (a pydantic error location) the file has."""
+        node, line = self.root, None
+        for key in loc:
+            if isinstance(node, yaml.MappingNode):
+                found = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+                if found is None:
+                    break
+                line, node = found[0].start_mark.line + 1, found[1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+                node = node.value[key]
+                line = node.start_mark.line + 1
+            else:
+                break
+        return line
+
+    def where(self, file: str, loc) -> str:
+        """'northshire/council.yaml line 12' (the file alone where the line is not known)."""
+        line = self.line(loc)
+        return file if line is None else f"{file} line {line}"
 
 
 def validate_council(path) -> list[Problem]:

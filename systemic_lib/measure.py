@@ -42,11 +42,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from systemic_lib import moved, spc, words
+from systemic_lib import custom_measures, moved, spc, words
 from systemic_lib.measure_cases import CaseCapability, case_capability, per_case_figures
 from systemic_lib.council import MEASURES, MeasureSpec, within_period
 from systemic_lib.errors import ContractError, SystemicError
 from systemic_lib.narrate import ASSURANCE_WORDS, VARIATION_WORDS, narrate
+from systemic_lib.weekly import MIN_WEEKLY_COUNT, MONTH_SLACK_DAYS, _end_to_end, _weekly, choose_grain  # noqa: F401
 
 __all__ = ["MeasureData", "MeasureResult", "load", "headline", "questions", "figures", "period", "measure_results",
            "for_stage", "measure_series", "measure_summary", "measure_figures", "chart_title", "summary_caption",
@@ -56,9 +57,6 @@ __all__ = ["MeasureData", "MeasureResult", "load", "headline", "questions", "fig
 __getattr__ = moved.forward(__name__, {"chart": "systemic_lib.charts.measure", "show": "systemic_lib.sections.measure",
                                        "show_all": "systemic_lib.sections.measure"})
 
-MIN_WEEKLY_COUNT = 5
-#: A first or last month of demand counts the data miss more than this many days of is left out (a part month).
-MONTH_SLACK_DAYS = 3
 #: How each measure reads mid-sentence in a narration, what one point stands for, and what too few a week are of.
 _SPOKEN = {
     "end_to_end_days": ("end-to-end time (weekly median)", "cases opened", "cases"),
@@ -94,10 +92,15 @@ class MeasureResult:
     narration: str = ""
     note: str | None = None
     grain: str = "week"  #: "week" or "month": what one point of the series covers
+    said: tuple[str, str, str] | None = None  #: a service's own measure: how it reads (``custom_measures.spoken``)
+
+    @property
+    def _said(self) -> tuple[str, str, str]:
+        return self.said or _SPOKEN[self.id]
 
     @property
     def spoken(self) -> str:
-        return _MONTHLY_SPOKEN.get(self.id, _SPOKEN[self.id][0]) if self.grain == "month" else _SPOKEN[self.id][0]
+        return _MONTHLY_SPOKEN.get(self.id, self._said[0]) if self.grain == "month" else self._said[0]
 
     @property
     def why_monthly(self) -> str:
@@ -105,7 +108,7 @@ class MeasureResult:
         if self.grain != "month":
             return ""
         kind = "monthly median" if self.id == "end_to_end_days" else "monthly"
-        return f"{kind}, because fewer than {MIN_WEEKLY_COUNT} {_SPOKEN[self.id][2]} a week"
+        return f"{kind}, because fewer than {MIN_WEEKLY_COUNT} {self._said[2]} a week"
 
     @property
     def phase_labels(self) -> list[str]:
@@ -128,109 +131,6 @@ class MeasureResult:
 
 
 # ------------------------------------------------------------------------------------------------- series
-def _week(ts: pd.Series, grain: str = "week") -> pd.Series:
-    """The start of each timestamp's week (Monday) or, with grain "month", its calendar month (the 1st)."""
-    return ts.dt.to_period("W-SUN" if grain == "week" else "M").dt.start_time
-
-
-def _periods(first, last, grain: str) -> pd.DatetimeIndex:
-    return pd.date_range(first, last, freq="7D" if grain == "week" else "MS")
-
-
-def _period_days(start: pd.Timestamp, grain: str) -> int:
-    return 7 if grain == "week" else start.days_in_month
-
-
-def _whole(covered: int, start: pd.Timestamp, grain: str) -> bool:
-    """A first or last period of a count is whole enough: 5 of a week's 7 days, all but 3 days of a month."""
-    if grain == "week":
-        return covered >= 5
-    return covered >= _period_days(start, grain) - MONTH_SLACK_DAYS
-
-
-def _weekly(frame: pd.DataFrame, when: str, num: pd.Series | None, den: pd.Series | None, *, kind: str,
-            start=None, end=None, grain: str = "week") -> pd.DataFrame:
-    """Weekly (or monthly) series from rows dated by ``when``: 'median' of num, 'pct' num/den, or 'count' of rows."""
-    frame = frame[frame[when].notna()]
-    if start is not None or end is not None:
-        frame = within_period(frame, when, start, end)
-    if frame.empty:
-        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
-                             "n": pd.Series(dtype=int)})
-    week = _week(frame[when], grain)
-    weeks = _periods(week.min(), week.max(), grain)
-    if kind == "count":
-        n = frame.groupby(week).size().reindex(weeks, fill_value=0)
-        value = n.astype(float)
-        first, last = frame[when].min().normalize(), frame[when].max().normalize()
-        keep = pd.Series(True, index=weeks)
-        first_end = weeks[0] + pd.Timedelta(days=_period_days(weeks[0], grain) - 1)
-        if not _whole((first_end - first).days + 1, weeks[0], grain):
-            keep.iloc[0] = False
-        if not _whole((last - weeks[-1]).days + 1, weeks[-1], grain):
-            keep.iloc[-1] = False
-        value, n = value[keep.to_numpy()], n[keep.to_numpy()]
-    elif kind == "median":
-        grouped = num.loc[frame.index].groupby(week)
-        value = grouped.median().reindex(weeks)
-        n = grouped.size().reindex(weeks, fill_value=0)
-    else:
-        d = den.loc[frame.index].astype(bool)
-        top = num.loc[frame.index][d].astype(float).groupby(week[d]).sum().reindex(weeks, fill_value=0.0)
-        n = d[d].groupby(week[d]).size().reindex(weeks, fill_value=0)
-        value = (100.0 * top / n.replace(0, np.nan)).where(n >= MIN_WEEKLY_COUNT)
-    return pd.DataFrame({"date": value.index, "value": value.to_numpy(dtype=float),
-                         "n": n.to_numpy(dtype=int)}).reset_index(drop=True)
-
-
-def _end_to_end(table: pd.DataFrame, *, start=None, end=None, grain: str = "week") -> pd.DataFrame:
-    """Weekly (or monthly) median end-to-end days by opening week (month); weeks whose median is not yet certain are
-    left out."""
-    cases = table[table["opened_at"].notna()]
-    if start is not None or end is not None:
-        cases = within_period(cases, "opened_at", start, end)
-    data_end = pd.concat([table["opened_at"], table["closed_at"]]).max()
-    if end is not None:
-        data_end = min(data_end, pd.Timestamp(end) + pd.Timedelta(days=1))
-    days = (cases["closed_at"] - cases["opened_at"]).dt.total_seconds() / 86400
-    cases = cases[~(days < 0)]  # a case closed before it opened is a data error; validate reports it
-    days = days[cases.index]
-    is_open = cases["closed_at"].isna() | (cases["closed_at"] > data_end)
-    age = (data_end - cases["opened_at"]).dt.total_seconds() / 86400
-    if cases.empty:
-        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "value": pd.Series(dtype=float),
-                             "n": pd.Series(dtype=int)})
-    week = _week(cases["opened_at"], grain)
-    # An open case will take at least its age so far. The median is certain when the upper middle value (sorted,
-    # open cases last) is a closed case no longer than the youngest open case's age: however long the open cases
-    # take, they sort above it and the median cannot move.
-    known = {}
-    for wk, idx in week.groupby(week).groups.items():
-        closed_days = np.sort(days[idx][~is_open[idx]].to_numpy(dtype=float))
-        n_all = len(idx)
-        upper_mid = n_all // 2
-        if upper_mid >= len(closed_days):
-            continue
-        youngest = age[idx][is_open[idx]].min() if is_open[idx].any() else np.inf
-        if closed_days[upper_mid] <= youngest:
-            known[wk] = float(closed_days[upper_mid] if n_all % 2
-                              else (closed_days[upper_mid - 1] + closed_days[upper_mid]) / 2)
-    weeks = _periods(week.min(), week.max(), grain)
-    value = pd.Series(known, dtype=float).reindex(weeks)
-    n = week.value_counts().reindex(weeks, fill_value=0)
-    frame = pd.DataFrame({"date": weeks, "value": value.to_numpy(dtype=float), "n": n.to_numpy(dtype=int)})
-    known = np.flatnonzero(frame["value"].notna().to_numpy())
-    return frame.iloc[: known[-1] + 1 if len(known) else 0].reset_index(drop=True)
-
-
-def choose_grain(weekly: pd.DataFrame) -> str:
-    """"week" when the median week of a weekly series has at least ``MIN_WEEKLY_COUNT`` cases or contacts behind it
-    (its ``n``; empty weeks count 0), else "month". A series with nothing behind it stays weekly (no chart anyway)."""
-    if weekly.empty or weekly["n"].sum() == 0:
-        return "week"
-    return "week" if float(np.median(weekly["n"].to_numpy(dtype=float))) >= MIN_WEEKLY_COUNT else "month"
-
-
 def measure_series(table: pd.DataFrame, measure_id: str, *, start=None, end=None,
                    grain: str | None = None) -> tuple[pd.DataFrame, str]:
     """Series of one measure from its table (``TABLE_OF``: the service's contacts or cases, whole, not cut to the
@@ -293,7 +193,7 @@ def _chart_series(res: MeasureResult, phase_starts: list, phase_labels: list[str
     series = res.series
     present = series["value"].notna()
     out = MeasureResult(res.id, res.name, res.unit, res.direction, res.target, res.service_name, series,
-                        grain=res.grain)
+                        grain=res.grain, said=res.said)
     if present.sum() < 2:
         out.note = (f"{res.name}: only {int(present.sum())} {res.grain}(s) with enough data; a capability chart "
                     "needs at least 2.")
@@ -336,6 +236,9 @@ def measure_results(tables: dict[str, pd.DataFrame], *, service_name: str, specs
     changes = list(changes)
     results = []
     for spec_ in specs:
+        if spec_.custom:
+            results.append(_own_measure(spec_, tables, errors, service_name, changes, start, end))
+            continue
         name, unit, usual = MEASURES[spec_.id]
         res = MeasureResult(spec_.id, name, unit, spec_.direction or usual, spec_.target, service_name)
         table = TABLE_OF[spec_.id]
@@ -366,6 +269,30 @@ def measure_results(tables: dict[str, pd.DataFrame], *, service_name: str, specs
             res = _chart_series(res, [d for d, _ in changes], [label for _, label in changes])
         results.append(res)
     return results
+
+
+def _own_measure(spec_: MeasureSpec, tables, errors, service_name, changes, start, end) -> MeasureResult:
+    """A measure of the service's own (``custom_measures``), charted as the built-in ones are."""
+    res = MeasureResult(spec_.id, spec_.name, spec_.unit, spec_.improvement, spec_.target, service_name,
+                        said=custom_measures.spoken(spec_))
+    bad = [t for t in custom_measures.needs(spec_) if t in errors]
+    if bad:
+        res.note = f"{res.name}: {bad[0]}.csv has problems, so this measure is not shown. {errors[bad[0]]}".strip()
+        return res
+    rows = custom_measures.counted(spec_, tables)
+    if rows.missing:
+        res.note = custom_measures.missing_note(spec_, service_name, rows.missing)
+        return res
+    for grain in ("week", "month"):
+        res.series = _weekly(rows.frame, rows.when, rows.hits, rows.counts, kind=rows.kind, start=start, end=end,
+                             grain=grain)
+        res.grain = grain
+        if grain == "month" or choose_grain(res.series) == "week":
+            break
+    if res.series["value"].notna().sum() < 2:
+        res.note = custom_measures.no_data_note(spec_, service_name, res.grain, MIN_WEEKLY_COUNT)
+        return res
+    return _chart_series(res, [d for d, _ in changes], [label for _, label in changes])
 
 
 def _no_data_note(measure_id: str, service_name: str, grain: str = "week") -> str:
@@ -417,7 +344,8 @@ def load(stage) -> MeasureData:
     """Read the stage's contacts (with the council's rules, as the demand stage counts them) and cases once, and
     build every measure of its service for its period."""
     tables, errors, problems, rules_problems = {}, {}, [], []
-    for name in ("demand", "cases"):
+    own = [t for m in stage.service.measures if m.custom for t in custom_measures.needs(m)]
+    for name in dict.fromkeys(("demand", "cases", *own)):
         if not stage.has(name):
             continue
         try:
@@ -530,7 +458,7 @@ def chart_title(r: MeasureResult) -> str:
                           " (by month opened)" if r.id == "end_to_end_days" else " (by month)")
     else:
         label = r.name + (" (weekly median, by week opened)" if r.id == "end_to_end_days" else "")
-    title = f"{label}, {span} ({words.count(points, r.grain)}, {words.number(count)} {_SPOKEN[r.id][1]})"
+    title = f"{label}, {span} ({words.count(points, r.grain)}, {words.number(count)} {r._said[1]})"
     if r.grain == "month":
         title += "\n" + r.why_monthly[0].upper() + r.why_monthly[1:]
     return title

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from .. import conditions, demand, experiment, flow, measure, words
-from ..council import MEASURES, load_council
+from ..council import load_council
 from ..stages import Stage
 from . import ui
 
@@ -27,7 +27,7 @@ def summary_html(council_dir, service: str) -> str:
     spec = council.service(service)
     sections = []
     better = {"increase": "higher is better", "decrease": "lower is better", "neutral": "neither way is better"}
-    measures = "".join(f"<li>{ui.esc(MEASURES[m.id][0])} ({ui.esc(better.get(m.improvement, m.improvement))}"
+    measures = "".join(f"<li>{ui.esc(m.name)} ({ui.esc(better.get(m.improvement, m.improvement))}"
                        + (f", target {ui.esc(words.figure(m.target))}" if m.target is not None else "")
                        + ")</li>" for m in spec.measures)
     sections.append(_section("Purpose", f"<p class='coach-big'>“{ui.esc(spec.purpose)}”</p>"

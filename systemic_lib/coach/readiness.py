@@ -69,7 +69,7 @@ def data_by_step(council: Council, service: str) -> pd.DataFrame:
     log = _rows(council, "learning_log", service)
     rows = []
 
-    measures = ", ".join(MEASURES[m.id][0] for m in spec.measures)
+    measures = ", ".join(m.name for m in spec.measures)
     rows.append(("Purpose", f"“{spec.purpose}”" + (f"; measures: {measures}" if measures else ""),
                  "" if spec.measures else "No measures chosen yet: the team picks them in step 2."))
 
