@@ -32,7 +32,8 @@ DIRECTIONS = ("increase", "decrease", "neutral")
 def set_purpose(council_dir, service_id: str, purpose: str, measures: list[dict]) -> None:
     """Set a service's purpose (in the citizen's terms) and the measures that follow from it.
 
-    Each measure is ``{"id", "direction", "target"}``: ``id`` one of ``council.MEASURES``, ``direction`` increase,
+    Each measure is ``{"id", "direction", "target"}``: ``id`` one of ``council.MEASURES`` (the service's own measures
+    defined in council.yaml are kept as they are), ``direction`` increase,
     decrease or neutral (blank: the measure's usual direction), ``target`` optional and left out when None (METHOD.md:
     measures derive from purpose, not arbitrary targets). The service's other keys (its experiment, name) stay.
     """
@@ -67,8 +68,11 @@ def set_purpose(council_dir, service_id: str, purpose: str, measures: list[dict]
         service = _service(data, service_id)
         service.fa.set_block_style()  # a one-line {id: ..., purpose: ...} would not hold a list of measures readably
         service["purpose"] = purpose
-        if entries:
-            service["measures"] = CommentedSeq(entries)
+        # the service's own measures (defined in council.yaml, not one of the built-in ids) are kept as written
+        own = [m for m in service.get("measures") or [] if isinstance(m, dict) and m.get("id") not in MEASURES
+               and m.get("id") not in ids]
+        if entries or own:
+            service["measures"] = CommentedSeq(entries + own)
         elif "measures" in service:
             del service["measures"]
 

@@ -131,3 +131,27 @@ def test_two_edits_at_once_both_land(commented):
         t.join()
     labels = {c.label for c in load_council(commented).system_changes()}
     assert labels == {"New triage"} | {f"Change {d}" for d in range(1, 9)}
+
+
+def test_setting_the_purpose_keeps_the_service_s_own_measures(tmp_path):
+    """A measure the council defined itself (not a built-in id) survives the coach saving purpose and measures."""
+    from systemic_lib.council import load_council
+
+    folder = tmp_path / "own"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(
+        "name: Own Council\n"
+        "services:\n"
+        "  - id: repairs\n"
+        "    name: Repairs\n"
+        "    purpose: Fix it\n"
+        "    measures:\n"
+        "      - id: end_to_end_days\n"
+        "      - id: fixed_for_good  # our own\n"
+        "        name: Fixed for good\n"
+        "        direction: increase\n"
+        "        share: {of: cases, by: closed_at, matching: {no_contact_within_days: 30}}\n")
+    set_purpose(folder, "repairs", "Fix my home properly first time", [{"id": "failure_demand_pct"}])
+    measures = load_council(folder).service("repairs").measures
+    assert [m.id for m in measures] == ["failure_demand_pct", "fixed_for_good"]
+    assert "# our own" in (folder / "council.yaml").read_text()
