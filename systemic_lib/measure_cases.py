@@ -56,14 +56,13 @@ class CaseCapability:
 
 
 def case_capability(cases: pd.DataFrame | None, *, contacts: pd.DataFrame | None = None, changes=(), start=None,
-                    end=None, target: float | None = None) -> CaseCapability:
+                    end=None, target: float | None = None, data_end=None) -> CaseCapability:
     """The per-case capability chart of a service's cases (whole table; cases finishing in ``start``..``end`` are
     charted), with a new phase at each (date, label) system change. Contacts (``demand.case_id``) move a case's start
-    to the citizen's first contact."""
-    data_end = pd.Timestamp(end) + pd.Timedelta(days=1) if end is not None else None
-    if data_end is not None and cases is not None and len(cases):
-        last = pd.concat([cases["opened_at"], cases["closed_at"]]).max()
-        data_end = min(data_end, last) if pd.notna(last) else data_end
+    to the citizen's first contact. Open cases are censored at ``data_end``, the service's one censoring date
+    (``endtoend.stage_censor_date``; default: ``endtoend.censor_date`` of the cases and contacts given)."""
+    if data_end is None:
+        data_end = endtoend.censor_date(demand=contacts, cases=cases, end=end)
     e2e = endtoend.case_times(cases=cases, contacts=contacts, data_end=data_end)
     frame = e2e.frame
     if start is not None:

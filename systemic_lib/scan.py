@@ -32,6 +32,7 @@ from .demand import NO_SERVICE, UNCLASSIFIED, pareto
 from .contract import empty_frame
 from .council import MEASURES
 from .demand_problems import data_problems
+from .endtoend import censor_dates, stage_censor_date
 from .errors import ContractError
 from .flow import FlowLog, service_summary
 from .measure import TABLE_OF, MeasureResult, measure_series
@@ -145,12 +146,15 @@ def flow_side(events: pd.DataFrame | None, *, services, catalogue: pd.DataFrame 
     return _flow(events, services=services, catalogue=catalogue, cases=cases)[0]
 
 
-def _flow(events, *, services, catalogue=None, cases=None) -> tuple[pd.DataFrame, list]:
-    """``flow_side`` and the events' problems (``flow.FlowLog``'s checks)."""
+def _flow(events, *, services, catalogue=None, cases=None, data_end=None) -> tuple[pd.DataFrame, list]:
+    """``flow_side`` and the events' problems (``flow.FlowLog``'s checks); open cases are censored at ``data_end``
+    (service -> date, ``endtoend.censor_dates``: each service's one censoring date)."""
     out = pd.DataFrame(index=pd.Index(list(services), name="service"), columns=_FLOW_COLUMNS, dtype=float)
     if events is None or len(events) == 0:
         return out, []
-    log = FlowLog(events, catalogue=catalogue, cases=cases)
+    if data_end is None:
+        data_end = censor_dates(events=events, cases=cases)
+    log = FlowLog(events, catalogue=catalogue, cases=cases, data_end=data_end)
     if not log.n_events:
         return out, []
     summary = service_summary(log).set_index("service")
@@ -316,7 +320,7 @@ def load(stage, *, top: int = 3) -> ScanData:
 
         contacts = empty_frame("demand")
     flow, flow_problems = _flow(tables["events"], services=services, catalogue=tables["activities"],
-                                cases=tables["cases"])
+                                cases=tables["cases"], data_end=stage_censor_date(stage))
     measured = {name: tables[name] for name in ("demand", "cases") if stage.has(name) and name not in errors}
     caps = capabilities(measured, council.spec.services, start=stage.start, end=stage.end, errors=errors,
                         changes={s: [(c.date, c.label) for c in council.system_changes(s)] for s in services})

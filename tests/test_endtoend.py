@@ -127,3 +127,34 @@ def test_kaplan_meier_matches_lifelines(seed):
         else lifelines.utils.qth_survival_times(0.15, kmf.survival_function_)
     assert (ours.median if ours.median is not None else np.inf) == theirs_median
     assert (ours.p85 if ours.p85 is not None else np.inf) == float(theirs_p85)
+
+
+def test_one_censoring_date_per_service():
+    """Housing repairs' last dates: demand 18 Jan 09:00 (C09), events 20 Jan 09:00 (R4's Inspect), cases 11 Jan:
+    20 Jan 09:00. Council tax: T1's 1 Feb 09:00. A period ending 15 Jan caps both at midnight after it (16 Jan)."""
+    demand, events = _csv("demand.csv", received_at=1), _csv("events.csv", timestamp=1)
+    cases = _csv("cases.csv", opened_at=1, closed_at=1)
+    dates = endtoend.censor_dates(demand=demand, events=events, cases=cases)
+    assert dates["housing-repairs"] == pd.Timestamp("2024-01-20 09:00")
+    assert dates["council-tax"] == pd.Timestamp("2024-02-01 09:00")
+    assert endtoend.censor_date(demand=_housing(demand), cases=_housing(cases)) == pd.Timestamp("2024-01-18 09:00")
+    capped = endtoend.censor_dates(demand=demand, events=events, cases=cases, end="2024-01-15")
+    assert capped["housing-repairs"] == capped["council-tax"] == pd.Timestamp("2024-01-16")
+    # council-wide: each case censored at its own service's date
+    e2e = endtoend.case_times(events=events, cases=cases, data_end=dates)
+    assert e2e.frame.set_index("case_id").loc["R4", "duration"] == 10
+
+
+def test_every_stage_censors_an_open_case_at_the_same_date(testshire):
+    """R4 (opened 10 Jan, open) is 10 days old on flow, measure and the scan alike (it was 10, 8 and 22)."""
+    from systemic_lib import flow, measure, report, scan
+
+    stage = lambda name, svc="housing-repairs": report.Stage(testshire, svc, name)  # noqa: E731
+    f = flow.load(stage("flow")).end_to_end_cases
+    m = measure.load(stage("measure")).per_case.cases
+    for e2e in (f, m):
+        assert e2e.data_end == pd.Timestamp("2024-01-20 09:00")
+        assert e2e.frame.set_index("case_id").loc["R4", "duration"] == 10
+    s = scan.load(report.Stage(testshire, None, "organisation_scan")).table.set_index("service")
+    assert s.loc["housing-repairs", "p85_at_least"] == 10
+    assert endtoend.stage_censor_date(stage("flow")) == pd.Timestamp("2024-01-20 09:00")

@@ -21,9 +21,10 @@ from systemic_lib.sections.scan import show_table
 # 3, "repair not right" 1), unclassified 2 (C06 blank, C09 'weird'). Council tax: 1 failure. parking: not in
 # council.yaml. Flow, housing repairs, first to last step: R1 10 days (W1 -> W2 -> W1: 2 hand-offs, 2 people); R2 4
 # days (W1 -> W3: 1, 2); R3 0.5 days (W1 -> W1: 0, 1); R4 open in cases.csv (W1 -> W2: 1, 2), left out of end-to-end
-# times but counted per case. Kaplan–Meier with R4 censored at the council's last date (1 Feb, T1's last step: 22
-# days): S = 3/4, 1/2, 1/4 at 0.5, 4, 10 days, so the median is 4 and the 85th percentile is not reached: "more than
-# 22 days" (on the 3 closed cases alone it was 4 + 0.7 x 6 = 8.2, which left the open R4 out). Hand-offs
+# times but counted per case. Kaplan–Meier with R4 censored at its service's one censoring date (housing's last date,
+# 20 Jan 09:00, R4's Inspect: 10 days; not the council's, T1's 1 Feb, which gave 22): S = 3/4, 1/2, 1/4 at 0.5, 4, 10
+# days, so the median is 4 and the 85th percentile is not reached: "more than 10 days" (on the 3 closed cases alone
+# it was 4 + 0.7 x 6 = 8.2, which left the open R4 out). Hand-offs
 # (2+1+0+1)/4 = 1.0, people (2+2+1+2)/4 = 1.75. Council tax: T1 30 days (W5 -> W6: 1 hand-off, 2 people). Waste: no
 # events at all.
 SERVICES = TESTSHIRE_SERVICES
@@ -71,7 +72,7 @@ def test_flow_side_hand_computed(council):
     hr, ct, waste = side.loc["housing-repairs"], side.loc["council-tax"], side.loc["waste"]
     assert (hr["cases"], hr["closed_cases"]) == (4, 3)  # R4 is open: counted, left out of the times
     assert hr["median_days"] == pytest.approx(4.0)
-    assert np.isnan(hr["p85_days"]) and hr["p85_at_least"] == pytest.approx(22.0) and hr["open_cases"] == 1
+    assert np.isnan(hr["p85_days"]) and hr["p85_at_least"] == pytest.approx(10.0) and hr["open_cases"] == 1
     assert hr["mean_handoffs"] == pytest.approx(1.0)
     assert hr["mean_people"] == pytest.approx(1.75)
     assert (ct["cases"], ct["median_days"], ct["p85_days"], ct["mean_handoffs"]) == (1, 30.0, 30.0, 1.0)
@@ -208,7 +209,7 @@ def test_service_with_no_events_or_demand_shows_dash_and_a_note(table):
 
 def test_flow_table_in_words(table):
     rows = scan.flow_rows(table).set_index("Service")
-    assert rows.loc["Housing repairs"].tolist() == ["4", "4.0", "more than 22", "1", "1.0 / 1.8", scan.DASH,
+    assert rows.loc["Housing repairs"].tolist() == ["4", "4.0", "more than 10", "1", "1.0 / 1.8", scan.DASH,
                                                     scan.DASH]
     assert rows.loc["Council tax"].tolist()[:5] == ["1", "30", "30", "0", "1.0 / 2.0"]
     demand_rows = scan.demand_rows(table).set_index("Service")
@@ -234,7 +235,7 @@ def test_figures_keep_the_old_keys_and_add_the_new(data, table):
     assert hr["classified_by_rules"] == 0  # Testshire has no rules.csv
     assert (hr["cases"], hr["closed_cases"], hr["median_days"], hr["p85_days"], hr["mean_handoffs"],
             hr["mean_people"]) == (4, 3, 4.0, None, 1.0, 1.8)
-    assert (hr["open_cases"], hr["p85_at_least"], hr["median_at_least"]) == (1, 22.0, None)
+    assert (hr["open_cases"], hr["p85_at_least"], hr["median_at_least"]) == (1, 10.0, None)
     assert hr["end_to_end_capability"] is None and hr["failure_capability"] is None
     waste = figs[2]
     assert (waste["contacts"], waste["failure_pct"], waste["cases"], waste["median_days"]) == (0, None, None, None)
