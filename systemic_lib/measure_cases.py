@@ -19,7 +19,7 @@ import pandas as pd
 from . import endtoend, spc, words
 from .narrate import narrate
 
-__all__ = ["CaseCapability", "case_capability", "per_case_figures", "sentence", "MIN_CASES"]
+__all__ = ["CaseCapability", "case_capability", "per_case_figures", "scan_capability", "sentence", "MIN_CASES"]
 
 #: Fewer finished cases than this in the period: no per-case chart (the limits would rest on almost nothing).
 MIN_CASES = 10
@@ -119,4 +119,29 @@ def per_case_figures(cap: CaseCapability) -> dict:
             "variation": a.variation, "assurance": a.assurance,
             "predictably_within_days": _r(cap.predictably_within()),
         })
+    return out
+
+
+def scan_capability(cap: CaseCapability) -> dict:
+    """The latest phase of the per-case chart in the organisation scan's capability shape (``scan.capability``):
+    mean, lower, upper, since (the date the phase's first case finished), weeks (here: cases in the phase), grain
+    "case", trial, stable, phase, label and note (why there is no chart). The scan's column then says what a citizen
+    can expect, with the same limits as ``measure.json``'s ``end_to_end_per_case``."""
+    out = {"mean": None, "lower": None, "upper": None, "since": None, "weeks": len(cap.finished), "grain": "case",
+           "trial": None, "stable": None, "phase": None, "label": None, "note": None}
+    if cap.result is None:
+        note = cap.note or "no finished cases"
+        out["note"] = note.split(": ", 1)[1].rstrip(".") if note.startswith("End-to-end time per case: ") else note
+        return out
+    phase = cap.result.current
+    points = cap.result.points
+    latest = points[points["phase"] == phase["phase"]]
+    signals = latest["signal"].dropna()
+    clean = lambda v: None if v is None or not np.isfinite(v) else round(float(v), 2)  # noqa: E731
+    first = int(phase["start"])
+    out.update({"mean": clean(phase["mean"]), "lower": clean(phase["lower"]), "upper": clean(phase["upper"]),
+                "since": pd.Timestamp(cap.finished["end"].iloc[first]).date().isoformat(),
+                "weeks": int(latest["value"].notna().sum()), "trial": bool(phase["trial"]),
+                "stable": bool((signals == "common_cause").all()), "phase": int(phase["phase"]),
+                "label": cap.phase_labels[phase["phase"] - 1] if phase["phase"] >= 1 and cap.phase_labels else None})
     return out

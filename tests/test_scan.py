@@ -144,12 +144,13 @@ def test_scan_of_the_council(table):
     assert table["service"].tolist() == ["housing-repairs", "council-tax", "waste", "parking"]
     hr = table.set_index("service").loc["housing-repairs"]
     assert (hr["contacts"], hr["failure"], hr["cases"], hr["median_days"]) == (10, 4, 4, 4.0)
-    # 4 cases, all opened in January: fewer than 5 a week, so by month; January's median is not yet certain (R4 is
-    # still open at 1 day old, and the median of 4 needs the third longest, 10 days): no month to chart
-    assert hr["end_to_end_capability"]["mean"] is None and "at least 2" in hr["end_to_end_capability"]["note"]
-    assert hr["end_to_end_capability"]["grain"] == "month"
-    assert "No capability chart of end-to-end time yet: only 0 months with enough data (a capability chart needs " \
-           "at least 2)." in hr["notes"]
+    # End-to-end capability is per case (measure_cases, as measure.json's end_to_end_per_case): 3 finished cases (R1,
+    # R2, R3; R4 is open), fewer than the 10 a per-case chart needs
+    cap = hr["end_to_end_capability"]
+    assert cap["mean"] is None and cap["grain"] == "case" and cap["weeks"] == 3
+    assert cap["note"] == "only 3 finished cases in the period (a per-case chart needs at least 10)"
+    assert "No capability chart of end-to-end time yet: only 3 finished cases in the period (a per-case chart " \
+           "needs at least 10)." in hr["notes"]
 
 
 def test_where_to_start_weighs_failure_demand_and_end_to_end_time(table):
@@ -352,3 +353,40 @@ def test_capability_of_a_monthly_measure_counts_months_and_says_by_month():
     assert scan.capability(few, measure_id="end_to_end_days", grain="month")["note"] == (
         "only 1 month with enough data (a capability chart needs at least 2)")
     assert scan.capability(_weekly([10, 12] * 7), measure_id="end_to_end_days")["grain"] == "week"
+
+
+def test_end_to_end_starts_at_the_citizens_contact_and_is_stated(council_factory):
+    """Testshire with C01 (1 Jan 09:00) linked to R2 (opened 2 Jan 09:00, closed 6 Jan 09:00): R2 takes 5 days from
+    the citizen's call, not 4. KM: R3 0.5 -> 3/4, R2 5 -> 1/2: the median is 5 days."""
+    demand = TESTSHIRE["demand.csv"].replace("one_stop\n", "one_stop,case_id\n", 1)
+    demand = "\n".join(line + (",R2" if line.startswith("C01,") else ",") if i else line
+                       for i, line in enumerate(demand.strip().split("\n"))) + "\n"
+    path = council_factory("linked", demand=demand)
+    data = scan.load(report.Stage(path, None, "organisation_scan"))
+    hr = data.table.set_index("service").loc["housing-repairs"]
+    assert hr["median_days"] == 5 and hr["open_cases"] == 1
+    assert data.end_to_end.starts()["contact"] == 1
+    from systemic_lib import endtoend
+
+    sentence = endtoend.definition_sentence(data.end_to_end)  # the scan page states it above the end-to-end table
+    assert "1 of 5 cases start at the citizen's first contact" in sentence and "1 case is still open" in sentence
+
+
+def test_end_to_end_capability_is_per_case_as_on_the_measure_stage(council_factory):
+    """12 cases opened 10 days apart, each closed after 5, 6, 7, 5, 6, 7, ... days (so they finish in order): mean
+    6 days; moving ranges 1, 1, 2 repeated (11 of them, sum 14): mean 14/11, limits 6 ± 2.66 x 14/11 = 2.61 to 9.39.
+    The scan's column is the measure stage's per-case chart: the same limits as measure.json's."""
+    from systemic_lib import measure
+
+    rows = ["case_id,service,opened_at,closed_at"]
+    start = pd.Timestamp("2024-01-01 09:00")
+    for i, d in enumerate([5, 6, 7] * 4):
+        opened = start + pd.Timedelta(days=10 * i)
+        rows.append(f"K{i:02d},housing-repairs,{opened:%Y-%m-%d %H:%M},{opened + pd.Timedelta(days=d):%Y-%m-%d %H:%M}")
+    path = council_factory("percase", cases="\n".join(rows) + "\n", events=None)
+    table = scan.load(report.Stage(path, None, "organisation_scan")).table.set_index("service")
+    cap = table.loc["housing-repairs", "end_to_end_capability"]
+    assert (cap["mean"], cap["lower"], cap["upper"], cap["grain"], cap["weeks"]) == (6.0, 2.61, 9.39, "case", 12)
+    assert scan.capability_words(cap, "days") == "predictably 2.6\u20139.4 days (mean 6.0)"
+    per_case = measure.figures(measure.load(report.Stage(path, "housing-repairs", "measure")))["end_to_end_per_case"]
+    assert per_case["phases"][-1]["upper"] == pytest.approx(cap["upper"], abs=0.01)
