@@ -37,6 +37,7 @@ from .demand_problems import data_problems
 from .endtoend import censor_dates, stage_censor_date
 from .errors import ContractError
 from .flow import FlowLog, service_summary
+from .flow import closing as stage_closing
 from .measure import TABLE_OF, MeasureResult, measure_series
 from .measure_cases import case_capability, scan_capability
 
@@ -149,7 +150,7 @@ def flow_side(events: pd.DataFrame | None, *, services, catalogue: pd.DataFrame 
     return _flow(events, services=services, catalogue=catalogue, cases=cases)[0]
 
 
-def _flow(events, *, services, catalogue=None, cases=None, data_end=None, contacts=None) -> tuple:
+def _flow(events, *, services, catalogue=None, cases=None, data_end=None, contacts=None, closing=()) -> tuple:
     """``flow_side``, the events' problems (``flow.FlowLog``'s checks) and the cases' ``EndToEndCases``; open cases are censored at ``data_end``
     (service -> date, ``endtoend.censor_dates``: each service's one censoring date); a case starts at its citizen's
     first linked contact in ``contacts``."""
@@ -158,7 +159,7 @@ def _flow(events, *, services, catalogue=None, cases=None, data_end=None, contac
         return out, [], None
     if data_end is None:
         data_end = censor_dates(events=events, cases=cases)
-    log = FlowLog(events, catalogue=catalogue, cases=cases, data_end=data_end, contacts=contacts)
+    log = FlowLog(events, catalogue=catalogue, cases=cases, data_end=data_end, contacts=contacts, closing=closing)
     if not log.n_events:
         return out, [], None
     summary = service_summary(log).set_index("service")
@@ -335,7 +336,7 @@ def load(stage, *, top: int = 3) -> ScanData:
         contacts = empty_frame("demand")
     ends, whole = stage_censor_date(stage), _whole_contacts(stage) if "demand" not in errors else None
     flow, flow_problems, e2e = _flow(tables["events"], services=services, catalogue=tables["activities"],
-                                cases=tables["cases"], data_end=ends, contacts=whole)
+                                cases=tables["cases"], data_end=ends, contacts=whole, closing=stage_closing(stage))
     measured = {name: tables[name] for name in ("demand", "cases") if stage.has(name) and name not in errors}
     caps = capabilities(measured, council.spec.services, start=stage.start, end=stage.end, errors=errors,
                         changes={s: [(c.date, c.label) for c in council.system_changes(s)] for s in services},

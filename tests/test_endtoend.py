@@ -158,3 +158,26 @@ def test_every_stage_censors_an_open_case_at_the_same_date(testshire):
     s = scan.load(report.Stage(testshire, None, "organisation_scan")).table.set_index("service")
     assert s.loc["housing-repairs", "p85_at_least"] == 10
     assert endtoend.stage_censor_date(stage("flow")) == pd.Timestamp("2024-01-20 09:00")
+
+
+def test_closes_case_in_council_yaml_ends_cases_without_cases_csv(council_factory):
+    """Testshire without cases.csv: with housing's ``closes_case: [Fix]`` R1, R2 and R3 end at their Fix (10, 4 and
+    0.5 days from their first step) and R4 (no Fix) is open; without it every case is open. A closing activity no
+    step has is a council.yaml error naming the key and the activity."""
+    from systemic_lib import flow, report
+    from systemic_lib.council import load_council, validate_council
+
+    yaml_text = TESTSHIRE["council.yaml"].replace(
+        "purpose: Fix my home properly first time}", "purpose: Fix my home properly first time, closes_case: [Fix]}")
+    path = council_factory("closing", council_yaml=yaml_text, cases=None)
+    assert load_council(path).service("housing-repairs").closes_case == ["Fix"]
+    e2e = flow.load(report.Stage(path, "housing-repairs", "flow")).end_to_end_cases
+    f = e2e.frame.set_index("case_id")
+    assert f["days"].tolist()[:3] == [10, 4, 0.5] and f["open"].tolist() == [False, False, False, True]
+    assert e2e.end_from == {"closing step": 3}
+    plain = flow.load(report.Stage(council_factory("plain", cases=None), "housing-repairs", "flow"))
+    assert plain.end_to_end_cases.n_open == 4
+    wrong = council_factory("wrong", council_yaml=yaml_text.replace("[Fix]", "[Fixx]"))
+    problems = [p for p in validate_council(wrong) if p.file == "council.yaml"]
+    assert len(problems) == 1 and problems[0].column == "services.0.closes_case.0"
+    assert "closes_case names activity 'Fixx'" in problems[0].message and "housing-repairs" in problems[0].message

@@ -91,11 +91,18 @@ def load(stage) -> FlowData:
         if errors:
             table_errors[name] = errors
     log = FlowLog(events, catalogue=others["activities"], cases=others["cases"], contacts=stage_contacts(stage),
-                  data_end=endtoend.stage_censor_date(stage))
+                  data_end=endtoend.stage_censor_date(stage), closing=closing(stage))
     data = FlowData(log, events, others["activities"], others["cases"], table_errors,
                     stage.service_name if stage.service else "this service", **phases(stage))
     data.end_to_end_cases = log.end_to_end_cases
     return data
+
+
+def closing(stage) -> list[tuple[str, str]]:
+    """council.yaml's ``closes_case`` activities of the stage's service (or, council-wide, every service's), as
+    (service, activity) pairs for ``endtoend``."""
+    services = [stage.service] if stage.service is not None else list(stage.council.spec.services)
+    return [(s.id, a) for s in services for a in getattr(s, "closes_case", [])]
 
 
 def stage_contacts(stage) -> pd.DataFrame | None:

@@ -174,7 +174,7 @@ class FlowLog:
 
     def __init__(self, data: pd.DataFrame, *, catalogue: pd.DataFrame | None = None, cases: pd.DataFrame | None = None,
                  local_zone: str = LOCAL_ZONE, file: str = "events.csv", contacts: pd.DataFrame | None = None,
-                 data_end=None):
+                 data_end=None, closing=()):
         missing = [c for c in ("case_id", "activity", "timestamp") if c not in data.columns]
         if missing:
             raise SystemicError(f"{file}: required column(s) {', '.join(missing)} missing; the events table needs "
@@ -250,7 +250,8 @@ class FlowLog:
         p.single_event_cases = int((self.steps == 1).sum())
         self._classify(catalogue)
         self._cases, self._catalogue = cases, catalogue
-        self._contacts, self._data_end = contacts, data_end  # the one definition's start and censoring date
+        # the one definition's start (contacts), censoring date and closing activities (council.yaml's closes_case)
+        self._contacts, self._data_end, self._closing = contacts, data_end, tuple(closing)
         self.open_case = self.end_to_end_cases.frame["open"].to_numpy(dtype=bool)
         p.open_cases = int(self.open_case.sum())
 
@@ -265,7 +266,7 @@ class FlowLog:
                                "service": self.service_labels[self.svc].astype(str) if len(self.service_labels)
                                else ""})
         return case_times(events=events, cases=self._cases, catalogue=self._catalogue, contacts=self._contacts,
-                          ids=self.case_ids.astype(str), data_end=self._data_end)
+                          closing=self._closing, ids=self.case_ids.astype(str), data_end=self._data_end)
 
     def _classify(self, catalogue: pd.DataFrame | None) -> None:
         """Step type and category per event from the catalogue (service, activity); -1 when not listed."""
