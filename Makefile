@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	# lifelines checks endtoend's Kaplan-Meier in tests only; its metadata pins pandas<3, so it and its own
+	# dependencies go in without theirs (numpy, scipy, pandas, matplotlib are already installed)
+	$(BIN)/python -m pip install -q --no-deps lifelines autograd autograd-gamma formulaic interface_meta wrapt narwhals typing-extensions
 	$(BIN)/python -m ipykernel install --sys-prefix --name systemic --display-name "Python (systemic)" >/dev/null
 	touch $(STAMP)
 

@@ -197,6 +197,20 @@ class Service(_Model):
     purpose: str
     measures: list[MeasureSpec] = Field(default_factory=list)
     experiment: ExperimentSpec | None = None
+    #: activities whose step ends a case (end-to-end time, ``endtoend``): for cases not in cases.csv, a case ends at
+    #: its last such step, else it is open. The same as ``closes_case: yes`` in activities.csv, without editing it.
+    closes_case: list[str] = Field(default_factory=list)
+
+    @field_validator("closes_case", mode="before")
+    @classmethod
+    def _activities(cls, v):
+        if v is None:
+            return []
+        if isinstance(v, str):
+            return [v]
+        if not isinstance(v, list) or not all(isinstance(a, str) and a.strip() for a in v):
+            raise ValueError("closes_case must be a list of activity names, as events.csv writes them")
+        return [a.strip() for a in v]
 
     @field_validator("measures")
     @classmethod
@@ -293,12 +307,34 @@ class Council:
         return frame.reset_index(drop=True)
 
     def problems(self) -> list[Problem]:
-        """Every problem in every table present, errors first."""
+        """Every problem in every table present, then council.yaml's closing activities, errors first."""
         out: list[Problem] = []
         for name in TABLES:
             if self.has_table(name):
                 out += self.load(name).problems
+        out += self.closing_problems()
         return sorted(out, key=lambda p: p.severity != ERROR)
+
+    def closing_problems(self) -> list[Problem]:
+        """A ``closes_case`` activity of council.yaml that no step of its service has (in events.csv or
+        activities.csv): named with the file and key, as it would silently leave every case open."""
+        known: dict[str, set] = {}
+        for name in ("events", "activities"):
+            if self.has_table(name) and not self.load(name).errors:
+                frame = self.load(name).frame
+                for svc, act in zip(frame["service"].astype(object), frame["activity"].astype(object)):
+                    known.setdefault(str(svc), set()).add(str(act))
+        out = []
+        for i, svc in enumerate(self.spec.services):
+            for j, act in enumerate(svc.closes_case):
+                if known and act not in known.get(svc.id, set()):
+                    have = sorted(known.get(svc.id, set()))
+                    hint = f" (its activities include {', '.join(repr(a) for a in have[:5])})" if have else ""
+                    out.append(Problem("council.yaml", f"services[{i}] ({svc.id}): closes_case names activity "
+                                       f"'{act}', which no step of {svc.id} has in events.csv or activities.csv{hint}",
+                                       "write the activity exactly as events.csv has it, or remove it",
+                                       column=f"services.{i}.closes_case.{j}", severity=ERROR))
+        return out
 
     @property
     def demand(self) -> pd.DataFrame:

@@ -11,7 +11,8 @@ Every stage that speaks of end-to-end time (flow, measure, experiment, the scan 
   **open**: it has no end-to-end time, never a partial one.
 
 Open cases are survival data: ``survival`` estimates the median and 85th percentile by Kaplan–Meier, each open case
-censored at the data's last date (its age so far is a lower bound, not its time). Where the estimate is not reached
+censored at the service's one censoring date (``censor_date``: the last date in any of the service's demand,
+events and cases, capped at the period's end; every stage uses it, so an open case has one age everywhere; its age so far is a lower bound, not its time). Where the estimate is not reached
 (more than half, or 15%, of cases still open beyond the longest time seen), the figure is ``None`` and ``at_least``
 says "more than N days". The estimator is the textbook product-limit one (the same as ``lifelines``'
 ``KaplanMeierFitter``; the tests check them against each other), written here in a few lines of numpy so that the
@@ -27,7 +28,7 @@ import pandas as pd
 
 from . import words
 
-__all__ = ["CASE_COLUMNS", "EndToEndCases", "Survival", "case_times", "survival", "closing_activities",
+__all__ = ["CASE_COLUMNS", "EndToEndCases", "Survival", "censor_date", "censor_dates", "stage_censor_date", "case_times", "survival", "closing_activities",
            "definition_sentence", "figure_words", "within_words", "figures", "by_service", "completion_order"]
 
 _NS_PER_DAY = 86_400e9
@@ -77,14 +78,79 @@ class EndToEndCases:
 
 
 def closing_activities(catalogue: pd.DataFrame | None, closing=()) -> set[tuple[str, str]] | set[str]:
-    """The (service, activity) pairs marked ``closes_case`` in the catalogue, plus activity names given in
-    ``closing`` (for every service, as ("", name))."""
-    out: set = {("", str(a)) for a in closing}
+    """The (service, activity) pairs marked ``closes_case`` in the catalogue, plus those given in ``closing``: an
+    activity name (for every service, as ("", name)) or a (service, activity) pair (council.yaml's per-service
+    ``closes_case``)."""
+    out: set = {("", str(a)) if isinstance(a, str) else (str(a[0]), str(a[1])) for a in closing}
     if catalogue is not None and len(catalogue) and "closes_case" in catalogue:
         marked = catalogue[catalogue["closes_case"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
         svc = marked["service"].astype(object).fillna("") if "service" in marked else pd.Series("", index=marked.index)
         out |= {(str(s), str(a)) for s, a in zip(svc, marked["activity"])}
     return out
+
+
+# ---- the one censoring date --------------------------------------------------------------------------------------
+_DATE_COLUMNS = {"demand": ("received_at",), "events": ("timestamp",), "cases": ("opened_at", "closed_at")}
+
+
+def _naive(values) -> pd.Series:
+    ts = pd.to_datetime(pd.Series(values), errors="coerce")
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_localize(None)
+    return ts.astype("datetime64[ns]")
+
+
+def censor_dates(*, demand: pd.DataFrame | None = None, events: pd.DataFrame | None = None,
+                 cases: pd.DataFrame | None = None, end=None) -> dict[str, pd.Timestamp]:
+    """service -> the date its open cases are censored at: the last date in any of its demand (``received_at``),
+    events (``timestamp``) and cases (``opened_at``, ``closed_at``), whole tables, capped at the end of the period
+    (midnight after ``end``, its last day) when there is one. Rows without a service count as service ""."""
+    parts = []
+    for name, frame in (("demand", demand), ("events", events), ("cases", cases)):
+        if frame is None or not len(frame):
+            continue
+        svc = frame["service"].astype(object).fillna("").astype(str) if "service" in frame \
+            else pd.Series("", index=frame.index)
+        for col in _DATE_COLUMNS[name]:
+            if col in frame:
+                parts.append(pd.DataFrame({"service": svc.to_numpy(), "date": _naive(frame[col]).to_numpy()}))
+    if not parts:
+        return {}
+    both = pd.concat(parts, ignore_index=True).dropna(subset=["date"])
+    last = both.groupby("service")["date"].max()
+    if end is not None and not pd.isna(end):
+        last = last.clip(upper=pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
+    return {str(k): pd.Timestamp(v) for k, v in last.items()}
+
+
+def censor_date(*, demand: pd.DataFrame | None = None, events: pd.DataFrame | None = None,
+                cases: pd.DataFrame | None = None, end=None) -> pd.Timestamp | None:
+    """The one censoring date of one service's tables (``censor_dates`` over them all), or None undated."""
+    dates = censor_dates(demand=None if demand is None else demand.drop(columns="service", errors="ignore"),
+                         events=None if events is None else events.drop(columns="service", errors="ignore"),
+                         cases=None if cases is None else cases.drop(columns="service", errors="ignore"), end=end)
+    return dates.get("")
+
+
+def stage_censor_date(stage) -> pd.Timestamp | dict[str, pd.Timestamp] | None:
+    """The censoring date of a stage's service (or, council-wide, service -> date), from its whole demand, events
+    and cases (tables with errors add nothing), capped at the stage's period end. Every stage's ``load`` calls this,
+    so flow, measure, experiment and the scan give an open case the same age."""
+    tables = {}
+    for name in ("demand", "events", "cases"):
+        if not stage.has(name):
+            continue
+        if name == "demand":
+            try:
+                tables[name] = stage.contacts(period=False).frame
+            except Exception:  # noqa: BLE001 - a demand table with errors adds no dates; its report says why
+                tables[name] = None
+        else:
+            tables[name] = stage.table_or_empty(name, period=False)[0]
+    dates = censor_dates(**tables, end=stage.end)
+    if stage.service is None:
+        return dates
+    return dates.get(stage.service_id, dates.get(""))
 
 
 def _first_contact(contacts: pd.DataFrame | None) -> pd.Series:
@@ -102,8 +168,9 @@ def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None
     ``events`` (case_id, timestamp, activity, service), ``cases`` (case_id, opened_at, closed_at) and ``contacts``
     (case_id, received_at) are the service's tables, any of them None; ``catalogue`` the activities table (its
     ``closes_case`` column), ``closing`` activity names that close a case. ``ids``: only these cases (default: every
-    case in events or cases). ``data_end``: the censoring date for open cases (default: the last date in the three
-    tables, every contact included); a case closing after it is open at it."""
+    case in events or cases). ``data_end``: the censoring date for open cases (``censor_date``; a dict service -> date
+    from ``censor_dates`` council-wide; default: the last date in the three tables given, every contact included); a
+    case closing after it is open at it."""
     first_step = closing_at = pd.Series(dtype="datetime64[ns]")
     step_service = pd.Series(dtype=object)
     dates = []
@@ -147,10 +214,19 @@ def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None
     if contacts is not None and "received_at" in contacts and len(contacts):
         dates.append(pd.to_datetime(contacts["received_at"]))  # every contact is part of the data's span
     contact = contact[contact.index.isin(index)]
-    if data_end is None:
-        present = [pd.to_datetime(d).dropna() for d in dates if len(d)]
-        data_end = max((d.max() for d in present if len(d)), default=None)
+    service = case_service.reindex(index).fillna(step_service.reindex(index))
+    if isinstance(data_end, dict):  # council-wide: each service's own censoring date (``censor_dates``)
+        ends = pd.to_datetime(pd.Series([data_end.get(str(s), data_end.get("")) for s in service], index=index,
+                                        dtype=object)).astype("datetime64[ns]")
+        data_end = ends.max() if ends.notna().any() else None
+    else:
+        if data_end is None:
+            present = [pd.to_datetime(d).dropna() for d in dates if len(d)]
+            data_end = max((d.max() for d in present if len(d)), default=None)
+        ends = None
     data_end = None if data_end is None or pd.isna(data_end) else pd.Timestamp(data_end)
+    if ends is None:
+        ends = pd.Series(data_end if data_end is not None else pd.NaT, index=index, dtype="datetime64[ns]")
 
     def at(s):
         return pd.to_datetime(s.reindex(index)).astype("datetime64[ns]")
@@ -162,16 +238,14 @@ def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None
     from_cases = index.isin(in_cases)
     end = at(closed).where(from_cases, at(closing_at))
     end_from = pd.Series(np.where(from_cases, "closed_at", "closing step"), index=index).where(end.notna())
-    if data_end is not None:
-        after = end > data_end
-        end = end.where(~after)
-        end_from = end_from.where(~after)
+    after = (end > ends).fillna(False)
+    end = end.where(~after)
+    end_from = end_from.where(~after)
     is_open = end.isna()
     backwards = (end < start).fillna(False)
     days = ((end - start).dt.total_seconds() / 86400).where(~backwards)
-    age = ((data_end - start).dt.total_seconds() / 86400) if data_end is not None else pd.Series(np.nan, index=index)
+    age = (ends - start).dt.total_seconds() / 86400
     duration = days.where(~is_open, age.clip(lower=0))
-    service = case_service.reindex(index).fillna(step_service.reindex(index))
     frame = pd.DataFrame({"case_id": index.astype(str), "service": service.to_numpy(dtype=object),
                           "start": start.to_numpy(), "start_from": start_from.to_numpy(dtype=object),
                           "end": end.to_numpy(), "open": is_open.to_numpy(dtype=bool),

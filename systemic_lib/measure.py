@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from systemic_lib import custom_measures, moved, spc, words
+from systemic_lib import custom_measures, endtoend, moved, spc, words
 from systemic_lib.measure_cases import CaseCapability, case_capability, per_case_figures
 from systemic_lib.council import MEASURES, MeasureSpec, within_period
 from systemic_lib.errors import ContractError, SystemicError
@@ -363,7 +363,7 @@ def load(stage) -> MeasureData:
     e2e = next((r for r in results if r.id == "end_to_end_days"), None)
     per_case = None if "cases" not in tables or e2e is None else case_capability(
         tables["cases"], contacts=tables.get("demand"), changes=changes, start=stage.start, end=stage.end,
-        target=e2e.target)
+        target=e2e.target, data_end=endtoend.stage_censor_date(stage))
     return MeasureData(svc.name, tables.get("demand"), tables.get("cases"), results, problems, rules_problems,
                        stage.start, stage.end, per_case)
 

@@ -19,7 +19,7 @@ import pandas as pd
 from . import endtoend, spc, words
 from .narrate import narrate
 
-__all__ = ["CaseCapability", "case_capability", "per_case_figures", "sentence", "MIN_CASES"]
+__all__ = ["CaseCapability", "case_capability", "per_case_figures", "scan_capability", "sentence", "MIN_CASES"]
 
 #: Fewer finished cases than this in the period: no per-case chart (the limits would rest on almost nothing).
 MIN_CASES = 10
@@ -56,14 +56,13 @@ class CaseCapability:
 
 
 def case_capability(cases: pd.DataFrame | None, *, contacts: pd.DataFrame | None = None, changes=(), start=None,
-                    end=None, target: float | None = None) -> CaseCapability:
+                    end=None, target: float | None = None, data_end=None) -> CaseCapability:
     """The per-case capability chart of a service's cases (whole table; cases finishing in ``start``..``end`` are
     charted), with a new phase at each (date, label) system change. Contacts (``demand.case_id``) move a case's start
-    to the citizen's first contact."""
-    data_end = pd.Timestamp(end) + pd.Timedelta(days=1) if end is not None else None
-    if data_end is not None and cases is not None and len(cases):
-        last = pd.concat([cases["opened_at"], cases["closed_at"]]).max()
-        data_end = min(data_end, last) if pd.notna(last) else data_end
+    to the citizen's first contact. Open cases are censored at ``data_end``, the service's one censoring date
+    (``endtoend.stage_censor_date``; default: ``endtoend.censor_date`` of the cases and contacts given)."""
+    if data_end is None:
+        data_end = endtoend.censor_date(demand=contacts, cases=cases, end=end)
     e2e = endtoend.case_times(cases=cases, contacts=contacts, data_end=data_end)
     frame = e2e.frame
     if start is not None:
@@ -120,4 +119,29 @@ def per_case_figures(cap: CaseCapability) -> dict:
             "variation": a.variation, "assurance": a.assurance,
             "predictably_within_days": _r(cap.predictably_within()),
         })
+    return out
+
+
+def scan_capability(cap: CaseCapability) -> dict:
+    """The latest phase of the per-case chart in the organisation scan's capability shape (``scan.capability``):
+    mean, lower, upper, since (the date the phase's first case finished), weeks (here: cases in the phase), grain
+    "case", trial, stable, phase, label and note (why there is no chart). The scan's column then says what a citizen
+    can expect, with the same limits as ``measure.json``'s ``end_to_end_per_case``."""
+    out = {"mean": None, "lower": None, "upper": None, "since": None, "weeks": len(cap.finished), "grain": "case",
+           "trial": None, "stable": None, "phase": None, "label": None, "note": None}
+    if cap.result is None:
+        note = cap.note or "no finished cases"
+        out["note"] = note.split(": ", 1)[1].rstrip(".") if note.startswith("End-to-end time per case: ") else note
+        return out
+    phase = cap.result.current
+    points = cap.result.points
+    latest = points[points["phase"] == phase["phase"]]
+    signals = latest["signal"].dropna()
+    clean = lambda v: None if v is None or not np.isfinite(v) else round(float(v), 2)  # noqa: E731
+    first = int(phase["start"])
+    out.update({"mean": clean(phase["mean"]), "lower": clean(phase["lower"]), "upper": clean(phase["upper"]),
+                "since": pd.Timestamp(cap.finished["end"].iloc[first]).date().isoformat(),
+                "weeks": int(latest["value"].notna().sum()), "trial": bool(phase["trial"]),
+                "stable": bool((signals == "common_cause").all()), "phase": int(phase["phase"]),
+                "label": cap.phase_labels[phase["phase"] - 1] if phase["phase"] >= 1 and cap.phase_labels else None})
     return out

@@ -74,13 +74,47 @@ def _experiment_figures(data: dict) -> list[str]:
     out = []
     if exp is not None:
         out.append(words.count(exp, "experiment case") + (f" vs {base:,.0f} baseline" if base is not None else ""))
-    for m in _items(data.get("measures")):
-        if _num(m.get("change_pct")) is not None and m.get("name"):
-            out.append(f"{m['name']}: {m['change_pct']:+.0f}%" + _reading(m))
-            break
+    for m in _items(data.get("measures")):  # every change shown, each with its interval and reading
+        if not m.get("name"):
+            continue
+        change = _num(m.get("change_pct")) if m.get("interval_unit") != "points" else _num(m.get("change_points"))
+        opened = _open_words(m)
+        if change is not None:
+            unit = " points" if m.get("interval_unit") == "points" else "%"
+            out.append(f"{m['name']}: {words.signed(change)}{unit}" + _reading(m) + opened)
+        elif isinstance(m.get("at_least"), dict) and m["at_least"]:  # a median not reached: no change to show
+            more = "; ".join(f"{k} more than {words.duration(v)}" for k, v in m["at_least"].items() if _num(v))
+            out.append(f"{m['name']}: {more}" + opened)
     if data.get("mix_differs"):
         out.append("demand mix differs between cohorts (chi-square test at 5%)")
     return out
+
+
+def _open_words(m: dict) -> str:
+    """' (178 baseline and 24 experiment cases still open)' beside end-to-end time; '' for other measures."""
+    base, exp = _num(m.get("open_baseline")), _num(m.get("open_experiment"))
+    if base is None and exp is None:
+        return ""
+    return f" ({words.number(base or 0)} baseline and {words.number(exp or 0)} experiment cases still open)"
+
+
+def end_to_end_words(median, at_least=None, open_cases=None) -> str | None:
+    """'28 days (12 open)', 'more than 30 days (40 open)' where the Kaplan–Meier median is not reached, or None."""
+    median, at_least, open_cases = _num(median), _num(at_least), _num(open_cases)
+    if median is not None:
+        text = words.duration(median)
+    elif at_least is not None:
+        text = f"more than {words.duration(at_least)}"
+    else:
+        return None
+    return text + (f" ({words.number(open_cases)} open)" if open_cases is not None else "")
+
+
+def _flow_end_to_end(data: dict) -> str | None:
+    """The flow report's Kaplan–Meier median end to end, with its open cases beside it."""
+    e2e = data.get("end_to_end") if isinstance(data.get("end_to_end"), dict) else {}
+    return end_to_end_words(_first(data, "median_days", "median_end_to_end_days"),
+                            _first(e2e, "median_at_least"), _first(e2e, "open_cases"))
 
 
 def _reading(m: dict) -> str:
@@ -107,10 +141,10 @@ def headline_figures(stage: str, data) -> list[str]:
         if pct is not None:
             out.append(f"{words.percent(pct)} failure demand")
     elif stage == "flow":
-        days = _first(data, "median_days", "median_end_to_end_days")
+        days = _flow_end_to_end(data)
         cases = _first(data, "cases")
         if days is not None:
-            out.append(f"median {words.duration(days)} end to end")
+            out.append(f"median {days} end to end")
         if cases is not None:
             out.append(words.count(cases, "case"))
     elif stage == "experiment":
@@ -268,6 +302,7 @@ def scan_reports(out_dir) -> list[CouncilPage]:
                                                failure_pct=_first(data, "failure_pct", "failure_demand_pct"))
                         elif stage == "flow":
                             row.figures["median_days"] = _first(data, "median_days", "median_end_to_end_days")
+                            row.figures["end_to_end"] = _flow_end_to_end(data)
                 if any(c.status != "missing" for c in row.cells):
                     page.services.append(row)
         if page.has_reports or page.skipped:

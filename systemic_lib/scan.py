@@ -2,10 +2,12 @@
 
 Per service (METHOD.md, "Organisation scan"): demand volume, value / failure / unclassified contacts, failure demand %
 and the largest failure demands (from the demand table); cases, median and 85th-percentile end-to-end days and
-hand-offs and people per case (``flow``, from the events, closed cases only); and the capability of end-to-end time
-and of failure demand %: what the system predictably achieves now, i.e. the latest phase's mean and process limits
-of the weekly series the measure stage charts (``measure.measure_series`` and ``spc.xmr``, a new phase at each of the
-service's recorded system changes).
+hand-offs and people per case (``flow``, from the events; end-to-end by the one definition, ``endtoend``: from the
+citizen's first linked contact, open cases censored at the service's one censoring date); and the capability of
+end-to-end time and of failure demand %: what the system predictably achieves now, i.e. the latest phase's mean and
+process limits, of every finished case for end-to-end time (``measure_cases``: what a citizen can expect, the limits
+of ``measure.json``'s ``end_to_end_per_case``) and of the weekly series the measure stage charts for failure demand
+(``measure.measure_series`` and ``spc.xmr``), a new phase at each of the service's recorded system changes.
 
 The stage contract: ``load(stage)`` reads each table once (demand through ``stage.contacts()``, with the council's
 rules applied, for both the demand side and the failure-demand capability) and returns a ``ScanData``;
@@ -32,9 +34,12 @@ from .demand import NO_SERVICE, UNCLASSIFIED, pareto
 from .contract import empty_frame
 from .council import MEASURES
 from .demand_problems import data_problems
+from .endtoend import censor_dates, stage_censor_date
 from .errors import ContractError
 from .flow import FlowLog, service_summary
+from .flow import closing as stage_closing
 from .measure import TABLE_OF, MeasureResult, measure_series
+from .measure_cases import case_capability, scan_capability
 
 __all__ = ["ScanData", "load", "headline", "questions", "figures", "period", "demand_side", "flow_side", "capability",
            "capabilities", "organisation_scan", "for_stage", "where_to_start", "start_with", "service_figures",
@@ -145,14 +150,18 @@ def flow_side(events: pd.DataFrame | None, *, services, catalogue: pd.DataFrame 
     return _flow(events, services=services, catalogue=catalogue, cases=cases)[0]
 
 
-def _flow(events, *, services, catalogue=None, cases=None) -> tuple[pd.DataFrame, list]:
-    """``flow_side`` and the events' problems (``flow.FlowLog``'s checks)."""
+def _flow(events, *, services, catalogue=None, cases=None, data_end=None, contacts=None, closing=()) -> tuple:
+    """``flow_side``, the events' problems (``flow.FlowLog``'s checks) and the cases' ``EndToEndCases``; open cases are censored at ``data_end``
+    (service -> date, ``endtoend.censor_dates``: each service's one censoring date); a case starts at its citizen's
+    first linked contact in ``contacts``."""
     out = pd.DataFrame(index=pd.Index(list(services), name="service"), columns=_FLOW_COLUMNS, dtype=float)
     if events is None or len(events) == 0:
-        return out, []
-    log = FlowLog(events, catalogue=catalogue, cases=cases)
+        return out, [], None
+    if data_end is None:
+        data_end = censor_dates(events=events, cases=cases)
+    log = FlowLog(events, catalogue=catalogue, cases=cases, data_end=data_end, contacts=contacts, closing=closing)
     if not log.n_events:
-        return out, []
+        return out, [], None
     summary = service_summary(log).set_index("service")
     ct = log.case_table
     closed = pd.Series(~log.open_case, index=ct.index).groupby(ct["service"]).sum()
@@ -160,7 +169,7 @@ def _flow(events, *, services, catalogue=None, cases=None) -> tuple[pd.DataFrame
     known = summary.reindex(out.index)
     for col in _FLOW_COLUMNS:
         out[col] = known[col].astype(float)
-    return out, log.problems.as_problems()
+    return out, log.problems.as_problems(), log.end_to_end_cases
 
 
 # ------------------------------------------------------------------------------------------------ capability
@@ -201,13 +210,16 @@ def capability(series: pd.DataFrame, *, measure_id: str, grain: str = "week", di
 
 
 def capabilities(tables: dict[str, pd.DataFrame], services, *, changes: dict[str, list] | None = None, start=None,
-                 end=None, errors: dict[str, str] | None = None) -> dict[str, dict[str, dict]]:
+                 end=None, errors: dict[str, str] | None = None, contacts: pd.DataFrame | None = None,
+                 data_end: dict | None = None) -> dict[str, dict[str, dict]]:
     """service id -> {measure id -> ``capability``} for the two scan measures; never raises for data problems.
 
     ``tables``: the council's "demand" (contacts with the rules applied) and "cases", all services, the cases whole
     (end-to-end weeks need the data's end); a table the council does not have is left out of the dict. ``errors``:
     table -> why a table with errors was not read. ``services``: council.yaml's services (id, name, measures);
-    ``changes``: service id -> its (date, label) system changes, each starting a new phase."""
+    ``changes``: service id -> its (date, label) system changes, each starting a new phase. End-to-end time is per
+    case (``measure_cases``), from the citizen's first contact in ``contacts`` (the whole table), open cases censored
+    at ``data_end`` (service -> date)."""
 
     errors, changes = errors or {}, changes or {}
     out: dict[str, dict[str, dict]] = {}
@@ -224,6 +236,12 @@ def capabilities(tables: dict[str, pd.DataFrame], services, *, changes: dict[str
                 out[svc.id][mid] = {"weeks": 0, "note": None}
                 continue
             frame = tables[table]
+            if mid == "end_to_end_days":
+                mine = lambda t: None if t is None else t[t["service"] == svc.id]  # noqa: E731
+                out[svc.id][mid] = scan_capability(case_capability(
+                    mine(frame), contacts=mine(contacts), changes=changes.get(svc.id, ()), start=start, end=end,
+                    data_end=(data_end or {}).get(svc.id)))
+                continue
             series, grain = measure_series(frame[frame["service"] == svc.id].reset_index(drop=True), mid,
                                            start=start, end=end)
             spec = specs.get(mid)
@@ -287,6 +305,7 @@ class ScanData:
     flow_problems: list = field(default_factory=list)
     contacts_period: tuple = (None, None)
     events_period: tuple = (None, None)
+    end_to_end: object = None  #: every service's cases by the one definition (``endtoend.EndToEndCases``)
 
 
 def load(stage, *, top: int = 3) -> ScanData:
@@ -315,17 +334,27 @@ def load(stage, *, top: int = 3) -> ScanData:
     if contacts is None:
 
         contacts = empty_frame("demand")
-    flow, flow_problems = _flow(tables["events"], services=services, catalogue=tables["activities"],
-                                cases=tables["cases"])
+    ends, whole = stage_censor_date(stage), _whole_contacts(stage) if "demand" not in errors else None
+    flow, flow_problems, e2e = _flow(tables["events"], services=services, catalogue=tables["activities"],
+                                cases=tables["cases"], data_end=ends, contacts=whole, closing=stage_closing(stage))
     measured = {name: tables[name] for name in ("demand", "cases") if stage.has(name) and name not in errors}
     caps = capabilities(measured, council.spec.services, start=stage.start, end=stage.end, errors=errors,
-                        changes={s: [(c.date, c.label) for c in council.system_changes(s)] for s in services})
+                        changes={s: [(c.date, c.label) for c in council.system_changes(s)] for s in services},
+                        contacts=whole, data_end=ends)
     table = organisation_scan(contacts, services=services, top=top, flow=flow, capabilities=caps)
     events = tables["events"]
     return ScanData(table, problems, rules_problems, flow_problems,
                     (contacts["received_at"].min(), contacts["received_at"].max()) if len(contacts) else (None, None),
                     (events["timestamp"].min(), events["timestamp"].max())
-                    if events is not None and len(events) else (None, None))
+                    if events is not None and len(events) else (None, None), e2e)
+
+
+def _whole_contacts(stage) -> pd.DataFrame | None:
+    """Every contact, whole (rules applied): a case starts at its citizen's first contact, whenever that was."""
+    try:
+        return stage.contacts(period=False).frame if stage.has("demand") else None
+    except ContractError:
+        return None
 
 
 def for_stage(stage, *, top: int = 3) -> ScanData:
@@ -526,7 +555,7 @@ def flow_rows(scan) -> pd.DataFrame:
         "Open cases": [DASH if _missing(c) or _missing(n) or n == 0 else f"{int(c):,}"
                        for c, n in zip(known["open_cases"], known["cases"])],
         "Hand-offs / people per case": [per_case(h, p) for h, p in zip(known["mean_handoffs"], known["mean_people"])],
-        "End-to-end time now (weekly median)": [capability_words(c, "days") for c in known["end_to_end_capability"]],
+        "End-to-end time per case now": [capability_words(c, "days") for c in known["end_to_end_capability"]],
         "Failure demand now (weekly %)": [capability_words(c, "%") for c in known["failure_capability"]],
     })
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pandas as pd
@@ -97,9 +98,20 @@ def test_completion_order_numbers_cases_by_end():
     assert done["days"].tolist() == [2.0, 3.0, 1.0] and done["position"].tolist() == [1, 2, 3]
 
 
+def _lifelines():
+    """lifelines, or a skip; on CI (CI=true) a missing lifelines fails loudly: the Makefile installs it --no-deps."""
+    try:
+        import lifelines
+    except ImportError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("lifelines is missing on CI: `make install` adds it with --no-deps (it pins pandas<3)")
+        pytest.skip("lifelines is not installed (test-only; `make install` adds it with --no-deps)")
+    return lifelines
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_kaplan_meier_matches_lifelines(seed):
-    lifelines = pytest.importorskip("lifelines")
+    lifelines = _lifelines()
     rng = np.random.default_rng(seed)
     n = 200
     d = np.round(rng.lognormal(2.5, 0.8, n), 1)
@@ -115,3 +127,57 @@ def test_kaplan_meier_matches_lifelines(seed):
         else lifelines.utils.qth_survival_times(0.15, kmf.survival_function_)
     assert (ours.median if ours.median is not None else np.inf) == theirs_median
     assert (ours.p85 if ours.p85 is not None else np.inf) == float(theirs_p85)
+
+
+def test_one_censoring_date_per_service():
+    """Housing repairs' last dates: demand 18 Jan 09:00 (C09), events 20 Jan 09:00 (R4's Inspect), cases 11 Jan:
+    20 Jan 09:00. Council tax: T1's 1 Feb 09:00. A period ending 15 Jan caps both at midnight after it (16 Jan)."""
+    demand, events = _csv("demand.csv", received_at=1), _csv("events.csv", timestamp=1)
+    cases = _csv("cases.csv", opened_at=1, closed_at=1)
+    dates = endtoend.censor_dates(demand=demand, events=events, cases=cases)
+    assert dates["housing-repairs"] == pd.Timestamp("2024-01-20 09:00")
+    assert dates["council-tax"] == pd.Timestamp("2024-02-01 09:00")
+    assert endtoend.censor_date(demand=_housing(demand), cases=_housing(cases)) == pd.Timestamp("2024-01-18 09:00")
+    capped = endtoend.censor_dates(demand=demand, events=events, cases=cases, end="2024-01-15")
+    assert capped["housing-repairs"] == capped["council-tax"] == pd.Timestamp("2024-01-16")
+    # council-wide: each case censored at its own service's date
+    e2e = endtoend.case_times(events=events, cases=cases, data_end=dates)
+    assert e2e.frame.set_index("case_id").loc["R4", "duration"] == 10
+
+
+def test_every_stage_censors_an_open_case_at_the_same_date(testshire):
+    """R4 (opened 10 Jan, open) is 10 days old on flow, measure and the scan alike (it was 10, 8 and 22)."""
+    from systemic_lib import flow, measure, report, scan
+
+    stage = lambda name, svc="housing-repairs": report.Stage(testshire, svc, name)  # noqa: E731
+    f = flow.load(stage("flow")).end_to_end_cases
+    m = measure.load(stage("measure")).per_case.cases
+    for e2e in (f, m):
+        assert e2e.data_end == pd.Timestamp("2024-01-20 09:00")
+        assert e2e.frame.set_index("case_id").loc["R4", "duration"] == 10
+    s = scan.load(report.Stage(testshire, None, "organisation_scan")).table.set_index("service")
+    assert s.loc["housing-repairs", "p85_at_least"] == 10
+    assert endtoend.stage_censor_date(stage("flow")) == pd.Timestamp("2024-01-20 09:00")
+
+
+def test_closes_case_in_council_yaml_ends_cases_without_cases_csv(council_factory):
+    """Testshire without cases.csv: with housing's ``closes_case: [Fix]`` R1, R2 and R3 end at their Fix (10, 4 and
+    0.5 days from their first step) and R4 (no Fix) is open; without it every case is open. A closing activity no
+    step has is a council.yaml error naming the key and the activity."""
+    from systemic_lib import flow, report
+    from systemic_lib.council import load_council, validate_council
+
+    yaml_text = TESTSHIRE["council.yaml"].replace(
+        "purpose: Fix my home properly first time}", "purpose: Fix my home properly first time, closes_case: [Fix]}")
+    path = council_factory("closing", council_yaml=yaml_text, cases=None)
+    assert load_council(path).service("housing-repairs").closes_case == ["Fix"]
+    e2e = flow.load(report.Stage(path, "housing-repairs", "flow")).end_to_end_cases
+    f = e2e.frame.set_index("case_id")
+    assert f["days"].tolist()[:3] == [10, 4, 0.5] and f["open"].tolist() == [False, False, False, True]
+    assert e2e.end_from == {"closing step": 3}
+    plain = flow.load(report.Stage(council_factory("plain", cases=None), "housing-repairs", "flow"))
+    assert plain.end_to_end_cases.n_open == 4
+    wrong = council_factory("wrong", council_yaml=yaml_text.replace("[Fix]", "[Fixx]"))
+    problems = [p for p in validate_council(wrong) if p.file == "council.yaml"]
+    assert len(problems) == 1 and problems[0].column == "services.0.closes_case.0"
+    assert "closes_case names activity 'Fixx'" in problems[0].message and "housing-repairs" in problems[0].message

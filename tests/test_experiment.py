@@ -12,7 +12,7 @@ import pytest
 from conftest import run_notebook
 
 from systemic_lib import experiment as ex
-from systemic_lib import report, words
+from systemic_lib import endtoend, report, words
 from systemic_lib.charts import experiment as charts
 from systemic_lib.contract import CATEGORIES, TableResult
 from systemic_lib.errors import SystemicError
@@ -51,13 +51,14 @@ def per_case(cohort: str, n: int, *, assessments, people, referrals, hours, ftf_
     frame["handoffs"] = _split(handoffs if handoffs is not None else 2 * n, n, rng)
     frame["touch_hours"] = hours_split
     frame["face_to_face_hours"] = hours_split * ftf_share
-    # end-to-end days with an exact median: odd n around the median value
+    # end-to-end days with an exact median: odd n around the median value; for even n the lower middle value is the
+    # median, as Kaplan–Meier (lifelines' median_survival_time_) has it: the first time half the cases have finished
     spread = np.sort(rng.uniform(0.2, 1.8, n)) * e2e_median
     spread[n // 2] = e2e_median
     frame["end_to_end_days"] = spread if n % 2 else np.r_[spread[:-1], spread[-1]]
     if n % 2 == 0:
         lo, hi = sorted(spread)[n // 2 - 1], sorted(spread)[n // 2]
-        frame["end_to_end_days"] = spread + (e2e_median - (lo + hi) / 2)
+        frame["end_to_end_days"] = spread + (e2e_median - lo)
     first = pd.Timestamp("2024-01-01") if cohort == "baseline" else pd.Timestamp("2024-07-02")
     frame["first_at"] = first + pd.to_timedelta(np.arange(n) * 3, unit="D")
     frame["last_at"] = frame["first_at"] + pd.to_timedelta(frame["end_to_end_days"], unit="D")
@@ -104,7 +105,7 @@ def test_comparison_reproduces_the_seed_case_study():
     assert table.loc["End-to-end time", "Baseline"] == "41"
     assert table.loc["End-to-end time", "Experiment"] == "12"
     assert table.loc["Assessments", "Compared as"] == "mean per case"
-    assert table.loc["End-to-end time", "Compared as"] == "median per case"
+    assert table.loc["End-to-end time", "Compared as"] == "median per case (Kaplan-Meier, open cases counted as open)"
     assert table.loc["Face-to-face time (share of all hours)", "Compared as"] == "share of all hours"
     assert table.loc["Assessments", "Cases (baseline / experiment)"] == "14 / 14"
     r = _row(comparison, "face_to_face")
@@ -155,7 +156,7 @@ def test_bootstrap_matches_a_plain_loop():
         idx = rng.integers(0, len(g), size=(300, len(g)))
         stats[cohort] = [(g.loc[i, "n_assessment"].mean(),
                           g.loc[i, "face_to_face_hours"].sum() / g.loc[i, "touch_hours"].sum() * 100,
-                          g.loc[i, "end_to_end_days"].median()) for i in idx]
+                          endtoend.survival(g.loc[i, "end_to_end_days"], np.ones(len(i))).median) for i in idx]
     base, exp = np.array(stats["baseline"]), np.array(stats["experiment"])
     pct = (exp[:, 0] - base[:, 0]) / base[:, 0] * 100
     pts = exp[:, 1] - base[:, 1]
@@ -251,11 +252,14 @@ def test_every_bad_input_is_reported_and_every_case_counted_once():
     assert "'pilot'" in text
     assert "no row in cases.csv (ORPHAN)" in text
     assert "have no events in events.csv (GHOST)" in text
-    # end-to-end: the citizen's view from cases where closed, else the events'
+    # end-to-end by the one definition: B1 from its opening (1 Jan, a tie with its first step) to closed_at (10 Feb);
+    # B2 has no closed_at, so it is open: no end-to-end time (its steps' 10 days are not a partial one), its age at
+    # the data's last date (N1's 1 Mar closing) since its opening on 8 Jan, 53 days, feeds the Kaplan–Meier estimate
     by_id = cohorts.cases.set_index("case_id")
     assert by_id.loc["B1", "end_to_end_days"] == pytest.approx(40)
-    assert by_id.loc["B1", "end_to_end_from"] == "cases"
-    assert by_id.loc["B2", "end_to_end_from"] == "events" and by_id.loc["B2", "end_to_end_days"] == 10
+    assert by_id.loc["B1", "end_to_end_from"] == "opened" and not by_id.loc["B1", "end_to_end_open"]
+    assert by_id.loc["B2", "end_to_end_open"] and np.isnan(by_id.loc["B2", "end_to_end_days"])
+    assert by_id.loc["B2", "end_to_end_duration"] == 53
     # experiment cases opened before the start are flagged, not moved
     assert "opened before the experiment started" in text
 
@@ -325,9 +329,13 @@ def test_over_time_phases_at_the_start_and_separates_ties():
     data = seed_cohorts()
     data.loc[1, "completed_at"] = data.loc[0, "completed_at"]  # two cases completed at the same moment
     result = ex.over_time(data, start="2024-07-01")
-    assert len(result.chart) == 28 and result.chart["date"].is_unique and result.cases == 28
+    # cases by position in order of completion (endtoend.completion_order), the tie kept as two points
+    assert len(result.chart) == 28 and result.chart["position"].tolist() == list(range(1, 29)) and result.cases == 28
+    assert result.chart["completed_at"].is_monotonic_increasing
     assert len(result.phases) == 2
-    assert result.phases[1]["start"] >= pd.Timestamp("2024-07-01")
+    first_after = int(result.phases[1]["start"])  # the first case completed on or after the start
+    assert result.chart["completed_at"].iloc[first_after] >= pd.Timestamp("2024-07-01")
+    assert result.chart["completed_at"].iloc[first_after - 1] < pd.Timestamp("2024-07-01")
     late = ex.over_time(data, start="2031-01-01")
     assert len(late.phases) == 1 and "after the last completed case" in late.phase_note
     data.loc[2, "completed_at"] = pd.NaT
@@ -602,3 +610,37 @@ def test_load_gives_each_case_the_demand_type_of_its_first_linked_contact(counci
     files["cases.csv"] = "\n".join([lines[0]] + [line + ",own type" for line in lines[1:]]) + "\n"
     data = ex.load(report.start(council_factory("own", base=files), "care", stage="experiment"), resamples=100)
     assert data.mix.source == "cases.csv" and data.mix.table["demand_type"].tolist() == ["own type"]
+
+
+def test_end_to_end_is_kaplan_meier_per_cohort_with_open_cases_beside():
+    """Baseline: finished at 2, 4, 6, 8 days and 2 open (10, 12 days so far): S = 5/6, 4/6, 3/6 at 2, 4, 6 days,
+    so the median is 6 days. Experiment: finished at 1 and 3 days, 3 open at 5 days: S = 4/5, 3/5, then only open
+    cases: the median is not reached, "more than 5 days". No change can be computed, and none is invented."""
+    from systemic_lib.contract import empty_frame
+
+    durations = [2, 4, 6, 8, 10, 12, 1, 3, 5, 5, 5]
+    is_open = [False] * 4 + [True] * 2 + [False] * 2 + [True] * 3
+    frame = pd.DataFrame({"case_id": [f"C{i}" for i in range(11)], "cohort": ["baseline"] * 6 + ["experiment"] * 5,
+                          "end_to_end_duration": durations, "end_to_end_open": is_open,
+                          "end_to_end_days": [np.nan if o else d for d, o in zip(durations, is_open)],
+                          "included": True})
+    comparison = ex.compare(frame, measures=["end_to_end_days"], resamples=50)
+    r = _row(comparison, "end_to_end_days")
+    assert r["baseline"] == 6 and np.isnan(r["experiment"]) and np.isnan(r["change"])
+    assert (r["open_baseline"], r["open_experiment"]) == (2, 3)
+    assert np.isnan(r["at_least_baseline"]) and r["at_least_experiment"] == 5
+    assert r["n_baseline"] == 6 and r["n_experiment"] == 5  # open cases are in the estimate
+    assert r["reading"] == "too many cases still open to judge"
+    table = ex.comparison_table(comparison).set_index("Measure")
+    assert table.loc["End-to-end time", "Baseline"] == "6 (2 open)"
+    assert table.loc["End-to-end time", "Experiment"] == "more than 5 (3 open)"
+    assert table.loc["End-to-end time", "Change"] == words.MISSING
+    cohorts = ex.Cohorts(frame.assign(reason=None), [], pd.Timestamp("2024-01-01"))
+    data = ex.ExperimentData("care", "Care", "Care team", pd.Timestamp("2024-01-01"), "", cohorts, comparison,
+                             empty_frame("learning_log"), [], (None, None))
+    m = ex.figures(data)["measures"][0]
+    assert (m["open_baseline"], m["open_experiment"], m["at_least"]) == (2, 3, {"experiment": 5.0})
+    assert m["baseline"] == 6 and m["experiment"] is None
+    # the vectorised median is the reference Kaplan–Meier (checked against lifelines in test_endtoend)
+    d, done = np.array(durations[:6], float), ~np.array(is_open[:6])
+    assert ex.km_median(d, done) == endtoend.survival(d, done).median == 6

@@ -230,3 +230,21 @@ def test_bpic15_activities_edges_and_variants_equal_pm4py_on_the_step_codes(real
     variants = flow.variants(None)
     mine = {tuple(code_of[a] for a in p.split(" \u2192 ")): int(n) for p, n in zip(variants["path"], variants["cases"])}
     assert mine == {tuple(k): (v if isinstance(v, int) else len(v)) for k, v in their_variants.items()}
+
+
+def test_closes_case_in_a_mapping_goes_to_council_yaml_and_a_wrong_activity_is_named(tmp_path):
+    """The mapping's closes_case (activities whose step ends a case) is written to council.yaml for the imported
+    service; an activity the log does not have stops the import, naming the mapping, the key and the activity."""
+    log = pd.DataFrame({"case": ["a", "a", "b"], "act": ["x", "y", "x"],
+                        "ts": ["2014-01-01", "2014-01-05", "2014-02-01"]})
+    mapping = {"name": "tiny", "columns": {"case_id": "case", "activity": "act", "timestamp": "ts"},
+               "service": {"value": "s"}, "closes_case": ["y"]}
+    out = imp.convert(log, mapping)
+    assert out["report"]["closes_case"] == 1
+    imp.write_council(out, tmp_path / "c", mapping, source="log.csv")
+    council = load_council(tmp_path / "c")
+    assert council.service("s").closes_case == ["y"]
+    assert not [p for p in validate_council(tmp_path / "c") if p.file == "council.yaml"]
+    with pytest.raises(imp.ImportMappingError, match=r"mapping tiny: closes_case names activity 'z'.*"
+                                                     r"activities include 'x', 'y'"):
+        imp.convert(log, {**mapping, "closes_case": ["y", "z"]})

@@ -75,6 +75,31 @@ def test_headline_figures_per_stage():
     assert headline_figures("experiment", {"experiment_cases": 6, "measures": [
         {"name": "End-to-end time", "change_pct": -10, "interval": None, "reading": "too few cases to judge"}]})[1] \
         == "End-to-end time: -10% (too few cases to judge)"
+    # every change shown, each with its interval and reading; end-to-end time with each cohort's open cases
+    exp = {"experiment_cases": 367, "baseline_cases": 540, "measures": [
+        {"name": "End-to-end time", "change_pct": -75.4, "interval": [-77.3, -73.8], "interval_unit": "%",
+         "reading": "clear improvement", "open_baseline": 178, "open_experiment": 24},
+        {"name": "Assessments", "change_pct": -3.2, "interval": [-9.1, 2.5], "interval_unit": "%",
+         "reading": "could be noise"},
+        {"name": "Face-to-face time", "change_pct": 30.4, "change_points": 14.0, "interval": [9.4, 18.2],
+         "interval_unit": "points", "reading": "clear improvement"}]}
+    assert headline_figures("experiment", exp) == [
+        "367 experiment cases vs 540 baseline",
+        "End-to-end time: -75% (interval -77% to -74%: clear improvement) (178 baseline and 24 experiment cases "
+        "still open)",
+        "Assessments: -3% (interval -9% to +2%: could be noise)",
+        "Face-to-face time: +14 points (interval +9 points to +18 points: clear improvement)"]
+    # a median not reached: "more than N days", and no change invented
+    assert headline_figures("experiment", {"experiment_cases": 5, "baseline_cases": 6, "measures": [
+        {"name": "End-to-end time", "change_pct": None, "interval": None, "reading": "too many cases still open to "
+         "judge", "open_baseline": 2, "open_experiment": 3, "at_least": {"experiment": 5.0}}]})[1] == \
+        "End-to-end time: experiment more than 5.0 days (2 baseline and 3 experiment cases still open)"
+    # flow: the Kaplan–Meier median with its open cases beside it, "more than N" where not reached
+    assert headline_figures("flow", {"median_days": 28.1, "cases": 700, "end_to_end": {"open_cases": 12}}) == [
+        "median 28 days (12 open) end to end", "700 cases"]
+    assert headline_figures("flow", {"median_days": None, "end_to_end": {"median_at_least": 40.0,
+                                                                         "open_cases": 90}}) == [
+        "median more than 40 days (90 open) end to end"]
     assert headline_figures("measure", {"measures": {
         "a": {"last_point_signal": "improvement"}, "b": {"last_point_signal": None},
         "c": {"last_point_signal": "common_cause"}, "d": {"last_point_signal": "concern"}}}) == [
@@ -131,7 +156,7 @@ def test_top_index_lists_every_council_with_totals_and_skips(reports):
     assert 'href="northshire/index.html"' in top and 'href="eastvale/index.html"' in top
     assert "400 contacts" in top  # 300 + 100
     assert "50% failure demand" in top  # (180 + 20) / (120 + 180 + 80 + 20)
-    assert "<td>34</td>" in top  # median end-to-end days of housing repairs
+    assert "<td>34 days</td>" in top  # median end-to-end days of housing repairs (no open count in its flow.json)
     assert "Badshire" in top and "Skipped by the last batch" in top and "cannot read" in top
     assert "1 report failed" in top
     # a skipped council with no reports gets no council page of its own

@@ -21,9 +21,10 @@ from systemic_lib.sections.scan import show_table
 # 3, "repair not right" 1), unclassified 2 (C06 blank, C09 'weird'). Council tax: 1 failure. parking: not in
 # council.yaml. Flow, housing repairs, first to last step: R1 10 days (W1 -> W2 -> W1: 2 hand-offs, 2 people); R2 4
 # days (W1 -> W3: 1, 2); R3 0.5 days (W1 -> W1: 0, 1); R4 open in cases.csv (W1 -> W2: 1, 2), left out of end-to-end
-# times but counted per case. Kaplan–Meier with R4 censored at the council's last date (1 Feb, T1's last step: 22
-# days): S = 3/4, 1/2, 1/4 at 0.5, 4, 10 days, so the median is 4 and the 85th percentile is not reached: "more than
-# 22 days" (on the 3 closed cases alone it was 4 + 0.7 x 6 = 8.2, which left the open R4 out). Hand-offs
+# times but counted per case. Kaplan–Meier with R4 censored at its service's one censoring date (housing's last date,
+# 20 Jan 09:00, R4's Inspect: 10 days; not the council's, T1's 1 Feb, which gave 22): S = 3/4, 1/2, 1/4 at 0.5, 4, 10
+# days, so the median is 4 and the 85th percentile is not reached: "more than 10 days" (on the 3 closed cases alone
+# it was 4 + 0.7 x 6 = 8.2, which left the open R4 out). Hand-offs
 # (2+1+0+1)/4 = 1.0, people (2+2+1+2)/4 = 1.75. Council tax: T1 30 days (W5 -> W6: 1 hand-off, 2 people). Waste: no
 # events at all.
 SERVICES = TESTSHIRE_SERVICES
@@ -71,7 +72,7 @@ def test_flow_side_hand_computed(council):
     hr, ct, waste = side.loc["housing-repairs"], side.loc["council-tax"], side.loc["waste"]
     assert (hr["cases"], hr["closed_cases"]) == (4, 3)  # R4 is open: counted, left out of the times
     assert hr["median_days"] == pytest.approx(4.0)
-    assert np.isnan(hr["p85_days"]) and hr["p85_at_least"] == pytest.approx(22.0) and hr["open_cases"] == 1
+    assert np.isnan(hr["p85_days"]) and hr["p85_at_least"] == pytest.approx(10.0) and hr["open_cases"] == 1
     assert hr["mean_handoffs"] == pytest.approx(1.0)
     assert hr["mean_people"] == pytest.approx(1.75)
     assert (ct["cases"], ct["median_days"], ct["p85_days"], ct["mean_handoffs"]) == (1, 30.0, 30.0, 1.0)
@@ -143,12 +144,13 @@ def test_scan_of_the_council(table):
     assert table["service"].tolist() == ["housing-repairs", "council-tax", "waste", "parking"]
     hr = table.set_index("service").loc["housing-repairs"]
     assert (hr["contacts"], hr["failure"], hr["cases"], hr["median_days"]) == (10, 4, 4, 4.0)
-    # 4 cases, all opened in January: fewer than 5 a week, so by month; January's median is not yet certain (R4 is
-    # still open at 1 day old, and the median of 4 needs the third longest, 10 days): no month to chart
-    assert hr["end_to_end_capability"]["mean"] is None and "at least 2" in hr["end_to_end_capability"]["note"]
-    assert hr["end_to_end_capability"]["grain"] == "month"
-    assert "No capability chart of end-to-end time yet: only 0 months with enough data (a capability chart needs " \
-           "at least 2)." in hr["notes"]
+    # End-to-end capability is per case (measure_cases, as measure.json's end_to_end_per_case): 3 finished cases (R1,
+    # R2, R3; R4 is open), fewer than the 10 a per-case chart needs
+    cap = hr["end_to_end_capability"]
+    assert cap["mean"] is None and cap["grain"] == "case" and cap["weeks"] == 3
+    assert cap["note"] == "only 3 finished cases in the period (a per-case chart needs at least 10)"
+    assert "No capability chart of end-to-end time yet: only 3 finished cases in the period (a per-case chart " \
+           "needs at least 10)." in hr["notes"]
 
 
 def test_where_to_start_weighs_failure_demand_and_end_to_end_time(table):
@@ -208,7 +210,7 @@ def test_service_with_no_events_or_demand_shows_dash_and_a_note(table):
 
 def test_flow_table_in_words(table):
     rows = scan.flow_rows(table).set_index("Service")
-    assert rows.loc["Housing repairs"].tolist() == ["4", "4.0", "more than 22", "1", "1.0 / 1.8", scan.DASH,
+    assert rows.loc["Housing repairs"].tolist() == ["4", "4.0", "more than 10", "1", "1.0 / 1.8", scan.DASH,
                                                     scan.DASH]
     assert rows.loc["Council tax"].tolist()[:5] == ["1", "30", "30", "0", "1.0 / 2.0"]
     demand_rows = scan.demand_rows(table).set_index("Service")
@@ -234,7 +236,7 @@ def test_figures_keep_the_old_keys_and_add_the_new(data, table):
     assert hr["classified_by_rules"] == 0  # Testshire has no rules.csv
     assert (hr["cases"], hr["closed_cases"], hr["median_days"], hr["p85_days"], hr["mean_handoffs"],
             hr["mean_people"]) == (4, 3, 4.0, None, 1.0, 1.8)
-    assert (hr["open_cases"], hr["p85_at_least"], hr["median_at_least"]) == (1, 22.0, None)
+    assert (hr["open_cases"], hr["p85_at_least"], hr["median_at_least"]) == (1, 10.0, None)
     assert hr["end_to_end_capability"] is None and hr["failure_capability"] is None
     waste = figs[2]
     assert (waste["contacts"], waste["failure_pct"], waste["cases"], waste["median_days"]) == (0, None, None, None)
@@ -351,3 +353,40 @@ def test_capability_of_a_monthly_measure_counts_months_and_says_by_month():
     assert scan.capability(few, measure_id="end_to_end_days", grain="month")["note"] == (
         "only 1 month with enough data (a capability chart needs at least 2)")
     assert scan.capability(_weekly([10, 12] * 7), measure_id="end_to_end_days")["grain"] == "week"
+
+
+def test_end_to_end_starts_at_the_citizens_contact_and_is_stated(council_factory):
+    """Testshire with C01 (1 Jan 09:00) linked to R2 (opened 2 Jan 09:00, closed 6 Jan 09:00): R2 takes 5 days from
+    the citizen's call, not 4. KM: R3 0.5 -> 3/4, R2 5 -> 1/2: the median is 5 days."""
+    demand = TESTSHIRE["demand.csv"].replace("one_stop\n", "one_stop,case_id\n", 1)
+    demand = "\n".join(line + (",R2" if line.startswith("C01,") else ",") if i else line
+                       for i, line in enumerate(demand.strip().split("\n"))) + "\n"
+    path = council_factory("linked", demand=demand)
+    data = scan.load(report.Stage(path, None, "organisation_scan"))
+    hr = data.table.set_index("service").loc["housing-repairs"]
+    assert hr["median_days"] == 5 and hr["open_cases"] == 1
+    assert data.end_to_end.starts()["contact"] == 1
+    from systemic_lib import endtoend
+
+    sentence = endtoend.definition_sentence(data.end_to_end)  # the scan page states it above the end-to-end table
+    assert "1 of 5 cases start at the citizen's first contact" in sentence and "1 case is still open" in sentence
+
+
+def test_end_to_end_capability_is_per_case_as_on_the_measure_stage(council_factory):
+    """12 cases opened 10 days apart, each closed after 5, 6, 7, 5, 6, 7, ... days (so they finish in order): mean
+    6 days; moving ranges 1, 1, 2 repeated (11 of them, sum 14): mean 14/11, limits 6 ± 2.66 x 14/11 = 2.61 to 9.39.
+    The scan's column is the measure stage's per-case chart: the same limits as measure.json's."""
+    from systemic_lib import measure
+
+    rows = ["case_id,service,opened_at,closed_at"]
+    start = pd.Timestamp("2024-01-01 09:00")
+    for i, d in enumerate([5, 6, 7] * 4):
+        opened = start + pd.Timedelta(days=10 * i)
+        rows.append(f"K{i:02d},housing-repairs,{opened:%Y-%m-%d %H:%M},{opened + pd.Timedelta(days=d):%Y-%m-%d %H:%M}")
+    path = council_factory("percase", cases="\n".join(rows) + "\n", events=None)
+    table = scan.load(report.Stage(path, None, "organisation_scan")).table.set_index("service")
+    cap = table.loc["housing-repairs", "end_to_end_capability"]
+    assert (cap["mean"], cap["lower"], cap["upper"], cap["grain"], cap["weeks"]) == (6.0, 2.61, 9.39, "case", 12)
+    assert scan.capability_words(cap, "days") == "predictably 2.6\u20139.4 days (mean 6.0)"
+    per_case = measure.figures(measure.load(report.Stage(path, "housing-repairs", "measure")))["end_to_end_per_case"]
+    assert per_case["phases"][-1]["upper"] == pytest.approx(cap["upper"], abs=0.01)

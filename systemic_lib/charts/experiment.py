@@ -26,7 +26,8 @@ _MEASURES = {m.id: m for m in MEASURES}
 
 def before_after_chart(data, *, measure: str = "end_to_end_days", start=None, ax=None, title: str | None = None,
                        label: str = "Experiment started"):
-    """Capability chart of a per-case measure by completion date, phased at the experiment start; returns the Axes.
+    """Capability chart of a per-case measure, cases in order of completion (``endtoend.completion_order``), phased
+    at the first case completed on or after the experiment start; returns the Axes.
 
     ``data`` is an :func:`experiment.over_time` result, or the cohorts (or a per-case frame) to take one from for
     ``measure`` and ``start``. The experiment team's cases are ringed when the old system is still finishing cases.
@@ -38,12 +39,17 @@ def before_after_chart(data, *, measure: str = "end_to_end_days", start=None, ax
     if title is None:
         title = (f"{name} per case by completion date, {words.period(result.first, result.last)} "
                  f"({result.cases:,} cases)")
-    labels = [f"{label} {words.date(result.phases[1]['start'])}"] if len(result.phases) > 1 else None
     chart = result.chart
+    labels = None
+    if len(result.phases) > 1:  # the phase starts at the first case completed on or after the experiment start
+        first = chart["completed_at"].iloc[int(result.phases[1]["start"])]
+        labels = [f"{label} (from the case completed {words.date(first, short=True)})"]
     ax = capability_chart(result.capability, ax=ax, title=title, unit=unit, phase_labels=labels)
+    ax.set_xlabel(f"compared cases in order of completion (the first on {words.date(result.first, short=True)}, "
+                  f"the last on {words.date(result.last, short=True)})")
     team = chart["cohort"].eq("experiment").to_numpy()
     if team.any() and not team.all():
-        ax.scatter(chart["date"].to_numpy()[team], chart["value"].to_numpy()[team], s=40, facecolors="none",
+        ax.scatter(chart["position"].to_numpy()[team], chart["value"].to_numpy()[team], s=40, facecolors="none",
                    edgecolors=PALETTE["centre"], linewidths=0.6, zorder=4, label="experiment team's case",
                    gid="team_cases")
         ax.legend(loc="upper left", fontsize=7, frameon=True, framealpha=0.85)

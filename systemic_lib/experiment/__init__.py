@@ -3,7 +3,9 @@
 The ``cases`` table marks each case's cohort (``baseline``: the old system; ``experiment``: the experiment team) and
 the team's judgement of whether the demand will return. Per-case measures come from the events and the activity
 catalogue (``flow.case_table``): assessments, referrals, people involved end to end, total hours, face-to-face hours,
-hand-offs, and end-to-end time in the citizen's view (``cases.opened_at`` to ``closed_at`` where both are known).
+hand-offs, and end-to-end time by the one definition (``endtoend``: from the citizen's first linked contact, the
+opening or the first step, to ``closed_at``; a case still open has no time and is censored in the Kaplan–Meier median
+of its cohort, at the service's one censoring date).
 
 The stage contract is here (``load``, ``headline``, ``questions``, ``figures``, ``period``); the analysis is in
 ``cohorts`` (who is compared, and why a case is left out), ``comparison`` (measures, bootstrap intervals, readings)
@@ -18,14 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import flow, moved
+from .. import endtoend, flow, moved
 from ..contract import WARNING, Problem, TableResult, empty_frame
 from ..council import within_period
 from ..errors import ContractError
 from ..learning_log import conditions_to_act_on
 from .cohorts import CASE_TABLE_COLUMNS, REASONS, Cohorts, _empty_case_table, case_counts, cohort_cases
 from .comparison import (BASES, BY_TYPE, MEASURES, Measure, change_text, compare, comparison_table, headline_text,
-                         interval_text)
+                         interval_text, km_median)
 from .mix import DemandMix, case_demand_types, demand_mix, mix_words
 from .over_time import OverTime, Spread, over_time, phase_mix, spread
 
@@ -34,7 +36,7 @@ __all__ = [
     "Spread", "cohort_cases", "compare", "comparison_table", "case_counts", "change_text", "interval_text",
     "headline_text", "over_time", "phase_mix", "spread", "cases_table", "conditions", "load", "headline",
     "questions", "figures", "key_figures", "period", "save", "BASES", "BY_TYPE", "DemandMix", "demand_mix",
-    "case_demand_types", "mix_words",
+    "case_demand_types", "mix_words", "km_median", "compared_end_to_end",
 ]
 
 # Names that moved to charts/ and sections/ stay importable from here (imported on first use).
@@ -69,6 +71,8 @@ class ExperimentData:
     confidence: float = 0.95
     #: each cohort's compared cases by demand type, and whether the mix differs (chi-square test at 5%)
     mix: DemandMix = field(default_factory=lambda: demand_mix(pd.DataFrame({"cohort": [], "demand_type": []})))
+    #: the compared cases' start, end and whether open (``endtoend``): what the page's definition sentence counts
+    end_to_end: endtoend.EndToEndCases | None = None
 
     @property
     def has_experiment(self) -> bool:
@@ -139,8 +143,10 @@ def load(stage, *, basis: str = "per case", resamples: int = 2000, seed: int = 2
         problems += _catalogue_problems(catalogue)
     if stage.start is not None or stage.end is not None:  # cases of the period, by their first step
         per_case = within_period(per_case, "first_at", stage.start, stage.end)
-    cohorts = cohort_cases(per_case, cases=cases, start=start, cases_file=cases_file, events_file=events_file)
-    types, source = case_demand_types(cases, _contacts(stage), cases.get("demand_type"))
+    contacts, data_end = _contacts(stage), endtoend.stage_censor_date(stage)
+    cohorts = cohort_cases(per_case, cases=cases, start=start, cases_file=cases_file, events_file=events_file,
+                           contacts=contacts, data_end=data_end)
+    types, source = case_demand_types(cases, contacts, cases.get("demand_type"))
     cohorts.cases["demand_type"] = cohorts.cases["case_id"].map(types[~types.index.duplicated()])
     mix = demand_mix(cohorts.included, source=source)
     comparison = compare(cohorts, basis=basis, resamples=resamples, seed=seed)
@@ -151,7 +157,23 @@ def load(stage, *, basis: str = "per case", resamples: int = 2000, seed: int = 2
     first_last = (dated.min(), dated.max()) if len(dated) else (stage.start, stage.end)
     return ExperimentData(stage.service_id, stage.service_name, spec.team if spec else None, start,
                           spec.description if spec else "", cohorts, comparison, log,
-                          problems + log_problems + cohorts.problems, first_last, basis, resamples, seed, mix=mix)
+                          problems + log_problems + cohorts.problems, first_last, basis, resamples, seed, mix=mix,
+                          end_to_end=compared_end_to_end(cohorts, data_end))
+
+
+def compared_end_to_end(cohorts: Cohorts, data_end=None) -> endtoend.EndToEndCases:
+    """The compared cases' end-to-end rows (``cohort_cases`` made them by the one definition), for the sentence that
+    says which start and end were used, with counts."""
+    c = cohorts.included
+    frame = pd.DataFrame({"case_id": c["case_id"].to_numpy(), "service": None,
+                          "start": pd.NaT, "start_from": c["end_to_end_from"].to_numpy(dtype=object),
+                          "end": pd.NaT, "open": c["end_to_end_open"].to_numpy(dtype=bool),
+                          "days": c["end_to_end_days"].to_numpy(dtype=float),
+                          "duration": c["end_to_end_duration"].to_numpy(dtype=float)})
+    finished = int((~frame["open"] & frame["days"].notna()).sum())
+    backwards = int((~frame["open"] & frame["days"].isna()).sum())
+    data_end = None if data_end is None or pd.isna(data_end) else pd.Timestamp(data_end)
+    return endtoend.EndToEndCases(frame, data_end, {"closed_at": finished} if finished else {}, backwards)
 
 
 def _contacts(stage) -> pd.DataFrame | None:
@@ -211,7 +233,7 @@ def figures(data: ExperimentData) -> dict:
         "experiment": f(r["experiment"]), "change_pct": f(r["change_pct"]), "change_points": f(r["change_points"]),
         "change": change_text(r), "interval": [f(r["interval_low"]), f(r["interval_high"])]
         if np.isfinite(r["interval_low"]) else None, "interval_unit": r["change_unit"], "reading": r["reading"],
-        "n_baseline": int(r["n_baseline"]), "n_experiment": int(r["n_experiment"]),
+        "n_baseline": int(r["n_baseline"]), "n_experiment": int(r["n_experiment"]), **_open_figures(r),
     } for _, r in data.comparison.iterrows()] if data.has_experiment else []
     return {
         "has_experiment": data.has_experiment,
@@ -228,6 +250,17 @@ def figures(data: ExperimentData) -> dict:
         "learning_log_entries": len(data.learning_log),
         "system_conditions_to_act_on": conditions(data)["system_condition"].tolist(),
     }
+
+
+def _open_figures(r) -> dict:
+    """End-to-end time's open cases per cohort and, where a cohort's Kaplan–Meier median is not reached, ``at_least``
+    (cohort -> "more than N days"); nothing for the other measures."""
+    if not np.isfinite(r.get("open_baseline", np.nan)):
+        return {}
+    at_least = {k: round(float(r[f"at_least_{k}"]), 4) for k in ("baseline", "experiment")
+                if np.isfinite(r[f"at_least_{k}"])}
+    return {"open_baseline": int(r["open_baseline"]), "open_experiment": int(r["open_experiment"]),
+            **({"at_least": at_least} if at_least else {})}
 
 
 key_figures = figures  # the name the notebook used before the stage contract

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import words
+from .. import endtoend, words
 from ..contract import CATEGORIES, COHORTS, WARNING, Problem
 from ..errors import SystemicError
 
@@ -75,13 +75,18 @@ def _examples(ids: pd.Series, k: int = 5) -> str:
 
 
 def cohort_cases(data: pd.DataFrame, *, cases: pd.DataFrame, start=None, cases_file: str = "cases.csv",
-                 events_file: str = "events.csv") -> Cohorts:
+                 events_file: str = "events.csv", contacts: pd.DataFrame | None = None, data_end=None) -> Cohorts:
     """Join the per-case table (``flow.case_table``) with the ``cases`` table; say for every case whether it is compared.
 
     A case is compared when it has one cohort (baseline or experiment), a row in ``cases`` and at least one event.
     Every other case is kept, with the reason it is left out, and each reason is reported as a problem naming the file,
     the first row and how to fix it. ``cases`` may carry ``cohort_label`` (the cohort text as written) and ``row``
     (the spreadsheet row) so that problems can quote them. ``start`` is the experiment's start date.
+
+    End-to-end time is the one definition (``endtoend``): from the earliest of the citizen's first linked contact
+    (``contacts``), ``opened_at`` and the first step, to ``closed_at``. A case without ``closed_at`` is open: it has
+    no end-to-end time (``end_to_end_days`` NaN), never a partial one; ``end_to_end_duration`` (its age at
+    ``data_end``, the service's censoring date) and ``end_to_end_open`` feed the Kaplan–Meier median.
     """
     missing = [c for c in ("case_id", "end_to_end_days", "people", "touch_hours") if c not in data.columns]
     if missing:
@@ -145,10 +150,17 @@ def cohort_cases(data: pd.DataFrame, *, cases: pd.DataFrame, start=None, cases_f
                                 row=int(rows.iloc[0]) if rows.notna().any() else None, column="closed_at",
                                 count=int(backwards.sum()), severity=WARNING))
         citizen = citizen.mask(backwards)
-    from_cases = citizen.notna() & ~backwards
-    events_e2e = pd.to_numeric(merged["end_to_end_days"], errors="coerce")
-    out["end_to_end_days"] = citizen.where(from_cases, events_e2e.where(~backwards)).astype("float64")
-    out["end_to_end_from"] = np.where(from_cases, "cases", np.where(events_e2e.notna() & ~backwards, "events", None))
+    first = pd.to_datetime(merged["first_at"]) if "first_at" in merged else pd.Series(pd.NaT, index=merged.index)
+    steps = pd.DataFrame({"case_id": merged["case_id"].astype(str), "timestamp": first,
+                          "activity": ""})[first.notna().to_numpy()]
+    known = [col for col in ("case_id", "opened_at", "closed_at") if col in c.columns]
+    e2e = endtoend.case_times(events=steps, cases=c[known] if "opened_at" in known else None, contacts=contacts,
+                              ids=merged["case_id"].astype(str), data_end=data_end)
+    f = e2e.frame.set_index("case_id").reindex(merged["case_id"].astype(str))
+    out["end_to_end_days"] = f["days"].where(~backwards.to_numpy()).to_numpy(dtype="float64")
+    out["end_to_end_open"] = f["open"].fillna(True).to_numpy(dtype=bool)
+    out["end_to_end_duration"] = f["duration"].where(~backwards.to_numpy()).to_numpy(dtype="float64")
+    out["end_to_end_from"] = f["start_from"].to_numpy(dtype=object)  # contact, opened or first step
     out["opened_at"] = opened.fillna(pd.to_datetime(merged["first_at"]))
     out["completed_at"] = closed.fillna(pd.to_datetime(merged["last_at"]))
     for col in CASE_TABLE_COLUMNS[4:]:

@@ -18,15 +18,17 @@ from ..contract import COHORTS
 from ..errors import SystemicError
 from .cohorts import Cohorts
 
-__all__ = ["Measure", "MEASURES", "BASES", "BY_TYPE", "compare", "change_text", "interval_text", "comparison_table", "headline_text"]
+__all__ = ["Measure", "MEASURES", "BASES", "BY_TYPE", "compare", "km_median", "change_text", "interval_text", "comparison_table", "headline_text"]
 
 
 @dataclass(frozen=True)
 class Measure:
     """One measure of the comparison.
 
-    ``kind``: ``count`` (mean per case, or total per cohort), ``median`` (median per case) or ``share`` (a percentage:
-    sum of ``column`` over sum of ``denominator`` across the cohort's cases, compared in percentage points).
+    ``kind``: ``count`` (mean per case, or total per cohort), ``median`` (median per case), ``survival`` (the
+    Kaplan–Meier median of ``column``, each case's duration, with ``denominator`` 1 for a finished case and 0 for an
+    open one, censored: ``endtoend``) or ``share`` (a percentage: sum of ``column`` over sum of ``denominator`` across
+    the cohort's cases, compared in percentage points).
     """
 
     id: str
@@ -40,7 +42,8 @@ class Measure:
 
 
 MEASURES: tuple[Measure, ...] = (
-    Measure("end_to_end_days", "End-to-end time", "median", "end_to_end_days", "days"),
+    Measure("end_to_end_days", "End-to-end time", "survival", "end_to_end_duration", "days",
+            denominator="end_to_end_finished"),
     Measure("assessments", "Assessments", "count", "n_assessment", "assessments"),
     Measure("people", "People involved end to end", "count", "people", "people"),
     Measure("referrals", "Referrals", "count", "n_referral", "referrals"),
@@ -57,6 +60,8 @@ _BY_ID = {m.id: m for m in MEASURES}
 def _arrays(frame: pd.DataFrame, m: Measure) -> tuple[np.ndarray, np.ndarray]:
     """(values, weights) per case: a statistic is sum(values) / sum(weights) (median: values only)."""
     v = pd.to_numeric(frame[m.column], errors="coerce").to_numpy(dtype=float)
+    if m.kind == "survival":  # durations and finished flags (open cases are censored, never given a time)
+        return v, pd.to_numeric(frame[m.denominator], errors="coerce").fillna(0).to_numpy(dtype=float)
     if m.kind == "median":
         return v, ~np.isnan(v) * 1.0
     if m.kind == "share":
@@ -70,6 +75,8 @@ def _stat(v: np.ndarray, w: np.ndarray, kind: str, basis: str) -> np.ndarray:
     """The cohort's figure along the last axis: median, total, mean per case or share (%)."""
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
+        if kind == "survival":
+            return km_median(v, w)
         if kind == "median":
             return np.nanmedian(v, axis=-1) if v.shape[-1] else np.full(v.shape[:-1], np.nan)
         total = v.sum(axis=-1)
@@ -77,6 +84,29 @@ def _stat(v: np.ndarray, w: np.ndarray, kind: str, basis: str) -> np.ndarray:
             return np.where(w.sum(axis=-1) > 0, total, np.nan)
         den = w.sum(axis=-1)
         return np.where(den > 0, total / np.where(den > 0, den, 1) * (100 if kind == "share" else 1), np.nan)
+
+
+def km_median(durations: np.ndarray, finished: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """The Kaplan–Meier median along the last axis (NaN where the curve never falls to a half): the product-limit
+    estimate of ``endtoend.survival``, vectorised over bootstrap resamples. Cases are taken in order of duration,
+    finished before open at a tie; each finished case multiplies the curve by 1 - weight / (weight still at risk),
+    which over a tie is the textbook 1 - deaths / at risk. ``weight`` (per case) weights the baseline to another mix."""
+    d = np.asarray(durations, dtype=float)
+    ok = np.isfinite(d)
+    w = ok * (1.0 if weight is None else np.broadcast_to(np.asarray(weight, dtype=float), d.shape))
+    if not d.shape[-1]:
+        return np.full(d.shape[:-1], np.nan)
+    done = (np.asarray(finished) > 0) & ok
+    key = np.where(ok, d, np.inf)
+    order = np.lexsort((~done, key), axis=-1)
+    ds, es, ws = (np.take_along_axis(a, order, axis=-1) for a in (key, done, w))
+    at_risk = ws.sum(axis=-1, keepdims=True) - (np.cumsum(ws, axis=-1) - ws)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(es & (ws > 0), 1 - ws / np.where(at_risk > 0, at_risk, 1), 1.0)
+    hit = np.cumprod(factor, axis=-1) <= 0.5 + 1e-12
+    first = hit.argmax(axis=-1)
+    value = np.take_along_axis(ds, first[..., None], axis=-1)[..., 0]
+    return np.where(hit.any(axis=-1), value, np.nan)
 
 
 def _change(base, exp, kind: str):
@@ -90,6 +120,8 @@ def _change(base, exp, kind: str):
 
 def _compared_as(m: Measure, basis: str) -> str:
     like = ", like for like by demand type" if basis == BY_TYPE else ""
+    if m.kind == "survival":
+        return "median per case (Kaplan-Meier, open cases counted as open)" + like
     if m.kind == "median":
         return "median per case" + like
     if m.kind == "share":
@@ -140,6 +172,8 @@ def _draw(rng, g: pd.DataFrame, target: pd.DataFrame | None, size: int) -> np.nd
 
 
 def _n_cases(frame: pd.DataFrame, m: Measure) -> int:
+    if m.kind == "survival":  # finished and open cases alike: both are in the estimate
+        return int(pd.to_numeric(frame[m.column], errors="coerce").notna().sum())
     if m.kind == "share":
         return int((pd.to_numeric(frame[m.denominator], errors="coerce") > 0).sum())
     return int(frame[m.column].notna().sum())
@@ -160,6 +194,12 @@ def compare(data, *, basis: str = "per case", measures=None, resamples: int = 20
     if basis not in BASES:
         raise SystemicError(f"basis must be one of {', '.join(map(repr, BASES))}, not {basis!r}")
     frame = data.included if isinstance(data, Cohorts) else data
+    if "end_to_end_duration" not in frame.columns and "end_to_end_days" in frame.columns:  # an older per-case frame:
+        days = pd.to_numeric(frame["end_to_end_days"], errors="coerce")      # every case with a time is finished
+        frame = frame.assign(end_to_end_duration=days, end_to_end_finished=days.notna().astype(float))
+    elif "end_to_end_duration" in frame.columns and "end_to_end_finished" not in frame.columns:
+        frame = frame.assign(end_to_end_finished=(~frame["end_to_end_open"].astype(bool)).astype(float)
+                             if "end_to_end_open" in frame.columns else 1.0)
     if "cohort" not in frame.columns:
         raise SystemicError("compare needs a 'cohort' column (baseline or experiment) in the per-case table")
     if basis == BY_TYPE and "demand_type" not in frame.columns:
@@ -190,7 +230,10 @@ def compare(data, *, basis: str = "per case", measures=None, resamples: int = 20
     rows = []
     for k, m in enumerate(chosen):
         (vb, wb), (ve, we) = boot["baseline"][0][k], boot["experiment"][0][k]
-        if m.kind == "median" and basis == BY_TYPE:
+        if m.kind == "survival":
+            b = float(km_median(vb, wb, weights["baseline"])) if len(vb) else np.nan
+            e = float(km_median(ve, we)) if len(ve) else np.nan
+        elif m.kind == "median" and basis == BY_TYPE:
             b, e = _weighted_median(vb, weights["baseline"]), float(_stat(ve, we, m.kind, stat_basis))
         else:
             b = float(_stat(vb * weights["baseline"], wb * weights["baseline"], m.kind, stat_basis))
@@ -212,11 +255,28 @@ def compare(data, *, basis: str = "per case", measures=None, resamples: int = 20
             "interval_low": float(lo), "interval_high": float(hi), "n_baseline": nb, "n_experiment": ne,
             "cases_baseline": len(groups["baseline"]), "cases_experiment": len(groups["experiment"]),
             "reading": _reading(change, lo, hi, m, nb, ne, min_cases),
+            **_open_counts(m, (vb, wb), (ve, we), b, e),
         })
     return pd.DataFrame(rows)
 
 
+def _open_counts(m: Measure, base, exp, b: float, e: float) -> dict:
+    """For end-to-end time: each cohort's open cases and, where its median is not reached, the longest time seen
+    ("more than N days"); NaN for every other measure."""
+    if m.kind != "survival":
+        return {"open_baseline": np.nan, "open_experiment": np.nan, "at_least_baseline": np.nan,
+                "at_least_experiment": np.nan}
+    out = {}
+    for name, (v, done), value in (("baseline", base, b), ("experiment", exp, e)):
+        timed = np.isfinite(v)
+        out[f"open_{name}"] = float((timed & (done <= 0)).sum())
+        out[f"at_least_{name}"] = float(v[timed].max()) if not np.isfinite(value) and timed.any() else np.nan
+    return out
+
+
 def _reading(change, lo, hi, m: Measure, nb: int, ne: int, min_cases: int) -> str:
+    if not np.isfinite(change) and m.kind == "survival" and nb and ne:
+        return "too many cases still open to judge"
     if not np.isfinite(change):
         return "none in either cohort" if nb and ne else "no cases to compare"
     if min(nb, ne) < min_cases or not np.isfinite(lo):
@@ -254,9 +314,12 @@ def comparison_table(data: pd.DataFrame, *, confidence: float = 0.95) -> pd.Data
     """The comparison (from :func:`compare`, run at ``confidence``) in words for the report: one row per measure."""
     def value(row, which):
         v = row[which]
+        opened = row.get(f"open_{which}", np.nan)
+        beside = f" ({words.number(opened)} open)" if np.isfinite(opened) and opened else ""
         if not np.isfinite(v):
-            return words.MISSING
-        return words.percent(v) if row["change_unit"] == "points" else words.figure(v)
+            at_least = row.get(f"at_least_{which}", np.nan)
+            return f"more than {words.figure(at_least)}{beside}" if np.isfinite(at_least) else words.MISSING
+        return (words.percent(v) if row["change_unit"] == "points" else words.figure(v)) + beside
 
     conf = int(round(confidence * 100))
     return pd.DataFrame({

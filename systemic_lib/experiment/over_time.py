@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .. import words
+from .. import endtoend, words
 from ..contract import COHORTS
 from ..errors import SystemicError
 from ..spc import XmrResult, xmr
@@ -44,38 +44,44 @@ def over_time(data, *, measure: str = "end_to_end_days", start=None, improvement
     """Capability chart data (``spc.xmr``) of one per-case measure by completion date, with a phase at ``start``.
 
     ``data``: a :class:`Cohorts` (its compared cases) or a per-case frame with ``completed_at``. Cases with no
-    completion date or no value are counted in ``left_out``. Cases completed at the same moment are put a second
-    apart (in case-id order) so that each has its own point.
+    completion date or no value (an open case has no end-to-end time) are counted in ``left_out``. Cases are charted
+    in order of completion (``endtoend.completion_order``: position 1, 2, ...; ties in case-id order), as every
+    per-case chart is; the new phase starts at the first case completed on or after ``start``.
     """
     if isinstance(data, Cohorts):
         start = data.start if start is None else start
         data = data.included
     m = _BY_ID.get(measure)
-    column = {"face_to_face": "face_to_face_pct", "demand_returns": None}.get(measure, m.column if m else measure)
+    column = {"face_to_face": "face_to_face_pct", "demand_returns": None,  # finished cases' times only
+              "end_to_end_days": "end_to_end_days"}.get(measure, m.column if m else measure)
     if column is None or column not in data.columns:
         raise SystemicError(f"no per-case values for {measure!r} to chart over time")
     frame = data[["case_id", "completed_at", column]].rename(columns={column: "value"})
     frame["cohort"] = data["cohort"] if "cohort" in data.columns else None
     usable = frame["completed_at"].notna() & frame["value"].notna()
-    f = frame[usable].sort_values(["completed_at", "case_id"])
-    ties = f.groupby("completed_at").cumcount()
-    dates = f["completed_at"] + pd.to_timedelta(ties, unit="s")
+    # cases in order of completion, numbered (the shared per-case x: several cases can finish on one day)
+    f = endtoend.completion_order(frame[usable].sort_values(["completed_at", "case_id"], kind="stable"),
+                                  end="completed_at", value="value")
     if len(f) < 2:
         raise SystemicError(f"only {len(f)} case(s) have a completion date and a value: too few for a chart")
+    ends = f["completed_at"].to_numpy(dtype="datetime64[ns]")
     phase, note = (), None
     if start is not None:
         start = pd.Timestamp(start)
-        if dates.iloc[0] < start <= dates.iloc[-1]:
-            phase = (start,)
-        elif start > dates.iloc[-1]:
+        i = int(np.searchsorted(ends, start.to_datetime64()))  # the first case completed on or after the start
+        if 0 < i < len(f):
+            phase = (i,)
+        elif i >= len(f):
             note = f"the experiment start ({words.date(start)}) is after the last completed case, so there is no 'after' phase"
         else:
             note = f"the experiment start ({words.date(start)}) is before the first completed case, so there is no 'before' phase"
-    result = xmr(f["value"].to_numpy(float), dates=dates.to_numpy(), phase_starts=phase,
+    result = xmr(f["value"].to_numpy(float), phase_starts=phase,
                  improvement=improvement or (m.improvement if m else "neutral"), floor=0)
     points = result.points.copy()
+    points.insert(0, "position", f["position"].to_numpy())
     points.insert(1, "case_id", f["case_id"].to_numpy())
     points.insert(2, "cohort", f["cohort"].to_numpy())
+    points.insert(3, "completed_at", f["completed_at"].to_numpy())
     return OverTime(replace(result, points=points), measure, int((~usable).sum()), note, len(f), f["completed_at"].iloc[0],
                     f["completed_at"].iloc[-1])
 
@@ -119,7 +125,7 @@ def spread(data, *, measure: str) -> Spread:
         shares = judged.groupby("cohort")["returns_yes"].mean().reindex(list(COHORTS)) * 100
         n = judged["cohort"].value_counts().reindex(list(COHORTS), fill_value=0)
         return Spread(m, judged[["cohort", "returns_yes"]], n.to_dict(), shares, first, last)
-    col = "face_to_face_pct" if m.id == "face_to_face" else m.column
+    col = {"face_to_face": "face_to_face_pct", "end_to_end_days": "end_to_end_days"}.get(m.id, m.column)
     values = frame[["cohort", col]].dropna()
     counts = values["cohort"].value_counts().reindex(list(COHORTS), fill_value=0).to_dict()
     return Spread(m, values.rename(columns={col: "value"}), counts, None, first, last)

@@ -90,35 +90,29 @@ def load(stage) -> FlowData:
         others[name] = None if errors else frame
         if errors:
             table_errors[name] = errors
-    log = FlowLog(events, catalogue=others["activities"], cases=others["cases"])
+    log = FlowLog(events, catalogue=others["activities"], cases=others["cases"], contacts=stage_contacts(stage),
+                  data_end=endtoend.stage_censor_date(stage), closing=closing(stage))
     data = FlowData(log, events, others["activities"], others["cases"], table_errors,
                     stage.service_name if stage.service else "this service", **phases(stage))
-    data.end_to_end_cases = stage_cases(stage, log, others["cases"], others["activities"])
+    data.end_to_end_cases = log.end_to_end_cases
     return data
 
 
-def stage_cases(stage, log: FlowLog, cases: pd.DataFrame | None, catalogue: pd.DataFrame | None) -> EndToEndCases:
-    """The log's cases by the one end-to-end definition, starting at the citizen's first linked contact where the
-    stage's demand links one (``demand.case_id``); a demand table with errors adds no contacts."""
+def closing(stage) -> list[tuple[str, str]]:
+    """council.yaml's ``closes_case`` activities of the stage's service (or, council-wide, every service's), as
+    (service, activity) pairs for ``endtoend``."""
+    services = [stage.service] if stage.service is not None else list(stage.council.spec.services)
+    return [(s.id, a) for s in services for a in getattr(s, "closes_case", [])]
+
+
+def stage_contacts(stage) -> pd.DataFrame | None:
+    """The stage's contacts (whole, rules applied) that link a case (``demand.case_id``): a case starts at the
+    citizen's first contact. A demand table with errors adds no contacts (the demand report shows its errors)."""
     try:
         contacts = stage.contacts(period=False).frame if stage.has("demand") else None
-    except Exception:  # noqa: BLE001 - the demand report shows its own errors; flow goes on without contacts
-        contacts = None
-    e = log.end_to_end_cases
-    if contacts is None or "case_id" not in contacts or not contacts["case_id"].notna().any():
-        return e
-    events = pd.DataFrame({"case_id": e.frame["case_id"], "timestamp": log.case_table["first_at"].to_numpy(),
-                           "activity": "", "service": e.frame["service"]})
-    with_contacts = endtoend.case_times(events=events, cases=cases, contacts=contacts, ids=e.frame["case_id"],
-                                        data_end=e.data_end)
-    # the end and open status are the log's own (contacts only move a start earlier)
-    frame = with_contacts.frame.assign(end=e.frame["end"].to_numpy(), open=e.frame["open"].to_numpy())
-    days = ((frame["end"] - frame["start"]).dt.total_seconds() / 86400).where(~frame["open"])
-    backwards = days < 0
-    frame["days"] = days.where(~backwards)
-    age = (e.data_end - frame["start"]).dt.total_seconds() / 86400 if e.data_end is not None else np.nan
-    frame["duration"] = frame["days"].where(~frame["open"], age)
-    return EndToEndCases(frame, e.data_end, e.end_from, int(backwards.sum()))
+    except Exception:  # noqa: BLE001 - flow goes on without contacts
+        return None
+    return contacts if contacts is not None and "case_id" in contacts and contacts["case_id"].notna().any() else None
 
 
 def end_to_end_cases(data) -> EndToEndCases:

@@ -173,7 +173,8 @@ class FlowLog:
     """
 
     def __init__(self, data: pd.DataFrame, *, catalogue: pd.DataFrame | None = None, cases: pd.DataFrame | None = None,
-                 local_zone: str = LOCAL_ZONE, file: str = "events.csv"):
+                 local_zone: str = LOCAL_ZONE, file: str = "events.csv", contacts: pd.DataFrame | None = None,
+                 data_end=None, closing=()):
         missing = [c for c in ("case_id", "activity", "timestamp") if c not in data.columns]
         if missing:
             raise SystemicError(f"{file}: required column(s) {', '.join(missing)} missing; the events table needs "
@@ -249,20 +250,23 @@ class FlowLog:
         p.single_event_cases = int((self.steps == 1).sum())
         self._classify(catalogue)
         self._cases, self._catalogue = cases, catalogue
+        # the one definition's start (contacts), censoring date and closing activities (council.yaml's closes_case)
+        self._contacts, self._data_end, self._closing = contacts, data_end, tuple(closing)
         self.open_case = self.end_to_end_cases.frame["open"].to_numpy(dtype=bool)
         p.open_cases = int(self.open_case.sum())
 
     @cached_property
     def end_to_end_cases(self) -> EndToEndCases:
         """Each case's start, end and whether it is open, by the one definition (``endtoend``), from the events,
-        cases and catalogue this log was made from (a stage adds the linked contacts: ``flow.load``)."""
+        cases, catalogue and linked contacts this log was made from, open cases censored at ``data_end`` (the
+        service's one censoring date, ``endtoend.censor_date``; ``flow.load`` passes it)."""
         events = pd.DataFrame({"case_id": self._case_labels[self.case_code].astype(str),
                                "timestamp": self.ts.view("datetime64[ns]"),
                                "activity": self.activity_labels[self.act].astype(str),
                                "service": self.service_labels[self.svc].astype(str) if len(self.service_labels)
                                else ""})
-        return case_times(events=events, cases=self._cases, catalogue=self._catalogue,
-                          ids=self.case_ids.astype(str))
+        return case_times(events=events, cases=self._cases, catalogue=self._catalogue, contacts=self._contacts,
+                          closing=self._closing, ids=self.case_ids.astype(str), data_end=self._data_end)
 
     def _classify(self, catalogue: pd.DataFrame | None) -> None:
         """Step type and category per event from the catalogue (service, activity); -1 when not listed."""

@@ -223,6 +223,7 @@ def convert(log: pd.DataFrame, mapping: dict, *, src: str = "log") -> dict:
             cases[extra.split(":")[-1]] = _column(first, extra, extra, src).to_numpy()
         report["open_cases"] = int(cases["closed_at"].isna().sum()) if "closed_at" in cases else None
 
+    report["closes_case"] = len(closes_case(mapping, events))
     acts = events[["service", "activity"]].dropna().drop_duplicates().reset_index(drop=True)
     drafted = classify_activities(acts["activity"], rules=_rules(mapping))
     activities = acts.merge(drafted, on="activity", how="left")
@@ -230,6 +231,21 @@ def convert(log: pd.DataFrame, mapping: dict, *, src: str = "log") -> dict:
     report["activities"] = len(activities)
     report["waste_activities"] = int(activities["step_type"].eq("waste").sum())
     return {"events": events, "cases": cases, "activities": activities, "report": report}
+
+
+def closes_case(mapping: dict, events: pd.DataFrame) -> list[str]:
+    """The mapping's ``closes_case`` activities (a case not in cases.csv ends at its last such step; written to
+    council.yaml per service). An activity the log does not have is an error naming the mapping and the key."""
+    names = mapping.get("closes_case") or []
+    names = [names] if isinstance(names, str) else list(names)
+    have = set(events["activity"].dropna().astype(str))
+    wrong = [str(a) for a in names if str(a) not in have]
+    if wrong:
+        some = ", ".join(repr(a) for a in sorted(have)[:5])
+        raise ImportMappingError(f"mapping {mapping.get('name', 'given')}: closes_case names activity "
+                                 f"{', '.join(repr(a) for a in wrong)}, which the log does not have (its activities "
+                                 f"include {some}). Write each as the imported events.csv names it.")
+    return [str(a) for a in names]
 
 
 def _rules(mapping: dict):
@@ -267,6 +283,12 @@ def write_council(result: dict, council_dir, mapping: dict, *, source: str, coun
                 "id": sid, "name": sid.replace("-", " ").capitalize(),
                 "purpose": "State the purpose of this service in the citizen's terms",
                 "measures": [{"id": "end_to_end_days", "direction": "decrease"}]}))
+    closing = closes_case(mapping, events)
+    if closing:  # the council's own choice, where council.yaml already has one, wins
+        imported = set(events["service"].dropna())
+        for svc in spec.get("services", []):
+            if svc.get("id") in imported and not svc.get("closes_case"):
+                svc["closes_case"] = list(closing)
     spec.setdefault("imports", {})["events"] = {
         "source": source, "mapping": mapping.get("name", "custom"), "imported": dt.date.today().isoformat(),
         **{k: v for k, v in result["report"].items() if isinstance(v, (int, str)) or v is None}}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .. import config, report, words
+from .. import config, endtoend, report, words
 from ..charts.experiment import before_after_chart, demand_mix_chart, distribution_charts
 from ..errors import SystemicError
 from ..experiment import (ExperimentData, case_counts, change_text, comparison_table, conditions, headline,
@@ -51,10 +51,7 @@ def show_data_checks(data: ExperimentData) -> None:
         report.problems([p for p in data.problems if p.column == "cohort" and "no cases in the" not in p.message])
         return
     report.heading("Which cases are compared")
-    report.note("Every case of the service is counted once: either in the comparison or left out with the reason. "
-                "End-to-end time is the citizen's view (opened to closed in cases.csv); "
-                f"{words.number(data.cohorts.included['end_to_end_from'].eq('events').sum())} compared case(s) with "
-                "no closing date use their first to last recorded step instead.")
+    report.note("Every case of the service is counted once: either in the comparison or left out with the reason.")
     report.table(case_counts(data.cohorts), caption=f"Cases of {data.service_name}, {words.period(*data.period)}")
     report.problems(data.problems)
 
@@ -91,9 +88,13 @@ def show_comparison(data: ExperimentData) -> None:
     report.note(
         "Each row compares the experiment team's cases with the baseline (old system) cases. Counts and hours are "
         f"compared as the {_BASIS_WORDS.get(data.basis, data.basis)}, "
-        "end-to-end time as the median per case, and shares in percentage points. The interval shows how far the "
+        "end-to-end time as the median per case (Kaplan–Meier: a case still open counts as open, never as finished; "
+        "its open cases are shown beside each cohort's figure, and \"more than N\" where half are still open), "
+        "and shares in percentage points. The interval shows how far the "
         f"change could move by chance alone (cases resampled {words.number(data.resamples)} times within each "
         "cohort): if it includes no change, the difference could be noise.")
+    if data.end_to_end is not None:
+        report.note(endtoend.definition_sentence(data.end_to_end))
     report.table(comparison_table(data.comparison, confidence=data.confidence),
                  caption=f"{words.number(data.experiment_cases)} experiment and "
                          f"{words.number(data.baseline_cases)} baseline cases, {words.period(*data.period)}")
@@ -114,9 +115,9 @@ def show_before_after(data: ExperimentData, *, measures=("end_to_end_days", "peo
     if not data.has_experiment:
         return None
     report.heading("Before and after, over time")
-    report.note("Each point is one compared case, at the date it was completed. The solid line is the average and the "
-                "dashed lines the process limits: the range the system predictably produces. A new phase starts on the "
-                "day the experiment team began. Blue points are special causes in the better direction, orange in the "
+    report.note("Each point is one compared case, in the order the cases were completed. The solid line is the "
+                "average and the dashed lines the process limits: the range the system predictably produces. A new "
+                "phase starts at the first case completed on or after the day the experiment team began. Blue points are special causes in the better direction, orange in the "
                 "worse; grey points are common-cause variation.")
     axes = []
     for measure in measures:
@@ -135,7 +136,8 @@ def show_before_after(data: ExperimentData, *, measures=("end_to_end_days", "peo
                          "old system was still finishing.")
         if result.left_out:
             notes.append(f"{words.number(result.left_out)} compared case(s) have no completion date or no value for "
-                         f"{_NAMES[measure].lower()} and are not on the chart.")
+                         f"{_NAMES[measure].lower()} (a case still open has no end-to-end time) and are not on the "
+                         "chart.")
         if notes:
             report.note(" ".join(notes))
         axes.append(before_after_chart(result))

@@ -3,7 +3,7 @@ service's notes and the data problems."""
 
 from __future__ import annotations
 
-from systemic_lib import report, scan
+from systemic_lib import endtoend, report, scan
 from systemic_lib.charts.scan import demand_chart, end_to_end_chart
 from systemic_lib.errors import SystemicError
 
@@ -38,6 +38,8 @@ def show_table(data, *, part: str = "demand", caption: str | None = None) -> Non
     rows = scan.demand_rows(data) if part == "demand" else scan.flow_rows(data)
     if caption is None and isinstance(data, scan.ScanData):
         caption = scan.caption(data, _CAPTIONS[part])
+    if part == "flow" and isinstance(data, scan.ScanData) and data.end_to_end is not None:
+        report.note(endtoend.definition_sentence(data.end_to_end))  # which start and end, with counts
     report.table(rows, caption=caption, max_rows=max(30, len(rows)))
 
 
