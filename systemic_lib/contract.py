@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from .errors import ContractError
+
 CLASSIFICATIONS = ("value", "failure")
 FAILURE_TYPES = (
     "progress chasing",
@@ -303,6 +305,18 @@ def read_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Problem]
             return None, [Problem(name, f"is not a well-formed CSV ({exc})", "check quoting and the number of commas")]
     raw.columns = [str(c).strip() for c in raw.columns]
     return raw, []
+
+
+def read_for_update(path: Path, table: str, action: str) -> pd.DataFrame:
+    """A table file's cells as text, to change and write back (under the file's lock); an empty table with the
+    contract's columns when the file does not exist yet. Raises ContractError, saying what could not be done
+    (``action``, e.g. "add to"), when the file cannot be read."""
+    if not path.exists():
+        return pd.DataFrame(columns=TABLES[table].column_names, dtype=str)
+    frame, problems = read_raw(path, table)
+    if frame is None:
+        raise ContractError(problems, f"cannot {action} {path.name}: " + "; ".join(p.describe() for p in problems))
+    return frame
 
 
 def parse_table(raw: pd.DataFrame, table: str, *, file: str, services: set[str] | None = None,

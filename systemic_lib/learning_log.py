@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .contract import ERROR, LEARNING_STATUS, TABLES, Problem, find_table_file, parse_table, read_raw
+from .contract import ERROR, LEARNING_STATUS, TABLES, Problem, find_table_file, parse_table, read_for_update
 from .council import load_council
 from .errors import ContractError, SystemicError
 from .files import atomic_write_bytes, locked, write_table_atomic
@@ -150,13 +150,7 @@ def add_entry(council_dir, entry: dict) -> Path:
         if path.suffix.lower() == ".xlsx" and path.exists():
             _append_xlsx(path, text)
             return path
-        if path.exists():
-            existing, problems = read_raw(path, "learning_log")
-            if existing is None:
-                raise ContractError(problems, f"cannot add to {path.name}: "
-                                    + "; ".join(p.describe() for p in problems))
-        else:
-            existing = pd.DataFrame(columns=FIELDS, dtype=str)
+        existing = read_for_update(path, "learning_log", "add to")
         row = pd.DataFrame([{c: text.get(c, "") for c in dict.fromkeys([*existing.columns, *FIELDS])}], dtype=str)
         frame = pd.concat([existing.astype(str), row], ignore_index=True).fillna("")
         return write_table_atomic(frame, path, keep_previous=True)

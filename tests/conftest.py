@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import textwrap
 from pathlib import Path
 
@@ -162,6 +163,13 @@ def run_stage_notebook(tmp_path):
         return run_notebook(name, tmp_path / f"run-{name}-{next(counter)}", **parameters)
 
     return run
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a server a test starts (a Dask scheduler, `systemic coach`)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def chromium_path() -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import free_port
 
 from systemic_lib import batch, cluster, config
 
@@ -29,17 +29,11 @@ RUN = 600  #: seconds a whole test batch may take on a busy machine
 STAGES = ["demand", "organisation_scan"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Cluster:
     """A scheduler and workers as subprocesses (no LocalCluster); ``kill(name)`` SIGKILLs one worker."""
 
     def __init__(self, tmp: Path):
-        self.address = f"tcp://127.0.0.1:{_free_port()}"
+        self.address = f"tcp://127.0.0.1:{free_port()}"
         self.tmp = tmp
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(config.PROJECT_ROOT),
                                                                                os.environ.get("PYTHONPATH")])),
@@ -209,7 +203,7 @@ def test_an_unreachable_scheduler_is_a_plain_error(testshire, tmp_path, monkeypa
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 2)
     with pytest.raises(batch.SystemicError, match="could not reach the Dask scheduler"):
         batch.run_batch([testshire], tmp_path / "out", stages=["demand"], progress=False,
-                        scheduler=f"tcp://127.0.0.1:{_free_port()}")
+                        scheduler=f"tcp://127.0.0.1:{free_port()}")
 
 
 def test_council_archive_holds_the_files_and_names_their_contents(testshire, tmp_path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TESTSHIRE, write_council
+from conftest import TESTSHIRE, free_port, write_council
 
 from systemic_lib import config
 from systemic_lib.coach import STEP_IDS, state
@@ -110,17 +109,13 @@ def test_join_panel_escapes_and_draws_the_qr_here():
 
 
 # ------------------------------------------------------------------------------------------------------ server
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
     """``systemic coach`` as a subprocess (its own process group); ``url`` is the one it printed."""
 
     def __init__(self, council: Path, log: Path, *extra: str):
-        self.council, self.log, self.port = council, log, _free_port()
+        self.council, self.log, self.port = council, log, free_port()
         env = {k: v for k, v in os.environ.items() if k != "SYSTEMIC_BATCH"}
         env["PYTHONPATH"] = os.pathsep.join([str(config.PROJECT_ROOT), env.get("PYTHONPATH", "")])
         env["SYSTEMIC_ROOT"] = str(config.PROJECT_ROOT)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from .. import files
-from ..contract import STEP_TYPES, TABLES, find_table_file, read_raw
-from ..errors import ContractError, SystemicError
+from ..contract import STEP_TYPES, TABLES, find_table_file, read_for_update
+from ..errors import SystemicError
 
 
 def mark_steps(council_dir, service: str, marks: dict[str, str]) -> Path:
@@ -23,13 +23,7 @@ def mark_steps(council_dir, service: str, marks: dict[str, str]) -> Path:
     folder = Path(council_dir)
     with files.locked(folder / "activities"):  # the same lock for .csv and .xlsx
         path = find_table_file(folder, "activities") or folder / "activities.csv"
-        if path.exists():
-            frame, problems = read_raw(path, "activities")
-            if frame is None:
-                raise ContractError(problems, f"cannot mark steps in {path.name}: "
-                                    + "; ".join(p.describe() for p in problems))
-        else:
-            frame = pd.DataFrame(columns=TABLES["activities"].column_names, dtype=str)
+        frame = read_for_update(path, "activities", "mark steps in")
         frame = frame.astype(str)
         for col in TABLES["activities"].column_names:
             if col not in frame:
