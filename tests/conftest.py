@@ -165,6 +165,16 @@ def run_stage_notebook(tmp_path):
     return run
 
 
+@pytest.fixture
+def shown(monkeypatch) -> list[str]:
+    """Every piece of HTML the report helpers display, in order, instead of showing it."""
+    from systemic_lib import report
+
+    out: list[str] = []
+    monkeypatch.setattr(report, "_display", out.append)
+    return out
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 for a server a test starts (a Dask scheduler, `systemic coach`)."""
     with socket.socket() as s:

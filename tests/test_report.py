@@ -9,13 +9,6 @@ import pytest
 from systemic_lib import report
 
 
-@pytest.fixture
-def shown(monkeypatch):
-    out: list[str] = []
-    monkeypatch.setattr(report, "_display", out.append)
-    return out
-
-
 def test_citizens_words_are_escaped_everywhere(shown):
     said = '<script>alert("x")</script> & <b>'
     report.headline(said)

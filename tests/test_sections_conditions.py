@@ -10,13 +10,6 @@ from systemic_lib import report
 from systemic_lib.sections import conditions as section
 
 
-@pytest.fixture
-def shown(monkeypatch):
-    out = []
-    monkeypatch.setattr(report, "_display", out.append)
-    return out
-
-
 def raise_some(folder):
     sc.add_condition(folder, service="housing-repairs", raised_in="demand", raised_at="2024-02-01",
                      waste_seen="Chasing <script>alert(1)</script> calls; ring 07700 900123",

@@ -7,13 +7,6 @@ from systemic_lib.sections import demand as section
 
 
 @pytest.fixture
-def shown(monkeypatch):
-    out = []
-    monkeypatch.setattr(report, "_display", out.append)
-    return out
-
-
-@pytest.fixture
 def data(testshire):
     return demand.load(report.Stage(testshire, "housing-repairs", "demand"))
 

@@ -1,20 +1,12 @@
 """The flow report's sections: notes instead of empty charts, unusable tables shown, the map or a plain note."""
 
 import pandas as pd
-import pytest
 
 from systemic_lib import flow, processmap, report
 from systemic_lib.charts import processmap as map_chart
 from systemic_lib.sections import flow as sections
 from test_flow import CLOSING, small_log
 from test_processmap import log as map_log
-
-
-@pytest.fixture
-def shown(monkeypatch):
-    out = []
-    monkeypatch.setattr(report, "_display", out.append)
-    return out
 
 
 def test_no_events_gives_plain_notes_not_empty_charts(shown):
