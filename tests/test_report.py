@@ -4,7 +4,6 @@ import json
 import textwrap
 
 import pandas as pd
-import pytest
 
 from systemic_lib import report
 
