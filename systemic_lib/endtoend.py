@@ -210,7 +210,7 @@ def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None
     if ids is None:
         index = pd.Index(first_step.index).union(in_cases)
     else:
-        index = pd.Index(pd.Series(list(ids), dtype=object).astype(str).unique())
+        index = pd.Index(pd.unique(np.asarray(ids, dtype=object).astype(str)))
     if contacts is not None and "received_at" in contacts and len(contacts):
         dates.append(pd.to_datetime(contacts["received_at"]))  # every contact is part of the data's span
     contact = contact[contact.index.isin(index)]

@@ -83,7 +83,7 @@ def capability_chart(result: XmrResult, *, ax=None, title: str | None = None, un
             _, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI, layout="constrained")
     else:
         ax.set_facecolor("white")
-        ax.grid(True, axis="y", color="#e6e6e6", linewidth=0.8)
+        ax.grid(True, axis="y", color=PALETTE["grid"], linewidth=0.8)
         ax.set_axisbelow(True)
     x, is_date = _x_values(data)
     values = data["value"].to_numpy(dtype=float)
@@ -152,7 +152,7 @@ def capability_chart(result: XmrResult, *, ax=None, title: str | None = None, un
         badges.append((ASSURANCE_WORDS[assurance], _ASSURANCE_COLOUR[assurance], "assurance_badge"))
     anchor = None
     for text, colour, gid in reversed(badges):  # right to left, each placed against the previous one
-        style = dict(ha="right", va="bottom", fontsize=8, color="#231f20", gid=gid, annotation_clip=False,
+        style = dict(ha="right", va="bottom", fontsize=8, color=PALETTE["centre"], gid=gid, annotation_clip=False,
                      bbox=dict(boxstyle="round,pad=0.3", fc=to_rgba(colour, 0.15), ec=colour, linewidth=1.4))
         if anchor is None:
             t = ax.annotate(text, (1, 1), xycoords="axes fraction", xytext=(0, 6), textcoords="offset points",

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 
 from systemic_lib import words
-from systemic_lib.charts.style import PALETTE, empty, new_ax, short
+from systemic_lib.charts.style import PALETTE, empty, new_ax, short, tint
 
 __all__ = ["demand_chart", "end_to_end_chart"]
 
-#: The 85th-percentile bar behind the median's: a light blue of the value colour.
-P85_COLOUR = "#c6dbef"
+#: The 85th-percentile bar behind the median's: a light tint of the value colour.
+P85_COLOUR = tint(PALETTE["value"], 0.7)
 
 
 def _table(data) -> pd.DataFrame:

@@ -35,6 +35,7 @@ PALETTE = {
     "edge": "#555555",
     "start": "#d9f0d3",
     "end": "#d9d9d9",
+    "grid": "#e6e6e6",
 }
 TEXT_COLOUR = "#555555"
 FIGSIZE = (9, 3.6)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..contract import CATEGORIES, STEP_TYPES, WARNING, Problem
-from ..endtoend import EndToEndCases, case_times, survival
+from ..endtoend import EndToEndCases, case_times, closing_activities, survival
 from ..errors import SystemicError
 
 LOCAL_ZONE = "Europe/London"
@@ -260,10 +260,23 @@ class FlowLog:
         """Each case's start, end and whether it is open, by the one definition (``endtoend``), from the events,
         cases, catalogue and linked contacts this log was made from, open cases censored at ``data_end`` (the
         service's one censoring date, ``endtoend.censor_date``; ``flow.load`` passes it)."""
-        events = pd.DataFrame({"case_id": self._case_labels[self.case_code].astype(str),
-                               "timestamp": self.ts.view("datetime64[ns]"),
-                               "activity": self.activity_labels[self.act].astype(str),
-                               "service": self.service_labels[self.svc].astype(str) if len(self.service_labels)
+        # Only the events the definition reads: each case's first and last (its first step, the data's last date)
+        # and any closing step; the events are sorted by case and time, so these give the same answer as all of them.
+        rows = np.union1d(self.starts, self.ends - 1) if self.n_events else np.array([], np.int64)
+        marked = closing_activities(self._catalogue, self._closing)
+        if marked and self.n_events:
+            acts, svcs = pd.Index(self.activity_labels.astype(str)), pd.Index(self.service_labels.astype(str))
+            anywhere = acts.get_indexer([a for s_, a in marked if s_ == ""])
+            pairs = [(svcs.get_indexer([s_])[0], acts.get_indexer([a])[0]) for s_, a in marked if s_ != ""]
+            closes = np.isin(self.act, anywhere[anywhere >= 0])
+            for s_code, a_code in pairs:
+                if s_code >= 0 and a_code >= 0:
+                    closes |= (self.svc == s_code) & (self.act == a_code)
+            rows = np.union1d(rows, np.flatnonzero(closes))
+        events = pd.DataFrame({"case_id": self._case_labels[self.case_code[rows]].astype(str),
+                               "timestamp": self.ts[rows].view("datetime64[ns]"),
+                               "activity": self.activity_labels[self.act[rows]].astype(str),
+                               "service": self.service_labels[self.svc[rows]].astype(str) if len(self.service_labels)
                                else ""})
         return case_times(events=events, cases=self._cases, catalogue=self._catalogue, contacts=self._contacts,
                           closing=self._closing, ids=self.case_ids.astype(str), data_end=self._data_end)
