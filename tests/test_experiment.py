@@ -353,6 +353,20 @@ def test_charts_return_axes_and_state_counts():
     assert axes.size >= len(ex.MEASURES)
 
 
+def test_the_distribution_chart_is_the_same_picture_on_every_render():
+    """The strip plot's jitter is seeded for the drawing only: same dots, and nobody else's random state moved."""
+    import numpy as np
+
+    data = seed_cohorts()
+    m = next(m for m in ex.MEASURES if len(ex.spread(data, measure=m.id).values))
+    np.random.seed(7)
+    before = np.random.get_state()[1].copy()
+    dots = [np.concatenate([c.get_offsets() for c in charts.distribution_chart(ex.spread(data, measure=m.id))
+                            .collections if len(c.get_offsets())]) for _ in range(2)]
+    assert len(dots[0]) and np.array_equal(dots[0], dots[1])
+    assert np.array_equal(np.random.get_state()[1], before)
+
+
 def test_spread_holds_what_the_distribution_chart_draws():
     data = seed_cohorts()
     returns = ex.spread(data, measure="demand_returns")

@@ -16,7 +16,7 @@ from ..contract import COHORTS
 from ..experiment import Cohorts, OverTime, Spread, over_time, spread
 from ..experiment.comparison import MEASURES
 from .capability import capability_chart
-from .style import PALETTE, empty, new_ax, short
+from .style import PALETTE, empty, new_ax, same_jitter, short
 
 __all__ = ["COHORT_COLOURS", "before_after_chart", "distribution_chart", "distribution_charts", "demand_mix_chart"]
 
@@ -77,8 +77,9 @@ def distribution_chart(data, *, measure: str | None = None, ax=None, title: str 
             warnings.simplefilter("ignore", DeprecationWarning)
             sns.boxplot(data=s.values, x="cohort", y="value", order=list(COHORTS), hue="cohort",
                         palette=COHORT_COLOURS, ax=ax, showfliers=False, width=0.5, legend=False)
-        sns.stripplot(data=s.values, x="cohort", y="value", order=list(COHORTS), color=PALETTE["centre"], size=3,
-                      alpha=0.6, jitter=0.2, ax=ax)
+        with same_jitter():  # the same dots in the same places on every render
+            sns.stripplot(data=s.values, x="cohort", y="value", order=list(COHORTS), color=PALETTE["centre"], size=3,
+                          alpha=0.6, jitter=0.2, ax=ax)
     ax.set_ylabel(s.unit)
     ax.set_xlabel("")
     ax.set_xticks(range(len(COHORTS)), [f"{c}\n({s.counts.get(c, 0):,} cases)" for c in COHORTS])

@@ -8,9 +8,12 @@ red/amber/green.
 
 from __future__ import annotations
 
+import contextlib
+
+import numpy as np
 from matplotlib.colors import to_hex, to_rgb
 
-__all__ = ["PALETTE", "FIGSIZE", "DPI", "TEXT_COLOUR", "new_ax", "empty", "short", "tint"]
+__all__ = ["PALETTE", "FIGSIZE", "DPI", "TEXT_COLOUR", "new_ax", "empty", "short", "tint", "same_jitter"]
 
 PALETTE = {
     # demand and flow
@@ -69,3 +72,15 @@ def empty(ax, title: str, message: str):
 def short(text: str, width: int = 42) -> str:
     """A label cut to ``width`` characters with an ellipsis, so long demand types fit beside a bar."""
     return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+@contextlib.contextmanager
+def same_jitter(seed: int = 0):
+    """numpy's global random state seeded for the drawing inside (seaborn's strip-plot jitter uses it), then put
+    back: the same data give the same picture on every render, and nothing else's randomness is touched."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
