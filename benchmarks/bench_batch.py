@@ -129,7 +129,7 @@ def large_council(root: Path, services: int, contacts: int, seed: int = 7) -> Pa
     folder = root / plan.slug
     for name, frame in sample.build_council(plan, seed=seed).items():
         if frame is not None:
-            atomic_write_text(folder / f"{name}.csv", sample._csv(frame, TABLES[name].column_names))
+            atomic_write_text(folder / f"{name}.csv", sample._csv(frame, [c for c in TABLES[name].column_names if c in frame.columns]))
     atomic_write_text(folder / "council.yaml", yaml.safe_dump(sample.council_yaml(plan), sort_keys=False))
     return folder
 
