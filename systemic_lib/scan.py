@@ -21,7 +21,6 @@ broken data. ``where_to_start`` weighs failure demand and end-to-end time and sa
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -66,10 +65,6 @@ MIN_CLASSIFIED = 30
 
 
 # ------------------------------------------------------------------------------------------------ formatting
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, (float, np.floating)) and math.isnan(value))
-
-
 def _range_text(lower, upper, unit: str) -> str:
     if unit == "days":
         return f"{words.days(lower)}\u2013{words.days(upper)} days"
@@ -81,13 +76,13 @@ def capability_words(cap: dict | None, unit: str) -> str:
     when the latest phase starts at a system change; "not yet predictable" when the latest phase has special causes,
     "provisional" when its limits rest on fewer than 12 points; "—" without a chart. A monthly measure (``grain``
     "month", on sparse data) counts months and ends "by month"."""
-    if not cap or _missing(cap.get("mean")):
+    if not cap or words.is_missing(cap.get("mean")):
         return DASH
     mean = words.days(cap["mean"]) if unit == "days" else f"{cap['mean']:.0f}"
     since = f" since {words.date(cap['since'], short=True)}" if cap.get("phase") and cap.get("since") else ""
     grain = cap.get("grain") or "week"
     by = "; by month" if grain == "month" else ""
-    if _missing(cap.get("lower")) or _missing(cap.get("upper")):
+    if words.is_missing(cap.get("lower")) or words.is_missing(cap.get("upper")):
         return f"mean {mean}{' days' if unit == 'days' else '%'}{since}, no limits yet{by}"
     span = _range_text(cap["lower"], cap["upper"], unit)
     if not cap.get("stable"):
@@ -201,7 +196,7 @@ def capability(series: pd.DataFrame, *, measure_id: str, grain: str = "week", di
     points = res.result.points
     latest = points[points["phase"] == phase["phase"]]
     signals = latest["signal"].dropna()
-    clean = lambda v: None if _missing(v) else round(float(v), 2)  # noqa: E731
+    clean = lambda v: None if words.is_missing(v) else round(float(v), 2)  # noqa: E731
     label = res.phase_labels[phase["phase"] - 1] if phase["phase"] >= 1 and res.phase_labels else None
     return {"mean": clean(phase["mean"]), "lower": clean(phase["lower"]), "upper": clean(phase["upper"]),
             "since": pd.Timestamp(phase["start"]).date().isoformat(), "weeks": int(latest["value"].notna().sum()),
@@ -276,11 +271,11 @@ def _notes(row, known: bool) -> list[str]:
         out.append("No contacts recorded: add demand.csv rows for this service to see its failure demand.")
     elif row.value + row.failure == 0:
         out.append("No contacts classified yet: classify them (value or failure) to see the failure demand %.")
-    if _missing(row.cases) or row.cases == 0:
+    if words.is_missing(row.cases) or row.cases == 0:
         out.append("No events recorded: add events.csv to see end-to-end times, hand-offs and people per case.")
-    elif _missing(row.median_days) and _missing(row.median_at_least):
+    elif words.is_missing(row.median_days) and words.is_missing(row.median_at_least):
         out.append("No closed cases yet: end-to-end times need cases with a closed_at date in cases.csv.")
-    has_data = {"end_to_end_capability": not _missing(row.median_days),
+    has_data = {"end_to_end_capability": not words.is_missing(row.median_days),
                 "failure_capability": row.value + row.failure > 0}
     for col, what in (("end_to_end_capability", "end-to-end time"), ("failure_capability", "failure demand")):
         cap = getattr(row, col)
@@ -417,11 +412,11 @@ def where_to_start(scan) -> str:
         else:
             reasons.append(f"{row['failure_pct']:.0f}% of its classified demand is failure demand "
                            f"({words.count(row['failure'], 'contact')}{led})")
-    if has_days and not _missing(row["median_days"]):
+    if has_days and not words.is_missing(row["median_days"]):
         rank = _rank(days.fillna(-1), sid)
-        p85 = (f"85% within {words.duration(row['p85_days'])}" if not _missing(row.get("p85_days")) else
+        p85 = (f"85% within {words.duration(row['p85_days'])}" if not words.is_missing(row.get("p85_days")) else
                f"more than 15% take longer than {words.duration(row['p85_at_least'])}"
-               if not _missing(row.get("p85_at_least")) else "")
+               if not words.is_missing(row.get("p85_at_least")) else "")
         if rank in _ORDINAL:
             detail = f"median {words.duration(row['median_days'])}" + (f", {p85}" if p85 else "")
             reasons.append(f"its cases take the {_ORDINAL[rank]}longest end to end ({detail})")
@@ -446,7 +441,7 @@ def _cap_json(cap: dict | None, unit: str):
 
 
 def _num(value, digits: int = 1):
-    return None if _missing(value) else round(float(value), digits)
+    return None if words.is_missing(value) else round(float(value), digits)
 
 
 def service_figures(scan) -> list[dict]:
@@ -458,9 +453,9 @@ def service_figures(scan) -> list[dict]:
             "value": int(row.value), "failure": int(row.failure), "unclassified": int(row.unclassified),
             "failure_pct": _num(row.failure_pct), "classified_by_rules": int(row.classified_by_rules),
             "top_failure_demands": list(row.top_failure_demands),
-            "cases": None if _missing(row.cases) else int(row.cases),
-            "closed_cases": None if _missing(row.closed_cases) else int(row.closed_cases),
-            "open_cases": None if _missing(row.open_cases) else int(row.open_cases),
+            "cases": None if words.is_missing(row.cases) else int(row.cases),
+            "closed_cases": None if words.is_missing(row.closed_cases) else int(row.closed_cases),
+            "open_cases": None if words.is_missing(row.open_cases) else int(row.open_cases),
             "median_days": _num(row.median_days), "median_at_least": _num(row.median_at_least),
             "p85_days": _num(row.p85_days), "p85_at_least": _num(row.p85_at_least),
             "mean_handoffs": _num(row.mean_handoffs), "mean_people": _num(row.mean_people),
@@ -522,7 +517,7 @@ def demand_rows(scan) -> pd.DataFrame:
     out = pd.DataFrame({
         "Service": scan["service_name"],
         "Contacts": [f"{c:,}" if c else DASH for c in scan["contacts"]],
-        "Failure demand": [DASH if _missing(p) else f"{f:,} ({p:.0f}%)" for f, p in
+        "Failure demand": [DASH if words.is_missing(p) else f"{f:,} ({p:.0f}%)" for f, p in
                            zip(scan["failure"], scan["failure_pct"])],
         "Not yet classified": [f"{u:,}" if c else DASH for u, c in zip(scan["unclassified"], scan["contacts"])],
         "Largest failure demands": [top(r) for r in scan.itertuples(index=False)],
@@ -534,9 +529,9 @@ def demand_rows(scan) -> pd.DataFrame:
 
 def _km_days(days, at_least) -> str:
     """'29', or 'more than 120' where the Kaplan–Meier estimate is not reached (too many cases still open)."""
-    if not _missing(days):
+    if not words.is_missing(days):
         return words.days(days)
-    return DASH if _missing(at_least) else f"more than {words.days(at_least)}"
+    return DASH if words.is_missing(at_least) else f"more than {words.days(at_least)}"
 
 
 def flow_rows(scan) -> pd.DataFrame:
@@ -545,14 +540,14 @@ def flow_rows(scan) -> pd.DataFrame:
     known = _known(_table(scan))
 
     def per_case(h, p):
-        return DASH if _missing(h) else f"{h:.1f} / {p:.1f}"
+        return DASH if words.is_missing(h) else f"{h:.1f} / {p:.1f}"
 
     return pd.DataFrame({
         "Service": known["service_name"],
-        "Cases": [DASH if _missing(c) or c == 0 else f"{int(c):,}" for c in known["cases"]],
+        "Cases": [DASH if words.is_missing(c) or c == 0 else f"{int(c):,}" for c in known["cases"]],
         "End-to-end days: median": [_km_days(d, a) for d, a in zip(known["median_days"], known["median_at_least"])],
         "85% within (days)": [_km_days(d, a) for d, a in zip(known["p85_days"], known["p85_at_least"])],
-        "Open cases": [DASH if _missing(c) or _missing(n) or n == 0 else f"{int(c):,}"
+        "Open cases": [DASH if words.is_missing(c) or words.is_missing(n) or n == 0 else f"{int(c):,}"
                        for c, n in zip(known["open_cases"], known["cases"])],
         "Hand-offs / people per case": [per_case(h, p) for h, p in zip(known["mean_handoffs"], known["mean_people"])],
         "End-to-end time per case now": [capability_words(c, "days") for c in known["end_to_end_capability"]],

@@ -17,7 +17,7 @@ import numbers
 import pandas as pd
 
 __all__ = ["MISSING", "date", "stamp", "period", "when", "number", "figure", "signed", "days", "duration", "wait",
-           "count", "plural", "percent", "share", "format_frame"]
+           "count", "plural", "percent", "share", "format_frame", "is_missing"]
 
 MISSING = "\u2014"
 """What a table cell or a figure shows when there is no value: an em dash, on every page and widget."""
@@ -167,7 +167,8 @@ def share(value, *, decimals: int = 0) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ tables
-def _is_missing(value) -> bool:
+def is_missing(value) -> bool:
+    """None, NaN, NaT or pd.NA: a value a page shows as ``MISSING`` (anything pandas cannot judge is not missing)."""
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
@@ -195,7 +196,7 @@ def format_frame(frame: pd.DataFrame, *, percent=(), decimals: int = 1, formats:
             fmt = lambda v: f"{v:,}"  # noqa: E731
         else:
             fmt = _clip
-        shown[col] = values.map(lambda v, f=fmt: MISSING if _is_missing(v) else (f(v) if f else v)).astype(object)
+        shown[col] = values.map(lambda v, f=fmt: MISSING if is_missing(v) else (f(v) if f else v)).astype(object)
     return shown
 
 

@@ -23,10 +23,6 @@ def _known(scan: pd.DataFrame) -> pd.DataFrame:
     return scan[scan["known"]] if "known" in scan else scan
 
 
-def _missing(value) -> bool:
-    return value is None or bool(pd.isna(value))
-
-
 def demand_chart(data, *, ax=None, title: str | None = None, period_text: str = ""):
     """Every service's contacts as stacked bars (value, failure, unclassified) with its failure %; returns the Axes.
     ``data`` is ``scan.load``'s ScanData or its per-service table."""
@@ -45,7 +41,7 @@ def demand_chart(data, *, ax=None, title: str | None = None, period_text: str = 
     ax.set_yticks(y, [short(n, 36) for n in scan["service_name"]])
     ax.invert_yaxis()
     for yi, (k, fp) in enumerate(zip(scan["contacts"], scan["failure_pct"])):
-        ax.text(k, yi, f" {k:,}" + ("" if _missing(fp) else f" ({fp:.0f}% failure)"), va="center", fontsize=8)
+        ax.text(k, yi, f" {k:,}" + ("" if words.is_missing(fp) else f" ({fp:.0f}% failure)"), va="center", fontsize=8)
     ax.set_xlim(0, max(1, scan["contacts"].max()) * 1.35)
     ax.xaxis.set_major_formatter("{x:,.0f}")
     ax.set_xlabel("contacts")
@@ -72,9 +68,9 @@ def end_to_end_chart(data, *, ax=None, title: str | None = None, period_text: st
     ax.set_yticks(y, [short(n, 36) for n in known["service_name"]])
     ax.invert_yaxis()
     for yi, (m, p) in enumerate(zip(known["median_days"], known["p85_days"])):
-        text = (" no end-to-end times" if _missing(m)
+        text = (" no end-to-end times" if words.is_missing(m)
                 else f" median {words.days(m)}, 85% within {words.days(p, missing=words.MISSING)}")
-        ax.text(0 if _missing(p) else p, yi, text, va="center", fontsize=8)
+        ax.text(0 if words.is_missing(p) else p, yi, text, va="center", fontsize=8)
     ax.set_xlim(0, max(1.0, float(np.nanmax(p85))) * 1.45)
     ax.set_xlabel("days from first to last step (closed cases)")
     ax.legend(loc="lower right", frameon=False, fontsize=8)
