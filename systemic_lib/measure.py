@@ -417,15 +417,25 @@ def measure_summary(data) -> pd.DataFrame:
 _iso = lambda v: None if v is None else pd.Timestamp(v).date().isoformat()  # noqa: E731
 
 
+def _points(a: spc.XmrResult) -> list[dict]:
+    """The charted points, for the councils compared on the top index: {date, value, signal} each (value to 4
+    decimals; signal as the capability chart colours it). Positions instead of dates give an empty list."""
+    if not a.has_dates:
+        return []
+    pts = a.points
+    return [{"date": _iso(d), "value": round(float(v), 4), "signal": str(s)}
+            for d, v, s in zip(pts["date"], pts["value"], pts["signal"])]
+
+
 def measure_figures(results: list[MeasureResult]) -> dict:
-    """JSON-able key figures for ``measure.json``: {"measures": {id: {name, grain, direction, phases, ...}}}; grain is
-    "week" or "month" (what one point covers)."""
+    """JSON-able key figures for ``measure.json``: {"measures": {id: {name, grain, direction, phases, points, ...}}};
+    grain is "week" or "month" (what one point covers); points are the charted {date, value, signal}."""
     out = {}
     for r in results:
         entry = {"name": r.name, "grain": r.grain, "unit": r.unit, "direction": r.direction, "target": r.target,
                  "phases": [],
                  "last_point_signal": None, "variation": None, "assurance": None, "change_signal": None,
-                 "n_points": 0, "narration": r.narration, "note": r.note}
+                 "n_points": 0, "points": [], "narration": r.narration, "note": r.note}
         if r.result is not None:
             a = r.result
             entry.update({
@@ -438,6 +448,7 @@ def measure_figures(results: list[MeasureResult]) -> dict:
                 "assurance": a.assurance,
                 "change_signal": (a.current.get("change") or {}).get("signal"),
                 "n_points": int(a.n),
+                "points": _points(a),
             })
         out[r.id] = entry
     return {"measures": out}

@@ -290,6 +290,23 @@ def test_figures_are_json_with_the_contract_keys(results):
         measure.headline(results, "Housing repairs")
 
 
+def test_figures_carry_the_charted_points_for_the_councils_compared(results):
+    """Weekly end-to-end medians by hand: 30/32 days alternating for 12 weeks, then 10/12 (build's docstring)."""
+    figures = json.loads(json.dumps(measure.measure_figures(results)))
+    points = figures["measures"]["end_to_end_days"]["points"]
+    assert len(points) == 24 == figures["measures"]["end_to_end_days"]["n_points"]
+    assert points[0] == {"date": "2024-01-01", "value": 30.0, "signal": points[0]["signal"]}
+    assert [p["value"] for p in points[:4]] == [30.0, 32.0, 30.0, 32.0]
+    assert [p["value"] for p in points[12:14]] == [10.0, 12.0] and points[-1]["date"] == "2024-06-10"
+    assert {p["signal"] for p in points} <= {"common_cause", "special_cause_improvement_low",
+                                            "special_cause_improvement_high", "special_cause_concern_low",
+                                            "special_cause_concern_high", "special_cause_neutral_low",
+                                            "special_cause_neutral_high"}
+    failure = figures["measures"]["failure_demand_pct"]["points"]
+    assert [p["value"] for p in failure[:2]] == [40.0, 50.0] and [p["value"] for p in failure[12:14]] == [10.0, 20.0]
+    assert figures["measures"]["delivered_when_wanted_pct"]["points"] == []
+
+
 def test_chart_title_names_period_and_count(results):
     e2e = _by_id(results)["end_to_end_days"]
     assert measure.chart_title(e2e) == ("End-to-end time (weekly median, by week opened), 1 Jan 2024 to "
