@@ -3,7 +3,8 @@
 ``reports/index.html`` lists every council (services, headline figures, links; councils the last batch skipped
 with their problems) and ``reports/<council>/index.html`` is a services x stages grid whose cells link to the
 reports and show each stage's headline figure from its ``<stage>.json``. Because the pages are rebuilt from the
-files, a batch for one council keeps every other council on the top index.
+files, a batch for one council keeps every other council on the top index. With two or more councils, the top index
+ends with the councils compared (``compare.py``): the services they share, side by side, never ranked.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from . import config, words
+from .compare import Entry, compare_councils
 from .config import STAGE_NAMES
 from .manifest import describe_error, load_manifest
 from .files import atomic_write_text
@@ -163,6 +165,9 @@ def headline_figures(stage: str, data) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ what is on disk
 
+_COMPARED = ("demand", "flow", "measure")  #: the stage JSONs the councils compared are read from
+
+
 @dataclass
 class Cell:
     """One stage of one service (or the organisation scan) as the index shows it."""
@@ -186,6 +191,7 @@ class ServiceRow:
     name: str
     cells: list[Cell]
     figures: dict = field(default_factory=dict)  #: contacts, value, failure, failure_pct, median_days
+    data: dict = field(default_factory=dict)  #: stage -> its JSON, for the councils compared (demand, flow, measure)
 
 
 @dataclass
@@ -294,6 +300,8 @@ def scan_reports(out_dir) -> list[CouncilPage]:
                     if entry.get("service_name"):
                         row.name = str(entry["service_name"])
                     if data:
+                        if stage in _COMPARED:
+                            row.data[stage] = data
                         row.name = str(data.get("service_name") or row.name)
                         page.name = str(data.get("council") or page.name)
                         if stage == "demand":
@@ -333,8 +341,15 @@ def render_council_index(page: CouncilPage) -> str:
         council=page, stages=[(s, STAGE_NAMES[s]) for s in config.STAGES], generated=_generated())
 
 
+def comparison(pages: list[CouncilPage]):
+    """The councils compared (``compare.compare_councils``) from the pages' stage JSONs; None for one council."""
+    entries = [Entry(p.slug, p.name, s.id, s.name, s.data, p.href) for p in pages for s in p.services]
+    return compare_councils(entries)
+
+
 def render_top_index(pages: list[CouncilPage]) -> str:
-    return _environment().get_template("index.html.j2").render(councils=pages, generated=_generated())
+    return _environment().get_template("index.html.j2").render(councils=pages, generated=_generated(),
+                                                               compared=comparison(pages))
 
 
 def build_index_pages(out_dir, *, councils=None) -> Path:
