@@ -101,10 +101,10 @@ class CouncilFigures:
     failure: str = words.MISSING  #: '59%'
     failure_count: str = ""  #: '6,336 of 10,801 classified contacts'
     failure_period: str = ""
-    rules: str = words.MISSING  #: '2% classified by rules (202 of 10,801 contacts)'
+    rules: str = words.MISSING  #: classified by the council's rules: '2% (202 of 10,801 contacts)'
     unclassified: str = ""  #: '12 contacts not yet classified' where there are any
     end_to_end: str = words.MISSING  #: '28 days', 'more than 40 days'
-    open_cases: str = ""  #: '168 of 1,558 cases still open'
+    open_cases: str = ""  #: still open: '168 of 1,558 cases'
     end_to_end_period: str = ""
     end_to_end_source: str = ""  #: 'flow report' or 'measure report'
     demand_span: tuple = (None, None)
@@ -127,10 +127,10 @@ def _demand_words(row: CouncilFigures, demand) -> None:
         row.unclassified = f"{words.count(unclassified, 'contact')} not yet classified"
     rules = _num(demand.get("classified_by_rules"))
     if rules is not None and contacts:
-        row.rules = (f"{words.percent(100 * rules / contacts)} classified by rules "
-                     f"({words.number(rules)} of {words.count(contacts, 'contact')})")
+        share = words.percent(100 * rules / contacts)
+        row.rules = f"{share} ({words.number(rules)} of {words.count(contacts, 'contact')})"
     elif rules is not None:
-        row.rules = f"{words.count(rules, 'contact')} classified by rules"
+        row.rules = words.count(rules, "contact")
 
 
 def _end_to_end_words(row: CouncilFigures, flow, measure) -> None:
@@ -159,9 +159,9 @@ def _end_to_end_words(row: CouncilFigures, flow, measure) -> None:
         row.end_to_end = f"more than {words.duration(at_least)}"
     open_cases, cases = _num(e2e.get("open_cases")), _num(e2e.get("cases"))
     if open_cases is not None and cases is not None:
-        row.open_cases = f"{words.number(open_cases)} of {words.count(cases, 'case')} still open"
+        row.open_cases = f"{words.number(open_cases)} of {words.count(cases, 'case')}"
     elif open_cases is not None:
-        row.open_cases = f"{words.count(open_cases, 'case')} still open"
+        row.open_cases = words.count(open_cases, "case")
 
 
 def council_figures(entry: Entry) -> CouncilFigures:
@@ -204,6 +204,7 @@ class Multiples:
     ymin: float
     ymax: float
     shared_time: bool
+    step: float = 1.0  #: between the y axis's ticks
     panels: list[Panel] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  #: councils with no chart of this measure, and why
 
@@ -211,11 +212,21 @@ class Multiples:
     def axis_words(self) -> str:
         time = ("one time axis (the councils' periods overlap)" if self.shared_time else
                 "each council's own time axis: their periods do not overlap")
-        return f"one y axis for every council, {_tick(self.ymin)} to {_tick(self.ymax)} {self.unit}; {time}"
+        low, high = _tick(self.ymin, self.step), _tick(self.ymax, self.step)
+        low = _unit(low, self.unit) if self.unit == "%" else low
+        return f"one y axis for every council, {low} to {_unit(high, self.unit)}; {time}"
 
 
-def _tick(v: float) -> str:
-    return f"{v:,.0f}" if float(v).is_integer() or abs(v) >= 10 else f"{v:,.1f}"
+def _unit(text: str, unit: str) -> str:
+    """'80%', '12 days', '3' (no unit)."""
+    return f"{text}%" if unit == "%" else f"{text} {unit}" if unit else text
+
+
+def _tick(v: float, step: float) -> str:
+    """An axis label with as many decimals as the tick step needs: step 2.5 gives "17.5", step 20 gives "80"."""
+    text = f"{step:g}"
+    decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 0
+    return f"{v:,.{decimals}f}"
 
 
 def _nice_axis(lo: float, hi: float, ticks: int = 4) -> tuple[float, float, float]:
@@ -270,10 +281,7 @@ def _svg(label: str, points, phases, y: tuple[float, float, float], x: tuple[pd.
         return round(_TOP + ph * (1 - (v - lo) / (hi - lo)), 1)
 
     def colour(signal: str) -> str:
-        for key in ("improvement", "concern", "neutral"):
-            if key in signal:
-                return PALETTE[key]
-        return PALETTE["common_cause"]
+        return PALETTE.get(signal, PALETTE["common_cause"])
 
     parts = [f'<svg class="multiple" viewBox="0 0 {_W} {_H}" role="img" aria-label="{escape(label)}" '
              f'data-ymin="{lo:g}" data-ymax="{hi:g}" data-xmin="{x0.date().isoformat()}" '
@@ -284,7 +292,7 @@ def _svg(label: str, points, phases, y: tuple[float, float, float], x: tuple[pd.
     for i in range(n_ticks + 1):
         v = lo + i * step
         parts.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{sy(v)}" y2="{sy(v)}" stroke="{PALETTE["grid"]}"/>'
-                     f'<text x="{_LEFT - 4}" y="{sy(v) + 3}" text-anchor="end">{escape(_tick(v))}</text>')
+                     f'<text x="{_LEFT - 4}" y="{sy(v) + 3}" text-anchor="end">{escape(_tick(v, step))}</text>')
     base = _H - _BOTTOM
     parts.append(f'<text x="{_LEFT}" y="{base + 14}">{escape(words.date(x0, short=True))}</text>'
                  f'<text x="{_W - _RIGHT}" y="{base + 14}" text-anchor="end">'
@@ -303,7 +311,9 @@ def _svg(label: str, points, phases, y: tuple[float, float, float], x: tuple[pd.
                              f'stroke="{PALETTE["limit"]}" stroke-dasharray="4 3"/>')
     line = " ".join(f"{sx(t)},{sy(v)}" for t, v, _ in points)
     parts.append(f'<polyline points="{line}" fill="none" stroke="{PALETTE["line"]}" stroke-width="1"/>')
-    parts += [f'<circle cx="{sx(t)}" cy="{sy(v)}" r="2" fill="{colour(s)}"/>' for t, v, s in points]
+    # every point on the line; a special cause also as a dot in the capability chart's colour for its meaning
+    parts += [f'<circle cx="{sx(t)}" cy="{sy(v)}" r="2.2" fill="{colour(s)}"/>' for t, v, s in points
+              if s in ("improvement", "concern", "neutral")]
     parts.append("</svg>")
     return "".join(parts)
 
@@ -336,17 +346,18 @@ def _multiples(entries: list[Entry], measure_id: str) -> Multiples | None:
     spans = [(pts[0][0], pts[-1][0]) for _, _, pts, _ in charted]
     shared = all(_overlap(a, b) for i, a in enumerate(spans) for b in spans[i + 1:])
     name = str(charted[0][1].get("name") or measure_id)
-    out = Multiples(measure_id, name, units.pop(), y[0], y[1], shared, missing=missing)
+    out = Multiples(measure_id, name, units.pop(), y[0], y[1], shared, step=y[2], missing=missing)
     whole = (min(s[0] for s in spans), max(s[1] for s in spans))
     for (e, m, pts, phs), span in zip(charted, spans):
         one, many = _grain_words(m.get("grain"))
         caption = f"{words.period(*span, short=True)} ({len(pts)} {one if len(pts) == 1 else many})"
         last = phs[-1] if phs else None
         if last and last["mean"] is not None:
-            caption += f"; latest mean {_tick(last['mean'])}"
+            caption += f"; latest mean {_unit(words.figure(last['mean']), out.unit)}"
             if last["lower"] is not None and last["upper"] is not None:
-                caption += f", limits {_tick(last['lower'])} to {_tick(last['upper'])}"
-            caption += f" {out.unit}"
+                low = words.figure(last["lower"])
+                caption += (f", limits {_unit(low, out.unit) if out.unit == '%' else low} to "
+                            f"{_unit(words.figure(last['upper']), out.unit)}")
         label = f"{e.council_name}, {e.service_name}: {name}, {caption}"
         out.panels.append(Panel(e.council_name, caption, _svg(label, pts, phs, y, whole if shared else span)))
     return out

@@ -419,10 +419,11 @@ _iso = lambda v: None if v is None else pd.Timestamp(v).date().isoformat()  # no
 
 def _points(a: spc.XmrResult) -> list[dict]:
     """The charted points, for the councils compared on the top index: {date, value, signal} each (value to 4
-    decimals; signal as the capability chart colours it). Positions instead of dates give an empty list."""
+    decimals; signal "common_cause", "improvement", "concern" or "neutral", as the capability chart colours it).
+    Positions instead of dates give an empty list."""
     if not a.has_dates:
         return []
-    pts = a.points
+    pts = a.points[a.points["value"].notna()]  # a missing week is not charted (n_points counts the charted)
     return [{"date": _iso(d), "value": round(float(v), 4), "signal": str(s)}
             for d, v, s in zip(pts["date"], pts["value"], pts["signal"])]
 

@@ -86,14 +86,15 @@ def test_figures_side_by_side_with_counts_periods_and_rules_share():
     north, west = shared.rows  # alphabetical by council, never by a figure
     assert (north.council, west.council) == ("Northshire", "Westmere")
     assert north.failure == "60%" and north.failure_count == "600 of 1,000 classified contacts"
-    assert north.rules == "0% classified by rules (0 of 1,000 contacts)" and north.unclassified == ""
+    assert north.rules == "0% (0 of 1,000 contacts)" and north.unclassified == ""
     assert west.failure == "30%" and west.failure_count == "30 of 100 classified contacts"
     assert west.unclassified == "5 contacts not yet classified"
-    assert west.rules == "20% classified by rules (21 of 105 contacts)"  # 21 / 105
-    assert north.failure_period == "1 Jan 2024 to 29 Dec 2024" and north.end_to_end_period == "2 Jan 2024 to 20 Dec 2024"
+    assert west.rules == "20% (21 of 105 contacts)"  # 21 / 105
+    assert north.failure_period == "1 Jan 2024 to 29 Dec 2024"
+    assert north.end_to_end_period == "2 Jan 2024 to 20 Dec 2024"
     # the Kaplan–Meier median not reached: "more than", with the open cases
-    assert north.end_to_end == "more than 40 days" and north.open_cases == "90 of 150 cases still open"
-    assert west.end_to_end == "12 days" and west.open_cases == "8 of 120 cases still open"
+    assert north.end_to_end == "more than 40 days" and north.open_cases == "90 of 150 cases"
+    assert west.end_to_end == "12 days" and west.open_cases == "8 of 120 cases"
     assert shared.warnings == []
 
 
@@ -114,7 +115,7 @@ def test_end_to_end_falls_back_to_the_measure_report():
                 "end_to_end_per_case": {"definition": {"cases": 50, "open_cases": 4, "median_days": 9.04}}}
     result = compare_councils([entry("A", "s", "S", measure=per_case), entry("B", "s", "S", flow=flow(30.0))])
     a, b = result.shared[0].rows
-    assert a.end_to_end == "9.0 days" and a.open_cases == "4 of 50 cases still open"
+    assert a.end_to_end == "9.0 days" and a.open_cases == "4 of 50 cases"
     assert a.end_to_end_source == "measure report" and b.end_to_end_source == "flow report"
 
 
@@ -141,8 +142,10 @@ def test_one_council_gives_no_comparison_and_no_shared_service_says_so():
 
 # ------------------------------------------------------------------------------------------------ small multiples
 
-def _svg_numbers(svg: str, attr: str) -> list[float]:
-    return [float(v) for v in re.findall(rf'{attr}="([-\d.]+)"', svg)]
+def _line_ys(svg: str) -> list[float]:
+    """The heights of the points on a small multiple's line."""
+    (points,) = re.findall(r'<polyline points="([^"]+)"', svg)
+    return [float(p.split(",")[1]) for p in points.split()]
 
 
 def test_capability_small_multiples_share_one_y_axis_and_the_time_axis_where_periods_overlap():
@@ -156,13 +159,27 @@ def test_capability_small_multiples_share_one_y_axis_and_the_time_axis_where_per
     for p in m.panels:
         assert 'data-ymin="0" data-ymax="80"' in p.svg
         assert 'data-xmin="2024-01-01" data-xmax="2024-01-29"' in p.svg  # the union of both periods
-    assert m.panels[0].caption == "1 Jan 2024 to 22 Jan 2024 (4 weeks); latest mean 25, limits 0 to 55 days"
+    assert m.panels[0].caption == "1 Jan 2024 to 22 Jan 2024 (4 weeks); latest mean 25 days, limits 0 to 55 days"
     assert m.axis_words == "one y axis for every council, 0 to 80 days; one time axis (the councils' periods overlap)"
     # the same value sits at the same height in each panel: 40 in Ashire's and 50 in Bshire's, 10 apart on 0..80
-    ya = _svg_numbers(m.panels[0].svg, "cy")
-    yb = _svg_numbers(m.panels[1].svg, "cy")
+    ya = _line_ys(m.panels[0].svg)
+    yb = _line_ys(m.panels[1].svg)
     per_unit = (170 - 8 - 22) / 80
     assert ya[3] - yb[0] == pytest.approx(10 * per_unit, abs=0.2)
+
+
+def test_axis_ticks_keep_the_decimals_of_their_step_and_percent_reads_as_percent():
+    a = measure([5.2, 6, 17.1], unit="%", mid="failure_demand_pct", name="Failure demand", mean=9.4, lower=1.25,
+                upper=17.5)
+    b = measure([8, 9, 10], unit="%", mid="failure_demand_pct", name="Failure demand")
+    (m,) = compare_councils([entry("A", "s", "S", measure=a), entry("B", "s", "S", measure=b)]).shared[0].multiples
+    # 1.25 to 17.5: raw step 16.25/4 = 4.06 -> 5; axis 0 to 20
+    assert (m.ymin, m.ymax, m.step) == (0, 20, 5)
+    assert m.axis_words.startswith("one y axis for every council, 0% to 20%;")
+    assert m.panels[0].caption.endswith("latest mean 9.4%, limits 1.2% to 18%")  # words.figure: whole from 10
+    assert re.findall(r'text-anchor="end">([^<]+)</text>', m.panels[0].svg)[:5] == ["0", "5", "10", "15", "20"]
+    assert compare._tick(17.5, 2.5) == "17.5" and compare._tick(12.5, 2.5) == "12.5" and compare._tick(80, 20) == "80"
+    assert compare._nice_axis(5.0, 17.5) == (5, 20, 5) and compare._nice_axis(3, 3) == (2.0, 4.0, 0.5)
 
 
 def test_periods_apart_get_their_own_time_axes():
@@ -190,7 +207,8 @@ def test_hostile_names_are_escaped_in_the_charts_and_the_page(tmp_path):
                                entry("B", "s", '<img src=x onerror="x()">', measure=measure([4, 5, 6]))])
     svgs = "".join(p.svg for p in result.shared[0].multiples[0].panels)
     assert "<script>" not in svgs and "<img" not in svgs
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in svgs and "&lt;img src=x onerror=&quot;x()&quot;&gt;" in svgs
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in svgs
+    assert "&lt;img src=x onerror=&quot;x()&quot;&gt;" in svgs
 
     root = tmp_path / "reports"
     for slug, name in (("evil", evil), ("b", "B")):
@@ -238,3 +256,95 @@ def test_one_council_has_no_comparison_section(tmp_path):
     (folder / "demand.html").write_text("<html></html>")
     page = build_index_pages(root).read_text(encoding="utf-8")
     assert "These councils share no service (by id or by name), so there is nothing to set side by side." in page
+
+
+# ------------------------------------------------------------------------------------------------ in a browser
+
+@pytest.fixture(scope="module")
+def two_councils_rendered(tmp_path_factory):
+    """Eastbrook and Northshire (sample councils) share Council tax: `systemic report` renders its demand, flow
+    and measure reports for both (6 notebooks), and writes reports/index.html."""
+    import os
+    import subprocess
+    import sys
+
+    from systemic_lib.sample import write_sample_councils
+
+    root = tmp_path_factory.mktemp("compared")
+    folders = {f.name: f for f in write_sample_councils(root / "councils")}
+    code = "import sys; from systemic_lib.cli import main; sys.argv = ['systemic'] + sys.argv[1:]; main()"
+    args = ["report", str(folders["eastbrook"]), str(folders["northshire"]), "--out", str(root / "reports"),
+            "--service", "council-tax", "--stage", "demand", "--stage", "flow", "--stage", "measure", "-j", "2",
+            "--no-progress"]
+    done = subprocess.run([sys.executable, "-c", code, *args], env=os.environ.copy(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return root / "reports"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_comparison_reads_well_in_a_browser(two_councils_rendered, browser, tmp_path):
+    reports = two_councils_rendered
+    figures = {c: json.loads((reports / c / "council-tax" / "demand.json").read_text()) for c in ("eastbrook",
+                                                                                                 "northshire")}
+    flows = {c: json.loads((reports / c / "council-tax" / "flow.json").read_text()) for c in figures}
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((reports / "index.html").as_uri())
+    section = page.locator("#councils-compared")
+    section.scroll_into_view_if_needed()
+    assert section.is_visible()
+    shared = section.locator('section.shared-service[data-service="council-tax"]')
+    assert shared.locator("h3").inner_text() == "Council tax"
+    rows = shared.locator("table.compared-figures tbody tr")
+    assert rows.count() == 2
+    for i, slug in enumerate(("eastbrook", "northshire")):  # alphabetical: Eastbrook, then Northshire
+        cells = [rows.nth(i).locator("th, td").nth(k).inner_text() for k in range(7)]
+        d, f = figures[slug], flows[slug]
+        assert cells[0] == d["council"]
+        assert cells[1].startswith(f"{d['failure_pct']:.0f}%")
+        assert f"{d['failure']:,} of {d['failure'] + d['value']:,} classified contacts" in cells[1]
+        rules = 100 * d["classified_by_rules"] / d["contacts"]
+        assert cells[3] == f"{rules:.0f}% ({d['classified_by_rules']:,} of {d['contacts']:,} contacts)"
+        median = (f"{f['median_days']:,.0f} days" if f["median_days"] is not None
+                  else f"more than {f['median_at_least']:,.0f} days")
+        assert cells[4] == median
+        assert cells[5] == f"{f['end_to_end']['open_cases']:,} of {f['end_to_end']['cases']:,} cases"
+    # capability small multiples: one per council per measure, all on the same y limits, drawn and visible
+    multiples = shared.locator("figure.multiples")
+    assert multiples.count() >= 2
+    ids = [multiples.nth(i).get_attribute("data-measure") for i in range(multiples.count())]
+    assert "end_to_end_days" in ids and "failure_demand_pct" in ids
+    for i in range(multiples.count()):
+        svgs = multiples.nth(i).locator("svg.multiple")
+        assert svgs.count() == 2
+        limits = {(svgs.nth(k).get_attribute("data-ymin"), svgs.nth(k).get_attribute("data-ymax")) for k in range(2)}
+        assert len(limits) == 1, limits
+        boxes = [svgs.nth(k).bounding_box() for k in range(2)]
+        assert all(b and b["width"] > 200 and b["height"] > 100 for b in boxes)
+        assert boxes[0]["y"] == pytest.approx(boxes[1]["y"])  # side by side at 1280 px
+        # the same tick labels on both: one shared y axis
+        ticks = [svgs.nth(k).locator("text").all_text_contents()[:-2] for k in range(2)]
+        assert ticks[0] == ticks[1]
+    text = section.inner_text()
+    assert compare.NOT_RANKED in text
+    assert not RANKING.search(text.replace(compare.NOT_RANKED, "")), RANKING.search(text)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    page.screenshot(path=str(tmp_path / "compared.png"), full_page=True)
+    page.close()
+    assert errors == []
+
+
+def test_special_causes_are_dots_in_the_capability_colours_and_common_cause_is_the_line_only():
+    from systemic_lib.charts.style import PALETTE
+
+    a = measure([1, 2, 3, 4])
+    a["measures"]["end_to_end_days"]["points"][1]["signal"] = "concern"
+    a["measures"]["end_to_end_days"]["points"][3]["signal"] = "improvement"
+    b = measure([1, 2, 3, 4])
+    (m,) = compare_councils([entry("A", "s", "S", measure=a), entry("B", "s", "S", measure=b)]).shared[0].multiples
+    dots = re.findall(r'<circle [^>]*fill="([^"]+)"', m.panels[0].svg)
+    assert dots == [PALETTE["concern"], PALETTE["improvement"]]
+    assert re.findall(r"<circle", m.panels[1].svg) == [] and len(_line_ys(m.panels[1].svg)) == 4

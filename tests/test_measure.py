@@ -298,10 +298,7 @@ def test_figures_carry_the_charted_points_for_the_councils_compared(results):
     assert points[0] == {"date": "2024-01-01", "value": 30.0, "signal": points[0]["signal"]}
     assert [p["value"] for p in points[:4]] == [30.0, 32.0, 30.0, 32.0]
     assert [p["value"] for p in points[12:14]] == [10.0, 12.0] and points[-1]["date"] == "2024-06-10"
-    assert {p["signal"] for p in points} <= {"common_cause", "special_cause_improvement_low",
-                                            "special_cause_improvement_high", "special_cause_concern_low",
-                                            "special_cause_concern_high", "special_cause_neutral_low",
-                                            "special_cause_neutral_high"}
+    assert {p["signal"] for p in points} <= {"common_cause", "improvement", "concern", "neutral"}
     failure = figures["measures"]["failure_demand_pct"]["points"]
     assert [p["value"] for p in failure[:2]] == [40.0, 50.0] and [p["value"] for p in failure[12:14]] == [10.0, 20.0]
     assert figures["measures"]["delivered_when_wanted_pct"]["points"] == []
