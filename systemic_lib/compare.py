@@ -372,7 +372,7 @@ class SharedService:
     name: str
     ids: list[str]
     rows: list[CouncilFigures]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  #: periods that do not overlap, charts that cannot be drawn
     multiples: list[Multiples] = field(default_factory=list)
 
 
@@ -426,6 +426,13 @@ def _measure_ids(group: list[Entry]) -> list[str]:
     return [mid for mid, n in seen.items() if n >= 2]
 
 
+def _without_points(measure) -> bool:
+    """A measure.json written before the points were added to it (its charts cannot be drawn here)."""
+    measures = measure.get("measures") if isinstance(measure, dict) else None
+    return isinstance(measures, dict) and any(isinstance(m, dict) and m.get("phases") and "points" not in m
+                                              for m in measures.values())
+
+
 def compare_councils(entries: list[Entry]) -> Comparison | None:
     """The comparison across councils of the services they share; None when fewer than two councils have reports."""
     councils = {e.council_slug: e.council_name for e in entries}
@@ -441,6 +448,10 @@ def compare_councils(entries: list[Entry]) -> Comparison | None:
             multiples = _multiples(group, mid)
             if multiples is not None:
                 service.multiples.append(multiples)
+        older = [e.council_name for e in group if _without_points(e.data.get("measure"))]
+        if older:
+            service.warnings.append(f"No capability chart of {', '.join(older)}: its measure report was rendered "
+                                    "before measure.json carried the charted points; run systemic report again.")
         shared.append(service)
     in_groups = {e.council_slug for g in groups for e in g}
     alone = sorted((name for slug, name in councils.items() if slug not in in_groups), key=normalise_name)

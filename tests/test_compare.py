@@ -348,3 +348,12 @@ def test_special_causes_are_dots_in_the_capability_colours_and_common_cause_is_t
     dots = re.findall(r'<circle [^>]*fill="([^"]+)"', m.panels[0].svg)
     assert dots == [PALETTE["concern"], PALETTE["improvement"]]
     assert re.findall(r"<circle", m.panels[1].svg) == [] and len(_line_ys(m.panels[1].svg)) == 4
+
+
+def test_a_measure_report_from_before_the_points_says_to_render_again():
+    old = measure([1, 2, 3])
+    del old["measures"]["end_to_end_days"]["points"]
+    result = compare_councils([entry("A", "s", "S", measure=old), entry("B", "s", "S", measure=measure([1, 2, 3]))])
+    assert result.shared[0].multiples == []
+    assert result.shared[0].warnings == ["No capability chart of A: its measure report was rendered before "
+                                         "measure.json carried the charted points; run systemic report again."]
