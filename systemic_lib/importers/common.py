@@ -31,13 +31,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..contract import TABLES, read_raw
 from ..errors import ImportMappingError, SystemicError
-from ..files import atomic_write_text, write_table_atomic
+from ..files import atomic_write_text, locked, write_table_atomic
 from ..words import count as count_of
 from . import read_mapping
 
 __all__ = ["ServiceSpec", "RejectSpec", "TableMapping", "layered_mapping", "read_source", "slug", "source_column",
            "format_words", "parse_dates", "Rejections", "services_of", "kept_columns", "read_previous",
-           "write_rejected", "council_yaml", "council_services", "service_names", "pairs", "echo_counts", "echo_files"]
+           "write_rejected", "write_imported", "council_yaml", "council_services", "service_names", "pairs", "run_import", "echo_counts", "echo_files"]
 
 
 class _Model(BaseModel):
@@ -60,6 +60,9 @@ class TableMapping(_Model):
     """What every import mapping has; a subclass names its ``TABLE`` and adds its own keys."""
 
     TABLE: ClassVar[str] = ""
+    TEAM: ClassVar[tuple[str, ...]] = ()  #: columns the team owns: never read from an export
+    REQUIRED: ClassVar[tuple[str, ...]] = ()  #: columns every mapping must fill (and ``service``, or a service spec)
+    READY: ClassVar[str] = ""  #: the ready mapping a message suggests
     name: str = "custom"
     council: dict = Field(default_factory=dict)
     columns: dict[str, str] = Field(default_factory=dict)  #: contract column -> source column
@@ -74,6 +77,10 @@ class TableMapping(_Model):
     @field_validator("columns")
     @classmethod
     def _known(cls, v: dict) -> dict:
+        team = [k for k in v if k in cls.TEAM]
+        if team:
+            raise ValueError(f"{', '.join(team)}: the team's judgement, kept in {cls.TABLE}.csv across imports, "
+                             "never read from an export; remove it from the mapping's columns")
         names = cls.mappable()
         unknown = [k for k in v if k not in names]
         if unknown:
@@ -94,13 +101,14 @@ class TableMapping(_Model):
 
     @classmethod
     def mappable(cls) -> tuple[str, ...]:
-        return TABLES[cls.TABLE].column_names
+        return tuple(c for c in TABLES[cls.TABLE].column_names if c not in cls.TEAM)
 
 
 def layered_mapping(model: type[TableMapping], mapping=None, *, council_dir=None, columns: dict | None = None,
-                    date_format: str | None = None) -> tuple[TableMapping, str]:
+                    date_format: str | None = None) -> TableMapping:
     """The council's ``imports: <table>`` entry, then ``mapping`` (a ready name, a YAML path or a dict), then the
-    command line's ``columns`` / ``date_format``, merged (later wins) and validated; with the layers' names."""
+    command line's ``columns`` / ``date_format``, merged (later wins) and validated; a mapping that leaves a
+    required column unfilled is refused, naming the layers it came from and the fix."""
     table = model.TABLE
     layers: list[tuple[str, dict]] = []
     if council_dir is not None and (Path(council_dir) / "council.yaml").exists():
@@ -133,10 +141,18 @@ def layered_mapping(model: type[TableMapping], mapping=None, *, council_dir=None
                 merged[key] = value
     where = " + ".join(name for name, _ in layers) or "no mapping"
     try:
-        return model.model_validate(merged), where
+        result = model.model_validate(merged)
     except ValidationError as exc:
         lines = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ImportMappingError(f"the {table} mapping ({where}) is not valid: " + "; ".join(lines)) from None
+    missing = [c for c in model.REQUIRED if c not in result.columns]
+    if result.service is None and "service" not in result.columns:
+        missing.append("service")
+    if missing:
+        raise ImportMappingError(
+            f"the {table} mapping ({where}) names no source column for {', '.join(missing)}. Use --mapping "
+            f"{model.READY}, a mapping YAML, or --map " + " --map ".join(f"{m}=<source column>" for m in missing))
+    return result
 
 
 def read_source(src, *, sheet: str | None = None) -> pd.DataFrame:
@@ -318,14 +334,41 @@ def write_rejected(out: Path, rejected: pd.DataFrame) -> Path | None:
     return None
 
 
+def write_imported(out: Path, frame: pd.DataFrame, result: dict, *, table: str, id_column: str, replace: bool,
+                   merge, finish=None) -> tuple[pd.DataFrame, list[str]]:
+    """Write an import's table to ``out`` and its rejected rows beside it; the frame written and the files.
+
+    Under ``out``'s lock (the one the classifier and the team's edits take): the previous file's team work is
+    carried over by ``merge(frame, previous) -> (frame, counts)`` unless ``replace``; ``finish(frame)`` runs last
+    (demand: its rules); rows in = written + rejected is checked; the write is atomic and keeps ``.prev``."""
+    report = result["report"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with locked(out):
+        changes = {"kept": 0, "added": len(frame), "removed": 0, "replaced": bool(replace and out.exists())}
+        if out.exists() and not replace:
+            frame, counts = merge(frame, read_previous(out, table, id_column))
+            changes.update(counts)
+        if finish is not None:
+            frame = finish(frame)
+        report.update(changes)
+        assert report["rows_in"] == report["written"] + report["rejected"], "import lost rows"
+        written = [str(write_table_atomic(frame, out, sheet=table))]
+    rejected_file = write_rejected(out, result["rejected"])
+    if rejected_file is not None:
+        written.append(str(rejected_file))
+    report["output"] = str(out)
+    report["rejected_file"] = str(rejected_file) if len(result["rejected"]) else None
+    return frame, written
+
+
 def council_yaml(folder: Path, mapping: TableMapping, services: pd.Series, names: dict, source: str,
-                 command: str) -> Path:
-    """Write a council.yaml listing the services found in the data (most rows first), for the team to edit."""
+                 command: str, measures: list[dict]) -> Path:
+    """Write a council.yaml listing the services found in the data (most rows first), each with ``measures``, for
+    the team to edit."""
     order = services.value_counts()
     listed = [{"id": sid, "name": names.get(sid, sid.replace("-", " ").capitalize()),
                "purpose": "State the purpose of this service in the citizen's terms",
-               "measures": [{"id": "failure_demand_pct", "direction": "decrease"},
-                            {"id": "weekly_demand", "direction": "neutral"}]} for sid in order.index]
+               "measures": [dict(m) for m in measures]} for sid in order.index]
     if not listed:
         listed = [{"id": "imported-service", "name": "Imported service",
                    "purpose": "State the purpose of this service in the citizen's terms"}]
@@ -343,12 +386,12 @@ def service_names(services: pd.Series, names: pd.Series) -> dict:
             .groupby("id")["name"].agg(lambda s: s.value_counts().index[0]).to_dict())
 
 
-def council_services(folder: Path) -> set[str] | None:
-    """The service ids council.yaml lists (None when it cannot be read)."""
+def council_services(folder: Path) -> dict[str, list[str]] | None:
+    """The service ids council.yaml lists, each with its measure ids (None when it cannot be read)."""
     from ..council import load_council
 
     try:
-        return set(load_council(folder).services)
+        return {sid: [m.id for m in s.measures] for sid, s in load_council(folder).services.items()}
     except SystemicError:
         return None
 
@@ -362,6 +405,16 @@ def pairs(values) -> dict:
         key, value = item.split("=", 1)
         out[key.strip()] = value.strip()
     return out
+
+
+def run_import(importer, src, council_dir, *, maps, noun: str, kept_words: str, **options) -> dict:
+    """A command's body: run ``importer`` (its errors become the command's message) and echo the summary's opening."""
+    try:
+        r = importer(src, council_dir, columns=pairs(maps), **options)
+    except SystemicError as exc:
+        raise click.ClickException(str(exc)) from None
+    echo_counts(r, src, noun, kept_words)
+    return r
 
 
 def echo_counts(r: dict, src, noun: str, kept_words: str) -> None:

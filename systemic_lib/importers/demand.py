@@ -26,11 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..classify import apply_rules, rules_frame
 from ..contract import CHANNELS, TABLES, normalise_category, read_table
-from ..errors import ImportMappingError, SystemicError
-from ..files import locked, write_table_atomic
-from .common import (Rejections, TableMapping, council_services, council_yaml, echo_counts, echo_files,
-                     kept_columns, layered_mapping, pairs, parse_dates, read_previous, read_source, service_names,
-                     services_of, slug, source_column, write_rejected)
+from ..errors import SystemicError
+from ..files import write_table_atomic
+from .common import (Rejections, TableMapping, council_services, council_yaml, echo_files,
+                     kept_columns, layered_mapping, run_import, parse_dates, read_source, service_names, services_of, slug,
+                     source_column, write_imported)
 
 DEMAND_COLUMNS = TABLES["demand"].column_names
 CLASSIFIED_BY = "classified_by"
@@ -38,6 +38,8 @@ CLASSIFIED_BY = "classified_by"
 __all__ = ["DemandMapping", "load_mapping", "read_source", "convert", "import_demand", "demand_command", "slug",
            "keep_decisions", "DECISIONS"]
 
+#: The measures a council.yaml written from contacts gives each service.
+MEASURES = ({"id": "failure_demand_pct", "direction": "decrease"}, {"id": "weekly_demand", "direction": "neutral"})
 #: What the team decides about a contact: a re-import keeps these for every contact still in the source.
 DECISIONS = ("classification", "failure_type", "what_matters", CLASSIFIED_BY)
 
@@ -51,6 +53,8 @@ class DemandMapping(TableMapping):
     """A column mapping for ``systemic import demand`` (see systemic_lib/mappings/boston311.yaml)."""
 
     TABLE: ClassVar[str] = "demand"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("contact_id", "received_at")
+    READY: ClassVar[str] = "boston311"
     channel: ChannelSpec = Field(default_factory=ChannelSpec)
     rules: list[dict] = Field(default_factory=list)
 
@@ -59,16 +63,7 @@ def load_mapping(mapping=None, *, council_dir=None, columns: dict | None = None,
                  date_format: str | None = None) -> DemandMapping:
     """The mapping to use: the council's ``imports: demand`` entry, then ``mapping`` (a ready name, a YAML path or a
     dict), then ``columns`` / ``date_format`` from the command line; later ones win."""
-    result, where = layered_mapping(DemandMapping, mapping, council_dir=council_dir, columns=columns,
-                                    date_format=date_format)
-    missing = [c for c in ("contact_id", "received_at") if c not in result.columns]
-    if result.service is None and "service" not in result.columns:
-        missing.append("service")
-    if missing:
-        raise ImportMappingError(
-            f"the demand mapping ({where}) names no source column for {', '.join(missing)}. Use --mapping boston311, "
-            "a mapping YAML, or --map " + " --map ".join(f"{m}=<source column>" for m in missing))
-    return result
+    return layered_mapping(DemandMapping, mapping, council_dir=council_dir, columns=columns, date_format=date_format)
 
 
 def convert(raw: pd.DataFrame, mapping: DemandMapping, *, src: str = "source", today=None) -> dict:
@@ -199,40 +194,30 @@ def import_demand(src, council_dir, *, mapping=None, columns: dict | None = None
     raw = read_source(src, sheet=spec.sheet)
     result = convert(raw, spec, src=Path(src).name, today=today)
     folder.mkdir(parents=True, exist_ok=True)
-    out = Path(out) if out else folder / "demand.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with locked(out):
-        demand = result["demand"]
-        changes = {"kept": 0, "added": len(demand), "removed": 0, "replaced": bool(replace and out.exists())}
-        if out.exists() and not replace:
-            previous = read_previous(out, "demand", "contact_id")
-            demand, counts = keep_decisions(demand, previous)
-            changes.update(counts)
-        demand, rule_results = classify_imported(demand, spec, folder)
-        report = result["report"]
-        report.update(changes)
+    report = result["report"]
+
+    def classify(frame):
+        frame, rule_results = classify_imported(frame, spec, folder)
         report["classified_by_rules"] = sum(r.classified for r in rule_results)
-        report["value"] = int(demand["classification"].eq("value").sum())
-        report["failure"] = int(demand["classification"].eq("failure").sum())
-        report["unclassified"] = int(demand["classification"].isna().sum())
+        report["value"] = int(frame["classification"].eq("value").sum())
+        report["failure"] = int(frame["classification"].eq("failure").sum())
+        report["unclassified"] = int(frame["classification"].isna().sum())
         report["rule_problems"] = [p.describe() for r in rule_results for p in r.problems]
-        assert report["rows_in"] == report["written"] + report["rejected"], "import lost rows"
-        written = [str(write_table_atomic(demand, out, sheet="demand"))]
-    rejected_file = write_rejected(out, result["rejected"])
-    if rejected_file is not None:
-        written.append(str(rejected_file))
+        return frame
+
+    demand, written = write_imported(Path(out) if out else folder / "demand.csv", result["demand"], result,
+                                     table="demand", id_column="contact_id", replace=replace,
+                                     merge=keep_decisions, finish=classify)
     if not (folder / "council.yaml").exists():
         written.append(str(council_yaml(folder, spec, demand["service"], result["service_names"], Path(src).name,
-                                        "demand")))
+                                        "demand", MEASURES)))
     else:
         known = council_services(folder)
-        report["services_not_in_council_yaml"] = sorted(set(demand["service"].dropna()) - known) if known else []
+        report["services_not_in_council_yaml"] = sorted(set(demand["service"].dropna()) - set(known)) if known else []
     if spec.rules and not (folder / "rules.csv").exists():  # the council sees, and can edit, the rules used
         write_table_atomic(rules_frame(spec.rules), folder / "rules.csv")
         written.append(str(folder / "rules.csv"))
     report["written_files"] = written
-    report["output"] = str(out)
-    report["rejected_file"] = str(rejected_file) if len(result["rejected"]) else None
     return report
 
 
@@ -249,12 +234,8 @@ def import_demand(src, council_dir, *, mapping=None, columns: dict | None = None
               "for every contact still in the source).")
 def demand_command(src, council_dir, mapping, maps, date_format, out, replace):
     """Import contact records (CSV, .csv.gz or XLSX) into a council folder as demand.csv."""
-    try:
-        r = import_demand(src, council_dir, mapping=mapping, columns=pairs(maps), date_format=date_format, out=out,
-                          replace=replace)
-    except SystemicError as exc:
-        raise click.ClickException(str(exc)) from None
-    echo_counts(r, src, "contact", "decisions")
+    r = run_import(import_demand, src, council_dir, maps=maps, noun="contact", kept_words="decisions", mapping=mapping,
+                   date_format=date_format, out=out, replace=replace)
     click.echo(f"  Classified by rules: {r['classified_by_rules']:,} (value {r['value']:,}, failure {r['failure']:,}); "
                f"still unclassified: {r['unclassified']:,} (kept and counted; classify them with the classifier).")
     for key, words in (("no_received_at", "with no received time"), ("future", "dated in the future"),
