@@ -299,3 +299,15 @@ def test_demand_and_cases_from_the_real_export_link_and_render_end_to_end(tmp_pa
     row = {s["service"]: s for s in figures["services"]}["animal-control"]
     assert row["contacts"] == int(contacts["service"].eq("animal-control").sum())
     assert row["end_to_end_capability"]["grain"] == "case"  # end-to-end time from the imported cases
+
+
+def test_the_council_s_own_import_settings_are_a_mapping_layer(tmp_path, source):
+    folder = tmp_path / "b"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(yaml.safe_dump({"name": "B", "services": [
+        {"id": s, "name": s, "purpose": "p"} for s in ("public-works", "parks")],
+        "imports": {"cases": {"mapping": "boston311_cases", "status": {"column": "CASE_STATUS", "open": ["Open"],
+                                                                       "closed": ["Closed", "Pending"]}}}}))
+    r = import_cases(source, folder)  # no --mapping: council.yaml names it, and its own status list wins
+    assert "status not known" not in r["rejected_by_reason"]
+    assert r["rejected_by_reason"]["closed with no close date"] == 2  # case 7, and case 11 now 'Pending' = closed

@@ -164,6 +164,17 @@ def test_the_real_boston_file_balances(tmp_path):
     assert len(council.services) == contacts["service"].nunique()
 
 
+def test_received_times_with_an_offset_are_converted_to_local_time(tmp_path):
+    src = tmp_path / "z.csv"
+    src.write_text("id,when,team\n1,2024-06-30T23:30:00Z,Repairs\n2,2024-01-15T09:00:00+01:00,Repairs\n3,2024-01-15 09:00,Repairs\n")
+    r = import_demand(src, tmp_path / "c", mapping={"columns": {"contact_id": "id", "received_at": "when",
+                                                                "service": "team"}})
+    d = pd.read_csv(tmp_path / "c" / "demand.csv", dtype=str, keep_default_na=False).set_index("contact_id")
+    assert d.loc["1", "received_at"] == "2024-07-01 00:30:00"  # London summer time: the local date
+    assert d.loc["2", "received_at"] == "2024-01-15 08:00:00" and d.loc["3", "received_at"] == "2024-01-15 09:00:00"
+    assert r["times_converted_to_local"] == 2
+
+
 # ------------------------------------------------------------------ issue 13, item 1: formula-like text stays text
 def test_import_to_xlsx_writes_formula_like_text_as_text(tmp_path):
     src = tmp_path / "src.csv"
