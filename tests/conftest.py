@@ -28,6 +28,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from systemic_lib import config  # noqa: E402
@@ -103,6 +104,36 @@ def write_council(folder: Path, files: dict[str, str | bytes | None]) -> Path:
         else:
             (folder / name).write_text(content, encoding="utf-8")
     return folder
+
+
+def edit_rows(path: Path, id_column: str, row_id: str, **values) -> None:
+    """What a person editing a council table does (the classifier, a team's notes): set cells of one row, as text,
+    adding a column where it is new."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for col, value in values.items():
+        if col not in frame:
+            frame[col] = ""
+        frame.loc[frame[id_column] == row_id, col] = value
+    frame.to_csv(path, index=False)
+
+
+def runs_after_a_save(path: Path, action, save) -> None:
+    """Hold ``path``'s lock (a person's save in progress), start ``action`` in a thread, check it waits, do
+    ``save`` while still holding the lock, then let ``action`` finish: an importer must not write over the save."""
+    import threading
+    import time
+
+    from systemic_lib.files import locked
+
+    done = threading.Event()
+    with locked(path):
+        t = threading.Thread(target=lambda: (action(), done.set()))
+        t.start()
+        time.sleep(0.5)
+        assert not done.is_set()  # blocked behind the save
+        save()
+    t.join(20)
+    assert done.is_set()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from systemic_lib.cli import _COMMANDS, main
 
 ROOT = Path(__file__).resolve().parent.parent
-IMPORT_COMMANDS = ("demand", "events")
+IMPORT_COMMANDS = ("cases", "demand", "events")
 
 
 @pytest.mark.parametrize("args", [[name] for name in sorted(_COMMANDS)] + [["import", c] for c in IMPORT_COMMANDS])

@@ -7,6 +7,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from conftest import edit_rows, runs_after_a_save
 from systemic_lib import config, demand
 from systemic_lib.council import load_council, validate_council
 from systemic_lib.contract import ERROR
@@ -163,6 +164,17 @@ def test_the_real_boston_file_balances(tmp_path):
     assert len(council.services) == contacts["service"].nunique()
 
 
+def test_received_times_with_an_offset_are_converted_to_local_time(tmp_path):
+    src = tmp_path / "z.csv"
+    src.write_text("id,when,team\n1,2024-06-30T23:30:00Z,Repairs\n2,2024-01-15T09:00:00+01:00,Repairs\n3,2024-01-15 09:00,Repairs\n")
+    r = import_demand(src, tmp_path / "c", mapping={"columns": {"contact_id": "id", "received_at": "when",
+                                                                "service": "team"}})
+    d = pd.read_csv(tmp_path / "c" / "demand.csv", dtype=str, keep_default_na=False).set_index("contact_id")
+    assert d.loc["1", "received_at"] == "2024-07-01 00:30:00"  # London summer time: the local date
+    assert d.loc["2", "received_at"] == "2024-01-15 08:00:00" and d.loc["3", "received_at"] == "2024-01-15 09:00:00"
+    assert r["times_converted_to_local"] == 2
+
+
 # ------------------------------------------------------------------ issue 13, item 1: formula-like text stays text
 def test_import_to_xlsx_writes_formula_like_text_as_text(tmp_path):
     src = tmp_path / "src.csv"
@@ -178,12 +190,7 @@ def test_import_to_xlsx_writes_formula_like_text_as_text(tmp_path):
 # ------------------------------------------------------------------ issue 13, item 4: re-import keeps the team's work
 def _coach(folder, contact, **decision):
     """What the classifier does: edit one row of demand.csv as text."""
-    frame = pd.read_csv(folder / "demand.csv", dtype=str, keep_default_na=False)
-    for col, value in decision.items():
-        if col not in frame:
-            frame[col] = ""
-        frame.loc[frame["contact_id"] == contact, col] = value
-    frame.to_csv(folder / "demand.csv", index=False)
+    edit_rows(folder / "demand.csv", "contact_id", contact, **decision)
 
 
 def test_reimport_keeps_the_team_s_decisions_and_says_what_changed(tmp_path, source):
@@ -228,20 +235,8 @@ def test_cli_says_how_many_decisions_it_kept(tmp_path, source):
 
 def test_import_waits_for_a_save_in_progress(tmp_path, source):
     """The importer takes the same lock as the classifier: a save held open is not overwritten mid-way."""
-    import threading
-    import time
-
-    from systemic_lib.files import locked
-
     folder = tmp_path / "b"
     import_demand(source, folder, mapping="boston311")
-    done = threading.Event()
-    with locked(folder / "demand.csv"):
-        t = threading.Thread(target=lambda: (import_demand(source, folder, mapping="boston311"), done.set()))
-        t.start()
-        time.sleep(0.5)
-        assert not done.is_set()  # blocked behind the coach's save
-        _coach(folder, "8", classification="value", classified_by="coach")
-    t.join(20)
-    assert done.is_set()
+    runs_after_a_save(folder / "demand.csv", lambda: import_demand(source, folder, mapping="boston311"),
+                      lambda: _coach(folder, "8", classification="value", classified_by="coach"))
     assert load_council(folder).table("demand").set_index("contact_id").loc["8", "classification"] == "value"

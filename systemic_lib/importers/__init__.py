@@ -9,7 +9,7 @@ import yaml
 
 from ..errors import ImportMappingError
 
-#: Ready mappings shipped with the package (``boston311``, ``wabo_receipt``, ``bpic2015``).
+#: Ready mappings shipped with the package (``boston311``, ``boston311_cases``, ``wabo_receipt``, ``bpic2015``).
 MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 
 
@@ -30,7 +30,8 @@ def read_mapping(mapping) -> tuple[str, dict]:
 
 
 class _LazyImports(click.Group):
-    _commands = {"demand": ("systemic_lib.importers.demand", "demand_command"),
+    _commands = {"cases": ("systemic_lib.importers.cases", "cases_command"),
+                 "demand": ("systemic_lib.importers.demand", "demand_command"),
                  "events": ("systemic_lib.importers.events", "events_command")}
 
     def list_commands(self, ctx):
@@ -47,4 +48,4 @@ class _LazyImports(click.Group):
 
 @click.group("import", cls=_LazyImports)
 def import_group():
-    """Import foreign contact records or event logs into a council folder."""
+    """Import foreign contact records, case exports or event logs into a council folder."""
