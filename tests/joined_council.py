@@ -53,7 +53,8 @@ def tables(n: int = 32, *, roof: str = "roof", boiler: str = "boiler") -> dict[s
     def contact(at, kind, cls, ftype, case):
         nonlocal c
         c += 1
-        demand.append(f"C{c:03d},housing-repairs,{_t(at)},phone,words,\"{kind}\",{cls},{ftype},{case}")
+        quoted = '"' + kind.replace('"', '""') + '"'
+        demand.append(f"C{c:03d},housing-repairs,{_t(at)},phone,words,{quoted},{cls},{ftype},{case}")
 
     for k in range(1, n + 1):
         cid = f"K{k:02d}"
