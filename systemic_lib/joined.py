@@ -189,8 +189,9 @@ def waiting_notes(w: Waiting) -> list[str]:
            "definition); the rate is the slope of a least-squares line through the cases (failure contacts while "
            "open against weeks open)."]
     if w.failure_contacts:
-        out.append(f"{words.number(w.progress_chasing)} of the {words.count(w.failure_contacts, 'failure contact')} "
-                   "while open were progress chasing.")
+        whom = (f"All {words.count(w.failure_contacts, 'failure contact')}" if w.progress_chasing == w.failure_contacts
+                else f"{words.number(w.progress_chasing)} of the {words.count(w.failure_contacts, 'failure contact')}")
+        out.append(f"{whom} while open {'was' if w.progress_chasing == 1 else 'were'} progress chasing.")
     if w.after_closing:
         out.append(f"{words.count(w.after_closing, 'failure contact')} came after the case had closed (the need came "
                    "back, or was not met): not counted in the rate.")

@@ -33,6 +33,7 @@ def test_cost_of_waiting_by_hand(linkshire):
     notes = " ".join(joined.waiting_notes(w))
     assert "1 failure contact came after the case had closed" in notes
     assert "1 linked contact is not yet classified" in notes and "least-squares" in notes
+    assert "All 40 failure contacts while open were progress chasing." in notes
 
 
 def test_design_against_demand_by_hand(linkshire):

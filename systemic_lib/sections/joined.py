@@ -33,7 +33,8 @@ def show_design_against_demand(data: joined.Joined):
         return None
     finished = sum(r["finished"] for r in rows)
     report.table(joined.design_table(data), percent=("% of finished cases that followed it",), decimals=0,
-                 caption=f"Design against demand: the top {len(rows)} value demands and the cases they started "
+                 caption=f"Design against demand: the top {'value demand' if len(rows) == 1 else f'{len(rows)} value demands'} "
+                 "and the cases they started "
                  f"({sum(r['cases'] for r in rows):,} cases, {finished:,} finished). The clean flow is the value steps "
                  "of the most common path (activities.csv), each once; the median is Kaplan–Meier, open cases "
                  "counted as still waiting.")
