@@ -41,15 +41,16 @@ _NS_PER_DAY = 86_400e9
 
 @dataclass
 class Joined:
-    """A service's cases (``endtoend``) with the contacts linked to them and, from flow, each case's steps.
+    """A service's cases (``endtoend``) with the contacts linked to them and, from flow, each case's path.
 
-    ``contacts``: the service's contacts (whole, rules applied, redacted) with a ``case_id``; ``steps``: one row per
-    event in case and time order (``case_id``, ``activity``, ``value``: a value step per the catalogue) or None;
-    ``case_types``: ``cases.demand_type`` by case id (blank dropped) or None."""
+    ``contacts``: the service's contacts (whole, rules applied, redacted) with a ``case_id``; ``paths``: case id ->
+    its steps' activities in order (a tuple), or None; ``value_activities``: the activities that are value steps per
+    the catalogue; ``case_types``: ``cases.demand_type`` by case id (blank dropped) or None."""
 
     cases: EndToEndCases
     contacts: pd.DataFrame
-    steps: pd.DataFrame | None = None
+    paths: pd.Series | None = None
+    value_activities: frozenset = frozenset()
     case_types: pd.Series | None = None
     service_name: str = "this service"
     _cache: dict = field(default_factory=dict, repr=False)
@@ -62,8 +63,9 @@ class Joined:
             return pd.DataFrame(columns=["case_id", "received_at", "classification", "failure_type", "classified_by",
                                          "demand_type", "start", "end", "open", "duration"])
         c = c[c["case_id"].notna()]
-        c = c.assign(case_id=c["case_id"].astype(str))
+        c = c.assign(case_id=c["case_id"].astype(str).to_numpy(dtype=object))
         f = self.cases.timed()[["case_id", "start", "end", "open", "duration"]]
+        f = f.assign(case_id=f["case_id"].to_numpy(dtype=object))
         cols = [k for k in ("case_id", "received_at", "classification", "failure_type", "classified_by",
                             "demand_type") if k in c]
         out = c[cols].merge(f, on="case_id", how="inner")
@@ -74,18 +76,19 @@ class Joined:
         return out
 
 
-def join(cases: EndToEndCases, contacts: pd.DataFrame | None, *, steps: pd.DataFrame | None = None,
-         case_table: pd.DataFrame | None = None, service_name: str = "this service") -> Joined:
-    """A ``Joined`` from the end-to-end cases, the contacts, the steps (optional) and ``cases.csv`` (for its
-    ``demand_type``, optional)."""
+def join(cases: EndToEndCases, contacts: pd.DataFrame | None, *, paths: pd.Series | None = None,
+         value_activities=(), case_table: pd.DataFrame | None = None, service_name: str = "this service") -> Joined:
+    """A ``Joined`` from the end-to-end cases, the contacts, each case's path and the value activities (optional)
+    and ``cases.csv`` (for its ``demand_type``, optional)."""
     types = None
     if case_table is not None and "demand_type" in case_table and len(case_table):
         t = case_table[["case_id", "demand_type"]].dropna()
         t = t[t["demand_type"].astype(str).str.strip().ne("")]
-        types = pd.Series(t["demand_type"].astype(str).str.strip().to_numpy(), index=t["case_id"].astype(str))
+        types = pd.Series(t["demand_type"].astype(str).str.strip().to_numpy(dtype=object),
+                          index=pd.Index(t["case_id"].astype(str).to_numpy(dtype=object)))
         types = types[~types.index.duplicated()]
     contacts = contacts if contacts is not None else pd.DataFrame(columns=["case_id"])
-    return Joined(cases, contacts, steps, types, service_name)
+    return Joined(cases, contacts, paths, frozenset(value_activities), types, service_name)
 
 
 def load(stage) -> Joined:
@@ -211,20 +214,12 @@ def case_demand(j: Joined) -> pd.Series:
     lk = j.linked
     first = lk.sort_values(["case_id", "received_at"], kind="stable").drop_duplicates("case_id")
     first = first[first["classification"].astype(str).eq("value") & first["demand_type"].notna()]
-    out = pd.Series(first["demand_type"].astype(str).str.strip().to_numpy(), index=first["case_id"].to_numpy())
+    out = pd.Series(first["demand_type"].astype(str).str.strip().to_numpy(dtype=object),
+                    index=pd.Index(first["case_id"].to_numpy(dtype=object)))
     if j.case_types is not None:
-        known = j.case_types[j.case_types.index.isin(j.cases.frame["case_id"])]
+        known = j.case_types[j.case_types.index.isin(j.cases.frame["case_id"].to_numpy(dtype=object))]
         out = pd.concat([known, out[~out.index.isin(known.index)]])
     return out[out.ne("")]
-
-
-def _paths(steps: pd.DataFrame | None) -> pd.DataFrame:
-    """Per case: its path (a tuple of activities)."""
-    if steps is None or steps.empty:
-        return pd.DataFrame({"path": pd.Series(dtype=object)})
-    key = steps["case_id"].astype(str).to_numpy()
-    path = pd.Series(steps["activity"].astype(str).to_numpy(), dtype=object).groupby(key, sort=False).agg(tuple)
-    return pd.DataFrame({"path": path})
 
 
 def _r(x) -> float | None:
@@ -243,16 +238,14 @@ def by_demand_type(j: Joined, *, top: int = TOP_TYPES) -> list[dict]:
     if "by_type" in j._cache:
         return j._cache["by_type"]
     kinds = case_demand(j)
-    frame = j.cases.frame.set_index("case_id")
+    frame = j.cases.frame
+    frame = frame.set_index(pd.Index(frame["case_id"].to_numpy(dtype=object)))
     frame = frame[frame.index.isin(kinds.index)]
     kinds = kinds.reindex(frame.index)
-    steps = j.steps
-    if steps is not None and len(steps):
-        steps = steps[np.asarray(steps["case_id"].astype(str).isin(frame.index))]
-    paths = _paths(steps)
+    paths = pd.DataFrame({"path": j.paths if j.paths is not None else pd.Series(dtype=object)})
     counts = kinds.value_counts()
     order = sorted(counts.index, key=lambda k: (-counts[k], k))[:top]
-    value = set(j.steps.loc[j.steps["value"].to_numpy(bool), "activity"].astype(str)) if j.steps is not None else set()
+    value = j.value_activities
     rows = []
     for kind in order:
         sub = frame[kinds.eq(kind).to_numpy()]

@@ -107,10 +107,16 @@ def demand_joined(data) -> joined.Joined:
     if isinstance(data, FlowData) and data.joined is not None:
         return data.joined
     log = as_log(data)
-    steps = pd.DataFrame({"case_id": pd.Categorical.from_codes(log.case_index, log.case_ids.astype(str)),
-                          "activity": pd.Categorical.from_codes(log.act, log.activity_labels.astype(str)),
-                          "value": log.step == 0}) if log.n_events else None
-    return joined.join(end_to_end_cases(data), log._contacts, steps=steps,
+    paths = value = None
+    if log.n_events:  # each case's path from its variant: one tuple per variant, not per case
+        vid = log._variant_codes[0]
+        names = np.asarray(log.activity_labels.astype(str), dtype=object)
+        reps = log._variant_steps(np.arange(log.n_variants))
+        by_variant = np.empty(len(reps), dtype=object)
+        by_variant[:] = [tuple(names[log.act[log.starts[c]:log.ends[c]]]) for c in reps]
+        paths = pd.Series(by_variant[vid], index=pd.Index(log.case_ids.astype(str).to_numpy(dtype=object)))
+        value = set(names[np.unique(log.act[log.step == 0])])
+    return joined.join(end_to_end_cases(data), log._contacts, paths=paths, value_activities=value or (),
                        case_table=data.cases if isinstance(data, FlowData) else log._cases,
                        service_name=data.service_name if isinstance(data, FlowData) else "this service")
 
