@@ -59,7 +59,7 @@ class Joined:
     def linked(self) -> pd.DataFrame:
         """The contacts whose ``case_id`` is one of the cases, with the case's start, end, open and time open."""
         c = self.contacts
-        if c is None or c.empty or "case_id" not in c:
+        if c is None or c.empty or "case_id" not in c or "received_at" not in c:
             return pd.DataFrame(columns=["case_id", "received_at", "classification", "failure_type", "classified_by",
                                          "demand_type", "start", "end", "open", "duration"])
         c = c[c["case_id"].notna()]

@@ -87,3 +87,13 @@ def test_no_links_give_nothing_misleading(council_factory):
         + t["demand"] + "\n"
     f = flow.figures(_flow(council_factory("unlinked", base={}, **t)))
     assert f["linked_cases"] == 0 and f["failure_contacts_per_week_open"] is None and f["by_demand_type"] == []
+
+
+def test_rules_classified_and_unclassified_failure_contacts_are_named(council_factory):
+    """K02's unclassified contact, classified by a rule, counts as failure and the notes say a rule did it."""
+    t = tables()
+    t["demand"] = t["demand"].replace('"anything",,', '"anything again",,')
+    t["rules"] = "column,pattern,classification,failure_type\ndemand_type,anything again,failure,progress chasing\n"
+    w = joined.cost_of_waiting(_flow(council_factory("ruled", base={}, **t)).joined)
+    assert (w.failure_contacts, w.unclassified, w.by_rules) == (41, 0, 1)
+    assert "1 linked failure contact was classified by rules, not by the team." in joined.waiting_notes(w)
