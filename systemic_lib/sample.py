@@ -31,6 +31,7 @@ import yaml
 
 from . import config
 from .files import atomic_write_text
+from .sample_links import link_contacts
 
 START = pd.Timestamp("2024-01-01")
 END = pd.Timestamp("2025-03-30 23:59")  #: a Sunday: 65 whole weeks, Monday to Sunday
@@ -962,27 +963,6 @@ def _events(cases: pd.DataFrame, steps: tuple[Step, ...], svc: ServiceDef, worke
     })
 
 
-def _link_chasing(demand: pd.DataFrame, cases: pd.DataFrame, rng) -> pd.Series:
-    """Case ids for chasing contacts: a case of the service opened in the 60 days before and still open then."""
-    case_id = pd.Series("", index=demand.index, dtype=object)
-    if cases.empty:
-        return case_id
-    opened = cases["opened_at"].to_numpy()
-    closed = cases["closed_at"].fillna(pd.Timestamp.max).to_numpy()
-    chasing = demand["failure_type"].eq("progress chasing").to_numpy()
-    t = demand["received_at"].to_numpy()
-    hi = np.searchsorted(opened, t, side="left")
-    lo = np.searchsorted(opened, t - np.timedelta64(60, "D"), side="left")
-    found = np.full(len(t), -1)
-    for _ in range(4):  # a few tries to find a case that is still open at the time of the call
-        j = np.minimum(lo + (rng.random(len(t)) * (hi - lo)).astype(int), len(opened) - 1)
-        ok = chasing & (found < 0) & (hi > lo) & (closed[j] > t)
-        found[ok] = j[ok]
-    linked = found >= 0
-    case_id[linked] = cases["case_id"].to_numpy()[found[linked]]
-    return case_id
-
-
 def _worker_pools(plan: CouncilPlan) -> dict[str, list[str]]:
     """Worker ids (W101, W102, ...) per team, numbered across the council in a fixed order."""
     pools, next_id = {}, 101
@@ -1044,7 +1024,7 @@ def build_council(plan: CouncilPlan, *, seed: int = 2024, index: int = 0) -> dic
             returns = rng.random(len(cases)) < np.where(in_experiment, 0.03, 0.71)
             cases["demand_returns"] = np.where(judged, np.where(returns, "yes", "no"), "")
 
-        chase = _link_chasing(contacts, cases, rng)
+        chase = link_contacts(contacts, cases, rng)  # chasing while open, repeats after closing
         contacts["case_id"] = contacts["case_id"].where(contacts["case_id"].ne(""), chase)
         events["case_id"] = cases["case_id"].to_numpy()[events["case"].to_numpy()]
         events["service"], events["svc_order"] = svc.id, si

@@ -186,6 +186,25 @@ def test_progress_chasing_is_linked_to_cases_open_at_the_time(councils):
     assert set(opening["case_id"]) == set(cases.index)  # every case starts with a value demand
 
 
+def test_chasing_grows_with_time_open_and_some_needs_come_back(councils):
+    """Demand joined to flow reads true: per service, chasing contacts per case rise with the weeks it was open (a
+    least-squares slope between 0.05 and 1 a week), and about one case in ten gets a "not done right" contact in the
+    30 days after it closed (so "no repeat contact within 30 days of closing" is not a flat 100%)."""
+    for council in councils.values():
+        demand, cases = council.demand, council.cases
+        end = demand["received_at"].max()
+        for sid, svc_cases in cases.groupby("service"):
+            linked = demand[demand["case_id"].isin(svc_cases["case_id"])]
+            chase = linked[linked["failure_type"].eq("progress chasing")].groupby("case_id").size()
+            weeks = (svc_cases["closed_at"].fillna(end) - svc_cases["opened_at"]).dt.total_seconds() / 604800
+            slope = np.polyfit(weeks.to_numpy(), chase.reindex(svc_cases["case_id"]).fillna(0).to_numpy(), 1)[0]
+            assert 0.05 < slope < 1, (council.name, sid, slope)
+            repeat = linked[linked["failure_type"].eq("not done right")].merge(svc_cases, on="case_id")
+            gap = repeat["received_at"] - repeat["closed_at"]
+            assert ((gap > pd.Timedelta(0)) & (gap <= pd.Timedelta(days=30))).all()
+            assert 0.05 < repeat["case_id"].nunique() / len(svc_cases) < 0.2, (council.name, sid)
+
+
 # ----------------------------------------------------------------------------------------------------- flow
 def test_events_follow_each_case_in_order(councils):
     for council in councils.values():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import endtoend, moved, words
+from .. import endtoend, joined, moved, words
 from ..contract import Problem
 from ..endtoend import EndToEndCases
 from ..spc import XmrResult, xmr
@@ -23,7 +23,7 @@ from .log import (CASE_COLUMNS, CATEGORY_COLUMNS, LOCAL_ZONE, FlowLog, FlowProbl
                   end_to_end_summary, local_times, service_summary, variants)
 
 __all__ = ["FlowData", "FlowLog", "FlowProblems", "EndToEnd", "load", "headline", "questions", "figures", "period",
-           "as_log", "summary", "end_to_end_cases", "case_table", "directly_follows", "variants", "service_summary", "local_times",
+           "as_log", "summary", "end_to_end_cases", "demand_joined", "case_table", "directly_follows", "variants", "service_summary", "local_times",
            "summary_sentences", "period_words", "phases", "top_paths", "clean_flow_table", "end_to_end", "steps_by_kind", "hands_counts",
            "CASE_COLUMNS", "CATEGORY_COLUMNS", "LOCAL_ZONE"]
 
@@ -55,6 +55,8 @@ class FlowData:
     phase_labels: list | None = None
     #: each case's start (the citizen's first linked contact counts), end and whether it is open (``endtoend``)
     end_to_end_cases: EndToEndCases | None = None
+    #: the cases with the contacts linked to them: the cost of waiting and design against demand (``joined``)
+    joined: joined.Joined | None = None
 
     @property
     def problems(self) -> FlowProblems:
@@ -95,7 +97,28 @@ def load(stage) -> FlowData:
     data = FlowData(log, events, others["activities"], others["cases"], table_errors,
                     stage.service_name if stage.service else "this service", **phases(stage))
     data.end_to_end_cases = log.end_to_end_cases
+    data.joined = demand_joined(data)
     return data
+
+
+def demand_joined(data) -> joined.Joined:
+    """The flow's cases joined to the contacts linked to them (``joined``), with each case's steps (a value step
+    per the catalogue) for design against demand."""
+    if isinstance(data, FlowData) and data.joined is not None:
+        return data.joined
+    log = as_log(data)
+    paths = value = None
+    if log.n_events:  # each case's path from its variant: one tuple per variant, not per case
+        vid = log._variant_codes[0]
+        names = np.asarray(log.activity_labels.astype(str), dtype=object)
+        reps = log._variant_steps(np.arange(log.n_variants))
+        by_variant = np.empty(len(reps), dtype=object)
+        by_variant[:] = [tuple(names[log.act[log.starts[c]:log.ends[c]]]) for c in reps]
+        paths = pd.Series(by_variant[vid], index=pd.Index(log.case_ids.astype(str).to_numpy(dtype=object)))
+        value = set(names[np.unique(log.act[log.step == 0])])
+    return joined.join(end_to_end_cases(data), log._contacts, paths=paths, value_activities=value or (),
+                       case_table=data.cases if isinstance(data, FlowData) else log._cases,
+                       service_name=data.service_name if isinstance(data, FlowData) else "this service")
 
 
 def closing(stage) -> list[tuple[str, str]]:
@@ -229,6 +252,7 @@ def figures(data) -> dict:
                                  "mean_people", "mean_steps", "rework_share", "value_step_share", "open_cases",
                                  "unclassified_steps", "variants_total", "variants", "clean_flow")},
             "end_to_end": endtoend.figures(end_to_end_cases(data)),
+            **joined.figures(demand_joined(data)),
             "problems": {row.check: int(row.count) for row in log.problems.table().itertuples()}}
 
 
