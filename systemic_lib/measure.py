@@ -338,6 +338,7 @@ class MeasureData:
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
     per_case: CaseCapability | None = None  #: end-to-end time per case (``measure_cases``), when cases are read
+    phases: list[dict] = field(default_factory=list)  #: the phases drawn (``Stage.phases``): date, label, source
 
 
 def load(stage) -> MeasureData:
@@ -357,7 +358,8 @@ def load(stage) -> MeasureData:
         except ContractError as exc:
             errors[name] = str(exc)
             problems += exc.problems
-    svc, changes = stage.service, [(c.date, c.label) for c in stage.system_changes()]
+    svc, used = stage.service, stage.phases()
+    changes = [(c.date, c.label) for c in used]
     results = measure_results(tables, service_name=svc.name, specs=svc.measures, changes=changes,
                               start=stage.start, end=stage.end, errors=errors)
     e2e = next((r for r in results if r.id == "end_to_end_days"), None)
@@ -365,7 +367,7 @@ def load(stage) -> MeasureData:
         tables["cases"], contacts=tables.get("demand"), changes=changes, start=stage.start, end=stage.end,
         target=e2e.target, data_end=endtoend.stage_censor_date(stage))
     return MeasureData(svc.name, tables.get("demand"), tables.get("cases"), results, problems, rules_problems,
-                       stage.start, stage.end, per_case)
+                       stage.start, stage.end, per_case, [p.figure() for p in used])
 
 
 def for_stage(stage) -> list[MeasureResult]:
@@ -505,6 +507,8 @@ def figures(data: MeasureData) -> dict:
     """What ``measure.json`` holds besides the stage's meta: ``measure_figures`` of the stage's results, and the
     end-to-end time per case (``end_to_end_per_case``) when the cases were read."""
     out = measure_figures(_results(data))
+    if isinstance(data, MeasureData):
+        out["phases_used"] = data.phases
     if getattr(data, "per_case", None) is not None:
         out["end_to_end_per_case"] = per_case_figures(data.per_case)
     return out

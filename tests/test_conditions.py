@@ -33,7 +33,7 @@ def plain(frame: pd.DataFrame) -> list:
 def test_the_contract_has_the_table():
     table = TABLES["system_conditions"]
     assert table.column_names == ["id", "service", "raised_at", "raised_in", "waste_seen", "system_condition",
-                                  "thinking", "who_can_change", "status"]
+                                  "thinking", "who_can_change", "status", "changed_at", "phase"]
     assert table.column("raised_in").values == ("demand", "capability", "flow", "experiment")
     assert table.column("status").values == ("open", "in hand", "changed", "parked")
     assert table.unique == ("id",)
