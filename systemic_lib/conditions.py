@@ -110,7 +110,8 @@ def from_learning_log(log: pd.DataFrame, *, existing: pd.DataFrame | None = None
     for (service, _), group in log.groupby([log["service"].astype(str), "_key"], sort=False):
         status = group["status"].dropna()
         changed = group["changed_at"].dropna() if "changed_at" in group else pd.Series(dtype="datetime64[ns]")
-        rows.append({"changed_at": changed.iloc[-1] if len(changed) else pd.NaT, "phase": pd.NA,"id": f"LL-{int(group['_row'].iloc[0])}", "service": service, "raised_at": group["date"].min(),
+        rows.append({"changed_at": changed.iloc[-1] if len(changed) else pd.NaT, "phase": pd.NA,
+                     "id": f"LL-{int(group['_row'].iloc[0])}", "service": service, "raised_at": group["date"].min(),
                      "raised_in": "experiment", "waste_seen": _joined(group["waste_caused"]),
                      "system_condition": str(group["system_condition"].iloc[0]).strip(), "thinking": pd.NA,
                      "who_can_change": _joined(group["who_can_change"]),

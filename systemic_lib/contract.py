@@ -161,7 +161,7 @@ TABLES: dict[str, Table] = {
                        "system_conditions.csv (the condition's words are kept there, not here). Older logs wrote the "
                        "condition in system_condition instead; both are read.", example="SC-001"),
                 Column("changed_at", "date", "With status changed: the date the condition was changed. Capability "
-                       "charts of the service start a new phase there.", example="2024-09-02"),
+                       "charts of the service start a new phase there.", example=""),
             ),
         ),
         Table(
@@ -182,7 +182,7 @@ TABLES: dict[str, Table] = {
                 Column("thinking", "text", "The management thinking (assumption) behind the system condition.",
                        example="Surveyors must check spending or costs will run away"),
                 Column("who_can_change", "text", "Who can change it.", example="Head of Repairs"),
-                Column("status", "category", "Where the change stands.", values=CONDITION_STATUS, example="open"),
+                Column("status", "category", "Where the change stands.", values=CONDITION_STATUS, example="changed"),
                 Column("changed_at", "date", "With status changed: the date the condition was changed. Capability "
                        "charts of the service start a new phase there, labelled with the condition.",
                        example="2024-09-02"),

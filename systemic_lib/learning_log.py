@@ -41,7 +41,8 @@ def with_condition_text(log: pd.DataFrame, conditions: pd.DataFrame | None) -> p
     an id in ``system_conditions``): the condition is kept once, there. An entry with no link, or a link to an id the
     table does not have, keeps the words it wrote itself (an older log), so a council that has only a learning log
     reads as it always did."""
-    if log.empty or "condition_id" not in log or conditions is None or conditions.empty or log["condition_id"].isna().all():
+    if (log.empty or "condition_id" not in log or conditions is None or conditions.empty
+            or log["condition_id"].isna().all()):
         return log
     from .conditions import words_of
 
@@ -49,7 +50,8 @@ def with_condition_text(log: pd.DataFrame, conditions: pd.DataFrame | None) -> p
     text = text[~text.index.duplicated()]
     linked = log["condition_id"].astype("str").str.strip().map(text)
     out = log.copy()
-    out["system_condition"] = linked.where(linked.notna(), log["system_condition"]).astype(log["system_condition"].dtype)
+    own = log["system_condition"]
+    out["system_condition"] = linked.where(linked.notna(), own).astype(own.dtype)
     return out
 
 

@@ -186,7 +186,8 @@ class Stage:
                 if self.has("learning_log"):
                     log, _ = self.table_or_empty("learning_log", period=False)
                     more = from_learning_log(log, existing=frame)
-                    frame = frame if more.empty else more if frame.empty else pd.concat([frame, more], ignore_index=True)
+                    if len(more):
+                        frame = more if frame.empty else pd.concat([frame, more], ignore_index=True)
             self._phases = phases(self.system_changes(), frame)
         return self._phases
 

@@ -478,3 +478,24 @@ def test_capability_draws_each_measure_with_its_narration_as_alt_text(tmp_path):
     images = re.findall(r'<img class="coach-chart" alt="([^"]+)"[^>]*src="data:image/png;base64,', shown)
     # every measure charted, described in words: the five built-in ones and the service's own ("fixed for good")
     assert len(images) == 6 and all(len(alt) > 40 for alt in images)
+
+
+def test_the_condition_form_asks_when_a_changed_condition_was_changed(tmp_path):
+    import datetime as dt
+
+    from systemic_lib.coach.condition_form import ConditionForm
+
+    council = coach_council(tmp_path / "testshire")
+    form = ConditionForm(council, "housing-repairs", raised_in="capability")
+    assert form.changed_at.layout.display == "none"
+    form.waste_seen.value, form.system_condition.value = "A second visit", "Pre-inspection rule"
+    form.status.value = "changed"
+    assert form.changed_at.layout.display is None
+    form.changed_at.value = dt.date(2024, 1, 15)
+    new_id = form.submit()
+    rows = pd.read_csv(council / "system_conditions.csv", dtype=str, keep_default_na=False).set_index("id")
+    assert tuple(rows.loc[new_id, ["raised_in", "status", "changed_at"]]) == ("capability", "changed", "2024-01-15")
+    form.waste_seen.value, form.status.value = "Waiting", "open"  # not changed: no date written
+    second = form.submit()
+    rows = pd.read_csv(council / "system_conditions.csv", dtype=str, keep_default_na=False).set_index("id")
+    assert rows.loc[second, "changed_at"] == ""

@@ -164,7 +164,7 @@ def test_the_stage_reads_the_table_redacted(testshire):
 
 # ------------------------------------------------------------------------------------ changed conditions as phases
 def _frame(rows: str) -> pd.DataFrame:
-    head = "id,service,raised_at,raised_in,waste_seen,system_condition,thinking,who_can_change,status,changed_at,phase\n"
+    head = ",".join(sc.FIELDS) + "\n"
     import io
     from systemic_lib.contract import parse_table
     return parse_table(pd.read_csv(io.StringIO(head + rows), dtype=str, keep_default_na=False), "system_conditions",
