@@ -6,7 +6,13 @@ change stands. ``add_condition`` appends one row (validated against the data con
 lock, previous version kept, text a spreadsheet would run as a formula defused). ``conditions`` reads the table for
 a service. The experiment's learning log used to keep the system conditions itself: ``migrate_learning_log`` copies
 them into ``system_conditions`` once (idempotent), and until a council has migrated ``conditions`` also lists the
-learning log's, so a council that only has a learning log keeps working.
+learning log's, so a council that only has a learning log keeps working. A learning-log entry now links to its
+condition by ``condition_id``; the condition's words are kept here, once.
+
+A condition marked ``changed`` with a ``changed_at`` date is a known change to the service's system: ``phases``
+turns those (unless the team set ``phase`` to no) and council.yaml's ``system_changes`` into the phases every
+capability chart of the service starts (``Stage.phases``). ``set_condition`` changes a condition's status, change
+date or phase (atomic, under the lock).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 The stage contract: ``load(stage)`` reads the service's contacts (``stage.contacts()``: demand with the council's
 rules applied, so failure demand here is the demand report's) and cases, once, and hands them to ``measure_results``,
 which builds the series of every measure named in council.yaml (all five where the data allow, if none are named),
-runs each through ``spc.xmr`` with the measure's direction and target and a new phase at each of the council's
-recorded system changes for the service, and narrates it. ``headline``, ``questions``, ``figures`` (what
+runs each through ``spc.xmr`` with the measure's direction and target and a new phase at each of the service's
+phases (``Stage.phases``: council.yaml's system changes and the system conditions marked changed with a date), and
+narrates it. ``headline``, ``questions``, ``figures`` (what
 ``measure.json`` holds) and ``period`` take the ``MeasureData``; ``measure_summary`` is the table a manager reads.
 Charts are in ``charts/measure.py``, what the page shows in ``sections/measure.py``.
 
@@ -504,8 +505,9 @@ def questions(data=None) -> list[str]:
 
 
 def figures(data: MeasureData) -> dict:
-    """What ``measure.json`` holds besides the stage's meta: ``measure_figures`` of the stage's results, and the
-    end-to-end time per case (``end_to_end_per_case``) when the cases were read."""
+    """What ``measure.json`` holds besides the stage's meta: ``measure_figures`` of the stage's results, the phases
+    drawn (``phases_used``: date, label, source: council.yaml or the system condition), and the end-to-end time per
+    case (``end_to_end_per_case``) when the cases were read."""
     out = measure_figures(_results(data))
     if isinstance(data, MeasureData):
         out["phases_used"] = data.phases
