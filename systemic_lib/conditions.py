@@ -6,25 +6,31 @@ change stands. ``add_condition`` appends one row (validated against the data con
 lock, previous version kept, text a spreadsheet would run as a formula defused). ``conditions`` reads the table for
 a service. The experiment's learning log used to keep the system conditions itself: ``migrate_learning_log`` copies
 them into ``system_conditions`` once (idempotent), and until a council has migrated ``conditions`` also lists the
-learning log's, so a council that only has a learning log keeps working.
+learning log's, so a council that only has a learning log keeps working. A learning-log entry now links to its
+condition by ``condition_id``; the condition's words are kept here, once.
+
+A condition marked ``changed`` with a ``changed_at`` date is a known change to the service's system: ``phases``
+turns those (unless the team set ``phase`` to no) and council.yaml's ``system_changes`` into the phases every
+capability chart of the service starts (``Stage.phases``). ``set_condition`` changes a condition's status, change
+date or phase (atomic, under the lock).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from .contract import (CONDITION_STATUS, ERROR, RAISED_IN, TABLES, Problem, empty_frame, find_table_file, parse_table,
-                       read_raw, read_table)
+from .contract import (CONDITION_STATUS, ERROR, RAISED_IN, TABLES, WARNING, Problem, empty_frame, find_table_file,
+                       parse_table, read_raw, read_table)
 from .council import load_council
 from .errors import ContractError, SystemicError
 from .files import locked, spreadsheet_safe, write_table_atomic
 
-__all__ = ["FIELDS", "RAISED_IN", "STATUSES", "add_condition", "conditions", "migrate_learning_log", "open_conditions",
-           "from_learning_log"]
+__all__ = ["FIELDS", "RAISED_IN", "STATUSES", "Phase", "add_condition", "conditions", "migrate_learning_log",
+           "open_conditions", "from_learning_log", "phases", "resolved_id", "set_condition", "words_of"]
 
 FIELDS = TABLES["system_conditions"].column_names
 STATUSES = CONDITION_STATUS
@@ -34,7 +40,7 @@ _OPEN = ("open", "in hand")
 
 
 def add_condition(council_dir, *, service, raised_in, waste_seen, system_condition="", thinking="",
-                  who_can_change="", status="open", raised_at=None) -> str:
+                  who_can_change="", status="open", raised_at=None, changed_at=None) -> str:
     """Add a system condition raised at a step of Check; return its new id (``SC-001``, ``SC-002``, ...).
 
     Any problem (a service not in council.yaml, a step or status not in the contract, no waste seen) raises
@@ -44,7 +50,7 @@ def add_condition(council_dir, *, service, raised_in, waste_seen, system_conditi
     when = raised_at if isinstance(raised_at, str) else _date_text(raised_at or dt.date.today())  # text: checked below
     text = {"service": service, "raised_at": when, "raised_in": raised_in,
             "waste_seen": waste_seen, "system_condition": system_condition, "thinking": thinking,
-            "who_can_change": who_can_change, "status": status}
+            "who_can_change": who_can_change, "status": status, "changed_at": _date_text(changed_at)}
     text = {k: "" if v is None else str(v).strip() for k, v in text.items()}
     with locked(council.path / TABLE):  # the same lock for .csv and .xlsx
         path = find_table_file(council.path, TABLE) or council.path / f"{TABLE}.csv"
@@ -98,6 +104,8 @@ def from_learning_log(log: pd.DataFrame, *, existing: pd.DataFrame | None = None
     if log.empty:
         return out
     log = log.assign(_key=_key(log["system_condition"]), _row=log.index + 2)
+    if "condition_id" in log:  # an entry linked to a system_conditions row is that row's, not a condition of its own
+        log = log[log["condition_id"].isna()]
     log = log[log["_key"].ne("")].sort_values(["date", "_row"], kind="stable")
     if existing is not None and len(existing):
         known = set(zip(existing["service"].astype(str), _key(existing["system_condition"])))
@@ -107,7 +115,9 @@ def from_learning_log(log: pd.DataFrame, *, existing: pd.DataFrame | None = None
     rows = []
     for (service, _), group in log.groupby([log["service"].astype(str), "_key"], sort=False):
         status = group["status"].dropna()
-        rows.append({"id": f"LL-{int(group['_row'].iloc[0])}", "service": service, "raised_at": group["date"].min(),
+        changed = group["changed_at"].dropna() if "changed_at" in group else pd.Series(dtype="datetime64[ns]")
+        rows.append({"changed_at": changed.iloc[-1] if len(changed) else pd.NaT, "phase": pd.NA,
+                     "id": f"LL-{int(group['_row'].iloc[0])}", "service": service, "raised_at": group["date"].min(),
                      "raised_in": "experiment", "waste_seen": _joined(group["waste_caused"]),
                      "system_condition": str(group["system_condition"].iloc[0]).strip(), "thinking": pd.NA,
                      "who_can_change": _joined(group["who_can_change"]),
@@ -136,12 +146,101 @@ def migrate_learning_log(council_dir) -> int:
         ids = list(existing["id"])
         rows = []
         for _, r in new.iterrows():
-            text = {k: _date_text(r[k]) if k == "raised_at" else ("" if pd.isna(r[k]) else str(r[k])) for k in FIELDS}
+            text = {k: _date_text(r[k]) if k in ("raised_at", "changed_at") else ("" if pd.isna(r[k]) else str(r[k]))
+                    for k in FIELDS}
             text["id"] = _next_id(ids)
             ids.append(text["id"])
             rows.append(text)
         _write(path, existing, rows)
     return len(rows)
+
+
+def set_condition(council_dir, condition_id: str, *, status=None, changed_at=None, phase=None) -> None:
+    """Change where a system condition stands: its ``status``, the date it was ``changed_at`` and whether its change
+    shows as a ``phase`` on the capability charts (True/False). Only the fields given are written (atomic, under the
+    table's lock, previous version kept). A learning-log condition (``LL-<row>``) is migrated first, and its new id
+    used. ContractError names a bad value; SystemicError an id the table does not have."""
+    council = load_council(council_dir)
+    condition_id = resolved_id(council.path, condition_id)
+    given = {"status": status, "changed_at": None if changed_at is None else _date_text(changed_at),
+             "phase": None if phase is None else ("yes" if phase else "no")}
+    given = {k: v for k, v in given.items() if v is not None}
+    with locked(council.path / TABLE):
+        path = find_table_file(council.path, TABLE)
+        existing = _existing(path) if path is not None else _existing(council.path / f"{TABLE}.csv")
+        at = existing.index[existing["id"].astype(str).str.strip() == str(condition_id)]
+        if path is None or not len(at):
+            raise SystemicError(f"no system condition {condition_id} in {TABLE}: pick one the table has")
+        row = {**existing.loc[at[0]].astype(str).to_dict(), **given}
+        result = parse_table(pd.DataFrame([row], dtype=str), TABLE, file=path.name)
+        bad = [replace(p, row=int(at[0]) + 2, severity=ERROR) for p in result.problems if p.column in given
+               and (p.severity == ERROR or p.message.startswith("cannot read"))]  # not the status/date warning
+        if bad:
+            raise ContractError(bad)
+        if "status" in given:
+            given["status"] = result.frame["status"].iloc[0]  # "Changed" -> "changed"
+        existing.loc[at[0], list(given)] = list(given.values())
+        write_table_atomic(existing.astype(str).fillna(""), path, keep_previous=True)
+
+
+def resolved_id(council_dir, condition_id: str) -> str:
+    """The id of a condition in ``system_conditions``: a learning-log condition (``LL-<row>``, as ``conditions``
+    lists an unmigrated log) is migrated first (``migrate_learning_log``) and its new id returned."""
+    if not str(condition_id).startswith("LL-"):
+        return str(condition_id)
+    before = conditions(council_dir, learning_log=True)
+    text = before.loc[before["id"] == condition_id, ["service", "system_condition"]]
+    migrate_learning_log(council_dir)
+    after = conditions(council_dir, learning_log=False)
+    if len(text):
+        after = after[(after["service"] == text["service"].iloc[0])
+                      & (_key(after["system_condition"]) == _key(text["system_condition"]).iloc[0])]
+    if text.empty or after.empty:
+        raise SystemicError(f"no system condition {condition_id}: reload the page and pick it again")
+    return str(after["id"].iloc[0])
+
+
+def words_of(frame: pd.DataFrame) -> pd.Series:
+    """Each condition in words: its system condition, or the waste seen where the condition is not written."""
+    text = frame["system_condition"].astype("str").fillna("").str.strip()
+    return text.where(text.ne(""), frame["waste_seen"].astype("str").fillna("").str.strip())
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A known change to a service's system, where its capability charts start a new phase: ``date``, ``label``
+    (shown on the chart and in the narration) and ``source`` (council.yaml, or the system condition's id)."""
+
+    date: dt.date
+    label: str
+    source: str
+
+    def figure(self) -> dict:
+        return {"date": self.date.isoformat(), "label": self.label, "source": self.source}
+
+
+_LABEL_WIDTH = 60
+
+
+def phases(system_changes=(), frame: pd.DataFrame | None = None) -> list[Phase]:
+    """The phases of a service's capability charts: council.yaml's ``system_changes`` and every condition in
+    ``frame`` (system_conditions rows, learning-log ones included) marked changed with a ``changed_at`` date and not
+    turned off (``phase`` no), labelled with the condition's words. The same date and label once; by date."""
+    found = [Phase(pd.Timestamp(c.date).date(), str(c.label), "council.yaml") for c in system_changes]
+    if frame is not None and len(frame):
+        on = (frame["status"].eq("changed").fillna(False) & frame["changed_at"].notna()
+              & frame["phase"].fillna(True).astype(bool))
+        shown = frame[on]
+        for (_, row), text in zip(shown.iterrows(), words_of(shown)):
+            text = " ".join(text.split()) or f"system condition {row['id']}"
+            text = text if len(text) <= _LABEL_WIDTH else text[: _LABEL_WIDTH - 1].rstrip() + "\u2026"
+            found.append(Phase(pd.Timestamp(row["changed_at"]).date(), text, f"system condition {row['id']}"))
+    seen, out = set(), []
+    for p in sorted(found, key=lambda p: (p.date, p.source != "council.yaml", p.label)):
+        if (p.date, p.label.casefold()) not in seen:
+            seen.add((p.date, p.label.casefold()))
+            out.append(p)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------------ writing
@@ -169,7 +268,8 @@ def _validated(text: dict, services: set[str]) -> dict:
     """The row as it will be written (normalised spellings), or ContractError naming every problem."""
     result = parse_table(pd.DataFrame([text], dtype=str), TABLE, file=_NEW, services=services)
     problems: list[Problem] = [replace(p, row=None, count=1, severity=ERROR) for p in result.problems
-                               if "has a header but no rows" not in p.message]
+                               if "has a header but no rows" not in p.message
+                               and not (p.column == "changed_at" and p.severity == WARNING)]  # said in the report
     for col in ("service", "raised_in", "waste_seen"):
         if not text[col] and not any(p.column == col for p in problems):
             problems.append(Problem(_NEW, "is blank", f"fill in '{col}' ({TABLES[TABLE].column(col).description})",

@@ -157,6 +157,11 @@ TABLES: dict[str, Table] = {
                 Column("waste_caused", "text", "The waste it causes.", example="A second visit and 9 days waiting"),
                 Column("who_can_change", "text", "Who can change it.", example="Head of Repairs"),
                 Column("status", "category", "Where the change stands.", values=LEARNING_STATUS, example="open"),
+                Column("condition_id", "id", "The system condition this entry is about: an id in "
+                       "system_conditions.csv (the condition's words are kept there, not here). Older logs wrote the "
+                       "condition in system_condition instead; both are read.", example="SC-001"),
+                Column("changed_at", "date", "With status changed: the date the condition was changed. Capability "
+                       "charts of the service start a new phase there.", example=""),
             ),
         ),
         Table(
@@ -177,7 +182,12 @@ TABLES: dict[str, Table] = {
                 Column("thinking", "text", "The management thinking (assumption) behind the system condition.",
                        example="Surveyors must check spending or costs will run away"),
                 Column("who_can_change", "text", "Who can change it.", example="Head of Repairs"),
-                Column("status", "category", "Where the change stands.", values=CONDITION_STATUS, example="open"),
+                Column("status", "category", "Where the change stands.", values=CONDITION_STATUS, example="changed"),
+                Column("changed_at", "date", "With status changed: the date the condition was changed. Capability "
+                       "charts of the service start a new phase there, labelled with the condition.",
+                       example="2024-09-02"),
+                Column("phase", "bool", "no to keep a changed condition off the capability charts (blank = yes).",
+                       values=YES_NO, example="yes"),
             ),
             unique=("id",),
         ),
@@ -371,6 +381,8 @@ def parse_table(raw: pd.DataFrame, table: str, *, file: str, services: set[str] 
             problems.append(Problem(file, f"names services not in council.yaml ({names}); these rows are kept but "
                                     "appear in no service report", "add the service to council.yaml or correct the id",
                                     row=int(rows[0]) + 2, column="service", count=len(rows), severity=WARNING))
+    if table in ("system_conditions", "learning_log") and len(out):
+        problems += _changed_dates(out, file, need_date=table == "system_conditions")
     if table == "demand" and len(out):
         future = out["received_at"] >= today
         if future.any():
@@ -492,6 +504,18 @@ def _mixed_offsets(text: pd.Series, col: Column, file: str) -> list:
                     "offset are read as UK local time, the others as written",
                     "write every time the same way: all local times, or all with their offset",
                     row=int(rows[0]) + 2, column=col.name, count=len(rows), severity=WARNING)]
+
+
+def _changed_dates(out: pd.DataFrame, file: str, *, need_date: bool) -> list:
+    """A change date whose status is not changed, or (``need_date``) a changed condition with no date: no phase."""
+    changed, dated = out["status"].eq("changed").fillna(False), out["changed_at"].notna()
+    checks = [(dated & ~changed, "has a changed_at date but its status is not changed, so no phase is drawn",
+               "set status to changed, or clear changed_at")]
+    if need_date:  # an old learning log marks changes with no date: it keeps working as it did
+        checks.append((changed & ~dated, "is marked changed with no changed_at, so no chart can show when",
+                       "write the date it was changed in changed_at (YYYY-MM-DD)"))
+    return [Problem(file, message, fix, row=int(np.flatnonzero(mask.to_numpy())[0]) + 2, column="changed_at",
+                    count=int(mask.sum()), severity=WARNING) for mask, message, fix in checks if mask.any()]
 
 
 def _kind_words(col: Column) -> str:

@@ -566,7 +566,7 @@ def load(stage) -> DemandData:
     except ContractError:
         contacts, rules, rules_problems = empty_frame("demand"), None, []
     return DemandData(contacts, stage.service_name, rules, rules_problems, data_problems(stage), period(contacts),
-                      stage.system_changes(), service_names(stage.council))
+                      stage.phases(), service_names(stage.council))
 
 
 def service_names(council) -> dict[str, str]:

@@ -19,8 +19,8 @@ from .council import load_council
 from .errors import ContractError, SystemicError
 from .files import atomic_write_bytes, locked, write_table_atomic
 
-__all__ = ["NO_CONDITION", "by_system_condition", "conditions_to_act_on", "entries_table", "add_entry",
-           "FIELDS"]
+__all__ = ["NO_CONDITION", "with_condition_text", "by_system_condition", "conditions_to_act_on", "entries_table",
+           "add_entry", "validate_entry", "FIELDS"]
 
 NO_CONDITION = "(no system condition recorded)"
 NOT_SET = "not set"
@@ -34,6 +34,25 @@ _ENTRY_FILE = "new learning log entry"
 def _joined(values: pd.Series) -> str:
     seen = dict.fromkeys(v.strip() for v in values.dropna().astype(str) if v.strip())
     return "; ".join(seen)
+
+
+def with_condition_text(log: pd.DataFrame, conditions: pd.DataFrame | None) -> pd.DataFrame:
+    """The log with each entry's ``system_condition`` read from the system condition it links to (``condition_id``,
+    an id in ``system_conditions``): the condition is kept once, there. An entry with no link, or a link to an id the
+    table does not have, keeps the words it wrote itself (an older log), so a council that has only a learning log
+    reads as it always did."""
+    if (log.empty or "condition_id" not in log or conditions is None or conditions.empty
+            or log["condition_id"].isna().all()):
+        return log
+    from .conditions import words_of
+
+    text = pd.Series(words_of(conditions).to_numpy(), index=conditions["id"].astype(str)).replace("", pd.NA)
+    text = text[~text.index.duplicated()]
+    linked = log["condition_id"].astype("str").str.strip().map(text)
+    out = log.copy()
+    own = log["system_condition"]
+    out["system_condition"] = linked.where(linked.notna(), own).astype(own.dtype)
+    return out
 
 
 def by_system_condition(data: pd.DataFrame) -> pd.DataFrame:
@@ -109,6 +128,11 @@ def _as_text(value) -> str:
     return str(value).strip()
 
 
+def validate_entry(council_dir, entry: dict) -> dict:
+    """The entry as it would be written, or ContractError naming each field to fix; nothing is written."""
+    return _validate(entry, set(load_council(council_dir).services))[0]
+
+
 def _validate(entry: dict, services: set[str]) -> tuple[dict, pd.Series]:
     """The entry as the text to write and as parsed values; every problem raises ContractError (naming the field)."""
     if not isinstance(entry, dict):
@@ -131,6 +155,8 @@ def _validate(entry: dict, services: set[str]) -> tuple[dict, pd.Series]:
     text["date"] = parsed["date"].strftime("%Y-%m-%d")
     if text["status"]:
         text["status"] = parsed["status"]  # the normalised spelling (e.g. "In hand" -> "in hand")
+    if text["changed_at"]:
+        text["changed_at"] = parsed["changed_at"].strftime("%Y-%m-%d")
     return text, parsed
 
 
@@ -151,7 +177,9 @@ def add_entry(council_dir, entry: dict) -> Path:
             _append_xlsx(path, text)
             return path
         existing = read_for_update(path, "learning_log", "add to")
-        row = pd.DataFrame([{c: text.get(c, "") for c in dict.fromkeys([*existing.columns, *FIELDS])}], dtype=str)
+        # a column the file lacks is added only when the entry fills it: an older log stays as it was written
+        columns = dict.fromkeys([*existing.columns, *(c for c in FIELDS if text.get(c) or not len(existing))])
+        row = pd.DataFrame([{c: text.get(c, "") for c in columns}], dtype=str)
         frame = pd.concat([existing.astype(str), row], ignore_index=True).fillna("")
         return write_table_atomic(frame, path, keep_previous=True)
 

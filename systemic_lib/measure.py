@@ -3,8 +3,9 @@
 The stage contract: ``load(stage)`` reads the service's contacts (``stage.contacts()``: demand with the council's
 rules applied, so failure demand here is the demand report's) and cases, once, and hands them to ``measure_results``,
 which builds the series of every measure named in council.yaml (all five where the data allow, if none are named),
-runs each through ``spc.xmr`` with the measure's direction and target and a new phase at each of the council's
-recorded system changes for the service, and narrates it. ``headline``, ``questions``, ``figures`` (what
+runs each through ``spc.xmr`` with the measure's direction and target and a new phase at each of the service's
+phases (``Stage.phases``: council.yaml's system changes and the system conditions marked changed with a date), and
+narrates it. ``headline``, ``questions``, ``figures`` (what
 ``measure.json`` holds) and ``period`` take the ``MeasureData``; ``measure_summary`` is the table a manager reads.
 Charts are in ``charts/measure.py``, what the page shows in ``sections/measure.py``.
 
@@ -338,6 +339,7 @@ class MeasureData:
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
     per_case: CaseCapability | None = None  #: end-to-end time per case (``measure_cases``), when cases are read
+    phases: list[dict] = field(default_factory=list)  #: the phases drawn (``Stage.phases``): date, label, source
 
 
 def load(stage) -> MeasureData:
@@ -357,7 +359,8 @@ def load(stage) -> MeasureData:
         except ContractError as exc:
             errors[name] = str(exc)
             problems += exc.problems
-    svc, changes = stage.service, [(c.date, c.label) for c in stage.system_changes()]
+    svc, used = stage.service, stage.phases()
+    changes = [(c.date, c.label) for c in used]
     results = measure_results(tables, service_name=svc.name, specs=svc.measures, changes=changes,
                               start=stage.start, end=stage.end, errors=errors)
     e2e = next((r for r in results if r.id == "end_to_end_days"), None)
@@ -365,7 +368,7 @@ def load(stage) -> MeasureData:
         tables["cases"], contacts=tables.get("demand"), changes=changes, start=stage.start, end=stage.end,
         target=e2e.target, data_end=endtoend.stage_censor_date(stage))
     return MeasureData(svc.name, tables.get("demand"), tables.get("cases"), results, problems, rules_problems,
-                       stage.start, stage.end, per_case)
+                       stage.start, stage.end, per_case, [p.figure() for p in used])
 
 
 def for_stage(stage) -> list[MeasureResult]:
@@ -514,9 +517,12 @@ def questions(data=None) -> list[str]:
 
 
 def figures(data: MeasureData) -> dict:
-    """What ``measure.json`` holds besides the stage's meta: ``measure_figures`` of the stage's results, and the
-    end-to-end time per case (``end_to_end_per_case``) when the cases were read."""
+    """What ``measure.json`` holds besides the stage's meta: ``measure_figures`` of the stage's results, the phases
+    drawn (``phases_used``: date, label, source: council.yaml or the system condition), and the end-to-end time per
+    case (``end_to_end_per_case``) when the cases were read."""
     out = measure_figures(_results(data))
+    if isinstance(data, MeasureData):
+        out["phases_used"] = data.phases
     if getattr(data, "per_case", None) is not None:
         out["end_to_end_per_case"] = per_case_figures(data.per_case)
     return out

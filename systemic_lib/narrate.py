@@ -143,6 +143,10 @@ def narrate(result: XmrResult, *, measure: str = "end-to-end time", unit: str = 
         sentences.append(_change_sentence(present["value"].to_numpy(), old, result, fmt, cur.get("change"),
                                           phases[k - 1], unit, decimals))
 
+        narrower = _width_sentence(phases[k - 1], cur, unit, decimals)
+        if narrower:
+            sentences.append(narrower)
+
     # 3. Special causes in the current period.
     if n >= 2 and len(special_rows):
         sentences.append(_special_sentence(special_rows, present, result, fmt, has_dates))
@@ -213,6 +217,26 @@ def _change_sentence(values: np.ndarray, old: float, result: XmrResult, fmt, cha
                 f"{meaning}: at least {need} points in a row are needed.")
     return (f"Only the last {words.count(run, 'point')} {words.plural(run, 'sits', 'sit')} {where} {old_text}, "
             f"so the data do not yet show {meaning.replace('a real', 'a lasting')}.")
+
+
+def _width_sentence(before: Mapping, now: Mapping, unit: str, decimals: int) -> str:
+    """Whether the limits narrowed (a more predictable system) or widened since the change: said only when both
+    phases have limits and the width moved by at least a tenth."""
+    def width(ph):
+        low, high = ph.get("lower"), ph.get("upper")
+        if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+            return None
+        return high - low
+    old, new = width(before), width(now)
+    if old is None or new is None or old <= 0 or abs(new - old) < 0.1 * old:
+        return ""
+    hedge = " (trial limits, so provisional)" if now.get("trial") else ""
+    fmt = lambda v: _fmt(v, "percentage points" if unit == "%" else unit, decimals)  # noqa: E731
+    if new < old:
+        return (f"The limits are narrower than before the change ({fmt(new)} apart, were {fmt(old)}){hedge}: the "
+                "system is more predictable.")
+    return (f"The limits are wider than before the change ({fmt(new)} apart, were {fmt(old)}){hedge}: the system is "
+            "less predictable.")
 
 
 def _special_sentence(special_rows: pd.DataFrame, present: pd.DataFrame, result: XmrResult, fmt,

@@ -1039,7 +1039,7 @@ def build_council(plan: CouncilPlan, *, seed: int = 2024, index: int = 0) -> dic
     return {
         "demand": demand, "cases": cases, "events": events,
         "activities": _activities(plan), "rules": _rules() if plan.rules else None,
-        "learning_log": _learning_log(plan),
+        "learning_log": _learning_log(plan), "system_conditions": _system_conditions(plan),
     }
 
 
@@ -1087,6 +1087,26 @@ def _learning_log(plan: CouncilPlan) -> pd.DataFrame | None:
                                                      "waste_caused", "who_can_change", "status"])
     frame.insert(1, "service", service)
     return frame
+
+
+#: System conditions a sample council's team raised (Check step 5), by council: Westmere removed a pre-inspection
+#: rule in repairs on 4 November 2024, so its capability charts show that phase (the data carry no effect of it).
+SYSTEM_CONDITIONS = {"westmere": (
+    ("SC-001", "housing-repairs", "2024-03-11", "flow",
+     "Progress chasing while a job waits for a surveyor, and a second visit",
+     "Rule: every job over 250 pounds waits for a surveyor's pre-inspection",
+     "Surveyors must check spending or costs will run away", "Head of Repairs", "changed", "2024-11-04", "yes"),
+    ("SC-002", "housing-repairs", "2024-03-11", "demand", "Repeat calls to book a second trade",
+     "IT system: a job ticket can hold only one trade", "One job, one trade keeps contractor invoices simple",
+     "Repairs systems manager", "open", "", ""),
+)}
+
+
+def _system_conditions(plan: CouncilPlan) -> pd.DataFrame | None:
+    rows = SYSTEM_CONDITIONS.get(plan.slug)
+    return None if not rows else pd.DataFrame(rows, columns=[
+        "id", "service", "raised_at", "raised_in", "waste_seen", "system_condition", "thinking", "who_can_change",
+        "status", "changed_at", "phase"])
 
 
 def council_yaml(plan: CouncilPlan) -> dict:
@@ -1155,7 +1175,8 @@ def write_sample_councils(out_dir=None, *, seed: int = 2024) -> list[Path]:
 def sample_files(plan: CouncilPlan) -> list[str]:
     """The files a complete sample council folder holds."""
     names = ["council.yaml"] + [f"{t}.csv" for t in TABLE_FILES]
-    return names + (["learning_log.csv"] if plan.learning_log else []) + (["rules.csv"] if plan.rules else [])
+    return (names + (["learning_log.csv"] if plan.learning_log else []) + (["rules.csv"] if plan.rules else [])
+            + (["system_conditions.csv"] if plan.slug in SYSTEM_CONDITIONS else []))
 
 
 def samples_complete(out_dir) -> bool:

@@ -275,9 +275,30 @@ def test_walk_every_step_and_save_what_the_team_decides(coach, browser):
 
         go(page, "experiment")
         widget_input(page, "What we tried", "textarea").fill("Fix on the first visit, no pre-inspection")
+        # the entry links to the condition raised at the flow step (picked, not typed again) and marks it changed
+        condition_id = rows.iloc[-1]["id"]
+        picker = widget_input(page, "System condition", "select")
+        picker.select_option(label=f"{condition_id}: Pre-inspection rule <b>over 250</b>")
+        widget_input(page, "Status", "select").select_option(label="changed")
+        widget_input(page, "Changed on").fill("2024-01-15")
         page.locator("button", has_text="Add to the learning log").click()
-        page.locator(".coach-learning-log", has_text="Fix on the first visit").wait_for(timeout=ACT_MS)
+        entries = page.locator(".coach-learning-log", has_text="Fix on the first visit")
+        entries.wait_for(timeout=ACT_MS)
+        assert "Pre-inspection rule <b>over 250</b>" in entries.inner_text()  # its words, by its id, escaped
+        log = pd.read_csv(council / "learning_log.csv", dtype=str, keep_default_na=False)
+        assert (log.iloc[-1]["condition_id"], log.iloc[-1]["system_condition"]) == (condition_id, "")
+        rows = pd.read_csv(council / "system_conditions.csv", dtype=str, keep_default_na=False).set_index("id")
+        assert tuple(rows.loc[condition_id, ["status", "changed_at"]]) == ("changed", "2024-01-15")
         shot(page, "7-experiment")
+
+        # the changed condition is a phase on the capability charts; the team can turn it off
+        go(page, "capability")
+        phase = page.locator(".coach-condition-phase", has_text="Pre-inspection rule <b>over 250</b>")
+        assert phase.locator("input").is_checked()
+        phase.locator("input").uncheck()
+        said(page, "no longer shown as a phase")
+        rows = pd.read_csv(council / "system_conditions.csv", dtype=str, keep_default_na=False).set_index("id")
+        assert rows.loc[condition_id, "phase"] == "no"
 
         go(page, "managers")
         shot(page, "8-managers")
@@ -457,3 +478,24 @@ def test_capability_draws_each_measure_with_its_narration_as_alt_text(tmp_path):
     images = re.findall(r'<img class="coach-chart" alt="([^"]+)"[^>]*src="data:image/png;base64,', shown)
     # every measure charted, described in words: the five built-in ones and the service's own ("fixed for good")
     assert len(images) == 6 and all(len(alt) > 40 for alt in images)
+
+
+def test_the_condition_form_asks_when_a_changed_condition_was_changed(tmp_path):
+    import datetime as dt
+
+    from systemic_lib.coach.condition_form import ConditionForm
+
+    council = coach_council(tmp_path / "testshire")
+    form = ConditionForm(council, "housing-repairs", raised_in="capability")
+    assert form.changed_at.layout.display == "none"
+    form.waste_seen.value, form.system_condition.value = "A second visit", "Pre-inspection rule"
+    form.status.value = "changed"
+    assert form.changed_at.layout.display is None
+    form.changed_at.value = dt.date(2024, 1, 15)
+    new_id = form.submit()
+    rows = pd.read_csv(council / "system_conditions.csv", dtype=str, keep_default_na=False).set_index("id")
+    assert tuple(rows.loc[new_id, ["raised_in", "status", "changed_at"]]) == ("capability", "changed", "2024-01-15")
+    form.waste_seen.value, form.status.value = "Waiting", "open"  # not changed: no date written
+    second = form.submit()
+    rows = pd.read_csv(council / "system_conditions.csv", dtype=str, keep_default_na=False).set_index("id")
+    assert rows.loc[second, "changed_at"] == ""

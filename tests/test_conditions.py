@@ -33,7 +33,7 @@ def plain(frame: pd.DataFrame) -> list:
 def test_the_contract_has_the_table():
     table = TABLES["system_conditions"]
     assert table.column_names == ["id", "service", "raised_at", "raised_in", "waste_seen", "system_condition",
-                                  "thinking", "who_can_change", "status"]
+                                  "thinking", "who_can_change", "status", "changed_at", "phase"]
     assert table.column("raised_in").values == ("demand", "capability", "flow", "experiment")
     assert table.column("status").values == ("open", "in hand", "changed", "parked")
     assert table.unique == ("id",)
@@ -160,3 +160,88 @@ def test_the_stage_reads_the_table_redacted(testshire):
     stage = Stage(testshire, "housing-repairs", None, None, None, None)
     frame = stage.table("system_conditions", period=False)
     assert "07700" not in frame.loc[0, "waste_seen"]
+
+
+# ------------------------------------------------------------------------------------ changed conditions as phases
+def _frame(rows: str) -> pd.DataFrame:
+    head = ",".join(sc.FIELDS) + "\n"
+    import io
+    from systemic_lib.contract import parse_table
+    return parse_table(pd.read_csv(io.StringIO(head + rows), dtype=str, keep_default_na=False), "system_conditions",
+                       file="system_conditions.csv").frame
+
+
+def test_phases_are_changed_conditions_with_a_date_deduplicated_and_sorted():
+    from systemic_lib.council import SystemChange
+
+    frame = _frame(
+        "SC-001,s,2024-01-01,flow,Waste,Pre-inspection rule,,,changed,2024-05-06,\n"
+        "SC-002,s,2024-01-01,flow,Waste,Budget sign-off,,,changed,2024-03-04,no\n"   # turned off
+        "SC-003,s,2024-01-01,flow,Waste,Call scripts,,,in hand,2024-03-04,yes\n"     # not changed
+        "SC-004,s,2024-01-01,flow,Waste,Job tickets,,,changed,,yes\n"                 # no date
+        "SC-005,s,2024-01-01,demand,Chasing calls,,,,Changed,2024-02-05,yes\n"        # no condition: the waste
+        f"SC-006,s,2024-01-01,flow,Waste,{'x' * 70},,,changed,2024-02-05,\n"
+        "SC-007,s,2024-01-01,flow,Waste,New letters,,,changed,2024-04-01,\n")
+    changes = [SystemChange(date=dt.date(2024, 4, 1), label="new letters"),
+               SystemChange(date=dt.date(2024, 1, 8), label="Team started")]
+    got = [p.figure() for p in sc.phases(changes, frame)]
+    assert got == [
+        {"date": "2024-01-08", "label": "Team started", "source": "council.yaml"},
+        {"date": "2024-02-05", "label": "Chasing calls", "source": "system condition SC-005"},
+        {"date": "2024-02-05", "label": "x" * 59 + "\u2026", "source": "system condition SC-006"},
+        {"date": "2024-04-01", "label": "new letters", "source": "council.yaml"},  # SC-007 the same change
+        {"date": "2024-05-06", "label": "Pre-inspection rule", "source": "system condition SC-001"}]
+    assert sc.phases((), None) == [] and sc.phases((), frame.iloc[:0]) == []
+
+
+def test_the_stage_phases_read_the_conditions_and_an_unmigrated_log(council_factory):
+    log = LOG.replace(",status\n", ",status,changed_at\n").replace("Job tickets by trade,Hand-offs,Repairs manager,",
+                                                                  "Job tickets by trade,Hand-offs,Repairs manager,"
+                                                                  "changed,2024-02-05")
+    folder = council_factory(learning_log=log)
+    stage = Stage(folder, "housing-repairs", "measure")
+    assert [p.figure() for p in stage.phases()] == [
+        {"date": "2024-02-05", "label": "Job tickets by trade", "source": "system condition LL-4"}]
+    assert Stage(folder, "council-tax", "measure").phases() == []
+    assert sc.migrate_learning_log(folder) == 3 and sc.migrate_learning_log(folder) == 0  # once
+    frame = sc.conditions(folder, learning_log=False).set_index("system_condition")
+    assert frame.loc["Job tickets by trade", "changed_at"] == pd.Timestamp("2024-02-05")
+    assert [p.figure() for p in Stage(folder, "housing-repairs", "measure").phases()] == [
+        {"date": "2024-02-05", "label": "Job tickets by trade", "source": "system condition SC-003"}]
+
+
+def test_set_condition_marks_a_change_and_turns_its_phase_off_and_on(testshire):
+    sid = sc.add_condition(testshire, service="housing-repairs", raised_in="flow", waste_seen="A second visit",
+                           system_condition="Pre-inspection rule", raised_at="2024-01-02")
+    sc.set_condition(testshire, sid, status="Changed", changed_at=dt.date(2024, 1, 15))
+    got = sc.conditions(testshire, "housing-repairs").iloc[0]
+    assert (got["status"], got["changed_at"]) == ("changed", pd.Timestamp("2024-01-15")) and pd.isna(got["phase"])
+    assert [p.label for p in Stage(testshire, "housing-repairs", "measure").phases()] == ["Pre-inspection rule"]
+    sc.set_condition(testshire, sid, phase=False)
+    assert sc.conditions(testshire, "housing-repairs").loc[0, "phase"] == False  # noqa: E712
+    assert Stage(testshire, "housing-repairs", "measure").phases() == []
+    sc.set_condition(testshire, sid, phase=True)
+    assert len(Stage(testshire, "housing-repairs", "measure").phases()) == 1
+    before = (testshire / "system_conditions.csv").read_bytes()
+    with pytest.raises(ContractError, match="status"):
+        sc.set_condition(testshire, sid, status="finished")
+    with pytest.raises(Exception, match="not a date"):
+        sc.set_condition(testshire, sid, changed_at="someday")
+    with pytest.raises(Exception, match="no system condition SC-404"):
+        sc.set_condition(testshire, "SC-404", phase=False)
+    assert (testshire / "system_conditions.csv").read_bytes() == before  # nothing written
+
+
+def test_a_changed_condition_with_no_date_is_warned_about_in_the_table_not_the_old_log(council_factory):
+    folder = council_factory(system_conditions=(
+        "id,service,raised_at,raised_in,waste_seen,status,changed_at\n"
+        "SC-001,housing-repairs,2024-01-02,flow,Waste,changed,\n"
+        "SC-002,housing-repairs,2024-01-02,flow,Waste,open,2024-01-09\n"
+        "SC-003,housing-repairs,2024-01-02,flow,Waste,changed,not a date\n"))
+    problems = read_table(folder / "system_conditions.csv", "system_conditions").problems
+    said = {(p.row, p.severity, p.message.split(",")[0]) for p in problems if p.column == "changed_at"}
+    assert said == {(4, "error", "cannot read 'not a date' as a date"),
+                    (2, "warning", "is marked changed with no changed_at"),
+                    (3, "warning", "has a changed_at date but its status is not changed")}
+    old = read_table(council_factory(name="old", learning_log=LOG) / "learning_log.csv", "learning_log").problems
+    assert not [p for p in old if p.column == "changed_at"]  # an old log's changes have no date: as before

@@ -658,3 +658,43 @@ def test_end_to_end_is_kaplan_meier_per_cohort_with_open_cases_beside():
     # the vectorised median is the reference Kaplan–Meier (checked against lifelines in test_endtoend)
     d, done = np.array(durations[:6], float), ~np.array(is_open[:6])
     assert ex.km_median(d, done) == endtoend.survival(d, done).median == 6
+
+
+def test_the_log_reads_its_conditions_through_their_ids_and_an_old_log_renders_as_before(council_factory,
+                                                                                         tmp_path):
+    from systemic_lib import conditions as sc
+
+    def figures_of(council):
+        stage = report.start(council, "care", stage="experiment", output_dir=tmp_path / council.name)
+        data = ex.load(stage, resamples=50)
+        ex.save(stage, data)
+        return json.loads((tmp_path / council.name / "experiment.json").read_text()), data
+
+    old = council_factory("old", base=experiment_files())
+    before, _ = figures_of(old)
+    assert before["system_conditions_to_act_on"] == ["Eligibility panel for every case"]
+    assert before["learning_log_entries"] == 4
+    # migrating the old log adds the condition rows once and changes nothing the report says
+    assert sc.migrate_learning_log(old) == 2 and sc.migrate_learning_log(old) == 0
+    after, _ = figures_of(old)
+    assert after == before
+    # a log that links to system_conditions rows reads the condition's words from there, escaped on the page
+    files = experiment_files(log_rows=[
+        "2024-07-08,care,Assess once,,,Two weeks waiting,Head of Adult Social Care,open,SC-002",
+        "2024-07-20,care,Skip the form,,,Repeat visits,Head of Adult Social Care,in hand,SC-002",
+        "2024-08-01,care,Book visits ourselves,,,A week's wait,Director of Operations,open,SC-404",
+        "2024-08-02,care,Book again,,Central booking team,A week's wait,Director of Operations,open,"])
+    files["learning_log.csv"] = files["learning_log.csv"].replace(",status\n", ",status,condition_id\n")
+    files["system_conditions.csv"] = (
+        "id,service,raised_at,raised_in,waste_seen,system_condition,status\n"
+        "SC-001,care,2024-06-01,flow,Waiting,Something else,open\n"
+        "SC-002,care,2024-06-01,experiment,Two weeks waiting,<b>Eligibility</b> panel for every case,open\n")
+    linked = council_factory("linked", base=files)
+    got, data = figures_of(linked)
+    assert got["system_conditions_to_act_on"] == ["Central booking team", "<b>Eligibility</b> panel for every case"]
+    assert data.learning_log["system_condition"].fillna("-").tolist() == [
+        "<b>Eligibility</b> panel for every case", "<b>Eligibility</b> panel for every case", "-",
+        "Central booking team"]  # SC-404 is not in the table: the entry keeps its own (blank) words
+    assert any("SC-404" in p.message and p.column == "condition_id" for p in data.problems)
+    html = sections.summary_html(data)
+    assert "&lt;b&gt;Eligibility&lt;/b&gt; panel" in html and "<b>Eligibility" not in html

@@ -187,3 +187,16 @@ def test_a_lone_carriage_return_in_the_log_does_not_break_the_next_entry(tmp_pat
     result = read_table(folder / "learning_log.csv", "learning_log", services={"care"})
     assert not result.errors
     assert result.frame["what_we_tried"].tolist() == ["line1\nline2", ENTRY["what_we_tried"]]
+
+
+def test_entries_read_their_condition_by_id_and_keep_their_own_words_without_one():
+    from systemic_lib.learning_log import with_condition_text
+
+    log = pd.DataFrame({"system_condition": ["Old words", None, "Own words", None],
+                        "condition_id": ["SC-001", "SC-002", None, "SC-404"]})
+    conds = pd.DataFrame({"id": ["SC-001", "SC-002"], "system_condition": ["The rule", None],
+                          "waste_seen": ["x", "Chasing calls"]})
+    got = with_condition_text(log, conds)["system_condition"].tolist()
+    assert got[:3] == ["The rule", "Chasing calls", "Own words"] and pd.isna(got[3])
+    assert with_condition_text(log, None) is log  # no conditions table: as written
+    assert with_condition_text(log.drop(columns="condition_id"), conds)["system_condition"].tolist()[0] == "Old words"

@@ -500,3 +500,76 @@ def test_sample_councils_stay_weekly(tmp_path):
     for sid in c.services:
         grains = {r.id: r.grain for r in results_of(c, sid) if r.result is not None}
         assert set(grains.values()) == {"week"}, (sid, grains)
+
+
+# ------------------------------------------------------------------------------ changed system conditions as phases
+NO_CHANGES = YAML.split("system_changes:")[0]
+#: A label with markup and a dollar sign: escaped in HTML/SVG, and never read as matplotlib maths.
+RULE = "Rule: every repair <b>pre-inspected</b> over $250"
+CONDITIONS = ("id,service,raised_at,raised_in,waste_seen,system_condition,thinking,who_can_change,status,changed_at,"
+              "phase\n"
+              f"SC-001,housing-repairs,2024-02-01,flow,A second visit,{RULE},,Head of Repairs,changed,2024-03-25,{{}}\n"
+              "SC-002,housing-repairs,2024-02-01,flow,Waiting,Open rule,,,open,,\n")
+
+
+def conditions_council(tmp_path, phase: str = "", yaml_text: str = NO_CHANGES) -> Path:
+    folder = build(tmp_path / "t", yaml_text=yaml_text)
+    (folder / "system_conditions.csv").write_text(CONDITIONS.format(phase))
+    return folder
+
+
+def test_a_changed_condition_starts_a_phase_at_its_date_in_measure_json_and_the_chart(tmp_path):
+    import matplotlib.pyplot as plt
+
+    folder = conditions_council(tmp_path)
+    data = measure.load(Stage(folder, "housing-repairs", "measure"))
+    e2e = _by_id(data.results)["end_to_end_days"]
+    # the same hand computation as a council.yaml change on that date: 31 ± 5.32 before, 11 after
+    assert [p["mean"] for p in e2e.result.phases] == [31, 11]
+    assert e2e.changes == [{"date": "2024-03-25", "label": RULE, "phase_start": "2024-03-25"}]
+    assert "real improvement, not noise" in e2e.narration and RULE in e2e.narration
+    figures = json.loads(json.dumps(measure.figures(data)))
+    assert figures["phases_used"] == [{"date": "2024-03-25", "label": RULE, "source": "system condition SC-001"}]
+    assert figures["measures"]["end_to_end_days"]["phases"][1]["label"] == RULE
+    assert figures["end_to_end_per_case"]["phases"][1]["label"] == RULE  # the per-case chart too
+    ax = chart(e2e)
+    label = next(t for t in ax.texts if t.get_gid() == "phase_label_1")
+    assert label.get_text().startswith(RULE)
+    import io
+    svg = io.BytesIO()
+    ax.figure.savefig(svg, format="svg")
+    plt.close(ax.figure)
+    text = svg.getvalue().decode()
+    assert "&lt;b&gt;pre-inspected&lt;/b&gt;" in text and "<b>pre" not in text
+
+
+def test_a_condition_turned_off_adds_no_phase(tmp_path):
+    data = measure.load(Stage(conditions_council(tmp_path, phase="no"), "housing-repairs", "measure"))
+    e2e = _by_id(data.results)["end_to_end_days"]
+    assert len(e2e.result.phases) == 1 and e2e.changes == []
+    assert measure.figures(data)["phases_used"] == []
+
+
+def test_council_yaml_changes_and_changed_conditions_are_phases_together(tmp_path):
+    yaml_text = NO_CHANGES + ("system_changes:\n"
+                              "  - {date: 2024-03-25, label: Experiment team started, services: [housing-repairs]}\n"
+                              "  - {date: 2024-05-06, label: Later change}\n")
+    data = measure.load(Stage(conditions_council(tmp_path, yaml_text=yaml_text), "housing-repairs", "measure"))
+    assert measure.figures(data)["phases_used"] == [
+        {"date": "2024-03-25", "label": "Experiment team started", "source": "council.yaml"},
+        {"date": "2024-03-25", "label": RULE, "source": "system condition SC-001"},
+        {"date": "2024-05-06", "label": "Later change", "source": "council.yaml"}]
+    e2e = _by_id(data.results)["end_to_end_days"]
+    assert e2e.phase_labels == [f"Experiment team started / {RULE}", "Later change"]  # one phase a week
+
+
+def test_a_learning_log_entry_marked_changed_with_a_date_is_a_phase(tmp_path):
+    folder = build(tmp_path / "t", yaml_text=NO_CHANGES)
+    (folder / "learning_log.csv").write_text(
+        "date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status,changed_at\n"
+        "2024-03-01,housing-repairs,Fix on the first visit,,Pre-inspection rule,,,changed,2024-03-25\n"
+        "2024-03-02,housing-repairs,Ring back,,Call-back rule,,,changed,\n")  # no date: no phase
+    data = measure.load(Stage(folder, "housing-repairs", "measure"))
+    assert measure.figures(data)["phases_used"] == [
+        {"date": "2024-03-25", "label": "Pre-inspection rule", "source": "system condition LL-2"}]
+    assert [p["mean"] for p in _by_id(data.results)["end_to_end_days"].result.phases] == [31, 11]

@@ -109,3 +109,17 @@ def test_rejects_other_frames():
 def test_constant_series_says_no_variation():
     text = narrate(xmr([10] * 14), measure="demand per week", unit="contacts")
     assert "has been exactly 10 contacts at every point" in text and "predictably" not in text
+
+
+def test_narration_says_whether_the_limits_narrowed_or_widened_after_the_change():
+    # before: MR 4 → limits 31 ± 10.64, 21.28 apart; after: MR 3 → 12 ± 7.98, 15.96 apart: narrower
+    text = narrate(_issue_example(), phase_labels=["the new team started"])
+    assert "The limits are narrower than before the change (16 days apart, were 21 days): the system is more " \
+           "predictable." in text
+    # before MR 2 (10.64 apart), after MR 4 (21.28 apart): wider; percentages are percentage points apart
+    wider = narrate(xmr([50, 52] * 6 + [49, 53] * 6, phase_starts=[12]), unit="%", measure="failure demand")
+    assert "The limits are wider than before the change (21 percentage points apart, were 11 percentage points): " \
+           "the system is less predictable." in wider
+    # within a tenth: nothing said; one phase: nothing said
+    same = narrate(xmr([10, 12] * 6 + [20, 22] * 6, phase_starts=[12]))
+    assert "limits are" not in same and "limits are" not in narrate(xmr([10, 12] * 6))

@@ -133,7 +133,7 @@ def capability_chart(result: XmrResult, *, ax=None, title: str | None = None, un
             ax.annotate(label, (left, 1), xycoords=("data", "axes fraction"), xytext=(3, -3),
                         textcoords="offset points", ha="left", va="top", fontsize=8, color=CENTRE_COLOUR,
                         bbox=dict(boxstyle="round,pad=0.25", fc=(1, 1, 1, 0.85), ec=edge),
-                        gid=f"phase_label_{k}")
+                        gid=f"phase_label_{k}", parse_math=False)  # a condition's "$" is text, not maths
 
     target = result.target
     if target is not None:

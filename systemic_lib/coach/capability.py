@@ -1,8 +1,10 @@
 """Step 4, Capability: the measures chosen in step 2 on capability charts, with the measure stage's narration.
 
 The coach can mark a date as a system change (a new phase): it is saved in council.yaml (``system_changes``, with a
-label) by ``council_edit.add_system_change`` and the charts are redrawn with the limits recalculated from it. The
-figures are the measure stage's own (``measure.load``), so the next report shows the same.
+label) by ``council_edit.add_system_change`` and the charts are redrawn with the limits recalculated from it. A
+system condition the team marked changed with a date is a phase too (``Stage.phases``); the team can turn that off
+for each condition here (its ``phase`` column). The figures are the measure stage's own (``measure.load``), so the
+next report shows the same.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 
 import ipywidgets as w
+import pandas as pd
 
-from .. import council_edit, measure
+from .. import conditions, council_edit, measure
 from ..charts.measure import chart
 from ..errors import SystemicError
 from ..stages import Stage
@@ -59,4 +62,39 @@ def build(app) -> w.Widget:
         ui.heading("Capability", "What does the system predictably achieve against purpose? Grey points are noise; "
                                  "blue and orange are signals. Only a known change to the system starts a new phase."),
         w.VBox([when, label, mark, said], layout=w.Layout(border="1px solid #9aa7b3", padding="8px")),
+        changed_conditions(app, lambda: setattr(shown, "value", charts_html(app.folder, app.service))),
         shown])
+
+
+def changed_conditions(app, redraw) -> w.Widget:
+    """The service's system conditions marked changed with a date, each with "show as a phase" (saved in
+    system_conditions' ``phase`` column; the charts are redrawn)."""
+    try:
+        frame = conditions.conditions(app.folder, app.service)
+    except SystemicError as exc:
+        return ui.html(ui.message("problem", f"System conditions cannot be read: {exc}"))
+    changed = frame[frame["status"].eq("changed").fillna(False) & frame["changed_at"].notna()]
+    if changed.empty:
+        return ui.html("<p class='note'>No system condition is marked changed with a date yet. When one is (step 6 "
+                       "or the learning log), its change shows here and on the charts as a new phase.</p>")
+    said = ui.html()
+    boxes = []
+    for (_, row), text in zip(changed.iterrows(), conditions.words_of(changed)):
+        box = w.Checkbox(value=bool(True if pd.isna(row["phase"]) else row["phase"]), indent=False,
+                         description=f"{row['changed_at']:%d %b %Y}: {text}", layout=w.Layout(width="95%"))
+        box.add_class("coach-condition-phase")
+
+        def on_toggle(change, condition_id=row["id"], text=text):
+            try:
+                conditions.set_condition(app.folder, condition_id, phase=change["new"])
+            except SystemicError as exc:
+                said.value = ui.message("problem", f"Not saved: {exc}")
+                return
+            redraw()
+            said.value = ui.message("ok", f"“{text}” is {'shown' if change['new'] else 'no longer shown'} as a "
+                                          "phase on the capability charts (saved in system_conditions).")
+
+        box.observe(on_toggle, "value")
+        boxes.append(box)
+    return w.VBox([ui.html("<h3>System conditions the team changed: show each as a phase?</h3>"), *boxes, said],
+                  layout=w.Layout(border="1px solid #9aa7b3", padding="8px"))

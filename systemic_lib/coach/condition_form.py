@@ -7,6 +7,8 @@ the step it was raised in filled in.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import ipywidgets as w
 
 from .. import conditions
@@ -33,11 +35,15 @@ class ConditionForm(w.VBox):
                                    layout=ui.WIDE, style=ui.LABEL)
         self.who_can_change = w.Text(description="Who can change it", layout=ui.WIDE, style=ui.LABEL)
         self.status = w.Dropdown(description="Status", options=LEARNING_STATUS, value="open", style=ui.LABEL)
+        self.changed_at = w.DatePicker(description="Changed on", value=dt.date.today(), style=ui.LABEL,
+                                       layout=w.Layout(display="none"))  # shown for a change: its phase starts there
+        self.status.observe(lambda c: setattr(self.changed_at.layout, "display",
+                                              None if c["new"] == "changed" else "none"), "value")
         self.add = ui.button("Add this system condition", primary=True, classes=("coach-add-condition",))
         self.message = ui.html()
         self.add.on_click(lambda _: self.submit())
         super().__init__([self.raised_in, self.waste_seen, self.system_condition, self.thinking,
-                          self.who_can_change, self.status, self.add, self.message])
+                          self.who_can_change, self.status, self.changed_at, self.add, self.message])
         self.add_class("coach-condition-form")
 
     def submit(self) -> str | None:
@@ -50,7 +56,8 @@ class ConditionForm(w.VBox):
                 self.council_dir, service=self.service, raised_in=self.raised_in.value,
                 waste_seen=self.waste_seen.value.strip(), system_condition=self.system_condition.value.strip(),
                 thinking=self.thinking.value.strip(), who_can_change=self.who_can_change.value.strip(),
-                status=self.status.value)
+                status=self.status.value,
+                changed_at=self.changed_at.value if self.status.value == "changed" else None)
         except SystemicError as exc:
             self.message.value = ui.message("problem", f"Not added: {exc}")
             return None

@@ -11,7 +11,8 @@ from . import ui
 from .condition_form import ConditionForm
 
 SHOWN = {"id": "id", "raised_in": "raised at", "waste_seen": "waste we see", "system_condition": "system condition",
-         "thinking": "thinking behind it", "who_can_change": "who can change it", "status": "status"}
+         "thinking": "thinking behind it", "who_can_change": "who can change it", "status": "status",
+         "changed_at": "changed on"}
 
 
 def table_html(council_dir, service: str) -> str:

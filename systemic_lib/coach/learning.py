@@ -7,6 +7,7 @@ import ipywidgets as w
 
 from .. import experiment
 from ..council import load_council
+from ..learning_log import with_condition_text
 from ..stages import Stage
 from ..widgets.experiment import learning_log_form
 from . import ui
@@ -18,6 +19,8 @@ def entries_html(council_dir, service: str) -> str:
         return "<p class='note'>No learning-log entries yet.</p>"
     log = council.load("learning_log").frame
     log = log[log["service"] == service]
+    if council.has_table("system_conditions") and not council.load("system_conditions").errors:
+        log = with_condition_text(log, council.load("system_conditions").frame)  # the condition's words, by its id
     cols = [c for c in ("date", "what_we_tried", "what_we_learned", "system_condition", "status") if c in log]
     return ui.table(log[cols].rename(columns=lambda c: c.replace("_", " ")), empty="No learning-log entries yet.")
 

@@ -24,7 +24,7 @@ from .. import endtoend, flow, moved
 from ..contract import WARNING, Problem, TableResult, empty_frame
 from ..council import within_period
 from ..errors import ContractError
-from ..learning_log import conditions_to_act_on
+from ..learning_log import conditions_to_act_on, with_condition_text
 from .cohorts import CASE_TABLE_COLUMNS, REASONS, Cohorts, _empty_case_table, case_counts, cohort_cases
 from .comparison import (BASES, BY_TYPE, MEASURES, Measure, change_text, compare, comparison_table, headline_text,
                          interval_text, km_median)
@@ -153,6 +153,16 @@ def load(stage, *, basis: str = "per case", resamples: int = 2000, seed: int = 2
     has_log = stage.has("learning_log")
     log = stage.table("learning_log") if has_log else empty_frame("learning_log")
     log_problems = stage.load("learning_log").problems if has_log else []
+    if has_log and log["condition_id"].notna().any():  # the entries' conditions are read from their one record
+        conditions, condition_problems = stage.table_or_empty("system_conditions", period=False)
+        log, log_problems = with_condition_text(log, conditions), log_problems + condition_problems
+        unknown = sorted(set(log["condition_id"].dropna().astype(str)) - set(conditions["id"].astype(str)))
+        if unknown:
+            log_problems.append(Problem(
+                stage.load("learning_log").path.name, f"links to system conditions that system_conditions has not "
+                f"got ({', '.join(unknown[:5])}); their entries keep their own words",
+                "correct condition_id, or add the condition", column="condition_id", count=len(unknown),
+                severity=WARNING))
     dated = pd.concat([cohorts.cases["opened_at"], cohorts.cases["completed_at"]]).dropna()
     first_last = (dated.min(), dated.max()) if len(dated) else (stage.start, stage.end)
     return ExperimentData(stage.service_id, stage.service_name, spec.team if spec else None, start,

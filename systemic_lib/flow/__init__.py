@@ -151,8 +151,9 @@ def summary(data) -> dict:
 
 
 def phases(stage) -> dict:
-    """Known system changes for the stage's service, as ``phase_starts`` and ``phase_labels`` for the chart."""
-    changes = stage.system_changes()
+    """The stage's phases (``Stage.phases``: system changes and changed conditions), as ``phase_starts`` and
+    ``phase_labels`` for the chart."""
+    changes = stage.phases()
     return {"phase_starts": [pd.Timestamp(c.date) for c in changes],
             "phase_labels": [c.label for c in changes] if changes else None}
 

@@ -48,11 +48,14 @@ def show_conditions(stage, raised_in: str) -> None:
     else:
         report.note(f"{words.count(len(mine), 'system condition')} raised at the {step} step: {_by_status(mine)}.")
         rows = mine.sort_values(["raised_at", "id"], kind="stable")
-        report.table(pd.DataFrame({
+        table = pd.DataFrame({
             "Waste seen": rows["waste_seen"], "System condition": rows["system_condition"],
             "Thinking behind it": rows["thinking"], "Who can change it": rows["who_can_change"],
             "Status": rows["status"].fillna(_NOT_SET), "Raised": rows["raised_at"].dt.date,
-        }), max_rows=max(30, len(rows)))
+        })
+        if rows["changed_at"].notna().any():  # a changed condition starts a phase on the capability charts
+            table["Changed on"] = rows["changed_at"].dt.date
+        report.table(table, max_rows=max(30, len(rows)))
     report.problems(problems, title="Problems in system_conditions")
 
 
