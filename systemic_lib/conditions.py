@@ -126,8 +126,10 @@ def from_learning_log(log: pd.DataFrame, *, existing: pd.DataFrame | None = None
 
 
 def migrate_learning_log(council_dir) -> int:
-    """Copy the learning log's system conditions into ``system_conditions`` (new ids, raised in the experiment);
-    return how many were added. Running it again adds nothing. The learning log itself is left as it is."""
+    """Copy the learning log's system conditions into ``system_conditions`` (new ids, raised in the experiment) and
+    link each learning-log entry to its condition by ``condition_id``, its own copy of the words cleared; return how
+    many conditions were added. Running it again adds and changes nothing. Both writes are atomic, under the
+    tables' locks, previous versions kept."""
     council = load_council(council_dir)
     log_path = find_table_file(council.path, "learning_log")
     if log_path is None:
@@ -136,23 +138,44 @@ def migrate_learning_log(council_dir) -> int:
     if log.errors:
         raise ContractError(log.errors, f"{log_path.name} has errors, so its system conditions were not copied: "
                             + "; ".join(p.describe() for p in log.errors[:3]))
-    with locked(council.path / TABLE):
+    with locked(council.path / "learning_log"), locked(council.path / TABLE):
         path = find_table_file(council.path, TABLE) or council.path / f"{TABLE}.csv"
         existing = _existing(path)
         parsed = parse_table(existing, TABLE, file=path.name).frame if len(existing) else empty_frame(TABLE)
         new = from_learning_log(log.frame, existing=parsed)
-        if new.empty:
-            return 0
-        ids = list(existing["id"])
         rows = []
+        ids = list(existing["id"])
         for _, r in new.iterrows():
             text = {k: _date_text(r[k]) if k in ("raised_at", "changed_at") else ("" if pd.isna(r[k]) else str(r[k]))
                     for k in FIELDS}
             text["id"] = _next_id(ids)
             ids.append(text["id"])
             rows.append(text)
-        _write(path, existing, rows)
+        if rows:
+            _write(path, existing, rows)
+        _link_learning_log(log_path, pd.concat([existing, pd.DataFrame(rows, columns=existing.columns)]))
     return len(rows)
+
+
+def _link_learning_log(log_path: Path, table: pd.DataFrame) -> None:
+    """Give every learning-log entry that names a condition in words the ``condition_id`` of the system_conditions
+    row with those words (same service), and clear its own copy: the words are kept once, in system_conditions."""
+    raw, problems = read_raw(log_path, "learning_log")
+    if raw is None or "system_condition" not in raw:
+        return
+    ids = {(str(s).strip(), k): str(i) for s, k, i in
+           zip(table["service"], _key(table["system_condition"]), table["id"]) if k}
+    if "condition_id" not in raw:
+        raw["condition_id"] = ""
+    unlinked = raw["condition_id"].fillna("").astype(str).str.strip().eq("")
+    found = pd.Series([ids.get((str(s).strip(), k), "") for s, k in
+                       zip(raw["service"], _key(raw["system_condition"]))], index=raw.index)
+    link = unlinked & found.ne("")
+    if not link.any():
+        return
+    raw.loc[link, "condition_id"] = found[link]
+    raw.loc[link, "system_condition"] = ""
+    write_table_atomic(raw.fillna(""), log_path, keep_previous=True, sheet="learning_log")
 
 
 def set_condition(council_dir, condition_id: str, *, status=None, changed_at=None, phase=None) -> None:

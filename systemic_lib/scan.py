@@ -334,7 +334,7 @@ def load(stage, *, top: int = 3) -> ScanData:
                                 cases=tables["cases"], data_end=ends, contacts=whole, closing=stage_closing(stage))
     measured = {name: tables[name] for name in ("demand", "cases") if stage.has(name) and name not in errors}
     caps = capabilities(measured, council.spec.services, start=stage.start, end=stage.end, errors=errors,
-                        changes={s: [(c.date, c.label) for c in council.system_changes(s)] for s in services},
+                        changes={s: [(p.date, p.label) for p in stage.phases(s)] for s in services},
                         contacts=whole, data_end=ends)
     table = organisation_scan(contacts, services=services, top=top, flow=flow, capabilities=caps)
     events = tables["events"]

@@ -113,6 +113,7 @@ class Stage:
         self.end = pd.Timestamp(period_end) if period_end else None
         self.output_dir = output_dir or os.environ.get("SYSTEMIC_OUTPUT_DIR")
         self._contacts: dict[bool, Contacts] = {}
+        self._phases: dict[str, list] = {}
 
     @property
     def service_id(self) -> str | None:
@@ -173,23 +174,28 @@ class Stage:
         """council.yaml's system changes for the service; a stage draws ``phases()``, which adds changed conditions."""
         return self.council.system_changes(self.service_id) if self.service else []
 
-    def phases(self) -> list:
-        """Where the service's capability charts start a new phase (``conditions.Phase``: date, label, source):
+    def phases(self, service: str | None = None) -> list:
+        """Where a service's capability charts start a new phase (``conditions.Phase``: date, label, source):
         council.yaml's system changes and the system conditions (learning-log ones included) marked changed with a
-        date, unless the team turned the phase off; one per date and label, by date. Read once."""
-        if getattr(self, "_phases", None) is None:
-            from .conditions import from_learning_log, phases
+        date, unless the team turned the phase off; one per date and label, by date. ``service`` defaults to the
+        stage's (the organisation scan names each). Read once."""
+        from .conditions import from_learning_log, phases
 
+        sid = service or self.service_id
+        if sid is None:
+            return []
+        if sid not in self._phases:
             frame = None
-            if self.service and (self.has("system_conditions") or self.has("learning_log")):
+            if self.has("system_conditions") or self.has("learning_log"):
                 frame, _ = self.table_or_empty("system_conditions", period=False)
                 if self.has("learning_log"):
                     log, _ = self.table_or_empty("learning_log", period=False)
                     more = from_learning_log(log, existing=frame)
                     if len(more):
                         frame = more if frame.empty else pd.concat([frame, more], ignore_index=True)
-            self._phases = phases(self.system_changes(), frame)
-        return self._phases
+                frame = frame[frame["service"].astype("str") == sid]
+            self._phases[sid] = phases(self.council.system_changes(sid), frame)
+        return self._phases[sid]
 
     def save(self, figures: dict, *, period: tuple | None = None) -> Path | None:
         """Write ``<stage>.json`` with the key figures plus council, service, stage and the data period."""

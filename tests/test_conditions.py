@@ -4,6 +4,7 @@ learning log's system conditions into it."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import textwrap
 import threading
 
@@ -129,8 +130,15 @@ def test_migrate_learning_log_copies_each_condition_once(council_factory):
     folder = council_factory(learning_log=LOG)
     log_before = (folder / "learning_log.csv").read_bytes()
     assert sc.migrate_learning_log(folder) == 3
-    assert sc.migrate_learning_log(folder) == 0  # idempotent
-    assert (folder / "learning_log.csv").read_bytes() == log_before
+    # each entry now links to its condition by id, its own copy of the words cleared (the old file kept as .prev)
+    linked = pd.read_csv(folder / "learning_log.csv", dtype=str, keep_default_na=False)
+    assert linked["condition_id"].tolist() == ["SC-001", "SC-001", "SC-003", "", "SC-002"]
+    assert linked["system_condition"].tolist() == [""] * 5
+    assert linked["what_we_tried"].tolist() == pd.read_csv(io.StringIO(LOG), dtype=str)["what_we_tried"].tolist()
+    assert (folder / "learning_log.csv.prev").read_bytes() == log_before
+    after_first = (folder / "learning_log.csv").read_bytes()
+    assert sc.migrate_learning_log(folder) == 0  # idempotent: nothing added, nothing rewritten
+    assert (folder / "learning_log.csv").read_bytes() == after_first
     frame = sc.conditions(folder)
     assert plain(frame[["id", "service", "system_condition", "status"]]) == [
         ["SC-001", "housing-repairs", "Pre-inspection rule", "in hand"],

@@ -573,3 +573,19 @@ def test_a_learning_log_entry_marked_changed_with_a_date_is_a_phase(tmp_path):
     assert measure.figures(data)["phases_used"] == [
         {"date": "2024-03-25", "label": "Pre-inspection rule", "source": "system condition LL-2"}]
     assert [p["mean"] for p in _by_id(data.results)["end_to_end_days"].result.phases] == [31, 11]
+
+
+def test_the_organisation_scan_starts_the_same_phase_at_a_changed_condition(tmp_path):
+    """The scan's capability column reads the same phases as the measure stage: its end-to-end capability is the
+    per-case chart's latest phase, which starts at the changed condition's date."""
+    from systemic_lib import scan
+
+    folder = conditions_council(tmp_path)
+    per_case = measure.figures(measure.load(Stage(folder, "housing-repairs", "measure")))["end_to_end_per_case"]
+    stage = Stage(folder, None, "organisation_scan")
+    assert [p.source for p in stage.phases("housing-repairs")] == ["system condition SC-001"]
+    cap = scan.load(stage).table.set_index("service").loc["housing-repairs", "end_to_end_capability"]
+    assert len(per_case["phases"]) == 2
+    assert cap["mean"] == pytest.approx(per_case["phases"][-1]["mean"], abs=0.01)
+    off = Stage(conditions_council(tmp_path / "off", phase="no"), None, "organisation_scan")
+    assert off.phases("housing-repairs") == []
