@@ -499,3 +499,22 @@ def test_the_condition_form_asks_when_a_changed_condition_was_changed(tmp_path):
     second = form.submit()
     rows = pd.read_csv(council / "system_conditions.csv", dtype=str, keep_default_na=False).set_index("id")
     assert rows.loc[second, "changed_at"] == ""
+
+
+def test_opening_a_council_moves_its_learning_log_conditions_into_system_conditions(tmp_path):
+    """A council that kept its conditions in the learning log: the app turns them into system_conditions rows once
+    and links each entry by id, so every step reads the one record."""
+    from systemic_lib.coach.app import App
+
+    log = ("date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status\n"
+           "2024-01-10,housing-repairs,Diagnose on the first call,,Pre-inspection rule,A second visit,Head of "
+           "Repairs,open\n")
+    council = write_council(tmp_path / "testshire", {**TESTSHIRE, "learning_log.csv": log})
+    App(council)
+    rows = pd.read_csv(council / "system_conditions.csv", dtype=str, keep_default_na=False)
+    assert rows[["id", "system_condition", "raised_in"]].values.tolist() == [
+        ["SC-001", "Pre-inspection rule", "experiment"]]
+    entry = pd.read_csv(council / "learning_log.csv", dtype=str, keep_default_na=False).iloc[0]
+    assert (entry["condition_id"], entry["system_condition"]) == ("SC-001", "")
+    App(council)  # again: nothing more
+    assert len(pd.read_csv(council / "system_conditions.csv")) == 1

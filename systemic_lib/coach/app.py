@@ -14,6 +14,8 @@ from pathlib import Path
 import ipywidgets as w
 from IPython.display import display
 
+from .. import conditions
+from ..errors import ContractError
 from . import RAISED_IN, STEPS, STEP_IDS, state, ui
 from .readiness import check, problem_rows
 
@@ -40,6 +42,10 @@ class App:
         if self.readiness.errors:
             self._show_errors()
             return
+        try:  # a council that kept its conditions in the learning log: they become system_conditions rows, once
+            conditions.migrate_learning_log(self.folder)
+        except ContractError:  # a learning log with errors stays as it is; the stages still read it
+            pass
         saved = state.read(self.folder)
         services = self.readiness.services
         self.service = next(s for s in (service, saved.get("service"), *services) if s in services)
