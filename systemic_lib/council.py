@@ -374,9 +374,52 @@ def within_period(frame: pd.DataFrame, column: str, start=None, end=None) -> pd.
     return frame[keep]
 
 
+#: the council a batch's kernel zygote read before forking that council's kernels (``preload``):
+#: resolved folder -> (its stamp, the Council with its tables loaded)
+_PRELOADED: dict[str, tuple[tuple, "Council"]] = {}
+
+
+def _stamp(path: Path) -> tuple:
+    """What a preloaded council depends on: each file in its folder (name, size, modification time) and the
+    table cache in use."""
+    from .cache import folder
+
+    files = []
+    for entry in sorted(path.iterdir()):
+        if entry.is_file():
+            st = entry.stat()
+            files.append((entry.name, st.st_size, st.st_mtime_ns))
+    return str(folder()), tuple(files)
+
+
+def preload(path) -> None:
+    """Read a council and every table it has (with the raw text) into this process, so that ``load_council`` of
+    the same, unchanged folder here or in a process forked from here reuses them instead of reading them again.
+
+    The batch's kernel zygote calls this before forking each kernel (``kernels.py``): a worker renders the
+    notebooks of one council in a row, and each forked kernel then starts with the council's tables in memory
+    (shared, copy-on-write), not re-read and decoded from the cache. One council at a time is kept."""
+    path = Path(path).resolve()
+    stamp = _stamp(path)
+    held = _PRELOADED.get(str(path))
+    if held is not None and held[0] == stamp:
+        return
+    _PRELOADED.clear()
+    council = load_council(path)
+    for name in TABLES:
+        if find_table_file(path, name) is not None:
+            council.load(name).raw  # noqa: B018 - the raw text is read lazily; read it now
+    if _stamp(path) == stamp:  # not changed while it was read
+        _PRELOADED[str(path)] = (stamp, council)
+
+
 def load_council(path) -> Council:
     """Read ``council.yaml`` in a council folder; raise ContractError with every problem in it."""
     path = Path(path)
+    if _PRELOADED and path.is_dir():
+        held = _PRELOADED.get(str(path.resolve()))
+        if held is not None and held[0] == _stamp(path.resolve()):
+            return Council(path, held[1].spec, dict(held[1]._tables))
     yaml_path = path / "council.yaml"
     if not path.is_dir():
         raise SystemicError(f"{path}: no such council folder. A council is a folder holding council.yaml and tables.")
