@@ -48,18 +48,23 @@ def redacted(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 def _redact_columns(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """``redacted`` for any frame, empty or not: a slice of a table is given the same dtypes as the whole table
     redacted and then sliced (redaction works value by value, so the values are the same too)."""
-    if name not in REDACTED:
-        return frame
-    known = set(TABLES[name].column_names) | {"_row"}
-    columns = [c for c in frame.columns if c in REDACTED[name] or (c not in known and
-                                                                  (frame[c].dtype == object or
-                                                                   pd.api.types.is_string_dtype(frame[c])))]
+    columns = _redacted_columns(name, frame)
     if not columns:
         return frame
     out = frame.copy()
     for col in columns:
         out[col] = redact_series(out[col])
     return out
+
+
+def _redacted_columns(name: str, frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` (a table ``name``) that are redacted: its text columns and any the council added."""
+    if name not in REDACTED:
+        return []
+    known = set(TABLES[name].column_names) | {"_row"}
+    return [c for c in frame.columns if c in REDACTED[name] or (c not in known and
+                                                                (frame[c].dtype == object or
+                                                                 pd.api.types.is_string_dtype(frame[c])))]
 
 
 def _redaction_tag() -> str | None:
@@ -220,18 +225,35 @@ class Stage:
             frame = self._source.table("demand", service=self.service_id, start=self.start if period else None,
                                        end=self.end if period else None)
             if not self.has("rules"):
-                self._contacts[period] = Contacts(redacted("demand", frame))
+                self._contacts[period] = Contacts(self._redacted_contacts(frame))
             else:
                 rules = self.load("rules")
                 if rules.errors:
-                    self._contacts[period] = Contacts(redacted("demand", frame), None, list(rules.problems))
+                    self._contacts[period] = Contacts(self._redacted_contacts(frame), None, list(rules.problems))
                 else:
                     result = apply_rules(frame, rules.frame, file=rules.path.name if rules.path else "rules.csv")
-                    self._contacts[period] = Contacts(redacted("demand", result.frame), result,
+                    self._contacts[period] = Contacts(self._redacted_contacts(result.frame), result,
                                                       list(result.problems))
             got = self._contacts[period]
             got.frame = with_source(got.frame)
         return self._contacts[period]
+
+    def _redacted_contacts(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``redacted("demand", frame)``. When ``frame`` holds every contact of the council in file order (the
+        organisation scan over all data), each column the rules left as the file has it is taken from the whole
+        table's redacted copy (made once per batch run) instead of being redacted again."""
+        whole = self._source.load("demand")
+        if frame.empty or len(frame) != len(whole.frame) or whole.errors:
+            return redacted("demand", frame)
+        source, copy = whole.frame, None
+        out = frame.copy()
+        for col in _redacted_columns("demand", frame):
+            if col in source.columns and source.index.equals(out.index) and frame[col].equals(source[col]):
+                copy = self.load("demand").frame if copy is None else copy
+                out[col] = copy[col]
+            else:
+                out[col] = redact_series(out[col])
+        return out
 
     def system_changes(self) -> list:
         return self.council.system_changes(self.service_id) if self.service else []

@@ -77,3 +77,24 @@ def test_the_whole_table_redacted_is_kept_in_the_table_cache_and_read_back(counc
     assert len(stored) == 1
     text = pd.read_parquet(stored[0]).to_csv()
     assert "07700 900123" not in text and "jo@example.org" not in text and "07700" not in text
+
+
+def test_council_wide_contacts_reuse_the_whole_table_s_redacted_copy(council_factory, monkeypatch, tmp_path):
+    """The organisation scan's contacts (every contact, rules applied) are the same as redacting them afresh; the
+    columns the rules did not touch come from the whole table's redacted copy, which is redacted only once."""
+    rules = "service,column,pattern,classification,failure_type\n,verbatim,chasing,failure,progress chasing\n"
+    folder = council_factory(demand=DEMAND.replace("Chasing,write to jo@example.org,failure,progress chasing",
+                                                   "Chasing,chasing jo@example.org,,"), rules=rules)
+    from systemic_lib.classify import apply_rules, with_source
+
+    source = Stage(folder, None, "organisation_scan")._source
+    ruled = apply_rules(source.table("demand"), source.load("rules").frame, file="rules.csv")
+    expected = with_source(redacted("demand", ruled.frame))  # every column redacted afresh
+    sizes = _counting(monkeypatch)
+    fresh = Stage(folder, None, "organisation_scan")
+    fresh.load("demand").frame  # the whole table's redacted copy, as the scan reads it anyway
+    made = len(sizes)
+    got = fresh.contacts(period=False)
+    pd.testing.assert_frame_equal(got.frame, expected, check_exact=True)
+    assert got.by_rules == 1 and "jo@example.org" not in got.frame.to_csv()
+    assert len(sizes) - made < made  # only the columns the rules changed were redacted again
