@@ -296,11 +296,18 @@ class Council:
         if result.errors:
             raise ContractError(result.errors)
         frame = result.frame
-        if rows:
-            frame = frame.assign(_row=frame.index + 2)
-        if service is not None:
+        cut = getattr(result, "service_frames", None)  # each service's rows, cut once by ``preload``
+        if service is not None and cut is not None and service in cut:
             self.service(service)
-            frame = frame[frame["service"] == service]
+            frame = cut[service]
+            if rows:
+                frame = frame.assign(_row=frame.index + 2)
+        else:
+            if rows:
+                frame = frame.assign(_row=frame.index + 2)
+            if service is not None:
+                self.service(service)
+                frame = frame[frame["service"] == service]
         time_col = _TIME_COLUMN.get(name)
         if time_col and (start is not None or end is not None):
             frame = within_period(frame, time_col, start, end)
@@ -408,9 +415,24 @@ def preload(path) -> None:
     council = load_council(path)
     for name in TABLES:
         if find_table_file(path, name) is not None:
-            council.load(name).raw  # noqa: B018 - the raw text is read lazily; read it now
+            _cut_by_service(council.load(name))
     if _stamp(path) == stamp:  # not changed while it was read
         _PRELOADED[str(path)] = (stamp, council)
+
+
+def _cut_by_service(result: TableResult) -> None:
+    """Each service's rows of a table, cut once (``service_frames``), and of its raw text, as the demand checks
+    cut it (``service_raw``: rows and their positions in the file): every kernel forked after ``preload`` asks
+    for one service's rows, which would otherwise be cut from the whole council's table in each."""
+    frame, raw = result.frame, result.raw
+    if result.errors or frame.empty or "service" not in frame.columns:
+        return
+    groups = frame.groupby("service", sort=False, dropna=True).indices
+    result.service_frames = {str(k): frame.take(v) for k, v in groups.items()}
+    if raw is not None and "service" in raw.columns:
+        keys = raw["service"].astype(str).str.strip()
+        groups = keys.groupby(keys.to_numpy(), sort=False).indices
+        result.service_raw = {str(k): (raw.take(v).reset_index(drop=True), v) for k, v in groups.items()}
 
 
 def load_council(path) -> Council:

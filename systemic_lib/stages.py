@@ -141,6 +141,10 @@ class _RedactedTable(TableResult):
         only those rows are redacted, unless the whole raw text already is."""
         import numpy as np
 
+        cut = getattr(self._source, "service_raw", None)  # cut once by ``council.preload``
+        if self._raw_done is None and cut is not None and service in cut:
+            rows, positions = cut[service]
+            return _redact_columns(self.name, rows), positions
         whole = self._raw_done if self._raw_done is not None else self._source.raw
         positions = np.arange(len(whole))
         if "service" in whole.columns:
