@@ -5,7 +5,8 @@
 * pool, before: ``systemic_lib.batch`` planning + ``pool.execute`` with a cold kernel per notebook and every
   notebook parsing its tables (the batch before this work);
 * pool, new: the same with the table cache (each council parsed once, while planning) and warm kernels (forked
-  from a per-worker zygote that imported the libraries once).
+  from a per-worker zygote that imported the libraries once and read the job's council once, cut by service:
+  ``council.preload``), jobs council by council with the organisation scan first (``pool.run_order``).
 
 Core-seconds are user + system CPU of this process and every process it waited for (workers, kernels, papermill
 and nbconvert commands), measured with ``getrusage``; the pool uses ``spawn`` workers here so that they (and their

@@ -61,6 +61,7 @@ class CachedTableResult(TableResult):
 
     _raw_path: Path | None = None
     _raw_loaded = None
+    _entry: Path | None = None  #: the cache entry it was loaded from (``derived`` keeps its frames there)
 
     @property
     def raw(self):  # type: ignore[override]
@@ -93,6 +94,33 @@ def cached_table(path: Path, table: str, services, read) -> TableResult:
     return result
 
 
+def derived(result: TableResult, tag: str, make) -> pd.DataFrame:
+    """A frame made from a table (the stages' redacted copy), kept in the table's cache entry, so that it is made
+    once per entry instead of in every notebook: read from ``<entry>/<tag>.parquet`` when there, else ``make()``,
+    stored there when it reads back identical. A table that did not come from the cache: ``make()``.
+
+    ``tag`` must name everything the frame depends on besides the table (e.g. a hash of the code that makes it).
+    Only what ``make`` returns is stored: the stages store redacted text here, never text the entry lacks."""
+    entry = getattr(result, "_entry", None)
+    if entry is None:
+        return make()
+    path = entry / f"{tag}.parquet"
+    if path.exists():
+        try:
+            return pd.read_parquet(path)
+        except Exception:  # noqa: BLE001 - damaged: made again and replaced
+            path.unlink(missing_ok=True)
+    frame = make()
+    tmp = entry / f".{tag}.{os.getpid()}.tmp"
+    try:
+        frame.to_parquet(tmp)
+        _assert_same(frame, pd.read_parquet(tmp))
+        os.replace(tmp, path)
+    except Exception:  # noqa: BLE001 - not stored (a column Parquet cannot hold exactly, a full disk): made each time
+        tmp.unlink(missing_ok=True)
+    return frame
+
+
 def _load(entry: Path, path: Path, table: str) -> TableResult:
     meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
     if not meta.get("faithful"):
@@ -100,6 +128,7 @@ def _load(entry: Path, path: Path, table: str) -> TableResult:
     frame = pd.read_parquet(entry / "frame.parquet")
     problems = [Problem(**p) for p in meta["problems"]]
     result = CachedTableResult(table, frame, problems, path)
+    result._entry = entry
     result._raw_path = entry / "raw.parquet" if meta.get("raw") else None
     os.utime(entry / "meta.json")  # used: kept by prune
     return result

@@ -296,11 +296,18 @@ class Council:
         if result.errors:
             raise ContractError(result.errors)
         frame = result.frame
-        if rows:
-            frame = frame.assign(_row=frame.index + 2)
-        if service is not None:
+        cut = getattr(result, "service_frames", None)  # each service's rows, cut once by ``preload``
+        if service is not None and cut is not None and service in cut:
             self.service(service)
-            frame = frame[frame["service"] == service]
+            frame = cut[service]
+            if rows:
+                frame = frame.assign(_row=frame.index + 2)
+        else:
+            if rows:
+                frame = frame.assign(_row=frame.index + 2)
+            if service is not None:
+                self.service(service)
+                frame = frame[frame["service"] == service]
         time_col = _TIME_COLUMN.get(name)
         if time_col and (start is not None or end is not None):
             frame = within_period(frame, time_col, start, end)
@@ -374,9 +381,67 @@ def within_period(frame: pd.DataFrame, column: str, start=None, end=None) -> pd.
     return frame[keep]
 
 
+#: the council a batch's kernel zygote read before forking that council's kernels (``preload``):
+#: resolved folder -> (its stamp, the Council with its tables loaded)
+_PRELOADED: dict[str, tuple[tuple, "Council"]] = {}
+
+
+def _stamp(path: Path) -> tuple:
+    """What a preloaded council depends on: each file in its folder (name, size, modification time) and the
+    table cache in use."""
+    from .cache import folder
+
+    files = []
+    for entry in sorted(path.iterdir()):
+        if entry.is_file():
+            st = entry.stat()
+            files.append((entry.name, st.st_size, st.st_mtime_ns))
+    return str(folder()), tuple(files)
+
+
+def preload(path) -> None:
+    """Read a council and every table it has (with the raw text) into this process, so that ``load_council`` of
+    the same, unchanged folder here or in a process forked from here reuses them instead of reading them again.
+
+    The batch's kernel zygote calls this before forking each kernel (``kernels.py``): a worker renders the
+    notebooks of one council in a row, and each forked kernel then starts with the council's tables in memory
+    (shared, copy-on-write), not re-read and decoded from the cache. One council at a time is kept."""
+    path = Path(path).resolve()
+    stamp = _stamp(path)
+    held = _PRELOADED.get(str(path))
+    if held is not None and held[0] == stamp:
+        return
+    _PRELOADED.clear()
+    council = load_council(path)
+    for name in TABLES:
+        if find_table_file(path, name) is not None:
+            _cut_by_service(council.load(name))
+    if _stamp(path) == stamp:  # not changed while it was read
+        _PRELOADED[str(path)] = (stamp, council)
+
+
+def _cut_by_service(result: TableResult) -> None:
+    """Each service's rows of a table, cut once (``service_frames``), and of its raw text, as the demand checks
+    cut it (``service_raw``: rows and their positions in the file): every kernel forked after ``preload`` asks
+    for one service's rows, which would otherwise be cut from the whole council's table in each."""
+    frame, raw = result.frame, result.raw
+    if result.errors or frame.empty or "service" not in frame.columns:
+        return
+    groups = frame.groupby("service", sort=False, dropna=True).indices
+    result.service_frames = {str(k): frame.take(v) for k, v in groups.items()}
+    if raw is not None and "service" in raw.columns:
+        keys = raw["service"].astype(str).str.strip()
+        groups = keys.groupby(keys.to_numpy(), sort=False).indices
+        result.service_raw = {str(k): (raw.take(v).reset_index(drop=True), v) for k, v in groups.items()}
+
+
 def load_council(path) -> Council:
     """Read ``council.yaml`` in a council folder; raise ContractError with every problem in it."""
     path = Path(path)
+    if _PRELOADED and path.is_dir():
+        held = _PRELOADED.get(str(path.resolve()))
+        if held is not None and held[0] == _stamp(path.resolve()):
+            return Council(path, held[1].spec, dict(held[1]._tables))
     yaml_path = path / "council.yaml"
     if not path.is_dir():
         raise SystemicError(f"{path}: no such council folder. A council is a folder holding council.yaml and tables.")

@@ -27,16 +27,22 @@ def data_problems(stage, *, service: str | None = None) -> list[Problem]:
     result = council.load("demand")
     if result.path is None:
         return []
-    if result.raw is None:
+    if not (result.has_raw if hasattr(result, "has_raw") else result.raw is not None):
         return list(result.problems)
-    raw, file = result.raw, result.path.name
-    positions = np.arange(len(raw))
+    file = result.path.name
     if service is None:
+        raw = result.raw
+        positions = np.arange(len(raw))
         problems, frame = list(result.problems), result.frame
     else:
-        if "service" in raw.columns:
-            keep = raw["service"].astype(str).str.strip().eq(service).to_numpy()
-            raw, positions = raw[keep].reset_index(drop=True), positions[keep]
+        if hasattr(result, "raw_of_service"):  # a stage's table: only the service's rows are redacted
+            raw, positions = result.raw_of_service(service)
+        else:
+            raw = result.raw
+            positions = np.arange(len(raw))
+            if "service" in raw.columns:
+                keep = raw["service"].astype(str).str.strip().eq(service).to_numpy()
+                raw, positions = raw[keep].reset_index(drop=True), positions[keep]
         parsed = parse_table(raw, "demand", file=file, services=set(council.services))
         problems, frame = parsed.problems, parsed.frame
 

@@ -181,6 +181,7 @@ def serve(path: str) -> None:
         except (OSError, ValueError):
             conn.close()
             continue
+        _preload(request.get("env") or {})
         pid = os.fork()
         if pid == 0:
             listener.close()
@@ -199,6 +200,34 @@ def serve(path: str) -> None:
             pass
     while children:
         _reap(children, block=True)
+
+
+PRELOAD_COUNCIL = "SYSTEMIC_PRELOAD_COUNCIL"  #: the council folder of the job a kernel is asked for (set by the worker)
+
+
+def _preload(env: dict) -> None:
+    """Before forking a kernel for a job of a council, read that council's tables here once (``council.preload``),
+    with the table cache the job uses: the kernels of that council then start with them. Never fails the kernel."""
+    folder = env.get(PRELOAD_COUNCIL)
+    if not folder:
+        return
+    from systemic_lib import cache
+    from systemic_lib.council import preload
+
+    before = os.environ.get(cache.ENV)
+    try:
+        if env.get(cache.ENV):
+            os.environ[cache.ENV] = env[cache.ENV]
+        else:
+            os.environ.pop(cache.ENV, None)
+        preload(folder)
+    except Exception:  # noqa: BLE001 - the kernel reads (and reports on) the council itself
+        pass
+    finally:
+        if before is None:
+            os.environ.pop(cache.ENV, None)
+        else:
+            os.environ[cache.ENV] = before
 
 
 def _reap(children: set[int], *, block: bool = False) -> None:

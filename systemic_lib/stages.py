@@ -16,12 +16,14 @@ The stage contract, the same for ``demand``, ``flow``, ``experiment``, ``measure
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from . import cache
 from .contract import TABLES, Problem, TableResult, empty_frame
 from .council import Council, Service, load_council
 from .errors import ContractError
@@ -38,12 +40,15 @@ REDACTED = {name: tuple(c.name for c in t.columns if c.kind == "text") for name,
 
 def redacted(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` (a table ``name``) with personal identifiers taken out of its free-text columns."""
-    if name not in REDACTED or frame.empty:
+    if frame.empty:
         return frame
-    known = set(TABLES[name].column_names) | {"_row"}
-    columns = [c for c in frame.columns if c in REDACTED[name] or (c not in known and
-                                                                  (frame[c].dtype == object or
-                                                                   pd.api.types.is_string_dtype(frame[c])))]
+    return _redact_columns(name, frame)
+
+
+def _redact_columns(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``redacted`` for any frame, empty or not: a slice of a table is given the same dtypes as the whole table
+    redacted and then sliced (redaction works value by value, so the values are the same too)."""
+    columns = _redacted_columns(name, frame)
     if not columns:
         return frame
     out = frame.copy()
@@ -52,32 +57,100 @@ def redacted(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _redacted_columns(name: str, frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` (a table ``name``) that are redacted: its text columns and any the council added."""
+    if name not in REDACTED:
+        return []
+    known = set(TABLES[name].column_names) | {"_row"}
+    return [c for c in frame.columns if c in REDACTED[name] or (c not in known and
+                                                                (frame[c].dtype == object or
+                                                                 pd.api.types.is_string_dtype(frame[c])))]
+
+
+def _redaction_tag() -> str | None:
+    """What the redacted copy of a table depends on besides the table (the redaction code), for the cache; None
+    when a name redactor is switched on (its output is not stored)."""
+    from . import redact
+
+    if redact._name_redactor is not None:
+        return None
+    return "redacted-" + hashlib.sha256(Path(redact.__file__).read_bytes()).hexdigest()[:12]
+
+
 class _RedactedCouncil(Council):
-    """The council as a stage sees it: every table it loads has its free text redacted (read once, cached)."""
+    """The council as a stage sees it: every table it loads has its free text redacted.
+
+    ``table(name, service=...)`` cuts the council's own table to the service and period first and redacts only those
+    rows (a service is a fiftieth of a large council); ``load(name)`` (the whole table) is redacted once per batch
+    run: the table cache keeps the redacted copy beside the parsed table (``cache.derived``)."""
 
     def load(self, name: str) -> TableResult:
         if name not in self._tables:
             self._tables[name] = _RedactedTable(name, self._source.load(name))
         return self._tables[name]
 
+    def table(self, name: str, *, service: str | None = None, start=None, end=None, rows: bool = False) -> pd.DataFrame:
+        if service is None or name not in REDACTED or self._source.load(name).frame.empty:
+            return super().table(name, service=service, start=start, end=end, rows=rows)
+        return _redact_columns(name, self._source.table(name, service=service, start=start, end=end, rows=rows))
+
 
 class _RedactedTable(TableResult):
-    """A table with its free text redacted; the raw text (only needed to quote a problem's source) is redacted the
-    first time it is asked for, so a cached table's raw copy is not read for nothing."""
+    """A table with its free text redacted, each of its frame and its raw text (only needed to quote a problem's
+    source) redacted the first time it is asked for; from the table cache when the batch runs one."""
 
     def __init__(self, name: str, source: TableResult):
-        super().__init__(source.name, redacted(name, source.frame), source.problems, source.path)
-        self._source, self._raw_done = source, None
+        self._source, self._frame_done, self._raw_done = source, None, None
+        super().__init__(source.name, None, source.problems, source.path)
+
+    def _redacted(self, part: str, frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty or self.name not in REDACTED:
+            return frame
+        tag = _redaction_tag()
+        if tag is None:
+            return redacted(self.name, frame)
+        return cache.derived(self._source, f"{tag}-{part}", lambda: redacted(self.name, frame))
+
+    @property
+    def frame(self):  # type: ignore[override]
+        if self._frame_done is None:
+            self._frame_done = self._redacted("frame", self._source.frame)
+        return self._frame_done
+
+    @frame.setter
+    def frame(self, value) -> None:  # the dataclass __init__ sets it; the source's frame is used instead
+        pass
 
     @property
     def raw(self):  # type: ignore[override]
         if self._raw_done is None and self._source.raw is not None:
-            self._raw_done = redacted(self.name, self._source.raw)
+            self._raw_done = self._redacted("raw", self._source.raw)
         return self._raw_done
 
     @raw.setter
     def raw(self, value) -> None:  # the dataclass __init__ sets it; the source's raw is used instead
         pass
+
+    @property
+    def has_raw(self) -> bool:
+        """Whether the table has its raw text (without redacting it to find out)."""
+        return self._source.raw is not None
+
+    def raw_of_service(self, service: str):
+        """(raw text of the rows whose ``service`` cell is ``service``, redacted; their positions in the file's rows):
+        only those rows are redacted, unless the whole raw text already is."""
+        import numpy as np
+
+        cut = getattr(self._source, "service_raw", None)  # cut once by ``council.preload``
+        if self._raw_done is None and cut is not None and service in cut:
+            rows, positions = cut[service]
+            return _redact_columns(self.name, rows), positions
+        whole = self._raw_done if self._raw_done is not None else self._source.raw
+        positions = np.arange(len(whole))
+        if "service" in whole.columns:
+            keep = whole["service"].astype(str).str.strip().eq(service).to_numpy()
+            whole, positions = whole[keep].reset_index(drop=True), positions[keep]
+        return (whole if self._raw_done is not None else _redact_columns(self.name, whole)), positions
 
 
 @dataclass
@@ -157,18 +230,35 @@ class Stage:
             frame = self._source.table("demand", service=self.service_id, start=self.start if period else None,
                                        end=self.end if period else None)
             if not self.has("rules"):
-                self._contacts[period] = Contacts(redacted("demand", frame))
+                self._contacts[period] = Contacts(self._redacted_contacts(frame))
             else:
                 rules = self.load("rules")
                 if rules.errors:
-                    self._contacts[period] = Contacts(redacted("demand", frame), None, list(rules.problems))
+                    self._contacts[period] = Contacts(self._redacted_contacts(frame), None, list(rules.problems))
                 else:
                     result = apply_rules(frame, rules.frame, file=rules.path.name if rules.path else "rules.csv")
-                    self._contacts[period] = Contacts(redacted("demand", result.frame), result,
+                    self._contacts[period] = Contacts(self._redacted_contacts(result.frame), result,
                                                       list(result.problems))
             got = self._contacts[period]
             got.frame = with_source(got.frame)
         return self._contacts[period]
+
+    def _redacted_contacts(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``redacted("demand", frame)``. When ``frame`` holds every contact of the council in file order (the
+        organisation scan over all data), each column the rules left as the file has it is taken from the whole
+        table's redacted copy (made once per batch run) instead of being redacted again."""
+        whole = self._source.load("demand")
+        if frame.empty or len(frame) != len(whole.frame) or whole.errors:
+            return redacted("demand", frame)
+        source, copy = whole.frame, None
+        out = frame.copy()
+        for col in _redacted_columns("demand", frame):
+            if col in source.columns and source.index.equals(out.index) and frame[col].equals(source[col]):
+                copy = self.load("demand").frame if copy is None else copy
+                out[col] = copy[col]
+            else:
+                out[col] = redact_series(out[col])
+        return out
 
     def system_changes(self) -> list:
         """council.yaml's system changes for the service; a stage draws ``phases()``, which adds changed conditions."""

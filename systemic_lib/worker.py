@@ -121,6 +121,7 @@ def _prepare_worker_env(job: Job) -> None:
     """Environment the kernel inherits: batch mode, where to save <stage>.json, and systemic_lib importable."""
     os.environ["SYSTEMIC_BATCH"] = "1"
     os.environ["SYSTEMIC_OUTPUT_DIR"] = job.output_dir
+    os.environ[kernels.PRELOAD_COUNCIL] = job.council_dir  # a warm kernel's zygote reads the council once
     if job.cache_dir:
         os.environ[CACHE_ENV] = job.cache_dir
     else:

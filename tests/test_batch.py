@@ -618,3 +618,20 @@ def test_planning_folds_the_demand_workshop_s_decisions_into_demand_csv(testshir
     assert any("1 decision from the demand workshop written into the demand file" in m for m in messages)
     _, _, again = plan([testshire], tmp_path / "reports", stages=["demand"])
     assert not any("demand workshop" in m for m in again)  # folded once
+
+
+def test_jobs_run_council_by_council_with_the_organisation_scan_first(tmp_path):
+    """Workers take each council's jobs in a row (their zygote keeps that council read), the council-wide scan
+    (the longest job) first; the results still come back in job order."""
+    from systemic_lib import pool
+
+    for slug in ("northshire", "eastbrook"):
+        make_council(tmp_path / "councils", slug, slug.capitalize())
+    jobs, _, _ = plan([tmp_path / "councils"], tmp_path / "reports", notebooks_dir=FIXTURE_NOTEBOOKS)
+    order = [(jobs[i].council, jobs[i].service, jobs[i].stage) for i in pool.run_order(jobs)]
+    councils = [c for c, _, _ in order]
+    assert councils == sorted(councils, key=councils.index)  # each council's jobs together
+    for slug in ("northshire", "eastbrook"):
+        mine = [(s, st) for c, s, st in order if c == slug]
+        assert mine[0] == (None, "organisation_scan") and len(mine) == 5
+        assert mine[1:] == [(j.service, j.stage) for j in jobs if j.council == slug and j.service]

@@ -1,0 +1,43 @@
+"""Warm kernels: the zygote reads a job's council once before forking its kernel, and the kernel starts with it."""
+
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from systemic_lib import batch, council as council_module, kernels
+from test_batch import FIXTURE_NOTEBOOKS, make_council
+
+
+def test_the_zygote_preloads_the_council_a_kernel_is_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setattr(council_module, "_PRELOADED", {})
+    folder = make_council(tmp_path, "northshire", "Northshire")
+    kernels._preload({})  # no council named: nothing read
+    assert council_module._PRELOADED == {}
+    kernels._preload({kernels.PRELOAD_COUNCIL: str(folder), "SYSTEMIC_CACHE": str(tmp_path / "cache")})
+    (held,) = council_module._PRELOADED.values()
+    assert held[1].path == folder.resolve() and "demand" in held[1]._tables
+    assert held[0][0] == str(tmp_path / "cache")  # read with the job's table cache, not the zygote's own
+    kernels._preload({kernels.PRELOAD_COUNCIL: str(tmp_path / "missing")})  # never fails the kernel
+    assert len(council_module._PRELOADED) == 1
+
+
+@pytest.mark.slow
+def test_warm_kernels_start_with_the_council_read_and_cold_ones_do_not(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(FIXTURE_NOTEBOOKS, notebooks)
+    nb = nbformat.read(notebooks / "organisation_scan.ipynb", as_version=4)
+    nb.cells[-1].source = nb.cells[-1].source.replace(
+        "stage.save({", "from systemic_lib import council as _c\nstage.save({'preloaded': sorted("
+        "n for _, c in _c._PRELOADED.values() for n in c._tables), ")
+    nbformat.write(nb, notebooks / "organisation_scan.ipynb")
+    make_council(tmp_path / "councils", "northshire", "Northshire")
+    for warm in (True, False):
+        out = tmp_path / f"out-{warm}"
+        jobs, _, _ = batch.plan([tmp_path / "councils"], out, stages=["organisation_scan"], notebooks_dir=notebooks,
+                                kernel=batch.kernel_name(), cache_dir=tmp_path / "cache")
+        (result,) = batch.execute(jobs, 1, progress=False, warm_kernels=warm)
+        assert result.status == "ok", result.error
+        figures = json.loads((out / "northshire" / "organisation_scan.json").read_text())
+        assert figures["preloaded"] == (["demand"] if warm else []) and figures["services"] == 2
