@@ -32,6 +32,8 @@ __all__ = ["CASE_COLUMNS", "EndToEndCases", "Survival", "censor_date", "censor_d
            "definition_sentence", "figure_words", "within_words", "figures", "by_service", "completion_order"]
 
 _NS_PER_DAY = 86_400e9
+_NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
+_LATEST = np.iinfo(np.int64).max
 #: The per-case table: one row per case.
 CASE_COLUMNS = ["case_id", "service", "start", "start_from", "end", "open", "days", "duration"]
 START_WORDS = {"contact": "at the citizen's first contact", "opened": "when the case was opened (cases.csv)",
@@ -105,22 +107,30 @@ def censor_dates(*, demand: pd.DataFrame | None = None, events: pd.DataFrame | N
     """service -> the date its open cases are censored at: the last date in any of its demand (``received_at``),
     events (``timestamp``) and cases (``opened_at``, ``closed_at``), whole tables, capped at the end of the period
     (midnight after ``end``, its last day) when there is one. Rows without a service count as service ""."""
-    parts = []
+    latest: dict[str, int] = {}  # service -> latest date (int64 ns), each table's services factorised, not cast
     for name, frame in (("demand", demand), ("events", events), ("cases", cases)):
         if frame is None or not len(frame):
             continue
-        svc = frame["service"].astype(object).fillna("").astype(str) if "service" in frame \
-            else pd.Series("", index=frame.index)
+        if "service" in frame:
+            codes, names = pd.factorize(frame["service"], use_na_sentinel=True)
+            names = [str(v) for v in names] + [""]  # code -1 (no service) is the last
+        else:
+            codes, names = np.full(len(frame), -1, np.int64), [""]
         for col in _DATE_COLUMNS[name]:
-            if col in frame:
-                parts.append(pd.DataFrame({"service": svc.to_numpy(), "date": _naive(frame[col]).to_numpy()}))
-    if not parts:
-        return {}
-    both = pd.concat(parts, ignore_index=True).dropna(subset=["date"])
-    last = both.groupby("service")["date"].max()
+            if col not in frame:
+                continue
+            at = np.asarray(_naive(frame[col])).view(np.int64)
+            dated = at != _NAT
+            if not dated.any():
+                continue
+            most = np.full(len(names), _NAT, np.int64)
+            np.maximum.at(most, codes[dated], at[dated])  # code -1 lands on the last slot, ""
+            for k in np.flatnonzero(most != _NAT):
+                latest[names[k]] = max(latest.get(names[k], _NAT), int(most[k]))
+    cap = None
     if end is not None and not pd.isna(end):
-        last = last.clip(upper=pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
-    return {str(k): pd.Timestamp(v) for k, v in last.items()}
+        cap = pd.Timestamp(pd.Timestamp(end).normalize() + pd.Timedelta(days=1)).as_unit("ns").value
+    return {k: pd.Timestamp(min(v, cap) if cap is not None else v) for k, v in sorted(latest.items())}
 
 
 def censor_date(*, demand: pd.DataFrame | None = None, events: pd.DataFrame | None = None,
@@ -151,10 +161,6 @@ def stage_censor_date(stage) -> pd.Timestamp | dict[str, pd.Timestamp] | None:
     if stage.service is None:
         return dates
     return dates.get(stage.service_id, dates.get(""))
-
-
-_NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
-_LATEST = np.iinfo(np.int64).max
 
 
 def _ns(values) -> np.ndarray:
