@@ -52,6 +52,7 @@ class EndToEndCases:
     data_end: pd.Timestamp | None
     end_from: dict[str, int] = field(default_factory=dict)
     backwards: int = 0
+    _survival: "Survival | None" = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -75,8 +76,11 @@ class EndToEndCases:
         return self.frame[self.frame["duration"].notna()]
 
     def survival(self) -> "Survival":
-        t = self.timed()
-        return survival(t["duration"].to_numpy(dtype=float), ~t["open"].to_numpy(dtype=bool))
+        """The Kaplan–Meier estimate of these cases (computed once: the summary, figures and sentences share it)."""
+        if self._survival is None:
+            t = self.timed()
+            self._survival = survival(t["duration"].to_numpy(dtype=float), ~t["open"].to_numpy(dtype=bool))
+        return self._survival
 
 
 def closing_activities(catalogue: pd.DataFrame | None, closing=()) -> set[tuple[str, str]] | set[str]:
@@ -364,9 +368,12 @@ def survival(durations, finished) -> Survival:
     d, e = d[ok], e[ok]
     if not len(d):
         return Survival(np.array([]), np.array([]), 0, 0, 0, None)
-    times, inverse = np.unique(d, return_inverse=True)
-    deaths = np.bincount(inverse, weights=e.astype(float), minlength=len(times))
-    leaving = np.bincount(inverse, minlength=len(times))
+    order = np.argsort(d)  # one sort; each distinct time's cases are a run
+    d, e = d[order], e[order]
+    first = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
+    times = d[first]
+    deaths = np.add.reduceat(e.astype(float), first)
+    leaving = np.diff(np.r_[first, len(d)])
     at_risk = len(d) - np.concatenate([[0], np.cumsum(leaving)[:-1]])
     surviving = np.cumprod(1 - deaths / at_risk)
     return Survival(times, surviving, len(d), int(e.sum()), int((~e).sum()), float(d.max()))

@@ -560,17 +560,19 @@ def service_summary(data: pd.DataFrame, *, catalogue: pd.DataFrame | None = None
     ct = log.case_table
     g = ct.groupby("service", sort=True)
     km = {}
+    duration, is_open, days = (e2e[c].to_numpy(dtype=t) for c, t in (("duration", float), ("open", bool),
+                                                                      ("days", float)))
     for svc, idx in g.indices.items():
-        cases_ = e2e.iloc[idx]
-        timed = cases_[cases_["duration"].notna()]
-        s = survival(timed["duration"].to_numpy(float), ~timed["open"].to_numpy(bool))
-        done = cases_.loc[~cases_["open"], "days"].dropna()
-        km[svc] = {"open_cases": int(cases_["open"].sum()),
+        d, o = duration[idx], is_open[idx]
+        s = (log.end_to_end_cases.survival() if len(idx) == len(e2e)  # one service: the log's own estimate
+             else survival(d[~np.isnan(d)], ~o[~np.isnan(d)]))
+        done = pd.Series(days[idx][~o]).dropna()
+        km[svc] = {"open_cases": int(o.sum()),
                    "median_days": np.nan if s.median is None else s.median,
                    "median_at_least": np.nan if s.at_least(0.5) is None else s.at_least(0.5),
                    "p85_days": np.nan if s.p85 is None else s.p85,
                    "p85_at_least": np.nan if s.at_least(0.85) is None else s.at_least(0.85),
-                   "mean_days": done.mean() if len(done) and not cases_["open"].any() else np.nan}
+                   "mean_days": done.mean() if len(done) and not o.any() else np.nan}
     km = pd.DataFrame.from_dict(km, orient="index").reindex(g.size().index)
     classified = g["value_steps"].sum() + g["waste_steps"].sum()
     out = pd.DataFrame({
