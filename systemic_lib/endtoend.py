@@ -28,10 +28,12 @@ import pandas as pd
 
 from . import words
 
-__all__ = ["CASE_COLUMNS", "EndToEndCases", "Survival", "censor_date", "censor_dates", "stage_censor_date", "case_times", "survival", "closing_activities",
+__all__ = ["CASE_COLUMNS", "EndToEndCases", "Survival", "censor_date", "censor_dates", "stage_censor_date", "case_times", "from_steps", "survival", "closing_activities",
            "definition_sentence", "figure_words", "within_words", "figures", "by_service", "completion_order"]
 
 _NS_PER_DAY = 86_400e9
+_NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
+_LATEST = np.iinfo(np.int64).max
 #: The per-case table: one row per case.
 CASE_COLUMNS = ["case_id", "service", "start", "start_from", "end", "open", "days", "duration"]
 START_WORDS = {"contact": "at the citizen's first contact", "opened": "when the case was opened (cases.csv)",
@@ -50,6 +52,7 @@ class EndToEndCases:
     data_end: pd.Timestamp | None
     end_from: dict[str, int] = field(default_factory=dict)
     backwards: int = 0
+    _survival: "Survival | None" = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -73,8 +76,11 @@ class EndToEndCases:
         return self.frame[self.frame["duration"].notna()]
 
     def survival(self) -> "Survival":
-        t = self.timed()
-        return survival(t["duration"].to_numpy(dtype=float), ~t["open"].to_numpy(dtype=bool))
+        """The Kaplan–Meier estimate of these cases (computed once: the summary, figures and sentences share it)."""
+        if self._survival is None:
+            t = self.timed()
+            self._survival = survival(t["duration"].to_numpy(dtype=float), ~t["open"].to_numpy(dtype=bool))
+        return self._survival
 
 
 def closing_activities(catalogue: pd.DataFrame | None, closing=()) -> set[tuple[str, str]] | set[str]:
@@ -105,22 +111,30 @@ def censor_dates(*, demand: pd.DataFrame | None = None, events: pd.DataFrame | N
     """service -> the date its open cases are censored at: the last date in any of its demand (``received_at``),
     events (``timestamp``) and cases (``opened_at``, ``closed_at``), whole tables, capped at the end of the period
     (midnight after ``end``, its last day) when there is one. Rows without a service count as service ""."""
-    parts = []
+    latest: dict[str, int] = {}  # service -> latest date (int64 ns), each table's services factorised, not cast
     for name, frame in (("demand", demand), ("events", events), ("cases", cases)):
         if frame is None or not len(frame):
             continue
-        svc = frame["service"].astype(object).fillna("").astype(str) if "service" in frame \
-            else pd.Series("", index=frame.index)
+        if "service" in frame:
+            codes, names = pd.factorize(frame["service"], use_na_sentinel=True)
+            names = [str(v) for v in names] + [""]  # code -1 (no service) is the last
+        else:
+            codes, names = np.full(len(frame), -1, np.int64), [""]
         for col in _DATE_COLUMNS[name]:
-            if col in frame:
-                parts.append(pd.DataFrame({"service": svc.to_numpy(), "date": _naive(frame[col]).to_numpy()}))
-    if not parts:
-        return {}
-    both = pd.concat(parts, ignore_index=True).dropna(subset=["date"])
-    last = both.groupby("service")["date"].max()
+            if col not in frame:
+                continue
+            at = np.asarray(_naive(frame[col])).view(np.int64)
+            dated = at != _NAT
+            if not dated.any():
+                continue
+            most = np.full(len(names), _NAT, np.int64)
+            np.maximum.at(most, codes[dated], at[dated])  # code -1 lands on the last slot, ""
+            for k in np.flatnonzero(most != _NAT):
+                latest[names[k]] = max(latest.get(names[k], _NAT), int(most[k]))
+    cap = None
     if end is not None and not pd.isna(end):
-        last = last.clip(upper=pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
-    return {str(k): pd.Timestamp(v) for k, v in last.items()}
+        cap = pd.Timestamp(pd.Timestamp(end).normalize() + pd.Timedelta(days=1)).as_unit("ns").value
+    return {k: pd.Timestamp(min(v, cap) if cap is not None else v) for k, v in sorted(latest.items())}
 
 
 def censor_date(*, demand: pd.DataFrame | None = None, events: pd.DataFrame | None = None,
@@ -153,11 +167,22 @@ def stage_censor_date(stage) -> pd.Timestamp | dict[str, pd.Timestamp] | None:
     return dates.get(stage.service_id, dates.get(""))
 
 
-def _first_contact(contacts: pd.DataFrame | None) -> pd.Series:
-    if contacts is None or contacts.empty or "case_id" not in contacts or "received_at" not in contacts:
-        return pd.Series(dtype="datetime64[ns]")
-    linked = contacts[contacts["case_id"].notna() & contacts["received_at"].notna()]
-    return pd.to_datetime(linked["received_at"]).groupby(linked["case_id"].astype(str)).min()
+def _ns(values) -> np.ndarray:
+    """int64 nanoseconds of a column of (naive) dates, NaT as ``_NAT``."""
+    return np.asarray(pd.to_datetime(values).astype("datetime64[ns]")).view(np.int64)
+
+
+def _latest(*arrays: np.ndarray) -> int | None:
+    """The latest date (int64 ns) in any of the arrays, or None."""
+    found = [int(a.max()) for a in arrays if len(a) and a.max() != _NAT]
+    return max(found) if found else None
+
+
+def _days(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """Days between two int64 ns arrays (NaN where either is missing), by pandas' ``total_seconds`` as ever."""
+    known = (later != _NAT) & (earlier != _NAT)
+    delta = np.where(known, later - np.where(known, earlier, 0), _NAT).view("timedelta64[ns]")
+    return pd.TimedeltaIndex(delta).total_seconds().to_numpy(dtype=float) / 86400
 
 
 def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None = None,
@@ -170,19 +195,19 @@ def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None
     ``closes_case`` column), ``closing`` activity names that close a case. ``ids``: only these cases (default: every
     case in events or cases). ``data_end``: the censoring date for open cases (``censor_date``; a dict service -> date
     from ``censor_dates`` council-wide; default: the last date in the three tables given, every contact included); a
-    case closing after it is open at it."""
+    case closing after it is open at it. ``flow.FlowLog`` reduces its events to per-case arrays itself and calls
+    ``from_steps``, the same definition without the string-keyed group-bys."""
     first_step = closing_at = pd.Series(dtype="datetime64[ns]")
-    step_service = pd.Series(dtype=object)
-    dates = []
+    step_service = None
+    step_last = None
     if events is not None and len(events):
         ev = events[events["case_id"].notna() & events["timestamp"].notna()]
         key = ev["case_id"].astype(str)
         ts = pd.to_datetime(ev["timestamp"])
         if getattr(ts.dt, "tz", None) is not None:
             ts = ts.dt.tz_localize(None)
-        g = ts.groupby(key)
-        first_step = g.min()
-        dates.append(ts)
+        first_step = ts.groupby(key).min()
+        step_last = _latest(_ns(ts))
         if "service" in ev:
             step_service = ev["service"].astype(object).groupby(key).first()
         marked = closing_activities(catalogue, closing)
@@ -193,66 +218,112 @@ def case_times(*, events: pd.DataFrame | None = None, cases: pd.DataFrame | None
             is_close = ((svc + "\x1f" + act).isin({f"{s_}\x1f{a}" for s_, a in marked}) | act.isin(anywhere))
             is_close = is_close.to_numpy(dtype=bool)
             closing_at = ts[is_close].groupby(key[is_close]).max()
-    opened = closed = pd.Series(dtype="datetime64[ns]")
-    case_service = pd.Series(dtype=object)
-    in_cases = pd.Index([], dtype=object)
-    if cases is not None and len(cases):
-        known = cases[cases["case_id"].notna()].drop_duplicates("case_id")
-        idx = known["case_id"].astype(str)
-        in_cases = pd.Index(idx)
-        opened = pd.Series(pd.to_datetime(known["opened_at"]).to_numpy(), index=idx) if "opened_at" in known else opened
-        closed = (pd.Series(pd.to_datetime(known["closed_at"]).to_numpy(), index=idx) if "closed_at" in known
-                  else pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]"))
-        if "service" in known:
-            case_service = pd.Series(known["service"].astype(object).to_numpy(), index=idx)
-        dates += [opened, closed]
-    contact = _first_contact(contacts)
     if ids is None:
+        in_cases = pd.Index([], dtype=object)
+        if cases is not None and len(cases):
+            in_cases = pd.Index(cases.loc[cases["case_id"].notna(), "case_id"].drop_duplicates().astype(str))
         index = pd.Index(first_step.index).union(in_cases)
     else:
         index = pd.Index(pd.unique(np.asarray(ids, dtype=object).astype(str)))
-    if contacts is not None and "received_at" in contacts and len(contacts):
-        dates.append(pd.to_datetime(contacts["received_at"]))  # every contact is part of the data's span
-    contact = contact[contact.index.isin(index)]
-    service = case_service.reindex(index).fillna(step_service.reindex(index))
-    if isinstance(data_end, dict):  # council-wide: each service's own censoring date (``censor_dates``)
-        ends = pd.to_datetime(pd.Series([data_end.get(str(s), data_end.get("")) for s in service], index=index,
-                                        dtype=object)).astype("datetime64[ns]")
-        data_end = ends.max() if ends.notna().any() else None
-    else:
-        if data_end is None:
-            present = [pd.to_datetime(d).dropna() for d in dates if len(d)]
-            data_end = max((d.max() for d in present if len(d)), default=None)
-        ends = None
-    data_end = None if data_end is None or pd.isna(data_end) else pd.Timestamp(data_end)
-    if ends is None:
-        ends = pd.Series(data_end if data_end is not None else pd.NaT, index=index, dtype="datetime64[ns]")
 
     def at(s):
-        return pd.to_datetime(s.reindex(index)).astype("datetime64[ns]")
+        return _ns(s.reindex(index))
 
-    candidates = pd.DataFrame({"contact": at(contact), "opened": at(opened), "first step": at(first_step)})
-    start = candidates.min(axis=1)
-    has_start = start.notna()
-    start_from = candidates.eq(start, axis=0).idxmax(axis=1).where(has_start)
-    from_cases = index.isin(in_cases)
-    end = at(closed).where(from_cases, at(closing_at))
-    end_from = pd.Series(np.where(from_cases, "closed_at", "closing step"), index=index).where(end.notna())
-    after = (end > ends).fillna(False)
-    end = end.where(~after)
-    end_from = end_from.where(~after)
-    is_open = end.isna()
-    backwards = (end < start).fillna(False)
-    days = ((end - start).dt.total_seconds() / 86400).where(~backwards)
-    age = (ends - start).dt.total_seconds() / 86400
-    duration = days.where(~is_open, age.clip(lower=0))
-    frame = pd.DataFrame({"case_id": index.astype(str), "service": service.to_numpy(dtype=object),
-                          "start": start.to_numpy(), "start_from": start_from.to_numpy(dtype=object),
-                          "end": end.to_numpy(), "open": is_open.to_numpy(dtype=bool),
-                          "days": days.to_numpy(dtype=float), "duration": duration.to_numpy(dtype=float)})
-    counts = end_from[~backwards].value_counts()
-    return EndToEndCases(frame.reset_index(drop=True), data_end, {k: int(v) for k, v in counts.items()},
-                         int(backwards.sum()))
+    return from_steps(index, first_step=at(first_step), closing_at=at(closing_at),
+                      step_service=None if step_service is None else step_service.reindex(index).to_numpy(dtype=object),
+                      step_last=step_last, cases=cases, contacts=contacts, data_end=data_end)
+
+
+def from_steps(index: pd.Index, *, first_step: np.ndarray, closing_at: np.ndarray, step_service: np.ndarray | None,
+               step_last: int | None, cases: pd.DataFrame | None = None, contacts: pd.DataFrame | None = None,
+               data_end=None) -> EndToEndCases:
+    """``case_times`` from events already reduced per case: ``index`` the distinct case ids (text), and per case its
+    first step and last closing step (int64 nanoseconds, ``_NAT`` for none) and its first step's service (an object
+    array, or a pandas ``str`` array as ``FlowLog`` gives it, or None);
+    ``step_last`` the latest step of all (int64 ns), for the default censoring date. Cases and contacts are joined by
+    position (``Index.get_indexer``), everything else is numpy over the cases."""
+    n = len(index)
+    nat = np.full(n, _NAT, np.int64)
+    opened = closed = nat
+    service = np.full(n, np.nan, dtype=object) if step_service is None else step_service
+    pos = np.full(n, -1, np.int64)
+    latest = [] if step_last is None else [np.array([step_last], np.int64)]
+    if cases is not None and len(cases):
+        known = cases[cases["case_id"].notna()].drop_duplicates("case_id")
+        idx = pd.Index(known["case_id"].astype(str))
+        if not idx.is_unique:  # ids that differ only in type (1 and "1"): the first row counts
+            known, idx = known[~idx.duplicated()], idx[~idx.duplicated()]
+        pos = idx.get_indexer(index)
+        hit = pos >= 0
+        take = np.maximum(pos, 0)
+        if "opened_at" in known:
+            o = _ns(known["opened_at"])
+            opened = np.where(hit, o[take], _NAT) if len(o) else nat
+            latest.append(o)
+        c = _ns(known["closed_at"]) if "closed_at" in known else np.full(len(known), _NAT, np.int64)
+        closed = np.where(hit, c[take], _NAT) if len(c) else nat
+        latest.append(c)
+        if "service" in known:
+            s = known["service"].astype(object).to_numpy()
+            named = hit & pd.notna(s[take]) if len(s) else hit & False
+            if named.any():
+                service = np.where(named, s[take], np.asarray(service, dtype=object))
+    from_cases = pos >= 0
+    contact = nat
+    if contacts is not None and not contacts.empty and "case_id" in contacts and "received_at" in contacts:
+        linked = (contacts["case_id"].notna() & contacts["received_at"].notna()).to_numpy(dtype=bool)
+        received = _ns(contacts["received_at"][linked])
+        where = index.get_indexer(contacts["case_id"][linked].astype(str))
+        ok = (where >= 0) & (received != _NAT)
+        contact = np.full(n, _LATEST, np.int64)
+        np.minimum.at(contact, where[ok], received[ok])
+        contact[contact == _LATEST] = _NAT
+    if isinstance(data_end, dict):  # council-wide: each service's own censoring date (``censor_dates``)
+        codes, names = pd.factorize(service, use_na_sentinel=False)
+        per = _ns(pd.Series([data_end.get(str(s), data_end.get("")) for s in names], dtype=object))
+        ends = per[codes] if len(per) else nat
+        last = _latest(ends)
+        data_end = None if last is None else pd.Timestamp(last)
+    else:
+        if data_end is None:
+            if contacts is not None and "received_at" in contacts and len(contacts):
+                latest.append(_ns(contacts["received_at"]))  # every contact is part of the data's span
+            last = _latest(*latest)
+            data_end = None if last is None else pd.Timestamp(last)
+        data_end = None if data_end is None or pd.isna(data_end) else pd.Timestamp(data_end)
+        ends = np.full(n, _NAT if data_end is None else pd.Timestamp(data_end).as_unit("ns").value, np.int64)
+
+    candidates = np.stack([contact, opened, np.asarray(first_step, np.int64)])  # in order of precedence on a tie
+    known_at = candidates != _NAT
+    start = np.where(known_at, candidates, _LATEST).min(axis=0)
+    has_start = known_at.any(axis=0)
+    start[~has_start] = _NAT
+    first = np.where(known_at[0] & (contact == start), 0, np.where(known_at[1] & (opened == start), 1, 2))
+    if has_start.any():  # text columns from a few labels by position, not from n Python strings
+        start_from = pd.array(list(START_WORDS), dtype="str").take(np.where(has_start, first, -1), allow_fill=True)
+    else:
+        start_from = np.full(n, np.nan, dtype=object)
+    end = np.where(from_cases, closed, np.asarray(closing_at, np.int64))
+    after = (end != _NAT) & (ends != _NAT) & (end > ends)
+    end[after] = _NAT
+    is_open = end == _NAT
+    backwards = ~is_open & has_start & (end < start)
+    days = _days(end, start)
+    days[backwards] = np.nan
+    age = _days(ends, start)
+    duration = np.where(is_open, np.where(age < 0, 0.0, age), days)
+    if isinstance(service, np.ndarray):
+        service = np.asarray(service, dtype=object)
+    frame = pd.DataFrame({"case_id": index.astype(str), "service": service,
+                          "start": start.view("datetime64[ns]"), "start_from": start_from,
+                          "end": end.view("datetime64[ns]"), "open": is_open, "days": days, "duration": duration})
+    counted = ~is_open & ~backwards
+    end_from = {}
+    for name, mask in sorted((("closed_at", from_cases & counted), ("closing step", ~from_cases & counted)),
+                             key=lambda kv: (-int(kv[1].sum()), int(kv[1].argmax()) if kv[1].any() else 0)):
+        if mask.any():
+            end_from[name] = int(mask.sum())
+    return EndToEndCases(frame, data_end, end_from, int(backwards.sum()))
 
 
 # ---- Kaplan–Meier ------------------------------------------------------------------------------------------------
@@ -297,9 +368,12 @@ def survival(durations, finished) -> Survival:
     d, e = d[ok], e[ok]
     if not len(d):
         return Survival(np.array([]), np.array([]), 0, 0, 0, None)
-    times, inverse = np.unique(d, return_inverse=True)
-    deaths = np.bincount(inverse, weights=e.astype(float), minlength=len(times))
-    leaving = np.bincount(inverse, minlength=len(times))
+    order = np.argsort(d)  # one sort; each distinct time's cases are a run
+    d, e = d[order], e[order]
+    first = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
+    times = d[first]
+    deaths = np.add.reduceat(e.astype(float), first)
+    leaving = np.diff(np.r_[first, len(d)])
     at_risk = len(d) - np.concatenate([[0], np.cumsum(leaving)[:-1]])
     surviving = np.cumprod(1 - deaths / at_risk)
     return Survival(times, surviving, len(d), int(e.sum()), int((~e).sum()), float(d.max()))

@@ -92,17 +92,24 @@ def _end_to_end(table: pd.DataFrame, *, start=None, end=None, grain: str = "week
     # An open case will take at least its age so far. The median is certain when the upper middle value (sorted,
     # open cases last) is a closed case no longer than the youngest open case's age: however long the open cases
     # take, they sort above it and the median cannot move.
-    known = {}
-    for wk, idx in week.groupby(week).groups.items():
-        closed_days = np.sort(days[idx][~is_open[idx]].to_numpy(dtype=float))
-        n_all = len(idx)
-        upper_mid = n_all // 2
-        if upper_mid >= len(closed_days):
-            continue
-        youngest = age[idx][is_open[idx]].min() if is_open[idx].any() else np.inf
-        if closed_days[upper_mid] <= youngest:
-            known[wk] = float(closed_days[upper_mid] if n_all % 2
-                              else (closed_days[upper_mid - 1] + closed_days[upper_mid]) / 2)
+    # Per week at once (numpy over the cases sorted by week, then closed days): a loop over weeks indexed pandas
+    # Series a few hundred times a report.
+    code, labels = pd.factorize(week, sort=True)
+    shut = ~is_open.to_numpy(dtype=bool)
+    n_all = np.bincount(code, minlength=len(labels))
+    n_closed = np.bincount(code[shut], minlength=len(labels))
+    order = np.lexsort((days.to_numpy(dtype=float)[shut], code[shut]))
+    closed_days = days.to_numpy(dtype=float)[shut][order]
+    first = np.cumsum(n_closed) - n_closed  # where each week's sorted closed days begin
+    youngest = pd.Series(age.to_numpy(dtype=float)[~shut]).groupby(code[~shut]).min().reindex(range(len(labels)))
+    youngest = np.where(n_all > n_closed, youngest.to_numpy(dtype=float), np.inf)  # no open case: nothing moves it
+    upper_mid = n_all // 2
+    ok = upper_mid < n_closed
+    hi = closed_days[np.where(ok, first + upper_mid, 0)] if len(closed_days) else np.zeros(len(labels))
+    lo = closed_days[np.where(ok, first + np.maximum(upper_mid - 1, 0), 0)] if len(closed_days) else hi
+    ok &= hi <= youngest
+    mid = np.where(n_all % 2 == 1, hi, (lo + hi) / 2)
+    known = dict(zip(labels[ok], mid[ok].tolist()))
     weeks = _periods(week.min(), week.max(), grain)
     value = pd.Series(known, dtype=float).reindex(weeks)
     n = week.value_counts().reindex(weeks, fill_value=0)

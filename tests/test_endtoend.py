@@ -86,6 +86,58 @@ def test_backwards_case_is_left_out():
         endtoend.definition_sentence(e2e)
 
 
+def _seven_cases():
+    """A-G by hand (dates in January 2024): A called on the 1st, closing steps on the 5th and 7th (the last counts);
+    B opened 2nd, closed 10th (cases.csv wins over its closing step on the 5th); C never closes (service s, censored
+    20th); D closes at a step council.yaml names for service t (4th); E is only in cases.csv, open (t, censored 15th);
+    F closes (8th) before it opens (9th, tied with its first step: opened wins); G closes on the 16th, after t's
+    censoring date, so it is open there."""
+    d = lambda *days: pd.to_datetime([f"2024-01-{x:02d}" for x in days])  # noqa: E731
+    events = pd.DataFrame({
+        "case_id": ["A", "A", "A", "B", "B", "B", "C", "D", "D", "F", "G", "G"],
+        "service": ["s", "s", "s", "s", "s", "s", "s", "t", "t", "s", "t", "t"],
+        "activity": ["Log", "Close", "Close", "Log", "Close", "Fix", "Log", "Log", "Done", "Log", "Log", "Done"],
+        "timestamp": d(3, 5, 7, 4, 5, 6, 5, 2, 4, 9, 10, 16)})
+    cases = pd.DataFrame({"case_id": ["B", "E", "F"], "service": ["s", "t", "s"], "opened_at": d(2, 3, 9),
+                          "closed_at": [pd.Timestamp("2024-01-10"), pd.NaT, pd.Timestamp("2024-01-08")]})
+    contacts = pd.DataFrame({"case_id": ["A", "A", "Z"], "received_at": d(2, 1, 1)})
+    catalogue = pd.DataFrame({"service": ["s", "s", "t"], "activity": ["Close", "Log", "Done"],
+                              "step_type": ["value", "value", "value"], "category": [None, None, None],
+                              "closes_case": [True, False, False]})
+    ends = {"s": pd.Timestamp("2024-01-20"), "t": pd.Timestamp("2024-01-15")}
+    return dict(events=events, cases=cases, contacts=contacts, catalogue=catalogue, closing=[("t", "Done")],
+                data_end=ends)
+
+
+def test_flow_logs_per_case_path_is_the_same_definition():
+    """FlowLog reduces its events per case from integer codes (``from_steps``); ``case_times`` from the same tables
+    group-bys text ids. Both give the hand-computed table of ``_seven_cases``, row for row and type for type (the
+    log's cases are those with steps: all but E)."""
+    from systemic_lib.flow import FlowLog
+
+    t = _seven_cases()
+    by_text = endtoend.case_times(**t)
+    by_codes = FlowLog(t["events"], catalogue=t["catalogue"], cases=t["cases"], contacts=t["contacts"],
+                       data_end=t["data_end"], closing=t["closing"]).end_to_end_cases
+    with_steps = by_text.frame[by_text.frame["case_id"] != "E"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(by_codes.frame, with_steps, check_exact=True)
+    f = by_text.frame.set_index("case_id")
+    assert list(f.index) == list("ABCDEFG")
+    assert f["start"].dt.day.tolist() == [1, 2, 5, 2, 3, 9, 10]
+    assert f["start_from"].tolist() == ["contact", "opened", "first step", "first step", "opened", "opened",
+                                        "first step"]
+    assert f["open"].tolist() == [False, False, True, False, True, False, True]
+    assert f["days"].tolist()[:2] == [6, 8] and f.loc["D", "days"] == 2
+    assert f["days"].isna().tolist() == [False, False, True, False, True, True, True]
+    assert f["duration"].fillna(-1).tolist() == [6, 8, 15, 2, 12, -1, 5]  # F backwards: no time at all
+    assert f["service"].tolist() == ["s", "s", "s", "t", "t", "s", "t"]
+    for e2e in (by_text, by_codes):
+        assert list(e2e.end_from.items()) == [("closing step", 2), ("closed_at", 1)]
+        assert e2e.backwards == 1 and e2e.data_end == pd.Timestamp("2024-01-20")
+    # KM: S(2) = 4/5 (D), G censored at 5, S(6) = 4/5 * 2/3 (A), S(8) = 4/5 * 2/3 * 1/2 (B): the median is 8 days
+    assert by_codes.survival().median == 8
+
+
 def test_closes_case_is_an_optional_activities_column():
     col = next(c for c in TABLES["activities"].columns if c.name == "closes_case")
     assert col.kind == "bool" and not col.required

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..contract import CATEGORIES, STEP_TYPES, WARNING, Problem
-from ..endtoend import EndToEndCases, case_times, closing_activities, survival
+from ..endtoend import EndToEndCases, closing_activities, from_steps, survival
 from ..errors import SystemicError
 
 LOCAL_ZONE = "Europe/London"
@@ -31,6 +31,7 @@ CASE_COLUMNS = ["case_id", "service", "first_at", "last_at", "end_to_end_days", 
                 "unclassified_steps", "handoffs", "people", "rework", "touch_hours", "face_to_face_hours",
                 *CATEGORY_COLUMNS.values()]
 _NS_PER_DAY = 86_400 * 10**9
+_NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
 _UNCLASSIFIED = len(STEP_TYPES)  # step code 0 value, 1 waste, 2 unclassified
 _OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"
 
@@ -260,11 +261,12 @@ class FlowLog:
         """Each case's start, end and whether it is open, by the one definition (``endtoend``), from the events,
         cases, catalogue and linked contacts this log was made from, open cases censored at ``data_end`` (the
         service's one censoring date, ``endtoend.censor_date``; ``flow.load`` passes it)."""
-        # Only the events the definition reads: each case's first and last (its first step, the data's last date)
-        # and any closing step; the events are sorted by case and time, so these give the same answer as all of them.
-        rows = np.union1d(self.starts, self.ends - 1) if self.n_events else np.array([], np.int64)
+        # Per case, from the integer codes: the first step (events are sorted by case, then time) and the last
+        # closing step; text case ids are used only to join cases and contacts (``endtoend.from_steps``).
+        n, nc = self.n_events, self.n_cases
+        closing_at = np.full(nc, _NAT, np.int64)
         marked = closing_activities(self._catalogue, self._closing)
-        if marked and self.n_events:
+        if marked and n:
             acts, svcs = pd.Index(self.activity_labels.astype(str)), pd.Index(self.service_labels.astype(str))
             anywhere = acts.get_indexer([a for s_, a in marked if s_ == ""])
             pairs = [(svcs.get_indexer([s_])[0], acts.get_indexer([a])[0]) for s_, a in marked if s_ != ""]
@@ -272,14 +274,13 @@ class FlowLog:
             for s_code, a_code in pairs:
                 if s_code >= 0 and a_code >= 0:
                     closes |= (self.svc == s_code) & (self.act == a_code)
-            rows = np.union1d(rows, np.flatnonzero(closes))
-        events = pd.DataFrame({"case_id": self._case_labels[self.case_code[rows]].astype(str),
-                               "timestamp": self.ts[rows].view("datetime64[ns]"),
-                               "activity": self.activity_labels[self.act[rows]].astype(str),
-                               "service": self.service_labels[self.svc[rows]].astype(str) if len(self.service_labels)
-                               else ""})
-        return case_times(events=events, cases=self._cases, catalogue=self._catalogue, contacts=self._contacts,
-                          closing=self._closing, ids=self.case_ids.astype(str), data_end=self._data_end)
+            rows = np.flatnonzero(closes)
+            last = rows[np.r_[self.case_index[rows][1:] != self.case_index[rows][:-1], True]] if len(rows) else rows
+            closing_at[self.case_index[last]] = self.ts[last]  # times rise within a case: the last is the latest
+        step_service = self.service_labels.astype(str).array.take(self.svc[self.starts]) if nc else None
+        return from_steps(pd.Index(self.case_ids.astype(str)), first_step=self.ts[self.starts], closing_at=closing_at,
+                          step_service=step_service, step_last=int(self.ts.max()) if n else None, cases=self._cases,
+                          contacts=self._contacts, data_end=self._data_end)
 
     def _classify(self, catalogue: pd.DataFrame | None) -> None:
         """Step type and category per event from the catalogue (service, activity); -1 when not listed."""
@@ -559,17 +560,19 @@ def service_summary(data: pd.DataFrame, *, catalogue: pd.DataFrame | None = None
     ct = log.case_table
     g = ct.groupby("service", sort=True)
     km = {}
+    duration, is_open, days = (e2e[c].to_numpy(dtype=t) for c, t in (("duration", float), ("open", bool),
+                                                                      ("days", float)))
     for svc, idx in g.indices.items():
-        cases_ = e2e.iloc[idx]
-        timed = cases_[cases_["duration"].notna()]
-        s = survival(timed["duration"].to_numpy(float), ~timed["open"].to_numpy(bool))
-        done = cases_.loc[~cases_["open"], "days"].dropna()
-        km[svc] = {"open_cases": int(cases_["open"].sum()),
+        d, o = duration[idx], is_open[idx]
+        s = (log.end_to_end_cases.survival() if len(idx) == len(e2e)  # one service: the log's own estimate
+             else survival(d[~np.isnan(d)], ~o[~np.isnan(d)]))
+        done = pd.Series(days[idx][~o]).dropna()
+        km[svc] = {"open_cases": int(o.sum()),
                    "median_days": np.nan if s.median is None else s.median,
                    "median_at_least": np.nan if s.at_least(0.5) is None else s.at_least(0.5),
                    "p85_days": np.nan if s.p85 is None else s.p85,
                    "p85_at_least": np.nan if s.at_least(0.85) is None else s.at_least(0.85),
-                   "mean_days": done.mean() if len(done) and not cases_["open"].any() else np.nan}
+                   "mean_days": done.mean() if len(done) and not o.any() else np.nan}
     km = pd.DataFrame.from_dict(km, orient="index").reindex(g.size().index)
     classified = g["value_steps"].sum() + g["waste_steps"].sum()
     out = pd.DataFrame({
