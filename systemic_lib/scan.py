@@ -33,7 +33,7 @@ from .demand import NO_SERVICE, UNCLASSIFIED, pareto
 from .contract import empty_frame
 from .council import MEASURES
 from .demand_problems import data_problems
-from .endtoend import censor_dates, stage_censor_date
+from .endtoend import by_service, case_times, censor_dates, stage_censor_date
 from .errors import ContractError
 from .flow import FlowLog, service_summary
 from .flow import closing as stage_closing
@@ -145,13 +145,15 @@ def flow_side(events: pd.DataFrame | None, *, services, catalogue: pd.DataFrame 
     return _flow(events, services=services, catalogue=catalogue, cases=cases)[0]
 
 
-def _flow(events, *, services, catalogue=None, cases=None, data_end=None, contacts=None, closing=()) -> tuple:
+def _flow(events, *, services, catalogue=None, cases=None, data_end=None, contacts=None, closing=(),
+          cases_only: bool = True) -> tuple:
     """``flow_side``, the events' problems (``flow.FlowLog``'s checks) and the cases' ``EndToEndCases``; open cases are censored at ``data_end``
     (service -> date, ``endtoend.censor_dates``: each service's one censoring date); a case starts at its citizen's
-    first linked contact in ``contacts``."""
+    first linked contact in ``contacts``. With no events table (``cases_only``; not when it has errors, which leave
+    the figures missing until fixed), end-to-end times come from the cases alone."""
     out = pd.DataFrame(index=pd.Index(list(services), name="service"), columns=_FLOW_COLUMNS, dtype=float)
     if events is None or len(events) == 0:
-        return out, [], None
+        return _cases_only(out, cases if cases_only else None, contacts=contacts, data_end=data_end)
     if data_end is None:
         data_end = censor_dates(events=events, cases=cases)
     log = FlowLog(events, catalogue=catalogue, cases=cases, data_end=data_end, contacts=contacts, closing=closing)
@@ -165,6 +167,20 @@ def _flow(events, *, services, catalogue=None, cases=None, data_end=None, contac
     for col in _FLOW_COLUMNS:
         out[col] = known[col].astype(float)
     return out, log.problems.as_problems(), log.end_to_end_cases
+
+
+def _cases_only(out: pd.DataFrame, cases, *, contacts=None, data_end=None) -> tuple:
+    """With no events but a cases table (a case-management export): end-to-end times per service from the cases
+    alone, by the same definition; hand-offs and people stay missing (no steps are recorded)."""
+    if cases is None or not len(cases):
+        return out, [], None
+    e2e = case_times(cases=cases, contacts=contacts,
+                     data_end=data_end if data_end is not None else censor_dates(cases=cases))
+    per = by_service(e2e).set_index("service").reindex(out.index)
+    for col in per.columns:
+        out[col] = per[col].astype(float)
+    out["closed_cases"] = out["cases"] - out["open_cases"]
+    return out, [], e2e
 
 
 # ------------------------------------------------------------------------------------------------ capability
@@ -331,7 +347,8 @@ def load(stage, *, top: int = 3) -> ScanData:
         contacts = empty_frame("demand")
     ends, whole = stage_censor_date(stage), _whole_contacts(stage) if "demand" not in errors else None
     flow, flow_problems, e2e = _flow(tables["events"], services=services, catalogue=tables["activities"],
-                                cases=tables["cases"], data_end=ends, contacts=whole, closing=stage_closing(stage))
+                                cases=tables["cases"], data_end=ends, contacts=whole, closing=stage_closing(stage),
+                                cases_only="events" not in errors)
     measured = {name: tables[name] for name in ("demand", "cases") if stage.has(name) and name not in errors}
     caps = capabilities(measured, council.spec.services, start=stage.start, end=stage.end, errors=errors,
                         changes={s: [(p.date, p.label) for p in stage.phases(s)] for s in services},

@@ -179,3 +179,20 @@ def test_short_cases_are_told_in_hours_everywhere():
     assert flow.headline(log).startswith("Cases took a median 1.0 hours end to end")
     text = " ".join(flow.summary_sentences(log))
     assert "Half the 3 finished cases took 1.0 hours or less" in text
+
+
+def test_a_cases_export_with_no_steps_still_gives_end_to_end_time(council_factory, run_stage_notebook):
+    """cases.csv alone (a case-management export, no events): the flow report says its flow cannot be mapped and
+    gives the end-to-end time of the cases by the one definition. K1-K3 closed after 2, 4, 6 days; K4 open, censored
+    at the service's last date in the council's tables (18 Jan): Kaplan-Meier median 4 days, 85th percentile not
+    reached (more than 14 days)."""
+    cases = ("case_id,service,opened_at,closed_at\n"
+             "K1,housing-repairs,2024-01-01 09:00,2024-01-03 09:00\nK2,housing-repairs,2024-01-02 09:00,2024-01-06 09:00\n"
+             "K3,housing-repairs,2024-01-03 09:00,2024-01-09 09:00\nK4,housing-repairs,2024-01-04 09:00,\n")
+    path = council_factory("casesonly", cases=cases, events=None)
+    figures, html = run_stage_notebook("flow", council_dir=str(path), service="housing-repairs")
+    e2e = figures["end_to_end"]
+    assert (e2e["cases"], e2e["open_cases"], e2e["median_days"], e2e["p85_at_least"]) == (4, 1, 4.0, 14.0)
+    assert figures["cases"] == 0  # no case has a recorded step
+    assert "From the 4 cases in cases.csv alone, cases took a median 4.0 days end to end (1 case still open)" in html
+    assert "so its flow cannot be mapped" in html and "Traceback" not in html

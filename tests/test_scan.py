@@ -95,6 +95,22 @@ def test_flow_side_with_no_events_is_all_missing():
     assert list(side.index) == list(SERVICES) and side.isna().all().all()
 
 
+def test_end_to_end_from_a_cases_export_alone(council_factory):
+    """No events, only cases.csv (a case-management export): K1-K3 closed after 2, 4 and 6 days, K4 opened 4 Jan
+    and open, censored at the service's last date (9 Jan): 5 days. Kaplan-Meier: S = 3/4 at 2, 1/2 at 4 (K4 leaves
+    the risk set at 5), 0 at 6: median 4, 85th percentile 6. Hand-offs and people: not recorded, so missing."""
+    cases = ("case_id,service,opened_at,closed_at\n"
+             "K1,housing-repairs,2024-01-01 09:00,2024-01-03 09:00\nK2,housing-repairs,2024-01-02 09:00,2024-01-06 09:00\n"
+             "K3,housing-repairs,2024-01-03 09:00,2024-01-09 09:00\nK4,housing-repairs,2024-01-04 09:00,\n")
+    path = council_factory("casesonly", cases=cases, events=None, demand=None)
+    data = scan.load(report.Stage(path, None, "organisation_scan"))
+    hr = data.table.set_index("service").loc["housing-repairs"]
+    assert (hr["cases"], hr["closed_cases"], hr["open_cases"]) == (4, 3, 1)
+    assert (hr["median_days"], hr["p85_days"]) == (4.0, 6.0)
+    assert pd.isna(hr["mean_handoffs"]) and pd.isna(hr["mean_people"])
+    assert data.end_to_end is not None and data.end_to_end.n_open == 1
+
+
 # ------------------------------------------------------------------------------------------------ capability
 def _weekly(values, start="2024-01-01"):
     return pd.DataFrame({"date": pd.date_range(start, periods=len(values), freq="7D"),

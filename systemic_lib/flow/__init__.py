@@ -92,7 +92,9 @@ def load(stage) -> FlowData:
         others[name] = None if errors else frame
         if errors:
             table_errors[name] = errors
-    log = FlowLog(events, catalogue=others["activities"], cases=others["cases"], contacts=stage_contacts(stage),
+    # events with errors are left out until fixed: then no end-to-end time from the cases alone either
+    log = FlowLog(events, catalogue=others["activities"], cases=None if "events" in table_errors else others["cases"],
+                  contacts=stage_contacts(stage),
                   data_end=endtoend.stage_censor_date(stage), closing=closing(stage))
     data = FlowData(log, events, others["activities"], others["cases"], table_errors,
                     stage.service_name if stage.service else "this service", **phases(stage))
@@ -181,7 +183,15 @@ def headline(data, *, service_name: str | None = None) -> str:
     log = as_log(data)
     name = service_name or (data.service_name if isinstance(data, FlowData) else "this service")
     if not log.n_cases:
-        return f"No events are recorded for {name}: add events.csv (one row per step of a case) to map its flow."
+        cases = end_to_end_cases(data)
+        if not cases.n:
+            return f"No events are recorded for {name}: add events.csv (one row per step of a case) to map its flow."
+        s = end_to_end_summary(cases)
+        median = endtoend.figure_words(s["median_days"], s["median_at_least"])
+        done = (f"cases took a median {median} end to end" if s["closed_cases"] else "no case has finished yet")
+        still = f" ({words.count(s['open_cases'], 'case')} still open)" if s["open_cases"] else ""
+        return (f"From the {cases.n:,} cases in cases.csv alone, {done}{still}; no steps are recorded for {name}, "
+                "so its flow cannot be mapped: add events.csv (one row per step of a case).")
     s = summary(data)
     ct = log.case_table
     k = hands_threshold(log)
@@ -198,6 +208,9 @@ def headline(data, *, service_name: str | None = None) -> str:
 def summary_sentences(data) -> list[str]:
     """Plain sentences behind the headline: which start and end, spread, steps, waste, rework, open cases."""
     s = summary(data)
+    steps = bool(s["cases"])
+    if not steps:  # a cases export with no steps: end-to-end time only
+        s = {**s, "cases": end_to_end_cases(data).n}
     out = [endtoend.definition_sentence(end_to_end_cases(data))] if s["cases"] else []
     if s["closed_cases"]:
         half = endtoend.within_words("half", s["median_days"], s["median_at_least"])
@@ -209,6 +222,8 @@ def summary_sentences(data) -> list[str]:
         else:
             out.append(f"Half the {s['closed_cases']:,} finished cases took {words.duration(s['median_days'])} or "
                        f"less; 85% took {words.duration(s['p85_days'])} or less{mean}.")
+    if not steps:
+        return out
     out.append(f"A case went through {s['mean_steps']:,.1f} steps on average, with {s['mean_handoffs']:,.1f} "
                f"hand-offs and {s['mean_people']:,.1f} different people.")
     if s["value_step_share"] is not None:

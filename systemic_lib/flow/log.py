@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..contract import CATEGORIES, STEP_TYPES, WARNING, Problem
-from ..endtoend import EndToEndCases, closing_activities, from_steps, survival
+from ..endtoend import EndToEndCases, case_times, closing_activities, from_steps, survival
 from ..errors import SystemicError
 
 LOCAL_ZONE = "Europe/London"
@@ -253,7 +253,7 @@ class FlowLog:
         self._cases, self._catalogue = cases, catalogue
         # the one definition's start (contacts), censoring date and closing activities (council.yaml's closes_case)
         self._contacts, self._data_end, self._closing = contacts, data_end, tuple(closing)
-        self.open_case = self.end_to_end_cases.frame["open"].to_numpy(dtype=bool)
+        self.open_case = self.end_to_end_cases.frame["open"].to_numpy(dtype=bool)[: self.n_cases]
         p.open_cases = int(self.open_case.sum())
 
     @cached_property
@@ -264,6 +264,8 @@ class FlowLog:
         # Per case, from the integer codes: the first step (events are sorted by case, then time) and the last
         # closing step; text case ids are used only to join cases and contacts (``endtoend.from_steps``).
         n, nc = self.n_events, self.n_cases
+        if not n and self._cases is not None and len(self._cases):  # a cases export with no steps recorded
+            return case_times(cases=self._cases, contacts=self._contacts, data_end=self._data_end)
         closing_at = np.full(nc, _NAT, np.int64)
         marked = closing_activities(self._catalogue, self._closing)
         if marked and n:
