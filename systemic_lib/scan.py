@@ -136,21 +136,17 @@ _FLOW_COLUMNS = ["cases", "closed_cases", "open_cases", "median_days", "median_a
 
 def flow_side(events: pd.DataFrame | None, *, services, catalogue: pd.DataFrame | None = None,
               cases: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per service (index, in the order of ``services``): cases, closed cases, median and 85th-percentile
-    end-to-end days of closed cases, mean hand-offs and people per case; NaN where a service has no events.
-
-    Cases are those of ``flow.FlowLog``: first to last event, open cases (blank ``closed_at`` in cases.csv) left out
-    of the times, so the figures are the flow report's.
-    """
+    """Per service (index, in the order of ``services``): cases, closed and open cases, Kaplan–Meier median and
+    85th-percentile end-to-end days (the one definition, as on the flow report), mean hand-offs and people per case;
+    NaN where a service has neither events nor cases."""
     return _flow(events, services=services, catalogue=catalogue, cases=cases)[0]
 
 
 def _flow(events, *, services, catalogue=None, cases=None, data_end=None, contacts=None, closing=(),
           cases_only: bool = True) -> tuple:
-    """``flow_side``, the events' problems (``flow.FlowLog``'s checks) and the cases' ``EndToEndCases``; open cases are censored at ``data_end``
-    (service -> date, ``endtoend.censor_dates``: each service's one censoring date); a case starts at its citizen's
-    first linked contact in ``contacts``. With no events table (``cases_only``; not when it has errors, which leave
-    the figures missing until fixed), end-to-end times come from the cases alone."""
+    """``flow_side``, the events' problems and the cases' ``EndToEndCases``: open cases censored at ``data_end``
+    (service -> its one censoring date), a case starting at its citizen's first linked contact in ``contacts``. With
+    no events table (``cases_only``; not events with errors, left missing until fixed), from the cases alone."""
     out = pd.DataFrame(index=pd.Index(list(services), name="service"), columns=_FLOW_COLUMNS, dtype=float)
     if events is None or len(events) == 0:
         return _cases_only(out, cases if cases_only else None, contacts=contacts, data_end=data_end)
@@ -343,7 +339,6 @@ def load(stage, *, top: int = 3) -> ScanData:
             tables[name] = None
     contacts = tables["demand"]
     if contacts is None:
-
         contacts = empty_frame("demand")
     ends, whole = stage_censor_date(stage), _whole_contacts(stage) if "demand" not in errors else None
     flow, flow_problems, e2e = _flow(tables["events"], services=services, catalogue=tables["activities"],

@@ -421,7 +421,9 @@ def test_learning_log_form_appends_an_entry(page, lab):
     shot(page, lab, form, "learning-log-form")
     widget(page, "textarea", "What we tried").locator("textarea").fill("Phoned the GP ourselves instead of a referral")
     widget(page, "textarea", "What we learned").locator("textarea").fill("The GP answered the same day")
-    widget(page, "text", "System condition").locator("input").fill("Procedure: referrals go by form only")
+    # the condition is picked, or added as a new system_conditions row the entry links to by id
+    widget(page, "dropdown", "System condition").locator("select").select_option(label="A new system condition…")
+    widget(page, "textarea", "New condition").locator("textarea").fill("Procedure: referrals go by form only")
     widget(page, "text", "Who can change it").locator("input").fill("Head of Adult Social Care")
     button(page, "Add to the learning log").click()
     form.locator(".widget-html", has_text="Added to learning_log.csv").wait_for()
@@ -429,10 +431,15 @@ def test_learning_log_form_appends_an_entry(page, lab):
 
     after = pd.read_csv(log_csv, dtype=str, keep_default_na=False)
     assert len(after) == len(before) + 1
-    pd.testing.assert_frame_equal(after.iloc[:-1], before)
+    assert list(after.columns) == list(before.columns) + ["condition_id"]  # a column added, none lost
+    pd.testing.assert_frame_equal(after.iloc[:-1][list(before.columns)], before)
+    assert (after.iloc[:-1]["condition_id"] == "").all()
     new = after.iloc[-1]
     assert new["what_we_tried"] == "Phoned the GP ourselves instead of a referral"
-    assert new["system_condition"] == "Procedure: referrals go by form only"
+    conditions = pd.read_csv(lab.council / "system_conditions.csv", dtype=str, keep_default_na=False)
+    linked = conditions.set_index("id").loc[new["condition_id"]]
+    assert (linked["system_condition"], linked["raised_in"]) == ("Procedure: referrals go by form only", "experiment")
+    assert new["system_condition"] == ""  # the words are kept once, in system_conditions.csv
     assert new["service"] == SERVICE and new["date"] == dt.date.today().isoformat()
     assert widget(page, "textarea", "What we tried").locator("textarea").input_value() == ""  # ready for the next
     assert not page.errors, page.errors
