@@ -262,8 +262,8 @@ def test_one_council_has_no_comparison_section(tmp_path):
 
 @pytest.fixture(scope="module")
 def two_councils_rendered(tmp_path_factory):
-    """Eastbrook and Northshire (sample councils) share Council tax: `systemic report` renders its demand, flow
-    and measure reports for both (6 notebooks), and writes reports/index.html."""
+    """The three sample councils: Eastbrook and Northshire share Council tax, Eastbrook and Westmere share Parking
+    permits. `systemic report` renders their demand, flow and measure reports (12 notebooks) and reports/index.html."""
     import os
     import subprocess
     import sys
@@ -273,9 +273,9 @@ def two_councils_rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("compared")
     folders = {f.name: f for f in write_sample_councils(root / "councils")}
     code = "import sys; from systemic_lib.cli import main; sys.argv = ['systemic'] + sys.argv[1:]; main()"
-    args = ["report", str(folders["eastbrook"]), str(folders["northshire"]), "--out", str(root / "reports"),
-            "--service", "council-tax", "--stage", "demand", "--stage", "flow", "--stage", "measure", "-j", "2",
-            "--no-progress"]
+    args = ["report", *(str(folders[c]) for c in ("eastbrook", "northshire", "westmere")), "--out",
+            str(root / "reports"), "--service", "council-tax", "--service", "parking-permits", "--stage", "demand",
+            "--stage", "flow", "--stage", "measure", "-j", "2", "--no-progress"]
     done = subprocess.run([sys.executable, "-c", code, *args], env=os.environ.copy(), capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return root / "reports"
@@ -328,6 +328,12 @@ def test_the_comparison_reads_well_in_a_browser(two_councils_rendered, browser, 
         # the same tick labels on both: one shared y axis
         ticks = [svgs.nth(k).locator("text").all_text_contents()[:-2] for k in range(2)]
         assert ticks[0] == ticks[1]
+    # the third council is compared where it shares a service: Parking permits, Eastbrook beside Westmere
+    parking = section.locator('section.shared-service[data-service="parking-permits"]')
+    names = parking.locator("table.compared-figures tbody tr th").all_inner_texts()
+    assert names == [json.loads((reports / c / "parking-permits" / "demand.json").read_text())["council"]
+                     for c in ("eastbrook", "westmere")]
+    assert parking.locator("figure.multiples svg.multiple").count() >= 4
     text = section.inner_text()
     assert compare.NOT_RANKED in text
     assert not RANKING.search(text.replace(compare.NOT_RANKED, "")), RANKING.search(text)
