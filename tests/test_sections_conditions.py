@@ -41,6 +41,7 @@ def test_the_stage_shows_the_conditions_raised_at_its_step(testshire, shown):
     assert "07700" not in html  # redacted on the data path
     assert "Repairs booked by the contact centre" in html and "Wrong trade sent" in html
     assert "Inspect step" not in html and "Bills wrong" not in html  # another step, another service
+    assert "1 February 2024" in html and "2024-02-01" not in html  # dates in words, as on every page
     shown.clear()
     section.show_conditions(report.Stage(testshire, "housing-repairs", "experiment"), "experiment")
     assert "No system condition has been raised at the experiment step yet" in "".join(shown)

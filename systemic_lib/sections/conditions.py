@@ -51,10 +51,10 @@ def show_conditions(stage, raised_in: str) -> None:
         table = pd.DataFrame({
             "Waste seen": rows["waste_seen"], "System condition": rows["system_condition"],
             "Thinking behind it": rows["thinking"], "Who can change it": rows["who_can_change"],
-            "Status": rows["status"].fillna(_NOT_SET), "Raised": rows["raised_at"].dt.date,
+            "Status": rows["status"].fillna(_NOT_SET), "Raised": rows["raised_at"].map(words.date),
         })
         if rows["changed_at"].notna().any():  # a changed condition starts a phase on the capability charts
-            table["Changed on"] = rows["changed_at"].dt.date
+            table["Changed on"] = rows["changed_at"].map(lambda d: words.date(d) or words.MISSING)
         report.table(table, max_rows=max(30, len(rows)))
     report.problems(problems, title="Problems in system_conditions")
 
