@@ -12,6 +12,7 @@ copy reads back identical to the parsed table (checked once, when written); othe
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -94,22 +95,48 @@ def cached_table(path: Path, table: str, services, read) -> TableResult:
     return result
 
 
-def derived(result: TableResult, tag: str, make) -> pd.DataFrame:
+def derived(result: TableResult, tag: str, make, *, wait: bool = True) -> pd.DataFrame | None:
     """A frame made from a table (the stages' redacted copy), kept in the table's cache entry, so that it is made
     once per entry instead of in every notebook: read from ``<entry>/<tag>.parquet`` when there, else ``make()``,
     stored there when it reads back identical. A table that did not come from the cache: ``make()``.
 
     ``tag`` must name everything the frame depends on besides the table (e.g. a hash of the code that makes it).
-    Only what ``make`` returns is stored: the stages store redacted text here, never text the entry lacks."""
+    Only what ``make`` returns is stored: the stages store redacted text here, never text the entry lacks.
+
+    Processes making the same frame at once take turns (a lock file in the entry): the later ones read what the
+    first stored. ``wait=False``: None instead of waiting while another process makes it."""
     entry = getattr(result, "_entry", None)
     if entry is None:
         return make()
     path = entry / f"{tag}.parquet"
+    found = _read_derived(path)
+    if found is not None:
+        return found
+    try:
+        lock = open(entry / f".{tag}.lock", "a+")
+    except OSError:  # a read-only cache: made here, not stored
+        return make()
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return None
+        found = _read_derived(path)  # stored while this process waited
+        if found is not None:
+            return found
+        return _make_derived(entry, path, tag, make)
+
+
+def _read_derived(path: Path) -> pd.DataFrame | None:
     if path.exists():
         try:
             return pd.read_parquet(path)
         except Exception:  # noqa: BLE001 - damaged: made again and replaced
             path.unlink(missing_ok=True)
+    return None
+
+
+def _make_derived(entry: Path, path: Path, tag: str, make) -> pd.DataFrame:
     frame = make()
     tmp = entry / f".{tag}.{os.getpid()}.tmp"
     try:

@@ -289,14 +289,17 @@ class Council:
                                                   lambda: read_table(path, name, services=services))
         return self._tables[name]
 
-    def table(self, name: str, *, service: str | None = None, start=None, end=None, rows: bool = False) -> pd.DataFrame:
+    def table(self, name: str, *, service: str | None = None, start=None, end=None, rows: bool = False,
+              cuts: dict | None = None) -> pd.DataFrame:
         """A typed table, optionally for one service and a period; raises ContractError on errors. ``rows`` adds a
-        column ``_row``: each row's row in the source file, as a spreadsheet shows it."""
+        column ``_row``: each row's row in the source file, as a spreadsheet shows it. ``cuts`` (service -> its rows
+        of the table, the table's own index kept) stands in for the table's own service cut (a stage's redacted
+        cuts, ``stages.preload``)."""
         result = self.load(name)
         if result.errors:
             raise ContractError(result.errors)
         frame = result.frame
-        cut = getattr(result, "service_frames", None)  # each service's rows, cut once by ``preload``
+        cut = cuts if cuts is not None else getattr(result, "service_frames", None)  # cut once by ``preload``
         if service is not None and cut is not None and service in cut:
             self.service(service)
             frame = cut[service]
@@ -420,14 +423,25 @@ def preload(path) -> None:
         _PRELOADED[str(path)] = (stamp, council)
 
 
+def preloaded(path) -> "Council | None":
+    """The council ``preload`` holds for this folder (its tables read and cut by service), if it is unchanged."""
+    path = Path(path).resolve()
+    held = _PRELOADED.get(str(path))
+    if held is None or held[0] != _stamp(path):
+        return None
+    return held[1]
+
+
 def _cut_by_service(result: TableResult) -> None:
-    """Each service's rows of a table, cut once (``service_frames``), and of its raw text, as the demand checks
-    cut it (``service_raw``: rows and their positions in the file): every kernel forked after ``preload`` asks
-    for one service's rows, which would otherwise be cut from the whole council's table in each."""
+    """Each service's rows of a table, cut once (``service_frames``, at ``service_positions``), and of its raw
+    text, as the demand checks cut it (``service_raw``: rows and their positions in the file): every kernel forked
+    after ``preload`` asks for one service's rows, which would otherwise be cut from the whole council's table in
+    each."""
     frame, raw = result.frame, result.raw
     if result.errors or frame.empty or "service" not in frame.columns:
         return
     groups = frame.groupby("service", sort=False, dropna=True).indices
+    result.service_positions = {str(k): v for k, v in groups.items()}
     result.service_frames = {str(k): frame.take(v) for k, v in groups.items()}
     if raw is not None and "service" in raw.columns:
         keys = raw["service"].astype(str).str.strip()

@@ -206,13 +206,14 @@ PRELOAD_COUNCIL = "SYSTEMIC_PRELOAD_COUNCIL"  #: the council folder of the job a
 
 
 def _preload(env: dict) -> None:
-    """Before forking a kernel for a job of a council, read that council's tables here once (``council.preload``),
-    with the table cache the job uses: the kernels of that council then start with them. Never fails the kernel."""
+    """Before forking a kernel for a job of a council, read that council's tables here once (``stages.preload``:
+    read, cut by service, each service's rows redacted) with the table cache the job uses: the kernels of that
+    council then start with them. Never fails the kernel."""
     folder = env.get(PRELOAD_COUNCIL)
     if not folder:
         return
     from systemic_lib import cache
-    from systemic_lib.council import preload
+    from systemic_lib.stages import preload
 
     before = os.environ.get(cache.ENV)
     try:

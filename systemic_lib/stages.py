@@ -92,6 +92,9 @@ class _RedactedCouncil(Council):
     def table(self, name: str, *, service: str | None = None, start=None, end=None, rows: bool = False) -> pd.DataFrame:
         if service is None or name not in REDACTED or self._source.load(name).frame.empty:
             return super().table(name, service=service, start=start, end=end, rows=rows)
+        ready = getattr(self._source.load(name), "service_frames_redacted", None)  # ``preload`` redacted them
+        if ready is not None and service in ready:
+            return self._source.table(name, service=service, start=start, end=end, rows=rows, cuts=ready)
         return _redact_columns(name, self._source.table(name, service=service, start=start, end=end, rows=rows))
 
 
@@ -141,6 +144,9 @@ class _RedactedTable(TableResult):
         only those rows are redacted, unless the whole raw text already is."""
         import numpy as np
 
+        ready = getattr(self._source, "service_raw_redacted", None)  # cut and redacted once by ``preload``
+        if self._raw_done is None and ready is not None and service in ready:
+            return ready[service]
         cut = getattr(self._source, "service_raw", None)  # cut once by ``council.preload``
         if self._raw_done is None and cut is not None and service in cut:
             rows, positions = cut[service]
@@ -151,6 +157,39 @@ class _RedactedTable(TableResult):
             keep = whole["service"].astype(str).str.strip().eq(service).to_numpy()
             whole, positions = whole[keep].reset_index(drop=True), positions[keep]
         return (whole if self._raw_done is not None else _redact_columns(self.name, whole)), positions
+
+
+def preload(path) -> None:
+    """What the batch's kernel zygote does before forking a kernel for a council's job: ``council.preload`` (the
+    council's tables read and cut by service), then each service's rows of every table with free text cut from the
+    whole table's redacted copy (``service_frames_redacted``, ``service_raw_redacted``), so that the kernels forked
+    after it redact nothing a stage reads for its service. The whole table is redacted once per batch run (kept in
+    the table cache by ``cache.derived``, as the organisation scan reads it); while another process is making that
+    copy, the cuts are left for the next kernel (which redacts its own rows meanwhile). Without a table cache, or
+    with a name redactor switched on, nothing is redacted here."""
+    from .council import preload as read_council, preloaded
+
+    read_council(path)
+    council = preloaded(path)
+    tag = _redaction_tag()
+    if council is None or tag is None or cache.folder() is None:
+        return
+    for name in REDACTED:
+        result = council._tables.get(name)
+        positions = getattr(result, "service_positions", None)
+        if not positions or getattr(result, "service_frames_redacted", None) is not None:
+            continue
+        frame = cache.derived(result, f"{tag}-frame", lambda: redacted(name, result.frame), wait=False)
+        if frame is None:
+            continue
+        raw_cut = getattr(result, "service_raw", None)
+        raw = None
+        if raw_cut is not None:
+            raw = cache.derived(result, f"{tag}-raw", lambda: redacted(name, result.raw), wait=False)
+            if raw is None:
+                continue
+            result.service_raw_redacted = {k: (raw.take(v).reset_index(drop=True), v) for k, (_, v) in raw_cut.items()}
+        result.service_frames_redacted = {k: frame.take(v) for k, v in positions.items()}
 
 
 @dataclass
@@ -230,31 +269,42 @@ class Stage:
             frame = self._source.table("demand", service=self.service_id, start=self.start if period else None,
                                        end=self.end if period else None)
             if not self.has("rules"):
-                self._contacts[period] = Contacts(self._redacted_contacts(frame))
+                self._contacts[period] = Contacts(self._redacted_contacts(frame, frame, period))
             else:
                 rules = self.load("rules")
                 if rules.errors:
-                    self._contacts[period] = Contacts(self._redacted_contacts(frame), None, list(rules.problems))
+                    self._contacts[period] = Contacts(self._redacted_contacts(frame, frame, period), None,
+                                                      list(rules.problems))
                 else:
                     result = apply_rules(frame, rules.frame, file=rules.path.name if rules.path else "rules.csv")
-                    self._contacts[period] = Contacts(self._redacted_contacts(result.frame), result,
+                    self._contacts[period] = Contacts(self._redacted_contacts(result.frame, frame, period), result,
                                                       list(result.problems))
             got = self._contacts[period]
             got.frame = with_source(got.frame)
         return self._contacts[period]
 
-    def _redacted_contacts(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``redacted("demand", frame)``. When ``frame`` holds every contact of the council in file order (the
-        organisation scan over all data), each column the rules left as the file has it is taken from the whole
-        table's redacted copy (made once per batch run) instead of being redacted again."""
+    def _redacted_contacts(self, frame: pd.DataFrame, read: pd.DataFrame, period: bool) -> pd.DataFrame:
+        """``redacted("demand", frame)`` (``frame``: the contacts ``read`` from the file with the rules applied).
+        Each column the rules left as the file has it is taken from a copy redacted once instead of being redacted
+        again: the whole table's redacted copy (made once per batch run) when ``frame`` holds every contact of the
+        council in file order (the organisation scan over all data), the service's rows redacted once by
+        ``preload`` (the batch's kernel zygote) for a service."""
         whole = self._source.load("demand")
-        if frame.empty or len(frame) != len(whole.frame) or whole.errors:
+        if frame.empty or whole.errors:
             return redacted("demand", frame)
-        source, copy = whole.frame, None
+        ready = getattr(whole, "service_frames_redacted", None)
+        if self.service_id is not None and ready is not None and self.service_id in ready:
+            source, copy = read, None
+            take = lambda: self.table("demand", period=period)  # noqa: E731 - the same rows as ``read``, redacted
+        elif len(frame) == len(whole.frame):
+            source, copy = whole.frame, None
+            take = lambda: self.load("demand").frame  # noqa: E731
+        else:
+            return redacted("demand", frame)
         out = frame.copy()
         for col in _redacted_columns("demand", frame):
             if col in source.columns and source.index.equals(out.index) and frame[col].equals(source[col]):
-                copy = self.load("demand").frame if copy is None else copy
+                copy = take() if copy is None else copy
                 out[col] = copy[col]
             else:
                 out[col] = redact_series(out[col])

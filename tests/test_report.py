@@ -60,3 +60,41 @@ def test_interactive_is_off_in_the_batch(monkeypatch):
     assert not report.interactive()
     monkeypatch.delenv("SYSTEMIC_BATCH")
     assert report.interactive()
+
+
+_DRAWS = textwrap.dedent('''
+    import base64, hashlib, json, os, sys
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    shell.run_cell("%matplotlib inline")
+    shown = []
+    shell.display_pub.publish = lambda data, metadata=None, **kw: shown.append(data)
+    import matplotlib.figure
+    draws, draw = [], matplotlib.figure.Figure.draw
+    matplotlib.figure.Figure.draw = lambda self, r: draws.append("draw_path" not in vars(r)) or draw(self, r)
+    shell.run_cell("from systemic_lib import report; report.setup()")
+    shell.run_cell("import matplotlib.pyplot as plt; fig, ax = plt.subplots(layout='constrained'); ax.plot([1, 3, 2])")
+    shell.run_cell("pass")
+    pngs = [d["image/png"] for d in shown if "image/png" in d]
+    print(json.dumps({"draws": len(draws), "painted": sum(draws), "pngs": [hashlib.sha256(base64.b64decode(p)).hexdigest() for p in pngs]}))
+''')
+
+
+def test_a_batch_kernel_paints_each_figure_once_for_its_png_with_the_same_pixels(tmp_path):
+    """In batch, pyplot's redraw of open figures after each cell only lays them out (it painted pixels nobody saw):
+    a figure is painted once, for its PNG, and the PNG is the same bytes as with the painted redraw."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(report.__file__).resolve().parent.parent)
+    got = {}
+    for batch in ("1", "0"):
+        env = {**os.environ, "SYSTEMIC_BATCH": batch, "PYTHONPATH": root, "MPLBACKEND": "agg"}
+        ran = subprocess.run([sys.executable, "-c", _DRAWS], env=env, capture_output=True, text=True, cwd=tmp_path)
+        assert ran.returncode == 0, ran.stderr
+        got[batch] = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert len(got["1"]["pngs"]) == 1 and got["1"]["pngs"] == got["0"]["pngs"]
+    assert got["1"]["painted"] == 1 and got["0"]["painted"] == 2  # JupyterLab keeps pyplot's painted redraw
+    assert got["1"]["draws"] == got["0"]["draws"] == 3  # the same layout passes: redraw, savefig's tight box, PNG
