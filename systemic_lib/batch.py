@@ -16,7 +16,6 @@ another council is overwritten or deleted. The run ends with a summary of every 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import sys
@@ -183,27 +182,10 @@ def plan(council_dirs, out_dir, *, stages=None, services=None, period_start=None
     services = tuple(services) if services else None
     messages: list[str] = []
     cache_dir = str(Path(cache_dir).resolve()) if cache_dir else None
-    with _cache_env(cache_dir):
+    with cache.using(cache_dir):  # the councils are validated with the run's cache
         found = _plan_councils(council_dirs, out_dir, stages, services, notebooks_dir, messages, period_start,
                                period_end, kernel, cell_timeout, cache_dir)
     return found + (messages,)
-
-
-@contextlib.contextmanager
-def _cache_env(cache_dir: str | None):
-    """$SYSTEMIC_CACHE set (or unset) while the councils are validated, then as it was."""
-    before = os.environ.get(cache.ENV)
-    if cache_dir:
-        os.environ[cache.ENV] = cache_dir
-    else:
-        os.environ.pop(cache.ENV, None)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(cache.ENV, None)
-        else:
-            os.environ[cache.ENV] = before
 
 
 def _plan_councils(council_dirs, out_dir, stages, services, notebooks_dir, messages, period_start, period_end,

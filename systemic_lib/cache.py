@@ -12,6 +12,8 @@ copy reads back identical to the parsed table (checked once, when written); othe
 
 from __future__ import annotations
 
+import contextlib
+
 import fcntl
 import hashlib
 import json
@@ -214,3 +216,20 @@ def prune(root: Path | None = None, *, keep_days: float = KEEP_DAYS) -> int:
             shutil.rmtree(entry, ignore_errors=True)
             removed += 1
     return removed
+
+
+@contextlib.contextmanager
+def using(cache_dir: str | None):
+    """$SYSTEMIC_CACHE_DIR set to ``cache_dir`` (unset for None: no cache) for the block, then as it was."""
+    before = os.environ.get(ENV)
+    if cache_dir:
+        os.environ[ENV] = cache_dir
+    else:
+        os.environ.pop(ENV, None)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before

@@ -215,20 +215,11 @@ def _preload(env: dict) -> None:
     from systemic_lib import cache
     from systemic_lib.stages import preload
 
-    before = os.environ.get(cache.ENV)
     try:
-        if env.get(cache.ENV):
-            os.environ[cache.ENV] = env[cache.ENV]
-        else:
-            os.environ.pop(cache.ENV, None)
-        preload(folder)
+        with cache.using(env.get(cache.ENV)):
+            preload(folder)
     except Exception:  # noqa: BLE001 - the kernel reads (and reports on) the council itself
         pass
-    finally:
-        if before is None:
-            os.environ.pop(cache.ENV, None)
-        else:
-            os.environ[cache.ENV] = before
 
 
 def _reap(children: set[int], *, block: bool = False) -> None:

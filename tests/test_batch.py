@@ -19,6 +19,20 @@ from systemic_lib.errors import SystemicError, UnknownServiceError
 
 FIXTURE_NOTEBOOKS = Path(__file__).parent / "fixtures" / "notebooks"
 
+
+def notebooks_that_save(folder: Path, notebook: str, figure: str, before: str = "") -> Path:
+    """A copy of the fixture notebooks in ``folder`` whose ``notebook`` also saves ``figure`` ("'key': expression",
+    run in the kernel after ``before``) in its JSON: how a test asks a kernel what it saw."""
+    import shutil
+
+    import nbformat
+
+    shutil.copytree(FIXTURE_NOTEBOOKS, folder)
+    nb = nbformat.read(folder / notebook, as_version=4)
+    nb.cells[-1].source = nb.cells[-1].source.replace("stage.save({", f"{before}\nstage.save({{{figure}, ")
+    nbformat.write(nb, folder / notebook)
+    return folder
+
 DEMAND = textwrap.dedent("""\
     contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type,what_matters,one_stop
     C1,housing-repairs,2024-03-04 09:15,phone,When will my repair be done?,when will it be done,failure,progress chasing,knowing when,no
@@ -589,15 +603,8 @@ def test_warm_kernels_give_the_same_reports_as_fresh_ones(testshire, tmp_path, m
 
 @pytest.mark.slow
 def test_warm_kernels_are_forked_from_the_zygote_and_cold_ones_are_not(tmp_path):
-    import nbformat
-    import shutil
-
-    notebooks = tmp_path / "notebooks"
-    shutil.copytree(FIXTURE_NOTEBOOKS, notebooks)
-    nb = nbformat.read(notebooks / "organisation_scan.ipynb", as_version=4)
-    nb.cells[-1].source = nb.cells[-1].source.replace(
-        "stage.save({", "import os\nstage.save({'forked': os.getppid() != int(os.environ['JPY_PARENT_PID']), ")
-    nbformat.write(nb, notebooks / "organisation_scan.ipynb")
+    notebooks = notebooks_that_save(tmp_path / "notebooks", "organisation_scan.ipynb",
+                                    "'forked': os.getppid() != int(os.environ['JPY_PARENT_PID'])", "import os")
     make_council(tmp_path / "councils", "northshire", "Northshire")
     for warm in (True, False):
         out = tmp_path / f"out-{warm}"

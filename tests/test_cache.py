@@ -10,7 +10,7 @@ import pytest
 
 from systemic_lib import batch, cache, council as council_module
 from systemic_lib.council import load_council, validate_council
-from test_batch import FIXTURE_NOTEBOOKS, make_bad_council, make_council
+from test_batch import make_bad_council, make_council, notebooks_that_save
 
 
 @pytest.fixture
@@ -71,18 +71,9 @@ def test_a_damaged_entry_is_read_again(tmp_path, reads):
 
 def _notebooks_reporting_the_cache(tmp_path) -> Path:
     """The fixture notebooks, with demand.json also saying whether the kernel's demand table came from the cache."""
-    import shutil
-
-    import nbformat
-
-    folder = tmp_path / "notebooks"
-    shutil.copytree(FIXTURE_NOTEBOOKS, folder)
-    nb = nbformat.read(folder / "demand.ipynb", as_version=4)
-    nb.cells[-1].source = nb.cells[-1].source.replace(
-        "stage.save({", "stage.save({'from_cache': type(__import__('systemic_lib.council', fromlist=['load_council'])"
-        ".load_council(council_dir).load('demand')).__name__ == 'CachedTableResult', ")
-    nbformat.write(nb, folder / "demand.ipynb")
-    return folder
+    return notebooks_that_save(tmp_path / "notebooks", "demand.ipynb",
+                               "'from_cache': type(load_council(council_dir).load('demand')).__name__ == "
+                               "'CachedTableResult'", "from systemic_lib.council import load_council")
 
 
 @pytest.mark.slow

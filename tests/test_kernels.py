@@ -1,13 +1,11 @@
 """Warm kernels: the zygote reads a job's council once before forking its kernel, and the kernel starts with it."""
 
 import json
-import shutil
 
-import nbformat
 import pytest
 
 from systemic_lib import batch, council as council_module, kernels
-from test_batch import FIXTURE_NOTEBOOKS, make_council
+from test_batch import make_council, notebooks_that_save
 
 
 def test_the_zygote_preloads_the_council_a_kernel_is_asked_for(tmp_path, monkeypatch):
@@ -25,13 +23,9 @@ def test_the_zygote_preloads_the_council_a_kernel_is_asked_for(tmp_path, monkeyp
 
 @pytest.mark.slow
 def test_warm_kernels_start_with_the_council_read_and_cold_ones_do_not(tmp_path):
-    notebooks = tmp_path / "notebooks"
-    shutil.copytree(FIXTURE_NOTEBOOKS, notebooks)
-    nb = nbformat.read(notebooks / "organisation_scan.ipynb", as_version=4)
-    nb.cells[-1].source = nb.cells[-1].source.replace(
-        "stage.save({", "from systemic_lib import council as _c\nstage.save({'preloaded': sorted("
-        "n for _, c in _c._PRELOADED.values() for n in c._tables), ")
-    nbformat.write(nb, notebooks / "organisation_scan.ipynb")
+    notebooks = notebooks_that_save(tmp_path / "notebooks", "organisation_scan.ipynb",
+                                    "'preloaded': sorted(n for _, c in _c._PRELOADED.values() for n in c._tables)",
+                                    "from systemic_lib import council as _c")
     make_council(tmp_path / "councils", "northshire", "Northshire")
     for warm in (True, False):
         out = tmp_path / f"out-{warm}"
