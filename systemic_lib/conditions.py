@@ -134,11 +134,11 @@ def migrate_learning_log(council_dir) -> int:
     log_path = find_table_file(council.path, "learning_log")
     if log_path is None:
         return 0
-    log = read_table(log_path, "learning_log", services=set(council.services))
-    if log.errors:
-        raise ContractError(log.errors, f"{log_path.name} has errors, so its system conditions were not copied: "
-                            + "; ".join(p.describe() for p in log.errors[:3]))
-    with locked(council.path / "learning_log"), locked(council.path / TABLE):
+    with locked(council.path / "learning_log"), locked(council.path / TABLE):  # the log read and rewritten as one
+        log = read_table(log_path, "learning_log", services=set(council.services))
+        if log.errors:
+            raise ContractError(log.errors, f"{log_path.name} has errors, so its system conditions were not copied: "
+                                + "; ".join(p.describe() for p in log.errors[:3]))
         path = find_table_file(council.path, TABLE) or council.path / f"{TABLE}.csv"
         existing = _existing(path)
         parsed = parse_table(existing, TABLE, file=path.name).frame if len(existing) else empty_frame(TABLE)
