@@ -34,10 +34,9 @@ def setup() -> None:
 
 
 def _draw_each_figure_once() -> None:
-    """In a batch kernel, paint each figure once, for its PNG: pyplot's redraw of every open figure after each cell
-    paints pixels nobody sees (the inline backend then draws the figure again for its PNG). It is replaced by a
-    redraw that only lays the figures out, as the painted one did, so the PNGs are the same bytes. In JupyterLab
-    the redraw stays as it is."""
+    """In a batch kernel, draw each figure only for its PNG: pyplot redraws every open figure after each cell, which
+    paints (or at least lays out) pixels nobody sees, before the inline backend draws the figure again, laid out and
+    cropped, for its PNG. That redraw is removed; in JupyterLab it stays as it is."""
     import matplotlib.pyplot as plt
 
     try:
@@ -49,22 +48,8 @@ def _draw_each_figure_once() -> None:
         return
     plt.install_repl_displayhook()  # now, so that pyplot does not register its redraw later (it does so once)
     hooks = shell.events.callbacks.get("post_execute", [])
-    for i, hook in enumerate(hooks):
-        if hook is plt._draw_all_if_interactive:
-            hooks[i] = _lay_out_open_figures  # in its place: before the inline backend shows the figures
-
-
-def _lay_out_open_figures() -> None:
-    """``pyplot.draw_all`` (what pyplot runs after each cell) without painting: each changed open figure is drawn
-    with a renderer that lays it out (constrained layout, tick labels, title positions) and paints nothing."""
-    import matplotlib
-    from matplotlib._pylab_helpers import Gcf
-
-    if not matplotlib.is_interactive():
-        return
-    for manager in Gcf.get_all_fig_managers():
-        if manager.canvas.figure.stale:
-            manager.canvas.figure.draw_without_rendering()
+    if plt._draw_all_if_interactive in hooks:
+        hooks.remove(plt._draw_all_if_interactive)
 
 
 def html(markup: str) -> None:
