@@ -24,11 +24,13 @@ from pathlib import Path
 
 #: imported once per worker, before any kernel is forked (what every stage notebook imports)
 PRELOAD = ("pandas", "numpy", "matplotlib", "matplotlib.pyplot", "seaborn", "graphviz", "IPython",
-           "ipykernel.kernelapp", "matplotlib_inline.backend_inline", "systemic_lib.report", "systemic_lib.stages",
+           "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
+           "matplotlib_inline.backend_inline", "systemic_lib.report", "systemic_lib.stages",
            "systemic_lib.demand", "systemic_lib.flow", "systemic_lib.experiment", "systemic_lib.measure",
            "systemic_lib.scan", "systemic_lib.charts", "systemic_lib.sections", "systemic_lib.processmap",
            "systemic_lib.spc", "systemic_lib.narrate", "systemic_lib.classify", "systemic_lib.cache")
 CLIENT = Path(__file__).with_name("kernel_client.py")
+START_TIMEOUT = 60  #: seconds a kernel started ahead may take to answer
 
 
 def available() -> bool:
@@ -77,6 +79,14 @@ def kernel_manager_class(zygote: Zygote | None):
     class WarmKernelManager(AsyncKernelManager):
         """Starts ``kernel_client.py`` in place of the kernel's own command: it fetches a forked, warm kernel."""
 
+        def client(self, **kwargs):
+            """A client: the one ``Ahead`` already connected and found ready, if any (once), else a new one.
+            Remembered, so that ``Ahead`` can close its channels: nbclient leaves a kernel it was given, and its
+            client, to whoever gave it."""
+            kc = self.__dict__.pop("_systemic_ready", None) or super().client(**kwargs)
+            self.__dict__.setdefault("_systemic_clients", []).append(kc)
+            return kc
+
         @property
         def kernel_spec(self):
             spec = super().kernel_spec
@@ -86,6 +96,103 @@ def kernel_manager_class(zygote: Zygote | None):
             return spec
 
     return WarmKernelManager
+
+
+class Ahead:
+    """A worker's next kernel, started while its current notebook runs, and its used kernels shut down in the
+    background, so that no notebook waits for a kernel to start (about 0.4 s, mostly ZeroMQ connecting) or to stop.
+
+    Everything runs on the event loop papermill and nbclient use in the worker's thread: the work is done while
+    nbclient waits on the current notebook's kernel. Each notebook still gets a kernel of its own, fresh from the
+    zygote. ``take(key)`` hands over the kernel started for ``key`` (the job's council, cache and kernel name:
+    the zygote read that council before forking it), or None; ``start(key, ...)`` starts the next one;
+    ``done_with(km)`` shuts a used one down; ``close()`` ends them all when the worker stops.
+    """
+
+    def __init__(self, zygote: Zygote):
+        self.zygote = zygote
+        self.key = None
+        self.next = None  #: asyncio task: the started kernel manager, or None if it did not start
+        self.closing: set = set()
+
+    @staticmethod
+    def loop():
+        from jupyter_core.utils import ensure_event_loop
+
+        return ensure_event_loop()
+
+    def take(self, key):
+        """The kernel manager started for ``key``, waiting for its start if need be; None if there is none."""
+        task, self.next = self.next, None
+        if task is None:
+            return None
+        if key != self.key:
+            self._later(self._end_started(task))
+            return None
+        try:
+            return task.result() if task.done() else self.loop().run_until_complete(task)
+        except BaseException:  # noqa: BLE001 - cancelled or broken: the job starts its own kernel
+            return None
+
+    def start(self, key, kernel_name: str, cwd: str, env: dict) -> None:
+        self.key = key
+        self.next = self.loop().create_task(self._start(kernel_name, cwd, env))
+
+    async def _start(self, kernel_name: str, cwd: str, env: dict):
+        km = kernel_manager_class(self.zygote)(kernel_name=kernel_name)
+        try:
+            await km.start_kernel(cwd=cwd, env=env)
+            kc = km.client()
+            kc.start_channels(hb=False)  # nbclient starts the heartbeat (a thread, which starts only once)
+            await kc.wait_for_ready(timeout=START_TIMEOUT)
+        except Exception:  # noqa: BLE001 - the job then starts its own kernel, and reports why if that fails too
+            await _shut(km, now=True)
+            return None
+        kc.wait_for_ready = _ready  # it answered: nbclient need not ask again (its check waits 0.2 s for IOPub)
+        km._systemic_ready = kc  # connected and answering: nbclient's km.client() gets it
+        return km
+
+    def done_with(self, km) -> None:
+        self._later(_shut(km))
+
+    def _later(self, coro) -> None:
+        task = self.loop().create_task(coro)
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
+
+    @staticmethod
+    async def _end_started(task) -> None:
+        km = await task
+        if km is not None:
+            await _shut(km, now=True)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Shut down the kernel started ahead and finish every shutdown under way (the worker is stopping)."""
+        import asyncio
+
+        if self.next is not None:
+            self._later(self._end_started(self.next))
+            self.next = None
+        if self.closing:
+            self.loop().run_until_complete(asyncio.wait(list(self.closing), timeout=timeout))
+
+
+async def _ready(timeout=None) -> None:
+    """``wait_for_ready`` of a client whose kernel has already answered."""
+
+
+async def _shut(km, *, now: bool = False) -> None:
+    """Close the channels of the clients a kernel was given to, then shut the kernel down; never raises."""
+    for kc in km.__dict__.pop("_systemic_clients", []):
+        try:
+            kc.stop_channels()
+        except Exception:  # noqa: BLE001
+            pass
+    try:
+        if km.has_kernel:
+            await km.shutdown_kernel(now=now)
+    except Exception:  # noqa: BLE001 - already gone
+        pass
 
 
 # ------------------------------------------------------------------------------------------------ the zygote
@@ -111,6 +218,7 @@ def _kernel(conn: socket.socket, request: dict) -> None:
     os.chdir(request["cwd"])
     argv = request["argv"]
     sys.argv = ["ipykernel_launcher", *argv[argv.index("-f"):]] if "-f" in argv else ["ipykernel_launcher"]
+    sys.argv.append("--HistoryManager.enabled=False")  # a report's kernel has no one to recall its input history
 
     def watch():  # the client is gone (killed by Jupyter): so is this kernel
         try:

@@ -46,7 +46,7 @@ def _serve(conn, warm: bool = True) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    worker.WARM_KERNELS = warm
+    worker.WARM_KERNELS = worker.KERNEL_AHEAD = warm
     try:
         _jobs(conn)
     finally:

@@ -246,7 +246,9 @@ def lost_result(job: Job, losses: int, how: str = "") -> JobResult:
 
 
 _ZYGOTE: kernels.Zygote | None = None
+_AHEAD: kernels.Ahead | None = None
 WARM_KERNELS = False  #: set by the pool's workers: fork each kernel from a zygote with the libraries imported
+KERNEL_AHEAD = False  #: set by the pool's workers: start the next notebook's kernel while this one runs
 
 
 def _zygote() -> kernels.Zygote | None:
@@ -260,8 +262,23 @@ def _zygote() -> kernels.Zygote | None:
     return _ZYGOTE
 
 
+def _ahead(zygote: kernels.Zygote | None) -> kernels.Ahead | None:
+    """This worker's ``kernels.Ahead`` for ``zygote`` (None when kernels are not started ahead)."""
+    global _AHEAD
+    if not KERNEL_AHEAD or zygote is None:
+        return None
+    if _AHEAD is None or _AHEAD.zygote is not zygote:
+        if _AHEAD is not None:
+            _AHEAD.close()
+        _AHEAD = kernels.Ahead(zygote)
+    return _AHEAD
+
+
 def stop_zygote() -> None:
-    global _ZYGOTE
+    global _ZYGOTE, _AHEAD
+    if _AHEAD is not None:
+        _AHEAD.close()
+        _AHEAD = None
     if _ZYGOTE is not None:
         _ZYGOTE.stop()
         _ZYGOTE = None
@@ -278,16 +295,23 @@ def _execute(job: Job, running: Path):
     import papermill as pm
 
     attempts = 0
+    cwd = str(Path(job.notebook).parent)
     with _kernel_output_captured() as kernel_log:
         while True:
             attempts += 1
+            zygote = _zygote() if attempts == 1 else None
+            ahead = _ahead(zygote)
+            km = ahead.take(_ahead_key(job)) if ahead else None
+            if ahead:  # the next job's kernel (most likely the same council's) starts while this one runs
+                ahead.start(_ahead_key(job), job.kernel_name, cwd,
+                            {k: v for k, v in os.environ.items() if k != "SYSTEMIC_OUTPUT_DIR"})
+            kernel = {"km": km} if km is not None else {"kernel_manager_class": kernels.kernel_manager_class(zygote)}
             try:
                 nb = pm.execute_notebook(
                     job.notebook, str(running), parameters=job.parameters, kernel_name=job.kernel_name,
                     progress_bar=False, log_output=False, start_timeout=START_TIMEOUT,
-                    execution_timeout=job.cell_timeout, cwd=str(Path(job.notebook).parent),
-                    kernel_manager_class=kernels.kernel_manager_class(_zygote() if attempts == 1 else None),
-                    request_save_on_cell_execute=False, on_cell_start=_cell_marker(running))
+                    execution_timeout=job.cell_timeout, cwd=cwd, request_save_on_cell_execute=False,
+                    on_cell_start=_cell_marker(running), **kernel)
                 return nb, None, attempts
             except Exception as exc:  # noqa: BLE001 - every failure of the notebook is reported, none stops the batch
                 if attempts == 1 and is_kernel_start_error(exc, running):
@@ -298,6 +322,15 @@ def _execute(job: Job, running: Path):
                     if tail:
                         error["message"] += " | kernel output: " + " / ".join(tail)
                 return None, error, attempts
+            finally:
+                if km is not None:
+                    ahead.done_with(km)
+
+
+def _ahead_key(job: Job) -> tuple:
+    """What a kernel started ahead must share with the job it is handed to: the council its zygote read before
+    forking it, the table cache and the kernel (the output folder is a parameter papermill injects)."""
+    return job.council_dir, job.cache_dir, job.kernel_name
 
 
 @contextlib.contextmanager

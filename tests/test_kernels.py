@@ -35,3 +35,42 @@ def test_warm_kernels_start_with_the_council_read_and_cold_ones_do_not(tmp_path)
         assert result.status == "ok", result.error
         figures = json.loads((out / "northshire" / "organisation_scan.json").read_text())
         assert figures["preloaded"] == (["demand"] if warm else []) and figures["services"] == 2
+
+
+@pytest.mark.slow
+def test_the_next_kernel_is_started_while_a_notebook_runs_and_each_notebook_still_has_its_own(tmp_path, monkeypatch):
+    """A worker starts the next job's kernel ahead (``kernels.Ahead``): the next job of the same council takes it,
+    a job of another council starts its own; every notebook runs in a fresh kernel that saw nothing of the one
+    before, and no kernel is left running when the worker stops."""
+    import os
+
+    from systemic_lib import worker
+
+    notebooks = notebooks_that_save(tmp_path / "notebooks", "demand.ipynb", "'pid': _pid, 'seen': _seen",
+                                    "import os\n_pid, _seen = os.getpid(), globals().get('_mark')\n_mark = 1")
+    make_council(tmp_path / "councils", "northshire", "Northshire")
+    make_council(tmp_path / "councils", "eastbrook", "Eastbrook")
+    jobs, _, _ = batch.plan([tmp_path / "councils" / "northshire", tmp_path / "councils" / "eastbrook"],
+                            tmp_path / "out", stages=["demand"], notebooks_dir=notebooks, kernel=batch.kernel_name(),
+                            cache_dir=tmp_path / "cache")
+    assert [(j.council, j.service) for j in jobs] == [("northshire", "housing-repairs"),
+                                                       ("northshire", "council-tax"),
+                                                       ("eastbrook", "housing-repairs"), ("eastbrook", "council-tax")]
+    taken = []
+    take = kernels.Ahead.take
+    monkeypatch.setattr(kernels.Ahead, "take", lambda self, key: taken.append(take(self, key)) or taken[-1])
+    monkeypatch.setattr(worker, "WARM_KERNELS", True)
+    monkeypatch.setattr(worker, "KERNEL_AHEAD", True)
+    try:
+        results = [worker.run_job(job) for job in jobs]
+    finally:
+        worker.stop_zygote()
+    assert [r.status for r in results] == ["ok"] * 4, [r.error for r in results]
+    assert [km is not None for km in taken] == [False, True, False, True]  # none yet; ahead; other council; ahead
+    saved = [json.loads(job.path(".json").read_text()) for job in jobs]
+    assert [s["seen"] for s in saved] == [None] * 4
+    pids = [s["pid"] for s in saved]
+    assert len(set(pids)) == 4
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
