@@ -442,11 +442,27 @@ def _cut_by_service(result: TableResult) -> None:
         return
     groups = frame.groupby("service", sort=False, dropna=True).indices
     result.service_positions = {str(k): v for k, v in groups.items()}
-    result.service_frames = {str(k): frame.take(v) for k, v in groups.items()}
+    result.service_frames = cut(frame, result.service_positions)
     if raw is not None and "service" in raw.columns:
         keys = raw["service"].astype(str).str.strip()
-        groups = keys.groupby(keys.to_numpy(), sort=False).indices
-        result.service_raw = {str(k): (raw.take(v).reset_index(drop=True), v) for k, v in groups.items()}
+        groups = {str(k): v for k, v in keys.groupby(keys.to_numpy(), sort=False).indices.items()}
+        result.service_raw = {k: (rows.reset_index(drop=True), groups[k]) for k, rows in cut(raw, groups).items()}
+
+
+def cut(frame: pd.DataFrame, positions: dict) -> dict:
+    """``{key: frame.take(rows)}`` for disjoint sets of row positions, in one take: the rows are put in key order
+    once and each key's rows are a slice of that (a take per key costs a pass over every Arrow-backed text column,
+    about a second for 57 services of 340,000 contacts)."""
+    import numpy as np
+
+    if not positions:
+        return {}
+    ordered = frame.take(np.concatenate(list(positions.values())))
+    out, at = {}, 0
+    for key, rows in positions.items():
+        out[key] = ordered.iloc[at:at + len(rows)]
+        at += len(rows)
+    return out
 
 
 def load_council(path) -> Council:

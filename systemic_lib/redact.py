@@ -81,6 +81,8 @@ _PATTERNS = (
     (re.compile(_ADDRESS, re.IGNORECASE), PLACEHOLDERS["address"], None),
 )
 
+_ANY = re.compile(r"[\d@]")  #: what every pattern above holds: a digit, or the "@" of an e-mail address
+
 _name_redactor = None  #: text -> text with person names replaced; None (the default) leaves names alone
 
 
@@ -191,6 +193,13 @@ def redact_series(data: pd.Series) -> pd.Series:
         return done.astype(out.dtype)
     if _name_redactor is not None:
         out = out.map(lambda t: t if pd.isna(t) else _name_redactor(t)).astype("str")
+    hot = out.str.contains(_ANY, na=False)  # every pattern needs a digit or an "@": most texts have neither
+    if not hot.all():
+        return out if not hot.any() else out.where(~hot, _patterns_series(out[hot]))
+    return _patterns_series(out)
+
+
+def _patterns_series(out: pd.Series) -> pd.Series:
     for pattern, placeholder, gate in _PATTERNS:
         if gate is None:
             out = out.str.replace(pattern, placeholder, regex=True)

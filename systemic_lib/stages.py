@@ -167,7 +167,7 @@ def preload(path) -> None:
     the table cache by ``cache.derived``, as the organisation scan reads it); while another process is making that
     copy, the cuts are left for the next kernel (which redacts its own rows meanwhile). Without a table cache, or
     with a name redactor switched on, nothing is redacted here."""
-    from .council import preload as read_council, preloaded
+    from .council import cut, preload as read_council, preloaded
 
     read_council(path)
     council = preloaded(path)
@@ -188,8 +188,10 @@ def preload(path) -> None:
             raw = cache.derived(result, f"{tag}-raw", lambda: redacted(name, result.raw), wait=False)
             if raw is None:
                 continue
-            result.service_raw_redacted = {k: (raw.take(v).reset_index(drop=True), v) for k, (_, v) in raw_cut.items()}
-        result.service_frames_redacted = {k: frame.take(v) for k, v in positions.items()}
+            rows = {k: v for k, (_, v) in raw_cut.items()}
+            result.service_raw_redacted = {k: (part.reset_index(drop=True), rows[k])
+                                           for k, part in cut(raw, rows).items()}
+        result.service_frames_redacted = cut(frame, positions)
 
 
 @dataclass

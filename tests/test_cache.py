@@ -104,3 +104,22 @@ def test_batch_reads_each_council_once_and_sees_a_changed_file(tmp_path):
     after = {p.name: p.stat().st_ino for p in (tmp_path / 'cache').iterdir()}
     eastvale_entry = [k for k in entries if k in after and after[k] == entries[k]]
     assert len(after) == 3 and len(eastvale_entry) == 2  # eastvale's entry (and northshire's old one) reused
+
+
+def test_a_frame_is_kept_only_if_it_reads_back_exactly():
+    """``_assert_same`` passes an exact copy and refuses a changed value, dtype, index or column label."""
+    import pandas as pd
+    import pytest
+
+    from systemic_lib.cache import _assert_same
+
+    frame = pd.DataFrame({"a": [1.5, None, 3.0], "b": pd.array(["x", None, "z"], dtype="str")}, index=[3, 4, 5])
+    _assert_same(frame, frame.copy())
+    changed = frame.copy()
+    changed.loc[5, "a"] = 3.0000001
+    other_index = frame.set_axis(pd.Index([3.0, 4.0, 5.0]))
+    other_columns = frame.set_axis(["a", "c"], axis=1)
+    other_dtype = frame.astype({"a": "float32"})
+    for copy in (changed, other_index, other_columns, other_dtype):
+        with pytest.raises(ValueError):
+            _assert_same(frame, copy)

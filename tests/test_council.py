@@ -255,3 +255,18 @@ def test_a_preloaded_council_gives_each_service_the_same_rows_as_a_fresh_one(cou
     for service in held.services:
         got = [p.describe() for p in demand_problems.data_problems(Stage(held, service, "demand"))]
         assert got == [p.describe() for p in demand_problems.data_problems(Stage(fresh, service, "demand"))]
+
+
+def test_cut_gives_each_key_the_rows_a_take_would():
+    import numpy as np
+    import pandas as pd
+
+    from systemic_lib.council import cut
+
+    frame = pd.DataFrame({"service": pd.array(list("abcabca"), dtype="str"), "n": range(7)}, index=range(10, 17))
+    positions = {k: np.asarray(v) for k, v in frame.groupby("service", sort=False).indices.items()}
+    got = cut(frame, positions)
+    assert list(got) == ["a", "b", "c"]
+    for key, rows in positions.items():
+        pd.testing.assert_frame_equal(got[key], frame.take(rows))
+    assert cut(frame, {}) == {}
