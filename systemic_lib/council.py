@@ -387,6 +387,7 @@ def within_period(frame: pd.DataFrame, column: str, start=None, end=None) -> pd.
 #: the council a batch's kernel zygote read before forking that council's kernels (``preload``):
 #: resolved folder -> (its stamp, the Council with its tables loaded)
 _PRELOADED: dict[str, tuple[tuple, "Council"]] = {}
+PRELOAD_KEEP = 2  #: councils a zygote keeps read (least recently asked for goes first)
 
 
 def _stamp(path: Path) -> tuple:
@@ -408,13 +409,16 @@ def preload(path) -> None:
 
     The batch's kernel zygote calls this before forking each kernel (``kernels.py``): a worker renders the
     notebooks of one council in a row, and each forked kernel then starts with the council's tables in memory
-    (shared, copy-on-write), not re-read and decoded from the cache. One council at a time is kept."""
+    (shared, copy-on-write), not re-read and decoded from the cache. The last ``PRELOAD_KEEP`` councils asked for
+    are kept: the workers sharing a zygote move on to the next council at different times."""
     path = Path(path).resolve()
     stamp = _stamp(path)
-    held = _PRELOADED.get(str(path))
+    held = _PRELOADED.pop(str(path), None)
     if held is not None and held[0] == stamp:
+        _PRELOADED[str(path)] = held  # the most recently asked for
         return
-    _PRELOADED.clear()
+    while len(_PRELOADED) >= PRELOAD_KEEP:
+        _PRELOADED.pop(next(iter(_PRELOADED)))
     council = load_council(path)
     for name in TABLES:
         if find_table_file(path, name) is not None:

@@ -23,8 +23,9 @@ def main(argv):
         try:
             sock.connect(path)
             break
-        except OSError:
-            if time.monotonic() > deadline:
+        except OSError as exc:
+            # no socket yet: the zygote is still importing; refused: it is gone (killed), so do not wait for it
+            if time.monotonic() > deadline or isinstance(exc, ConnectionRefusedError):
                 os.execv(original[0], original)  # no zygote: start an ordinary kernel instead
             time.sleep(0.05)
     request = {"argv": original, "env": dict(os.environ), "cwd": os.getcwd()}

@@ -38,23 +38,52 @@ def available() -> bool:
 
 
 class Zygote:
-    """A worker's kernel zygote: ``start()`` it (it imports in the background), ``stop()`` it when the worker ends."""
+    """A kernel zygote: ``start()`` it (it imports in the background), ``stop()`` it when the run ends.
+
+    The local pool starts one for the machine and its workers ``attach`` to it (``address``), so the libraries are
+    imported, and each council read, once per machine rather than once per worker; a worker whose shared zygote
+    is gone starts its own."""
 
     def __init__(self):
         self.folder = tempfile.mkdtemp(prefix="systemic-zygote-")
         self.socket = str(Path(self.folder) / "kernels.sock")
         self.process: subprocess.Popen | None = None
+        self.pid: int | None = None  #: of an attached zygote (another process started it)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """What a worker needs to ``attach`` to this zygote."""
+        return self.socket, self.process.pid
+
+    @classmethod
+    def attach(cls, address: tuple[str, int]) -> "Zygote":
+        """A zygote another process started (and stops): this one only asks it for kernels."""
+        zygote = cls.__new__(cls)
+        zygote.socket, zygote.pid = address
+        zygote.folder, zygote.process = None, None
+        return zygote
 
     def start(self) -> "Zygote":
+        root = str(Path(__file__).resolve().parent.parent)  # systemic_lib importable, however this process found it
+        paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *paths])}
         self.process = subprocess.Popen([sys.executable, "-m", "systemic_lib.kernels", self.socket],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, cwd=self.folder, start_new_session=True)
+                                        stderr=subprocess.DEVNULL, cwd=self.folder, start_new_session=True, env=env)
         return self
 
     def alive(self) -> bool:
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, 0)
+            except OSError:
+                return False
+            return True
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
+        if self.pid is not None:  # attached: its owner stops it
+            return
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:

@@ -15,7 +15,7 @@ from collections import deque
 from multiprocessing.connection import wait
 
 from .manifest import describe_error, storage_error
-from . import worker
+from . import kernels, worker
 from .worker import Job, JobResult, lost_result, retry_lost, run_job
 
 STOP_GRACE = 5.0  #: seconds a stopped worker has to shut its kernel down before it is killed
@@ -38,7 +38,7 @@ def _context():
     return mp.get_context("spawn")
 
 
-def _serve(conn, warm: bool = True) -> None:
+def _serve(conn, warm: bool = True, zygote: tuple | None = None) -> None:
     """A worker's life: run the jobs it is sent, one at a time, and send back each result; None ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
@@ -47,6 +47,7 @@ def _serve(conn, warm: bool = True) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     worker.WARM_KERNELS = worker.KERNEL_AHEAD = warm
+    worker.SHARED_ZYGOTE = zygote
     try:
         _jobs(conn)
     finally:
@@ -71,9 +72,9 @@ def _jobs(conn) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, warm: bool):
+    def __init__(self, ctx, warm: bool, zygote: tuple | None = None):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, warm), name="systemic-worker")
+        self.process = ctx.Process(target=_serve, args=(child, warm, zygote), name="systemic-worker")
         self.process.start()
         child.close()
         self.index: int | None = None  #: the job it is running
@@ -142,7 +143,9 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=N
     if _in_main_thread():
         previous = signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     warm = warm_by_default() if warm_kernels is None else warm_kernels
-    pool = [_Worker(ctx, warm) for _ in range(max(1, min(workers, len(jobs))))]
+    zygote = kernels.Zygote().start() if warm and kernels.available() else None  # one for the machine's workers
+    address = zygote.address if zygote is not None else None
+    pool = [_Worker(ctx, warm, address) for _ in range(max(1, min(workers, len(jobs))))]
     try:
         while (todo or any(w.index is not None for w in pool)) and not stopping:
             for n, w in enumerate(pool):
@@ -153,7 +156,7 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=N
                     except OSError:  # it died while idle: a new worker takes the job
                         w.index = None
                         w.stop(now=True)
-                        pool[n] = _Worker(ctx, warm)
+                        pool[n] = _Worker(ctx, warm, address)
                         todo.appendleft(i)
             busy = [w for w in pool if w.index is not None]
             bar.set_postfix_str(f"failed={failures} running={len(busy)}", refresh=True)
@@ -173,7 +176,7 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=N
                     how = w.how_it_died() or "its connection broke"
                     w.index = None
                     w.stop(now=True)
-                    pool[n] = _Worker(ctx, warm)
+                    pool[n] = _Worker(ctx, warm, address)
                     losses[i] = losses.get(i, 0) + 1
                     if retry_lost(losses[i]):
                         bar.write(f"retrying: {jobs[i].label}: the worker running it stopped ({how})")
@@ -192,6 +195,8 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=N
                 bar.update(1)
     finally:
         _stop_all(pool, jobs)
+        if zygote is not None:
+            zygote.stop()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
         bar.close()

@@ -249,6 +249,7 @@ _ZYGOTE: kernels.Zygote | None = None
 _AHEAD: kernels.Ahead | None = None
 WARM_KERNELS = False  #: set by the pool's workers: fork each kernel from a zygote with the libraries imported
 KERNEL_AHEAD = False  #: set by the pool's workers: start the next notebook's kernel while this one runs
+SHARED_ZYGOTE: tuple | None = None  #: set by the pool's workers: the machine's zygote (``Zygote.address``)
 
 
 def _zygote() -> kernels.Zygote | None:
@@ -256,9 +257,11 @@ def _zygote() -> kernels.Zygote | None:
     global _ZYGOTE
     if not WARM_KERNELS or not kernels.available():
         return None
+    if _ZYGOTE is None and SHARED_ZYGOTE is not None:
+        _ZYGOTE = kernels.Zygote.attach(SHARED_ZYGOTE)
     if _ZYGOTE is None or not _ZYGOTE.alive():
         stop_zygote()
-        _ZYGOTE = kernels.Zygote().start()
+        _ZYGOTE = kernels.Zygote().start()  # the shared one is gone (or there is none): this worker's own
     return _ZYGOTE
 
 

@@ -74,3 +74,46 @@ def test_the_next_kernel_is_started_while_a_notebook_runs_and_each_notebook_stil
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+@pytest.mark.slow
+def test_the_workers_of_a_machine_share_one_zygote(tmp_path):
+    """The pool starts one zygote for its workers: every kernel, whichever worker ran it, is forked from it (the
+    libraries imported, and each council read, once per machine); it is gone when the run ends."""
+    import os
+
+    notebooks = notebooks_that_save(tmp_path / "notebooks", "demand.ipynb", "'zygote': os.getppid()", "import os")
+    make_council(tmp_path / "councils", "northshire", "Northshire")
+    make_council(tmp_path / "councils", "eastbrook", "Eastbrook")
+    jobs, _, _ = batch.plan([tmp_path / "councils"], tmp_path / "out", stages=["demand"], notebooks_dir=notebooks,
+                            kernel=batch.kernel_name(), cache_dir=tmp_path / "cache")
+    results = batch.execute(jobs, 2, progress=False, warm_kernels=True)
+    assert [r.status for r in results] == ["ok"] * 4, [r.error for r in results]
+    (zygote,) = {json.loads(job.path(".json").read_text())["zygote"] for job in jobs}
+    assert zygote != os.getpid()
+    with pytest.raises(ProcessLookupError):
+        os.kill(zygote, 0)
+
+
+@pytest.mark.slow
+def test_a_worker_whose_shared_zygote_is_gone_starts_its_own(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from systemic_lib import worker
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    make_council(tmp_path / "councils", "northshire", "Northshire")
+    notebooks = notebooks_that_save(tmp_path / "notebooks", "demand.ipynb", "'zygote': os.getppid()", "import os")
+    (job, _), _, _ = batch.plan([tmp_path / "councils"], tmp_path / "out", stages=["demand"], notebooks_dir=notebooks,
+                              kernel=batch.kernel_name(), cache_dir=tmp_path / "cache")
+    monkeypatch.setattr(worker, "WARM_KERNELS", True)
+    monkeypatch.setattr(worker, "SHARED_ZYGOTE", (str(tmp_path / "gone.sock"), gone.pid))
+    try:
+        result = worker.run_job(job)
+        own = worker._ZYGOTE.process.pid
+    finally:
+        worker.stop_zygote()
+    assert result.status == "ok", result.error
+    assert json.loads(job.path(".json").read_text())["zygote"] == own
