@@ -97,13 +97,7 @@ def cached_table(path: Path, table: str, services, read) -> TableResult:
     return result
 
 
-def stored(result: TableResult, tag: str) -> pd.DataFrame | None:
-    """The frame ``derived`` keeps for ``tag`` in the table's cache entry, if one has been made; never makes it."""
-    entry = getattr(result, "_entry", None)
-    return None if entry is None else _read_derived(entry / f"{tag}.parquet")
-
-
-def derived(result: TableResult, tag: str, make) -> pd.DataFrame:
+def derived(result: TableResult, tag: str, make, *, wait: bool = True) -> pd.DataFrame | None:
     """A frame made from a table (the stages' redacted copy), kept in the table's cache entry, so that it is made
     once per entry instead of in every notebook: read from ``<entry>/<tag>.parquet`` when there, else ``make()``,
     stored there when it reads back identical. A table that did not come from the cache: ``make()``.
@@ -112,7 +106,7 @@ def derived(result: TableResult, tag: str, make) -> pd.DataFrame:
     Only what ``make`` returns is stored: the stages store redacted text here, never text the entry lacks.
 
     Processes making the same frame at once take turns (a lock file in the entry): the later ones read what the
-    first stored."""
+    first stored. ``wait=False``: None instead of waiting while another process makes it."""
     entry = getattr(result, "_entry", None)
     if entry is None:
         return make()
@@ -125,7 +119,10 @@ def derived(result: TableResult, tag: str, make) -> pd.DataFrame:
     except OSError:  # a read-only cache: made here, not stored
         return make()
     with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return None
         found = _read_derived(path)  # stored while this process waited
         if found is not None:
             return found

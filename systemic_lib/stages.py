@@ -163,10 +163,10 @@ def preload(path) -> None:
     """What the batch's kernel zygote does before forking a kernel for a council's job: ``council.preload`` (the
     council's tables read and cut by service), then each service's rows of every table with free text cut from the
     whole table's redacted copy (``service_frames_redacted``, ``service_raw_redacted``), so that the kernels forked
-    after it redact nothing a stage reads for its service. The zygote never makes that copy itself (every kernel
-    would wait for it): the organisation scan, run first, makes it once per batch run and keeps it in the table
-    cache (``cache.derived``); until it is there, each kernel redacts its own service's rows. Without a table
-    cache, or with a name redactor switched on, nothing is cut here."""
+    after it redact nothing a stage reads for its service. The whole table is redacted once per batch run (kept in
+    the table cache by ``cache.derived``, as the organisation scan reads it); while another process is making that
+    copy, the cuts are left for the next kernel (which redacts its own rows meanwhile). Without a table cache, or
+    with a name redactor switched on, nothing is redacted here."""
     from .council import cut, preload as read_council, preloaded
 
     read_council(path)
@@ -179,13 +179,13 @@ def preload(path) -> None:
         positions = getattr(result, "service_positions", None)
         if not positions or getattr(result, "service_frames_redacted", None) is not None:
             continue
-        frame = cache.stored(result, f"{tag}-frame")
+        frame = cache.derived(result, f"{tag}-frame", lambda: redacted(name, result.frame), wait=False)
         if frame is None:
             continue
         raw_cut = getattr(result, "service_raw", None)
         raw = None
         if raw_cut is not None:
-            raw = cache.stored(result, f"{tag}-raw")
+            raw = cache.derived(result, f"{tag}-raw", lambda: redacted(name, result.raw), wait=False)
             if raw is None:
                 continue
             rows = {k: v for k, (_, v) in raw_cut.items()}

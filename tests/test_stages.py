@@ -119,8 +119,6 @@ def test_a_preloaded_council_hands_each_service_its_rows_redacted_once(council_f
 
     expected = {(svc, start): everything(Stage(folder, svc, "demand", period_start=start))  # redacting its own rows
                 for svc in ("housing-repairs", "council-tax") for start in (None, "2024-03-06")}
-    whole = Stage(folder, None, "organisation_scan").load("demand")  # the scan, run first, redacts the whole table
-    whole.frame, whole.raw
     stages.preload(folder)
     held = council_module.preloaded(folder)._tables["demand"]
     assert set(held.service_frames_redacted) == {"housing-repairs", "council-tax"}
@@ -136,24 +134,24 @@ def test_a_preloaded_council_hands_each_service_its_rows_redacted_once(council_f
     assert expected[("council-tax", None)][1]["classification"].tolist() == ["value", "failure"]  # C4 by the rule
 
 
-def test_preload_cuts_the_redacted_copy_only_once_the_scan_has_made_it(council_factory, monkeypatch, tmp_path):
-    """The zygote never redacts a whole table itself (every kernel would wait for it): until the organisation scan
-    has stored the redacted copy, kernels redact their own service's rows; after it, they start with their cuts."""
+def test_preload_leaves_the_redacted_cuts_to_a_later_kernel_while_another_process_makes_them(
+        council_factory, monkeypatch, tmp_path):
+    import fcntl
+
     from systemic_lib import council as council_module
 
     monkeypatch.setattr(council_module, "_PRELOADED", {})
     monkeypatch.setenv("SYSTEMIC_CACHE", str(tmp_path / "cache"))
     folder = council_factory(demand=DEMAND)
     council_module.load_council(folder).load("demand")  # the batch's validation fills the table cache
-    stages.preload(folder)
+    council_module.preload(folder)
     entry = council_module.preloaded(folder)._tables["demand"]._entry
     tag = stages._redaction_tag() + "-frame"
-    assert getattr(council_module.preloaded(folder)._tables["demand"], "service_frames_redacted", None) is None
-    assert not (entry / f"{tag}.parquet").exists()
-    assert Stage(folder, "council-tax", "demand").table("demand")["verbatim"].str.contains("QQ 12").sum() == 0
-    whole = Stage(folder, None, "organisation_scan").load("demand")
-    whole.frame, whole.raw
+    with open(entry / f".{tag}.lock", "a+") as other:  # another worker's zygote is redacting the whole table
+        fcntl.flock(other, fcntl.LOCK_EX)
+        stages.preload(folder)
+        assert getattr(council_module.preloaded(folder)._tables["demand"], "service_frames_redacted", None) is None
+        assert Stage(folder, "council-tax", "demand").table("demand")["verbatim"].str.contains("QQ 12").sum() == 0
+    stages.preload(folder)  # the next kernel's preload: the copy is made (or read) now
+    assert "council-tax" in council_module.preloaded(folder)._tables["demand"].service_frames_redacted
     assert (entry / f"{tag}.parquet").exists()
-    stages.preload(folder)  # the next kernel's preload: the copy is there now
-    held = council_module.preloaded(folder)._tables["demand"].service_frames_redacted["council-tax"]
-    assert held["verbatim"].str.contains("QQ 12").sum() == 0
