@@ -5,8 +5,9 @@
 * pool, before: ``systemic_lib.batch`` planning + ``pool.execute`` with a cold kernel per notebook and every
   notebook parsing its tables (the batch before this work);
 * pool, new: the same with the table cache (each council parsed once, while planning) and warm kernels (forked
-  from a per-worker zygote that imported the libraries once and read the job's council once, cut by service:
-  ``council.preload``), jobs council by council with the organisation scan first (``pool.run_order``).
+  from the machine's zygote, started before planning, that imported the libraries once and read each council
+  once, cut by service: ``stages.preload``; each worker starts its next kernel while a notebook runs), jobs
+  council by council with the organisation scan first (``pool.run_order``).
 
 Core-seconds are user + system CPU of this process and every process it waited for (workers, kernels, papermill
 and nbconvert commands), measured with ``getrusage``; the pool uses ``spawn`` workers here so that they (and their
@@ -68,10 +69,11 @@ def select(jobs: list[batch.Job], limit: int) -> list[batch.Job]:
 def run_pool(councils, out: Path, notebooks: Path, kernel: str, workers: int, limit: int, new: bool):
     """Plan (validating every council, filling the cache) and execute, as ``systemic report`` does."""
     def go():
-        jobs, _, _ = batch.plan(councils, out, notebooks_dir=notebooks, kernel=kernel,
-                                cache_dir=out.parent / (out.name + '-cache') if new else None)
-        jobs = select(jobs, limit)
-        return jobs, batch.execute(jobs, workers, progress=False, warm_kernels=new)
+        with pool.machine_zygote(new) as zygote:  # started before planning, as run_batch does
+            jobs, _, _ = batch.plan(councils, out, notebooks_dir=notebooks, kernel=kernel,
+                                    cache_dir=out.parent / (out.name + '-cache') if new else None)
+            jobs = select(jobs, limit)
+            return jobs, batch.execute(jobs, workers, progress=False, warm_kernels=new, zygote=zygote)
     return measured(go)
 
 

@@ -30,7 +30,7 @@ from .errors import SystemicError, UnknownServiceError
 from .manifest import ManifestWriter, describe_error, load_manifest, storage_error, write_manifest  # noqa: F401
 from .decisions import fold_council
 from .pages import build_index_pages
-from .pool import Interrupted, execute  # noqa: F401  (the engine on one machine)
+from .pool import Interrupted, execute, machine_zygote  # noqa: F401  (the engine on one machine)
 from .worker import (  # noqa: F401  (tests, benchmarks and the cluster engine import them from here)
     CELL_TIMEOUT, PNG_COMPACT_ABOVE, START_TIMEOUT, Job, JobResult, _source_cell_number, clean_for_report,
     compact_png, is_kernel_start_error, lost_result, render_html, retry_lost, run_job)
@@ -306,6 +306,13 @@ def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stage
                 raise SystemicError(f"{option} '{value}' is not a date; write it as YYYY-MM-DD") from None
     kernel = kernel_name()
     cache_dir = Path(cache_dir or config.CACHE_DIR) if cache_tables and not scheduler else None
+    with machine_zygote(False if scheduler else None) as zygote:  # it imports while the councils are planned
+        return _plan_and_run(council_dirs, out_dir, jobs, stages, services, period_start, period_end, notebooks_dir,
+                             progress, cell_timeout, echo, scheduler, cache_dir, kernel, zygote, began)
+
+
+def _plan_and_run(council_dirs, out_dir, jobs, stages, services, period_start, period_end, notebooks_dir, progress,
+                  cell_timeout, echo, scheduler, cache_dir, kernel, zygote, began) -> BatchResult:
     todo, skipped, messages = plan(council_dirs, out_dir, stages=stages, services=services,
                                    period_start=period_start, period_end=period_end, notebooks_dir=notebooks_dir,
                                    kernel=kernel, cell_timeout=cell_timeout,
@@ -328,7 +335,7 @@ def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stage
             results = cluster.execute(todo, scheduler=scheduler, run=run_job, progress=progress, echo=echo,
                                       on_result=lambda r: saved.add([r]), failed=_failed_on_cluster)
         else:
-            results = execute(todo, workers, progress=progress, on_result=lambda r: saved.add([r]))
+            results = execute(todo, workers, progress=progress, on_result=lambda r: saved.add([r]), zygote=zygote)
     except Interrupted as stop:
         results, interrupted = stop.results, True
     results = results + skipped

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 #: imported once per worker, before any kernel is forked (what every stage notebook imports)
@@ -71,6 +72,35 @@ class Zygote:
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, cwd=self.folder, start_new_session=True, env=env)
         return self
+
+    def preload(self, env: dict, *, wait: bool = False):
+        """Ask the zygote to read a council now (``env`` as a job's kernel gets it): it does so as soon as its
+        imports are done, while the workers start, so that their first kernels need not. ``wait``: return the
+        council folders it then holds (None if it could not be asked); else return at once."""
+        def ask():
+            deadline = time.monotonic() + 60
+            while self.alive() and time.monotonic() < deadline:
+                try:
+                    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                        conn.connect(self.socket)
+                        conn.sendall(json.dumps({"preload": True, "env": env}).encode() + b"\n")
+                        reply = b""
+                        while not reply.endswith(b"\n"):
+                            chunk = conn.recv(65536)
+                            if not chunk:
+                                return None
+                            reply += chunk
+                    return json.loads(reply)
+                except FileNotFoundError:  # still importing
+                    time.sleep(0.05)
+                except (OSError, ValueError):
+                    return None
+            return None
+
+        if wait:
+            return ask()
+        threading.Thread(target=ask, name="systemic-preload", daemon=True).start()
+        return None
 
     def alive(self) -> bool:
         if self.pid is not None:
@@ -195,8 +225,9 @@ class Ahead:
         if km is not None:
             await _shut(km, now=True)
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Shut down the kernel started ahead and finish every shutdown under way (the worker is stopping)."""
+    def close(self, timeout: float = 4.0) -> None:
+        """Shut down the kernel started ahead and finish every shutdown under way (the worker is stopping), within
+        ``timeout``: less than the pool gives a stopping worker (``pool.STOP_GRACE``)."""
         import asyncio
 
         if self.next is not None:
@@ -319,6 +350,15 @@ def serve(path: str) -> None:
             conn.close()
             continue
         _preload(request.get("env") or {})
+        if request.get("preload"):  # read the council now, for the kernels to come; no kernel yet
+            from systemic_lib.council import _PRELOADED
+
+            try:
+                conn.sendall(json.dumps(list(_PRELOADED)).encode() + b"\n")
+            except OSError:
+                pass
+            conn.close()
+            continue
         pid = os.fork()
         if pid == 0:
             listener.close()

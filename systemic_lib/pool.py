@@ -7,6 +7,7 @@ the workers, removes their half-run notebooks and raises ``Interrupted`` holding
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -117,12 +118,25 @@ def warm_by_default() -> bool:
     return os.environ.get("SYSTEMIC_WARM_KERNELS", "1") != "0"
 
 
+@contextlib.contextmanager
+def machine_zygote(warm: bool | None = None):
+    """The kernel zygote this machine's workers share for a run (None for cold kernels, or where fork is missing):
+    started here, before the councils are planned, so that it imports the libraries meanwhile; stopped at the end."""
+    warm = warm_by_default() if warm is None else warm
+    zygote = kernels.Zygote().start() if warm and kernels.available() else None
+    try:
+        yield zygote
+    finally:
+        if zygote is not None:
+            zygote.stop()
+
+
 def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=None,
-            warm_kernels: bool | None = None) -> list[JobResult]:
+            warm_kernels: bool | None = None, zygote: kernels.Zygote | None = None) -> list[JobResult]:
     """Run jobs on ``workers`` processes with a progress bar (done, failed, running, ETA); results in job order.
 
-    With ``warm_kernels`` (default: ``warm_by_default()``) each worker forks its kernels from a zygote that
-    imported the libraries once (``kernels.py``).
+    With ``warm_kernels`` (default: ``warm_by_default()``) the workers fork their kernels from one zygote that
+    imported the libraries once (``kernels.py``): ``zygote`` if given (``machine_zygote``), else one started here.
 
     ``on_result(result)`` is called in this process as each job ends (the batch writes the manifest there). A
     worker that dies is replaced; its job is retried once (``retry_lost``). Ctrl-C raises ``Interrupted``.
@@ -143,8 +157,14 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=N
     if _in_main_thread():
         previous = signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     warm = warm_by_default() if warm_kernels is None else warm_kernels
-    zygote = kernels.Zygote().start() if warm and kernels.available() else None  # one for the machine's workers
+    own = None
+    if not warm:
+        zygote = None
+    elif zygote is None and kernels.available():
+        zygote = own = kernels.Zygote().start()  # one for the machine's workers
     address = zygote.address if zygote is not None else None
+    if zygote is not None:  # the first council is read while the workers start
+        zygote.preload(worker.kernel_env(jobs[todo[0]]))
     pool = [_Worker(ctx, warm, address) for _ in range(max(1, min(workers, len(jobs))))]
     try:
         while (todo or any(w.index is not None for w in pool)) and not stopping:
@@ -195,8 +215,8 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=N
                 bar.update(1)
     finally:
         _stop_all(pool, jobs)
-        if zygote is not None:
-            zygote.stop()
+        if own is not None:
+            own.stop()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
         bar.close()

@@ -117,6 +117,11 @@ class JobResult:
 
 # -------------------------------------------------------------------------------------------------- the worker
 
+def kernel_env(job: Job) -> dict:
+    """What a warm kernel's zygote reads before forking a kernel for ``job`` (``kernels._preload``)."""
+    return {kernels.PRELOAD_COUNCIL: job.council_dir, **({CACHE_ENV: job.cache_dir} if job.cache_dir else {})}
+
+
 def _prepare_worker_env(job: Job) -> None:
     """Environment the kernel inherits: batch mode, where to save <stage>.json, and systemic_lib importable."""
     os.environ["SYSTEMIC_BATCH"] = "1"

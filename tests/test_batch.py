@@ -456,7 +456,7 @@ def test_manifest_is_written_after_each_job_and_an_interrupted_run_keeps_what_fi
     (out / ".manifest.json.zz9.tmp").write_text("{")  # a save killed in an earlier run
     seen = []
 
-    def fake_execute(jobs, workers, *, progress, on_result):
+    def fake_execute(jobs, workers, *, progress, on_result, zygote=None):
         done = _fake_results(jobs[:2])
         for r in done:
             on_result(r)
@@ -484,7 +484,7 @@ def test_a_manifest_that_cannot_be_written_is_named_not_a_traceback(tmp_path, mo
     def full(path, *a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    def fake_execute(jobs, workers, *, progress, on_result):
+    def fake_execute(jobs, workers, *, progress, on_result, zygote=None):
         done = _fake_results(jobs)
         for r in done:
             on_result(r)

@@ -117,3 +117,21 @@ def test_a_worker_whose_shared_zygote_is_gone_starts_its_own(tmp_path, monkeypat
         worker.stop_zygote()
     assert result.status == "ok", result.error
     assert json.loads(job.path(".json").read_text())["zygote"] == own
+
+
+def test_a_zygote_reads_a_council_when_asked_before_any_kernel(tmp_path):
+    """``Zygote.preload``: the zygote reads the first council while the workers start (the pool asks it before
+    handing out any job), and forks no kernel for it."""
+    import psutil
+
+    folder = make_council(tmp_path, "northshire", "Northshire")
+    other = make_council(tmp_path, "eastbrook", "Eastbrook")
+    zygote = kernels.Zygote().start()
+    try:
+        assert zygote.preload({kernels.PRELOAD_COUNCIL: str(folder)}, wait=True) == [str(folder.resolve())]
+        assert zygote.preload({kernels.PRELOAD_COUNCIL: str(other)}, wait=True) == [str(folder.resolve()),
+                                                                                  str(other.resolve())]
+        assert psutil.Process(zygote.process.pid).children() == []
+    finally:
+        zygote.stop()
+    assert zygote.preload({kernels.PRELOAD_COUNCIL: str(folder)}, wait=True) is None  # gone: nothing to ask
