@@ -482,17 +482,19 @@ def examples(data: pd.DataFrame, *, n: int = 5) -> pd.DataFrame:
     # A "verbatim" that only repeats the demand type (imported case titles often do) says nothing in the citizen's
     # words: it is not shown. Very short ones ("PRINTED") are shown only when nothing fuller is there.
     plain = lambda s: s.astype("str").str.lower().str.replace(r"[^0-9a-z]+", " ", regex=True).str.strip()  # noqa: E731
-    said = said[plain(said["verbatim"]) != plain(said["demand_type"].fillna(""))]
+    words = plain(said["verbatim"])
+    keep = words != plain(said["demand_type"].fillna(""))
+    said, words = said[keep], words[keep]
     if said.empty:
         return pd.DataFrame({c: pd.Series(dtype=str) for c in cols})
     frame = pd.DataFrame({"demand_type": said["demand_type"].fillna(NO_TYPE),
                           "classification": said["classification"].fillna(UNCLASSIFIED),
-                          "verbatim": said["verbatim"]})
+                          "verbatim": said["verbatim"],
+                          "thin": words.str.count(" ").lt(2).to_numpy()})  # fewer than 3 words (single-spaced)
     rank = pareto(data).reset_index().rename(columns={"index": "rank"})[["demand_type", "classification", "rank"]]
     order = {"failure": 0, "value": 1, UNCLASSIFIED: 2}
     frame = frame.merge(rank, on=["demand_type", "classification"], how="left")
     frame["order"] = frame["classification"].map(order)
-    frame["thin"] = plain(frame["verbatim"]).str.split().str.len() < 3
     frame = frame.sort_values(["thin", "order", "rank"], kind="stable").drop_duplicates(["demand_type",
                                                                                           "classification"])
     out = frame.head(n)[cols].reset_index(drop=True)
