@@ -12,6 +12,7 @@ the zygote is not running, the client starts an ordinary kernel, so the batch wo
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -359,6 +360,7 @@ def serve(path: str) -> None:
                 pass
             conn.close()
             continue
+        gc.freeze()  # what is here now, the kernel's garbage collector never walks (nor copies, on write): ~2% CPU
         pid = os.fork()
         if pid == 0:
             listener.close()
