@@ -495,8 +495,7 @@ def examples(data: pd.DataFrame, *, n: int = 5) -> pd.DataFrame:
     order = {"failure": 0, "value": 1, UNCLASSIFIED: 2}
     frame = frame.merge(rank, on=["demand_type", "classification"], how="left")
     frame["order"] = frame["classification"].map(order)
-    frame = frame.sort_values(["thin", "order", "rank"], kind="stable").drop_duplicates(["demand_type",
-                                                                                          "classification"])
+    frame = frame.sort_values(["thin", "order", "rank"], kind="stable").drop_duplicates(["demand_type", "classification"])
     out = frame.head(n)[cols].reset_index(drop=True)
     out["verbatim"] = redact_series(out["verbatim"].astype("str"))
     return out

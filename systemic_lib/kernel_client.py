@@ -1,4 +1,4 @@
-"""The process Jupyter starts as a warm kernel: it asks the worker's kernel zygote (``kernels.py``) for a kernel.
+"""The process Jupyter starts as a warm kernel: it asks the machine's kernel zygote (``kernels.py``) for a kernel.
 
 Run as a plain script (``python -I -S kernel_client.py SOCKET ARGV...``), importing nothing heavy: it sends its
 environment, working folder and the kernel's arguments to the zygote, which forks an already-imported kernel. It then

@@ -1,13 +1,14 @@
-"""Warm kernels for the batch: each worker keeps a kernel "zygote" that has already imported systemic_lib, pandas,
-matplotlib, seaborn and graphviz, and forks a fresh kernel from it for every notebook.
+"""Warm kernels for the batch: one kernel "zygote" per machine has already imported systemic_lib, pandas,
+matplotlib, seaborn and graphviz (and read the council of the job), and forks a fresh kernel from it for every
+notebook; each worker starts its next kernel while a notebook runs (``Ahead``).
 
 Every notebook still gets its own kernel process, which has run no code but the imports (so notebooks cannot see
-one another), but no notebook pays for starting Python and importing the libraries: that happens once per worker,
-while the first notebook waits. Jupyter starts ``kernel_client.py`` as the kernel (``WarmKernelManager``); it asks
+one another), but no notebook pays for starting Python and importing the libraries: that happens once per machine,
+while the councils are planned. Jupyter starts ``kernel_client.py`` as the kernel (``WarmKernelManager``); it asks
 the zygote for a kernel over a Unix socket and stands in for it. Where fork is unavailable (not Linux or macOS) or
 the zygote is not running, the client starts an ordinary kernel, so the batch works the same, only slower.
 
-    python -m systemic_lib.kernels SOCKET     # the zygote (the worker starts it: ``Zygote.start()``)
+    python -m systemic_lib.kernels SOCKET     # the zygote (the pool starts it: ``Zygote.start()``)
 """
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=N
 
 def run_order(jobs: list[Job]) -> list[int]:
     """The order jobs are handed to workers (results still come back in job order): council by council, so that
-    a worker's kernel zygote keeps one council's tables read (``kernels.py``), and in each council the
+    the kernel zygote keeps the council's tables read (``kernels.py``), and in each council the
     council-wide report (the organisation scan, the longest) first, so that it runs while the other workers take
     the services, not alone at the end."""
     first: dict[str, int] = {}

@@ -258,7 +258,8 @@ SHARED_ZYGOTE: tuple | None = None  #: set by the pool's workers: the machine's 
 
 
 def _zygote() -> kernels.Zygote | None:
-    """This worker's kernel zygote, started on first use (None when warm kernels are off or unavailable)."""
+    """The zygote this worker forks kernels from: the machine's (``SHARED_ZYGOTE``), or its own, started on first
+    use when there is none or it is gone (None when warm kernels are off or unavailable)."""
     global _ZYGOTE
     if not WARM_KERNELS or not kernels.available():
         return None
@@ -273,7 +274,7 @@ def _zygote() -> kernels.Zygote | None:
 def _ahead(zygote: kernels.Zygote | None) -> kernels.Ahead | None:
     """This worker's ``kernels.Ahead`` for ``zygote`` (None when kernels are not started ahead)."""
     global _AHEAD
-    if not KERNEL_AHEAD or zygote is None:
+    if not KERNEL_AHEAD or zygote is None or _loop_running():
         return None
     if _AHEAD is None or _AHEAD.zygote is not zygote:
         if _AHEAD is not None:
@@ -282,10 +283,19 @@ def _ahead(zygote: kernels.Zygote | None) -> kernels.Ahead | None:
     return _AHEAD
 
 
+def _loop_running() -> bool:
+    """An event loop already runs in this thread (an embedding application): papermill then runs each notebook on
+    a loop of its own, where a kernel started ahead on this thread's loop would never be seen to."""
+    import asyncio
+
+    return asyncio._get_running_loop() is not None
+
+
 def stop_zygote() -> None:
     global _ZYGOTE, _AHEAD
     if _AHEAD is not None:
-        _AHEAD.close()
+        if not _loop_running():
+            _AHEAD.close()
         _AHEAD = None
     if _ZYGOTE is not None:
         _ZYGOTE.stop()
@@ -295,7 +305,8 @@ def stop_zygote() -> None:
 def _execute(job: Job, running: Path):
     """papermill in-process, retried once if the kernel fails to start: (notebook, error or None, attempts).
 
-    With warm kernels the first attempt's kernel is forked from this worker's zygote; a retry starts a cold one.
+    With warm kernels the first attempt's kernel is forked from the zygote (started ahead when it can be); a retry
+    starts a cold one.
 
     The kernel's own stdout/stderr (start-up chatter, not cell output) goes to a temporary log instead of the
     terminal, so that the progress bar stays readable; its tail is added to a kernel start error.

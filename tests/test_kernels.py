@@ -61,10 +61,7 @@ def test_the_next_kernel_is_started_while_a_notebook_runs_and_each_notebook_stil
     monkeypatch.setattr(kernels.Ahead, "take", lambda self, key: taken.append(take(self, key)) or taken[-1])
     monkeypatch.setattr(worker, "WARM_KERNELS", True)
     monkeypatch.setattr(worker, "KERNEL_AHEAD", True)
-    try:
-        results = [worker.run_job(job) for job in jobs]
-    finally:
-        worker.stop_zygote()
+    results = _in_a_thread(lambda: [worker.run_job(job) for job in jobs])  # its own thread: no loop runs there
     assert [r.status for r in results] == ["ok"] * 4, [r.error for r in results]
     assert [km is not None for km in taken] == [False, True, False, True]  # none yet; ahead; other council; ahead
     saved = [json.loads(job.path(".json").read_text()) for job in jobs]
@@ -110,11 +107,7 @@ def test_a_worker_whose_shared_zygote_is_gone_starts_its_own(tmp_path, monkeypat
                               kernel=batch.kernel_name(), cache_dir=tmp_path / "cache")
     monkeypatch.setattr(worker, "WARM_KERNELS", True)
     monkeypatch.setattr(worker, "SHARED_ZYGOTE", (str(tmp_path / "gone.sock"), gone.pid))
-    try:
-        result = worker.run_job(job)
-        own = worker._ZYGOTE.process.pid
-    finally:
-        worker.stop_zygote()
+    result, own = _in_a_thread(lambda: (worker.run_job(job), worker._ZYGOTE.process.pid))
     assert result.status == "ok", result.error
     assert json.loads(job.path(".json").read_text())["zygote"] == own
 
@@ -135,3 +128,20 @@ def test_a_zygote_reads_a_council_when_asked_before_any_kernel(tmp_path):
     finally:
         zygote.stop()
     assert zygote.preload({kernels.PRELOAD_COUNCIL: str(folder)}, wait=True) is None  # gone: nothing to ask
+
+
+def _in_a_thread(work):
+    """``work()`` on a thread of its own, then the worker's zygote stopped there: as in a pool worker, no event loop
+    is running in that thread (another test in this process may have left one running in the main thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from systemic_lib import worker
+
+    def run():
+        try:
+            return work()
+        finally:
+            worker.stop_zygote()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
