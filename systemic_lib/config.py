@@ -12,6 +12,14 @@ DATA_DIR = PROJECT_ROOT / "data"
 COUNCILS_DIR = DATA_DIR / "councils"
 REPORTS_DIR = PROJECT_ROOT / "reports"
 SHARED_REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "real"
+
+
+def importable(pythonpath: str | None) -> str:
+    """``$PYTHONPATH`` for a process that must import this ``systemic_lib`` (a kernel, the kernel zygote): the
+    project root first, unless it is there already."""
+    root = str(PROJECT_ROOT)
+    paths = [p for p in (pythonpath or "").split(os.pathsep) if p]
+    return os.pathsep.join(paths if root in paths else [root, *paths])
 #: The batch's table cache: parsed council tables, which hold citizens' words, so never inside the reports folder.
 CACHE_DIR = Path(os.environ.get("SYSTEMIC_CACHE_DIR")
                  or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "systemic" / "tables")

@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-#: imported once per worker, before any kernel is forked (what every stage notebook imports)
+#: imported once by the zygote, before any kernel is forked (what every stage notebook imports)
 PRELOAD = ("pandas", "numpy", "matplotlib", "matplotlib.pyplot", "seaborn", "graphviz", "IPython",
            "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
            "matplotlib_inline.backend_inline", "systemic_lib.report", "systemic_lib.stages",
@@ -67,9 +67,9 @@ class Zygote:
         return zygote
 
     def start(self) -> "Zygote":
-        root = str(Path(__file__).resolve().parent.parent)  # systemic_lib importable, however this process found it
-        paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *paths])}
+        from .config import importable
+
+        env = {**os.environ, "PYTHONPATH": importable(os.environ.get("PYTHONPATH"))}
         self.process = subprocess.Popen([sys.executable, "-m", "systemic_lib.kernels", self.socket],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, cwd=self.folder, start_new_session=True, env=env)

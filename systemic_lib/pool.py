@@ -157,11 +157,11 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=N
     if _in_main_thread():
         previous = signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     warm = warm_by_default() if warm_kernels is None else warm_kernels
-    own = None
+    own = contextlib.ExitStack()  # a zygote started here, for the machine's workers, is stopped here
     if not warm:
         zygote = None
-    elif zygote is None and kernels.available():
-        zygote = own = kernels.Zygote().start()  # one for the machine's workers
+    elif zygote is None:
+        zygote = own.enter_context(machine_zygote(True))
     address = zygote.address if zygote is not None else None
     if zygote is not None:  # the first council is read while the workers start
         zygote.preload(worker.kernel_env(jobs[todo[0]]))
@@ -215,8 +215,7 @@ def execute(jobs: list[Job], workers: int, *, progress: bool = True, on_result=N
                 bar.update(1)
     finally:
         _stop_all(pool, jobs)
-        if own is not None:
-            own.stop()
+        own.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
         bar.close()

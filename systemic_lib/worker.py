@@ -126,15 +126,9 @@ def _prepare_worker_env(job: Job) -> None:
     """Environment the kernel inherits: batch mode, where to save <stage>.json, and systemic_lib importable."""
     os.environ["SYSTEMIC_BATCH"] = "1"
     os.environ["SYSTEMIC_OUTPUT_DIR"] = job.output_dir
-    os.environ[kernels.PRELOAD_COUNCIL] = job.council_dir  # a warm kernel's zygote reads the council once
-    if job.cache_dir:
-        os.environ[CACHE_ENV] = job.cache_dir
-    else:
-        os.environ.pop(CACHE_ENV, None)
-    root = str(config.PROJECT_ROOT)
-    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if root not in paths:
-        os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
+    os.environ.pop(CACHE_ENV, None)
+    os.environ.update(kernel_env(job))  # a warm kernel's zygote reads the council once, with the job's cache
+    os.environ["PYTHONPATH"] = config.importable(os.environ.get("PYTHONPATH"))
     logging.getLogger("papermill").setLevel(logging.ERROR)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
 
