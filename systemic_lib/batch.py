@@ -307,37 +307,31 @@ def run_batch(council_dirs=None, out_dir=None, *, jobs: int | None = None, stage
     kernel = kernel_name()
     cache_dir = Path(cache_dir or config.CACHE_DIR) if cache_tables and not scheduler else None
     with machine_zygote(False if scheduler else None) as zygote:  # it imports while the councils are planned
-        return _plan_and_run(council_dirs, out_dir, jobs, stages, services, period_start, period_end, notebooks_dir,
-                             progress, cell_timeout, echo, scheduler, cache_dir, kernel, zygote, began)
+        todo, skipped, messages = plan(council_dirs, out_dir, stages=stages, services=services,
+                                       period_start=period_start, period_end=period_end, notebooks_dir=notebooks_dir,
+                                       kernel=kernel, cell_timeout=cell_timeout, cache_dir=cache_dir)
+        for message in messages:
+            echo(message)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SystemicError((storage_error(exc) or {}).get("message") or f"cannot create {out_dir}: {exc}") from None
+        workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
+        valid = {j.council for j in todo} | {r.council for r in skipped if r.stage is not None}
+        saved = _Saver(out_dir, valid)
+        saved.add(skipped)
+        interrupted = False
+        try:
+            if scheduler:  # a Dask cluster: systemic_lib.cluster runs the same jobs on its workers
+                from . import cluster
 
-
-def _plan_and_run(council_dirs, out_dir, jobs, stages, services, period_start, period_end, notebooks_dir, progress,
-                  cell_timeout, echo, scheduler, cache_dir, kernel, zygote, began) -> BatchResult:
-    todo, skipped, messages = plan(council_dirs, out_dir, stages=stages, services=services,
-                                   period_start=period_start, period_end=period_end, notebooks_dir=notebooks_dir,
-                                   kernel=kernel, cell_timeout=cell_timeout,
-                                   cache_dir=cache_dir)
-    for message in messages:
-        echo(message)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SystemicError((storage_error(exc) or {}).get("message") or f"cannot create {out_dir}: {exc}") from None
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
-    valid = {j.council for j in todo} | {r.council for r in skipped if r.stage is not None}
-    saved = _Saver(out_dir, valid)
-    saved.add(skipped)
-    interrupted = False
-    try:
-        if scheduler:  # a Dask cluster: systemic_lib.cluster runs the same jobs on its workers
-            from . import cluster
-
-            results = cluster.execute(todo, scheduler=scheduler, run=run_job, progress=progress, echo=echo,
-                                      on_result=lambda r: saved.add([r]), failed=_failed_on_cluster)
-        else:
-            results = execute(todo, workers, progress=progress, on_result=lambda r: saved.add([r]), zygote=zygote)
-    except Interrupted as stop:
-        results, interrupted = stop.results, True
+                results = cluster.execute(todo, scheduler=scheduler, run=run_job, progress=progress, echo=echo,
+                                          on_result=lambda r: saved.add([r]), failed=_failed_on_cluster)
+            else:
+                results = execute(todo, workers, progress=progress, on_result=lambda r: saved.add([r]),
+                                  zygote=zygote)
+        except Interrupted as stop:
+            results, interrupted = stop.results, True
     results = results + skipped
     index_path = saved.index({r.council for r in results})
     if cache_dir is not None:
