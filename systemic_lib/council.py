@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -300,17 +301,11 @@ class Council:
             raise ContractError(result.errors)
         frame = result.frame
         cut = cuts if cuts is not None else getattr(result, "service_frames", None)  # cut once by ``preload``
-        if service is not None and cut is not None and service in cut:
+        if service is not None:
             self.service(service)
-            frame = cut[service]
-            if rows:
-                frame = frame.assign(_row=frame.index + 2)
-        else:
-            if rows:
-                frame = frame.assign(_row=frame.index + 2)
-            if service is not None:
-                self.service(service)
-                frame = frame[frame["service"] == service]
+            frame = cut[service] if cut is not None and service in cut else frame[frame["service"] == service]
+        if rows:  # a cut keeps the table's index: each row's position in the file
+            frame = frame.assign(_row=frame.index + 2)
         time_col = _TIME_COLUMN.get(name)
         if time_col and (start is not None or end is not None):
             frame = within_period(frame, time_col, start, end)
@@ -453,12 +448,20 @@ def _cut_by_service(result: TableResult) -> None:
         result.service_raw = {k: (rows.reset_index(drop=True), groups[k]) for k, rows in cut(raw, groups).items()}
 
 
+def raw_of_service(raw: pd.DataFrame, service: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """(the rows of a table's raw text whose ``service`` cell is ``service``, their positions in the file's rows):
+    one service's rows as ``_cut_by_service`` cuts every service's (all rows when there is no service column)."""
+    positions = np.arange(len(raw))
+    if "service" not in raw.columns:
+        return raw, positions
+    keep = raw["service"].astype(str).str.strip().eq(service).to_numpy()
+    return raw[keep].reset_index(drop=True), positions[keep]
+
+
 def cut(frame: pd.DataFrame, positions: dict) -> dict:
     """``{key: frame.take(rows)}`` for disjoint sets of row positions, in one take: the rows are put in key order
     once and each key's rows are a slice of that (a take per key costs a pass over every Arrow-backed text column,
     about a second for 57 services of 340,000 contacts)."""
-    import numpy as np
-
     if not positions:
         return {}
     ordered = frame.take(np.concatenate(list(positions.values())))
@@ -472,10 +475,9 @@ def cut(frame: pd.DataFrame, positions: dict) -> dict:
 def load_council(path) -> Council:
     """Read ``council.yaml`` in a council folder; raise ContractError with every problem in it."""
     path = Path(path)
-    if _PRELOADED and path.is_dir():
-        held = _PRELOADED.get(str(path.resolve()))
-        if held is not None and held[0] == _stamp(path.resolve()):
-            return Council(path, held[1].spec, dict(held[1]._tables))
+    held = preloaded(path) if _PRELOADED and path.is_dir() else None
+    if held is not None:
+        return Council(path, held.spec, dict(held._tables))
     yaml_path = path / "council.yaml"
     if not path.is_dir():
         raise SystemicError(f"{path}: no such council folder. A council is a folder holding council.yaml and tables.")

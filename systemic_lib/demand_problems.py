@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from .contract import ERROR, WARNING, Problem, parse_table
+from .council import raw_of_service
 from .stages import Stage
 
 __all__ = ["data_problems", "NO_TYPE"]
@@ -38,11 +39,7 @@ def data_problems(stage, *, service: str | None = None) -> list[Problem]:
         if hasattr(result, "raw_of_service"):  # a stage's table: only the service's rows are redacted
             raw, positions = result.raw_of_service(service)
         else:
-            raw = result.raw
-            positions = np.arange(len(raw))
-            if "service" in raw.columns:
-                keep = raw["service"].astype(str).str.strip().eq(service).to_numpy()
-                raw, positions = raw[keep].reset_index(drop=True), positions[keep]
+            raw, positions = raw_of_service(result.raw, service)
         parsed = parse_table(raw, "demand", file=file, services=set(council.services))
         problems, frame = parsed.problems, parsed.frame
 

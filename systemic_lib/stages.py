@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import cache
 from .contract import TABLES, Problem, TableResult, empty_frame
-from .council import Council, Service, load_council
+from .council import Council, Service, load_council, raw_of_service
 from .errors import ContractError
 from .files import atomic_write_json
 from .redact import redact_series
@@ -142,8 +142,6 @@ class _RedactedTable(TableResult):
     def raw_of_service(self, service: str):
         """(raw text of the rows whose ``service`` cell is ``service``, redacted; their positions in the file's rows):
         only those rows are redacted, unless the whole raw text already is."""
-        import numpy as np
-
         ready = getattr(self._source, "service_raw_redacted", None)  # cut and redacted once by ``preload``
         if self._raw_done is None and ready is not None and service in ready:
             return ready[service]
@@ -151,12 +149,8 @@ class _RedactedTable(TableResult):
         if self._raw_done is None and cut is not None and service in cut:
             rows, positions = cut[service]
             return _redact_columns(self.name, rows), positions
-        whole = self._raw_done if self._raw_done is not None else self._source.raw
-        positions = np.arange(len(whole))
-        if "service" in whole.columns:
-            keep = whole["service"].astype(str).str.strip().eq(service).to_numpy()
-            whole, positions = whole[keep].reset_index(drop=True), positions[keep]
-        return (whole if self._raw_done is not None else _redact_columns(self.name, whole)), positions
+        rows, positions = raw_of_service(self._raw_done if self._raw_done is not None else self._source.raw, service)
+        return (rows if self._raw_done is not None else _redact_columns(self.name, rows)), positions
 
 
 def preload(path) -> None:
