@@ -26,10 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import free_port  # noqa: E402
+from _support import free_port
 
-from systemic_lib import batch, config  # noqa: E402
-from systemic_lib.sample import samples_complete, write_sample_councils  # noqa: E402
+from systemic_lib import config
+from systemic_lib.data.sample import samples_complete, write_sample_councils
+from systemic_lib.run import batch
 
 
 def start_cluster(tmp: Path, workers: int) -> tuple[str, list[subprocess.Popen]]:
@@ -37,15 +38,41 @@ def start_cluster(tmp: Path, workers: int) -> tuple[str, list[subprocess.Popen]]
     from distributed import Client
 
     address = f"tcp://127.0.0.1:{free_port()}"
-    env = {**os.environ, "SYSTEMIC_ROOT": str(config.PROJECT_ROOT),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(config.PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "SYSTEMIC_ROOT": str(config.PROJECT_ROOT),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(config.PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+    }
     dask = [sys.executable, "-m", "dask"]
     log = open(tmp / "dask.log", "wb")
-    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
-                               "--no-dashboard"], env=env, stdout=log, stderr=subprocess.STDOUT)]
-    procs += [subprocess.Popen([*dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{n}",
-                                "--local-directory", str(tmp / f"w{n}")], env=env, stdout=log,
-                               stderr=subprocess.STDOUT) for n in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [*dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    ]
+    procs += [
+        subprocess.Popen(
+            [
+                *dask,
+                "worker",
+                address,
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+                "--name",
+                f"w{n}",
+                "--local-directory",
+                str(tmp / f"w{n}"),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for n in range(workers)
+    ]
     log.close()
     deadline = time.monotonic() + 120
     with Client(address, timeout=60, set_as_default=False) as client:
@@ -74,8 +101,12 @@ def figures(out: Path) -> dict[str, bytes]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", action="append", choices=batch.ALL_STAGES, help="only this stage (repeatable)")
-    parser.add_argument("--councils", type=Path, default=config.COUNCILS_DIR,
-                        help="folder of councils (default data/councils; generated if incomplete)")
+    parser.add_argument(
+        "--councils",
+        type=Path,
+        default=config.COUNCILS_DIR,
+        help="folder of councils (default data/councils; generated if incomplete)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="dask worker processes (and local -j); default 2")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench_cluster_"))
@@ -86,14 +117,22 @@ def main(argv=None) -> int:
             councils = tmp / "councils"
             write_sample_councils(councils)
         address, procs = start_cluster(tmp, args.workers)
-        print(f"councils: {councils}; stages: {', '.join(args.stage or batch.ALL_STAGES)}; "
-              f"{os.cpu_count()} cores; scheduler {address} with {args.workers} worker(s)")
+        print(
+            f"councils: {councils}; stages: {', '.join(args.stage or batch.ALL_STAGES)}; "
+            f"{os.cpu_count()} cores; scheduler {address} with {args.workers} worker(s)"
+        )
 
         timings = {}
         for name, kwargs in (("local pool", {"jobs": args.workers}), ("dask cluster", {"scheduler": address})):
             began = time.perf_counter()
-            result = batch.run_batch([councils], tmp / name.replace(" ", "-"), stages=args.stage, progress=False,
-                                     echo=lambda text: None, **kwargs)
+            result = batch.run_batch(
+                [councils],
+                tmp / name.replace(" ", "-"),
+                stages=args.stage,
+                progress=False,
+                echo=lambda text: None,
+                **kwargs,
+            )
             timings[name] = (time.perf_counter() - began, len(result.ok), len(result.failed))
 
         local, remote = figures(tmp / "local-pool"), figures(tmp / "dask-cluster")

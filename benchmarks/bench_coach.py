@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import free_port  # noqa: E402
+from _support import free_port
 
 
 def env() -> dict:
@@ -63,8 +63,9 @@ def printed_url(proc: subprocess.Popen, log: Path, pattern: str, timeout: float 
     raise SystemExit(f"no URL printed:\n{log.read_text()[-2000:]}")
 
 
-def time_to_usable(browser, cmd: list[str], log: Path, pattern: str, ready: str) -> tuple[float, subprocess.Popen,
-                                                                                             object, str]:
+def time_to_usable(
+    browser, cmd: list[str], log: Path, pattern: str, ready: str
+) -> tuple[float, subprocess.Popen, object, str]:
     """Seconds from starting ``cmd`` to ``ready`` (a CSS selector) visible in a fresh page."""
     t0 = time.perf_counter()
     out = open(log, "wb")
@@ -95,7 +96,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    from systemic_lib.sample import write_sample_councils
+    from systemic_lib.data.sample import write_sample_councils
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
@@ -110,9 +111,21 @@ def main(argv=None) -> int:
             for i in range(args.repeat):
                 port = free_port()
                 secs, proc, page, _ = time_to_usable(
-                    browser, [sys.executable, "-m", "voila", str(floor_nb), "--no-browser", f"--port={port}",
-                              "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"],
-                    tmp / f"floor-{i}.log", r"(http://127\.0\.0\.1:\d+/)", "button.jupyter-button")
+                    browser,
+                    [
+                        sys.executable,
+                        "-m",
+                        "voila",
+                        str(floor_nb),
+                        "--no-browser",
+                        f"--port={port}",
+                        "--Voila.ip=127.0.0.1",
+                        "--Voila.port_retries=0",
+                    ],
+                    tmp / f"floor-{i}.log",
+                    r"(http://127\.0\.0\.1:\d+/)",
+                    "button.jupyter-button",
+                )
                 floor.append(secs)
                 page.close()
                 stop(proc)
@@ -121,9 +134,12 @@ def main(argv=None) -> int:
                 shutil.copytree(council, work)
                 port = free_port()
                 secs, proc, page, _ = time_to_usable(
-                    browser, [sys.executable, "-m", "systemic_lib.cli", "coach", str(work), "--port", str(port),
-                              "--no-browser"],
-                    tmp / f"coach-{i}.log", r"Coach app for \S+: (\S+)", ".coach-body table")
+                    browser,
+                    [sys.executable, "-m", "systemic_lib.cli", "coach", str(work), "--port", str(port), "--no-browser"],
+                    tmp / f"coach-{i}.log",
+                    r"Coach app for \S+: (\S+)",
+                    ".coach-body table",
+                )
                 ours.append(secs)
                 if i == 0:  # one workshop decision after another, timed from the key press to the tally
                     page.locator(".coach-step-demand").click()
@@ -138,7 +154,10 @@ def main(argv=None) -> int:
                         last = page.wait_for_function(
                             """(before) => { const m = document.querySelector('.coach-said [role=status]');
                                  return m && m.innerText !== before ? m.innerText : false; }""",
-                            arg=last, polling="raf", timeout=60_000).json_value()
+                            arg=last,
+                            polling="raf",
+                            timeout=60_000,
+                        ).json_value()
                         decisions.append(time.perf_counter() - t0)
                 page.close()
                 stop(proc)
@@ -148,8 +167,10 @@ def main(argv=None) -> int:
     o, f = statistics.median(ours), statistics.median(floor)
     d = statistics.median(decisions) * 1000 if decisions else float("nan")
     print(f"council: {council.name}")
-    print(f"start to first step usable: {o:.2f} s (median of {len(ours)}; target < 5 s) "
-          f"vs plain voila, one button: {f:.2f} s -> {o / f:.2f}x the floor")
+    print(
+        f"start to first step usable: {o:.2f} s (median of {len(ours)}; target < 5 s) "
+        f"vs plain voila, one button: {f:.2f} s -> {o / f:.2f}x the floor"
+    )
     print(f"one workshop decision, key press to tally: {d:.0f} ms (median of {len(decisions)}; target < 200 ms)")
     return 0
 

@@ -24,17 +24,17 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from systemic_lib import config  # noqa: E402
-from systemic_lib.contract import read_raw  # noqa: E402
-from systemic_lib.decisions import DecisionStore  # noqa: E402
-from systemic_lib.files import write_table_atomic  # noqa: E402
+from systemic_lib import config
+from systemic_lib.data.contract import read_raw
+from systemic_lib.data.decisions import DecisionStore
+from systemic_lib.data.files import write_table_atomic
 
 TARGET_MS = 200
 BOSTON = config.SHARED_REAL_DATA / "boston-311-2015" / "boston311_2015.csv.gz"
 
 
 def sample_council(root: Path) -> tuple[Path, str]:
-    from systemic_lib.sample import write_sample_councils
+    from systemic_lib.data.sample import write_sample_councils
 
     folder = write_sample_councils(root / "samples")[0]
     service = _unclassify(folder)
@@ -44,7 +44,7 @@ def sample_council(root: Path) -> tuple[Path, str]:
 def boston_council(root: Path, source: Path = BOSTON, contacts: int = 93_000) -> tuple[Path, str, str]:
     folder = root / "boston"
     if source.exists():
-        from systemic_lib.importers.demand import import_demand
+        from systemic_lib.data.importers.demand import import_demand
 
         import_demand(source, folder, mapping="boston311")
         what = "Boston 311 import"
@@ -59,20 +59,27 @@ def _generated(folder: Path, n: int) -> None:
     rng = np.random.default_rng(311)
     services = [f"department-{i:02d}" for i in range(16)]
     kind = rng.choice(150, size=n, p=(w := 1 / np.arange(1, 151)) / w.sum())
-    frame = pd.DataFrame({
-        "contact_id": [f"BOS-{i:06d}" for i in range(n)],
-        "service": np.array(services)[kind % 16],
-        "received_at": (pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 365 * 86400, n), unit="s"))
-        .strftime("%Y-%m-%d %H:%M:%S"),
-        "channel": rng.choice(["phone", "app", "web", "social media"], size=n, p=[.66, .2, .13, .01]),
-        "verbatim": [f"Request {k}: case title as typed at intake" for k in kind],
-        "demand_type": [f"request type {k:03d}" for k in kind],
-        "classification": "", "failure_type": "", "what_matters": "",
-    })
+    frame = pd.DataFrame(
+        {
+            "contact_id": [f"BOS-{i:06d}" for i in range(n)],
+            "service": np.array(services)[kind % 16],
+            "received_at": (
+                pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 365 * 86400, n), unit="s")
+            ).strftime("%Y-%m-%d %H:%M:%S"),
+            "channel": rng.choice(["phone", "app", "web", "social media"], size=n, p=[0.66, 0.2, 0.13, 0.01]),
+            "verbatim": [f"Request {k}: case title as typed at intake" for k in kind],
+            "demand_type": [f"request type {k:03d}" for k in kind],
+            "classification": "",
+            "failure_type": "",
+            "what_matters": "",
+        }
+    )
     folder.mkdir(parents=True, exist_ok=True)
     write_table_atomic(frame, folder / "demand.csv", keep_previous=False)
-    (folder / "council.yaml").write_text("name: Boston-shaped\nservices:\n" + "".join(
-        f"  - {{id: {s}, name: {s}, purpose: Do what was asked}}\n" for s in services))
+    (folder / "council.yaml").write_text(
+        "name: Boston-shaped\nservices:\n"
+        + "".join(f"  - {{id: {s}, name: {s}, purpose: Do what was asked}}\n" for s in services)
+    )
 
 
 def _unclassify(folder: Path) -> str:
@@ -96,8 +103,12 @@ def time_store(folder: Path, service: str, decisions: int) -> dict:
     for i in range(decisions):
         start = time.perf_counter()
         contact = store.next_contact(service, "AB")
-        store.decide(contact["contact_id"], "AB", "failure" if i % 2 else "value",
-                     failure_type="progress chasing" if i % 2 else None)
+        store.decide(
+            contact["contact_id"],
+            "AB",
+            "failure" if i % 2 else "value",
+            failure_type="progress chasing" if i % 2 else None,
+        )
         tally = store.tally(service)
         times.append(time.perf_counter() - start)
     assert tally["decided_in_workshop"] == decisions
@@ -105,12 +116,17 @@ def time_store(folder: Path, service: str, decisions: int) -> dict:
     folded = store.fold()
     fold_s = time.perf_counter() - start
     assert folded == decisions
-    return {"open_s": opened, "decision_ms": 1000 * statistics.median(times), "worst_ms": 1000 * max(times),
-            "fold_s": fold_s, "contacts": len(store.contacts)}
+    return {
+        "open_s": opened,
+        "decision_ms": 1000 * statistics.median(times),
+        "worst_ms": 1000 * max(times),
+        "fold_s": fold_s,
+        "contacts": len(store.contacts),
+    }
 
 
 def time_old(folder: Path, service: str, decisions: int) -> float:
-    from systemic_lib.widgets.classifier import Classifier
+    from systemic_lib.display.widgets.classifier import Classifier
 
     classifier = Classifier(folder, service=service)
     times = []
@@ -132,18 +148,22 @@ def main(argv=None) -> dict:
         root = Path(tmp)
         sample, sample_service = sample_council(root)
         boston, boston_service, boston_what = boston_council(root, opts.boston)
-        for name, folder, service in (("sample council", sample, sample_service),
-                                      (boston_what, boston, boston_service)):
+        for name, folder, service in (
+            ("sample council", sample, sample_service),
+            (boston_what, boston, boston_service),
+        ):
             old_folder = root / f"old-{folder.name}"
             shutil.copytree(folder, old_folder)
             ours = time_store(folder, service, opts.decisions)
             old = time_old(old_folder, service, opts.old_decisions)
             ok = "ok" if ours["decision_ms"] < TARGET_MS else "OVER TARGET"
             results[name] = {**ours, "old_decision_ms": old}
-            print(f"{name:>26}: {ours['contacts']:,} contacts  decision+tally {ours['decision_ms']:.1f} ms "
-                  f"(worst {ours['worst_ms']:.1f})  old classifier save {old:.0f} ms ({old / ours['decision_ms']:.0f}x)"
-                  f"  open {ours['open_s']:.2f} s  fold {opts.decisions} {ours['fold_s']:.2f} s  "
-                  f"[{ok}, target < {TARGET_MS} ms]")
+            print(
+                f"{name:>26}: {ours['contacts']:,} contacts  decision+tally {ours['decision_ms']:.1f} ms "
+                f"(worst {ours['worst_ms']:.1f})  old classifier save {old:.0f} ms ({old / ours['decision_ms']:.0f}x)"
+                f"  open {ours['open_s']:.2f} s  fold {opts.decisions} {ours['fold_s']:.2f} s  "
+                f"[{ok}, target < {TARGET_MS} ms]"
+            )
     return results
 
 

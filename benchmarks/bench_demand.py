@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from systemic_lib import demand
+from systemic_lib.analysis import demand
 
 
 def synthetic_contacts(n: int, *, seed: int = 1) -> pd.DataFrame:
@@ -24,25 +24,32 @@ def synthetic_contacts(n: int, *, seed: int = 1) -> pd.DataFrame:
     type_idx = rng.choice(60, size=n, p=weights / weights.sum())
     klass = np.where(type_idx % 3 == 0, "failure", "value").astype(object)
     klass[rng.random(n) < 0.1] = None  # 10% not yet classified
-    ftypes = np.array(["progress chasing", "not done", "not done right", "not understood", "wrong place",
-                       "complaint", "other"], dtype=object)
+    ftypes = np.array(
+        ["progress chasing", "not done", "not done right", "not understood", "wrong place", "complaint", "other"],
+        dtype=object,
+    )
     failure_type = np.where(klass == "failure", ftypes[type_idx % 7], None)
-    channels = np.array(["phone", "email", "web", "face to face", "letter", "app", "social media", "other"],
-                        dtype=object)
+    channels = np.array(
+        ["phone", "email", "web", "face to face", "letter", "app", "social media", "other"], dtype=object
+    )
     seconds = rng.integers(0, 365 * 86400, size=n)
     received = pd.Timestamp("2024-01-01") + pd.to_timedelta(seconds, unit="s")
     one_stop = pd.array(rng.random(n) < 0.4, dtype="boolean")
     one_stop[rng.random(n) < 0.2] = pd.NA
-    return pd.DataFrame({
-        "contact_id": pd.array([f"C{i}" for i in range(n)], dtype="str"),
-        "service": pd.array(np.full(n, "housing-repairs", dtype=object), dtype="str"),
-        "received_at": received.astype("datetime64[ns]"),
-        "channel": pd.array(channels[rng.choice(8, size=n, p=[.4, .2, .2, .05, .05, .05, .03, .02])], dtype="str"),
-        "demand_type": pd.array(types[type_idx], dtype="str"),
-        "classification": pd.array(klass, dtype="str"),
-        "failure_type": pd.array(failure_type, dtype="str"),
-        "one_stop": one_stop,
-    })
+    return pd.DataFrame(
+        {
+            "contact_id": pd.array([f"C{i}" for i in range(n)], dtype="str"),
+            "service": pd.array(np.full(n, "housing-repairs", dtype=object), dtype="str"),
+            "received_at": received.astype("datetime64[ns]"),
+            "channel": pd.array(
+                channels[rng.choice(8, size=n, p=[0.4, 0.2, 0.2, 0.05, 0.05, 0.05, 0.03, 0.02])], dtype="str"
+            ),
+            "demand_type": pd.array(types[type_idx], dtype="str"),
+            "classification": pd.array(klass, dtype="str"),
+            "failure_type": pd.array(failure_type, dtype="str"),
+            "one_stop": one_stop,
+        }
+    )
 
 
 def best_of(fn, repeat: int) -> float:

@@ -36,13 +36,21 @@ def road_fines():
     cached = CACHE / "road_fines_events.parquet"
     if cached.exists():
         return pd.read_parquet(cached)
-    from systemic_lib.importers.events import convert, read_log
+    from systemic_lib.data.importers.events import convert, read_log
 
     src = SHARED_REAL_DATA / "road-traffic-fines" / "Road_Traffic_Fine_Management_Process.xes.gz"
     if not src.exists():
         raise SystemExit(f"road fines log not present: {src}")
-    mapping = {"columns": {"case_id": "case:concept:name", "activity": "concept:name", "timestamp": "time:timestamp",
-                           "worker": "org:resource"}, "service": {"value": "road-fines"}, "local_timezone": "Europe/Rome"}
+    mapping = {
+        "columns": {
+            "case_id": "case:concept:name",
+            "activity": "concept:name",
+            "timestamp": "time:timestamp",
+            "worker": "org:resource",
+        },
+        "service": {"value": "road-fines"},
+        "local_timezone": "Europe/Rome",
+    }
     events = convert(read_log(src), mapping)["events"]
     CACHE.mkdir(parents=True, exist_ok=True)
     events.to_parquet(cached)
@@ -66,13 +74,20 @@ def synthetic(n_events: int, seed: int = 7):
     act = (pos + rng.choice([0, 0, 0, 0, 1, 2, 5], n)) % 40  # mostly in order, sometimes skipping or looping back
     start = pd.Timestamp("2022-01-01").value + rng.integers(0, 3 * 365 * 86400, n_cases) * 10**9
     gaps = rng.exponential(2 * 86400, n).astype(np.int64) * 10**9
-    ts = np.repeat(start, lengths) + (np.cumsum(gaps) - np.repeat(np.r_[0, np.cumsum(gaps)[np.cumsum(lengths)[:-1] - 1]], lengths))
-    return pd.DataFrame({"case_id": pd.Series(case).map("C{:07d}".format) if n < 10**6 else
-                         pd.Series(np.char.add("C", case.astype(str)), dtype="str"),
-                         "service": "synthetic",
-                         "activity": pd.Series(np.array([f"Activity {i:02d}" for i in range(40)])[act], dtype="str"),
-                         "timestamp": pd.to_datetime(ts),
-                         "worker": pd.Series(np.array([f"W{i}" for i in range(300)])[rng.integers(0, 300, n)], dtype="str")})
+    ts = np.repeat(start, lengths) + (
+        np.cumsum(gaps) - np.repeat(np.r_[0, np.cumsum(gaps)[np.cumsum(lengths)[:-1] - 1]], lengths)
+    )
+    return pd.DataFrame(
+        {
+            "case_id": pd.Series(case).map("C{:07d}".format)
+            if n < 10**6
+            else pd.Series(np.char.add("C", case.astype(str)), dtype="str"),
+            "service": "synthetic",
+            "activity": pd.Series(np.array([f"Activity {i:02d}" for i in range(40)])[act], dtype="str"),
+            "timestamp": pd.to_datetime(ts),
+            "worker": pd.Series(np.array([f"W{i}" for i in range(300)])[rng.integers(0, 300, n)], dtype="str"),
+        }
+    )
 
 
 def child(which: str, log: str, size: int, repeat: int) -> dict:
@@ -84,7 +99,7 @@ def child(which: str, log: str, size: int, repeat: int) -> dict:
     events = events.sort_values(["case_id", "timestamp"], kind="stable", ignore_index=True)
     times = []
     if which == "systemic":
-        from systemic_lib import flow
+        from systemic_lib.analysis import flow
 
         for _ in range(repeat):
             t = time.perf_counter()
@@ -93,13 +108,23 @@ def child(which: str, log: str, size: int, repeat: int) -> dict:
             flow.service_summary(fl)
             fl.directly_follows
             times.append(time.perf_counter() - t)
-        extra = {"cases": fl.n_cases, "events": fl.n_events, "variants": fl.n_variants, "arcs": len(fl.directly_follows)}
+        extra = {
+            "cases": fl.n_cases,
+            "events": fl.n_events,
+            "variants": fl.n_variants,
+            "arcs": len(fl.directly_follows),
+        }
     else:
         warnings.filterwarnings("ignore")
         import pm4py
 
-        frame = pd.DataFrame({"case:concept:name": events["case_id"], "concept:name": events["activity"],
-                              "time:timestamp": events["timestamp"]})
+        frame = pd.DataFrame(
+            {
+                "case:concept:name": events["case_id"],
+                "concept:name": events["activity"],
+                "time:timestamp": events["timestamp"],
+            }
+        )
         frame = frame.sort_values(["case:concept:name", "time:timestamp"], kind="stable", ignore_index=True)
         for _ in range(repeat):
             t = time.perf_counter()
@@ -107,8 +132,11 @@ def child(which: str, log: str, size: int, repeat: int) -> dict:
             durations = pm4py.get_all_case_durations(frame)
             times.append(time.perf_counter() - t)
         extra = {"cases": len(durations), "events": len(frame), "arcs": len(dfg)}
-    return {"seconds": float(np.median(times)), "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            **extra}
+    return {
+        "seconds": float(np.median(times)),
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **extra,
+    }
 
 
 def run(which: str, log: str, size: int, repeat: int) -> dict:
@@ -136,8 +164,10 @@ def main() -> None:
         ours, base = run("systemic", log, n, args.repeat), run("pm4py", log, n, args.repeat)
         label = "road fines (real)" if log == "road-fines" else f"synthetic {n:,}"
         ratio = base["seconds"] / ours["seconds"]
-        print(f"{label}: {ours['events']:,} events, {ours['cases']:,} cases, {ours.get('variants', 0):,} variants, "
-              f"{ours['arcs']:,} arcs (pm4py {base['arcs']:,} arcs, {base['cases']:,} cases)")
+        print(
+            f"{label}: {ours['events']:,} events, {ours['cases']:,} cases, {ours.get('variants', 0):,} variants, "
+            f"{ours['arcs']:,} arcs (pm4py {base['arcs']:,} arcs, {base['cases']:,} cases)"
+        )
         print(f"  flow summary  {ours['seconds']:7.2f} s  peak {ours['peak_mib']:7.0f} MiB")
         print(f"  pm4py DFG + case durations {base['seconds']:7.2f} s  peak {base['peak_mib']:7.0f} MiB")
         print(f"  ratio: {ratio:.1f}x faster (target >= 3x)")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from systemic_lib.spc import xmr  # noqa: E402
+from systemic_lib.analysis.spc import xmr
 
 N = 100_000
 REPEATS = 5
@@ -39,8 +39,9 @@ def main() -> dict:
 
     cases = {
         "xmr (one phase)": lambda: xmr(values),
-        "xmr (3 phases, screening, target)": lambda: xmr(values, phase_starts=[30_000, 60_000],
-                                                         screen_moving_ranges=True, target=25),
+        "xmr (3 phases, screening, target)": lambda: xmr(
+            values, phase_starts=[30_000, 60_000], screen_moving_ranges=True, target=25
+        ),
     }
     base = _median_seconds(baseline)
     print(f"{N:,} points, median of {REPEATS}")

@@ -1,5 +1,5 @@
 """Prove that a refactor leaves the reports' figures unchanged: render the sample councils at a base revision and
-at the working tree, and compare every ``<stage>.json`` byte for byte.
+at the working tree, and compare every ``<stage>.json`` byte for byte, and every chart image embedded in the pages.
 
     python benchmarks/compare_reports.py                  # base = HEAD
     python benchmarks/compare_reports.py --base 3fe03f1   # any revision
@@ -14,8 +14,10 @@ and the exit code is 1. A deliberate change is listed the same way: say which in
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -30,14 +32,42 @@ def render(tree: Path, out: Path, jobs: int) -> Path:
     code = "import sys; from systemic_lib.cli import main; sys.argv = ['systemic'] + sys.argv[1:]; main()"
     councils, reports = out / "councils", out / "reports"
     subprocess.run([sys.executable, "-c", code, "sample", "--out", str(councils)], env=env, check=True)
-    subprocess.run([sys.executable, "-c", code, "report", str(councils), "--out", str(reports), "-j", str(jobs),
-                    "--no-progress"], env=env, check=False, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-c", code, "report", str(councils), "--out", str(reports), "-j", str(jobs), "--no-progress"],
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
     return reports
 
 
 def stage_jsons(reports: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(reports)): p.read_bytes() for p in sorted(reports.rglob("*.json"))
-            if p.name != "manifest.json"}
+    return {
+        str(p.relative_to(reports)): p.read_bytes()
+        for p in sorted(reports.rglob("*.json"))
+        if p.name != "manifest.json"
+    }
+
+
+_IMAGE = re.compile(rb'src="data:image/(?:png|svg\+xml);base64,([^"]+)"')
+
+
+def chart_images(reports: Path) -> dict[str, list[str]]:
+    """Every chart image embedded in every report page, as a digest per image, in page order."""
+    return {
+        str(p.relative_to(reports)): [hashlib.sha256(m).hexdigest()[:16] for m in _IMAGE.findall(p.read_bytes())]
+        for p in sorted(reports.rglob("*.html"))
+    }
+
+
+def image_differences(before: dict[str, list[str]], after: dict[str, list[str]]) -> list[str]:
+    out = []
+    for name in sorted(set(before) & set(after)):
+        a, b = before[name], after[name]
+        changed = sum(x != y for x, y in zip(a, b)) + abs(len(a) - len(b))
+        if changed:
+            out.append(f"{name}: {changed} of {max(len(a), len(b))} charts differ")
+    return out
 
 
 def differences(before: dict[str, bytes], after: dict[str, bytes]) -> list[str]:
@@ -59,6 +89,7 @@ def main() -> int:
     parser.add_argument("--base", default="HEAD", help="git revision to compare against (default HEAD)")
     parser.add_argument("--base-reports", type=Path, help="an already rendered reports folder to compare against")
     parser.add_argument("-j", "--jobs", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="render the working tree's reports here and keep them")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="compare-reports-") as tmp:
         tmp = Path(tmp)
@@ -66,19 +97,29 @@ def main() -> int:
             base_reports = args.base_reports
         else:
             base_tree = tmp / "base-tree"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base_tree), args.base],
-                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base_tree), args.base],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             try:
                 base_reports = render(base_tree, tmp / "base", args.jobs)
                 before = stage_jsons(base_reports)
+                images_before = chart_images(base_reports)
             finally:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base_tree)], check=False)
         if args.base_reports:
-            before = stage_jsons(base_reports)
-        after = stage_jsons(render(ROOT, tmp / "after", args.jobs))
+            before, images_before = stage_jsons(base_reports), chart_images(base_reports)
+        after_reports = render(ROOT, args.keep or tmp / "after", args.jobs)
+        after, images_after = stage_jsons(after_reports), chart_images(after_reports)
     diffs = differences(before, after)
     print(f"{len(before)} stage JSON files before, {len(after)} after; {len(diffs)} differ")
     for line in diffs:
+        print("  " + line)
+    image_diffs = image_differences(images_before, images_after)
+    charts = sum(len(v) for v in images_after.values())
+    print(f"{charts} charts in {len(images_after)} pages; {len(image_diffs)} pages with a chart that differs")
+    for line in image_diffs:
         print("  " + line)
     return 1 if diffs else 0
 

@@ -20,9 +20,13 @@ def importable(pythonpath: str | None) -> str:
     root = str(PROJECT_ROOT)
     paths = [p for p in (pythonpath or "").split(os.pathsep) if p]
     return os.pathsep.join(paths if root in paths else [root, *paths])
+
+
 #: The batch's table cache: parsed council tables, which hold citizens' words, so never inside the reports folder.
-CACHE_DIR = Path(os.environ.get("SYSTEMIC_CACHE_DIR")
-                 or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "systemic" / "tables")
+CACHE_DIR = Path(
+    os.environ.get("SYSTEMIC_CACHE_DIR")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "systemic" / "tables"
+)
 
 #: The notebooks the batch runs, in method order. ``organisation_scan`` runs once per council.
 STAGES = ("demand", "flow", "experiment", "measure")

@@ -9,6 +9,7 @@ One set of rules for every stage, so a council manager reads the same figure the
 Missing values (None, NaN, NaT, non-numbers) give "" (or the ``missing`` text) and never raise; a table cell with
 nothing in it shows ``MISSING`` ("—"), the same in reports and widgets (``format_frame``).
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,25 @@ import numbers
 
 import pandas as pd
 
-__all__ = ["MISSING", "date", "stamp", "period", "when", "number", "figure", "signed", "days", "duration", "wait",
-           "count", "plural", "percent", "share", "format_frame", "is_missing"]
+__all__ = [
+    "MISSING",
+    "date",
+    "stamp",
+    "period",
+    "when",
+    "number",
+    "figure",
+    "signed",
+    "days",
+    "duration",
+    "wait",
+    "count",
+    "plural",
+    "percent",
+    "share",
+    "format_frame",
+    "is_missing",
+]
 
 MISSING = "\u2014"
 """What a table cell or a figure shows when there is no value: an em dash, on every page and widget."""
@@ -40,7 +58,7 @@ def _date(value) -> pd.Timestamp | None:
 
 # ------------------------------------------------------------------------------------------------ dates
 def date(value, *, short: bool = False) -> str:
-    """"1 July 2024" ("1 Jul 2024" with ``short``); "" when missing."""
+    """ "1 July 2024" ("1 Jul 2024" with ``short``); "" when missing."""
     d = _date(value)
     if d is None:
         return ""
@@ -54,7 +72,7 @@ def stamp(value) -> str:
 
 
 def period(start, end, *, short: bool = False, missing: str = "no dated data") -> str:
-    """"1 January 2024 to 31 December 2024" ("1 Jan 2024 to 31 Dec 2024" with ``short``); "from 1 January 2024" or
+    """ "1 January 2024 to 31 December 2024" ("1 Jan 2024 to 31 Dec 2024" with ``short``); "from 1 January 2024" or
     "up to 31 December 2024" when one end is open; ``missing`` when neither is known. A same-day period keeps both
     ends ("1 May 2024 to 1 May 2024")."""
     first, last = _date(start), _date(end)
@@ -150,7 +168,7 @@ def plural(n, noun: str, plural_form: str | None = None) -> str:
 
 
 def count(n, noun: str, plural_form: str | None = None) -> str:
-    """"1 contact", "0 contacts", "12,304 contacts"; give ``plural_form`` for irregular nouns ("entries")."""
+    """ "1 contact", "0 contacts", "12,304 contacts"; give ``plural_form`` for irregular nouns ("entries")."""
     return f"{number(n)} {plural(n, noun, plural_form)}"
 
 
@@ -187,13 +205,13 @@ def format_frame(frame: pd.DataFrame, *, percent=(), decimals: int = 1, formats:
         if col in formats:
             fmt = formats[col]
         elif col in percent:
-            fmt = lambda v: f"{v:.{decimals}f}%"  # noqa: E731
+            fmt = lambda v: f"{v:.{decimals}f}%"
         elif pd.api.types.is_bool_dtype(values):
             fmt = str
         elif pd.api.types.is_float_dtype(values):
-            fmt = lambda v: f"{v:,.{decimals}f}"  # noqa: E731
+            fmt = lambda v: f"{v:,.{decimals}f}"
         elif pd.api.types.is_integer_dtype(values):
-            fmt = lambda v: f"{v:,}"  # noqa: E731
+            fmt = lambda v: f"{v:,}"
         else:
             fmt = _clip
         shown[col] = values.map(lambda v, f=fmt: MISSING if is_missing(v) else (f(v) if f else v)).astype(object)

@@ -28,13 +28,21 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import pandas as pd
+import pytest
 
-from systemic_lib import config  # noqa: E402
+from systemic_lib import config
 
-CHROMIUM_ARGS = ["--lang=en-GB", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--lang=en-GB",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 TESTSHIRE = {
     "council.yaml": textwrap.dedent("""\
@@ -123,7 +131,7 @@ def runs_after_a_save(path: Path, action, save) -> None:
     import threading
     import time
 
-    from systemic_lib.files import locked
+    from systemic_lib.data.files import locked
 
     done = threading.Event()
     with locked(path):
@@ -170,16 +178,25 @@ def run_notebook(name: str, output: Path, **parameters) -> tuple[dict | None, st
     old = os.environ.get("SYSTEMIC_BATCH")
     os.environ["SYSTEMIC_BATCH"] = "1"
     try:
-        papermill.execute_notebook(str(config.NOTEBOOKS_DIR / f"{name}.ipynb"), str(done),
-                                   cwd=str(config.NOTEBOOKS_DIR), kernel_name="python3", progress_bar=False,
-                                   parameters={**parameters, "output_dir": str(output)})
+        papermill.execute_notebook(
+            str(config.NOTEBOOKS_DIR / f"{name}.ipynb"),
+            str(done),
+            cwd=str(config.NOTEBOOKS_DIR),
+            kernel_name="python3",
+            progress_bar=False,
+            parameters={**parameters, "output_dir": str(output)},
+        )
     finally:
         if old is None:
             os.environ.pop("SYSTEMIC_BATCH", None)
         else:
             os.environ["SYSTEMIC_BATCH"] = old
-    shown = "\n".join(str(o.get("data", {}).get("text/html", "")) + str(o.get("text", ""))
-                      for c in nbformat.read(done, as_version=4).cells if c.cell_type == "code" for o in c.outputs)
+    shown = "\n".join(
+        str(o.get("data", {}).get("text/html", "")) + str(o.get("text", ""))
+        for c in nbformat.read(done, as_version=4).cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
     stage = "organisation_scan" if name == "organisation_scan" else name
     path = output / f"{stage}.json"
     return (json.loads(path.read_text()) if path.exists() else None), shown
@@ -199,7 +216,7 @@ def run_stage_notebook(tmp_path):
 @pytest.fixture
 def shown(monkeypatch) -> list[str]:
     """Every piece of HTML the report helpers display, in order, instead of showing it."""
-    from systemic_lib import report
+    from systemic_lib.display import report
 
     out: list[str] = []
     monkeypatch.setattr(report, "_display", out.append)

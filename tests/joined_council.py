@@ -27,8 +27,10 @@ import pandas as pd
 
 START = pd.Timestamp("2024-01-01 09:00")
 YAML = "name: Linkshire Council\nservices:\n  - {id: housing-repairs, name: Housing repairs, purpose: Fix it}\n"
-ACTIVITIES = ("service,activity,step_type,category\nhousing-repairs,Log repair,value,contact\n"
-              "housing-repairs,Inspect,waste,check\nhousing-repairs,Fix,value,delivery\n")
+ACTIVITIES = (
+    "service,activity,step_type,category\nhousing-repairs,Log repair,value,contact\n"
+    "housing-repairs,Inspect,waste,check\nhousing-repairs,Fix,value,delivery\n"
+)
 
 
 def _t(ts) -> str:
@@ -62,8 +64,9 @@ def tables(n: int = 32, *, roof: str = "roof", boiler: str = "boiler") -> dict[s
         closed = START + pd.Timedelta(days=7 * weeks(k))
         contact(START, roof if k <= 12 else boiler, "value", "", cid)
         for d in range(failures(k)):
-            contact(START + pd.Timedelta(days=1 + d, hours=1), "when will it be done", "failure", "progress chasing",
-                    cid)
+            contact(
+                START + pd.Timedelta(days=1 + d, hours=1), "when will it be done", "failure", "progress chasing", cid
+            )
         cases.append(f"{cid},housing-repairs,{_t(START)},{'' if is_open else _t(closed)}")
         inspect = (k <= 12 and k >= 10) or (13 <= k <= 22) or is_open
         events.append(f"{cid},housing-repairs,Log repair,{_t(START)},W1,Desk")
@@ -74,5 +77,10 @@ def tables(n: int = 32, *, roof: str = "roof", boiler: str = "boiler") -> dict[s
     contact(START + pd.Timedelta(days=10), "it is broken again", "failure", "not done right", "K01")
     contact(START + pd.Timedelta(days=3), "anything", "", "", "K02")
     contact(START + pd.Timedelta(days=3), "when will it be done", "failure", "progress chasing", "")
-    return {"council_yaml": YAML, "demand": "\n".join(demand) + "\n", "cases": "\n".join(cases) + "\n",
-            "events": "\n".join(events) + "\n", "activities": ACTIVITIES}
+    return {
+        "council_yaml": YAML,
+        "demand": "\n".join(demand) + "\n",
+        "cases": "\n".join(cases) + "\n",
+        "events": "\n".join(events) + "\n",
+        "activities": ACTIVITIES,
+    }

@@ -1,5 +1,5 @@
-"""The house's shape, enforced: the import-linter layers (run as the real `lint-imports`), a deliberately added
-cycle caught, analysis modules free of display code, and no module over 600 lines."""
+"""The house's shape, enforced: the import-linter contracts (run as the real `lint-imports`), a deliberately added
+upward import caught, analysis free of display code, and style by tools (ruff's format and lint, with complexity)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,14 @@ STAGE_MODULES = ("demand", "flow", "experiment", "measure", "scan")
 
 def _lint(root: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(root)}
-    return subprocess.run([str(LINT), "--config", str(root / "pyproject.toml"), "--no-cache"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(LINT), "--config", str(root / "pyproject.toml"), "--no-cache"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_import_contracts_are_kept():
@@ -31,26 +37,48 @@ def test_import_contracts_are_kept():
 
 
 def test_a_deliberate_cycle_breaks_the_contract(tmp_path):
-    shutil.copytree(ROOT / "systemic_lib", tmp_path / "systemic_lib",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "systemic_lib", tmp_path / "systemic_lib", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    words = tmp_path / "systemic_lib" / "words.py"  # the lowest layer now imports a stage: a cycle through demand
-    words.write_text(words.read_text() + "\nfrom . import demand  # noqa: E402,F401\n")
+    words = tmp_path / "systemic_lib" / "words.py"  # the lowest layer now imports a stage
+    words.write_text(words.read_text() + "\nfrom systemic_lib.analysis import demand  # noqa: E402,F401\n")
     done = _lint(tmp_path)
     assert done.returncode != 0
-    assert "systemic_lib.words is not allowed to import systemic_lib.demand" in done.stdout.replace("\n", " ")
+    assert "systemic_lib.words is not allowed to import systemic_lib.analysis" in done.stdout.replace("\n", " ")
+
+
+def test_a_stage_importing_another_breaks_the_independence_contract(tmp_path):
+    shutil.copytree(ROOT / "systemic_lib", tmp_path / "systemic_lib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    measure = tmp_path / "systemic_lib" / "analysis" / "measure.py"
+    measure.write_text(measure.read_text() + "\nfrom systemic_lib.analysis import demand  # noqa: E402,F401\n")
+    done = _lint(tmp_path)
+    assert done.returncode != 0 and "Stages stand alone" in done.stdout and "BROKEN" in done.stdout
 
 
 @pytest.mark.parametrize("module", STAGE_MODULES)
 def test_every_stage_module_has_the_stage_contract(module):
     import importlib
 
-    stage = importlib.import_module(f"systemic_lib.{module}")
+    stage = importlib.import_module(f"systemic_lib.analysis.{module}")
     for name in ("load", "headline", "questions", "figures", "period"):
-        assert callable(getattr(stage, name, None)), f"systemic_lib.{module} has no {name}()"
+        assert callable(getattr(stage, name, None)), f"systemic_lib.analysis.{module} has no {name}()"
 
 
-def test_no_module_is_over_600_lines():
-    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "systemic_lib").rglob("*.py")
-            if p.name != "sample.py" and (n := len(p.read_text(encoding="utf-8").splitlines())) > 600}
-    assert not long, f"modules over 600 lines: {long}"
+RUFF = Path(sys.executable).with_name("ruff")
+CODE = ["systemic_lib", "tests", "benchmarks"]
+
+
+def test_code_is_formatted_by_ruff():
+    done = subprocess.run([str(RUFF), "format", "--check", *CODE], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+def test_code_passes_ruff_lint_with_complexity_rules():
+    done = subprocess.run([str(RUFF), "check", *CODE], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_every_library_module_lives_in_a_layer_folder():
+    entry = {"__init__.py", "config.py", "errors.py", "words.py"}
+    loose = sorted(p.name for p in (ROOT / "systemic_lib").glob("*.py") if p.name not in entry)
+    assert not loose, f"modules outside a layer folder: {loose}"

@@ -13,9 +13,11 @@ import pytest
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from systemic_lib import batch, config
-from systemic_lib.batch import Job, JobResult, clean_for_report, plan, report_command, run_job, write_manifest
+from systemic_lib import config
 from systemic_lib.errors import SystemicError, UnknownServiceError
+from systemic_lib.run import batch, worker
+from systemic_lib.run.batch import Job, JobResult, plan, report_command, run_job, write_manifest
+from systemic_lib.run.worker import clean_for_report
 
 FIXTURE_NOTEBOOKS = Path(__file__).parent / "fixtures" / "notebooks"
 
@@ -32,6 +34,7 @@ def notebooks_that_save(folder: Path, notebook: str, figure: str, before: str = 
     nb.cells[-1].source = nb.cells[-1].source.replace("stage.save({", f"{before}\nstage.save({{{figure}, ")
     nbformat.write(nb, folder / notebook)
     return folder
+
 
 DEMAND = textwrap.dedent("""\
     contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type,what_matters,one_stop
@@ -56,24 +59,34 @@ def make_council(root: Path, slug: str, name: str, services=("housing-repairs", 
 
 def make_bad_council(root: Path, slug="badshire"):
     folder = make_council(root, slug, "Badshire", services=("waste",), demand="")
-    (folder / "demand.csv").write_text("contact_id,service,received_at,channel\nC1,waste,not a date,phone\n",
-                                       encoding="utf-8")
+    (folder / "demand.csv").write_text(
+        "contact_id,service,received_at,channel\nC1,waste,not a date,phone\n", encoding="utf-8"
+    )
     return folder
 
 
 # ------------------------------------------------------------------------------------------------ planning
+
 
 def test_plan_skips_invalid_council_and_missing_notebooks(tmp_path):
     make_council(tmp_path / "councils", "northshire", "Northshire")
     make_bad_council(tmp_path / "councils")
     jobs, skipped, messages = plan([tmp_path / "councils"], tmp_path / "reports", notebooks_dir=FIXTURE_NOTEBOOKS)
     assert sorted((j.service or "", j.stage) for j in jobs) == [
-        ("", "organisation_scan"), ("council-tax", "demand"), ("council-tax", "flow"),
-        ("housing-repairs", "demand"), ("housing-repairs", "flow")]
+        ("", "organisation_scan"),
+        ("council-tax", "demand"),
+        ("council-tax", "flow"),
+        ("housing-repairs", "demand"),
+        ("housing-repairs", "flow"),
+    ]
     job = next(j for j in jobs if j.stage == "demand" and j.service == "council-tax")
-    assert job.parameters == {"council_dir": str((tmp_path / "councils" / "northshire").resolve()),
-                              "service": "council-tax", "period_start": None, "period_end": None,
-                              "output_dir": str((tmp_path / "reports" / "northshire" / "council-tax").resolve())}
+    assert job.parameters == {
+        "council_dir": str((tmp_path / "councils" / "northshire").resolve()),
+        "service": "council-tax",
+        "period_start": None,
+        "period_end": None,
+        "output_dir": str((tmp_path / "reports" / "northshire" / "council-tax").resolve()),
+    }
     scan = next(j for j in jobs if j.stage == "organisation_scan")
     assert scan.parameters["service"] is None and scan.output_dir.endswith("reports/northshire")
     bad = [s for s in skipped if s.council == "badshire"]
@@ -87,11 +100,21 @@ def test_plan_skips_invalid_council_and_missing_notebooks(tmp_path):
 
 def test_plan_filters_by_stage_and_service(tmp_path):
     make_council(tmp_path, "northshire", "Northshire")
-    make_council(tmp_path, "eastvale", "Eastvale", services=("waste",),
-                 demand="contact_id,service,received_at,channel\nC1,waste,2024-01-01 10:00,phone\n")
-    jobs, skipped, messages = plan([tmp_path / "northshire", tmp_path / "eastvale"], tmp_path / "out",
-                                   stages=["demand"], services=["council-tax"], notebooks_dir=FIXTURE_NOTEBOOKS,
-                                   period_start="2024-01-01")
+    make_council(
+        tmp_path,
+        "eastvale",
+        "Eastvale",
+        services=("waste",),
+        demand="contact_id,service,received_at,channel\nC1,waste,2024-01-01 10:00,phone\n",
+    )
+    jobs, skipped, messages = plan(
+        [tmp_path / "northshire", tmp_path / "eastvale"],
+        tmp_path / "out",
+        stages=["demand"],
+        services=["council-tax"],
+        notebooks_dir=FIXTURE_NOTEBOOKS,
+        period_start="2024-01-01",
+    )
     assert [(j.council, j.service, j.stage) for j in jobs] == [("northshire", "council-tax", "demand")]
     assert jobs[0].parameters["period_start"] == "2024-01-01"
     assert any("eastvale" in m and "no service 'council-tax'" in m and "waste" in m for m in messages)
@@ -100,10 +123,10 @@ def test_plan_filters_by_stage_and_service(tmp_path):
 
 def test_unknown_service_everywhere_is_a_clear_error(tmp_path):
     make_council(tmp_path, "northshire", "Northshire")
-    with pytest.raises(UnknownServiceError, match="no council in this batch has service 'housing-repair'.*"
-                                                  "council-tax, housing-repairs"):
-        plan([tmp_path / "northshire"], tmp_path / "out", services=["housing-repair"],
-             notebooks_dir=FIXTURE_NOTEBOOKS)
+    with pytest.raises(
+        UnknownServiceError, match="no council in this batch has service 'housing-repair'.*council-tax, housing-repairs"
+    ):
+        plan([tmp_path / "northshire"], tmp_path / "out", services=["housing-repair"], notebooks_dir=FIXTURE_NOTEBOOKS)
     with pytest.raises(SystemicError, match="unknown stage demnd"):
         plan([tmp_path / "northshire"], tmp_path / "out", stages=["demnd"], notebooks_dir=FIXTURE_NOTEBOOKS)
 
@@ -137,20 +160,35 @@ def test_kernel_falls_back_to_python3_with_a_warning(capsys):
 
 # ---------------------------------------------------------------------------------------- cleaning, errors
 
+
 def test_clean_for_report_keeps_only_what_renders():
-    nb = new_notebook(cells=[
-        new_markdown_cell("What the stage is for"),
-        new_code_cell("x", outputs=[
-            new_output("stream", name="stderr", text="UserWarning: noise"),
-            new_output("stream", name="stdout", text="kept line"),
-            new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "1"},
-                                             "text/plain": "IntSlider()"}),
-            new_output("execute_result", data={"text/plain": "<Axes: title={'center': 'x'}>"}, execution_count=1),
-            new_output("execute_result", data={"text/plain": "PosixPath('/tmp/x/demand.json')"}, execution_count=1),
-            new_output("display_data", data={"text/html": "<p class='headline'>41%</p>", "text/plain": "h"}),
-        ]),
-        new_code_cell("y = 1", outputs=[]),
-    ])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("What the stage is for"),
+            new_code_cell(
+                "x",
+                outputs=[
+                    new_output("stream", name="stderr", text="UserWarning: noise"),
+                    new_output("stream", name="stdout", text="kept line"),
+                    new_output(
+                        "display_data",
+                        data={
+                            "application/vnd.jupyter.widget-view+json": {"model_id": "1"},
+                            "text/plain": "IntSlider()",
+                        },
+                    ),
+                    new_output(
+                        "execute_result", data={"text/plain": "<Axes: title={'center': 'x'}>"}, execution_count=1
+                    ),
+                    new_output(
+                        "execute_result", data={"text/plain": "PosixPath('/tmp/x/demand.json')"}, execution_count=1
+                    ),
+                    new_output("display_data", data={"text/html": "<p class='headline'>41%</p>", "text/plain": "h"}),
+                ],
+            ),
+            new_code_cell("y = 1", outputs=[]),
+        ]
+    )
     nb.metadata["widgets"] = {"state": {}}
     clean = clean_for_report(nb)
     assert "widgets" not in clean.metadata and "widgets" in nb.metadata  # the original is untouched
@@ -163,26 +201,34 @@ def test_clean_for_report_keeps_only_what_renders():
 def test_source_cell_number_discounts_the_injected_parameters_cell():
     job = _job(notebook=str(FIXTURE_NOTEBOOKS / "flow.ipynb"))
     # flow.ipynb: 0 markdown, 1 parameters, [injected at 2], 2 start, 3 broken -> executed index 4 is cell 4
-    assert batch._source_cell_number(job, 4) == 4
-    assert batch._source_cell_number(job, 0) == 1
+    assert worker._source_cell_number(job, 4) == 4
+    assert worker._source_cell_number(job, 0) == 1
 
 
 def test_kernel_start_errors_are_told_from_cell_errors():
     from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
-    assert batch.is_kernel_start_error(RuntimeError("Kernel died before replying to kernel_info"))
-    assert batch.is_kernel_start_error(RuntimeError("Kernel didn't respond in 60 seconds"))
-    assert batch.is_kernel_start_error(TimeoutError("timed out"))
-    assert not batch.is_kernel_start_error(PapermillExecutionError(3, 2, "x", "ValueError", "bad", []))
-    assert not batch.is_kernel_start_error(CellTimeoutError("cell timed out"))
-    assert not batch.is_kernel_start_error(ValueError("bad"))
+    assert worker.is_kernel_start_error(RuntimeError("Kernel died before replying to kernel_info"))
+    assert worker.is_kernel_start_error(RuntimeError("Kernel didn't respond in 60 seconds"))
+    assert worker.is_kernel_start_error(TimeoutError("timed out"))
+    assert not worker.is_kernel_start_error(PapermillExecutionError(3, 2, "x", "ValueError", "bad", []))
+    assert not worker.is_kernel_start_error(CellTimeoutError("cell timed out"))
+    assert not worker.is_kernel_start_error(ValueError("bad"))
 
 
 def _job(**kw):
-    base = dict(council="northshire", council_name="Northshire", council_dir="/c", service="waste",
-                service_name="Waste", stage="demand", notebook=str(FIXTURE_NOTEBOOKS / "demand.ipynb"),
-                output_dir="/r/northshire/waste", out_root="/r")
+    base = dict(
+        council="northshire",
+        council_name="Northshire",
+        council_dir="/c",
+        service="waste",
+        service_name="Waste",
+        stage="demand",
+        notebook=str(FIXTURE_NOTEBOOKS / "demand.ipynb"),
+        output_dir="/r/northshire/waste",
+        out_root="/r",
+    )
     return Job(**{**base, **kw})
 
 
@@ -190,20 +236,39 @@ def test_manifest_merges_runs_and_drops_stale_skips(tmp_path):
     def entry(council, service, stage, status, **kw):
         return JobResult(council, council.title(), service, None, stage, {}, status, **kw)
 
-    write_manifest(tmp_path, [entry("a", "s", "demand", "ok"), entry("b", None, None, "skipped"),
-                              entry("c", "s", "demand", "ok")])
-    write_manifest(tmp_path, [entry("a", "s", "demand", "failed"), entry("b", "s", "demand", "ok")],
-                   valid_councils={"a", "b"})
+    write_manifest(
+        tmp_path, [entry("a", "s", "demand", "ok"), entry("b", None, None, "skipped"), entry("c", "s", "demand", "ok")]
+    )
+    write_manifest(
+        tmp_path, [entry("a", "s", "demand", "failed"), entry("b", "s", "demand", "ok")], valid_councils={"a", "b"}
+    )
     jobs = json.loads((tmp_path / "manifest.json").read_text())["jobs"]
     assert {(j["council"], j["service"], j["stage"], j["status"]) for j in jobs} == {
-        ("a", "s", "demand", "failed"), ("b", "s", "demand", "ok"), ("c", "s", "demand", "ok")}
+        ("a", "s", "demand", "failed"),
+        ("b", "s", "demand", "ok"),
+        ("c", "s", "demand", "ok"),
+    }
     assert (tmp_path / "manifest.json.prev").exists()
 
 
 def test_summary_names_failing_cell_and_error():
-    failed = JobResult("northshire", "Northshire", "waste", "Waste", "flow", {}, "failed", notebook="n/w/flow.ipynb",
-                       error={"name": "KeyError", "message": "'timestamp'", "cell": 5, "execution_count": 4,
-                              "source": "flow.summary(stage)"})
+    failed = JobResult(
+        "northshire",
+        "Northshire",
+        "waste",
+        "Waste",
+        "flow",
+        {},
+        "failed",
+        notebook="n/w/flow.ipynb",
+        error={
+            "name": "KeyError",
+            "message": "'timestamp'",
+            "cell": 5,
+            "execution_count": 4,
+            "source": "flow.summary(stage)",
+        },
+    )
     text = batch.BatchResult(Path("/r"), [failed], seconds=3.0, workers=2).summary()
     assert "northshire / waste / Map flow" in text
     assert "cell 5 (In [4]): flow.summary(stage)" in text and "KeyError: 'timestamp'" in text
@@ -212,16 +277,24 @@ def test_summary_names_failing_cell_and_error():
 
 # ------------------------------------------------------------------------------------ real notebook runs
 
+
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     """Northshire (valid, one service: 3 jobs) and Badshire (invalid) through the command, -j 2."""
     root = tmp_path_factory.mktemp("batch")
-    make_council(root / "councils", "northshire", "Northshire District Council", services=("housing-repairs",),
-                 demand="\n".join(DEMAND.splitlines()[:4]) + "\n")
+    make_council(
+        root / "councils",
+        "northshire",
+        "Northshire District Council",
+        services=("housing-repairs",),
+        demand="\n".join(DEMAND.splitlines()[:4]) + "\n",
+    )
     make_bad_council(root / "councils")
     out = root / "reports"
-    result = CliRunner().invoke(report_command, [str(root / "councils"), "--out", str(out), "-j", "2",
-                                                 "--notebooks", str(FIXTURE_NOTEBOOKS), "--no-progress"])
+    result = CliRunner().invoke(
+        report_command,
+        [str(root / "councils"), "--out", str(out), "-j", "2", "--notebooks", str(FIXTURE_NOTEBOOKS), "--no-progress"],
+    )
     return root, out, result
 
 
@@ -261,8 +334,18 @@ def test_html_has_header_and_no_code_or_noise(first_run):
     assert 'href="../index.html"' in html
     assert '<p class="headline">2 of the 3 contacts to Housing repairs were failure demand</p>' in html
     assert "data:image/png;base64," in html and 'class="dataframe data"' in html
-    for leak in ("SECRET_INPUT_MARKER", "report.start", "import ", "STDERR_MARKER", "WIDGET_MARKER",
-                 "In&nbsp;[", "Out[", "PosixPath", "jp-InputArea-editor", "require.js"):
+    for leak in (
+        "SECRET_INPUT_MARKER",
+        "report.start",
+        "import ",
+        "STDERR_MARKER",
+        "WIDGET_MARKER",
+        "In&nbsp;[",
+        "Out[",
+        "PosixPath",
+        "jp-InputArea-editor",
+        "require.js",
+    ):
         assert leak not in html, leak
     scan = (out / "northshire" / "organisation_scan.html").read_text(encoding="utf-8")
     assert "Organisation scan" in scan and 'href="index.html"' in scan and "has 1 services" in scan
@@ -278,8 +361,11 @@ def test_broken_notebook_is_reported_and_kept_while_others_finish(first_run):
     kept = out / "northshire" / "housing-repairs" / "flow.ipynb"
     assert kept.exists() and "deliberately broken" in kept.read_text(encoding="utf-8")
     assert not (out / "northshire" / "housing-repairs" / "flow.html").exists()
-    entry = next(j for j in json.loads((out / "manifest.json").read_text())["jobs"]
-                 if j["service"] == "housing-repairs" and j["stage"] == "flow")
+    entry = next(
+        j
+        for j in json.loads((out / "manifest.json").read_text())["jobs"]
+        if j["service"] == "housing-repairs" and j["stage"] == "flow"
+    )
     assert entry["status"] == "failed" and entry["attempts"] == 1  # a cell error is not retried
     assert entry["error"]["name"] == "ValueError" and entry["error"]["cell"] == 4
     assert entry["notebook"] == "northshire/housing-repairs/flow.ipynb"
@@ -303,11 +389,16 @@ def test_second_run_for_one_council_keeps_the_others(first_run):
     root, out, _ = first_run
     north = out / "northshire" / "housing-repairs" / "demand.html"
     before = north.read_bytes(), north.stat().st_mtime_ns
-    evil = make_council(root / "more", "evilshire", "<script>alert('x')</script> Council", services=("waste",),
-                        demand="contact_id,service,received_at,channel,classification\n"
-                               "C1,waste,2024-01-01 10:00,phone,failure\n")
-    result = batch.run_batch([evil], out, jobs=2, stages=["demand"], notebooks_dir=FIXTURE_NOTEBOOKS,
-                             progress=False, echo=lambda _: None)
+    evil = make_council(
+        root / "more",
+        "evilshire",
+        "<script>alert('x')</script> Council",
+        services=("waste",),
+        demand="contact_id,service,received_at,channel,classification\nC1,waste,2024-01-01 10:00,phone,failure\n",
+    )
+    result = batch.run_batch(
+        [evil], out, jobs=2, stages=["demand"], notebooks_dir=FIXTURE_NOTEBOOKS, progress=False, echo=lambda _: None
+    )
     assert result.exit_code == 0 and [r.status for r in result.results] == ["ok"]
     assert (north.read_bytes(), north.stat().st_mtime_ns) == before
     assert (out / "northshire" / "housing-repairs" / "flow.ipynb").exists()
@@ -329,7 +420,8 @@ def test_kernel_that_dies_at_start_is_retried_once(tmp_path, monkeypatch):
     spec_dir.mkdir(parents=True)
     marker = tmp_path / "started-once"
     launcher = tmp_path / "flaky.py"
-    launcher.write_text(textwrap.dedent(f"""\
+    launcher.write_text(
+        textwrap.dedent(f"""\
         import pathlib, runpy, sys
         marker = pathlib.Path({str(marker)!r})
         if not marker.exists():
@@ -337,15 +429,31 @@ def test_kernel_that_dies_at_start_is_retried_once(tmp_path, monkeypatch):
             sys.exit(1)
         sys.argv = ["ipykernel_launcher", *sys.argv[1:]]
         runpy.run_module("ipykernel_launcher", run_name="__main__")
-    """))
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, str(launcher), "-f", "{connection_file}"], "display_name": "flaky",
-        "language": "python"}))
+    """)
+    )
+    (spec_dir / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, str(launcher), "-f", "{connection_file}"],
+                "display_name": "flaky",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
     out = tmp_path / "reports"
-    job = Job(council="northshire", council_name="Northshire", council_dir=str(council), service=None,
-              service_name=None, stage="organisation_scan", notebook=str(FIXTURE_NOTEBOOKS / "organisation_scan.ipynb"),
-              output_dir=str(out / "northshire"), out_root=str(out), kernel_name="flaky")
+    job = Job(
+        council="northshire",
+        council_name="Northshire",
+        council_dir=str(council),
+        service=None,
+        service_name=None,
+        stage="organisation_scan",
+        notebook=str(FIXTURE_NOTEBOOKS / "organisation_scan.ipynb"),
+        output_dir=str(out / "northshire"),
+        out_root=str(out),
+        kernel_name="flaky",
+    )
     result = run_job(job)
     assert result.status == "ok", result.error
     assert result.attempts == 2 and marker.exists()
@@ -370,8 +478,8 @@ def test_large_chart_png_is_compacted_and_small_ones_kept():
     fig.savefig(buf, format="png")
     plt.close(fig)
     big = base64.b64encode(buf.getvalue()).decode()
-    assert len(big) > batch.PNG_COMPACT_ABOVE
-    small = batch.compact_png(big)
+    assert len(big) > worker.PNG_COMPACT_ABOVE
+    small = worker.compact_png(big)
     assert len(small) < 0.7 * len(big)
     image = Image.open(io.BytesIO(base64.b64decode(small)))
     assert image.size == Image.open(io.BytesIO(buf.getvalue())).size  # same picture size, fewer bytes
@@ -381,11 +489,12 @@ def test_large_chart_png_is_compacted_and_small_ones_kept():
     again = Image.open(io.BytesIO(smallest.getvalue()))
     assert again.tobytes() == image.tobytes() and again.getpalette() == image.getpalette()
     assert len(base64.b64decode(small)) < 1.15 * len(smallest.getvalue())  # a lighter zlib level, a few % bigger
-    assert batch.compact_png("iVBORw0KGgo=") == "iVBORw0KGgo="  # small: untouched
-    assert batch.compact_png("x" * 70_000) == "x" * 70_000  # not an image: shown as it came
+    assert worker.compact_png("iVBORw0KGgo=") == "iVBORw0KGgo="  # small: untouched
+    assert worker.compact_png("x" * 70_000) == "x" * 70_000  # not an image: shown as it came
 
 
 # ------------------------------------------------------------------- council paths, disk full, interrupted runs
+
 
 def test_council_paths_are_resolved_and_an_empty_name_refused(tmp_path, monkeypatch):
     council = make_council(tmp_path, "northshire", "Northshire")
@@ -403,7 +512,7 @@ def test_council_paths_are_resolved_and_an_empty_name_refused(tmp_path, monkeypa
 def test_disk_full_and_permission_errors_are_named():
     import errno
 
-    from systemic_lib.manifest import storage_error
+    from systemic_lib.site.manifest import storage_error
 
     full = storage_error(OSError(errno.ENOSPC, "No space left on device", "/r/n/demand.html"))
     assert full["name"] == "DiskFull" and "no space left on the disk to write /r/n/demand.html" in full["message"]
@@ -422,7 +531,7 @@ def test_disk_full_and_permission_errors_are_named():
 def test_run_job_names_a_full_disk_and_sweeps_its_own_stray_tmp_files(tmp_path, monkeypatch):
     import errno
 
-    from systemic_lib import worker
+    from systemic_lib.run import worker
 
     out = tmp_path / "r" / "northshire" / "waste"
     out.mkdir(parents=True)
@@ -443,12 +552,23 @@ def test_run_job_names_a_full_disk_and_sweeps_its_own_stray_tmp_files(tmp_path, 
 
 
 def _fake_results(jobs):
-    return [JobResult(j.council, j.council_name, j.service, j.service_name, j.stage, j.parameters, "ok",
-                      report=j.relative(j.path(".html"))) for j in jobs]
+    return [
+        JobResult(
+            j.council,
+            j.council_name,
+            j.service,
+            j.service_name,
+            j.stage,
+            j.parameters,
+            "ok",
+            report=j.relative(j.path(".html")),
+        )
+        for j in jobs
+    ]
 
 
 def test_manifest_is_written_after_each_job_and_an_interrupted_run_keeps_what_finished(tmp_path, monkeypatch):
-    from systemic_lib.pool import Interrupted
+    from systemic_lib.run.pool import Interrupted
 
     make_council(tmp_path / "councils", "northshire", "Northshire")
     out = tmp_path / "reports"
@@ -464,8 +584,14 @@ def test_manifest_is_written_after_each_job_and_an_interrupted_run_keeps_what_fi
         raise Interrupted(done)
 
     monkeypatch.setattr(batch, "execute", fake_execute)
-    result = batch.run_batch([tmp_path / "councils"], out, stages=["demand", "flow"], notebooks_dir=FIXTURE_NOTEBOOKS,
-                             progress=False, echo=lambda _: None)
+    result = batch.run_batch(
+        [tmp_path / "councils"],
+        out,
+        stages=["demand", "flow"],
+        notebooks_dir=FIXTURE_NOTEBOOKS,
+        progress=False,
+        echo=lambda _: None,
+    )
     assert seen == [1, 2]  # the manifest grew job by job
     assert result.interrupted and result.exit_code == batch.INTERRUPTED == 130 and result.planned == 4
     assert "INTERRUPTED: 2 of 4 reports finished" in result.summary()
@@ -477,7 +603,7 @@ def test_manifest_is_written_after_each_job_and_an_interrupted_run_keeps_what_fi
 def test_a_manifest_that_cannot_be_written_is_named_not_a_traceback(tmp_path, monkeypatch):
     import errno
 
-    from systemic_lib import manifest
+    from systemic_lib.site import manifest
 
     make_council(tmp_path / "councils", "northshire", "Northshire")
 
@@ -492,8 +618,14 @@ def test_a_manifest_that_cannot_be_written_is_named_not_a_traceback(tmp_path, mo
 
     monkeypatch.setattr(batch, "execute", fake_execute)
     monkeypatch.setattr(manifest, "atomic_write_json", full)
-    result = batch.run_batch([tmp_path / "councils"], tmp_path / "reports", stages=["demand"],
-                             notebooks_dir=FIXTURE_NOTEBOOKS, progress=False, echo=lambda _: None)
+    result = batch.run_batch(
+        [tmp_path / "councils"],
+        tmp_path / "reports",
+        stages=["demand"],
+        notebooks_dir=FIXTURE_NOTEBOOKS,
+        progress=False,
+        echo=lambda _: None,
+    )
     assert result.exit_code == 1 and len(result.ok) == 2
     assert len(result.write_errors) == 1 and "the manifest: no space left on the disk" in result.write_errors[0]
     assert "NOT SAVED: the manifest: no space left" in result.summary()
@@ -501,8 +633,9 @@ def test_a_manifest_that_cannot_be_written_is_named_not_a_traceback(tmp_path, mo
 
 def _notebook_dir(tmp_path, flow_source: str) -> Path:
     """The fixture notebooks, with flow.ipynb replaced by one whose second cell is ``flow_source``."""
-    import nbformat
     import shutil
+
+    import nbformat
 
     folder = tmp_path / "notebooks"
     shutil.copytree(FIXTURE_NOTEBOOKS, folder)
@@ -528,13 +661,23 @@ def test_a_killed_worker_costs_only_its_own_job(tmp_path):
     make_council(tmp_path / "councils", "northshire", "Northshire")
     notebooks = _notebook_dir(tmp_path, KILL_THE_WORKER)
     out = tmp_path / "reports"
-    result = batch.run_batch([tmp_path / "councils"], out, jobs=2, stages=["demand", "flow", "organisation_scan"],
-                             notebooks_dir=notebooks, progress=False, echo=lambda _: None)
+    result = batch.run_batch(
+        [tmp_path / "councils"],
+        out,
+        jobs=2,
+        stages=["demand", "flow", "organisation_scan"],
+        notebooks_dir=notebooks,
+        progress=False,
+        echo=lambda _: None,
+    )
     status = {(r.service, r.stage): r for r in result.results}
     assert len(status) == 5
     assert {k for k, r in status.items() if r.status == "ok"} == {
-        ("housing-repairs", "demand"), ("council-tax", "demand"), ("housing-repairs", "flow"),
-        (None, "organisation_scan")}
+        ("housing-repairs", "demand"),
+        ("council-tax", "demand"),
+        ("housing-repairs", "flow"),
+        (None, "organisation_scan"),
+    }
     assert status[("housing-repairs", "flow")].attempts == 2  # killed once, then ran on a new worker
     lost = status[("council-tax", "flow")]
     assert lost.status == "failed" and lost.attempts == 2 and lost.error["name"] == "WorkerLost"
@@ -542,7 +685,8 @@ def test_a_killed_worker_costs_only_its_own_job(tmp_path):
     assert not list(out.rglob(".*.running.*")) and not list(out.rglob("*.tmp"))
     manifest = json.loads((out / "manifest.json").read_text())
     assert {(j["service"], j["stage"]): j["status"] for j in manifest["jobs"]} == {
-        k: r.status for k, r in status.items()}
+        k: r.status for k, r in status.items()
+    }
 
 
 @pytest.mark.slow
@@ -551,18 +695,47 @@ def test_ctrl_c_keeps_what_finished_and_exits_130(tmp_path):
     import signal
     import subprocess
 
-    make_council(tmp_path / "councils", "northshire", "Northshire", services=("waste",),
-                 demand="contact_id,service,received_at,channel\nC1,waste,2024-01-01 10:00,phone\n")
+    make_council(
+        tmp_path / "councils",
+        "northshire",
+        "Northshire",
+        services=("waste",),
+        demand="contact_id,service,received_at,channel\nC1,waste,2024-01-01 10:00,phone\n",
+    )
     notebooks = _notebook_dir(tmp_path, "import time\ntime.sleep(120)")
     out = tmp_path / "reports"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
-    proc = subprocess.Popen([sys.executable, "-m", "systemic_lib.cli", "report", str(tmp_path / "councils"),
-                             "--out", str(out), "-j", "1", "--stage", "demand", "--stage", "flow",
-                             "--notebooks", str(notebooks), "--no-progress"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "systemic_lib.cli",
+            "report",
+            str(tmp_path / "councils"),
+            "--out",
+            str(out),
+            "-j",
+            "1",
+            "--stage",
+            "demand",
+            "--stage",
+            "flow",
+            "--notebooks",
+            str(notebooks),
+            "--no-progress",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     manifest = out / "manifest.json"
     for _ in range(1800):  # generous: the machine may be busy
-        if manifest.exists() and '"demand"' in manifest.read_text() and (out / "northshire/waste/.flow.running.json").exists():
+        if (
+            manifest.exists()
+            and '"demand"' in manifest.read_text()
+            and (out / "northshire/waste/.flow.running.json").exists()
+        ):
             break
         assert proc.poll() is None, proc.stdout.read()
         import time
@@ -588,28 +761,46 @@ def test_warm_kernels_give_the_same_reports_as_fresh_ones(testshire, tmp_path, m
 
     def render(out, warm: bool):
         monkeypatch.setenv("SYSTEMIC_WARM_KERNELS", "1" if warm else "0")  # read by run_batch in this process
-        result = batch.run_batch([testshire], out, jobs=1, stages=["demand", "flow"], services=["housing-repairs"],
-                                 progress=False, echo=lambda _: None)
+        result = batch.run_batch(
+            [testshire],
+            out,
+            jobs=1,
+            stages=["demand", "flow"],
+            services=["housing-repairs"],
+            progress=False,
+            echo=lambda _: None,
+        )
         assert result.exit_code == 0, result.summary()
         return out / "testshire" / "housing-repairs"
 
     warm, cold = render(tmp_path / "warm", True), render(tmp_path / "cold", False)
     for stage in ("demand", "flow"):
         assert (warm / f"{stage}.json").read_bytes() == (cold / f"{stage}.json").read_bytes()
-        html = [re.sub(r"Generated [^<]*|cell-id=[0-9a-f-]+", "", (folder / f"{stage}.html").read_text())
-                for folder in (warm, cold)]
+        html = [
+            re.sub(r"Generated [^<]*|cell-id=[0-9a-f-]+", "", (folder / f"{stage}.html").read_text())
+            for folder in (warm, cold)
+        ]
         assert html[0] == html[1]
 
 
 @pytest.mark.slow
 def test_warm_kernels_are_forked_from_the_zygote_and_cold_ones_are_not(tmp_path):
-    notebooks = notebooks_that_save(tmp_path / "notebooks", "organisation_scan.ipynb",
-                                    "'forked': os.getppid() != int(os.environ['JPY_PARENT_PID'])", "import os")
+    notebooks = notebooks_that_save(
+        tmp_path / "notebooks",
+        "organisation_scan.ipynb",
+        "'forked': os.getppid() != int(os.environ['JPY_PARENT_PID'])",
+        "import os",
+    )
     make_council(tmp_path / "councils", "northshire", "Northshire")
     for warm in (True, False):
         out = tmp_path / f"out-{warm}"
-        jobs, _, _ = plan([tmp_path / "councils"], out, stages=["organisation_scan"], notebooks_dir=notebooks,
-                          kernel=batch.kernel_name())
+        jobs, _, _ = plan(
+            [tmp_path / "councils"],
+            out,
+            stages=["organisation_scan"],
+            notebooks_dir=notebooks,
+            kernel=batch.kernel_name(),
+        )
         (result,) = batch.execute(jobs, 1, progress=False, warm_kernels=warm)
         assert result.status == "ok", result.error
         figures = json.loads((out / "northshire" / "organisation_scan.json").read_text())
@@ -620,7 +811,7 @@ def test_planning_folds_the_demand_workshop_s_decisions_into_demand_csv(testshir
     """A coached team's decisions (the workshop's store) reach demand.csv before any report reads it."""
     import pandas as pd
 
-    from systemic_lib.decisions import DecisionStore
+    from systemic_lib.data.decisions import DecisionStore
 
     store = DecisionStore(testshire)
     store.decide("C06", "AB", "failure", failure_type="progress chasing")
@@ -636,7 +827,7 @@ def test_planning_folds_the_demand_workshop_s_decisions_into_demand_csv(testshir
 def test_jobs_run_council_by_council_with_the_organisation_scan_first(tmp_path):
     """Workers take each council's jobs in a row (their zygote keeps that council read), the council-wide scan
     (the longest job) first; the results still come back in job order."""
-    from systemic_lib import pool
+    from systemic_lib.run import pool
 
     for slug in ("northshire", "eastbrook"):
         make_council(tmp_path / "councils", slug, slug.capitalize())

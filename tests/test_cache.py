@@ -2,15 +2,16 @@
 their file, row and column when they come from the cache."""
 
 import json
-import textwrap
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from systemic_lib import batch, cache, council as council_module
-from systemic_lib.council import load_council, validate_council
 from test_batch import make_bad_council, make_council, notebooks_that_save
+
+from systemic_lib.data import cache
+from systemic_lib.data import council as council_module
+from systemic_lib.data.council import load_council, validate_council
+from systemic_lib.run import batch
 
 
 @pytest.fixture
@@ -39,7 +40,9 @@ def test_a_table_is_parsed_once_per_content_and_a_changed_file_again(tmp_path, r
     assert load_council(folder).table("demand", service="housing-repairs", rows=True)["_row"].tolist() == [2, 3, 4]
 
     text = (folder / "demand.csv").read_text(encoding="utf-8")
-    (folder / "demand.csv").write_text(text + "C5,council-tax,2024-03-08 12:00,web,x,y,failure,,,no\n", encoding="utf-8")
+    (folder / "demand.csv").write_text(
+        text + "C5,council-tax,2024-03-08 12:00,web,x,y,failure,,,no\n", encoding="utf-8"
+    )
     third = load_council(folder).load("demand")
     assert reads == [("northshire", "demand")] * 2 and len(third.frame) == 5
     assert len(load_council(folder).load("demand").frame) == 5 and len(reads) == 2
@@ -71,9 +74,12 @@ def test_a_damaged_entry_is_read_again(tmp_path, reads):
 
 def _notebooks_reporting_the_cache(tmp_path) -> Path:
     """The fixture notebooks, with demand.json also saying whether the kernel's demand table came from the cache."""
-    return notebooks_that_save(tmp_path / "notebooks", "demand.ipynb",
-                               "'from_cache': type(load_council(council_dir).load('demand')).__name__ == "
-                               "'CachedTableResult'", "from systemic_lib.council import load_council")
+    return notebooks_that_save(
+        tmp_path / "notebooks",
+        "demand.ipynb",
+        "'from_cache': type(load_council(council_dir).load('demand')).__name__ == 'CachedTableResult'",
+        "from systemic_lib.data.council import load_council",
+    )
 
 
 @pytest.mark.slow
@@ -84,24 +90,35 @@ def test_batch_reads_each_council_once_and_sees_a_changed_file(tmp_path):
     out = tmp_path / "reports"
 
     def run():
-        result = batch.run_batch([tmp_path / "councils"], out, jobs=2, stages=["demand"], notebooks_dir=notebooks,
-                                 progress=False, echo=lambda _: None, cache_dir=tmp_path / "cache")
+        result = batch.run_batch(
+            [tmp_path / "councils"],
+            out,
+            jobs=2,
+            stages=["demand"],
+            notebooks_dir=notebooks,
+            progress=False,
+            echo=lambda _: None,
+            cache_dir=tmp_path / "cache",
+        )
         assert result.exit_code == 0, result.summary()
-        return {c: json.loads((out / c / s / "demand.json").read_text())
-                for c, s in (("northshire", "housing-repairs"), ("eastvale", "council-tax"))}
+        return {
+            c: json.loads((out / c / s / "demand.json").read_text())
+            for c, s in (("northshire", "housing-repairs"), ("eastvale", "council-tax"))
+        }
 
     first = run()
     assert first["northshire"]["failure"] == 2 and first["eastvale"]["contacts"] == 1
     assert first["northshire"]["from_cache"] and first["eastvale"]["from_cache"]
-    entries = {p.name: p.stat().st_ino for p in (tmp_path / 'cache').iterdir()}
+    entries = {p.name: p.stat().st_ino for p in (tmp_path / "cache").iterdir()}
     assert len(entries) == 2  # one demand table per council
 
     (north / "demand.csv").write_text(
-        (north / "demand.csv").read_text() + "C9,housing-repairs,2024-03-09 09:00,phone,x,y,failure,,,no\n")
+        (north / "demand.csv").read_text() + "C9,housing-repairs,2024-03-09 09:00,phone,x,y,failure,,,no\n"
+    )
     second = run()
     assert second["northshire"]["failure"] == 3 and second["northshire"]["contacts"] == 4  # the new contact
     assert second["eastvale"] == {**first["eastvale"], "period": second["eastvale"]["period"]}
-    after = {p.name: p.stat().st_ino for p in (tmp_path / 'cache').iterdir()}
+    after = {p.name: p.stat().st_ino for p in (tmp_path / "cache").iterdir()}
     eastvale_entry = [k for k in entries if k in after and after[k] == entries[k]]
     assert len(after) == 3 and len(eastvale_entry) == 2  # eastvale's entry (and northshire's old one) reused
 
@@ -111,7 +128,7 @@ def test_a_frame_is_kept_only_if_it_reads_back_exactly():
     import pandas as pd
     import pytest
 
-    from systemic_lib.cache import _assert_same
+    from systemic_lib.data.cache import _assert_same
 
     frame = pd.DataFrame({"a": [1.5, None, 3.0], "b": pd.array(["x", None, "z"], dtype="str")}, index=[3, 4, 5])
     _assert_same(frame, frame.copy())

@@ -12,9 +12,9 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from systemic_lib import config
-from systemic_lib.capture import templates_command, write_capture_templates
-from systemic_lib.contract import TABLES, read_table
-from systemic_lib.council import MEASURES, load_council
+from systemic_lib.data.capture import templates_command, write_capture_templates
+from systemic_lib.data.contract import TABLES, read_table
+from systemic_lib.data.council import MEASURES, load_council
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_templates_command(tmp_path):
 
 def test_the_template_folder_is_itself_a_valid_council(out):
     """council.yaml and the example rows agree (services, ids), so a copied folder validates before editing."""
-    from systemic_lib.council import validate_council
+    from systemic_lib.data.council import validate_council
 
     assert [p.describe() for p in validate_council(out)] == []
     council = load_council(out)

@@ -4,10 +4,9 @@ chart with nothing to draw says so in words."""
 import pytest
 from matplotlib.figure import Figure
 
-from systemic_lib import demand
-from systemic_lib.charts import demand as charts
-from systemic_lib.charts.style import PALETTE
-from systemic_lib.council import load_council
+from systemic_lib.data.council import load_council
+from systemic_lib.display.charts import demand as charts
+from systemic_lib.display.charts.style import PALETTE
 from systemic_lib.errors import SystemicError
 
 CHARTS = [charts.pareto_chart, charts.failure_types_chart, charts.channel_chart, charts.weekly_chart]
@@ -53,12 +52,6 @@ def test_a_chart_of_nothing_says_so_in_words(repairs):
     assert [t.get_text() for t in ax.texts] == ["No contacts in this period"]
     ax = charts.weekly_chart(repairs.iloc[:2], ax=Figure().add_subplot())  # two contacts in one week
     assert [t.get_text() for t in ax.texts] == ["Fewer than two weeks of data: no chart yet"]
-
-
-def test_old_names_still_work_from_the_demand_module():
-    assert demand.pareto_chart is charts.pareto_chart and demand.weekly_chart is charts.weekly_chart
-    assert demand.failure_types_chart is charts.failure_types_chart and demand.channel_chart is charts.channel_chart
-    assert all(demand.COLOURS[k] == PALETTE[k] for k in ("value", "failure", "unclassified"))
 
 
 def test_pareto_chart_has_one_bar_per_demand_type(repairs):

@@ -2,9 +2,9 @@
 
 import pytest
 
-from systemic_lib import processmap
-from systemic_lib.charts import processmap as map_chart
-from systemic_lib.charts.flow import STEP_FILLS
+from systemic_lib.display.charts import processmap as map_chart
+from systemic_lib.display.charts.flow import STEP_FILLS
+
 from test_processmap import T, log
 
 
@@ -14,7 +14,6 @@ def test_graph_colours_and_labels():
     assert STEP_FILLS["unclassified"] in src  # Rare is not in the catalogue
     assert "Ask\n13" in src  # label: name and count
     assert "1.0 days" in src  # median wait Ask -> Fix is 1 day
-    assert processmap.COLOURS is STEP_FILLS and processmap.process_map is map_chart.process_map  # old names
     for old in ("#9ecae1", "#fdae6b", "#e0e0e0"):  # the map's own second palette is gone
         assert old not in src
 
@@ -22,9 +21,15 @@ def test_graph_colours_and_labels():
 def _backslash_log():
     import pandas as pd
 
-    ev = pd.DataFrame({"case_id": ["A", "A"], "activity": ["Check \\N \\l \\G", 'Say "hi" <b>'],
-                       "timestamp": [T("2024-01-01"), T("2024-01-02")], "service": "s"})
-    from systemic_lib import flow
+    ev = pd.DataFrame(
+        {
+            "case_id": ["A", "A"],
+            "activity": ["Check \\N \\l \\G", 'Say "hi" <b>'],
+            "timestamp": [T("2024-01-01"), T("2024-01-02")],
+            "service": "s",
+        }
+    )
+    from systemic_lib.analysis import flow
 
     return flow.FlowLog(ev)
 

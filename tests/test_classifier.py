@@ -6,8 +6,8 @@ import textwrap
 import pandas as pd
 import pytest
 
-from systemic_lib.council import load_council
-from systemic_lib.widgets.classifier import Classifier
+from systemic_lib.data.council import load_council
+from systemic_lib.display.widgets.classifier import Classifier
 
 YAML = textwrap.dedent("""\
     name: Testshire
@@ -53,8 +53,11 @@ def test_each_decision_is_saved_at_once(folder):
     c.what_matters.value = "knowing when"
     c.failure_button.click()
     row = saved(folder).loc["C2"]
-    assert (row["classification"], row["failure_type"], row["what_matters"]) == ("failure", "progress chasing",
-                                                                                 "knowing when")
+    assert (row["classification"], row["failure_type"], row["what_matters"]) == (
+        "failure",
+        "progress chasing",
+        "knowing when",
+    )
     assert c.current == "C4" and "2 of 4" in c.progress.value
     assert c.failure_type.value == "" and c.what_matters.value == ""  # fresh for the next contact
     c.value_button.click()
@@ -137,7 +140,7 @@ FORMULA = '=HYPERLINK("http://x","click")'
 
 def test_formula_like_text_in_an_xlsx_demand_file_survives_a_save(tmp_path):
     """Item 1: verbatim, demand type and what matters starting with '=' are read back as written, not blank."""
-    from systemic_lib.files import write_table_atomic
+    from systemic_lib.data.files import write_table_atomic
 
     (tmp_path / "council.yaml").write_text(YAML)
     frame = pd.read_csv(pd.io.common.StringIO(DEMAND), dtype=str, keep_default_na=False)

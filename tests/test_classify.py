@@ -3,20 +3,28 @@
 import numpy as np
 import pandas as pd
 
-from systemic_lib.classify import apply_rules
-from systemic_lib.contract import ERROR, WARNING, parse_table
+from systemic_lib.data.classify import apply_rules
+from systemic_lib.data.contract import ERROR, WARNING, parse_table
 
 
 def contacts():
-    return pd.DataFrame({
-        "contact_id": ["C1", "C2", "C3", "C4", "C5", "C6"],
-        "service": ["repairs", "repairs", "tax", "repairs", "tax", "repairs"],
-        "demand_type": ["When will it be done?", "fix boiler", "WHEN WILL my refund come", "fix roof", "pay bill",
-                        None],
-        "verbatim": ["ring 07700 900123", "boiler", "refund", "roof", "pay", "no type"],
-        "classification": pd.array([None, None, None, "failure", None, None], dtype="str"),
-        "failure_type": pd.array([None, None, None, "not done", None, None], dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "contact_id": ["C1", "C2", "C3", "C4", "C5", "C6"],
+            "service": ["repairs", "repairs", "tax", "repairs", "tax", "repairs"],
+            "demand_type": [
+                "When will it be done?",
+                "fix boiler",
+                "WHEN WILL my refund come",
+                "fix roof",
+                "pay bill",
+                None,
+            ],
+            "verbatim": ["ring 07700 900123", "boiler", "refund", "roof", "pay", "no type"],
+            "classification": pd.array([None, None, None, "failure", None, None], dtype="str"),
+            "failure_type": pd.array([None, None, None, "not done", None, None], dtype="str"),
+        }
+    )
 
 
 RULES = [
@@ -57,8 +65,13 @@ def test_contradicting_rules_are_reported_with_counts_and_examples():
     rules = RULES + [{"column": "demand_type", "pattern": "will", "classification": "value"}]
     r = apply_rules(contacts(), rules)
     c = r.contradictions.iloc[0]
-    assert (c["row"], c["other_row"], c["classification"], c["other_classification"], c["contacts"]) == \
-        (2, 5, "failure", "value", 2)
+    assert (c["row"], c["other_row"], c["classification"], c["other_classification"], c["contacts"]) == (
+        2,
+        5,
+        "failure",
+        "value",
+        2,
+    )
     assert "When will it be done?" in c["examples"]
     msg = [p for p in r.problems if "disagree" in p.message][0]
     assert msg.count == 2 and msg.row == 2
@@ -73,15 +86,22 @@ def test_examples_are_redacted():
 
 
 def test_bad_rules_are_errors_and_skipped():
-    rules = [{"column": "nope", "pattern": "x", "classification": "value"},
-             {"column": "demand_type", "pattern": "(", "classification": "value"},
-             {"column": "demand_type", "pattern": "fix", "classification": "maybe"},
-             {"column": "demand_type", "pattern": "fix", "classification": "failure", "failure_type": "lost"},
-             {"column": "demand_type", "pattern": "", "classification": "value"}]
+    rules = [
+        {"column": "nope", "pattern": "x", "classification": "value"},
+        {"column": "demand_type", "pattern": "(", "classification": "value"},
+        {"column": "demand_type", "pattern": "fix", "classification": "maybe"},
+        {"column": "demand_type", "pattern": "fix", "classification": "failure", "failure_type": "lost"},
+        {"column": "demand_type", "pattern": "", "classification": "value"},
+    ]
     r = apply_rules(contacts(), rules, file="rules.csv")
     errors = [p for p in r.problems if p.severity == ERROR]
-    assert [(p.row, p.column) for p in errors] == [(2, "column"), (3, "pattern"), (4, "classification"),
-                                                   (5, "failure_type"), (6, "pattern")]
+    assert [(p.row, p.column) for p in errors] == [
+        (2, "column"),
+        (3, "pattern"),
+        (4, "classification"),
+        (5, "failure_type"),
+        (6, "pattern"),
+    ]
     assert "nope" in errors[0].message and "valid regular expression" in errors[1].message
     assert r.classified == 0
     assert not [p for p in r.problems if "match no contact" in p.message]  # bad rules are not "idle"
@@ -96,8 +116,15 @@ def test_overwrite_and_mark():
 
 
 def test_rules_from_the_contract_table():
-    raw = pd.DataFrame({"service": [""], "column": ["demand_type"], "pattern": ["boiler"],
-                        "classification": ["Value"], "failure_type": [""]})
+    raw = pd.DataFrame(
+        {
+            "service": [""],
+            "column": ["demand_type"],
+            "pattern": ["boiler"],
+            "classification": ["Value"],
+            "failure_type": [""],
+        }
+    )
     table = parse_table(raw, "rules", file="rules.csv")
     r = apply_rules(contacts(), table.frame)
     assert r.classified == 1

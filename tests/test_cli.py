@@ -23,10 +23,17 @@ def test_every_sub_command_has_help(args):
 
 
 def _loaded_after(args) -> str:
-    code = (f"import sys\nfrom systemic_lib.cli import main\ntry:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
-            "print('LOADED', sorted(m for m in ('systemic_lib.batch', 'papermill', 'nbconvert') if m in sys.modules))")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={"PYTHONPATH": str(ROOT), "PATH": ""}).stdout
+    code = (
+        f"import sys\nfrom systemic_lib.cli import main\ntry:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', sorted(m for m in ('systemic_lib.run.batch', 'papermill', 'nbconvert') if m in sys.modules))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+    ).stdout
 
 
 def test_top_level_help_lists_every_command_and_one_command_imports_only_its_own_module():
@@ -57,10 +64,28 @@ def test_report_runs_on_a_generated_council(council_factory, tmp_path):
     """The real demand notebook for one service of Testshire, through the installed entry point's code path."""
     council = council_factory("testshire")
     out = tmp_path / "reports"
-    ran = subprocess.run([sys.executable, "-m", "systemic_lib.cli", "report", str(council), "--out", str(out),
-                          "--stage", "demand", "--service", "housing-repairs", "-j", "1", "--no-progress"],
-                         capture_output=True, text=True, timeout=600,
-                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "systemic_lib.cli",
+            "report",
+            str(council),
+            "--out",
+            str(out),
+            "--stage",
+            "demand",
+            "--service",
+            "housing-repairs",
+            "-j",
+            "1",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "Rendered 1 of 1 reports" in ran.stdout and f"Reports: {out / 'index.html'}" in ran.stdout
     figures = json.loads((out / "testshire" / "housing-repairs" / "demand.json").read_text())

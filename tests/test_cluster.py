@@ -18,9 +18,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import free_port
 
-from systemic_lib import batch, cluster, config
+from systemic_lib import config
+from systemic_lib.run import batch, cluster
+
+from conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -35,23 +37,43 @@ class Cluster:
     def __init__(self, tmp: Path):
         self.address = f"tcp://127.0.0.1:{free_port()}"
         self.tmp = tmp
-        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(config.PROJECT_ROOT),
-                                                                               os.environ.get("PYTHONPATH")])),
-                    "SYSTEMIC_ROOT": str(config.PROJECT_ROOT)}
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(config.PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+            "SYSTEMIC_ROOT": str(config.PROJECT_ROOT),
+        }
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self, workers: int) -> None:
         port = self.address.rsplit(":", 1)[1]
         self._start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"])
         for n in range(1, workers + 1):
-            self._start(f"w{n}", ["worker", self.address, "--name", f"w{n}", "--nthreads", "1", "--no-nanny",
-                                  "--no-dashboard", "--local-directory", str(self.tmp / f"w{n}")])
+            self._start(
+                f"w{n}",
+                [
+                    "worker",
+                    self.address,
+                    "--name",
+                    f"w{n}",
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--no-dashboard",
+                    "--local-directory",
+                    str(self.tmp / f"w{n}"),
+                ],
+            )
         self.wait_for_workers(workers)
 
     def _start(self, name: str, args: list[str]) -> None:
         log = open(self.tmp / f"{name}.log", "wb")
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", "dask", *args], env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "dask", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
 
     def client(self):
@@ -99,8 +121,9 @@ def dask_cluster(tmp_path):
 
 
 def _figures(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.json"))
-            if p.name != "manifest.json"}
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.json")) if p.name != "manifest.json"
+    }
 
 
 def _assert_every_job_accounted_for(out: Path, result) -> dict:
@@ -118,14 +141,19 @@ def test_reports_through_the_scheduler_equal_the_local_run(dask_cluster, testshi
     local = batch.run_batch([testshire], tmp_path / "local", jobs=2, stages=STAGES, progress=False)
     assert not local.failed, local.summary()
 
-    remote = batch.run_batch([testshire], tmp_path / "remote", stages=STAGES, progress=False,
-                             scheduler=dask_cluster.address)
+    remote = batch.run_batch(
+        [testshire], tmp_path / "remote", stages=STAGES, progress=False, scheduler=dask_cluster.address
+    )
     assert not remote.failed, remote.summary() + dask_cluster.logs()
     assert len(remote.ok) == len(local.ok) == 4
 
     local_figures, remote_figures = _figures(tmp_path / "local"), _figures(tmp_path / "remote")
-    assert sorted(remote_figures) == ["testshire/council-tax/demand.json", "testshire/housing-repairs/demand.json",
-                                      "testshire/organisation_scan.json", "testshire/waste/demand.json"]
+    assert sorted(remote_figures) == [
+        "testshire/council-tax/demand.json",
+        "testshire/housing-repairs/demand.json",
+        "testshire/organisation_scan.json",
+        "testshire/waste/demand.json",
+    ]
     assert remote_figures == local_figures
     for r in remote.ok:  # the manifest names this machine's folders, not the worker's temporary ones
         assert r.parameters["council_dir"] == str(testshire.resolve())
@@ -138,8 +166,12 @@ def test_a_worker_killed_mid_batch_costs_only_time(dask_cluster, council_factory
     councils = [council_factory("testshire"), council_factory("otherton")]
     out = tmp_path / "reports"
     box = {}
-    runner = threading.Thread(target=lambda: box.setdefault("result", batch.run_batch(
-        councils, out, stages=["demand"], progress=False, scheduler=dask_cluster.address)), daemon=True)
+    runner = threading.Thread(
+        target=lambda: box.setdefault(
+            "result", batch.run_batch(councils, out, stages=["demand"], progress=False, scheduler=dask_cluster.address)
+        ),
+        daemon=True,
+    )
     runner.start()
 
     victim = _worker_running_a_job(dask_cluster)
@@ -153,8 +185,9 @@ def test_a_worker_killed_mid_batch_costs_only_time(dask_cluster, council_factory
     _assert_every_job_accounted_for(out, result)
     # the one worker left ran the dead worker's job again: nothing is lost
     assert len(result.ok) == 6, result.summary() + dask_cluster.logs()
-    assert sorted(_figures(out)) == [f"{c}/{s}/demand.json" for c in ("otherton", "testshire")
-                                     for s in ("council-tax", "housing-repairs", "waste")]
+    assert sorted(_figures(out)) == [
+        f"{c}/{s}/demand.json" for c in ("otherton", "testshire") for s in ("council-tax", "housing-repairs", "waste")
+    ]
 
 
 def _worker_running_a_job(c: Cluster) -> str:
@@ -187,8 +220,15 @@ def test_a_job_whose_workers_die_twice_is_reported_failed(dask_cluster, testshir
     monkeypatch.setattr(cluster, "NO_WORKER_TIMEOUT", 5)
 
     out = tmp_path / "reports"
-    result = batch.run_batch([testshire], out, stages=["demand"], services=["housing-repairs"], progress=False,
-                             notebooks_dir=notebooks, scheduler=dask_cluster.address)
+    result = batch.run_batch(
+        [testshire],
+        out,
+        stages=["demand"],
+        services=["housing-repairs"],
+        progress=False,
+        notebooks_dir=notebooks,
+        scheduler=dask_cluster.address,
+    )
     [failed] = result.results
     assert failed.status == "failed"
     assert failed.error["name"] == "KilledWorker"
@@ -202,8 +242,9 @@ def test_a_job_whose_workers_die_twice_is_reported_failed(dask_cluster, testshir
 def test_an_unreachable_scheduler_is_a_plain_error(testshire, tmp_path, monkeypatch):
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 2)
     with pytest.raises(batch.SystemicError, match="could not reach the Dask scheduler"):
-        batch.run_batch([testshire], tmp_path / "out", stages=["demand"], progress=False,
-                        scheduler=f"tcp://127.0.0.1:{free_port()}")
+        batch.run_batch(
+            [testshire], tmp_path / "out", stages=["demand"], progress=False, scheduler=f"tcp://127.0.0.1:{free_port()}"
+        )
 
 
 def test_council_archive_holds_the_files_and_names_their_contents(testshire, tmp_path):
@@ -217,7 +258,8 @@ def test_council_archive_holds_the_files_and_names_their_contents(testshire, tmp
     unpacked = cluster._unpacked(digest, data, testshire.name)
     assert unpacked.name == "testshire"
     assert sorted(p.name for p in unpacked.iterdir()) == sorted(
-        p.name for p in testshire.iterdir() if not p.name.startswith("."))
+        p.name for p in testshire.iterdir() if not p.name.startswith(".")
+    )
     assert (unpacked / "council.yaml").read_bytes() == (testshire / "council.yaml").read_bytes()
     assert cluster._unpacked(digest, data, testshire.name) == unpacked  # unpacked once per worker process
 

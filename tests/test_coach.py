@@ -21,31 +21,44 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TESTSHIRE, free_port, write_council
 
 from systemic_lib import config
 from systemic_lib.coach import STEP_IDS, state
 from systemic_lib.coach.activities import mark_steps
 from systemic_lib.coach.readiness import check, data_by_step, problem_rows
 
+from conftest import TESTSHIRE, free_port, write_council
+
 SERVICE = "housing-repairs"
 #: The README's screenshots are refreshed with SYSTEMIC_SCREENSHOTS=1 (the room's access code changes every run, so an
 #: ordinary test run keeps its screenshots out of the tree).
-SHOTS = (config.PROJECT_ROOT / "docs" / "coach" if os.environ.get("SYSTEMIC_SCREENSHOTS") == "1"
-         else Path(tempfile.gettempdir()) / "systemic-coach-screenshots")
-START_S = 90           # the server answering
-STEP_MS = 120_000      # a step built (the first one includes the kernel starting; slow on a busy machine)
-ACT_MS = 30_000        # one action answered
+SHOTS = (
+    config.PROJECT_ROOT / "docs" / "coach"
+    if os.environ.get("SYSTEMIC_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "systemic-coach-screenshots"
+)
+START_S = 90  # the server answering
+STEP_MS = 120_000  # a step built (the first one includes the kernel starting; slow on a busy machine)
+ACT_MS = 30_000  # one action answered
 VIEW = {"width": 1280, "height": 720}
-HEADINGS = {"choose": "Choose the service", "purpose": "Purpose", "demand": "Demand workshop",
-            "capability": "Capability", "flow": "Flow", "conditions": "System conditions and thinking",
-            "experiment": "Experiment and learning", "managers": None}
+HEADINGS = {
+    "choose": "Choose the service",
+    "purpose": "Purpose",
+    "demand": "Demand workshop",
+    "capability": "Capability",
+    "flow": "Flow",
+    "conditions": "System conditions and thinking",
+    "experiment": "Experiment and learning",
+    "managers": None,
+}
 
 
 def coach_council(folder: Path) -> Path:
     """Testshire plus U01-U20: unclassified housing-repairs contacts for the workshop."""
-    extra = "".join(f"U{i:02d},housing-repairs,2024-01-{i + 5:02d} 10:00,phone,Contact number {i} about my repair,"
-                    f"fix boiler,,,,\n" for i in range(1, 21))
+    extra = "".join(
+        f"U{i:02d},housing-repairs,2024-01-{i + 5:02d} 10:00,phone,Contact number {i} about my repair,fix boiler,,,,\n"
+        for i in range(1, 21)
+    )
     return write_council(folder, {**TESTSHIRE, "demand.csv": TESTSHIRE["demand.csv"] + extra})
 
 
@@ -121,9 +134,23 @@ class Server:
         env["SYSTEMIC_ROOT"] = str(config.PROJECT_ROOT)
         self.started = time.monotonic()
         self.out = open(log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "systemic_lib.cli", "coach", str(council),
-                                      "--port", str(self.port), "--no-browser", *extra],
-                                     stdout=self.out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "systemic_lib.cli",
+                "coach",
+                str(council),
+                "--port",
+                str(self.port),
+                "--no-browser",
+                *extra,
+            ],
+            stdout=self.out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         self.url = self._printed(r"Coach app for \S+: (\S+)")
         self.code = self._printed(r"Access code: (\S+)") if "--room" in extra else None
         self.join = self._printed(r"join at: (\S+)") if "--room" in extra else None
@@ -181,8 +208,7 @@ def open_app(browser, server: Server, requests: list | None = None):
 def go(page, step: str) -> None:
     page.locator(f".coach-step-{step}").click()
     if HEADINGS[step]:
-        page.locator(".coach-body h2", has_text=re.compile(rf"^{re.escape(HEADINGS[step])}$")).wait_for(
-            timeout=STEP_MS)
+        page.locator(".coach-body h2", has_text=re.compile(rf"^{re.escape(HEADINGS[step])}$")).wait_for(timeout=STEP_MS)
     else:
         page.locator(".coach-summary").wait_for(timeout=STEP_MS)
     page.wait_for_timeout(300)
@@ -200,7 +226,9 @@ def decided(page, person: str, before: str) -> str:
     handle = page.wait_for_function(
         """([person, before]) => { const m = document.querySelector('.coach-said [role=status]');
              return m && m.innerText !== before && m.innerText.endsWith('by ' + person + '.') ? m.innerText : false; }""",
-        arg=[person, before], timeout=ACT_MS)
+        arg=[person, before],
+        timeout=ACT_MS,
+    )
     return handle.json_value()
 
 
@@ -210,9 +238,14 @@ def shot(page, name: str) -> None:
 
 
 def widget_input(page, label: str, kind: str = "input"):
-    return page.locator(".widget-inline-hbox, .widget-textarea, .widget-text",
-                        has=page.locator("label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
-                        ).locator(kind).first
+    return (
+        page.locator(
+            ".widget-inline-hbox, .widget-textarea, .widget-text",
+            has=page.locator("label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")),
+        )
+        .locator(kind)
+        .first
+    )
 
 
 # -------------------------------------------------------------------------------------------------- the walk
@@ -471,7 +504,7 @@ def test_the_coach_command_is_registered_and_says_what_it_does():
 @pytest.mark.slow
 def test_capability_draws_each_measure_with_its_narration_as_alt_text(tmp_path):
     from systemic_lib.coach.capability import charts_html
-    from systemic_lib.sample import write_sample_councils
+    from systemic_lib.data.sample import write_sample_councils
 
     northshire = next(f for f in write_sample_councils(tmp_path) if f.name == "northshire")
     shown = charts_html(northshire, SERVICE)
@@ -506,14 +539,17 @@ def test_opening_a_council_moves_its_learning_log_conditions_into_system_conditi
     and links each entry by id, so every step reads the one record."""
     from systemic_lib.coach.app import App
 
-    log = ("date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status\n"
-           "2024-01-10,housing-repairs,Diagnose on the first call,,Pre-inspection rule,A second visit,Head of "
-           "Repairs,open\n")
+    log = (
+        "date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status\n"
+        "2024-01-10,housing-repairs,Diagnose on the first call,,Pre-inspection rule,A second visit,Head of "
+        "Repairs,open\n"
+    )
     council = write_council(tmp_path / "testshire", {**TESTSHIRE, "learning_log.csv": log})
     App(council)
     rows = pd.read_csv(council / "system_conditions.csv", dtype=str, keep_default_na=False)
     assert rows[["id", "system_condition", "raised_in"]].values.tolist() == [
-        ["SC-001", "Pre-inspection rule", "experiment"]]
+        ["SC-001", "Pre-inspection rule", "experiment"]
+    ]
     entry = pd.read_csv(council / "learning_log.csv", dtype=str, keep_default_na=False).iloc[0]
     assert (entry["condition_id"], entry["system_condition"]) == ("SC-001", "")
     App(council)  # again: nothing more

@@ -11,38 +11,71 @@ import re
 
 import pytest
 
-from systemic_lib import compare
-from systemic_lib.compare import Entry, compare_councils, match_services, normalise_name
-from systemic_lib.pages import build_index_pages
+from systemic_lib.site import compare
+from systemic_lib.site.compare import Entry, compare_councils, match_services, normalise_name
+from systemic_lib.site.pages import build_index_pages
 
 
 def demand(failure, value, *, unclassified=0, rules=None, start="2024-01-01", end="2024-12-29"):
-    out = {"period": {"start": start, "end": end}, "contacts": failure + value + unclassified, "value": value,
-           "failure": failure, "unclassified": unclassified,
-           "failure_pct": round(100 * failure / (failure + value), 1)}
+    out = {
+        "period": {"start": start, "end": end},
+        "contacts": failure + value + unclassified,
+        "value": value,
+        "failure": failure,
+        "unclassified": unclassified,
+        "failure_pct": round(100 * failure / (failure + value), 1),
+    }
     if rules is not None:
         out["classified_by_rules"] = rules
     return out
 
 
 def flow(median, *, at_least=None, open_cases=0, cases=100, start="2024-01-02", end="2024-12-20"):
-    return {"period": {"start": start, "end": end}, "cases": cases, "median_days": median, "median_at_least": at_least,
-            "open_cases": open_cases, "end_to_end": {"cases": cases, "open_cases": open_cases, "median_days": median,
-                                                     "median_at_least": at_least}}
+    return {
+        "period": {"start": start, "end": end},
+        "cases": cases,
+        "median_days": median,
+        "median_at_least": at_least,
+        "open_cases": open_cases,
+        "end_to_end": {"cases": cases, "open_cases": open_cases, "median_days": median, "median_at_least": at_least},
+    }
 
 
-def measure(values, *, start="2024-01-01", mean=None, lower=None, upper=None, unit="days", mid="end_to_end_days",
-            name="End-to-end time"):
+def measure(
+    values,
+    *,
+    start="2024-01-01",
+    mean=None,
+    lower=None,
+    upper=None,
+    unit="days",
+    mid="end_to_end_days",
+    name="End-to-end time",
+):
     """Weekly points from Monday ``start``; one phase over them all."""
     import pandas as pd
 
     dates = [(pd.Timestamp(start) + pd.Timedelta(weeks=i)).date().isoformat() for i in range(len(values))]
     points = [{"date": d, "value": v, "signal": "common_cause"} for d, v in zip(dates, values)]
-    phases = [{"start": dates[0], "end": dates[-1], "n": len(values), "mean": mean, "lower": lower, "upper": upper}] \
-        if values else []
-    return {"period": {"start": start, "end": dates[-1] if dates else start},
-            "measures": {mid: {"name": name, "unit": unit, "grain": "week", "phases": phases, "points": points,
-                               "n_points": len(values), "note": None}}}
+    phases = (
+        [{"start": dates[0], "end": dates[-1], "n": len(values), "mean": mean, "lower": lower, "upper": upper}]
+        if values
+        else []
+    )
+    return {
+        "period": {"start": start, "end": dates[-1] if dates else start},
+        "measures": {
+            mid: {
+                "name": name,
+                "unit": unit,
+                "grain": "week",
+                "phases": phases,
+                "points": points,
+                "n_points": len(values),
+                "note": None,
+            }
+        },
+    }
 
 
 def entry(council, service_id, service_name, **data):
@@ -51,8 +84,16 @@ def entry(council, service_id, service_name, **data):
 
 # ------------------------------------------------------------------------------------------------ matching
 
-@pytest.mark.parametrize("a, b", [("Waste & Recycling", "waste and recycling"), ("  Council   Tax ", "council tax"),
-                                  ("Housing-repairs", "housing repairs"), ("A&B", "a and b")])
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("Waste & Recycling", "waste and recycling"),
+        ("  Council   Tax ", "council tax"),
+        ("Housing-repairs", "housing repairs"),
+        ("A&B", "a and b"),
+    ],
+)
 def test_names_match_ignoring_case_spaces_and_ampersand(a, b):
     assert normalise_name(a) == normalise_name(b)
 
@@ -63,24 +104,43 @@ def test_different_names_do_not_match():
 
 
 def test_services_match_by_id_or_by_name_and_only_across_councils():
-    entries = [entry("Northshire", "waste", "Waste & recycling"), entry("Eastbrook", "bins", "Waste and Recycling"),
-               entry("Westmere", "waste", "Rubbish"), entry("Westmere", "planning", "Planning"),
-               entry("Northshire", "tax", "Council tax"), entry("Northshire", "tax2", "Council  TAX")]
+    entries = [
+        entry("Northshire", "waste", "Waste & recycling"),
+        entry("Eastbrook", "bins", "Waste and Recycling"),
+        entry("Westmere", "waste", "Rubbish"),
+        entry("Westmere", "planning", "Planning"),
+        entry("Northshire", "tax", "Council tax"),
+        entry("Northshire", "tax2", "Council  TAX"),
+    ]
     groups = match_services(entries)
     # waste <-> bins by name, waste <-> Westmere's waste by id; council tax appears twice in one council only: no group
     assert [[(e.council_name, e.service_id) for e in g] for g in groups] == [
-        [("Eastbrook", "bins"), ("Northshire", "waste"), ("Westmere", "waste")]]
+        [("Eastbrook", "bins"), ("Northshire", "waste"), ("Westmere", "waste")]
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ figures
 
+
 def test_figures_side_by_side_with_counts_periods_and_rules_share():
-    result = compare_councils([
-        entry("Westmere", "benefits", "Benefits", demand=demand(30, 70, unclassified=5, rules=21),
-              flow=flow(12.0, open_cases=8, cases=120)),
-        entry("Northshire", "benefits", "Benefits", demand=demand(600, 400, rules=0),
-              flow=flow(None, at_least=40.0, open_cases=90, cases=150)),
-    ])
+    result = compare_councils(
+        [
+            entry(
+                "Westmere",
+                "benefits",
+                "Benefits",
+                demand=demand(30, 70, unclassified=5, rules=21),
+                flow=flow(12.0, open_cases=8, cases=120),
+            ),
+            entry(
+                "Northshire",
+                "benefits",
+                "Benefits",
+                demand=demand(600, 400, rules=0),
+                flow=flow(None, at_least=40.0, open_cases=90, cases=150),
+            ),
+        ]
+    )
     (shared,) = result.shared
     assert shared.name == "Benefits" and shared.ids == ["benefits"] and result.alone == []
     north, west = shared.rows  # alphabetical by council, never by a figure
@@ -99,10 +159,12 @@ def test_figures_side_by_side_with_counts_periods_and_rules_share():
 
 
 def test_missing_figures_show_a_dash_and_say_what_is_missing():
-    result = compare_councils([
-        entry("Eastbrook", "parking-permits", "Parking permits", demand={"period": {}, "contacts": "many"}),
-        entry("Westmere", "parking-permits", "Parking permits", flow={"cases": 3}),
-    ])
+    result = compare_councils(
+        [
+            entry("Eastbrook", "parking-permits", "Parking permits", demand={"period": {}, "contacts": "many"}),
+            entry("Westmere", "parking-permits", "Parking permits", flow={"cases": 3}),
+        ]
+    )
     east, west = result.shared[0].rows
     assert east.failure == "—" and east.failure_count == "" and east.rules == "—"
     assert east.failure_period == "period not known" and east.end_to_end_period == "no flow report"
@@ -111,8 +173,10 @@ def test_missing_figures_show_a_dash_and_say_what_is_missing():
 
 
 def test_end_to_end_falls_back_to_the_measure_report():
-    per_case = {"period": {"start": "2024-01-01", "end": "2024-06-30"},
-                "end_to_end_per_case": {"definition": {"cases": 50, "open_cases": 4, "median_days": 9.04}}}
+    per_case = {
+        "period": {"start": "2024-01-01", "end": "2024-06-30"},
+        "end_to_end_per_case": {"definition": {"cases": 50, "open_cases": 4, "median_days": 9.04}},
+    }
     result = compare_councils([entry("A", "s", "S", measure=per_case), entry("B", "s", "S", flow=flow(30.0))])
     a, b = result.shared[0].rows
     assert a.end_to_end == "9.0 days" and a.open_cases == "4 of 50 cases"
@@ -120,15 +184,29 @@ def test_end_to_end_falls_back_to_the_measure_report():
 
 
 def test_periods_that_do_not_overlap_are_warned_about():
-    result = compare_councils([
-        entry("Eastbrook", "tax", "Council tax", demand=demand(1, 1, start="2023-01-01", end="2023-06-30"),
-              flow=flow(5.0, start="2024-01-01", end="2024-03-01")),
-        entry("Northshire", "tax", "Council tax", demand=demand(1, 1, start="2024-01-01", end="2024-06-30"),
-              flow=flow(5.0, start="2024-02-01", end="2024-12-01")),
-    ])
+    result = compare_councils(
+        [
+            entry(
+                "Eastbrook",
+                "tax",
+                "Council tax",
+                demand=demand(1, 1, start="2023-01-01", end="2023-06-30"),
+                flow=flow(5.0, start="2024-01-01", end="2024-03-01"),
+            ),
+            entry(
+                "Northshire",
+                "tax",
+                "Council tax",
+                demand=demand(1, 1, start="2024-01-01", end="2024-06-30"),
+                flow=flow(5.0, start="2024-02-01", end="2024-12-01"),
+            ),
+        ]
+    )
     (warning,) = result.shared[0].warnings  # demand periods apart; case periods overlap
-    assert warning == ("Failure demand: the periods of Eastbrook (1 Jan 2023 to 30 Jun 2023) and Northshire "
-                       "(1 Jan 2024 to 30 Jun 2024) do not overlap, so the figures describe demand at different times.")
+    assert warning == (
+        "Failure demand: the periods of Eastbrook (1 Jan 2023 to 30 Jun 2023) and Northshire "
+        "(1 Jan 2024 to 30 Jun 2024) do not overlap, so the figures describe demand at different times."
+    )
 
 
 def test_one_council_gives_no_comparison_and_no_shared_service_says_so():
@@ -141,6 +219,7 @@ def test_one_council_gives_no_comparison_and_no_shared_service_says_so():
 
 
 # ------------------------------------------------------------------------------------------------ small multiples
+
 
 def _line_ys(svg: str) -> list[float]:
     """The heights of the points on a small multiple's line."""
@@ -169,8 +248,9 @@ def test_capability_small_multiples_share_one_y_axis_and_the_time_axis_where_per
 
 
 def test_axis_ticks_keep_the_decimals_of_their_step_and_percent_reads_as_percent():
-    a = measure([5.2, 6, 17.1], unit="%", mid="failure_demand_pct", name="Failure demand", mean=9.4, lower=1.25,
-                upper=17.5)
+    a = measure(
+        [5.2, 6, 17.1], unit="%", mid="failure_demand_pct", name="Failure demand", mean=9.4, lower=1.25, upper=17.5
+    )
     b = measure([8, 9, 10], unit="%", mid="failure_demand_pct", name="Failure demand")
     (m,) = compare_councils([entry("A", "s", "S", measure=a), entry("B", "s", "S", measure=b)]).shared[0].multiples
     # 1.25 to 17.5: raw step 16.25/4 = 4.06 -> 5; axis 0 to 20
@@ -196,15 +276,21 @@ def test_a_council_without_the_chart_is_named_and_different_units_are_not_set_si
     three.append(entry("C", "s", "S", measure=measure([1])))
     (m,) = compare_councils(three).shared[0].multiples
     assert [p.council for p in m.panels] == ["A", "B"] and m.missing == ["C: no capability chart of this measure"]
-    mixed = [entry("A", "s", "S", measure=measure([1, 2, 3], unit="%", mid="x")),
-             entry("B", "s", "S", measure=measure([1, 2, 3], unit="days", mid="x"))]
+    mixed = [
+        entry("A", "s", "S", measure=measure([1, 2, 3], unit="%", mid="x")),
+        entry("B", "s", "S", measure=measure([1, 2, 3], unit="days", mid="x")),
+    ]
     assert compare_councils(mixed).shared[0].multiples == []
 
 
 def test_hostile_names_are_escaped_in_the_charts_and_the_page(tmp_path):
     evil = "<script>alert(1)</script> & Co"
-    result = compare_councils([entry(evil, "s", '<img src=x onerror="x()">', measure=measure([1, 2, 3])),
-                               entry("B", "s", '<img src=x onerror="x()">', measure=measure([4, 5, 6]))])
+    result = compare_councils(
+        [
+            entry(evil, "s", '<img src=x onerror="x()">', measure=measure([1, 2, 3])),
+            entry("B", "s", '<img src=x onerror="x()">', measure=measure([4, 5, 6])),
+        ]
+    )
     svgs = "".join(p.svg for p in result.shared[0].multiples[0].panels)
     assert "<script>" not in svgs and "<img" not in svgs
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in svgs
@@ -215,10 +301,11 @@ def test_hostile_names_are_escaped_in_the_charts_and_the_page(tmp_path):
         folder = root / slug / "s"
         folder.mkdir(parents=True)
         (folder / "measure.html").write_text("<html></html>")
-        (folder / "measure.json").write_text(json.dumps({"council": name, "service_name": "<b>S</b>",
-                                                         **measure([1, 2, 3])}))
+        (folder / "measure.json").write_text(
+            json.dumps({"council": name, "service_name": "<b>S</b>", **measure([1, 2, 3])})
+        )
     page = build_index_pages(root).read_text(encoding="utf-8")
-    section = page[page.index('id="councils-compared"'):]
+    section = page[page.index('id="councils-compared"') :]
     assert "<script>" not in page and "<b>S</b>" not in page and "&lt;b&gt;S&lt;/b&gt;" in section
 
 
@@ -231,10 +318,11 @@ def test_the_page_never_ranks_and_says_so(tmp_path):
         folder = root / slug / "tax"
         folder.mkdir(parents=True)
         (folder / "demand.html").write_text("<html></html>")
-        (folder / "demand.json").write_text(json.dumps({"council": name, "service_name": "Council tax",
-                                                        **demand(fail, 100 - fail)}))
+        (folder / "demand.json").write_text(
+            json.dumps({"council": name, "service_name": "Council tax", **demand(fail, 100 - fail)})
+        )
     page = build_index_pages(root).read_text(encoding="utf-8")
-    section = page[page.index('id="councils-compared"'):page.index("</main>")]
+    section = page[page.index('id="councils-compared"') : page.index("</main>")]
     statement = html.escape(compare.NOT_RANKED)
     assert statement in section and "never in order of a figure" in section
     # alphabetical (Abe, 90% failure, before Zed, 10%), never sorted by a figure
@@ -260,6 +348,7 @@ def test_one_council_has_no_comparison_section(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ in a browser
 
+
 @pytest.fixture(scope="module")
 def two_councils_rendered(tmp_path_factory):
     """The three sample councils: Eastbrook and Northshire share Council tax, Eastbrook and Westmere share Parking
@@ -268,14 +357,30 @@ def two_councils_rendered(tmp_path_factory):
     import subprocess
     import sys
 
-    from systemic_lib.sample import write_sample_councils
+    from systemic_lib.data.sample import write_sample_councils
 
     root = tmp_path_factory.mktemp("compared")
     folders = {f.name: f for f in write_sample_councils(root / "councils")}
     code = "import sys; from systemic_lib.cli import main; sys.argv = ['systemic'] + sys.argv[1:]; main()"
-    args = ["report", *(str(folders[c]) for c in ("eastbrook", "northshire", "westmere")), "--out",
-            str(root / "reports"), "--service", "council-tax", "--service", "parking-permits", "--stage", "demand",
-            "--stage", "flow", "--stage", "measure", "-j", "2", "--no-progress"]
+    args = [
+        "report",
+        *(str(folders[c]) for c in ("eastbrook", "northshire", "westmere")),
+        "--out",
+        str(root / "reports"),
+        "--service",
+        "council-tax",
+        "--service",
+        "parking-permits",
+        "--stage",
+        "demand",
+        "--stage",
+        "flow",
+        "--stage",
+        "measure",
+        "-j",
+        "2",
+        "--no-progress",
+    ]
     done = subprocess.run([sys.executable, "-c", code, *args], env=os.environ.copy(), capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return root / "reports"
@@ -285,8 +390,9 @@ def two_councils_rendered(tmp_path_factory):
 @pytest.mark.browser
 def test_the_comparison_reads_well_in_a_browser(two_councils_rendered, browser, tmp_path):
     reports = two_councils_rendered
-    figures = {c: json.loads((reports / c / "council-tax" / "demand.json").read_text()) for c in ("eastbrook",
-                                                                                                 "northshire")}
+    figures = {
+        c: json.loads((reports / c / "council-tax" / "demand.json").read_text()) for c in ("eastbrook", "northshire")
+    }
     flows = {c: json.loads((reports / c / "council-tax" / "flow.json").read_text()) for c in figures}
     errors: list[str] = []
     page = browser.new_page(viewport={"width": 1280, "height": 720})
@@ -308,8 +414,11 @@ def test_the_comparison_reads_well_in_a_browser(two_councils_rendered, browser, 
         assert f"{d['failure']:,} of {d['failure'] + d['value']:,} classified contacts" in cells[1]
         rules = 100 * d["classified_by_rules"] / d["contacts"]
         assert cells[3] == f"{rules:.0f}% ({d['classified_by_rules']:,} of {d['contacts']:,} contacts)"
-        median = (f"{f['median_days']:,.0f} days" if f["median_days"] is not None
-                  else f"more than {f['median_at_least']:,.0f} days")
+        median = (
+            f"{f['median_days']:,.0f} days"
+            if f["median_days"] is not None
+            else f"more than {f['median_at_least']:,.0f} days"
+        )
         assert cells[4] == median
         assert cells[5] == f"{f['end_to_end']['open_cases']:,} of {f['end_to_end']['cases']:,} cases"
     # capability small multiples: one per council per measure, all on the same y limits, drawn and visible
@@ -331,8 +440,10 @@ def test_the_comparison_reads_well_in_a_browser(two_councils_rendered, browser, 
     # the third council is compared where it shares a service: Parking permits, Eastbrook beside Westmere
     parking = section.locator('section.shared-service[data-service="parking-permits"]')
     names = parking.locator("table.compared-figures tbody tr th").all_inner_texts()
-    assert names == [json.loads((reports / c / "parking-permits" / "demand.json").read_text())["council"]
-                     for c in ("eastbrook", "westmere")]
+    assert names == [
+        json.loads((reports / c / "parking-permits" / "demand.json").read_text())["council"]
+        for c in ("eastbrook", "westmere")
+    ]
     assert parking.locator("figure.multiples svg.multiple").count() >= 4
     text = section.inner_text()
     assert compare.NOT_RANKED in text
@@ -344,7 +455,7 @@ def test_the_comparison_reads_well_in_a_browser(two_councils_rendered, browser, 
 
 
 def test_special_causes_are_dots_in_the_capability_colours_and_common_cause_is_the_line_only():
-    from systemic_lib.charts.style import PALETTE
+    from systemic_lib.display.charts.style import PALETTE
 
     a = measure([1, 2, 3, 4])
     a["measures"]["end_to_end_days"]["points"][1]["signal"] = "concern"
@@ -361,5 +472,7 @@ def test_a_measure_report_from_before_the_points_says_to_render_again():
     del old["measures"]["end_to_end_days"]["points"]
     result = compare_councils([entry("A", "s", "S", measure=old), entry("B", "s", "S", measure=measure([1, 2, 3]))])
     assert result.shared[0].multiples == []
-    assert result.shared[0].warnings == ["No capability chart of A: its measure report was rendered before "
-                                         "measure.json carried the charted points; run systemic report again."]
+    assert result.shared[0].warnings == [
+        "No capability chart of A: its measure report was rendered before "
+        "measure.json carried the charted points; run systemic report again."
+    ]

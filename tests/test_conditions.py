@@ -11,11 +11,11 @@ import threading
 import pandas as pd
 import pytest
 
-from systemic_lib import conditions as sc
-from systemic_lib.contract import TABLES, read_raw, read_table
-from systemic_lib.council import validate_council
+from systemic_lib.data import conditions as sc
+from systemic_lib.data.contract import TABLES, read_raw, read_table
+from systemic_lib.data.council import validate_council
+from systemic_lib.data.stages import Stage
 from systemic_lib.errors import ContractError
-from systemic_lib.stages import Stage
 
 LOG = textwrap.dedent("""\
     date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status
@@ -33,27 +33,51 @@ def plain(frame: pd.DataFrame) -> list:
 
 def test_the_contract_has_the_table():
     table = TABLES["system_conditions"]
-    assert table.column_names == ["id", "service", "raised_at", "raised_in", "waste_seen", "system_condition",
-                                  "thinking", "who_can_change", "status", "changed_at", "phase"]
+    assert table.column_names == [
+        "id",
+        "service",
+        "raised_at",
+        "raised_in",
+        "waste_seen",
+        "system_condition",
+        "thinking",
+        "who_can_change",
+        "status",
+        "changed_at",
+        "phase",
+    ]
     assert table.column("raised_in").values == ("demand", "capability", "flow", "experiment")
     assert table.column("status").values == ("open", "in hand", "changed", "parked")
     assert table.unique == ("id",)
 
 
 def test_add_condition_appends_rows_with_new_ids(testshire):
-    first = sc.add_condition(testshire, service="housing-repairs", raised_in="Demand",
-                             waste_seen="Progress chasing: 3 of 8 classified contacts",
-                             system_condition="Repairs booked by the contact centre, not the trade",
-                             thinking="Specialised call handling is cheaper", who_can_change="Head of Repairs",
-                             raised_at="2024-02-01")
-    second = sc.add_condition(testshire, service="housing-repairs", raised_in="flow", waste_seen="Inspect step",
-                              status="In hand", raised_at=dt.date(2024, 2, 3))
+    first = sc.add_condition(
+        testshire,
+        service="housing-repairs",
+        raised_in="Demand",
+        waste_seen="Progress chasing: 3 of 8 classified contacts",
+        system_condition="Repairs booked by the contact centre, not the trade",
+        thinking="Specialised call handling is cheaper",
+        who_can_change="Head of Repairs",
+        raised_at="2024-02-01",
+    )
+    second = sc.add_condition(
+        testshire,
+        service="housing-repairs",
+        raised_in="flow",
+        waste_seen="Inspect step",
+        status="In hand",
+        raised_at=dt.date(2024, 2, 3),
+    )
     assert (first, second) == ("SC-001", "SC-002")
     result = read_table(testshire / "system_conditions.csv", "system_conditions", services={"housing-repairs"})
     assert not result.problems
     frame = sc.conditions(testshire, "housing-repairs")
-    assert frame[["id", "raised_in", "status"]].values.tolist() == [["SC-001", "demand", "open"],
-                                                                    ["SC-002", "flow", "in hand"]]
+    assert frame[["id", "raised_in", "status"]].values.tolist() == [
+        ["SC-001", "demand", "open"],
+        ["SC-002", "flow", "in hand"],
+    ]
     assert frame["raised_at"].tolist() == [pd.Timestamp("2024-02-01"), pd.Timestamp("2024-02-03")]
     assert frame.loc[0, "thinking"] == "Specialised call handling is cheaper"
     assert sc.conditions(testshire, "council-tax").empty
@@ -67,13 +91,16 @@ def test_add_condition_defaults_to_today_and_open(testshire):
     assert (row["raised_at"].date(), row["status"]) == (dt.date.today(), "open")
 
 
-@pytest.mark.parametrize("kwargs, column", [
-    ({"service": "parking"}, "service"),
-    ({"raised_in": "lunch"}, "raised_in"),
-    ({"status": "done"}, "status"),
-    ({"waste_seen": "  "}, "waste_seen"),
-    ({"raised_at": "the 40th"}, "raised_at"),
-])
+@pytest.mark.parametrize(
+    "kwargs, column",
+    [
+        ({"service": "parking"}, "service"),
+        ({"raised_in": "lunch"}, "raised_in"),
+        ({"status": "done"}, "status"),
+        ({"waste_seen": "  "}, "waste_seen"),
+        ({"raised_at": "the 40th"}, "raised_at"),
+    ],
+)
 def test_add_condition_refuses_what_the_contract_does_not_allow(testshire, kwargs, column):
     args = {"service": "housing-repairs", "raised_in": "demand", "waste_seen": "Chasing", **kwargs}
     with pytest.raises(ContractError) as caught:
@@ -83,17 +110,19 @@ def test_add_condition_refuses_what_the_contract_does_not_allow(testshire, kwarg
 
 
 def test_formula_like_text_is_defused_in_the_csv(testshire):
-    sc.add_condition(testshire, service="housing-repairs", raised_in="demand", waste_seen="=HYPERLINK(\"x\")",
-                     thinking="@SUM(A1)")
+    sc.add_condition(
+        testshire, service="housing-repairs", raised_in="demand", waste_seen='=HYPERLINK("x")', thinking="@SUM(A1)"
+    )
     raw, _ = read_raw(testshire / "system_conditions.csv", "system_conditions")
-    assert raw.loc[0, "waste_seen"] == "'=HYPERLINK(\"x\")" and raw.loc[0, "thinking"] == "'@SUM(A1)"
+    assert raw.loc[0, "waste_seen"] == '\'=HYPERLINK("x")' and raw.loc[0, "thinking"] == "'@SUM(A1)"
 
 
 def test_add_condition_into_a_workbook(testshire):
     sc.add_condition(testshire, service="housing-repairs", raised_in="demand", waste_seen="Chasing")
     frame = read_table(testshire / "system_conditions.csv", "system_conditions").frame
-    frame.astype(object).where(frame.notna(), None).to_excel(testshire / "system_conditions.xlsx",
-                                                             sheet_name="system_conditions", index=False)
+    frame.astype(object).where(frame.notna(), None).to_excel(
+        testshire / "system_conditions.xlsx", sheet_name="system_conditions", index=False
+    )
     (testshire / "system_conditions.csv").unlink()
     assert sc.add_condition(testshire, service="waste", raised_in="flow", waste_seen="=1+1") == "SC-002"
     frame = sc.conditions(testshire)
@@ -101,9 +130,14 @@ def test_add_condition_into_a_workbook(testshire):
 
 
 def test_two_people_adding_at_once_both_land_with_their_own_ids(testshire):
-    threads = [threading.Thread(target=sc.add_condition, args=(testshire,),
-                                kwargs={"service": "housing-repairs", "raised_in": "demand", "waste_seen": f"w{i}"})
-               for i in range(6)]
+    threads = [
+        threading.Thread(
+            target=sc.add_condition,
+            args=(testshire,),
+            kwargs={"service": "housing-repairs", "raised_in": "demand", "waste_seen": f"w{i}"},
+        )
+        for i in range(6)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -119,7 +153,8 @@ def test_a_council_with_only_a_learning_log_shows_its_conditions(council_factory
     frame = sc.conditions(folder, "housing-repairs")
     assert plain(frame[["id", "system_condition", "raised_in", "status"]]) == [
         ["LL-2", "Pre-inspection rule", "experiment", "in hand"],  # two entries, one condition: latest status
-        ["LL-4", "Job tickets by trade", "experiment", None]]
+        ["LL-4", "Job tickets by trade", "experiment", None],
+    ]
     assert frame.loc[0, "waste_seen"] == "A second visit; 9 days waiting"
     assert frame.loc[0, "raised_at"] == pd.Timestamp("2024-01-10")
     assert sc.conditions(folder, "housing-repairs", learning_log=False).empty
@@ -143,12 +178,18 @@ def test_migrate_learning_log_copies_each_condition_once(council_factory):
     assert plain(frame[["id", "service", "system_condition", "status"]]) == [
         ["SC-001", "housing-repairs", "Pre-inspection rule", "in hand"],
         ["SC-002", "council-tax", "Scripts limit what we say", "parked"],
-        ["SC-003", "housing-repairs", "Job tickets by trade", None]]
+        ["SC-003", "housing-repairs", "Job tickets by trade", None],
+    ]
     assert set(frame["raised_in"]) == {"experiment"}
     assert frame.loc[0, "who_can_change"] == "Head of Repairs"
     # a condition already raised by the team is not copied again; a new one in the log is
-    sc.add_condition(folder, service="housing-repairs", raised_in="flow", waste_seen="Waiting",
-                     system_condition="Budget sign-off over 500 pounds")
+    sc.add_condition(
+        folder,
+        service="housing-repairs",
+        raised_in="flow",
+        waste_seen="Waiting",
+        system_condition="Budget sign-off over 500 pounds",
+    )
     more = LOG + "2024-02-01,housing-repairs,Try,,budget sign-off over 500 POUNDS,,,\n"
     more += "2024-02-02,housing-repairs,Try,,Fixed appointment slots,,,\n"
     (folder / "learning_log.csv").write_text(more)
@@ -174,53 +215,71 @@ def test_the_stage_reads_the_table_redacted(testshire):
 def _frame(rows: str) -> pd.DataFrame:
     head = ",".join(sc.FIELDS) + "\n"
     import io
-    from systemic_lib.contract import parse_table
-    return parse_table(pd.read_csv(io.StringIO(head + rows), dtype=str, keep_default_na=False), "system_conditions",
-                       file="system_conditions.csv").frame
+
+    from systemic_lib.data.contract import parse_table
+
+    return parse_table(
+        pd.read_csv(io.StringIO(head + rows), dtype=str, keep_default_na=False),
+        "system_conditions",
+        file="system_conditions.csv",
+    ).frame
 
 
 def test_phases_are_changed_conditions_with_a_date_deduplicated_and_sorted():
-    from systemic_lib.council import SystemChange
+    from systemic_lib.data.council import SystemChange
 
     frame = _frame(
         "SC-001,s,2024-01-01,flow,Waste,Pre-inspection rule,,,changed,2024-05-06,\n"
-        "SC-002,s,2024-01-01,flow,Waste,Budget sign-off,,,changed,2024-03-04,no\n"   # turned off
-        "SC-003,s,2024-01-01,flow,Waste,Call scripts,,,in hand,2024-03-04,yes\n"     # not changed
-        "SC-004,s,2024-01-01,flow,Waste,Job tickets,,,changed,,yes\n"                 # no date
-        "SC-005,s,2024-01-01,demand,Chasing calls,,,,Changed,2024-02-05,yes\n"        # no condition: the waste
+        "SC-002,s,2024-01-01,flow,Waste,Budget sign-off,,,changed,2024-03-04,no\n"  # turned off
+        "SC-003,s,2024-01-01,flow,Waste,Call scripts,,,in hand,2024-03-04,yes\n"  # not changed
+        "SC-004,s,2024-01-01,flow,Waste,Job tickets,,,changed,,yes\n"  # no date
+        "SC-005,s,2024-01-01,demand,Chasing calls,,,,Changed,2024-02-05,yes\n"  # no condition: the waste
         f"SC-006,s,2024-01-01,flow,Waste,{'x' * 70},,,changed,2024-02-05,\n"
-        "SC-007,s,2024-01-01,flow,Waste,New letters,,,changed,2024-04-01,\n")
-    changes = [SystemChange(date=dt.date(2024, 4, 1), label="new letters"),
-               SystemChange(date=dt.date(2024, 1, 8), label="Team started")]
+        "SC-007,s,2024-01-01,flow,Waste,New letters,,,changed,2024-04-01,\n"
+    )
+    changes = [
+        SystemChange(date=dt.date(2024, 4, 1), label="new letters"),
+        SystemChange(date=dt.date(2024, 1, 8), label="Team started"),
+    ]
     got = [p.figure() for p in sc.phases(changes, frame)]
     assert got == [
         {"date": "2024-01-08", "label": "Team started", "source": "council.yaml"},
         {"date": "2024-02-05", "label": "Chasing calls", "source": "system condition SC-005"},
         {"date": "2024-02-05", "label": "x" * 59 + "\u2026", "source": "system condition SC-006"},
         {"date": "2024-04-01", "label": "new letters", "source": "council.yaml"},  # SC-007 the same change
-        {"date": "2024-05-06", "label": "Pre-inspection rule", "source": "system condition SC-001"}]
+        {"date": "2024-05-06", "label": "Pre-inspection rule", "source": "system condition SC-001"},
+    ]
     assert sc.phases((), None) == [] and sc.phases((), frame.iloc[:0]) == []
 
 
 def test_the_stage_phases_read_the_conditions_and_an_unmigrated_log(council_factory):
-    log = LOG.replace(",status\n", ",status,changed_at\n").replace("Job tickets by trade,Hand-offs,Repairs manager,",
-                                                                  "Job tickets by trade,Hand-offs,Repairs manager,"
-                                                                  "changed,2024-02-05")
+    log = LOG.replace(",status\n", ",status,changed_at\n").replace(
+        "Job tickets by trade,Hand-offs,Repairs manager,",
+        "Job tickets by trade,Hand-offs,Repairs manager,changed,2024-02-05",
+    )
     folder = council_factory(learning_log=log)
     stage = Stage(folder, "housing-repairs", "measure")
     assert [p.figure() for p in stage.phases()] == [
-        {"date": "2024-02-05", "label": "Job tickets by trade", "source": "system condition LL-4"}]
+        {"date": "2024-02-05", "label": "Job tickets by trade", "source": "system condition LL-4"}
+    ]
     assert Stage(folder, "council-tax", "measure").phases() == []
     assert sc.migrate_learning_log(folder) == 3 and sc.migrate_learning_log(folder) == 0  # once
     frame = sc.conditions(folder, learning_log=False).set_index("system_condition")
     assert frame.loc["Job tickets by trade", "changed_at"] == pd.Timestamp("2024-02-05")
     assert [p.figure() for p in Stage(folder, "housing-repairs", "measure").phases()] == [
-        {"date": "2024-02-05", "label": "Job tickets by trade", "source": "system condition SC-003"}]
+        {"date": "2024-02-05", "label": "Job tickets by trade", "source": "system condition SC-003"}
+    ]
 
 
 def test_set_condition_marks_a_change_and_turns_its_phase_off_and_on(testshire):
-    sid = sc.add_condition(testshire, service="housing-repairs", raised_in="flow", waste_seen="A second visit",
-                           system_condition="Pre-inspection rule", raised_at="2024-01-02")
+    sid = sc.add_condition(
+        testshire,
+        service="housing-repairs",
+        raised_in="flow",
+        waste_seen="A second visit",
+        system_condition="Pre-inspection rule",
+        raised_at="2024-01-02",
+    )
     sc.set_condition(testshire, sid, status="Changed", changed_at=dt.date(2024, 1, 15))
     got = sc.conditions(testshire, "housing-repairs").iloc[0]
     assert (got["status"], got["changed_at"]) == ("changed", pd.Timestamp("2024-01-15")) and pd.isna(got["phase"])
@@ -241,15 +300,20 @@ def test_set_condition_marks_a_change_and_turns_its_phase_off_and_on(testshire):
 
 
 def test_a_changed_condition_with_no_date_is_warned_about_in_the_table_not_the_old_log(council_factory):
-    folder = council_factory(system_conditions=(
-        "id,service,raised_at,raised_in,waste_seen,status,changed_at\n"
-        "SC-001,housing-repairs,2024-01-02,flow,Waste,changed,\n"
-        "SC-002,housing-repairs,2024-01-02,flow,Waste,open,2024-01-09\n"
-        "SC-003,housing-repairs,2024-01-02,flow,Waste,changed,not a date\n"))
+    folder = council_factory(
+        system_conditions=(
+            "id,service,raised_at,raised_in,waste_seen,status,changed_at\n"
+            "SC-001,housing-repairs,2024-01-02,flow,Waste,changed,\n"
+            "SC-002,housing-repairs,2024-01-02,flow,Waste,open,2024-01-09\n"
+            "SC-003,housing-repairs,2024-01-02,flow,Waste,changed,not a date\n"
+        )
+    )
     problems = read_table(folder / "system_conditions.csv", "system_conditions").problems
     said = {(p.row, p.severity, p.message.split(",")[0]) for p in problems if p.column == "changed_at"}
-    assert said == {(4, "error", "cannot read 'not a date' as a date"),
-                    (2, "warning", "is marked changed with no changed_at"),
-                    (3, "warning", "has a changed_at date but its status is not changed")}
+    assert said == {
+        (4, "error", "cannot read 'not a date' as a date"),
+        (2, "warning", "is marked changed with no changed_at"),
+        (3, "warning", "has a changed_at date but its status is not changed"),
+    }
     old = read_table(council_factory(name="old", learning_log=LOG) / "learning_log.csv", "learning_log").problems
     assert not [p for p in old if p.column == "changed_at"]  # an old log's changes have no date: as before

@@ -10,15 +10,20 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from systemic_lib.contract import ERROR, WARNING, parse_table
+from systemic_lib.data.contract import ERROR, WARNING, parse_table
 
 TODAY = pd.Timestamp("2024-12-01")
 
 
 def events(**columns) -> pd.DataFrame:
     n = len(next(iter(columns.values())))
-    base = {"case_id": [f"R-{i}" for i in range(n)], "service": ["repairs"] * n, "activity": ["Fix"] * n,
-            "timestamp": ["2024-03-04 10:00"] * n, "hours": ["0.5"] * n}
+    base = {
+        "case_id": [f"R-{i}" for i in range(n)],
+        "service": ["repairs"] * n,
+        "activity": ["Fix"] * n,
+        "timestamp": ["2024-03-04 10:00"] * n,
+        "hours": ["0.5"] * n,
+    }
     return pd.DataFrame({**base, **columns}, dtype=str)
 
 

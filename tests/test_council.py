@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from systemic_lib.cli import main
-from systemic_lib.contract import ERROR, WARNING, markdown_tables
-from systemic_lib.council import load_council, validate_council, within_period
-from systemic_lib.errors import SystemicError, UnknownServiceError
 from systemic_lib import config
+from systemic_lib.cli import main
+from systemic_lib.data.contract import ERROR, WARNING, markdown_tables
+from systemic_lib.data.council import load_council, validate_council, within_period
+from systemic_lib.errors import SystemicError, UnknownServiceError
 
 YAML = textwrap.dedent("""\
     name: Testshire Council
@@ -139,7 +139,9 @@ def test_empty_table(tmp_path):
     header_only = DEMAND.splitlines()[0] + "\n"
     (p,) = errors(validate_council(make_council(tmp_path, {"demand.csv": header_only})))
     assert p.file == "demand.csv" and "no rows" in p.message
-    (p,) = errors(validate_council(make_council(tmp_path / "x", {"events.csv": ""}) if (tmp_path / "x").mkdir() is None else None))
+    (p,) = errors(
+        validate_council(make_council(tmp_path / "x", {"events.csv": ""}) if (tmp_path / "x").mkdir() is None else None)
+    )
     assert p.file == "events.csv" and "empty" in p.message
 
 
@@ -215,13 +217,14 @@ def test_implausible_year_is_an_error_not_a_crash(tmp_path):
 def test_a_preloaded_council_is_reused_until_a_file_changes(council_factory, monkeypatch):
     """``preload`` (what the batch's kernel zygote does before forking a council's kernels): ``load_council`` of
     the same folder then starts with every table read; a changed file means the council is read afresh."""
-    from systemic_lib import council as council_module
+    from systemic_lib.data import council as council_module
 
     folder = council_factory()
     reads = []
     original = council_module.read_table
-    monkeypatch.setattr(council_module, "read_table", lambda path, name, **kw: reads.append(name) or
-                        original(path, name, **kw))
+    monkeypatch.setattr(
+        council_module, "read_table", lambda path, name, **kw: reads.append(name) or original(path, name, **kw)
+    )
     monkeypatch.setattr(council_module, "_PRELOADED", {})
     council_module.preload(folder)
     assert "demand" in reads and "events" in reads
@@ -237,8 +240,9 @@ def test_a_preloaded_council_is_reused_until_a_file_changes(council_factory, mon
 def test_a_preloaded_council_gives_each_service_the_same_rows_as_a_fresh_one(council_factory, monkeypatch):
     """``preload`` cuts each table (and the demand file's raw text) by service once; what a stage gets is the same,
     row positions and all, as cutting the whole table."""
-    from systemic_lib import council as council_module, demand_problems
-    from systemic_lib.stages import Stage
+    from systemic_lib.analysis import demand_problems
+    from systemic_lib.data import council as council_module
+    from systemic_lib.data.stages import Stage
 
     folder = council_factory()
     fresh = council_module.load_council(folder)
@@ -249,9 +253,11 @@ def test_a_preloaded_council_gives_each_service_the_same_rows_as_a_fresh_one(cou
     for name in ("demand", "events", "cases"):
         for service in held.services:
             for rows in (False, True):
-                pd.testing.assert_frame_equal(held.table(name, service=service, rows=rows, start="2024-01-01"),
-                                              fresh.table(name, service=service, rows=rows, start="2024-01-01"),
-                                              check_exact=True)
+                pd.testing.assert_frame_equal(
+                    held.table(name, service=service, rows=rows, start="2024-01-01"),
+                    fresh.table(name, service=service, rows=rows, start="2024-01-01"),
+                    check_exact=True,
+                )
     for service in held.services:
         got = [p.describe() for p in demand_problems.data_problems(Stage(held, service, "demand"))]
         assert got == [p.describe() for p in demand_problems.data_problems(Stage(fresh, service, "demand"))]
@@ -261,7 +267,7 @@ def test_cut_gives_each_key_the_rows_a_take_would():
     import numpy as np
     import pandas as pd
 
-    from systemic_lib.council import cut
+    from systemic_lib.data.council import cut
 
     frame = pd.DataFrame({"service": pd.array(list("abcabca"), dtype="str"), "n": range(7)}, index=range(10, 17))
     positions = {k: np.asarray(v) for k, v in frame.groupby("service", sort=False).indices.items()}

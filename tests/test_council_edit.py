@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from systemic_lib.council import load_council
-from systemic_lib.council_edit import add_system_change, set_purpose
+from systemic_lib.data.council import load_council
+from systemic_lib.data.council_edit import add_system_change, set_purpose
 from systemic_lib.errors import SystemicError
 
 COMMENTED = textwrap.dedent("""\
@@ -36,21 +36,33 @@ def commented(council_factory):
 
 
 def test_set_purpose_keeps_comments_and_other_keys(commented):
-    set_purpose(commented, "housing-repairs", "Fix my repair right, first time, when it suits me",
-                [{"id": "end_to_end_days", "direction": "decrease"}, {"id": "failure_demand_pct", "direction": None,
-                                                                        "target": None}])
+    set_purpose(
+        commented,
+        "housing-repairs",
+        "Fix my repair right, first time, when it suits me",
+        [
+            {"id": "end_to_end_days", "direction": "decrease"},
+            {"id": "failure_demand_pct", "direction": None, "target": None},
+        ],
+    )
     text = (commented / "council.yaml").read_text()
-    for kept in ("# Testshire: the council's own notes (kept by every edit)", "# shown on every report",
-                 "# the service the team is redesigning", "# a note on the change",
-                 "\nimports:\n  demand: {mapping: boston311}\n",  # indented as the file was
-                 "  - {date: 2024-01-15, label: New triage, services: [housing-repairs]}  # a note on the change\n",
-                 "  - {id: council-tax, name: Council tax, purpose: Pay the right amount easily}\n"):
+    for kept in (
+        "# Testshire: the council's own notes (kept by every edit)",
+        "# shown on every report",
+        "# the service the team is redesigning",
+        "# a note on the change",
+        "\nimports:\n  demand: {mapping: boston311}\n",  # indented as the file was
+        "  - {date: 2024-01-15, label: New triage, services: [housing-repairs]}  # a note on the change\n",
+        "  - {id: council-tax, name: Council tax, purpose: Pay the right amount easily}\n",
+    ):
         assert kept in text
     council = load_council(commented)
     service = council.service("housing-repairs")
     assert service.purpose == "Fix my repair right, first time, when it suits me"
-    assert [(m.id, m.direction, m.target) for m in service.measures] == [("end_to_end_days", "decrease", None),
-                                                                        ("failure_demand_pct", None, None)]
+    assert [(m.id, m.direction, m.target) for m in service.measures] == [
+        ("end_to_end_days", "decrease", None),
+        ("failure_demand_pct", None, None),
+    ]
     assert service.experiment.start == dt.date(2024, 1, 8)  # other keys of the service stay
     assert "target" not in text  # a target is optional and off unless given
     assert council.service("council-tax").purpose == "Pay the right amount easily"
@@ -59,22 +71,29 @@ def test_set_purpose_keeps_comments_and_other_keys(commented):
 
 
 def test_set_purpose_on_a_one_line_service_and_with_a_target(testshire):
-    set_purpose(testshire, "waste", "Take my bins when you said", [{"id": "one_stop_pct", "direction": "increase",
-                                                                    "target": "80"}])
+    set_purpose(
+        testshire,
+        "waste",
+        "Take my bins when you said",
+        [{"id": "one_stop_pct", "direction": "increase", "target": "80"}],
+    )
     measure = load_council(testshire).service("waste").measures[0]
     assert (measure.id, measure.improvement, measure.target) == ("one_stop_pct", "increase", 80.0)
     set_purpose(testshire, "waste", "Take my bins when you said", [])  # no measures: the key goes
     assert load_council(testshire).service("waste").measures == []
 
 
-@pytest.mark.parametrize("args, says", [
-    (("housing-repairs", "Fix it", [{"id": "happiness_index"}]), "unknown measure 'happiness_index'"),
-    (("housing-repairs", "Fix it", [{"id": "end_to_end_days", "direction": "up"}]), "direction must be increase"),
-    (("housing-repairs", "Fix it", [{"id": "end_to_end_days", "target": "soon"}]), "must be a number"),
-    (("housing-repairs", "Fix it", [{"id": "end_to_end_days"}, {"id": "end_to_end_days"}]), "chosen twice"),
-    (("housing-repairs", "  ", []), "cannot be blank"),
-    (("parking", "Park", []), "no service 'parking' in council.yaml; services are: housing-repairs, council-tax"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (("housing-repairs", "Fix it", [{"id": "happiness_index"}]), "unknown measure 'happiness_index'"),
+        (("housing-repairs", "Fix it", [{"id": "end_to_end_days", "direction": "up"}]), "direction must be increase"),
+        (("housing-repairs", "Fix it", [{"id": "end_to_end_days", "target": "soon"}]), "must be a number"),
+        (("housing-repairs", "Fix it", [{"id": "end_to_end_days"}, {"id": "end_to_end_days"}]), "chosen twice"),
+        (("housing-repairs", "  ", []), "cannot be blank"),
+        (("parking", "Park", []), "no service 'parking' in council.yaml; services are: housing-repairs, council-tax"),
+    ],
+)
 def test_an_invalid_edit_is_refused_and_the_file_left_as_it_was(commented, args, says):
     with pytest.raises(SystemicError, match=says) as caught:
         set_purpose(commented, *args)
@@ -91,7 +110,8 @@ def test_add_system_change_keeps_the_others_and_is_not_added_twice(commented):
     assert [(c.date, c.label, c.services) for c in council.system_changes()] == [
         (dt.date(2024, 1, 15), "New triage", ["housing-repairs"]),
         (dt.date(2024, 2, 1), "Diagnose on the first call", ["housing-repairs"]),
-        (dt.date(2024, 3, 1), "New IT system", None)]
+        (dt.date(2024, 3, 1), "New IT system", None),
+    ]
     assert [c.label for c in council.system_changes("council-tax")] == ["New IT system"]
     assert "# a note on the change" in (commented / "council.yaml").read_text()
 
@@ -101,14 +121,18 @@ def test_add_system_change_to_a_council_with_none_changes_nothing_else(testshire
     add_system_change(testshire, "2024-01-10", "Triage at the door", None)
     assert [c.label for c in load_council(testshire).system_changes()] == ["Triage at the door"]
     assert (testshire / "council.yaml").read_text() == before + (
-        "system_changes:\n  - date: 2024-01-10\n    label: Triage at the door\n")
+        "system_changes:\n  - date: 2024-01-10\n    label: Triage at the door\n"
+    )
 
 
-@pytest.mark.parametrize("args, says", [
-    (("2024-02-01", "  ", None), "give the system change a label"),
-    (("not a date", "Change", None), "'not a date' is not a date"),
-    (("2024-02-01", "Change", ["parking"]), "no service parking in council.yaml"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (("2024-02-01", "  ", None), "give the system change a label"),
+        (("not a date", "Change", None), "'not a date' is not a date"),
+        (("2024-02-01", "Change", ["parking"]), "no service parking in council.yaml"),
+    ],
+)
 def test_an_invalid_system_change_is_refused(commented, args, says):
     with pytest.raises(SystemicError, match=says):
         add_system_change(commented, *args)
@@ -123,8 +147,10 @@ def test_a_council_yaml_that_is_already_broken_is_not_touched(council_factory):
 
 
 def test_two_edits_at_once_both_land(commented):
-    threads = [threading.Thread(target=add_system_change, args=(commented, f"2024-02-{d:02d}", f"Change {d}", None))
-               for d in range(1, 9)]
+    threads = [
+        threading.Thread(target=add_system_change, args=(commented, f"2024-02-{d:02d}", f"Change {d}", None))
+        for d in range(1, 9)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -135,7 +161,7 @@ def test_two_edits_at_once_both_land(commented):
 
 def test_setting_the_purpose_keeps_the_service_s_own_measures(tmp_path):
     """A measure the council defined itself (not a built-in id) survives the coach saving purpose and measures."""
-    from systemic_lib.council import load_council
+    from systemic_lib.data.council import load_council
 
     folder = tmp_path / "own"
     folder.mkdir()
@@ -150,7 +176,8 @@ def test_setting_the_purpose_keeps_the_service_s_own_measures(tmp_path):
         "      - id: fixed_for_good  # our own\n"
         "        name: Fixed for good\n"
         "        direction: increase\n"
-        "        share: {of: cases, by: closed_at, matching: {no_contact_within_days: 30}}\n")
+        "        share: {of: cases, by: closed_at, matching: {no_contact_within_days: 30}}\n"
+    )
     set_purpose(folder, "repairs", "Fix my home properly first time", [{"id": "failure_demand_pct"}])
     measures = load_council(folder).service("repairs").measures
     assert [m.id for m in measures] == ["failure_demand_pct", "fixed_for_good"]

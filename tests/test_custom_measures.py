@@ -14,10 +14,10 @@ import textwrap
 import pandas as pd
 import pytest
 
-from systemic_lib import custom_measures, measure
-from systemic_lib.council import MeasureSpec, load_council
+from systemic_lib.analysis import custom_measures, measure
+from systemic_lib.data.council import MeasureSpec, load_council
+from systemic_lib.data.stages import Stage
 from systemic_lib.errors import ContractError
-from systemic_lib.stages import Stage
 
 YAML = textwrap.dedent("""\
     name: Repairsville
@@ -55,8 +55,9 @@ def _files():
     for i in range(1, 11):
         demand.append(f"C{i},repairs,2024-01-01 09:00,phone,fix my boiler,value,R{i}")
     for n, (i, days) in enumerate([(2, 10), (3, 40), (7, 5), (8, 1)], start=11):
-        demand.append(f"C{n},repairs,{closes[i] + pd.Timedelta(days=days):%Y-%m-%d %H:%M},phone,when will it be done,"
-                      f"failure,R{i}")
+        demand.append(
+            f"C{n},repairs,{closes[i] + pd.Timedelta(days=days):%Y-%m-%d %H:%M},phone,when will it be done,failure,R{i}"
+        )
     demand.append("C99,repairs,2024-03-01 10:00,phone,fix a leak,value,")
     events = ["case_id,service,activity,timestamp"]
     for i in range(1, 11):
@@ -64,8 +65,13 @@ def _files():
         if i in (1, 4, 6):
             events.append(f"R{i},repairs,Revisit,2024-01-06 10:00")
     activities = "service,activity,step_type,category\nrepairs,Visit,value,delivery\nrepairs,Revisit,waste,rework\n"
-    return {"council_yaml": YAML, "cases": "\n".join(cases) + "\n", "demand": "\n".join(demand) + "\n",
-            "events": "\n".join(events) + "\n", "activities": activities}
+    return {
+        "council_yaml": YAML,
+        "cases": "\n".join(cases) + "\n",
+        "demand": "\n".join(demand) + "\n",
+        "events": "\n".join(events) + "\n",
+        "activities": activities,
+    }
 
 
 @pytest.fixture
@@ -101,8 +107,13 @@ def test_a_case_whose_30_days_have_not_passed_is_not_counted_yet(council_factory
     files["demand"] = "\n".join(line for line in files["demand"].splitlines() if not line.startswith("C12")) + "\n"
     cases = pd.read_csv(pd.io.common.StringIO(files["cases"]), parse_dates=["closed_at"])
     contacts = pd.read_csv(pd.io.common.StringIO(files["demand"]), parse_dates=["received_at"])
-    spec = MeasureSpec.model_validate({"id": "x", "name": "X", "share": {"of": "cases", "by": "closed_at",
-                                                                          "matching": {"no_contact_within_days": 30}}})
+    spec = MeasureSpec.model_validate(
+        {
+            "id": "x",
+            "name": "X",
+            "share": {"of": "cases", "by": "closed_at", "matching": {"no_contact_within_days": 30}},
+        }
+    )
     rows = custom_measures.counted(spec, {"cases": cases, "demand": contacts})
     # contacts end 20 Jan 12:00 (R7's repeat): no case has had 30 days yet, so none counts
     assert not rows.counts.any()
@@ -110,12 +121,35 @@ def test_a_case_whose_30_days_have_not_passed_is_not_counted_yet(council_factory
 
 def test_share_of_contacts_about_a_demand_type():
     days = pd.date_range("2024-01-01 09:00", periods=14, freq="D")
-    contacts = pd.DataFrame({"received_at": days,
-                             "demand_type": ["Boiler broken", "leak", "BOILER noise", "leak", "door", "leak", "leak",
-                                             "boiler", "boiler", "leak", "leak", "leak", "leak", "boiler"]})
-    spec = MeasureSpec.model_validate({"id": "about_boilers", "name": "Contacts about boilers", "direction": "neutral",
-                                       "share": {"of": "demand", "matching": {"column": "demand_type",
-                                                                              "pattern": "boiler"}}})
+    contacts = pd.DataFrame(
+        {
+            "received_at": days,
+            "demand_type": [
+                "Boiler broken",
+                "leak",
+                "BOILER noise",
+                "leak",
+                "door",
+                "leak",
+                "leak",
+                "boiler",
+                "boiler",
+                "leak",
+                "leak",
+                "leak",
+                "leak",
+                "boiler",
+            ],
+        }
+    )
+    spec = MeasureSpec.model_validate(
+        {
+            "id": "about_boilers",
+            "name": "Contacts about boilers",
+            "direction": "neutral",
+            "share": {"of": "demand", "matching": {"column": "demand_type", "pattern": "boiler"}},
+        }
+    )
     results = measure.measure_results({"demand": contacts}, service_name="Repairs", specs=[spec])
     # week of 1 Jan: 2 of 7 mention a boiler; week of 8 Jan: 3 of 7
     assert results[0].series["value"].round(4).tolist() == [round(200 / 7, 4), round(300 / 7, 4)]
@@ -130,17 +164,19 @@ def test_a_measure_whose_tables_are_missing_says_so(council_factory):
     assert rft.result is None and "events.csv" in rft.note
 
 
-@pytest.mark.parametrize("bad, message, line", [
-    ("share: {of: demnd, matching: {column: demand_type, pattern: x}}", "unknown table 'demnd'", 10),
-    ("share: {of: cases, matching: {column: colour, pattern: x}}", "unknown column 'colour'", 10),
-    ("share: {of: cases, by: received_at, matching: {no_step_of_category: rework}}", "unknown date column", 10),
-    ("share: {of: demand, matching: {no_contact_within_days: 30}}", "use of: cases", 10),
-    ("share: {of: cases, matching: {column: case_id}}", "needs either pattern or equals", 10),
-    ("share: {of: cases, matching: {no_step_of_category: rewrk}}", "unknown step category 'rewrk'", 10),
-])
+@pytest.mark.parametrize(
+    "bad, message, line",
+    [
+        ("share: {of: demnd, matching: {column: demand_type, pattern: x}}", "unknown table 'demnd'", 10),
+        ("share: {of: cases, matching: {column: colour, pattern: x}}", "unknown column 'colour'", 10),
+        ("share: {of: cases, by: received_at, matching: {no_step_of_category: rework}}", "unknown date column", 10),
+        ("share: {of: demand, matching: {no_contact_within_days: 30}}", "use of: cases", 10),
+        ("share: {of: cases, matching: {column: case_id}}", "needs either pattern or equals", 10),
+        ("share: {of: cases, matching: {no_step_of_category: rewrk}}", "unknown step category 'rewrk'", 10),
+    ],
+)
 def test_validation_names_the_file_and_line(council_factory, bad, message, line):
-    yaml_text = (YAML.split("      - id: fixed_for_good")[0]
-                 + f"      - id: mine\n        name: Mine\n        {bad}\n")
+    yaml_text = YAML.split("      - id: fixed_for_good")[0] + f"      - id: mine\n        name: Mine\n        {bad}\n"
     folder = council_factory("bad", base={}, council_yaml=yaml_text)
     with pytest.raises(ContractError) as exc:
         load_council(folder)

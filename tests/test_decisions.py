@@ -18,8 +18,8 @@ import pytest
 from openpyxl import load_workbook
 
 from systemic_lib import config
-from systemic_lib.contract import read_raw, read_table
-from systemic_lib.decisions import DecisionStore, fold_council, store_path
+from systemic_lib.data.contract import read_raw, read_table
+from systemic_lib.data.decisions import DecisionStore, fold_council, store_path
 from systemic_lib.errors import SystemicError
 
 HEADER = "contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type,what_matters\n"
@@ -41,8 +41,14 @@ def demand_rows(folder) -> pd.DataFrame:
 def test_next_contact_gives_the_unclassified_contacts_redacted_and_leased(testshire):
     store = DecisionStore(testshire)
     first = store.next_contact("housing-repairs", "AB")
-    assert first == {"contact_id": "C06", "service": "housing-repairs", "received_at": "2024-01-10 09:00",
-                     "channel": "phone", "verbatim": "", "demand_type": "fix boiler"}
+    assert first == {
+        "contact_id": "C06",
+        "service": "housing-repairs",
+        "received_at": "2024-01-10 09:00",
+        "channel": "phone",
+        "verbatim": "",
+        "demand_type": "fix boiler",
+    }
     assert store.next_contact("housing-repairs", "AB")["contact_id"] == "C06"  # a reload resumes the same contact
     assert store.next_contact("housing-repairs", "CD")["contact_id"] == "C09"  # never the one AB holds
     assert store.next_contact("housing-repairs", "EF") is None  # both leased
@@ -66,11 +72,17 @@ def test_a_lease_that_ran_out_is_offered_to_someone_else(council_factory):
 def test_decide_skip_undo_and_the_tally(testshire):
     store = DecisionStore(testshire)
     assert store.tally("housing-repairs") == {
-        "value": 4, "failure": 4, "unclassified": 2, "decided_in_workshop": 0,
-        "pareto": [{"demand_type": "when will repair be done", "value": 0, "failure": 3},
-                   {"demand_type": "repair not right", "value": 0, "failure": 1},
-                   {"demand_type": "fix boiler", "value": 2, "failure": 0},
-                   {"demand_type": "fix roof", "value": 2, "failure": 0}]}
+        "value": 4,
+        "failure": 4,
+        "unclassified": 2,
+        "decided_in_workshop": 0,
+        "pareto": [
+            {"demand_type": "when will repair be done", "value": 0, "failure": 3},
+            {"demand_type": "repair not right", "value": 0, "failure": 1},
+            {"demand_type": "fix boiler", "value": 2, "failure": 0},
+            {"demand_type": "fix roof", "value": 2, "failure": 0},
+        ],
+    }
     assert store.next_contact("housing-repairs", "AB")["contact_id"] == "C06"
     store.skip("C06", "AB")
     assert store.next_contact("housing-repairs", "AB")["contact_id"] == "C09"
@@ -94,13 +106,16 @@ def test_decide_skip_undo_and_the_tally(testshire):
         assert db.execute("SELECT COUNT(*), SUM(undone) FROM decisions").fetchone() == (2, 1)
 
 
-@pytest.mark.parametrize("kwargs, says", [
-    ({"classification": "maybe"}, "'maybe' is not a classification"),
-    ({"classification": "failure", "failure_type": "slow"}, "'slow' is not a failure type"),
-    ({"classification": "value", "failure_type": "not done"}, "failure demand only"),
-    ({"classification": "value", "contact_id": "NOPE"}, "no contact 'NOPE'"),
-    ({"classification": "value", "person": "  "}, "say who is deciding"),
-])
+@pytest.mark.parametrize(
+    "kwargs, says",
+    [
+        ({"classification": "maybe"}, "'maybe' is not a classification"),
+        ({"classification": "failure", "failure_type": "slow"}, "'slow' is not a failure type"),
+        ({"classification": "value", "failure_type": "not done"}, "failure demand only"),
+        ({"classification": "value", "contact_id": "NOPE"}, "no contact 'NOPE'"),
+        ({"classification": "value", "person": "  "}, "say who is deciding"),
+    ],
+)
 def test_decide_refuses_values_the_contract_does_not_allow(testshire, kwargs, says):
     store = DecisionStore(testshire)
     args = {"contact_id": "C06", "person": "AB", **kwargs}
@@ -119,8 +134,14 @@ def test_disagreements_name_who_said_what(testshire):
     store.decide("C10", "AB", "failure", failure_type="not done right")  # AB changed their mind: latest counts
     store.decide("C10", "CD", "failure", failure_type="not done right")
     found = store.disagreements("housing-repairs")
-    assert found.to_dict("records") == [{"contact_id": "C06", "demand_type": "fix boiler", "people": 2,
-                                         "said": "AB: failure (progress chasing); CD: value"}]
+    assert found.to_dict("records") == [
+        {
+            "contact_id": "C06",
+            "demand_type": "fix boiler",
+            "people": 2,
+            "said": "AB: failure (progress chasing); CD: value",
+        }
+    ]
     assert store.disagreements("council-tax").empty
 
 
@@ -134,7 +155,11 @@ def test_fold_writes_decisions_once_keeps_the_rest_and_the_previous_version(test
     assert (testshire / "demand.csv.prev").read_text() == before
     raw = demand_rows(testshire).set_index("contact_id")
     assert raw.loc["C06", ["classification", "failure_type", "what_matters", "classified_by"]].tolist() == [
-        "failure", "progress chasing", "knowing when", "coach:AB"]
+        "failure",
+        "progress chasing",
+        "knowing when",
+        "coach:AB",
+    ]
     assert raw.loc["C09", ["classification", "failure_type", "classified_by"]].tolist() == ["value", "", "coach:CD"]
     assert raw.loc["C02", "verbatim"] == "When will you come? <b>now</b> ring 07700 900123"  # other rows as written
     assert raw.loc["C02", "classified_by"] == ""
@@ -160,7 +185,10 @@ def test_a_change_after_a_fold_is_folded_next_time(testshire):
     assert store.fold() == 1
     raw = demand_rows(testshire).set_index("contact_id")
     assert raw.loc["C06", ["classification", "failure_type", "classified_by"]].tolist() == [
-        "failure", "not done", "coach:CD"]
+        "failure",
+        "not done",
+        "coach:CD",
+    ]
 
 
 def test_a_store_sees_the_file_change_under_it(council_factory):
@@ -169,9 +197,17 @@ def test_a_store_sees_the_file_change_under_it(council_factory):
     assert theirs.tally(None)["unclassified"] == 2
     ours.decide("K0000", "AB", "value", demand_type="renamed")
     assert ours.fold() == 1
-    assert theirs.tally(None) == ours.tally(None) == {
-        "value": 1, "failure": 0, "unclassified": 1, "decided_in_workshop": 1,
-        "pareto": [{"demand_type": "renamed", "value": 1, "failure": 0}]}
+    assert (
+        theirs.tally(None)
+        == ours.tally(None)
+        == {
+            "value": 1,
+            "failure": 0,
+            "unclassified": 1,
+            "decided_in_workshop": 1,
+            "pareto": [{"demand_type": "renamed", "value": 1, "failure": 0}],
+        }
+    )
     (folder / "demand.csv").write_text(open_demand(3))  # the council re-imports: a new contact arrives
     assert theirs.tally(None)["unclassified"] == 2
     assert theirs.next_contact(None, "CD")["contact_id"] == "K0001"
@@ -201,8 +237,12 @@ def test_fold_into_a_workbook_keeps_its_sheet(council_factory):
 # ---------------------------------------------------------------------------------------------- several writers
 def _classify_all(store: DecisionStore, person: str, taken: list) -> None:
     while (contact := store.next_contact("housing-repairs", person)) is not None:
-        store.decide(contact["contact_id"], person, "failure" if len(taken) % 2 else "value",
-                     failure_type="not done" if len(taken) % 2 else None)
+        store.decide(
+            contact["contact_id"],
+            person,
+            "failure" if len(taken) % 2 else "value",
+            failure_type="not done" if len(taken) % 2 else None,
+        )
         taken.append(contact["contact_id"])
 
 
@@ -233,7 +273,7 @@ def test_two_threads_deciding_at_once_lose_nothing_and_never_share_a_contact(cou
 
 WORKER = textwrap.dedent("""\
     import sys, time
-    from systemic_lib.decisions import DecisionStore
+    from systemic_lib.data.decisions import DecisionStore
     store = DecisionStore(sys.argv[1])
     person, pause = sys.argv[2], float(sys.argv[3])
     while (contact := store.next_contact("housing-repairs", person)) is not None:
@@ -245,8 +285,9 @@ WORKER = textwrap.dedent("""\
 
 def _worker(folder, person, pause=0.0):
     env = {**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT)}
-    return subprocess.Popen([sys.executable, "-c", WORKER, str(folder), person, str(pause)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(folder), person, str(pause)], env=env, stdout=subprocess.PIPE, text=True
+    )
 
 
 def test_two_processes_deciding_at_once_lose_nothing(council_factory):

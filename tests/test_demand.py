@@ -7,12 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TESTSHIRE
-
-from systemic_lib import config, demand, report
-from systemic_lib.contract import ERROR, WARNING
-from systemic_lib.council import load_council
+from systemic_lib import config
+from systemic_lib.analysis import demand
+from systemic_lib.data.contract import ERROR, WARNING
+from systemic_lib.data.council import load_council
+from systemic_lib.display import report
 from systemic_lib.errors import SystemicError
+
+from conftest import TESTSHIRE
 
 # Testshire (tests/conftest.py), housing repairs: 10 contacts; value 4 (C01 C04 C07 C12), failure 4 (C02 C03 C05
 # C08), unclassified 2 (C06, C09 whose 'weird' spelling is unknown). One-stop yes 3 (C01 C04 C09), no 4 (C02 C03 C05
@@ -150,16 +152,24 @@ def test_predictability_says_too_few_weeks(repairs):
 
 def test_headline_sentence_names_period_count_and_unclassified(repairs):
     text = demand.headline_sentence(repairs, service_name="Housing repairs")
-    assert text == ("From 1 January 2024 to 18 January 2024, Housing repairs received 10 contacts; of the 8 "
-                    "classified so far, 50% were failure demand (2 not yet classified).")
+    assert text == (
+        "From 1 January 2024 to 18 January 2024, Housing repairs received 10 contacts; of the 8 "
+        "classified so far, 50% were failure demand (2 not yet classified)."
+    )
     classified = repairs[repairs["classification"].notna()]
     assert demand.headline_sentence(classified, service_name="Housing repairs").endswith(
-        "50% of the 8 contacts to Housing repairs were failure demand.")
+        "50% of the 8 contacts to Housing repairs were failure demand."
+    )
 
 
 def test_headline_sentence_for_a_whole_year_and_for_no_data():
-    d = pd.DataFrame({"received_at": pd.to_datetime(["2024-01-03", "2024-12-30"]),
-                      "classification": ["failure", "value"], "one_stop": pd.array([True, None], dtype="boolean")})
+    d = pd.DataFrame(
+        {
+            "received_at": pd.to_datetime(["2024-01-03", "2024-12-30"]),
+            "classification": ["failure", "value"],
+            "one_stop": pd.array([True, None], dtype="boolean"),
+        }
+    )
     assert demand.headline_sentence(d, service_name="X") == "In 2024, 50% of the 2 contacts to X were failure demand."
     assert demand.headline_sentence(d.iloc[:0], service_name="X").startswith("No contacts are recorded for X")
 
@@ -219,16 +229,24 @@ def test_load_gives_the_stage_contacts_problems_and_period(council):
     assert data.period == (pd.Timestamp("2024-01-01 09:00"), pd.Timestamp("2024-01-18 09:00"))
     assert demand.period(data) == data.period
     assert data.rules is None and data.rules_problems == [] and data.changes == []
-    assert data.services == {"housing-repairs": "Housing repairs", "council-tax": "Council tax",
-                             "waste": "Waste collection"}
+    assert data.services == {
+        "housing-repairs": "Housing repairs",
+        "council-tax": "Council tax",
+        "waste": "Waste collection",
+    }
     assert _find(data.problems, "classification", "not yet classified").count == 2
 
 
 def test_headline_questions_and_figures_take_the_stage_data(council, repairs):
     data = demand.load(report.Stage(council, "housing-repairs", "demand"))
-    assert demand.headline(data) == demand.headline_sentence(repairs, service_name="Housing repairs") == (
-        "From 1 January 2024 to 18 January 2024, Housing repairs received 10 contacts; of the 8 classified so far, "
-        "50% were failure demand (2 not yet classified).")
+    assert (
+        demand.headline(data)
+        == demand.headline_sentence(repairs, service_name="Housing repairs")
+        == (
+            "From 1 January 2024 to 18 January 2024, Housing repairs received 10 contacts; of the 8 classified so far, "
+            "50% were failure demand (2 not yet classified)."
+        )
+    )
     assert demand.questions(data) == demand.questions(repairs, service_name="Housing repairs")
     assert demand.figures(data) == demand.figures(repairs)
     assert demand.figures(data)["undated"] == 1
@@ -236,8 +254,10 @@ def test_headline_questions_and_figures_take_the_stage_data(council, repairs):
 
 
 def test_load_applies_the_council_rules_once_and_keeps_their_problems(council):
-    (council.path / "rules.csv").write_text("service,column,pattern,classification,failure_type\n"
-                                            ",demand_type,boiler,value,\n,demand_type,when will,value,\n")
+    (council.path / "rules.csv").write_text(
+        "service,column,pattern,classification,failure_type\n"
+        ",demand_type,boiler,value,\n,demand_type,when will,value,\n"
+    )
     stage = report.Stage(council.path, "housing-repairs", "demand")
     data = demand.load(stage)
     assert data.contacts is stage.contacts().frame  # the same contacts every stage reads
@@ -303,15 +323,17 @@ def test_data_problems_still_take_a_council_and_a_service(council):
 def test_data_problems_read_no_file_again(council, monkeypatch):
     stage = report.Stage(council, "housing-repairs", "demand")
     stage.load("demand")  # read once, as the stage does
-    from systemic_lib import contract
+    from systemic_lib.data import contract
 
     monkeypatch.setattr(contract, "read_raw", lambda *a, **k: pytest.fail("data_problems read the file again"))
     assert _find(demand.data_problems(stage), "verbatim", "no verbatim").row == 7
 
 
 def test_future_dates_are_reported_and_kept(council_factory):
-    folder = council_factory(demand=TESTSHIRE["demand.csv"] + "C13,housing-repairs,2099-05-01 09:00,phone,From the "
-                             "future,fix boiler,value,,,\n")
+    folder = council_factory(
+        demand=TESTSHIRE["demand.csv"] + "C13,housing-repairs,2099-05-01 09:00,phone,From the "
+        "future,fix boiler,value,,,\n"
+    )
     stage = report.Stage(folder, "housing-repairs", "demand")
     future = _find(demand.data_problems(stage), "received_at", "future")
     assert (future.row, future.count) == (14, 1)
@@ -327,9 +349,11 @@ def test_unknown_spellings_stay_visible_as_unclassified(repairs):
 
 
 def test_stage_contacts_apply_council_rules_to_unclassified_only(council):
-    (council.path / "rules.csv").write_text("service,column,pattern,classification,failure_type\n"
-                                            ",demand_type,boiler,value,\n,demand_type,when will,value,\n")
-    from systemic_lib import report
+    (council.path / "rules.csv").write_text(
+        "service,column,pattern,classification,failure_type\n"
+        ",demand_type,boiler,value,\n,demand_type,when will,value,\n"
+    )
+    from systemic_lib.display import report
 
     stage = report.Stage(council.path, "housing-repairs", "demand")
     contacts, rules = demand.stage_contacts(stage)
@@ -347,7 +371,12 @@ def test_notebooks_follow_conventions(name, stage):
     assert first.cell_type == "markdown" and "Questions a team should ask" in first.source
     assert params.metadata.get("tags") == ["parameters"]
     assert [line.split("=")[0].strip() for line in params.source.splitlines()] == [
-        "council_dir", "service", "period_start", "period_end", "output_dir"]
+        "council_dir",
+        "service",
+        "period_start",
+        "period_end",
+        "output_dir",
+    ]
     code = [c.source for c in nb.cells[2:] if c.cell_type == "code"]
     assert f'stage="{stage}"' in code[0] and "demand.load(stage)" in code[0]
     assert all(len(src.splitlines()) <= 6 for src in code)
@@ -379,9 +408,17 @@ def test_demand_notebook_for_a_service_with_no_contacts(testshire, run_stage_not
 
 
 def test_headline_sentence_of_one_contact_reads_as_english():
-    d = pd.DataFrame({"received_at": pd.to_datetime(["2024-03-04", "2024-03-05"]),
-                      "classification": ["failure", None], "one_stop": pd.array([None, None], dtype="boolean")})
-    assert demand.headline_sentence(d.iloc[:1], service_name="X") == \
-        "From 4 March 2024 to 4 March 2024, the one contact to X was failure demand."
-    assert "of the one classified so far, 100% were failure demand (1 not yet classified)" in \
-        demand.headline_sentence(d, service_name="X")
+    d = pd.DataFrame(
+        {
+            "received_at": pd.to_datetime(["2024-03-04", "2024-03-05"]),
+            "classification": ["failure", None],
+            "one_stop": pd.array([None, None], dtype="boolean"),
+        }
+    )
+    assert (
+        demand.headline_sentence(d.iloc[:1], service_name="X")
+        == "From 4 March 2024 to 4 March 2024, the one contact to X was failure demand."
+    )
+    assert "of the one classified so far, 100% were failure demand (1 not yet classified)" in demand.headline_sentence(
+        d, service_name="X"
+    )

@@ -11,16 +11,16 @@ import re
 import pytest
 
 from systemic_lib import config
-from systemic_lib.batch import run_batch
-from systemic_lib.council import load_council
-from systemic_lib.sample import write_sample_councils
+from systemic_lib.data.council import load_council
+from systemic_lib.data.sample import write_sample_councils
+from systemic_lib.run.batch import run_batch
 
 pytestmark = pytest.mark.slow
 
 COUNCIL = "northshire"
 EXPERIMENT_SERVICE = "health-social-care"
 
-# Written independently of systemic_lib.redact, so that a gap there is caught here.
+# Written independently of systemic_lib.data.redact, so that a gap there is caught here.
 PERSONAL = {
     "email": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
     "mobile": re.compile(r"\b07\d{3}\s?\d{3}\s?\d{3}\b"),
@@ -77,8 +77,17 @@ def test_figures_json_for_the_index_pages(rendered):
     assert 30 <= demand["failure_pct"] <= 75
 
     flow = json.loads((base / "flow.json").read_text())
-    for key in ("cases", "events", "median_days", "p85_days", "mean_handoffs", "mean_people", "rework_share",
-                "value_step_share", "variants"):
+    for key in (
+        "cases",
+        "events",
+        "median_days",
+        "p85_days",
+        "mean_handoffs",
+        "mean_people",
+        "rework_share",
+        "value_step_share",
+        "variants",
+    ):
         assert key in flow
 
     experiment = json.loads((base / "experiment.json").read_text())
@@ -113,12 +122,19 @@ def test_reports_read_well_in_a_real_browser(rendered, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    for rel in (f"{COUNCIL}/index.html", f"{COUNCIL}/{EXPERIMENT_SERVICE}/demand.html",
-                f"{COUNCIL}/{EXPERIMENT_SERVICE}/flow.html", f"{COUNCIL}/{EXPERIMENT_SERVICE}/experiment.html",
-                f"{COUNCIL}/{EXPERIMENT_SERVICE}/measure.html", f"{COUNCIL}/organisation_scan.html"):
+    for rel in (
+        f"{COUNCIL}/index.html",
+        f"{COUNCIL}/{EXPERIMENT_SERVICE}/demand.html",
+        f"{COUNCIL}/{EXPERIMENT_SERVICE}/flow.html",
+        f"{COUNCIL}/{EXPERIMENT_SERVICE}/experiment.html",
+        f"{COUNCIL}/{EXPERIMENT_SERVICE}/measure.html",
+        f"{COUNCIL}/organisation_scan.html",
+    ):
         page.goto((result.out_dir / rel).as_uri())
-        broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-                               ".map(i => i.alt || i.src.slice(0, 40))")
+        broken = page.evaluate(
+            "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+            ".map(i => i.alt || i.src.slice(0, 40))"
+        )
         assert broken == [], f"{rel}: images that did not load: {broken}"
         if rel.endswith(("demand.html", "flow.html", "experiment.html")):
             assert page.locator(".headline").first.is_visible(), f"{rel} has no visible headline"

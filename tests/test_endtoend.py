@@ -1,4 +1,4 @@
-"""End-to-end time defined once (systemic_lib.endtoend): start, end, open cases, Kaplan–Meier figures."""
+"""End-to-end time defined once (systemic_lib.analysis.endtoend): start, end, open cases, Kaplan–Meier figures."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from systemic_lib.analysis import endtoend
+from systemic_lib.data.contract import TABLES
+
 from conftest import TESTSHIRE
-from systemic_lib import endtoend
-from systemic_lib.contract import TABLES
 
 
 def _csv(name, **dates):
@@ -51,14 +52,24 @@ def test_testshire_housing_by_hand():
 def test_start_is_the_citizens_first_contact_and_end_needs_closing():
     """Without cases.csv: A has a closing step (ends there), B has none (open, no partial time); A's citizen called
     two days before its first step, so A starts at the call."""
-    events = pd.DataFrame({"case_id": ["A", "A", "A", "B", "B"], "service": "s",
-                           "activity": ["Log", "Fix", "Tidy up", "Log", "Fix"],
-                           "timestamp": pd.to_datetime(["2024-01-03", "2024-01-08", "2024-01-09", "2024-01-04",
-                                                        "2024-01-06"])})
-    contacts = pd.DataFrame({"case_id": ["A", "A", None], "received_at": pd.to_datetime(
-        ["2024-01-02", "2024-01-01", "2023-12-01"])})
-    catalogue = pd.DataFrame({"service": "s", "activity": ["Log", "Fix", "Tidy up"],
-                              "closes_case": pd.array([False, True, None], dtype="boolean")})
+    events = pd.DataFrame(
+        {
+            "case_id": ["A", "A", "A", "B", "B"],
+            "service": "s",
+            "activity": ["Log", "Fix", "Tidy up", "Log", "Fix"],
+            "timestamp": pd.to_datetime(["2024-01-03", "2024-01-08", "2024-01-09", "2024-01-04", "2024-01-06"]),
+        }
+    )
+    contacts = pd.DataFrame(
+        {"case_id": ["A", "A", None], "received_at": pd.to_datetime(["2024-01-02", "2024-01-01", "2023-12-01"])}
+    )
+    catalogue = pd.DataFrame(
+        {
+            "service": "s",
+            "activity": ["Log", "Fix", "Tidy up"],
+            "closes_case": pd.array([False, True, None], dtype="boolean"),
+        }
+    )
     e2e = endtoend.case_times(events=events, contacts=contacts, catalogue=catalogue)
     f = e2e.frame.set_index("case_id")
     assert f.loc["A", "start_from"] == "contact" and f.loc["A", "start"] == pd.Timestamp("2024-01-01")
@@ -72,18 +83,27 @@ def test_start_is_the_citizens_first_contact_and_end_needs_closing():
 
 
 def test_a_case_closing_after_the_censoring_date_is_open_there():
-    cases = pd.DataFrame({"case_id": ["X"], "opened_at": pd.to_datetime(["2024-01-01"]),
-                          "closed_at": pd.to_datetime(["2024-03-01"])})
+    cases = pd.DataFrame(
+        {"case_id": ["X"], "opened_at": pd.to_datetime(["2024-01-01"]), "closed_at": pd.to_datetime(["2024-03-01"])}
+    )
     e2e = endtoend.case_times(cases=cases, data_end="2024-02-01")
     assert e2e.frame["open"].tolist() == [True] and e2e.frame["duration"].tolist() == [31]
 
 
 def test_backwards_case_is_left_out():
-    cases = pd.DataFrame({"case_id": ["X", "Y"], "opened_at": pd.to_datetime(["2024-01-05", "2024-01-01"]),
-                          "closed_at": pd.to_datetime(["2024-01-01", "2024-01-03"])})
+    cases = pd.DataFrame(
+        {
+            "case_id": ["X", "Y"],
+            "opened_at": pd.to_datetime(["2024-01-05", "2024-01-01"]),
+            "closed_at": pd.to_datetime(["2024-01-01", "2024-01-03"]),
+        }
+    )
     e2e = endtoend.case_times(cases=cases)
-    assert e2e.backwards == 1 and e2e.survival().n == 1 and "closing before it starts left out" in \
-        endtoend.definition_sentence(e2e)
+    assert (
+        e2e.backwards == 1
+        and e2e.survival().n == 1
+        and "closing before it starts left out" in endtoend.definition_sentence(e2e)
+    )
 
 
 def _seven_cases():
@@ -92,40 +112,69 @@ def _seven_cases():
     20th); D closes at a step council.yaml names for service t (4th); E is only in cases.csv, open (t, censored 15th);
     F closes (8th) before it opens (9th, tied with its first step: opened wins); G closes on the 16th, after t's
     censoring date, so it is open there."""
-    d = lambda *days: pd.to_datetime([f"2024-01-{x:02d}" for x in days])  # noqa: E731
-    events = pd.DataFrame({
-        "case_id": ["A", "A", "A", "B", "B", "B", "C", "D", "D", "F", "G", "G"],
-        "service": ["s", "s", "s", "s", "s", "s", "s", "t", "t", "s", "t", "t"],
-        "activity": ["Log", "Close", "Close", "Log", "Close", "Fix", "Log", "Log", "Done", "Log", "Log", "Done"],
-        "timestamp": d(3, 5, 7, 4, 5, 6, 5, 2, 4, 9, 10, 16)})
-    cases = pd.DataFrame({"case_id": ["B", "E", "F"], "service": ["s", "t", "s"], "opened_at": d(2, 3, 9),
-                          "closed_at": [pd.Timestamp("2024-01-10"), pd.NaT, pd.Timestamp("2024-01-08")]})
+    d = lambda *days: pd.to_datetime([f"2024-01-{x:02d}" for x in days])
+    events = pd.DataFrame(
+        {
+            "case_id": ["A", "A", "A", "B", "B", "B", "C", "D", "D", "F", "G", "G"],
+            "service": ["s", "s", "s", "s", "s", "s", "s", "t", "t", "s", "t", "t"],
+            "activity": ["Log", "Close", "Close", "Log", "Close", "Fix", "Log", "Log", "Done", "Log", "Log", "Done"],
+            "timestamp": d(3, 5, 7, 4, 5, 6, 5, 2, 4, 9, 10, 16),
+        }
+    )
+    cases = pd.DataFrame(
+        {
+            "case_id": ["B", "E", "F"],
+            "service": ["s", "t", "s"],
+            "opened_at": d(2, 3, 9),
+            "closed_at": [pd.Timestamp("2024-01-10"), pd.NaT, pd.Timestamp("2024-01-08")],
+        }
+    )
     contacts = pd.DataFrame({"case_id": ["A", "A", "Z"], "received_at": d(2, 1, 1)})
-    catalogue = pd.DataFrame({"service": ["s", "s", "t"], "activity": ["Close", "Log", "Done"],
-                              "step_type": ["value", "value", "value"], "category": [None, None, None],
-                              "closes_case": [True, False, False]})
+    catalogue = pd.DataFrame(
+        {
+            "service": ["s", "s", "t"],
+            "activity": ["Close", "Log", "Done"],
+            "step_type": ["value", "value", "value"],
+            "category": [None, None, None],
+            "closes_case": [True, False, False],
+        }
+    )
     ends = {"s": pd.Timestamp("2024-01-20"), "t": pd.Timestamp("2024-01-15")}
-    return dict(events=events, cases=cases, contacts=contacts, catalogue=catalogue, closing=[("t", "Done")],
-                data_end=ends)
+    return dict(
+        events=events, cases=cases, contacts=contacts, catalogue=catalogue, closing=[("t", "Done")], data_end=ends
+    )
 
 
 def test_flow_logs_per_case_path_is_the_same_definition():
     """FlowLog reduces its events per case from integer codes (``from_steps``); ``case_times`` from the same tables
     group-bys text ids. Both give the hand-computed table of ``_seven_cases``, row for row and type for type (the
     log's cases are those with steps: all but E)."""
-    from systemic_lib.flow import FlowLog
+    from systemic_lib.analysis.flow import FlowLog
 
     t = _seven_cases()
     by_text = endtoend.case_times(**t)
-    by_codes = FlowLog(t["events"], catalogue=t["catalogue"], cases=t["cases"], contacts=t["contacts"],
-                       data_end=t["data_end"], closing=t["closing"]).end_to_end_cases
+    by_codes = FlowLog(
+        t["events"],
+        catalogue=t["catalogue"],
+        cases=t["cases"],
+        contacts=t["contacts"],
+        data_end=t["data_end"],
+        closing=t["closing"],
+    ).end_to_end_cases
     with_steps = by_text.frame[by_text.frame["case_id"] != "E"].reset_index(drop=True)
     pd.testing.assert_frame_equal(by_codes.frame, with_steps, check_exact=True)
     f = by_text.frame.set_index("case_id")
     assert list(f.index) == list("ABCDEFG")
     assert f["start"].dt.day.tolist() == [1, 2, 5, 2, 3, 9, 10]
-    assert f["start_from"].tolist() == ["contact", "opened", "first step", "first step", "opened", "opened",
-                                        "first step"]
+    assert f["start_from"].tolist() == [
+        "contact",
+        "opened",
+        "first step",
+        "first step",
+        "opened",
+        "opened",
+        "first step",
+    ]
     assert f["open"].tolist() == [False, False, True, False, True, False, True]
     assert f["days"].tolist()[:2] == [6, 8] and f.loc["D", "days"] == 2
     assert f["days"].isna().tolist() == [False, False, True, False, True, True, True]
@@ -144,8 +193,9 @@ def test_closes_case_is_an_optional_activities_column():
 
 
 def test_completion_order_numbers_cases_by_end():
-    frame = pd.DataFrame({"end": pd.to_datetime(["2024-01-03", "2024-01-01", None, "2024-01-01"]),
-                          "days": [1.0, 2.0, np.nan, 3.0]})
+    frame = pd.DataFrame(
+        {"end": pd.to_datetime(["2024-01-03", "2024-01-01", None, "2024-01-01"]), "days": [1.0, 2.0, np.nan, 3.0]}
+    )
     done = endtoend.completion_order(frame)
     assert done["days"].tolist() == [2.0, 3.0, 1.0] and done["position"].tolist() == [1, 2, 3]
 
@@ -174,9 +224,11 @@ def test_kaplan_meier_matches_lifelines(seed):
     np.testing.assert_allclose(ours.times, sf.index.to_numpy())
     np.testing.assert_allclose(ours.surviving, sf.to_numpy())
     theirs_median = kmf.median_survival_time_
-    theirs_p85 = lifelines.utils.qth_survival_times(0.15, kmf.survival_function_).iloc[0, 0] \
-        if hasattr(lifelines.utils.qth_survival_times(0.15, kmf.survival_function_), "iloc") \
+    theirs_p85 = (
+        lifelines.utils.qth_survival_times(0.15, kmf.survival_function_).iloc[0, 0]
+        if hasattr(lifelines.utils.qth_survival_times(0.15, kmf.survival_function_), "iloc")
         else lifelines.utils.qth_survival_times(0.15, kmf.survival_function_)
+    )
     assert (ours.median if ours.median is not None else np.inf) == theirs_median
     assert (ours.p85 if ours.p85 is not None else np.inf) == float(theirs_p85)
 
@@ -199,9 +251,10 @@ def test_one_censoring_date_per_service():
 
 def test_every_stage_censors_an_open_case_at_the_same_date(testshire):
     """R4 (opened 10 Jan, open) is 10 days old on flow, measure and the scan alike (it was 10, 8 and 22)."""
-    from systemic_lib import flow, measure, report, scan
+    from systemic_lib.analysis import flow, measure, scan
+    from systemic_lib.display import report
 
-    stage = lambda name, svc="housing-repairs": report.Stage(testshire, svc, name)  # noqa: E731
+    stage = lambda name, svc="housing-repairs": report.Stage(testshire, svc, name)
     f = flow.load(stage("flow")).end_to_end_cases
     m = measure.load(stage("measure")).per_case.cases
     for e2e in (f, m):
@@ -216,11 +269,13 @@ def test_closes_case_in_council_yaml_ends_cases_without_cases_csv(council_factor
     """Testshire without cases.csv: with housing's ``closes_case: [Fix]`` R1, R2 and R3 end at their Fix (10, 4 and
     0.5 days from their first step) and R4 (no Fix) is open; without it every case is open. A closing activity no
     step has is a council.yaml error naming the key and the activity."""
-    from systemic_lib import flow, report
-    from systemic_lib.council import load_council, validate_council
+    from systemic_lib.analysis import flow
+    from systemic_lib.data.council import load_council, validate_council
+    from systemic_lib.display import report
 
     yaml_text = TESTSHIRE["council.yaml"].replace(
-        "purpose: Fix my home properly first time}", "purpose: Fix my home properly first time, closes_case: [Fix]}")
+        "purpose: Fix my home properly first time}", "purpose: Fix my home properly first time, closes_case: [Fix]}"
+    )
     path = council_factory("closing", council_yaml=yaml_text, cases=None)
     assert load_council(path).service("housing-repairs").closes_case == ["Fix"]
     e2e = flow.load(report.Stage(path, "housing-repairs", "flow")).end_to_end_cases

@@ -9,14 +9,17 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_notebook
 
-from systemic_lib import experiment as ex
-from systemic_lib import endtoend, report, words
-from systemic_lib.charts import experiment as charts
-from systemic_lib.contract import CATEGORIES, TableResult
+from systemic_lib import words
+from systemic_lib.analysis import endtoend
+from systemic_lib.analysis import experiment as ex
+from systemic_lib.data.contract import CATEGORIES, TableResult
+from systemic_lib.display import report
+from systemic_lib.display.charts import experiment as charts
+from systemic_lib.display.sections import experiment as sections
 from systemic_lib.errors import SystemicError
-from systemic_lib.sections import experiment as sections
+
+from conftest import run_notebook
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +37,22 @@ def _split(total: float, n: int, rng, integer=True) -> np.ndarray:
     return w / w.sum() * total
 
 
-def per_case(cohort: str, n: int, *, assessments, people, referrals, hours, ftf_hours, returns_yes, returns_judged,
-             e2e_median, seed=0, prefix=None, handoffs=None) -> pd.DataFrame:
+def per_case(
+    cohort: str,
+    n: int,
+    *,
+    assessments,
+    people,
+    referrals,
+    hours,
+    ftf_hours,
+    returns_yes,
+    returns_judged,
+    e2e_median,
+    seed=0,
+    prefix=None,
+    handoffs=None,
+) -> pd.DataFrame:
     """A per-case frame with flow.case_table's columns plus cohort and demand_returns, holding exact cohort totals."""
     rng = np.random.default_rng(seed)
     prefix = prefix or cohort[0].upper()
@@ -79,10 +96,32 @@ def per_case(cohort: str, n: int, *, assessments, people, referrals, hours, ftf_
 
 def seed_cohorts(n_baseline=14, n_experiment=14, copies=1) -> pd.DataFrame:
     """The seed's health & social care case study: true figures -64%, -32%, -41%, -14%, 46%->60%, 71%->0%."""
-    base = per_case("baseline", n_baseline, assessments=25, people=50, referrals=17, hours=100, ftf_hours=46,
-                    returns_yes=10, returns_judged=14, e2e_median=41, seed=1)
-    exp = per_case("experiment", n_experiment, assessments=9, people=34, referrals=10, hours=86, ftf_hours=51.6,
-                   returns_yes=0, returns_judged=14, e2e_median=12, seed=2)
+    base = per_case(
+        "baseline",
+        n_baseline,
+        assessments=25,
+        people=50,
+        referrals=17,
+        hours=100,
+        ftf_hours=46,
+        returns_yes=10,
+        returns_judged=14,
+        e2e_median=41,
+        seed=1,
+    )
+    exp = per_case(
+        "experiment",
+        n_experiment,
+        assessments=9,
+        people=34,
+        referrals=10,
+        hours=86,
+        ftf_hours=51.6,
+        returns_yes=0,
+        returns_judged=14,
+        e2e_median=12,
+        seed=2,
+    )
     if copies > 1:  # the same baseline cases several times over: means per case unchanged, totals multiplied
         base = pd.concat([base.assign(case_id=base["case_id"] + f"-{k}") for k in range(copies)], ignore_index=True)
     return pd.concat([base, exp], ignore_index=True)
@@ -154,9 +193,14 @@ def test_bootstrap_matches_a_plain_loop():
     for cohort in ("baseline", "experiment"):
         g = data[data["cohort"] == cohort].reset_index(drop=True)
         idx = rng.integers(0, len(g), size=(300, len(g)))
-        stats[cohort] = [(g.loc[i, "n_assessment"].mean(),
-                          g.loc[i, "face_to_face_hours"].sum() / g.loc[i, "touch_hours"].sum() * 100,
-                          endtoend.survival(g.loc[i, "end_to_end_days"], np.ones(len(i))).median) for i in idx]
+        stats[cohort] = [
+            (
+                g.loc[i, "n_assessment"].mean(),
+                g.loc[i, "face_to_face_hours"].sum() / g.loc[i, "touch_hours"].sum() * 100,
+                endtoend.survival(g.loc[i, "end_to_end_days"], np.ones(len(i))).median,
+            )
+            for i in idx
+        ]
     base, exp = np.array(stats["baseline"]), np.array(stats["experiment"])
     pct = (exp[:, 0] - base[:, 0]) / base[:, 0] * 100
     pts = exp[:, 1] - base[:, 1]
@@ -170,24 +214,35 @@ def test_bootstrap_matches_a_plain_loop():
 def test_noise_is_read_as_noise_and_a_real_change_as_real():
     rng = np.random.default_rng(11)
     n = 30
-    same = pd.DataFrame({"case_id": [f"c{i}" for i in range(2 * n)],
-                         "cohort": ["baseline"] * n + ["experiment"] * n,
-                         "end_to_end_days": rng.gamma(4, 8, 2 * n)})
+    same = pd.DataFrame(
+        {
+            "case_id": [f"c{i}" for i in range(2 * n)],
+            "cohort": ["baseline"] * n + ["experiment"] * n,
+            "end_to_end_days": rng.gamma(4, 8, 2 * n),
+        }
+    )
     noisy = ex.compare(same, measures=["end_to_end_days"], resamples=1000)
     assert noisy["reading"].iloc[0] == "could be noise"
     assert noisy["interval_low"].iloc[0] < 0 < noisy["interval_high"].iloc[0]
-    faster = same.assign(end_to_end_days=np.where(same["cohort"] == "experiment", same["end_to_end_days"] / 3,
-                                                  same["end_to_end_days"]))
+    faster = same.assign(
+        end_to_end_days=np.where(same["cohort"] == "experiment", same["end_to_end_days"] / 3, same["end_to_end_days"])
+    )
     real = ex.compare(faster, measures=["end_to_end_days"], resamples=1000)
     assert real["reading"].iloc[0] == "clear improvement"
-    slower = same.assign(end_to_end_days=np.where(same["cohort"] == "experiment", same["end_to_end_days"] * 3,
-                                                  same["end_to_end_days"]))
+    slower = same.assign(
+        end_to_end_days=np.where(same["cohort"] == "experiment", same["end_to_end_days"] * 3, same["end_to_end_days"])
+    )
     assert ex.compare(slower, measures=["end_to_end_days"], resamples=1000)["reading"].iloc[0] == "clear worsening"
 
 
 def test_too_few_cases_get_no_interval_and_an_empty_cohort_no_figure():
-    frame = pd.DataFrame({"case_id": list("abcdefg"), "cohort": ["baseline"] * 4 + ["experiment"] * 3,
-                          "end_to_end_days": [10.0, 20, 30, 40, 5, 6, 7]})
+    frame = pd.DataFrame(
+        {
+            "case_id": list("abcdefg"),
+            "cohort": ["baseline"] * 4 + ["experiment"] * 3,
+            "end_to_end_days": [10.0, 20, 30, 40, 5, 6, 7],
+        }
+    )
     out = ex.compare(frame, measures=["end_to_end_days"], resamples=100)
     assert out["reading"].iloc[0] == "too few cases to judge"
     assert np.isnan(out["interval_low"].iloc[0])
@@ -202,11 +257,24 @@ def _case_table(ids, *, start="2024-01-01", step_days=10):
     """A minimal flow.case_table-shaped frame."""
     n = len(ids)
     first = pd.Timestamp(start) + pd.to_timedelta(np.arange(n) * 7, unit="D")
-    frame = pd.DataFrame({"case_id": ids, "service": "care", "first_at": first,
-                          "last_at": first + pd.Timedelta(days=step_days),
-                          "end_to_end_days": float(step_days), "steps": 3, "value_steps": 1, "waste_steps": 2,
-                          "unclassified_steps": 0, "handoffs": 2, "people": 2, "rework": 0, "touch_hours": 4.0,
-                          "face_to_face_hours": 1.0})
+    frame = pd.DataFrame(
+        {
+            "case_id": ids,
+            "service": "care",
+            "first_at": first,
+            "last_at": first + pd.Timedelta(days=step_days),
+            "end_to_end_days": float(step_days),
+            "steps": 3,
+            "value_steps": 1,
+            "waste_steps": 2,
+            "unclassified_steps": 0,
+            "handoffs": 2,
+            "people": 2,
+            "rework": 0,
+            "touch_hours": 4.0,
+            "face_to_face_hours": 1.0,
+        }
+    )
     for c in CATEGORIES:
         frame[f"n_{c.replace('-', '_')}"] = 1
     return frame
@@ -223,18 +291,20 @@ def _cases(rows):
 
 def test_every_bad_input_is_reported_and_every_case_counted_once():
     data = _case_table(["B1", "B2", "B3", "E1", "E2", "X1", "P1", "N1", "ORPHAN"])
-    cases = _cases([
-        ("B1", "baseline", "2024-01-01", "2024-02-10", True),
-        ("B2", "baseline", "2024-01-08", None, False),          # open: end-to-end from its events
-        ("B3", "baseline", "2024-01-15", "2024-01-25", None),
-        ("E1", "experiment", "2024-01-22", "2024-01-30", False),
-        ("E2", "experiment", "2024-01-29", "2024-02-02", False),
-        ("X1", "baseline", "2024-02-05", "2024-02-20", None),   # in both cohorts
-        ("X1", "experiment", "2024-02-05", "2024-02-20", None),
-        ("P1", None, "2024-02-12", "2024-02-22", None),          # label 'pilot' blanked by the contract
-        ("N1", None, "2024-02-19", "2024-03-01", None),          # no cohort
-        ("GHOST", "experiment", "2024-02-26", None, None),       # no events
-    ])
+    cases = _cases(
+        [
+            ("B1", "baseline", "2024-01-01", "2024-02-10", True),
+            ("B2", "baseline", "2024-01-08", None, False),  # open: end-to-end from its events
+            ("B3", "baseline", "2024-01-15", "2024-01-25", None),
+            ("E1", "experiment", "2024-01-22", "2024-01-30", False),
+            ("E2", "experiment", "2024-01-29", "2024-02-02", False),
+            ("X1", "baseline", "2024-02-05", "2024-02-20", None),  # in both cohorts
+            ("X1", "experiment", "2024-02-05", "2024-02-20", None),
+            ("P1", None, "2024-02-12", "2024-02-22", None),  # label 'pilot' blanked by the contract
+            ("N1", None, "2024-02-19", "2024-03-01", None),  # no cohort
+            ("GHOST", "experiment", "2024-02-26", None, None),  # no events
+        ]
+    )
     cases["cohort_label"] = cases["cohort"].fillna("")
     cases.loc[cases["case_id"] == "P1", "cohort_label"] = "pilot"
     cohorts = ex.cohort_cases(data, cases=cases, start="2024-01-25")
@@ -266,9 +336,13 @@ def test_every_bad_input_is_reported_and_every_case_counted_once():
 
 def test_same_cohort_listed_twice_uses_first_row_and_says_so():
     data = _case_table(["B1", "E1"])
-    cases = _cases([("B1", "baseline", "2024-01-01", "2024-01-05", None),
-                    ("B1", "baseline", "2024-01-01", "2024-01-09", None),
-                    ("E1", "experiment", "2024-01-08", "2024-01-10", None)])
+    cases = _cases(
+        [
+            ("B1", "baseline", "2024-01-01", "2024-01-05", None),
+            ("B1", "baseline", "2024-01-01", "2024-01-09", None),
+            ("E1", "experiment", "2024-01-08", "2024-01-10", None),
+        ]
+    )
     cohorts = ex.cohort_cases(data, cases=cases)
     assert cohorts.count("baseline") == 1
     assert cohorts.cases.set_index("case_id").loc["B1", "end_to_end_days"] == pytest.approx(4)
@@ -277,8 +351,9 @@ def test_same_cohort_listed_twice_uses_first_row_and_says_so():
 
 def test_empty_cohort_and_start_after_all_data_are_reported():
     data = _case_table(["B1", "B2"])
-    cases = _cases([("B1", "baseline", "2024-01-01", "2024-01-11", None),
-                    ("B2", "baseline", "2024-01-08", "2024-01-18", None)])
+    cases = _cases(
+        [("B1", "baseline", "2024-01-01", "2024-01-11", None), ("B2", "baseline", "2024-01-08", "2024-01-18", None)]
+    )
     cohorts = ex.cohort_cases(data, cases=cases, start="2030-01-01")
     assert not cohorts.comparable
     messages = [p.describe() for p in cohorts.problems]
@@ -291,8 +366,9 @@ def test_empty_cohort_and_start_after_all_data_are_reported():
 
 def test_closed_before_opened_is_reported_and_left_blank():
     data = _case_table(["B1", "E1"])
-    cases = _cases([("B1", "baseline", "2024-03-01", "2024-01-01", None),
-                    ("E1", "experiment", "2024-01-08", "2024-01-10", None)])
+    cases = _cases(
+        [("B1", "baseline", "2024-03-01", "2024-01-01", None), ("E1", "experiment", "2024-01-08", "2024-01-10", None)]
+    )
     cohorts = ex.cohort_cases(data, cases=cases)
     assert np.isnan(cohorts.cases.set_index("case_id").loc["B1", "end_to_end_days"])
     assert any("close before they open" in p.message for p in cohorts.problems)
@@ -300,8 +376,13 @@ def test_closed_before_opened_is_reported_and_left_blank():
 
 def test_cases_table_quotes_the_cohort_as_written_from_the_parsed_table():
     """Cohort labels come from the table's raw text (read once by the council), not from reading the file again."""
-    frame = _cases([("B1", "baseline", "2024-01-01", None, None), ("P1", None, "2024-01-02", None, None),
-                    ("W1", "baseline", "2024-01-03", None, None)])
+    frame = _cases(
+        [
+            ("B1", "baseline", "2024-01-01", None, None),
+            ("P1", None, "2024-01-02", None, None),
+            ("W1", "baseline", "2024-01-03", None, None),
+        ]
+    )
     frame.loc[2, "service"] = "waste"
     raw = pd.DataFrame({"case_id": ["B1", "P1", "W1"], "cohort": ["baseline", " Pilot ", "baseline"]})
     cases, problems, name = ex.cases_table(TableResult("cases", frame, raw=raw), "care")
@@ -312,17 +393,24 @@ def test_cases_table_quotes_the_cohort_as_written_from_the_parsed_table():
 
 
 def test_case_table_interface_is_checked():
-    with pytest.raises(Exception, match="flow.case_table"):
+    with pytest.raises(Exception, match="flowlog.case_table"):
         ex.cohort_cases(pd.DataFrame({"case_id": ["a"]}), cases=_cases([]))
 
 
 # ------------------------------------------------------------------------------------------------ words and charts
 def test_headline_names_the_team_the_date_and_the_median():
     comparison = ex.compare(seed_cohorts(), resamples=300)
-    text = ex.headline_text(comparison, experiment_cases=14, baseline_cases=14, team="Care experiment team",
-                            start=pd.Timestamp("2024-07-01"))
-    assert text.startswith("For the 14 cases the Care experiment team handled since 1 July 2024, end-to-end time fell "
-                           "from a median 41 to 12 days")
+    text = ex.headline_text(
+        comparison,
+        experiment_cases=14,
+        baseline_cases=14,
+        team="Care experiment team",
+        start=pd.Timestamp("2024-07-01"),
+    )
+    assert text.startswith(
+        "For the 14 cases the Care experiment team handled since 1 July 2024, end-to-end time fell "
+        "from a median 41 to 12 days"
+    )
 
 
 def test_over_time_phases_at_the_start_and_separates_ties():
@@ -361,8 +449,16 @@ def test_the_distribution_chart_is_the_same_picture_on_every_render():
     m = next(m for m in ex.MEASURES if len(ex.spread(data, measure=m.id).values))
     np.random.seed(7)
     before = np.random.get_state()[1].copy()
-    dots = [np.concatenate([c.get_offsets() for c in charts.distribution_chart(ex.spread(data, measure=m.id))
-                            .collections if len(c.get_offsets())]) for _ in range(2)]
+    dots = [
+        np.concatenate(
+            [
+                c.get_offsets()
+                for c in charts.distribution_chart(ex.spread(data, measure=m.id)).collections
+                if len(c.get_offsets())
+            ]
+        )
+        for _ in range(2)
+    ]
     assert len(dots[0]) and np.array_equal(dots[0], dots[1])
     assert np.array_equal(np.random.get_state()[1], before)
 
@@ -377,11 +473,7 @@ def test_spread_holds_what_the_distribution_chart_draws():
     assert charts.COHORT_COLOURS == {"baseline": "#a6a6a6", "experiment": "#289de0"}
 
 
-def test_moved_names_stay_importable_from_the_stage_module():
-    assert ex.before_after_chart is charts.before_after_chart
-    assert ex.distribution_charts is charts.distribution_charts and ex.COHORT_COLOURS is charts.COHORT_COLOURS
-    assert ex.show_summary is sections.show_summary and ex.show_headline is sections.show_headline
-    assert ex.key_figures is ex.figures and ex.Experiment is ex.ExperimentData
+def test_nothing_rides_on_dataframe_attrs():
     assert ex.compare(seed_cohorts(), resamples=50).attrs == {}  # nothing rides on DataFrame.attrs
 
 
@@ -405,49 +497,73 @@ def experiment_files(*, n_baseline=12, n_experiment=10, extra_cases="", log_rows
     """A small council's files with a care experiment (baseline before 1 July 2024, experiment after) and
     no-experiment waste; make it with ``council_factory(base=experiment_files(...))``."""
     files = {"council.yaml": COUNCIL_YAML}
-    acts = ["care,Contact,value,contact", "care,Assess needs,waste,assessment", "care,Refer on,waste,referral",
-            "care,Visit,value,delivery", "waste,Collect,value,delivery"]
+    acts = [
+        "care,Contact,value,contact",
+        "care,Assess needs,waste,assessment",
+        "care,Refer on,waste,referral",
+        "care,Visit,value,delivery",
+        "waste,Collect,value,delivery",
+    ]
     files["activities.csv"] = "service,activity,step_type,category\n" + "\n".join(acts) + "\n"
-    cases, events = ["case_id,service,opened_at,closed_at,cohort,demand_returns"], \
-        ["case_id,service,activity,timestamp,worker,hours,face_to_face"]
+    cases, events = (
+        ["case_id,service,opened_at,closed_at,cohort,demand_returns"],
+        ["case_id,service,activity,timestamp,worker,hours,face_to_face"],
+    )
     for i in range(n_baseline):
         cid, day = f"B{i:02d}", pd.Timestamp("2024-01-02") + pd.Timedelta(days=9 * i)
         days = 30 + (i * 7) % 20
-        cases.append(f"{cid},care,{day:%Y-%m-%d} 09:00,{day + pd.Timedelta(days=days):%Y-%m-%d} 16:00,baseline,"
-                     f"{'yes' if i % 3 else 'no'}")
-        for k, (act, w, h, f) in enumerate([("Contact", "W1", 0.5, "no"), ("Assess needs", "W2", 2, "yes"),
-                                            ("Refer on", "W3", 1, "no"), ("Assess needs", "W4", 2, "yes"),
-                                            ("Visit", "W5", 3, "yes")]):
+        cases.append(
+            f"{cid},care,{day:%Y-%m-%d} 09:00,{day + pd.Timedelta(days=days):%Y-%m-%d} 16:00,baseline,"
+            f"{'yes' if i % 3 else 'no'}"
+        )
+        for k, (act, w, h, f) in enumerate(
+            [
+                ("Contact", "W1", 0.5, "no"),
+                ("Assess needs", "W2", 2, "yes"),
+                ("Refer on", "W3", 1, "no"),
+                ("Assess needs", "W4", 2, "yes"),
+                ("Visit", "W5", 3, "yes"),
+            ]
+        ):
             events.append(f"{cid},care,{act},{day + pd.Timedelta(days=k * days / 5):%Y-%m-%d %H:%M},{w},{h},{f}")
     for i in range(n_experiment):
         cid, day = f"E{i:02d}", pd.Timestamp("2024-07-03") + pd.Timedelta(days=8 * i)
         days = 8 + (i * 5) % 9
         cases.append(f"{cid},care,{day:%Y-%m-%d} 09:00,{day + pd.Timedelta(days=days):%Y-%m-%d} 16:00,experiment,no")
-        for k, (act, w, h, f) in enumerate([("Contact", "T1", 0.5, "no"), ("Assess needs", "T1", 2, "yes"),
-                                            ("Visit", "T2", 3, "yes")]):
+        for k, (act, w, h, f) in enumerate(
+            [("Contact", "T1", 0.5, "no"), ("Assess needs", "T1", 2, "yes"), ("Visit", "T2", 3, "yes")]
+        ):
             events.append(f"{cid},care,{act},{day + pd.Timedelta(days=k * days / 3):%Y-%m-%d %H:%M},{w},{h},{f}")
     for i in range(4):
         events.append(f"W{i},waste,Collect,2024-03-0{i + 1} 10:00,C1,0.2,no")
         cases.append(f"W{i},waste,2024-03-0{i + 1} 08:00,2024-03-0{i + 1} 12:00,,")
     files["cases.csv"] = "\n".join(cases) + "\n" + extra_cases
     files["events.csv"] = "\n".join(events) + "\n"
-    rows = log_rows if log_rows is not None else [
-        "2024-07-08,care,Assess once with the citizen,One conversation is enough,Eligibility panel for every case,"
-        "Two weeks waiting and a second assessment,Head of Adult Social Care,open",
-        "2024-07-20,care,Skip the referral form,Referrals go nowhere,Eligibility panel for every case,"
-        "Repeat visits,Head of Adult Social Care,in hand",
-        "2024-08-01,care,Book visits ourselves,We can book in a day,Central booking team,A week's wait,"
-        "Director of Operations,changed",
-        "2024-08-05,care,\"<script>alert(1)</script> tried\",,,,,",
-    ]
-    files["learning_log.csv"] = ("date,service,what_we_tried,what_we_learned,system_condition,waste_caused,"
-                                 "who_can_change,status\n" + "\n".join(rows) + "\n")
+    rows = (
+        log_rows
+        if log_rows is not None
+        else [
+            "2024-07-08,care,Assess once with the citizen,One conversation is enough,Eligibility panel for every case,"
+            "Two weeks waiting and a second assessment,Head of Adult Social Care,open",
+            "2024-07-20,care,Skip the referral form,Referrals go nowhere,Eligibility panel for every case,"
+            "Repeat visits,Head of Adult Social Care,in hand",
+            "2024-08-01,care,Book visits ourselves,We can book in a day,Central booking team,A week's wait,"
+            "Director of Operations,changed",
+            '2024-08-05,care,"<script>alert(1)</script> tried",,,,,',
+        ]
+    )
+    files["learning_log.csv"] = (
+        "date,service,what_we_tried,what_we_learned,system_condition,waste_caused,"
+        "who_can_change,status\n" + "\n".join(rows) + "\n"
+    )
     return files
 
 
 def test_load_through_a_council_reports_and_saves(council_factory, tmp_path, monkeypatch):
-    extra = ("E00,care,2024-07-03 09:00,2024-07-15 16:00,baseline,no\n"   # E00 listed again, as baseline
-             "Q1,care,2024-05-01 09:00,2024-05-09 10:00,pilot,\n")        # unknown label, no events
+    extra = (
+        "E00,care,2024-07-03 09:00,2024-07-15 16:00,baseline,no\n"  # E00 listed again, as baseline
+        "Q1,care,2024-05-01 09:00,2024-05-09 10:00,pilot,\n"
+    )  # unknown label, no events
     council = council_factory(base=experiment_files(extra_cases=extra))
     out = tmp_path / "out"
     stage = report.start(council, "care", stage="experiment", output_dir=out)
@@ -518,8 +634,9 @@ def test_notebook_renders_with_and_without_an_experiment(council_factory, tmp_pa
     for service in ("care", "waste"):
         figures, shown = run_notebook("experiment", tmp_path / service, council_dir=str(council), service=service)
         nb = nbformat.read(tmp_path / service / "experiment.executed.ipynb", 4)
-        images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
-                      for o in c.get("outputs", []))
+        images = sum(
+            "image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+        )
         outputs[service] = (shown, images, figures)
     care, care_images, care_json = outputs["care"]
     assert "For the 10 cases the Care experiment team handled since 1 July 2024, end-to-end time fell" in care
@@ -528,8 +645,15 @@ def test_notebook_renders_with_and_without_an_experiment(council_factory, tmp_pa
     assert "&lt;script&gt;" in care and "<script>alert" not in care
     assert care_images >= 4
     assert care_json["experiment_cases"] == 10 and care_json["baseline_cases"] == 12
-    assert {m["id"] for m in care_json["measures"]} >= {"assessments", "people", "referrals", "total_hours",
-                                                         "face_to_face", "demand_returns", "end_to_end_days"}
+    assert {m["id"] for m in care_json["measures"]} >= {
+        "assessments",
+        "people",
+        "referrals",
+        "total_hours",
+        "face_to_face",
+        "demand_returns",
+        "end_to_end_days",
+    }
     waste, waste_images, waste_json = outputs["waste"]
     assert "No experiment set up for Waste collection" in waste and "council.yaml" in waste
     assert waste_images == 0 and "Summary for senior managers" not in waste
@@ -553,8 +677,16 @@ def _typed_cohorts(base: dict, exp: dict) -> pd.DataFrame:
     rows = []
     for cohort, spec in (("baseline", base), ("experiment", exp)):
         for t, (n, days, assessments) in spec.items():
-            rows += [{"case_id": f"{cohort[0]}{t}{i}", "cohort": cohort, "demand_type": t, "end_to_end_days": days,
-                      "n_assessment": assessments} for i in range(n)]
+            rows += [
+                {
+                    "case_id": f"{cohort[0]}{t}{i}",
+                    "cohort": cohort,
+                    "demand_type": t,
+                    "end_to_end_days": days,
+                    "n_assessment": assessments,
+                }
+                for i in range(n)
+            ]
     return pd.DataFrame(rows)
 
 
@@ -569,13 +701,16 @@ def test_demand_mix_is_tested_with_chi_square_and_the_warning_names_the_test():
     assert mix.p_value == pytest.approx(expected.pvalue) and mix.dof == 1 and mix.differs is True
     assert "chi-square test of independence" in mix.warning and "p < 0.001" in mix.warning
     figs = mix.figures()
-    assert figs["test"] == "chi-square test of independence" and figs["cases_with_type"] == {"baseline": 40,
-                                                                                            "experiment": 40}
+    assert figs["test"] == "chi-square test of independence" and figs["cases_with_type"] == {
+        "baseline": 40,
+        "experiment": 40,
+    }
     same = ex.demand_mix(_typed_cohorts({"A": (30, 20, 4), "B": (10, 2, 1)}, {"A": (28, 20, 4), "B": (11, 2, 1)}))
     assert same.differs is False and same.warning is None
     one_type = ex.demand_mix(_typed_cohorts({"A": (5, 1, 1)}, {"A": (5, 1, 1)}))
-    assert one_type.differs is None and "Too few demand types" in ex.mix_words(one_type.__class__(
-        one_type.table, one_type.typed, "cases.csv"))
+    assert one_type.differs is None and "Too few demand types" in ex.mix_words(
+        one_type.__class__(one_type.table, one_type.typed, "cases.csv")
+    )
 
 
 def test_per_demand_type_compares_like_for_like():
@@ -608,10 +743,15 @@ def test_load_gives_each_case_the_demand_type_of_its_first_linked_contact(counci
     data = ex.load(stage, resamples=100)
     assert data.mix.source == "linked contacts"
     assert data.mix.table[["demand_type", "baseline", "experiment"]].values.tolist() == [
-        ["equipment", 3, 8], ["help at home", 9, 2]]  # 11 cases each: alphabetical
+        ["equipment", 3, 8],
+        ["help at home", 9, 2],
+    ]  # 11 cases each: alphabetical
     figs = ex.figures(data)
     assert figs["mix_differs"] is data.mix.differs and figs["demand_mix"]["types"][1] == {
-        "demand_type": "help at home", "baseline": 9, "experiment": 2}
+        "demand_type": "help at home",
+        "baseline": 9,
+        "experiment": 2,
+    }
     shown = []
     monkeypatch.setattr(report, "_display", shown.append)
     sections.show_demand_mix(data)
@@ -630,14 +770,20 @@ def test_end_to_end_is_kaplan_meier_per_cohort_with_open_cases_beside():
     """Baseline: finished at 2, 4, 6, 8 days and 2 open (10, 12 days so far): S = 5/6, 4/6, 3/6 at 2, 4, 6 days,
     so the median is 6 days. Experiment: finished at 1 and 3 days, 3 open at 5 days: S = 4/5, 3/5, then only open
     cases: the median is not reached, "more than 5 days". No change can be computed, and none is invented."""
-    from systemic_lib.contract import empty_frame
+    from systemic_lib.data.contract import empty_frame
 
     durations = [2, 4, 6, 8, 10, 12, 1, 3, 5, 5, 5]
     is_open = [False] * 4 + [True] * 2 + [False] * 2 + [True] * 3
-    frame = pd.DataFrame({"case_id": [f"C{i}" for i in range(11)], "cohort": ["baseline"] * 6 + ["experiment"] * 5,
-                          "end_to_end_duration": durations, "end_to_end_open": is_open,
-                          "end_to_end_days": [np.nan if o else d for d, o in zip(durations, is_open)],
-                          "included": True})
+    frame = pd.DataFrame(
+        {
+            "case_id": [f"C{i}" for i in range(11)],
+            "cohort": ["baseline"] * 6 + ["experiment"] * 5,
+            "end_to_end_duration": durations,
+            "end_to_end_open": is_open,
+            "end_to_end_days": [np.nan if o else d for d, o in zip(durations, is_open)],
+            "included": True,
+        }
+    )
     comparison = ex.compare(frame, measures=["end_to_end_days"], resamples=50)
     r = _row(comparison, "end_to_end_days")
     assert r["baseline"] == 6 and np.isnan(r["experiment"]) and np.isnan(r["change"])
@@ -650,8 +796,18 @@ def test_end_to_end_is_kaplan_meier_per_cohort_with_open_cases_beside():
     assert table.loc["End-to-end time", "Experiment"] == "more than 5 (3 open)"
     assert table.loc["End-to-end time", "Change"] == words.MISSING
     cohorts = ex.Cohorts(frame.assign(reason=None), [], pd.Timestamp("2024-01-01"))
-    data = ex.ExperimentData("care", "Care", "Care team", pd.Timestamp("2024-01-01"), "", cohorts, comparison,
-                             empty_frame("learning_log"), [], (None, None))
+    data = ex.ExperimentData(
+        "care",
+        "Care",
+        "Care team",
+        pd.Timestamp("2024-01-01"),
+        "",
+        cohorts,
+        comparison,
+        empty_frame("learning_log"),
+        [],
+        (None, None),
+    )
     m = ex.figures(data)["measures"][0]
     assert (m["open_baseline"], m["open_experiment"], m["at_least"]) == (2, 3, {"experiment": 5.0})
     assert m["baseline"] == 6 and m["experiment"] is None
@@ -660,9 +816,8 @@ def test_end_to_end_is_kaplan_meier_per_cohort_with_open_cases_beside():
     assert ex.km_median(d, done) == endtoend.survival(d, done).median == 6
 
 
-def test_the_log_reads_its_conditions_through_their_ids_and_an_old_log_renders_as_before(council_factory,
-                                                                                         tmp_path):
-    from systemic_lib import conditions as sc
+def test_the_log_reads_its_conditions_through_their_ids_and_an_old_log_renders_as_before(council_factory, tmp_path):
+    from systemic_lib.data import conditions as sc
 
     def figures_of(council):
         stage = report.start(council, "care", stage="experiment", output_dir=tmp_path / council.name)
@@ -679,22 +834,29 @@ def test_the_log_reads_its_conditions_through_their_ids_and_an_old_log_renders_a
     after, _ = figures_of(old)
     assert after == before
     # a log that links to system_conditions rows reads the condition's words from there, escaped on the page
-    files = experiment_files(log_rows=[
-        "2024-07-08,care,Assess once,,,Two weeks waiting,Head of Adult Social Care,open,SC-002",
-        "2024-07-20,care,Skip the form,,,Repeat visits,Head of Adult Social Care,in hand,SC-002",
-        "2024-08-01,care,Book visits ourselves,,,A week's wait,Director of Operations,open,SC-404",
-        "2024-08-02,care,Book again,,Central booking team,A week's wait,Director of Operations,open,"])
+    files = experiment_files(
+        log_rows=[
+            "2024-07-08,care,Assess once,,,Two weeks waiting,Head of Adult Social Care,open,SC-002",
+            "2024-07-20,care,Skip the form,,,Repeat visits,Head of Adult Social Care,in hand,SC-002",
+            "2024-08-01,care,Book visits ourselves,,,A week's wait,Director of Operations,open,SC-404",
+            "2024-08-02,care,Book again,,Central booking team,A week's wait,Director of Operations,open,",
+        ]
+    )
     files["learning_log.csv"] = files["learning_log.csv"].replace(",status\n", ",status,condition_id\n")
     files["system_conditions.csv"] = (
         "id,service,raised_at,raised_in,waste_seen,system_condition,status\n"
         "SC-001,care,2024-06-01,flow,Waiting,Something else,open\n"
-        "SC-002,care,2024-06-01,experiment,Two weeks waiting,<b>Eligibility</b> panel for every case,open\n")
+        "SC-002,care,2024-06-01,experiment,Two weeks waiting,<b>Eligibility</b> panel for every case,open\n"
+    )
     linked = council_factory("linked", base=files)
     got, data = figures_of(linked)
     assert got["system_conditions_to_act_on"] == ["Central booking team", "<b>Eligibility</b> panel for every case"]
     assert data.learning_log["system_condition"].fillna("-").tolist() == [
-        "<b>Eligibility</b> panel for every case", "<b>Eligibility</b> panel for every case", "-",
-        "Central booking team"]  # SC-404 is not in the table: the entry keeps its own (blank) words
+        "<b>Eligibility</b> panel for every case",
+        "<b>Eligibility</b> panel for every case",
+        "-",
+        "Central booking team",
+    ]  # SC-404 is not in the table: the entry keeps its own (blank) words
     assert any("SC-404" in p.message and p.column == "condition_id" for p in data.problems)
     html = sections.summary_html(data)
     assert "&lt;b&gt;Eligibility&lt;/b&gt; panel" in html and "<b>Eligibility" not in html

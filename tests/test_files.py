@@ -5,7 +5,7 @@ import os
 import pandas as pd
 import pytest
 
-from systemic_lib.files import atomic_write_json, atomic_write_text, spreadsheet_safe, write_table_atomic
+from systemic_lib.data.files import atomic_write_json, atomic_write_text, spreadsheet_safe, write_table_atomic
 
 
 def test_atomic_write_replaces_and_keeps_previous(tmp_path):
@@ -31,12 +31,28 @@ def test_a_crash_mid_write_leaves_the_file_intact(tmp_path, monkeypatch):
 
 
 def test_spreadsheet_safe_defuses_formulas_only():
-    frame = pd.DataFrame({"verbatim": ["=HYPERLINK(\"http://x\")", "+44 7700", "-1+cmd|' /C calc'!A0", "@SUM(A1)",
-                                       "fine", None, "-71.0587"],
-                          "n": [1, 2, 3, 4, 5, 6, 7]})
+    frame = pd.DataFrame(
+        {
+            "verbatim": [
+                '=HYPERLINK("http://x")',
+                "+44 7700",
+                "-1+cmd|' /C calc'!A0",
+                "@SUM(A1)",
+                "fine",
+                None,
+                "-71.0587",
+            ],
+            "n": [1, 2, 3, 4, 5, 6, 7],
+        }
+    )
     safe = spreadsheet_safe(frame)
-    assert safe["verbatim"].tolist()[:5] == ["'=HYPERLINK(\"http://x\")", "'+44 7700", "'-1+cmd|' /C calc'!A0",
-                                             "'@SUM(A1)", "fine"]
+    assert safe["verbatim"].tolist()[:5] == [
+        '\'=HYPERLINK("http://x")',
+        "'+44 7700",
+        "'-1+cmd|' /C calc'!A0",
+        "'@SUM(A1)",
+        "fine",
+    ]
     assert safe["verbatim"].iloc[6] == "-71.0587"  # a plain number stays a number
     assert pd.isna(safe["verbatim"].iloc[5])
     assert safe["n"].tolist() == [1, 2, 3, 4, 5, 6, 7]
@@ -71,7 +87,7 @@ def test_new_files_get_ordinary_permissions_and_replacements_keep_theirs(tmp_pat
 def _append_lines(path, who, n):
     import time
 
-    from systemic_lib.files import locked
+    from systemic_lib.data.files import locked
 
     for i in range(n):
         with locked(path):
@@ -103,8 +119,9 @@ def test_xlsx_text_cells_are_written_as_text_never_formulas(tmp_path):
     """Item 1: formula-like text comes back as the same text, not as a live formula read back blank."""
     from openpyxl import load_workbook
 
-    frame = pd.DataFrame({"verbatim": [FORMULA, "+44 7700", "-1+2", "@SUM(A1)", "plain", None],
-                          "n": ["1", "2", "3", "4", "5", "6"]})
+    frame = pd.DataFrame(
+        {"verbatim": [FORMULA, "+44 7700", "-1+2", "@SUM(A1)", "plain", None], "n": ["1", "2", "3", "4", "5", "6"]}
+    )
     path = write_table_atomic(frame, tmp_path / "demand.xlsx")
     back = pd.read_excel(path, sheet_name="demand", dtype=str, keep_default_na=False)
     assert back["verbatim"].tolist() == [FORMULA, "+44 7700", "-1+2", "@SUM(A1)", "plain", ""]
@@ -125,8 +142,8 @@ def test_saving_into_a_capture_template_keeps_its_sheets_validations_and_comment
     """Item 3: one save into the template demand.xlsx keeps the about sheet, drop-down lists and header notes."""
     from openpyxl import load_workbook
 
-    from systemic_lib.capture import workbook_bytes
-    from systemic_lib.contract import TABLES
+    from systemic_lib.data.capture import workbook_bytes
+    from systemic_lib.data.contract import TABLES
 
     path = tmp_path / "demand.xlsx"
     path.write_bytes(workbook_bytes(TABLES["demand"]))

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from systemic_lib import flow
+from systemic_lib.analysis import flow
 from systemic_lib.config import SHARED_REAL_DATA
 
 T = pd.Timestamp
@@ -13,21 +13,35 @@ T = pd.Timestamp
 def small_log():
     # Case A: Ask(w1) -> Check(w2) -> Ask(no worker, team t2) -> Fix(w3, t1); row 6 is out of file order.
     # Case B: Ask(w1) -> Fix(w1).
-    return pd.DataFrame({
-        "case_id": ["A", "A", "A", "B", "B", "A"],
-        "service": ["s"] * 6,
-        "activity": ["Ask", "Check", "Ask", "Ask", "Fix", "Fix"],
-        "timestamp": [T("2024-01-01 09:00"), T("2024-01-02 09:00"), T("2024-01-03 09:00"), T("2024-01-01 00:00"),
-                      T("2024-01-05 00:00"), T("2024-01-04 09:00")],
-        "worker": ["w1", "w2", None, "w1", "w1", "w3"],
-        "team": ["t1", "t2", "t2", "t1", "t1", "t1"],
-        "hours": [1, 0.5, None, 2, 1, 1],
-        "face_to_face": pd.array([True, False, None, False, True, False], dtype="boolean"),
-    })
+    return pd.DataFrame(
+        {
+            "case_id": ["A", "A", "A", "B", "B", "A"],
+            "service": ["s"] * 6,
+            "activity": ["Ask", "Check", "Ask", "Ask", "Fix", "Fix"],
+            "timestamp": [
+                T("2024-01-01 09:00"),
+                T("2024-01-02 09:00"),
+                T("2024-01-03 09:00"),
+                T("2024-01-01 00:00"),
+                T("2024-01-05 00:00"),
+                T("2024-01-04 09:00"),
+            ],
+            "worker": ["w1", "w2", None, "w1", "w1", "w3"],
+            "team": ["t1", "t2", "t2", "t1", "t1", "t1"],
+            "hours": [1, 0.5, None, 2, 1, 1],
+            "face_to_face": pd.array([True, False, None, False, True, False], dtype="boolean"),
+        }
+    )
 
 
-CATALOGUE = pd.DataFrame({"service": ["s"] * 3, "activity": ["Ask", "Check", "Fix"],
-                          "step_type": ["value", "waste", "value"], "category": ["contact", "check", "delivery"]})
+CATALOGUE = pd.DataFrame(
+    {
+        "service": ["s"] * 3,
+        "activity": ["Ask", "Check", "Fix"],
+        "step_type": ["value", "waste", "value"],
+        "category": ["contact", "check", "delivery"],
+    }
+)
 #: The same catalogue with Fix marked as the step that meets the need: without cases.csv, what ends a case.
 CLOSING = CATALOGUE.assign(closes_case=[False, False, True])
 
@@ -76,13 +90,23 @@ def test_summary_and_paths_hand_computed():
 
 def test_bad_input_is_counted_not_dropped_silently():
     ev = small_log()
-    bad = pd.DataFrame({"case_id": [None, "C", "A", "D"], "service": ["s"] * 4,
-                        "activity": ["Ask", "Ask", "Ask", "Mystery"],
-                        "timestamp": [T("2024-01-01"), pd.NaT, T("2024-01-01 09:00"), T("2024-02-01")],
-                        "worker": [None, None, "w1", None], "team": [None, None, "t1", None], "hours": [None, None, 1, None],
-                        "face_to_face": pd.array([None, None, True, None], dtype="boolean")})
-    log = flow.FlowLog(pd.concat([ev, bad], ignore_index=True), catalogue=CATALOGUE,
-                       cases=pd.DataFrame({"case_id": ["A", "B", "D"], "closed_at": [T("2024-01-04"), T("2024-01-05"), pd.NaT]}))
+    bad = pd.DataFrame(
+        {
+            "case_id": [None, "C", "A", "D"],
+            "service": ["s"] * 4,
+            "activity": ["Ask", "Ask", "Ask", "Mystery"],
+            "timestamp": [T("2024-01-01"), pd.NaT, T("2024-01-01 09:00"), T("2024-02-01")],
+            "worker": [None, None, "w1", None],
+            "team": [None, None, "t1", None],
+            "hours": [None, None, 1, None],
+            "face_to_face": pd.array([None, None, True, None], dtype="boolean"),
+        }
+    )
+    log = flow.FlowLog(
+        pd.concat([ev, bad], ignore_index=True),
+        catalogue=CATALOGUE,
+        cases=pd.DataFrame({"case_id": ["A", "B", "D"], "closed_at": [T("2024-01-04"), T("2024-01-05"), pd.NaT]}),
+    )
     p = log.problems
     assert (p.no_case_id, p.no_timestamp, p.duplicates, p.single_event_cases, p.open_cases) == (1, 1, 1, 1, 1)
     assert p.first_row["Events with no case id"] == 8 and p.first_row["Events with no date/time"] == 9
@@ -95,8 +119,14 @@ def test_bad_input_is_counted_not_dropped_silently():
 
 
 def test_mixed_time_zones_become_local_dates():
-    ev = pd.DataFrame({"case_id": ["A", "A", "B"], "service": "s", "activity": ["x", "y", "x"],
-                       "timestamp": ["2024-06-01T00:00:00+02:00", "2024-06-03 10:00", "2024-12-01T00:00:00+01:00"]})
+    ev = pd.DataFrame(
+        {
+            "case_id": ["A", "A", "B"],
+            "service": "s",
+            "activity": ["x", "y", "x"],
+            "timestamp": ["2024-06-01T00:00:00+02:00", "2024-06-03 10:00", "2024-12-01T00:00:00+01:00"],
+        }
+    )
     log = flow.FlowLog(ev, local_zone="Europe/Amsterdam")
     assert log.problems.zone_converted == 2
     ct = log.case_table.set_index("case_id")
@@ -111,8 +141,13 @@ def test_missing_required_column_names_the_file():
 def test_variants_hash_matches_exact_grouping():
     rng = np.random.default_rng(3)
     n = 20_000
-    ev = pd.DataFrame({"case_id": rng.integers(0, 3000, n).astype(str), "activity": rng.choice(list("abcd"), n),
-                       "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s")})
+    ev = pd.DataFrame(
+        {
+            "case_id": rng.integers(0, 3000, n).astype(str),
+            "activity": rng.choice(list("abcd"), n),
+            "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s"),
+        }
+    )
     log = flow.FlowLog(ev)
     srt = ev.sort_values(["case_id", "timestamp"], kind="stable")
     exact = srt.groupby("case_id")["activity"].agg(" → ".join).value_counts()
@@ -134,8 +169,14 @@ def receipt():
 
 def test_receipt_equals_pm4py(receipt):
     pm4py, log = receipt
-    ev = pd.DataFrame({"case_id": log["case:concept:name"], "activity": log["concept:name"],
-                       "timestamp": log["time:timestamp"], "worker": log["org:resource"]})
+    ev = pd.DataFrame(
+        {
+            "case_id": log["case:concept:name"],
+            "activity": log["concept:name"],
+            "timestamp": log["time:timestamp"],
+            "worker": log["org:resource"],
+        }
+    )
     ours = flow.FlowLog(ev, local_zone="Europe/Amsterdam")
     assert ours.n_cases == log["case:concept:name"].nunique() == 1434
     assert ours.n_events == len(log) == 8577
@@ -157,25 +198,53 @@ def test_summary_says_when_almost_every_case_has_its_own_path():
     rows = []
     for i in range(30):  # 30 cases, 25 different paths (cases 0-5 share one)
         steps = ["Ask", "Decide"] if i < 6 else ["Ask"] + [f"Step {i}"] + ["Decide"]
-        rows += [{"case_id": f"C{i:02d}", "activity": a, "timestamp": T("2024-01-01") + pd.Timedelta(days=k)}
-                 for k, a in enumerate(steps)]
+        rows += [
+            {"case_id": f"C{i:02d}", "activity": a, "timestamp": T("2024-01-01") + pd.Timedelta(days=k)}
+            for k, a in enumerate(steps)
+        ]
     log = flow.FlowLog(pd.DataFrame(rows))
     assert log.n_variants == 25
     text = " ".join(flow.summary_sentences(log))
-    assert ("Almost every case took a path of its own (25 different paths for 30 cases; the most common was taken "
-            "by 6)") in text
-    shared = pd.DataFrame([{"case_id": f"C{i:02d}", "activity": a, "timestamp": T("2024-01-01") + pd.Timedelta(days=k)}
-                           for i in range(30) for k, a in enumerate(["Ask", "Step 1" if i % 2 else "Step 2", "Decide"])])
+    assert (
+        "Almost every case took a path of its own (25 different paths for 30 cases; the most common was taken by 6)"
+    ) in text
+    shared = pd.DataFrame(
+        [
+            {"case_id": f"C{i:02d}", "activity": a, "timestamp": T("2024-01-01") + pd.Timedelta(days=k)}
+            for i in range(30)
+            for k, a in enumerate(["Ask", "Step 1" if i % 2 else "Step 2", "Decide"])
+        ]
+    )
     assert "path of its own" not in " ".join(flow.summary_sentences(flow.FlowLog(shared)))  # 30 cases, 2 paths
 
 
 def test_short_cases_are_told_in_hours_everywhere():
     """The receipt log: a median of 0.9 hours must not read '0.0 days or less' in the sentence under the headline."""
-    rows = pd.DataFrame({"case_id": ["A", "A", "B", "B", "C", "C"], "activity": ["Ask", "Fix"] * 3,
-                         "timestamp": [T("2024-01-01 09:00"), T("2024-01-01 09:30"), T("2024-01-02 09:00"),
-                                       T("2024-01-02 10:00"), T("2024-01-03 09:00"), T("2024-01-13 09:00")]})
-    log = flow.FlowLog(rows, catalogue=pd.DataFrame({"activity": ["Ask", "Fix"], "step_type": "value",
-                                                     "category": ["contact", "delivery"], "closes_case": [False, True]}))
+    rows = pd.DataFrame(
+        {
+            "case_id": ["A", "A", "B", "B", "C", "C"],
+            "activity": ["Ask", "Fix"] * 3,
+            "timestamp": [
+                T("2024-01-01 09:00"),
+                T("2024-01-01 09:30"),
+                T("2024-01-02 09:00"),
+                T("2024-01-02 10:00"),
+                T("2024-01-03 09:00"),
+                T("2024-01-13 09:00"),
+            ],
+        }
+    )
+    log = flow.FlowLog(
+        rows,
+        catalogue=pd.DataFrame(
+            {
+                "activity": ["Ask", "Fix"],
+                "step_type": "value",
+                "category": ["contact", "delivery"],
+                "closes_case": [False, True],
+            }
+        ),
+    )
     assert flow.headline(log).startswith("Cases took a median 1.0 hours end to end")
     text = " ".join(flow.summary_sentences(log))
     assert "Half the 3 finished cases took 1.0 hours or less" in text
@@ -186,9 +255,11 @@ def test_a_cases_export_with_no_steps_still_gives_end_to_end_time(council_factor
     gives the end-to-end time of the cases by the one definition. K1-K3 closed after 2, 4, 6 days; K4 open, censored
     at the service's last date in the council's tables (18 Jan): Kaplan-Meier median 4 days, 85th percentile not
     reached (more than 14 days)."""
-    cases = ("case_id,service,opened_at,closed_at\n"
-             "K1,housing-repairs,2024-01-01 09:00,2024-01-03 09:00\nK2,housing-repairs,2024-01-02 09:00,2024-01-06 09:00\n"
-             "K3,housing-repairs,2024-01-03 09:00,2024-01-09 09:00\nK4,housing-repairs,2024-01-04 09:00,\n")
+    cases = (
+        "case_id,service,opened_at,closed_at\n"
+        "K1,housing-repairs,2024-01-01 09:00,2024-01-03 09:00\nK2,housing-repairs,2024-01-02 09:00,2024-01-06 09:00\n"
+        "K3,housing-repairs,2024-01-03 09:00,2024-01-09 09:00\nK4,housing-repairs,2024-01-04 09:00,\n"
+    )
     path = council_factory("casesonly", cases=cases, events=None)
     figures, html = run_stage_notebook("flow", council_dir=str(path), service="housing-repairs")
     e2e = figures["end_to_end"]

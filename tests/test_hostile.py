@@ -10,10 +10,11 @@ import io
 
 import pandas as pd
 import pytest
-from conftest import TESTSHIRE
 
-from systemic_lib.batch import run_batch
-from systemic_lib.contract import TABLES
+from systemic_lib.data.contract import TABLES
+from systemic_lib.run.batch import run_batch
+
+from conftest import TESTSHIRE
 
 PERSONAL = {
     "phone": "07700 900461",
@@ -26,15 +27,19 @@ PERSONAL = {
     "postcode": "SW1A 2AA",
     "NHS number": "943 476 5919",
 }
-SAID = ("ring 07700 900461 or leak.person@example.org, NI QQ 12 34 56 C or QQ654321C, born 14/02/1961, "
-        "sort code 20-45-77 account 41234567, at SW1A 2AA, NHS 943 476 5919")
+SAID = (
+    "ring 07700 900461 or leak.person@example.org, NI QQ 12 34 56 C or QQ654321C, born 14/02/1961, "
+    "sort code 20-45-77 account 41234567, at SW1A 2AA, NHS 943 476 5919"
+)
 PAYLOADS = ('<script>alert("x")</script>', "<img src=x onerror=alert(1)>")
 HOSTILE = f" {SAID} {PAYLOADS[0]} {PAYLOADS[1]}"
 
 
-LOG = ("date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status\n"
-       "2024-01-15,housing-repairs,Diagnose on the first call,Most visits need no inspection,Pre-inspection rule,"
-       "A second visit,Head of Repairs,open\n")
+LOG = (
+    "date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status\n"
+    "2024-01-15,housing-repairs,Diagnose on the first call,Most visits need no inspection,Pre-inspection rule,"
+    "A second visit,Head of Repairs,open\n"
+)
 
 
 def _hostile(table: str, text: str) -> str:
@@ -48,8 +53,11 @@ def _hostile(table: str, text: str) -> str:
 @pytest.mark.slow
 def test_a_hostile_council_leaks_nothing_and_every_payload_is_escaped(council_factory, tmp_path):
     tables = {**TESTSHIRE, "learning_log.csv": LOG}
-    files = {name.removesuffix(".csv"): _hostile(name.removesuffix(".csv"), text)
-             for name, text in tables.items() if name.endswith(".csv") and name != "rules.csv"}
+    files = {
+        name.removesuffix(".csv"): _hostile(name.removesuffix(".csv"), text)
+        for name, text in tables.items()
+        if name.endswith(".csv") and name != "rules.csv"
+    }
     assert "learning_log" in files and "activities" in files
     folder = council_factory("hostile", **files)
     out = tmp_path / "reports"

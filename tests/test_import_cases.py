@@ -8,13 +8,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import edit_rows, runs_after_a_save
-from systemic_lib.contract import ERROR
-from systemic_lib.council import load_council, validate_council
+from systemic_lib.data.contract import ERROR
+from systemic_lib.data.council import load_council, validate_council
+from systemic_lib.data.importers import import_group
+from systemic_lib.data.importers.cases import cases_command, import_cases, load_mapping
+from systemic_lib.data.importers.demand import import_demand
 from systemic_lib.errors import ImportMappingError
-from systemic_lib.importers import import_group
-from systemic_lib.importers.cases import cases_command, import_cases, load_mapping
-from systemic_lib.importers.demand import import_demand
+
+from conftest import edit_rows, runs_after_a_save
 
 # One row per reject reason, plus the cases that go in (1, 2, 9, 12): the row number is the spreadsheet's (header 1).
 SOURCE = textwrap.dedent("""\
@@ -57,15 +58,24 @@ def test_rows_balance_and_every_rejection_has_its_reason(tmp_path, source):
     assert reasons["6"] == "OPEN_DT '13/45/2015 10:00:00 AM' is not a date written MM/DD/YYYY hh:mm:ss AM/PM"
     assert reasons["7"] == "CLOSED_DT 'yesterday' is not a date written MM/DD/YYYY hh:mm:ss AM/PM"
     assert reasons["8"].startswith("CASE_STATUS 'Closed' but CLOSED_DT is blank: a closed case needs the date")
-    assert reasons["9"] == ("CLOSED_DT '01/06/2015 10:00:00 AM' is before OPEN_DT '01/07/2015 10:00:00 AM': fix one of "
-                            "the two dates in the export")
+    assert reasons["9"] == (
+        "CLOSED_DT '01/06/2015 10:00:00 AM' is before OPEN_DT '01/07/2015 10:00:00 AM': fix one of "
+        "the two dates in the export"
+    )
     assert reasons["11"] == "CASE_ENQUIRY_ID '1' appears again (first at source row 2)"
     assert reasons["12"].startswith("CASE_STATUS 'Pending' is neither an open nor a closed status in the mapping")
     assert reasons["14"].startswith("SUBJECT is blank: every case needs its service")
     assert r["rejected_by_reason"] == {
-        "raised by city staff, not a contact from a citizen": 1, "no case id": 1, "no service": 1,
-        "opened time cannot be read": 1, "closed time cannot be read": 1, "status not known": 1,
-        "closed with no close date": 1, "closed before opened": 1, "case id repeated": 1}
+        "raised by city staff, not a contact from a citizen": 1,
+        "no case id": 1,
+        "no service": 1,
+        "opened time cannot be read": 1,
+        "closed time cannot be read": 1,
+        "status not known": 1,
+        "closed with no close date": 1,
+        "closed before opened": 1,
+        "case id repeated": 1,
+    }
     council = load_council(folder)  # council.yaml written from the data, the cases valid under the contract
     assert list(council.services) == ["public-works", "parks"]
     assert not [p for p in validate_council(folder) if p.severity == ERROR]
@@ -87,8 +97,11 @@ def test_open_cases_stay_open_and_closed_ones_keep_their_times(tmp_path, source)
 def test_without_a_status_column_a_blank_close_date_means_open(tmp_path):
     src = tmp_path / "x.csv"
     src.write_text("ref,team,start,end\nA,Repairs,2024-03-04 09:00,2024-03-06 10:00\nB,Repairs,2024-03-05 09:00,\n")
-    r = import_cases(src, tmp_path / "c", mapping={"columns": {"case_id": "ref", "service": "team",
-                                                               "opened_at": "start", "closed_at": "end"}})
+    r = import_cases(
+        src,
+        tmp_path / "c",
+        mapping={"columns": {"case_id": "ref", "service": "team", "opened_at": "start", "closed_at": "end"}},
+    )
     council = load_council(tmp_path / "c")  # council.yaml written from the cases, with end-to-end time to chart
     c = council.table("cases").set_index("case_id")
     assert pd.isna(c.loc["B", "closed_at"]) and c.loc["A", "closed_at"] == pd.Timestamp("2024-03-06 10:00")
@@ -100,8 +113,11 @@ def test_without_a_status_column_a_blank_close_date_means_open(tmp_path):
 def _one(tmp_path, rows: str, **mapping):
     src = tmp_path / "z.csv"
     src.write_text("id,opened,closed\n" + rows)
-    spec = {"columns": {"case_id": "id", "opened_at": "opened", "closed_at": "closed"},
-            "service": {"value": "repairs"}, **mapping}
+    spec = {
+        "columns": {"case_id": "id", "opened_at": "opened", "closed_at": "closed"},
+        "service": {"value": "repairs"},
+        **mapping,
+    }
     r = import_cases(src, tmp_path / "z", mapping=spec, replace=True)
     return r, pd.read_csv(tmp_path / "z" / "cases.csv", dtype=str, keep_default_na=False).set_index("case_id")
 
@@ -144,8 +160,10 @@ def test_the_team_s_columns_cannot_be_read_from_an_export(tmp_path):
 
 
 def test_a_missing_source_column_is_named_with_the_fix(tmp_path, source):
-    result = CliRunner().invoke(cases_command, [str(source), "--council", str(tmp_path / "c"), "--mapping",
-                                                "boston311_cases", "--map", "opened_at=OPEN"])
+    result = CliRunner().invoke(
+        cases_command,
+        [str(source), "--council", str(tmp_path / "c"), "--mapping", "boston311_cases", "--map", "opened_at=OPEN"],
+    )
     assert result.exit_code != 0
     assert "export.csv: the mapping reads opened_at from column 'OPEN'" in result.output
     assert "similar: OPEN_DT" in result.output and "--map opened_at=<column>" in result.output
@@ -165,12 +183,16 @@ def test_cli_summary_and_the_import_group(tmp_path, source):
 def test_services_not_in_council_yaml_are_rejected_when_it_exists(tmp_path, source):
     folder = tmp_path / "b"
     folder.mkdir()
-    (folder / "council.yaml").write_text(yaml.safe_dump({"name": "B", "services": [
-        {"id": "public-works", "name": "Public Works", "purpose": "Fix the street"}]}))
+    (folder / "council.yaml").write_text(
+        yaml.safe_dump(
+            {"name": "B", "services": [{"id": "public-works", "name": "Public Works", "purpose": "Fix the street"}]}
+        )
+    )
     r = import_cases(source, folder, mapping="boston311_cases")
     assert r["rejected_by_reason"]["service not in council.yaml"] == 2  # cases 9 and 12, parks
-    assert _reasons(folder)["10"].startswith("service 'parks' (SUBJECT 'Parks & Recreation Department') is not in "
-                                             "council.yaml: add it there")
+    assert _reasons(folder)["10"].startswith(
+        "service 'parks' (SUBJECT 'Parks & Recreation Department') is not in council.yaml: add it there"
+    )
     assert r["rows_in"] == r["written"] + r["rejected"] and r["written"] == 2
 
 
@@ -182,7 +204,7 @@ def test_formula_like_text_stays_text_and_is_defused_in_the_rejected_file(tmp_pa
     c = load_council(tmp_path / "c").table("cases").set_index("case_id")
     assert c.loc["12", "demand_type"] == '=HYPERLINK("http://x","click")'  # the council's own file: text as text
     rejected = pd.read_csv(tmp_path / "c" / "cases.rejected.csv", dtype=str, keep_default_na=False)
-    assert rejected.set_index("source_row").loc["14", "TYPE"] == "'=HYPERLINK(\"http://x\",\"click\")"
+    assert rejected.set_index("source_row").loc["14", "TYPE"] == '\'=HYPERLINK("http://x","click")'
 
 
 # ------------------------------------------------------------------ re-import, lock, atomic write
@@ -198,14 +220,20 @@ def test_reimport_keeps_the_team_s_judgements_and_replace_discards_them(tmp_path
     _team(folder, "1", cohort="baseline", wanted_by="2015-01-06")
     newer = tmp_path / "newer.csv"  # case 12 gone, case 20 new, case 2 now closed
     lines = [line for line in SOURCE.splitlines() if not line.startswith("12,")]
-    lines = [line.replace("2,01/05/2015 01:30:00 PM,,Open", "2,01/05/2015 01:30:00 PM,01/20/2015 09:00:00 AM,Closed")
-             for line in lines]
-    newer.write_text("\n".join(lines) + "\n20,01/10/2015 10:00:00 AM,,Open,Public Works Department,Sign Repair,"
-                     "Self Service\n")
+    lines = [
+        line.replace("2,01/05/2015 01:30:00 PM,,Open", "2,01/05/2015 01:30:00 PM,01/20/2015 09:00:00 AM,Closed")
+        for line in lines
+    ]
+    newer.write_text(
+        "\n".join(lines) + "\n20,01/10/2015 10:00:00 AM,,Open,Public Works Department,Sign Repair,Self Service\n"
+    )
     r = import_cases(newer, folder, mapping="boston311_cases")
     c = load_council(folder).table("cases").set_index("case_id")
-    assert (c.loc["2", "cohort"], c.loc["2", "demand_returns"], c.loc["2", "notes"]) == ("experiment", False,
-                                                                                          "new team took it")
+    assert (c.loc["2", "cohort"], c.loc["2", "demand_returns"], c.loc["2", "notes"]) == (
+        "experiment",
+        False,
+        "new team took it",
+    )
     assert c.loc["2", "closed_at"] == pd.Timestamp("2015-01-20 09:00")  # the source's facts are refreshed
     assert c.loc["1", "cohort"] == "baseline" and c.loc["1", "wanted_by"] == pd.Timestamp("2015-01-06")
     assert "12" not in c.index and "20" in c.index
@@ -220,8 +248,11 @@ def test_reimport_keeps_the_team_s_judgements_and_replace_discards_them(tmp_path
 def test_import_waits_for_a_save_in_progress_and_keeps_the_previous_file(tmp_path, source):
     folder = tmp_path / "b"
     import_cases(source, folder, mapping="boston311_cases")
-    runs_after_a_save(folder / "cases.csv", lambda: import_cases(source, folder, mapping="boston311_cases"),
-                      lambda: _team(folder, "1", cohort="experiment"))
+    runs_after_a_save(
+        folder / "cases.csv",
+        lambda: import_cases(source, folder, mapping="boston311_cases"),
+        lambda: _team(folder, "1", cohort="experiment"),
+    )
     assert load_council(folder).table("cases").set_index("case_id").loc["1", "cohort"] == "experiment"
     assert (folder / "cases.csv.prev").exists()  # the write replaced the file whole, the previous kept
     assert not [p for p in folder.iterdir() if p.name.startswith(".cases.csv.") and not p.name.endswith(".lock")]
@@ -260,8 +291,10 @@ def test_the_real_boston_export_balances_with_counts_computed_from_the_raw_file(
     assert r["rows_in"] == len(raw) == 121_145
     assert r["rows_in"] == r["written"] + r["rejected"]
     assert r["written"] == len(expected) == 93_488
-    assert r["rejected_by_reason"] == {"raised by city staff, not a contact from a citizen": int(staff.sum()),
-                                       "closed before opened": int(backwards.sum())}
+    assert r["rejected_by_reason"] == {
+        "raised by city staff, not a contact from a citizen": int(staff.sum()),
+        "closed before opened": int(backwards.sum()),
+    }
     assert r["open"] == int(expected["CASE_STATUS"].eq("Open").sum()) == int(expected["CLOSED_DT"].eq("").sum())
     cases = load_council(tmp_path / "b").table("cases").set_index("case_id")
     still_open = expected.loc[expected["CASE_STATUS"].eq("Open"), "CASE_ENQUIRY_ID"]
@@ -304,10 +337,20 @@ def test_demand_and_cases_from_the_real_export_link_and_render_end_to_end(tmp_pa
 def test_the_council_s_own_import_settings_are_a_mapping_layer(tmp_path, source):
     folder = tmp_path / "b"
     folder.mkdir()
-    (folder / "council.yaml").write_text(yaml.safe_dump({"name": "B", "services": [
-        {"id": s, "name": s, "purpose": "p"} for s in ("public-works", "parks")],
-        "imports": {"cases": {"mapping": "boston311_cases", "status": {"column": "CASE_STATUS", "open": ["Open"],
-                                                                       "closed": ["Closed", "Pending"]}}}}))
+    (folder / "council.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "B",
+                "services": [{"id": s, "name": s, "purpose": "p"} for s in ("public-works", "parks")],
+                "imports": {
+                    "cases": {
+                        "mapping": "boston311_cases",
+                        "status": {"column": "CASE_STATUS", "open": ["Open"], "closed": ["Closed", "Pending"]},
+                    }
+                },
+            }
+        )
+    )
     r = import_cases(source, folder)  # no --mapping: council.yaml names it, and its own status list wins
     assert "status not known" not in r["rejected_by_reason"]
     assert r["rejected_by_reason"]["closed with no close date"] == 2  # case 7, and case 11 now 'Pending' = closed

@@ -7,12 +7,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import edit_rows, runs_after_a_save
-from systemic_lib import config, demand
-from systemic_lib.council import load_council, validate_council
-from systemic_lib.contract import ERROR
+from systemic_lib import config
+from systemic_lib.analysis import demand
+from systemic_lib.data.contract import ERROR
+from systemic_lib.data.council import load_council, validate_council
+from systemic_lib.data.importers.demand import demand_command, import_demand, load_mapping
 from systemic_lib.errors import ImportMappingError
-from systemic_lib.importers.demand import demand_command, import_demand, load_mapping
+
+from conftest import edit_rows, runs_after_a_save
 
 SOURCE = textwrap.dedent("""\
     CASE_ENQUIRY_ID,OPEN_DT,CLOSURE_REASON,CASE_TITLE,SUBJECT,TYPE,Source,CASE_STATUS
@@ -45,9 +47,12 @@ def test_rows_balance_and_every_rejection_has_a_reason(tmp_path, source):
     assert reasons["5"] == "OPEN_DT '13/45/2015 10:00:00 AM' is not a date written MM/DD/YYYY hh:mm:ss AM/PM"
     assert reasons["6"].startswith("CASE_ENQUIRY_ID is blank")
     assert reasons["7"] == "CASE_ENQUIRY_ID '2' appears again (first at source row 3)"
-    assert r["rejected_by_reason"] == {"raised by city staff, not a contact from a citizen": 1,
-                                       "received time cannot be read": 1, "no contact id": 1,
-                                       "contact id repeated": 1}
+    assert r["rejected_by_reason"] == {
+        "raised by city staff, not a contact from a citizen": 1,
+        "received time cannot be read": 1,
+        "no contact id": 1,
+        "contact id repeated": 1,
+    }
 
 
 def test_mapped_columns_services_channels_and_rules(tmp_path, source):
@@ -62,7 +67,9 @@ def test_mapped_columns_services_channels_and_rules(tmp_path, source):
     assert d.loc["1", "channel"] == "phone" and d.loc["2", "channel"] == "app"
     assert d.loc["7", "channel"] == "fax"  # not in the mapping: kept as written and reported
     assert r["channels_not_in_contract"] == ["fax"]
-    assert d.loc["1", "demand_type"] == "Request for Pothole Repair" and d.loc["1", "verbatim"] == "Pothole on my street"
+    assert (
+        d.loc["1", "demand_type"] == "Request for Pothole Repair" and d.loc["1", "verbatim"] == "Pothole on my street"
+    )
     assert (d.loc["2", "classification"], d.loc["2", "failure_type"]) == ("failure", "not done")  # duplicate
     assert d.loc["1", "classification"] == "value"
     assert d.loc["2", "classified_by"] == "rule 1: duplicate"
@@ -93,13 +100,21 @@ def test_reimport_keeps_previous_version(tmp_path, source):
 
 def test_mapping_from_cli_options_and_council_yaml(tmp_path):
     src = tmp_path / "crm.csv"
-    src.write_text("Ref,When,Dept,How,Said\nA1,2024-03-04 09:15,Housing Repairs,Telephone,Boiler broken\n"
-                   "A2,04/03/2024 10:00,Housing Repairs,E-mail,When will you come\n")
+    src.write_text(
+        "Ref,When,Dept,How,Said\nA1,2024-03-04 09:15,Housing Repairs,Telephone,Boiler broken\n"
+        "A2,04/03/2024 10:00,Housing Repairs,E-mail,When will you come\n"
+    )
     folder = tmp_path / "n"
     folder.mkdir()
-    (folder / "council.yaml").write_text(yaml.safe_dump({
-        "name": "Northshire", "services": [{"id": "housing-repairs", "name": "Housing repairs", "purpose": "Fix it"}],
-        "imports": {"demand": {"columns": {"contact_id": "Ref", "received_at": "When", "service": "Dept"}}}}))
+    (folder / "council.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "Northshire",
+                "services": [{"id": "housing-repairs", "name": "Housing repairs", "purpose": "Fix it"}],
+                "imports": {"demand": {"columns": {"contact_id": "Ref", "received_at": "When", "service": "Dept"}}},
+            }
+        )
+    )
     r = import_demand(src, folder, columns={"channel": "How", "verbatim": "Said"})
     assert r["written"] == 2 and r["rejected"] == 0
     d = load_council(folder).table("demand")
@@ -116,12 +131,17 @@ def test_out_option_puts_rejections_beside_it(tmp_path, source):
     assert r["output"] == str(out)
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"mapping": "nowhere"}, "no mapping 'nowhere'"),
-    ({"columns": {"contact_id": "Ref"}}, "names no source column for received_at, service"),
-    ({"mapping": {"columns": {"contact_id": "X", "received_at": "Y", "service": "Z", "colour": "Q"}}},
-     "colour is not a demand column"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"mapping": "nowhere"}, "no mapping 'nowhere'"),
+        ({"columns": {"contact_id": "Ref"}}, "names no source column for received_at, service"),
+        (
+            {"mapping": {"columns": {"contact_id": "X", "received_at": "Y", "service": "Z", "colour": "Q"}}},
+            "colour is not a demand column",
+        ),
+    ],
+)
 def test_bad_mappings_say_what_to_fix(tmp_path, kwargs, words):
     with pytest.raises(ImportMappingError, match=words):
         load_mapping(council_dir=tmp_path, **kwargs)
@@ -133,8 +153,9 @@ def test_a_mapped_column_missing_from_the_file_is_named(tmp_path, source):
 
 
 def test_cli(tmp_path, source):
-    result = CliRunner().invoke(demand_command, [str(source), "--council", str(tmp_path / "b"),
-                                                 "--mapping", "boston311"])
+    result = CliRunner().invoke(
+        demand_command, [str(source), "--council", str(tmp_path / "b"), "--mapping", "boston311"]
+    )
     assert result.exit_code == 0, result.output
     assert "Read 8 rows from extract.csv: wrote 4 contacts" in result.output and "rejected 4" in result.output
     assert "Rejected 1: contact id repeated." in result.output
@@ -166,9 +187,12 @@ def test_the_real_boston_file_balances(tmp_path):
 
 def test_received_times_with_an_offset_are_converted_to_local_time(tmp_path):
     src = tmp_path / "z.csv"
-    src.write_text("id,when,team\n1,2024-06-30T23:30:00Z,Repairs\n2,2024-01-15T09:00:00+01:00,Repairs\n3,2024-01-15 09:00,Repairs\n")
-    r = import_demand(src, tmp_path / "c", mapping={"columns": {"contact_id": "id", "received_at": "when",
-                                                                "service": "team"}})
+    src.write_text(
+        "id,when,team\n1,2024-06-30T23:30:00Z,Repairs\n2,2024-01-15T09:00:00+01:00,Repairs\n3,2024-01-15 09:00,Repairs\n"
+    )
+    r = import_demand(
+        src, tmp_path / "c", mapping={"columns": {"contact_id": "id", "received_at": "when", "service": "team"}}
+    )
     d = pd.read_csv(tmp_path / "c" / "demand.csv", dtype=str, keep_default_na=False).set_index("contact_id")
     assert d.loc["1", "received_at"] == "2024-07-01 00:30:00"  # London summer time: the local date
     assert d.loc["2", "received_at"] == "2024-01-15 08:00:00" and d.loc["3", "received_at"] == "2024-01-15 09:00:00"
@@ -196,16 +220,28 @@ def _coach(folder, contact, **decision):
 def test_reimport_keeps_the_team_s_decisions_and_says_what_changed(tmp_path, source):
     folder = tmp_path / "b"
     import_demand(source, folder, mapping="boston311")
-    _coach(folder, "8", classification="failure", failure_type="not done", what_matters="a call back",
-           classified_by="coach", notes="rang twice")
+    _coach(
+        folder,
+        "8",
+        classification="failure",
+        failure_type="not done",
+        what_matters="a call back",
+        classified_by="coach",
+        notes="rang twice",
+    )
     _coach(folder, "1", classification="failure", failure_type="complaint", classified_by="coach")  # over a rule
     newer = tmp_path / "newer.csv"  # contact 2 gone, contact 9 new
-    newer.write_text("\n".join(line for line in SOURCE.splitlines() if not line.startswith("2,")) +
-                     "\n9,01/10/2015 10:00:00 AM,,New one,Public Works Department,Sign Repair,Self Service,Open\n")
+    newer.write_text(
+        "\n".join(line for line in SOURCE.splitlines() if not line.startswith("2,"))
+        + "\n9,01/10/2015 10:00:00 AM,,New one,Public Works Department,Sign Repair,Self Service,Open\n"
+    )
     r = import_demand(newer, folder, mapping="boston311")
     d = load_council(folder).table("demand").set_index("contact_id")
     assert (d.loc["8", "classification"], d.loc["8", "failure_type"], d.loc["8", "what_matters"]) == (
-        "failure", "not done", "a call back")
+        "failure",
+        "not done",
+        "a call back",
+    )
     assert d.loc["8", "notes"] == "rang twice" and d.loc["8", "classified_by"] == "coach"
     assert (d.loc["1", "classification"], d.loc["1", "failure_type"]) == ("failure", "complaint")
     assert "2" not in d.index and "9" in d.index
@@ -237,6 +273,9 @@ def test_import_waits_for_a_save_in_progress(tmp_path, source):
     """The importer takes the same lock as the classifier: a save held open is not overwritten mid-way."""
     folder = tmp_path / "b"
     import_demand(source, folder, mapping="boston311")
-    runs_after_a_save(folder / "demand.csv", lambda: import_demand(source, folder, mapping="boston311"),
-                      lambda: _coach(folder, "8", classification="value", classified_by="coach"))
+    runs_after_a_save(
+        folder / "demand.csv",
+        lambda: import_demand(source, folder, mapping="boston311"),
+        lambda: _coach(folder, "8", classification="value", classified_by="coach"),
+    )
     assert load_council(folder).table("demand").set_index("contact_id").loc["8", "classification"] == "value"

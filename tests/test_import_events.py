@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from systemic_lib.config import SHARED_REAL_DATA
-from systemic_lib.council import load_council, validate_council
-from systemic_lib.importers import events as imp
-from systemic_lib.importers.xes import read_xes
+from systemic_lib.data.council import load_council, validate_council
+from systemic_lib.data.importers import events as imp
+from systemic_lib.data.importers.xes import read_xes
 
 RECEIPT = SHARED_REAL_DATA / "wabo-receipt" / "receipt.xes.gz"
 BPIC1 = SHARED_REAL_DATA / "bpic2015-building-permits" / "BPIC15_1.xes.gz"
@@ -43,9 +43,12 @@ def test_streaming_reader_on_a_small_log(tmp_path):
 def test_date_only_midnight_keeps_its_local_date(tmp_path):
     path = tmp_path / "small.xes"
     path.write_text(XES)
-    mapping = {"columns": {"case_id": "case:concept:name", "activity": "concept:name", "timestamp": "time:timestamp"},
-               "local_timezone": "Europe/Amsterdam", "service": {"value": "permits"},
-               "cases": {"opened_at": "case:startDate"}}
+    mapping = {
+        "columns": {"case_id": "case:concept:name", "activity": "concept:name", "timestamp": "time:timestamp"},
+        "local_timezone": "Europe/Amsterdam",
+        "service": {"value": "permits"},
+        "cases": {"opened_at": "case:startDate"},
+    }
     out = imp.convert(read_xes(path), mapping)
     ts = out["events"]["timestamp"]
     # midnight +01:00 and midnight +02:00 (either side of the clock change) stay midnight on the same date
@@ -58,9 +61,16 @@ def test_date_only_midnight_keeps_its_local_date(tmp_path):
 
 
 def test_catalogue_heuristic():
-    cat = imp.classify_activities(["T03 Adjust confirmation of receipt", "T02 Check confirmation of receipt",
-                                   "send reminder", "forward to the competent authority", "Decide on permit",
-                                   "Something unknown"]).set_index("activity")
+    cat = imp.classify_activities(
+        [
+            "T03 Adjust confirmation of receipt",
+            "T02 Check confirmation of receipt",
+            "send reminder",
+            "forward to the competent authority",
+            "Decide on permit",
+            "Something unknown",
+        ]
+    ).set_index("activity")
     assert cat.loc["T03 Adjust confirmation of receipt"].tolist() == ["waste", "rework"]
     assert cat.loc["T02 Check confirmation of receipt"].tolist() == ["waste", "check"]
     assert cat.loc["send reminder", "category"] == "chasing"
@@ -131,8 +141,16 @@ def test_bpic2015_council_renders_the_flow_report(tmp_path, run_stage_notebook):
     assert [p for p in validate_council(council) if p.severity == "error"] == []
     figures, shown = run_stage_notebook("flow", council_dir=str(council), service="building-permits")
     assert figures["service"] == "building-permits" and figures["cases"] > 500
-    for key in ("events", "median_days", "p85_days", "mean_handoffs", "mean_people", "rework_share",
-                "value_step_share", "variants"):
+    for key in (
+        "events",
+        "median_days",
+        "p85_days",
+        "mean_handoffs",
+        "mean_people",
+        "rework_share",
+        "value_step_share",
+        "variants",
+    ):
         assert key in figures
     assert figures["variants"] and figures["variants"][0]["cases"] >= 1
     assert "Cases took a median" in shown and "image/png" in _executed_outputs(tmp_path)
@@ -149,8 +167,14 @@ def test_steps_sharing_a_name_keep_apart_by_their_code():
     names = pd.Series(["send receipt", "send receipt", "decide", "send receipt", None, "decide"])
     codes = pd.Series(["01_HOOFD_020", "08_AWB45_051", "01_HOOFD_500", "01_HOOFD_020", "01_HOOFD_999", "01_HOOFD_500"])
     labels, shared = imp.activity_labels(names, codes)
-    assert labels.tolist() == ["send receipt (01_HOOFD_020)", "send receipt (08_AWB45_051)", "decide",
-                               "send receipt (01_HOOFD_020)", "01_HOOFD_999", "decide"]
+    assert labels.tolist() == [
+        "send receipt (01_HOOFD_020)",
+        "send receipt (08_AWB45_051)",
+        "decide",
+        "send receipt (01_HOOFD_020)",
+        "01_HOOFD_999",
+        "decide",
+    ]
     assert shared == 1
 
 
@@ -166,13 +190,20 @@ def test_a_step_code_with_several_names_is_one_activity():
 
 
 def test_case_end_date_wins_and_closed_status_ends_at_the_last_event():
-    log = pd.DataFrame({"case": ["a", "a", "b", "b", "c", "d"],
-                        "act": ["x", "y", "x", "y", "x", "x"],
-                        "ts": ["2014-01-01", "2014-01-05", "2014-02-01", "2014-02-09", "2014-03-01", "2014-03-02"],
-                        "status": ["O", "O", "G", "G", "O", "G"],
-                        "end": ["2014-01-06", "2014-01-06", None, None, None, "2014-03-03"]})
-    mapping = {"columns": {"case_id": "case", "activity": "act", "timestamp": "ts"}, "service": {"value": "s"},
-               "cases": {"closed_at": "end", "closed_when": {"column": "status", "values": ["G"]}}}
+    log = pd.DataFrame(
+        {
+            "case": ["a", "a", "b", "b", "c", "d"],
+            "act": ["x", "y", "x", "y", "x", "x"],
+            "ts": ["2014-01-01", "2014-01-05", "2014-02-01", "2014-02-09", "2014-03-01", "2014-03-02"],
+            "status": ["O", "O", "G", "G", "O", "G"],
+            "end": ["2014-01-06", "2014-01-06", None, None, None, "2014-03-03"],
+        }
+    )
+    mapping = {
+        "columns": {"case_id": "case", "activity": "act", "timestamp": "ts"},
+        "service": {"value": "s"},
+        "cases": {"closed_at": "end", "closed_when": {"column": "status", "values": ["G"]}},
+    }
     out = imp.convert(log, mapping)
     closed = out["cases"].set_index("case_id")["closed_at"]
     assert closed["a"] == pd.Timestamp("2014-01-06")  # status O but an end date: ended
@@ -189,7 +220,7 @@ def test_bpic15_activities_edges_and_variants_equal_pm4py_on_the_step_codes(real
     depend on row order, and tied events keep file order)."""
     import warnings
 
-    from systemic_lib.flow.log import _log
+    from systemic_lib.analysis.flowlog import _log
 
     path = real_data / "bpic2015-building-permits" / "BPIC15_1.xes.gz"
     if not path.exists():
@@ -225,8 +256,9 @@ def test_bpic15_activities_edges_and_variants_equal_pm4py_on_the_step_codes(real
     flow = _log(events)
     assert flow.problems.duplicates == int(repeats.sum()) == 19  # no step merged into a false duplicate
     ours = flow.directly_follows
-    assert {(code_of[a], code_of[b]): int(n) for a, b, n in zip(ours["from_activity"], ours["to_activity"],
-                                                                ours["count"])} == {k: int(v) for k, v in dfg.items()}
+    assert {
+        (code_of[a], code_of[b]): int(n) for a, b, n in zip(ours["from_activity"], ours["to_activity"], ours["count"])
+    } == {k: int(v) for k, v in dfg.items()}
     variants = flow.variants(None)
     mine = {tuple(code_of[a] for a in p.split(" \u2192 ")): int(n) for p, n in zip(variants["path"], variants["cases"])}
     assert mine == {tuple(k): (v if isinstance(v, int) else len(v)) for k, v in their_variants.items()}
@@ -235,16 +267,24 @@ def test_bpic15_activities_edges_and_variants_equal_pm4py_on_the_step_codes(real
 def test_closes_case_in_a_mapping_goes_to_council_yaml_and_a_wrong_activity_is_named(tmp_path):
     """The mapping's closes_case (activities whose step ends a case) is written to council.yaml for the imported
     service; an activity the log does not have stops the import, naming the mapping, the key and the activity."""
-    log = pd.DataFrame({"case": ["a", "a", "b"], "act": ["x", "y", "x"],
-                        "ts": ["2014-01-01", "2014-01-05", "2014-02-01"]})
-    mapping = {"name": "tiny", "columns": {"case_id": "case", "activity": "act", "timestamp": "ts"},
-               "service": {"value": "s"}, "closes_case": ["y"]}
+    log = pd.DataFrame(
+        {"case": ["a", "a", "b"], "act": ["x", "y", "x"], "ts": ["2014-01-01", "2014-01-05", "2014-02-01"]}
+    )
+    mapping = {
+        "name": "tiny",
+        "columns": {"case_id": "case", "activity": "act", "timestamp": "ts"},
+        "service": {"value": "s"},
+        "closes_case": ["y"],
+    }
     out = imp.convert(log, mapping)
     assert out["report"]["closes_case"] == 1
     imp.write_council(out, tmp_path / "c", mapping, source="log.csv")
     council = load_council(tmp_path / "c")
     assert council.service("s").closes_case == ["y"]
     assert not [p for p in validate_council(tmp_path / "c") if p.file == "council.yaml"]
-    with pytest.raises(imp.ImportMappingError, match=r"mapping tiny: closes_case names activity 'z'.*"
-                                                     r"activities include 'x', 'y'"):
+    with pytest.raises(
+        imp.ImportMappingError,
+        match=r"mapping tiny: closes_case names activity 'z'.*"
+        r"activities include 'x', 'y'",
+    ):
         imp.convert(log, {**mapping, "closes_case": ["y", "z"]})

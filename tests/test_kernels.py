@@ -3,9 +3,10 @@
 import json
 
 import pytest
-
-from systemic_lib import batch, council as council_module, kernels
 from test_batch import make_council, notebooks_that_save
+
+from systemic_lib.data import council as council_module
+from systemic_lib.run import batch, kernels
 
 
 def test_the_zygote_preloads_the_council_a_kernel_is_asked_for(tmp_path, monkeypatch):
@@ -23,14 +24,23 @@ def test_the_zygote_preloads_the_council_a_kernel_is_asked_for(tmp_path, monkeyp
 
 @pytest.mark.slow
 def test_warm_kernels_start_with_the_council_read_and_cold_ones_do_not(tmp_path):
-    notebooks = notebooks_that_save(tmp_path / "notebooks", "organisation_scan.ipynb",
-                                    "'preloaded': sorted(n for _, c in _c._PRELOADED.values() for n in c._tables)",
-                                    "from systemic_lib import council as _c")
+    notebooks = notebooks_that_save(
+        tmp_path / "notebooks",
+        "organisation_scan.ipynb",
+        "'preloaded': sorted(n for _, c in _c._PRELOADED.values() for n in c._tables)",
+        "from systemic_lib.data import council as _c",
+    )
     make_council(tmp_path / "councils", "northshire", "Northshire")
     for warm in (True, False):
         out = tmp_path / f"out-{warm}"
-        jobs, _, _ = batch.plan([tmp_path / "councils"], out, stages=["organisation_scan"], notebooks_dir=notebooks,
-                                kernel=batch.kernel_name(), cache_dir=tmp_path / "cache")
+        jobs, _, _ = batch.plan(
+            [tmp_path / "councils"],
+            out,
+            stages=["organisation_scan"],
+            notebooks_dir=notebooks,
+            kernel=batch.kernel_name(),
+            cache_dir=tmp_path / "cache",
+        )
         (result,) = batch.execute(jobs, 1, progress=False, warm_kernels=warm)
         assert result.status == "ok", result.error
         figures = json.loads((out / "northshire" / "organisation_scan.json").read_text())
@@ -44,18 +54,30 @@ def test_the_next_kernel_is_started_while_a_notebook_runs_and_each_notebook_stil
     before, and no kernel is left running when the worker stops."""
     import os
 
-    from systemic_lib import worker
+    from systemic_lib.run import worker
 
-    notebooks = notebooks_that_save(tmp_path / "notebooks", "demand.ipynb", "'pid': _pid, 'seen': _seen",
-                                    "import os\n_pid, _seen = os.getpid(), globals().get('_mark')\n_mark = 1")
+    notebooks = notebooks_that_save(
+        tmp_path / "notebooks",
+        "demand.ipynb",
+        "'pid': _pid, 'seen': _seen",
+        "import os\n_pid, _seen = os.getpid(), globals().get('_mark')\n_mark = 1",
+    )
     make_council(tmp_path / "councils", "northshire", "Northshire")
     make_council(tmp_path / "councils", "eastbrook", "Eastbrook")
-    jobs, _, _ = batch.plan([tmp_path / "councils" / "northshire", tmp_path / "councils" / "eastbrook"],
-                            tmp_path / "out", stages=["demand"], notebooks_dir=notebooks, kernel=batch.kernel_name(),
-                            cache_dir=tmp_path / "cache")
-    assert [(j.council, j.service) for j in jobs] == [("northshire", "housing-repairs"),
-                                                       ("northshire", "council-tax"),
-                                                       ("eastbrook", "housing-repairs"), ("eastbrook", "council-tax")]
+    jobs, _, _ = batch.plan(
+        [tmp_path / "councils" / "northshire", tmp_path / "councils" / "eastbrook"],
+        tmp_path / "out",
+        stages=["demand"],
+        notebooks_dir=notebooks,
+        kernel=batch.kernel_name(),
+        cache_dir=tmp_path / "cache",
+    )
+    assert [(j.council, j.service) for j in jobs] == [
+        ("northshire", "housing-repairs"),
+        ("northshire", "council-tax"),
+        ("eastbrook", "housing-repairs"),
+        ("eastbrook", "council-tax"),
+    ]
     taken = []
     take = kernels.Ahead.take
     monkeypatch.setattr(kernels.Ahead, "take", lambda self, key: taken.append(take(self, key)) or taken[-1])
@@ -82,8 +104,14 @@ def test_the_workers_of_a_machine_share_one_zygote(tmp_path):
     notebooks = notebooks_that_save(tmp_path / "notebooks", "demand.ipynb", "'zygote': os.getppid()", "import os")
     make_council(tmp_path / "councils", "northshire", "Northshire")
     make_council(tmp_path / "councils", "eastbrook", "Eastbrook")
-    jobs, _, _ = batch.plan([tmp_path / "councils"], tmp_path / "out", stages=["demand"], notebooks_dir=notebooks,
-                            kernel=batch.kernel_name(), cache_dir=tmp_path / "cache")
+    jobs, _, _ = batch.plan(
+        [tmp_path / "councils"],
+        tmp_path / "out",
+        stages=["demand"],
+        notebooks_dir=notebooks,
+        kernel=batch.kernel_name(),
+        cache_dir=tmp_path / "cache",
+    )
     results = batch.execute(jobs, 2, progress=False, warm_kernels=True)
     assert [r.status for r in results] == ["ok"] * 4, [r.error for r in results]
     (zygote,) = {json.loads(job.path(".json").read_text())["zygote"] for job in jobs}
@@ -97,14 +125,20 @@ def test_a_worker_whose_shared_zygote_is_gone_starts_its_own(tmp_path, monkeypat
     import subprocess
     import sys
 
-    from systemic_lib import worker
+    from systemic_lib.run import worker
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     make_council(tmp_path / "councils", "northshire", "Northshire")
     notebooks = notebooks_that_save(tmp_path / "notebooks", "demand.ipynb", "'zygote': os.getppid()", "import os")
-    (job, _), _, _ = batch.plan([tmp_path / "councils"], tmp_path / "out", stages=["demand"], notebooks_dir=notebooks,
-                              kernel=batch.kernel_name(), cache_dir=tmp_path / "cache")
+    (job, _), _, _ = batch.plan(
+        [tmp_path / "councils"],
+        tmp_path / "out",
+        stages=["demand"],
+        notebooks_dir=notebooks,
+        kernel=batch.kernel_name(),
+        cache_dir=tmp_path / "cache",
+    )
     monkeypatch.setattr(worker, "WARM_KERNELS", True)
     monkeypatch.setattr(worker, "SHARED_ZYGOTE", (str(tmp_path / "gone.sock"), gone.pid))
     result, own = _in_a_thread(lambda: (worker.run_job(job), worker._ZYGOTE.process.pid))
@@ -122,8 +156,10 @@ def test_a_zygote_reads_a_council_when_asked_before_any_kernel(tmp_path):
     zygote = kernels.Zygote().start()
     try:
         assert zygote.preload({kernels.PRELOAD_COUNCIL: str(folder)}, wait=True) == [str(folder.resolve())]
-        assert zygote.preload({kernels.PRELOAD_COUNCIL: str(other)}, wait=True) == [str(folder.resolve()),
-                                                                                  str(other.resolve())]
+        assert zygote.preload({kernels.PRELOAD_COUNCIL: str(other)}, wait=True) == [
+            str(folder.resolve()),
+            str(other.resolve()),
+        ]
         assert psutil.Process(zygote.process.pid).children() == []
     finally:
         zygote.stop()
@@ -135,7 +171,7 @@ def _in_a_thread(work):
     is running in that thread (another test in this process may have left one running in the main thread)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from systemic_lib import worker
+    from systemic_lib.run import worker
 
     def run():
         try:

@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,7 +34,7 @@ import pandas as pd
 import pytest
 
 from systemic_lib import config
-from systemic_lib.sample import write_sample_councils
+from systemic_lib.data.sample import write_sample_councils
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -43,17 +42,18 @@ COUNCIL = "northshire"
 SERVICE = "health-social-care"  # has unclassified contacts, events, an experiment, a learning log, a system change
 NOTEBOOKS = ("demand", "flow", "measure", "experiment")
 
-SERVER_START_S = 90      # JupyterLab answering /api/status
-OPEN_S = 60_000          # ms: notebook opened, kernel idle
-RUN_ALL_S = 150_000      # ms: every cell of a notebook executed
-ACT_S = 30_000           # ms: a widget reacting to one action (includes a kernel round trip and a redraw)
+SERVER_START_S = 90  # JupyterLab answering /api/status
+OPEN_S = 60_000  # ms: notebook opened, kernel idle
+RUN_ALL_S = 150_000  # ms: every cell of a notebook executed
+ACT_S = 30_000  # ms: a widget reacting to one action (includes a kernel round trip and a redraw)
 
 # User settings for this server only: render every cell (no virtual scrolling), no news or update checks.
 LAB_SETTINGS = {
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none",
-                                                                    "autoStartDefaultKernel": True},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                         "checkForUpdates": False},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+        "windowingMode": "none",
+        "autoStartDefaultKernel": True,
+    },
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
 }
 
 
@@ -68,8 +68,9 @@ class Lab:
     log: Path
 
     def api(self, method: str, path: str):
-        req = urllib.request.Request(f"{self.url}{path}", method=method,
-                                     headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(
+            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             body = resp.read()
         return json.loads(body) if body else None
@@ -142,20 +143,33 @@ def lab(tmp_path_factory):
     shots.mkdir(parents=True, exist_ok=True)
 
     env = {k: v for k, v in os.environ.items() if k not in {"SYSTEMIC_BATCH", "JUPYTER_CONFIG_DIR"}}
-    env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(home / "lab-settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), IPYTHONDIR=str(home / "ipython"),
-               PYTHONUNBUFFERED="1")
+    env.update(
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(home / "lab-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        IPYTHONDIR=str(home / "ipython"),
+        PYTHONUNBUFFERED="1",
+    )
     port, token = _free_port(), uuid.uuid4().hex
     log = root / "jupyterlab.log"
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True", "--LabApp.news_url=",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--LabApp.extension_manager=readonly"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.allow_root=True",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = Lab(f"http://127.0.0.1:{port}", token, root, council, shots, log)
     try:
         deadline = time.monotonic() + SERVER_START_S
@@ -188,7 +202,7 @@ def page(lab, browser, request):
     finally:
         try:
             pg.screenshot(path=lab.shots / f"{request.node.name}-last.png", full_page=False)
-        except Exception:  # noqa: BLE001 - the screenshot is a courtesy; the test's own result stands
+        except Exception:
             pass
         context.close()
         try:
@@ -204,7 +218,9 @@ def open_and_run(page, lab: Lab, name: str) -> None:
     page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell").first.wait_for(timeout=OPEN_S)
     page.wait_for_function(
         """() => { const k = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
-                   return k && k.getAttribute('data-status') === 'idle'; }""", timeout=OPEN_S)
+                   return k && k.getAttribute('data-status') === 'idle'; }""",
+        timeout=OPEN_S,
+    )
     page.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=OPEN_S)  # status bar: the kernel has started
     page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
     page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
@@ -218,14 +234,18 @@ def open_and_run(page, lab: Lab, name: str) -> None:
              const ind = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
              return prompts.length && prompts.every(p => /\\[\\d+\\]/.test(p.textContent))
                     && ind && ind.getAttribute('data-status') === 'idle' ? 'done' : false;
-           }""", timeout=RUN_ALL_S, polling=500).json_value()
+           }""",
+        timeout=RUN_ALL_S,
+        polling=500,
+    ).json_value()
     assert state == "done", f"{name}.ipynb failed in JupyterLab: {state}"
 
 
 def widget(page, kind: str, label: str):
     """The ipywidget of class ``widget-<kind>`` whose description is ``label`` (as a person reads it)."""
-    return page.locator(f".widget-{kind}",
-                        has=page.locator("label.widget-label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")))
+    return page.locator(
+        f".widget-{kind}", has=page.locator("label.widget-label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+    )
 
 
 def button(page, text: str):
@@ -325,19 +345,26 @@ def test_demand_explorer_and_classifier(page, lab):
     widget(page, "dropdown", "Failure type").locator("select").select_option(label="progress chasing")
     widget(page, "text", "What matters").locator("input").fill("knowing when someone will visit")
     button(page, "Failure demand").click()
-    page.locator(".jp-OutputArea-output .widget-html",
-                 has_text=re.compile(rf"\b2 of {len(todo):,} to classify")).wait_for()
+    page.locator(
+        ".jp-OutputArea-output .widget-html", has_text=re.compile(rf"\b2 of {len(todo):,} to classify")
+    ).wait_for()
     assert todo.iloc[1]["contact_id"] in progress.inner_text()
-    assert page.locator(".jp-OutputArea-output", has_text=f"Saved: {first['contact_id']} is failure demand (progress chasing)").count()
+    assert page.locator(
+        ".jp-OutputArea-output", has_text=f"Saved: {first['contact_id']} is failure demand (progress chasing)"
+    ).count()
     shot(page, lab, classifier, "classifier-second")
 
     saved = pd.read_csv(demand_csv, dtype=str, keep_default_na=False)
     row = saved.loc[saved["contact_id"] == first["contact_id"]].iloc[0]
     assert (row["classification"], row["failure_type"], row["what_matters"]) == (
-        "failure", "progress chasing", "knowing when someone will visit")
+        "failure",
+        "progress chasing",
+        "knowing when someone will visit",
+    )
     others = saved["contact_id"] != first["contact_id"]
-    pd.testing.assert_frame_equal(saved[others].reset_index(drop=True),
-                                  raw[raw["contact_id"] != first["contact_id"]].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        saved[others].reset_index(drop=True), raw[raw["contact_id"] != first["contact_id"]].reset_index(drop=True)
+    )
     assert (lab.council / "demand.csv.prev").read_bytes() == original
     assert not page.errors, page.errors
 

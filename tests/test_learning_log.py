@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from systemic_lib import learning_log as ll
-from systemic_lib.contract import read_table
+from systemic_lib.data import learning_log as ll
+from systemic_lib.data.contract import read_table
 from systemic_lib.errors import ContractError, SystemicError
 
 YAML = """\
@@ -32,8 +32,9 @@ def _council(tmp_path: Path, log: str | None = None) -> Path:
 
 
 def _log(rows) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["date", "system_condition", "what_we_learned", "waste_caused",
-                                        "who_can_change", "status"])
+    frame = pd.DataFrame(
+        rows, columns=["date", "system_condition", "what_we_learned", "waste_caused", "who_can_change", "status"]
+    )
     frame["date"] = pd.to_datetime(frame["date"])
     frame["service"] = "care"
     frame["what_we_tried"] = "something"
@@ -41,17 +42,23 @@ def _log(rows) -> pd.DataFrame:
 
 
 def test_grouped_by_system_condition_latest_status_open_first():
-    log = _log([
-        ("2024-07-01", "Panel for every case", "One talk is enough", "Two weeks waiting", "Head of ASC", "open"),
-        ("2024-07-09", "panel for  every case", "Panels add nothing", "A second assessment", "Head of ASC", None),
-        ("2024-07-03", "Central booking", "We can book", "A week's wait", "Director", "changed"),
-        ("2024-07-04", "IT form needs 40 fields", None, None, None, "in hand"),
-        ("2024-07-05", None, "Citizens want one name", None, None, None),
-        ("2024-07-20", "Central booking", None, None, "Director", "open"),
-    ])
+    log = _log(
+        [
+            ("2024-07-01", "Panel for every case", "One talk is enough", "Two weeks waiting", "Head of ASC", "open"),
+            ("2024-07-09", "panel for  every case", "Panels add nothing", "A second assessment", "Head of ASC", None),
+            ("2024-07-03", "Central booking", "We can book", "A week's wait", "Director", "changed"),
+            ("2024-07-04", "IT form needs 40 fields", None, None, None, "in hand"),
+            ("2024-07-05", None, "Citizens want one name", None, None, None),
+            ("2024-07-20", "Central booking", None, None, "Director", "open"),
+        ]
+    )
     grouped = ll.by_system_condition(log)
-    assert grouped["system_condition"].tolist() == ["Panel for every case", "Central booking",
-                                                    "IT form needs 40 fields", ll.NO_CONDITION]
+    assert grouped["system_condition"].tolist() == [
+        "Panel for every case",
+        "Central booking",
+        "IT form needs 40 fields",
+        ll.NO_CONDITION,
+    ]
     panel = grouped.iloc[0]
     assert panel["entries"] == 2 and panel["status"] == "open"  # the latest entry with a status
     assert panel["waste_caused"] == "Two weeks waiting; A second assessment"
@@ -64,17 +71,29 @@ def test_grouped_by_system_condition_latest_status_open_first():
 
 
 def test_entries_table_keeps_every_entry_grouped():
-    log = _log([("2024-07-02", "B rule", "x", None, None, None), ("2024-07-01", None, "y", None, None, "open"),
-                ("2024-07-01", "A rule", "z", None, None, "parked")])
+    log = _log(
+        [
+            ("2024-07-02", "B rule", "x", None, None, None),
+            ("2024-07-01", None, "y", None, None, "open"),
+            ("2024-07-01", "A rule", "z", None, None, "parked"),
+        ]
+    )
     table = ll.entries_table(log)
     assert table["System condition"].tolist() == ["A rule", "B rule", ll.NO_CONDITION]
     assert table["Status"].tolist() == ["parked", "not set", "open"]
     assert ll.by_system_condition(log.iloc[:0]).empty and ll.entries_table(log.iloc[:0]).empty
 
 
-ENTRY = {"date": dt.date(2024, 7, 8), "service": "care", "what_we_tried": "Assess once, together",
-         "what_we_learned": "One conversation is enough", "system_condition": "Eligibility panel",
-         "waste_caused": "Two weeks waiting", "who_can_change": "Head of Adult Social Care", "status": "In hand"}
+ENTRY = {
+    "date": dt.date(2024, 7, 8),
+    "service": "care",
+    "what_we_tried": "Assess once, together",
+    "what_we_learned": "One conversation is enough",
+    "system_condition": "Eligibility panel",
+    "waste_caused": "Two weeks waiting",
+    "who_can_change": "Head of Adult Social Care",
+    "status": "In hand",
+}
 
 
 def test_add_entry_creates_then_appends_keeping_the_previous_version(tmp_path):
@@ -98,19 +117,24 @@ def test_add_entry_keeps_existing_rows_and_extra_columns_as_written(tmp_path):
     ll.add_entry(folder, ENTRY)
     text = (folder / "learning_log.csv").read_text().splitlines()
     assert text[1] == "08/07/2024,care,Old idea,,,,,open,Sam"  # untouched
-    assert text[2] == ('2024-07-08,care,"Assess once, together",One conversation is enough,Eligibility panel,'
-                       "Two weeks waiting,Head of Adult Social Care,in hand,")
+    assert text[2] == (
+        '2024-07-08,care,"Assess once, together",One conversation is enough,Eligibility panel,'
+        "Two weeks waiting,Head of Adult Social Care,in hand,"
+    )
 
 
-@pytest.mark.parametrize("change, column", [
-    ({"date": None}, "date"),
-    ({"date": "31/02/2024"}, "date"),
-    ({"what_we_tried": "  "}, "what_we_tried"),
-    ({"service": "housing"}, "service"),
-    ({"service": ""}, "service"),
-    ({"status": "done"}, "status"),
-    ({"colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "change, column",
+    [
+        ({"date": None}, "date"),
+        ({"date": "31/02/2024"}, "date"),
+        ({"what_we_tried": "  "}, "what_we_tried"),
+        ({"service": "housing"}, "service"),
+        ({"service": ""}, "service"),
+        ({"status": "done"}, "status"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
 def test_bad_entries_are_refused_naming_the_field_and_nothing_is_written(tmp_path, change, column):
     folder = _council(tmp_path, HEADER + "2024-07-01,care,First,,,,,open\n")
     before = (folder / "learning_log.csv").read_bytes()
@@ -190,12 +214,17 @@ def test_a_lone_carriage_return_in_the_log_does_not_break_the_next_entry(tmp_pat
 
 
 def test_entries_read_their_condition_by_id_and_keep_their_own_words_without_one():
-    from systemic_lib.learning_log import with_condition_text
+    from systemic_lib.data.learning_log import with_condition_text
 
-    log = pd.DataFrame({"system_condition": ["Old words", None, "Own words", None],
-                        "condition_id": ["SC-001", "SC-002", None, "SC-404"]})
-    conds = pd.DataFrame({"id": ["SC-001", "SC-002"], "system_condition": ["The rule", None],
-                          "waste_seen": ["x", "Chasing calls"]})
+    log = pd.DataFrame(
+        {
+            "system_condition": ["Old words", None, "Own words", None],
+            "condition_id": ["SC-001", "SC-002", None, "SC-404"],
+        }
+    )
+    conds = pd.DataFrame(
+        {"id": ["SC-001", "SC-002"], "system_condition": ["The rule", None], "waste_seen": ["x", "Chasing calls"]}
+    )
     got = with_condition_text(log, conds)["system_condition"].tolist()
     assert got[:3] == ["The rule", "Chasing calls", "Own words"] and pd.isna(got[3])
     assert with_condition_text(log, None) is log  # no conditions table: as written

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from systemic_lib import measure
-from systemic_lib.charts.measure import chart
-from systemic_lib.council import load_council
-from systemic_lib.stages import Stage
+from systemic_lib.analysis import measure
+from systemic_lib.data.council import load_council
+from systemic_lib.data.stages import Stage
+from systemic_lib.display.charts.measure import chart
 
 YAML = textwrap.dedent("""\
     name: Testshire Council
@@ -55,16 +55,30 @@ def build(folder: Path, *, weeks: int = 24, change_week: int = 12, yaml_text: st
         before = w < change_week
         days = (30 if w % 2 == 0 else 32) if before else (10 if w % 2 == 0 else 12)
         opened = MONDAY + pd.Timedelta(weeks=w, hours=10)
-        case_rows += [{"case_id": f"R{w}-{k}", "service": "housing-repairs", "opened_at": f"{opened:%Y-%m-%d %H:%M}",
-                       "closed_at": f"{opened + pd.Timedelta(days=days):%Y-%m-%d %H:%M}", "wanted_by": "",
-                       "cohort": ""} for k in range(5)]
+        case_rows += [
+            {
+                "case_id": f"R{w}-{k}",
+                "service": "housing-repairs",
+                "opened_at": f"{opened:%Y-%m-%d %H:%M}",
+                "closed_at": f"{opened + pd.Timedelta(days=days):%Y-%m-%d %H:%M}",
+                "wanted_by": "",
+                "cohort": "",
+            }
+            for k in range(5)
+        ]
         fails = (4 if w % 2 == 0 else 5) if before else (1 if w % 2 == 0 else 2)
         for i in range(10):
             t = MONDAY + pd.Timedelta(weeks=w, days=i // 2, hours=9 + i % 2)
-            demand_rows.append({"contact_id": f"C{w}-{i}", "service": "housing-repairs",
-                                "received_at": f"{t:%Y-%m-%d %H:%M}", "channel": "phone",
-                                "classification": "failure" if i < fails else "value",
-                                "one_stop": "yes" if i < 6 else "no"})
+            demand_rows.append(
+                {
+                    "contact_id": f"C{w}-{i}",
+                    "service": "housing-repairs",
+                    "received_at": f"{t:%Y-%m-%d %H:%M}",
+                    "channel": "phone",
+                    "classification": "failure" if i < fails else "value",
+                    "one_stop": "yes" if i < 6 else "no",
+                }
+            )
     if cases:
         pd.DataFrame(case_rows).to_csv(folder / "cases.csv", index=False)
     pd.DataFrame(demand_rows).to_csv(folder / "demand.csv", index=False)
@@ -75,8 +89,11 @@ def series(council, service: str, measure_id: str, **kwargs) -> tuple[pd.DataFra
     """``measure.measure_series`` of the table ``measure.load`` reads for it: the service's contacts (rules applied)
     or cases, whole."""
     stage = Stage(council, service, "measure")
-    table = (stage.contacts(period=False).frame if measure.TABLE_OF[measure_id] == "demand"
-             else stage.table("cases", period=False))
+    table = (
+        stage.contacts(period=False).frame
+        if measure.TABLE_OF[measure_id] == "demand"
+        else stage.table("cases", period=False)
+    )
     return measure.measure_series(table, measure_id, **kwargs)
 
 
@@ -107,16 +124,34 @@ def test_end_to_end_is_weekly_median_by_opening_week(tmp_path, council):
     folder = tmp_path / "three"
     folder.mkdir()
     (folder / "council.yaml").write_text(YAML)
-    pd.DataFrame({
-        "case_id": ["a", "b", "c", "d", "e", "f", "g", "h", "i"],
-        "service": "housing-repairs",
-        "opened_at": ["2024-01-01 10:00", "2024-01-08 10:00", "2024-01-09 10:00", "2024-01-10 10:00",
-                      "2024-01-15 10:00", "2024-01-15 10:00", "2024-01-16 10:00",
-                      "2024-01-22 10:00", "2024-01-22 10:00"],
-        "closed_at": ["2024-01-03 10:00", "2024-01-17 10:00", "2024-02-18 10:00", "2024-01-14 10:00",
-                      "2024-01-20 10:00", "2024-01-22 10:00", "",
-                      "2024-03-02 10:00", ""],
-    }).to_csv(folder / "cases.csv", index=False)
+    pd.DataFrame(
+        {
+            "case_id": ["a", "b", "c", "d", "e", "f", "g", "h", "i"],
+            "service": "housing-repairs",
+            "opened_at": [
+                "2024-01-01 10:00",
+                "2024-01-08 10:00",
+                "2024-01-09 10:00",
+                "2024-01-10 10:00",
+                "2024-01-15 10:00",
+                "2024-01-15 10:00",
+                "2024-01-16 10:00",
+                "2024-01-22 10:00",
+                "2024-01-22 10:00",
+            ],
+            "closed_at": [
+                "2024-01-03 10:00",
+                "2024-01-17 10:00",
+                "2024-02-18 10:00",
+                "2024-01-14 10:00",
+                "2024-01-20 10:00",
+                "2024-01-22 10:00",
+                "",
+                "2024-03-02 10:00",
+                "",
+            ],
+        }
+    ).to_csv(folder / "cases.csv", index=False)
     s, _ = series(load_council(folder), "housing-repairs", "end_to_end_days", grain="week")
     # data end = latest timestamp = closed 2 March 10:00
     # week of 1 Jan: a, 2 days → 2
@@ -139,9 +174,15 @@ def test_small_weeks_are_missing_and_part_weeks_not_counted(tmp_path):
     (folder / "council.yaml").write_text(YAML)
     # Thu 4 Jan: 4 contacts (a part week: Thu-Sun = 4 days), week of 8 Jan: 6, week of 15 Jan: 4 on Monday only
     times = ["2024-01-04 09:00"] * 4 + ["2024-01-08 09:00"] * 3 + ["2024-01-12 09:00"] * 3 + ["2024-01-15 09:00"] * 4
-    pd.DataFrame({"contact_id": [f"C{i}" for i in range(14)], "service": "housing-repairs", "received_at": times,
-                  "channel": "phone", "classification": ["failure", "value"] * 7}).to_csv(folder / "demand.csv",
-                                                                                         index=False)
+    pd.DataFrame(
+        {
+            "contact_id": [f"C{i}" for i in range(14)],
+            "service": "housing-repairs",
+            "received_at": times,
+            "channel": "phone",
+            "classification": ["failure", "value"] * 7,
+        }
+    ).to_csv(folder / "demand.csv", index=False)
     c = load_council(folder)
     fd, _ = series(c, "housing-repairs", "failure_demand_pct", grain="week")  # the weekly rules
     # 4 classified contacts < 5 → missing; 6 → 3/6 = 50%; 4 → missing
@@ -160,10 +201,24 @@ def test_delivered_when_wanted(tmp_path):
         for i in range(5):  # 5 cases a week closed Wednesday; wanted by Tuesday for the first w+1, Friday after
             closed = MONDAY + pd.Timedelta(weeks=w, days=2, hours=15)
             wanted = closed - pd.Timedelta(days=1) if i <= w else closed + pd.Timedelta(days=2)
-            rows.append({"case_id": f"{w}-{i}", "service": "housing-repairs", "opened_at": "2023-12-01 09:00",
-                         "closed_at": f"{closed:%Y-%m-%d %H:%M}", "wanted_by": f"{wanted:%Y-%m-%d}"})
-    rows.append({"case_id": "same-day", "service": "housing-repairs", "opened_at": "2023-12-01 09:00",
-                 "closed_at": "2024-01-17 18:00", "wanted_by": "2024-01-17"})  # on the day wanted: delivered
+            rows.append(
+                {
+                    "case_id": f"{w}-{i}",
+                    "service": "housing-repairs",
+                    "opened_at": "2023-12-01 09:00",
+                    "closed_at": f"{closed:%Y-%m-%d %H:%M}",
+                    "wanted_by": f"{wanted:%Y-%m-%d}",
+                }
+            )
+    rows.append(
+        {
+            "case_id": "same-day",
+            "service": "housing-repairs",
+            "opened_at": "2023-12-01 09:00",
+            "closed_at": "2024-01-17 18:00",
+            "wanted_by": "2024-01-17",
+        }
+    )  # on the day wanted: delivered
     pd.DataFrame(rows).to_csv(folder / "cases.csv", index=False)
     s, _ = series(load_council(folder), "housing-repairs", "delivered_when_wanted_pct")
     # week 0: 4 of 5 on time = 80%; week 1: 3/5 = 60%; week 2: 2/5 + the same-day case = 3/6 = 50%
@@ -196,7 +251,8 @@ def test_mid_week_change_starts_next_week_and_same_week_changes_merge(tmp_path):
     yaml_text = YAML.replace(
         "  - {date: 2024-03-25, label: Experiment team started, services: [housing-repairs]}\n",
         "  - {date: 2024-03-20, label: New team, services: [housing-repairs]}\n"
-        "  - {date: 2024-03-22, label: New letters}\n")
+        "  - {date: 2024-03-22, label: New letters}\n",
+    )
     assert "New letters" in yaml_text
     c = load_council(build(tmp_path / "t", yaml_text=yaml_text))
     e2e = _by_id(results_of(c, "housing-repairs"))["end_to_end_days"]
@@ -207,8 +263,13 @@ def test_mid_week_change_starts_next_week_and_same_week_changes_merge(tmp_path):
 
 def test_no_data_gives_notes_not_errors(council, tmp_path):
     ct = results_of(council, "council-tax")  # names no measures: all five, none with data
-    assert [r.id for r in ct] == ["end_to_end_days", "failure_demand_pct", "weekly_demand", "one_stop_pct",
-                                  "delivered_when_wanted_pct"]
+    assert [r.id for r in ct] == [
+        "end_to_end_days",
+        "failure_demand_pct",
+        "weekly_demand",
+        "one_stop_pct",
+        "delivered_when_wanted_pct",
+    ]
     assert all(r.result is None and r.note for r in ct)
     json.dumps(measure.measure_figures(ct))
     assert measure.headline(ct, "Council tax").startswith("No measure of Council tax")
@@ -223,15 +284,24 @@ def test_contacts_only_in_part_weeks_give_a_note_not_weeks_of_zero(tmp_path):
     folder.mkdir()
     (folder / "council.yaml").write_text(YAML)
     times = ["2015-03-13 09:00", "2015-03-14 10:00", "2015-03-15 11:00", "2015-03-30 09:00", "2015-03-31 09:00"]
-    pd.DataFrame({"contact_id": [f"C{i}" for i in range(5)], "service": "housing-repairs", "received_at": times,
-                  "channel": "phone", "classification": "value"}).to_csv(folder / "demand.csv", index=False)
+    pd.DataFrame(
+        {
+            "contact_id": [f"C{i}" for i in range(5)],
+            "service": "housing-repairs",
+            "received_at": times,
+            "channel": "phone",
+            "classification": "value",
+        }
+    ).to_csv(folder / "demand.csv", index=False)
     c = load_council(folder)
     wd, _ = series(c, "housing-repairs", "weekly_demand")
     assert wd["value"].tolist() == [0, 0]  # 16 and 23 March, whole weeks with no contact
     r = _by_id(results_of(c, "housing-repairs"))["weekly_demand"]
     assert r.result is None and r.period == (None, None)
-    assert r.note == ("Demand per week for Housing repairs: its 5 contacts (13 Mar 2015 to 31 Mar 2015) fall only in "
-                      "part weeks at the start and end of the data, so there are not 2 whole weeks to chart.")
+    assert r.note == (
+        "Demand per week for Housing repairs: its 5 contacts (13 Mar 2015 to 31 Mar 2015) fall only in "
+        "part weeks at the start and end of the data, so there are not 2 whole weeks to chart."
+    )
 
 
 def test_failure_demand_reads_contacts_with_the_council_rules_as_the_demand_stage_does(tmp_path):
@@ -242,8 +312,7 @@ def test_failure_demand_reads_contacts_with_the_council_rules_as_the_demand_stag
     blank = demand["contact_id"].str.endswith(("-8", "-9"))  # two value contacts a week left unclassified
     demand.loc[blank, "classification"] = ""
     demand.to_csv(folder / "demand.csv", index=False)
-    (folder / "rules.csv").write_text("service,column,pattern,classification,failure_type\n"
-                                      ",channel,phone,failure,\n")
+    (folder / "rules.csv").write_text("service,column,pattern,classification,failure_type\n,channel,phone,failure,\n")
     c = load_council(folder)
     data = measure.load(Stage(c, "housing-repairs", "measure"))
     fd = _by_id(data.results)["failure_demand_pct"]
@@ -267,8 +336,17 @@ def test_table_with_errors_gives_a_note(tmp_path):
 # ------------------------------------------------------------------------------------------------- outputs
 def test_summary_table(results):
     table = measure.measure_summary(results)
-    assert list(table.columns) == ["Measure", "Unit", "Weeks", "Current mean", "Lower limit", "Upper limit",
-                                   "Variation", "Assurance", "Since"]
+    assert list(table.columns) == [
+        "Measure",
+        "Unit",
+        "Weeks",
+        "Current mean",
+        "Lower limit",
+        "Upper limit",
+        "Variation",
+        "Assurance",
+        "Since",
+    ]
     row = table.iloc[0]
     assert row["Measure"] == "End-to-end time" and row["Current mean"] == 11 and row["Weeks"] == 24
     assert row["Assurance"] == "Will consistently meet the target" and row["Since"] == "25 Mar 2024"
@@ -286,8 +364,9 @@ def test_figures_are_json_with_the_contract_keys(results):
     assert e2e["change_signal"] == "improvement"
     assert figures["measures"]["delivered_when_wanted_pct"]["phases"] == []
     assert measure.period(results) == (MONDAY, pd.Timestamp("2024-06-16"))
-    assert "improvement since the last system change in end-to-end time, failure demand" in \
-        measure.headline(results, "Housing repairs")
+    assert "improvement since the last system change in end-to-end time, failure demand" in measure.headline(
+        results, "Housing repairs"
+    )
 
 
 def test_figures_carry_the_charted_points_for_the_councils_compared(results):
@@ -306,8 +385,9 @@ def test_figures_carry_the_charted_points_for_the_councils_compared(results):
 
 def test_chart_title_names_period_and_count(results):
     e2e = _by_id(results)["end_to_end_days"]
-    assert measure.chart_title(e2e) == ("End-to-end time (weekly median, by week opened), 1 Jan 2024 to "
-                                        "16 Jun 2024 (24 weeks, 120 cases opened)")
+    assert measure.chart_title(e2e) == (
+        "End-to-end time (weekly median, by week opened), 1 Jan 2024 to 16 Jun 2024 (24 weeks, 120 cases opened)"
+    )
     ax = chart(e2e)
     assert ax.get_title(loc="left") == measure.chart_title(e2e)
     assert chart(_by_id(results)["delivered_when_wanted_pct"]) is None
@@ -315,7 +395,7 @@ def test_chart_title_names_period_and_count(results):
 
 # ------------------------------------------------------------------------------------------------ explorer
 def test_explorer_adds_moves_and_removes_boundaries(results):
-    from systemic_lib.widgets.measure import MeasureExplorer
+    from systemic_lib.display.widgets.measure import MeasureExplorer
 
     ex = MeasureExplorer(results)
     assert ex.measure.value == "end_to_end_days"
@@ -346,7 +426,7 @@ def test_explorer_adds_moves_and_removes_boundaries(results):
 
 
 def test_explorer_without_data(council):
-    from systemic_lib.widgets.measure import MeasureExplorer
+    from systemic_lib.display.widgets.measure import MeasureExplorer
 
     ex = MeasureExplorer(results_of(council, "council-tax"))
     assert "No measure" in ex.message.value
@@ -387,15 +467,26 @@ def _demand(folder: Path, days_per_week: int, weeks: int, *, yaml_text: str = YA
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "council.yaml").write_text(yaml_text)
     times = [MONDAY + pd.Timedelta(weeks=w, days=d, hours=9) for w in range(weeks) for d in range(days_per_week)]
-    pd.DataFrame({"contact_id": [f"C{i}" for i in range(len(times))], "service": "housing-repairs",
-                  "received_at": [f"{t:%Y-%m-%d %H:%M}" for t in times], "channel": "phone",
-                  "classification": "value"}).to_csv(folder / "demand.csv", index=False)
+    pd.DataFrame(
+        {
+            "contact_id": [f"C{i}" for i in range(len(times))],
+            "service": "housing-repairs",
+            "received_at": [f"{t:%Y-%m-%d %H:%M}" for t in times],
+            "channel": "phone",
+            "classification": "value",
+        }
+    ).to_csv(folder / "demand.csv", index=False)
     return folder
 
 
 def test_grain_threshold_is_a_median_week_of_five():
-    weekly = lambda n: pd.DataFrame({"date": pd.date_range("2024-01-01", periods=len(n), freq="7D"),  # noqa: E731
-                                     "value": 1.0, "n": n})
+    weekly = lambda n: pd.DataFrame(
+        {
+            "date": pd.date_range("2024-01-01", periods=len(n), freq="7D"),
+            "value": 1.0,
+            "n": n,
+        }
+    )
     assert measure.choose_grain(weekly([5, 5, 4])) == "week"  # median 5
     assert measure.choose_grain(weekly([4, 4, 5])) == "month"  # median 4
     assert measure.choose_grain(weekly([5, 4])) == "month"  # median 4.5
@@ -425,8 +516,10 @@ def test_four_a_week_is_charted_by_calendar_month(tmp_path):
     r = _by_id(results_of(c, "housing-repairs"))["weekly_demand"]
     assert r.id == "weekly_demand" and r.grain == "month" and r.name == "Demand per month"
     assert r.spoken == "demand per month" and r.period == (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-29"))
-    assert measure.chart_title(r) == ("Demand per month, 1 Jan 2024 to 29 Feb 2024 (2 months, 36 contacts)\n"
-                                      "Monthly, because fewer than 5 contacts a week")
+    assert measure.chart_title(r) == (
+        "Demand per month, 1 Jan 2024 to 29 Feb 2024 (2 months, 36 contacts)\n"
+        "Monthly, because fewer than 5 contacts a week"
+    )
     assert r.narration.startswith("Each point is one calendar month (monthly, because fewer than 5 contacts a week). ")
     assert "demand per month" in r.narration
     entry = json.loads(json.dumps(measure.measure_figures([r])))["measures"]["weekly_demand"]
@@ -443,11 +536,25 @@ def test_sparse_end_to_end_is_a_monthly_median_by_month_opened(tmp_path):
     folder.mkdir()
     (folder / "council.yaml").write_text(YAML)
     # opened (days taken): Jan 3 (10), 10 (20), 24 (30); Feb 7 (5), 21 (15); Mar 6 (8) — at most one case a week
-    cases = [("2024-01-03", 10), ("2024-01-10", 20), ("2024-01-24", 30), ("2024-02-07", 5), ("2024-02-21", 15),
-             ("2024-03-06", 8)]
-    pd.DataFrame([{"case_id": f"R{i}", "service": "housing-repairs", "opened_at": f"{d} 10:00",
-                   "closed_at": f"{pd.Timestamp(d) + pd.Timedelta(days=n):%Y-%m-%d} 10:00"}
-                  for i, (d, n) in enumerate(cases)]).to_csv(folder / "cases.csv", index=False)
+    cases = [
+        ("2024-01-03", 10),
+        ("2024-01-10", 20),
+        ("2024-01-24", 30),
+        ("2024-02-07", 5),
+        ("2024-02-21", 15),
+        ("2024-03-06", 8),
+    ]
+    pd.DataFrame(
+        [
+            {
+                "case_id": f"R{i}",
+                "service": "housing-repairs",
+                "opened_at": f"{d} 10:00",
+                "closed_at": f"{pd.Timestamp(d) + pd.Timedelta(days=n):%Y-%m-%d} 10:00",
+            }
+            for i, (d, n) in enumerate(cases)
+        ]
+    ).to_csv(folder / "cases.csv", index=False)
     c = load_council(folder)
     s, s_grain = series(c, "housing-repairs", "end_to_end_days")
     # medians by month opened: January 10, 20, 30 → 20; February 5, 15 → 10; March 8
@@ -458,11 +565,14 @@ def test_sparse_end_to_end_is_a_monthly_median_by_month_opened(tmp_path):
     assert series(c, "housing-repairs", "end_to_end_days", grain="week")[0]["n"].median() == 1
     r = _by_id(results_of(c, "housing-repairs"))["end_to_end_days"]
     assert r.grain == "month" and r.name == "End-to-end time" and r.spoken == "end-to-end time (monthly median)"
-    assert measure.chart_title(r) == ("End-to-end time (by month opened), 1 Jan 2024 to 31 Mar 2024 (3 months, 6 "
-                                      "cases opened)\nMonthly median, because fewer than 5 cases a week")
+    assert measure.chart_title(r) == (
+        "End-to-end time (by month opened), 1 Jan 2024 to 31 Mar 2024 (3 months, 6 "
+        "cases opened)\nMonthly median, because fewer than 5 cases a week"
+    )
     assert chart(r).get_title(loc="left") == measure.chart_title(r)
-    assert r.narration.startswith("Each point is one calendar month (monthly median, because fewer than 5 cases a "
-                                  "week). ")
+    assert r.narration.startswith(
+        "Each point is one calendar month (monthly median, because fewer than 5 cases a week). "
+    )
     assert measure.measure_summary([r]).iloc[0]["Measure"] == "End-to-end time (by month)"
 
 
@@ -493,7 +603,7 @@ def test_dense_sample_style_data_stays_weekly(results):
 
 @pytest.mark.slow
 def test_sample_councils_stay_weekly(tmp_path):
-    from systemic_lib.sample import write_sample_councils
+    from systemic_lib.data.sample import write_sample_councils
 
     folder = next(f for f in write_sample_councils(tmp_path) if f.name == "northshire")
     c = load_council(folder)
@@ -506,10 +616,12 @@ def test_sample_councils_stay_weekly(tmp_path):
 NO_CHANGES = YAML.split("system_changes:")[0]
 #: A label with markup and a dollar sign: escaped in HTML/SVG, and never read as matplotlib maths.
 RULE = "Rule: every repair <b>pre-inspected</b> over $250"
-CONDITIONS = ("id,service,raised_at,raised_in,waste_seen,system_condition,thinking,who_can_change,status,changed_at,"
-              "phase\n"
-              f"SC-001,housing-repairs,2024-02-01,flow,A second visit,{RULE},,Head of Repairs,changed,2024-03-25,{{}}\n"
-              "SC-002,housing-repairs,2024-02-01,flow,Waiting,Open rule,,,open,,\n")
+CONDITIONS = (
+    "id,service,raised_at,raised_in,waste_seen,system_condition,thinking,who_can_change,status,changed_at,"
+    "phase\n"
+    f"SC-001,housing-repairs,2024-02-01,flow,A second visit,{RULE},,Head of Repairs,changed,2024-03-25,{{}}\n"
+    "SC-002,housing-repairs,2024-02-01,flow,Waiting,Open rule,,,open,,\n"
+)
 
 
 def conditions_council(tmp_path, phase: str = "", yaml_text: str = NO_CHANGES) -> Path:
@@ -536,6 +648,7 @@ def test_a_changed_condition_starts_a_phase_at_its_date_in_measure_json_and_the_
     label = next(t for t in ax.texts if t.get_gid() == "phase_label_1")
     assert label.get_text().startswith(RULE)
     import io
+
     svg = io.BytesIO()
     ax.figure.savefig(svg, format="svg")
     plt.close(ax.figure)
@@ -551,14 +664,17 @@ def test_a_condition_turned_off_adds_no_phase(tmp_path):
 
 
 def test_council_yaml_changes_and_changed_conditions_are_phases_together(tmp_path):
-    yaml_text = NO_CHANGES + ("system_changes:\n"
-                              "  - {date: 2024-03-25, label: Experiment team started, services: [housing-repairs]}\n"
-                              "  - {date: 2024-05-06, label: Later change}\n")
+    yaml_text = NO_CHANGES + (
+        "system_changes:\n"
+        "  - {date: 2024-03-25, label: Experiment team started, services: [housing-repairs]}\n"
+        "  - {date: 2024-05-06, label: Later change}\n"
+    )
     data = measure.load(Stage(conditions_council(tmp_path, yaml_text=yaml_text), "housing-repairs", "measure"))
     assert measure.figures(data)["phases_used"] == [
         {"date": "2024-03-25", "label": "Experiment team started", "source": "council.yaml"},
         {"date": "2024-03-25", "label": RULE, "source": "system condition SC-001"},
-        {"date": "2024-05-06", "label": "Later change", "source": "council.yaml"}]
+        {"date": "2024-05-06", "label": "Later change", "source": "council.yaml"},
+    ]
     e2e = _by_id(data.results)["end_to_end_days"]
     assert e2e.phase_labels == [f"Experiment team started / {RULE}", "Later change"]  # one phase a week
 
@@ -568,17 +684,19 @@ def test_a_learning_log_entry_marked_changed_with_a_date_is_a_phase(tmp_path):
     (folder / "learning_log.csv").write_text(
         "date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status,changed_at\n"
         "2024-03-01,housing-repairs,Fix on the first visit,,Pre-inspection rule,,,changed,2024-03-25\n"
-        "2024-03-02,housing-repairs,Ring back,,Call-back rule,,,changed,\n")  # no date: no phase
+        "2024-03-02,housing-repairs,Ring back,,Call-back rule,,,changed,\n"
+    )  # no date: no phase
     data = measure.load(Stage(folder, "housing-repairs", "measure"))
     assert measure.figures(data)["phases_used"] == [
-        {"date": "2024-03-25", "label": "Pre-inspection rule", "source": "system condition LL-2"}]
+        {"date": "2024-03-25", "label": "Pre-inspection rule", "source": "system condition LL-2"}
+    ]
     assert [p["mean"] for p in _by_id(data.results)["end_to_end_days"].result.phases] == [31, 11]
 
 
 def test_the_organisation_scan_starts_the_same_phase_at_a_changed_condition(tmp_path):
     """The scan's capability column reads the same phases as the measure stage: its end-to-end capability is the
     per-case chart's latest phase, which starts at the changed condition's date."""
-    from systemic_lib import scan
+    from systemic_lib.analysis import scan
 
     folder = conditions_council(tmp_path)
     per_case = measure.figures(measure.load(Stage(folder, "housing-repairs", "measure")))["end_to_end_per_case"]

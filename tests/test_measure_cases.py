@@ -1,13 +1,13 @@
-"""Capability per case (systemic_lib.measure_cases): end-to-end time of each citizen's case on an XmR chart."""
+"""Capability per case (systemic_lib.analysis.measure_cases): end-to-end time of each citizen's case on an XmR chart."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from systemic_lib import measure, measure_cases, report, spc
-from systemic_lib.charts.measure import case_chart
+from systemic_lib.analysis import measure, measure_cases, spc
+from systemic_lib.display import report
+from systemic_lib.display.charts.measure import case_chart
 
 T = pd.Timestamp
 
@@ -17,8 +17,9 @@ def _cases(days, *, opened="2024-01-01", every=1.0, open_=()):
     opened = pd.date_range(opened, periods=len(days), freq=pd.Timedelta(days=every))
     closed = [o + pd.Timedelta(days=float(d)) for o, d in zip(opened, days)]
     ids = [f"K{i:02d}" for i in range(len(days))]
-    return pd.DataFrame({"case_id": ids, "opened_at": opened,
-                         "closed_at": [pd.NaT if i in open_ else c for i, c in zip(ids, closed)]})
+    return pd.DataFrame(
+        {"case_id": ids, "opened_at": opened, "closed_at": [pd.NaT if i in open_ else c for i, c in zip(ids, closed)]}
+    )
 
 
 def test_per_case_limits_by_hand():
@@ -28,7 +29,9 @@ def test_per_case_limits_by_hand():
     assert len(cap.finished) == 12 and cap.n_open == 0
     assert cap.finished["position"].tolist() == list(range(1, 13))
     ph = cap.result.current
-    assert ph["mean"] == pytest.approx(11) and ph["upper"] == pytest.approx(16.32) and ph["lower"] == pytest.approx(5.68)
+    assert (
+        ph["mean"] == pytest.approx(11) and ph["upper"] == pytest.approx(16.32) and ph["lower"] == pytest.approx(5.68)
+    )
     assert cap.predictably_within() == pytest.approx(16.32)
     figs = measure_cases.per_case_figures(cap)
     assert figs["predictably_within_days"] == pytest.approx(16.32) and figs["phases"][0]["first_case"] == 1

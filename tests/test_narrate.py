@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from systemic_lib.narrate import format_date, narrate, phase_label
-from systemic_lib.spc import xmr
+from systemic_lib.analysis.narrate import format_date, narrate, phase_label
+from systemic_lib.analysis.spc import xmr
 
 
 def _issue_example(n_new: int = 12):
@@ -23,17 +23,24 @@ def test_issue_example_sentence():
     # 12 new points from 7 January 2019: the last is 7 Jan + 11 weeks = 25 March 2019
     assert text.startswith(
         "Since the new team started on 7 January 2019 (12 points, to 25 March 2019), end-to-end time has averaged "
-        "12 days and will predictably fall between 4 and 20 days.")
-    assert "All 12 points since the change sit below the old average of 31 days: this is a real improvement, " \
-           "not noise." in text
+        "12 days and will predictably fall between 4 and 20 days."
+    )
+    assert (
+        "All 12 points since the change sit below the old average of 31 days: this is a real improvement, "
+        "not noise." in text
+    )
     assert "provisional" not in text
 
 
 def test_trial_limits_and_short_series_are_provisional():
     # old: 29, 33 → mean 31, limits 31 ± 2.66 × 4 = 20.36 / 41.64; new: 25.5, 28.5 × 3 → below 31, inside old limits
     values = [29, 33] * 6 + [25.5, 28.5] * 3
-    r = xmr(values, dates=pd.date_range("2018-10-15", periods=18, freq="7D"), phase_starts=["2019-01-07"],
-            improvement="decrease")
+    r = xmr(
+        values,
+        dates=pd.date_range("2018-10-15", periods=18, freq="7D"),
+        phase_starts=["2019-01-07"],
+        improvement="decrease",
+    )
     text = narrate(r, phase_labels=["the new team started"])
     # 6 points < 12 → trial; 6 < 7 in a row below the old mean → too soon to call
     assert "trial limits of" in text and "provisional" in text and "6 points" in text
@@ -114,12 +121,16 @@ def test_constant_series_says_no_variation():
 def test_narration_says_whether_the_limits_narrowed_or_widened_after_the_change():
     # before: MR 4 → limits 31 ± 10.64, 21.28 apart; after: MR 3 → 12 ± 7.98, 15.96 apart: narrower
     text = narrate(_issue_example(), phase_labels=["the new team started"])
-    assert "The limits are narrower than before the change (16 days apart, were 21 days): the system is more " \
-           "predictable." in text
+    assert (
+        "The limits are narrower than before the change (16 days apart, were 21 days): the system is more "
+        "predictable." in text
+    )
     # before MR 2 (10.64 apart), after MR 4 (21.28 apart): wider; percentages are percentage points apart
     wider = narrate(xmr([50, 52] * 6 + [49, 53] * 6, phase_starts=[12]), unit="%", measure="failure demand")
-    assert "The limits are wider than before the change (21 percentage points apart, were 11 percentage points): " \
-           "the system is less predictable." in wider
+    assert (
+        "The limits are wider than before the change (21 percentage points apart, were 11 percentage points): "
+        "the system is less predictable." in wider
+    )
     # within a tenth: nothing said; one phase: nothing said
     same = narrate(xmr([10, 12] * 6 + [20, 22] * 6, phase_starts=[12]))
     assert "limits are" not in same and "limits are" not in narrate(xmr([10, 12] * 6))

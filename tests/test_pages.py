@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from systemic_lib import pages
-from systemic_lib.pages import build_index_pages, headline_figures, scan_reports
+from systemic_lib.site import pages
+from systemic_lib.site.pages import build_index_pages, headline_figures, scan_reports
 
 
 def _write(path, text=""):
@@ -20,8 +20,14 @@ def _report(root, council, service, stage, figures=None, council_name="Northshir
     folder = root / council / service if service else root / council
     _write(folder / f"{stage}.html", "<html>report</html>")
     if figures is not None:
-        meta = {"council": council_name, "council_slug": council, "service": service,
-                "service_name": service_name, "stage": stage, "period": {"start": "2024-01-01", "end": "2024-12-31"}}
+        meta = {
+            "council": council_name,
+            "council_slug": council,
+            "service": service,
+            "service_name": service_name,
+            "stage": stage,
+            "period": {"start": "2024-01-01", "end": "2024-12-31"},
+        }
         _write(folder / f"{stage}.json", json.dumps({**meta, **figures}))
 
 
@@ -33,89 +39,227 @@ def _manifest(root, jobs):
 def reports(tmp_path):
     """Two councils on disk: Northshire with two services (one failed flow), Eastvale with one."""
     root = tmp_path / "reports"
-    _report(root, "northshire", "housing-repairs", "demand",
-            {"contacts": 300, "value": 120, "failure": 180, "failure_pct": 60.0}, service_name="Housing repairs")
-    _report(root, "northshire", "housing-repairs", "flow", {"cases": 40, "median_days": 34.0},
-            service_name="Housing repairs")
-    _report(root, "northshire", "council-tax", "demand",
-            {"contacts": 100, "value": 80, "failure": 20, "failure_pct": 20.0}, service_name="Council tax")
+    _report(
+        root,
+        "northshire",
+        "housing-repairs",
+        "demand",
+        {"contacts": 300, "value": 120, "failure": 180, "failure_pct": 60.0},
+        service_name="Housing repairs",
+    )
+    _report(
+        root,
+        "northshire",
+        "housing-repairs",
+        "flow",
+        {"cases": 40, "median_days": 34.0},
+        service_name="Housing repairs",
+    )
+    _report(
+        root,
+        "northshire",
+        "council-tax",
+        "demand",
+        {"contacts": 100, "value": 80, "failure": 20, "failure_pct": 20.0},
+        service_name="Council tax",
+    )
     _write(root / "northshire" / "council-tax" / "flow.ipynb", "{}")
     _report(root, "northshire", None, "organisation_scan", {"services": 2})
     _report(root, "eastvale", "waste", "demand", {"contacts": 5}, council_name="Eastvale", service_name="Waste")
-    _manifest(root, [
-        {"council": "northshire", "council_name": "Northshire Council", "service": "council-tax",
-         "service_name": "Council tax", "stage": "flow", "status": "failed",
-         "error": {"name": "KeyError", "message": "'timestamp'", "cell": 5, "execution_count": 4,
-                   "source": "flow.summary(stage)"}},
-        {"council": "northshire", "council_name": "Northshire Council", "service": "council-tax",
-         "service_name": "Council tax", "stage": "measure", "status": "skipped",
-         "error": {"name": "MissingNotebook", "message": "notebooks/measure.ipynb does not exist"}},
-        {"council": "badshire", "council_name": "Badshire", "service": None, "stage": None, "status": "skipped",
-         "error": {"name": "InvalidCouncil", "message": "1 error(s) in the council's data",
-                   "problems": ["ERROR: demand.csv, row 2, column 'received_at': cannot read 'x' as a date"]}},
-    ])
+    _manifest(
+        root,
+        [
+            {
+                "council": "northshire",
+                "council_name": "Northshire Council",
+                "service": "council-tax",
+                "service_name": "Council tax",
+                "stage": "flow",
+                "status": "failed",
+                "error": {
+                    "name": "KeyError",
+                    "message": "'timestamp'",
+                    "cell": 5,
+                    "execution_count": 4,
+                    "source": "flow.summary(stage)",
+                },
+            },
+            {
+                "council": "northshire",
+                "council_name": "Northshire Council",
+                "service": "council-tax",
+                "service_name": "Council tax",
+                "stage": "measure",
+                "status": "skipped",
+                "error": {"name": "MissingNotebook", "message": "notebooks/measure.ipynb does not exist"},
+            },
+            {
+                "council": "badshire",
+                "council_name": "Badshire",
+                "service": None,
+                "stage": None,
+                "status": "skipped",
+                "error": {
+                    "name": "InvalidCouncil",
+                    "message": "1 error(s) in the council's data",
+                    "problems": ["ERROR: demand.csv, row 2, column 'received_at': cannot read 'x' as a date"],
+                },
+            },
+        ],
+    )
     return root
 
 
 def test_headline_figures_per_stage():
     assert headline_figures("demand", {"contacts": 12304, "failure_pct": 41.2}) == [
-        "12,304 contacts", "41% failure demand"]
+        "12,304 contacts",
+        "41% failure demand",
+    ]
     assert headline_figures("flow", {"median_days": 34.0, "cases": 1}) == ["median 34 days end to end", "1 case"]
     assert headline_figures("flow", {"median_days": 2.5}) == ["median 2.5 days end to end"]
-    assert headline_figures("experiment", {"experiment_cases": 20, "baseline_cases": 31, "measures": [
-        {"name": "End-to-end time", "change_pct": -64.2}]}) == [
-        "20 experiment cases vs 31 baseline", "End-to-end time: -64%"]
+    assert headline_figures(
+        "experiment",
+        {"experiment_cases": 20, "baseline_cases": 31, "measures": [{"name": "End-to-end time", "change_pct": -64.2}]},
+    ) == ["20 experiment cases vs 31 baseline", "End-to-end time: -64%"]
     # the interval and the reading beside the change, and a warning where the demand mix differs
-    assert headline_figures("experiment", {"experiment_cases": 20, "baseline_cases": 31, "mix_differs": True,
-                                           "measures": [{"name": "End-to-end time", "change_pct": -64.2,
-                                                         "interval": [-80.4, -40.1], "interval_unit": "%",
-                                                         "reading": "clear improvement"}]}) == [
-        "20 experiment cases vs 31 baseline", "End-to-end time: -64% (interval -80% to -40%: clear improvement)",
-        "demand mix differs between cohorts (chi-square test at 5%)"]
-    assert headline_figures("experiment", {"experiment_cases": 6, "measures": [
-        {"name": "End-to-end time", "change_pct": -10, "interval": None, "reading": "too few cases to judge"}]})[1] \
+    assert headline_figures(
+        "experiment",
+        {
+            "experiment_cases": 20,
+            "baseline_cases": 31,
+            "mix_differs": True,
+            "measures": [
+                {
+                    "name": "End-to-end time",
+                    "change_pct": -64.2,
+                    "interval": [-80.4, -40.1],
+                    "interval_unit": "%",
+                    "reading": "clear improvement",
+                }
+            ],
+        },
+    ) == [
+        "20 experiment cases vs 31 baseline",
+        "End-to-end time: -64% (interval -80% to -40%: clear improvement)",
+        "demand mix differs between cohorts (chi-square test at 5%)",
+    ]
+    assert (
+        headline_figures(
+            "experiment",
+            {
+                "experiment_cases": 6,
+                "measures": [
+                    {
+                        "name": "End-to-end time",
+                        "change_pct": -10,
+                        "interval": None,
+                        "reading": "too few cases to judge",
+                    }
+                ],
+            },
+        )[1]
         == "End-to-end time: -10% (too few cases to judge)"
+    )
     # every change shown, each with its interval and reading; end-to-end time with each cohort's open cases
-    exp = {"experiment_cases": 367, "baseline_cases": 540, "measures": [
-        {"name": "End-to-end time", "change_pct": -75.4, "interval": [-77.3, -73.8], "interval_unit": "%",
-         "reading": "clear improvement", "open_baseline": 178, "open_experiment": 24},
-        {"name": "Assessments", "change_pct": -3.2, "interval": [-9.1, 2.5], "interval_unit": "%",
-         "reading": "could be noise"},
-        {"name": "Face-to-face time", "change_pct": 30.4, "change_points": 14.0, "interval": [9.4, 18.2],
-         "interval_unit": "points", "reading": "clear improvement"}]}
+    exp = {
+        "experiment_cases": 367,
+        "baseline_cases": 540,
+        "measures": [
+            {
+                "name": "End-to-end time",
+                "change_pct": -75.4,
+                "interval": [-77.3, -73.8],
+                "interval_unit": "%",
+                "reading": "clear improvement",
+                "open_baseline": 178,
+                "open_experiment": 24,
+            },
+            {
+                "name": "Assessments",
+                "change_pct": -3.2,
+                "interval": [-9.1, 2.5],
+                "interval_unit": "%",
+                "reading": "could be noise",
+            },
+            {
+                "name": "Face-to-face time",
+                "change_pct": 30.4,
+                "change_points": 14.0,
+                "interval": [9.4, 18.2],
+                "interval_unit": "points",
+                "reading": "clear improvement",
+            },
+        ],
+    }
     assert headline_figures("experiment", exp) == [
         "367 experiment cases vs 540 baseline",
         "End-to-end time: -75% (interval -77% to -74%: clear improvement) (178 baseline and 24 experiment cases "
         "still open)",
         "Assessments: -3% (interval -9% to +2%: could be noise)",
-        "Face-to-face time: +14 points (interval +9 points to +18 points: clear improvement)"]
+        "Face-to-face time: +14 points (interval +9 points to +18 points: clear improvement)",
+    ]
     # a median not reached: "more than N days", and no change invented
-    assert headline_figures("experiment", {"experiment_cases": 5, "baseline_cases": 6, "measures": [
-        {"name": "End-to-end time", "change_pct": None, "interval": None, "reading": "too many cases still open to "
-         "judge", "open_baseline": 2, "open_experiment": 3, "at_least": {"experiment": 5.0}}]})[1] == \
-        "End-to-end time: experiment more than 5.0 days (2 baseline and 3 experiment cases still open)"
+    assert (
+        headline_figures(
+            "experiment",
+            {
+                "experiment_cases": 5,
+                "baseline_cases": 6,
+                "measures": [
+                    {
+                        "name": "End-to-end time",
+                        "change_pct": None,
+                        "interval": None,
+                        "reading": "too many cases still open to judge",
+                        "open_baseline": 2,
+                        "open_experiment": 3,
+                        "at_least": {"experiment": 5.0},
+                    }
+                ],
+            },
+        )[1]
+        == "End-to-end time: experiment more than 5.0 days (2 baseline and 3 experiment cases still open)"
+    )
     # flow: the Kaplan–Meier median with its open cases beside it, "more than N" where not reached
     assert headline_figures("flow", {"median_days": 28.1, "cases": 700, "end_to_end": {"open_cases": 12}}) == [
-        "median 28 days (12 open) end to end", "700 cases"]
-    assert headline_figures("flow", {"median_days": None, "end_to_end": {"median_at_least": 40.0,
-                                                                         "open_cases": 90}}) == [
-        "median more than 40 days (90 open) end to end"]
-    assert headline_figures("measure", {"measures": {
-        "a": {"last_point_signal": "improvement"}, "b": {"last_point_signal": None},
-        "c": {"last_point_signal": "common_cause"}, "d": {"last_point_signal": "concern"}}}) == [
-        "4 measures", "latest week: 1 getting worse, 1 improving"]
+        "median 28 days (12 open) end to end",
+        "700 cases",
+    ]
+    assert headline_figures(
+        "flow", {"median_days": None, "end_to_end": {"median_at_least": 40.0, "open_cases": 90}}
+    ) == ["median more than 40 days (90 open) end to end"]
+    assert headline_figures(
+        "measure",
+        {
+            "measures": {
+                "a": {"last_point_signal": "improvement"},
+                "b": {"last_point_signal": None},
+                "c": {"last_point_signal": "common_cause"},
+                "d": {"last_point_signal": "concern"},
+            }
+        },
+    ) == ["4 measures", "latest week: 1 getting worse, 1 improving"]
     assert headline_figures("measure", {"measures": [{"last_point_signal": "common_cause"}]}) == [
-        "1 measure", "latest week: no special cause"]
+        "1 measure",
+        "latest week: no special cause",
+    ]
     assert headline_figures("measure", {"measures": [{"last_point_signal": "neutral"}]}) == [
-        "1 measure", "latest week: 1 unusual"]
-    assert headline_figures("experiment", {"has_experiment": False, "experiment_cases": 0, "baseline_cases": 0,
-                                           "headline": "No experiment set up for Waste yet: add an experiment "
-                                                       "to council.yaml and cohorts to cases.csv."}) == [
-        "no experiment"]  # short: the long sentence would repeat in every row of the grid
+        "1 measure",
+        "latest week: 1 unusual",
+    ]
+    assert headline_figures(
+        "experiment",
+        {
+            "has_experiment": False,
+            "experiment_cases": 0,
+            "baseline_cases": 0,
+            "headline": "No experiment set up for Waste yet: add an experiment "
+            "to council.yaml and cohorts to cases.csv.",
+        },
+    ) == ["no experiment"]  # short: the long sentence would repeat in every row of the grid
     assert headline_figures("experiment", {"experiment_cases": 0}) == ["no experiment"]
     assert headline_figures("organisation_scan", {"services": 4}) == ["4 services"]
-    assert headline_figures("organisation_scan", {"services": [{"service": "a"}, {"service": "b"}]}) == [
-        "2 services"]
+    assert headline_figures("organisation_scan", {"services": [{"service": "a"}, {"service": "b"}]}) == ["2 services"]
 
 
 def test_end_to_end_days_are_whole_from_ten_and_one_decimal_below():
@@ -146,7 +290,7 @@ def test_council_grid_links_figures_and_failures(reports):
     assert 'href="organisation_scan.html"' in page and "2 services" in page
     assert 'href="../index.html"' in page
     # the grid has one row per service and one column per stage
-    assert page.count("<th scope=\"row\">") == 2 and "Understand demand" in page and "Measure</th>" in page
+    assert page.count('<th scope="row">') == 2 and "Understand demand" in page and "Measure</th>" in page
 
 
 def test_top_index_lists_every_council_with_totals_and_skips(reports):
@@ -186,12 +330,32 @@ def test_only_named_council_pages_are_rewritten_but_top_index_lists_all(reports)
 def test_names_from_data_are_escaped(tmp_path):
     root = tmp_path / "reports"
     evil = "<script>alert('x')</script> & Co"
-    _report(root, "evil", "waste", "demand", {"contacts": 2, "headline": evil}, council_name=evil,
-            service_name="<b>Waste</b>")
-    _manifest(root, [{"council": "worse", "council_name": "<img src=x onerror=alert(1)>", "service": None,
-                      "stage": None, "status": "skipped",
-                      "error": {"name": "InvalidCouncil", "message": "<script>bad()</script>",
-                                "problems": ["<script>p()</script>"]}}])
+    _report(
+        root,
+        "evil",
+        "waste",
+        "demand",
+        {"contacts": 2, "headline": evil},
+        council_name=evil,
+        service_name="<b>Waste</b>",
+    )
+    _manifest(
+        root,
+        [
+            {
+                "council": "worse",
+                "council_name": "<img src=x onerror=alert(1)>",
+                "service": None,
+                "stage": None,
+                "status": "skipped",
+                "error": {
+                    "name": "InvalidCouncil",
+                    "message": "<script>bad()</script>",
+                    "problems": ["<script>p()</script>"],
+                },
+            }
+        ],
+    )
     build_index_pages(root)
     for page in (root / "index.html", root / "evil" / "index.html"):
         text = page.read_text(encoding="utf-8")
@@ -227,17 +391,24 @@ def test_council_slug_with_odd_characters_is_quoted_in_links(tmp_path):
 
 def test_council_page_shows_where_to_start_and_lists_services_in_scan_order(reports):
     """organisation_scan.json as the scan notebook writes it: services in council.yaml order, where to start."""
-    scan = {"contacts": 400, "start_with": "housing-repairs",
-            "where_to_start": "Start with Housing repairs: it has the most failure demand (180 contacts, 60% of its "
-                              "classified demand, led by \u201cwhen will my repair be done?\u201d).",
-            "services": [{"service": "housing-repairs", "service_name": "Housing repairs", "contacts": 300},
-                         {"service": "council-tax", "service_name": "Council tax", "contacts": 100}]}
+    scan = {
+        "contacts": 400,
+        "start_with": "housing-repairs",
+        "where_to_start": "Start with Housing repairs: it has the most failure demand (180 contacts, 60% of its "
+        "classified demand, led by \u201cwhen will my repair be done?\u201d).",
+        "services": [
+            {"service": "housing-repairs", "service_name": "Housing repairs", "contacts": 300},
+            {"service": "council-tax", "service_name": "Council tax", "contacts": 100},
+        ],
+    }
     _report(reports, "northshire", None, "organisation_scan", scan)
     build_index_pages(reports)
     page = (reports / "northshire" / "index.html").read_text(encoding="utf-8")
     assert "Organisation scan</a>: 2 services" in page
-    assert ('<p class="headline where">Start with Housing repairs: it has the most failure demand (180 contacts, 60% of its '
-            'classified demand, led by \u201cwhen will my repair be done?\u201d).') in page
+    assert (
+        '<p class="headline where">Start with Housing repairs: it has the most failure demand (180 contacts, 60% of its '
+        "classified demand, led by \u201cwhen will my repair be done?\u201d)."
+    ) in page
     # council.yaml order (housing-repairs first), not alphabetical (council-tax first)
     assert page.index(">Housing repairs<") < page.index(">Council tax<")
     top = (reports / "index.html").read_text(encoding="utf-8")
@@ -245,8 +416,13 @@ def test_council_page_shows_where_to_start_and_lists_services_in_scan_order(repo
 
 
 def test_where_to_start_from_data_is_escaped(reports):
-    _report(reports, "northshire", None, "organisation_scan",
-            {"where_to_start": "Start with <script>alert(1)</script>", "services": []})
+    _report(
+        reports,
+        "northshire",
+        None,
+        "organisation_scan",
+        {"where_to_start": "Start with <script>alert(1)</script>", "services": []},
+    )
     build_index_pages(reports)
     page = (reports / "northshire" / "index.html").read_text(encoding="utf-8")
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

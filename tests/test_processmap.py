@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from systemic_lib import flow, processmap
+from systemic_lib.analysis import flow, processmap
 
 T = pd.Timestamp
 
@@ -15,8 +15,14 @@ def log():
         rows += [(f"C{i}", a, T("2024-01-01") + pd.Timedelta(days=i + k)) for k, a in enumerate(path)]
     rows.append(("C99", "Rare", T("2024-02-01")))
     ev = pd.DataFrame(rows, columns=["case_id", "activity", "timestamp"]).assign(service="s")
-    cat = pd.DataFrame({"service": "s", "activity": ["Ask", "Check", "Fix"], "step_type": ["value", "waste", "value"],
-                        "category": ["contact", "check", "delivery"]})
+    cat = pd.DataFrame(
+        {
+            "service": "s",
+            "activity": ["Ask", "Check", "Fix"],
+            "step_type": ["value", "waste", "value"],
+            "category": ["contact", "check", "delivery"],
+        }
+    )
     return flow.FlowLog(ev, catalogue=cat)
 
 

@@ -18,9 +18,10 @@ import textwrap
 import pandas as pd
 import pytest
 
-from systemic_lib import classify, demand, measure, scan
-from systemic_lib.charts import demand as charts
-from systemic_lib.stages import Stage
+from systemic_lib.analysis import demand, measure, scan
+from systemic_lib.data import classify
+from systemic_lib.data.stages import Stage
+from systemic_lib.display.charts import demand as charts
 
 
 def _ruleshire_demand() -> str:
@@ -29,10 +30,14 @@ def _ruleshire_demand() -> str:
     for week in range(3):
         day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=7 * week)
         coach = "value," if week == 2 else "failure,not done"
-        for demand_type, klass, by in (("fix boiler", "value,", ""), ("fix boiler", "value,", ""),
-                                       ("fix boiler" if week == 2 else "repair not right", coach, "coach:Sam"),
-                                       ("when will it be done", ",", ""), ("when will it be done", ",", ""),
-                                       ("odd thing", ",", "")):
+        for demand_type, klass, by in (
+            ("fix boiler", "value,", ""),
+            ("fix boiler", "value,", ""),
+            ("fix boiler" if week == 2 else "repair not right", coach, "coach:Sam"),
+            ("when will it be done", ",", ""),
+            ("when will it be done", ",", ""),
+            ("odd thing", ",", ""),
+        ):
             n += 1
             when = (day + pd.Timedelta(hours=9 + n % 6)).strftime("%Y-%m-%d %H:%M")
             rows.append(f"C{n:02d},housing-repairs,{when},phone,said {n},{demand_type},{klass},{by}")
@@ -48,8 +53,8 @@ RULESHIRE = {
     """),
     "demand.csv": _ruleshire_demand(),
     "rules.csv": "service,column,pattern,classification,failure_type\n"
-                 ",demand_type,when will,failure,progress chasing\n"
-                 ",demand_type,^fix,value,\n",
+    ",demand_type,when will,failure,progress chasing\n"
+    ",demand_type,^fix,value,\n",
 }
 PERIOD = {"period_start": "2024-01-01", "period_end": "2024-01-21"}
 
@@ -60,16 +65,24 @@ def ruleshire(council_factory):
 
 
 def test_apply_rules_records_the_rule_row():
-    contacts = pd.DataFrame({"demand_type": ["when will it be", "fix it", "odd"],
-                             "classification": [None, "value", None], "failure_type": [None, None, None],
-                             "classified_by": [None, "coach:Sam", None]})
-    result = classify.apply_rules(contacts, [{"column": "demand_type", "pattern": "when", "classification": "failure"}],
-                                  first_row=2)
+    contacts = pd.DataFrame(
+        {
+            "demand_type": ["when will it be", "fix it", "odd"],
+            "classification": [None, "value", None],
+            "failure_type": [None, None, None],
+            "classified_by": [None, "coach:Sam", None],
+        }
+    )
+    result = classify.apply_rules(
+        contacts, [{"column": "demand_type", "pattern": "when", "classification": "failure"}], first_row=2
+    )
     assert result.frame["classified_by"].tolist()[:2] == ["rule:2", "coach:Sam"]
     assert pd.isna(result.frame["classified_by"].iloc[2])
-    no_column = classify.apply_rules(contacts.drop(columns="classified_by"),
-                                     [{"column": "demand_type", "pattern": "odd", "classification": "value"}],
-                                     first_row=5)
+    no_column = classify.apply_rules(
+        contacts.drop(columns="classified_by"),
+        [{"column": "demand_type", "pattern": "odd", "classification": "value"}],
+        first_row=5,
+    )
     assert no_column.frame["classified_by"].tolist()[2] == "rule:5"
 
 
@@ -78,8 +91,14 @@ def test_stage_contacts_mark_source_and_leave_unclassified_blank(ruleshire):
     by = contacts.frame["classified_by"].fillna("")
     assert by.value_counts().to_dict() == {"source": 6, "coach:Sam": 3, "rule:2": 6, "": 3}
     assert contacts.frame.loc[by.eq(""), "classification"].isna().all()
-    assert classify.provenance(contacts.frame) == {"classified": 15, "rule": 6, "coach": 3, "source": 6,
-                                                   "not_recorded": 0, "rules_pct": 40.0}
+    assert classify.provenance(contacts.frame) == {
+        "classified": 15,
+        "rule": 6,
+        "coach": 3,
+        "source": 6,
+        "not_recorded": 0,
+        "rules_pct": 40.0,
+    }
 
 
 def test_team_only_pareto_leaves_out_what_rules_classified(ruleshire):
@@ -96,9 +115,11 @@ def test_team_only_pareto_leaves_out_what_rules_classified(ruleshire):
 
 def test_headline_says_the_share_classified_by_rules(ruleshire):
     data = demand.load(Stage(ruleshire, "housing-repairs", "demand", "2024-01-01", "2024-01-21"))
-    assert demand.headline(data) == ("From 1 January 2024 to 15 January 2024, Housing repairs received 18 contacts; "
-                                     "15 classified so far (of which 40% classified by rules): 53% of those were "
-                                     "failure demand (3 not yet classified).")
+    assert demand.headline(data) == (
+        "From 1 January 2024 to 15 January 2024, Housing repairs received 18 contacts; "
+        "15 classified so far (of which 40% classified by rules): 53% of those were "
+        "failure demand (3 not yet classified)."
+    )
     assert demand.figures(data)["classified_by_rules"] == 6
     rows = scan.demand_rows(scan.load(Stage(ruleshire, None, "organisation_scan", "2024-01-01", "2024-01-21")).table)
     assert rows.set_index("Service").loc["Housing repairs", "Classified"] == "15, of which 40% classified by rules"
@@ -113,8 +134,13 @@ def test_demand_measure_and_scan_agree_on_classified_counts(ruleshire, run_stage
     assert "of which 40% classified by rules" in d_html
     assert "the team&#x27;s own judgement" in d_html or "the team's own judgement" in d_html
     hr = s["services"][0]
-    assert (hr["contacts"], hr["value"], hr["failure"], hr["unclassified"], hr["classified_by_rules"]) == \
-        (18, 7, 8, 3, 6)
+    assert (hr["contacts"], hr["value"], hr["failure"], hr["unclassified"], hr["classified_by_rules"]) == (
+        18,
+        7,
+        8,
+        3,
+        6,
+    )
     assert s["classified_by_rules"] == 6
     # The measure stage's weekly failure demand % rests on the same 5 classified contacts a week (3, 3 and 2 failure):
     # without the rules there would be 3 a week, too few to chart.

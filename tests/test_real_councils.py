@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from systemic_lib import config
-from systemic_lib.batch import run_batch
 from systemic_lib.cli import main as systemic
-from systemic_lib.council import load_council
+from systemic_lib.data.council import load_council
+from systemic_lib.run.batch import run_batch
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ _EVENT_TS = re.compile(r'<date key="time:timestamp" value="([^"]+)"')
 def _raw_xes(path: Path) -> dict:
     """Counts, steps and local dates of a log, read straight from the XES text (no XML library, no systemic_lib)."""
     text = gzip.open(path, "rt", encoding="utf-8").read()
-    body = text[text.index("<trace>"):]  # the log's global defaults carry a placeholder timestamp: skip them
+    body = text[text.index("<trace>") :]  # the log's global defaults carry a placeholder timestamp: skip them
     stamps = _EVENT_TS.findall(body)
     events_per_case, steps = {}, set()
     for trace in body.split("<trace>")[1:]:
@@ -50,9 +50,15 @@ def _raw_xes(path: Path) -> dict:
             name = re.search(r'key="activityNameEN" value="([^"]*)"', ev)
             code = re.search(r'key="concept:name" value="([^"]*)"', ev)
             steps.add((name and html.unescape(name.group(1)), code and html.unescape(code.group(1))))
-    return {"cases": len(events_per_case), "events": len(stamps), "stamps": stamps, "steps": steps,
-            "events_per_case": events_per_case, "local_dates": sorted({s[:10] for s in stamps}),
-            "midnight": [s for s in stamps if s[10:19] == "T00:00:00" and s[-6:] in ("+01:00", "+02:00")]}
+    return {
+        "cases": len(events_per_case),
+        "events": len(stamps),
+        "stamps": stamps,
+        "steps": steps,
+        "events_per_case": events_per_case,
+        "local_dates": sorted({s[:10] for s in stamps}),
+        "midnight": [s for s in stamps if s[10:19] == "T00:00:00" and s[-6:] in ("+01:00", "+02:00")],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -72,18 +78,30 @@ def real(real_data, tmp_path_factory):
     bpic, wabo, boston = root / "bpic15-1", root / "wabo-receipt", root / "boston"
     outputs = {
         "bpic": _run(["import", "events", str(real_data / BPIC1), "--council", str(bpic), "--mapping", "bpic2015"]),
-        "wabo": _run(["import", "events", str(real_data / RECEIPT), "--council", str(wabo),
-                      "--mapping", "wabo_receipt"]),
-        "boston": _run(["import", "demand", str(real_data / BOSTON), "--council", str(boston),
-                        "--mapping", "boston311"]),
+        "wabo": _run(
+            ["import", "events", str(real_data / RECEIPT), "--council", str(wabo), "--mapping", "wabo_receipt"]
+        ),
+        "boston": _run(
+            ["import", "demand", str(real_data / BOSTON), "--council", str(boston), "--mapping", "boston311"]
+        ),
     }
     out = root / "reports"
     quiet = dict(jobs=2, progress=False, echo=lambda _: None)
-    results = [run_batch([bpic, boston], out, services=BPIC_SERVICES + BOSTON_SERVICES, **quiet),
-               run_batch([wabo], out, **quiet),
-               run_batch([bpic, boston], out, stages=[config.COUNCIL_STAGE], **quiet)]
-    return {"root": root, "out": out, "bpic": bpic, "wabo": wabo, "boston": boston, "import": outputs,
-            "results": results, "raw": real_data}
+    results = [
+        run_batch([bpic, boston], out, services=BPIC_SERVICES + BOSTON_SERVICES, **quiet),
+        run_batch([wabo], out, **quiet),
+        run_batch([bpic, boston], out, stages=[config.COUNCIL_STAGE], **quiet),
+    ]
+    return {
+        "root": root,
+        "out": out,
+        "bpic": bpic,
+        "wabo": wabo,
+        "boston": boston,
+        "import": outputs,
+        "results": results,
+        "raw": real_data,
+    }
 
 
 def _visible(html: str) -> str:
@@ -114,8 +132,11 @@ def test_every_stage_renders_for_every_real_council(real):
     failed = [r for r in jobs if r.status != "ok"]
     assert not failed, "\n".join(f"{r.label()}: {r.error}" for r in failed)
     done = {(r.council, r.service, r.stage) for r in jobs}
-    for council, services in (("bpic15-1", BPIC_SERVICES), ("boston", BOSTON_SERVICES),
-                              ("wabo-receipt", tuple(load_council(real["wabo"]).services))):
+    for council, services in (
+        ("bpic15-1", BPIC_SERVICES),
+        ("boston", BOSTON_SERVICES),
+        ("wabo-receipt", tuple(load_council(real["wabo"]).services)),
+    ):
         for sid in services:
             assert {(council, sid, s) for s in config.STAGES} <= done
         assert (council, None, config.COUNCIL_STAGE) in done
@@ -185,8 +206,10 @@ def test_bpic_flow_counts_add_up_to_the_log(real, bpic_raw):
     assert f"Cases took a median {bp['median_days']:,.0f} days end to end" in html
     closed = bp["cases"] - bp["open_cases"]
     # open cases count as still waiting (Kaplan-Meier), never as finished at their last step so far
-    assert f"Counting the {bp['open_cases']:,} open cases as still waiting (Kaplan–Meier; {bp['cases']:,} cases, " \
-           f"{closed:,} finished)" in html
+    assert (
+        f"Counting the {bp['open_cases']:,} open cases as still waiting (Kaplan–Meier; {bp['cases']:,} cases, "
+        f"{closed:,} finished)" in html
+    )
     assert f"{bp['open_cases']:,} cases are still open" in html
     assert f"Checks on {bp['events'] + bp['problems']['Exact duplicate events']:,} events as recorded" in html
     assert f"({bp['cases']:,} cases, {bp['variants_total']:,} different paths)" in html
@@ -232,7 +255,7 @@ def test_bpic_measure_charts_end_to_end_time_only(real):
 
 
 # ----------------------------------------------------------------------------------------------- WABO receipt
-def test_receipt_flow_matches_the_log(real):  # noqa: D103
+def test_receipt_flow_matches_the_log(real):
     raw = _raw_xes(real["raw"] / RECEIPT)
     f = _figures(real, "wabo-receipt", "permit-receipt", "flow")
     assert f["cases"] == raw["cases"] == 1434
@@ -244,8 +267,10 @@ def test_receipt_flow_matches_the_log(real):  # noqa: D103
 def test_boston_rows_balance_and_demand_adds_up(real):
     raw = pd.read_csv(real["raw"] / BOSTON, dtype=str, usecols=["CASE_ENQUIRY_ID", "Source", "SUBJECT"])
     staff = raw["Source"].isin(STAFF_SOURCES)
-    assert (f"Read {len(raw):,} rows from boston311_2015.csv.gz: wrote {(~staff).sum():,} contacts"
-            in real["import"]["boston"])
+    assert (
+        f"Read {len(raw):,} rows from boston311_2015.csv.gz: wrote {(~staff).sum():,} contacts"
+        in real["import"]["boston"]
+    )
     scan = _figures(real, "boston", None, config.COUNCIL_STAGE)
     assert scan["contacts"] == (~staff).sum()
     pw = _figures(real, "boston", "public-works", "demand")
@@ -277,7 +302,7 @@ def test_boston_without_events_renders_plain_notes(real):
 def test_boston_examples_say_more_than_the_request_type(real):
     """Boston's 'verbatim' is the case title, which mostly repeats the request type: examples must add words."""
     html = _html(real, "boston", "public-works", "demand")
-    table = html[html.index("Example verbatims"):]
+    table = html[html.index("Example verbatims") :]
     rows = re.findall(r"<tr>\s*<td>(.*?)</td>\s*<td>.*?</td>\s*<td>(.*?)</td>", table, flags=re.S)
     assert rows
     assert all(said.strip().lower() != kind.strip().lower() for kind, said in rows), rows
@@ -288,9 +313,13 @@ def test_boston_examples_say_more_than_the_request_type(real):
 def test_real_reports_fit_the_page_in_a_browser(real, browser):
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     try:
-        for council, sid, stage in [("bpic15-1", "building-permits", "flow"), ("bpic15-1", None, "organisation_scan"),
-                                    ("wabo-receipt", "permit-receipt", "flow"), ("boston", "public-works", "demand"),
-                                    ("boston", "public-works", "measure")]:
+        for council, sid, stage in [
+            ("bpic15-1", "building-permits", "flow"),
+            ("bpic15-1", None, "organisation_scan"),
+            ("wabo-receipt", "permit-receipt", "flow"),
+            ("boston", "public-works", "demand"),
+            ("boston", "public-works", "measure"),
+        ]:
             base = real["out"] / council
             path = base / f"{stage}.html" if sid is None else base / sid / f"{stage}.html"
             page.goto(path.as_uri())

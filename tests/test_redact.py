@@ -2,43 +2,48 @@
 
 import pandas as pd
 import pytest
-
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from systemic_lib import redact as redact_module
-from systemic_lib.redact import redact, redact_series
+from systemic_lib.data import redact as redact_module
+from systemic_lib.data.redact import redact, redact_series
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("email jo.bloggs+x@example.co.uk now", "email [email] now"),
-    ("ring 07700 900123 or 07700900123", "ring [phone] or [phone]"),
-    ("mobile 07700-900-123", "mobile [phone]"),
-    ("call 020 7946 0018 please", "call [phone] please"),
-    ("landline 01632 960001", "landline [phone]"),
-    ("tel 0161-496-0000", "tel [phone]"),
-    ("tel (0161) 496 0000", "tel [phone]"),
-    ("+44 7700 900123", "[phone]"),
-    ("+44 (0)20 7946 0018", "[phone]"),
-    ("0044 20 7946 0018", "[phone]"),
-    ("my NHS number is 943 476 5919 ok", "my NHS number is [NHS number] ok"),
-    ("nhs 9434765919", "nhs [NHS number]"),
-    ("nhs 943-476-5919", "nhs [NHS number]"),
-    ("I live at SW1A 1AA", "I live at [postcode]"),
-    ("postcode m1 1ae.", "postcode [postcode]."),
-    ("B33 8TH and EC1A1BB", "[postcode] and [postcode]"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("email jo.bloggs+x@example.co.uk now", "email [email] now"),
+        ("ring 07700 900123 or 07700900123", "ring [phone] or [phone]"),
+        ("mobile 07700-900-123", "mobile [phone]"),
+        ("call 020 7946 0018 please", "call [phone] please"),
+        ("landline 01632 960001", "landline [phone]"),
+        ("tel 0161-496-0000", "tel [phone]"),
+        ("tel (0161) 496 0000", "tel [phone]"),
+        ("+44 7700 900123", "[phone]"),
+        ("+44 (0)20 7946 0018", "[phone]"),
+        ("0044 20 7946 0018", "[phone]"),
+        ("my NHS number is 943 476 5919 ok", "my NHS number is [NHS number] ok"),
+        ("nhs 9434765919", "nhs [NHS number]"),
+        ("nhs 943-476-5919", "nhs [NHS number]"),
+        ("I live at SW1A 1AA", "I live at [postcode]"),
+        ("postcode m1 1ae.", "postcode [postcode]."),
+        ("B33 8TH and EC1A1BB", "[postcode] and [postcode]"),
+    ],
+)
 def test_identifiers_are_replaced(text, expected):
     assert redact(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "fix it in 2 weeks at 4pm, ref 12345",
-    "born 1985, 3 kids, flat 12",
-    "years 2024 and 2025",
-    "the boiler broke on 03/04/2024",
-    "order 1234567",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "fix it in 2 weeks at 4pm, ref 12345",
+        "born 1985, 3 kids, flat 12",
+        "years 2024 and 2025",
+        "the boiler broke on 03/04/2024",
+        "order 1234567",
+    ],
+)
 def test_ordinary_words_and_numbers_are_kept(text):
     assert redact(text) == text
 
@@ -54,11 +59,14 @@ def test_series_and_single_agree():
     assert redact_series(pd.Series(texts, dtype=object)).tolist() == [redact(t) for t in texts]
 
 
-@pytest.mark.parametrize("said, shown", [
-    ("I'm at 34 Beacon Way, SW1A 1AA", "I'm at [address], [postcode]"),
-    ("flat 2, 7a mill lane needs a repair", "flat 2, [address] needs a repair"),
-    ("my mum at 112 St Johns Road fell", "my mum at [address] fell"),
-])
+@pytest.mark.parametrize(
+    "said, shown",
+    [
+        ("I'm at 34 Beacon Way, SW1A 1AA", "I'm at [address], [postcode]"),
+        ("flat 2, 7a mill lane needs a repair", "flat 2, [address] needs a repair"),
+        ("my mum at 112 St Johns Road fell", "my mum at [address] fell"),
+    ],
+)
 def test_house_number_and_street_are_redacted(said, shown):
     assert redact(said) == shown
 
@@ -69,31 +77,53 @@ def test_counts_are_not_addresses(said):
 
 
 # ------------------------------------------------------------------ issue 13, item 7: more kinds of identifier
-@pytest.mark.parametrize("text, expected", [
-    ("my NI is QQ 12 34 56 C thanks", "my NI is [NI number] thanks"),
-    ("NI QQ123456C.", "NI [NI number]."),
-    ("ni number ab-12-34-56-d", "ni number [NI number]"),
-    ("I was born 03/04/1985 in Leeds", "I was born [date of birth] in Leeds"),
-    ("DOB: 1985-04-03", "DOB: [date of birth]"),
-    ("d.o.b. 3rd April 1985", "d.o.b. [date of birth]"),
-    ("born on 3 Apr 85, fine", "born on [date of birth], fine"),
-    ("sort code 12-34-56 account 12345678", "sort code [bank details]"),
-    ("acc 12345678, sort 123456", "acc [bank details]"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("my NI is QQ 12 34 56 C thanks", "my NI is [NI number] thanks"),
+        ("NI QQ123456C.", "NI [NI number]."),
+        ("ni number ab-12-34-56-d", "ni number [NI number]"),
+        ("I was born 03/04/1985 in Leeds", "I was born [date of birth] in Leeds"),
+        ("DOB: 1985-04-03", "DOB: [date of birth]"),
+        ("d.o.b. 3rd April 1985", "d.o.b. [date of birth]"),
+        ("born on 3 Apr 85, fine", "born on [date of birth], fine"),
+        ("sort code 12-34-56 account 12345678", "sort code [bank details]"),
+        ("acc 12345678, sort 123456", "acc [bank details]"),
+    ],
+)
 def test_ni_numbers_dates_of_birth_and_bank_details_are_replaced(text, expected):
     assert redact(text) == expected
     assert redact_series(pd.Series([text], dtype="str")).iloc[0] == expected
 
 
-@pytest.mark.parametrize("text", ["the boiler broke on 03/04/2024", "born 1985, 3 kids, flat 12",
-                                  "ref 12-34-56 on the letter", "account number on the bill"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the boiler broke on 03/04/2024",
+        "born 1985, 3 kids, flat 12",
+        "ref 12-34-56 on the letter",
+        "account number on the bill",
+    ],
+)
 def test_dates_and_numbers_that_are_not_identifiers_are_kept(text):
     assert redact(text) == text
 
 
 # ------------------------------------------------------------------ issue 13, item 8: every pattern is linear-time
-@pytest.mark.parametrize("token", ["a" * 300_000, "a." * 150_000, "1" * 300_000, "a@" * 150_000, "1 " * 150_000,
-                                   "1 " + "a " * 150_000, "+44" * 100_000, "born " * 60_000, "-" * 300_000])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "a" * 300_000,
+        "a." * 150_000,
+        "1" * 300_000,
+        "a@" * 150_000,
+        "1 " * 150_000,
+        "1 " + "a " * 150_000,
+        "+44" * 100_000,
+        "born " * 60_000,
+        "-" * 300_000,
+    ],
+)
 def test_a_long_token_takes_linear_time(token):
     import time
 
@@ -105,7 +135,7 @@ def test_a_long_token_takes_linear_time(token):
 
 # ------------------------------------------------------------------ person names: an optional hook, off by default
 def test_names_are_not_redacted_by_default_but_a_name_redactor_can_be_plugged_in(monkeypatch):
-    from systemic_lib import redact as module
+    from systemic_lib.data import redact as module
 
     assert redact("Jo Bloggs rang") == "Jo Bloggs rang"  # patterns cannot know a name
     monkeypatch.setattr(module, "_name_redactor", lambda text: text.replace("Jo Bloggs", "[name]"))
@@ -114,16 +144,18 @@ def test_names_are_not_redacted_by_default_but_a_name_redactor_can_be_plugged_in
 
 
 def test_an_unknown_name_redactor_is_refused():
-    from systemic_lib.redact import use_name_redactor
+    from systemic_lib.data.redact import use_name_redactor
 
     with pytest.raises(ValueError, match="presidio"):
         use_name_redactor("crystal-ball")
 
 
-@pytest.mark.skipif(not __import__("importlib").util.find_spec("presidio_analyzer"),
-                    reason="presidio-analyzer is not installed (the name redactor is optional)")
+@pytest.mark.skipif(
+    not __import__("importlib").util.find_spec("presidio_analyzer"),
+    reason="presidio-analyzer is not installed (the name redactor is optional)",
+)
 def test_presidio_name_redactor_when_installed():
-    from systemic_lib.redact import use_name_redactor
+    from systemic_lib.data.redact import use_name_redactor
 
     try:
         use_name_redactor("presidio")
@@ -136,18 +168,24 @@ def test_presidio_name_redactor_when_installed():
 def test_every_stage_gets_free_text_redacted_after_rules_have_read_the_citizen_s_words(council_factory):
     """``Stage`` hands every stage redacted tables (``table``, ``load``, ``contacts``, even ``council.table``); rules
     still match the words as the citizen wrote them."""
+    from systemic_lib.data.stages import Stage
+
     from conftest import TESTSHIRE
 
-    from systemic_lib.stages import Stage
-
     demand = TESTSHIRE["demand.csv"].replace(",fix boiler,,,,\n", ",fix boiler QQ 12 34 56 C,,,ring 07700 900999,\n")
-    events = TESTSHIRE["events.csv"].replace("R1,housing-repairs,Inspect,2024-01-03 09:00,W2,Surveyors",
-                                             "R1,housing-repairs,Inspect,2024-01-03 09:00,jo@example.com,Surveyors")
+    events = TESTSHIRE["events.csv"].replace(
+        "R1,housing-repairs,Inspect,2024-01-03 09:00,W2,Surveyors",
+        "R1,housing-repairs,Inspect,2024-01-03 09:00,jo@example.com,Surveyors",
+    )
     rules = "column,pattern,classification,failure_type\nverbatim,07700 9001,failure,progress chasing\n"
     folder = council_factory("redacted", demand=demand, events=events, rules=rules)
     stage = Stage(folder, "housing-repairs", "demand")
-    for frame in (stage.table("demand"), stage.load("demand").frame, stage.council.table("demand"),
-                  stage.contacts().frame):
+    for frame in (
+        stage.table("demand"),
+        stage.load("demand").frame,
+        stage.council.table("demand"),
+        stage.contacts().frame,
+    ):
         shown = frame.set_index("contact_id")
         assert shown.loc["C02", "verbatim"].endswith("ring [phone]")
         assert shown.loc["C06", "demand_type"] == "fix boiler [NI number]"
@@ -155,23 +193,59 @@ def test_every_stage_gets_free_text_redacted_after_rules_have_read_the_citizen_s
     assert "[phone]" in stage.load("demand").raw.set_index("contact_id").loc["C02", "verbatim"]
     assert "[email]" in stage.table("events")["worker"].tolist()
     # the rule matched the phone number as written (C06 was unclassified; its what matters is not the verbatim)
-    rules_on_raw = Stage(council_factory("rules2", demand=demand.replace(
-        "C06,housing-repairs,2024-01-10 09:00,phone,,", "C06,housing-repairs,2024-01-10 09:00,phone,call 07700 900111,"),
-        rules=rules), "housing-repairs", "demand")
+    rules_on_raw = Stage(
+        council_factory(
+            "rules2",
+            demand=demand.replace(
+                "C06,housing-repairs,2024-01-10 09:00,phone,,",
+                "C06,housing-repairs,2024-01-10 09:00,phone,call 07700 900111,",
+            ),
+            rules=rules,
+        ),
+        "housing-repairs",
+        "demand",
+    )
     c06 = rules_on_raw.contacts().frame.set_index("contact_id").loc["C06"]
     assert c06["classification"] == "failure" and c06["verbatim"] == "call [phone]"
 
 
-
-_PIECES = ["07700 900123", "+44 (0)20 7946 0958", "jo.bloggs@example.com", "a@b.co", "SW1A 1AA", "m1 1ae",
-           "943 476 5919", "QQ 12 34 56 C", "qq123456c", "born 03/04/1985", "DOB: 3rd April 1985",
-           "date of birth 1985-04-03", "sort code 12-34-56 account 12345678", "34 Beacon Way", "flat 2, 7a mill lane",
-           "3 weeks down the road", "ref 2024", "x@", "@@", "0", "12", "word", "Born", "@example.com", "1985"]
+_PIECES = [
+    "07700 900123",
+    "+44 (0)20 7946 0958",
+    "jo.bloggs@example.com",
+    "a@b.co",
+    "SW1A 1AA",
+    "m1 1ae",
+    "943 476 5919",
+    "QQ 12 34 56 C",
+    "qq123456c",
+    "born 03/04/1985",
+    "DOB: 3rd April 1985",
+    "date of birth 1985-04-03",
+    "sort code 12-34-56 account 12345678",
+    "34 Beacon Way",
+    "flat 2, 7a mill lane",
+    "3 weeks down the road",
+    "ref 2024",
+    "x@",
+    "@@",
+    "0",
+    "12",
+    "word",
+    "Born",
+    "@example.com",
+    "1985",
+]
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(_PIECES), st.integers(0, 400), st.sampled_from([" ", "", "-", ".", "\n"])),
-                min_size=1, max_size=25))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_PIECES), st.integers(0, 400), st.sampled_from([" ", "", "-", ".", "\n"])),
+        min_size=1,
+        max_size=25,
+    )
+)
 def test_a_long_text_is_redacted_stretch_by_stretch_exactly_as_in_one_pass(pieces):
     words = "the boiler is still broken and nobody came "
     text = "".join(sep + piece + sep + (words * 10)[:gap] for piece, gap, sep in pieces)

@@ -5,7 +5,7 @@ import textwrap
 
 import pandas as pd
 
-from systemic_lib import report
+from systemic_lib.display import report
 
 
 def test_citizens_words_are_escaped_everywhere(shown):
@@ -37,17 +37,25 @@ def test_an_empty_table_is_a_plain_note_not_a_bare_header(shown):
 def test_stage_save_writes_figures_with_their_context(tmp_path):
     folder = tmp_path / "testshire"
     folder.mkdir()
-    (folder / "council.yaml").write_text(textwrap.dedent("""\
+    (folder / "council.yaml").write_text(
+        textwrap.dedent("""\
         name: Testshire <Council>
         services:
           - {id: repairs, name: Repairs, purpose: Fix my home}
-    """))
+    """)
+    )
     stage = report.Stage(folder, "repairs", "demand", output_dir=tmp_path / "out")
     path = stage.save({"contacts": 3}, period=(pd.Timestamp("2024-01-02 10:00"), pd.Timestamp("2024-03-04")))
     data = json.loads(path.read_text())
-    assert data == {"council": "Testshire <Council>", "council_slug": "testshire", "service": "repairs",
-                    "service_name": "Repairs", "stage": "demand",
-                    "period": {"start": "2024-01-02", "end": "2024-03-04"}, "contacts": 3}
+    assert data == {
+        "council": "Testshire <Council>",
+        "council_slug": "testshire",
+        "service": "repairs",
+        "service_name": "Repairs",
+        "stage": "demand",
+        "period": {"start": "2024-01-02", "end": "2024-03-04"},
+        "contacts": 3,
+    }
 
 
 def test_exploring_in_jupyterlab_writes_no_figures(tmp_path, monkeypatch):
@@ -62,7 +70,7 @@ def test_interactive_is_off_in_the_batch(monkeypatch):
     assert report.interactive()
 
 
-_DRAWS = textwrap.dedent('''
+_DRAWS = textwrap.dedent("""
     import base64, hashlib, json, os, sys
     from IPython.core.interactiveshell import InteractiveShell
     shell = InteractiveShell.instance()
@@ -72,12 +80,12 @@ _DRAWS = textwrap.dedent('''
     import matplotlib.figure
     draws, draw = [], matplotlib.figure.Figure.draw
     matplotlib.figure.Figure.draw = lambda self, r: draws.append("draw_path" not in vars(r)) or draw(self, r)
-    shell.run_cell("from systemic_lib import report; report.setup()")
+    shell.run_cell("from systemic_lib.display import report; report.setup()")
     shell.run_cell("import matplotlib.pyplot as plt; fig, ax = plt.subplots(layout='constrained'); ax.plot([1, 3, 2])")
     shell.run_cell("pass")
     pngs = [d["image/png"] for d in shown if "image/png" in d]
     print(json.dumps({"draws": len(draws), "painted": sum(draws), "pngs": [hashlib.sha256(base64.b64decode(p)).hexdigest() for p in pngs]}))
-''')
+""")
 
 
 def test_a_batch_kernel_draws_each_figure_only_for_its_png(tmp_path):
@@ -88,7 +96,7 @@ def test_a_batch_kernel_draws_each_figure_only_for_its_png(tmp_path):
     import sys
     from pathlib import Path
 
-    root = str(Path(report.__file__).resolve().parent.parent)
+    root = str(Path(report.__file__).resolve().parents[2])
     got = {}
     for batch in ("1", "0"):
         env = {**os.environ, "SYSTEMIC_BATCH": batch, "PYTHONPATH": root, "MPLBACKEND": "agg"}

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from systemic_lib.contract import CATEGORIES, ERROR, FAILURE_TYPES, LEARNING_STATUS
-from systemic_lib.council import load_council, validate_council
-from systemic_lib.sample import COUNCILS, sample_command, sample_files, write_sample_councils
+from systemic_lib.data.contract import CATEGORIES, ERROR, FAILURE_TYPES, LEARNING_STATUS
+from systemic_lib.data.council import load_council, validate_council
+from systemic_lib.data.sample import COUNCILS, sample_command, sample_files, write_sample_councils
 
 SLUGS = [p.slug for p in COUNCILS]
 
@@ -100,8 +100,7 @@ def test_failure_demand_differs_by_channel(councils):
         for sid in council.services:
             demand = council.table("demand", service=sid)
             classified = demand[demand["classification"].notna()]
-            by_channel = classified.groupby("channel")["classification"].agg(
-                lambda s: 100 * (s == "failure").mean())
+            by_channel = classified.groupby("channel")["classification"].agg(lambda s: 100 * (s == "failure").mean())
             big = classified["channel"].value_counts()
             by_channel = by_channel[big[big >= 100].index]
             assert by_channel.max() - by_channel.min() > 15, (council.slug, sid, by_channel.round(1).to_dict())
@@ -248,12 +247,16 @@ def test_cases_have_hand_offs_rework_and_waiting(councils):
 # ----------------------------------------------------------------------------------------------- experiment
 def _per_case(council, sid):
     events = council.table("events", service=sid).merge(
-        council.table("activities", service=sid)[["activity", "category"]], on="activity")
+        council.table("activities", service=sid)[["activity", "category"]], on="activity"
+    )
     events["f2f_hours"] = events["hours"].where(events["face_to_face"].astype(bool), 0.0)
     per = events.groupby("case_id").agg(
         assessments=("category", lambda s: (s == "assessment").sum()),
         referrals=("category", lambda s: (s == "referral").sum()),
-        people=("worker", "nunique"), hours=("hours", "sum"), f2f_hours=("f2f_hours", "sum"))
+        people=("worker", "nunique"),
+        hours=("hours", "sum"),
+        f2f_hours=("f2f_hours", "sum"),
+    )
     cases = council.table("cases", service=sid).set_index("case_id")
     per = per.join(cases)
     per["days"] = (per["closed_at"] - per["opened_at"]).dt.total_seconds() / 86400
@@ -293,7 +296,7 @@ def test_experiment_cases_are_visibly_better(councils):
         assert exp[measure].mean() < 0.8 * base[measure].mean(), measure
     closed = per["closed_at"].notna()  # an open case has not had all its hours yet: compare finished cases
     assert exp.loc[closed, "hours"].mean() < base.loc[closed, "hours"].mean()
-    share = lambda g: g["f2f_hours"].sum() / g["hours"].sum()  # noqa: E731
+    share = lambda g: g["f2f_hours"].sum() / g["hours"].sum()
     assert share(exp) > share(base) + 0.08
     returns = per.dropna(subset=["demand_returns"]).groupby("cohort")["demand_returns"].mean()
     assert returns["baseline"] > 0.5 and returns["experiment"] < 0.1
@@ -343,7 +346,7 @@ def test_same_seed_gives_byte_identical_files(written, tmp_path):
 
 
 def test_another_seed_gives_other_data(written, tmp_path):
-    from systemic_lib.sample import build_council
+    from systemic_lib.data.sample import build_council
 
     other = build_council(COUNCILS[2], seed=7, index=2)["demand"]
     same = pd.read_csv(written[0] / "westmere" / "demand.csv")
@@ -352,7 +355,7 @@ def test_another_seed_gives_other_data(written, tmp_path):
 
 # ------------------------------------------------------------------------------------------------- command
 def test_sample_command_writes_then_leaves_complete_councils_alone(tmp_path, monkeypatch):
-    from systemic_lib import sample
+    from systemic_lib.data import sample
 
     monkeypatch.setattr(sample, "COUNCILS", COUNCILS[1:2])  # one council is enough, and quicker
     runner = CliRunner()

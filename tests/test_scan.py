@@ -9,13 +9,15 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TESTSHIRE, TESTSHIRE_SERVICES
 from matplotlib.figure import Figure
 
-from systemic_lib import flow, report, scan
-from systemic_lib.charts.scan import demand_chart, end_to_end_chart
-from systemic_lib.council import load_council
-from systemic_lib.sections.scan import show_table
+from systemic_lib.analysis import flow, scan
+from systemic_lib.data.council import load_council
+from systemic_lib.display import report
+from systemic_lib.display.charts.scan import demand_chart, end_to_end_chart
+from systemic_lib.display.sections.scan import show_table
+
+from conftest import TESTSHIRE, TESTSHIRE_SERVICES
 
 # Testshire (conftest): housing repairs 10 dated contacts + 1 undated; value 4, failure 4 ("when will repair be done"
 # 3, "repair not right" 1), unclassified 2 (C06 blank, C09 'weird'). Council tax: 1 failure. parking: not in
@@ -67,8 +69,9 @@ def test_demand_side_top_keeps_the_largest_failure_demands(council):
 
 # ------------------------------------------------------------------------------------------------ flow side
 def test_flow_side_hand_computed(council):
-    side = scan.flow_side(council.table("events"), services=SERVICES, catalogue=council.table("activities"),
-                          cases=council.table("cases"))
+    side = scan.flow_side(
+        council.table("events"), services=SERVICES, catalogue=council.table("activities"), cases=council.table("cases")
+    )
     hr, ct, waste = side.loc["housing-repairs"], side.loc["council-tax"], side.loc["waste"]
     assert (hr["cases"], hr["closed_cases"]) == (4, 3)  # R4 is open: counted, left out of the times
     assert hr["median_days"] == pytest.approx(4.0)
@@ -81,10 +84,16 @@ def test_flow_side_hand_computed(council):
 
 def test_flow_side_agrees_with_the_flow_report(council):
     """The scan's figures are the flow report's for the same service (same FlowLog rules)."""
-    side = scan.flow_side(council.table("events"), services=SERVICES, catalogue=council.table("activities"),
-                          cases=council.table("cases"))
-    one = flow.figures(flow.FlowLog(council.table("events", service="housing-repairs"),
-                                    catalogue=council.table("activities"), cases=council.table("cases")))
+    side = scan.flow_side(
+        council.table("events"), services=SERVICES, catalogue=council.table("activities"), cases=council.table("cases")
+    )
+    one = flow.figures(
+        flow.FlowLog(
+            council.table("events", service="housing-repairs"),
+            catalogue=council.table("activities"),
+            cases=council.table("cases"),
+        )
+    )
     for key in ("median_days", "p85_days", "mean_handoffs", "mean_people", "cases", "open_cases"):
         expected = np.nan if one[key] is None else one[key]  # not reached: None in JSON, NaN in the table
         assert side.loc["housing-repairs", key] == pytest.approx(expected, nan_ok=True)
@@ -99,9 +108,11 @@ def test_end_to_end_from_a_cases_export_alone(council_factory):
     """No events, only cases.csv (a case-management export): K1-K3 closed after 2, 4 and 6 days, K4 opened 4 Jan
     and open, censored at the service's last date (9 Jan): 5 days. Kaplan-Meier: S = 3/4 at 2, 1/2 at 4 (K4 leaves
     the risk set at 5), 0 at 6: median 4, 85th percentile 6. Hand-offs and people: not recorded, so missing."""
-    cases = ("case_id,service,opened_at,closed_at\n"
-             "K1,housing-repairs,2024-01-01 09:00,2024-01-03 09:00\nK2,housing-repairs,2024-01-02 09:00,2024-01-06 09:00\n"
-             "K3,housing-repairs,2024-01-03 09:00,2024-01-09 09:00\nK4,housing-repairs,2024-01-04 09:00,\n")
+    cases = (
+        "case_id,service,opened_at,closed_at\n"
+        "K1,housing-repairs,2024-01-01 09:00,2024-01-03 09:00\nK2,housing-repairs,2024-01-02 09:00,2024-01-06 09:00\n"
+        "K3,housing-repairs,2024-01-03 09:00,2024-01-09 09:00\nK4,housing-repairs,2024-01-04 09:00,\n"
+    )
     path = council_factory("casesonly", cases=cases, events=None, demand=None)
     data = scan.load(report.Stage(path, None, "organisation_scan"))
     hr = data.table.set_index("service").loc["housing-repairs"]
@@ -113,8 +124,13 @@ def test_end_to_end_from_a_cases_export_alone(council_factory):
 
 # ------------------------------------------------------------------------------------------------ capability
 def _weekly(values, start="2024-01-01"):
-    return pd.DataFrame({"date": pd.date_range(start, periods=len(values), freq="7D"),
-                         "value": np.asarray(values, dtype=float), "n": 10})
+    return pd.DataFrame(
+        {
+            "date": pd.date_range(start, periods=len(values), freq="7D"),
+            "value": np.asarray(values, dtype=float),
+            "n": 10,
+        }
+    )
 
 
 def test_capability_is_the_latest_phase_mean_and_limits():
@@ -122,8 +138,7 @@ def test_capability_is_the_latest_phase_mean_and_limits():
     cap = scan.capability(_weekly([10, 12] * 7), measure_id="end_to_end_days")
     assert cap["mean"] == pytest.approx(11) and cap["lower"] == pytest.approx(5.68)
     assert cap["upper"] == pytest.approx(16.32)
-    assert (cap["weeks"], cap["trial"], cap["stable"], cap["phase"], cap["since"]) == (14, False, True, 0,
-                                                                                       "2024-01-01")
+    assert (cap["weeks"], cap["trial"], cap["stable"], cap["phase"], cap["since"]) == (14, False, True, 0, "2024-01-01")
     assert scan.capability_words(cap, "days") == "predictably 5.7\u201316 days (mean 11)"
 
 
@@ -131,11 +146,17 @@ def test_capability_starts_a_phase_at_a_system_change_and_says_since():
     # 6 weeks around 30, then a change on 12 Feb 2024 (week 7) and 8 weeks alternating 40, 50: mean 45,
     # moving range 10, limits 45 +/- 26.6; only 8 points behind them, so provisional (trial)
     values = [30, 32, 30, 32, 30, 32] + [40, 50] * 4
-    cap = scan.capability(_weekly(values), measure_id="failure_demand_pct",
-                          changes=[(pd.Timestamp("2024-02-12"), "New team")])
+    cap = scan.capability(
+        _weekly(values), measure_id="failure_demand_pct", changes=[(pd.Timestamp("2024-02-12"), "New team")]
+    )
     assert (cap["mean"], cap["lower"], cap["upper"]) == (45.0, 18.4, 71.6)
     assert (cap["since"], cap["phase"], cap["label"], cap["weeks"], cap["trial"]) == (
-        "2024-02-12", 1, "New team", 8, True)
+        "2024-02-12",
+        1,
+        "New team",
+        8,
+        True,
+    )
     assert scan.capability_words(cap, "%") == "18\u201372% (mean 45) since 12 Feb 2024; provisional, 8 weeks"
 
 
@@ -165,8 +186,10 @@ def test_scan_of_the_council(table):
     cap = hr["end_to_end_capability"]
     assert cap["mean"] is None and cap["grain"] == "case" and cap["weeks"] == 3
     assert cap["note"] == "only 3 finished cases in the period (a per-case chart needs at least 10)"
-    assert "No capability chart of end-to-end time yet: only 3 finished cases in the period (a per-case chart " \
-           "needs at least 10)." in hr["notes"]
+    assert (
+        "No capability chart of end-to-end time yet: only 3 finished cases in the period (a per-case chart "
+        "needs at least 10)." in hr["notes"]
+    )
 
 
 def test_where_to_start_weighs_failure_demand_and_end_to_end_time(table):
@@ -175,7 +198,8 @@ def test_where_to_start_weighs_failure_demand_and_end_to_end_time(table):
     assert scan.where_to_start(table) == (
         "Weighing failure demand and end-to-end time, start with Council tax: it has the second most failure demand "
         "(1 contact, 100% of its classified demand, led by \u201cwrong bill\u201d) and its cases take the longest end "
-        "to end (median 30 days, 85% within 30 days).")
+        "to end (median 30 days, 85% within 30 days)."
+    )
     assert scan.start_with(table) == "council-tax"
 
 
@@ -184,7 +208,8 @@ def test_where_to_start_on_failure_demand_alone_without_events(council_factory):
     table = scan.load(report.Stage(folder, None, "organisation_scan")).table
     assert scan.where_to_start(table) == (
         "Start with Housing repairs: it has the most failure demand (4 contacts, 50% of its classified demand, led by "
-        "\u201cwhen will repair be done\u201d); no end-to-end times are recorded yet.")
+        "\u201cwhen will repair be done\u201d); no end-to-end times are recorded yet."
+    )
 
 
 def test_where_to_start_on_end_to_end_time_alone_and_with_nothing(council):
@@ -194,7 +219,8 @@ def test_where_to_start_on_end_to_end_time_alone_and_with_nothing(council):
     table = scan.organisation_scan(no_contacts, services=services, flow=flow_side)
     assert scan.where_to_start(table) == (
         "Start with Council tax: its cases take the longest end to end (median 30 days, 85% within 30 days); "
-        "no failure demand is classified yet.")
+        "no failure demand is classified yet."
+    )
     nothing = scan.organisation_scan(no_contacts, services=services)
     assert scan.where_to_start(nothing).startswith("No contacts or end-to-end times are recorded for any service")
     assert scan.start_with(nothing) is None
@@ -212,13 +238,16 @@ def test_service_with_no_events_or_demand_shows_dash_and_a_note(table):
     waste = table.set_index("service").loc["waste"]
     assert waste["notes"] == [
         "No contacts recorded: add demand.csv rows for this service to see its failure demand.",
-        "No events recorded: add events.csv to see end-to-end times, hand-offs and people per case."]
+        "No events recorded: add events.csv to see end-to-end times, hand-offs and people per case.",
+    ]
     flow_rows = scan.flow_rows(table).set_index("Service").loc["Waste collection"]
     assert set(flow_rows) == {scan.DASH}
     demand_rows = scan.demand_rows(table).set_index("Service").loc["Waste collection"]
     assert set(demand_rows) == {scan.DASH}
-    assert "Waste collection: No events recorded: add events.csv to see end-to-end times, hand-offs and people " \
-           "per case." in scan.notes(table)
+    assert (
+        "Waste collection: No events recorded: add events.csv to see end-to-end times, hand-offs and people "
+        "per case." in scan.notes(table)
+    )
     parking = table.set_index("service").loc["parking"]
     assert parking["notes"][0].startswith("Not a service in council.yaml")
     assert "parking (not in council.yaml)" not in scan.flow_rows(table)["Service"].tolist()
@@ -226,12 +255,15 @@ def test_service_with_no_events_or_demand_shows_dash_and_a_note(table):
 
 def test_flow_table_in_words(table):
     rows = scan.flow_rows(table).set_index("Service")
-    assert rows.loc["Housing repairs"].tolist() == ["4", "4.0", "more than 10", "1", "1.0 / 1.8", scan.DASH,
-                                                    scan.DASH]
+    assert rows.loc["Housing repairs"].tolist() == ["4", "4.0", "more than 10", "1", "1.0 / 1.8", scan.DASH, scan.DASH]
     assert rows.loc["Council tax"].tolist()[:5] == ["1", "30", "30", "0", "1.0 / 2.0"]
     demand_rows = scan.demand_rows(table).set_index("Service")
     assert demand_rows.loc["Housing repairs"].tolist() == [
-        "10", "4 (50%)", "2", "when will repair be done (3); repair not right (1)"]
+        "10",
+        "4 (50%)",
+        "2",
+        "when will repair be done (3); repair not right (1)",
+    ]
 
 
 def test_figures_keep_the_old_keys_and_add_the_new(data, table):
@@ -244,14 +276,37 @@ def test_figures_keep_the_old_keys_and_add_the_new(data, table):
     text = json.dumps(figs, allow_nan=False)  # no NaN reaches organisation_scan.json
     assert json.loads(text) == figs
     hr = figs[0]
-    assert {k: hr[k] for k in ("service", "service_name", "contacts", "value", "failure", "unclassified",
-                               "failure_pct", "top_failure_demands")} == {
-        "service": "housing-repairs", "service_name": "Housing repairs", "contacts": 10, "value": 4, "failure": 4,
-        "unclassified": 2, "failure_pct": 50.0, "top_failure_demands": ["when will repair be done",
-                                                                        "repair not right"]}
+    assert {
+        k: hr[k]
+        for k in (
+            "service",
+            "service_name",
+            "contacts",
+            "value",
+            "failure",
+            "unclassified",
+            "failure_pct",
+            "top_failure_demands",
+        )
+    } == {
+        "service": "housing-repairs",
+        "service_name": "Housing repairs",
+        "contacts": 10,
+        "value": 4,
+        "failure": 4,
+        "unclassified": 2,
+        "failure_pct": 50.0,
+        "top_failure_demands": ["when will repair be done", "repair not right"],
+    }
     assert hr["classified_by_rules"] == 0  # Testshire has no rules.csv
-    assert (hr["cases"], hr["closed_cases"], hr["median_days"], hr["p85_days"], hr["mean_handoffs"],
-            hr["mean_people"]) == (4, 3, 4.0, None, 1.0, 1.8)
+    assert (
+        hr["cases"],
+        hr["closed_cases"],
+        hr["median_days"],
+        hr["p85_days"],
+        hr["mean_handoffs"],
+        hr["mean_people"],
+    ) == (4, 3, 4.0, None, 1.0, 1.8)
     assert (hr["open_cases"], hr["p85_at_least"], hr["median_at_least"]) == (1, 10.0, None)
     assert hr["end_to_end_capability"] is None and hr["failure_capability"] is None
     waste = figs[2]
@@ -260,8 +315,9 @@ def test_figures_keep_the_old_keys_and_add_the_new(data, table):
 
 
 def test_figures_carry_capability_in_words(council):
-    caps = {"housing-repairs": {"end_to_end_days": scan.capability(_weekly([10, 12] * 7),
-                                                                   measure_id="end_to_end_days")}}
+    caps = {
+        "housing-repairs": {"end_to_end_days": scan.capability(_weekly([10, 12] * 7), measure_id="end_to_end_days")}
+    }
     table = scan.organisation_scan(council.table("demand"), services=SERVICES, capabilities=caps)
     cap = scan.service_figures(table)[0]["end_to_end_capability"]
     assert cap["words"] == "predictably 5.7\u201316 days (mean 11)"
@@ -282,8 +338,10 @@ def test_broken_events_are_left_out_with_their_problem_never_raised(council_fact
 def test_period_and_captions(data):
     assert scan.period(data) == (pd.Timestamp("2024-01-01 09:00"), pd.Timestamp("2024-02-01 09:00"))
     assert scan.period_caption(data) == "1 Jan 2024 to 1 Feb 2024"  # contacts to 18 Jan, events to 1 Feb
-    assert scan.caption(data, "Demand by service") == "Demand by service, 1 Jan 2024 to 1 Feb 2024 (3 services, " \
-                                                       "12 contacts)"
+    assert (
+        scan.caption(data, "Demand by service") == "Demand by service, 1 Jan 2024 to 1 Feb 2024 (3 services, "
+        "12 contacts)"
+    )
 
 
 def test_charts_say_period_and_count(data, table):
@@ -292,6 +350,7 @@ def test_charts_say_period_and_count(data, table):
     ax = end_to_end_chart(table, ax=Figure().add_subplot())
     assert ax.get_title() == "End-to-end days by service (4 closed cases)"
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Housing repairs", "Council tax", "Waste collection"]
+
 
 def test_end_to_end_chart_without_events(council):
     nothing = scan.organisation_scan(council.table("demand").iloc[:0], services=SERVICES)
@@ -304,13 +363,6 @@ def test_show_table_rejects_an_unknown_part(table):
         show_table(table, part="everything")
 
 
-def test_charts_and_sections_stay_importable_from_scan():
-    from systemic_lib.sections import scan as section
-
-    assert scan.demand_chart is demand_chart and scan.end_to_end_chart is end_to_end_chart
-    assert scan.show_table is show_table and scan.show_notes is section.show_notes
-
-
 # ------------------------------------------------------------------------------------------------ notebook
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -321,7 +373,12 @@ def test_notebook_follows_conventions():
     assert first.cell_type == "markdown" and "Questions a team should ask" in first.source
     assert params.metadata.get("tags") == ["parameters"]
     assert [line.split("=")[0].strip() for line in params.source.splitlines()] == [
-        "council_dir", "service", "period_start", "period_end", "output_dir"]
+        "council_dir",
+        "service",
+        "period_start",
+        "period_end",
+        "output_dir",
+    ]
     assert nb.metadata["kernelspec"]["name"] == "systemic"
     code = [c.source for c in nb.cells[2:] if c.cell_type == "code"]
     assert 'stage="organisation_scan"' in code[0] and "data = scan.load(stage)" in code[0]
@@ -345,8 +402,9 @@ def test_organisation_scan_notebook(council, run_stage_notebook):
 
 
 def test_council_rules_classify_unclassified_contacts_as_on_the_demand_report(council_factory):
-    folder = council_factory(rules="service,column,pattern,classification,failure_type\n"
-                                   ",demand_type,boiler,failure,not done\n")
+    folder = council_factory(
+        rules="service,column,pattern,classification,failure_type\n,demand_type,boiler,failure,not done\n"
+    )
     stage = report.Stage(folder, None, "organisation_scan")
     table = scan.load(stage).table
     hr = table.set_index("service").loc["housing-repairs"]
@@ -358,8 +416,9 @@ def test_council_rules_classify_unclassified_contacts_as_on_the_demand_report(co
 def test_capability_of_a_monthly_measure_counts_months_and_says_by_month():
     # a sparse service's series comes by calendar month (measure.measure_series returns the grain): the same limits,
     # but the words count months and say so
-    monthly = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=14, freq="MS"),
-                            "value": [10.0, 12.0] * 7, "n": 8})
+    monthly = pd.DataFrame(
+        {"date": pd.date_range("2024-01-01", periods=14, freq="MS"), "value": [10.0, 12.0] * 7, "n": 8}
+    )
     cap = scan.capability(monthly, measure_id="end_to_end_days", grain="month")
     assert (cap["grain"], cap["weeks"], cap["mean"]) == ("month", 14, 11)
     assert scan.capability_words(cap, "days") == "predictably 5.7\u201316 days (mean 11); by month"
@@ -367,7 +426,8 @@ def test_capability_of_a_monthly_measure_counts_months_and_says_by_month():
     assert scan.capability_words(trial, "days") == "5.7\u201316 days (mean 11); provisional, 8 months"
     few = monthly.iloc[:1]
     assert scan.capability(few, measure_id="end_to_end_days", grain="month")["note"] == (
-        "only 1 month with enough data (a capability chart needs at least 2)")
+        "only 1 month with enough data (a capability chart needs at least 2)"
+    )
     assert scan.capability(_weekly([10, 12] * 7), measure_id="end_to_end_days")["grain"] == "week"
 
 
@@ -375,14 +435,19 @@ def test_end_to_end_starts_at_the_citizens_contact_and_is_stated(council_factory
     """Testshire with C01 (1 Jan 09:00) linked to R2 (opened 2 Jan 09:00, closed 6 Jan 09:00): R2 takes 5 days from
     the citizen's call, not 4. KM: R3 0.5 -> 3/4, R2 5 -> 1/2: the median is 5 days."""
     demand = TESTSHIRE["demand.csv"].replace("one_stop\n", "one_stop,case_id\n", 1)
-    demand = "\n".join(line + (",R2" if line.startswith("C01,") else ",") if i else line
-                       for i, line in enumerate(demand.strip().split("\n"))) + "\n"
+    demand = (
+        "\n".join(
+            line + (",R2" if line.startswith("C01,") else ",") if i else line
+            for i, line in enumerate(demand.strip().split("\n"))
+        )
+        + "\n"
+    )
     path = council_factory("linked", demand=demand)
     data = scan.load(report.Stage(path, None, "organisation_scan"))
     hr = data.table.set_index("service").loc["housing-repairs"]
     assert hr["median_days"] == 5 and hr["open_cases"] == 1
     assert data.end_to_end.starts()["contact"] == 1
-    from systemic_lib import endtoend
+    from systemic_lib.analysis import endtoend
 
     sentence = endtoend.definition_sentence(data.end_to_end)  # the scan page states it above the end-to-end table
     assert "1 of 5 cases start at the citizen's first contact" in sentence and "1 case is still open" in sentence
@@ -392,7 +457,7 @@ def test_end_to_end_capability_is_per_case_as_on_the_measure_stage(council_facto
     """12 cases opened 10 days apart, each closed after 5, 6, 7, 5, 6, 7, ... days (so they finish in order): mean
     6 days; moving ranges 1, 1, 2 repeated (11 of them, sum 14): mean 14/11, limits 6 ± 2.66 x 14/11 = 2.61 to 9.39.
     The scan's column is the measure stage's per-case chart: the same limits as measure.json's."""
-    from systemic_lib import measure
+    from systemic_lib.analysis import measure
 
     rows = ["case_id,service,opened_at,closed_at"]
     start = pd.Timestamp("2024-01-01 09:00")

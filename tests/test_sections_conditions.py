@@ -5,24 +5,49 @@ from __future__ import annotations
 
 import pytest
 
-from systemic_lib import conditions as sc
-from systemic_lib import report
-from systemic_lib.sections import conditions as section
+from systemic_lib.data import conditions as sc
+from systemic_lib.display import report
+from systemic_lib.display.sections import conditions as section
 
 
 def raise_some(folder):
-    sc.add_condition(folder, service="housing-repairs", raised_in="demand", raised_at="2024-02-01",
-                     waste_seen="Chasing <script>alert(1)</script> calls; ring 07700 900123",
-                     system_condition="Repairs booked by the contact centre", thinking="Call handling is cheaper",
-                     who_can_change="Head of Repairs")
-    sc.add_condition(folder, service="housing-repairs", raised_in="demand", raised_at="2024-02-02",
-                     waste_seen="Wrong trade sent", status="in hand")
-    sc.add_condition(folder, service="housing-repairs", raised_in="flow", raised_at="2024-02-03",
-                     waste_seen="Inspect step", status="changed")
-    sc.add_condition(folder, service="council-tax", raised_in="demand", raised_at="2024-02-04",
-                     waste_seen="Bills wrong", status="parked")
-    sc.add_condition(folder, service="council-tax", raised_in="capability", raised_at="2024-02-05",
-                     waste_seen="Backlog")
+    sc.add_condition(
+        folder,
+        service="housing-repairs",
+        raised_in="demand",
+        raised_at="2024-02-01",
+        waste_seen="Chasing <script>alert(1)</script> calls; ring 07700 900123",
+        system_condition="Repairs booked by the contact centre",
+        thinking="Call handling is cheaper",
+        who_can_change="Head of Repairs",
+    )
+    sc.add_condition(
+        folder,
+        service="housing-repairs",
+        raised_in="demand",
+        raised_at="2024-02-02",
+        waste_seen="Wrong trade sent",
+        status="in hand",
+    )
+    sc.add_condition(
+        folder,
+        service="housing-repairs",
+        raised_in="flow",
+        raised_at="2024-02-03",
+        waste_seen="Inspect step",
+        status="changed",
+    )
+    sc.add_condition(
+        folder,
+        service="council-tax",
+        raised_in="demand",
+        raised_at="2024-02-04",
+        waste_seen="Bills wrong",
+        status="parked",
+    )
+    sc.add_condition(
+        folder, service="council-tax", raised_in="capability", raised_at="2024-02-05", waste_seen="Backlog"
+    )
 
 
 def test_a_council_without_the_table_shows_nothing(testshire, shown):
@@ -67,8 +92,9 @@ def test_a_table_with_errors_shows_its_problems(council_factory, shown):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook, step", [("flow", "flow"), ("organisation_scan", None)])
-def test_the_notebooks_show_them_and_their_figures_do_not_change(testshire, council_factory, run_stage_notebook,
-                                                                  notebook, step):
+def test_the_notebooks_show_them_and_their_figures_do_not_change(
+    testshire, council_factory, run_stage_notebook, notebook, step
+):
     service = None if step is None else "housing-repairs"
     before, html = run_stage_notebook(notebook, council_dir=str(testshire), service=service)
     assert "System conditions" not in html

@@ -2,8 +2,9 @@
 
 import pytest
 
-from systemic_lib import demand, report
-from systemic_lib.sections import demand as section
+from systemic_lib.analysis import demand
+from systemic_lib.display import report
+from systemic_lib.display.sections import demand as section
 
 
 @pytest.fixture
@@ -14,8 +15,12 @@ def data(testshire):
 def test_no_contacts_gives_plain_notes_not_empty_charts(testshire, shown):
     none = demand.load(report.Stage(testshire, "waste", "demand"))
     assert none.contacts.empty
-    for show in (section.show_pareto_chart, section.show_failure_types_chart, section.show_channel_chart,
-                 section.show_weekly_chart):
+    for show in (
+        section.show_pareto_chart,
+        section.show_failure_types_chart,
+        section.show_channel_chart,
+        section.show_weekly_chart,
+    ):
         assert show(none) is None
     section.show_table(demand.pareto(none.contacts), caption="Type and frequency")
     out = "\n".join(shown)
@@ -41,7 +46,3 @@ def test_headline_questions_problems_and_examples_are_escaped(data, shown):
     assert "Housing repairs received 10 contacts" in out and "Questions for the team" in out
     assert "cannot read &#x27;weird&#x27;" in out
     assert "&lt;b&gt;now&lt;/b&gt;" in out and "<b>now" not in out and "07700" not in out
-
-
-def test_show_table_is_still_importable_from_demand():
-    assert demand.show_table is section.show_table

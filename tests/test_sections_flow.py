@@ -2,9 +2,12 @@
 
 import pandas as pd
 
-from systemic_lib import flow, processmap, report
-from systemic_lib.charts import processmap as map_chart
-from systemic_lib.sections import flow as sections
+from systemic_lib.analysis import flow
+from systemic_lib.display import report
+from systemic_lib.display.charts import flow as flow_charts
+from systemic_lib.display.charts import processmap as map_chart
+from systemic_lib.display.sections import flow as sections
+
 from test_flow import CLOSING, small_log
 from test_processmap import log as map_log
 
@@ -27,7 +30,10 @@ def test_testshire_flow_sections(testshire, shown):
     sections.show_summary(data)
     assert "Cases took a median 4.0 days end to end" in shown[0]
     assert "Counting the 1 open case as still waiting" in shown[1]
-    assert "(Kaplan–Meier; 4 cases, 3 finished): half take 4.0 days or less; more than 15% take longer than 10 days." in shown[1]
+    assert (
+        "(Kaplan–Meier; 4 cases, 3 finished): half take 4.0 days or less; more than 15% take longer than 10 days."
+        in shown[1]
+    )
     assert "4 of 4 cases start when the case was opened (cases.csv)" in shown[1]
     assert "3 cases closed (closed_at); 1 case is still open" in shown[1]
     ax = sections.show_end_to_end(data)
@@ -54,7 +60,6 @@ def test_missing_dot_is_said_plainly(monkeypatch, shown):
     assert sections.show_process_map(map_log()) is False
     out = " ".join(shown)
     assert "Graphviz" in out and "not installed" in out
-    assert processmap.show is sections.show_process_map  # the old name still shows the map
 
 
 def test_map_caption_says_the_period(monkeypatch, shown):
@@ -81,16 +86,15 @@ def test_flow_notebook_on_testshire(testshire, run_stage_notebook):
     assert "Checks on 9 events as recorded" in page
 
 
-def test_the_old_notebooks_calls_still_run(testshire, shown, monkeypatch):
-    """Notebooks written before the split call these on what flow.load returned (then the FlowLog itself)."""
+def test_the_flow_sections_run_on_what_load_returned(testshire, shown, monkeypatch):
     monkeypatch.setattr(map_chart, "render_png", lambda graph, **k: b"png")
     stage = report.Stage(testshire, "housing-repairs", "flow")
     log = flow.load(stage)
     report.headline(flow.headline(log, service_name=stage.service.name))
     assert "Cases took a median 4.0 days" in shown[-1] and log.n_cases == 4 and log.n_variants == 3
-    assert flow.end_to_end_chart(log, **flow.phases(stage)) is not None
-    assert flow.value_waste_chart(log) is not None and flow.hands_chart(log) is not None
-    processmap.show(log, coverage=0.8, period=flow.period_words(log))
+    assert flow_charts.end_to_end_chart(log, **flow.phases(stage)) is not None
+    assert flow_charts.value_waste_chart(log) is not None and flow_charts.hands_chart(log) is not None
+    sections.show_process_map(log, coverage=0.8, period=flow.period_words(log))
     assert flow.top_paths(log)["cases"].sum() == 4 and len(flow.clean_flow_table(log))
     assert log.problems.table()["count"].sum() == 1 and log.problems.events_in == 9  # one open case
     assert flow.figures(log) == flow.figures(log.log) and flow.period(log)[0] == pd.Timestamp("2024-01-01 09:00")

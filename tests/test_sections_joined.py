@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from joined_council import tables
 
-from systemic_lib import flow, joined
+from systemic_lib.analysis import flow, joined
 from systemic_lib.cli import main as systemic
-from systemic_lib.sections import joined as sections
-from systemic_lib.stages import Stage
+from systemic_lib.data.stages import Stage
+from systemic_lib.display.sections import joined as sections
+
+from joined_council import tables
 
 NAME = '<script>alert("x")</script> roof'
 
@@ -23,7 +24,9 @@ def linkshire(council_factory):
 def test_sections_show_the_sentence_chart_notes_and_an_escaped_table(linkshire, shown):
     data = flow.load(Stage(linkshire, "housing-repairs", "flow")).joined
     ax = sections.show_cost_of_waiting(data)
-    assert ax is not None and "Each extra week a case stays open brings 0.50 more failure contacts (32 linked" in shown[0]
+    assert (
+        ax is not None and "Each extra week a case stays open brings 0.50 more failure contacts (32 linked" in shown[0]
+    )
     assert "1 failure contact came after the case had closed" in shown[1]
     ax = sections.show_design_against_demand(data)
     table = shown[2]
@@ -59,9 +62,19 @@ def test_flow_and_demand_reports_show_the_new_sections(linkshire, run_stage_note
 def test_a_real_log_with_no_links_says_so(real_data, tmp_path, run_stage_notebook):
     """The WABO receipt log has cases and steps but no contacts: nothing to join, and the report says so."""
     council = tmp_path / "wabo"
-    res = CliRunner().invoke(systemic, ["import", "events", str(real_data / "wabo-receipt/receipt.xes.gz"),
-                                        "--council", str(council), "--mapping", "wabo_receipt"],
-                             catch_exceptions=False)
+    res = CliRunner().invoke(
+        systemic,
+        [
+            "import",
+            "events",
+            str(real_data / "wabo-receipt/receipt.xes.gz"),
+            "--council",
+            str(council),
+            "--mapping",
+            "wabo_receipt",
+        ],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     stage = Stage(council, None, "flow")
     service = next(iter(stage.council.spec.services)).id

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from systemic_lib.spc import SpcInputError, XmrResult, anhoj_limits, xmr
+from systemic_lib.analysis.spc import SpcInputError, XmrResult, anhoj_limits, xmr
 
 # A fixed baseline used by several tests: 75,125 alternating, 12 points.
 #   mean = (75 + 125) / 2 = 100; every moving range = 50, so MR-bar = 50
@@ -391,8 +391,13 @@ def test_change_against_old_phase():
     seven_below = xmr([10, 12] * 6 + [9, 10] * 4, phase_starts=[12], improvement="decrease")
     change = seven_below.phases[1]["change"]
     # 8 new points all below 11, none below 5.68 → a run of 8 ≥ 7 → improvement (lower is better)
-    assert change == {"old_mean": 11.0, "longest_run_beyond_old_mean": 8, "side": "low", "outside_old_limits": 0,
-                      "signal": "improvement"}
+    assert change == {
+        "old_mean": 11.0,
+        "longest_run_beyond_old_mean": 8,
+        "side": "low",
+        "outside_old_limits": 0,
+        "signal": "improvement",
+    }
     six_below = xmr([10, 12] * 6 + [9, 10] * 3, phase_starts=[12], improvement="decrease")
     assert six_below.phases[1]["change"]["signal"] is None  # run of 6, nothing beyond the old limits
     one_out = xmr([10, 12] * 6 + [17, 11], phase_starts=[12], improvement="decrease")
@@ -403,8 +408,13 @@ def test_change_against_old_phase():
 
 # ------------------------------------------------------------------------------------------------ the result
 def test_result_is_an_explicit_object_not_frame_attrs():
-    r = xmr([10, 12] * 6 + [9, 10] * 4, dates=pd.date_range("2024-01-01", periods=20, freq="7D"),
-            phase_starts=["2024-03-25"], improvement="decrease", target=20)
+    r = xmr(
+        [10, 12] * 6 + [9, 10] * 4,
+        dates=pd.date_range("2024-01-01", periods=20, freq="7D"),
+        phase_starts=["2024-03-25"],
+        improvement="decrease",
+        target=20,
+    )
     assert isinstance(r, XmrResult) and r.has_dates and not xmr([1, 2]).has_dates
     assert r.points.attrs == {}  # nothing rides on DataFrame.attrs (pandas drops them)
     assert r.current is r.phases[-1] and r.current["start"] == pd.Timestamp("2024-03-25")

@@ -3,8 +3,9 @@ redacting the whole council's table and cutting it afterwards (the batch's hot p
 
 import pandas as pd
 
-from systemic_lib import demand_problems, stages
-from systemic_lib.stages import Stage, redacted
+from systemic_lib.analysis import demand_problems
+from systemic_lib.data import stages
+from systemic_lib.data.stages import Stage, redacted
 
 DEMAND = """contact_id,service,received_at,channel,demand_type,verbatim,classification,failure_type,what_matters,one_stop
 C1,housing-repairs,2024-03-04 09:00,phone,Boiler,call me on 07700 900123 please,value,,warm home,yes
@@ -58,8 +59,9 @@ def test_demand_problems_redact_only_the_service_rows_and_match_the_whole_table(
     monkeypatch.undo()
     council = Stage(folder, "housing-repairs", "demand").council
     council.load("demand").raw  # the whole raw text redacted first: the old path
-    assert [p.describe() for p in demand_problems.data_problems(Stage(folder, "housing-repairs", "demand"))] == \
-        [p.describe() for p in problems]
+    assert [p.describe() for p in demand_problems.data_problems(Stage(folder, "housing-repairs", "demand"))] == [
+        p.describe() for p in problems
+    ]
     assert any(p.row == 6 and p.column == "received_at" for p in problems)  # C5's bad date, its row in the file
     assert "07700" not in " ".join(p.describe() for p in problems)
 
@@ -83,9 +85,13 @@ def test_council_wide_contacts_reuse_the_whole_table_s_redacted_copy(council_fac
     """The organisation scan's contacts (every contact, rules applied) are the same as redacting them afresh; the
     columns the rules did not touch come from the whole table's redacted copy, which is redacted only once."""
     rules = "service,column,pattern,classification,failure_type\n,verbatim,chasing,failure,progress chasing\n"
-    folder = council_factory(demand=DEMAND.replace("Chasing,write to jo@example.org,failure,progress chasing",
-                                                   "Chasing,chasing jo@example.org,,"), rules=rules)
-    from systemic_lib.classify import apply_rules, with_source
+    folder = council_factory(
+        demand=DEMAND.replace(
+            "Chasing,write to jo@example.org,failure,progress chasing", "Chasing,chasing jo@example.org,,"
+        ),
+        rules=rules,
+    )
+    from systemic_lib.data.classify import apply_rules, with_source
 
     source = Stage(folder, None, "organisation_scan")._source
     ruled = apply_rules(source.table("demand"), source.load("rules").frame, file="rules.csv")
@@ -104,21 +110,32 @@ def test_a_preloaded_council_hands_each_service_its_rows_redacted_once(council_f
     """``stages.preload`` (the batch's kernel zygote, before forking a kernel) cuts each service's rows from the whole
     table's redacted copy: a stage of a kernel forked after it redacts nothing for its service's tables, contacts
     or data problems, and gets exactly what redacting its own rows gives (rows, ``_row``, dtypes, periods)."""
-    from systemic_lib import council as council_module
+    from systemic_lib.data import council as council_module
 
     monkeypatch.setattr(council_module, "_PRELOADED", {})
     monkeypatch.setenv("SYSTEMIC_CACHE", str(tmp_path / "cache"))
     rules = "service,column,pattern,classification,failure_type\n,verbatim,again,failure,progress chasing\n"
-    folder = council_factory(demand=DEMAND.replace("C4,council-tax,2024-03-07 12:00,phone,Bill,,,,,",
-                                                   "C4,council-tax,2024-03-07 12:00,phone,Bill,again 07700 900123,,,,"),
-                             rules=rules)
+    folder = council_factory(
+        demand=DEMAND.replace(
+            "C4,council-tax,2024-03-07 12:00,phone,Bill,,,,,",
+            "C4,council-tax,2024-03-07 12:00,phone,Bill,again 07700 900123,,,,",
+        ),
+        rules=rules,
+    )
 
     def everything(stage):
-        return (stage.table("demand", rows=True), stage.contacts().frame, stage.contacts(period=False).frame,
-                [p.describe() for p in demand_problems.data_problems(stage)])
+        return (
+            stage.table("demand", rows=True),
+            stage.contacts().frame,
+            stage.contacts(period=False).frame,
+            [p.describe() for p in demand_problems.data_problems(stage)],
+        )
 
-    expected = {(svc, start): everything(Stage(folder, svc, "demand", period_start=start))  # redacting its own rows
-                for svc in ("housing-repairs", "council-tax") for start in (None, "2024-03-06")}
+    expected = {
+        (svc, start): everything(Stage(folder, svc, "demand", period_start=start))  # redacting its own rows
+        for svc in ("housing-repairs", "council-tax")
+        for start in (None, "2024-03-06")
+    }
     stages.preload(folder)
     held = council_module.preloaded(folder)._tables["demand"]
     assert set(held.service_frames_redacted) == {"housing-repairs", "council-tax"}
@@ -135,10 +152,11 @@ def test_a_preloaded_council_hands_each_service_its_rows_redacted_once(council_f
 
 
 def test_preload_leaves_the_redacted_cuts_to_a_later_kernel_while_another_process_makes_them(
-        council_factory, monkeypatch, tmp_path):
+    council_factory, monkeypatch, tmp_path
+):
     import fcntl
 
-    from systemic_lib import council as council_module
+    from systemic_lib.data import council as council_module
 
     monkeypatch.setattr(council_module, "_PRELOADED", {})
     monkeypatch.setenv("SYSTEMIC_CACHE", str(tmp_path / "cache"))

@@ -1,11 +1,11 @@
-"""Weekly series shared by the measures (systemic_lib.weekly): the end-to-end median by opening week."""
+"""Weekly series shared by the measures (systemic_lib.analysis.weekly): the end-to-end median by opening week."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from systemic_lib import weekly
+from systemic_lib.analysis import weekly
 
 
 def test_end_to_end_median_by_week_only_where_certain():
@@ -17,13 +17,42 @@ def test_end_to_end_median_by_week_only_where_certain():
     * 22 Jan: h 2, i 8, j open at only 5 days → j may finish before 8 days and move the median: unknown;
     * 29 Jan: k 1 → 1.
     """
-    cases = pd.DataFrame({
-        "opened_at": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-08", "2024-01-08",
-                                     "2024-01-10", "2024-01-15", "2024-01-16", "2024-01-22", "2024-01-22",
-                                     "2024-01-26", "2024-01-29"]),
-        "closed_at": pd.to_datetime(["2024-01-03", "2024-01-06", "2024-01-02", "2024-01-09", "2024-01-10", None,
-                                     "2024-01-31", None, "2024-01-24", "2024-01-30", None, "2024-01-30"]),
-    })
+    cases = pd.DataFrame(
+        {
+            "opened_at": pd.to_datetime(
+                [
+                    "2024-01-01",
+                    "2024-01-02",
+                    "2024-01-03",
+                    "2024-01-08",
+                    "2024-01-08",
+                    "2024-01-10",
+                    "2024-01-15",
+                    "2024-01-16",
+                    "2024-01-22",
+                    "2024-01-22",
+                    "2024-01-26",
+                    "2024-01-29",
+                ]
+            ),
+            "closed_at": pd.to_datetime(
+                [
+                    "2024-01-03",
+                    "2024-01-06",
+                    "2024-01-02",
+                    "2024-01-09",
+                    "2024-01-10",
+                    None,
+                    "2024-01-31",
+                    None,
+                    "2024-01-24",
+                    "2024-01-30",
+                    None,
+                    "2024-01-30",
+                ]
+            ),
+        }
+    )
     s = weekly.end_to_end(cases)
     assert s["date"].dt.day.tolist() == [1, 8, 15, 22, 29]
     assert s["n"].tolist() == [2, 3, 2, 3, 1]

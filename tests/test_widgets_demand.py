@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from systemic_lib.council import load_council
-from systemic_lib.widgets.demand import DemandExplorer, explore
+from systemic_lib.data.council import load_council
+from systemic_lib.display.widgets.demand import DemandExplorer, explore
 
 YAML = textwrap.dedent("""\
     name: Testshire
@@ -77,8 +77,9 @@ def test_explore_returns_a_widget(explorer):
 def test_one_service_is_named_not_called_all_services(folder):
     """The demand notebook passes one service's contacts: the explorer names that service, with nothing to choose."""
     council = load_council(folder)
-    ex = DemandExplorer(council.table("demand", service="housing-repairs"),
-                        services={s.id: s.name for s in council.spec.services})
+    ex = DemandExplorer(
+        council.table("demand", service="housing-repairs"), services={s.id: s.name for s in council.spec.services}
+    )
     assert [label for label, _ in ex.service.options] == ["Housing repairs"] and ex.service.disabled
     assert "Housing repairs received 4 contacts" in ex.headline.value
     assert "all services" not in ex.headline.value

@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from systemic_lib.contract import read_table
-from systemic_lib.widgets.experiment import learning_log_form
+from systemic_lib.data.contract import read_table
+from systemic_lib.display.widgets.experiment import learning_log_form
 
 YAML = """\
 name: Testshire Council
@@ -21,16 +21,24 @@ services:
 
 @pytest.fixture
 def council(council_factory):
-    return council_factory(base={}, council_yaml=YAML, learning_log=(
-        "date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status\n"
-        "2024-07-01,care,First try,,Eligibility panel,,,open\n"))
+    return council_factory(
+        base={},
+        council_yaml=YAML,
+        learning_log=(
+            "date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status\n"
+            "2024-07-01,care,First try,,Eligibility panel,,,open\n"
+        ),
+    )
 
 
 def test_form_adds_a_new_condition_links_it_and_clears(council):
     form = learning_log_form(council, "care", today=dt.date(2024, 7, 9))
     # the old log's condition is offered (not yet migrated: its id is the log's row), then a new one
-    assert form.condition.options == (("(no system condition)", ""), ("LL-2: Eligibility panel", "LL-2"),
-                                      ("A new system condition…", "new"))
+    assert form.condition.options == (
+        ("(no system condition)", ""),
+        ("LL-2: Eligibility panel", "LL-2"),
+        ("A new system condition…", "new"),
+    )
     assert form.new_condition.layout.display == "none"
     form.condition.value = "new"
     assert form.new_condition.layout.display is None
@@ -55,7 +63,8 @@ def test_form_adds_a_new_condition_links_it_and_clears(council):
     assert (council / "learning_log.csv.prev").exists()
     cond = read_table(council / "system_conditions.csv", "system_conditions", services={"care"}).frame
     assert cond[["id", "raised_in", "system_condition", "waste_seen", "status"]].values.tolist() == [
-        ["SC-001", "experiment", "Central booking <team>", "A week's wait", "in hand"]]
+        ["SC-001", "experiment", "Central booking <team>", "A week's wait", "in hand"]
+    ]
 
 
 def test_picking_an_old_condition_migrates_it_and_a_change_marks_it_changed(council):

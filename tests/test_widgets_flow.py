@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from systemic_lib import flow
-from systemic_lib.charts import processmap
-from systemic_lib.widgets import flow as fw
+from systemic_lib.analysis import flow
+from systemic_lib.display.charts import processmap
+from systemic_lib.display.widgets import flow as fw
 
 T = pd.Timestamp
 
@@ -37,7 +37,7 @@ def test_explorer_without_dot_says_so(monkeypatch):
 
 
 def test_widgets_take_the_stage_data(testshire, monkeypatch):
-    from systemic_lib import report
+    from systemic_lib.display import report
 
     monkeypatch.setattr(processmap, "render_png", lambda g, **k: b"png")
     data = flow.load(report.Stage(testshire, "housing-repairs", "flow"))
@@ -68,7 +68,9 @@ def test_case_journey_table_is_readable_and_escaped():
     ev = pd.DataFrame(rows, columns=["case_id", "activity", "timestamp", "worker"]).assign(service="s", team="desk")
     j = fw.case_journey(flow.FlowLog(ev))
     table = j.table.value
-    assert "1 Jan 2024 09:05" in table and "01 Jan" not in table and "09:05:00" not in table  # dates as a person writes them
+    assert (
+        "1 Jan 2024 09:05" in table and "01 Jan" not in table and "09:05:00" not in table
+    )  # dates as a person writes them
     assert "Ask &lt;b&gt;" in table and "Fix &amp; close" in table and "<b>" not in table
     assert "2.1 days" in table  # the wait before the second step
 
@@ -76,7 +78,7 @@ def test_case_journey_table_is_readable_and_escaped():
 def test_html_table_rounds_like_the_reports():
     import numpy as np
 
-    from systemic_lib.widgets._table import html_table
+    from systemic_lib.display.widgets._table import html_table
 
     html = html_table(pd.DataFrame({"mean": [19.335883, np.nan], "n": [1477, 2], "name": ["<x>", None]}))
     assert "19.3<" in html and "19.33" not in html and "1,477" in html and "&lt;x&gt;" in html

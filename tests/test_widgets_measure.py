@@ -6,10 +6,10 @@ import textwrap
 
 import pandas as pd
 
-from systemic_lib import measure
-from systemic_lib.council import load_council
-from systemic_lib.stages import Stage
-from systemic_lib.widgets.measure import MeasureExplorer
+from systemic_lib.analysis import measure
+from systemic_lib.data.council import load_council
+from systemic_lib.data.stages import Stage
+from systemic_lib.display.widgets.measure import MeasureExplorer
 
 YAML = textwrap.dedent("""\
     name: Testshire Council
@@ -31,8 +31,15 @@ def test_summary_is_rounded_and_labels_fit(tmp_path):
     for w in range(24):
         opened = pd.Timestamp("2024-01-01 10:00") + pd.Timedelta(weeks=w)
         days = (30, 31, 31)[w % 3] - (20 if w >= 12 else 0)
-        rows += [{"case_id": f"R{w}-{k}", "service": "repairs", "opened_at": f"{opened:%Y-%m-%d %H:%M}",
-                  "closed_at": f"{opened + pd.Timedelta(days=days):%Y-%m-%d %H:%M}"} for k in range(5)]
+        rows += [
+            {
+                "case_id": f"R{w}-{k}",
+                "service": "repairs",
+                "opened_at": f"{opened:%Y-%m-%d %H:%M}",
+                "closed_at": f"{opened + pd.Timedelta(days=days):%Y-%m-%d %H:%M}",
+            }
+            for k in range(5)
+        ]
     (tmp_path / "council.yaml").write_text(YAML)
     pd.DataFrame(rows).to_csv(tmp_path / "cases.csv", index=False)
     ex = MeasureExplorer(measure.load(Stage(load_council(tmp_path), "repairs", "measure")))
@@ -62,8 +69,14 @@ def test_explorer_on_a_monthly_measure_picks_months(tmp_path):
     for w in range(26):
         opened = pd.Timestamp("2024-01-01 10:00") + pd.Timedelta(weeks=w)
         days = (30, 31, 31)[w % 3] - (20 if w >= 12 else 0)
-        rows.append({"case_id": f"R{w}", "service": "repairs", "opened_at": f"{opened:%Y-%m-%d %H:%M}",
-                     "closed_at": f"{opened + pd.Timedelta(days=days):%Y-%m-%d %H:%M}"})
+        rows.append(
+            {
+                "case_id": f"R{w}",
+                "service": "repairs",
+                "opened_at": f"{opened:%Y-%m-%d %H:%M}",
+                "closed_at": f"{opened + pd.Timedelta(days=days):%Y-%m-%d %H:%M}",
+            }
+        )
     (tmp_path / "council.yaml").write_text(YAML)
     pd.DataFrame(rows).to_csv(tmp_path / "cases.csv", index=False)
     results = measure.load(Stage(load_council(tmp_path), "repairs", "measure"))
@@ -75,5 +88,8 @@ def test_explorer_on_a_monthly_measure_picks_months(tmp_path):
     assert ex.phases.options == ("1 Apr 2024: A new way of working that the team named at length",)
     ex.add_boundary(pd.Timestamp("2024-02-10"), "Mid-February")
     assert [p["start"] for p in ex.current.result.phases] == [
-        pd.Timestamp("2024-01-01"), pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01")]
+        pd.Timestamp("2024-01-01"),
+        pd.Timestamp("2024-03-01"),
+        pd.Timestamp("2024-04-01"),
+    ]
     assert ex.image.value[:4] == b"\x89PNG" and "calendar month" in ex.narration.value

@@ -46,7 +46,15 @@ def test_when_opens_a_sentence_and_says_in_2024_for_a_whole_year():
 # ------------------------------------------------------------------------------------------------ days and times
 def test_days_are_whole_from_ten_and_one_decimal_below():
     assert [words.days(v) for v in (28.9, 10.0, 9.96, 9.94, 4.5, 0.25, 0.0, 1234.4)] == [
-        "29", "10", "10", "9.9", "4.5", "0.2", "0.0", "1,234"]
+        "29",
+        "10",
+        "10",
+        "9.9",
+        "4.5",
+        "0.2",
+        "0.0",
+        "1,234",
+    ]
     assert words.days(np.float64(12.2)) == "12" and words.days(3) == "3.0"
     assert words.days(None) == words.days(float("nan")) == words.days("x") == words.days(True) == ""
     assert words.days(None, missing="\u2014") == "\u2014"

@@ -8,9 +8,9 @@ import gzip
 import pandas as pd
 import pytest
 
+from systemic_lib.data.importers.xes import read_xes
+from systemic_lib.data.times import local_times
 from systemic_lib.errors import SystemicError
-from systemic_lib.flow import local_times
-from systemic_lib.importers.xes import read_xes
 
 XES = """<?xml version="1.0" encoding="UTF-8"?>
 <log xes.version="1.0" xmlns="http://www.xes-standard.org/">
@@ -86,11 +86,14 @@ def test_date_only_events_keep_their_date_in_local_time(log_file):
     assert end.iloc[0] == pd.Timestamp("2015-06-02")
 
 
-@pytest.mark.parametrize("text, words", [
-    (XES[: len(XES) // 2], "not a well-formed XES file"),
-    ("<notalog><trace/></notalog>", "not an XES log"),
-    ("this is not xml at all", "not a well-formed XES file"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (XES[: len(XES) // 2], "not a well-formed XES file"),
+        ("<notalog><trace/></notalog>", "not an XES log"),
+        ("this is not xml at all", "not a well-formed XES file"),
+    ],
+)
 def test_a_malformed_file_is_named_with_a_clear_error(tmp_path, text, words):
     path = tmp_path / "broken.xes"
     path.write_text(text)

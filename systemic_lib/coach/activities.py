@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import files
-from ..contract import STEP_TYPES, TABLES, find_table_file, read_for_update
-from ..errors import SystemicError
+from systemic_lib.data import files
+from systemic_lib.data.contract import STEP_TYPES, TABLES, find_table_file, read_for_update
+from systemic_lib.errors import SystemicError
 
 
 def mark_steps(council_dir, service: str, marks: dict[str, str]) -> Path:
@@ -34,8 +34,9 @@ def mark_steps(council_dir, service: str, marks: dict[str, str]) -> Path:
             if mine.any():
                 frame.loc[mine, "step_type"] = step_type
             else:
-                new.append({**{c: "" for c in frame.columns}, "service": service, "activity": activity,
-                            "step_type": step_type})
+                new.append(
+                    {**{c: "" for c in frame.columns}, "service": service, "activity": activity, "step_type": step_type}
+                )
         if new:
             frame = pd.concat([frame, pd.DataFrame(new, dtype=str)], ignore_index=True)
         return files.write_table_atomic(frame, path, keep_previous=True)

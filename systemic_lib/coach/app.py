@@ -14,15 +14,23 @@ from pathlib import Path
 import ipywidgets as w
 from IPython.display import display
 
-from .. import conditions
-from ..errors import ContractError
-from . import RAISED_IN, STEPS, STEP_IDS, state, ui
-from .readiness import check, problem_rows
+from systemic_lib.coach import RAISED_IN, STEP_IDS, STEPS, state, ui
+from systemic_lib.coach.readiness import check, problem_rows
+from systemic_lib.data import conditions
+from systemic_lib.errors import ContractError
 
 #: The module that builds each step (``build(app) -> widget``), imported when the step is first opened: the app
 #: is usable before the libraries of later steps (matplotlib, the stage modules) have loaded.
-BUILDERS = {"choose": "choose", "purpose": "purpose", "demand": "workshop", "capability": "capability",
-            "flow": "flowmap", "conditions": "conditions_step", "experiment": "learning", "managers": "managers"}
+BUILDERS = {
+    "choose": "choose",
+    "purpose": "purpose",
+    "demand": "workshop",
+    "capability": "capability",
+    "flow": "flowmap",
+    "conditions": "conditions_step",
+    "experiment": "learning",
+    "managers": "managers",
+}
 
 
 def builder(step: str):
@@ -60,8 +68,9 @@ class App:
         self.next = ui.button("Next ▶", primary=True, classes=("coach-next",), tooltip="Next (Page Down)")
         self.back.on_click(lambda _: self.move(-1))
         self.next.on_click(lambda _: self.move(+1))
-        self.why = ui.button("Why does this happen?", classes=("coach-why",),
-                             tooltip="Raise a system condition from this step")
+        self.why = ui.button(
+            "Why does this happen?", classes=("coach-why",), tooltip="Raise a system condition from this step"
+        )
         self.why.on_click(lambda _: self.toggle_why())
         self.why_box = w.VBox()
         nav = w.HBox([self.back, self.next, self.why])
@@ -91,12 +100,14 @@ class App:
         self.why_box.children = []
         for old in self.body.children:  # a step that follows the room (the workshop's live tally) stops
             getattr(old, "leave", lambda: None)()
-        self.title.value = (f"<h1 style='font-size:30px;margin:6px 0'>{ui.esc(self.readiness.name)}: "
-                            f"{ui.esc(self.readiness.services[self.service])}</h1>")
+        self.title.value = (
+            f"<h1 style='font-size:30px;margin:6px 0'>{ui.esc(self.readiness.name)}: "
+            f"{ui.esc(self.readiness.services[self.service])}</h1>"
+        )
         self.body.children = [ui.html("<p class='note'>Loading…</p>")]
         try:
             page = builder(self.step)(self)
-        except Exception as exc:  # noqa: BLE001 - a step that cannot open says why, in plain words; the app stays
+        except Exception as exc:
             page = ui.html(ui.message("problem", f"This step could not open: {exc}"))
         self.body.children = [page]
 
@@ -109,17 +120,20 @@ class App:
         if service in self.readiness.services and service != self.service:
             self.service = service
             state.save(self.folder, step=self.step, service=service)
-            self.title.value = (f"<h1 style='font-size:30px;margin:6px 0'>{ui.esc(self.readiness.name)}: "
-                                f"{ui.esc(self.readiness.services[service])}</h1>")
+            self.title.value = (
+                f"<h1 style='font-size:30px;margin:6px 0'>{ui.esc(self.readiness.name)}: "
+                f"{ui.esc(self.readiness.services[service])}</h1>"
+            )
 
     def toggle_why(self) -> None:
         """Open (or close) the system-condition form with this step filled in."""
         if self.why_box.children:
             self.why_box.children = []
             return
-        raised = self.step if self.step in RAISED_IN else ("demand" if self.step in ("choose", "purpose") else
-                                                           "experiment")
-        from .condition_form import ConditionForm
+        raised = (
+            self.step if self.step in RAISED_IN else ("demand" if self.step in ("choose", "purpose") else "experiment")
+        )
+        from systemic_lib.coach.condition_form import ConditionForm
 
         form = ConditionForm(self.folder, self.service, raised_in=raised, on_added=self._condition_added)
         self.why_box.children = [ui.html("<h3>Why does this happen? Raise a system condition</h3>"), form]
@@ -135,11 +149,14 @@ class App:
         again = ui.button("Check again", primary=True, classes=("coach-check-again",))
         again.on_click(lambda _: self._recheck())
         self.box.children = [
-            ui.html(f"<h1>{ui.esc(self.readiness.name)}: the data need fixing first</h1>"
-                    f"<p>The council folder has {len(errors)} problem{'s' if len(errors) != 1 else ''} that stop "
-                    "the app from reading it. Fix each one in the file named, save it, then press Check again.</p>"),
+            ui.html(
+                f"<h1>{ui.esc(self.readiness.name)}: the data need fixing first</h1>"
+                f"<p>The council folder has {len(errors)} problem{'s' if len(errors) != 1 else ''} that stop "
+                "the app from reading it. Fix each one in the file named, save it, then press Check again.</p>"
+            ),
             ui.html(ui.table(problem_rows(errors)), "coach-errors"),
-            again]
+            again,
+        ]
 
     def _recheck(self) -> None:
         fresh = App(self.folder, join=self.join)
@@ -153,8 +170,9 @@ def show(council_dir=None, service: str | None = None) -> App:
     council_dir = council_dir or os.environ.get("SYSTEMIC_COACH_COUNCIL")
     service = service or os.environ.get("SYSTEMIC_COACH_SERVICE") or None
     if not council_dir:
-        display(ui.html(ui.message("problem", "No council folder given: start the app with `systemic coach "
-                                              "COUNCIL_DIR`.")))
+        display(
+            ui.html(ui.message("problem", "No council folder given: start the app with `systemic coach COUNCIL_DIR`."))
+        )
         return None
     app = App(council_dir, service, join=os.environ.get("SYSTEMIC_COACH_JOIN_URL") or None)
     display(app.box)

@@ -14,11 +14,12 @@ import datetime as dt
 import ipywidgets as w
 import pandas as pd
 
-from .. import conditions, council_edit, measure
-from ..charts.measure import chart
-from ..errors import SystemicError
-from ..stages import Stage
-from . import pictures, ui
+from systemic_lib.analysis import measure
+from systemic_lib.coach import pictures, ui
+from systemic_lib.data import conditions, council_edit
+from systemic_lib.data.stages import Stage
+from systemic_lib.display.charts.measure import chart
+from systemic_lib.errors import SystemicError
 
 
 def charts_html(folder, service: str) -> str:
@@ -36,10 +37,15 @@ def charts_html(folder, service: str) -> str:
 
 def build(app) -> w.Widget:
     shown = ui.html(charts_html(app.folder, app.service), "coach-capability")
-    when = w.DatePicker(description="Date of the change", value=dt.date.today(), style=ui.LABEL,
-                        layout=w.Layout(width="420px"))
-    label = w.Text(description="What changed", placeholder="e.g. experiment team started", style=ui.LABEL,
-                   layout=w.Layout(width="95%"))
+    when = w.DatePicker(
+        description="Date of the change", value=dt.date.today(), style=ui.LABEL, layout=w.Layout(width="420px")
+    )
+    label = w.Text(
+        description="What changed",
+        placeholder="e.g. experiment team started",
+        style=ui.LABEL,
+        layout=w.Layout(width="95%"),
+    )
     mark = ui.button("Mark as a system change", primary=True, classes=("coach-mark-change",))
     said = ui.html()
 
@@ -53,17 +59,26 @@ def build(app) -> w.Widget:
             said.value = ui.message("problem", f"Not saved: {exc}")
             return
         shown.value = charts_html(app.folder, app.service)
-        said.value = ui.message("ok", f"Saved “{label.value.strip()}” ({when.value:%d %b %Y}) as a system change "
-                                      "in council.yaml; the limits are recalculated from it.")
+        said.value = ui.message(
+            "ok",
+            f"Saved “{label.value.strip()}” ({when.value:%d %b %Y}) as a system change "
+            "in council.yaml; the limits are recalculated from it.",
+        )
         label.value = ""
 
     mark.on_click(on_mark)
-    return w.VBox([
-        ui.heading("Capability", "What does the system predictably achieve against purpose? Grey points are noise; "
-                                 "blue and orange are signals. Only a known change to the system starts a new phase."),
-        w.VBox([when, label, mark, said], layout=w.Layout(border="1px solid #9aa7b3", padding="8px")),
-        changed_conditions(app, lambda: setattr(shown, "value", charts_html(app.folder, app.service))),
-        shown])
+    return w.VBox(
+        [
+            ui.heading(
+                "Capability",
+                "What does the system predictably achieve against purpose? Grey points are noise; "
+                "blue and orange are signals. Only a known change to the system starts a new phase.",
+            ),
+            w.VBox([when, label, mark, said], layout=w.Layout(border="1px solid #9aa7b3", padding="8px")),
+            changed_conditions(app, lambda: setattr(shown, "value", charts_html(app.folder, app.service))),
+            shown,
+        ]
+    )
 
 
 def changed_conditions(app, redraw) -> w.Widget:
@@ -75,13 +90,19 @@ def changed_conditions(app, redraw) -> w.Widget:
         return ui.html(ui.message("problem", f"System conditions cannot be read: {exc}"))
     changed = frame[frame["status"].eq("changed").fillna(False) & frame["changed_at"].notna()]
     if changed.empty:
-        return ui.html("<p class='note'>No system condition is marked changed with a date yet. When one is (step 6 "
-                       "or the learning log), its change shows here and on the charts as a new phase.</p>")
+        return ui.html(
+            "<p class='note'>No system condition is marked changed with a date yet. When one is (step 6 "
+            "or the learning log), its change shows here and on the charts as a new phase.</p>"
+        )
     said = ui.html()
     boxes = []
     for (_, row), text in zip(changed.iterrows(), conditions.words_of(changed)):
-        box = w.Checkbox(value=bool(True if pd.isna(row["phase"]) else row["phase"]), indent=False,
-                         description=f"{row['changed_at']:%d %b %Y}: {text}", layout=w.Layout(width="95%"))
+        box = w.Checkbox(
+            value=bool(True if pd.isna(row["phase"]) else row["phase"]),
+            indent=False,
+            description=f"{row['changed_at']:%d %b %Y}: {text}",
+            layout=w.Layout(width="95%"),
+        )
         box.add_class("coach-condition-phase")
 
         def on_toggle(change, condition_id=row["id"], text=text):
@@ -91,10 +112,15 @@ def changed_conditions(app, redraw) -> w.Widget:
                 said.value = ui.message("problem", f"Not saved: {exc}")
                 return
             redraw()
-            said.value = ui.message("ok", f"“{text}” is {'shown' if change['new'] else 'no longer shown'} as a "
-                                          "phase on the capability charts (saved in system_conditions).")
+            said.value = ui.message(
+                "ok",
+                f"“{text}” is {'shown' if change['new'] else 'no longer shown'} as a "
+                "phase on the capability charts (saved in system_conditions).",
+            )
 
         box.observe(on_toggle, "value")
         boxes.append(box)
-    return w.VBox([ui.html("<h3>System conditions the team changed: show each as a phase?</h3>"), *boxes, said],
-                  layout=w.Layout(border="1px solid #9aa7b3", padding="8px"))
+    return w.VBox(
+        [ui.html("<h3>System conditions the team changed: show each as a phase?</h3>"), *boxes, said],
+        layout=w.Layout(border="1px solid #9aa7b3", padding="8px"),
+    )

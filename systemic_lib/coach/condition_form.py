@@ -11,11 +11,10 @@ import datetime as dt
 
 import ipywidgets as w
 
-from .. import conditions
-from ..contract import LEARNING_STATUS
-from ..errors import SystemicError
-from . import RAISED_IN, ui
-
+from systemic_lib.coach import RAISED_IN, ui
+from systemic_lib.data import conditions
+from systemic_lib.data.contract import LEARNING_STATUS
+from systemic_lib.errors import SystemicError
 
 
 class ConditionForm(w.VBox):
@@ -23,27 +22,54 @@ class ConditionForm(w.VBox):
 
     def __init__(self, council_dir, service: str, *, raised_in: str = "demand", on_added=None):
         self.council_dir, self.service, self.on_added = council_dir, service, on_added
-        self.raised_in = w.Dropdown(description="Raised at step", options=RAISED_IN,
-                                    value=raised_in if raised_in in RAISED_IN else RAISED_IN[0], style=ui.LABEL)
-        self.waste_seen = w.Textarea(description="Waste we see", placeholder="the failure demand or waste step it causes",
-                                     layout=ui.WIDE, style=ui.LABEL)
-        self.system_condition = w.Textarea(description="System condition",
-                                           placeholder="the rule, target, IT system, procedure or structure behind it",
-                                           layout=ui.WIDE, style=ui.LABEL)
-        self.thinking = w.Textarea(description="Thinking behind it",
-                                   placeholder="the management assumption, e.g. “people must be assessed before help”",
-                                   layout=ui.WIDE, style=ui.LABEL)
+        self.raised_in = w.Dropdown(
+            description="Raised at step",
+            options=RAISED_IN,
+            value=raised_in if raised_in in RAISED_IN else RAISED_IN[0],
+            style=ui.LABEL,
+        )
+        self.waste_seen = w.Textarea(
+            description="Waste we see",
+            placeholder="the failure demand or waste step it causes",
+            layout=ui.WIDE,
+            style=ui.LABEL,
+        )
+        self.system_condition = w.Textarea(
+            description="System condition",
+            placeholder="the rule, target, IT system, procedure or structure behind it",
+            layout=ui.WIDE,
+            style=ui.LABEL,
+        )
+        self.thinking = w.Textarea(
+            description="Thinking behind it",
+            placeholder="the management assumption, e.g. “people must be assessed before help”",
+            layout=ui.WIDE,
+            style=ui.LABEL,
+        )
         self.who_can_change = w.Text(description="Who can change it", layout=ui.WIDE, style=ui.LABEL)
         self.status = w.Dropdown(description="Status", options=LEARNING_STATUS, value="open", style=ui.LABEL)
-        self.changed_at = w.DatePicker(description="Changed on", value=dt.date.today(), style=ui.LABEL,
-                                       layout=w.Layout(display="none"))  # shown for a change: its phase starts there
-        self.status.observe(lambda c: setattr(self.changed_at.layout, "display",
-                                              None if c["new"] == "changed" else "none"), "value")
+        self.changed_at = w.DatePicker(
+            description="Changed on", value=dt.date.today(), style=ui.LABEL, layout=w.Layout(display="none")
+        )  # shown for a change: its phase starts there
+        self.status.observe(
+            lambda c: setattr(self.changed_at.layout, "display", None if c["new"] == "changed" else "none"), "value"
+        )
         self.add = ui.button("Add this system condition", primary=True, classes=("coach-add-condition",))
         self.message = ui.html()
         self.add.on_click(lambda _: self.submit())
-        super().__init__([self.raised_in, self.waste_seen, self.system_condition, self.thinking,
-                          self.who_can_change, self.status, self.changed_at, self.add, self.message])
+        super().__init__(
+            [
+                self.raised_in,
+                self.waste_seen,
+                self.system_condition,
+                self.thinking,
+                self.who_can_change,
+                self.status,
+                self.changed_at,
+                self.add,
+                self.message,
+            ]
+        )
         self.add_class("coach-condition-form")
 
     def submit(self) -> str | None:
@@ -53,11 +79,16 @@ class ConditionForm(w.VBox):
             return None
         try:
             new_id = conditions.add_condition(
-                self.council_dir, service=self.service, raised_in=self.raised_in.value,
-                waste_seen=self.waste_seen.value.strip(), system_condition=self.system_condition.value.strip(),
-                thinking=self.thinking.value.strip(), who_can_change=self.who_can_change.value.strip(),
+                self.council_dir,
+                service=self.service,
+                raised_in=self.raised_in.value,
+                waste_seen=self.waste_seen.value.strip(),
+                system_condition=self.system_condition.value.strip(),
+                thinking=self.thinking.value.strip(),
+                who_can_change=self.who_can_change.value.strip(),
                 status=self.status.value,
-                changed_at=self.changed_at.value if self.status.value == "changed" else None)
+                changed_at=self.changed_at.value if self.status.value == "changed" else None,
+            )
         except SystemicError as exc:
             self.message.value = ui.message("problem", f"Not added: {exc}")
             return None

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .. import flow
-from ..errors import SystemicError
-from ..stages import Stage
-from ..widgets.flow import case_journey, flow_explorer
-from . import ui
-from .activities import mark_steps
+from systemic_lib.analysis import flow
+from systemic_lib.coach import ui
+from systemic_lib.coach.activities import mark_steps
+from systemic_lib.data.stages import Stage
+from systemic_lib.display.widgets.flow import case_journey, flow_explorer
+from systemic_lib.errors import SystemicError
 
 NOT_MARKED = "not marked"
 
@@ -28,17 +28,25 @@ def _marks(data, service: str) -> dict[str, str]:
 
 def build(app) -> w.Widget:
     data = flow.load(Stage(app.folder, app.service, "flow"))
-    head = ui.heading("Flow", "Where does the work go? How many people touch one case? What would the clean flow "
-                              "be? Move the coverage slider to show more or fewer paths.")
+    head = ui.heading(
+        "Flow",
+        "Where does the work go? How many people touch one case? What would the clean flow "
+        "be? Move the coverage slider to show more or fewer paths.",
+    )
     if not data.log.n_events:
-        return w.VBox([head, ui.html("<p class='note'>No events recorded for this service, so there is no flow "
-                                     "to map yet.</p>")])
+        return w.VBox(
+            [head, ui.html("<p class='note'>No events recorded for this service, so there is no flow to map yet.</p>")]
+        )
     marks = _marks(data, app.service)
     pickers = {}
     for activity, step_type in marks.items():
-        d = w.Dropdown(description=activity, options=[NOT_MARKED, "value", "waste"], value=step_type
-                       if step_type in ("value", "waste") else NOT_MARKED, style={"description_width": "340px"},
-                       layout=w.Layout(width="560px"))
+        d = w.Dropdown(
+            description=activity,
+            options=[NOT_MARKED, "value", "waste"],
+            value=step_type if step_type in ("value", "waste") else NOT_MARKED,
+            style={"description_width": "340px"},
+            layout=w.Layout(width="560px"),
+        )
         d.add_class("coach-step-type")
         pickers[activity] = d
     save = ui.button("Save value and waste steps", primary=True, classes=("coach-save-steps",))
@@ -54,12 +62,20 @@ def build(app) -> w.Widget:
         said.value = ui.message("ok", f"Saved {len(chosen)} steps to {path.name} (the previous version is kept).")
 
     save.on_click(on_save)
-    return w.VBox([
-        head,
-        ui.html(f"<p class='headline'><b>{ui.esc(flow.headline(data))}</b></p>"),
-        flow_explorer(data),
-        ui.html("<h3>One case's journey</h3>"), case_journey(data, cases=200),
-        ui.html("<h3>The clean flow</h3>" + ui.table(flow.clean_flow_table(data))),
-        ui.html("<h3>Value or waste? Mark each step</h3><p class='note'>A value step is one the citizen would "
-                "recognise as helping; waste is hand-offs, checks, rework, waiting, chasing.</p>"),
-        *pickers.values(), save, said])
+    return w.VBox(
+        [
+            head,
+            ui.html(f"<p class='headline'><b>{ui.esc(flow.headline(data))}</b></p>"),
+            flow_explorer(data),
+            ui.html("<h3>One case's journey</h3>"),
+            case_journey(data, cases=200),
+            ui.html("<h3>The clean flow</h3>" + ui.table(flow.clean_flow_table(data))),
+            ui.html(
+                "<h3>Value or waste? Mark each step</h3><p class='note'>A value step is one the citizen would "
+                "recognise as helping; waste is hand-offs, checks, rework, waiting, chasing.</p>"
+            ),
+            *pickers.values(),
+            save,
+            said,
+        ]
+    )

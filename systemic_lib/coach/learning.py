@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .. import experiment
-from ..council import load_council
-from ..learning_log import with_condition_text
-from ..stages import Stage
-from ..widgets.experiment import learning_log_form
-from . import ui
+from systemic_lib.analysis import experiment
+from systemic_lib.coach import ui
+from systemic_lib.data.council import load_council
+from systemic_lib.data.learning_log import with_condition_text
+from systemic_lib.data.stages import Stage
+from systemic_lib.display.widgets.experiment import learning_log_form
 
 
 def entries_html(council_dir, service: str) -> str:
@@ -30,9 +30,17 @@ def build(app) -> w.Widget:
     entries = ui.html(entries_html(app.folder, app.service), "coach-learning-log")
     form = learning_log_form(app.folder, app.service)
     form.button.on_click(lambda _: setattr(entries, "value", entries_html(app.folder, app.service)))
-    return w.VBox([
-        ui.heading("Experiment and learning", "A small team handles real cases in a new way and keeps a learning "
-                                              "log: what we tried, what we learned, which system condition caused "
-                                              "waste, and who can change it."),
-        ui.html(f"<p class='headline'><b>{ui.esc(experiment.headline(data))}</b></p>"),
-        form.box, ui.html("<h3>The learning log</h3>"), entries])
+    return w.VBox(
+        [
+            ui.heading(
+                "Experiment and learning",
+                "A small team handles real cases in a new way and keeps a learning "
+                "log: what we tried, what we learned, which system condition caused "
+                "waste, and who can change it.",
+            ),
+            ui.html(f"<p class='headline'><b>{ui.esc(experiment.headline(data))}</b></p>"),
+            form.box,
+            ui.html("<h3>The learning log</h3>"),
+            entries,
+        ]
+    )

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .. import conditions, demand, experiment, flow, measure, words
-from ..council import load_council
-from ..stages import Stage
-from . import ui
+from systemic_lib import words
+from systemic_lib.analysis import demand, experiment, flow, measure
+from systemic_lib.coach import ui
+from systemic_lib.data import conditions
+from systemic_lib.data.council import load_council
+from systemic_lib.data.stages import Stage
+
 
 def _section(title: str, body: str) -> str:
     return f"<section><h2>{ui.esc(title)}</h2>{body}</section>"
@@ -27,51 +30,116 @@ def summary_html(council_dir, service: str) -> str:
     spec = council.service(service)
     sections = []
     better = {"increase": "higher is better", "decrease": "lower is better", "neutral": "neither way is better"}
-    measures = "".join(f"<li>{ui.esc(m.name)} ({ui.esc(better.get(m.improvement, m.improvement))}"
-                       + (f", target {ui.esc(words.figure(m.target))}" if m.target is not None else "")
-                       + ")</li>" for m in spec.measures)
-    sections.append(_section("Purpose", f"<p class='coach-big'>“{ui.esc(spec.purpose)}”</p>"
-                             + (f"<p>Measures that follow from it:</p><ul>{measures}</ul>" if measures else
-                                _p("No measures chosen yet."))))
+    measures = "".join(
+        f"<li>{ui.esc(m.name)} ({ui.esc(better.get(m.improvement, m.improvement))}"
+        + (f", target {ui.esc(words.figure(m.target))}" if m.target is not None else "")
+        + ")</li>"
+        for m in spec.measures
+    )
+    sections.append(
+        _section(
+            "Purpose",
+            f"<p class='coach-big'>“{ui.esc(spec.purpose)}”</p>"
+            + (
+                f"<p>Measures that follow from it:</p><ul>{measures}</ul>"
+                if measures
+                else _p("No measures chosen yet.")
+            ),
+        )
+    )
 
     d = demand.load(Stage(council_dir, service, "demand"))
     failing = demand.failure_types(d.contacts) if len(d.contacts) else None
-    sections.append(_section("Demand", _p(demand.headline(d)) + (
-        "<h3>What failed, most often first</h3>" + ui.table(failing.head(6).rename(
-            columns={"failure_type": "failure type", "pct": "% of failure demand"}), decimals=0)
-        if failing is not None and len(failing) else "")))
+    sections.append(
+        _section(
+            "Demand",
+            _p(demand.headline(d))
+            + (
+                "<h3>What failed, most often first</h3>"
+                + ui.table(
+                    failing.head(6).rename(columns={"failure_type": "failure type", "pct": "% of failure demand"}),
+                    decimals=0,
+                )
+                if failing is not None and len(failing)
+                else ""
+            ),
+        )
+    )
 
     m = measure.load(Stage(council_dir, service, "measure"))
     charted = [r.result is not None for r in m.results]
     table = measure.measure_summary(m)[charted] if any(charted) else None
     not_charted = [r.name for r in m.results if r.result is None]
-    sections.append(_section("Capability", _p(measure.headline(m)) + ui.table(
-        table.drop(columns=["Since"]) if table is not None else None, empty="No measure has enough data to chart yet.")
-        + (_p("Not charted yet, for want of data (the measure report says what is needed): "
-              + ", ".join(not_charted) + ".") if not_charted else "")))
+    sections.append(
+        _section(
+            "Capability",
+            _p(measure.headline(m))
+            + ui.table(
+                table.drop(columns=["Since"]) if table is not None else None,
+                empty="No measure has enough data to chart yet.",
+            )
+            + (
+                _p(
+                    "Not charted yet, for want of data (the measure report says what is needed): "
+                    + ", ".join(not_charted)
+                    + "."
+                )
+                if not_charted
+                else ""
+            ),
+        )
+    )
 
     f = flow.load(Stage(council_dir, service, "flow"))
-    sections.append(_section("Flow", _p(flow.headline(f)) + "".join(_p(s) for s in flow.summary_sentences(f))
-                             if f.log.n_events else _p("No events recorded for this service yet.")))
+    sections.append(
+        _section(
+            "Flow",
+            _p(flow.headline(f)) + "".join(_p(s) for s in flow.summary_sentences(f))
+            if f.log.n_events
+            else _p("No events recorded for this service yet."),
+        )
+    )
 
     c = conditions.conditions(council_dir, service)
     act = conditions.open_conditions(c)
-    cols = {"system_condition": "system condition", "waste_seen": "waste it causes", "thinking": "thinking behind it",
-            "who_can_change": "who can change it", "status": "status"}
-    sections.append(_section("System conditions to act on", ui.table(
-        act[[k for k in cols if k in act]].rename(columns=cols) if len(act) else None,
-        empty="No open system conditions recorded yet.")))
+    cols = {
+        "system_condition": "system condition",
+        "waste_seen": "waste it causes",
+        "thinking": "thinking behind it",
+        "who_can_change": "who can change it",
+        "status": "status",
+    }
+    sections.append(
+        _section(
+            "System conditions to act on",
+            ui.table(
+                act[[k for k in cols if k in act]].rename(columns=cols) if len(act) else None,
+                empty="No open system conditions recorded yet.",
+            ),
+        )
+    )
 
     e = experiment.load(Stage(council_dir, service, "experiment"))
     sections.append(_section("What the experiment shows", _p(experiment.headline(e))))
-    title = (f"<header><h1>{ui.esc(council.name)}: {ui.esc(spec.name)}</h1><p class='note'>What the team found, for "
-             "managers. The system causes most of the waste, not the people: these are the conditions to change."
-             "</p></header>")
+    title = (
+        f"<header><h1>{ui.esc(council.name)}: {ui.esc(spec.name)}</h1><p class='note'>What the team found, for "
+        "managers. The system causes most of the waste, not the people: these are the conditions to change."
+        "</p></header>"
+    )
     return f"<div class='coach-summary'>{title}{''.join(sections)}</div>"
 
 
 def build(app) -> w.Widget:
-    printer = ui.button("Print this summary", key="p", primary=True, classes=("coach-print-button",),
-                        tooltip="Print or save as PDF (A4)")
-    return w.VBox([ui.html(summary_html(app.folder, app.service), "coach-summary-box"),
-                   w.HBox([printer], layout=w.Layout(margin="12px 0")).add_class("coach-noprint")])
+    printer = ui.button(
+        "Print this summary",
+        key="p",
+        primary=True,
+        classes=("coach-print-button",),
+        tooltip="Print or save as PDF (A4)",
+    )
+    return w.VBox(
+        [
+            ui.html(summary_html(app.folder, app.service), "coach-summary-box"),
+            w.HBox([printer], layout=w.Layout(margin="12px 0")).add_class("coach-noprint"),
+        ]
+    )

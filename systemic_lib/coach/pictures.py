@@ -8,8 +8,8 @@ import io
 
 from matplotlib.figure import Figure
 
-from ..charts.style import DPI, FIGSIZE
-from . import ui
+from systemic_lib.coach import ui
+from systemic_lib.display.charts.style import DPI, FIGSIZE
 
 
 def img(draw, alt: str, *, figsize=FIGSIZE, cls: str = "coach-chart") -> str:
@@ -20,5 +20,6 @@ def img(draw, alt: str, *, figsize=FIGSIZE, cls: str = "coach-chart") -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return (f'<img class="{cls}" alt="{ui.esc(alt)}" style="max-width:100%;height:auto" '
-            f'src="data:image/png;base64,{data}">')
+    return (
+        f'<img class="{cls}" alt="{ui.esc(alt)}" style="max-width:100%;height:auto" src="data:image/png;base64,{data}">'
+    )

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import words
-from ..contract import ERROR, TABLES, Problem
-from ..council import MEASURES, Council, load_council
-from ..errors import ContractError, SystemicError
+from systemic_lib import words
+from systemic_lib.data.contract import ERROR, TABLES, Problem
+from systemic_lib.data.council import Council, load_council
+from systemic_lib.errors import ContractError, SystemicError
 
 
 @dataclass
@@ -47,9 +47,19 @@ def check(council_dir) -> Readiness:
 
 def problem_rows(problems) -> pd.DataFrame:
     """File, row, column, what is wrong and how to fix it: one row per problem, as a coach reads them out."""
-    return pd.DataFrame([{"file": p.file, "row": "" if p.row is None else str(p.row), "column": p.column or "",
-                          "problem": p.message + (f" ({p.count} rows like this)" if p.count > 1 else ""),
-                          "fix": p.fix} for p in problems], columns=["file", "row", "column", "problem", "fix"])
+    return pd.DataFrame(
+        [
+            {
+                "file": p.file,
+                "row": "" if p.row is None else str(p.row),
+                "column": p.column or "",
+                "problem": p.message + (f" ({p.count} rows like this)" if p.count > 1 else ""),
+                "fix": p.fix,
+            }
+            for p in problems
+        ],
+        columns=["file", "row", "column", "problem", "fix"],
+    )
 
 
 def _rows(council: Council, name: str, service: str) -> pd.DataFrame:
@@ -70,40 +80,77 @@ def data_by_step(council: Council, service: str) -> pd.DataFrame:
     rows = []
 
     measures = ", ".join(m.name for m in spec.measures)
-    rows.append(("Purpose", f"“{spec.purpose}”" + (f"; measures: {measures}" if measures else ""),
-                 "" if spec.measures else "No measures chosen yet: the team picks them in step 2."))
+    rows.append(
+        (
+            "Purpose",
+            f"“{spec.purpose}”" + (f"; measures: {measures}" if measures else ""),
+            "" if spec.measures else "No measures chosen yet: the team picks them in step 2.",
+        )
+    )
 
     classified = int(demand["classification"].notna().sum()) if len(demand) else 0
-    rows.append(("Demand", f"{words.count(len(demand), 'contact')}, {words.number(classified)} classified"
-                 if len(demand) else "No contacts",
-                 "" if len(demand) and classified == len(demand) else
-                 ("demand.csv has no contacts for this service: record what citizens say, in their words."
-                  if not len(demand) else
-                  f"{words.count(len(demand) - classified, 'contact')} to classify: the team does it in step 3.")))
+    rows.append(
+        (
+            "Demand",
+            f"{words.count(len(demand), 'contact')}, {words.number(classified)} classified"
+            if len(demand)
+            else "No contacts",
+            ""
+            if len(demand) and classified == len(demand)
+            else (
+                "demand.csv has no contacts for this service: record what citizens say, in their words."
+                if not len(demand)
+                else f"{words.count(len(demand) - classified, 'contact')} to classify: the team does it in step 3."
+            ),
+        )
+    )
 
     closed = int(cases["closed_at"].notna().sum()) if len(cases) else 0
-    rows.append(("Capability", f"{words.count(len(cases), 'case')} ({words.number(closed)} closed)" if len(cases)
-                 else "No cases",
-                 "" if closed else "cases.csv has no closed cases for this service: end-to-end time cannot be "
-                                   "charted (failure demand and demand per week still can, from demand.csv)."))
+    rows.append(
+        (
+            "Capability",
+            f"{words.count(len(cases), 'case')} ({words.number(closed)} closed)" if len(cases) else "No cases",
+            ""
+            if closed
+            else "cases.csv has no closed cases for this service: end-to-end time cannot be "
+            "charted (failure demand and demand per week still can, from demand.csv).",
+        )
+    )
 
     n_cases = events["case_id"].nunique() if len(events) else 0
     marked = set(catalogue["activity"].dropna().astype(str)) if len(catalogue) else set()
     steps = set(events["activity"].dropna().astype(str)) if len(events) else set()
     unmarked = len(steps - marked)
-    rows.append(("Flow", f"{words.count(len(events), 'step')} of {words.count(n_cases, 'case')}; "
-                 f"{words.count(len(steps & marked), 'activity', 'activities')} marked value or waste"
-                 if len(events) else "No events",
-                 "events.csv has no steps for this service: the flow cannot be mapped." if not len(events) else
-                 (f"{words.count(unmarked, 'activity', 'activities')} not yet marked value or waste: "
-                  "the team marks them in step 5." if unmarked else "")))
+    rows.append(
+        (
+            "Flow",
+            f"{words.count(len(events), 'step')} of {words.count(n_cases, 'case')}; "
+            f"{words.count(len(steps & marked), 'activity', 'activities')} marked value or waste"
+            if len(events)
+            else "No events",
+            "events.csv has no steps for this service: the flow cannot be mapped."
+            if not len(events)
+            else (
+                f"{words.count(unmarked, 'activity', 'activities')} not yet marked value or waste: "
+                "the team marks them in step 5."
+                if unmarked
+                else ""
+            ),
+        )
+    )
 
     cohorts = cases["cohort"].value_counts() if len(cases) and "cohort" in cases else pd.Series(dtype=int)
     experiment = int(cohorts.get("experiment", 0))
-    rows.append(("Experiment", (f"Started {words.date(spec.experiment.start)}; " if spec.experiment else "")
-                 + f"{words.count(experiment, 'experiment case')}, "
-                 f"{words.count(len(log), 'learning-log entry', 'learning-log entries')}",
-                 "" if spec.experiment and experiment else
-                 "No experiment recorded yet: council.yaml names its start, cases.csv marks its cases "
-                 "(cohort experiment / baseline)."))
+    rows.append(
+        (
+            "Experiment",
+            (f"Started {words.date(spec.experiment.start)}; " if spec.experiment else "")
+            + f"{words.count(experiment, 'experiment case')}, "
+            f"{words.count(len(log), 'learning-log entry', 'learning-log entries')}",
+            ""
+            if spec.experiment and experiment
+            else "No experiment recorded yet: council.yaml names its start, cases.csv marks its cases "
+            "(cohort experiment / baseline).",
+        )
+    )
     return pd.DataFrame(rows, columns=["step", "what the council has", "what is missing"])

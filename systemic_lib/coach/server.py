@@ -23,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from .. import config
+from systemic_lib import config
 
 SHARE = Path(__file__).resolve().parent / "share"
 NOTEBOOK = "coach.ipynb"
@@ -54,10 +54,21 @@ def first_council() -> Path | None:
 
 def voila_command(*, port: int, ip: str, token: str) -> list[str]:
     """The Voila server for the coach notebook: our template, no browser of its own, the token, no port hopping."""
-    return [sys.executable, "-m", "voila", str(config.NOTEBOOKS_DIR / NOTEBOOK), "--no-browser",
-            "--template=coach", "--theme=light", f"--port={port}", f"--Voila.ip={ip}", "--Voila.port_retries=0",
-            f"--token={token}", "--VoilaConfiguration.show_tracebacks=False",
-            f"--Voila.root_dir={config.NOTEBOOKS_DIR}"]
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(config.NOTEBOOKS_DIR / NOTEBOOK),
+        "--no-browser",
+        "--template=coach",
+        "--theme=light",
+        f"--port={port}",
+        f"--Voila.ip={ip}",
+        "--Voila.port_retries=0",
+        f"--token={token}",
+        "--VoilaConfiguration.show_tracebacks=False",
+        f"--Voila.root_dir={config.NOTEBOOKS_DIR}",
+    ]
 
 
 def wait_until_up(url: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> bool:
@@ -85,16 +96,21 @@ def coach_command(council_dir, service, port, no_browser, room):
     council)."""
     folder = Path(council_dir) if council_dir else first_council()
     if folder is None:
-        raise click.ClickException(f"no council folder given and none under {config.COUNCILS_DIR}: "
-                                   "run `make sample`, or give a council folder")
+        raise click.ClickException(
+            f"no council folder given and none under {config.COUNCILS_DIR}: run `make sample`, or give a council folder"
+        )
     folder = folder.resolve()
     token = access_code() if room else secrets.token_hex(24)
     ip = "0.0.0.0" if room else "127.0.0.1"
     local = f"http://127.0.0.1:{port}/?token={token}"
     join = f"http://{room_address()}:{port}/?token={token}" if room else ""
-    env = {**os.environ, "SYSTEMIC_COACH_COUNCIL": str(folder), "SYSTEMIC_COACH_SERVICE": service or "",
-           "SYSTEMIC_COACH_JOIN_URL": join,
-           "JUPYTER_PATH": os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH", "")) if p)}
+    env = {
+        **os.environ,
+        "SYSTEMIC_COACH_COUNCIL": str(folder),
+        "SYSTEMIC_COACH_SERVICE": service or "",
+        "SYSTEMIC_COACH_JOIN_URL": join,
+        "JUPYTER_PATH": os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH", "")) if p),
+    }
     env.pop("SYSTEMIC_BATCH", None)
     proc = subprocess.Popen(voila_command(port=port, ip=ip, token=token), env=env, cwd=config.NOTEBOOKS_DIR)
 

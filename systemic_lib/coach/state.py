@@ -9,8 +9,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from .. import files
-from . import STEP_IDS
+from systemic_lib.coach import STEP_IDS
+from systemic_lib.data import files
 
 STATE_FILE = Path(".systemic") / "coach.json"
 

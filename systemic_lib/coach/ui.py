@@ -10,7 +10,7 @@ import html as _html
 import ipywidgets as w
 import pandas as pd
 
-from ..widgets._table import html_table
+from systemic_lib.display.widgets._table import html_table
 
 WIDE = w.Layout(width="95%")
 LABEL = {"description_width": "200px"}
@@ -28,12 +28,22 @@ def html(markup: str = "", *classes: str) -> w.HTML:
     return box
 
 
-def button(text: str, *, key: str | None = None, classes=(), primary: bool = False, width: str = "auto",
-           tooltip: str | None = None) -> w.Button:
+def button(
+    text: str,
+    *,
+    key: str | None = None,
+    classes=(),
+    primary: bool = False,
+    width: str = "auto",
+    tooltip: str | None = None,
+) -> w.Button:
     """A button; ``key`` makes that key press it (outside a text box) and says so on the button."""
-    b = w.Button(description=f"{text} [{key.upper() if len(key) == 1 else key}]" if key else text,
-                 button_style="primary" if primary else "", layout=w.Layout(width=width),
-                 tooltip=tooltip or text)
+    b = w.Button(
+        description=f"{text} [{key.upper() if len(key) == 1 else key}]" if key else text,
+        button_style="primary" if primary else "",
+        layout=w.Layout(width=width),
+        tooltip=tooltip or text,
+    )
     if key:
         b.add_class(f"coach-key-{key.lower()}")
     for c in classes:

@@ -13,11 +13,11 @@ import threading
 
 import ipywidgets as w
 
-from .. import words
-from ..contract import FAILURE_TYPES
-from ..decisions import DecisionStore
-from ..errors import SystemicError
-from . import ui
+from systemic_lib import words
+from systemic_lib.coach import ui
+from systemic_lib.data.contract import FAILURE_TYPES
+from systemic_lib.data.decisions import DecisionStore
+from systemic_lib.errors import SystemicError
 
 
 def pareto_html(rows: list[dict], *, top: int = 12) -> str:
@@ -31,17 +31,23 @@ def pareto_html(rows: list[dict], *, top: int = 12) -> str:
         f"<td>{words.number(r['failure'])}</td><td style='width:40%'>"
         f"<span style='display:inline-block;height:14px;background:#1d5a8c;width:{100 * r['value'] / most:.1f}%'></span>"
         f"<span style='display:inline-block;height:14px;background:#8f4300;width:{100 * r['failure'] / most:.1f}%'></span>"
-        "</td></tr>" for r in rows)
-    return ("<table class='data coach-pareto'><thead><tr><th>Demand type</th><th>Value</th><th>Failure</th>"
-            f"<th aria-hidden='true'></th></tr></thead><tbody>{body}</tbody></table>")
+        "</td></tr>"
+        for r in rows
+    )
+    return (
+        "<table class='data coach-pareto'><thead><tr><th>Demand type</th><th>Value</th><th>Failure</th>"
+        f"<th aria-hidden='true'></th></tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def tally_html(t: dict) -> str:
     classified = t["value"] + t["failure"]
     pct = words.percent(100 * t["failure"] / classified) if classified else words.MISSING
-    return (f"<p class='coach-tally'><b>{words.number(t['value'])}</b> value · <b>{words.number(t['failure'])}</b> "
-            f"failure ({pct} failure demand) · {words.number(t['unclassified'])} still to classify · "
-            f"{words.number(t['decided_in_workshop'])} decided in this workshop</p>")
+    return (
+        f"<p class='coach-tally'><b>{words.number(t['value'])}</b> value · <b>{words.number(t['failure'])}</b> "
+        f"failure ({pct} failure demand) · {words.number(t['unclassified'])} still to classify · "
+        f"{words.number(t['decided_in_workshop'])} decided in this workshop</p>"
+    )
 
 
 #: Seconds between looks at the others' decisions (the tally, Pareto and disagreements of the whole room).
@@ -86,14 +92,26 @@ class Workshop(w.VBox):
         self.fold.on_click(lambda _: self.fold_now())
         self.desk = w.VBox([self.card, self.demand_type, self.what_matters, self.buttons, self.type_row])
         self.desk.layout.display = "none"
-        super().__init__([
-            ui.heading("Demand workshop", "One contact at a time, in the citizen's words. Is it what the service "
-                                          "exists to provide (value), or caused by a failure to do something or do "
-                                          "it right (failure)? Keys: V value, F failure then 1-9 what failed, "
-                                          "S skip, U undo."),
-            w.HBox([self.name, self.start]), self.desk, self.said,
-            ui.html("<h3>Tally so far</h3>"), self.tally, self.pareto,
-            ui.html("<h3>Where we disagree</h3>"), self.disagree, self.fold])
+        super().__init__(
+            [
+                ui.heading(
+                    "Demand workshop",
+                    "One contact at a time, in the citizen's words. Is it what the service "
+                    "exists to provide (value), or caused by a failure to do something or do "
+                    "it right (failure)? Keys: V value, F failure then 1-9 what failed, "
+                    "S skip, U undo.",
+                ),
+                w.HBox([self.name, self.start]),
+                self.desk,
+                self.said,
+                ui.html("<h3>Tally so far</h3>"),
+                self.tally,
+                self.pareto,
+                ui.html("<h3>Where we disagree</h3>"),
+                self.disagree,
+                self.fold,
+            ]
+        )
         self._shown: dict = {}
         self.refresh()
         self._stop = threading.Event()
@@ -105,7 +123,7 @@ class Workshop(w.VBox):
         while not self._stop.wait(every):
             try:
                 self.refresh()
-            except Exception:  # noqa: BLE001 - a missed refresh is retried on the next tick
+            except Exception:
                 continue
 
     def leave(self) -> None:
@@ -128,8 +146,10 @@ class Workshop(w.VBox):
         self.current = self.store.next_contact(self.service, self.person)
         c = self.current
         if c is None:
-            self.card.value = ("<div class='coach-verbatim'>Every contact for this service has a decision. "
-                               "<small>Write them into demand.csv below when the team is done.</small></div>")
+            self.card.value = (
+                "<div class='coach-verbatim'>Every contact for this service has a decision. "
+                "<small>Write them into demand.csv below when the team is done.</small></div>"
+            )
             self.demand_type.value = self.what_matters.value = ""
             return
         meta = " · ".join(ui.esc(x) for x in (c.get("contact_id"), c.get("received_at"), c.get("channel")) if x)
@@ -147,9 +167,14 @@ class Workshop(w.VBox):
             return
         cid = self.current["contact_id"]
         try:
-            self.store.decide(cid, self.person, classification, failure_type=failure_type,
-                              demand_type=self.demand_type.value.strip() or None,
-                              what_matters=self.what_matters.value.strip() or None)
+            self.store.decide(
+                cid,
+                self.person,
+                classification,
+                failure_type=failure_type,
+                demand_type=self.demand_type.value.strip() or None,
+                what_matters=self.what_matters.value.strip() or None,
+            )
         except SystemicError as exc:
             self.said.value = ui.message("problem", str(exc))
             return
@@ -179,8 +204,9 @@ class Workshop(w.VBox):
         except SystemicError as exc:
             self.said.value = ui.message("problem", str(exc))
             return
-        self.said.value = ui.message("ok", f"{words.count(n, 'contact')} written into demand.csv "
-                                           "(the previous version is kept).")
+        self.said.value = ui.message(
+            "ok", f"{words.count(n, 'contact')} written into demand.csv (the previous version is kept)."
+        )
         self.refresh()
 
     def refresh(self) -> None:
@@ -191,9 +217,10 @@ class Workshop(w.VBox):
         self._shown = t
         self.tally.value = tally_html(t)
         self.pareto.value = pareto_html(t.get("pareto", []))
-        self.disagree.value = ui.table(self.store.disagreements(self.service),
-                                       empty="No disagreements: nobody has decided a contact differently from "
-                                             "someone else.")
+        self.disagree.value = ui.table(
+            self.store.disagreements(self.service),
+            empty="No disagreements: nobody has decided a contact differently from someone else.",
+        )
 
 
 def build(app) -> w.Widget:

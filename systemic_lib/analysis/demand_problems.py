@@ -1,0 +1,93 @@
+"""Problems in a council's demand data, for one service or all: the data contract's checks, cut to the service's
+rows, plus what the demand stage warns about (no verbatim, no demand type, not yet classified, failure with no
+failure type), each with a count and its first row in the file. ``demand.data_problems`` is this function."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from systemic_lib.data.contract import ERROR, WARNING, Problem, parse_table
+from systemic_lib.data.council import raw_of_service
+from systemic_lib.data.stages import Stage
+
+__all__ = ["data_problems", "NO_TYPE"]
+
+NO_TYPE = "(no demand type)"
+
+
+def data_problems(stage, *, service: str | None = None) -> list[Problem]:
+    """Problems in the demand data of the stage's service (council-wide when it has none): the contract's checks
+    plus contacts with no verbatim, no demand type, not yet classified, or failure with no failure type; each with
+    a count and its first row in the file.
+
+    Built from the council's table as read once (``stage.load("demand")``: its text cells and problems); nothing is
+    read again. A ``Council`` with ``service=`` is still taken, as the first callers passed one."""
+    council, service = (stage.council, stage.service_id) if isinstance(stage, Stage) else (stage, service)
+    result = council.load("demand")
+    if result.path is None:
+        return []
+    if not (result.has_raw if hasattr(result, "has_raw") else result.raw is not None):
+        return list(result.problems)
+    file = result.path.name
+    if service is None:
+        raw = result.raw
+        positions = np.arange(len(raw))
+        problems, frame = list(result.problems), result.frame
+    else:
+        if hasattr(result, "raw_of_service"):  # a stage's table: only the service's rows are redacted
+            raw, positions = result.raw_of_service(service)
+        else:
+            raw, positions = raw_of_service(result.raw, service)
+        parsed = parse_table(raw, "demand", file=file, services=set(council.services))
+        problems, frame = parsed.problems, parsed.frame
+
+    def where(row):  # a row of the service's subset back to the file's row
+        return None if row is None else int(positions[row - 2]) + 2
+
+    out = [replace(p, row=where(p.row)) for p in problems]
+    if not frame.empty:
+        text_blank = lambda col: frame[col].isna() | frame[col].astype("str").str.strip().eq("")
+        checks = [
+            (
+                text_blank("verbatim"),
+                "verbatim",
+                "has contacts with no verbatim (the citizen's words); they are counted but cannot be read",
+                "record what the citizen said, in their words",
+            ),
+            (
+                text_blank("demand_type"),
+                "demand_type",
+                f"has contacts with no demand type; they are counted as '{NO_TYPE}'",
+                "name each demand in a short phrase",
+            ),
+            (
+                frame["classification"].isna(),
+                "classification",
+                "has contacts not yet classified as value or failure; they are counted as unclassified",
+                "classify them with the classifier or add rules.csv",
+            ),
+            (
+                frame["classification"].eq("failure") & frame["failure_type"].isna(),
+                "failure_type",
+                "has failure demand with no failure type",
+                "say what failed (progress chasing, not done, ...)",
+            ),
+        ]
+        for mask, column, message, fix in checks:
+            mask = mask.to_numpy(dtype=bool)
+            if mask.any():
+                first = int(np.flatnonzero(mask)[0])
+                out.append(
+                    Problem(
+                        file,
+                        message,
+                        fix,
+                        row=int(positions[first]) + 2,
+                        column=column,
+                        count=int(mask.sum()),
+                        severity=WARNING,
+                    )
+                )
+    return sorted(out, key=lambda p: p.severity != ERROR)

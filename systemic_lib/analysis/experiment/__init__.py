@@ -1,0 +1,399 @@
+"""Experiment (Stage 3): compare the experiment team's cases with the old system's, and brief senior managers.
+
+The ``cases`` table marks each case's cohort (``baseline``: the old system; ``experiment``: the experiment team) and
+the team's judgement of whether the demand will return. Per-case measures come from the events and the activity
+catalogue (``flowlog.case_table``): assessments, referrals, people involved end to end, total hours, face-to-face hours,
+hand-offs, and end-to-end time by the one definition (``endtoend``: from the citizen's first linked contact, the
+opening or the first step, to ``closed_at``; a case still open has no time and is censored in the Kaplan–Meier median
+of its cohort, at the service's one censoring date).
+
+The stage contract is here (``load``, ``headline``, ``questions``, ``figures``, ``period``); the analysis is in
+``cohorts`` (who is compared, and why a case is left out), ``comparison`` (measures, bootstrap intervals, readings)
+and ``over_time`` (per-case measures by date, each cohort's spread). Charts are in ``charts/experiment.py`` and the
+report sections in ``sections/experiment.py``; their old names stay importable from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from systemic_lib.analysis import endtoend, flowlog
+from systemic_lib.analysis.experiment.cohorts import (
+    CASE_TABLE_COLUMNS,
+    REASONS,
+    Cohorts,
+    _empty_case_table,
+    case_counts,
+    cohort_cases,
+)
+from systemic_lib.analysis.experiment.comparison import (
+    BASES,
+    BY_TYPE,
+    MEASURES,
+    Measure,
+    change_text,
+    compare,
+    comparison_table,
+    headline_text,
+    interval_text,
+    km_median,
+)
+from systemic_lib.analysis.experiment.mix import DemandMix, case_demand_types, demand_mix, mix_words
+from systemic_lib.analysis.experiment.over_time import OverTime, Spread, over_time, phase_mix, spread
+from systemic_lib.data.contract import WARNING, Problem, TableResult, empty_frame
+from systemic_lib.data.council import within_period
+from systemic_lib.data.learning_log import conditions_to_act_on, with_condition_text
+from systemic_lib.errors import ContractError
+
+__all__ = [
+    "Measure",
+    "MEASURES",
+    "REASONS",
+    "CASE_TABLE_COLUMNS",
+    "Cohorts",
+    "ExperimentData",
+    "Experiment",
+    "OverTime",
+    "Spread",
+    "cohort_cases",
+    "compare",
+    "comparison_table",
+    "case_counts",
+    "change_text",
+    "interval_text",
+    "headline_text",
+    "over_time",
+    "phase_mix",
+    "spread",
+    "cases_table",
+    "conditions",
+    "load",
+    "headline",
+    "questions",
+    "figures",
+    "key_figures",
+    "period",
+    "save",
+    "BASES",
+    "BY_TYPE",
+    "DemandMix",
+    "demand_mix",
+    "case_demand_types",
+    "mix_words",
+    "km_median",
+    "compared_end_to_end",
+]
+
+
+@dataclass
+class ExperimentData:
+    """Everything the experiment report shows for one service, and how the comparison was made."""
+
+    service_id: str
+    service_name: str
+    team: str | None
+    start: pd.Timestamp | None
+    description: str
+    cohorts: Cohorts
+    comparison: pd.DataFrame
+    learning_log: pd.DataFrame
+    problems: list[Problem]
+    period: tuple
+    basis: str = "per case"
+    resamples: int = 2000
+    seed: int = 20240701
+    confidence: float = 0.95
+    #: each cohort's compared cases by demand type, and whether the mix differs (chi-square test at 5%)
+    mix: DemandMix = field(default_factory=lambda: demand_mix(pd.DataFrame({"cohort": [], "demand_type": []})))
+    #: the compared cases' start, end and whether open (``endtoend``): what the page's definition sentence counts
+    end_to_end: endtoend.EndToEndCases | None = None
+
+    @property
+    def has_experiment(self) -> bool:
+        """An experiment is set up in council.yaml and at least one case is marked 'experiment'."""
+        return self.start is not None and bool(self.cohorts.cases["cohort"].eq("experiment").any())
+
+    @property
+    def baseline_cases(self) -> int:
+        return self.cohorts.count("baseline")
+
+    @property
+    def experiment_cases(self) -> int:
+        return self.cohorts.count("experiment")
+
+
+Experiment = ExperimentData  # the name notebooks and scripts used before the stage contract
+
+
+def cases_table(result: TableResult, service: str, start=None, end=None) -> tuple[pd.DataFrame, list[Problem], str]:
+    """The service's cases from the council's parsed ``cases`` table, with ``row`` (the file's row) and
+    ``cohort_label`` (the cohort as written, from the table's raw text, so an unknown label can be quoted).
+
+    A case listed twice is reported by :func:`cohort_cases` rather than stopping the report; other table errors raise
+    ContractError. Returns (cases, the table's own warnings, the file's name)."""
+    fatal = [p for p in result.errors if not (p.column == "case_id" and "more than once" in p.message)]
+    if fatal:
+        raise ContractError(fatal)
+    frame = result.frame.copy()
+    frame["row"] = np.arange(len(frame)) + 2
+    frame["cohort_label"] = frame["cohort"]
+    raw = result.raw
+    if raw is not None and "cohort" in raw.columns and len(raw) == len(frame) and len(frame):
+        frame["cohort_label"] = raw["cohort"].astype(str).str.strip().to_numpy()
+    frame = frame[frame["service"] == service]
+    if start is not None or end is not None:
+        frame = within_period(frame, "opened_at", start, end)
+    name = result.path.name if result.path is not None else "cases.csv"
+    # The table's warnings, except those this stage reports in its own words (unknown cohort labels are reported per
+    # service by cohort_cases, with the label and the cases it affects).
+    own = [
+        p
+        for p in result.problems
+        if p not in fatal and p.column != "cohort" and not (p.column == "case_id" and "more than once" in p.message)
+    ]
+    return frame.reset_index(drop=True), own, name
+
+
+def _catalogue_problems(catalogue: pd.DataFrame | None) -> list[Problem]:
+    """Assessments and referrals are counted from the catalogue's categories: say when it names neither."""
+    cats = set() if catalogue is None else set(catalogue["category"].dropna())
+    lacking = [c for c in ("assessment", "referral") if c not in cats]
+    if not lacking:
+        return []
+    where = (
+        "activities.csv has no activities for this service"
+        if not cats
+        else f"no activity in activities.csv has the category {' or '.join(lacking)}"
+    )
+    return [
+        Problem(
+            "activities.csv",
+            f"{where}, so {' and '.join(c + 's' for c in lacking)} per case count as none",
+            "give each activity of the service its category (assessment, referral, hand-off, ...)",
+            column="category",
+            severity=WARNING,
+        )
+    ]
+
+
+def load(stage, *, basis: str = "per case", resamples: int = 2000, seed: int = 20240701) -> ExperimentData:
+    """Read and compare everything the experiment report needs for the stage's service; never raises for no data."""
+    spec = stage.service.experiment
+    start = pd.Timestamp(spec.start) if spec is not None else None
+    cases, problems, cases_file = cases_table(stage.load("cases"), stage.service_id, stage.start, stage.end)
+    events = stage.table("events", period=False)
+    events_file = stage.load("events").path.name if stage.load("events").path else "events.csv"
+    catalogue = stage.table("activities", period=False) if stage.has("activities") else None
+    per_case = flowlog.case_table(events, catalogue=catalogue) if len(events) else _empty_case_table()
+    if len(events):
+        problems += _catalogue_problems(catalogue)
+    if stage.start is not None or stage.end is not None:  # cases of the period, by their first step
+        per_case = within_period(per_case, "first_at", stage.start, stage.end)
+    contacts, data_end = _contacts(stage), endtoend.stage_censor_date(stage)
+    cohorts = cohort_cases(
+        per_case,
+        cases=cases,
+        start=start,
+        cases_file=cases_file,
+        events_file=events_file,
+        contacts=contacts,
+        data_end=data_end,
+    )
+    types, source = case_demand_types(cases, contacts, cases.get("demand_type"))
+    cohorts.cases["demand_type"] = cohorts.cases["case_id"].map(types[~types.index.duplicated()])
+    mix = demand_mix(cohorts.included, source=source)
+    comparison = compare(cohorts, basis=basis, resamples=resamples, seed=seed)
+    has_log = stage.has("learning_log")
+    log = stage.table("learning_log") if has_log else empty_frame("learning_log")
+    log_problems = stage.load("learning_log").problems if has_log else []
+    if has_log and log["condition_id"].notna().any():  # the entries' conditions are read from their one record
+        conditions, condition_problems = stage.table_or_empty("system_conditions", period=False)
+        log, log_problems = with_condition_text(log, conditions), log_problems + condition_problems
+        unknown = sorted(set(log["condition_id"].dropna().astype(str)) - set(conditions["id"].astype(str)))
+        if unknown:
+            log_problems.append(
+                Problem(
+                    stage.load("learning_log").path.name,
+                    f"links to system conditions that system_conditions has not "
+                    f"got ({', '.join(unknown[:5])}); their entries keep their own words",
+                    "correct condition_id, or add the condition",
+                    column="condition_id",
+                    count=len(unknown),
+                    severity=WARNING,
+                )
+            )
+    dated = pd.concat([cohorts.cases["opened_at"], cohorts.cases["completed_at"]]).dropna()
+    first_last = (dated.min(), dated.max()) if len(dated) else (stage.start, stage.end)
+    return ExperimentData(
+        stage.service_id,
+        stage.service_name,
+        spec.team if spec else None,
+        start,
+        spec.description if spec else "",
+        cohorts,
+        comparison,
+        log,
+        problems + log_problems + cohorts.problems,
+        first_last,
+        basis,
+        resamples,
+        seed,
+        mix=mix,
+        end_to_end=compared_end_to_end(cohorts, data_end),
+    )
+
+
+def compared_end_to_end(cohorts: Cohorts, data_end=None) -> endtoend.EndToEndCases:
+    """The compared cases' end-to-end rows (``cohort_cases`` made them by the one definition), for the sentence that
+    says which start and end were used, with counts."""
+    c = cohorts.included
+    frame = pd.DataFrame(
+        {
+            "case_id": c["case_id"].to_numpy(),
+            "service": None,
+            "start": pd.NaT,
+            "start_from": c["end_to_end_from"].to_numpy(dtype=object),
+            "end": pd.NaT,
+            "open": c["end_to_end_open"].to_numpy(dtype=bool),
+            "days": c["end_to_end_days"].to_numpy(dtype=float),
+            "duration": c["end_to_end_duration"].to_numpy(dtype=float),
+        }
+    )
+    finished = int((~frame["open"] & frame["days"].notna()).sum())
+    backwards = int((~frame["open"] & frame["days"].isna()).sum())
+    data_end = None if data_end is None or pd.isna(data_end) else pd.Timestamp(data_end)
+    return endtoend.EndToEndCases(frame, data_end, {"closed_at": finished} if finished else {}, backwards)
+
+
+def _contacts(stage) -> pd.DataFrame | None:
+    """The service's contacts (read as every stage reads them), to give each case the demand type of its first
+    linked contact; None without a usable demand table."""
+    if not stage.has("demand"):
+        return None
+    try:
+        return stage.contacts(period=False).frame
+    except ContractError:
+        return None
+
+
+# ------------------------------------------------------------------------------------------------ the stage contract
+def headline(data: ExperimentData) -> str:
+    """What changed for the experiment team's cases, in one sentence (or that no experiment is set up)."""
+    if not data.has_experiment:
+        return f"No experiment set up for {data.service_name} yet."
+    return headline_text(
+        data.comparison,
+        experiment_cases=data.experiment_cases,
+        baseline_cases=data.baseline_cases,
+        team=data.team or "experiment team",
+        start=data.start,
+    )
+
+
+def conditions(data: ExperimentData) -> pd.DataFrame:
+    """The system conditions in the learning log still to act on (open or in hand)."""
+    return conditions_to_act_on(data.learning_log)
+
+
+def questions(data: ExperimentData) -> list[str]:
+    """Questions for the team and its managers, from what the comparison and the learning log show."""
+    if not data.has_experiment:
+        return []
+    out = []
+    noise = data.comparison.loc[data.comparison["reading"].isin(["could be noise", "too few cases to judge"]), "name"]
+    if len(noise):
+        out.append(
+            f"{', '.join(noise.str.lower())}: the change could still be noise. What more cases would show "
+            "it, and what in the system holds these measures where they are?"
+        )
+    worse = data.comparison.loc[data.comparison["reading"].eq("clear worsening"), "name"]
+    if len(worse):
+        out.append(f"{', '.join(worse.str.lower())} got worse: what is the team doing that the old system did not?")
+    act = conditions(data)
+    if len(act):
+        out.append(
+            f"The learning log names {len(act)} system condition(s) still to change. Which can managers "
+            "remove this month, and who will?"
+        )
+    out += [
+        "Is the experiment team handling the full range of demand, or only the easier cases?",
+        "What does the team do that the old system prevents, and what would roll-in to the rest of the service need?",
+    ]
+    return out
+
+
+def figures(data: ExperimentData) -> dict:
+    """What ``experiment.json`` holds: cohort sizes, exclusions and one entry per measure."""
+
+    def f(x):
+        return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+    measures = (
+        [
+            {
+                "id": r["measure"],
+                "name": r["name"],
+                "compared_as": r["compared_as"],
+                "baseline": f(r["baseline"]),
+                "experiment": f(r["experiment"]),
+                "change_pct": f(r["change_pct"]),
+                "change_points": f(r["change_points"]),
+                "change": change_text(r),
+                "interval": [f(r["interval_low"]), f(r["interval_high"])] if np.isfinite(r["interval_low"]) else None,
+                "interval_unit": r["change_unit"],
+                "reading": r["reading"],
+                "n_baseline": int(r["n_baseline"]),
+                "n_experiment": int(r["n_experiment"]),
+                **_open_figures(r),
+            }
+            for _, r in data.comparison.iterrows()
+        ]
+        if data.has_experiment
+        else []
+    )
+    return {
+        "has_experiment": data.has_experiment,
+        "team": data.team,
+        "experiment_start": data.start.date().isoformat() if data.start is not None else None,
+        "baseline_cases": data.baseline_cases,
+        "experiment_cases": data.experiment_cases,
+        "cases_left_out": data.cohorts.excluded,
+        "headline": headline(data),
+        "measures": measures,
+        "basis": data.basis,
+        "demand_mix": data.mix.figures(),
+        "mix_differs": data.mix.differs,
+        "learning_log_entries": len(data.learning_log),
+        "system_conditions_to_act_on": conditions(data)["system_condition"].tolist(),
+    }
+
+
+def _open_figures(r) -> dict:
+    """End-to-end time's open cases per cohort and, where a cohort's Kaplan–Meier median is not reached, ``at_least``
+    (cohort -> "more than N days"); nothing for the other measures."""
+    if not np.isfinite(r.get("open_baseline", np.nan)):
+        return {}
+    at_least = {
+        k: round(float(r[f"at_least_{k}"]), 4) for k in ("baseline", "experiment") if np.isfinite(r[f"at_least_{k}"])
+    }
+    return {
+        "open_baseline": int(r["open_baseline"]),
+        "open_experiment": int(r["open_experiment"]),
+        **({"at_least": at_least} if at_least else {}),
+    }
+
+
+key_figures = figures  # the name the notebook used before the stage contract
+
+
+def period(data: ExperimentData) -> tuple:
+    """The first and last date of the service's cases (opened or completed), or the stage's period without any."""
+    return data.period
+
+
+def save(stage, data: ExperimentData):
+    """Write ``experiment.json`` with the figures and the period of the compared cases."""
+    return stage.save(figures(data), period=period(data))

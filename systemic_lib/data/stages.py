@@ -1,0 +1,377 @@
+"""The one data path of every stage: a council's tables, read once, for one service and period.
+
+``Stage`` is what a stage notebook works on. It reads each council table once (``Council.load`` caches the parsed
+table with its raw text and problems), cuts it to the stage's service and period, and applies the council's
+``rules.csv`` to demand once, so that every stage reads the same contacts. Stage modules take a ``Stage`` in their
+``load`` and hand plain tables to their analysis functions; nothing below re-reads a file.
+
+The stage contract, the same for ``demand``, ``flow``, ``experiment``, ``measure`` and ``scan``::
+
+    data = <stage>.load(stage)        # a dataclass: the tables it read, its problems, its period
+    <stage>.headline(data) -> str
+    <stage>.questions(data) -> list[str]
+    <stage>.figures(data) -> dict     # what <stage>.json holds
+    <stage>.period(data) -> (first, last)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from systemic_lib.data import cache
+from systemic_lib.data.contract import TABLES, Problem, TableResult, empty_frame
+from systemic_lib.data.council import Council, Service, load_council, raw_of_service
+from systemic_lib.data.files import atomic_write_json
+from systemic_lib.data.redact import redact_series
+from systemic_lib.errors import ContractError
+
+__all__ = ["Stage", "Contacts", "save_figures", "REDACTED", "redacted"]
+
+#: The free-text columns a stage is handed redacted, by table: every contract column of kind text (verbatim, what
+#: matters, demand type, channel; learning log text; activity, worker and team names), plus any column a council adds
+#: of its own. Rules are not: their patterns are the council's, not a citizen's words.
+REDACTED = {name: tuple(c.name for c in t.columns if c.kind == "text") for name, t in TABLES.items() if name != "rules"}
+
+
+def redacted(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (a table ``name``) with personal identifiers taken out of its free-text columns."""
+    if frame.empty:
+        return frame
+    return _redact_columns(name, frame)
+
+
+def _redact_columns(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``redacted`` for any frame, empty or not: a slice of a table is given the same dtypes as the whole table
+    redacted and then sliced (redaction works value by value, so the values are the same too)."""
+    columns = _redacted_columns(name, frame)
+    if not columns:
+        return frame
+    out = frame.copy()
+    for col in columns:
+        out[col] = redact_series(out[col])
+    return out
+
+
+def _redacted_columns(name: str, frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` (a table ``name``) that are redacted: its text columns and any the council added."""
+    if name not in REDACTED:
+        return []
+    known = set(TABLES[name].column_names) | {"_row"}
+    return [
+        c
+        for c in frame.columns
+        if c in REDACTED[name]
+        or (c not in known and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])))
+    ]
+
+
+def _redaction_tag() -> str | None:
+    """What the redacted copy of a table depends on besides the table (the redaction code), for the cache; None
+    when a name redactor is switched on (its output is not stored)."""
+    from systemic_lib.data import redact
+
+    if redact._name_redactor is not None:
+        return None
+    return "redacted-" + hashlib.sha256(Path(redact.__file__).read_bytes()).hexdigest()[:12]
+
+
+class _RedactedCouncil(Council):
+    """The council as a stage sees it: every table it loads has its free text redacted.
+
+    ``table(name, service=...)`` cuts the council's own table to the service and period first and redacts only those
+    rows (a service is a fiftieth of a large council); ``load(name)`` (the whole table) is redacted once per batch
+    run: the table cache keeps the redacted copy beside the parsed table (``cache.derived``)."""
+
+    def load(self, name: str) -> TableResult:
+        if name not in self._tables:
+            self._tables[name] = _RedactedTable(name, self._source.load(name))
+        return self._tables[name]
+
+    def table(self, name: str, *, service: str | None = None, start=None, end=None, rows: bool = False) -> pd.DataFrame:
+        if service is None or name not in REDACTED or self._source.load(name).frame.empty:
+            return super().table(name, service=service, start=start, end=end, rows=rows)
+        ready = getattr(self._source.load(name), "service_frames_redacted", None)  # ``preload`` redacted them
+        if ready is not None and service in ready:
+            return self._source.table(name, service=service, start=start, end=end, rows=rows, cuts=ready)
+        return _redact_columns(name, self._source.table(name, service=service, start=start, end=end, rows=rows))
+
+
+class _RedactedTable(TableResult):
+    """A table with its free text redacted, each of its frame and its raw text (only needed to quote a problem's
+    source) redacted the first time it is asked for; from the table cache when the batch runs one."""
+
+    def __init__(self, name: str, source: TableResult):
+        self._source, self._frame_done, self._raw_done = source, None, None
+        super().__init__(source.name, None, source.problems, source.path)
+
+    def _redacted(self, part: str, frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty or self.name not in REDACTED:
+            return frame
+        tag = _redaction_tag()
+        if tag is None:
+            return redacted(self.name, frame)
+        return cache.derived(self._source, f"{tag}-{part}", lambda: redacted(self.name, frame))
+
+    @property
+    def frame(self):  # type: ignore[override]
+        if self._frame_done is None:
+            self._frame_done = self._redacted("frame", self._source.frame)
+        return self._frame_done
+
+    @frame.setter
+    def frame(self, value) -> None:  # the dataclass __init__ sets it; the source's frame is used instead
+        pass
+
+    @property
+    def raw(self):  # type: ignore[override]
+        if self._raw_done is None and self._source.raw is not None:
+            self._raw_done = self._redacted("raw", self._source.raw)
+        return self._raw_done
+
+    @raw.setter
+    def raw(self, value) -> None:  # the dataclass __init__ sets it; the source's raw is used instead
+        pass
+
+    @property
+    def has_raw(self) -> bool:
+        """Whether the table has its raw text (without redacting it to find out)."""
+        return self._source.raw is not None
+
+    def raw_of_service(self, service: str):
+        """(raw text of the rows whose ``service`` cell is ``service``, redacted; their positions in the file's rows):
+        only those rows are redacted, unless the whole raw text already is."""
+        ready = getattr(self._source, "service_raw_redacted", None)  # cut and redacted once by ``preload``
+        if self._raw_done is None and ready is not None and service in ready:
+            return ready[service]
+        cut = getattr(self._source, "service_raw", None)  # cut once by ``council.preload``
+        if self._raw_done is None and cut is not None and service in cut:
+            rows, positions = cut[service]
+            return _redact_columns(self.name, rows), positions
+        rows, positions = raw_of_service(self._raw_done if self._raw_done is not None else self._source.raw, service)
+        return (rows if self._raw_done is not None else _redact_columns(self.name, rows)), positions
+
+
+def preload(path) -> None:
+    """What the batch's kernel zygote does before forking a kernel for a council's job: ``council.preload`` (the
+    council's tables read and cut by service), then each service's rows of every table with free text cut from the
+    whole table's redacted copy (``service_frames_redacted``, ``service_raw_redacted``), so that the kernels forked
+    after it redact nothing a stage reads for its service. The whole table is redacted once per batch run (kept in
+    the table cache by ``cache.derived``, as the organisation scan reads it); while another process is making that
+    copy, the cuts are left for the next kernel (which redacts its own rows meanwhile). Without a table cache, or
+    with a name redactor switched on, nothing is redacted here."""
+    from systemic_lib.data.council import cut, preloaded
+    from systemic_lib.data.council import preload as read_council
+
+    read_council(path)
+    council = preloaded(path)
+    tag = _redaction_tag()
+    if council is None or tag is None or cache.folder() is None:
+        return
+    for name in REDACTED:
+        result = council._tables.get(name)
+        positions = getattr(result, "service_positions", None)
+        if not positions or getattr(result, "service_frames_redacted", None) is not None:
+            continue
+        frame = cache.derived(result, f"{tag}-frame", lambda: redacted(name, result.frame), wait=False)  # noqa: B023 (called here)
+        if frame is None:
+            continue
+        raw_cut = getattr(result, "service_raw", None)
+        raw = None
+        if raw_cut is not None:
+            raw = cache.derived(result, f"{tag}-raw", lambda: redacted(name, result.raw), wait=False)  # noqa: B023 (called here)
+            if raw is None:
+                continue
+            rows = {k: v for k, (_, v) in raw_cut.items()}
+            result.service_raw_redacted = {
+                k: (part.reset_index(drop=True), rows[k]) for k, part in cut(raw, rows).items()
+            }
+        result.service_frames_redacted = cut(frame, positions)
+
+
+@dataclass
+class Contacts:
+    """A stage's contacts with the council's rules applied to unclassified ones (hand classifications win).
+
+    ``rules`` is the ``classify.RulesResult`` (None without a rules table); ``problems`` are the rules table's own
+    problems, including the reason no rule was used when the table has errors."""
+
+    frame: pd.DataFrame
+    rules: object | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def by_rules(self) -> int:
+        """Contacts classified by a rule rather than by the team."""
+        return int(getattr(self.rules, "classified", 0) or 0)
+
+
+class Stage:
+    """A council, one service (or none for council-wide) and a period: what a stage notebook works on."""
+
+    def __init__(self, council_dir, service, stage, period_start=None, period_end=None, output_dir=None):
+        source = council_dir if isinstance(council_dir, Council) else load_council(council_dir)
+        self._source: Council = getattr(source, "_source", source)  # the council's own text: rules match it
+        #: The council with every free-text column redacted: whatever a stage reads through it (``table``,
+        #: ``load``, ``council.table``) reaches a report without personal identifiers.
+        self.council: Council = _RedactedCouncil(self._source.path, self._source.spec)
+        self.council._source = self._source
+        self.service: Service | None = self.council.service(service) if service else None
+        self.stage = stage
+        self.start = pd.Timestamp(period_start) if period_start else None
+        self.end = pd.Timestamp(period_end) if period_end else None
+        self.output_dir = output_dir or os.environ.get("SYSTEMIC_OUTPUT_DIR")
+        self._contacts: dict[bool, Contacts] = {}
+        self._phases: dict[str, list] = {}
+
+    @property
+    def service_id(self) -> str | None:
+        return self.service.id if self.service else None
+
+    @property
+    def service_name(self) -> str:
+        return self.service.name if self.service else self.council.name
+
+    def load(self, name: str) -> TableResult:
+        """The council's whole table with its raw text and problems (read once per council)."""
+        return self.council.load(name)
+
+    def has(self, name: str) -> bool:
+        return self.council.has_table(name)
+
+    def table(self, name: str, *, period: bool = True, rows: bool = False) -> pd.DataFrame:
+        """A typed table for this stage's service (and period, unless ``period=False``); ``rows`` adds ``_row``,
+        the row in the source file. Raises ContractError when the table has errors."""
+        return self.council.table(
+            name,
+            service=self.service_id,
+            start=self.start if period else None,
+            end=self.end if period else None,
+            rows=rows,
+        )
+
+    def table_or_empty(self, name: str, **kwargs) -> tuple[pd.DataFrame, list[Problem]]:
+        """``table`` or, when it has errors, an empty typed table and those errors: a report shows the problems and
+        goes on."""
+        try:
+            return self.table(name, **kwargs), []
+        except ContractError as exc:
+            return empty_frame(name), list(exc.problems)
+
+    def contacts(self, *, period: bool = True) -> Contacts:
+        """The stage's contacts with the council's rules applied, computed once: every stage reads these.
+
+        ``classified_by`` says who or what classified each contact: ``rule:<row>`` where a rule did, as the file
+        has it otherwise, and ``source`` for a contact classified in the file with none recorded."""
+        if period not in self._contacts:
+            from systemic_lib.data.classify import apply_rules, with_source
+
+            # Rules match the citizen's own words, so they run on the text as written; what the stage gets back is
+            # redacted.
+            frame = self._source.table(
+                "demand",
+                service=self.service_id,
+                start=self.start if period else None,
+                end=self.end if period else None,
+            )
+            if not self.has("rules"):
+                self._contacts[period] = Contacts(self._redacted_contacts(frame, frame, period))
+            else:
+                rules = self.load("rules")
+                if rules.errors:
+                    self._contacts[period] = Contacts(
+                        self._redacted_contacts(frame, frame, period), None, list(rules.problems)
+                    )
+                else:
+                    result = apply_rules(frame, rules.frame, file=rules.path.name if rules.path else "rules.csv")
+                    self._contacts[period] = Contacts(
+                        self._redacted_contacts(result.frame, frame, period), result, list(result.problems)
+                    )
+            got = self._contacts[period]
+            got.frame = with_source(got.frame)
+        return self._contacts[period]
+
+    def _redacted_contacts(self, frame: pd.DataFrame, read: pd.DataFrame, period: bool) -> pd.DataFrame:
+        """``redacted("demand", frame)`` (``frame``: the contacts ``read`` from the file with the rules applied).
+        Each column the rules left as the file has it is taken from a copy redacted once instead of being redacted
+        again: the whole table's redacted copy (made once per batch run) when ``frame`` holds every contact of the
+        council in file order (the organisation scan over all data), the service's rows redacted once by
+        ``preload`` (the batch's kernel zygote) for a service."""
+        whole = self._source.load("demand")
+        if frame.empty or whole.errors:
+            return redacted("demand", frame)
+        ready = getattr(whole, "service_frames_redacted", None)
+        if self.service_id is not None and ready is not None and self.service_id in ready:
+            source, copy = read, None
+            take = lambda: self.table("demand", period=period)
+        elif len(frame) == len(whole.frame):
+            source, copy = whole.frame, None
+            take = lambda: self.load("demand").frame
+        else:
+            return redacted("demand", frame)
+        out = frame.copy()
+        for col in _redacted_columns("demand", frame):
+            if col in source.columns and source.index.equals(out.index) and frame[col].equals(source[col]):
+                copy = take() if copy is None else copy
+                out[col] = copy[col]
+            else:
+                out[col] = redact_series(out[col])
+        return out
+
+    def system_changes(self) -> list:
+        """council.yaml's system changes for the service; a stage draws ``phases()``, which adds changed conditions."""
+        return self.council.system_changes(self.service_id) if self.service else []
+
+    def phases(self, service: str | None = None) -> list:
+        """Where a service's capability charts start a new phase (``conditions.Phase``: date, label, source):
+        council.yaml's system changes and the system conditions (learning-log ones included) marked changed with a
+        date, unless the team turned the phase off; one per date and label, by date. ``service`` defaults to the
+        stage's (the organisation scan names each). Read once."""
+        from systemic_lib.data.conditions import from_learning_log, phases
+
+        sid = service or self.service_id
+        if sid is None:
+            return []
+        if sid not in self._phases:
+            frame = None
+            if self.has("system_conditions") or self.has("learning_log"):
+                frame, _ = self.table_or_empty("system_conditions", period=False)
+                if self.has("learning_log"):
+                    log, _ = self.table_or_empty("learning_log", period=False)
+                    more = from_learning_log(log, existing=frame)
+                    if len(more):
+                        frame = more if frame.empty else pd.concat([frame, more], ignore_index=True)
+                frame = frame[frame["service"].astype("str") == sid]
+            self._phases[sid] = phases(self.council.system_changes(sid), frame)
+        return self._phases[sid]
+
+    def save(self, figures: dict, *, period: tuple | None = None) -> Path | None:
+        """Write ``<stage>.json`` with the key figures plus council, service, stage and the data period."""
+        meta = {
+            "council": self.council.name,
+            "council_slug": self.council.slug,
+            "service": self.service.id if self.service else None,
+            "service_name": self.service.name if self.service else None,
+            "stage": self.stage,
+            "period": {"start": _iso(period[0]) if period else None, "end": _iso(period[1]) if period else None},
+        }
+        return save_figures(self.stage, {**meta, **figures}, self.output_dir)
+
+
+def save_figures(stage: str, figures: dict, output_dir=None) -> Path | None:
+    """Write ``<stage>.json`` (the key figures the index pages read) into the report folder, atomically.
+
+    ``output_dir`` defaults to $SYSTEMIC_OUTPUT_DIR; with neither (exploring in JupyterLab) nothing is written.
+    """
+    output_dir = output_dir or os.environ.get("SYSTEMIC_OUTPUT_DIR")
+    if not output_dir:
+        return None
+    return atomic_write_json(Path(output_dir) / f"{stage}.json", figures)
+
+
+def _iso(value):
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()

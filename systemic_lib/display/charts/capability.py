@@ -1,0 +1,251 @@
+"""Capability charts drawn from an ``spc.xmr`` result, in the Making Data Count style but easier to read.
+
+``capability_chart`` is one call: the ``XmrResult`` in, an Axes out. Points are coloured by meaning (blue improvement,
+orange concern, purple neutral, grey common cause; never red/amber/green), each phase has its own solid centre line
+and dashed limits that stop at the boundary, boundaries carry the system change's name, and the variation and
+assurance icons are drawn as plain-word badges above the plot.
+"""
+
+from __future__ import annotations
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.colors import to_rgba
+
+from systemic_lib import words
+from systemic_lib.analysis.narrate import ASSURANCE_WORDS, VARIATION_WORDS, phase_label
+from systemic_lib.analysis.spc import XmrResult
+from systemic_lib.display.charts.style import DPI, FIGSIZE, PALETTE
+
+__all__ = ["capability_chart", "PALETTE", "FIGSIZE", "DPI", "signals_table"]
+
+LINE_COLOUR = PALETTE["line"]
+CENTRE_COLOUR = PALETTE["centre"]
+LIMIT_COLOUR = PALETTE["limit"]
+TARGET_COLOUR = PALETTE["target"]
+
+_VARIATION_COLOUR = {
+    "common_cause": PALETTE["common_cause"],
+    "special_cause_improvement_high": PALETTE["improvement"],
+    "special_cause_improvement_low": PALETTE["improvement"],
+    "special_cause_concern_high": PALETTE["concern"],
+    "special_cause_concern_low": PALETTE["concern"],
+    "special_cause_neutral_high": PALETTE["neutral"],
+    "special_cause_neutral_low": PALETTE["neutral"],
+}
+_CHANGE_WORDS = {
+    "improvement": "real improvement vs before",
+    "concern": "real deterioration vs before",
+    "neutral": "real change vs before",
+}
+_ASSURANCE_COLOUR = {"pass": PALETTE["improvement"], "fail": PALETTE["concern"], "hit_and_miss": LINE_COLOUR}
+
+
+def _x_values(data: pd.DataFrame):
+    if "date" in data.columns:
+        return pd.to_datetime(data["date"]).to_numpy(), True
+    return np.arange(1, len(data) + 1), False
+
+
+def _boundary_x(x: np.ndarray, start: int, is_date: bool):
+    """Halfway between the last point of one phase and the first of the next."""
+    if start <= 0:
+        return x[0]
+    a, b = x[start - 1], x[start]
+    return a + (b - a) / 2
+
+
+#: More points than this and the chart drops the line joining them (markers only).
+DENSE = 150
+
+
+def capability_chart(
+    result: XmrResult,
+    *,
+    ax=None,
+    title: str | None = None,
+    unit: str | None = None,
+    phase_labels=None,
+    date_format: str | None = None,
+):
+    """Draw the capability chart of ``result`` (the :class:`~systemic_lib.analysis.spc.XmrResult` of ``spc.xmr``) and
+    return the Axes.
+
+    ``phase_labels`` names the system changes in order (a sequence) or by phase number (a mapping); ``unit`` labels
+    the value axis; ``date_format`` (e.g. "%b %Y") overrides the concise date labels.
+    """
+    if not isinstance(result, XmrResult):
+        raise ValueError(
+            f"capability_chart needs the result of systemic_lib.analysis.spc.xmr, not {type(result).__name__}"
+        )
+    data = result.points
+    if ax is None:
+        import matplotlib.pyplot as plt  # only when the caller wants a new figure (notebooks)
+
+        with sns.axes_style("whitegrid"):
+            _, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    else:
+        ax.set_facecolor("white")
+        ax.grid(True, axis="y", color=PALETTE["grid"], linewidth=0.8)
+        ax.set_axisbelow(True)
+    x, is_date = _x_values(data)
+    values = data["value"].to_numpy(dtype=float)
+    present = ~np.isnan(values)
+
+    # The series: a thin line through the points, then the points coloured by meaning. Past DENSE points (one per
+    # case, say) a joining line is only ink, so dense charts show the points alone, smaller.
+    dense = int(present.sum()) > DENSE
+    if not dense:
+        ax.plot(x, values, color=LINE_COLOUR, linewidth=1.1, zorder=2, gid="series")
+    colours = [PALETTE.get(s, PALETTE["common_cause"]) for s in data["signal"][present]]
+    ax.scatter(
+        x[present],
+        values[present],
+        c=colours,
+        s=10 if dense else 26,
+        zorder=3,
+        edgecolors="white",
+        linewidths=0.3 if dense else 0.5,
+        gid="points",
+    )
+
+    # Centre line and limits per phase; they stop at the phase boundary.
+    phases = result.phases
+    for k, ph in enumerate(phases):
+        rows = np.flatnonzero(data["phase"].to_numpy() == k)
+        if len(rows) == 0:
+            continue
+        lo_i, hi_i = rows[0], rows[-1]
+        left = _boundary_x(x, lo_i, is_date) if k > 0 else x[lo_i]
+        right = _boundary_x(x, hi_i + 1, is_date) if hi_i + 1 < len(x) else x[hi_i]
+        span = [left, right]
+        if ph["mean"] is not None:
+            ax.plot(span, [ph["mean"]] * 2, color=CENTRE_COLOUR, linewidth=1.2, zorder=1, gid=f"centre_{k}")
+        if ph["upper"] is not None:
+            ax.plot(
+                span, [ph["upper"]] * 2, color=LIMIT_COLOUR, linewidth=1.0, linestyle="--", zorder=1, gid=f"upper_{k}"
+            )
+            ax.plot(
+                span, [ph["lower"]] * 2, color=LIMIT_COLOUR, linewidth=1.0, linestyle="--", zorder=1, gid=f"lower_{k}"
+            )
+        if ph["trial"]:
+            y = ph["upper"] if ph["upper"] is not None else ph["mean"]
+            ax.annotate(
+                "trial limits",
+                (left, y),
+                xytext=(2, 3),
+                textcoords="offset points",
+                fontsize=7,
+                fontstyle="italic",
+                color=LIMIT_COLOUR,
+                gid=f"trial_{k}",
+            )
+        if k > 0:
+            ax.axvline(left, color=CENTRE_COLOUR, linewidth=0.9, linestyle=":", zorder=1, gid=f"phase_boundary_{k}")
+            label = phase_label(phase_labels, k)
+            if label is None:
+                start = ph["start"]
+                label = f"Change {words.date(start, short=True)}" if is_date else f"Change at point {int(start) + 1}"
+            change = (ph.get("change") or {}).get("signal")
+            edge = "none"
+            if change:
+                label += "\n" + _CHANGE_WORDS[change]
+                edge = PALETTE[change]
+            ax.annotate(
+                label,
+                (left, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -3),
+                textcoords="offset points",
+                ha="left",
+                va="top",
+                fontsize=8,
+                color=CENTRE_COLOUR,
+                bbox=dict(boxstyle="round,pad=0.25", fc=(1, 1, 1, 0.85), ec=edge),
+                gid=f"phase_label_{k}",
+                parse_math=False,
+            )  # a condition's "$" is text, not maths
+
+    target = result.target
+    if target is not None:
+        ax.axhline(target, color=TARGET_COLOUR, linewidth=1.0, linestyle="-.", zorder=1, gid="target")
+        ax.annotate(
+            f"target {target:g}",
+            (1, target),
+            xycoords=("axes fraction", "data"),
+            xytext=(-2, 2),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color=TARGET_COLOUR,
+        )
+
+    # Icons as plain-word badges above the plot, right-aligned; the title sits on the left.
+    badges = []
+    variation = result.variation
+    if variation:
+        badges.append(
+            (
+                VARIATION_WORDS.get(variation, variation),
+                _VARIATION_COLOUR.get(variation, LINE_COLOUR),
+                "variation_badge",
+            )
+        )
+    assurance = result.assurance
+    if assurance:
+        badges.append((ASSURANCE_WORDS[assurance], _ASSURANCE_COLOUR[assurance], "assurance_badge"))
+    anchor = None
+    for text, colour, gid in reversed(badges):  # right to left, each placed against the previous one
+        style = dict(
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color=PALETTE["centre"],
+            gid=gid,
+            annotation_clip=False,
+            bbox=dict(boxstyle="round,pad=0.3", fc=to_rgba(colour, 0.15), ec=colour, linewidth=1.4),
+        )
+        if anchor is None:
+            t = ax.annotate(text, (1, 1), xycoords="axes fraction", xytext=(0, 6), textcoords="offset points", **style)
+        else:
+            t = ax.annotate(text, (0, 0), xycoords=anchor, xytext=(-10, 0), textcoords="offset points", **style)
+        t.badge_colour = colour  # kept for tests and for reports that re-draw the badge
+        anchor = t
+
+    if title:
+        ax.set_title(title, loc="left", fontsize=10, pad=24 if badges else 8)  # above the badges
+    if unit:
+        ax.set_ylabel(unit)
+    if is_date:
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=9)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(
+            mdates.DateFormatter(date_format) if date_format else mdates.ConciseDateFormatter(locator)
+        )
+    else:
+        ax.set_xlabel("point")
+    ax.margins(x=0.02)
+    sns.despine(ax=ax, left=True)
+    return ax
+
+
+def signals_table(result: XmrResult) -> list[dict]:
+    """The special-cause points of an ``spc.xmr`` result as JSON-able dicts (position, date, value, rule, signal)."""
+    points = result.points
+    special = points[points["rule"].notna()]
+    out = []
+    for pos, row in special.iterrows():
+        out.append(
+            {
+                "position": int(pos),
+                "date": pd.Timestamp(row["date"]).strftime("%Y-%m-%d") if result.has_dates else None,
+                "value": float(row["value"]),
+                "phase": int(row["phase"]),
+                "rule": str(row["rule"]),
+                "signal": str(row["signal"]),
+            }
+        )
+    return out

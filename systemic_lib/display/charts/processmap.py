@@ -1,0 +1,119 @@
+"""Process maps drawn: the directly-follows graph laid out by Graphviz ``dot``, as process-mining tools draw it.
+
+Nodes are activities, labelled and sized by how often they happen, filled with the flow's step colours
+(``charts.flow.STEP_FILLS``: value steps blue, waste steps orange, activities missing from the catalogue grey);
+arrows carry how often one step directly followed another and the median wait between them. What the map keeps at
+a coverage is ``processmap.map_elements`` (analysis); this module only draws it.
+
+Every label is escaped with ``graphviz.escape``: a backslash in an activity name (``Check \\N``) would otherwise be
+read by Graphviz as an escape code (``\\N`` the node's name, ``\\l`` a line break, ``\\G`` the graph's name), and a
+name in angle brackets as an HTML label.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+
+import graphviz
+
+from systemic_lib import words
+from systemic_lib.analysis import flow, processmap
+from systemic_lib.display.charts.flow import STEP_FILLS
+from systemic_lib.display.charts.style import PALETTE
+
+__all__ = ["process_map", "render_png", "dot_available", "MAX_BYTES", "label"]
+
+MAX_BYTES = 180_000  # base64 in an HTML report adds a third; with the charts the report stays under 500 KB
+
+
+def dot_available() -> bool:
+    """True when Graphviz's ``dot`` program is installed (the maps need it; the rest of the report does not)."""
+    return shutil.which("dot") is not None
+
+
+def label(text: str) -> str:
+    """A Graphviz label showing ``text`` as written: backslashes and angle brackets lose their special meaning."""
+    return graphviz.escape(str(text))
+
+
+def _wrap(text: str, width: int = 26) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def process_map(
+    data, *, coverage: float = 0.8, max_activities: int | None = 30, title: str | None = None, catalogue=None
+) -> graphviz.Digraph:
+    """A ``graphviz.Digraph`` of the flow at the given coverage (see ``processmap.map_elements``)."""
+    log = flow.as_log(data, catalogue)
+    nodes, edges = processmap.map_elements(log, coverage=coverage, max_activities=max_activities)
+    start, end = processmap.START, processmap.END
+    g = graphviz.Digraph(
+        "flow",
+        graph_attr={
+            "rankdir": "TB",
+            "fontname": "Helvetica",
+            "fontsize": "12",
+            "labelloc": "t",
+            "nodesep": "0.25",
+            "ranksep": "0.35",
+            "bgcolor": "white",
+            "pad": "0.2",
+        },
+        node_attr={
+            "shape": "box",
+            "style": "rounded,filled",
+            "fontname": "Helvetica",
+            "fontsize": "10",
+            "color": PALETTE["edge"],
+        },
+        edge_attr={"fontname": "Helvetica", "fontsize": "8", "color": PALETTE["edge"], "arrowsize": "0.6"},
+    )
+    if title:
+        g.attr(label=label(title))
+    top = max(int(nodes["events"].max()) if len(nodes) else 1, 1)
+    used = set(edges["from_activity"]) | set(edges["to_activity"])
+    ids = {name: f"a{i}" for i, name in enumerate(nodes["activity"])}
+    ids[start], ids[end] = "start", "end"
+    if start in used:
+        g.node(
+            "start", label(start), shape="circle", style="filled", fillcolor=PALETTE["start"], fontsize="9", width="0.6"
+        )
+    if end in used:
+        g.node(
+            "end", label(end), shape="doublecircle", style="filled", fillcolor=PALETTE["end"], fontsize="9", width="0.5"
+        )
+    for r in nodes.itertuples(index=False):
+        weight = r.events / top
+        g.node(
+            ids[r.activity],
+            label(f"{_wrap(r.activity)}\n{words.number(r.events)}"),
+            fillcolor=STEP_FILLS[r.step_type],
+            penwidth=f"{0.8 + 3.2 * weight:.1f}",
+            fontsize=f"{9 + 4 * weight:.0f}",
+        )
+    top_e = max(int(edges["count"].max()) if len(edges) else 1, 1)
+    for r in edges.itertuples(index=False):
+        wait = words.wait(r.median_wait_days)
+        text = words.number(r.count) + (f"\n{wait}" if wait else "")
+        g.edge(
+            ids[r.from_activity],
+            ids[r.to_activity],
+            label=label(text),
+            penwidth=f"{0.6 + 4 * r.count / top_e:.1f}",
+            style="dashed" if start in (r.from_activity,) or end in (r.to_activity,) else "solid",
+        )
+    return g
+
+
+def render_png(graph: graphviz.Digraph, *, max_bytes: int = MAX_BYTES) -> bytes:
+    """PNG bytes of a map, shrunk until it fits in ``max_bytes`` (so a report stays small)."""
+    dpi = 96
+    png = b""
+    for _ in range(6):
+        graph.graph_attr.update(dpi=str(dpi), size="11,30")
+        png = graph.pipe(format="png")
+        if len(png) <= max_bytes:
+            return png
+        dpi = int(dpi * 0.75)
+    return png

@@ -1,0 +1,93 @@
+"""The system conditions a team raised (Check steps 5 and 6), shown in the stage reports and the organisation scan.
+
+Each stage report lists the conditions raised at its step, with counts by status; the organisation scan counts
+the open ones by service. A council with no ``system_conditions`` file shows nothing (its reports are as they were).
+Everything shown is read through the stage, so free text is redacted, and escaped by ``report``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from systemic_lib import words
+from systemic_lib.data.conditions import STATUSES, open_conditions
+from systemic_lib.display import report
+
+__all__ = ["show_conditions", "show_open_by_service", "STEP_WORDS"]
+
+STEP_WORDS = {"demand": "demand", "capability": "capability", "flow": "flow", "experiment": "experiment"}
+_NOT_SET = "not set"
+
+
+def _read(stage) -> tuple[pd.DataFrame | None, list]:
+    """The stage's system conditions (None if the council keeps none) and the table's problems."""
+    if not stage.has("system_conditions"):
+        return None, []
+    frame, problems = stage.table_or_empty("system_conditions", period=False)
+    return frame, problems or [p for p in stage.load("system_conditions").problems]
+
+
+def _by_status(frame: pd.DataFrame) -> str:
+    status = frame["status"].fillna(_NOT_SET)
+    counts = status.value_counts()
+    order = [s for s in (*STATUSES, _NOT_SET) if s in counts.index]
+    return ", ".join(f"{words.figure(int(counts[s]))} {s}" for s in order)
+
+
+def show_conditions(stage, raised_in: str) -> None:
+    """The system conditions raised at this step for the stage's service: how many and where they stand, then each
+    one (the waste seen, the condition, the thinking behind it, who can change it, its status)."""
+    frame, problems = _read(stage)
+    if frame is None:
+        return
+    step = STEP_WORDS.get(raised_in, raised_in)
+    mine = frame[frame["raised_in"] == raised_in]
+    report.heading("System conditions raised at this step", 3)
+    if mine.empty:
+        report.note(
+            f'No system condition has been raised at the {step} step yet. When the team asks "why does '
+            'this happen?", add the answer to system_conditions.csv (or in coach mode).'
+        )
+    else:
+        report.note(f"{words.count(len(mine), 'system condition')} raised at the {step} step: {_by_status(mine)}.")
+        rows = mine.sort_values(["raised_at", "id"], kind="stable")
+        table = pd.DataFrame(
+            {
+                "Waste seen": rows["waste_seen"],
+                "System condition": rows["system_condition"],
+                "Thinking behind it": rows["thinking"],
+                "Who can change it": rows["who_can_change"],
+                "Status": rows["status"].fillna(_NOT_SET),
+                "Raised": rows["raised_at"].map(words.date),
+            }
+        )
+        if rows["changed_at"].notna().any():  # a changed condition starts a phase on the capability charts
+            table["Changed on"] = rows["changed_at"].map(lambda d: words.date(d) or words.MISSING)
+        report.table(table, max_rows=max(30, len(rows)))
+    report.problems(problems, title="Problems in system_conditions")
+
+
+def show_open_by_service(stage) -> None:
+    """For the organisation scan: the system conditions still to act on (open, in hand or not set), by service."""
+    frame, problems = _read(stage)
+    if frame is None:
+        return
+    report.heading("System conditions to act on", 2)
+    still = open_conditions(frame)
+    if still.empty:
+        report.note("No system condition is open or in hand.")
+    else:
+        names = {s.id: s.name for s in stage.council.spec.services}
+        status = still["status"].fillna(_NOT_SET)
+        table = pd.crosstab(still["service"], status).reindex(columns=["open", "in hand", _NOT_SET], fill_value=0)
+        table = table.loc[:, (table > 0).any()]
+        table.insert(0, "Service", [names.get(s, s) for s in table.index])
+        table["All to act on"] = table.drop(columns="Service").sum(axis=1)
+        table = table.sort_values(["All to act on", "Service"], ascending=[False, True])
+        table.columns = [str(c).capitalize() if c in ("open", "in hand", _NOT_SET) else c for c in table.columns]
+        report.note(
+            f"{words.count(len(still), 'system condition')} still to act on across "
+            f"{words.count(len(table), 'service')}."
+        )
+        report.table(table.reset_index(drop=True), max_rows=max(30, len(table)))
+    report.problems(problems, title="Problems in system_conditions")

@@ -1,0 +1,280 @@
+"""The experiment report's sections, in page order: headline (or how to set an experiment up), which cases are
+compared, the comparison, how the cases spread, before and after over time, the learning log, the one-page summary
+for senior managers and the questions. Each takes ``experiment.load``'s data and displays; it computes nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from systemic_lib import config, words
+from systemic_lib.analysis import endtoend
+from systemic_lib.analysis.experiment import (
+    ExperimentData,
+    case_counts,
+    change_text,
+    comparison_table,
+    conditions,
+    headline,
+    over_time,
+    phase_mix,
+    questions,
+)
+from systemic_lib.analysis.experiment.comparison import BY_TYPE, MEASURES
+from systemic_lib.analysis.experiment.mix import mix_words
+from systemic_lib.data.learning_log import by_system_condition, entries_table
+from systemic_lib.display import report
+from systemic_lib.display.charts.experiment import before_after_chart, demand_mix_chart, distribution_charts
+from systemic_lib.errors import SystemicError
+
+__all__ = [
+    "show_headline",
+    "show_data_checks",
+    "show_demand_mix",
+    "show_comparison",
+    "show_distributions",
+    "show_before_after",
+    "show_learning_log",
+    "show_summary",
+    "summary_html",
+    "show_questions",
+]
+
+_NAMES = {m.id: m.name for m in MEASURES}
+
+
+def show_headline(data: ExperimentData) -> None:
+    """The headline of what changed, or, with no experiment, how to set one up."""
+    report.headline(headline(data))
+    if data.has_experiment:
+        return
+    why = (
+        "council.yaml has no 'experiment' for this service"
+        if data.start is None
+        else "no case in cases.csv is marked cohort 'experiment'"
+    )
+    report.html(
+        f"<div class='setup'><p>There is nothing to compare because {report.esc(why)}. To compare an experiment "
+        "team's cases with the old system:</p><ol>"
+        "<li>In <code>council.yaml</code>, under this service, add <code>experiment:</code> with "
+        "<code>start: YYYY-MM-DD</code> (the day the team began) and <code>team: &lt;the team's name&gt;</code>.</li>"
+        "<li>In <code>cases.csv</code>, mark each case the experiment team handles with cohort "
+        "<code>experiment</code>, and a comparable set of the old system's cases with cohort <code>baseline</code>. "
+        "Where the team can judge it, fill <code>demand_returns</code> (yes/no).</li>"
+        "<li>Record every step of those cases in <code>events.csv</code>, with worker, hours and face_to_face, and "
+        "give each activity a category in <code>activities.csv</code> (assessment, referral, hand-off, ...).</li>"
+        "<li>Keep the team's learning log in <code>learning_log.csv</code>: what we tried, what we learned, the "
+        "system condition behind the waste and who can change it.</li></ol>"
+        f"<p>{words.number(len(data.cohorts.cases))} case(s) of this service are on file; "
+        f"{words.number(data.cohorts.cases['cohort'].eq('baseline').sum())} are marked baseline.</p></div>"
+    )
+
+
+def show_data_checks(data: ExperimentData) -> None:
+    """Which cases are compared and which are left out, and why; then any data problems."""
+    if not data.has_experiment:  # only what may explain a missing experiment cohort: labels the contract blanked
+        report.problems([p for p in data.problems if p.column == "cohort" and "no cases in the" not in p.message])
+        return
+    report.heading("Which cases are compared")
+    report.note("Every case of the service is counted once: either in the comparison or left out with the reason.")
+    report.table(case_counts(data.cohorts), caption=f"Cases of {data.service_name}, {words.period(*data.period)}")
+    report.problems(data.problems)
+
+
+def show_demand_mix(data: ExperimentData) -> None:
+    """Each cohort's demand mix side by side, with a warning (naming the test) where it differs materially."""
+    if not data.has_experiment:
+        return
+    report.heading("Did both cohorts handle the same demand?")
+    mix = data.mix
+    if mix.differs:
+        report.html(f"<div class='warning'><p><b>Warning:</b> {report.esc(mix.warning)}</p></div>")
+    report.note(mix_words(mix, warning=False))
+    if len(mix.table):
+        demand_mix_chart(mix)
+        shown = mix.table.rename(
+            columns={
+                "demand_type": "Demand type",
+                "baseline": "Baseline cases",
+                "experiment": "Experiment cases",
+                "baseline_pct": "Baseline %",
+                "experiment_pct": "Experiment %",
+            }
+        )
+        report.table(
+            shown,
+            caption=f"Demand mix of the compared cases, {words.period(*data.period)}",
+            percent=("Baseline %", "Experiment %"),
+            decimals=0,
+        )
+
+
+_BASIS_WORDS = {
+    "per case": "mean per case",
+    "total": "total for each cohort",
+    BY_TYPE: "mean per case, like for like: only the demand types both cohorts handled, the baseline "
+    "weighted to the experiment's mix of them",
+}
+
+
+def show_comparison(data: ExperimentData) -> None:
+    """The demand mix, then the comparison table, with how to read it."""
+    if not data.has_experiment:
+        return
+    show_demand_mix(data)
+    report.heading("What changed: experiment against baseline")
+    report.note(
+        "Each row compares the experiment team's cases with the baseline (old system) cases. Counts and hours are "
+        f"compared as the {_BASIS_WORDS.get(data.basis, data.basis)}, "
+        "end-to-end time as the median per case (Kaplan–Meier: a case still open counts as open, never as finished; "
+        'its open cases are shown beside each cohort\'s figure, and "more than N" where half are still open), '
+        "and shares in percentage points. The interval shows how far the "
+        f"change could move by chance alone (cases resampled {words.number(data.resamples)} times within each "
+        "cohort): if it includes no change, the difference could be noise."
+    )
+    if data.end_to_end is not None:
+        report.note(endtoend.definition_sentence(data.end_to_end))
+    report.table(
+        comparison_table(data.comparison, confidence=data.confidence),
+        caption=f"{words.number(data.experiment_cases)} experiment and "
+        f"{words.number(data.baseline_cases)} baseline cases, {words.period(*data.period)}",
+    )
+
+
+def show_distributions(data: ExperimentData):
+    """Per-case spread of every measure for each cohort; returns the Axes (None with no experiment)."""
+    if not data.has_experiment or data.cohorts.included.empty:
+        return None
+    report.heading("How the cases spread")
+    report.note(
+        "Each dot is a case; the box holds the middle half of the cases and its line is the median. "
+        "Overlapping boxes mean many cases look alike under both ways of working."
+    )
+    return distribution_charts(data.cohorts)
+
+
+def show_before_after(data: ExperimentData, *, measures=("end_to_end_days", "people", "total_hours")):
+    """Capability charts of per-case measures by completion date, phased at the experiment start; returns the Axes."""
+    if not data.has_experiment:
+        return None
+    report.heading("Before and after, over time")
+    report.note(
+        "Each point is one compared case, in the order the cases were completed. The solid line is the "
+        "average and the dashed lines the process limits: the range the system predictably produces. A new "
+        "phase starts at the first case completed on or after the day the experiment team began. Blue points are special causes in the better direction, orange in the "
+        "worse; grey points are common-cause variation."
+    )
+    axes = []
+    for measure in measures:
+        try:
+            result = over_time(data.cohorts, measure=measure)
+        except SystemicError as exc:
+            report.note(f"No chart of {_NAMES[measure].lower()}: {exc}.")
+            continue
+        notes = []
+        if result.phase_note:
+            notes.append(f"No phase is drawn: {result.phase_note}.")
+        mix = phase_mix(result)
+        if not axes and len(result.phases) > 1 and mix.loc["after", "baseline"]:
+            notes.append(
+                f"After the start, {words.number(mix.loc['after', 'experiment'])} experiment team case(s) "
+                f"(ringed) finished beside {words.number(mix.loc['after', 'baseline'])} baseline case(s) the "
+                "old system was still finishing."
+            )
+        if result.left_out:
+            notes.append(
+                f"{words.number(result.left_out)} compared case(s) have no completion date or no value for "
+                f"{_NAMES[measure].lower()} (a case still open has no end-to-end time) and are not on the "
+                "chart."
+            )
+        if notes:
+            report.note(" ".join(notes))
+        axes.append(before_after_chart(result))
+    return axes
+
+
+def show_learning_log(data: ExperimentData) -> None:
+    """The learning log grouped by system condition, then every entry."""
+    if data.learning_log.empty and not data.has_experiment:
+        return
+    report.heading("Learning log and system conditions")
+    if data.learning_log.empty:
+        report.note(
+            f"No learning log entries for {data.service_name}: the team records what it tried, what it "
+            "learned and the system condition behind the waste in learning_log.csv."
+        )
+        return
+    log = data.learning_log
+    report.note(
+        "The system conditions (rules, targets, IT systems, procedures, structures) the team found causing "
+        "waste, with who can change each; open ones first."
+    )
+    grouped = by_system_condition(log)
+    report.table(
+        grouped.rename(columns=lambda c: c.replace("_", " ").capitalize()),
+        caption=f"{words.number(len(grouped))} system condition(s) from {words.number(len(log))} entries, "
+        f"{words.period(log['date'].min(), log['date'].max())}",
+    )
+    report.table(entries_table(log), caption=f"Every entry ({words.number(len(log))})", max_rows=100)
+
+
+def _change_words(r) -> str:
+    if r["change_unit"] == "points":
+        return f"from {words.percent(r['baseline'])} to {words.percent(r['experiment'])}"
+    return (
+        f"from {words.figure(r['baseline'])} to {words.figure(r['experiment'])} {r['unit']} ({r['compared_as']}), "
+        f"{change_text(r)}"
+    )
+
+
+def summary_html(data: ExperimentData) -> str:
+    """The one-page summary for senior managers (``templates/summary.html.j2``, autoescaped); "" with no
+    experiment."""
+    if not data.has_experiment:
+        return ""
+    env = Environment(
+        loader=FileSystemLoader(str(config.TEMPLATES_DIR)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    log = data.learning_log
+    tried = log.sort_values("date")["what_we_tried"].dropna().tail(5).tolist() if len(log) else []
+    changes = [
+        {"name": r["name"], "what": _change_words(r), "reading": r["reading"]}
+        for _, r in data.comparison.iterrows()
+        if np.isfinite(r["change"])
+    ]
+    act = [
+        {
+            "condition": r["system_condition"],
+            "status": r["status"],
+            "waste": r["waste_caused"],
+            "who": r["who_can_change"] or "not yet named",
+        }
+        for _, r in conditions(data).iterrows()
+    ]
+    return env.get_template("summary.html.j2").render(
+        since=words.date(data.start),
+        team=data.team or "experiment team",
+        experiment_cases=words.number(data.experiment_cases),
+        service_name=data.service_name,
+        description=data.description,
+        baseline_cases=words.number(data.baseline_cases),
+        log_entries=words.count(len(log), "entry", "entries"),
+        tried=tried,
+        changes=changes,
+        conditions=act,
+    )
+
+
+def show_summary(data: ExperimentData) -> None:
+    """One page for senior managers: what the team did, what changed for citizens, what managers must act on."""
+    if data.has_experiment:
+        report.html(summary_html(data))
+
+
+def show_questions(data: ExperimentData) -> None:
+    """Questions for the team and its managers (none without an experiment)."""
+    if data.has_experiment:
+        report.questions(questions(data))

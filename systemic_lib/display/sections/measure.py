@@ -1,0 +1,60 @@
+"""What the measure page shows, in order: the summary table, then each measure's heading, capability chart and
+narration (or the note saying why it has no chart)."""
+
+from __future__ import annotations
+
+from systemic_lib.analysis import endtoend, measure, measure_cases
+from systemic_lib.analysis.measure import MeasureData, MeasureResult
+from systemic_lib.display import report
+from systemic_lib.display.charts.measure import case_chart, chart
+
+__all__ = ["show_summary", "show", "show_all", "show_per_case"]
+
+
+def show_summary(data: MeasureData) -> None:
+    """One row per measure (latest phase's mean and limits, variation, assurance), captioned with the period."""
+    report.table(measure.measure_summary(data), caption=measure.summary_caption(data))
+
+
+def show(r: MeasureResult) -> None:
+    """Heading, chart and narration of one measure in a notebook (or its note when there is no chart)."""
+    import matplotlib.pyplot as plt
+
+    report.heading(r.name, level=3)
+    if r.result is None:
+        report.note(r.note or f"No data for {r.name}.")
+        return
+    chart(r)
+    plt.show()
+    report.note(r.narration)
+    if r.changes_outside:
+        report.note(
+            "Recorded system changes outside these data (no phase drawn): "
+            + "; ".join(f"{c['label']} ({c['date']})" for c in r.changes_outside)
+        )
+
+
+def show_all(data) -> None:
+    """``show`` every measure in order (``data`` a MeasureData or, from older notebooks, its list of results)."""
+    for r in data.results if isinstance(data, MeasureData) else data:
+        show(r)
+        if r.id == "end_to_end_days" and isinstance(data, MeasureData):
+            show_per_case(data)
+
+
+def show_per_case(data: MeasureData) -> None:
+    """End-to-end time per case beside the weekly median: which start and end, the chart of individual cases and
+    its narration (or the note saying why there is no chart)."""
+    import matplotlib.pyplot as plt
+
+    cap = data.per_case
+    if cap is None:
+        return
+    report.heading("End-to-end time per case", level=3)
+    report.note(endtoend.definition_sentence(cap.cases))
+    if cap.result is None:
+        report.note(cap.note)
+        return
+    case_chart(cap)
+    plt.show()
+    report.note(measure_cases.sentence(cap) + " " + cap.narration)
