@@ -147,8 +147,8 @@ def _seven_cases():
 
 def test_flow_logs_per_case_path_is_the_same_definition():
     """FlowLog reduces its events per case from integer codes (``from_steps``); ``case_times`` from the same tables
-    group-bys text ids. Both give the hand-computed table of ``_seven_cases``, row for row and type for type (the
-    log's cases are those with steps: all but E)."""
+    group-bys text ids. Both give the hand-computed table of ``_seven_cases``, row for row and type for type: every
+    case counts (``case_ids``), the log's with steps first, then E, which is in cases.csv with no step yet."""
     from systemic_lib.analysis.flow import FlowLog
 
     t = _seven_cases()
@@ -161,8 +161,10 @@ def test_flow_logs_per_case_path_is_the_same_definition():
         data_end=t["data_end"],
         closing=t["closing"],
     ).end_to_end_cases
-    with_steps = by_text.frame[by_text.frame["case_id"] != "E"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(by_codes.frame, with_steps, check_exact=True)
+    assert by_codes.frame["case_id"].tolist() == list("ABCDFGE")
+    in_order = by_codes.frame.set_index("case_id").loc[list("ABCDEFG")].reset_index()
+    pd.testing.assert_frame_equal(in_order, by_text.frame, check_exact=True)
+    assert (by_codes.n, by_codes.n_open, by_codes.end_from) == (by_text.n, by_text.n_open, by_text.end_from)
     f = by_text.frame.set_index("case_id")
     assert list(f.index) == list("ABCDEFG")
     assert f["start"].dt.day.tolist() == [1, 2, 5, 2, 3, 9, 10]
@@ -288,3 +290,53 @@ def test_closes_case_in_council_yaml_ends_cases_without_cases_csv(council_factor
     problems = [p for p in validate_council(wrong) if p.file == "council.yaml"]
     assert len(problems) == 1 and problems[0].column == "services.0.closes_case.0"
     assert "closes_case names activity 'Fixx'" in problems[0].message and "housing-repairs" in problems[0].message
+
+
+def test_every_page_counts_a_services_cases_the_same(council_factory):
+    """One count per service on every page (issue 19: flow said 168 open of 1,558, measure 173 of 1,563 for the same
+    service). Testshire's housing repairs plus R5, in cases.csv but with no step recorded yet: 5 cases, 2 open (R4,
+    R5) on the flow report, in the measure stage's per-case figures, behind the demand report's cost of waiting and
+    in the organisation scan; the flow report's paths and map still describe the 4 cases with steps."""
+
+    from systemic_lib.analysis import flow, joined, measure, scan
+    from systemic_lib.data.stages import Stage
+
+    yaml = TESTSHIRE["council.yaml"].replace(
+        "purpose: Fix my home properly first time}",
+        "purpose: Fix my home properly first time, measures: [{id: end_to_end_days}]}",
+    )
+    path = council_factory(council_yaml=yaml, cases=TESTSHIRE["cases.csv"] + "R5,housing-repairs,2024-01-19 09:00,\n")
+    one = lambda name: Stage(path, "housing-repairs", name)
+    f = flow.figures(flow.load(one("flow")))
+    assert (f["cases"], f["open_cases"], f["cases_with_steps"]) == (5, 2, 4)
+    assert (f["end_to_end"]["cases"], f["end_to_end"]["open_cases"]) == (5, 2)
+    assert "1 of these cases has no step recorded yet" in " ".join(flow.summary_sentences(flow.load(one("flow"))))
+    per_case = measure.load(one("measure")).per_case.cases
+    assert (per_case.n, per_case.n_open) == (5, 2)
+    assert (joined.load(one("demand")).cases.n, joined.load(one("demand")).cases.n_open) == (5, 2)
+    everyone = endtoend.stage_cases(one("measure"))
+    assert (everyone.n, everyone.n_open) == (5, 2)
+    assert endtoend.count_words(everyone) == "5 cases, 2 still open"
+    hr = next(
+        s
+        for s in scan.figures(scan.load(Stage(path, None, "organisation_scan")))["services"]
+        if s["service"] == "housing-repairs"
+    )
+    assert (hr["cases"], hr["open_cases"], hr["closed_cases"]) == (5, 2, 3)
+
+
+def test_a_period_keeps_the_cases_open_in_it():
+    """``in_period``: a case belongs to a period when it was open at some time in it; the definition's counts (how
+    each end was known) are recounted for the cases kept."""
+    t = _seven_cases()
+    every = endtoend.case_times(**t)
+    kept = endtoend.in_period(every, "2024-01-06", "2024-01-09")
+    f = every.frame.set_index("case_id")
+    expected = [
+        c
+        for c in f.index
+        if not (f.loc[c, "end"] < pd.Timestamp("2024-01-06")) and not (f.loc[c, "start"] >= pd.Timestamp("2024-01-10"))
+    ]
+    assert kept.frame["case_id"].tolist() == expected
+    assert sum(kept.end_from.values()) == kept.n_finished
+    assert endtoend.in_period(every) is every

@@ -264,6 +264,7 @@ def test_a_cases_export_with_no_steps_still_gives_end_to_end_time(council_factor
     figures, html = run_stage_notebook("flow", council_dir=str(path), service="housing-repairs")
     e2e = figures["end_to_end"]
     assert (e2e["cases"], e2e["open_cases"], e2e["median_days"], e2e["p85_at_least"]) == (4, 1, 4.0, 14.0)
-    assert figures["cases"] == 0  # no case has a recorded step
+    assert figures["cases"] == 4  # every case counts, as on every page
+    assert figures["cases_with_steps"] == 0  # no case has a recorded step
     assert "From the 4 cases in cases.csv alone, cases took a median 4.0 days end to end (1 case still open)" in html
     assert "so its flow cannot be mapped" in html and "Traceback" not in html

@@ -36,6 +36,10 @@ __all__ = [
     "censor_dates",
     "stage_censor_date",
     "case_times",
+    "case_ids",
+    "stage_cases",
+    "in_period",
+    "count_words",
     "from_steps",
     "survival",
     "closing_activities",
@@ -71,6 +75,8 @@ class EndToEndCases:
     data_end: pd.Timestamp | None
     end_from: dict[str, int] = field(default_factory=dict)
     backwards: int = 0
+    #: per case, True where its end is ``cases.closed_at`` (else a closing step), to recount ``end_from`` in a period
+    from_cases: np.ndarray | None = None
     _survival: Survival | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -262,10 +268,7 @@ def case_times(
             is_close = is_close.to_numpy(dtype=bool)
             closing_at = ts[is_close].groupby(key[is_close]).max()
     if ids is None:
-        in_cases = pd.Index([], dtype=object)
-        if cases is not None and len(cases):
-            in_cases = pd.Index(cases.loc[cases["case_id"].notna(), "case_id"].drop_duplicates().astype(str))
-        index = pd.Index(first_step.index).union(in_cases)
+        index = case_ids(pd.Index(first_step.index), cases).sort_values()
     else:
         index = pd.Index(pd.unique(np.asarray(ids, dtype=object).astype(str)))
 
@@ -282,6 +285,83 @@ def case_times(
         contacts=contacts,
         data_end=data_end,
     )
+
+
+def case_ids(stepped: pd.Index, cases: pd.DataFrame | None) -> pd.Index:
+    """Every case of a service, once: the cases with a recorded step (``stepped``, in their order), then the cases
+    in ``cases.csv`` with no step recorded yet (in the file's order). The one rule of which cases count, so that a
+    service has the same number of cases, and of open cases, on every page."""
+    stepped = pd.Index(stepped).astype(str) if len(stepped) else pd.Index([], dtype=object)
+    if cases is None or not len(cases) or "case_id" not in cases:
+        return stepped
+    listed = pd.Index(pd.unique(cases.loc[cases["case_id"].notna(), "case_id"].astype(str).to_numpy(dtype=object)))
+    return stepped.append(listed[~listed.isin(stepped)])
+
+
+def in_period(cases: EndToEndCases, start=None, end=None) -> EndToEndCases:
+    """The cases that belong to a period: every case open at some time in it (started on or before its last day,
+    and still open or ended on or after its first day). With no period, the cases as they are."""
+    if start is None and end is None:
+        return cases
+    f = cases.frame
+    keep = np.ones(len(f), bool)
+    if start is not None:
+        keep &= ~(f["end"] < pd.Timestamp(start)).to_numpy(dtype=bool)
+    if end is not None:
+        last = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
+        keep &= ~(f["start"] >= last).to_numpy(dtype=bool)
+    if keep.all():
+        return cases
+    frame = f[keep].reset_index(drop=True)
+    counted = (~frame["open"] & frame["days"].notna()).to_numpy(dtype=bool)
+    end_from = dict(cases.end_from)
+    if cases.from_cases is not None:  # how each kept finished case's end was known, recounted
+        from_cases = cases.from_cases[keep]
+        end_from = {"closed_at": int((counted & from_cases).sum()), "closing step": int((counted & ~from_cases).sum())}
+    elif len(end_from) == 1:
+        end_from = {next(iter(end_from)): int(counted.sum())}
+    end_from = {k: v for k, v in end_from.items() if v}
+    backwards = int((~frame["open"] & frame["days"].isna() & frame["start"].notna()).sum())
+    return EndToEndCases(
+        frame, cases.data_end, end_from, backwards, None if cases.from_cases is None else cases.from_cases[keep]
+    )
+
+
+def stage_cases(stage, *, cases: EndToEndCases | None = None) -> EndToEndCases:
+    """A stage's cases by the one definition, for every page: every case of its service with a step in the period
+    or a row in ``cases.csv`` (``case_ids``), starting at the citizen's first linked contact, censored at the
+    service's one date, and in the stage's period (``in_period``). ``cases``: the same already made from the
+    events (``flowlog.FlowLog.end_to_end_cases``), so that they are not reduced twice. A table with errors adds
+    nothing (its own report shows why)."""
+    if cases is None:
+        tables = {}
+        for name, period in (("events", True), ("cases", False), ("activities", False)):
+            tables[name] = stage.table_or_empty(name, period=period)[0] if stage.has(name) else None
+        try:
+            contacts = stage.contacts(period=False).frame if stage.has("demand") else None
+        except Exception:
+            contacts = None
+        services = [stage.service] if stage.service is not None else list(stage.council.spec.services)
+        cases = case_times(
+            events=tables["events"],
+            cases=tables["cases"],
+            contacts=contacts,
+            catalogue=tables["activities"],
+            closing=[(s.id, a) for s in services for a in getattr(s, "closes_case", [])],
+            data_end=stage_censor_date(stage),
+        )
+    return in_period(cases, stage.start, stage.end)
+
+
+def count_words(cases: EndToEndCases) -> str:
+    """The one way a page counts a service's cases: '1,563 cases, 173 still open' ('1 case, still open')."""
+    if not cases.n:
+        return "no cases"
+    if not cases.n_open:
+        return f"{words.count(cases.n, 'case')}, none open"
+    if cases.n_open == cases.n:
+        return f"{words.count(cases.n, 'case')}, {'still open' if cases.n == 1 else 'all still open'}"
+    return f"{words.count(cases.n, 'case')}, {words.number(cases.n_open)} still open"
 
 
 def from_steps(
@@ -392,7 +472,7 @@ def from_steps(
     ):
         if mask.any():
             end_from[name] = int(mask.sum())
-    return EndToEndCases(frame, data_end, end_from, int(backwards.sum()))
+    return EndToEndCases(frame, data_end, end_from, int(backwards.sum()), from_cases)
 
 
 # ---- Kaplan–Meier ------------------------------------------------------------------------------------------------

@@ -140,7 +140,7 @@ def load(stage) -> FlowData:
         stage.service_name if stage.service else "this service",
         **phases(stage),
     )
-    data.end_to_end_cases = log.end_to_end_cases
+    data.end_to_end_cases = endtoend.stage_cases(stage, cases=log.end_to_end_cases)
     data.joined = demand_joined(data)
     return data
 
@@ -195,8 +195,17 @@ def end_to_end_cases(data) -> EndToEndCases:
 
 
 def summary(data) -> dict:
-    """The log's summary with end-to-end figures by the one definition (Kaplan–Meier, open cases censored)."""
-    return {**as_log(data).summary(), **end_to_end_summary(end_to_end_cases(data))}
+    """The log's summary with end-to-end figures by the one definition (Kaplan–Meier, open cases censored):
+    ``cases`` counts every case of the service (``endtoend.case_ids``: with steps or in cases.csv, the count every
+    page gives), ``cases_with_steps`` those the paths and the map are drawn from."""
+    log = as_log(data)
+    cases = end_to_end_cases(data)
+    return {
+        **log.summary(),
+        **end_to_end_summary(cases),
+        "cases": cases.n if log.n_cases or cases.n else 0,
+        "cases_with_steps": int(log.n_cases),
+    }
 
 
 def phases(stage) -> dict:
@@ -259,9 +268,7 @@ def headline(data, *, service_name: str | None = None) -> str:
 def summary_sentences(data) -> list[str]:
     """Plain sentences behind the headline: which start and end, spread, steps, waste, rework, open cases."""
     s = summary(data)
-    steps = bool(s["cases"])
-    if not steps:  # a cases export with no steps: end-to-end time only
-        s = {**s, "cases": end_to_end_cases(data).n}
+    steps = bool(s["cases_with_steps"])  # else a cases export with no steps: end-to-end time only
     out = [endtoend.definition_sentence(end_to_end_cases(data))] if s["cases"] else []
     if s["closed_cases"]:
         half = endtoend.within_words("half", s["median_days"], s["median_at_least"])
@@ -279,6 +286,12 @@ def summary_sentences(data) -> list[str]:
             )
     if not steps:
         return out
+    if s["cases"] > s["cases_with_steps"]:
+        unstepped = s["cases"] - s["cases_with_steps"]
+        out.append(
+            f"{words.number(unstepped)} of these cases {'has' if unstepped == 1 else 'have'} no step recorded yet, "
+            f"so the steps, paths and map below describe the other {s['cases_with_steps']:,}."
+        )
     out.append(
         f"A case went through {s['mean_steps']:,.1f} steps on average, with {s['mean_handoffs']:,.1f} "
         f"hand-offs and {s['mean_people']:,.1f} different people."
@@ -289,11 +302,11 @@ def summary_sentences(data) -> list[str]:
             f"{words.share(1 - s['value_step_share'])} were waste."
         )
     out.append(f"{words.share(s['rework_share'])} of cases repeated a step they had already been through (rework).")
-    if s["cases"] >= 20 and s["variants_total"] >= 0.5 * s["cases"]:
+    if s["cases_with_steps"] >= 20 and s["variants_total"] >= 0.5 * s["cases_with_steps"]:
         top = s["variants"][0]["cases"] if s["variants"] else 0
         out.append(
             f"Almost every case took a path of its own ({s['variants_total']:,} different paths for "
-            f"{s['cases']:,} cases; the most common was taken by {top:,}), so the list of paths describes few "
+            f"{s['cases_with_steps']:,} cases; the most common was taken by {top:,}), so the list of paths describes few "
             "cases each: read the process map for the common flow."
         )
     if s["unclassified_steps"]:
@@ -311,7 +324,7 @@ def questions(data) -> list[str]:
         "Where does the work go? Walk one real case from the citizen's first contact to the need being met.",
         "Which steps would the citizen recognise as helping them, and which are there for us?",
     ]
-    if s["cases"]:
+    if s["cases_with_steps"]:
         q.append(
             f"How many people touch one case ({s['mean_people']:,.1f} on average), and why does each hand-off happen?"
         )
@@ -338,6 +351,7 @@ def figures(data) -> dict:
             k: s[k]
             for k in (
                 "cases",
+                "cases_with_steps",
                 "events",
                 "median_days",
                 "median_at_least",

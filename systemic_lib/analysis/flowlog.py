@@ -19,7 +19,14 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from systemic_lib.analysis.endtoend import EndToEndCases, case_times, closing_activities, from_steps, survival
+from systemic_lib.analysis.endtoend import (
+    EndToEndCases,
+    case_ids,
+    case_times,
+    closing_activities,
+    from_steps,
+    survival,
+)
 from systemic_lib.data.contract import CATEGORIES, STEP_TYPES, WARNING, Problem
 from systemic_lib.data.times import LOCAL_ZONE, local_times
 from systemic_lib.errors import SystemicError
@@ -296,7 +303,7 @@ class FlowLog:
         # the one definition's start (contacts), censoring date and closing activities (council.yaml's closes_case)
         self._contacts, self._data_end, self._closing = contacts, data_end, tuple(closing)
         self.open_case = self.end_to_end_cases.frame["open"].to_numpy(dtype=bool)[: self.n_cases]
-        p.open_cases = int(self.open_case.sum())
+        p.open_cases = self.end_to_end_cases.n_open  # every case of the service, as every page counts them
 
     @cached_property
     def end_to_end_cases(self) -> EndToEndCases:
@@ -322,9 +329,16 @@ class FlowLog:
             last = rows[np.r_[self.case_index[rows][1:] != self.case_index[rows][:-1], True]] if len(rows) else rows
             closing_at[self.case_index[last]] = self.ts[last]  # times rise within a case: the last is the latest
         step_service = self.service_labels.astype(str).array.take(self.svc[self.starts]) if nc else None
+        # every case counts (``case_ids``): those with steps, in this log's order, then cases.csv's with none yet
+        index = case_ids(pd.Index(self.case_ids.astype(str)), self._cases)
+        first_step, extra = self.ts[self.starts], len(index) - nc
+        if extra:
+            first_step = np.append(first_step, np.full(extra, _NAT, np.int64))
+            closing_at = np.append(closing_at, np.full(extra, _NAT, np.int64))
+            step_service = np.append(np.asarray(step_service, dtype=object), np.full(extra, np.nan, dtype=object))
         return from_steps(
-            pd.Index(self.case_ids.astype(str)),
-            first_step=self.ts[self.starts],
+            index,
+            first_step=first_step,
             closing_at=closing_at,
             step_service=step_service,
             step_last=int(self.ts.max()) if n else None,
@@ -649,22 +663,23 @@ def service_summary(
     Kaplan–Meier median and 85th percentile, NaN where not reached with ``*_at_least`` the longest time seen; the mean
     only where no case is open), rework share, mean hand-offs and people per case, value-step share."""
     log = _log(data, catalogue, cases)
-    e2e = log.end_to_end_cases.frame
+    cases_of = log.end_to_end_cases
+    e2e = cases_of.frame
     ct = log.case_table
     g = ct.groupby("service", sort=True)
-    km = {}
+    # end-to-end figures over every case of the service (``case_ids``: with steps or in cases.csv), not only
+    # those with steps, so that the counts are the flow report's and the measure report's
+    whose = e2e["service"].astype(object).where(e2e["service"].notna(), "").astype(str).to_numpy(dtype=object)
     duration, is_open, days = (
         e2e[c].to_numpy(dtype=t) for c, t in (("duration", float), ("open", bool), ("days", float))
     )
-    for svc, idx in g.indices.items():
+    km = {}
+    for svc, idx in pd.Series(np.arange(len(e2e))).groupby(whose, sort=True).indices.items():
         d, o = duration[idx], is_open[idx]
-        s = (
-            log.end_to_end_cases.survival()
-            if len(idx) == len(e2e)  # one service: the log's own estimate
-            else survival(d[~np.isnan(d)], ~o[~np.isnan(d)])
-        )
+        s = cases_of.survival() if len(idx) == len(e2e) else survival(d[~np.isnan(d)], ~o[~np.isnan(d)])
         done = pd.Series(days[idx][~o]).dropna()
         km[svc] = {
+            "cases": len(idx),
             "open_cases": int(o.sum()),
             "median_days": np.nan if s.median is None else s.median,
             "median_at_least": np.nan if s.at_least(0.5) is None else s.at_least(0.5),
@@ -672,12 +687,15 @@ def service_summary(
             "p85_at_least": np.nan if s.at_least(0.85) is None else s.at_least(0.85),
             "mean_days": done.mean() if len(done) and not o.any() else np.nan,
         }
-    km = pd.DataFrame.from_dict(km, orient="index").reindex(g.size().index)
+    stepped = g.size()
+    everyone = (stepped.index.union(pd.Index(list(km), dtype=object)) if km else stepped.index).rename("service")
+    km = pd.DataFrame.from_dict(km, orient="index").reindex(everyone)
     classified = g["value_steps"].sum() + g["waste_steps"].sum()
     out = pd.DataFrame(
         {
-            "cases": g.size(),
-            "events": g["steps"].sum(),
+            "cases": km["cases"] if len(km.columns) else stepped,
+            "cases_with_steps": stepped.reindex(everyone, fill_value=0),
+            "events": g["steps"].sum().reindex(everyone, fill_value=0),
             **{
                 c: km[c] if len(km.columns) else np.nan
                 for c in ("open_cases", "median_days", "median_at_least", "p85_days", "p85_at_least", "mean_days")

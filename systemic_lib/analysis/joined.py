@@ -129,31 +129,15 @@ def join(
 
 
 def load(stage) -> Joined:
-    """The stage's service: its cases with steps in the period (their start and end by ``endtoend``, censored at
+    """The stage's service: its cases (``endtoend.stage_cases``: the one set every page counts, censored at
     the service's one date), every contact linked to them (rules applied), and ``cases.demand_type``. A table with
     errors adds nothing (its own report shows why)."""
-    events = stage.table_or_empty("events")[0] if stage.has("events") else None
     cases = stage.table_or_empty("cases", period=False)[0] if stage.has("cases") else None
-    catalogue = stage.table_or_empty("activities", period=False)[0] if stage.has("activities") else None
     try:
         contacts = stage.contacts(period=False).frame if stage.has("demand") else None
     except Exception:
         contacts = None
-    ids = None
-    if events is not None:
-        ok = events["case_id"].notna() & events["timestamp"].notna()
-        ids = pd.unique(events.loc[ok, "case_id"].astype(str).str.strip())
-    services = [stage.service] if stage.service is not None else list(stage.council.spec.services)
-    closing = [(s.id, a) for s in services for a in getattr(s, "closes_case", [])]
-    e2e = endtoend.case_times(
-        events=events,
-        cases=cases,
-        contacts=contacts,
-        catalogue=catalogue,
-        closing=closing,
-        ids=ids,
-        data_end=endtoend.stage_censor_date(stage),
-    )
+    e2e = endtoend.stage_cases(stage)  # the one set of cases every page counts
     return join(
         e2e,
         contacts,

@@ -189,9 +189,7 @@ def _flow(
     if not log.n_events:
         return out, [], None
     summary = service_summary(log).set_index("service")
-    ct = log.case_table
-    closed = pd.Series(~log.open_case, index=ct.index).groupby(ct["service"]).sum()
-    summary["closed_cases"] = closed.reindex(summary.index).fillna(0)
+    summary["closed_cases"] = summary["cases"] - summary["open_cases"]
     known = summary.reindex(out.index)
     for col in _FLOW_COLUMNS:
         out[col] = known[col].astype(float)
