@@ -260,3 +260,190 @@ def test_a_long_verbatim_in_a_series_is_redacted_like_a_short_one():
     out = redact_series(pd.Series([long, "ring 07700 900123", None], dtype="str"))
     assert out[0] == redact(long) and "[phone]" in out[0] and "[email]" in out[0]
     assert out[1] == "ring [phone]" and pd.isna(out[2])
+
+
+# ------------------------------------------------------------------ issue 23, item 2: the written variants that passed
+#: (what a citizen or a team wrote, the identifying part that must not survive). 47 of these 76 passed redaction
+#: before issue 23 (among them "dob is 01/02/1980", "DOB 01 02 1980", "sort code 12-34-56, account number 1234 5678",
+#: "phone07700900123", "14a Acacia Av", "14 Acacia Gdns").
+VARIANTS = [
+    # dates of birth
+    ("dob is 01/02/1980", "01/02/1980"),
+    ("DOB 01 02 1980", "01 02 1980"),
+    ("dob: 1/2/80", "1/2/80"),
+    ("date of birth is 1980-02-01", "1980-02-01"),
+    ("born on the 1st of February 1980", "1st of February 1980"),
+    ("birthday 01/02/1980", "01/02/1980"),
+    ("D.O.B 01.02.1980", "01.02.1980"),
+    ("d/o/b 01/02/1980", "01/02/1980"),
+    ("dob01021980", "01021980"),
+    ("DOB - 01-02-1980", "01-02-1980"),
+    ("born 1 February, 1980", "1 February, 1980"),
+    ("birth date: 01/02/1980", "01/02/1980"),
+    ("was born in 01/02/1980", "01/02/1980"),
+    ("DOB 01.02.80", "01.02.80"),
+    ("date of birth 01 Feb 1980", "01 Feb 1980"),
+    ("dob = 1980/02/01", "1980/02/01"),
+    # bank details
+    ("sort code 12-34-56, account number 1234 5678", "5678"),
+    ("account 1234 5678 sort code 12 34 56", "1234 5678"),
+    ("a/c 12345678 s/c 12-34-56", "12345678"),
+    ("account number 12345678", "12345678"),
+    ("acc no. 12345678", "12345678"),
+    ("sort code 12-34-56", "12-34-56"),
+    ("IBAN GB29 NWBK 6016 1331 9268 19", "6016 1331"),
+    ("iban GB29NWBK60161331926819", "60161331926819"),
+    ("card 4111 1111 1111 1111", "1111 1111 1111"),
+    ("card number 4111-1111-1111-1111", "1111-1111-1111"),
+    ("card 4111111111111111", "4111111111111111"),
+    ("s/c 123456 a/c 1234-5678", "1234-5678"),
+    # phone numbers
+    ("phone07700900123", "07700900123"),
+    ("mob07700 900123", "07700 900123"),
+    ("tel:07700900123", "07700900123"),
+    ("+44 07700 900123", "7700 900123"),
+    ("0 7700 900 123", "7700 900 123"),
+    ("+447700900123", "7700900123"),
+    ("07700 900 123", "900 123"),
+    ("(07700) 900123", "900123"),
+    ("0161 496 0000", "496 0000"),
+    ("call me on 0161-4960000", "4960000"),
+    ("0044 (0) 7700 900123", "7700 900123"),
+    ("+44 (0) 7700-900-123", "900-123"),
+    ("ring07700900123now", "07700900123"),
+    ("07700 900123.", "07700 900123"),
+    # NHS numbers
+    ("nhs9434765919", "9434765919"),
+    ("NHS no 943 4765 919", "943 4765 919"),
+    ("NHS number: 943-476-5919", "943-476-5919"),
+    ("nhs 94347 65919", "94347 65919"),
+    # National Insurance numbers
+    ("NI number QQ123456", "QQ123456"),
+    ("national insurance QQ 12 34 56", "QQ 12 34 56"),
+    ("nino: qq 123456 c", "qq 123456 c"),
+    ("NI:QQ123456C", "QQ123456C"),
+    # postcodes
+    ("SW1A  1AA", "SW1A  1AA"),
+    ("postcode:SW1A1AA", "SW1A1AA"),
+    ("sw1a-1aa", "sw1a-1aa"),
+    ("M1 1AE,", "M1 1AE"),
+    # addresses
+    ("14a Acacia Av", "Acacia"),
+    ("14 Acacia Gdns", "Acacia"),
+    ("14 Acacia Cres", "Acacia"),
+    ("14 Acacia Cl", "Acacia"),
+    ("14 St. John's Road", "John's"),
+    ("14-16 Acacia Avenue", "Acacia"),
+    ("14 Acacia Terr", "Acacia"),
+    ("14 Acacia Blvd", "Acacia"),
+    ("14 Acacia Park", "Acacia"),
+    ("14 Acacia Sq", "Acacia"),
+    ("flat 3/14 Acacia Ave", "Acacia"),
+    ("14, Acacia Avenue", "Acacia"),
+    ("No. 14 Acacia Avenue", "Acacia"),
+    ("14 Acacia Mdws", "Acacia"),
+    ("14 Acacia Cottages", "Acacia"),
+    ("14 Acacia Ter.", "Acacia"),
+    ("14 Acacia Pk", "Acacia"),
+    ("14 Acacia Hts", "Acacia"),
+    # e-mail addresses
+    ("jo @ example.com", "example.com"),
+    ("JO.BLOGGS@EXAMPLE.CO.UK", "EXAMPLE"),
+    ("email:jo@example.com", "example.com"),
+    ("<jo@example.com>", "example.com"),
+]
+
+
+def leaked(text: str, secret: str, shown: str) -> bool:
+    """Whether ``shown`` (``text`` redacted) still gives away ``secret``: its digits in a row (four or more), else the
+    secret itself."""
+    import re
+
+    digits = re.sub(r"\D", "", secret)
+    if len(digits) >= 4:
+        return digits in re.sub(r"\D", "", shown)
+    return secret.lower() in shown.lower()
+
+
+@pytest.mark.parametrize("text, secret", VARIANTS)
+def test_every_written_variant_of_an_identifier_is_redacted(text, secret):
+    assert not leaked(text, secret, redact(text)), redact(text)
+    assert not leaked(text, secret, redact_series(pd.Series([text], dtype="str")).iloc[0])
+    # and inside a sentence
+    said = f"Please help, {text} thank you"
+    assert not leaked(said, secret, redact(said)) and redact(said).startswith("Please help, ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Case Resolved 09:15:55.38 Case Resolved Park cleaned",
+        "2 kids in the park",
+        "we have 3 bins at the end",
+        "the account number is on the bill",
+        "sort code on the letter",
+        "born in 1980, moved here in 2001",
+        "NI office on 12 May",
+        "birthday party on 3rd May",
+        "meeting @ the office",
+    ],
+)
+def test_near_misses_are_kept(text):
+    assert redact(text) == text
+
+
+def test_an_at_sign_before_a_number_is_not_an_email_address():
+    assert redact("call me @ 617-635-3126 ok").startswith("call me @ ")
+
+
+def test_keywords_stay_and_only_the_identifier_goes():
+    assert redact("DOB 01 02 1980") == "DOB [date of birth]"
+    assert redact("account number 1234 5678") == "account number [bank details]"
+    assert redact("NI number QQ123456") == "NI number [NI number]"
+    assert redact("phone07700900123") == "phone[phone]"
+    assert redact("14a Acacia Av") == "[address]"
+
+
+_ADVERSARIAL = [
+    "1",
+    "1 ",
+    "12-",
+    "+44",
+    "a@",
+    "a @ ",
+    "born ",
+    "dob is the ",
+    "sort code ",
+    "account number ",
+    "ni number ",
+    "national insurance ",
+    "GB29 ",
+    "1111 ",
+    "14 acacia ",
+    "14-",
+    "st. ",
+    "0 7",
+    "qq12 ",
+    "1a ",
+]
+
+
+@pytest.mark.parametrize("unit", _ADVERSARIAL)
+def test_every_pattern_takes_linear_time_on_a_repeated_token(unit):
+    """Each pattern (not only ``redact``, which skips text with no digit or "@" near) on a token eight times as long
+    takes about eight times as long: a pattern that backtracks would take 64 times. The best of two runs, each at
+    20,000 and 160,000 characters; the bound (20 times) leaves room for a busy machine."""
+    import time
+
+    def cost(n: int) -> float:
+        text = unit * (n // len(unit))
+        best = float("inf")
+        for _ in range(2):
+            t0 = time.perf_counter()
+            for pattern, placeholder, _gate in redact_module._PATTERNS:
+                pattern.sub(placeholder, text)
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    small, large = cost(20_000), cost(160_000)
+    assert large < 20 * small + 0.05, f"{unit!r}: {small:.3f}s at 20k, {large:.3f}s at 160k"

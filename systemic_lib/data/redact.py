@@ -2,8 +2,10 @@
 
 A verbatim is what the citizen said; a report only needs what they wanted, not who they are. ``redact`` replaces
 emails, UK phone numbers (mobiles, 01/02/03 landlines, +44 forms), UK postcodes, NHS numbers, National Insurance
-numbers, dates of birth (a date next to "born", "DOB" or "date of birth"), bank sort code and account number pairs,
-and house-number-and-street addresses with a placeholder.
+numbers, dates of birth (a date next to "born", "DOB", "birthday" or "date of birth"), bank details (a sort code and an
+account number, either one after its own words, an IBAN, a card number) and house-number-and-street addresses with a
+placeholder, in the ways people write them ("dob is 01/02/1980", "DOB 01 02 1980", "phone07700900123", "14a Acacia
+Av"; ``tests/test_redact.py`` lists the variants).
 It errs on the side of hiding: a 10-digit number that is not a phone number is treated as an NHS number.
 
 Person names cannot be caught by a pattern ("Rose", "Bath", "Will"): they are NOT redacted unless a named-entity
@@ -37,70 +39,115 @@ PLACEHOLDERS = {
 }
 
 # Local part, domain labels and top-level domain all bounded (RFC 5321 lengths); a match starts only where the
-# local part starts, so a long token with no "@" costs one bounded look at its start, not one per character.
+# local part starts, so a long token with no "@" costs one bounded look at its start, not one per character. One
+# space either side of the "@" is allowed before a domain that starts with a letter ("jo @ example.com", not
+# "call me @ 617-635-3126.").
 _EMAIL = (
-    r"(?<![A-Za-z0-9._%+'-])[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}"
+    r"(?<![A-Za-z0-9._%+'-])[A-Za-z0-9._%+'-]{1,64}(?:@| ?@ ?(?=[A-Za-z]))[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}"
     r"\.[A-Za-z]{2,24}"
 )
-# +44 forms (with an optional "(0)"), then 0-prefixed national numbers: 10 or 11 digits in all, spaces, hyphens,
-# dots or brackets between groups. Each branch starts with a literal (+, 0 or a bracket) and only then looks behind
-# (not inside a word or number), so the regex engine skips straight to candidates.
+# +44 forms (with an optional "(0)" or "0"), then 0-prefixed national numbers: 10 or 11 digits in all, spaces,
+# hyphens, dots or brackets between groups. Each branch starts with a literal (+, 0 or a bracket) and only then
+# looks behind (not inside a number: "phone07700900123" is a phone number), so the regex engine skips straight to
+# candidates.
 _SEP = r"[\s().-]{0,2}"
-_INTL = rf"{_SEP}44{_SEP}(?:\(0\){_SEP})?[1-37-9](?:{_SEP}\d){{8,9}}"
-_NATIONAL = rf"[1-37-9](?:{_SEP}\d){{8,9}}"
-_PHONE = rf"(?:\+(?<![\w+]\+){_INTL}|0(?<![\w+]0)(?:0{_INTL}|{_NATIONAL})|\((?<![\w+]\()0{_NATIONAL})(?!\d)"
-# NHS numbers: 10 digits, usually written 3-3-4; not starting with 0 (those are phone numbers, caught above).
-_NHS = r"[1-9](?<![\w+][1-9])\d{2}[\s-]?\d{3}[\s-]?\d{4}(?!\d)"
-# National Insurance numbers: two letters, three pairs of digits, a letter A-D ("QQ 12 34 56 C", "QQ123456C").
-_NI = r"(?<![A-Za-z0-9])[A-Za-z]{2}[\s-]?\d{2}[\s-]?\d{2}[\s-]?\d{2}[\s-]?[A-Da-d](?![A-Za-z0-9])"
-# A date next to "born", "DOB" or "date of birth": the words stay, the date goes.
+_INTL = rf"{_SEP}44{_SEP}(?:\(0\){_SEP}|0{_SEP})?[1-37-9](?:{_SEP}\d){{8,9}}"
+_NATIONAL = rf"{_SEP}[1-37-9](?:{_SEP}\d){{8,9}}"
+_PHONE = rf"(?:\+(?<![\d+]\+){_INTL}|0(?<![\d+]0)(?:0{_INTL}|{_NATIONAL})|\((?<![\d+]\()0{_NATIONAL})(?!\d)"
+# NHS numbers: 10 digits, written 3-3-4, 3-4-3 or 5-5; not starting with 0 (those are phone numbers, caught above).
+_NHS = r"[1-9](?<![\d+][1-9])(?:\d{2}[\s-]?\d{3}[\s-]?\d{4}|\d{2}[\s-]?\d{4}[\s-]?\d{3}|\d{4}[\s-]?\d{5})(?!\d)"
+# National Insurance numbers: two letters, three pairs of digits, a letter A-D ("QQ 12 34 56 C", "QQ123456C"); after
+# the words "NI", "NINO" or "national insurance" the letter may be left off ("NI number QQ123456").
+_NI_DIGITS = r"[A-Za-z]{2}[\s-]?\d{2}[\s-]?\d{2}[\s-]?\d{2}"
+_NI = rf"(?<![A-Za-z0-9]){_NI_DIGITS}[\s-]?[A-Da-d](?![A-Za-z0-9])"
+_NI_SAID = (
+    r"(n(?<!\wn)(?:i|ino|ational\s{1,3}insurance)(?:\s{1,3}(?:no|number|num))?\.?[\s:#=-]{0,3})"
+    rf"{_NI_DIGITS}(?:[\s-]?[A-Da-d])?(?![A-Za-z0-9])"
+)
+# A date next to "born", "DOB", "birthday" or "date of birth" (and "is", "was", "on", "the", "of" between): the words
+# stay, the date goes. Next to those words a date may be written with spaces ("DOB 01 02 1980") or in one run of
+# digits ("dob01021980").
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?"
+_ORD = r"(?:st|nd|rd|th)?"
 _DATE = (
-    r"(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s{{1,3}}{_MONTH},?\s{{1,3}}\d{{2,4}}"
-    rf"|{_MONTH}\s{{1,3}}\d{{1,2}}(?:st|nd|rd|th)?,?\s{{1,3}}\d{{2,4}})(?!\d)"
+    r"(?:\d{1,2}[/.\s-]{1,2}\d{1,2}[/.\s-]{1,2}\d{2,4}|\d{4}[/.-]\d{1,2}[/.-]\d{1,2}|\d{8}|\d{6}"
+    rf"|\d{{1,2}}{_ORD}\s{{1,3}}(?:of\s{{1,3}})?{_MONTH},?\s{{1,3}}\d{{2,4}}"
+    rf"|{_MONTH}\s{{1,3}}\d{{1,2}}{_ORD},?\s{{1,3}}\d{{2,4}})(?!\d)"
 )
-_DOB = rf"(\b(?:born|dob|d\.o\.b\.?|date\s{{1,3}}of\s{{1,3}}birth)[\s:,-]{{0,3}}(?:on\s{{1,3}})?){_DATE}"
-# A bank sort code and an account number given together, either way round, a few words apart.
+# Each pattern that starts with words starts with a letter (then looks behind: not inside a word), which the regex
+# engine skips to quickly; a pattern starting with a word boundary would be tried at every position.
+_BIRTH = r"[bd](?<!\w[bd])(?:orn|ob|\.o\.b\.?|/o/b|ate\s{1,3}of\s{1,3}birth|irth\s{0,3}date|irthday|'?day)"
+_DOB = rf"({_BIRTH}[\s:,=-]{{0,3}}(?:(?:is|was|on|in|the|of)\s{{1,3}}){{0,3}}){_DATE}"
+# Bank details: a sort code and an account number given together, either way round, a few words apart; either one
+# after its own words ("sort code 12-34-56", "account number 1234 5678"); an IBAN; a card number (16 to 19 digits).
 _SORT = r"\d{2}[\s-]?\d{2}[\s-]?\d{2}"
+_ACCOUNT = r"\d{4}[\s-]?\d{4}"
 _BANK = (
-    rf"\d(?<!\d\d)(?:\d[\s-]?\d{{2}}[\s-]?\d{{2}}(?!\d)[^\d\n]{{1,30}}?\d{{8}}"
-    rf"|\d{{7}}[^\d\n]{{1,30}}?{_SORT})(?!\d)"
+    rf"\d(?<!\d\d)(?:\d[\s-]?\d{{2}}[\s-]?\d{{2}}(?!\d)[^\d\n]{{1,30}}?{_ACCOUNT}"
+    rf"|\d{{3}}[\s-]?\d{{4}}(?!\d)[^\d\n]{{1,30}}?{_SORT})(?!\d)"
 )
-# UK postcodes (outward code, optional space, inward code), any case.
+_BANK_SAID = (
+    r"([abs](?<!\w[abs])(?:ort\s{0,3}code|/c|ank\s{1,3}account|ccount|cct|cc)\.?(?:\s{1,3}(?:no|number|num))?\.?"
+    rf"[\s:#=-]{{0,3}})(?:{_ACCOUNT}|{_SORT})(?!\d)"
+)
+# An IBAN is matched from its first digit, after its country's two letters ("GB[bank details]").
+_IBAN = r"\d(?<=[A-Za-z]{2}\d)(?<![A-Za-z0-9]{3}\d)\d ?[A-Za-z0-9]{4}(?: ?\d{4}){2,7}(?: ?\d{1,3})?(?![A-Za-z0-9])"
+_CARD = r"\d(?<![\d+]\d)\d{3}(?:[\s-]?\d{4}){3}(?:\d{1,3})?(?!\d)"
+# UK postcodes (outward code, up to two spaces or a hyphen, inward code), any case.
 _POSTCODE = (
     r"\b(?:GIR ?0AA|[A-PR-UWYZ](?:\d[A-HJKPSTUW\d]?|[A-HK-Y]\d[ABEHMNPRVWXY\d]?)"
-    r" ?\d[ABD-HJLNP-UW-Z]{2})\b"
+    r"(?: {0,2}|-)\d[ABD-HJLNP-UW-Z]{2})\b"
 )
 
-# A house number and street ("34 Beacon Way", "flat 2, 7a mill lane"): a number, one to three words, then a street
-# word. Counts of time ("3 weeks down the road") are not addresses.
+# A house number and street ("34 Beacon Way", "flat 2, 7a mill lane", "14-16 St. John's Rd", "14a Acacia Av"): a
+# number (or a range), one to three words (a short one may end in a dot: "St.", "E."), then a street word or its
+# usual short form. Counts ("3 weeks down the
+# road", "2 kids in the park") are not addresses, nor is a number that ends a time or a decimal ("09:15:55.38 Case
+# Resolved Park").
 _STREET_WORDS = (
-    r"road|rd|street|st|avenue|ave|lane|ln|way|close|drive|dr|court|ct|crescent|place|pl|gardens|"
-    r"terrace|grove|walk|row|square|mews|hill|rise|parade|view|green|end"
+    r"road|rd|street|st|avenue|ave|av|avn|lane|ln|way|close|cl|drive|dr|court|ct|crescent|cres|place|pl|gardens|"
+    r"gdns|gdn|terrace|terr|ter|grove|gr|grv|walk|wk|row|square|sq|mews|mws|hill|rise|parade|pde|view|green|end|"
+    r"park|pk|boulevard|blvd|meadows?|mdws|cottages|cotts|heights|hts|croft|mount|quay|wharf|chase|approach|"
+    r"broadway|esplanade|vale|villas|glade|grange|orchard|paddock|wynd|highway|hwy|circle|cir"
 )
 _ADDRESS = (
-    r"\d(?<!\w\d)\d{0,3}[a-z]?,?\s{1,5}(?!(?:days?|weeks?|months?|years?|hours?|times?|minutes?|mins?)\b)"
-    rf"(?:[a-z'’-]{{1,40}}\s{{1,5}}){{1,3}}(?:{_STREET_WORDS})\b"
+    r"\d(?<![\w.:]\d)\d{0,3}[a-z]?(?:[/-]\d{1,4}[a-z]?)?,?\s{1,5}"
+    r"(?!(?:days?|weeks?|months?|years?|hours?|times?|minutes?|mins?|kids|children|people|dogs|cars|bags|bins)\b)"
+    rf"(?:(?:[a-z'’-]{{1,40}}|[a-z]{{1,4}}\.)\s{{1,5}}){{1,3}}(?:{_STREET_WORDS})\b"
 )
 
-# Order matters: emails first (they may hold digits), then bank details and dates of birth (digits that a phone or
-# NHS pattern would take in part), NI numbers, phones (0-prefixed), NHS numbers, postcodes, addresses.
-# Each has a gate: a cheap test (a literal, or a pattern that starts with a digit) that a text must pass before the
-# full pattern, whose first character could be any letter, is run over it.
-_PATTERNS = (
+# Order matters: emails first (they may hold digits), then IBANs and card numbers, phones (0-prefixed: "0044 20 7946
+# 0018" is not a sort code and an account), bank details and dates of birth (digits that an NHS pattern would take in
+# part), NI numbers, NHS numbers, postcodes, addresses.
+# Each has a gate: a cheap test that a text must pass before the full pattern, whose first character could be any
+# letter, is run over it: a pattern run on the text as it is, or (``_Words``) words looked for in its lower case.
+
+
+class _Words:
+    """A gate of plain words, found in a text's lower case (one pass in C per word, no regular expression)."""
+
+    def __init__(self, *words: str):
+        self.words = words
+        self.pattern = "|".join(re.escape(w) for w in words)
+
+    def search(self, low: str) -> bool:
+        return any(w in low for w in self.words)
+
+
+_PATTERNS: tuple[tuple[re.Pattern, str, re.Pattern | _Words | None], ...] = (
     (re.compile(_EMAIL), PLACEHOLDERS["email"], re.compile("@")),
+    (re.compile(_IBAN), PLACEHOLDERS["bank"], None),
+    (re.compile(_CARD), PLACEHOLDERS["bank"], None),
+    (re.compile(_PHONE), PLACEHOLDERS["phone"], None),
     (re.compile(_BANK), PLACEHOLDERS["bank"], None),
+    (re.compile(_BANK_SAID, re.IGNORECASE), r"\1" + PLACEHOLDERS["bank"], _Words("sort", "s/c", "acc", "a/c")),
     (
         re.compile(_DOB, re.IGNORECASE),
         r"\1" + PLACEHOLDERS["dob"],
-        re.compile(
-            r"(?i:b)orn|(?i:d)(?:ob|\.o\.b|ate)|"
-            r"BORN|DOB|D\.O\.B|DATE"
-        ),
+        _Words("born", "dob", "d.o.b", "d/o/b", "birth", "day"),
     ),
-    (re.compile(_NI), PLACEHOLDERS["ni"], re.compile(r"\d{2}[\s-]?\d{2}[\s-]?\d{2}[\s-]?[A-Da-d](?![A-Za-z0-9])")),
-    (re.compile(_PHONE), PLACEHOLDERS["phone"], None),
+    (re.compile(_NI), PLACEHOLDERS["ni"], re.compile(r"\d[\s-]?[A-Da-d](?![A-Za-z0-9])")),
+    (re.compile(_NI_SAID, re.IGNORECASE), r"\1" + PLACEHOLDERS["ni"], _Words("ni", "national")),
     (re.compile(_NHS), PLACEHOLDERS["nhs"], None),
     (
         re.compile(_POSTCODE, re.IGNORECASE),
@@ -165,9 +212,15 @@ _DENSE = 50  #: ... unless more than one character in this many is a digit or "@
 
 
 def _patterns(out: str) -> str:
+    low = None
     for pattern, placeholder, gate in _PATTERNS:
-        if gate is None or gate.search(out):
-            out = pattern.sub(placeholder, out)
+        if isinstance(gate, _Words):
+            low = out.lower() if low is None else low  # the words' gates read the text as it came, in lower case
+            if not gate.search(low):
+                continue
+        elif gate is not None and not gate.search(out):
+            continue
+        out = pattern.sub(placeholder, out)
     return out
 
 
@@ -229,11 +282,16 @@ def redact_series(data: pd.Series) -> pd.Series:
 
 
 def _patterns_series(out: pd.Series) -> pd.Series:
+    low = None
     for pattern, placeholder, gate in _PATTERNS:
         if gate is None:
             out = out.str.replace(pattern, placeholder, regex=True)
             continue
-        hit = out.str.contains(gate, na=False)
+        if isinstance(gate, _Words):
+            low = out.str.lower() if low is None else low
+            hit = low.str.contains(gate.pattern, regex=True, na=False)
+        else:
+            hit = out.str.contains(gate, na=False)
         if hit.any():
             out = out.where(~hit, out[hit].str.replace(pattern, placeholder, regex=True))
     return out
