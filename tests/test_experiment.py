@@ -143,9 +143,9 @@ def test_comparison_reproduces_the_seed_case_study():
     assert table.loc["Demand expected to return (share of cases)", "Change"] == "-71 points (from 71% to 0%)"
     assert table.loc["End-to-end time", "Baseline"] == "41"
     assert table.loc["End-to-end time", "Experiment"] == "12"
-    assert table.loc["Assessments", "Compared as"] == "mean per case"
+    assert table.loc["Assessments", "Compared as"] == "mean per case, closed cases"
     assert table.loc["End-to-end time", "Compared as"] == "median per case (Kaplan-Meier, open cases counted as open)"
-    assert table.loc["Face-to-face time (share of all hours)", "Compared as"] == "share of all hours"
+    assert table.loc["Face-to-face time (share of all hours)", "Compared as"] == "share of all hours, closed cases"
     assert table.loc["Assessments", "Cases (baseline / experiment)"] == "14 / 14"
     r = _row(comparison, "face_to_face")
     assert r["baseline"] == pytest.approx(46) and r["experiment"] == pytest.approx(60)
@@ -160,7 +160,7 @@ def test_per_case_base_is_stated_and_differs_from_totals_when_cohorts_differ_in_
     assert _row(per, "assessments")["change_pct"] == pytest.approx(-64)
     assert _row(per, "assessments")["n_baseline"] == 42
     total = ex.compare(data, basis="total", resamples=200)
-    assert _row(total, "assessments")["compared_as"] == "total for the cohort"
+    assert _row(total, "assessments")["compared_as"] == "total for the cohort, closed cases"
     assert _row(total, "assessments")["baseline"] == pytest.approx(75)
     assert _row(total, "assessments")["change_pct"] == pytest.approx((9 - 75) / 75 * 100)
     # shares and medians do not depend on the base
@@ -318,10 +318,12 @@ def test_every_bad_input_is_reported_and_every_case_counted_once():
     counts = ex.case_counts(cohorts).set_index("Cases")["Number"]
     assert counts["All cases"] == 10 == counts.drop("All cases").sum()
     text = " | ".join(p.describe() for p in cohorts.problems)
-    assert "both cohorts (X1)" in text and "row 7" in text
+    # each problem says how many cases and where they are in the council's own file, never a case id
+    assert "1 case(s) in both cohorts (rows 7 and 8 of cases.csv)" in text and "row 7" in text
     assert "'pilot'" in text
-    assert "no row in cases.csv (ORPHAN)" in text
-    assert "have no events in events.csv (GHOST)" in text
+    assert "has events for 1 case(s) with no row in cases.csv (in events.csv)" in text
+    assert "1 case(s) in a cohort have no events in events.csv (row 11 of cases.csv)" in text
+    assert not {"X1", "ORPHAN", "GHOST", "E1", "E2"} & set(text.replace("(", " ").replace(")", " ").split())
     # end-to-end by the one definition: B1 from its opening (1 Jan, a tie with its first step) to closed_at (10 Feb);
     # B2 has no closed_at, so it is open: no end-to-end time (its steps' 10 days are not a partial one), its age at
     # the data's last date (N1's 1 Mar closing) since its opening on 8 Jan, 53 days, feeds the Kaplan–Meier estimate
@@ -436,7 +438,7 @@ def test_charts_return_axes_and_state_counts():
     assert "(28 cases)" in ax.get_title(loc="left")
     for m in ex.MEASURES:
         ax = charts.distribution_chart(ex.spread(data, measure=m.id))
-        assert "14 cases" in ax.get_title(loc="left") or "28 cases" in ax.get_title(loc="left")
+        assert any(f"{n} {basis}" in ax.get_title(loc="left") for n in (14, 28) for basis in ("closed", "cases"))
     axes = charts.distribution_charts(data)
     assert axes.size >= len(ex.MEASURES)
 
@@ -572,7 +574,7 @@ def test_load_through_a_council_reports_and_saves(council_factory, tmp_path, mon
     assert data.experiment_cases == 9 and data.baseline_cases == 12
     assert data.cohorts.excluded == {ex.REASONS["both"]: 1, ex.REASONS["bad_label"]: 1}
     text = " ".join(p.describe() for p in data.problems)
-    assert "both cohorts (E00)" in text and "'pilot'" in text
+    assert "both cohorts (rows 14 and 28 of cases.csv)" in text and "'pilot'" in text and "E00" not in text
     row = _row(data.comparison, "assessments")
     assert row["baseline"] == pytest.approx(2) and row["experiment"] == pytest.approx(1)
     assert row["change_pct"] == pytest.approx(-50)
@@ -586,7 +588,7 @@ def test_load_through_a_council_reports_and_saves(council_factory, tmp_path, mon
     assert "Eligibility panel for every case" in summary and "Central booking team" not in summary
     assert "&lt;script&gt;" in summary and "<script>" not in summary
     assert "Since 1 July 2024 the Care experiment team has handled 9 Health and social care case(s)" in summary
-    assert "<b>Assessments</b>: from 2 to 1 assessments (mean per case), -50%:" in summary
+    assert "<b>Assessments</b>: from 2 to 1 assessments (mean per case, closed cases), -50%:" in summary
     ex.save(stage, data)
     saved = json.loads((out / "experiment.json").read_text())
     assert saved["baseline_cases"] == 12 and saved["experiment_cases"] == 9
@@ -725,7 +727,7 @@ def test_per_demand_type_compares_like_for_like():
     assert e2e["baseline"] == pytest.approx(2) and e2e["change"] == pytest.approx(0)
     assert assess["baseline"] == pytest.approx(0.25 * 4 + 0.75 * 1) and assess["change"] == pytest.approx(0)
     assert assess["reading"] == "no change" and assess["n_baseline"] == 40  # type C (baseline only) left out
-    assert assess["compared_as"] == "mean per case, like for like by demand type"
+    assert assess["compared_as"] == "mean per case, closed cases, like for like by demand type"
     with pytest.raises(SystemicError):
         ex.compare(frame.drop(columns="demand_type"), basis="per demand type")
 
@@ -860,3 +862,136 @@ def test_the_log_reads_its_conditions_through_their_ids_and_an_old_log_renders_a
     assert any("SC-404" in p.message and p.column == "condition_id" for p in data.problems)
     html = sections.summary_html(data)
     assert "&lt;b&gt;Eligibility&lt;/b&gt; panel" in html and "<b>Eligibility" not in html
+
+
+# ------------------------------------------------------------------------------------------------ a fair experiment
+def alongside_files(*, n_baseline=20, open_baseline=8, n_experiment=15, open_experiment=1, judged_baseline=6):
+    """Issue 19's traps in one small council: from 1 July 2024 new cases go to either way of working (alongside),
+    with earlier cases in neither cohort. A closed baseline case takes 10 hours over five steps and an open one has
+    had 1 hour so far; a closed team case takes 8 hours over three steps (an open one, 1 hour so far). The team
+    judged whether demand will return on all its cases, on ``judged_baseline`` of the baseline's. Two baseline
+    cases are in cases.csv with no events (rows 2 and 3)."""
+    files = {"council.yaml": COUNCIL_YAML}
+    files["activities.csv"] = (
+        "service,activity,step_type,category\ncare,Contact,value,contact\ncare,Assess needs,waste,assessment\n"
+        "care,Refer on,waste,referral\ncare,Visit,value,delivery\n"
+    )
+    cases = [
+        "case_id,service,opened_at,closed_at,cohort,demand_returns",
+        "GHOST-1,care,2024-07-02 09:00,,baseline,",
+        "GHOST-2,care,2024-07-03 09:00,,baseline,",
+    ]
+    events = ["case_id,service,activity,timestamp,worker,hours,face_to_face"]
+    old = [("Contact", 1), ("Assess needs", 2), ("Refer on", 2), ("Assess needs", 2), ("Visit", 3)]
+    new = [("Contact", 1), ("Assess needs", 3), ("Visit", 4)]
+    for i in range(6):  # before the experiment: in neither cohort
+        day = pd.Timestamp("2024-01-08") + pd.Timedelta(days=14 * i)
+        cases.append(f"EARLY{i},care,{day:%Y-%m-%d} 09:00,{day + pd.Timedelta(days=30):%Y-%m-%d} 16:00,,")
+        events.append(f"EARLY{i},care,Contact,{day:%Y-%m-%d} 09:30,W1,1,no")
+    for cohort, n, n_open, steps, judged in (
+        ("baseline", n_baseline, open_baseline, old, judged_baseline),
+        ("experiment", n_experiment, open_experiment, new, n_experiment),
+    ):
+        for i in range(n):
+            cid = f"{cohort[0].upper()}{i:02d}"
+            day = pd.Timestamp("2024-07-01") + pd.Timedelta(days=5 * i + (1 if cohort == "experiment" else 0))
+            is_open = i >= n - n_open
+            days = 40 if cohort == "baseline" else 12
+            closed = "" if is_open else f"{day + pd.Timedelta(days=days):%Y-%m-%d} 16:00"
+            returns = ("yes" if cohort == "baseline" else "no") if i < judged else ""
+            cases.append(f"{cid},care,{day:%Y-%m-%d} 09:00,{closed},{cohort},{returns}")
+            for k, (act, hours) in enumerate(steps[:1] if is_open else steps):
+                when = day + pd.Timedelta(days=k * days / len(steps), hours=1)
+                events.append(f"{cid},care,{act},{when:%Y-%m-%d %H:%M},{cohort[0]}{k},{hours},{'yes' if k else 'no'}")
+    files["cases.csv"] = "\n".join(cases) + "\n"
+    files["events.csv"] = "\n".join(events) + "\n"
+    files["learning_log.csv"] = (
+        "date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status\n"
+        "2024-07-08,care,Assess once,One conversation is enough,Eligibility panel,Two weeks waiting,Head of Care,open\n"
+    )
+    return files
+
+
+def test_counts_and_hours_compare_closed_cases_and_say_so(council_factory, tmp_path):
+    """Today's page counts an open case's hours so far: the old system's 8 open cases (1 hour each) drag its mean
+    to 6.4 hours against the team's 7.5 (+17%, 'worse'). Like with like, on closed cases, it is 10 against 8 hours:
+    -20%, with each cohort's open cases left out and counted on the row."""
+    stage = report.start(council_factory(base=alongside_files()), "care", stage="experiment", output_dir=tmp_path)
+    data = ex.load(stage, resamples=300)
+    hours = _row(data.comparison, "total_hours")
+    assert (hours["baseline"], hours["experiment"]) == (pytest.approx(10), pytest.approx(8))
+    assert hours["change_pct"] == pytest.approx(-20) and hours["basis"] == "closed cases"
+    assert (hours["n_baseline"], hours["n_experiment"]) == (12, 14)
+    assert (hours["left_out_baseline"], hours["left_out_experiment"]) == (8, 1)
+    table = ex.comparison_table(data.comparison).set_index("Measure")
+    assert table.loc["Total hours", "Cases (baseline / experiment)"] == "12 / 14 (8 / 1 open, left out)"
+    assert table.loc["Total hours", "Compared as"] == "mean per case, closed cases"
+    # end-to-end time keeps every case, open ones counted as open
+    e2e = _row(data.comparison, "end_to_end_days")
+    assert e2e["basis"] == "all cases, open ones counted as open" and e2e["n_baseline"] == 20
+    ex.save(stage, data)
+    saved = {m["id"]: m for m in json.loads((tmp_path / "experiment.json").read_text())["measures"]}
+    assert saved["total_hours"]["basis"] == "closed cases" and saved["total_hours"]["left_out"] == {
+        "baseline": 8,
+        "experiment": 1,
+    }
+    assert saved["end_to_end_days"]["basis"].startswith("all cases") and "left_out" not in saved["end_to_end_days"]
+    assert saved["demand_returns"]["basis"] == "cases judged"
+    # the same first N days of every case, open cases included: the basis names N
+    window = ex.load(stage, resamples=100, first_days=30)
+    hours = _row(window.comparison, "total_hours")
+    assert hours["basis"] == "first 30 days of every case" and window.case_basis == hours["basis"]
+    assert hours["n_baseline"] + hours["left_out_baseline"] == 20
+    assert "first 30 days" in table_text(window)
+
+
+def table_text(data) -> str:
+    return ex.comparison_table(data.comparison).to_string()
+
+
+def test_judgements_compare_the_cases_judged_with_the_counts(council_factory):
+    """The team judged all its 15 cases and 6 of the old system's 20: the row and the box say so."""
+    data = ex.load(report.start(council_factory(base=alongside_files()), "care", stage="experiment"), resamples=100)
+    r = _row(data.comparison, "demand_returns")
+    assert (r["n_baseline"], r["n_experiment"], r["left_out_baseline"], r["left_out_experiment"]) == (6, 15, 14, 0)
+    table = ex.comparison_table(data.comparison).set_index("Measure")
+    assert table.loc["Demand expected to return (share of cases)", "Cases (baseline / experiment)"] == (
+        "6 / 15 (14 / 0 not judged)"
+    )
+    assert any("the cases judged (6 of 20 baseline, 15 of 15 of the team's)" in line for line in ex.box(data))
+
+
+def test_the_box_opens_the_page_alongside_and_names_no_case(council_factory, shown):
+    """The seed-style box: who against whom, ran alongside from when, open cases, then a line per measure; the
+    before-and-after chart is dropped where nothing came before; data problems give rows, not case ids."""
+    data = ex.load(report.start(council_factory(base=alongside_files()), "care", stage="experiment"), resamples=200)
+    assert data.design.kind == "alongside" and data.design.since == pd.Timestamp("2024-07-01")
+    lines = ex.box(data)
+    assert 6 <= len(lines) <= 8
+    assert lines[0] == (
+        "The Care experiment team handled 15 cases (1 still open) and the old system 20 (8 still open); the two "
+        "ways of working ran alongside from 1 July 2024."
+    )
+    assert "Total hours per case: down 20% (10 to 8), on closed cases: a clear improvement." in lines
+    assert ex.headline(data).endswith("; the two ways of working ran alongside from 1 July 2024.")
+    # the captions give the compared cases' months, not the whole data period (which starts in January)
+    assert data.period[0] >= pd.Timestamp("2024-07-01") and data.on_file[0] < pd.Timestamp("2024-02-01")
+    sections.show_headline(data)
+    sections.show_data_checks(data)
+    sections.show_comparison(data)
+    assert sections.show_before_after(data) is None
+    page = "".join(shown)
+    assert page.index("What changed</h3>") < page.index("Which cases are compared")
+    assert "alongside from 1 July 2024" in page and "Before and after" not in page
+    assert "2 case(s) in a cohort have no events in events.csv (rows 2 and 3 of cases.csv)" in page
+    assert "GHOST" not in page
+    figures = ex.figures(data)
+    assert figures["design"] == "alongside" and figures["alongside_from"] == "2024-07-01"
+    assert figures["box"] == lines and figures["case_basis"] == "closed cases"
+
+
+def test_a_before_and_after_design_says_so_and_keeps_its_chart(council_factory):
+    data = ex.load(report.start(council_factory(base=experiment_files()), "care", stage="experiment"), resamples=100)
+    assert data.design.kind == "before and after" and data.design.has_before
+    assert "a before-and-after comparison" in ex.headline(data) and "alongside" not in ex.headline(data)
+    assert sections.show_before_after(data)

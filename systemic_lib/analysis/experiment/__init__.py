@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from systemic_lib import words
 from systemic_lib.analysis import endtoend, flowlog
+from systemic_lib.analysis.experiment.box import box_lines
 from systemic_lib.analysis.experiment.cohorts import (
     CASE_TABLE_COLUMNS,
     REASONS,
@@ -29,6 +31,7 @@ from systemic_lib.analysis.experiment.cohorts import (
     case_counts,
     cohort_cases,
 )
+from systemic_lib.analysis.experiment.cohorts import first_days as window_first_days
 from systemic_lib.analysis.experiment.comparison import (
     BASES,
     BY_TYPE,
@@ -41,6 +44,8 @@ from systemic_lib.analysis.experiment.comparison import (
     interval_text,
     km_median,
 )
+from systemic_lib.analysis.experiment.design import NONE as NO_COMPARISON
+from systemic_lib.analysis.experiment.design import Design, design_of
 from systemic_lib.analysis.experiment.mix import DemandMix, case_demand_types, demand_mix, mix_words
 from systemic_lib.analysis.experiment.over_time import OverTime, Spread, over_time, phase_mix, spread
 from systemic_lib.data.contract import WARNING, Problem, TableResult, empty_frame
@@ -72,6 +77,7 @@ __all__ = [
     "conditions",
     "load",
     "headline",
+    "box",
     "questions",
     "figures",
     "key_figures",
@@ -110,11 +116,30 @@ class ExperimentData:
     mix: DemandMix = field(default_factory=lambda: demand_mix(pd.DataFrame({"cohort": [], "demand_type": []})))
     #: the compared cases' start, end and whether open (``endtoend``): what the page's definition sentence counts
     end_to_end: endtoend.EndToEndCases | None = None
+    #: alongside, partly alongside or before and after, read from when each cohort's cases opened
+    design: Design = field(default_factory=lambda: Design(NO_COMPARISON))
 
     @property
     def has_experiment(self) -> bool:
         """An experiment is set up in council.yaml and at least one case is marked 'experiment'."""
         return self.start is not None and bool(self.cohorts.cases["cohort"].eq("experiment").any())
+
+    @property
+    def on_file(self) -> tuple:
+        """The first and last date of every case of the service on file (opened or completed)."""
+        c = self.cohorts.cases
+        dated = pd.concat([c["opened_at"], c["completed_at"]]).dropna()
+        return (dated.min(), dated.max()) if len(dated) else self.period
+
+    @property
+    def case_basis(self) -> str:
+        """The cases counts and hours are compared on: "closed cases", or "first N days of every case"."""
+        return self.cohorts.case_basis
+
+    def open_cases(self, cohort: str) -> int:
+        """The cohort's compared cases still open."""
+        c = self.cohorts.included
+        return int((c["cohort"].eq(cohort) & c["end_to_end_open"].astype(bool)).sum())
 
     @property
     def baseline_cases(self) -> int:
@@ -179,12 +204,19 @@ def _catalogue_problems(catalogue: pd.DataFrame | None) -> list[Problem]:
     ]
 
 
-def load(stage, *, basis: str = "per case", resamples: int = 2000, seed: int = 20240701) -> ExperimentData:
-    """Read and compare everything the experiment report needs for the stage's service; never raises for no data."""
+def load(
+    stage, *, basis: str = "per case", first_days: int | None = None, resamples: int = 2000, seed: int = 20240701
+) -> ExperimentData:
+    """Read and compare everything the experiment report needs for the stage's service; never raises for no data.
+
+    Counts and hours are compared on closed cases only, or, with ``first_days=N``, on the work in the first N days
+    of every case old enough to have had them (open cases included): like with like either way."""
     spec = stage.service.experiment
     start = pd.Timestamp(spec.start) if spec is not None else None
     cases, problems, cases_file = cases_table(stage.load("cases"), stage.service_id, stage.start, stage.end)
-    events = stage.table("events", period=False)
+    events = stage.table("events", period=False, rows=True)
+    event_rows = events.groupby(events["case_id"].astype(str))["_row"].min() if len(events) else None
+    events = events.drop(columns="_row")
     events_file = stage.load("events").path.name if stage.load("events").path else "events.csv"
     catalogue = stage.table("activities", period=False) if stage.has("activities") else None
     per_case = flowlog.case_table(events, catalogue=catalogue) if len(events) else _empty_case_table()
@@ -201,7 +233,10 @@ def load(stage, *, basis: str = "per case", resamples: int = 2000, seed: int = 2
         events_file=events_file,
         contacts=contacts,
         data_end=data_end,
+        event_rows=event_rows,
     )
+    if first_days:
+        cohorts = window_first_days(cohorts, events, days=first_days, catalogue=catalogue, data_end=data_end)
     types, source = case_demand_types(cases, contacts, cases.get("demand_type"))
     cohorts.cases["demand_type"] = cohorts.cases["case_id"].map(types[~types.index.duplicated()])
     mix = demand_mix(cohorts.included, source=source)
@@ -225,7 +260,9 @@ def load(stage, *, basis: str = "per case", resamples: int = 2000, seed: int = 2
                     severity=WARNING,
                 )
             )
-    dated = pd.concat([cohorts.cases["opened_at"], cohorts.cases["completed_at"]]).dropna()
+    # the compared cases' dates where there are any (the captions' period), else every case's
+    shown = cohorts.included if len(cohorts.included) else cohorts.cases
+    dated = pd.concat([shown["opened_at"], shown["completed_at"]]).dropna()
     first_last = (dated.min(), dated.max()) if len(dated) else (stage.start, stage.end)
     return ExperimentData(
         stage.service_id,
@@ -243,6 +280,7 @@ def load(stage, *, basis: str = "per case", resamples: int = 2000, seed: int = 2
         seed,
         mix=mix,
         end_to_end=compared_end_to_end(cohorts, data_end),
+        design=design_of(cohorts.included, start),
     )
 
 
@@ -290,7 +328,24 @@ def headline(data: ExperimentData) -> str:
         baseline_cases=data.baseline_cases,
         team=data.team or "experiment team",
         start=data.start,
+        design=data.design.sentence if data.design.kind != NO_COMPARISON else None,
     )
+
+
+def box(data: ExperimentData) -> list[str]:
+    """The six to eight lines that open the page (``box.box_lines``): who was compared with whom, over which months,
+    how many cases are open, then what changed on each measure, by how much, on which cases and how sure; [] with
+    nothing to compare."""
+    if not data.has_experiment or not data.cohorts.comparable:
+        return []
+    team = data.team or "experiment team"
+    opening = (
+        f"The {team} handled {words.count(data.experiment_cases, 'case')} "
+        f"({words.number(data.open_cases('experiment'))} still open) and the old system "
+        f"{words.number(data.baseline_cases)} ({words.number(data.open_cases('baseline'))} still open); "
+        f"{data.design.sentence}."
+    )
+    return box_lines(data.comparison, opening=opening)
 
 
 def conditions(data: ExperimentData) -> pd.DataFrame:
@@ -337,6 +392,7 @@ def figures(data: ExperimentData) -> dict:
                 "id": r["measure"],
                 "name": r["name"],
                 "compared_as": r["compared_as"],
+                "basis": r["basis"],
                 "baseline": f(r["baseline"]),
                 "experiment": f(r["experiment"]),
                 "change_pct": f(r["change_pct"]),
@@ -347,6 +403,7 @@ def figures(data: ExperimentData) -> dict:
                 "reading": r["reading"],
                 "n_baseline": int(r["n_baseline"]),
                 "n_experiment": int(r["n_experiment"]),
+                **_left_out_figures(r),
                 **_open_figures(r),
             }
             for _, r in data.comparison.iterrows()
@@ -361,7 +418,10 @@ def figures(data: ExperimentData) -> dict:
         "baseline_cases": data.baseline_cases,
         "experiment_cases": data.experiment_cases,
         "cases_left_out": data.cohorts.excluded,
+        **data.design.figures(),
+        "case_basis": data.case_basis,
         "headline": headline(data),
+        "box": box(data),
         "measures": measures,
         "basis": data.basis,
         "demand_mix": data.mix.figures(),
@@ -369,6 +429,12 @@ def figures(data: ExperimentData) -> dict:
         "learning_log_entries": len(data.learning_log),
         "system_conditions_to_act_on": conditions(data)["system_condition"].tolist(),
     }
+
+
+def _left_out_figures(r) -> dict:
+    """``left_out`` (cohort -> cases outside the measure's basis: open, too recent or not judged), where any."""
+    out = {k: int(r[f"left_out_{k}"]) for k in ("baseline", "experiment")}
+    return {"left_out": out} if any(out.values()) else {}
 
 
 def _open_figures(r) -> dict:

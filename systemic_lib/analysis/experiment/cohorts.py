@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 
 from systemic_lib import words
-from systemic_lib.analysis import endtoend
+from systemic_lib.analysis import endtoend, flowlog
 from systemic_lib.data.contract import CATEGORIES, COHORTS, WARNING, Problem
 from systemic_lib.errors import SystemicError
 
-__all__ = ["CASE_TABLE_COLUMNS", "REASONS", "Cohorts", "cohort_cases", "case_counts"]
+__all__ = ["CASE_TABLE_COLUMNS", "REASONS", "Cohorts", "cohort_cases", "case_counts", "first_days"]
 
 CASE_TABLE_COLUMNS = (
     "case_id",
@@ -38,6 +38,16 @@ CASE_TABLE_COLUMNS = (
 )
 
 
+#: The cases counts and hours are compared on by default: an open case's work so far is not its work, and the old
+#: system keeps more of its cases open, so counting open cases would understate the old system's work.
+CLOSED = "closed cases"
+
+
+def first_days_basis(days: int) -> str:
+    """The basis that counts the work in the first ``days`` days of every case old enough to have had them."""
+    return f"first {days} days of every case"
+
+
 REASONS = {
     "both": "in both cohorts",
     "events_only": "has events but no row in cases.csv (so no cohort)",
@@ -55,6 +65,8 @@ class Cohorts:
     cases: pd.DataFrame
     problems: list[Problem] = field(default_factory=list)
     start: pd.Timestamp | None = None
+    #: the cases counts and hours are compared on ("closed cases", or "first N days of every case")
+    case_basis: str = CLOSED
 
     @property
     def included(self) -> pd.DataFrame:
@@ -86,9 +98,16 @@ def _empty_case_table() -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def _examples(ids: pd.Series, k: int = 5) -> str:
-    ids = [str(i) for i in ids.head(k)]
-    return ", ".join(ids) + (", ..." if len(ids) == k else "")
+def _rows(rows, file: str, k: int = 5) -> str:
+    """'rows 6440, 6441 and 6442 of cases.csv': where the council finds the cases a problem is about, by their row in
+    its own file (a report names no case id)."""
+    found = sorted({int(r) for r in pd.Series(rows).dropna()})
+    if not found:
+        return f"in {file}"
+    shown = [str(r) for r in found[:k]]
+    more = f" and {len(found) - k:,} more" if len(found) > k else ""
+    listed = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 and not more else ", ".join(shown)
+    return f"{'row' if len(found) == 1 else 'rows'} {listed}{more} of {file}"
 
 
 def cohort_cases(
@@ -100,13 +119,16 @@ def cohort_cases(
     events_file: str = "events.csv",
     contacts: pd.DataFrame | None = None,
     data_end=None,
+    event_rows: pd.Series | None = None,
 ) -> Cohorts:
     """Join the per-case table (``flowlog.case_table``) with the ``cases`` table; say for every case whether it is compared.
 
     A case is compared when it has one cohort (baseline or experiment), a row in ``cases`` and at least one event.
     Every other case is kept, with the reason it is left out, and each reason is reported as a problem naming the file,
     the first row and how to fix it. ``cases`` may carry ``cohort_label`` (the cohort text as written) and ``row``
-    (the spreadsheet row) so that problems can quote them. ``start`` is the experiment's start date.
+    (the spreadsheet row) so that problems can quote them; ``event_rows`` (case id -> its first row in the events
+    file) places a case that has events but no row in ``cases``. Problems name rows, never case ids. ``start`` is
+    the experiment's start date.
 
     End-to-end time is the one definition (``endtoend``): from the earliest of the citizen's first linked contact
     (``contacts``), ``opened_at`` and the first step, to ``closed_at``. A case without ``closed_at`` is open: it has
@@ -118,6 +140,7 @@ def cohort_cases(
         raise SystemicError(f"the per-case table lacks {', '.join(missing)}: build it with flowlog.case_table(events)")
     problems: list[Problem] = []
     start = pd.Timestamp(start) if start is not None else None
+    event_rows = pd.Series(dtype=float) if event_rows is None else event_rows
     c = cases.copy()
     if "row" not in c.columns:
         c["row"] = np.arange(len(c)) + 2
@@ -134,7 +157,7 @@ def cohort_cases(
         problems.append(
             Problem(
                 cases_file,
-                f"lists {len(first)} case(s) in both cohorts ({_examples(first['case_id'])}); "
+                f"lists {len(first)} case(s) in both cohorts ({_rows(c.loc[both, 'row'], cases_file)}); "
                 "they are left out of the comparison",
                 "give each case one row and one cohort",
                 row=int(first["row"].iloc[0]),
@@ -149,7 +172,7 @@ def cohort_cases(
             Problem(
                 cases_file,
                 f"lists {int(same.sum())} case(s) twice in the same cohort "
-                f"({_examples(c.loc[same, 'case_id'])}); the first row of each is used",
+                f"({_rows(c.loc[same, 'row'], cases_file)}); the first row of each is used",
                 "delete the repeated rows",
                 row=int(c.loc[same, "row"].iloc[0]),
                 column="case_id",
@@ -202,7 +225,7 @@ def cohort_cases(
             Problem(
                 cases_file,
                 f"{int(backwards.sum())} case(s) close before they open "
-                f"({_examples(merged.loc[backwards, 'case_id'])}); their end-to-end time is left blank",
+                f"({_rows(merged.loc[backwards, 'row'], cases_file)}); their end-to-end time is left blank",
                 "check opened_at and closed_at (day and month swapped?)",
                 row=int(rows.iloc[0]) if rows.notna().any() else None,
                 column="closed_at",
@@ -251,9 +274,9 @@ def cohort_cases(
     out = out.reset_index(drop=True)
 
     # One problem per reason, naming the first row and how to fix it.
-    def first_row(mask):
-        rows = out.loc[mask, "row"].dropna()
-        return int(rows.iloc[0]) if len(rows) else None
+    def first_row(mask, rows=None):
+        rows = (out.loc[mask, "row"] if rows is None else rows).dropna()
+        return int(rows.min()) if len(rows) else None
 
     r = out["reason"]
     m = r.eq(REASONS["events_only"])
@@ -262,9 +285,10 @@ def cohort_cases(
             Problem(
                 events_file,
                 f"has events for {int(m.sum())} case(s) with no row in {cases_file} "
-                f"({_examples(out.loc[m, 'case_id'])}); they have no cohort and are left out of the "
-                "comparison",
+                f"({_rows(out.loc[m, 'case_id'].map(event_rows), events_file)}); they have no cohort and are left "
+                "out of the comparison",
                 f"add these cases to {cases_file} with their cohort",
+                row=first_row(m, out.loc[m, "case_id"].map(event_rows)),
                 column="case_id",
                 count=int(m.sum()),
                 severity=WARNING,
@@ -291,7 +315,7 @@ def cohort_cases(
             Problem(
                 cases_file,
                 f"{int(m.sum())} case(s) in a cohort have no events in {events_file} "
-                f"({_examples(out.loc[m, 'case_id'])}); with no steps they cannot be measured and are "
+                f"({_rows(out.loc[m, 'row'], cases_file)}); with no steps they cannot be measured and are "
                 "left out of the comparison",
                 f"add their steps to {events_file}, or check the case ids",
                 row=first_row(m),
@@ -323,7 +347,7 @@ def cohort_cases(
                 Problem(
                     cases_file,
                     f"{int(late.sum())} experiment case(s) opened before the experiment "
-                    f"started on {words.date(start)} ({_examples(out.loc[late, 'case_id'])}); they are "
+                    f"started on {words.date(start)} ({_rows(out.loc[late, 'row'], cases_file)}); they are "
                     "compared as marked",
                     "check their cohort, or the start date in council.yaml",
                     row=first_row(late),
@@ -361,3 +385,37 @@ def case_counts(data: Cohorts) -> pd.DataFrame:
             rows.append((f"Left out: {reason}", n))
     rows.append(("All cases", len(cases)))
     return pd.DataFrame(rows, columns=["Cases", "Number"])
+
+
+#: the per-case counts and hours a first-N-days window recounts (end-to-end time keeps every case's whole time)
+_WINDOWED = tuple(c for c in CASE_TABLE_COLUMNS[5:]) + ("face_to_face_pct",)
+
+
+def first_days(
+    cohorts: Cohorts, events: pd.DataFrame, *, days: int, catalogue: pd.DataFrame | None = None, data_end=None
+) -> Cohorts:
+    """The cohorts with counts and hours recounted over the first ``days`` days of every case (from its opening, or
+    its first step), and ``counted`` marking the cases old enough to have had them (opened at least ``days`` days
+    before ``data_end``): open and closed cases alike, each given the same window. End-to-end time is unchanged."""
+    c = cohorts.cases.copy()
+    start = pd.Series(pd.to_datetime(c["opened_at"]).to_numpy(), index=c["case_id"].astype(str))
+    start = start[~start.index.duplicated()]
+    ids = events["case_id"].astype(str)
+    keep = ids.isin(start.index).to_numpy()
+    ev, ids = events[keep], ids[keep]
+    ev = ev[(pd.to_datetime(ev["timestamp"]) <= ids.map(start) + pd.Timedelta(days=days)).to_numpy()]
+    table = flowlog.case_table(ev, catalogue=catalogue) if len(ev) else _empty_case_table()
+    table = table.set_index(table["case_id"].astype(str))
+    table["face_to_face_pct"] = table["face_to_face_hours"] / table["touch_hours"].where(table["touch_hours"] > 0) * 100
+    for col in _WINDOWED:
+        if col in c.columns and col in table.columns:
+            values = c["case_id"].map(table[col]).astype("float64")
+            c[col] = values if col in ("people", "face_to_face_pct") else values.fillna(0.0)
+    c["people"] = c["people"].mask(c["people"].eq(0))
+    end = (
+        pd.Timestamp(data_end)
+        if data_end is not None and not pd.isna(data_end)
+        else pd.to_datetime(c["opened_at"]).max()
+    )
+    c["counted"] = (end - pd.to_datetime(c["opened_at"])) >= pd.Timedelta(days=days)
+    return Cohorts(c, cohorts.problems, cohorts.start, first_days_basis(days))

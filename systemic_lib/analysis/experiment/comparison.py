@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from systemic_lib import words
-from systemic_lib.analysis.experiment.cohorts import Cohorts
+from systemic_lib.analysis.experiment.cohorts import CLOSED, Cohorts, first_days_basis
 from systemic_lib.data.contract import COHORTS
 from systemic_lib.errors import SystemicError
 
@@ -29,7 +29,14 @@ __all__ = [
     "interval_text",
     "comparison_table",
     "headline_text",
+    "CLOSED",
+    "first_days_basis",
+    "basis_of",
+    "cases_text",
 ]
+
+JUDGED = "cases judged"
+ALL_CASES = "all cases, open ones counted as open"
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,9 @@ class Measure:
     improvement: str = "decrease"
     denominator: str | None = None
     decimals: int = 1
+    #: which cases it is compared on: "counted" (the comparison's case basis: closed cases, or the first N days of
+    #: every case), "all" (every case, open ones censored: end-to-end time) or "judged" (the cases the team judged)
+    on: str = "counted"
 
 
 MEASURES: tuple[Measure, ...] = (
@@ -60,6 +70,7 @@ MEASURES: tuple[Measure, ...] = (
         "end_to_end_duration",
         "days",
         denominator="end_to_end_finished",
+        on="all",
     ),
     Measure("assessments", "Assessments", "count", "n_assessment", "assessments"),
     Measure("people", "People involved end to end", "count", "people", "people"),
@@ -84,22 +95,37 @@ MEASURES: tuple[Measure, ...] = (
         "decrease",
         "returns_judged",
         0,
+        on="judged",
     ),
     Measure("handoffs", "Hand-offs", "count", "handoffs", "hand-offs"),
 )
 _BY_ID = {m.id: m for m in MEASURES}
 
 
-def _arrays(frame: pd.DataFrame, m: Measure) -> tuple[np.ndarray, np.ndarray]:
-    """(values, weights) per case: a statistic is sum(values) / sum(weights) (median: values only)."""
+def counted(frame: pd.DataFrame) -> np.ndarray:
+    """Which cases are in the comparison's case basis (``Measure.on == "counted"``): the ``counted`` column where
+    ``load`` set one (closed cases, or cases old enough for a first-N-days window), else the closed cases
+    (``end_to_end_open`` false), else every case (a per-case frame that knows no open cases)."""
+    if "counted" in frame.columns:
+        return frame["counted"].fillna(False).to_numpy(dtype=bool)
+    if "end_to_end_open" in frame.columns:
+        return ~frame["end_to_end_open"].fillna(True).to_numpy(dtype=bool)
+    return np.ones(len(frame), dtype=bool)
+
+
+def _arrays(frame: pd.DataFrame, m: Measure, basis: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(values, weights) per case: a statistic is sum(values) / sum(weights) (median: values only). A case outside
+    ``basis`` (for a measure compared on the case basis) has no value and no weight."""
     v = pd.to_numeric(frame[m.column], errors="coerce").to_numpy(dtype=float)
     if m.kind == "survival":  # durations and finished flags (open cases are censored, never given a time)
         return v, pd.to_numeric(frame[m.denominator], errors="coerce").fillna(0).to_numpy(dtype=float)
+    keep = basis if basis is not None and m.on == "counted" else np.ones(len(v), dtype=bool)
+    v = np.where(keep, v, np.nan)
     if m.kind == "median":
         return v, ~np.isnan(v) * 1.0
     if m.kind == "share":
         d = pd.to_numeric(frame[m.denominator], errors="coerce").to_numpy(dtype=float)
-        ok = ~np.isnan(d)
+        ok = ~np.isnan(d) & keep
         return np.where(ok, np.nan_to_num(v), 0.0), np.where(ok, d, 0.0)
     return np.nan_to_num(v), ~np.isnan(v) * 1.0
 
@@ -151,15 +177,21 @@ def _change(base, exp, kind: str):
         return np.where(base != 0, (exp - base) / np.abs(np.where(base != 0, base, 1)) * 100, np.nan)
 
 
-def _compared_as(m: Measure, basis: str) -> str:
+def _compared_as(m: Measure, basis: str, case_basis: str = CLOSED) -> str:
     like = ", like for like by demand type" if basis == BY_TYPE else ""
+    on = f", {case_basis}" if m.on == "counted" else ""
     if m.kind == "survival":
         return "median per case (Kaplan-Meier, open cases counted as open)" + like
     if m.kind == "median":
-        return "median per case" + like
+        return "median per case" + on + like
     if m.kind == "share":
-        return ("share of all hours" if m.denominator == "touch_hours" else "share of cases judged") + like
-    return "total for the cohort" if basis == "total" else "mean per case" + like
+        return ("share of all hours" + on if m.denominator == "touch_hours" else "share of cases judged") + like
+    return ("total for the cohort" + on) if basis == "total" else "mean per case" + on + like
+
+
+def basis_of(m: Measure, case_basis: str = CLOSED) -> str:
+    """The cases a measure is compared on, in words (``experiment.json``'s ``basis`` per measure)."""
+    return {"all": ALL_CASES, "judged": JUDGED}.get(m.on, case_basis)
 
 
 BY_TYPE = "per demand type"
@@ -206,36 +238,30 @@ def _draw(rng, g: pd.DataFrame, target: pd.DataFrame | None, size: int) -> np.nd
     return np.concatenate(parts, axis=1)
 
 
-def _n_cases(frame: pd.DataFrame, m: Measure) -> int:
+def _n_cases(frame: pd.DataFrame, m: Measure, basis: np.ndarray) -> int:
+    """The cases behind a cohort's figure: every case with a time (end-to-end), the cases judged, or the cases of
+    the case basis with a value."""
     if m.kind == "survival":  # finished and open cases alike: both are in the estimate
         return int(pd.to_numeric(frame[m.column], errors="coerce").notna().sum())
+    keep = basis if m.on == "counted" else np.ones(len(frame), dtype=bool)
     if m.kind == "share":
-        return int((pd.to_numeric(frame[m.denominator], errors="coerce") > 0).sum())
-    return int(frame[m.column].notna().sum())
+        return int(((pd.to_numeric(frame[m.denominator], errors="coerce") > 0).to_numpy() & keep).sum())
+    return int((frame[m.column].notna().to_numpy() & keep).sum())
 
 
-def compare(
-    data,
-    *,
-    basis: str = "per case",
-    measures=None,
-    resamples: int = 2000,
-    seed: int = 20240701,
-    confidence: float = 0.95,
-    min_cases: int = 5,
-) -> pd.DataFrame:
-    """One row per measure: baseline, experiment, the change and a bootstrap interval for it.
+def _left_out(frame: pd.DataFrame, m: Measure, basis: np.ndarray) -> int:
+    """The cohort's compared cases this measure leaves out for its basis: open (or too recent) cases, or cases not
+    judged; none for end-to-end time, which counts open cases as open."""
+    if m.on == "counted":
+        return int((~basis).sum())
+    if m.on == "judged":
+        return int((pd.to_numeric(frame[m.denominator], errors="coerce").fillna(0) <= 0).sum())
+    return 0
 
-    ``data`` is a :class:`Cohorts` (its included cases) or a per-case frame with a ``cohort`` column. ``basis`` is
-    ``"per case"`` (means per case) or ``"total"`` (totals per cohort) for counts and hours; end-to-end time is always a
-    median per case and shares are pooled over the cohort's cases. ``"per demand type"`` compares like for like: only
-    the demand types both cohorts handled, the baseline weighted (and resampled per type) to the experiment's mix. The interval resamples cases with replacement within
-    each cohort (``resamples`` times, seeded, vectorised); with fewer than ``min_cases`` cases in a cohort there is no
-    interval. Changes are % of the baseline, or percentage points for shares. The frame carries no ``attrs``: the
-    caller keeps how it compared (``ExperimentData.basis``, ``resamples``, ``seed``, ``confidence``).
-    """
-    if basis not in BASES:
-        raise SystemicError(f"basis must be one of {', '.join(map(repr, BASES))}, not {basis!r}")
+
+def _per_case(data, basis: str) -> pd.DataFrame:
+    """The compared cases as one per-case frame with ``end_to_end_duration`` and ``end_to_end_finished`` (an older
+    per-case frame has every case with a time finished); raises where the frame cannot be compared on ``basis``."""
     frame = data.included if isinstance(data, Cohorts) else data
     if "end_to_end_duration" not in frame.columns and "end_to_end_days" in frame.columns:  # an older per-case frame:
         days = pd.to_numeric(frame["end_to_end_days"], errors="coerce")  # every case with a time is finished
@@ -252,6 +278,41 @@ def compare(
         raise SystemicError(
             "basis 'per demand type' needs each case's demand_type (cases.csv, or contacts linked by demand.case_id)"
         )
+    return frame
+
+
+def compare(
+    data,
+    *,
+    basis: str = "per case",
+    measures=None,
+    resamples: int = 2000,
+    seed: int = 20240701,
+    confidence: float = 0.95,
+    min_cases: int = 5,
+    case_basis: str | None = None,
+) -> pd.DataFrame:
+    """One row per measure: baseline, experiment, the change and a bootstrap interval for it.
+
+    ``data`` is a :class:`Cohorts` (its included cases) or a per-case frame with a ``cohort`` column. ``basis`` is
+    ``"per case"`` (means per case) or ``"total"`` (totals per cohort) for counts and hours; end-to-end time is always a
+    median per case and shares are pooled over the cohort's cases. ``"per demand type"`` compares like for like: only
+    the demand types both cohorts handled, the baseline weighted (and resampled per type) to the experiment's mix. The interval resamples cases with replacement within
+    each cohort (``resamples`` times, seeded, vectorised); with fewer than ``min_cases`` cases in a cohort there is no
+    interval. Changes are % of the baseline, or percentage points for shares. The frame carries no ``attrs``: the
+    caller keeps how it compared (``ExperimentData.basis``, ``resamples``, ``seed``, ``confidence``).
+
+    Counts, hours and the face-to-face share are compared on the case basis (``case_basis``, from the cohorts):
+    closed cases only by default (the cases of :func:`counted`), because an open case's work so far is not its
+    work; or the first N days of every case old enough to have had them, as ``load(first_days=N)`` sets up.
+    End-to-end time takes every case (open ones censored); demand expected to return, the cases judged. Each row
+    says its ``basis`` and how many of each cohort's cases it leaves out (``left_out_<cohort>``).
+    """
+    if basis not in BASES:
+        raise SystemicError(f"basis must be one of {', '.join(map(repr, BASES))}, not {basis!r}")
+    if case_basis is None:
+        case_basis = data.case_basis if isinstance(data, Cohorts) else CLOSED
+    frame = _per_case(data, basis)
     chosen = [(_BY_ID[m] if isinstance(m, str) else m) for m in (measures or MEASURES)]
     chosen = [
         m for m in chosen if m.column in frame.columns and (m.denominator is None or m.denominator in frame.columns)
@@ -260,13 +321,14 @@ def compare(
     weights = {name: np.ones(len(g)) for name, g in groups.items()}
     if basis == BY_TYPE:  # like for like: the types both handled, the baseline weighted to the experiment's mix
         groups, weights = _strata(groups)
+    in_basis = {name: counted(g) for name, g in groups.items()}
     stat_basis = "per case" if basis == BY_TYPE else basis
     rng = np.random.default_rng(seed)
     boot = {}
     for name in COHORTS:  # one set of resampled cases per cohort, shared by every measure
         g = groups[name]
         n = len(g)
-        arrays = [_arrays(g, m) for m in chosen]
+        arrays = [_arrays(g, m, in_basis[name]) for m in chosen]
         stats = np.full((len(chosen), resamples), np.nan)
         if n >= min_cases and (basis != BY_TYPE or len(groups["experiment"])):
             chunk = max(1, 2_000_000 // max(n, 1))
@@ -294,12 +356,13 @@ def compare(
         finite = changes[np.isfinite(changes)]
         if len(finite) >= 0.9 * resamples and resamples > 0:
             lo, hi = np.percentile(finite, [tail, 100 - tail])
-        nb, ne = _n_cases(groups["baseline"], m), _n_cases(groups["experiment"], m)
+        nb, ne = (_n_cases(groups[c], m, in_basis[c]) for c in COHORTS)
         rows.append(
             {
                 "measure": m.id,
                 "name": m.name,
-                "compared_as": _compared_as(m, basis),
+                "compared_as": _compared_as(m, basis, case_basis),
+                "basis": basis_of(m, case_basis),
                 "unit": m.unit,
                 "improvement": m.improvement,
                 "baseline": b,
@@ -314,6 +377,8 @@ def compare(
                 "n_experiment": ne,
                 "cases_baseline": len(groups["baseline"]),
                 "cases_experiment": len(groups["experiment"]),
+                "left_out_baseline": _left_out(groups["baseline"], m, in_basis["baseline"]),
+                "left_out_experiment": _left_out(groups["experiment"], m, in_basis["experiment"]),
                 "reading": _reading(change, lo, hi, m, nb, ne, min_cases),
                 **_open_counts(m, (vb, wb), (ve, we), b, e),
             }
@@ -377,6 +442,22 @@ def interval_text(row) -> str:
     return f"{words.signed(row['interval_low'])}{unit} to {words.signed(row['interval_high'])}{unit}"
 
 
+def cases_text(row) -> str:
+    """The cases behind a row, and those its basis leaves out: '362 / 343 (178 / 24 open, left out)'."""
+    text = f"{int(row['n_baseline']):,} / {int(row['n_experiment']):,}"
+    out_b, out_e = int(row.get("left_out_baseline", 0) or 0), int(row.get("left_out_experiment", 0) or 0)
+    if not (out_b or out_e):
+        return text
+    why = (
+        "not judged"
+        if row["basis"] == JUDGED
+        else "open, left out"
+        if row["basis"] == CLOSED
+        else f"too recent for the {row['basis'].removesuffix(' of every case')}, left out"
+    )
+    return f"{text} ({out_b:,} / {out_e:,} {why})"
+
+
 def comparison_table(data: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
     """The comparison (from :func:`compare`, run at ``confidence``) in words for the report: one row per measure."""
 
@@ -399,17 +480,22 @@ def comparison_table(data: pd.DataFrame, *, confidence: float = 0.95) -> pd.Data
             "Change": data.apply(change_text, axis=1) if len(data) else [],
             f"{conf}% interval of the change": data.apply(interval_text, axis=1) if len(data) else [],
             "Reading": data["reading"],
-            "Cases (baseline / experiment)": [
-                f"{b:,} / {e:,}" for b, e in zip(data["n_baseline"], data["n_experiment"])
-            ],
+            "Cases (baseline / experiment)": [cases_text(r) for _, r in data.iterrows()] if len(data) else [],
         }
     )
 
 
 def headline_text(
-    comparison: pd.DataFrame, *, experiment_cases: int, baseline_cases: int, team: str = "new team", start=None
+    comparison: pd.DataFrame,
+    *,
+    experiment_cases: int,
+    baseline_cases: int,
+    team: str = "new team",
+    start=None,
+    design: str | None = None,
 ) -> str:
-    """One plain sentence: what changed for the experiment's cases, hedged when the change could be noise."""
+    """One plain sentence: what changed for the experiment's cases, hedged when the change could be noise, and
+    (``design``, ``Design.sentence``) whether the two ways of working ran alongside."""
     since = f" since {words.date(start)}" if start is not None else ""
     who = f"For the {words.count(experiment_cases, 'case')} the {team} handled{since}"
     if experiment_cases == 0:
@@ -450,4 +536,6 @@ def headline_text(
         tail += "; with this few cases the difference could be noise"
     elif row["reading"] == "too few cases to judge":
         tail += "; too few cases to tell a real change from noise"
+    if design:
+        tail += f"; {design}"
     return f"{who}, {what}{tail}."

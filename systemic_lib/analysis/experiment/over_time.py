@@ -9,8 +9,8 @@ import pandas as pd
 
 from systemic_lib import words
 from systemic_lib.analysis import endtoend
-from systemic_lib.analysis.experiment.cohorts import Cohorts
-from systemic_lib.analysis.experiment.comparison import _BY_ID, Measure
+from systemic_lib.analysis.experiment.cohorts import CLOSED, Cohorts
+from systemic_lib.analysis.experiment.comparison import _BY_ID, Measure, basis_of, counted
 from systemic_lib.analysis.spc import XmrResult, xmr
 from systemic_lib.data.contract import COHORTS
 from systemic_lib.errors import SystemicError
@@ -122,6 +122,15 @@ class Spread:
     shares: pd.Series | None
     first: pd.Timestamp | None
     last: pd.Timestamp | None
+    basis: str = CLOSED  #: the cases drawn: closed cases, cases judged, or the first N days of every case
+
+    @property
+    def cases(self) -> str:
+        """'705 closed cases', '744 cases judged', '571 cases, their first 90 days'."""
+        n = sum(self.counts.values())
+        if self.basis.startswith("first "):
+            return f"{n:,} cases, their {self.basis.removesuffix(' of every case')}"
+        return f"{n:,} {self.basis}"
 
     @property
     def unit(self) -> str:
@@ -135,7 +144,9 @@ class Spread:
 
 
 def spread(data, *, measure: str) -> Spread:
-    """The per-case values (or, for demand returns, the share judged to return) of each cohort on ``measure``."""
+    """The per-case values (or, for demand returns, the share judged to return) of each cohort on ``measure``, on
+    the cases the comparison compares it on (``comparison.basis_of``)."""
+    case_basis = data.case_basis if isinstance(data, Cohorts) else CLOSED
     frame = data.included if isinstance(data, Cohorts) else data
     m = _BY_ID[measure]
     dated = pd.concat(
@@ -149,8 +160,12 @@ def spread(data, *, measure: str) -> Spread:
         judged = frame[frame["returns_judged"] > 0]
         shares = judged.groupby("cohort")["returns_yes"].mean().reindex(list(COHORTS)) * 100
         n = judged["cohort"].value_counts().reindex(list(COHORTS), fill_value=0)
-        return Spread(m, judged[["cohort", "returns_yes"]], n.to_dict(), shares, first, last)
+        return Spread(m, judged[["cohort", "returns_yes"]], n.to_dict(), shares, first, last, basis_of(m))
     col = {"face_to_face": "face_to_face_pct", "end_to_end_days": "end_to_end_days"}.get(m.id, m.column)
-    values = frame[["cohort", col]].dropna()
+    # the cases the comparison counts (closed cases: an open case's work so far is not its work); end-to-end time
+    # has a value only for a finished case
+    kept = frame[counted(frame)] if m.on == "counted" else frame
+    values = kept[["cohort", col]].dropna()
     counts = values["cohort"].value_counts().reindex(list(COHORTS), fill_value=0).to_dict()
-    return Spread(m, values.rename(columns={col: "value"}), counts, None, first, last)
+    basis = case_basis if m.on == "counted" else CLOSED
+    return Spread(m, values.rename(columns={col: "value"}), counts, None, first, last, basis)

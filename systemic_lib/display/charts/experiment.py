@@ -121,7 +121,7 @@ def distribution_chart(data, *, measure: str | None = None, ax=None, title: str 
     ax.set_ylabel(s.unit)
     ax.set_xlabel("")
     ax.set_xticks(range(len(COHORTS)), [f"{c}\n({s.counts.get(c, 0):,} cases)" for c in COHORTS])
-    ax.set_title(title or f"{s.measure.name}\n{period}{sum(s.counts.values()):,} cases", fontsize=9, loc="left")
+    ax.set_title(title or f"{s.measure.name}\n{period}{s.cases}", fontsize=9, loc="left")
     return ax
 
 

@@ -11,6 +11,7 @@ from systemic_lib import config, words
 from systemic_lib.analysis import endtoend
 from systemic_lib.analysis.experiment import (
     ExperimentData,
+    box,
     case_counts,
     change_text,
     comparison_table,
@@ -20,7 +21,7 @@ from systemic_lib.analysis.experiment import (
     phase_mix,
     questions,
 )
-from systemic_lib.analysis.experiment.comparison import BY_TYPE, MEASURES
+from systemic_lib.analysis.experiment.comparison import BY_TYPE, CLOSED, MEASURES
 from systemic_lib.analysis.experiment.mix import mix_words
 from systemic_lib.data.learning_log import by_system_condition, entries_table
 from systemic_lib.display import report
@@ -29,6 +30,7 @@ from systemic_lib.errors import SystemicError
 
 __all__ = [
     "show_headline",
+    "show_box",
     "show_data_checks",
     "show_demand_mix",
     "show_comparison",
@@ -44,9 +46,11 @@ _NAMES = {m.id: m.name for m in MEASURES}
 
 
 def show_headline(data: ExperimentData) -> None:
-    """The headline of what changed, or, with no experiment, how to set one up."""
+    """The headline of what changed and the box of what changed on each measure (``experiment.box``), or, with no
+    experiment, how to set one up."""
     report.headline(headline(data))
     if data.has_experiment:
+        show_box(data)
         return
     why = (
         "council.yaml has no 'experiment' for this service"
@@ -70,6 +74,15 @@ def show_headline(data: ExperimentData) -> None:
     )
 
 
+def show_box(data: ExperimentData) -> None:
+    """What changed, by how much, how sure, on how many cases and how many still open, in six to eight lines."""
+    lines = box(data)
+    if not lines:
+        return
+    items = "".join(f"<li>{report.esc(line)}</li>" for line in lines[1:])
+    report.html(f"<div class='findings'><h3>What changed</h3><p>{report.esc(lines[0])}</p><ul>{items}</ul></div>")
+
+
 def show_data_checks(data: ExperimentData) -> None:
     """Which cases are compared and which are left out, and why; then any data problems."""
     if not data.has_experiment:  # only what may explain a missing experiment cohort: labels the contract blanked
@@ -77,7 +90,9 @@ def show_data_checks(data: ExperimentData) -> None:
         return
     report.heading("Which cases are compared")
     report.note("Every case of the service is counted once: either in the comparison or left out with the reason.")
-    report.table(case_counts(data.cohorts), caption=f"Cases of {data.service_name}, {words.period(*data.period)}")
+    report.table(
+        case_counts(data.cohorts), caption=f"Cases of {data.service_name} on file, {words.period(*data.on_file)}"
+    )
     report.problems(data.problems)
 
 
@@ -103,7 +118,7 @@ def show_demand_mix(data: ExperimentData) -> None:
         )
         report.table(
             shown,
-            caption=f"Demand mix of the compared cases, {words.period(*data.period)}",
+            caption=f"Demand mix of the compared cases, {_when(data)}",
             percent=("Baseline %", "Experiment %"),
             decimals=0,
         )
@@ -117,6 +132,30 @@ _BASIS_WORDS = {
 }
 
 
+def _when(data: ExperimentData) -> str:
+    """'opened 1 July 2024 to 28 March 2025; the two ways of working ran alongside from 1 July 2024'."""
+    return f"{words.period(*data.period)}; {data.design.sentence}"
+
+
+def _basis_words(data: ExperimentData) -> str:
+    """Which cases counts and hours are compared on, and why, with each cohort's open cases."""
+    opened = (
+        f"{words.share(data.open_cases('baseline') / data.baseline_cases)} of the baseline's cases are still open "
+        f"against {words.share(data.open_cases('experiment') / data.experiment_cases)} of the team's"
+        if data.baseline_cases and data.experiment_cases
+        else ""
+    )
+    if data.case_basis == CLOSED:
+        return "Counts and hours are compared on closed cases only: an open case's work so far is not its work" + (
+            f", and {opened}, so counting them would understate one cohort's work." if opened else "."
+        )
+    return (
+        f"Counts and hours are compared on the work in the {data.case_basis}, open and closed cases alike, so that "
+        "each case is given the same time; cases opened too recently to have had it are left out"
+        + (f" ({opened})." if opened else ".")
+    )
+
+
 def show_comparison(data: ExperimentData) -> None:
     """The demand mix, then the comparison table, with how to read it."""
     if not data.has_experiment:
@@ -124,11 +163,13 @@ def show_comparison(data: ExperimentData) -> None:
     show_demand_mix(data)
     report.heading("What changed: experiment against baseline")
     report.note(
-        "Each row compares the experiment team's cases with the baseline (old system) cases. Counts and hours are "
-        f"compared as the {_BASIS_WORDS.get(data.basis, data.basis)}, "
-        "end-to-end time as the median per case (Kaplan–Meier: a case still open counts as open, never as finished; "
-        'its open cases are shown beside each cohort\'s figure, and "more than N" where half are still open), '
-        "and shares in percentage points. The interval shows how far the "
+        "Each row compares the experiment team's cases with the baseline (old system) cases. "
+        + _basis_words(data)
+        + f" They are compared as the {_BASIS_WORDS.get(data.basis, data.basis)}; "
+        "end-to-end time as the median per case (Kaplan–Meier: every case, a case still open counted as open, never "
+        'as finished; its open cases are shown beside each cohort\'s figure, and "more than N" where half are still '
+        "open); demand expected to return on the cases the team judged; shares in percentage points. The last "
+        "column gives the cases behind each row and those it leaves out. The interval shows how far the "
         f"change could move by chance alone (cases resampled {words.number(data.resamples)} times within each "
         "cohort): if it includes no change, the difference could be noise."
     )
@@ -137,7 +178,7 @@ def show_comparison(data: ExperimentData) -> None:
     report.table(
         comparison_table(data.comparison, confidence=data.confidence),
         caption=f"{words.number(data.experiment_cases)} experiment and "
-        f"{words.number(data.baseline_cases)} baseline cases, {words.period(*data.period)}",
+        f"{words.number(data.baseline_cases)} baseline cases, {_when(data)}",
     )
 
 
@@ -154,8 +195,10 @@ def show_distributions(data: ExperimentData):
 
 
 def show_before_after(data: ExperimentData, *, measures=("end_to_end_days", "people", "total_hours")):
-    """Capability charts of per-case measures by completion date, phased at the experiment start; returns the Axes."""
-    if not data.has_experiment:
+    """Capability charts of per-case measures by completion date, phased at the experiment start; returns the Axes.
+    None where no old-system case came before the team began (the two ran alongside): a chart of before and after
+    would have no before."""
+    if not data.has_experiment or not data.design.has_before:
         return None
     report.heading("Before and after, over time")
     report.note(
@@ -261,6 +304,8 @@ def summary_html(data: ExperimentData) -> str:
         service_name=data.service_name,
         description=data.description,
         baseline_cases=words.number(data.baseline_cases),
+        design=data.design.sentence,
+        case_basis=data.case_basis,
         log_entries=words.count(len(log), "entry", "entries"),
         tried=tried,
         changes=changes,
