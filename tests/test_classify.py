@@ -141,3 +141,72 @@ def test_many_contacts_are_classified_by_unique_values_quickly():
     big = contacts().iloc[np.tile(np.arange(6), 50_000)].reset_index(drop=True)
     r = apply_rules(big, RULES)
     assert r.classified == 4 * 50_000
+
+
+# ------------------------------------------------------------------ issue 23, item 3: bounded patterns
+_HANGS = r"^(\w+\s?)*$"  #: exponential in Python's own regular expressions: 26 letters and a "!" take minutes
+
+
+def test_a_catastrophic_pattern_runs_in_linear_time(tmp_path):
+    """A rule that would backtrack for hours on a long verbatim classifies in a moment (RE2, not Python's ``re``).
+    Run in a subprocess with a time limit, so that a pattern engine that backtracks fails the test instead of
+    hanging the suite."""
+    import subprocess
+    import sys
+
+    script = f"""
+import pandas as pd
+from systemic_lib.data.classify import apply_rules
+from systemic_lib.data.contract import empty_frame
+frame = empty_frame("demand").reindex(range(3))
+frame["verbatim"] = pd.array(["a" * 26 + "!", "w" * 300_000 + "!", "when will it be done"], dtype="str")
+frame["contact_id"] = ["C1", "C2", "C3"]
+r = apply_rules(frame, [
+    {{"column": "verbatim", "pattern": {_HANGS!r}, "classification": "failure", "failure_type": "progress chasing"}},
+    {{"column": "verbatim", "pattern": r"\\w+y", "classification": "value"}},
+])
+print(r.frame["classification"].tolist())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[nan, nan, 'failure']"
+
+
+def test_validate_names_a_pattern_that_cannot_be_used_with_its_row_and_a_fix(council_factory):
+    from systemic_lib.data.council import validate_council
+
+    rules = (
+        "column,pattern,classification,failure_type\n"
+        "verbatim,when will|chasing,failure,progress chasing\n"
+        "verbatim,(?<=not )fixed,failure,not done\n"
+        f"verbatim,{_HANGS},value,\n"
+        "verbatim,(boiler) \\1,value,\n"
+    )
+    problems = [p for p in validate_council(council_factory("patterns", rules=rules)) if p.file == "rules.csv"]
+    assert [(p.row, p.column, p.severity) for p in problems] == [(3, "pattern", ERROR), (5, "pattern", ERROR)]
+    assert "(?<=not )fixed" in problems[0].message and "look-arounds" in problems[0].fix
+    assert "back-references" in problems[1].fix
+
+
+def test_a_measure_s_pattern_is_checked_too(council_factory):
+    import pytest
+
+    from systemic_lib.data.council import load_council
+    from systemic_lib.errors import ContractError
+
+    yaml = (
+        "name: Testshire Council\n"
+        "services:\n"
+        "  - id: housing-repairs\n"
+        "    name: Housing repairs\n"
+        "    purpose: Fix my home properly first time\n"
+        "    measures:\n"
+        "      - id: chased\n"
+        "        name: Contacts chasing\n"
+        "        share: {of: demand, matching: {column: verbatim, pattern: '(?<!not )chas'}}\n"
+    )
+    with pytest.raises(ContractError) as caught:
+        load_council(council_factory("measure-pattern", **{"council.yaml": yaml}))
+    (problem,) = caught.value.problems
+    assert "(?<!not )chas" in problem.message and problem.file.endswith("council.yaml line 9"), problem.describe()
+    assert "look-arounds" in problem.message

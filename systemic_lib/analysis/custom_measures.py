@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from systemic_lib.data.council import CountSpec, MatchSpec, MeasureSpec
+from systemic_lib.data.patterns import contains
 
 __all__ = ["Counted", "counted", "needs", "spoken", "no_data_note", "YES"]
 
@@ -90,7 +91,7 @@ def _test(test: MatchSpec, frame: pd.DataFrame, tables) -> tuple[pd.Series, pd.S
         if test.equals is not None:
             hit = text.str.strip().str.lower() == test.equals.strip().lower()
         else:
-            hit = text.str.contains(test.pattern, case=False, regex=True)
+            hit = pd.Series(contains(values, test.pattern), index=frame.index)  # RE2: linear in the text
         return hit.fillna(False).astype(bool), known
     if test.no_contact_within_days is not None:
         return _no_contact_within(frame, tables["demand"], test.no_contact_within_days)

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from systemic_lib.data.patterns import FIX as PATTERN_FIX
+from systemic_lib.data.patterns import problem as pattern_problem
 from systemic_lib.errors import ContractError
 
 CLASSIFICATIONS = ("value", "failure")
@@ -330,7 +332,7 @@ TABLES: dict[str, Table] = {
                 Column(
                     "pattern",
                     "text",
-                    "Case-insensitive regular expression.",
+                    "Case-insensitive regular expression (RE2: no look-arounds or back-references; runs in linear time).",
                     True,
                     example="chas|when will",
                     must_fill=True,
@@ -554,13 +556,23 @@ def parse_table(
                     severity=WARNING,
                 )
             )
-    if table in ("system_conditions", "learning_log") and len(out):
-        problems += _changed_dates(out, file, need_date=table == "system_conditions")
-    if table == "demand" and len(out):
+    if len(out):
+        problems += _table_checks(out, table, file, today)
+    out = out.reset_index(drop=True)
+    return TableResult(table, out, problems)
+
+
+def _table_checks(out: pd.DataFrame, table: str, file: str, today: pd.Timestamp) -> list[Problem]:
+    """The checks one table has of its own: rules' patterns, conditions' changed dates, contacts in the future."""
+    if table == "rules":
+        return _rule_patterns(out, file)
+    if table in ("system_conditions", "learning_log"):
+        return _changed_dates(out, file, need_date=table == "system_conditions")
+    if table == "demand":
         future = out["received_at"] >= today
         if future.any():
             rows = np.flatnonzero(future.to_numpy())
-            problems.append(
+            return [
                 Problem(
                     file,
                     f"has contacts dated in the future (first: {out['received_at'].iloc[rows[0]]})",
@@ -570,9 +582,22 @@ def parse_table(
                     count=len(rows),
                     severity=WARNING,
                 )
-            )
-    out = out.reset_index(drop=True)
-    return TableResult(table, out, problems)
+            ]
+    return []
+
+
+def _rule_patterns(rules: pd.DataFrame, file: str) -> list[Problem]:
+    """Each rule whose pattern cannot be used (not a regular expression RE2 reads, or too long): an error with its
+    row, found by ``systemic validate`` before any report runs it (``patterns.py``: every pattern runs in linear
+    time)."""
+    out = []
+    for i, pattern in enumerate(rules["pattern"].astype(object)):
+        if pattern is None or (not isinstance(pattern, str) and pd.isna(pattern)) or not str(pattern).strip():
+            continue
+        unusable = pattern_problem(str(pattern).strip())
+        if unusable:
+            out.append(Problem(file, unusable, PATTERN_FIX, row=i + 2, column="pattern"))
+    return out
 
 
 _CLASS_WORDS = {

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +28,8 @@ from systemic_lib.data.contract import (
     find_table_file,
     read_table,
 )
+from systemic_lib.data.patterns import FIX as PATTERN_FIX
+from systemic_lib.data.patterns import problem as pattern_problem
 from systemic_lib.errors import ContractError, SystemicError, UnknownServiceError
 
 MEASURES = {
@@ -65,11 +66,9 @@ class MatchSpec(_Model):
     @field_validator("pattern")
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"pattern '{v}' is not a regular expression ({exc})") from None
+        unusable = pattern_problem(v) if v is not None else None
+        if unusable:
+            raise ValueError(f"{unusable}; {PATTERN_FIX}")
         return v
 
     @field_validator("no_step_of_category")
