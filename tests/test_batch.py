@@ -839,3 +839,55 @@ def test_jobs_run_council_by_council_with_the_organisation_scan_first(tmp_path):
         mine = [(s, st) for c, s, st in order if c == slug]
         assert mine[0] == (None, "organisation_scan") and len(mine) == 5
         assert mine[1:] == [(j.service, j.stage) for j in jobs if j.council == slug and j.service]
+
+
+@pytest.mark.slow
+def test_a_damaged_locked_or_foreign_decision_store_skips_only_its_council(tmp_path):
+    """Issue 23: one council's demand workshop store that cannot be read (bytes that are not a database, another
+    program's database, a store locked by a workshop for longer than the busy timeout) skips that council with a
+    plain problem on the index, and every other council renders (before: a traceback, and no council rendered)."""
+    import sqlite3
+
+    from systemic_lib.data.decisions import DecisionStore, store_path
+
+    root = tmp_path / "councils"
+    make_council(root, "healthy", "Healthy District", services=("housing-repairs",))
+    damaged = make_council(root, "damaged", "Damaged District", services=("housing-repairs",))
+    store_path(damaged).parent.mkdir()
+    store_path(damaged).write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 16)
+    foreign = make_council(root, "foreign", "Foreign District", services=("housing-repairs",))
+    store_path(foreign).parent.mkdir()
+    other = sqlite3.connect(store_path(foreign))
+    other.executescript("CREATE TABLE decisions (who TEXT, said TEXT); INSERT INTO decisions VALUES ('a', 'b');")
+    other.close()
+    locked = make_council(root, "locked", "Locked District", services=("housing-repairs",))
+    store = DecisionStore(locked)
+    store.decide("C1", "AB", "value")
+    store.close()
+    holder = sqlite3.connect(store_path(locked), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a workshop holding the write lock throughout the planning
+    try:
+        out = tmp_path / "reports"
+        result = CliRunner().invoke(
+            report_command,
+            [str(root), "--out", str(out), "-j", "1", "--notebooks", str(FIXTURE_NOTEBOOKS), "--no-progress"],
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1, result.output  # something asked for was not rendered
+    assert "Traceback" not in result.output
+    assert (out / "healthy" / "housing-repairs" / "demand.json").exists()
+    for slug in ("damaged", "foreign", "locked"):
+        assert f"{slug}: skipped" in result.output and not (out / slug).exists()
+    top = (out / "index.html").read_text(encoding="utf-8")
+    assert "Healthy District" in top and top.count("Skipped by the last batch") >= 3
+    assert "decisions.sqlite is damaged" in top
+    assert "decisions.sqlite is not a demand workshop store" in top
+    assert "decisions.sqlite is locked by another program" in top
+    manifest = json.loads((out / "manifest.json").read_text())
+    stores = {
+        e["council"] for e in manifest["jobs"] if e["status"] == "skipped" and e["error"]["name"] == "DecisionStore"
+    }
+    assert stores == {"damaged", "foreign", "locked"}

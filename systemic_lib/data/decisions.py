@@ -38,7 +38,7 @@ from systemic_lib.data.files import atomic_write_bytes, locked, write_table_atom
 from systemic_lib.data.redact import redact
 from systemic_lib.errors import SystemicError
 
-__all__ = ["DecisionStore", "fold_council", "store_path", "COACH"]
+__all__ = ["DecisionStore", "StoreError", "fold_council", "store_path", "COACH"]
 
 STORE = Path(".systemic") / "decisions.sqlite"
 COACH = "coach:"  #: ``classified_by`` of a workshop decision is ``coach:<person>``
@@ -464,14 +464,39 @@ class DecisionStore:
 
 def fold_council(council_dir) -> int:
     """Fold a council's workshop decisions into its demand file if it has a store; return how many contacts
-    changed (0 if there is no store). The batch calls this before rendering."""
+    changed (0 if there is no store). The batch calls this before rendering. A store that cannot be read (damaged,
+    locked for longer than the busy timeout, or some other program's database) raises StoreError, in plain words."""
     if not store_path(council_dir).exists() or find_table_file(Path(council_dir), "demand") is None:
         return 0
-    store = DecisionStore(council_dir)
     try:
-        return store.fold()
-    finally:
-        store.close()
+        store = DecisionStore(council_dir)
+        try:
+            return store.fold()
+        finally:
+            store.close()
+    except sqlite3.Error as exc:
+        raise StoreError(store_path(council_dir), exc) from None
+
+
+class StoreError(SystemicError):
+    """The demand workshop's store cannot be read: what is wrong with it and how to fix it, without a traceback."""
+
+    def __init__(self, path: Path, exc: sqlite3.Error):
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            what = f"is locked by another program for more than {_BUSY_MS // 1000} s"
+            fix = "finish or close the demand workshop (systemic coach) for this council, then run the report again"
+        elif "not a database" in text or "malformed" in text or "corrupt" in text:
+            what = "is damaged"
+            fix = (
+                "move it aside (it holds the team's decisions not yet written into the demand file) and run the "
+                "report again; the workshop starts a new store"
+            )
+        else:
+            what = f"is not a demand workshop store ({exc})"
+            fix = "move it aside and run the report again; the workshop starts a new store"
+        self.what, self.fix = what, fix
+        super().__init__(f"{path.parent.parent.name}/{STORE.as_posix()} {what}. Fix: {fix}")
 
 
 def _update_workbook(path: Path, contacts: list[str], new: pd.DataFrame) -> None:

@@ -282,17 +282,27 @@ def _plan_councils(
         slugs[slug] = folder
         try:  # a coached team's workshop decisions reach demand.csv before anything reads it
             folded = fold_council(folder)
-        except (OSError, SystemicError) as exc:
-            messages.append(
-                f"{folder}: the demand workshop's decisions could not be written into the demand file "
-                f"({exc}); the reports show the file as it is."
+        except (OSError, SystemicError) as exc:  # one council's store never stops the others: skipped, said why
+            message = (
+                f"the demand workshop's decisions could not be written into the demand file ({exc}). "
+                "No report of this council was changed."
             )
-        else:
-            if folded:
-                messages.append(
-                    f"{folder}: {words.count(folded, 'decision')} from the demand workshop written into "
-                    "the demand file."
+            messages.append(f"{folder}: skipped: {message}")
+            skipped.append(
+                _skip(
+                    slug,
+                    _council_name_or(folder, slug),
+                    folder.resolve(),
+                    "DecisionStore",
+                    message,
+                    problems=[str(exc)],
                 )
+            )
+            continue
+        if folded:
+            messages.append(
+                f"{folder}: {words.count(folded, 'decision')} from the demand workshop written into the demand file."
+            )
         problems = validate_council(folder)
         errors = [p for p in problems if p.severity == ERROR]
         if errors:
