@@ -268,3 +268,53 @@ def test_a_cases_export_with_no_steps_still_gives_end_to_end_time(council_factor
     assert figures["cases_with_steps"] == 0  # no case has a recorded step
     assert "From the 4 cases in cases.csv alone, cases took a median 4.0 days end to end (1 case still open)" in html
     assert "so its flow cannot be mapped" in html and "Traceback" not in html
+
+
+def test_the_clean_flow_counts_only_finished_cases_with_more_than_one_step():
+    """Northshire repairs' "clean flow (14 cases)" was "Log repair" alone: 14 open cases only logged so far. Here 5
+    open cases have only been logged (no waste: the most common waste-free path before), 3 finished cases went
+    Ask -> Fix and 4 finished cases went Ask -> Check -> Fix. The clean flow is Ask -> Fix, followed by 3 finished
+    cases, and the table says "finished cases"."""
+    rows = [(f"O{i}", "Ask", T("2024-01-10") + pd.Timedelta(hours=i)) for i in range(5)]
+    for i in range(3):
+        rows += [(f"F{i}", "Ask", T("2024-01-01")), (f"F{i}", "Fix", T("2024-01-03"))]
+    for i in range(4):
+        rows += [(f"W{i}", a, T("2024-01-01") + pd.Timedelta(days=k)) for k, a in enumerate(["Ask", "Check", "Fix"])]
+    ev = pd.DataFrame(rows, columns=["case_id", "activity", "timestamp"]).assign(service="s")
+    log = flow.FlowLog(ev, catalogue=CLOSING)
+    c = log.clean_flow()
+    assert (c["clean"], c["clean_cases"], c["clean_source"], c["finished_cases"]) == (["Ask", "Fix"], 3, "observed", 7)
+    assert (c["actual"], c["actual_cases"]) == (["Ask"], 5)  # the most common path is still said as it is
+    assert "clean flow (3 finished cases)" in list(flow.clean_flow_table(log).columns)
+    only_open = flow.FlowLog(ev[ev["case_id"].str.startswith("O")], catalogue=CLOSING).clean_flow()
+    assert (only_open["clean_cases"], only_open["clean_source"]) == (0, "waste removed")
+
+
+def test_the_checks_say_what_end_to_end_time_does_with_single_event_and_open_cases():
+    """Issue 19: "single-event cases: kept, with an end-to-end time of 0 days" when all 78 were open, and "open cases:
+    left out of end-to-end times" beside a Kaplan–Meier figure that counts them. Here 3 cases have one step so far,
+    2 of them open (no close date) and 1 closed 6 days after it opened."""
+    ev = pd.DataFrame(
+        {
+            "case_id": ["A", "B", "C", "D", "D"],
+            "activity": ["Ask", "Ask", "Ask", "Ask", "Fix"],
+            "timestamp": [T("2024-01-01"), T("2024-01-02"), T("2024-01-03"), T("2024-01-01"), T("2024-01-02")],
+            "service": "s",
+        }
+    )
+    cases = pd.DataFrame(
+        {
+            "case_id": list("ABCD"),
+            "service": "s",
+            "opened_at": [T("2024-01-01"), T("2024-01-02"), T("2024-01-03"), T("2024-01-01")],
+            "closed_at": [T("2024-01-07"), pd.NaT, pd.NaT, T("2024-01-02")],
+        }
+    )
+    log = flow.FlowLog(ev, catalogue=CATALOGUE, cases=cases)
+    done = log.problems.table().set_index("check")["what was done"]
+    single = done["Cases with a single event"]
+    assert "0 days" not in single and "2 still open" in single and "first contact to the case closing" in single
+    assert log.end_to_end_cases.frame.set_index("case_id").loc["A", "days"] == 6.0  # the one definition, not 0
+    opened = done["Open cases (no end yet)"]
+    assert "left out" not in opened and "still waiting" in opened
+    assert log.problems.open_cases == 2

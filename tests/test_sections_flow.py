@@ -66,7 +66,7 @@ def test_map_caption_says_the_period(monkeypatch, shown):
     monkeypatch.setattr(map_chart, "dot_available", lambda: True)
     monkeypatch.setattr(map_chart, "render_png", lambda graph, **k: b"png")
     assert sections.show_process_map(map_log(), coverage=1.0) is True
-    assert "Process map, 1 January 2024 to 1 February 2024 (11 cases, 27 steps)" in shown[-1]
+    assert "Process map, 1 January 2024 to 1 February 2024 (11 cases with steps recorded, 27 steps)" in shown[-1]
     assert pd.notna(flow.period(map_log())[0])
 
 

@@ -27,7 +27,7 @@ def test_explorer_slider_changes_the_map(monkeypatch):
     assert len(e.elements()[0]) == 4 and "Rare" in drawn[-1]
     e.coverage.value = 0.5
     assert "Rare" not in drawn[-1] and len(drawn) == 2
-    assert "most frequent" in e.caption.value
+    assert "the busiest making up 50% of all steps" in e.caption.value and "Not drawn: " in e.caption.value
 
 
 def test_explorer_without_dot_says_so(monkeypatch):

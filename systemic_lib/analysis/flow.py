@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from systemic_lib import words
-from systemic_lib.analysis import endtoend, joined
+from systemic_lib.analysis import endtoend, joined, processmap
 from systemic_lib.analysis.endtoend import EndToEndCases
 from systemic_lib.analysis.flowlog import (
     CASE_COLUMNS,
@@ -63,6 +63,10 @@ __all__ = [
     "CATEGORY_COLUMNS",
     "LOCAL_ZONE",
 ]
+
+
+#: The coverage of the flow report's process map (the busiest activities making up this share of all steps).
+MAP_COVERAGE = 0.8
 
 
 @dataclass
@@ -370,6 +374,7 @@ def figures(data) -> dict:
                 "clean_flow",
             )
         },
+        "map": processmap.figures(log, coverage=MAP_COVERAGE),
         "end_to_end": endtoend.figures(end_to_end_cases(data)),
         **joined.figures(demand_joined(data)),
         "problems": {row.check: int(row.count) for row in log.problems.table().itertuples()},
@@ -406,7 +411,9 @@ def clean_flow_table(data) -> pd.DataFrame:
             f"most common path ({c['actual_cases']:,} cases)": pad(c["actual"]),
             "clean flow"
             + (
-                f" ({c['clean_cases']:,} cases)" if c["clean_source"] == "observed" else " (its waste steps taken out)"
+                f" ({words.count(c['clean_cases'], 'finished case')})"
+                if c["clean_source"] == "observed"
+                else " (its waste steps taken out)"
             ): pad(c["clean"]),
         }
     )

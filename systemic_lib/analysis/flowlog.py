@@ -7,8 +7,9 @@ the most common paths (variants), the clean flow, and the directly-follows graph
 
 Bad input is never dropped silently: ``FlowLog.problems`` counts events with no case id or timestamp (set aside,
 they cannot be placed in a flow), exact duplicate events (removed), events out of order (sorted), times carrying a
-time zone (converted to local time), single-event cases (kept), activities missing from the catalogue (kept and
-counted as unclassified) and open cases (kept, left out of end-to-end times).
+time zone (converted to local time), single-event cases (kept; their end-to-end time is the one definition's, not
+0 days), activities missing from the catalogue (kept and counted as unclassified) and open cases (kept, counted as
+still waiting in end-to-end times).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from systemic_lib import words
 from systemic_lib.analysis.endtoend import (
     EndToEndCases,
     case_ids,
@@ -66,6 +68,7 @@ class FlowProblems:
     unsorted: int = 0
     zone_converted: int = 0
     single_event_cases: int = 0
+    single_event_open: int = 0  #: of the single-event cases, those still open
     open_cases: int = 0
     no_catalogue: bool = False
     unclassified: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["service", "activity", "events"]))
@@ -83,15 +86,30 @@ class FlowProblems:
             ("Exact duplicate events", self.duplicates, "removed: each was counted once"),
             ("Events out of order", self.unsorted, "sorted by case, then time (file order breaks ties)"),
             ("Times carrying a time zone", self.zone_converted, "converted to local time"),
-            ("Cases with a single event", self.single_event_cases, "kept, with an end-to-end time of 0 days"),
+            ("Cases with a single event", self.single_event_cases, self._single_words()),
             (
                 "Events of activities not in the catalogue",
                 self.unclassified_events,
                 "kept and counted as unclassified (neither value nor waste)",
             ),
-            ("Open cases (no end yet)", self.open_cases, "kept, but left out of end-to-end times"),
+            (
+                "Open cases (no end yet)",
+                self.open_cases,
+                "kept, and counted in end-to-end times as still waiting (Kaplan–Meier), never as finished",
+            ),
         ]
         return pd.DataFrame(rows, columns=["check", "count", "what was done"])
+
+    def _single_words(self) -> str:
+        """What a single-event case's end-to-end time is: the one definition's, never 0 days for having one step."""
+        n, still = self.single_event_cases, self.single_event_open
+        state = (
+            "all still open" if n and still == n else f"{words.number(still)} still open" if still else "all finished"
+        )
+        return (
+            f"kept ({state}); only one step is recorded, but each case's end-to-end time still runs from the "
+            "citizen's first contact to the case closing"
+        )
 
     def as_problems(self) -> list[Problem]:
         """The checks that found something, as contract problems (warnings) for ``report.problems``."""
@@ -304,6 +322,7 @@ class FlowLog:
         self._contacts, self._data_end, self._closing = contacts, data_end, tuple(closing)
         self.open_case = self.end_to_end_cases.frame["open"].to_numpy(dtype=bool)[: self.n_cases]
         p.open_cases = self.end_to_end_cases.n_open  # every case of the service, as every page counts them
+        p.single_event_open = int((self.open_case & (self.steps == 1)).sum())
 
     @cached_property
     def end_to_end_cases(self) -> EndToEndCases:
@@ -494,13 +513,22 @@ class FlowLog:
         return len(self._variant_codes[1])
 
     def clean_flow(self) -> dict:
-        """The most common path beside the clean flow: the most common path with no waste step.
+        """The most common path beside the clean flow: the most common path of **finished cases with more than one
+        step** that has no waste step, and how many finished cases followed it (``clean_cases``; an open case, or
+        one with a single step so far, shows no flow, however clean it looks).
 
-        When no case followed a path free of waste, the clean flow is the most common path with its waste steps
-        taken out (``clean_source`` says which).
-        """
+        When no such case followed a path free of waste, the clean flow is the most common path with its waste steps
+        taken out (``clean_source`` says which). ``finished_cases`` counts the cases the clean flow was looked for
+        in."""
         if not self.n_cases:
-            return {"actual": [], "actual_cases": 0, "clean": [], "clean_cases": 0, "clean_source": None}
+            return {
+                "actual": [],
+                "actual_cases": 0,
+                "clean": [],
+                "clean_cases": 0,
+                "clean_source": None,
+                "finished_cases": 0,
+            }
         vid, counts = self._variant_codes
         reps = self._variant_steps(np.arange(len(counts)))
         waste = self.case_table["waste_steps"].to_numpy()[reps]
@@ -508,25 +536,22 @@ class FlowLog:
         names = np.asarray(self.activity_labels.astype(str), dtype=object)
         actual_case = reps[0]
         actual = list(names[self.act[self.starts[actual_case] : ends[actual_case]]])
-        clean_ids = np.flatnonzero(waste == 0)
+        eligible = ~self.open_case & (self.steps > 1)
+        finished = np.bincount(vid[eligible], minlength=len(counts))  # eligible cases per variant
+        order = np.lexsort((np.arange(len(counts)), -finished))  # most followed first, then as ranked
+        clean_ids = order[(waste[order] == 0) & (finished[order] > 0)]
+        base = {"actual": actual, "actual_cases": int(counts[0]), "finished_cases": int(eligible.sum())}
         if len(clean_ids):
             c = reps[clean_ids[0]]
             return {
-                "actual": actual,
-                "actual_cases": int(counts[0]),
+                **base,
                 "clean": list(names[self.act[self.starts[c] : ends[c]]]),
-                "clean_cases": int(counts[clean_ids[0]]),
+                "clean_cases": int(finished[clean_ids[0]]),
                 "clean_source": "observed",
             }
         sl = slice(self.starts[actual_case], ends[actual_case])
         kept = self.act[sl][self.step[sl] != 1]
-        return {
-            "actual": actual,
-            "actual_cases": int(counts[0]),
-            "clean": list(names[kept]),
-            "clean_cases": 0,
-            "clean_source": "waste removed",
-        }
+        return {**base, "clean": list(names[kept]), "clean_cases": 0, "clean_source": "waste removed"}
 
     # ---- directly-follows graph -----------------------------------------------------------------------------
     @cached_property

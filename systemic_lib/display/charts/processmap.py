@@ -44,9 +44,14 @@ def _wrap(text: str, width: int = 26) -> str:
 def process_map(
     data, *, coverage: float = 0.8, max_activities: int | None = 30, title: str | None = None, catalogue=None
 ) -> graphviz.Digraph:
-    """A ``graphviz.Digraph`` of the flow at the given coverage (see ``processmap.map_elements``)."""
-    log = flow.as_log(data, catalogue)
-    nodes, edges = processmap.map_elements(log, coverage=coverage, max_activities=max_activities)
+    """A ``graphviz.Digraph`` of the flow at the given coverage (see ``processmap.map_view``; ``data`` may be the
+    ``MapView`` itself). An arrow that also carries cases which went through steps not drawn is dotted."""
+    view = (
+        data
+        if isinstance(data, processmap.MapView)
+        else processmap.map_view(flow.as_log(data, catalogue), coverage=coverage, max_activities=max_activities)
+    )
+    nodes, edges = view.nodes, view.edges
     start, end = processmap.START, processmap.END
     g = graphviz.Digraph(
         "flow",
@@ -101,7 +106,11 @@ def process_map(
             ids[r.to_activity],
             label=label(text),
             penwidth=f"{0.6 + 4 * r.count / top_e:.1f}",
-            style="dashed" if start in (r.from_activity,) or end in (r.to_activity,) else "solid",
+            style="dashed"
+            if start in (r.from_activity,) or end in (r.to_activity,)
+            else "dotted"
+            if getattr(r, "via_hidden", 0)
+            else "solid",
         )
     return g
 

@@ -77,7 +77,12 @@ def show_hands(data):
 
 
 def show_process_map(
-    data, *, coverage: float = 0.8, max_activities: int | None = 30, title: str | None = None, period: str | None = None
+    data,
+    *,
+    coverage: float = flow.MAP_COVERAGE,
+    max_activities: int | None = 30,
+    title: str | None = None,
+    period: str | None = None,
 ) -> bool:
     """Draw the map with its caption (``period`` defaults to the events' period); if Graphviz is missing, say so
     plainly and list the busiest paths instead. Returns drawn or not."""
@@ -98,23 +103,15 @@ def show_process_map(
             caption="Most frequent paths between steps",
         )
         return False
-    png = map_chart.render_png(
-        map_chart.process_map(log, coverage=coverage, max_activities=max_activities, title=title)
-    )
+    view = processmap.map_view(log, coverage=coverage, max_activities=max_activities)
+    png = map_chart.render_png(map_chart.process_map(view, title=title))
     try:
         from IPython.display import Image, display
 
         display(Image(data=png, format="png"))
     except ImportError:  # outside IPython
         pass
-    report.note(
-        processmap.map_caption(
-            log,
-            coverage=coverage,
-            max_activities=max_activities,
-            period=flow.period_words(log) if period is None else period,
-        )
-    )
+    report.note(processmap.map_caption(view, period=flow.period_words(log) if period is None else period))
     return True
 
 
@@ -129,7 +126,8 @@ def show_paths(data) -> None:
     )
     report.table(
         flow.clean_flow_table(log),
-        caption="The most common path beside the clean flow: the most common path with no waste step",
+        caption="The most common path beside the clean flow: the path with no waste step that most finished cases "
+        "followed (cases still open, or with a single step so far, are not counted)",
     )
 
 
