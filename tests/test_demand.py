@@ -268,6 +268,48 @@ def test_load_applies_the_council_rules_once_and_keeps_their_problems(council):
     assert data.problems == data.data_problems + data.rules_problems
 
 
+def test_contacts_the_rules_classified_are_not_called_unclassified(council):
+    """Issue 19: "all classified" in the headline beside "202 counted as unclassified" in the data problems. The
+    rules classify C06 and C09, the two contacts left blank: the headline says all are classified and no problem
+    says any is counted as unclassified. With one rule only (C09 stays), the problem counts 1 and says the rules
+    classified the other."""
+    (council.path / "rules.csv").write_text(
+        "service,column,pattern,classification,failure_type\n,demand_type,boiler,value,\n"
+    )
+    data = demand.load(report.Stage(council.path, "housing-repairs", "demand"))
+    assert "all classified" in demand.headline(data)
+    assert not [p for p in data.data_problems if "counted as unclassified" in p.message]
+    (council.path / "rules.csv").write_text(
+        "service,column,pattern,classification,failure_type\n,verbatim,^x$,value,\n"
+    )
+    data = demand.load(report.Stage(council.path, "housing-repairs", "demand"))
+    left = [p for p in data.data_problems if "counted as unclassified" in p.message]
+    assert demand.headline_figures(data.contacts)["unclassified"] == 1
+    assert [(p.count, p.message) for p in left] == [
+        (
+            1,
+            "has contacts not yet classified as value or failure; they are counted as unclassified (the council's "
+            "rules classified 1 other)",
+        )
+    ]
+
+
+def test_what_matters_shares_say_what_they_are_of(council, shown):
+    """Issue 19: "What matters: a time that suits me, 27% of contacts" was 1,435 of the 5,259 contacts with what
+    matters recorded, under a caption counting all 10,801. Testshire's repairs: 5 of the 10 contacts have it."""
+    from systemic_lib.display.sections import demand as sections
+
+    data = demand.load(report.Stage(council.path, "housing-repairs", "demand"))
+    assert demand.what_matters_caption(data) == (
+        "What matters, 1 Jan 2024 to 18 Jan 2024 (5 of the 10 contacts have what matters recorded)"
+    )
+    assert demand.figures(data)["what_matters_recorded"] == 5
+    sections.show_what_matters(data)
+    assert "% of contacts with what matters recorded" in shown[-1]
+    assert "5 of the 10 contacts have what matters recorded" in shown[-1]
+    assert ">% of contacts<" not in shown[-1]
+
+
 def test_rules_with_errors_are_not_used_and_say_why(council):
     (council.path / "rules.csv").write_text("service,column,pattern,classification\n,demand_type,(,maybe\n")
     stage = report.Stage(council.path, "housing-repairs", "demand")

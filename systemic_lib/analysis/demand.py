@@ -46,6 +46,8 @@ __all__ = [
     "predictability",
     "what_matters",
     "what_matters_recorded",
+    "what_matters_caption",
+    "WHAT_MATTERS_SHARE",
     "summary",
     "headline_sentence",
     "examples",
@@ -475,6 +477,25 @@ def what_matters_recorded(data: pd.DataFrame) -> tuple[int, int]:
     return len(data) - (none := int(_theme(data["what_matters"]).isna().sum())), none
 
 
+#: The what-matters table's share column, as people read it: a share of the contacts with what matters recorded.
+WHAT_MATTERS_SHARE = "% of contacts with what matters recorded"
+
+
+def what_matters_caption(data) -> str:
+    """The what-matters table's caption, with the count its shares are of: "What matters, 1 Jan 2024 to 30 Mar 2025
+    (5,259 of the 10,801 contacts have what matters recorded)". A share of all contacts would read 1,435 of 5,259
+    as "27% of contacts" of 10,801."""
+    frame, _ = _frame(data)
+    n = len(frame)
+    recorded = what_matters_recorded(frame)[0] if "what_matters" in frame.columns else 0
+    said = (
+        f"all {n:,} contacts have what matters recorded"
+        if recorded == n and n > 1
+        else f"{recorded:,} of the {words.count(n, 'contact')} {'has' if recorded == 1 else 'have'} what matters recorded"
+    )
+    return f"What matters, {_caption_period(frame)} ({said})"
+
+
 # ------------------------------------------------------------------------------------------------ words for people
 def _frame(data) -> tuple[pd.DataFrame, str | None]:
     """The contacts and service name of a ``DemandData``, or a bare demand table (old notebooks pass one)."""
@@ -582,9 +603,11 @@ def questions(data, *, service_name: str | None = None) -> list[str]:
     if "what_matters" in data.columns:
         wm = what_matters(data, top=1)
         if len(wm):
+            recorded = what_matters_recorded(data)[0]
             out.append(
                 f"Citizens most often said what matters is \u201c{wm['theme'].iloc[0]}\u201d "
-                f"({wm['contacts'].iloc[0]:,} contacts). How well does the current way of working serve it?"
+                f"({wm['contacts'].iloc[0]:,} of the {recorded:,} contacts with what matters recorded). How well "
+                "does the current way of working serve it?"
             )
     vals = par[par["classification"] == "value"]
     if len(vals):
@@ -673,6 +696,7 @@ def figures(data) -> dict:
         "channels": channels,
         "failure_types": ftypes,
         "what_matters": [{"theme": t, "count": int(k)} for t, k in zip(wm["theme"], wm["contacts"])],
+        "what_matters_recorded": what_matters_recorded(data)[0] if "what_matters" in data.columns else 0,
         "weeks": len(wk),
         "mean_per_week": r(wk["contacts"].mean()) if len(wk) else None,
         "undated": s["undated"],

@@ -125,7 +125,14 @@ def show_predictability(data: demand.DemandData) -> None:
 
 
 def show_what_matters(data: demand.DemandData) -> None:
-    show_table(demand.what_matters(data.contacts), caption=demand.caption(data, "What matters"))
+    """The largest themes of what matters, each a share of the contacts with what matters recorded (said in the
+    caption and the column), never of all contacts."""
+    table = demand.what_matters(data.contacts).rename(columns={"pct": demand.WHAT_MATTERS_SHARE})
+    if table.empty:
+        report.note(f"{demand.what_matters_caption(data)}: nothing to list.")
+        return
+    shown = table.rename(columns=_PEOPLE)
+    report.table(shown, caption=demand.what_matters_caption(data), percent=(demand.WHAT_MATTERS_SHARE,), decimals=0)
 
 
 def show_examples(data: demand.DemandData) -> None:
