@@ -25,12 +25,12 @@ import pandas as pd
 
 from systemic_lib.data import cache
 from systemic_lib.data.contract import TABLES, Problem, TableResult, empty_frame
-from systemic_lib.data.council import Council, Service, load_council, raw_of_service
+from systemic_lib.data.council import Council, CouncilSpec, Service, load_council, raw_of_service
 from systemic_lib.data.files import atomic_write_json
-from systemic_lib.data.redact import redact_series
+from systemic_lib.data.redact import redact, redact_series
 from systemic_lib.errors import ContractError
 
-__all__ = ["Stage", "Contacts", "save_figures", "REDACTED", "redacted"]
+__all__ = ["Stage", "Contacts", "save_figures", "REDACTED", "redacted", "redacted_spec"]
 
 #: The free-text columns a stage is handed redacted, by table: every contract column of kind text (verbatim, what
 #: matters, demand type, channel; learning log text; activity, worker and team names), plus any column a council adds
@@ -55,6 +55,37 @@ def _redact_columns(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     for col in columns:
         out[col] = redact_series(out[col])
     return out
+
+
+def redacted_spec(spec: CouncilSpec) -> CouncilSpec:
+    """``council.yaml`` as every report, JSON file and index shows it: every name and label a team typed (the
+    council's name; each service's name, purpose and closing activities; each measure's name; the experiment team and
+    its description; each system change's label) with personal identifiers taken out. Closing activities are
+    redacted as the events' activities are, so that they still name the same steps."""
+
+    def text(value):
+        return redact(value) if isinstance(value, str) else value
+
+    services = []
+    for s in spec.services:
+        experiment = s.experiment
+        if experiment is not None:
+            experiment = experiment.model_copy(
+                update={"team": text(experiment.team), "description": text(experiment.description)}
+            )
+        services.append(
+            s.model_copy(
+                update={
+                    "name": text(s.name),
+                    "purpose": text(s.purpose),
+                    "closes_case": [text(a) for a in s.closes_case],
+                    "measures": [m.model_copy(update={"title": text(m.title)}) for m in s.measures],
+                    "experiment": experiment,
+                }
+            )
+        )
+    changes = [c.model_copy(update={"label": text(c.label)}) for c in spec.system_changes]
+    return spec.model_copy(update={"name": text(spec.name), "services": services, "system_changes": changes})
 
 
 def _redacted_columns(name: str, frame: pd.DataFrame) -> list[str]:
@@ -216,9 +247,10 @@ class Stage:
     def __init__(self, council_dir, service, stage, period_start=None, period_end=None, output_dir=None):
         source = council_dir if isinstance(council_dir, Council) else load_council(council_dir)
         self._source: Council = getattr(source, "_source", source)  # the council's own text: rules match it
-        #: The council with every free-text column redacted: whatever a stage reads through it (``table``,
-        #: ``load``, ``council.table``) reaches a report without personal identifiers.
-        self.council: Council = _RedactedCouncil(self._source.path, self._source.spec)
+        #: The council with every free-text column redacted, and every name and label of council.yaml: whatever a
+        #: stage reads through it (``table``, ``load``, ``council.table``, ``council.spec``, ``service``) reaches a
+        #: report without personal identifiers.
+        self.council: Council = _RedactedCouncil(self._source.path, redacted_spec(self._source.spec))
         self.council._source = self._source
         self.service: Service | None = self.council.service(service) if service else None
         self.stage = stage

@@ -253,7 +253,8 @@ def _plan_councils(
     cache_dir,
 ) -> tuple[list[Job], list[JobResult]]:
     from systemic_lib.data.contract import ERROR
-    from systemic_lib.data.council import load_council, validate_council
+    from systemic_lib.data.council import Council, load_council, validate_council
+    from systemic_lib.data.stages import redacted_spec
 
     missing = {s for s in stages if not (notebooks_dir / f"{s}.ipynb").exists()}
     for s in sorted(missing, key=ALL_STAGES.index):
@@ -323,6 +324,7 @@ def _plan_councils(
             )
             continue
         council = load_council(folder)
+        council = Council(council.path, redacted_spec(council.spec))  # its names reach the manifest and indexes
         wanted = list(council.services) if services is None else [s for s in services if s in council.services]
         known_services.update(council.services)
         if services is not None:
@@ -389,12 +391,14 @@ def _shown(path: Path) -> str:
 
 
 def _council_name_or(folder: Path, default: str) -> str:
-    """The council's name from council.yaml if it can be read at all (for a council with errors)."""
+    """The council's name from council.yaml if it can be read at all (for a council with errors), redacted."""
     try:
         import yaml
 
+        from systemic_lib.data.redact import redact
+
         data = yaml.safe_load((folder / "council.yaml").read_text(encoding="utf-8"))
-        return str(data.get("name") or default) if isinstance(data, dict) else default
+        return redact(str(data.get("name") or default)) if isinstance(data, dict) else default
     except Exception:  # the council is being skipped for its problems; its name is a nicety
         return default
 
