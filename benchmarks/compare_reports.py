@@ -31,12 +31,15 @@ def render(tree: Path, out: Path, jobs: int) -> Path:
     env = {**os.environ, "PYTHONPATH": str(tree), "SYSTEMIC_ROOT": str(tree)}
     code = "import sys; from systemic_lib.cli import main; sys.argv = ['systemic'] + sys.argv[1:]; main()"
     councils, reports = out / "councils", out / "reports"
-    subprocess.run([sys.executable, "-c", code, "sample", "--out", str(councils)], env=env, check=True)
+    # run in the tree's own folder: `python -c` puts the working folder first on sys.path, ahead of $PYTHONPATH, so
+    # run from the project root the base side would import the working tree's library
+    subprocess.run([sys.executable, "-c", code, "sample", "--out", str(councils)], env=env, check=True, cwd=tree)
     subprocess.run(
         [sys.executable, "-c", code, "report", str(councils), "--out", str(reports), "-j", str(jobs), "--no-progress"],
         env=env,
         check=False,
         stdout=subprocess.DEVNULL,
+        cwd=tree,
     )
     return reports
 
