@@ -299,7 +299,8 @@ def test_top_index_lists_every_council_with_totals_and_skips(reports):
     top = index.read_text(encoding="utf-8")
     assert 'href="northshire/index.html"' in top and 'href="eastvale/index.html"' in top
     assert "400 contacts" in top  # 300 + 100
-    assert "50% failure demand" in top  # (180 + 20) / (120 + 180 + 80 + 20)
+    # (180 + 20) / (120 + 180 + 80 + 20), said with what it covers: councils run different services (issue 19)
+    assert "50% failure demand across the 2 services below (200 of 400 classified contacts)" in top
     assert "<td>34 days</td>" in top  # median end-to-end days of housing repairs (no open count in its flow.json)
     assert "Badshire" in top and "Skipped by the last batch" in top and "cannot read" in top
     assert "1 report failed" in top
@@ -394,8 +395,13 @@ def test_council_page_shows_where_to_start_and_lists_services_in_scan_order(repo
     scan = {
         "contacts": 400,
         "start_with": "housing-repairs",
-        "where_to_start": "Start with Housing repairs: it has the most failure demand (180 contacts, 60% of its "
-        "classified demand, led by \u201cwhen will my repair be done?\u201d).",
+        "where_to_start": {
+            "services": ["housing-repairs"],
+            "close_call": False,
+            "excluded": [],
+            "sentence": "Start with Housing repairs: it has the most failure demand (180 contacts, 60% of its "
+            "classified demand, led by \u201cwhen will my repair be done?\u201d).",
+        },
         "services": [
             {"service": "housing-repairs", "service_name": "Housing repairs", "contacts": 300},
             {"service": "council-tax", "service_name": "Council tax", "contacts": 100},

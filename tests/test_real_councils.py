@@ -283,6 +283,21 @@ def test_boston_rows_balance_and_demand_adds_up(real):
     assert f"{pw['contacts']:,} contacts" in html
 
 
+def test_boston_names_no_service_below_the_minimums_where_to_start(real):
+    """Issue 19: where to start never names a service too small to judge. In the Boston 311 extract, Veterans (5
+    contacts), Consumer Affairs & Licensing (12), the Police (16) and Neighborhood Services (22) have too few
+    classified contacts; they are listed with why, and every service named has at least 30."""
+    scan = _figures(real, "boston", None, config.COUNCIL_STAGE)
+    where = scan["where_to_start"]
+    small = {e["service"] for e in where["excluded"] if e["kind"] == "too small"}
+    assert {"veterans", "consumer-affairs-and-licensing", "boston-police-department", "neighborhood-services"} <= small
+    by_id = {s["service"]: s for s in scan["services"]}
+    assert where["services"] and not set(where["services"]) & small
+    for sid in where["services"]:
+        assert by_id[sid]["value"] + by_id[sid]["failure"] >= 30
+    assert where["sentence"].startswith("From 1 Jan 2015 to 31 Dec 2015, ")
+
+
 def test_boston_without_events_renders_plain_notes(real):
     """A council with contacts but no events: flow and experiment say so, measure charts the demand measures."""
     for sid in BOSTON_SERVICES:

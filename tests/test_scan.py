@@ -192,46 +192,28 @@ def test_scan_of_the_council(table):
     )
 
 
-def test_where_to_start_weighs_failure_demand_and_end_to_end_time(table):
-    # failure: repairs 4, council tax 1 -> 1.0 and 0.25; median days: repairs 4, council tax 30 -> 0.13 and 1.0;
-    # council tax scores 1.25 against repairs' 1.13
-    assert scan.where_to_start(table) == (
-        "Weighing failure demand and end-to-end time, start with Council tax: it has the second most failure demand "
-        "(1 contact, 100% of its classified demand, led by \u201cwrong bill\u201d) and its cases take the longest end "
-        "to end (median 30 days, 85% within 30 days)."
-    )
-    assert scan.start_with(table) == "council-tax"
+def test_where_to_start_names_no_service_too_small_to_judge(data, table):
+    """Testshire's services have at most 8 classified contacts and 4 cases: below MIN_CLASSIFIED (30) and MIN_CASES
+    (30). The old score named council tax on 1 failure contact and 1 case; now no service is named, each is listed
+    with why, and parking (not in council.yaml) as well. (Where to start on real sizes: tests/test_start.py.)"""
+    point = scan.starting_point(data)
+    assert point.services == [] and not point.close_call
+    assert point.sentence.startswith("No service can be named yet: none has 30 classified contacts")
+    kinds = {e["service"]: e["kind"] for e in point.excluded}
+    assert kinds == {
+        "housing-repairs": "too small",
+        "council-tax": "too small",
+        "waste": "too small",
+        "parking": "unknown",
+    }
+    assert scan.start_with(table) is None and scan.where_to_start(table) == point.sentence
 
 
-def test_where_to_start_on_failure_demand_alone_without_events(council_factory):
-    folder = council_factory(events=None, cases=None, activities=None)
-    table = scan.load(report.Stage(folder, None, "organisation_scan")).table
-    assert scan.where_to_start(table) == (
-        "Start with Housing repairs: it has the most failure demand (4 contacts, 50% of its classified demand, led by "
-        "\u201cwhen will repair be done\u201d); no end-to-end times are recorded yet."
-    )
-
-
-def test_where_to_start_on_end_to_end_time_alone_and_with_nothing(council):
+def test_where_to_start_with_nothing_recorded(council):
     services = {"housing-repairs": "Housing repairs", "council-tax": "Council tax"}
-    no_contacts = council.table("demand").iloc[:0]
-    flow_side = scan.flow_side(council.table("events"), services=services, cases=council.table("cases"))
-    table = scan.organisation_scan(no_contacts, services=services, flow=flow_side)
-    assert scan.where_to_start(table) == (
-        "Start with Council tax: its cases take the longest end to end (median 30 days, 85% within 30 days); "
-        "no failure demand is classified yet."
-    )
-    nothing = scan.organisation_scan(no_contacts, services=services)
+    nothing = scan.organisation_scan(council.table("demand").iloc[:0], services=services)
     assert scan.where_to_start(nothing).startswith("No contacts or end-to-end times are recorded for any service")
     assert scan.start_with(nothing) is None
-
-
-def test_where_to_start_leaves_out_services_not_in_council_yaml(council):
-    contacts = council.table("demand")
-    extra = contacts[contacts["service"] == "parking"].assign(classification="failure")
-    table = scan.organisation_scan(pd.concat([contacts] + [extra] * 9, ignore_index=True), services=SERVICES)
-    assert table.set_index("service").loc["parking", "failure"] == 9  # more failure than any service
-    assert scan.where_to_start(table).startswith("Start with Housing repairs:")
 
 
 def test_service_with_no_events_or_demand_shows_dash_and_a_note(table):
@@ -270,8 +252,9 @@ def test_figures_keep_the_old_keys_and_add_the_new(data, table):
     assert scan.figures(table) == scan.service_figures(data)  # a bare table, as older notebooks passed it
     whole = scan.figures(data)  # what organisation_scan.json holds besides the meta
     assert list(whole) == ["contacts", "classified_by_rules", "where_to_start", "start_with", "services"]
-    assert (whole["contacts"], whole["start_with"], whole["classified_by_rules"]) == (12, "council-tax", 0)
-    assert whole["where_to_start"] == scan.where_to_start(table) == scan.headline(data)
+    assert (whole["contacts"], whole["start_with"], whole["classified_by_rules"]) == (12, None, 0)
+    assert list(whole["where_to_start"]) == ["services", "close_call", "excluded", "sentence", "rule"]
+    assert whole["where_to_start"]["sentence"] == scan.where_to_start(data) == scan.headline(data)
     figs = whole["services"]
     text = json.dumps(figs, allow_nan=False)  # no NaN reaches organisation_scan.json
     assert json.loads(text) == figs
@@ -348,8 +331,14 @@ def test_charts_say_period_and_count(data, table):
     ax = demand_chart(data, ax=Figure().add_subplot(), period_text=scan.period_caption(data))
     assert ax.get_title() == "Demand by service, 1 Jan 2024 to 1 Feb 2024 (12 contacts)"
     ax = end_to_end_chart(table, ax=Figure().add_subplot())
-    assert ax.get_title() == "End-to-end days by service (4 closed cases)"
+    assert ax.get_title() == "End-to-end days by service (5 cases, 1 still open)"
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Housing repairs", "Council tax", "Waste collection"]
+    # issue 19: the bars are Kaplan–Meier from the citizen's first contact, open cases counted, never "first to last
+    # step (closed cases)"
+    label = ax.get_xlabel()
+    assert "first to last step" not in label and "closed cases" not in label
+    assert label == "days from the citizen's first contact to the case closing (open cases counted as still waiting)"
+    assert "median 4.0, 85% within more than 10" in ax.texts[0].get_text()  # R4 open: the 85% is not reached
 
 
 def test_end_to_end_chart_without_events(council):
@@ -393,10 +382,11 @@ def test_organisation_scan_notebook(council, run_stage_notebook):
     assert figures["stage"] == "organisation_scan" and figures["contacts"] == 12
     assert [s["service"] for s in figures["services"]] == ["housing-repairs", "council-tax", "waste", "parking"]
     assert figures["services"][0]["failure_pct"] == 50.0 and figures["services"][0]["median_days"] == 4.0
-    assert figures["where_to_start"].startswith("Weighing failure demand and end-to-end time, start with Council tax")
-    assert figures["start_with"] == "council-tax"
+    assert figures["where_to_start"]["sentence"].startswith("No service can be named yet")
+    assert figures["start_with"] is None and figures["where_to_start"]["services"] == []
     assert figures["period"] == {"start": "2024-01-01", "end": "2024-02-01"}
-    assert "start with Council tax" in shown and "parking" in shown
+    assert "is not named where to start: too little to judge" in shown and "parking" in shown
+    assert "Services are compared on failure demand only with at least 30 classified contacts" in shown
     assert "Waste collection: No events recorded" in shown and scan.DASH in shown
     assert "85% within (days)" in shown and "Traceback" not in shown
 

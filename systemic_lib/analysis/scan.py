@@ -16,18 +16,20 @@ take it. The charts are in ``charts/scan.py``, what the page shows in ``sections
 
 A service with no contacts, no events or too few weeks for a capability chart gets missing figures ("—" in the
 report, ``None`` in ``organisation_scan.json``) and a note saying what to add; the scan never raises for missing or
-broken data. ``where_to_start`` weighs failure demand and end-to-end time and says why in one sentence.
+broken data. Where to start is evidence side by side (``start``): the services that lead on failure demand and on
+end-to-end time, with their figures, n and period, never a catch-all category, a service too small to judge
+(``MIN_CLASSIFIED`` classified contacts, ``MIN_CASES`` cases) or one where an experiment team already works.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from systemic_lib import words
+from systemic_lib.analysis import start
 from systemic_lib.analysis.demand import NO_SERVICE, UNCLASSIFIED, pareto
 from systemic_lib.analysis.demand_problems import data_problems
 from systemic_lib.analysis.endtoend import by_service, case_times, censor_dates, stage_censor_date
@@ -35,8 +37,10 @@ from systemic_lib.analysis.flow import FlowLog, service_summary
 from systemic_lib.analysis.flow import closing as stage_closing
 from systemic_lib.analysis.measure import TABLE_OF, MeasureResult, measure_series
 from systemic_lib.analysis.measure_cases import case_capability, scan_capability
+from systemic_lib.analysis.start import MIN_CASES, MIN_CLASSIFIED, StartingPoint, cohort_times
 from systemic_lib.data.classify import by_rules
-from systemic_lib.data.contract import empty_frame
+from systemic_lib.data.conditions import open_conditions
+from systemic_lib.data.contract import WARNING, Problem, empty_frame
 from systemic_lib.data.council import MEASURES
 from systemic_lib.errors import ContractError
 
@@ -55,6 +59,9 @@ __all__ = [
     "for_stage",
     "where_to_start",
     "start_with",
+    "starting_point",
+    "MIN_CLASSIFIED",
+    "MIN_CASES",
     "service_figures",
     "notes",
     "demand_rows",
@@ -77,8 +84,6 @@ QUESTIONS = (
 )
 #: The two measures whose capability the scan shows, with the words used for them.
 CAPABILITY_MEASURES = {"end_to_end_days": "end_to_end_capability", "failure_demand_pct": "failure_capability"}
-#: A share of failure demand is only compared between services with at least this many classified contacts.
-MIN_CLASSIFIED = 30
 
 
 # ------------------------------------------------------------------------------------------------ formatting
@@ -408,6 +413,10 @@ class ScanData:
     contacts_period: tuple = (None, None)
     events_period: tuple = (None, None)
     end_to_end: object = None  #: every service's cases by the one definition (``endtoend.EndToEndCases``)
+    #: service id -> {since, team, cohorts}: where an experiment team works, its end-to-end time split by cohort
+    experiments: dict = field(default_factory=dict)
+    #: service id -> open system conditions (open, in hand or not set); None when the council keeps none
+    conditions: dict | None = None
 
 
 def load(stage, *, top: int = 3) -> ScanData:
@@ -458,6 +467,8 @@ def load(stage, *, top: int = 3) -> ScanData:
         data_end=ends,
     )
     table = organisation_scan(contacts, services=services, top=top, flow=flow, capabilities=caps)
+    found = experiments(council.spec.services, e2e, tables["cases"])
+    table["experiment_since"] = [(found.get(s) or {}).get("since") for s in table["service"]]
     events = tables["events"]
     return ScanData(
         table,
@@ -467,7 +478,43 @@ def load(stage, *, top: int = 3) -> ScanData:
         (contacts["received_at"].min(), contacts["received_at"].max()) if len(contacts) else (None, None),
         (events["timestamp"].min(), events["timestamp"].max()) if events is not None and len(events) else (None, None),
         e2e,
+        found,
+        conditions_by_service(stage),
     )
+
+
+def experiments(services, cases, table: pd.DataFrame | None) -> dict:
+    """service id -> {since, team, cohorts} for each service where an experiment team works: council.yaml's
+    ``experiment`` (its start), or cases marked with the experiment cohort (since the first of them); ``cohorts`` is
+    its end-to-end time split by way of working (``start.cohort_times``)."""
+    marked: dict = {}
+    if table is not None and len(table) and "cohort" in table:
+        exp = table[table["cohort"].eq("experiment")]
+        marked = exp.groupby(exp["service"].astype(str))["opened_at"].min().to_dict() if len(exp) else {}
+    out = {}
+    for svc in services:
+        spec = getattr(svc, "experiment", None)
+        if spec is None and svc.id not in marked:
+            continue
+        since = pd.Timestamp(spec.start) if spec is not None else pd.Timestamp(marked[svc.id]).normalize()
+        out[svc.id] = {
+            "since": since.date().isoformat(),
+            "team": spec.team if spec is not None else "Experiment team",
+            "cohorts": cohort_times(cases, table, svc.id, since),
+        }
+    return out
+
+
+def conditions_by_service(stage) -> dict | None:
+    """service id -> how many system conditions are still to act on (open, in hand or not set), from the council's
+    system conditions; None when it keeps none (or they have errors, shown on their own report)."""
+    if not stage.has("system_conditions"):
+        return None
+    frame, errors = stage.table_or_empty("system_conditions", period=False)
+    if errors:
+        return None
+    still = open_conditions(frame)
+    return {str(k): int(v) for k, v in still["service"].astype(str).value_counts().items()}
 
 
 def _whole_contacts(stage) -> pd.DataFrame | None:
@@ -494,83 +541,18 @@ def _known(scan: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------ where to start
-def _rank(values: pd.Series, name: str) -> int:
-    """1 for the largest value, 2 for the second largest, ... (ties share the better rank)."""
-    return int((values > values[name]).sum()) + 1
-
-
-_ORDINAL = {1: "", 2: "second ", 3: "third "}
+def starting_point(scan) -> StartingPoint:
+    """Where to start, as evidence (``start.starting_point``): the services that lead on failure demand and on
+    end-to-end time, with their figures, n and period; never a catch-all, a service too small to judge or one where
+    an experiment team already works (those are in ``excluded``, with the reason)."""
+    if isinstance(scan, ScanData):
+        return start.starting_point(scan.table, experiments=scan.experiments, period=period_caption(scan))
+    return start.starting_point(_table(scan))
 
 
 def where_to_start(scan) -> str:
-    """One plain sentence: which service to start with and why, weighing failure demand and end-to-end time.
-
-    Each known service scores its failure demand (contacts) as a share of the largest service's plus its median
-    end-to-end days as a share of the longest; the highest score wins (ties: more failure demand, then more
-    contacts). A service with no events scores on failure demand alone, and one with no demand on time alone.
-    """
-    known = _known(_table(scan)).set_index("service", drop=False)
-    if known.empty:
-        return "No services are listed in council.yaml yet: add them to see the scan."
-    failure = known["failure"].astype(float)
-    days = known["median_days"].astype(float) if "median_days" in known else pd.Series(np.nan, index=known.index)
-    has_failure, has_days = failure.sum() > 0, days.notna().any()
-    if not has_failure and not has_days:
-        if known["contacts"].sum() == 0:
-            return (
-                "No contacts or end-to-end times are recorded for any service yet: start by collecting a few "
-                "weeks of demand in the citizen's words (see README, demand.csv)."
-            )
-        busiest = known.sort_values("contacts", ascending=False, kind="stable").iloc[0]["service_name"]
-        return (
-            "No failure demand is classified yet: start by classifying a week of contacts for the busiest "
-            f"service, {busiest}."
-        )
-    score = (failure / failure.max() if has_failure else 0 * failure) + (
-        days / days.max() if has_days and days.max() > 0 else 0 * failure
-    ).fillna(0)
-    order = pd.DataFrame({"score": score.round(9), "failure": failure, "contacts": known["contacts"]})
-    sid = order.sort_values(["score", "failure", "contacts"], ascending=False, kind="stable").index[0]
-    row = known.loc[sid]
-    reasons = []
-    if has_failure and row["failure"] > 0:
-        rank = _rank(failure, sid)
-        first = row["top_failure_demands"][0] if len(row["top_failure_demands"]) else None
-        led = f", led by \u201c{first}\u201d" if first else ""
-        if rank in _ORDINAL:
-            reasons.append(
-                f"it has the {_ORDINAL[rank]}most failure demand ({words.count(row['failure'], 'contact')}, "
-                f"{row['failure_pct']:.0f}% of its classified demand{led})"
-            )
-        else:
-            reasons.append(
-                f"{row['failure_pct']:.0f}% of its classified demand is failure demand "
-                f"({words.count(row['failure'], 'contact')}{led})"
-            )
-    if has_days and not words.is_missing(row["median_days"]):
-        rank = _rank(days.fillna(-1), sid)
-        p85 = (
-            f"85% within {words.duration(row['p85_days'])}"
-            if not words.is_missing(row.get("p85_days"))
-            else f"more than 15% take longer than {words.duration(row['p85_at_least'])}"
-            if not words.is_missing(row.get("p85_at_least"))
-            else ""
-        )
-        if rank in _ORDINAL:
-            detail = f"median {words.duration(row['median_days'])}" + (f", {p85}" if p85 else "")
-            reasons.append(f"its cases take the {_ORDINAL[rank]}longest end to end ({detail})")
-        else:
-            reasons.append(
-                f"its cases take a median {words.duration(row['median_days'])} end to end"
-                + (f" ({p85})" if p85 else "")
-            )
-    lead = "Weighing failure demand and end-to-end time, start with" if has_failure and has_days else "Start with"
-    text = f"{lead} {row['service_name']}: {' and '.join(reasons)}"
-    if not has_failure:
-        text += "; no failure demand is classified yet"
-    elif not has_days:
-        text += "; no end-to-end times are recorded yet"
-    return text + "."
+    """The sentence on where to start (``starting_point``): evidence side by side, never a score's verdict."""
+    return starting_point(scan).sentence
 
 
 # ------------------------------------------------------------------------------------------------ outputs
@@ -623,11 +605,12 @@ def figures(data) -> dict | list[dict]:
     ``service_figures``.)"""
     if not isinstance(data, ScanData):
         return service_figures(data)
+    point = starting_point(data)
     return {
         "contacts": int(data.table["contacts"].sum()),
         "classified_by_rules": int(data.table["classified_by_rules"].sum()),
-        "where_to_start": where_to_start(data),
-        "start_with": start_with(data),
+        "where_to_start": point.figures(),
+        "start_with": point.services[0] if point.services else None,
         "services": service_figures(data),
     }
 
@@ -643,12 +626,9 @@ def questions(data=None) -> list[str]:
 
 
 def start_with(scan) -> str | None:
-    """The id of the service ``where_to_start`` names, or None."""
-    text = where_to_start(scan)
-    for row in _table(scan).itertuples(index=False):
-        if re.search(r"start with " + re.escape(row.service_name) + ":", text):
-            return row.service
-    return None
+    """The id of the first service ``starting_point`` names, or None."""
+    named = starting_point(scan).services
+    return named[0] if named else None
 
 
 def notes(scan) -> list[str]:
@@ -693,6 +673,14 @@ def _km_days(days, at_least) -> str:
     return DASH if words.is_missing(at_least) else f"more than {words.days(at_least)}"
 
 
+def _marked(row) -> str:
+    """A service's name, marked where an experiment team works: its end-to-end time mixes the ways of working."""
+    since = getattr(row, "experiment_since", None)
+    if not since or words.is_missing(since):
+        return row.service_name
+    return f"{row.service_name} (experiment team since {words.date(since, short=True)}: see where to start)"
+
+
 def flow_rows(scan) -> pd.DataFrame:
     """The end-to-end table in words, services in council.yaml only: cases, median and 85% days (Kaplan–Meier, "more
     than N" where not reached), open cases, hand-offs and people per case, and the two capabilities."""
@@ -703,7 +691,7 @@ def flow_rows(scan) -> pd.DataFrame:
 
     return pd.DataFrame(
         {
-            "Service": known["service_name"],
+            "Service": [_marked(r) for r in known.itertuples(index=False)],
             "Cases": [DASH if words.is_missing(c) or c == 0 else f"{int(c):,}" for c in known["cases"]],
             "End-to-end days: median": [_km_days(d, a) for d, a in zip(known["median_days"], known["median_at_least"])],
             "85% within (days)": [_km_days(d, a) for d, a in zip(known["p85_days"], known["p85_at_least"])],
@@ -746,11 +734,38 @@ def caption(data: ScanData, what: str) -> str:
 
 def problems(stage, data: ScanData) -> list:
     """The council's data problems the scan rests on: tables left out for errors, then the demand data's, the
-    rules table's and the events' warnings (with counts)."""
+    rules table's and the events' warnings (with counts), then the services never named where to start for their
+    data (a catch-all category, no service, not in council.yaml, too little to judge)."""
     out = list(data.problems)
     out += data_problems(stage)
     out += list(data.rules_problems)
     out += list(data.flow_problems)
+    out += start_problems(data)
+    return out
+
+
+_START_FIXES = {
+    "catch-all": "give these contacts and cases the service they belong to (the classifier, or the source system)",
+    "no service": "fill in the service of each contact",
+    "unknown": "add the service to council.yaml, or correct the service id in demand.csv",
+    "too small": "classify more of its contacts, or record its cases, before comparing it",
+}
+
+
+def start_problems(data) -> list[Problem]:
+    """Each service ``starting_point`` leaves out for its data, as a warning on the demand data."""
+    out = []
+    for e in starting_point(data).excluded:
+        if e["kind"] in _START_FIXES:
+            out.append(
+                Problem(
+                    "demand.csv",
+                    f"\u201c{e['service_name']}\u201d is not named where to start: {e['reason']}",
+                    _START_FIXES[e["kind"]],
+                    column="service",
+                    severity=WARNING,
+                )
+            )
     return out
 
 

@@ -55,32 +55,48 @@ def demand_chart(data, *, ax=None, title: str | None = None, period_text: str = 
     return ax
 
 
+def _days_text(days, at_least) -> str:
+    """'28', or 'more than 120' where more than half (or 15%) of the cases are still open."""
+    if not words.is_missing(days):
+        return words.days(days)
+    return words.MISSING if words.is_missing(at_least) else f"more than {words.days(at_least)}"
+
+
+def _name(row) -> str:
+    since = getattr(row, "experiment_since", None)
+    return short(row.service_name, 36) + (" (experiment)" if since and not words.is_missing(since) else "")
+
+
 def end_to_end_chart(data, *, ax=None, title: str | None = None, period_text: str = ""):
-    """Median and 85th-percentile end-to-end days per service in council.yaml (closed cases) as bars; returns the
-    Axes."""
+    """Median and 85th-percentile end-to-end days per service in council.yaml as bars: Kaplan–Meier from the
+    citizen's first contact to the case closing, open cases counted as still waiting ("more than N" where not
+    reached); a service where an experiment team works is marked. Returns the Axes."""
     known = _known(_table(data))
     ax = new_ax(ax, max(2.2, 0.4 * len(known) + 1.2))
-    closed = int(np.nansum(known["closed_cases"].to_numpy(dtype=float))) if len(known) else 0
+    cases = int(np.nansum(known["cases"].to_numpy(dtype=float))) if len(known) else 0
+    still = int(np.nansum(known["open_cases"].to_numpy(dtype=float))) if len(known) else 0
     when = f", {period_text}" if period_text else ""
-    title = title or f"End-to-end days by service{when} ({closed:,} closed cases)"
-    if not known["median_days"].notna().any():
-        return empty(ax, title, "No end-to-end times recorded (no events with closed cases)")
+    title = title or f"End-to-end days by service{when} ({cases:,} cases, {still:,} still open)"
+    at_least = known["median_at_least"] if "median_at_least" in known else pd.Series(np.nan, index=known.index)
+    p85_least = known["p85_at_least"] if "p85_at_least" in known else pd.Series(np.nan, index=known.index)
+    if not (known["median_days"].notna() | at_least.notna()).any():
+        return empty(ax, title, "No end-to-end times recorded (no cases with a start and an end)")
     y = np.arange(len(known))
-    p85 = known["p85_days"].fillna(0).to_numpy(dtype=float)
-    med = known["median_days"].fillna(0).to_numpy(dtype=float)
+    p85 = known["p85_days"].fillna(p85_least).fillna(0).to_numpy(dtype=float)
+    med = known["median_days"].fillna(at_least).fillna(0).to_numpy(dtype=float)
     ax.barh(y, p85, color=P85_COLOUR, label="85% of cases within")
     ax.barh(y, med, color=PALETTE["value"], label="median", height=0.5)
-    ax.set_yticks(y, [short(n, 36) for n in known["service_name"]])
+    ax.set_yticks(y, [_name(r) for r in known.itertuples(index=False)])
     ax.invert_yaxis()
-    for yi, (m, p) in enumerate(zip(known["median_days"], known["p85_days"])):
+    for yi, (m, ma, p, pa) in enumerate(zip(known["median_days"], at_least, known["p85_days"], p85_least)):
         text = (
             " no end-to-end times"
-            if words.is_missing(m)
-            else f" median {words.days(m)}, 85% within {words.days(p, missing=words.MISSING)}"
+            if words.is_missing(m) and words.is_missing(ma)
+            else f" median {_days_text(m, ma)}, 85% within {_days_text(p, pa)}"
         )
-        ax.text(0 if words.is_missing(p) else p, yi, text, va="center", fontsize=8)
+        ax.text(p85[yi], yi, text, va="center", fontsize=8)
     ax.set_xlim(0, max(1.0, float(np.nanmax(p85))) * 1.45)
-    ax.set_xlabel("days from first to last step (closed cases)")
+    ax.set_xlabel("days from the citizen's first contact to the case closing (open cases counted as still waiting)")
     ax.legend(loc="lower right", frameon=False, fontsize=8)
     ax.set_title(title)
     return ax

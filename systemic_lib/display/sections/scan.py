@@ -3,12 +3,12 @@ service's notes and the data problems."""
 
 from __future__ import annotations
 
-from systemic_lib.analysis import endtoend, scan
+from systemic_lib.analysis import endtoend, scan, start
 from systemic_lib.display import report
 from systemic_lib.display.charts.scan import demand_chart, end_to_end_chart
 from systemic_lib.errors import SystemicError
 
-__all__ = ["show_demand", "show_end_to_end", "show_table", "show_notes", "show_problems"]
+__all__ = ["show_where_to_start", "show_demand", "show_end_to_end", "show_table", "show_notes", "show_problems"]
 
 _CAPTIONS = {"demand": "Demand by service", "flow": "End to end and capability by service"}
 
@@ -18,6 +18,21 @@ def _show_chart(draw, data) -> None:
 
     draw(data, period_text=scan.period_caption(data))
     plt.show()
+
+
+def show_where_to_start(data: scan.ScanData) -> None:
+    """Where to start, as evidence: the services that lead on failure demand and on end-to-end time side by side
+    (with each measure's runner-up, any service where an experiment team works, split by cohort, and the open system
+    conditions), then the rule the sentence follows. Services left out for their data are in the data problems."""
+    point = scan.starting_point(data)
+    rows = start.evidence_rows(data.table, point, experiments=data.experiments, conditions=data.conditions)
+    if len(rows):
+        report.table(
+            rows,
+            caption=f"Where to start: the evidence side by side, {scan.period_caption(data)}",
+            max_rows=max(10, len(rows)),
+        )
+    report.note(start.rule_sentence())
 
 
 def show_demand(data: scan.ScanData) -> None:
