@@ -340,3 +340,22 @@ def test_a_period_keeps_the_cases_open_in_it():
     assert kept.frame["case_id"].tolist() == expected
     assert sum(kept.end_from.values()) == kept.n_finished
     assert endtoend.in_period(every) is every
+
+
+def test_a_period_gives_every_page_the_same_count(testshire):
+    """With a period (6 to 31 Jan 2024), housing repairs has the cases open at some time in it: R1 (closed 11 Jan),
+    R2 (closed 6 Jan) and R4 (open); R3 closed on 5 Jan. The flow report, the scan and ``stage_cases`` agree."""
+    from systemic_lib.analysis import flow, scan
+    from systemic_lib.data.stages import Stage
+
+    period = dict(period_start="2024-01-06", period_end="2024-01-31")
+    f = flow.figures(flow.load(Stage(testshire, "housing-repairs", "flow", **period)))
+    assert (f["cases"], f["open_cases"]) == (3, 1)
+    everyone = endtoend.stage_cases(Stage(testshire, "housing-repairs", "measure", **period))
+    assert sorted(everyone.frame["case_id"]) == ["R1", "R2", "R4"] and everyone.n_open == 1
+    hr = (
+        scan.load(Stage(testshire, None, "organisation_scan", **period))
+        .table.set_index("service")
+        .loc["housing-repairs"]
+    )
+    assert (hr["cases"], hr["open_cases"]) == (3, 1)

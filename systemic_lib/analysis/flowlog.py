@@ -682,13 +682,18 @@ def variants(data: pd.DataFrame, *, top: int | None = 10, catalogue: pd.DataFram
 
 
 def service_summary(
-    data: pd.DataFrame, *, catalogue: pd.DataFrame | None = None, cases: pd.DataFrame | None = None
+    data: pd.DataFrame,
+    *,
+    catalogue: pd.DataFrame | None = None,
+    cases: pd.DataFrame | None = None,
+    end_to_end: EndToEndCases | None = None,
 ) -> pd.DataFrame:
     """One row per service: cases, events, open cases, end-to-end days by the one definition (``endtoend``: the
     Kaplan–Meier median and 85th percentile, NaN where not reached with ``*_at_least`` the longest time seen; the mean
-    only where no case is open), rework share, mean hand-offs and people per case, value-step share."""
+    only where no case is open), rework share, mean hand-offs and people per case, value-step share.
+    ``end_to_end``: the cases to count (default the log's own; the scan passes those in its period)."""
     log = _log(data, catalogue, cases)
-    cases_of = log.end_to_end_cases
+    cases_of = log.end_to_end_cases if end_to_end is None else end_to_end
     e2e = cases_of.frame
     ct = log.case_table
     g = ct.groupby("service", sort=True)

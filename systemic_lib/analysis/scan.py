@@ -32,7 +32,7 @@ from systemic_lib import words
 from systemic_lib.analysis import start
 from systemic_lib.analysis.demand import NO_SERVICE, UNCLASSIFIED, pareto
 from systemic_lib.analysis.demand_problems import data_problems
-from systemic_lib.analysis.endtoend import by_service, case_times, censor_dates, stage_censor_date
+from systemic_lib.analysis.endtoend import by_service, case_times, censor_dates, in_period, stage_censor_date
 from systemic_lib.analysis.flow import FlowLog, service_summary
 from systemic_lib.analysis.flow import closing as stage_closing
 from systemic_lib.analysis.measure import TABLE_OF, MeasureResult, measure_series
@@ -180,28 +180,39 @@ def flow_side(
 
 
 def _flow(
-    events, *, services, catalogue=None, cases=None, data_end=None, contacts=None, closing=(), cases_only: bool = True
+    events,
+    *,
+    services,
+    catalogue=None,
+    cases=None,
+    data_end=None,
+    contacts=None,
+    closing=(),
+    cases_only: bool = True,
+    period=(None, None),
 ) -> tuple:
     """``flow_side``, the events' problems and the cases' ``EndToEndCases``: open cases censored at ``data_end``
-    (service -> its one censoring date), a case starting at its citizen's first linked contact in ``contacts``. With
-    no events table (``cases_only``; not events with errors, left missing until fixed), from the cases alone."""
+    (service -> its one censoring date), a case starting at its citizen's first linked contact in ``contacts``, the
+    cases of the ``period`` (``endtoend.in_period``, as every page counts them). With no events table
+    (``cases_only``; not events with errors, left missing until fixed), from the cases alone."""
     out = pd.DataFrame(index=pd.Index(list(services), name="service"), columns=_FLOW_COLUMNS, dtype=float)
     if events is None or len(events) == 0:
-        return _cases_only(out, cases if cases_only else None, contacts=contacts, data_end=data_end)
+        return _cases_only(out, cases if cases_only else None, contacts=contacts, data_end=data_end, period=period)
     if data_end is None:
         data_end = censor_dates(events=events, cases=cases)
     log = FlowLog(events, catalogue=catalogue, cases=cases, data_end=data_end, contacts=contacts, closing=closing)
     if not log.n_events:
         return out, [], None
-    summary = service_summary(log).set_index("service")
+    e2e = in_period(log.end_to_end_cases, *period)
+    summary = service_summary(log, end_to_end=e2e).set_index("service")
     summary["closed_cases"] = summary["cases"] - summary["open_cases"]
     known = summary.reindex(out.index)
     for col in _FLOW_COLUMNS:
         out[col] = known[col].astype(float)
-    return out, log.problems.as_problems(), log.end_to_end_cases
+    return out, log.problems.as_problems(), e2e
 
 
-def _cases_only(out: pd.DataFrame, cases, *, contacts=None, data_end=None) -> tuple:
+def _cases_only(out: pd.DataFrame, cases, *, contacts=None, data_end=None, period=(None, None)) -> tuple:
     """With no events but a cases table (a case-management export): end-to-end times per service from the cases
     alone, by the same definition; hand-offs and people stay missing (no steps are recorded)."""
     if cases is None or not len(cases):
@@ -209,6 +220,7 @@ def _cases_only(out: pd.DataFrame, cases, *, contacts=None, data_end=None) -> tu
     e2e = case_times(
         cases=cases, contacts=contacts, data_end=data_end if data_end is not None else censor_dates(cases=cases)
     )
+    e2e = in_period(e2e, *period)
     per = by_service(e2e).set_index("service").reindex(out.index)
     for col in per.columns:
         out[col] = per[col].astype(float)
@@ -454,6 +466,7 @@ def load(stage, *, top: int = 3) -> ScanData:
         contacts=whole,
         closing=stage_closing(stage),
         cases_only="events" not in errors,
+        period=(stage.start, stage.end),
     )
     measured = {name: tables[name] for name in ("demand", "cases") if stage.has(name) and name not in errors}
     caps = capabilities(
