@@ -76,7 +76,7 @@ def test_badges_trial_note_and_target():
     r = xmr(BASE[:8], target=100)
     ax = capability_chart(r)
     texts = {t.get_gid(): t.get_text() for t in ax.texts}
-    assert texts["variation_badge"] == "No significant change (common cause)"
+    assert texts["variation_badge"] == "Latest point: common cause, no signal"
     assert texts["assurance_badge"] == "Hit and miss target"
     assert texts["trial_0"] == "trial limits"
     assert _by_gid(ax, "target").get_ydata()[0] == 100

@@ -339,18 +339,20 @@ def test_summary_table(results):
     assert list(table.columns) == [
         "Measure",
         "Unit",
-        "Weeks",
+        "Points",
         "Current mean",
         "Lower limit",
         "Upper limit",
-        "Variation",
+        "Latest point",
+        "Reading",
         "Assurance",
         "Since",
     ]
     row = table.iloc[0]
-    assert row["Measure"] == "End-to-end time" and row["Current mean"] == 11 and row["Weeks"] == 24
+    assert row["Measure"] == "End-to-end time (weekly median)" and row["Current mean"] == 11 and row["Points"] == 24
     assert row["Assurance"] == "Will consistently meet the target" and row["Since"] == "25 Mar 2024"
-    assert table.iloc[4]["Variation"].startswith("Delivered when the citizen wanted for Housing repairs")
+    assert row["Latest point"] == "common cause, no signal" and row["Reading"] == "real improvement"
+    assert table.iloc[4]["Reading"].startswith("Delivered when the citizen wanted for Housing repairs")
 
 
 def test_figures_are_json_with_the_contract_keys(results):
@@ -364,9 +366,8 @@ def test_figures_are_json_with_the_contract_keys(results):
     assert e2e["change_signal"] == "improvement"
     assert figures["measures"]["delivered_when_wanted_pct"]["phases"] == []
     assert measure.period(results) == (MONDAY, pd.Timestamp("2024-06-16"))
-    assert "improvement since the last system change in end-to-end time, failure demand" in measure.headline(
-        results, "Housing repairs"
-    )
+    assert "a real improvement in end-to-end time and failure demand" in measure.headline(results, "Housing repairs")
+    assert figures["measures"]["end_to_end_days"]["reading"]["value"] == "improvement"
 
 
 def test_figures_carry_the_charted_points_for_the_councils_compared(results):
@@ -525,7 +526,8 @@ def test_four_a_week_is_charted_by_calendar_month(tmp_path):
     entry = json.loads(json.dumps(measure.measure_figures([r])))["measures"]["weekly_demand"]
     assert entry["grain"] == "month" and entry["name"] == "Demand per month" and entry["n_points"] == 2
     table = measure.measure_summary([r])
-    assert list(table.columns)[2] == "Months" and table.iloc[0]["Months"] == 2
+    assert list(table.columns)[2] == "Points" and table.iloc[0]["Points"] == 2
+    assert table.iloc[0]["Measure"] == "Demand per month"
     # the same data, asked for weeks, give the weekly series: 4 a week (the last week, Mon-Thu only, is a part week)
     weekly, weekly_grain = series(c, "housing-repairs", "weekly_demand", grain="week")
     assert weekly_grain == "week" and len(weekly) == 11 and (weekly["value"] == 4).all()
@@ -597,7 +599,7 @@ def test_dense_sample_style_data_stays_weekly(results):
     charted = [r for r in results if r.result is not None]
     assert len(charted) == 4 and {r.grain for r in results} == {"week"}
     assert {m["grain"] for m in measure.measure_figures(results)["measures"].values()} == {"week"}
-    assert list(measure.measure_summary(results).columns)[2] == "Weeks"
+    assert "(by month)" not in "".join(measure.measure_summary(results)["Measure"])
     assert _by_id(results)["weekly_demand"].name == "Demand per week"
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from systemic_lib import words
+from systemic_lib.analysis import season
 from systemic_lib.analysis.demand_problems import NO_TYPE, data_problems
 from systemic_lib.analysis.spc import XmrResult, xmr
 from systemic_lib.data.classify import by_rules, provenance
@@ -44,6 +45,7 @@ __all__ = [
     "undated",
     "weekly_capability",
     "predictability",
+    "season_sentence",
     "what_matters",
     "what_matters_recorded",
     "what_matters_caption",
@@ -381,12 +383,15 @@ def summary(data: pd.DataFrame) -> dict:
     }
 
 
-def predictability(data: pd.DataFrame, *, top: int = 5, min_weeks: int = 8) -> pd.DataFrame:
+def predictability(data: pd.DataFrame, *, top: int = 5, min_weeks: int = 8, changes=()) -> pd.DataFrame:
     """For each of the ``top`` demand types: is its weekly volume predictable (a capability chart with no special
-    cause)? Gives the range the system predictably produces (process limits, floored at 0).
+    cause, a new phase at each known system change in ``changes``: objects with a ``date`` and ``label``)? Gives the
+    range the system predictably produces (the latest phase's process limits, floored at 0).
 
-    Fewer than ``min_weeks`` weeks of data: "too few weeks to tell" (``predictable`` is missing).
-    """
+    A demand type with a yearly pattern (``season.yearly_pattern``: a year or more of weeks, the same months high
+    every year) is said to be seasonal, and its weeks are judged against the usual level for their time of year: the
+    season's weeks are not special causes to chase. Fewer than ``min_weeks`` weeks of data: "too few weeks to tell"
+    (``predictable`` is missing)."""
 
     cube = _cube(data, ("demand_type", "classification", "week"))
     cols = [
@@ -414,6 +419,9 @@ def predictability(data: pd.DataFrame, *, top: int = 5, min_weeks: int = 8) -> p
         .pivot_table(index="week", columns="demand_type", values="count", fill_value=0)
         .reindex(index=weeks, fill_value=0)
     )
+    inside = sorted(
+        {pd.Timestamp(c.date): c.label for c in changes if weeks[0] < pd.Timestamp(c.date) <= weeks[-1]}.items()
+    )
     rows = []
     for name, contacts in zip(per_type["demand_type"], per_type["count"]):
         series = grid[name] if name in grid.columns else pd.Series(0, index=weeks)
@@ -433,24 +441,61 @@ def predictability(data: pd.DataFrame, *, top: int = 5, min_weeks: int = 8) -> p
                 verdict=f"Too few weeks to tell ({len(weeks)} of the {min_weeks} needed)",
             )
         else:
-            chart = xmr(series.to_numpy(dtype=float), dates=weeks, improvement="neutral", floor=0).points
-            specials = int((chart["signal"] != "common_cause").sum())
-            lower, upper = float(chart["lower"].iloc[-1]), float(chart["upper"].iloc[-1])
-            row.update(
-                lower=lower,
-                upper=upper,
-                special_causes=specials,
-                predictable=specials == 0,
-                verdict=(
-                    f"Predictable: between {lower:,.0f} and {upper:,.0f} a week"
-                    if specials == 0
-                    else f"Not predictable: {words.count(specials, 'week')} show a special cause"
-                ),
-            )
+            row.update(_week_by_week(series.to_numpy(dtype=float), weeks, inside))
         rows.append(row)
     out = pd.DataFrame(rows, columns=cols)
     out["predictable"] = out["predictable"].astype("boolean")
     return out
+
+
+def season_sentence(data) -> str:
+    """Whether the service's weekly contacts have a yearly pattern (``season.yearly_pattern``), in one sentence for
+    the chart of demand over time ("" when they have none, or cover less than a year)."""
+    data, _ = _frame(data)
+    table = weekly(data)
+    if len(table) < 2:
+        return ""
+    yearly = season.yearly_pattern(table["week"], table["contacts"])
+    return yearly.sentence("demand per week") if yearly is not None else ""
+
+
+def _week_by_week(values: np.ndarray, weeks: pd.DatetimeIndex, changes: list) -> dict:
+    """One demand type's weekly chart, judged: its latest limits, special causes (against the season where it has
+    a yearly pattern) and the verdict in words."""
+    starts = [d for d, _ in changes]
+    yearly = season.yearly_pattern(weeks, values)
+    chart = xmr(values, dates=weeks, phase_starts=starts, improvement="neutral", floor=0)
+    judged = chart
+    if yearly is not None:
+        judged = xmr(season.adjusted(weeks, values, yearly), dates=weeks, phase_starts=starts, improvement="neutral")
+    specials = int((judged.points["signal"] != "common_cause").sum())
+    lower, upper = float(chart.points["lower"].iloc[-1]), float(chart.points["upper"].iloc[-1])
+    since = ""
+    if changes:
+        date, label = changes[-1]
+        since = f" since {words.date(date, short=True)} (\u201c{label}\u201d)"
+    if yearly is not None:
+        high = season.month_words([m for m in yearly.confirmed if m in yearly.high]) or season.month_words(
+            yearly.confirmed
+        )
+        years = " and ".join(str(y) for y in yearly.years)
+        verdict = f"Seasonal: high in {high} in {years}; " + (
+            "no week stands out for its time of year"
+            if specials == 0
+            else f"{words.count(specials, 'week')} {words.plural(specials, 'stands', 'stand')} out even for its "
+            "time of year"
+        )
+    elif specials == 0:
+        verdict = f"Predictable{since}: between {lower:,.0f} and {upper:,.0f} a week"
+    else:
+        verdict = f"Not predictable: {words.count(specials, 'week')} {words.plural(specials, 'shows', 'show')} a special cause"
+    return {
+        "lower": lower,
+        "upper": upper,
+        "special_causes": specials,
+        "predictable": specials == 0,
+        "verdict": verdict,
+    }
 
 
 def _theme(text: pd.Series) -> pd.Series:

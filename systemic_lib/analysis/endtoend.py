@@ -49,6 +49,7 @@ __all__ = [
     "figures",
     "by_service",
     "completion_order",
+    "km_median",
 ]
 
 _NS_PER_DAY = 86_400e9
@@ -635,3 +636,26 @@ def completion_order(frame: pd.DataFrame, *, end: str = "end", value: str = "day
     stage's capability per case, flow's end-to-end chart) plot cases by position; ties keep the table's order."""
     done = frame[frame[end].notna() & frame[value].notna()].sort_values(end, kind="stable").reset_index(drop=True)
     return done.assign(position=np.arange(1, len(done) + 1))
+
+
+def km_median(durations: np.ndarray, finished: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """The Kaplan–Meier median along the last axis (NaN where the curve never falls to a half): the product-limit
+    estimate of ``endtoend.survival``, vectorised over bootstrap resamples. Cases are taken in order of duration,
+    finished before open at a tie; each finished case multiplies the curve by 1 - weight / (weight still at risk),
+    which over a tie is the textbook 1 - deaths / at risk. ``weight`` (per case) weights the baseline to another mix."""
+    d = np.asarray(durations, dtype=float)
+    ok = np.isfinite(d)
+    w = ok * (1.0 if weight is None else np.broadcast_to(np.asarray(weight, dtype=float), d.shape))
+    if not d.shape[-1]:
+        return np.full(d.shape[:-1], np.nan)
+    done = (np.asarray(finished) > 0) & ok
+    key = np.where(ok, d, np.inf)
+    order = np.lexsort((~done, key), axis=-1)
+    ds, es, ws = (np.take_along_axis(a, order, axis=-1) for a in (key, done, w))
+    at_risk = ws.sum(axis=-1, keepdims=True) - (np.cumsum(ws, axis=-1) - ws)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(es & (ws > 0), 1 - ws / np.where(at_risk > 0, at_risk, 1), 1.0)
+    hit = np.cumprod(factor, axis=-1) <= 0.5 + 1e-12
+    first = hit.argmax(axis=-1)
+    value = np.take_along_axis(ds, first[..., None], axis=-1)[..., 0]
+    return np.where(hit.any(axis=-1), value, np.nan)

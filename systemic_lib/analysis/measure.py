@@ -46,7 +46,10 @@ import pandas as pd
 from systemic_lib import words
 from systemic_lib.analysis import custom_measures, endtoend, spc
 from systemic_lib.analysis.measure_cases import CaseCapability, case_capability, per_case_figures
-from systemic_lib.analysis.narrate import ASSURANCE_WORDS, VARIATION_WORDS, narrate
+from systemic_lib.analysis.narrate import ASSURANCE_WORDS, narrate
+from systemic_lib.analysis.reading import LATEST_WORDS, Reading, not_enough, reading_of
+from systemic_lib.analysis.records import ChangeCheck, check_changes
+from systemic_lib.analysis.season import Season, yearly_pattern
 from systemic_lib.analysis.weekly import MIN_WEEKLY_COUNT, MONTH_SLACK_DAYS, _end_to_end, _weekly, choose_grain  # noqa: F401
 from systemic_lib.data.council import MEASURES, MeasureSpec, within_period
 from systemic_lib.errors import ContractError, SystemicError
@@ -102,6 +105,9 @@ TABLE_OF = {
 }
 
 
+_iso = lambda v: None if v is None else pd.Timestamp(v).date().isoformat()
+
+
 @dataclass
 class MeasureResult:
     """One measure of one service: its weekly series, its ``spc.xmr`` result, narration, or a note saying why not."""
@@ -120,6 +126,8 @@ class MeasureResult:
     note: str | None = None
     grain: str = "week"  #: "week" or "month": what one point of the series covers
     said: tuple[str, str, str] | None = None  #: a service's own measure: how it reads (``custom_measures.spoken``)
+    reading: Reading | None = None  #: the one reading every sentence, badge and summary uses (``reading``)
+    season: Season | None = None  #: the series' yearly pattern, if it has one (``season``)
 
     @property
     def _said(self) -> tuple[str, str, str]:
@@ -235,6 +243,7 @@ def _chart_series(res: MeasureResult, phase_starts: list, phase_labels: list[str
             f"{res.name}: only {int(present.sum())} {res.grain}(s) with enough data; a capability chart "
             "needs at least 2."
         )
+        out.reading = not_enough(out.note)
         return out
     changes = list(zip(phase_starts, phase_labels + [""] * (len(phase_starts) - len(phase_labels))))
     starts, labels, kept, outside = _phase_plan(series["date"], changes)
@@ -251,14 +260,46 @@ def _chart_series(res: MeasureResult, phase_starts: list, phase_labels: list[str
         )
     except spc.SpcInputError as exc:  # defensive: the series is built clean, but a report must not stop
         out.note = f"{res.name}: could not be charted ({exc})."
+        out.reading = not_enough(out.note)
         return out
     out.result, out.changes, out.changes_outside = result, kept, outside
     out.changes = [dict(c, label=lab) for c, lab in zip(_one_per_start(kept), labels)]
-    decimals = 1 if res.unit == "days" and (result.current["mean"] or 0) < 10 else 0
-    out.narration = narrate(result, measure=out.spoken, unit=res.unit, phase_labels=labels, decimals=decimals)
-    if out.grain == "month":
-        out.narration = f"Each point is one calendar month ({out.why_monthly}). " + out.narration
+    if out.grain == "week":
+        out.season = yearly_pattern(series["date"], series["value"])
+    _read(out)
     return out
+
+
+def _decimals(r: MeasureResult) -> int:
+    return 1 if r.unit == "days" and (r.result.current["mean"] or 0) < 10 else 0
+
+
+def _read(r: MeasureResult, per_case=None) -> None:
+    """The measure's reading (``reading.reading_of``: its chart, its yearly pattern and, for end-to-end time, the
+    cases' own view ``per_case``) and the narration that says it."""
+    result = r.result
+    current = result.phases[-1]
+    change = next((c for c in r.changes if c["phase_start"] == _iso(current["start"])), None)
+    r.reading = reading_of(
+        result,
+        measure="end-to-end time" if r.id == "end_to_end_days" else r.spoken,
+        unit=r.unit,
+        decimals=_decimals(r),
+        season=r.season,
+        change={"date": change["date"], "label": change["label"]} if change else None,
+        per_case=per_case,
+    )
+    r.narration = narrate(
+        result,
+        measure=r.spoken,
+        unit=r.unit,
+        phase_labels=r.phase_labels,
+        decimals=_decimals(r),
+        season=r.season,
+        change_words=r.reading.sentence if r.reading.change else None,
+    )
+    if r.grain == "month":
+        r.narration = f"Each point is one calendar month ({r.why_monthly}). " + r.narration
 
 
 def _one_per_start(kept: list[dict]) -> list[dict]:
@@ -326,6 +367,9 @@ def measure_results(
         else:
             res = _chart_series(res, [d for d, _ in changes], [label for _, label in changes])
         results.append(res)
+    for res in results:
+        if res.reading is None:
+            res.reading = not_enough(res.note or f"There is not enough data to chart {res.spoken} yet.")
     return results
 
 
@@ -408,6 +452,7 @@ class MeasureData:
     end: pd.Timestamp | None = None
     per_case: CaseCapability | None = None  #: end-to-end time per case (``measure_cases``), when cases are read
     phases: list[dict] = field(default_factory=list)  #: the phases drawn (``Stage.phases``): date, label, source
+    checks: list[ChangeCheck] = field(default_factory=list)  #: each change read against the records (``records``)
 
 
 def load(stage) -> MeasureData:
@@ -452,6 +497,18 @@ def load(stage) -> MeasureData:
             data_end=endtoend.stage_censor_date(stage),
         )
     )
+    if per_case is not None and per_case.cohorts is not None and e2e is not None and e2e.result is not None:
+        _read(e2e, per_case=per_case.cohorts)
+        if per_case.result is not None:
+            per_case.narration = narrate(
+                per_case.result,
+                measure="end-to-end time per case",
+                unit="days",
+                phase_labels=per_case.phase_labels or None,
+                change_words=f"{per_case.cohorts.sentence} {e2e.reading.conclusion}",
+            )
+    checks = _checks(stage, used, tables)
+    _credit(results, checks)
     return MeasureData(
         svc.name,
         tables.get("demand"),
@@ -463,7 +520,48 @@ def load(stage) -> MeasureData:
         stage.end,
         per_case,
         [p.figure() for p in used],
+        checks,
     )
+
+
+def _checks(stage, used, tables: dict) -> list[ChangeCheck]:
+    """Each change inside the stage's data read against the records (``records.check_changes``); the service's
+    events and activity catalogue are read only when there is a change to check."""
+    if not used:
+        return []
+    events = steps = None
+    if "cases" in tables and stage.has("events"):
+        events, _ = stage.table_or_empty("events", period=False)
+    if stage.has("activities"):
+        catalogue, _ = stage.table_or_empty("activities", period=False)
+        steps = catalogue["activity"].dropna().astype("str").tolist()
+    return check_changes(
+        used,
+        contacts=tables.get("demand"),
+        cases=tables.get("cases"),
+        events=events,
+        steps=steps or (),
+        start=stage.start,
+        end=stage.end,
+    )
+
+
+def _credit(results: list[MeasureResult], checks: list[ChangeCheck]) -> None:
+    """A measure that changed after a change the records do not show: its reading says so (the change may not be
+    what moved it)."""
+    unseen = {c.date.date().isoformat(): c for c in checks if c.shown is False}
+    for r in results:
+        reading = r.reading
+        if reading is None or not reading.change or reading.value not in ("improvement", "concern", "change"):
+            continue
+        check = unseen.get(reading.change["date"])
+        if check is not None:
+            extra = (
+                " But the records do not show the change itself (see the changes read against the records), so "
+                "find out what else changed before crediting it."
+            )
+            reading.sentence += extra
+            reading.conclusion = (reading.conclusion + extra).strip()
 
 
 def for_stage(stage) -> list[MeasureResult]:
@@ -480,63 +578,70 @@ def _last_signal(result: spc.XmrResult) -> str | None:
     return None if signals.empty else str(signals.iloc[-1])
 
 
-def measure_summary(data) -> pd.DataFrame:
-    """One row per measure: current mean and limits (latest phase), variation and assurance in plain words.
+SUMMARY_COLUMNS = [
+    "Measure",
+    "Unit",
+    "Points",
+    "Current mean",
+    "Lower limit",
+    "Upper limit",
+    "Latest point",
+    "Reading",
+    "Assurance",
+    "Since",
+]
 
-    The points column is "Weeks" when every measure is weekly, "Months" when every one is monthly, else "Weeks or
-    months"; a monthly measure's name says "(by month)"."""
-    results = _results(data)
-    rows = []
-    grains = {r.grain for r in results if r.result is not None}
-    points = "Weeks" if grains <= {"week"} else "Months" if grains == {"month"} else "Weeks or months"
-    for r in results:
-        row = {
-            "Measure": r.name + (" (by month)" if r.grain == "month" and "per month" not in r.name else ""),
-            "Unit": r.unit,
-            "Weeks": 0,
-            "Current mean": np.nan,
-            "Lower limit": np.nan,
-            "Upper limit": np.nan,
-            "Variation": "",
-            "Assurance": "",
-            "Since": "",
+
+def _summary_row(name: str, unit: str, result: spc.XmrResult | None, reading: Reading | None, target) -> dict:
+    row = {c: "" for c in SUMMARY_COLUMNS} | {
+        "Measure": name,
+        "Unit": unit,
+        "Points": 0,
+        "Current mean": np.nan,
+        "Lower limit": np.nan,
+        "Upper limit": np.nan,
+    }
+    if result is None:
+        return row
+    ph = result.current
+    row.update(
+        {
+            "Points": int(result.points["value"].notna().sum()),
+            "Current mean": ph["mean"],
+            "Lower limit": ph["lower"],
+            "Upper limit": ph["upper"],
+            "Latest point": reading.latest_words if reading else "",
+            "Reading": reading.words if reading else "",
+            "Assurance": ASSURANCE_WORDS.get(result.assurance, "no target")
+            if result.assurance
+            else ("no target" if target is None else "not assessed"),
+            "Since": words.date(ph["start"], short=True) + (" (trial limits)" if ph["trial"] else "")
+            if result.has_dates
+            else f"case {int(ph['start']) + 1}" + (" (trial limits)" if ph["trial"] else ""),
         }
-        if r.result is not None:
-            ph = r.result.current
-            row.update(
-                {
-                    "Weeks": int(r.result.points["value"].notna().sum()),
-                    "Current mean": ph["mean"],
-                    "Lower limit": ph["lower"],
-                    "Upper limit": ph["upper"],
-                    "Variation": VARIATION_WORDS.get(r.result.variation, r.result.variation),
-                    "Assurance": ASSURANCE_WORDS.get(r.result.assurance, "no target")
-                    if r.result.assurance
-                    else ("no target" if r.target is None else "not assessed"),
-                    "Since": words.date(ph["start"], short=True) + (" (trial limits)" if ph["trial"] else ""),
-                }
-            )
-        else:
-            row["Variation"] = r.note or "no data"
-        rows.append(row)
-    table = pd.DataFrame(
-        rows,
-        columns=[
-            "Measure",
-            "Unit",
-            "Weeks",
-            "Current mean",
-            "Lower limit",
-            "Upper limit",
-            "Variation",
-            "Assurance",
-            "Since",
-        ],
     )
-    return table.rename(columns={"Weeks": points})
+    return row
 
 
-_iso = lambda v: None if v is None else pd.Timestamp(v).date().isoformat()
+def measure_summary(data) -> pd.DataFrame:
+    """One row per measure: its points, the latest phase's mean and limits, what the latest point is, the measure's
+    reading (``reading``) and its assurance; end-to-end time has a second row right under it for its cases (the
+    per-case limits beside the weekly ones, with the same reading). A monthly measure's name says "(by month)"."""
+    results = _results(data)
+    per_case = getattr(data, "per_case", None)
+    rows = []
+    for r in results:
+        label = r.name + (" (by month)" if r.grain == "month" and "per month" not in r.name else "")
+        if r.id == "end_to_end_days" and r.grain == "week":
+            label += " (weekly median)"
+        row = _summary_row(label, r.unit, r.result, r.reading, r.target)
+        if r.result is None:
+            row["Reading"] = r.note or "no data"
+        rows.append(row)
+        if r.id == "end_to_end_days" and per_case is not None and per_case.result is not None:
+            rows.append(_summary_row("End-to-end time (per case)", "days", per_case.result, r.reading, r.target))
+            rows[-1]["Latest point"] = LATEST_WORDS[per_case.result.variation]
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 def _points(a: spc.XmrResult) -> list[dict]:
@@ -572,6 +677,7 @@ def measure_figures(results: list[MeasureResult]) -> dict:
             "points": [],
             "narration": r.narration,
             "note": r.note,
+            "reading": r.reading.figure() if r.reading is not None else None,
         }
         if r.result is not None:
             a = r.result
@@ -625,26 +731,51 @@ def chart_title(r: MeasureResult) -> str:
     return title
 
 
+_SAID = {
+    "improvement": "a real improvement in {}",
+    "concern": "a real change for the worse in {}",
+    "change": "a real change in {}",
+    "no change": "no lasting change in {}",
+    "not enough data": "too soon to tell for {}",
+}
+
+
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def headline(data, service_name: str | None = None) -> str:
-    """One sentence for the top of the report: how many measures show a real change, and which way. (Older
-    notebooks pass the list of results and the service name.)"""
+    """One sentence for the top of the report, from the measures' readings (``reading``): how many are charted, what
+    each shows since the latest recorded change, and which show a special cause with no recorded change nearby.
+    (Older notebooks pass the list of results and the service name.)"""
     results = _results(data)
     service_name = service_name or data.service_name
     charted = [r for r in results if r.result is not None]
     if not charted:
         return f"No measure of {service_name} has enough data for a capability chart yet."
-    better = [r.name.lower() for r in charted if (r.result.current.get("change") or {}).get("signal") == "improvement"]
-    worse = [r.name.lower() for r in charted if (r.result.current.get("change") or {}).get("signal") == "concern"]
     parts = [f"{len(charted)} of {len(results)} measures of {service_name} are charted"]
-    if better:
-        parts.append(f"a real improvement since the last system change in {', '.join(better)}")
-    if worse:
-        parts.append(f"a real change for the worse in {', '.join(worse)}")
-    if not better and not worse:
+    judged = [r for r in charted if r.reading.change]
+    if judged:
+        latest = max((r.reading.change for r in judged), key=lambda c: c["date"])
+        said = [
+            _SAID[value].format(_names([r.name.lower() for r in judged if r.reading.value == value]))
+            for value in _SAID
+            if any(r.reading.value == value for r in judged)
+        ]
         parts.append(
-            "none shows a real change since the last recorded system change"
-            if any(len(r.result.phases) > 1 for r in charted)
-            else "no system change is recorded yet"
+            f"since \u201c{latest['label']}\u201d ({words.date(latest['date'], short=True)}): " + "; ".join(said)
+        )
+    else:
+        parts.append("no system change is recorded yet")
+    unexplained = [
+        r.name.lower()
+        for r in charted
+        if not r.reading.change and r.reading.value in ("improvement", "concern", "change")
+    ]
+    if unexplained:
+        parts.append(
+            f"the latest point of {_names(unexplained)} is a special cause with no recorded change nearby: find out "
+            "what happened"
         )
     return "; ".join(parts) + "."
 
@@ -670,6 +801,7 @@ def figures(data: MeasureData) -> dict:
     out = measure_figures(_results(data))
     if isinstance(data, MeasureData):
         out["phases_used"] = data.phases
+        out["changes_checked"] = [c.figure() for c in data.checks]
     if getattr(data, "per_case", None) is not None:
         out["end_to_end_per_case"] = per_case_figures(data.per_case)
     return out
@@ -691,5 +823,6 @@ def summary_caption(data, service_name: str | None = None) -> str:
     charted = sum(r.result is not None for r in results)
     return (
         f"Measures of {service_name}, {words.period(first, last)} ({charted} of {len(results)} charted; "
-        "current mean and limits are those of the latest phase)"
+        "points are weeks, months or, per case, finished cases; current mean and limits are those of the latest "
+        "phase; the reading is the measure's, the latest point only the last one)"
     )

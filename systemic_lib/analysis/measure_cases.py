@@ -19,11 +19,23 @@ import pandas as pd
 from systemic_lib import words
 from systemic_lib.analysis import endtoend, spc
 from systemic_lib.analysis.narrate import narrate
+from systemic_lib.analysis.reading import View
 
-__all__ = ["CaseCapability", "case_capability", "per_case_figures", "scan_capability", "sentence", "MIN_CASES"]
+__all__ = [
+    "CaseCapability",
+    "case_capability",
+    "cohort_view",
+    "per_case_figures",
+    "scan_capability",
+    "sentence",
+    "MIN_CASES",
+    "RESAMPLES",
+]
 
 #: Fewer finished cases than this in the period: no per-case chart (the limits would rest on almost nothing).
 MIN_CASES = 10
+#: Bootstrap resamples behind the interval of the cases' view of a change (seeded: the same data, the same interval).
+RESAMPLES = 1000
 
 
 @dataclass
@@ -39,6 +51,7 @@ class CaseCapability:
     narration: str = ""
     note: str | None = None
     target: float | None = None
+    cohorts: View | None = None  #: cases opened before and since the latest change (``cohort_view``)
 
     @property
     def n_open(self) -> int:
@@ -95,10 +108,103 @@ def case_capability(
     out.result = spc.xmr(
         done["days"].to_numpy(dtype=float), phase_starts=sorted(kept), improvement="decrease", target=target, floor=0
     )
+    out.cohorts = _latest_cohorts(e2e.frame, changes)
     out.narration = narrate(
-        out.result, measure="end-to-end time per case", unit="days", phase_labels=out.phase_labels or None
+        out.result,
+        measure="end-to-end time per case",
+        unit="days",
+        phase_labels=out.phase_labels or None,
+        change_words=out.cohorts.sentence if out.cohorts is not None else None,
     )
     return out
+
+
+def _latest_cohorts(frame: pd.DataFrame, changes) -> View | None:
+    """``cohort_view`` at the latest change with cases opened on both sides of it (None without one)."""
+    dates = sorted(pd.Timestamp(d) for d, _ in changes)
+    starts = frame["start"].dropna()
+    if starts.empty:
+        return None
+    inside = [d for d in dates if starts.min() < d <= starts.max()]
+    if not inside:
+        return None
+    previous = [d for d in dates if d < inside[-1]]
+    return cohort_view(frame, inside[-1], previous[-1] if previous else None)
+
+
+def cohort_view(
+    frame: pd.DataFrame,
+    change,
+    previous=None,
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 20240902,
+    confidence: float = 0.95,
+) -> View:
+    """The cases' own view of a change: the Kaplan–Meier median end-to-end time of the cases opened since ``change``
+    against those opened before it (since ``previous``, the change before, if any), open cases counted as open, with
+    a bootstrap interval for the difference (cases resampled within each group, seeded). It shows a change when the
+    interval leaves out zero; it cannot judge with fewer than ``MIN_CASES`` cases in a group or a median not
+    reached (more than half still open). ``frame``: ``endtoend.EndToEndCases.frame`` (start, open, duration)."""
+    change = pd.Timestamp(change)
+    start = frame["start"]
+    after = frame[start >= change]
+    before = frame[(start < change) & (start >= pd.Timestamp(previous) if previous is not None else start < change)]
+    groups = {}
+    for name, g in (("before", before), ("after", after)):
+        d = g["duration"].to_numpy(dtype=float)
+        done = (~g["open"].astype(bool)).to_numpy()
+        groups[name] = (d, done, float(endtoend.km_median(d, done)) if len(d) else float("nan"), int((~done).sum()))
+    (db, _, mb, ob), (da, _, ma, oa) = groups["before"], groups["after"]
+    figures = {
+        "change": change.date().isoformat(),
+        "cases_before": len(db),
+        "cases_after": len(da),
+        "open_before": ob,
+        "open_after": oa,
+        "median_before": _r(mb),
+        "median_after": _r(ma),
+    }
+    counts = (
+        f"{words.number(len(da))} opened since the change, {words.number(oa)} still open; "
+        f"{words.number(len(db))} opened before it, {words.number(ob)} still open"
+    )
+    if min(len(db), len(da)) < MIN_CASES:
+        return View(
+            "per case",
+            None,
+            False,
+            f"Too few cases to compare the cases themselves ({counts}; each group needs at least {MIN_CASES}).",
+            figures,
+        )
+    if not (np.isfinite(mb) and np.isfinite(ma)):
+        return View(
+            "per case",
+            None,
+            False,
+            f"Too many cases are still open to compare the cases themselves ({counts}): more than half of a group "
+            "has no end-to-end time yet.",
+            figures,
+        )
+    rng = np.random.default_rng(seed)
+    boot = {}
+    for name, (d, done, _, _) in groups.items():
+        boot[name] = _resampled_medians(d, done, rng, resamples)
+    diff = boot["after"] - boot["before"]
+    finite = diff[np.isfinite(diff)]
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(finite, [tail, 100 - tail]) if len(finite) >= 0.9 * resamples else (np.nan, np.nan)
+    change_days = ma - mb
+    figures.update(difference_days=_r(change_days), interval_low=_r(low), interval_high=_r(high))
+    said = (
+        f"Cases opened since the change took a median of {ma:.1f} days, against {mb:.1f} days for those opened "
+        f"before ({counts}): {change_days:+.1f} days, {confidence:.0%} interval {low:+.1f} to {high:+.1f}"
+    )
+    if not np.isfinite(low) or low <= 0 <= high:
+        return View("per case", None, True, f"{said}, so this could be noise.", figures)
+    shows = "improvement" if high < 0 else "concern"
+    meaning = "shorter" if high < 0 else "longer"
+    return View("per case", shows, True, f"{said}: clearly {meaning}.", figures)
 
 
 def sentence(cap: CaseCapability) -> str:
@@ -118,6 +224,23 @@ def sentence(cap: CaseCapability) -> str:
 
 def _r(x):
     return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+
+def _resampled_medians(d: np.ndarray, done: np.ndarray, rng, resamples: int) -> np.ndarray:
+    """Kaplan–Meier medians of ``resamples`` bootstrap resamples of the cases, each resample given as how many times
+    each case is drawn, over the cases sorted once: the product-limit estimate with weights,
+    1 - drawn / still at risk at each finished case, as ``endtoend.km_median`` computes it, without a sort per
+    resample."""
+    order = np.lexsort((~done, d))
+    d, done = d[order], done[order]
+    n = len(d)
+    picks = rng.integers(0, n, size=(resamples, n)) + (np.arange(resamples) * n)[:, None]
+    drawn = np.bincount(picks.ravel(), minlength=resamples * n).reshape(resamples, n).astype(float)
+    at_risk = n - np.cumsum(drawn, axis=1) + drawn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(done & (drawn > 0), 1 - drawn / np.where(at_risk > 0, at_risk, 1), 1.0)
+    hit = np.cumprod(factor, axis=1) <= 0.5 + 1e-12
+    return np.where(hit.any(axis=1), d[hit.argmax(axis=1)], np.nan)
 
 
 def per_case_figures(cap: CaseCapability) -> dict:

@@ -16,20 +16,12 @@ import numpy as np
 import pandas as pd
 
 from systemic_lib import words
+from systemic_lib.analysis.reading import VARIATION_WORDS, against_season, change_view, latest_point, range_words
+from systemic_lib.analysis.reading import value_words as _fmt
 from systemic_lib.analysis.spc import MIN_LIMIT_POINTS, XmrResult
 
 __all__ = ["narrate", "phase_label", "format_date", "VARIATION_WORDS", "ASSURANCE_WORDS"]
 
-#: Plain words for the Making Data Count icons (also used on charts and in tables).
-VARIATION_WORDS = {
-    "common_cause": "No significant change (common cause)",
-    "special_cause_improvement_high": "Improving (special cause, higher)",
-    "special_cause_improvement_low": "Improving (special cause, lower)",
-    "special_cause_concern_high": "Getting worse (special cause, higher)",
-    "special_cause_concern_low": "Getting worse (special cause, lower)",
-    "special_cause_neutral_high": "Unusually high (special cause)",
-    "special_cause_neutral_low": "Unusually low (special cause)",
-}
 ASSURANCE_WORDS = {
     "pass": "Will consistently meet the target",
     "fail": "Will consistently miss the target",
@@ -63,20 +55,8 @@ def format_date(value) -> str:
     return f"point {int(value) + 1}"
 
 
-def _fmt(value: float, unit: str, decimals: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "unknown"
-    if abs(value) < 0.5 * 10**-decimals:
-        value = 0.0  # no "-0"
-    text = f"{value:,.{decimals}f}"
-    if not unit:
-        return text
-    return f"{text}{unit}" if unit in ("%", "pp") else f"{text} {unit}"
-
-
 def _range(low: float, high: float, unit: str, decimals: int) -> str:
-    """'3 to 21 days': the unit once, at the end."""
-    return f"{_fmt(low, '', decimals)} to {_fmt(high, unit, decimals)}"
+    return range_words(low, high, unit, decimals)
 
 
 def _when_text(result: XmrResult, k: int, phase_labels) -> str:
@@ -92,9 +72,19 @@ def _when_text(result: XmrResult, k: int, phase_labels) -> str:
 
 
 def narrate(
-    result: XmrResult, *, measure: str = "end-to-end time", unit: str = "days", phase_labels=None, decimals: int = 0
+    result: XmrResult,
+    *,
+    measure: str = "end-to-end time",
+    unit: str = "days",
+    phase_labels=None,
+    decimals: int = 0,
+    season=None,
+    change_words: str | None = None,
 ) -> str:
-    """One paragraph describing the chart in ``result`` (the :class:`~systemic_lib.analysis.spc.XmrResult` of ``spc.xmr``)."""
+    """One paragraph describing the chart in ``result`` (the :class:`~systemic_lib.analysis.spc.XmrResult` of
+    ``spc.xmr``). Whether the latest phase is a real change is ``reading.change_view``'s sentence, or
+    ``change_words`` where the caller has weighed more than the chart (``reading.reading_of``). With a yearly
+    pattern (``season``), the season's weeks are said to be the season, not special causes to chase."""
     if not isinstance(result, XmrResult):
         raise ValueError(f"narrate needs the result of systemic_lib.analysis.spc.xmr, not {type(result).__name__}")
     phases = result.phases
@@ -148,110 +138,47 @@ def narrate(
             "is not yet predictable."
         )
 
-    # 2. Is the change real? Compare the latest points with the previous phase's average.
+    # 2. Is the change real? The reading's rules: it must last to the latest point (reading.change_view).
     if k >= 1 and n >= 1 and phases[k - 1]["mean"] is not None:
-        old = phases[k - 1]["mean"]
-        sentences.append(
-            _change_sentence(
-                present["value"].to_numpy(), old, result, fmt, cur.get("change"), phases[k - 1], unit, decimals
-            )
-        )
-
+        view = change_view(result, unit=unit, decimals=decimals, season=season)
+        sentences.append(change_words if change_words is not None else view.sentence if view else "")
         narrower = _width_sentence(phases[k - 1], cur, unit, decimals)
         if narrower:
             sentences.append(narrower)
 
-    # 3. Special causes in the current period.
+    # 3. Special causes in the current period (against the season, where the series has a yearly pattern).
     if n >= 2 and len(special_rows):
-        sentences.append(_special_sentence(special_rows, present, result, fmt, has_dates))
+        if season is not None and has_dates:
+            sentences.append(_seasonal_special_sentence(result, present, season, measure, fmt))
+        else:
+            sentences.append(_special_sentence(special_rows, present, result, fmt, has_dates))
 
     # 4. The target.
-    assurance = result.assurance
-    if assurance is not None and result.target is not None:
-        t = fmt(result.target)
-        hedge = "; this is provisional while the limits are trial limits" if cur["trial"] else ""
-        if assurance == "pass":
-            sentences.append(
-                f"The target of {t} sits outside the limits on the good side, so it will consistently be met{hedge}."
-            )
-        elif assurance == "fail":
-            sentences.append(
-                f"The target of {t} sits outside the limits on the wrong side, so it will consistently "
-                f"be missed until the system changes{hedge}."
-            )
-        else:
-            sentences.append(
-                f"The target of {t} sits inside the limits, so it will be met at some points and "
-                f"missed at others by chance alone: hit and miss{hedge}."
-            )
+    sentences.append(_target_sentence(result, cur, fmt))
 
+    sentences = [x for x in sentences if x]
     missing = result.missing
     if missing:
         sentences.append(f"{words.count(missing, 'missing value')} {words.plural(missing, 'was', 'were')} left out.")
     return " ".join(sentences)
 
 
-def _change_sentence(
-    values: np.ndarray,
-    old: float,
-    result: XmrResult,
-    fmt,
-    change: Mapping | None = None,
-    before: Mapping | None = None,
-    unit: str = "",
-    decimals: int = 0,
-) -> str:
-    need = result.shift_points
-    tol = 1e-9 * (abs(old) + 1)
-    side = np.where(values > old + tol, 1, np.where(values < old - tol, -1, 0))
-    last_side = side[-1]
-    run = 0
-    if last_side != 0:
-        breaks = np.flatnonzero(side != last_side)
-        run = len(side) - (breaks[-1] + 1 if len(breaks) else 0)
-    where = "above" if last_side > 0 else "below"
-    improvement = result.improvement
-    if improvement == "neutral":
-        meaning = "a real change"
-    elif (last_side > 0) == (improvement == "increase"):
-        meaning = "a real improvement"
-    else:
-        meaning = "a real change for the worse"
-    old_text = f"the old average of {fmt(old)}"
-    if run == 0:
-        return f"The latest point sits on {old_text}, so the data do not yet show a real change."
-    who = f"All {run} points since the change" if run == len(values) else f"The last {run} points"
-    if run == 1 and len(values) == 1:
-        who = "The only point since the change"
-    if run >= need:
-        verb = "all sit" if run != len(values) else "sit"
-        return f"{who} {verb} {where} {old_text}: this is {meaning}, not noise."
-    if change and change.get("signal") and before is not None:
-        where = "above" if change["side"] == "high" else "below"
-        meaning = {"improvement": "a real improvement", "concern": "a real change for the worse"}.get(
-            change["signal"], "a real change"
-        )
-        if change["longest_run_beyond_old_mean"] >= need:
-            return (
-                f"A run of {change['longest_run_beyond_old_mean']} points since the change sat {where} "
-                f"{old_text}, which the old system would rarely produce: this was {meaning}, though that run "
-                "has since been broken."
-            )
-        c = change["outside_old_limits"]
-        old_limits = _range(before["lower"], before["upper"], unit, decimals)
+def _target_sentence(result: XmrResult, cur: Mapping, fmt) -> str:
+    assurance = result.assurance
+    if assurance is None or result.target is None:
+        return ""
+    t = fmt(result.target)
+    hedge = "; this is provisional while the limits are trial limits" if cur["trial"] else ""
+    if assurance == "pass":
+        return f"The target of {t} sits outside the limits on the good side, so it will consistently be met{hedge}."
+    if assurance == "fail":
         return (
-            f"{c} of the {len(values)} points since the change {'is' if c == 1 else 'are'} beyond the old "
-            f"limits of {old_limits}, which the old system would rarely produce: this points to {meaning}; "
-            f"{need} or more points in a row {where} {old_text} would confirm it."
-        )
-    if run == len(values):
-        return (
-            f"{who} {'sits' if run == 1 else 'sit'} {where} {old_text}, but it is too soon to call it "
-            f"{meaning}: at least {need} points in a row are needed."
+            f"The target of {t} sits outside the limits on the wrong side, so it will consistently "
+            f"be missed until the system changes{hedge}."
         )
     return (
-        f"Only the last {words.count(run, 'point')} {words.plural(run, 'sits', 'sit')} {where} {old_text}, "
-        f"so the data do not yet show {meaning.replace('a real', 'a lasting')}."
+        f"The target of {t} sits inside the limits, so it will be met at some points and "
+        f"missed at others by chance alone: hit and miss{hedge}."
     )
 
 
@@ -301,4 +228,35 @@ def _special_sentence(
         high = "unusually high" if variation.endswith("_high") else "unusually low"
         meaning = {"improvement": ", which is good", "concern": ", which is a concern"}.get(last["signal"], "")
         text += f" The latest point ({fmt(last['value'])}, {when}) is {high}{meaning}: worth finding out why."
+    return text
+
+
+def _seasonal_special_sentence(result: XmrResult, present: pd.DataFrame, season, measure: str, fmt) -> str:
+    """The yearly pattern said once, then only what stands out even for the time of year, and the latest point."""
+    k = len(result.phases) - 1
+    adjusted = against_season(result, season).points
+    standing = adjusted[(adjusted["phase"] == k) & adjusted["signal"].isin(["improvement", "concern", "neutral"])]
+    text = season.sentence(measure)
+    text += (
+        " Against the usual level for its time of year, no point in this period stands out."
+        if standing.empty
+        else f" Against the usual level for its time of year, {words.count(len(standing), 'point')} in this period "
+        f"{words.plural(len(standing), 'stands', 'stand')} out."
+    )
+    last = present.iloc[-1]
+    latest = latest_point(result, season)
+    when = format_date(last["date"])
+    if latest.startswith("seasonal"):
+        high = "high" if latest.endswith("high") else "low"
+        text += (
+            f" The latest point ({fmt(last['value'])}, {when}) is {high} for the chart's average but usual for the "
+            "time of year: not a cause to chase."
+        )
+    elif latest != "common_cause":
+        high = "unusually high" if latest.endswith("_high") else "unusually low"
+        meaning = {"improvement": ", which is good", "concern": ", which is a concern"}.get(last["signal"], "")
+        text += (
+            f" The latest point ({fmt(last['value'])}, {when}) is {high} even for the time of year{meaning}: worth "
+            "finding out why."
+        )
     return text

@@ -30,6 +30,9 @@ def charts_html(folder, service: str) -> str:
         if r.result is None:
             parts.append(f"<p class='note'>{ui.esc(r.note or 'No data for this measure.')}</p>")
             continue
+        parts.append(
+            f"<p class='coach-reading'><b>Reading: {ui.esc(r.reading.words)}.</b> {ui.esc(r.reading.sentence)}</p>"
+        )
         parts.append(pictures.img(lambda ax, r=r: chart(r, ax=ax), r.narration))
         parts.append(f"<p>{ui.esc(r.narration)}</p>")
     return "".join(parts)

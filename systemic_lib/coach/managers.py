@@ -24,6 +24,18 @@ def _p(text: str) -> str:
     return f"<p>{ui.esc(text)}</p>"
 
 
+def _read_out(results) -> list:
+    """The measures whose reading managers should read in full: end-to-end time (its weekly and per-case views
+    weighed) and any measure that shows a change or a special cause."""
+    return [
+        r
+        for r in results
+        if r.reading is not None
+        and (r.reading.value not in ("no change", "not enough data") or r.id == "end_to_end_days")
+        and r.result is not None
+    ]
+
+
 def summary_html(council_dir, service: str) -> str:
     """The manager summary as escaped HTML: one ``<section>`` per step."""
     council = load_council(council_dir)
@@ -67,13 +79,14 @@ def summary_html(council_dir, service: str) -> str:
     )
 
     m = measure.load(Stage(council_dir, service, "measure"))
-    charted = [r.result is not None for r in m.results]
-    table = measure.measure_summary(m)[charted] if any(charted) else None
+    summary = measure.measure_summary(m)
+    table = summary[summary["Points"] > 0] if len(summary) and (summary["Points"] > 0).any() else None
     not_charted = [r.name for r in m.results if r.result is None]
     sections.append(
         _section(
             "Capability",
             _p(measure.headline(m))
+            + "".join(_p(f"{r.name}: {r.reading.sentence}") for r in _read_out(m.results))
             + ui.table(
                 table.drop(columns=["Since"]) if table is not None else None,
                 empty="No measure has enough data to chart yet.",

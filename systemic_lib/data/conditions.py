@@ -307,6 +307,8 @@ class Phase:
     date: dt.date
     label: str
     source: str
+    text: str = ""  #: the change in full words (a condition's label is cut to fit the chart)
+    targets: tuple[str, ...] = ()  #: steps or demand types council.yaml says the change is meant to affect
 
     def figure(self) -> dict:
         return {"date": self.date.isoformat(), "label": self.label, "source": self.source}
@@ -319,7 +321,10 @@ def phases(system_changes=(), frame: pd.DataFrame | None = None) -> list[Phase]:
     """The phases of a service's capability charts: council.yaml's ``system_changes`` and every condition in
     ``frame`` (system_conditions rows, learning-log ones included) marked changed with a ``changed_at`` date and not
     turned off (``phase`` no), labelled with the condition's words. The same date and label once; by date."""
-    found = [Phase(pd.Timestamp(c.date).date(), str(c.label), "council.yaml") for c in system_changes]
+    found = [
+        Phase(pd.Timestamp(c.date).date(), str(c.label), "council.yaml", str(c.label), tuple(c.targets or ()))
+        for c in system_changes
+    ]
     if frame is not None and len(frame):
         on = (
             frame["status"].eq("changed").fillna(False)
@@ -328,9 +333,9 @@ def phases(system_changes=(), frame: pd.DataFrame | None = None) -> list[Phase]:
         )
         shown = frame[on]
         for (_, row), text in zip(shown.iterrows(), words_of(shown)):
-            text = " ".join(text.split()) or f"system condition {row['id']}"
-            text = text if len(text) <= _LABEL_WIDTH else text[: _LABEL_WIDTH - 1].rstrip() + "\u2026"
-            found.append(Phase(pd.Timestamp(row["changed_at"]).date(), text, f"system condition {row['id']}"))
+            full = " ".join(text.split()) or f"system condition {row['id']}"
+            text = full if len(full) <= _LABEL_WIDTH else full[: _LABEL_WIDTH - 1].rstrip() + "\u2026"
+            found.append(Phase(pd.Timestamp(row["changed_at"]).date(), text, f"system condition {row['id']}", full))
     seen, out = set(), []
     for p in sorted(found, key=lambda p: (p.date, p.source != "council.yaml", p.label)):
         if (p.date, p.label.casefold()) not in seen:

@@ -240,6 +240,9 @@ class SystemChange(_Model):
     date: dt.date
     label: str
     services: list[str] | None = None  #: None means every service
+    #: steps (activities) or demand types the change is meant to affect: the measure stage shows their share before
+    #: and after the change, so that the records say whether it happened
+    targets: list[str] | None = None
 
     def applies_to(self, service: str) -> bool:
         return self.services is None or service in self.services

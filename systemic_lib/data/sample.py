@@ -1188,6 +1188,7 @@ class Change:
     label: str
     keep: dict[str, float] = field(default_factory=dict)
     experiment: str | None = None  #: the experiment team's name
+    targets: tuple[str, ...] = ()  #: the demand types or steps the change is meant to affect (council.yaml)
 
 
 @dataclass(frozen=True)
@@ -1232,7 +1233,12 @@ SOCIAL_CARE_EXPERIMENT = Change(
     },
     experiment=EXPERIMENT_TEAM,
 )
-PLAIN_LETTERS = Change("2024-09-02", "Council tax letters rewritten in plain English", keep={"not understood": 0.35})
+PLAIN_LETTERS = Change(
+    "2024-09-02",
+    "Council tax letters rewritten in plain English",
+    keep={"not understood": 0.35},
+    targets=("I don't understand my bill",),
+)
 
 NORTHSHIRE_LOG = (
     # date, what we tried, what we learned, system condition, waste caused, who can change it, status
@@ -1874,7 +1880,8 @@ def council_yaml(plan: CouncilPlan) -> dict:
                     "description": "A small team takes new referrals end to end: one worker, a conversation at "
                     "home about what matters, and support arranged on the spot.",
                 }
-            changes.append({"date": dt.date.fromisoformat(c.date), "label": c.label, "services": [svc.id]})
+            change = {"date": dt.date.fromisoformat(c.date), "label": c.label, "services": [svc.id]}
+            changes.append(change | ({"targets": list(c.targets)} if c.targets else {}))
         services.append(entry)
     return {
         "name": plan.name,
@@ -1900,25 +1907,28 @@ def _csv(frame: pd.DataFrame, columns: list[str]) -> str:
 
 def write_sample_councils(out_dir=None, *, seed: int = 2024) -> list[Path]:
     """Write the three sample councils into ``out_dir`` (default ``data/councils``); returns their folders."""
+    out = Path(out_dir) if out_dir is not None else config.COUNCILS_DIR
+    return [write_council(plan, out / plan.slug, seed=seed, index=index) for index, plan in enumerate(COUNCILS)]
+
+
+def write_council(plan: CouncilPlan, folder, *, seed: int = 2024, index: int = 0) -> Path:
+    """Write one council of ``plan`` into ``folder`` (a sample council, or one a test builds from the sample's
+    services and changes: the same seed and index give the same rows)."""
     from systemic_lib.data.contract import TABLES
 
-    out = Path(out_dir) if out_dir is not None else config.COUNCILS_DIR
-    folders = []
-    for index, plan in enumerate(COUNCILS):
-        folder = out / plan.slug
-        tables = build_council(plan, seed=seed, index=index)
-        for name, frame in tables.items():
-            if frame is not None:
-                columns = [c for c in TABLES[name].column_names if c in frame.columns]  # optional ones it has
-                atomic_write_text(folder / f"{name}.csv", _csv(frame, columns))
-            else:  # a table this council does not have, left by an older version of the generator
-                (folder / f"{name}.csv").unlink(missing_ok=True)
-        text = yaml.safe_dump(council_yaml(plan), sort_keys=False, allow_unicode=True, width=110)
-        atomic_write_text(
-            folder / "council.yaml", f"# {plan.name}: a fictional council (systemic sample data, seed {seed})\n" + text
-        )
-        folders.append(folder)
-    return folders
+    folder = Path(folder)
+    tables = build_council(plan, seed=seed, index=index)
+    for name, frame in tables.items():
+        if frame is not None:
+            columns = [c for c in TABLES[name].column_names if c in frame.columns]  # optional ones it has
+            atomic_write_text(folder / f"{name}.csv", _csv(frame, columns))
+        else:  # a table this council does not have, left by an older version of the generator
+            (folder / f"{name}.csv").unlink(missing_ok=True)
+    text = yaml.safe_dump(council_yaml(plan), sort_keys=False, allow_unicode=True, width=110)
+    atomic_write_text(
+        folder / "council.yaml", f"# {plan.name}: a fictional council (systemic sample data, seed {seed})\n" + text
+    )
+    return folder
 
 
 def sample_files(plan: CouncilPlan) -> list[str]:

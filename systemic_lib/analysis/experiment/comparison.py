@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from systemic_lib import words
+from systemic_lib.analysis.endtoend import km_median
 from systemic_lib.analysis.experiment.cohorts import CLOSED, Cohorts, first_days_basis
 from systemic_lib.data.contract import COHORTS
 from systemic_lib.errors import SystemicError
@@ -143,29 +144,6 @@ def _stat(v: np.ndarray, w: np.ndarray, kind: str, basis: str) -> np.ndarray:
             return np.where(w.sum(axis=-1) > 0, total, np.nan)
         den = w.sum(axis=-1)
         return np.where(den > 0, total / np.where(den > 0, den, 1) * (100 if kind == "share" else 1), np.nan)
-
-
-def km_median(durations: np.ndarray, finished: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
-    """The Kaplan–Meier median along the last axis (NaN where the curve never falls to a half): the product-limit
-    estimate of ``endtoend.survival``, vectorised over bootstrap resamples. Cases are taken in order of duration,
-    finished before open at a tie; each finished case multiplies the curve by 1 - weight / (weight still at risk),
-    which over a tie is the textbook 1 - deaths / at risk. ``weight`` (per case) weights the baseline to another mix."""
-    d = np.asarray(durations, dtype=float)
-    ok = np.isfinite(d)
-    w = ok * (1.0 if weight is None else np.broadcast_to(np.asarray(weight, dtype=float), d.shape))
-    if not d.shape[-1]:
-        return np.full(d.shape[:-1], np.nan)
-    done = (np.asarray(finished) > 0) & ok
-    key = np.where(ok, d, np.inf)
-    order = np.lexsort((~done, key), axis=-1)
-    ds, es, ws = (np.take_along_axis(a, order, axis=-1) for a in (key, done, w))
-    at_risk = ws.sum(axis=-1, keepdims=True) - (np.cumsum(ws, axis=-1) - ws)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        factor = np.where(es & (ws > 0), 1 - ws / np.where(at_risk > 0, at_risk, 1), 1.0)
-    hit = np.cumprod(factor, axis=-1) <= 0.5 + 1e-12
-    first = hit.argmax(axis=-1)
-    value = np.take_along_axis(ds, first[..., None], axis=-1)[..., 0]
-    return np.where(hit.any(axis=-1), value, np.nan)
 
 
 def _change(base, exp, kind: str):

@@ -15,7 +15,8 @@ import seaborn as sns
 from matplotlib.colors import to_rgba
 
 from systemic_lib import words
-from systemic_lib.analysis.narrate import ASSURANCE_WORDS, VARIATION_WORDS, phase_label
+from systemic_lib.analysis.narrate import ASSURANCE_WORDS, phase_label
+from systemic_lib.analysis.reading import LATEST_WORDS
 from systemic_lib.analysis.spc import XmrResult
 from systemic_lib.display.charts.style import DPI, FIGSIZE, PALETTE
 
@@ -39,6 +40,14 @@ _CHANGE_WORDS = {
     "improvement": "real improvement vs before",
     "concern": "real deterioration vs before",
     "neutral": "real change vs before",
+}
+#: A measure's reading (``reading.Reading.value``) at its latest phase line, and the colour of the box around it.
+_READING_WORDS = {
+    "improvement": ("real improvement vs before", "improvement"),
+    "concern": ("real deterioration vs before", "concern"),
+    "change": ("real change vs before", "neutral"),
+    "no change": ("no lasting change", None),
+    "not enough data": ("too soon to tell", None),
 }
 _ASSURANCE_COLOUR = {"pass": PALETTE["improvement"], "fail": PALETTE["concern"], "hit_and_miss": LINE_COLOUR}
 
@@ -69,12 +78,16 @@ def capability_chart(
     unit: str | None = None,
     phase_labels=None,
     date_format: str | None = None,
+    reading=None,
 ):
     """Draw the capability chart of ``result`` (the :class:`~systemic_lib.analysis.spc.XmrResult` of ``spc.xmr``) and
     return the Axes.
 
     ``phase_labels`` names the system changes in order (a sequence) or by phase number (a mapping); ``unit`` labels
-    the value axis; ``date_format`` (e.g. "%b %Y") overrides the concise date labels.
+    the value axis; ``date_format`` (e.g. "%b %Y") overrides the concise date labels. ``reading`` (a measure's
+    ``reading.Reading``) gives the badge its words ("Latest point: …") and the latest phase line the reading's
+    words, so that chart, narration and summary say one thing; without it the badge says what the latest point is
+    and each phase line what the chart's change rule found.
     """
     if not isinstance(result, XmrResult):
         raise ValueError(
@@ -148,11 +161,11 @@ def capability_chart(
             if label is None:
                 start = ph["start"]
                 label = f"Change {words.date(start, short=True)}" if is_date else f"Change at point {int(start) + 1}"
-            change = (ph.get("change") or {}).get("signal")
+            said, colour = _change_label(ph, reading, latest=k == len(phases) - 1)
             edge = "none"
-            if change:
-                label += "\n" + _CHANGE_WORDS[change]
-                edge = PALETTE[change]
+            if said:
+                label += "\n" + said
+                edge = PALETTE[colour] if colour else CENTRE_COLOUR
             ax.annotate(
                 label,
                 (left, 1),
@@ -187,10 +200,11 @@ def capability_chart(
     badges = []
     variation = result.variation
     if variation:
+        latest = reading.latest if reading is not None and reading.latest else variation
         badges.append(
             (
-                VARIATION_WORDS.get(variation, variation),
-                _VARIATION_COLOUR.get(variation, LINE_COLOUR),
+                f"Latest point: {LATEST_WORDS.get(latest, latest)}",
+                _VARIATION_COLOUR.get(latest, PALETTE["common_cause"]),
                 "variation_badge",
             )
         )
@@ -230,6 +244,17 @@ def capability_chart(
     ax.margins(x=0.02)
     sns.despine(ax=ax, left=True)
     return ax
+
+
+def _change_label(phase: dict, reading, *, latest: bool) -> tuple[str, str | None]:
+    """The words under a phase line and the palette key of its box: the measure's reading at its latest phase (an
+    earlier phase says nothing when a reading is given), else what the chart's change rule found."""
+    if reading is not None:
+        if not latest or not reading.change:
+            return "", None
+        return _READING_WORDS[reading.value]
+    change = (phase.get("change") or {}).get("signal")
+    return (_CHANGE_WORDS[change], change) if change else ("", None)
 
 
 def signals_table(result: XmrResult) -> list[dict]:

@@ -118,10 +118,19 @@ def show_weekly_chart(data: demand.DemandData, *, measure: str = "contacts") -> 
     what = "weekly chart of " + ("contacts" if measure == "contacts" else "failure demand")
     if not _no_contacts(data, what):
         charts.weekly_chart(data.contacts, measure=measure, changes=data.changes)
+        said = demand.season_sentence(data) if measure == "contacts" else ""
+        if said:
+            import matplotlib.pyplot as plt
+
+            plt.show()  # the chart first, then what it shows
+            report.note(said)
 
 
 def show_predictability(data: demand.DemandData) -> None:
-    show_table(demand.predictability(data.contacts), caption=demand.caption(data, "Largest demand types, week by week"))
+    show_table(
+        demand.predictability(data.contacts, changes=data.changes),
+        caption=demand.caption(data, "Largest demand types, week by week"),
+    )
 
 
 def show_what_matters(data: demand.DemandData) -> None:

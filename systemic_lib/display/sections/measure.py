@@ -3,12 +3,13 @@ narration (or the note saying why it has no chart)."""
 
 from __future__ import annotations
 
+from systemic_lib import words
 from systemic_lib.analysis import endtoend, measure, measure_cases
 from systemic_lib.analysis.measure import MeasureData, MeasureResult
 from systemic_lib.display import report
-from systemic_lib.display.charts.measure import case_chart, chart
+from systemic_lib.display.charts.measure import case_chart, chart, target_chart
 
-__all__ = ["show_summary", "show", "show_all", "show_per_case"]
+__all__ = ["show_summary", "show", "show_all", "show_per_case", "show_checks"]
 
 
 def show_summary(data: MeasureData) -> None:
@@ -55,6 +56,29 @@ def show_per_case(data: MeasureData) -> None:
     if cap.result is None:
         report.note(cap.note)
         return
-    case_chart(cap)
+    e2e = next((r for r in data.results if r.id == "end_to_end_days"), None)
+    case_chart(cap, reading=e2e.reading if e2e is not None else None)
     plt.show()
     report.note(measure_cases.sentence(cap) + " " + cap.narration)
+
+
+def show_checks(data: MeasureData) -> None:
+    """Each recorded change read against the records (``records``): the steps and demand types it names, their
+    share or count before and since, and their weekly chart across the change. Nothing when there is no change."""
+    import matplotlib.pyplot as plt
+
+    if not data.checks:
+        return
+    report.heading("Changes read against the records")
+    report.note(
+        "Where a change names a step of the flow or a demand type, the records say whether the work changed: the "
+        "share of cases passing through the step, or the contacts of that type, before and since the change. A "
+        "measure that moves after a change the records do not show may have moved for another reason."
+    )
+    for check in data.checks:
+        report.heading(f"{words.date(check.date)}: {check.label}", level=3)
+        for sentence in check.sentences():
+            report.note(sentence)
+        for target in check.targets:
+            if target_chart(target, check.label) is not None:
+                plt.show()
