@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from systemic_lib import words
 from systemic_lib.analysis import season as seasons
 from systemic_lib.analysis.spc import XmrResult, xmr
 
@@ -215,13 +214,9 @@ def change_view(result: XmrResult, *, unit: str = "", decimals: int = 0, season=
             + f" too soon to tell: at least {need} points in a row are needed.",
             figures,
         )
+    who = "Only the latest point sits" if run == 1 else f"Only the last {run} points sit"
     return View(
-        "weekly",
-        None,
-        True,
-        f"Only the last {words.count(run, 'point')} {words.plural(run, 'sits', 'sit')} {where} {old_text}, so "
-        "the data do not yet show a lasting change.",
-        figures,
+        "weekly", None, True, f"{who} {where} {old_text}, so the data do not yet show a lasting change.", figures
     )
 
 
