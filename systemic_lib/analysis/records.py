@@ -30,6 +30,7 @@ from systemic_lib.analysis.reading import change_view
 from systemic_lib.analysis.season import yearly_pattern
 from systemic_lib.analysis.spc import SpcInputError, XmrResult, xmr
 from systemic_lib.analysis.weekly import weekly
+from systemic_lib.data.redact import redact
 
 __all__ = ["Target", "ChangeCheck", "check_changes", "named_steps", "named_demand_types", "MIN_WORD"]
 
@@ -287,7 +288,8 @@ def check_changes(
             kind = "step" if name in steps else "demand type" if name in types else None
             if kind is None:
                 check.note += (
-                    f"council.yaml names \u201c{name}\u201d, which is neither a step nor a demand type in the records. "
+                    f"council.yaml names \u201c{redact(name)}\u201d, which is neither a step nor a demand type in the "
+                    "records. "
                 )
                 continue
             chosen.append((kind, name, "named in council.yaml"))
