@@ -8,15 +8,17 @@ series has such a pattern, by a rule a manager can check:
 
 * the series covers a year or more (its first and last week at least 52 weeks apart);
 * each calendar month's weeks (a week belongs to the month holding its Thursday; a month needs 3 of them) are
-  compared with the average of the first 52 weeks; a month runs **high** when its average is more than
-  ``MONTH_SIGMAS`` (0.75) sigma (the chart's sigma: mean moving range / 1.128) above it, **low** when as far below;
+  compared with the usual level: the typical month of the first 52 weeks (the median of their months' averages, so
+  that the seasonal months themselves do not drag the other months to "high" or "low"); a month runs **high** when
+  its average is more than ``MONTH_SIGMAS`` (0.75) sigma (the chart's sigma: mean moving range / 1.128) above it,
+  **low** when as far below;
 * there is a yearly pattern when at least one calendar month seen in two or more years ran high (or low) in every
   one of them, and no month seen twice ran high one year and low another.
 
 A month's average of four weeks moves by about half a sigma by chance, so the same month beyond 0.75 sigma on the
-same side in two years running happens by chance in about one series in a hundred for each month seen twice. ``Season.index`` is each month's average as a share of
-the first year's; ``adjusted`` divides a series by it, so that what is left is the week against the usual level
-for its time of year. Weekly series only: a month is one point of a monthly series, too little to tell a season.
+same side in two years running happens by chance in about one series in a hundred for each month seen twice.
+``Season.index`` is each month's average as a share of the usual level; ``adjusted`` divides a series by it, so that
+what is left is the week against the usual level for its time of year. Weekly series only: a month is one point of a monthly series, too little to tell a season.
 """
 
 from __future__ import annotations
@@ -117,14 +119,17 @@ def yearly_pattern(dates, values) -> Season | None:
     if len(frame) < 2 or (frame["date"].iloc[-1] - frame["date"].iloc[0]).days < 364:
         return None
     sigma = _sigma(frame["value"].to_numpy())
-    first_year = frame[frame["date"] < frame["date"].iloc[0] + pd.Timedelta(days=364)]["value"]
-    ref = float(first_year.mean())
-    if not np.isfinite(sigma) or sigma <= 0 or ref == 0:
-        return None
     thursday = frame["date"] + pd.Timedelta(days=3)
+    first = (frame["date"] < frame["date"].iloc[0] + pd.Timedelta(days=364)).to_numpy()
     frame = frame.assign(year=thursday.dt.year, month=thursday.dt.month)
     months = frame.groupby(["year", "month"])["value"].agg(["mean", "size"])
     months = months[months["size"] >= MIN_WEEKS_IN_MONTH]
+    # the usual level: the typical month of the first year (its median), which a few seasonal months do not move
+    first_months = frame[first].groupby(["year", "month"])["value"].agg(["mean", "size"])
+    first_months = first_months[first_months["size"] >= MIN_WEEKS_IN_MONTH]
+    ref = float(first_months["mean"].median()) if len(first_months) else float("nan")
+    if not np.isfinite(sigma) or sigma <= 0 or not np.isfinite(ref) or ref == 0:
+        return None
     dev = (months["mean"] - ref) / sigma
     side = np.where(dev > MONTH_SIGMAS, 1, np.where(dev < -MONTH_SIGMAS, -1, 0))
     sides = pd.Series(side, index=months.index).groupby(level="month").agg(list)
