@@ -165,6 +165,13 @@ def test_eastbrook_council_tax_leads_with_one_reading_not_a_broken_run(eastbrook
     texts = {t.get_gid(): t.get_text() for t in ax.texts}
     assert texts["variation_badge"] == "Latest point: common cause, no signal"
     assert texts["phase_label_1"].endswith("no lasting change")
+    # the per-case chart on the same page: its phase line says the same reading, never "real improvement"
+    from systemic_lib.display.charts.measure import case_chart
+
+    cases = {t.get_gid(): t.get_text() for t in case_chart(data.per_case, reading=e2e.reading).texts}
+    assert cases["phase_label_1"].endswith("no lasting change") and cases["variation_badge"].startswith("Latest point")
+    every = " ".join([*texts.values(), *cases.values(), headline, e2e.narration, data.per_case.narration])
+    assert "No significant change" not in every and "real improvement" not in every
     figures = json.loads(json.dumps(measure.figures(data)))
     entry = figures["measures"]["end_to_end_days"]["reading"]
     assert entry["value"] == "no change" and [v["view"] for v in entry["views"]] == ["weekly", "per case"]
