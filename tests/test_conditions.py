@@ -47,7 +47,7 @@ def test_the_contract_has_the_table():
         "phase",
     ]
     assert table.column("raised_in").values == ("demand", "capability", "flow", "experiment")
-    assert table.column("status").values == ("open", "in hand", "changed", "parked")
+    assert table.column("status").values == ("open", "in hand", "changed", "parked", "designed out")
     assert table.unique == ("id",)
 
 
@@ -313,7 +313,7 @@ def test_a_changed_condition_with_no_date_is_warned_about_in_the_table_not_the_o
     assert said == {
         (4, "error", "cannot read 'not a date' as a date"),
         (2, "warning", "is marked changed with no changed_at"),
-        (3, "warning", "has a changed_at date but its status is not changed"),
+        (3, "warning", "has a changed_at date but its status is not changed or designed out"),
     }
     old = read_table(council_factory(name="old", learning_log=LOG) / "learning_log.csv", "learning_log").problems
     assert not [p for p in old if p.column == "changed_at"]  # an old log's changes have no date: as before

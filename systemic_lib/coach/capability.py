@@ -17,6 +17,7 @@ import pandas as pd
 from systemic_lib.analysis import measure
 from systemic_lib.coach import pictures, ui
 from systemic_lib.data import conditions, council_edit
+from systemic_lib.data.contract import CHANGED_STATUS
 from systemic_lib.data.stages import Stage
 from systemic_lib.display.charts.measure import chart
 from systemic_lib.errors import SystemicError
@@ -91,7 +92,7 @@ def changed_conditions(app, redraw) -> w.Widget:
         frame = conditions.conditions(app.folder, app.service)
     except SystemicError as exc:
         return ui.html(ui.message("problem", f"System conditions cannot be read: {exc}"))
-    changed = frame[frame["status"].eq("changed").fillna(False) & frame["changed_at"].notna()]
+    changed = frame[frame["status"].isin(CHANGED_STATUS).fillna(False) & frame["changed_at"].notna()]
     if changed.empty:
         return ui.html(
             "<p class='note'>No system condition is marked changed with a date yet. When one is (step 6 "

@@ -13,7 +13,7 @@ import ipywidgets as w
 
 from systemic_lib.coach import RAISED_IN, ui
 from systemic_lib.data import conditions
-from systemic_lib.data.contract import LEARNING_STATUS
+from systemic_lib.data.contract import CHANGED_STATUS, LEARNING_STATUS
 from systemic_lib.errors import SystemicError
 
 
@@ -52,7 +52,8 @@ class ConditionForm(w.VBox):
             description="Changed on", value=dt.date.today(), style=ui.LABEL, layout=w.Layout(display="none")
         )  # shown for a change: its phase starts there
         self.status.observe(
-            lambda c: setattr(self.changed_at.layout, "display", None if c["new"] == "changed" else "none"), "value"
+            lambda c: setattr(self.changed_at.layout, "display", None if c["new"] in CHANGED_STATUS else "none"),
+            "value",
         )
         self.add = ui.button("Add this system condition", primary=True, classes=("coach-add-condition",))
         self.message = ui.html()
@@ -87,7 +88,7 @@ class ConditionForm(w.VBox):
                 thinking=self.thinking.value.strip(),
                 who_can_change=self.who_can_change.value.strip(),
                 status=self.status.value,
-                changed_at=self.changed_at.value if self.status.value == "changed" else None,
+                changed_at=self.changed_at.value if self.status.value in CHANGED_STATUS else None,
             )
         except SystemicError as exc:
             self.message.value = ui.message("problem", f"Not added: {exc}")

@@ -34,7 +34,11 @@ def build(app) -> w.Widget:
         [
             ui.heading(
                 "Experiment and learning",
-                "A small team handles real cases in a new way and keeps a learning "
+                "The team builds a new service by experiment: it takes whatever demand comes, designs a workflow "
+                "for each demand as it arrives and keeps a learning log: what we tried, what we learned, and which "
+                "system conditions we designed out or still have to change."
+                if data.new_service is not None
+                else "A small team handles real cases in a new way and keeps a learning "
                 "log: what we tried, what we learned, which system condition caused "
                 "waste, and who can change it.",
             ),

@@ -133,7 +133,39 @@ def summary_html(council_dir, service: str) -> str:
     )
 
     e = experiment.load(Stage(council_dir, service, "experiment"))
-    sections.append(_section("What the experiment shows", _p(experiment.headline(e))))
+    if e.new_service is not None:  # built by experiment: what it achieves, and the conditions that made it work
+        lines = experiment.box(e)
+        worked = experiment.made_it_work(e)
+        sections.append(
+            _section(
+                "What the team built",
+                _p(experiment.headline(e)) + "<ul>" + "".join(f"<li>{ui.esc(line)}</li>" for line in lines) + "</ul>",
+            )
+        )
+        sections.append(
+            _section(
+                "What made it work: copy the conditions, not the procedure",
+                _p(
+                    "Managers who want more of this should roll people in to work this way with these conditions "
+                    "kept out, and let them build their own workflows from their demand, rather than copy the hub's "
+                    "procedures."
+                )
+                + (
+                    "<ul>"
+                    + "".join(
+                        f"<li><b>{ui.esc(c['condition'])}</b>: designed out ({ui.esc(c['since'])})"
+                        + (f". What the team learned: {ui.esc(c['learned'])}" if c["learned"] else "")
+                        + "</li>"
+                        for c in worked
+                    )
+                    + "</ul>"
+                    if worked
+                    else _p("No condition is marked designed out yet: ask the team which it kept out.")
+                ),
+            )
+        )
+    else:
+        sections.append(_section("What the experiment shows", _p(experiment.headline(e))))
     title = (
         f"<header><h1>{ui.esc(council.name)}: {ui.esc(spec.name)}</h1><p class='note'>What the team found, for "
         "managers. The system causes most of the waste, not the people: these are the conditions to change."

@@ -215,6 +215,7 @@ services:                                # one entry per service (at least one)
     # experiment:                        # optional: an experiment team on this service (remove the # signs)
     #   start: 2024-07-01                # the day the team took its first case (YYYY-MM-DD)
     #   team: Repairs experiment team
+    #   design: new service              # only for a new service built by experiment (a hub): no old system
 
 system_changes: []                       # known changes to the system; capability charts start a new phase there
 # system_changes:                        # for example (remove the # signs and the [] line above):

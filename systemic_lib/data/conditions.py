@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from systemic_lib.data.contract import (
+    CHANGED_STATUS,
     CONDITION_STATUS,
     ERROR,
     RAISED_IN,
@@ -319,7 +320,8 @@ _LABEL_WIDTH = 60
 
 def phases(system_changes=(), frame: pd.DataFrame | None = None) -> list[Phase]:
     """The phases of a service's capability charts: council.yaml's ``system_changes`` and every condition in
-    ``frame`` (system_conditions rows, learning-log ones included) marked changed with a ``changed_at`` date and not
+    ``frame`` (system_conditions rows, learning-log ones included) marked changed (or designed out) with a
+    ``changed_at`` date and not
     turned off (``phase`` no), labelled with the condition's words. The same date and label once; by date."""
     found = [
         Phase(pd.Timestamp(c.date).date(), str(c.label), "council.yaml", str(c.label), tuple(c.targets or ()))
@@ -327,7 +329,7 @@ def phases(system_changes=(), frame: pd.DataFrame | None = None) -> list[Phase]:
     ]
     if frame is not None and len(frame):
         on = (
-            frame["status"].eq("changed").fillna(False)
+            frame["status"].isin(CHANGED_STATUS).fillna(False)
             & frame["changed_at"].notna()
             & frame["phase"].fillna(True).astype(bool)
         )

@@ -46,7 +46,10 @@ CATEGORIES = (
 )
 COHORTS = ("baseline", "experiment")
 YES_NO = ("yes", "no")
-LEARNING_STATUS = ("open", "in hand", "changed", "parked")
+LEARNING_STATUS = ("open", "in hand", "changed", "parked", "designed out")
+#: Statuses that say the condition no longer acts on the service: changed, or designed out (a service built by
+#: experiment was made without it, or the team took it out as it learned). With a date, either starts a phase.
+CHANGED_STATUS = ("changed", "designed out")
 RAISED_IN = ("demand", "capability", "flow", "experiment")  #: the Check steps a system condition can be raised at
 CONDITION_STATUS = LEARNING_STATUS
 
@@ -221,7 +224,13 @@ TABLES: dict[str, Table] = {
                 ),
                 Column("waste_caused", "text", "The waste it causes.", example="A second visit and 9 days waiting"),
                 Column("who_can_change", "text", "Who can change it.", example="Head of Repairs"),
-                Column("status", "category", "Where the change stands.", values=LEARNING_STATUS, example="open"),
+                Column(
+                    "status",
+                    "category",
+                    "Where the change stands; designed out: the new way of working was built without it.",
+                    values=LEARNING_STATUS,
+                    example="open",
+                ),
                 Column(
                     "condition_id",
                     "id",
@@ -233,8 +242,15 @@ TABLES: dict[str, Table] = {
                 Column(
                     "changed_at",
                     "date",
-                    "With status changed: the date the condition was changed. Capability "
+                    "With status changed or designed out: the date the condition was changed. Capability "
                     "charts of the service start a new phase there.",
+                    example="",
+                ),
+                Column(
+                    "demand_type",
+                    "text",
+                    "The demand type whose workflow the entry changed, as in demand.csv; blank for every type. "
+                    "A new service's experiment page shows each type's workflow before and after its entries.",
                     example="",
                 ),
             ),
@@ -270,11 +286,17 @@ TABLES: dict[str, Table] = {
                     example="Surveyors must check spending or costs will run away",
                 ),
                 Column("who_can_change", "text", "Who can change it.", example="Head of Repairs"),
-                Column("status", "category", "Where the change stands.", values=CONDITION_STATUS, example="changed"),
+                Column(
+                    "status",
+                    "category",
+                    "Where the change stands; designed out: the new way of working was built without it.",
+                    values=CONDITION_STATUS,
+                    example="changed",
+                ),
                 Column(
                     "changed_at",
                     "date",
-                    "With status changed: the date the condition was changed. Capability "
+                    "With status changed or designed out: the date the condition was changed. Capability "
                     "charts of the service start a new phase there, labelled with the condition.",
                     example="2024-09-02",
                 ),
@@ -767,19 +789,20 @@ def _mixed_offsets(text: pd.Series, col: Column, file: str) -> list:
 
 
 def _changed_dates(out: pd.DataFrame, file: str, *, need_date: bool) -> list:
-    """A change date whose status is not changed, or (``need_date``) a changed condition with no date: no phase."""
-    changed, dated = out["status"].eq("changed").fillna(False), out["changed_at"].notna()
+    """A change date whose status is not changed (or designed out), or (``need_date``) a changed condition with no
+    date: no phase. A condition designed out with no date was kept out from the start: no phase, and nothing to say."""
+    changed, dated = out["status"].isin(CHANGED_STATUS).fillna(False), out["changed_at"].notna()
     checks = [
         (
             dated & ~changed,
-            "has a changed_at date but its status is not changed, so no phase is drawn",
-            "set status to changed, or clear changed_at",
+            "has a changed_at date but its status is not changed or designed out, so no phase is drawn",
+            "set status to changed (or designed out), or clear changed_at",
         )
     ]
     if need_date:  # an old learning log marks changes with no date: it keeps working as it did
         checks.append(
             (
-                changed & ~dated,
+                out["status"].eq("changed").fillna(False) & ~dated,
                 "is marked changed with no changed_at, so no chart can show when",
                 "write the date it was changed in changed_at (YYYY-MM-DD)",
             )

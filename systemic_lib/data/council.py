@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -203,6 +204,9 @@ class ExperimentSpec(_Model):
     start: dt.date
     team: str = "Experiment team"
     description: str = ""
+    #: "new service": the team builds a new service by experiment (the seed's hub): there is no old system to
+    #: compare with, and the experiment page shows how the service was built instead of a comparison
+    design: Literal["new service"] | None = None
 
 
 class Service(_Model):

@@ -42,7 +42,7 @@ NO_CONDITION = "(no system condition recorded)"
 NOT_SET = "not set"
 #: Statuses that still need a manager to act, in the order the report lists them.
 TO_ACT_ON = ("open", "in hand", NOT_SET)
-_STATUS_ORDER = {s: i for i, s in enumerate(("open", "in hand", NOT_SET, "changed", "parked"))}
+_STATUS_ORDER = {s: i for i, s in enumerate(("open", "in hand", NOT_SET, "changed", "designed out", "parked"))}
 FIELDS = TABLES["learning_log"].column_names
 _ENTRY_FILE = "new learning log entry"
 

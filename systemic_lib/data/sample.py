@@ -113,6 +113,7 @@ class ServiceDef:
     experiment_steps: tuple[Step, ...] = ()
     e2e_target: float | None = None  #: not written to council.yaml any more: samples set no targets
     own_measures: tuple[dict, ...] = ()  #: measures of the service's own, from its purpose (council.yaml)
+    hub: HubDef | None = None  #: a new service built by experiment: no old system, workflows per demand
 
 
 V, W = "value", "waste"
@@ -1179,6 +1180,338 @@ BENEFITS = ServiceDef(
 )
 
 
+# ----------------------------------------------------------------------------------------------- a new service
+HUB_TEAM = "Community hub team"
+
+
+@dataclass(frozen=True)
+class HubDemand:
+    """One demand a new service takes: its type, its weight in each week since the start (the last one held) and its
+    workflows, each ``(from, steps)``: a case follows the latest workflow that started on or before it opened."""
+
+    demand: DemandType
+    weekly: tuple[float, ...]
+    workflows: tuple[tuple[str | None, tuple[Step, ...]], ...]
+
+
+@dataclass(frozen=True)
+class HubDef:
+    """A new service built by experiment (the seed's hub): it opens on ``start`` with no old system before it, takes
+    ``volume`` contacts a week (by week since the start, the last held), a share of them its own failure demand from
+    each date in ``failure``, and keeps a learning log whose entries change its workflows."""
+
+    start: str
+    volume: tuple[float, ...]
+    failure: tuple[tuple[str, float], ...]
+    demands: tuple[HubDemand, ...]
+    log: tuple[tuple[str, ...], ...]  #: date, tried, learned, condition, waste, who, status, changed_at, demand type
+
+
+def _take_call() -> Step:
+    return Step("Take the call", "contact", V, HUB_TEAM, wait=0.02, hours=0.3, keep_worker=True)
+
+
+_PACK = Step("Pack a food parcel", "delivery", V, "Food bank volunteers", wait=1.0, hours=0.5)
+_DELIVER = Step("Deliver the food parcel", "delivery", V, "Volunteer drivers", wait=0.8, hours=0.6, f2f=0.9)
+_PHARMACY = Step("Ring the pharmacy", "other", V, HUB_TEAM, wait=0.2, hours=0.2, keep_worker=True)
+_COLLECT = Step(
+    "Collect and deliver the prescription", "delivery", V, "Volunteer drivers", wait=1.0, hours=0.8, f2f=0.8
+)
+_CHECK_IN = Step("Check in with the citizen", "delivery", V, HUB_TEAM, wait=2.5, hours=0.3, f2f=0.3, keep_worker=True)
+
+HUB_FOOD = HubDemand(
+    DemandType(
+        "I need a food parcel",
+        1,
+        (
+            "I'm isolating and there's no food in the house.",
+            "Can someone bring me some shopping? I can't get out.",
+            "My neighbour on {street} has no food, can you help her?",
+        ),
+        ("food today", "not having to explain twice"),
+        opens_case=True,
+        one_stop=0.05,
+    ),
+    (1.0, 0.9, 0.75, 0.6, 0.55, 0.5),
+    (
+        (
+            None,
+            (
+                _take_call(),
+                Step("Check eligibility for a food parcel", "check", W, "Eligibility checks", wait=1.5, hours=0.4),
+                Step(
+                    "Pass to the food bank", "hand-off", W, "Eligibility checks", wait=0.3, hours=0.2, keep_worker=True
+                ),
+                _PACK,
+                _DELIVER,
+            ),
+        ),
+        (
+            "2024-11-18",
+            (_take_call(), Step(_PACK.activity, _PACK.category, V, _PACK.team, wait=0.6, hours=0.5), _DELIVER),
+        ),
+        (
+            "2024-12-16",
+            (
+                _take_call(),
+                Step(
+                    "Agree the delivery day on the call",
+                    "decision",
+                    V,
+                    HUB_TEAM,
+                    wait=0.02,
+                    hours=0.1,
+                    keep_worker=True,
+                ),
+                Step(_PACK.activity, _PACK.category, V, _PACK.team, wait=0.6, hours=0.5),
+                _DELIVER,
+            ),
+        ),
+    ),
+)
+HUB_PRESCRIPTIONS = HubDemand(
+    DemandType(
+        "I need my prescription collected",
+        1,
+        (
+            "My prescription is ready at the chemist but I can't get there.",
+            "Can a volunteer pick up my tablets from the pharmacy?",
+        ),
+        ("my medicine on time",),
+        opens_case=True,
+        one_stop=0.05,
+    ),
+    (0.25, 0.45, 0.5, 0.5, 0.45, 0.4),
+    (
+        (
+            None,
+            (
+                _take_call(),
+                _PHARMACY,
+                Step("Pass to the driver coordinator", "hand-off", W, HUB_TEAM, wait=0.3, hours=0.1, keep_worker=True),
+                Step("Allocate a volunteer driver", "other", W, "Driver coordination", wait=1.0, hours=0.2),
+                _COLLECT,
+            ),
+        ),
+        (
+            "2025-01-13",
+            (
+                _take_call(),
+                _PHARMACY,
+                Step(_COLLECT.activity, "delivery", V, _COLLECT.team, wait=0.7, hours=0.8, f2f=0.8),
+            ),
+        ),
+    ),
+)
+HUB_EMERGENCY = HubDemand(
+    DemandType(
+        "I need emergency support",
+        1,
+        (
+            "The electric's run out and I've no money for the meter.",
+            "My heating's broken and I'm on my own with the baby.",
+            "I've been told to leave my flat on {street} tonight.",
+        ),
+        ("help today", "someone to talk to"),
+        opens_case=True,
+        one_stop=0.05,
+    ),
+    (0.0, 0.08, 0.2, 0.3, 0.35, 0.35),
+    (
+        (
+            None,
+            (
+                _take_call(),
+                Step("Refer to the welfare team", "referral", W, HUB_TEAM, wait=0.2, hours=0.3, keep_worker=True),
+                Step("Welfare needs assessment", "assessment", W, "Welfare team", wait=3.0, hours=1.5, f2f=0.5),
+                Step("Arrange emergency support", "delivery", V, "Welfare team", wait=1.5, hours=1.0, keep_worker=True),
+            ),
+        ),
+        (
+            "2024-12-09",
+            (
+                _take_call(),
+                Step(
+                    "Agree support with a manager on the call",
+                    "decision",
+                    V,
+                    HUB_TEAM,
+                    wait=0.05,
+                    hours=0.3,
+                    keep_worker=True,
+                ),
+                Step("Arrange emergency support", "delivery", V, HUB_TEAM, wait=0.3, hours=1.0, keep_worker=True),
+                _CHECK_IN,
+            ),
+        ),
+    ),
+)
+HUB_OTHER = HubDemand(
+    DemandType(
+        "something else I need help with",
+        1,
+        (
+            "Can someone help me fill in a form?",
+            "My dog needs walking while I'm ill.",
+            "I'm lonely and haven't spoken to anyone for a week.",
+        ),
+        ("someone who listens",),
+        opens_case=True,
+        one_stop=0.1,
+    ),
+    (0.0, 0.0, 0.06, 0.12, 0.15, 0.18),
+    (
+        (
+            None,
+            (
+                _take_call(),
+                Step("Find the right help", "delivery", V, HUB_TEAM, wait=1.0, hours=0.8, keep_worker=True),
+                _CHECK_IN,
+            ),
+        ),
+    ),
+)
+
+HUB_LOG = (
+    (
+        "2024-11-04",
+        "Took every kind of demand in one room; whoever answered kept the case",
+        "People ask for help, not for a department",
+        "Structure: each department takes only its own demand and passes the rest on",
+        "Calls passed between departments and people asked to ring again",
+        "Chief Executive",
+        "designed out",
+        "",
+        "",
+    ),
+    (
+        "2024-11-18",
+        "Stopped checking eligibility before a food parcel",
+        "Everyone who asked for food needed it; the check added two days and a hand-off",
+        "Rule: proof of eligibility before a food parcel",
+        "Two days waiting, a hand-off and calls chasing the parcel",
+        "Head of Community Services",
+        "designed out",
+        "2024-11-18",
+        "I need a food parcel",
+    ),
+    (
+        "2024-12-09",
+        "Agreed emergency support on the call, with a manager on the phone",
+        "The welfare assessment changed nothing we decided",
+        "Procedure: emergency support only after a welfare needs assessment",
+        "A referral, an assessment and five days waiting in a crisis",
+        "Head of Welfare",
+        "designed out",
+        "2024-12-09",
+        "I need emergency support",
+    ),
+    (
+        "2024-12-16",
+        "Agreed the delivery day on the first call",
+        "Chasing a food parcel stopped when people knew the day it would come",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "I need a food parcel",
+    ),
+    (
+        "2025-01-13",
+        "The person who takes the call arranges the pick-up with the pharmacy and the driver",
+        "Prescriptions got lost at the hand-off to the driver coordinator",
+        "Structure: a separate coordinator allocates every volunteer driver",
+        "A hand-off, a day's wait and prescriptions not delivered",
+        "Voluntary Sector Manager",
+        "designed out",
+        "2025-01-13",
+        "I need my prescription collected",
+    ),
+    (
+        "2025-02-10",
+        "Kept hub cases in a shared spreadsheet instead of the council's CRM",
+        "The CRM cannot hold a case that belongs to no one department",
+        "IT system: the CRM records a case only under one department",
+        "Every case typed twice",
+        "Head of Digital Services",
+        "open",
+        "",
+        "",
+    ),
+)
+
+COMMUNITY_HUB = ServiceDef(
+    "community-hub",
+    "Community support hub",
+    "Get me what I need to stay safe and well at home, today",
+    "CH",
+    value=tuple(d.demand for d in (HUB_FOOD, HUB_PRESCRIPTIONS, HUB_EMERGENCY, HUB_OTHER)),
+    failure=(
+        DemandType(
+            "where is my food parcel?",
+            6,
+            (
+                "I rang on {weekday} for a food parcel and nothing has come.",
+                "When is my food coming? I've got nothing in.",
+            ),
+            ("knowing when",),
+            "progress chasing",
+            one_stop=0.4,
+        ),
+        DemandType(
+            "my prescription hasn't come",
+            4,
+            ("The volunteer never came with my tablets.", "I was told my prescription would come yesterday."),
+            ("my medicine on time",),
+            "not done",
+            one_stop=0.2,
+        ),
+        DemandType(
+            "nobody called me back",
+            3,
+            ("Someone said they'd ring me back about the electric and nobody has.",),
+            ("someone taking responsibility",),
+            "progress chasing",
+            one_stop=0.3,
+        ),
+    ),
+    steps=(),
+    teams={
+        HUB_TEAM: 6,
+        "Eligibility checks": 2,
+        "Food bank volunteers": 4,
+        "Volunteer drivers": 6,
+        "Driver coordination": 1,
+        "Welfare team": 3,
+    },
+    season=_FLAT,
+    own_measures=(
+        {
+            "id": "helped_without_referral",
+            "name": "Needs met without a referral on",
+            "unit": "%",
+            "direction": "increase",
+            "share": {"of": "cases", "by": "closed_at", "matching": {"no_step_of_category": "referral"}},
+        },
+        {
+            "id": "no_repeat_contact",
+            "name": "Cases with no repeat contact within 14 days of closing",
+            "unit": "%",
+            "direction": "increase",
+            "share": {"of": "cases", "by": "closed_at", "matching": {"no_contact_within_days": 14}},
+        },
+    ),
+    hub=HubDef(
+        start="2024-11-04",
+        volume=(70, 120, 170, 210, 240, 260, 270),
+        failure=(("2024-11-04", 0.2), ("2024-11-18", 0.14), ("2024-12-16", 0.08), ("2025-01-13", 0.06)),
+        demands=(HUB_FOOD, HUB_PRESCRIPTIONS, HUB_EMERGENCY, HUB_OTHER),
+        log=HUB_LOG,
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Change:
     """A change in the system from ``date``: each failure type in ``keep`` keeps only that share of its demand;
@@ -1367,6 +1700,8 @@ COUNCILS = (
             ServicePlan(HOUSING_REPAIRS, 7000, 0.62, _PHONE_HEAVY),
             ServicePlan(BENEFITS, 5500, 0.48, _DIGITAL),
             ServicePlan(PARKING, 4500, 0.44, _PHONE_HEAVY),
+            # a new service built by experiment from 4 November 2024: its volume and mix come from its HubDef
+            ServicePlan(COMMUNITY_HUB, 0, 0.0, {"phone": 0.72, "web": 0.12, "email": 0.1, "face to face": 0.06}),
         ),
         ("Harbour Road", "Quay Street", "Cathedral Walk", "Tanners Row", "Westgate", "Lakeside Drive"),
     ),
@@ -1620,71 +1955,146 @@ def _worker_pools(plan: CouncilPlan) -> dict[str, list[str]]:
     return pools
 
 
+def _closed_at(cases: pd.DataFrame, events: pd.DataFrame, rng) -> tuple[pd.DataFrame, pd.Series]:
+    """The data end on 30 March 2025: later steps have not happened yet, and a few cases stall part-way. Returns the
+    events that happened and each case's close (its last step; NaT for a case still open)."""
+    stalled = np.flatnonzero(rng.random(len(cases)) < STALLED_SHARE)
+    position = events.groupby("case").cumcount().to_numpy()
+    cut = pd.Series(3, index=stalled).reindex(events["case"].to_numpy()).to_numpy()
+    happened = (events["timestamp"] <= END).to_numpy() & ~(position >= np.nan_to_num(cut, nan=1e9))
+    unfinished = events.loc[~happened, "case"].unique()
+    events = events[happened]
+    closed = events.groupby("case")["timestamp"].max().reindex(cases.index)
+    closed[cases.index.isin(unfinished)] = pd.NaT
+    return events, closed
+
+
+def _service(sp: ServicePlan, streets, pools, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One service's contacts, cases and events."""
+    svc = sp.service
+    contacts = _contacts(sp, streets, rng)
+    opening = contacts.index[contacts["opens_case"]]
+    cases = pd.DataFrame({"opened_at": contacts.loc[opening, "received_at"].to_numpy()})
+    cases["case_id"] = [f"{svc.prefix}-{k:05d}" for k in range(1, len(cases) + 1)]
+    contacts["case_id"] = ""
+    contacts.loc[opening, "case_id"] = cases["case_id"].to_numpy()
+    experiment = next((c for c in sp.changes if c.experiment), None)
+    after = (
+        (cases["opened_at"] >= pd.Timestamp(experiment.date)).to_numpy() if experiment else np.zeros(len(cases), bool)
+    )
+    # alongside the old system: from the start, new cases are allocated at random to either way of working
+    in_experiment = after & (rng.random(len(cases)) < EXPERIMENT_SHARE) if experiment else after
+    events = pd.concat(
+        [
+            _events(cases[~in_experiment], svc.steps, svc, pools, rng),
+            _events(cases[in_experiment], svc.experiment_steps, svc, pools, rng) if in_experiment.any() else None,
+        ]
+    ).sort_values(["case", "order"], kind="stable")
+    events, cases["closed_at"] = _closed_at(cases, events, rng)
+    cases["service"] = svc.id
+    if svc.wanted_days:
+        lo, hi = svc.wanted_days
+        cases["wanted_by"] = cases["opened_at"].dt.normalize() + pd.to_timedelta(
+            rng.integers(lo, hi + 1, len(cases)), unit="D"
+        )
+    else:
+        cases["wanted_by"] = pd.NaT
+    cases["cohort"], cases["demand_returns"] = "", ""
+    if experiment:
+        # baseline: the old system's cases over the same months; earlier cases are in neither cohort
+        cases["cohort"] = np.where(in_experiment, "experiment", np.where(after, "baseline", ""))
+        judged = in_experiment | (rng.random(len(cases)) < 0.7)  # the team judged most old cases too
+        returns = rng.random(len(cases)) < np.where(in_experiment, 0.03, 0.71)
+        cases["demand_returns"] = np.where(judged, np.where(returns, "yes", "no"), "")
+    return contacts, cases, events
+
+
+def _hub_contacts(sp: ServicePlan, streets, rng) -> pd.DataFrame:
+    """A new service's contacts from its start: a volume that grows week by week, a mix of demand that shifts (each
+    type's weight in each week since the start), and its own failure demand at a share that falls as it learns."""
+    svc, hub = sp.service, sp.service.hub
+    start = pd.Timestamp(hub.start)
+    days = pd.date_range(start, END.normalize(), freq="D")
+    week = np.asarray((days - start).days // 7)
+    closed = np.isin(days.values.astype("datetime64[D]"), HOLIDAYS)
+    weekday = np.where(closed, _WEEKDAY[6], _WEEKDAY[days.day_of_week])
+    volume = np.array(hub.volume, dtype=float)[np.minimum(week, len(hub.volume) - 1)]
+    counts = rng.poisson(volume / 7 * weekday / _WEEKDAY.mean())
+    n = int(counts.sum())
+    day, wk = np.repeat(days.values, counts), np.repeat(week, counts)
+    names = list(sp.channels)
+    channel = np.array(names, dtype=object)[_choose(rng, n, [sp.channels[c] for c in names])]
+    minutes = 480 + rng.beta(1.6, 2.2, n) * 660  # 08:00 to 19:00: the hub answers into the evening
+    received = day + (minutes.astype(int) * 60_000_000_000).astype("timedelta64[ns]")
+    share = np.zeros(n)
+    for since, value in hub.failure:
+        share[received >= np.datetime64(pd.Timestamp(since))] = value
+    failure = rng.random(n) < share
+    kind = np.empty(n, dtype=int)
+    for w in np.unique(wk):
+        rows = ~failure & (wk == w)
+        weights = [d.weekly[min(int(w), len(d.weekly) - 1)] for d in hub.demands]
+        kind[rows] = _choose(rng, int(rows.sum()), weights)
+    kind[failure] = len(svc.value) + _choose(rng, int(failure.sum()), [t.weight for t in svc.failure])
+    frame = pd.DataFrame({"received_at": received, "channel": channel, "kind": kind})
+    frame = frame.sort_values("received_at", kind="stable").reset_index(drop=True)
+    return _words(frame, svc.value + svc.failure, streets, svc, rng)
+
+
+def _hub_service(sp: ServicePlan, streets, pools, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A new service's contacts, cases (every one the team's: cohort experiment) and events: each case follows the
+    workflow of its demand type that was current when it opened."""
+    svc, hub = sp.service, sp.service.hub
+    contacts = _hub_contacts(sp, streets, rng)
+    opening = contacts.index[contacts["opens_case"]]
+    cases = pd.DataFrame({"opened_at": contacts.loc[opening, "received_at"].to_numpy()})
+    cases["case_id"] = [f"{svc.prefix}-{k:05d}" for k in range(1, len(cases) + 1)]
+    contacts["case_id"] = ""
+    contacts.loc[opening, "case_id"] = cases["case_id"].to_numpy()
+    types = contacts.loc[opening, "demand_type"].to_numpy()
+    parts = []
+    for d in hub.demands:
+        for k, (since, steps) in enumerate(d.workflows):
+            later = d.workflows[k + 1][0] if k + 1 < len(d.workflows) else None
+            rows = (types == d.demand.phrase) & (cases["opened_at"] >= pd.Timestamp(since or hub.start)).to_numpy()
+            if later is not None:
+                rows &= (cases["opened_at"] < pd.Timestamp(later)).to_numpy()
+            if rows.any():
+                parts.append(_events(cases[rows], steps, svc, pools, rng))
+    events = pd.concat(parts).sort_values(["case", "order"], kind="stable")
+    events, cases["closed_at"] = _closed_at(cases, events, rng)
+    cases["service"], cases["wanted_by"] = svc.id, pd.NaT
+    cases["cohort"], cases["demand_returns"] = "experiment", ""
+    return contacts, cases, events
+
+
 def build_council(plan: CouncilPlan, *, seed: int = 2024, index: int = 0) -> dict[str, pd.DataFrame]:
-    """Every table of one sample council as typed frames (``write_sample_councils`` formats and writes them)."""
+    """Every table of one sample council as typed frames (``write_sample_councils`` formats and writes them). A new
+    service's contacts follow the others' in demand.csv (its ids after theirs), so adding one to a council changes no
+    other service's rows."""
     pools = _worker_pools(plan)
-    demand_parts, case_parts, event_parts = [], [], []
+    demand_parts, hub_parts, case_parts, event_parts = [], [], [], []
     for si, sp in enumerate(plan.services):
         svc = sp.service
         rng = np.random.default_rng([seed, index, si])
-        contacts = _contacts(sp, plan.streets, rng)
+        build = _hub_service if svc.hub else _service
+        contacts, cases, events = build(sp, plan.streets, pools, rng)
         contacts["service"], contacts["order"] = svc.id, si
-
-        opening = contacts.index[contacts["opens_case"]]
-        cases = pd.DataFrame({"opened_at": contacts.loc[opening, "received_at"].to_numpy()})
-        cases["case_id"] = [f"{svc.prefix}-{k:05d}" for k in range(1, len(cases) + 1)]
-        contacts["case_id"] = ""
-        contacts.loc[opening, "case_id"] = cases["case_id"].to_numpy()
-        experiment = next((c for c in sp.changes if c.experiment), None)
-        after = (
-            (cases["opened_at"] >= pd.Timestamp(experiment.date)).to_numpy()
-            if experiment
-            else np.zeros(len(cases), bool)
-        )
-        # alongside the old system: from the start, new cases are allocated at random to either way of working
-        in_experiment = after & (rng.random(len(cases)) < EXPERIMENT_SHARE) if experiment else after
-        events = pd.concat(
-            [
-                _events(cases[~in_experiment], svc.steps, svc, pools, rng),
-                _events(cases[in_experiment], svc.experiment_steps, svc, pools, rng) if in_experiment.any() else None,
-            ]
-        ).sort_values(["case", "order"], kind="stable")
-
-        # the data end on 30 March 2025: later steps have not happened yet; a few cases stall part-way
-        stalled = np.flatnonzero(rng.random(len(cases)) < STALLED_SHARE)
-        position = events.groupby("case").cumcount().to_numpy()
-        cut = pd.Series(3, index=stalled).reindex(events["case"].to_numpy()).to_numpy()
-        happened = (events["timestamp"] <= END).to_numpy() & ~(position >= np.nan_to_num(cut, nan=1e9))
-        unfinished = events.loc[~happened, "case"].unique()
-        events = events[happened]
-        last = events.groupby("case")["timestamp"].max()
-        cases["closed_at"] = last.reindex(cases.index)
-        cases.loc[cases.index.isin(unfinished), "closed_at"] = pd.NaT
-        cases["service"] = svc.id
-        if svc.wanted_days:
-            lo, hi = svc.wanted_days
-            cases["wanted_by"] = cases["opened_at"].dt.normalize() + pd.to_timedelta(
-                rng.integers(lo, hi + 1, len(cases)), unit="D"
-            )
-        else:
-            cases["wanted_by"] = pd.NaT
-        cases["cohort"], cases["demand_returns"] = "", ""
-        if experiment:
-            # baseline: the old system's cases over the same months; earlier cases are in neither cohort
-            cases["cohort"] = np.where(in_experiment, "experiment", np.where(after, "baseline", ""))
-            judged = in_experiment | (rng.random(len(cases)) < 0.7)  # the team judged most old cases too
-            returns = rng.random(len(cases)) < np.where(in_experiment, 0.03, 0.71)
-            cases["demand_returns"] = np.where(judged, np.where(returns, "yes", "no"), "")
-
         chase = link_contacts(contacts, cases, rng)  # chasing while open, repeats after closing
         contacts["case_id"] = contacts["case_id"].where(contacts["case_id"].ne(""), chase)
         events["case_id"] = cases["case_id"].to_numpy()[events["case"].to_numpy()]
         events["service"], events["svc_order"] = svc.id, si
-        demand_parts.append(contacts)
+        (hub_parts if svc.hub else demand_parts).append(contacts)
         case_parts.append(cases)
         event_parts.append(events)
 
-    demand = pd.concat(demand_parts).sort_values(["received_at", "order"], kind="stable").reset_index(drop=True)
+    demand = pd.concat(
+        [
+            pd.concat(part).sort_values(["received_at", "order"], kind="stable")
+            for part in (demand_parts, hub_parts)
+            if part
+        ]
+    ).reset_index(drop=True)
     demand["contact_id"] = [f"C-{k:06d}" for k in range(1, len(demand) + 1)]
     cases = pd.concat(case_parts, ignore_index=True)
     events = pd.concat(event_parts).sort_values(["svc_order", "case", "order"], kind="stable")
@@ -1702,7 +2112,9 @@ def build_council(plan: CouncilPlan, *, seed: int = 2024, index: int = 0) -> dic
 def _activities(plan: CouncilPlan) -> pd.DataFrame:
     rows = {}
     for sp in plan.services:
-        for s in sp.service.steps + sp.service.experiment_steps:
+        hub = sp.service.hub
+        flows = [steps for d in hub.demands for _, steps in d.workflows] if hub else []
+        for s in sp.service.steps + sp.service.experiment_steps + tuple(x for steps in flows for x in steps):
             rows.setdefault((sp.service.id, s.activity), (s.step_type, s.category))
     return pd.DataFrame(
         [(svc, act, st, cat) for (svc, act), (st, cat) in rows.items()],
@@ -1776,24 +2188,32 @@ def _rules() -> pd.DataFrame:
     )
 
 
+_LOG_COLUMNS = [
+    "date",
+    "what_we_tried",
+    "what_we_learned",
+    "system_condition",
+    "waste_caused",
+    "who_can_change",
+    "status",
+]
+
+
 def _learning_log(plan: CouncilPlan) -> pd.DataFrame | None:
+    """The council's learning log: its experiment team's entries, then each new service's (with the date a condition
+    was designed out and the demand type whose workflow the entry changed)."""
+    parts = []
     service = next((sp.service.id for sp in plan.services if any(c.experiment for c in sp.changes)), None)
-    if not plan.learning_log or service is None:
-        return None
-    frame = pd.DataFrame(
-        plan.learning_log,
-        columns=[
-            "date",
-            "what_we_tried",
-            "what_we_learned",
-            "system_condition",
-            "waste_caused",
-            "who_can_change",
-            "status",
-        ],
-    )
-    frame.insert(1, "service", service)
-    return frame
+    if plan.learning_log and service is not None:
+        frame = pd.DataFrame(plan.learning_log, columns=_LOG_COLUMNS)
+        frame.insert(1, "service", service)
+        parts.append(frame)
+    for sp in plan.services:
+        if sp.service.hub:
+            frame = pd.DataFrame(sp.service.hub.log, columns=[*_LOG_COLUMNS, "changed_at", "demand_type"])
+            frame.insert(1, "service", sp.service.id)
+            parts.append(frame)
+    return pd.concat(parts, ignore_index=True) if parts else None
 
 
 #: System conditions a sample council's team raised (Check step 5), by council: Westmere removed a pre-inspection
@@ -1882,6 +2302,14 @@ def council_yaml(plan: CouncilPlan) -> dict:
                 }
             change = {"date": dt.date.fromisoformat(c.date), "label": c.label, "services": [svc.id]}
             changes.append(change | ({"targets": list(c.targets)} if c.targets else {}))
+        if svc.hub:  # built by experiment: no old system, so no change at its start to phase on
+            entry["experiment"] = {
+                "start": dt.date.fromisoformat(svc.hub.start),
+                "team": HUB_TEAM,
+                "design": "new service",
+                "description": "Staff from several departments in one room take whatever demand comes and build a "
+                "workflow for each as it arrives.",
+            }
         services.append(entry)
     return {
         "name": plan.name,
@@ -1936,7 +2364,7 @@ def sample_files(plan: CouncilPlan) -> list[str]:
     names = ["council.yaml"] + [f"{t}.csv" for t in TABLE_FILES]
     return (
         names
-        + (["learning_log.csv"] if plan.learning_log else [])
+        + (["learning_log.csv"] if plan.learning_log or any(sp.service.hub for sp in plan.services) else [])
         + (["rules.csv"] if plan.rules else [])
         + (["system_conditions.csv"] if plan.slug in SYSTEM_CONDITIONS else [])
     )

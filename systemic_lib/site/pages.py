@@ -72,6 +72,15 @@ def _experiment_figures(data: dict) -> list[str]:
     exp, base = _first(data, "experiment_cases"), _first(data, "baseline_cases")
     if data.get("has_experiment") is False or (not exp and not base):
         return ["no experiment"]
+    built = data.get("new_service")
+    if data.get("design") == "new service" and isinstance(built, dict):  # no old system: what it built, and now
+        within = _num((built.get("end_to_end_per_case") or {}).get("predictably_within_days"))
+        return [
+            "new service built by experiment",
+            words.count(_num(built.get("cases")) or 0, "case")
+            + f" ({words.number(_num(built.get('open_cases')) or 0)} open)",
+            *([f"now predictably within {words.duration(within)}"] if within is not None else []),
+        ]
     out = []
     if exp is not None:
         out.append(words.count(exp, "experiment case") + (f" vs {base:,.0f} baseline" if base is not None else ""))

@@ -22,6 +22,7 @@ import pandas as pd
 
 from systemic_lib import words
 from systemic_lib.analysis import endtoend, flowlog
+from systemic_lib.analysis.experiment import new_service
 from systemic_lib.analysis.experiment.box import box_lines
 from systemic_lib.analysis.experiment.cohorts import (
     CASE_TABLE_COLUMNS,
@@ -44,9 +45,10 @@ from systemic_lib.analysis.experiment.comparison import (
     interval_text,
     km_median,
 )
+from systemic_lib.analysis.experiment.design import NEW_SERVICE, Design, design_of
 from systemic_lib.analysis.experiment.design import NONE as NO_COMPARISON
-from systemic_lib.analysis.experiment.design import Design, design_of
 from systemic_lib.analysis.experiment.mix import DemandMix, case_demand_types, demand_mix, mix_words
+from systemic_lib.analysis.experiment.new_service import NewService, is_new_service
 from systemic_lib.analysis.experiment.over_time import OverTime, Spread, over_time, phase_mix, spread
 from systemic_lib.data.contract import WARNING, Problem, TableResult, empty_frame
 from systemic_lib.data.council import within_period
@@ -78,6 +80,7 @@ __all__ = [
     "load",
     "headline",
     "box",
+    "made_it_work",
     "questions",
     "figures",
     "key_figures",
@@ -116,8 +119,10 @@ class ExperimentData:
     mix: DemandMix = field(default_factory=lambda: demand_mix(pd.DataFrame({"cohort": [], "demand_type": []})))
     #: the compared cases' start, end and whether open (``endtoend``): what the page's definition sentence counts
     end_to_end: endtoend.EndToEndCases | None = None
-    #: alongside, partly alongside or before and after, read from when each cohort's cases opened
+    #: alongside, partly alongside or before and after, read from when each cohort's cases opened; or a new service
     design: Design = field(default_factory=lambda: Design(NO_COMPARISON))
+    #: what the page of a new service built by experiment shows (``new_service.build``); None for a comparison
+    new_service: NewService | None = None
 
     @property
     def has_experiment(self) -> bool:
@@ -214,13 +219,16 @@ def load(
     spec = stage.service.experiment
     start = pd.Timestamp(spec.start) if spec is not None else None
     cases, problems, cases_file = cases_table(stage.load("cases"), stage.service_id, stage.start, stage.end)
+    new = is_new_service(spec.design if spec else None, cases["cohort"])
+    if new and start is None:  # every case is the team's, with no experiment in council.yaml: from its first case
+        start = pd.to_datetime(cases["opened_at"]).min().normalize()
     events = stage.table("events", period=False, rows=True)
     event_rows = events.groupby(events["case_id"].astype(str))["_row"].min() if len(events) else None
     events = events.drop(columns="_row")
     events_file = stage.load("events").path.name if stage.load("events").path else "events.csv"
     catalogue = stage.table("activities", period=False) if stage.has("activities") else None
     per_case = flowlog.case_table(events, catalogue=catalogue) if len(events) else _empty_case_table()
-    if len(events):
+    if len(events) and not new:  # a new service compares no assessments or referrals
         problems += _catalogue_problems(catalogue)
     if stage.start is not None or stage.end is not None:  # cases of the period, by their first step
         per_case = within_period(per_case, "first_at", stage.start, stage.end)
@@ -234,6 +242,7 @@ def load(
         contacts=contacts,
         data_end=data_end,
         event_rows=event_rows,
+        new_service=new,
     )
     if first_days:
         cohorts = window_first_days(cohorts, events, days=first_days, catalogue=catalogue, data_end=data_end)
@@ -260,6 +269,22 @@ def load(
                     severity=WARNING,
                 )
             )
+    built = (
+        new_service.build(
+            start=start,
+            cases=cohorts.cases,
+            contacts=contacts,
+            events=events,
+            catalogue=catalogue,
+            log=log,
+            changes=stage.phases(),
+            cases_table=cases,
+            conditions=stage.table_or_empty("system_conditions", period=False)[0],
+            data_end=data_end,
+        )
+        if new
+        else None
+    )
     # the compared cases' dates where there are any (the captions' period), else every case's
     shown = cohorts.included if len(cohorts.included) else cohorts.cases
     dated = pd.concat([shown["opened_at"], shown["completed_at"]]).dropna()
@@ -267,7 +292,7 @@ def load(
     return ExperimentData(
         stage.service_id,
         stage.service_name,
-        spec.team if spec else None,
+        spec.team if spec else ("experiment team" if new else None),
         start,
         spec.description if spec else "",
         cohorts,
@@ -280,7 +305,8 @@ def load(
         seed,
         mix=mix,
         end_to_end=compared_end_to_end(cohorts, data_end),
-        design=design_of(cohorts.included, start),
+        design=Design(NEW_SERVICE) if new else design_of(cohorts.included, start),
+        new_service=built,
     )
 
 
@@ -322,6 +348,10 @@ def headline(data: ExperimentData) -> str:
     """What changed for the experiment team's cases, in one sentence (or that no experiment is set up)."""
     if not data.has_experiment:
         return f"No experiment set up for {data.service_name} yet."
+    if data.new_service is not None:
+        return new_service.headline_text(
+            data.new_service, team=data.team or "experiment team", service_name=data.service_name
+        )
     return headline_text(
         data.comparison,
         experiment_cases=data.experiment_cases,
@@ -336,9 +366,13 @@ def box(data: ExperimentData) -> list[str]:
     """The six to eight lines that open the page (``box.box_lines``): who was compared with whom, over which months,
     how many cases are open, then what changed on each measure, by how much, on which cases and how sure; [] with
     nothing to compare."""
+    team = data.team or "experiment team"
+    if data.has_experiment and data.new_service is not None:
+        return new_service.box_lines(
+            data.new_service, team=team, service_name=data.service_name, to_act_on=len(conditions(data))
+        )
     if not data.has_experiment or not data.cohorts.comparable:
         return []
-    team = data.team or "experiment team"
     opening = (
         f"The {team} handled {words.count(data.experiment_cases, 'case')} "
         f"({words.number(data.open_cases('experiment'))} still open) and the old system "
@@ -346,6 +380,21 @@ def box(data: ExperimentData) -> list[str]:
         f"{data.design.sentence}."
     )
     return box_lines(data.comparison, opening=opening)
+
+
+def made_it_work(data: ExperimentData) -> list[dict]:
+    """For a new service: the conditions it was built without (designed out or kept out), each with what the team
+    learned, so that managers who want more of it copy the conditions, not a procedure; [] otherwise."""
+    if data.new_service is None:
+        return []
+    return [
+        {
+            "condition": r["condition"],
+            "learned": r["learned"],
+            "since": f"since {words.date(r['since'])}" if pd.notna(r["since"]) else "kept out from the start",
+        }
+        for _, r in data.new_service.designed.iterrows()
+    ]
 
 
 def conditions(data: ExperimentData) -> pd.DataFrame:
@@ -357,6 +406,8 @@ def questions(data: ExperimentData) -> list[str]:
     """Questions for the team and its managers, from what the comparison and the learning log show."""
     if not data.has_experiment:
         return []
+    if data.new_service is not None:
+        return new_service.questions(data.new_service, to_act_on=len(conditions(data)))
     out = []
     noise = data.comparison.loc[data.comparison["reading"].isin(["could be noise", "too few cases to judge"]), "name"]
     if len(noise):
@@ -408,7 +459,7 @@ def figures(data: ExperimentData) -> dict:
             }
             for _, r in data.comparison.iterrows()
         ]
-        if data.has_experiment
+        if data.has_experiment and data.new_service is None
         else []
     )
     return {
@@ -428,6 +479,7 @@ def figures(data: ExperimentData) -> dict:
         "mix_differs": data.mix.differs,
         "learning_log_entries": len(data.learning_log),
         "system_conditions_to_act_on": conditions(data)["system_condition"].tolist(),
+        **({"new_service": new_service.figures(data.new_service)} if data.new_service is not None else {}),
     }
 
 

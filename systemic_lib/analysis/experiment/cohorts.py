@@ -120,6 +120,7 @@ def cohort_cases(
     contacts: pd.DataFrame | None = None,
     data_end=None,
     event_rows: pd.Series | None = None,
+    new_service: bool = False,
 ) -> Cohorts:
     """Join the per-case table (``flowlog.case_table``) with the ``cases`` table; say for every case whether it is compared.
 
@@ -128,7 +129,7 @@ def cohort_cases(
     the first row and how to fix it. ``cases`` may carry ``cohort_label`` (the cohort text as written) and ``row``
     (the spreadsheet row) so that problems can quote them; ``event_rows`` (case id -> its first row in the events
     file) places a case that has events but no row in ``cases``. Problems name rows, never case ids. ``start`` is
-    the experiment's start date.
+    the experiment's start date; a ``new_service`` (built by experiment) is never asked for a baseline.
 
     End-to-end time is the one definition (``endtoend``): from the earliest of the citizen's first linked contact
     (``contacts``), ``opened_at`` and the first step, to ``closed_at``. A case without ``closed_at`` is open: it has
@@ -139,6 +140,7 @@ def cohort_cases(
     if missing:
         raise SystemicError(f"the per-case table lacks {', '.join(missing)}: build it with flowlog.case_table(events)")
     problems: list[Problem] = []
+    left_out = "left out of the measures" if new_service else "left out of the comparison"
     start = pd.Timestamp(start) if start is not None else None
     event_rows = pd.Series(dtype=float) if event_rows is None else event_rows
     c = cases.copy()
@@ -158,7 +160,7 @@ def cohort_cases(
             Problem(
                 cases_file,
                 f"lists {len(first)} case(s) in both cohorts ({_rows(c.loc[both, 'row'], cases_file)}); "
-                "they are left out of the comparison",
+                f"they are {left_out}",
                 "give each case one row and one cohort",
                 row=int(first["row"].iloc[0]),
                 column="cohort",
@@ -285,8 +287,8 @@ def cohort_cases(
             Problem(
                 events_file,
                 f"has events for {int(m.sum())} case(s) with no row in {cases_file} "
-                f"({_rows(out.loc[m, 'case_id'].map(event_rows), events_file)}); they have no cohort and are left "
-                "out of the comparison",
+                f"({_rows(out.loc[m, 'case_id'].map(event_rows), events_file)}); they have no cohort and are "
+                f"{left_out}",
                 f"add these cases to {cases_file} with their cohort",
                 row=first_row(m, out.loc[m, "case_id"].map(event_rows)),
                 column="case_id",
@@ -301,7 +303,7 @@ def cohort_cases(
             Problem(
                 cases_file,
                 f"{int(m.sum())} case(s) have a cohort label that is not baseline or "
-                f"experiment ({labels}); they are left out of the comparison",
+                f"experiment ({labels}); they are {left_out}",
                 "write baseline (old system) or experiment (new team), or leave it blank",
                 row=first_row(m),
                 column="cohort",
@@ -316,7 +318,7 @@ def cohort_cases(
                 cases_file,
                 f"{int(m.sum())} case(s) in a cohort have no events in {events_file} "
                 f"({_rows(out.loc[m, 'row'], cases_file)}); with no steps they cannot be measured and are "
-                "left out of the comparison",
+                f"{left_out}",
                 f"add their steps to {events_file}, or check the case ids",
                 row=first_row(m),
                 column="case_id",
@@ -324,7 +326,7 @@ def cohort_cases(
                 severity=WARNING,
             )
         )
-    for name in COHORTS:
+    for name in ("experiment",) if new_service else COHORTS:  # a new service has no old system to mark
         if not (out["included"] & out["cohort"].eq(name)).any():
             fix = (
                 "mark old-system cases with cohort 'baseline' in cases.csv"
@@ -372,13 +374,18 @@ def cohort_cases(
     return Cohorts(out, problems, start)
 
 
-def case_counts(data: Cohorts) -> pd.DataFrame:
-    """Every case of the service, counted once: in the comparison (by cohort) or left out (by reason)."""
+def case_counts(data: Cohorts, *, new_service: bool = False) -> pd.DataFrame:
+    """Every case of the service, counted once: in the comparison (by cohort) or left out (by reason); for a new
+    service (nothing to compare), measured or left out."""
     cases = data.cases
-    rows = [
-        ("Compared: baseline (old system)", data.count("baseline")),
-        ("Compared: experiment (new team)", data.count("experiment")),
-    ]
+    rows = (
+        [("Measured: the team's cases", data.count("experiment"))]
+        if new_service
+        else [
+            ("Compared: baseline (old system)", data.count("baseline")),
+            ("Compared: experiment (new team)", data.count("experiment")),
+        ]
+    )
     for reason in REASONS.values():
         n = int(cases["reason"].eq(reason).sum())
         if n:

@@ -17,11 +17,13 @@ import pandas as pd
 
 from systemic_lib import words
 
-__all__ = ["ALONGSIDE", "PARTLY", "BEFORE_AFTER", "NONE", "Design", "design_of"]
+__all__ = ["ALONGSIDE", "PARTLY", "BEFORE_AFTER", "NEW_SERVICE", "NONE", "Design", "design_of"]
 
 ALONGSIDE = "alongside"
 PARTLY = "partly alongside"
 BEFORE_AFTER = "before and after"
+#: a new service built by experiment (the seed's hub): every case is the team's, and there is no old system
+NEW_SERVICE = "new service"
 NONE = "no comparison"
 
 
@@ -29,7 +31,7 @@ NONE = "no comparison"
 class Design:
     """The experiment's design as its cases show it, with the dates and counts its sentence needs."""
 
-    kind: str  #: ALONGSIDE, PARTLY, BEFORE_AFTER or NONE
+    kind: str  #: ALONGSIDE, PARTLY, BEFORE_AFTER, NEW_SERVICE or NONE
     since: pd.Timestamp | None = None  #: the first day both ways of working were taking cases
     baseline_before: int = 0  #: baseline cases opened before ``since``
     baseline: tuple = (None, None)  #: the baseline's compared cases: first opened, last opened
@@ -56,6 +58,8 @@ class Design:
                 f"({words.period(*self.experiment)}): a before-and-after comparison, so anything else that changed "
                 "in between (the season, staff, demand) is part of the difference"
             )
+        if self.kind == NEW_SERVICE:
+            return "a new service built by experiment, with no old system to compare with"
         return "there are not two ways of working to compare"
 
     def figures(self) -> dict:

@@ -16,11 +16,20 @@ from systemic_lib.analysis.experiment import Cohorts, OverTime, Spread, over_tim
 from systemic_lib.analysis.experiment.comparison import MEASURES
 from systemic_lib.data.contract import COHORTS
 from systemic_lib.display.charts.capability import capability_chart
-from systemic_lib.display.charts.style import PALETTE, empty, new_ax, same_jitter, short
+from systemic_lib.display.charts.style import PALETTE, empty, new_ax, same_jitter, short, tint
 
-__all__ = ["COHORT_COLOURS", "before_after_chart", "distribution_chart", "distribution_charts", "demand_mix_chart"]
+__all__ = [
+    "COHORT_COLOURS",
+    "before_after_chart",
+    "distribution_chart",
+    "distribution_charts",
+    "demand_mix_chart",
+    "emerging_demand_chart",
+    "volume_chart",
+]
 
 COHORT_COLOURS = {c: PALETTE[c] for c in COHORTS}
+_SHADES = (0.0, 0.3, 0.5, 0.65, 0.78)  #: value demand types in tints of the one value colour, most first
 _MEASURES = {m.id: m for m in MEASURES}
 
 
@@ -162,3 +171,51 @@ def demand_mix_chart(mix, *, top: int = 12, ax=None, title: str | None = None):
     ax.legend(loc="lower right", frameon=False, fontsize=8)
     ax.set_title(title)
     return ax
+
+
+def emerging_demand_chart(ns, *, top: int = 5, ax=None, title: str | None = None):
+    """A new service's contacts week by week since its start, stacked by demand type (the ``top`` value demand
+    types in shades of the value colour, the rest together), its own failure demand in the failure colour on top;
+    returns the Axes. ``ns`` is an ``experiment.NewService``."""
+    import numpy as np
+
+    weekly = ns.weekly
+    ax = new_ax(ax)
+    title = title or (
+        f"Contacts a week by demand type since {words.date(ns.start)} ({ns.contacts:,} contacts, {len(weekly):,} weeks)"
+    )
+    if weekly.empty:
+        return empty(ax, title, "No contacts recorded since the start")
+    value_types = [c for c in weekly.columns if c not in ("week", "not yet classified", "failure demand")]
+    series = {t: (weekly[t], tint(PALETTE["value"], shade)) for t, shade in zip(value_types[:top], _SHADES)}
+    if len(value_types) > top:
+        series["other value demand"] = (weekly[value_types[top:]].sum(axis=1), tint(PALETTE["value"], 0.9))
+    if weekly["not yet classified"].any():
+        series["not yet classified"] = (weekly["not yet classified"], PALETTE["unclassified"])
+    series["failure demand (its own)"] = (weekly["failure demand"], PALETTE["failure"])
+    x = np.arange(len(weekly))
+    bottom = np.zeros(len(weekly))
+    for name, (values, colour) in series.items():
+        values = values.to_numpy(dtype=float)
+        ax.bar(x, values, bottom=bottom, color=colour, edgecolor="white", linewidth=0.5, label=short(name, 36))
+        bottom += values
+    step = max(1, -(-len(weekly) // 8))
+    ax.set_xticks(x[::step], [f"{d.day} {d:%b}" for d in weekly["week"].iloc[::step]])
+    ax.set_xlabel("week beginning")
+    ax.set_ylabel("contacts")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    ax.set_title(title)
+    return ax
+
+
+def volume_chart(ns, *, ax=None):
+    """A new service's weekly contacts on a capability chart, a phase at each change the team recorded; None with
+    fewer than two whole weeks."""
+    if ns.volume is None:
+        return None
+    weeks = ns.volume_weeks
+    title = (
+        f"Contacts a week since {words.date(ns.start)} ({len(weeks):,} whole weeks, "
+        f"{int(weeks['value'].sum()):,} contacts)"
+    )
+    return capability_chart(ns.volume, ax=ax, title=title, unit="contacts", phase_labels=ns.volume_labels or None)

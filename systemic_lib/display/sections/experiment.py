@@ -17,15 +17,24 @@ from systemic_lib.analysis.experiment import (
     comparison_table,
     conditions,
     headline,
+    made_it_work,
     over_time,
     phase_mix,
     questions,
 )
 from systemic_lib.analysis.experiment.comparison import BY_TYPE, CLOSED, MEASURES
 from systemic_lib.analysis.experiment.mix import mix_words
+from systemic_lib.analysis.experiment.new_service import failure_words, timeline, types_table, workflow_table
 from systemic_lib.data.learning_log import by_system_condition, entries_table
 from systemic_lib.display import report
-from systemic_lib.display.charts.experiment import before_after_chart, demand_mix_chart, distribution_charts
+from systemic_lib.display.charts.experiment import (
+    before_after_chart,
+    demand_mix_chart,
+    distribution_charts,
+    emerging_demand_chart,
+    volume_chart,
+)
+from systemic_lib.display.charts.measure import case_chart
 from systemic_lib.errors import SystemicError
 
 __all__ = [
@@ -36,6 +45,7 @@ __all__ = [
     "show_comparison",
     "show_distributions",
     "show_before_after",
+    "show_new_service",
     "show_learning_log",
     "show_summary",
     "summary_html",
@@ -80,7 +90,8 @@ def show_box(data: ExperimentData) -> None:
     if not lines:
         return
     items = "".join(f"<li>{report.esc(line)}</li>" for line in lines[1:])
-    report.html(f"<div class='findings'><h3>What changed</h3><p>{report.esc(lines[0])}</p><ul>{items}</ul></div>")
+    title = "What the team built" if data.new_service is not None else "What changed"
+    report.html(f"<div class='findings'><h3>{title}</h3><p>{report.esc(lines[0])}</p><ul>{items}</ul></div>")
 
 
 def show_data_checks(data: ExperimentData) -> None:
@@ -88,10 +99,16 @@ def show_data_checks(data: ExperimentData) -> None:
     if not data.has_experiment:  # only what may explain a missing experiment cohort: labels the contract blanked
         report.problems([p for p in data.problems if p.column == "cohort" and "no cases in the" not in p.message])
         return
-    report.heading("Which cases are compared")
-    report.note("Every case of the service is counted once: either in the comparison or left out with the reason.")
+    new = data.new_service is not None
+    report.heading("Which cases are measured" if new else "Which cases are compared")
+    report.note(
+        "Every case of the service is counted once: either measured or left out with the reason."
+        if new
+        else "Every case of the service is counted once: either in the comparison or left out with the reason."
+    )
     report.table(
-        case_counts(data.cohorts), caption=f"Cases of {data.service_name} on file, {words.period(*data.on_file)}"
+        case_counts(data.cohorts, new_service=new),
+        caption=f"Cases of {data.service_name} on file, {words.period(*data.on_file)}",
     )
     report.problems(data.problems)
 
@@ -157,8 +174,8 @@ def _basis_words(data: ExperimentData) -> str:
 
 
 def show_comparison(data: ExperimentData) -> None:
-    """The demand mix, then the comparison table, with how to read it."""
-    if not data.has_experiment:
+    """The demand mix, then the comparison table, with how to read it (nothing for a new service: no old system)."""
+    if not data.has_experiment or data.new_service is not None:
         return
     show_demand_mix(data)
     report.heading("What changed: experiment against baseline")
@@ -183,8 +200,9 @@ def show_comparison(data: ExperimentData) -> None:
 
 
 def show_distributions(data: ExperimentData):
-    """Per-case spread of every measure for each cohort; returns the Axes (None with no experiment)."""
-    if not data.has_experiment or data.cohorts.included.empty:
+    """Per-case spread of every measure for each cohort; returns the Axes (None with no experiment, or for a new
+    service: there is no other cohort)."""
+    if not data.has_experiment or data.cohorts.included.empty or data.new_service is not None:
         return None
     report.heading("How the cases spread")
     report.note(
@@ -198,7 +216,7 @@ def show_before_after(data: ExperimentData, *, measures=("end_to_end_days", "peo
     """Capability charts of per-case measures by completion date, phased at the experiment start; returns the Axes.
     None where no old-system case came before the team began (the two ran alongside): a chart of before and after
     would have no before."""
-    if not data.has_experiment or not data.design.has_before:
+    if not data.has_experiment or not data.design.has_before or data.new_service is not None:
         return None
     report.heading("Before and after, over time")
     report.note(
@@ -236,9 +254,102 @@ def show_before_after(data: ExperimentData, *, measures=("end_to_end_days", "peo
     return axes
 
 
+def show_new_service(data: ExperimentData):
+    """A new service built by experiment, with the learning log as its spine: what the team tried and learned, in
+    date order; demand as it emerged, week by week; the workflow of each main demand type and how it changed at
+    each entry; what the service predictably achieves now. Returns the Axes drawn (None for a comparison)."""
+    ns = data.new_service
+    if ns is None or not data.has_experiment:
+        return None
+    team = data.team or "team"
+    report.heading("How the service was built: the learning log")
+    report.note(
+        f"There is no old system to compare with: the {team} built {data.service_name} by experiment from "
+        f"{words.date(ns.start)}, taking whatever demand came and designing a workflow for each. The learning log is "
+        "the record of how: what the team tried, what it learned, and which system conditions it designed out (the "
+        "new way of working was built without them) or still has to act on."
+    )
+    report.table(
+        timeline(data.learning_log),
+        caption=f"The learning log, {words.count(len(data.learning_log), 'entry', 'entries')} in date order",
+        max_rows=100,
+    )
+    axes = []
+    report.heading("Demand as it emerged")
+    report.note(
+        "Every contact since the start, week by week and by demand type, with the service's own failure demand "
+        "(contacts it caused by not doing something, or not doing it right) on top. The table gives the week each "
+        "demand type first came and its share of the first and the last weeks: how the mix shifted."
+    )
+    axes.append(emerging_demand_chart(ns))
+    types = types_table(ns)
+    report.table(
+        types,
+        caption=f"Demand types of {data.service_name} as they emerged, {words.period(*ns.period)}",
+        percent=tuple(c for c in types.columns if c.startswith("%")),
+        decimals=0,
+    )
+    failure = failure_words(ns)
+    if failure:
+        report.note(failure)
+    _show_workflows(data)
+    axes += _show_capability(data)
+    return axes
+
+
+def _show_workflows(data: ExperimentData) -> None:
+    ns = data.new_service
+    report.heading("A workflow for each demand")
+    if not ns.workflows:
+        report.note("No demand type has five or more cases with steps recorded yet: no workflow to show.")
+        return
+    report.note(
+        "For each main demand type, its cases between one learning-log entry about it and the next: the steps, "
+        "people and hands-on hours per closed case, the median end-to-end time (Kaplan–Meier: open cases counted as "
+        "open) and the path most of them took. An entry about every demand type counts where it changed the system "
+        "(changed or designed out)."
+    )
+    for wf in ns.workflows:
+        report.table(
+            workflow_table(wf),
+            caption=f"{wf.demand_type}: {words.count(wf.cases, 'case')}; "
+            + (
+                f"{words.count(len(wf.stretches) - 1, 'change')} recorded in the learning log"
+                if wf.changed
+                else "no change to its workflow recorded in the learning log"
+            ),
+            decimals=1,
+        )
+
+
+def _show_capability(data: ExperimentData) -> list:
+    ns = data.new_service
+    report.heading("Capability since the start")
+    now = ns.predictably()
+    report.note(
+        (now + " " if now else "")
+        + "The charts run from the start, with a new phase only at the changes the team recorded (a condition changed "
+        "or designed out on a date): each phase's limits say what that way of working predictably did. Every "
+        "measure from its purpose is on its measure page."
+    )
+    if ns.capability.note:
+        report.note(ns.capability.note)
+    axes = [case_chart(ns.capability), volume_chart(ns)]
+    return [ax for ax in axes if ax is not None]
+
+
 def show_learning_log(data: ExperimentData) -> None:
-    """The learning log grouped by system condition, then every entry."""
+    """The learning log grouped by system condition, then every entry (for a new service, whose page opens with the
+    log in date order, the conditions alone: designed out, kept out and still to act on)."""
     if data.learning_log.empty and not data.has_experiment:
+        return
+    if data.new_service is not None and not data.learning_log.empty:
+        report.heading("System conditions: designed out and still to act on")
+        grouped = by_system_condition(data.learning_log)
+        report.table(
+            grouped.rename(columns=lambda c: c.replace("_", " ").capitalize()),
+            caption=f"{words.number(len(grouped))} system condition(s) from the learning log",
+        )
         return
     report.heading("Learning log and system conditions")
     if data.learning_log.empty:
@@ -310,6 +421,9 @@ def summary_html(data: ExperimentData) -> str:
         tried=tried,
         changes=changes,
         conditions=act,
+        new_service=data.new_service is not None,
+        built=box(data) if data.new_service is not None else [],
+        made_it_work=made_it_work(data),
     )
 
 

@@ -16,20 +16,21 @@ import html
 import ipywidgets as w
 
 from systemic_lib.data import conditions
-from systemic_lib.data.contract import empty_frame
+from systemic_lib.data.contract import CHANGED_STATUS, empty_frame
 from systemic_lib.data.council import load_council
 from systemic_lib.data.learning_log import STATUSES, add_entry, validate_entry
 from systemic_lib.errors import ContractError, SystemicError
 
 __all__ = ["LearningLogForm", "learning_log_form", "NONE", "NEW"]
 
-_TEXT_FIELDS = ("what_we_tried", "what_we_learned", "waste_caused", "who_can_change")
+_TEXT_FIELDS = ("what_we_tried", "what_we_learned", "waste_caused", "who_can_change", "demand_type")
 NONE, NEW = "", "new"  #: the condition picker's "no condition" and "a new condition" choices
 
 
 class LearningLogForm:
     """Date, what we tried, what we learned, the system condition (picked, or a new one), waste caused, who can
-    change it, status and, for a change, the date it was changed.
+    change it, the demand type whose workflow it changed (optional), status and, for a change (changed or designed
+    out), the date it was changed.
 
     Pressing the button validates the entry against the data contract and appends it to the council's learning log;
     the message under the button says what was added or, for a problem, which field to fix.
@@ -55,6 +56,12 @@ class LearningLogForm:
             style=style,
         )
         self.waste_caused = w.Text(description="Waste it causes", layout=layout, style=style)
+        self.demand_type = w.Text(
+            description="Demand type",
+            placeholder="optional: the demand whose workflow this changed (blank: every type)",
+            layout=layout,
+            style=style,
+        )
         self.who_can_change = w.Text(description="Who can change it", layout=layout, style=style)
         self.status = w.Dropdown(description="Status", options=list(STATUSES), value=STATUSES[0], style=style)
         self.changed_at = w.DatePicker(
@@ -77,6 +84,7 @@ class LearningLogForm:
                 self.new_condition,
                 self.waste_caused,
                 self.who_can_change,
+                self.demand_type,
                 self.status,
                 self.changed_at,
                 self.button,
@@ -100,7 +108,7 @@ class LearningLogForm:
 
     def _show(self) -> None:
         self.new_condition.layout.display = None if self.condition.value == NEW else "none"
-        self.changed_at.layout.display = None if self.status.value == "changed" else "none"
+        self.changed_at.layout.display = None if self.status.value in CHANGED_STATUS else "none"
 
     def entry(self) -> dict:
         """The entry the form holds now (without its condition: ``submit`` links that)."""
@@ -108,7 +116,7 @@ class LearningLogForm:
             "date": self.date.value,
             "service": self.service,
             "status": self.status.value,
-            "changed_at": self.changed_at.value if self.status.value == "changed" else None,
+            "changed_at": self.changed_at.value if self.status.value in CHANGED_STATUS else None,
         }
         out.update({name: getattr(self, name).value for name in _TEXT_FIELDS})
         return out
@@ -146,7 +154,7 @@ class LearningLogForm:
         """The picked condition's id (a learning-log one migrated first) with its status brought up to date, or
         a new condition's id; "" for none."""
         picked, status = self.condition.value, entry["status"]
-        changed_at = entry["changed_at"] if status == "changed" else None
+        changed_at = entry["changed_at"] if status in CHANGED_STATUS else None
         if picked == NEW:
             text = self.new_condition.value.strip()
             if not text:
