@@ -270,3 +270,41 @@ def test_a_new_service_with_only_cases_and_events_says_what_it_can(council_facto
     page = "".join(shown)
     assert "baseline" not in page.lower() and "A workflow for each demand" in page
     assert json.dumps(ex.figures(data)) and "NaN" not in json.dumps(ex.figures(data))
+
+
+# ------------------------------------------------------------------------------------------------ the organisation scan
+@pytest.mark.parametrize("declared", [True, False])
+def test_the_scan_says_a_new_service_is_not_named_because_it_is_new_not_split_by_way_of_working(
+    council_factory, declared
+):
+    """Today the scan says of the hub 'an experiment team has worked there since 4 November 2024. Its end-to-end time
+    by way of working: the experiment team, median ...', as if an old system ran beside it. A new service (declared,
+    or every case the team's) has one way of working: the scan says it is new and gives its own end-to-end time."""
+    from systemic_lib.analysis import scan, start
+    from systemic_lib.data.stages import Stage
+
+    files = hub_files(declared=declared)
+    files["council.yaml"] += "  - id: repairs\n    name: Housing repairs\n    purpose: Fix my home\n"
+    at = pd.date_range("2024-11-04 10:00", periods=80, freq="12h")
+    files["demand.csv"] += "".join(
+        f"R{i:04d},repairs,{t:%Y-%m-%d %H:%M},phone,Fix it,{kind} repair,{kind},{'progress chasing' if i % 2 else ''},\n"
+        for i, t in enumerate(at)
+        for kind in ["failure" if i % 2 else "value"]
+    )
+    files["cases.csv"] += "".join(
+        f"RC{i:03d},repairs,{t:%Y-%m-%d %H:%M},{t + pd.Timedelta(days=10):%Y-%m-%d %H:%M},\n" for i, t in enumerate(at)
+    )
+    data = scan.load(Stage(council_factory(base=files), None, "organisation_scan"))
+    assert data.experiments["hub"]["new_service"] is True
+    point = scan.starting_point(data)
+    assert point.services == ["repairs"]
+    assert [e["reason"] for e in point.excluded if e["service"] == "hub"] == [
+        "a new service built by experiment since 4 November 2024"
+    ]
+    assert (
+        "Community hub is not named: it is a new service, built by experiment since 4 November 2024, with no old "
+        "system to compare. Its end-to-end time: median " in point.sentence
+    )
+    assert "(224 cases, 3 still open)." in point.sentence and "by way of working" not in point.sentence
+    rows = start.evidence_rows(data.table, point, experiments=data.experiments).set_index("Service")
+    assert rows.loc["Community hub", "Experiment"].startswith("a new service built by experiment: median ")

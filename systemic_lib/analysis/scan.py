@@ -497,9 +497,10 @@ def load(stage, *, top: int = 3) -> ScanData:
 
 
 def experiments(services, cases, table: pd.DataFrame | None) -> dict:
-    """service id -> {since, team, cohorts} for each service where an experiment team works: council.yaml's
-    ``experiment`` (its start), or cases marked with the experiment cohort (since the first of them); ``cohorts`` is
-    its end-to-end time split by way of working (``start.cohort_times``)."""
+    """service id -> {since, team, cohorts, new_service} for each service where an experiment team works:
+    council.yaml's ``experiment`` (its start), or cases marked with the experiment cohort (since the first of them);
+    ``cohorts`` is its end-to-end time split by way of working (``start.cohort_times``); ``new_service``: built by
+    experiment, with no old system."""
     marked: dict = {}
     if table is not None and len(table) and "cohort" in table:
         exp = table[table["cohort"].eq("experiment")]
@@ -514,8 +515,20 @@ def experiments(services, cases, table: pd.DataFrame | None) -> dict:
             "since": since.date().isoformat(),
             "team": spec.team if spec is not None else "Experiment team",
             "cohorts": cohort_times(cases, table, svc.id, since),
+            "new_service": _new_service(spec, table, svc.id),
         }
     return out
+
+
+def _new_service(spec, table: pd.DataFrame | None, service: str) -> bool:
+    """A new service built by experiment: council.yaml says so (``experiment.design``), or every case of the service
+    is the experiment team's (there is no old system to compare with)."""
+    if getattr(spec, "design", None) == "new service":
+        return True
+    if table is None or not len(table) or "cohort" not in table:
+        return False
+    cohort = table.loc[table["service"].astype(str) == service, "cohort"]
+    return len(cohort) > 0 and bool(cohort.eq("experiment").all())
 
 
 def conditions_by_service(stage) -> dict | None:

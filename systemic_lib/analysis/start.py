@@ -128,6 +128,8 @@ def _excluded(row, experiments: dict) -> dict | None:
     if sid in experiments:
         since = experiments[sid].get("since")
         when = f" since {words.date(since)}" if since else ""
+        if experiments[sid].get("new_service"):
+            return {**base, "kind": "experiment", "reason": f"a new service built by experiment{when}"}
         return {**base, "kind": "experiment", "reason": f"an experiment team already works here{when}"}
     classified, cases = int(row.value + row.failure), _int(row.cases)
     if classified < MIN_CLASSIFIED and cases < MIN_CASES:
@@ -214,9 +216,21 @@ def cohort_words(cohorts: list[dict]) -> str:
 
 def _experiment_words(name: str, exp: dict) -> str:
     since = f" since {words.date(exp['since'])}" if exp.get("since") else ""
+    if exp.get("new_service"):  # no old system: nothing to split, and nothing to start on but its conditions
+        own = new_service_words(exp.get("cohorts") or [])
+        return (
+            f"{name} is not named: it is a new service, built by experiment{since}, with no old system to compare."
+            + (f" Its end-to-end time: {own}." if own else "")
+        )
     text = f"{name} is not named: an experiment team has worked there{since}."
     split = cohort_words(exp.get("cohorts") or [])
     return text + (f" Its end-to-end time by way of working: {split}." if split else "")
+
+
+def new_service_words(cohorts: list[dict]) -> str:
+    """A new service's end-to-end time, from its one cohort: 'median 3 days (4,610 cases, 110 still open)'."""
+    said = cohort_words([c for c in cohorts if c.get("label") == "the experiment team"])
+    return said.removeprefix("the experiment team, ")
 
 
 def _lead_words(rows: pd.DataFrame, f: list[str], t: list[str], when: str) -> str:
@@ -347,6 +361,13 @@ def cohort_times(cases: EndToEndCases | None, table: pd.DataFrame | None, servic
     return out
 
 
+def _experiment_cell(exp: dict) -> str:
+    if exp.get("new_service"):
+        own = new_service_words(exp.get("cohorts") or [])
+        return "a new service built by experiment" + (f": {own}" if own else "")
+    return cohort_words(exp.get("cohorts") or []) or "running"
+
+
 def evidence_rows(
     table: pd.DataFrame, point: StartingPoint, *, experiments: dict | None = None, conditions: dict | None = None
 ) -> pd.DataFrame:
@@ -369,10 +390,7 @@ def evidence_rows(
         "End-to-end time": [
             time_words(rows.loc[s], brackets=True) if _days(rows.loc[s]) is not None else words.MISSING for s in shown
         ],
-        "Experiment": [
-            cohort_words(experiments[s].get("cohorts") or []) or "running" if s in experiments else "none"
-            for s in shown
-        ],
+        "Experiment": [_experiment_cell(experiments[s]) if s in experiments else "none" for s in shown],
     }
     if conditions is not None:
         out["Open system conditions"] = [words.number(conditions.get(s, 0)) for s in shown]
