@@ -131,3 +131,12 @@ def test_a_measure_that_moved_after_a_change_the_records_do_not_show_says_so():
     credited = _moved(CHANGE.isoformat())
     measure._credit([credited], shown)
     assert "records do not show" not in credited.reading.sentence
+
+
+def test_a_named_step_with_no_cases_to_check_says_so():
+    # the change names a step of the catalogue, but the council keeps no cases or events: said, not "names no step"
+    (check,) = check_changes([_phase(RULE)], steps=STEPS)
+    assert not check.targets and check.shown is None
+    assert check.note == (
+        "The change names the step Pre-inspection visit, but there are no cases with their steps to check it against."
+    )

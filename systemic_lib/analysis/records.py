@@ -299,6 +299,10 @@ def check_changes(
         ]
         for kind, name, why in chosen:
             if kind == "step" and (cases is None or events is None):
+                check.note += (
+                    f"The change names the step {redact(name)}, but there are no cases with their steps to check it "
+                    "against. "
+                )
                 continue
             if kind == "step":
                 series = _step_series(cases, events, name, start=start, end=end)
