@@ -270,3 +270,23 @@ def test_latest_words_cover_every_variation_icon():
     from systemic_lib.analysis.narrate import VARIATION_WORDS
 
     assert set(VARIATION_WORDS) <= set(reading.LATEST_WORDS)
+
+
+def test_a_dated_condition_is_a_marker_on_every_chart_never_a_phase(westmere_repairs):
+    """Issue 24, item 2: SC-001, raised on 11 March 2024 and changed on 4 November 2024, is marker 1 at its raising
+    on each chart; the only phase is its change."""
+    folder, data = westmere_repairs
+    e2e = next(r for r in data.results if r.id == "end_to_end_days")
+    first = e2e.markers[0]
+    assert (first.number, first.date.date().isoformat(), first.source) == (1, "2024-03-11", "system condition SC-001")
+    assert first.text == "Condition raised: Rule: every job over 250 pounds waits for a surveyor's pre-inspection"
+    entry = measure.figures(data)["measures"]["end_to_end_days"]
+    assert entry["markers"][0] == first.figure()
+    assert [p["start"] for p in entry["phases"]][1:] == ["2024-11-04"]
+    from systemic_lib.coach.capability import charts_html
+    from systemic_lib.display.charts.measure import chart
+
+    assert "marker_1" in {t.get_gid() for t in chart(e2e).texts}
+    assert "Marked on the chart: 1, 11 Mar 2024: Condition raised: Rule: every job over 250 pounds" in charts_html(
+        folder, "housing-repairs"
+    ).replace("&#x27;", "'")

@@ -45,6 +45,7 @@ import pandas as pd
 
 from systemic_lib import words
 from systemic_lib.analysis import custom_measures, endtoend, spc
+from systemic_lib.analysis.markers import Marker, markers, within
 from systemic_lib.analysis.measure_cases import CaseCapability, case_capability, per_case_figures
 from systemic_lib.analysis.narrate import ASSURANCE_WORDS, narrate
 from systemic_lib.analysis.reading import LATEST_WORDS, Reading, not_enough, reading_of
@@ -128,6 +129,8 @@ class MeasureResult:
     said: tuple[str, str, str] | None = None  #: a service's own measure: how it reads (``custom_measures.spoken``)
     reading: Reading | None = None  #: the one reading every sentence, badge and summary uses (``reading``)
     season: Season | None = None  #: the series' yearly pattern, if it has one (``season``)
+    #: learning-log entries and system conditions dated inside the chart (``markers``): drawn, never a phase
+    markers: list[Marker] = field(default_factory=list)
 
     @property
     def _said(self) -> tuple[str, str, str]:
@@ -509,6 +512,7 @@ def load(stage) -> MeasureData:
             )
     checks = _checks(stage, used, tables)
     _credit(results, checks)
+    _mark(stage, results)
     return MeasureData(
         svc.name,
         tables.get("demand"),
@@ -544,6 +548,23 @@ def _checks(stage, used, tables: dict) -> list[ChangeCheck]:
         start=stage.start,
         end=stage.end,
     )
+
+
+def _mark(stage, results: list[MeasureResult]) -> None:
+    """Each charted measure's markers: the service's learning-log entries and system conditions dated inside it."""
+    tables = {
+        name: stage.table_or_empty(name, period=False)[0]
+        for name in ("learning_log", "system_conditions")
+        if stage.has(name)
+    }
+    if not tables or stage.service_id is None:
+        return
+    found = markers(
+        stage.service_id, learning_log=tables.get("learning_log"), conditions=tables.get("system_conditions")
+    )
+    for r in results:
+        if r.result is not None and r.result.has_dates:
+            r.markers = within(found, *r.period)
 
 
 def _credit(results: list[MeasureResult], checks: list[ChangeCheck]) -> None:
@@ -678,6 +699,7 @@ def measure_figures(results: list[MeasureResult]) -> dict:
             "narration": r.narration,
             "note": r.note,
             "reading": r.reading.figure() if r.reading is not None else None,
+            "markers": [m.figure() for m in r.markers],
         }
         if r.result is not None:
             a = r.result

@@ -14,7 +14,7 @@ import datetime as dt
 import ipywidgets as w
 import pandas as pd
 
-from systemic_lib.analysis import measure
+from systemic_lib.analysis import markers, measure
 from systemic_lib.coach import pictures, ui
 from systemic_lib.data import conditions, council_edit
 from systemic_lib.data.contract import CHANGED_STATUS
@@ -34,8 +34,11 @@ def charts_html(folder, service: str) -> str:
         parts.append(
             f"<p class='coach-reading'><b>Reading: {ui.esc(r.reading.words)}.</b> {ui.esc(r.reading.sentence)}</p>"
         )
-        parts.append(pictures.img(lambda ax, r=r: chart(r, ax=ax), r.narration))
+        marked = markers.sentence(r.markers)  # the learning log and conditions on the chart: never a phase
+        parts.append(pictures.img(lambda ax, r=r: chart(r, ax=ax), f"{r.narration} {marked}".strip()))
         parts.append(f"<p>{ui.esc(r.narration)}</p>")
+        if marked:
+            parts.append(f"<p class='note coach-markers'>{ui.esc(marked)}</p>")
     return "".join(parts)
 
 

@@ -79,6 +79,7 @@ def capability_chart(
     phase_labels=None,
     date_format: str | None = None,
     reading=None,
+    markers=None,
 ):
     """Draw the capability chart of ``result`` (the :class:`~systemic_lib.analysis.spc.XmrResult` of ``spc.xmr``) and
     return the Axes.
@@ -87,7 +88,9 @@ def capability_chart(
     the value axis; ``date_format`` (e.g. "%b %Y") overrides the concise date labels. ``reading`` (a measure's
     ``reading.Reading``) gives the badge its words ("Latest point: …") and the latest phase line the reading's
     words, so that chart, narration and summary say one thing; without it the badge says what the latest point is
-    and each phase line what the chart's change rule found.
+    and each phase line what the chart's change rule found. ``markers`` (``markers.Marker``: learning-log entries
+    and system conditions with a date) are drawn as small numbered circles along the foot of the plot, each listed
+    with its date and words in the legend under it; they never change the limits (a phase does).
     """
     if not isinstance(result, XmrResult):
         raise ValueError(
@@ -243,7 +246,48 @@ def capability_chart(
         ax.set_xlabel("point")
     ax.margins(x=0.02)
     sns.despine(ax=ax, left=True)
+    if markers and is_date:
+        _draw_markers(ax, markers)
     return ax
+
+
+def _draw_markers(ax, markers) -> None:
+    """Numbered circles at the foot of the plot at each marker's date, and a legend under the plot listing them
+    (the words are text, never maths)."""
+    from matplotlib.lines import Line2D
+
+    handles = []
+    stacked: dict = {}
+    for m in markers:
+        level = stacked[m.date] = stacked.get(m.date, -1) + 1  # markers of one day stand one above the other
+        ax.annotate(
+            str(m.number),
+            (mdates.date2num(m.date), 0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 3 + 11 * level),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color=CENTRE_COLOUR,
+            bbox=dict(boxstyle="circle,pad=0.2", fc="white", ec=CENTRE_COLOUR, linewidth=0.8),
+            gid=f"marker_{m.number}",
+            annotation_clip=False,
+        )
+        handles.append(Line2D([], [], linestyle="none", marker=f"${m.number}$", color=CENTRE_COLOUR, markersize=6))
+    legend = ax.legend(
+        handles,
+        [m.label for m in markers],
+        loc="upper left",
+        bbox_to_anchor=(0, -0.16),
+        fontsize=7,
+        frameon=False,
+        handletextpad=0.4,
+        borderaxespad=0,
+    )
+    legend.set_gid("markers_legend")
+    for text in legend.get_texts():
+        text.set_parse_math(False)  # a "$" in the words is text
 
 
 def _change_label(phase: dict, reading, *, latest: bool) -> tuple[str, str | None]:

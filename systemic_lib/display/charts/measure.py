@@ -19,7 +19,13 @@ def chart(r: MeasureResult, ax=None):
     if r.result is None:
         return None
     return capability_chart(
-        r.result, ax=ax, title=chart_title(r), unit=r.unit, phase_labels=r.phase_labels, reading=r.reading
+        r.result,
+        ax=ax,
+        title=chart_title(r),
+        unit=r.unit,
+        phase_labels=r.phase_labels,
+        reading=r.reading,
+        markers=r.markers,
     )
 
 

@@ -4,7 +4,7 @@ narration (or the note saying why it has no chart)."""
 from __future__ import annotations
 
 from systemic_lib import words
-from systemic_lib.analysis import endtoend, measure, measure_cases
+from systemic_lib.analysis import endtoend, markers, measure, measure_cases
 from systemic_lib.analysis.measure import MeasureData, MeasureResult
 from systemic_lib.display import report
 from systemic_lib.display.charts.measure import case_chart, chart, target_chart
@@ -28,6 +28,8 @@ def show(r: MeasureResult) -> None:
     chart(r)
     plt.show()
     report.note(r.narration)
+    if r.markers:
+        report.note(markers.sentence(r.markers))
     if r.changes_outside:
         report.note(
             "Recorded system changes outside these data (no phase drawn): "
