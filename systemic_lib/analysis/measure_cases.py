@@ -245,7 +245,7 @@ def _resampled_medians(d: np.ndarray, done: np.ndarray, rng, resamples: int) -> 
 
 def per_case_figures(cap: CaseCapability) -> dict:
     """The ``end_to_end_per_case`` block of ``measure.json``: the definition's counts, the Kaplan–Meier figures and
-    the per-case limits of each phase (None without a chart)."""
+    the per-case limits of each phase (None without a chart) and ``last_points``, the last three cases charted."""
     out = {
         "definition": endtoend.figures(cap.cases),
         "n_finished": len(cap.finished),
@@ -277,9 +277,25 @@ def per_case_figures(cap: CaseCapability) -> dict:
                 "variation": a.variation,
                 "assurance": a.assurance,
                 "predictably_within_days": _r(cap.predictably_within()),
+                "last_points": _last_points(cap),
             }
         )
     return out
+
+
+def _last_points(cap: CaseCapability, k: int = 3) -> list[dict]:
+    """The last ``k`` cases charted, for the council's measures page: position, day finished, days and signal."""
+    tail = cap.result.points.iloc[-k:]
+    first = len(cap.result.points) - len(tail)
+    return [
+        {
+            "case": first + i + 1,
+            "finished": pd.Timestamp(end).date().isoformat(),
+            "value": _r(v),
+            "signal": s if isinstance(s, str) else None,
+        }
+        for i, (end, v, s) in enumerate(zip(cap.finished["end"].iloc[-k:], tail["value"], tail["signal"]))
+    ]
 
 
 def scan_capability(cap: CaseCapability) -> dict:

@@ -2,9 +2,10 @@
 
 ``reports/index.html`` lists every council (services, headline figures, links; councils the last batch skipped
 with their problems) and ``reports/<council>/index.html`` is a services x stages grid whose cells link to the
-reports and show each stage's headline figure from its ``<stage>.json``. Because the pages are rebuilt from the
-files, a batch for one council keeps every other council on the top index. With two or more councils, the top index
-ends with the councils compared (``compare.py``): the services they share, side by side, never ranked.
+reports and show each stage's headline figure from its ``<stage>.json``; it links ``reports/<council>/measures.html``,
+every service's measures on one page (``measures.py``, from each ``measure.json``). Because the pages are rebuilt
+from the files, a batch for one council keeps every other council on the top index. With two or more councils, the
+top index ends with the councils compared (``compare.py``): the services they share, side by side, never ranked.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from systemic_lib.config import STAGE_NAMES
 from systemic_lib.data.files import atomic_write_text
 from systemic_lib.site.compare import Entry, compare_councils
 from systemic_lib.site.manifest import describe_error, load_manifest
+from systemic_lib.site.measures import GROUPS, measures_page
 
 # ------------------------------------------------------------------------------------------ headline figures
 
@@ -211,6 +213,7 @@ class CouncilPage:
     scan: Cell | None = None
     skipped: dict | None = None  #: the manifest's error of a council the last batch skipped
     where_to_start: str | None = None  #: the organisation scan's sentence on where to start
+    measures_href: str | None = None  #: every service's measures on one page (``measures.py``), once written
 
     @property
     def href(self) -> str:
@@ -382,6 +385,22 @@ def render_council_index(page: CouncilPage) -> str:
     )
 
 
+def render_measures_page(page: CouncilPage) -> str | None:
+    """``measures.html`` of one council (``measures.py``) from its services' measure.json; None when no service has
+    a measure report."""
+    services = []
+    for s in page.services:
+        status = next((c.status for c in s.cells if c.stage == "measure"), "missing")
+        services.append((s.id, s.name, s.data.get("measure"), status))
+    if not any(data for _, _, data, _ in services):
+        return None
+    return (
+        _environment()
+        .get_template("measures.html.j2")
+        .render(page=measures_page(page.slug, page.name, services), groups=list(GROUPS), generated=_generated())
+    )
+
+
 def comparison(pages: list[CouncilPage]):
     """The councils compared (``compare.compare_councils``) from the pages' stage JSONs; None for one council."""
     entries = [Entry(p.slug, p.name, s.id, s.name, s.data, p.href) for p in pages for s in p.services]
@@ -397,7 +416,8 @@ def render_top_index(pages: list[CouncilPage]) -> str:
 
 
 def build_index_pages(out_dir, *, councils=None) -> Path:
-    """Write reports/index.html (all councils) and reports/<council>/index.html, atomically.
+    """Write reports/index.html (all councils), reports/<council>/index.html and reports/<council>/measures.html,
+    atomically.
 
     ``councils`` limits which council pages are rewritten (the councils of the batch just run); the top index
     always lists every council on disk.
@@ -407,5 +427,9 @@ def build_index_pages(out_dir, *, councils=None) -> Path:
     pages = scan_reports(out_dir)
     for page in pages:
         if (councils is None or page.slug in councils) and (out_dir / page.slug).is_dir() and page.has_reports:
+            measures = render_measures_page(page)
+            if measures is not None:
+                atomic_write_text(out_dir / page.slug / "measures.html", measures)
+                page.measures_href = "measures.html"
             atomic_write_text(out_dir / page.slug / "index.html", render_council_index(page))
     return atomic_write_text(out_dir / "index.html", render_top_index(pages))
