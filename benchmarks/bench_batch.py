@@ -6,7 +6,7 @@
   notebook parsing its tables (the batch before this work);
 * pool, new: the same with the table cache (each council parsed once, while planning) and warm kernels (forked
   from the machine's zygote, started before planning, that imported the libraries once and read each council
-  once, cut by service: ``stages.preload``; each worker starts its next kernel while a notebook runs), jobs
+  once, cut by service: ``run/preload.py``; each worker starts its next kernel while a notebook runs), jobs
   council by council with the organisation scan first (``pool.run_order``).
 
 Core-seconds are user + system CPU of this process and every process it waited for (workers, kernels, papermill
@@ -109,9 +109,8 @@ def run_cli_loop(jobs: list[batch.Job], out_root: Path, workers: int):
         ]
         for key, value in {**job.parameters, "output_dir": str(out_dir)}.items():
             args += ["-p", key, "None" if value is None else str(value)]
-        env = f"SYSTEMIC_OUTPUT_DIR={shlex.quote(str(out_dir))}"
         lines.append(
-            f"env {env} {shlex.join(args)} >/dev/null 2>&1 && "
+            f"{shlex.join(args)} >/dev/null 2>&1 && "
             f"{shlex.join([jupyter, 'nbconvert', '--to', 'html', '--no-input', str(executed)])} >/dev/null 2>&1"
             f" || echo FAILED"
         )
@@ -122,7 +121,6 @@ def run_cli_loop(jobs: list[batch.Job], out_root: Path, workers: int):
         "SYSTEMIC_BATCH": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    env.pop("SYSTEMIC_CACHE", None)
 
     def go():
         ran = subprocess.run(

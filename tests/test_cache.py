@@ -1,6 +1,7 @@
 """The batch's table cache: a table is parsed once per content, a changed file is read again, and problems keep
 their file, row and column when they come from the cache."""
 
+import functools
 import json
 from pathlib import Path
 
@@ -8,16 +9,15 @@ import pandas as pd
 import pytest
 from test_batch import make_bad_council, make_council, notebooks_that_save
 
-from systemic_lib.data import cache
 from systemic_lib.data import council as council_module
-from systemic_lib.data.council import load_council, validate_council
+from systemic_lib.data.council import load_council as load_council_
+from systemic_lib.data.council import validate_council
 from systemic_lib.run import batch
 
 
 @pytest.fixture
 def reads(monkeypatch, tmp_path):
-    """$SYSTEMIC_CACHE set to a fresh folder; counts the tables actually parsed from their files."""
-    monkeypatch.setenv(cache.ENV, str(tmp_path / "cache"))
+    """Counts the tables actually parsed from their files (the tests read through the cache ``tmp_path/cache``)."""
     counted = []
     original = council_module.read_table
 
@@ -31,10 +31,12 @@ def reads(monkeypatch, tmp_path):
 
 def test_a_table_is_parsed_once_per_content_and_a_changed_file_again(tmp_path, reads):
     folder = make_council(tmp_path, "northshire", "Northshire")
+    load_council = functools.partial(load_council_, cache_dir=tmp_path / "cache")
     first = load_council(folder).load("demand")
     second = load_council(folder).load("demand")
     assert reads == [("northshire", "demand")]
-    assert isinstance(second, cache.CachedTableResult) and second.path == folder / "demand.csv"
+    assert second.cache_entry is not None and second.path == folder / "demand.csv"
+    assert first.cache_entry is None  # parsed from the file, then stored
     pd.testing.assert_frame_equal(first.frame, second.frame, check_exact=True)
     pd.testing.assert_frame_equal(first.raw, second.raw, check_exact=True)
     assert load_council(folder).table("demand", service="housing-repairs", rows=True)["_row"].tolist() == [2, 3, 4]
@@ -48,28 +50,28 @@ def test_a_table_is_parsed_once_per_content_and_a_changed_file_again(tmp_path, r
     assert len(load_council(folder).load("demand").frame) == 5 and len(reads) == 2
 
 
-def test_no_cache_without_the_variable(tmp_path, reads, monkeypatch):
-    monkeypatch.delenv(cache.ENV)
+def test_no_cache_without_a_cache_folder(tmp_path, reads, monkeypatch):
+    monkeypatch.setenv("SYSTEMIC_CACHE", str(tmp_path / "cache"))  # no longer read: the folder is an argument
     folder = make_council(tmp_path, "northshire", "Northshire")
-    load_council(folder).load("demand")
-    load_council(folder).load("demand")
+    load_council_(folder).load("demand")
+    load_council_(folder).load("demand")
     assert len(reads) == 2 and not (tmp_path / "cache").exists()
 
 
 def test_problems_from_the_cache_keep_file_row_and_column(tmp_path, reads):
     folder = make_bad_council(tmp_path)
-    fresh = [p.describe() for p in validate_council(folder)]
-    cached = [p.describe() for p in validate_council(folder)]
+    fresh = [p.describe() for p in validate_council(folder, cache_dir=tmp_path / "cache")]
+    cached = [p.describe() for p in validate_council(folder, cache_dir=tmp_path / "cache")]
     assert reads == [("badshire", "demand")]
     assert cached == fresh and "demand.csv, row 2, column 'received_at'" in cached[0]
 
 
 def test_a_damaged_entry_is_read_again(tmp_path, reads):
     folder = make_council(tmp_path, "northshire", "Northshire")
-    load_council(folder).load("demand")
+    load_council_(folder, cache_dir=tmp_path / "cache").load("demand")
     (entry,) = (tmp_path / "cache").iterdir()
     (entry / "frame.parquet").write_bytes(b"not parquet")
-    assert len(load_council(folder).load("demand").frame) == 4 and len(reads) == 2
+    assert len(load_council_(folder, cache_dir=tmp_path / "cache").load("demand").frame) == 4 and len(reads) == 2
 
 
 def _notebooks_reporting_the_cache(tmp_path) -> Path:
@@ -77,7 +79,7 @@ def _notebooks_reporting_the_cache(tmp_path) -> Path:
     return notebooks_that_save(
         tmp_path / "notebooks",
         "demand.ipynb",
-        "'from_cache': type(load_council(council_dir).load('demand')).__name__ == 'CachedTableResult'",
+        "'from_cache': load_council(council_dir, cache_dir=cache_dir).load('demand').cache_entry is not None",
         "from systemic_lib.data.council import load_council",
     )
 

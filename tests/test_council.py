@@ -214,60 +214,11 @@ def test_implausible_year_is_an_error_not_a_crash(tmp_path):
     assert (p.row, p.column) == (3, "received_at")
 
 
-def test_a_preloaded_council_is_reused_until_a_file_changes(council_factory, monkeypatch):
-    """``preload`` (what the batch's kernel zygote does before forking a council's kernels): ``load_council`` of
-    the same folder then starts with every table read; a changed file means the council is read afresh."""
-    from systemic_lib.data import council as council_module
-
-    folder = council_factory()
-    reads = []
-    original = council_module.read_table
-    monkeypatch.setattr(
-        council_module, "read_table", lambda path, name, **kw: reads.append(name) or original(path, name, **kw)
-    )
-    monkeypatch.setattr(council_module, "_PRELOADED", {})
-    council_module.preload(folder)
-    assert "demand" in reads and "events" in reads
-    reads.clear()
-    council = council_module.load_council(folder)
-    assert len(council.table("demand", service="housing-repairs")) > 0 and reads == []
-    text = (folder / "demand.csv").read_text(encoding="utf-8")
-    (folder / "demand.csv").write_text(text.replace("\n", "\r\n"), encoding="utf-8")  # same rows, new bytes
-    assert len(council_module.load_council(folder).load("demand").frame) == len(council.load("demand").frame)
-    assert reads == ["demand"]
-
-
-def test_a_preloaded_council_gives_each_service_the_same_rows_as_a_fresh_one(council_factory, monkeypatch):
-    """``preload`` cuts each table (and the demand file's raw text) by service once; what a stage gets is the same,
-    row positions and all, as cutting the whole table."""
-    from systemic_lib.analysis import demand_problems
-    from systemic_lib.data import council as council_module
-    from systemic_lib.data.stages import Stage
-
-    folder = council_factory()
-    fresh = council_module.load_council(folder)
-    monkeypatch.setattr(council_module, "_PRELOADED", {})
-    council_module.preload(folder)
-    held = council_module.load_council(folder)
-    assert held.load("demand").service_frames and held.load("demand").service_raw
-    for name in ("demand", "events", "cases"):
-        for service in held.services:
-            for rows in (False, True):
-                pd.testing.assert_frame_equal(
-                    held.table(name, service=service, rows=rows, start="2024-01-01"),
-                    fresh.table(name, service=service, rows=rows, start="2024-01-01"),
-                    check_exact=True,
-                )
-    for service in held.services:
-        got = [p.describe() for p in demand_problems.data_problems(Stage(held, service, "demand"))]
-        assert got == [p.describe() for p in demand_problems.data_problems(Stage(fresh, service, "demand"))]
-
-
 def test_cut_gives_each_key_the_rows_a_take_would():
     import numpy as np
     import pandas as pd
 
-    from systemic_lib.data.council import cut
+    from systemic_lib.data.contract import cut
 
     frame = pd.DataFrame({"service": pd.array(list("abcabca"), dtype="str"), "n": range(7)}, index=range(10, 17))
     positions = {k: np.asarray(v) for k, v in frame.groupby("service", sort=False).indices.items()}

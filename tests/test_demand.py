@@ -356,12 +356,6 @@ def test_data_problems_council_wide_name_unknown_services(council):
     assert "parking" in unknown.message and unknown.count == 1 and unknown.row == 12
 
 
-def test_data_problems_still_take_a_council_and_a_service(council):
-    stage = report.Stage(council, "housing-repairs", "demand")
-    assert demand.data_problems(council, service="housing-repairs") == demand.data_problems(stage)
-    assert demand.data_problems(council) == demand.data_problems(report.Stage(council, None, "organisation_scan"))
-
-
 def test_data_problems_read_no_file_again(council, monkeypatch):
     stage = report.Stage(council, "housing-repairs", "demand")
     stage.load("demand")  # read once, as the stage does
@@ -418,6 +412,7 @@ def test_notebooks_follow_conventions(name, stage):
         "period_start",
         "period_end",
         "output_dir",
+        "cache_dir",
     ]
     code = [c.source for c in nb.cells[2:] if c.cell_type == "code"]
     assert f'stage="{stage}"' in code[0] and "demand.load(stage)" in code[0]

@@ -13,7 +13,7 @@ import pytest
 from systemic_lib import words
 from systemic_lib.analysis import endtoend
 from systemic_lib.analysis import experiment as ex
-from systemic_lib.data.contract import CATEGORIES, TableResult
+from systemic_lib.data.contract import CATEGORIES, Table
 from systemic_lib.display import report
 from systemic_lib.display.charts import experiment as charts
 from systemic_lib.display.sections import experiment as sections
@@ -387,10 +387,10 @@ def test_cases_table_quotes_the_cohort_as_written_from_the_parsed_table():
     )
     frame.loc[2, "service"] = "waste"
     raw = pd.DataFrame({"case_id": ["B1", "P1", "W1"], "cohort": ["baseline", " Pilot ", "baseline"]})
-    cases, problems, name = ex.cases_table(TableResult("cases", frame, raw=raw), "care")
+    cases, problems, name = ex.cases_table(Table("cases", frame, raw=raw), "care")
     assert cases["case_id"].tolist() == ["B1", "P1"] and cases["row"].tolist() == [2, 3]
     assert cases["cohort_label"].tolist() == ["baseline", "Pilot"] and name == "cases.csv" and problems == []
-    cases, _, _ = ex.cases_table(TableResult("cases", frame, raw=raw), "care", start="2024-01-02")
+    cases, _, _ = ex.cases_table(Table("cases", frame, raw=raw), "care", start="2024-01-02")
     assert cases["case_id"].tolist() == ["P1"]
 
 

@@ -5,21 +5,21 @@ import json
 import pytest
 from test_batch import make_council, notebooks_that_save
 
-from systemic_lib.data import council as council_module
 from systemic_lib.run import batch, kernels
+from systemic_lib.run.preload import Preloaded
 
 
-def test_the_zygote_preloads_the_council_a_kernel_is_asked_for(tmp_path, monkeypatch):
-    monkeypatch.setattr(council_module, "_PRELOADED", {})
+def test_the_zygote_preloads_the_council_a_kernel_is_asked_for(tmp_path):
+    held = Preloaded()
     folder = make_council(tmp_path, "northshire", "Northshire")
-    kernels._preload({})  # no council named: nothing read
-    assert council_module._PRELOADED == {}
-    kernels._preload({kernels.PRELOAD_COUNCIL: str(folder), "SYSTEMIC_CACHE": str(tmp_path / "cache")})
-    (held,) = council_module._PRELOADED.values()
-    assert held[1].path == folder.resolve() and "demand" in held[1]._tables
-    assert held[0][0] == str(tmp_path / "cache")  # read with the job's table cache, not the zygote's own
-    kernels._preload({kernels.PRELOAD_COUNCIL: str(tmp_path / "missing")})  # never fails the kernel
-    assert len(council_module._PRELOADED) == 1
+    kernels._preload(held, {"argv": []})  # no council named: nothing read
+    assert held.folders() == []
+    kernels._preload(held, {"council": str(folder), "cache_dir": str(tmp_path / "cache")})
+    council = held.council(folder.resolve(), tmp_path / "cache")  # read with the job's table cache
+    assert council is not None and "demand" in council.loaded()
+    assert held.council(folder.resolve(), None) is None
+    kernels._preload(held, {"council": str(tmp_path / "missing")})  # never fails the kernel
+    assert len(held.folders()) == 1
 
 
 @pytest.mark.slow
@@ -27,8 +27,9 @@ def test_warm_kernels_start_with_the_council_read_and_cold_ones_do_not(tmp_path)
     notebooks = notebooks_that_save(
         tmp_path / "notebooks",
         "organisation_scan.ipynb",
-        "'preloaded': sorted(n for _, c in _c._PRELOADED.values() for n in c._tables)",
-        "from systemic_lib.data import council as _c",
+        "'preloaded': sorted(_c._read.council(Path(council_dir).resolve(), Path(cache_dir)).loaded()) "
+        "if _c._read else []",
+        "from pathlib import Path\nfrom systemic_lib.data import council as _c",
     )
     make_council(tmp_path / "councils", "northshire", "Northshire")
     for warm in (True, False):
@@ -155,15 +156,15 @@ def test_a_zygote_reads_a_council_when_asked_before_any_kernel(tmp_path):
     other = make_council(tmp_path, "eastbrook", "Eastbrook")
     zygote = kernels.Zygote().start()
     try:
-        assert zygote.preload({kernels.PRELOAD_COUNCIL: str(folder)}, wait=True) == [str(folder.resolve())]
-        assert zygote.preload({kernels.PRELOAD_COUNCIL: str(other)}, wait=True) == [
+        assert zygote.preload(str(folder), None, wait=True) == [str(folder.resolve())]
+        assert zygote.preload(str(other), None, wait=True) == [
             str(folder.resolve()),
             str(other.resolve()),
         ]
         assert psutil.Process(zygote.process.pid).children() == []
     finally:
         zygote.stop()
-    assert zygote.preload({kernels.PRELOAD_COUNCIL: str(folder)}, wait=True) is None  # gone: nothing to ask
+    assert zygote.preload(str(folder), None, wait=True) is None  # gone: nothing to ask
 
 
 def _in_a_thread(work):

@@ -443,7 +443,7 @@ def test_notebook_follows_conventions():
     assert first.cell_type == "markdown" and "Questions a team should ask" in first.source
     assert params.metadata.get("tags") == ["parameters"]
     names = [line.split("=")[0].strip() for line in params.source.splitlines()]
-    assert names == ["council_dir", "service", "period_start", "period_end", "output_dir"]
+    assert names == ["council_dir", "service", "period_start", "period_end", "output_dir", "cache_dir"]
     code = [c.source for c in nb.cells[2:] if c.cell_type == "code"]
     assert 'stage="measure"' in code[0]
     assert all(len(src.splitlines()) <= 6 for src in code)

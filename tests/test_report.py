@@ -59,8 +59,8 @@ def test_stage_save_writes_figures_with_their_context(tmp_path):
 
 
 def test_exploring_in_jupyterlab_writes_no_figures(tmp_path, monkeypatch):
-    monkeypatch.delenv("SYSTEMIC_OUTPUT_DIR", raising=False)
-    assert report.save_figures("demand", {"contacts": 1}) is None
+    monkeypatch.setenv("SYSTEMIC_OUTPUT_DIR", str(tmp_path))  # no longer read: the folder is a parameter
+    assert report.save_figures("demand", {"contacts": 1}) is None and not list(tmp_path.iterdir())
 
 
 def test_interactive_is_off_in_the_batch(monkeypatch):

@@ -367,6 +367,7 @@ def test_notebook_follows_conventions():
         "period_start",
         "period_end",
         "output_dir",
+        "cache_dir",
     ]
     assert nb.metadata["kernelspec"]["name"] == "systemic"
     code = [c.source for c in nb.cells[2:] if c.cell_type == "code"]

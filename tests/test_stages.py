@@ -67,12 +67,12 @@ def test_demand_problems_redact_only_the_service_rows_and_match_the_whole_table(
 
 
 def test_the_whole_table_redacted_is_kept_in_the_table_cache_and_read_back(council_factory, monkeypatch, tmp_path):
-    monkeypatch.setenv("SYSTEMIC_CACHE", str(tmp_path / "cache"))
     folder = council_factory(demand=DEMAND)
-    Stage(folder, None, "organisation_scan").load("demand")  # fills the cache entry (parsed table)
-    first = Stage(folder, None, "organisation_scan").load("demand").frame  # redacted once, stored
+    scan = lambda: Stage(folder, None, "organisation_scan", cache_dir=tmp_path / "cache")
+    scan().load("demand")  # fills the cache entry (parsed table)
+    first = scan().load("demand").frame  # redacted once, stored
     sizes = _counting(monkeypatch)
-    again = Stage(folder, None, "organisation_scan").load("demand").frame
+    again = scan().load("demand").frame
     assert sizes == []  # read from the cache, not redacted again
     pd.testing.assert_frame_equal(first, again, check_exact=True)
     stored = list((tmp_path / "cache").glob("demand-*/redacted-*-frame.parquet"))
@@ -104,72 +104,3 @@ def test_council_wide_contacts_reuse_the_whole_table_s_redacted_copy(council_fac
     pd.testing.assert_frame_equal(got.frame, expected, check_exact=True)
     assert got.by_rules == 1 and "jo@example.org" not in got.frame.to_csv()
     assert len(sizes) - made < made  # only the columns the rules changed were redacted again
-
-
-def test_a_preloaded_council_hands_each_service_its_rows_redacted_once(council_factory, monkeypatch, tmp_path):
-    """``stages.preload`` (the batch's kernel zygote, before forking a kernel) cuts each service's rows from the whole
-    table's redacted copy: a stage of a kernel forked after it redacts nothing for its service's tables, contacts
-    or data problems, and gets exactly what redacting its own rows gives (rows, ``_row``, dtypes, periods)."""
-    from systemic_lib.data import council as council_module
-
-    monkeypatch.setattr(council_module, "_PRELOADED", {})
-    monkeypatch.setenv("SYSTEMIC_CACHE", str(tmp_path / "cache"))
-    rules = "service,column,pattern,classification,failure_type\n,verbatim,again,failure,progress chasing\n"
-    folder = council_factory(
-        demand=DEMAND.replace(
-            "C4,council-tax,2024-03-07 12:00,phone,Bill,,,,,",
-            "C4,council-tax,2024-03-07 12:00,phone,Bill,again 07700 900123,,,,",
-        ),
-        rules=rules,
-    )
-
-    def everything(stage):
-        return (
-            stage.table("demand", rows=True),
-            stage.contacts().frame,
-            stage.contacts(period=False).frame,
-            [p.describe() for p in demand_problems.data_problems(stage)],
-        )
-
-    expected = {
-        (svc, start): everything(Stage(folder, svc, "demand", period_start=start))  # redacting its own rows
-        for svc in ("housing-repairs", "council-tax")
-        for start in (None, "2024-03-06")
-    }
-    stages.preload(folder)
-    held = council_module.preloaded(folder)._tables["demand"]
-    assert set(held.service_frames_redacted) == {"housing-repairs", "council-tax"}
-    assert "07700" not in held.service_frames_redacted["council-tax"].to_csv()
-    names, original = [], stages.redact_series
-    monkeypatch.setattr(stages, "redact_series", lambda series: names.append(series.name) or original(series))
-    for (svc, start), want in expected.items():
-        got = everything(Stage(folder, svc, "demand", period_start=start))
-        for a, b in zip(got[:3], want[:3]):
-            pd.testing.assert_frame_equal(a, b, check_exact=True)
-        assert got[3] == want[3]
-    assert set(names) == {"classified_by"}  # after preload only the column the rules add ("rule:<row>") is redacted
-    assert expected[("council-tax", None)][1]["classification"].tolist() == ["value", "failure"]  # C4 by the rule
-
-
-def test_preload_leaves_the_redacted_cuts_to_a_later_kernel_while_another_process_makes_them(
-    council_factory, monkeypatch, tmp_path
-):
-    import fcntl
-
-    from systemic_lib.data import council as council_module
-
-    monkeypatch.setattr(council_module, "_PRELOADED", {})
-    monkeypatch.setenv("SYSTEMIC_CACHE", str(tmp_path / "cache"))
-    folder = council_factory(demand=DEMAND)
-    council_module.load_council(folder).load("demand")  # the batch's validation fills the table cache
-    council_module.preload(folder)
-    entry = council_module.preloaded(folder)._tables["demand"]._entry
-    tag = stages._redaction_tag() + "-frame"
-    with open(entry / f".{tag}.lock", "a+") as other:  # another worker's zygote is redacting the whole table
-        fcntl.flock(other, fcntl.LOCK_EX)
-        stages.preload(folder)
-        assert getattr(council_module.preloaded(folder)._tables["demand"], "service_frames_redacted", None) is None
-        assert Stage(folder, "council-tax", "demand").table("demand")["verbatim"].str.contains("QQ 12").sum() == 0
-    stages.preload(folder)  # the next kernel's preload: the copy is made (or read) now
-    assert "council-tax" in council_module.preloaded(folder)._tables["demand"].service_frames_redacted
-    assert (entry / f"{tag}.parquet").exists()

@@ -10,7 +10,6 @@ import numpy as np
 
 from systemic_lib import words
 from systemic_lib.data.contract import ERROR, WARNING, Problem, parse_table
-from systemic_lib.data.council import raw_of_service
 from systemic_lib.data.stages import Stage
 
 __all__ = ["data_problems", "NO_TYPE"]
@@ -18,29 +17,28 @@ __all__ = ["data_problems", "NO_TYPE"]
 NO_TYPE = "(no demand type)"
 
 
-def data_problems(stage, *, service: str | None = None) -> list[Problem]:
+def data_problems(stage: Stage) -> list[Problem]:
     """Problems in the demand data of the stage's service (council-wide when it has none): the contract's checks
     plus contacts with no verbatim, no demand type, not yet classified, or failure with no failure type; each with
     a count and its first row in the file.
 
-    Built from the council's table as read once (``stage.load("demand")``: its text cells and problems); nothing is
-    read again. A ``Council`` with ``service=`` is still taken, as the first callers passed one."""
-    council, service = (stage.council, stage.service_id) if isinstance(stage, Stage) else (stage, service)
+    Built from the council's table as read once (``stage.load("demand")``: its text cells and problems, redacted);
+    nothing is read again, and only the service's rows are redacted."""
+    council, service = stage.council, stage.service_id
     result = council.load("demand")
     if result.path is None:
         return []
-    if not (result.has_raw if hasattr(result, "has_raw") else result.raw is not None):
+    if not result.has_raw:
         return list(result.problems)
     file = result.path.name
     if service is None:
         raw = result.raw
+        if raw is None:
+            return list(result.problems)
         positions = np.arange(len(raw))
         problems, frame = list(result.problems), result.frame
     else:
-        if hasattr(result, "raw_of_service"):  # a stage's table: only the service's rows are redacted
-            raw, positions = result.raw_of_service(service)
-        else:
-            raw, positions = raw_of_service(result.raw, service)
+        raw, positions = result.raw_of_service(service)
         parsed = parse_table(raw, "demand", file=file, services=set(council.services))
         problems, frame = parsed.problems, parsed.frame
 

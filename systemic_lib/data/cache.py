@@ -1,7 +1,8 @@
 """The batch's table cache: each council table read, parsed and validated once, then loaded from Parquet.
 
-When ``$SYSTEMIC_CACHE`` names a folder (the batch sets it for itself and every notebook it runs), ``Council.load``
-asks ``cached_table`` instead of parsing the file: the batch's validation of a council fills the cache, and every
+A council loaded with a cache folder (``load_council(path, cache_dir=...)``: the batch hands its folder to its
+planning and, as the ``cache_dir`` parameter, to every notebook it runs) has ``Council.load`` ask ``cached_table``
+instead of parsing the file: the batch's validation of a council fills the cache, and every
 notebook of that council then loads the parsed table, its problems (file, row, column, as parsed) and the file's
 raw text (loaded only if asked for) instead of re-reading and re-validating the file.
 
@@ -12,29 +13,22 @@ copy reads back identical to the parsed table (checked once, when written); othe
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
-from systemic_lib.data.contract import Problem, TableResult
+from systemic_lib.data.contract import Problem, Table
 
-ENV = "SYSTEMIC_CACHE"  #: the cache folder; unset means no cache (JupyterLab, `systemic validate`)
 KEEP_DAYS = 14  #: entries not used for this long are removed by ``prune``
-
-
-def folder() -> Path | None:
-    """The cache folder in use, or None."""
-    value = os.environ.get(ENV)
-    return Path(value) if value else None
 
 
 @lru_cache(maxsize=1)
@@ -57,32 +51,13 @@ def key(path: Path, table: str, services) -> str:
     return f"{table}-{digest.hexdigest()[:40]}"
 
 
-class CachedTableResult(TableResult):
-    """A table loaded from the cache; ``raw`` (the file's text, only needed to quote a problem's source) is read
-    from its Parquet copy the first time it is asked for."""
-
-    _raw_path: Path | None = None
-    _raw_loaded = None
-    _entry: Path | None = None  #: the cache entry it was loaded from (``derived`` keeps its frames there)
-
-    @property
-    def raw(self):  # type: ignore[override]
-        if self._raw_loaded is None and self._raw_path is not None and self._raw_path.exists():
-            self._raw_loaded = pd.read_parquet(self._raw_path)
-        return self._raw_loaded
-
-    @raw.setter
-    def raw(self, value) -> None:
-        self._raw_loaded = value
-
-
-def cached_table(path: Path, table: str, services, read) -> TableResult:
-    """The parsed table from the cache, or ``read()`` (which parses the file) stored in the cache for next time."""
-    root = folder()
+def cached_table(path: Path, table: str, services, read: Callable[[], Table], root: Path | None) -> Table:
+    """The parsed table from the cache folder ``root``, or ``read()`` (which parses the file) stored there for next
+    time; ``read()`` alone without a cache folder (JupyterLab, `systemic validate`)."""
     if root is None:
         return read()
     path = Path(path)
-    entry = root / key(path, table, services)
+    entry = Path(root) / key(path, table, services)
     if (entry / "meta.json").exists():
         try:
             return _load(entry, path, table)
@@ -96,7 +71,7 @@ def cached_table(path: Path, table: str, services, read) -> TableResult:
     return result
 
 
-def derived(result: TableResult, tag: str, make, *, wait: bool = True) -> pd.DataFrame | None:
+def derived(result: Table, tag: str, make, *, wait: bool = True) -> pd.DataFrame | None:
     """A frame made from a table (the stages' redacted copy), kept in the table's cache entry, so that it is made
     once per entry instead of in every notebook: read from ``<entry>/<tag>.parquet`` when there, else ``make()``,
     stored there when it reads back identical. A table that did not come from the cache: ``make()``.
@@ -106,7 +81,7 @@ def derived(result: TableResult, tag: str, make, *, wait: bool = True) -> pd.Dat
 
     Processes making the same frame at once take turns (a lock file in the entry): the later ones read what the
     first stored. ``wait=False``: None instead of waiting while another process makes it."""
-    entry = getattr(result, "_entry", None)
+    entry = result.cache_entry
     if entry is None:
         return make()
     path = entry / f"{tag}.parquet"
@@ -149,20 +124,19 @@ def _make_derived(entry: Path, path: Path, tag: str, make) -> pd.DataFrame:
     return frame
 
 
-def _load(entry: Path, path: Path, table: str) -> TableResult:
+def _load(entry: Path, path: Path, table: str) -> Table:
     meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
     if not meta.get("faithful"):
         raise ValueError("entry does not round-trip")
     frame = pd.read_parquet(entry / "frame.parquet")
     problems = [Problem(**p) for p in meta["problems"]]
-    result = CachedTableResult(table, frame, problems, path)
-    result._entry = entry
-    result._raw_path = entry / "raw.parquet" if meta.get("raw") else None
+    raw = entry / "raw.parquet"
+    read_raw = (lambda: pd.read_parquet(raw) if raw.exists() else None) if meta.get("raw") else None
     os.utime(entry / "meta.json")  # used: kept by prune
-    return result
+    return Table(table, frame, problems, path, read_raw=read_raw, cache_entry=entry)
 
 
-def _store(entry: Path, result: TableResult) -> None:
+def _store(entry: Path, result: Table) -> None:
     """Write an entry into a temporary folder, check it reads back identical, then rename it into place."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = entry.parent / f".{entry.name}.{os.getpid()}.tmp"
@@ -211,10 +185,9 @@ def _assert_same(original: pd.DataFrame, copy: pd.DataFrame) -> None:
         raise ValueError("values differ")
 
 
-def prune(root: Path | None = None, *, keep_days: float = KEEP_DAYS) -> int:
+def prune(root: Path, *, keep_days: float = KEEP_DAYS) -> int:
     """Remove entries not used for ``keep_days`` (and stray temporary folders); returns how many went."""
-    root = root or folder()
-    if root is None or not root.is_dir():
+    if not root.is_dir():
         return 0
     cutoff = time.time() - keep_days * 86400
     removed = 0
@@ -229,20 +202,3 @@ def prune(root: Path | None = None, *, keep_days: float = KEEP_DAYS) -> int:
             shutil.rmtree(entry, ignore_errors=True)
             removed += 1
     return removed
-
-
-@contextlib.contextmanager
-def using(cache_dir: str | None):
-    """$SYSTEMIC_CACHE_DIR set to ``cache_dir`` (unset for None: no cache) for the block, then as it was."""
-    before = os.environ.get(ENV)
-    if cache_dir:
-        os.environ[ENV] = cache_dir
-    else:
-        os.environ.pop(ENV, None)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(ENV, None)
-        else:
-            os.environ[ENV] = before

@@ -24,7 +24,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.writer.excel import ExcelWriter
 
 from systemic_lib import config
-from systemic_lib.data.contract import TABLES, Column, Table
+from systemic_lib.data.contract import TABLES, Column, TableSpec
 from systemic_lib.data.council import MEASURES
 from systemic_lib.data.files import atomic_write_bytes, atomic_write_text
 
@@ -100,7 +100,7 @@ def _validation(col: Column) -> DataValidation:
     return dv
 
 
-def workbook_bytes(table: Table) -> bytes:
+def workbook_bytes(table: TableSpec) -> bytes:
     """The capture workbook of one table, as the bytes of an .xlsx file (always the same bytes)."""
     wb = Workbook()
     ws = wb.active
@@ -168,7 +168,7 @@ def _fixed_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def csv_text(table: Table) -> str:
+def csv_text(table: TableSpec) -> str:
     """The CSV template of one table: the header and one example row."""
     frame = pd.DataFrame([[c.example for c in table.columns]], columns=table.column_names)
     return frame.to_csv(index=False, lineterminator="\n")

@@ -11,9 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
-import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -24,7 +23,9 @@ from systemic_lib.data.contract import (
     ERROR,
     TABLES,
     Problem,
-    TableResult,
+    ServiceCuts,
+    Table,
+    TableView,
     empty_frame,
     find_table_file,
     read_table,
@@ -261,11 +262,13 @@ class CouncilSpec(_Model):
 
 @dataclass
 class Council:
-    """A loaded council. Tables load lazily; ``table()`` raises ContractError if a table has errors."""
+    """A loaded council. Tables load lazily (from the table cache in ``cache_dir`` when it has one: the batch's);
+    ``table()`` raises ContractError if a table has errors."""
 
     path: Path
     spec: CouncilSpec
-    _tables: dict[str, TableResult] = field(default_factory=dict, repr=False)
+    cache_dir: Path | None = None
+    _tables: dict[str, Table] = field(default_factory=dict, repr=False)
 
     @property
     def slug(self) -> str:
@@ -296,20 +299,24 @@ class Council:
     def has_table(self, name: str) -> bool:
         return find_table_file(self.path, name) is not None
 
-    def load(self, name: str) -> TableResult:
+    def load(self, name: str) -> Table:
         """Parse one table (cached) and return it with its problems, errors included."""
         if name not in TABLES:
             raise KeyError(f"no table '{name}' in the data contract; tables are {', '.join(TABLES)}")
         if name not in self._tables:
             path = find_table_file(self.path, name)
             if path is None:
-                self._tables[name] = TableResult(name, empty_frame(name))
-            else:  # from the batch's cache when it runs one ($SYSTEMIC_CACHE), else parsed here
+                self._tables[name] = Table(name, empty_frame(name))
+            else:  # from the batch's table cache when it runs one, else parsed here
                 services = set(self.services)
                 self._tables[name] = cached_table(
-                    path, name, services, lambda: read_table(path, name, services=services)
+                    path, name, services, lambda: read_table(path, name, services=services), self.cache_dir
                 )
         return self._tables[name]
+
+    def loaded(self) -> dict[str, Table]:
+        """The tables read so far (``load``), by name."""
+        return dict(self._tables)
 
     def table(
         self,
@@ -319,23 +326,36 @@ class Council:
         start=None,
         end=None,
         rows: bool = False,
-        cuts: dict | None = None,
+        cuts: ServiceCuts | None = None,
     ) -> pd.DataFrame:
         """A typed table, optionally for one service and a period; raises ContractError on errors. ``rows`` adds a
-        column ``_row``: each row's row in the source file, as a spreadsheet shows it. ``cuts`` (service -> its rows
-        of the table, the table's own index kept) stands in for the table's own service cut (a stage's redacted
-        cuts, ``stages.preload``)."""
+        column ``_row``: each row's row in the source file, as a spreadsheet shows it. The service's rows come from
+        ``cuts`` when given (a stage's redacted cuts), else from the table's own ``cuts`` when it was cut by service
+        (``Table.cut_by_service``), else are cut here."""
         result = self.load(name)
-        if result.errors:
-            raise ContractError(result.errors)
-        frame = result.frame
-        cut = cuts if cuts is not None else getattr(result, "service_frames", None)  # cut once by ``preload``
+        return self.rows_of(result, service=service, start=start, end=end, rows=rows, cuts=cuts or result.cuts)
+
+    def rows_of(
+        self,
+        table: TableView,
+        *,
+        service: str | None = None,
+        start=None,
+        end=None,
+        rows: bool = False,
+        cuts: ServiceCuts | None = None,
+    ) -> pd.DataFrame:
+        """``table`` (one of this council's, plain or redacted) for one service and a period, as ``table()`` gives
+        it; raises ContractError on its errors."""
+        if table.errors:
+            raise ContractError(table.errors)
+        frame = table.frame
         if service is not None:
             self.service(service)
-            frame = cut[service] if cut is not None and service in cut else frame[frame["service"] == service]
+            frame = cuts.frames[service] if cuts and service in cuts.frames else frame[frame["service"] == service]
         if rows:  # a cut keeps the table's index: each row's position in the file
             frame = frame.assign(_row=frame.index + 2)
-        time_col = _TIME_COLUMN.get(name)
+        time_col = _TIME_COLUMN.get(table.name)
         if time_col and (start is not None or end is not None):
             frame = within_period(frame, time_col, start, end)
         return frame.reset_index(drop=True)
@@ -414,105 +434,33 @@ def within_period(frame: pd.DataFrame, column: str, start=None, end=None) -> pd.
     return frame[keep]
 
 
-#: the council a batch's kernel zygote read before forking that council's kernels (``preload``):
-#: resolved folder -> (its stamp, the Council with its tables loaded)
-_PRELOADED: dict[str, tuple[tuple, Council]] = {}
-PRELOAD_KEEP = 2  #: councils a zygote keeps read (least recently asked for goes first)
+class CouncilsRead(Protocol):
+    """Councils this process has read already: the batch's kernel zygote reads a council, and cuts its tables by
+    service, before forking that council's kernels (``run/preload.py``), and ``load_council`` in a forked kernel
+    starts from it instead of reading the tables again."""
+
+    def council(self, path: Path, cache_dir: Path | None) -> Council | None:
+        """The council read from ``path`` (resolved) with this table cache, if it is held and unchanged."""
+        ...
 
 
-def _stamp(path: Path) -> tuple:
-    """What a preloaded council depends on: each file in its folder (name, size, modification time) and the
-    table cache in use."""
-    from systemic_lib.data.cache import folder
-
-    files = []
-    for entry in sorted(path.iterdir()):
-        if entry.is_file():
-            st = entry.stat()
-            files.append((entry.name, st.st_size, st.st_mtime_ns))
-    return str(folder()), tuple(files)
+_read: CouncilsRead | None = None
 
 
-def preload(path) -> None:
-    """Read a council and every table it has (with the raw text) into this process, so that ``load_council`` of
-    the same, unchanged folder here or in a process forked from here reuses them instead of reading them again.
-
-    The batch's kernel zygote calls this before forking each kernel (``kernels.py``): a worker renders the
-    notebooks of one council in a row, and each forked kernel then starts with the council's tables in memory
-    (shared, copy-on-write), not re-read and decoded from the cache. The last ``PRELOAD_KEEP`` councils asked for
-    are kept: the workers sharing a zygote move on to the next council at different times."""
-    path = Path(path).resolve()
-    stamp = _stamp(path)
-    held = _PRELOADED.pop(str(path), None)
-    if held is not None and held[0] == stamp:
-        _PRELOADED[str(path)] = held  # the most recently asked for
-        return
-    while len(_PRELOADED) >= PRELOAD_KEEP:
-        _PRELOADED.pop(next(iter(_PRELOADED)))
-    council = load_council(path)
-    for name in TABLES:
-        if find_table_file(path, name) is not None:
-            _cut_by_service(council.load(name))
-    if _stamp(path) == stamp:  # not changed while it was read
-        _PRELOADED[str(path)] = (stamp, council)
+def read_from(councils: CouncilsRead | None) -> None:
+    """The one hook through which the engine hands council loading the councils it has read (None: none)."""
+    global _read
+    _read = councils
 
 
-def preloaded(path) -> Council | None:
-    """The council ``preload`` holds for this folder (its tables read and cut by service), if it is unchanged."""
-    path = Path(path).resolve()
-    held = _PRELOADED.get(str(path))
-    if held is None or held[0] != _stamp(path):
-        return None
-    return held[1]
-
-
-def _cut_by_service(result: TableResult) -> None:
-    """Each service's rows of a table, cut once (``service_frames``, at ``service_positions``), and of its raw
-    text, as the demand checks cut it (``service_raw``: rows and their positions in the file): every kernel forked
-    after ``preload`` asks for one service's rows, which would otherwise be cut from the whole council's table in
-    each."""
-    frame, raw = result.frame, result.raw
-    if result.errors or frame.empty or "service" not in frame.columns:
-        return
-    groups = frame.groupby("service", sort=False, dropna=True).indices
-    result.service_positions = {str(k): v for k, v in groups.items()}
-    result.service_frames = cut(frame, result.service_positions)
-    if raw is not None and "service" in raw.columns:
-        keys = raw["service"].astype(str).str.strip()
-        groups = {str(k): v for k, v in keys.groupby(keys.to_numpy(), sort=False).indices.items()}
-        result.service_raw = {k: (rows.reset_index(drop=True), groups[k]) for k, rows in cut(raw, groups).items()}
-
-
-def raw_of_service(raw: pd.DataFrame, service: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """(the rows of a table's raw text whose ``service`` cell is ``service``, their positions in the file's rows):
-    one service's rows as ``_cut_by_service`` cuts every service's (all rows when there is no service column)."""
-    positions = np.arange(len(raw))
-    if "service" not in raw.columns:
-        return raw, positions
-    keep = raw["service"].astype(str).str.strip().eq(service).to_numpy()
-    return raw[keep].reset_index(drop=True), positions[keep]
-
-
-def cut(frame: pd.DataFrame, positions: dict) -> dict:
-    """``{key: frame.take(rows)}`` for disjoint sets of row positions, in one take: the rows are put in key order
-    once and each key's rows are a slice of that (a take per key costs a pass over every Arrow-backed text column,
-    about a second for 57 services of 340,000 contacts)."""
-    if not positions:
-        return {}
-    ordered = frame.take(np.concatenate(list(positions.values())))
-    out, at = {}, 0
-    for key, rows in positions.items():
-        out[key] = ordered.iloc[at : at + len(rows)]
-        at += len(rows)
-    return out
-
-
-def load_council(path) -> Council:
-    """Read ``council.yaml`` in a council folder; raise ContractError with every problem in it."""
+def load_council(path, *, cache_dir: Path | str | None = None) -> Council:
+    """Read ``council.yaml`` in a council folder; raise ContractError with every problem in it. Its tables are read
+    through the table cache in ``cache_dir`` (None: parsed from their files)."""
     path = Path(path)
-    held = preloaded(path) if _PRELOADED and path.is_dir() else None
+    cache = Path(cache_dir) if cache_dir else None
+    held = _read.council(path.resolve(), cache) if _read is not None and path.is_dir() else None
     if held is not None:
-        return Council(path, held.spec, dict(held._tables))
+        return Council(path, held.spec, cache, held.loaded())
     yaml_path = path / "council.yaml"
     if not path.is_dir():
         raise SystemicError(f"{path}: no such council folder. A council is a folder holding council.yaml and tables.")
@@ -561,7 +509,7 @@ def load_council(path) -> Council:
                 for d in dupes
             ]
         )
-    return Council(path, spec)
+    return Council(path, spec, cache)
 
 
 class _YamlLines:
@@ -596,10 +544,11 @@ class _YamlLines:
         return file if line is None else f"{file} line {line}"
 
 
-def validate_council(path) -> list[Problem]:
-    """Every problem of a council folder (council.yaml and all tables), errors first."""
+def validate_council(path, *, cache_dir: Path | str | None = None) -> list[Problem]:
+    """Every problem of a council folder (council.yaml and all tables, read through the table cache in
+    ``cache_dir``), errors first."""
     try:
-        council = load_council(path)
+        council = load_council(path, cache_dir=cache_dir)
     except ContractError as exc:
         return exc.problems
     except SystemicError as exc:

@@ -17,20 +17,30 @@ The stage contract, the same for ``demand``, ``flow``, ``experiment``, ``measure
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from systemic_lib.data import cache
-from systemic_lib.data.contract import TABLES, Problem, TableResult, empty_frame
-from systemic_lib.data.council import Council, CouncilSpec, Service, load_council, raw_of_service
+from systemic_lib.data.classify import RulesResult, apply_rules, with_source
+from systemic_lib.data.contract import TABLES, Problem, ServiceCuts, Table, cut, empty_frame, raw_of_service
+from systemic_lib.data.council import Council, CouncilSpec, Service, SystemChange, load_council
 from systemic_lib.data.files import atomic_write_json
 from systemic_lib.data.redact import redact, redact_series
 from systemic_lib.errors import ContractError
 
-__all__ = ["Stage", "Contacts", "save_figures", "REDACTED", "redacted", "redacted_spec"]
+__all__ = [
+    "Stage",
+    "Contacts",
+    "RedactedCouncil",
+    "RedactedTable",
+    "save_figures",
+    "REDACTED",
+    "redacted",
+    "redacted_spec",
+]
 
 #: The free-text columns a stage is handed redacted, by table: every contract column of kind text (verbatim, what
 #: matters, demand type, channel; learning log text; activity, worker and team names), plus any column a council adds
@@ -111,34 +121,33 @@ def _redaction_tag() -> str | None:
     return "redacted-" + hashlib.sha256(Path(redact.__file__).read_bytes()).hexdigest()[:12]
 
 
-class _RedactedCouncil(Council):
-    """The council as a stage sees it: every table it loads has its free text redacted.
+class RedactedTable:
+    """A table as a stage reads it: ``source`` with its free text redacted, each of its frame and its raw text (only
+    needed to quote a problem's source) redacted the first time it is asked for; from the table cache when the
+    batch runs one (``cache.derived``)."""
 
-    ``table(name, service=...)`` cuts the council's own table to the service and period first and redacts only those
-    rows (a service is a fiftieth of a large council); ``load(name)`` (the whole table) is redacted once per batch
-    run: the table cache keeps the redacted copy beside the parsed table (``cache.derived``)."""
+    def __init__(self, source: Table):
+        self.source = source
+        self.name = source.name
+        self._frame: pd.DataFrame | None = None
+        self._raw: pd.DataFrame | None = None
 
-    def load(self, name: str) -> TableResult:
-        if name not in self._tables:
-            self._tables[name] = _RedactedTable(name, self._source.load(name))
-        return self._tables[name]
+    @property
+    def problems(self) -> list[Problem]:
+        return self.source.problems
 
-    def table(self, name: str, *, service: str | None = None, start=None, end=None, rows: bool = False) -> pd.DataFrame:
-        if service is None or name not in REDACTED or self._source.load(name).frame.empty:
-            return super().table(name, service=service, start=start, end=end, rows=rows)
-        ready = getattr(self._source.load(name), "service_frames_redacted", None)  # ``preload`` redacted them
-        if ready is not None and service in ready:
-            return self._source.table(name, service=service, start=start, end=end, rows=rows, cuts=ready)
-        return _redact_columns(name, self._source.table(name, service=service, start=start, end=end, rows=rows))
+    @property
+    def errors(self) -> list[Problem]:
+        return self.source.errors
 
+    @property
+    def path(self) -> Path | None:
+        return self.source.path
 
-class _RedactedTable(TableResult):
-    """A table with its free text redacted, each of its frame and its raw text (only needed to quote a problem's
-    source) redacted the first time it is asked for; from the table cache when the batch runs one."""
-
-    def __init__(self, name: str, source: TableResult):
-        self._source, self._frame_done, self._raw_done = source, None, None
-        super().__init__(source.name, None, source.problems, source.path)
+    @property
+    def has_raw(self) -> bool:
+        """Whether the table has its raw text (without redacting it to find out)."""
+        return self.source.has_raw
 
     def _redacted(self, part: str, frame: pd.DataFrame) -> pd.DataFrame:
         if frame.empty or self.name not in REDACTED:
@@ -146,82 +155,111 @@ class _RedactedTable(TableResult):
         tag = _redaction_tag()
         if tag is None:
             return redacted(self.name, frame)
-        return cache.derived(self._source, f"{tag}-{part}", lambda: redacted(self.name, frame))
+        return cache.derived(self.source, f"{tag}-{part}", lambda: redacted(self.name, frame))
 
     @property
-    def frame(self):  # type: ignore[override]
-        if self._frame_done is None:
-            self._frame_done = self._redacted("frame", self._source.frame)
-        return self._frame_done
-
-    @frame.setter
-    def frame(self, value) -> None:  # the dataclass __init__ sets it; the source's frame is used instead
-        pass
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = self._redacted("frame", self.source.frame)
+        return self._frame
 
     @property
-    def raw(self):  # type: ignore[override]
-        if self._raw_done is None and self._source.raw is not None:
-            self._raw_done = self._redacted("raw", self._source.raw)
-        return self._raw_done
+    def raw(self) -> pd.DataFrame | None:
+        if self._raw is None and self.source.raw is not None:
+            self._raw = self._redacted("raw", self.source.raw)
+        return self._raw
 
-    @raw.setter
-    def raw(self, value) -> None:  # the dataclass __init__ sets it; the source's raw is used instead
-        pass
-
-    @property
-    def has_raw(self) -> bool:
-        """Whether the table has its raw text (without redacting it to find out)."""
-        return self._source.raw is not None
-
-    def raw_of_service(self, service: str):
+    def raw_of_service(self, service: str) -> tuple[pd.DataFrame, np.ndarray]:
         """(raw text of the rows whose ``service`` cell is ``service``, redacted; their positions in the file's rows):
         only those rows are redacted, unless the whole raw text already is."""
-        ready = getattr(self._source, "service_raw_redacted", None)  # cut and redacted once by ``preload``
-        if self._raw_done is None and ready is not None and service in ready:
-            return ready[service]
-        cut = getattr(self._source, "service_raw", None)  # cut once by ``council.preload``
-        if self._raw_done is None and cut is not None and service in cut:
-            rows, positions = cut[service]
-            return _redact_columns(self.name, rows), positions
-        rows, positions = raw_of_service(self._raw_done if self._raw_done is not None else self._source.raw, service)
-        return (rows if self._raw_done is not None else _redact_columns(self.name, rows)), positions
+        if self._raw is not None:
+            return raw_of_service(self._raw, service)
+        ready = self.source.redacted_cuts
+        if ready is not None and service in ready.raw:
+            return ready.raw[service]
+        rows, positions = self.source.raw_of_service(service)
+        return _redact_columns(self.name, rows), positions
 
 
-def preload(path) -> None:
-    """What the batch's kernel zygote does before forking a kernel for a council's job: ``council.preload`` (the
-    council's tables read and cut by service), then each service's rows of every table with free text cut from the
-    whole table's redacted copy (``service_frames_redacted``, ``service_raw_redacted``), so that the kernels forked
-    after it redact nothing a stage reads for its service. The whole table is redacted once per batch run (kept in
-    the table cache by ``cache.derived``, as the organisation scan reads it); while another process is making that
-    copy, the cuts are left for the next kernel (which redacts its own rows meanwhile). Without a table cache, or
-    with a name redactor switched on, nothing is redacted here."""
-    from systemic_lib.data.council import cut, preloaded
-    from systemic_lib.data.council import preload as read_council
+class RedactedCouncil:
+    """The council as a stage sees it: every table it loads has its free text redacted, and every name and label of
+    council.yaml (``redacted_spec``).
 
-    read_council(path)
-    council = preloaded(path)
+    ``table(name, service=...)`` cuts the council's own table to the service and period first and redacts only those
+    rows (a service is a fiftieth of a large council), or takes them from the table's ``redacted_cuts``; ``load(name)``
+    (the whole table) is redacted once per batch run: the table cache keeps the redacted copy beside the parsed
+    table (``cache.derived``)."""
+
+    def __init__(self, source: Council):
+        self.source = source
+        self._named = Council(source.path, redacted_spec(source.spec))  #: names and labels as a report shows them
+        self._tables: dict[str, RedactedTable] = {}
+
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    @property
+    def spec(self) -> CouncilSpec:
+        return self._named.spec
+
+    @property
+    def name(self) -> str:
+        return self._named.name
+
+    @property
+    def slug(self) -> str:
+        return self.source.slug
+
+    @property
+    def services(self) -> dict[str, Service]:
+        return self._named.services
+
+    def service(self, service_id: str) -> Service:
+        return self._named.service(service_id)
+
+    def system_changes(self, service: str | None = None) -> list[SystemChange]:
+        return self._named.system_changes(service)
+
+    def has_table(self, name: str) -> bool:
+        return self.source.has_table(name)
+
+    def load(self, name: str) -> RedactedTable:
+        if name not in self._tables:
+            self._tables[name] = RedactedTable(self.source.load(name))
+        return self._tables[name]
+
+    def table(self, name: str, *, service: str | None = None, start=None, end=None, rows: bool = False) -> pd.DataFrame:
+        source = self.source.load(name)
+        if service is None or name not in REDACTED or source.frame.empty:
+            return self.source.rows_of(self.load(name), service=service, start=start, end=end, rows=rows)
+        ready = source.redacted_cuts  # cut and redacted once before this kernel was forked
+        if ready is not None and service in ready.frames:
+            return self.source.table(name, service=service, start=start, end=end, rows=rows, cuts=ready)
+        return _redact_columns(name, self.source.table(name, service=service, start=start, end=end, rows=rows))
+
+
+def redacted_cuts(table: Table, *, wait: bool = True) -> ServiceCuts | None:
+    """Each service's rows of a table (cut by service: ``table.cuts``) with free text redacted, cut from the whole
+    table's redacted copy (made once per batch run and kept in the table cache by ``cache.derived``): a stage then
+    redacts nothing it reads of its service's rows. None when the table is not cut, has no free text, is not from
+    the table cache, a name redactor is switched on, or (``wait=False``) another process is making the copy."""
     tag = _redaction_tag()
-    if council is None or tag is None or cache.folder() is None:
-        return
-    for name in REDACTED:
-        result = council._tables.get(name)
-        positions = getattr(result, "service_positions", None)
-        if not positions or getattr(result, "service_frames_redacted", None) is not None:
-            continue
-        frame = cache.derived(result, f"{tag}-frame", lambda: redacted(name, result.frame), wait=False)  # noqa: B023 (called here)
-        if frame is None:
-            continue
-        raw_cut = getattr(result, "service_raw", None)
-        raw = None
-        if raw_cut is not None:
-            raw = cache.derived(result, f"{tag}-raw", lambda: redacted(name, result.raw), wait=False)  # noqa: B023 (called here)
-            if raw is None:
-                continue
-            rows = {k: v for k, (_, v) in raw_cut.items()}
-            result.service_raw_redacted = {
-                k: (part.reset_index(drop=True), rows[k]) for k, part in cut(raw, rows).items()
-            }
-        result.service_frames_redacted = cut(frame, positions)
+    cuts = table.cuts
+    if cuts is None or tag is None or table.cache_entry is None or table.name not in REDACTED:
+        return None
+    name = table.name
+    frame = cache.derived(table, f"{tag}-frame", lambda: redacted(name, table.frame), wait=wait)
+    if frame is None:
+        return None
+    out = ServiceCuts(cuts.positions, cut(frame, cuts.positions))
+    if cuts.raw:
+        raw = cache.derived(table, f"{tag}-raw", lambda: redacted(name, table.raw), wait=wait)
+        if raw is None:
+            return None
+        lines = {k: v for k, (_, v) in cuts.raw.items()}
+        out.raw = {k: (part.reset_index(drop=True), lines[k]) for k, part in cut(raw, lines).items()}
+    return out
 
 
 @dataclass
@@ -232,31 +270,44 @@ class Contacts:
     problems, including the reason no rule was used when the table has errors."""
 
     frame: pd.DataFrame
-    rules: object | None = None
+    rules: RulesResult | None = None
     problems: list[Problem] = field(default_factory=list)
 
     @property
     def by_rules(self) -> int:
         """Contacts classified by a rule rather than by the team."""
-        return int(getattr(self.rules, "classified", 0) or 0)
+        return self.rules.classified if self.rules is not None else 0
 
 
 class Stage:
-    """A council, one service (or none for council-wide) and a period: what a stage notebook works on."""
+    """A council, one service (or none for council-wide) and a period: what a stage notebook works on.
 
-    def __init__(self, council_dir, service, stage, period_start=None, period_end=None, output_dir=None):
-        source = council_dir if isinstance(council_dir, Council) else load_council(council_dir)
-        self._source: Council = getattr(source, "_source", source)  # the council's own text: rules match it
+    ``council_dir``: the council's folder (read through the table cache in ``cache_dir``, the batch's) or a
+    ``Council`` already loaded. ``output_dir``: where ``save`` writes ``<stage>.json`` (None: nowhere)."""
+
+    def __init__(
+        self,
+        council_dir: Council | Path | str,
+        service: str | None,
+        stage: str,
+        period_start=None,
+        period_end=None,
+        output_dir: Path | str | None = None,
+        cache_dir: Path | str | None = None,
+    ):
+        #: the council's own text: rules match it
+        self._source = (
+            council_dir if isinstance(council_dir, Council) else load_council(council_dir, cache_dir=cache_dir)
+        )
         #: The council with every free-text column redacted, and every name and label of council.yaml: whatever a
         #: stage reads through it (``table``, ``load``, ``council.table``, ``council.spec``, ``service``) reaches a
         #: report without personal identifiers.
-        self.council: Council = _RedactedCouncil(self._source.path, redacted_spec(self._source.spec))
-        self.council._source = self._source
+        self.council = RedactedCouncil(self._source)
         self.service: Service | None = self.council.service(service) if service else None
         self.stage = stage
         self.start = pd.Timestamp(period_start) if period_start else None
         self.end = pd.Timestamp(period_end) if period_end else None
-        self.output_dir = output_dir or os.environ.get("SYSTEMIC_OUTPUT_DIR")
+        self.output_dir = output_dir
         self._contacts: dict[bool, Contacts] = {}
         self._phases: dict[str, list] = {}
 
@@ -268,7 +319,7 @@ class Stage:
     def service_name(self) -> str:
         return self.service.name if self.service else self.council.name
 
-    def load(self, name: str) -> TableResult:
+    def load(self, name: str) -> RedactedTable:
         """The council's whole table with its raw text and problems (read once per council)."""
         return self.council.load(name)
 
@@ -300,8 +351,6 @@ class Stage:
         ``classified_by`` says who or what classified each contact: ``rule:<row>`` where a rule did, as the file
         has it otherwise, and ``source`` for a contact classified in the file with none recorded."""
         if period not in self._contacts:
-            from systemic_lib.data.classify import apply_rules, with_source
-
             # Rules match the citizen's own words, so they run on the text as written; what the stage gets back is
             # redacted.
             frame = self._source.table(
@@ -336,8 +385,8 @@ class Stage:
         whole = self._source.load("demand")
         if frame.empty or whole.errors:
             return redacted("demand", frame)
-        ready = getattr(whole, "service_frames_redacted", None)
-        if self.service_id is not None and ready is not None and self.service_id in ready:
+        ready = whole.redacted_cuts
+        if self.service_id is not None and ready is not None and self.service_id in ready.frames:
             source, copy = read, None
             take = lambda: self.table("demand", period=period)
         elif len(frame) == len(whole.frame):
@@ -395,11 +444,8 @@ class Stage:
 
 
 def save_figures(stage: str, figures: dict, output_dir=None) -> Path | None:
-    """Write ``<stage>.json`` (the key figures the index pages read) into the report folder, atomically.
-
-    ``output_dir`` defaults to $SYSTEMIC_OUTPUT_DIR; with neither (exploring in JupyterLab) nothing is written.
-    """
-    output_dir = output_dir or os.environ.get("SYSTEMIC_OUTPUT_DIR")
+    """Write ``<stage>.json`` (the key figures the index pages read) into the report folder ``output_dir``,
+    atomically; without one (exploring in JupyterLab) nothing is written."""
     if not output_dir:
         return None
     return atomic_write_json(Path(output_dir) / f"{stage}.json", figures)

@@ -131,10 +131,13 @@ def problems(items, *, title: str = "Data problems found") -> None:
     _display(f'<div class="problems"><h3>{esc(title)}</h3><ul>{lis}{more}</ul></div>')
 
 
-def start(council_dir, service=None, *, stage, period_start=None, period_end=None, output_dir=None) -> Stage:
-    """Set up plotting and open the stage's council and service: the first call of every notebook."""
+def start(
+    council_dir, service=None, *, stage, period_start=None, period_end=None, output_dir=None, cache_dir=None
+) -> Stage:
+    """Set up plotting and open the stage's council and service: the first call of every notebook, with the
+    notebook's parameters (``output_dir`` and ``cache_dir`` are set by the batch)."""
     setup()
-    return Stage(council_dir, service, stage, period_start, period_end, output_dir)
+    return Stage(council_dir, service, stage, period_start, period_end, output_dir, cache_dir)
 
 
 def interactive() -> bool:

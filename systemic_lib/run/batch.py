@@ -222,20 +222,19 @@ def plan(
     services = tuple(services) if services else None
     messages: list[str] = []
     cache_dir = str(Path(cache_dir).resolve()) if cache_dir else None
-    with cache.using(cache_dir):  # the councils are validated with the run's cache
-        found = _plan_councils(
-            council_dirs,
-            out_dir,
-            stages,
-            services,
-            notebooks_dir,
-            messages,
-            period_start,
-            period_end,
-            kernel,
-            cell_timeout,
-            cache_dir,
-        )
+    found = _plan_councils(  # the councils are validated through the run's table cache
+        council_dirs,
+        out_dir,
+        stages,
+        services,
+        notebooks_dir,
+        messages,
+        period_start,
+        period_end,
+        kernel,
+        cell_timeout,
+        cache_dir,
+    )
     return found + (messages,)
 
 
@@ -304,7 +303,7 @@ def _plan_councils(
             messages.append(
                 f"{folder}: {words.count(folded, 'decision')} from the demand workshop written into the demand file."
             )
-        problems = validate_council(folder)
+        problems = validate_council(folder, cache_dir=cache_dir)
         errors = [p for p in problems if p.severity == ERROR]
         if errors:
             message = (
@@ -323,7 +322,7 @@ def _plan_councils(
                 )
             )
             continue
-        council = load_council(folder)
+        council = load_council(folder, cache_dir=cache_dir)
         council = Council(council.path, redacted_spec(council.spec))  # its names reach the manifest and indexes
         wanted = list(council.services) if services is None else [s for s in services if s in council.services]
         known_services.update(council.services)

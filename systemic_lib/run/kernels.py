@@ -24,6 +24,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jupyter_client.manager import AsyncKernelManager
+
+if TYPE_CHECKING:
+    from systemic_lib.run.preload import Preloaded
 
 #: imported once by the zygote, before any kernel is forked (what every stage notebook imports)
 PRELOAD = (
@@ -103,10 +109,10 @@ class Zygote:
         )
         return self
 
-    def preload(self, env: dict, *, wait: bool = False):
-        """Ask the zygote to read a council now (``env`` as a job's kernel gets it): it does so as soon as its
-        imports are done, while the workers start, so that their first kernels need not. ``wait``: return the
-        council folders it then holds (None if it could not be asked); else return at once."""
+    def preload(self, council: str, cache_dir: str | None, *, wait: bool = False):
+        """Ask the zygote to read a council now (through the table cache ``cache_dir``, as a job's kernel reads it):
+        it does so as soon as its imports are done, while the workers start, so that their first kernels need not.
+        ``wait``: return the council folders it then holds (None if it could not be asked); else return at once."""
 
         def ask():
             deadline = time.monotonic() + 60
@@ -114,7 +120,8 @@ class Zygote:
                 try:
                     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                         conn.connect(self.socket)
-                        conn.sendall(json.dumps({"preload": True, "env": env}).encode() + b"\n")
+                        ask = {"preload": True, "council": council, "cache_dir": cache_dir}
+                        conn.sendall(json.dumps(ask).encode() + b"\n")
                         reply = b""
                         while not reply.endswith(b"\n"):
                             chunk = conn.recv(65536)
@@ -159,14 +166,23 @@ class Zygote:
             pass
 
 
-def kernel_manager_class(zygote: Zygote | None):
-    """The kernel manager class papermill should use: one that starts kernels from ``zygote`` (None: Jupyter's)."""
-    from jupyter_client.manager import AsyncKernelManager
+def kernel_manager_class(
+    zygote: Zygote | None, env: dict[str, str], council: str | None = None, cache_dir: str | None = None
+) -> type[AsyncKernelManager]:
+    """The kernel manager class papermill should use for a job: it starts each kernel with ``env``, forked from
+    ``zygote`` once the zygote has read ``council`` through the table cache ``cache_dir`` (None: Jupyter's own
+    kernel start)."""
+
+    class SystemicKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):  # type: ignore[override]
+            kw.setdefault("env", env)
+            return await super().start_kernel(**kw)
 
     if zygote is None:
-        return AsyncKernelManager
+        return SystemicKernelManager
+    ask = json.dumps({"council": council, "cache_dir": cache_dir})
 
-    class WarmKernelManager(AsyncKernelManager):
+    class WarmKernelManager(SystemicKernelManager):
         """Starts ``kernel_client.py`` in place of the kernel's own command: it fetches a forked, warm kernel."""
 
         def client(self, **kwargs):
@@ -181,7 +197,7 @@ def kernel_manager_class(zygote: Zygote | None):
         def kernel_spec(self):
             spec = super().kernel_spec
             if spec is not None and not getattr(spec, "_warm", False):
-                spec.argv = [sys.executable, "-I", "-S", str(CLIENT), zygote.socket, *spec.argv]
+                spec.argv = [sys.executable, "-I", "-S", str(CLIENT), zygote.socket, ask, *spec.argv]
                 spec._warm = True
             return spec
 
@@ -224,14 +240,14 @@ class Ahead:
         except BaseException:
             return None
 
-    def start(self, key, kernel_name: str, cwd: str, env: dict) -> None:
+    def start(self, key, manager: type[AsyncKernelManager], kernel_name: str, cwd: str) -> None:
         self.key = key
-        self.next = self.loop().create_task(self._start(kernel_name, cwd, env))
+        self.next = self.loop().create_task(self._start(manager, kernel_name, cwd))
 
-    async def _start(self, kernel_name: str, cwd: str, env: dict):
-        km = kernel_manager_class(self.zygote)(kernel_name=kernel_name)
+    async def _start(self, manager: type[AsyncKernelManager], kernel_name: str, cwd: str):
+        km = manager(kernel_name=kernel_name)
         try:
-            await km.start_kernel(cwd=cwd, env=env)
+            await km.start_kernel(cwd=cwd)
             kc = km.client()
             kc.start_channels(hb=False)  # nbclient starts the heartbeat (a thread, which starts only once)
             await kc.wait_for_ready(timeout=START_TIMEOUT)
@@ -346,6 +362,8 @@ def serve(path: str) -> None:
     """Import everything once, then fork one kernel per request on the socket at ``path``."""
     import importlib
 
+    from systemic_lib.run.preload import Preloaded
+
     _die_with_parent()
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel sets it
     if sys.path and sys.path[0] in ("", os.getcwd()):
@@ -355,6 +373,7 @@ def serve(path: str) -> None:
             importlib.import_module(name)
         except Exception:
             pass
+    preloaded = Preloaded().install()  # load_council in a forked kernel starts from what it holds
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -381,12 +400,10 @@ def serve(path: str) -> None:
         except (OSError, ValueError):
             conn.close()
             continue
-        _preload(request.get("env") or {})
+        _preload(preloaded, request)
         if request.get("preload"):  # read the council now, for the kernels to come; no kernel yet
-            from systemic_lib.data.council import _PRELOADED
-
             try:
-                conn.sendall(json.dumps(list(_PRELOADED)).encode() + b"\n")
+                conn.sendall(json.dumps(preloaded.folders()).encode() + b"\n")
             except OSError:
                 pass
             conn.close()
@@ -412,22 +429,14 @@ def serve(path: str) -> None:
         _reap(children, block=True)
 
 
-PRELOAD_COUNCIL = "SYSTEMIC_PRELOAD_COUNCIL"  #: the council folder of the job a kernel is asked for (set by the worker)
-
-
-def _preload(env: dict) -> None:
-    """Before forking a kernel for a job of a council, read that council's tables here once (``stages.preload``:
-    read, cut by service, each service's rows redacted) with the table cache the job uses: the kernels of that
+def _preload(preloaded: Preloaded, request: dict) -> None:
+    """Before forking a kernel for a job of a council, read that council's tables here once (``Preloaded.read``:
+    read, cut by service, each service's rows redacted) through the table cache the job uses: the kernels of that
     council then start with them. Never fails the kernel."""
-    folder = env.get(PRELOAD_COUNCIL)
-    if not folder:
+    if not request.get("council"):
         return
-    from systemic_lib.data import cache
-    from systemic_lib.data.stages import preload
-
     try:
-        with cache.using(env.get(cache.ENV)):
-            preload(folder)
+        preloaded.read(request["council"], request.get("cache_dir"))
     except Exception:
         pass
 

@@ -180,7 +180,7 @@ def execute(
         zygote = own.enter_context(machine_zygote(True))
     address = zygote.address if zygote is not None else None
     if zygote is not None:  # the first council is read while the workers start
-        zygote.preload(worker.kernel_env(jobs[todo[0]]))
+        zygote.preload(jobs[todo[0]].council_dir, jobs[todo[0]].cache_dir)
     pool = [_Worker(ctx, warm, address) for _ in range(max(1, min(workers, len(jobs))))]
     try:
         while (todo or any(w.index is not None for w in pool)) and not stopping:

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from systemic_lib import config, words
-from systemic_lib.data.cache import ENV as CACHE_ENV
 from systemic_lib.data.files import atomic_write_text
 from systemic_lib.run import kernels
 from systemic_lib.site.manifest import storage_error
@@ -55,11 +54,11 @@ class Job:
     period_end: str | None = None
     kernel_name: str = config.KERNEL_NAME
     cell_timeout: int = CELL_TIMEOUT
-    cache_dir: str | None = None  #: the run's table cache ($SYSTEMIC_CACHE for the kernel), or None for none
+    cache_dir: str | None = None  #: the run's table cache (the notebook's ``cache_dir``), or None for none
 
     @property
     def parameters(self) -> dict:
-        """What papermill injects into the notebook's ``parameters`` cell."""
+        """The report's parameters, as the manifest records them."""
         return {
             "council_dir": self.council_dir,
             "service": self.service,
@@ -67,6 +66,12 @@ class Job:
             "period_end": self.period_end,
             "output_dir": self.output_dir,
         }
+
+    @property
+    def notebook_parameters(self) -> dict:
+        """What papermill injects into the notebook's ``parameters`` cell: the report's parameters and the run's
+        table cache."""
+        return {**self.parameters, "cache_dir": self.cache_dir}
 
     def path(self, suffix: str) -> Path:
         return Path(self.output_dir) / f"{self.stage}{suffix}"
@@ -124,20 +129,11 @@ class JobResult:
 # -------------------------------------------------------------------------------------------------- the worker
 
 
-def kernel_env(job: Job) -> dict:
-    """What a warm kernel's zygote reads before forking a kernel for ``job`` (``kernels._preload``)."""
-    return {kernels.PRELOAD_COUNCIL: job.council_dir, **({CACHE_ENV: job.cache_dir} if job.cache_dir else {})}
-
-
-def _prepare_worker_env(job: Job) -> None:
-    """Environment the kernel inherits: batch mode, where to save <stage>.json, and systemic_lib importable."""
-    os.environ["SYSTEMIC_BATCH"] = "1"
-    os.environ["SYSTEMIC_OUTPUT_DIR"] = job.output_dir
-    os.environ.pop(CACHE_ENV, None)
-    os.environ.update(kernel_env(job))  # a warm kernel's zygote reads the council once, with the job's cache
-    os.environ["PYTHONPATH"] = config.importable(os.environ.get("PYTHONPATH"))
-    logging.getLogger("papermill").setLevel(logging.ERROR)
-    logging.getLogger("traitlets").setLevel(logging.ERROR)
+def kernel_env() -> dict[str, str]:
+    """A report kernel's environment: this process's, in batch mode (``report.interactive()`` is False), with
+    systemic_lib importable. Everything about the job reaches the notebook as a parameter."""
+    env = dict(os.environ)
+    return {**env, "SYSTEMIC_BATCH": "1", "PYTHONPATH": config.importable(env.get("PYTHONPATH"))}
 
 
 def run_job(job: Job) -> JobResult:
@@ -146,7 +142,8 @@ def run_job(job: Job) -> JobResult:
     A full disk or a folder it may not write is named as such in the result's error (not blamed on the notebook
     or the worker); stray ``.tmp`` files of this report's killed saves are removed first.
     """
-    _prepare_worker_env(job)
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
     began = time.perf_counter()
     started_at = time.time()
     try:
@@ -330,25 +327,22 @@ def _execute(job: Job, running: Path):
 
     attempts = 0
     cwd = str(Path(job.notebook).parent)
+    env = kernel_env()
     with _kernel_output_captured() as kernel_log:
         while True:
             attempts += 1
             zygote = _zygote() if attempts == 1 else None
+            manager = kernels.kernel_manager_class(zygote, env, job.council_dir, job.cache_dir)
             ahead = _ahead(zygote)
             km = ahead.take(_ahead_key(job)) if ahead else None
             if ahead:  # the next job's kernel (most likely the same council's) starts while this one runs
-                ahead.start(
-                    _ahead_key(job),
-                    job.kernel_name,
-                    cwd,
-                    {k: v for k, v in os.environ.items() if k != "SYSTEMIC_OUTPUT_DIR"},
-                )
-            kernel = {"km": km} if km is not None else {"kernel_manager_class": kernels.kernel_manager_class(zygote)}
+                ahead.start(_ahead_key(job), manager, job.kernel_name, cwd)
+            kernel = {"km": km} if km is not None else {"kernel_manager_class": manager}
             try:
                 nb = pm.execute_notebook(
                     job.notebook,
                     str(running),
-                    parameters=job.parameters,
+                    parameters=job.notebook_parameters,
                     kernel_name=job.kernel_name,
                     progress_bar=False,
                     log_output=False,

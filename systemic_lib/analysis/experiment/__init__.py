@@ -50,7 +50,7 @@ from systemic_lib.analysis.experiment.design import NONE as NO_COMPARISON
 from systemic_lib.analysis.experiment.mix import DemandMix, case_demand_types, demand_mix, mix_words
 from systemic_lib.analysis.experiment.new_service import NewService, is_new_service
 from systemic_lib.analysis.experiment.over_time import OverTime, Spread, over_time, phase_mix, spread
-from systemic_lib.data.contract import WARNING, Problem, TableResult, empty_frame
+from systemic_lib.data.contract import WARNING, Problem, TableView, empty_frame
 from systemic_lib.data.council import within_period
 from systemic_lib.data.learning_log import conditions_to_act_on, with_condition_text
 from systemic_lib.errors import ContractError
@@ -158,7 +158,7 @@ class ExperimentData:
 Experiment = ExperimentData  # the name notebooks and scripts used before the stage contract
 
 
-def cases_table(result: TableResult, service: str, start=None, end=None) -> tuple[pd.DataFrame, list[Problem], str]:
+def cases_table(result: TableView, service: str, start=None, end=None) -> tuple[pd.DataFrame, list[Problem], str]:
     """The service's cases from the council's parsed ``cases`` table, with ``row`` (the file's row) and
     ``cohort_label`` (the cohort as written, from the table's raw text, so an unknown label can be quoted).
 
