@@ -4,10 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?=
-SCHEDULER ?= tcp://127.0.0.1:8786
+# The Dask door: the scheduler and workers listen on this machine only unless HOST names an address others can
+# reach; then they speak TLS with the certificates in CERTS (make certs), and refuse anyone without one.
+HOST   ?= 127.0.0.1
+CERTS  ?= certs
+PROTOCOL ?= $(if $(filter 127.0.0.1 localhost ::1,$(HOST)),tcp,tls)
+SCHEDULER ?= $(PROTOCOL)://$(if $(filter tcp,$(PROTOCOL)),127.0.0.1,$(HOST)):8786
+TLS_FOR = $(if $(filter tls,$(PROTOCOL)),--tls-ca-file $(CERTS)/ca.pem --tls-cert $(CERTS)/$(1).pem --tls-key $(CERTS)/$(1)-key.pem)
 APT    := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: install system-packages browser demo sample reports test bench lab coach clean scheduler worker
+.PHONY: install system-packages browser demo sample reports test bench lab coach clean scheduler worker certs
 
 install: system-packages $(STAMP)
 
@@ -45,16 +51,25 @@ test: install browser
 bench: install
 	$(BIN)/python benchmarks/run_all.py
 
-# A Dask cluster for `systemic report --scheduler tcp://HOST:8786` (or SYSTEMIC_SCHEDULER), when one machine is
-# not enough. `make scheduler` on one machine (port 8786; a job whose worker dies is retried once, elsewhere);
-# `make worker SCHEDULER=tcp://HOST:8786` on each machine that renders: one single-threaded worker process per core
-# (JOBS=N for N). Workers need this project installed (make install: the package and the `systemic` kernel), no
+# A Dask cluster for `systemic report --scheduler ...` (or SYSTEMIC_SCHEDULER), when one machine is not enough. A
+# scheduler runs any code a client sends it, as the workers' user: by default both listen on 127.0.0.1 only (this
+# machine). For a cluster of several machines: `make certs` once (copy certs/ca.pem and the role's two files to each
+# machine), `make scheduler HOST=<its address>` (tls, port 8786; a job whose worker dies is given up at once and the
+# batch runs it once more elsewhere), `make worker HOST=<this machine's address> SCHEDULER=tls://<scheduler>:8786`
+# on each machine that renders: one single-threaded worker process per core (JOBS=N for N), and
+# `systemic report --scheduler tls://<scheduler>:8786`. The dashboards listen on 127.0.0.1 (an SSH tunnel reaches
+# them). Workers need this project installed (make install), no
 # shared folder: councils and notebooks are sent to them and the reports come back to the machine that asked.
+certs: install
+	$(BIN)/systemic certs $(CERTS) $(if $(filter-out 127.0.0.1 localhost ::1,$(HOST)),--host $(HOST))
+
 scheduler: install
-	DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 $(BIN)/dask scheduler
+	@test "$(PROTOCOL)" = tcp || test -f $(CERTS)/scheduler.pem || { echo "HOST=$(HOST) is reachable from other machines: make certs first (TLS)"; exit 1; }
+	DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0 $(BIN)/dask scheduler --host $(HOST) --protocol $(PROTOCOL) --dashboard-address 127.0.0.1:8787 $(call TLS_FOR,scheduler)
 
 worker: install
-	SYSTEMIC_ROOT=$(CURDIR) $(BIN)/dask worker $(SCHEDULER) --nthreads 1 --nworkers $(or $(JOBS),-1)
+	@test "$(PROTOCOL)" = tcp || test -f $(CERTS)/worker.pem || { echo "a tls cluster: copy ca.pem, worker.pem and worker-key.pem into $(CERTS)/ (make certs)"; exit 1; }
+	SYSTEMIC_ROOT=$(CURDIR) $(BIN)/dask worker $(SCHEDULER) --host $(HOST) --dashboard-address 127.0.0.1:0 --nthreads 1 --nworkers $(or $(JOBS),-1) $(call TLS_FOR,worker)
 
 lab: install sample
 	$(BIN)/jupyter lab notebooks/

@@ -80,7 +80,7 @@ def run_pool(councils, out: Path, notebooks: Path, kernel: str, workers: int, li
                 cache_dir=out.parent / (out.name + "-cache") if new else None,
             )
             jobs = select(jobs, limit)
-            return jobs, batch.execute(jobs, workers, progress=False, warm_kernels=new, zygote=zygote)
+            return jobs, pool.execute(jobs, workers, progress=False, warm_kernels=new, zygote=zygote)
 
     return measured(go)
 

@@ -28,6 +28,9 @@ CACHE_DIR = Path(
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "systemic" / "tables"
 )
 
+#: A TLS Dask cluster's certificates (``systemic certs``): keys, so never committed (.gitignore).
+CERTS_DIR = PROJECT_ROOT / "certs"
+
 #: The notebooks the batch runs, in method order. ``organisation_scan`` runs once per council.
 STAGES = ("demand", "flow", "experiment", "measure")
 COUNCIL_STAGE = "organisation_scan"

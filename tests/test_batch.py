@@ -15,11 +15,22 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from systemic_lib import config
 from systemic_lib.errors import SystemicError, UnknownServiceError
-from systemic_lib.run import batch, worker
-from systemic_lib.run.batch import Job, JobResult, plan, report_command, run_job, write_manifest
-from systemic_lib.run.worker import clean_for_report
+from systemic_lib.run import batch, html, pool, worker
+from systemic_lib.run.batch import plan, report_command
+from systemic_lib.run.html import clean_for_report
+from systemic_lib.run.jobs import Job, JobError, JobResult
+from systemic_lib.site.manifest import write_manifest
 
 FIXTURE_NOTEBOOKS = Path(__file__).parent / "fixtures" / "notebooks"
+
+
+def run_job(job: Job) -> JobResult:
+    """One job run as a worker runs it (cold kernels)."""
+    runner = worker.Runner()
+    try:
+        return runner.run(job)
+    finally:
+        runner.close()
 
 
 def notebooks_that_save(folder: Path, notebook: str, figure: str, before: str = "") -> Path:
@@ -90,9 +101,9 @@ def test_plan_skips_invalid_council_and_missing_notebooks(tmp_path):
     scan = next(j for j in jobs if j.stage == "organisation_scan")
     assert scan.parameters["service"] is None and scan.output_dir.endswith("reports/northshire")
     bad = [s for s in skipped if s.council == "badshire"]
-    assert len(bad) == 1 and bad[0].error["name"] == "InvalidCouncil"
-    assert "demand.csv, row 2, column 'received_at'" in bad[0].error["problems"][0]
-    missing = [s for s in skipped if s.error["name"] == "MissingNotebook"]
+    assert len(bad) == 1 and bad[0].error.name == "InvalidCouncil"
+    assert "demand.csv, row 2, column 'received_at'" in bad[0].error.problems[0]
+    missing = [s for s in skipped if s.error.name == "MissingNotebook"]
     assert sorted(s.stage for s in missing) == ["experiment", "experiment", "measure", "measure"]
     assert any("measure.ipynb does not exist" in m for m in messages)
     assert any("badshire: skipped" in m and "systemic validate" in m for m in messages)
@@ -136,7 +147,7 @@ def test_missing_folder_and_folder_of_councils(tmp_path):
     make_council(tmp_path / "all", "b", "B", services=("waste",), demand="")
     assert [p.name for p in batch.council_folders([tmp_path / "all"])] == ["a", "b"]
     jobs, skipped, _ = plan([tmp_path / "nowhere"], tmp_path / "out", notebooks_dir=FIXTURE_NOTEBOOKS)
-    assert jobs == [] and skipped[0].status == "skipped" and "no such council folder" in skipped[0].error["problems"][0]
+    assert jobs == [] and skipped[0].status == "skipped" and "no such council folder" in skipped[0].error.problems[0]
 
 
 def test_default_councils_come_from_config(tmp_path, monkeypatch):
@@ -261,13 +272,7 @@ def test_summary_names_failing_cell_and_error():
         {},
         "failed",
         notebook="n/w/flow.ipynb",
-        error={
-            "name": "KeyError",
-            "message": "'timestamp'",
-            "cell": 5,
-            "execution_count": 4,
-            "source": "flow.summary(stage)",
-        },
+        error=JobError("KeyError", "'timestamp'", cell=5, execution_count=4, source="flow.summary(stage)"),
     )
     text = batch.BatchResult(Path("/r"), [failed], seconds=3.0, workers=2).summary()
     assert "northshire / waste / Map flow" in text
@@ -478,8 +483,8 @@ def test_large_chart_png_is_compacted_and_small_ones_kept():
     fig.savefig(buf, format="png")
     plt.close(fig)
     big = base64.b64encode(buf.getvalue()).decode()
-    assert len(big) > worker.PNG_COMPACT_ABOVE
-    small = worker.compact_png(big)
+    assert len(big) > html.PNG_COMPACT_ABOVE
+    small = html.compact_png(big)
     assert len(small) < 0.7 * len(big)
     image = Image.open(io.BytesIO(base64.b64decode(small)))
     assert image.size == Image.open(io.BytesIO(buf.getvalue())).size  # same picture size, fewer bytes
@@ -489,8 +494,8 @@ def test_large_chart_png_is_compacted_and_small_ones_kept():
     again = Image.open(io.BytesIO(smallest.getvalue()))
     assert again.tobytes() == image.tobytes() and again.getpalette() == image.getpalette()
     assert len(base64.b64decode(small)) < 1.15 * len(smallest.getvalue())  # a lighter zlib level, a few % bigger
-    assert worker.compact_png("iVBORw0KGgo=") == "iVBORw0KGgo="  # small: untouched
-    assert worker.compact_png("x" * 70_000) == "x" * 70_000  # not an image: shown as it came
+    assert html.compact_png("iVBORw0KGgo=") == "iVBORw0KGgo="  # small: untouched
+    assert html.compact_png("x" * 70_000) == "x" * 70_000  # not an image: shown as it came
 
 
 # ------------------------------------------------------------------- council paths, disk full, interrupted runs
@@ -542,12 +547,12 @@ def test_run_job_names_a_full_disk_and_sweeps_its_own_stray_tmp_files(tmp_path, 
     def full(path, *a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(worker, "_execute", lambda job, running: (object(), None, 1))
+    monkeypatch.setattr(worker.Runner, "_execute", lambda self, job: (object(), None, 1))
     monkeypatch.setattr(worker, "render_html", lambda nb, job, figures: "<html></html>")
     monkeypatch.setattr(worker, "atomic_write_text", full)
     result = run_job(job)
-    assert result.status == "failed" and result.error["name"] == "DiskFull"
-    assert "demand.html" in result.error["message"] and "worker" not in result.error["message"]
+    assert result.status == "failed" and result.error.name == "DiskFull"
+    assert "demand.html" in result.error.message and "worker" not in result.error.message
     assert not (out / ".demand.html.abc123.tmp").exists() and (out / ".flow.html.def456.tmp").exists()
 
 
@@ -568,7 +573,7 @@ def _fake_results(jobs):
 
 
 def test_manifest_is_written_after_each_job_and_an_interrupted_run_keeps_what_finished(tmp_path, monkeypatch):
-    from systemic_lib.run.pool import Interrupted
+    from systemic_lib.run.engine import Interrupted
 
     make_council(tmp_path / "councils", "northshire", "Northshire")
     out = tmp_path / "reports"
@@ -576,14 +581,14 @@ def test_manifest_is_written_after_each_job_and_an_interrupted_run_keeps_what_fi
     (out / ".manifest.json.zz9.tmp").write_text("{")  # a save killed in an earlier run
     seen = []
 
-    def fake_execute(jobs, workers, *, progress, on_result, zygote=None):
+    def fake_run_jobs(engine, jobs, *, progress, on_result):
         done = _fake_results(jobs[:2])
         for r in done:
             on_result(r)
             seen.append(len(json.loads((out / "manifest.json").read_text())["jobs"]))
         raise Interrupted(done)
 
-    monkeypatch.setattr(batch, "execute", fake_execute)
+    monkeypatch.setattr(batch, "run_jobs", fake_run_jobs)
     result = batch.run_batch(
         [tmp_path / "councils"],
         out,
@@ -610,13 +615,13 @@ def test_a_manifest_that_cannot_be_written_is_named_not_a_traceback(tmp_path, mo
     def full(path, *a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    def fake_execute(jobs, workers, *, progress, on_result, zygote=None):
+    def fake_run_jobs(engine, jobs, *, progress, on_result):
         done = _fake_results(jobs)
         for r in done:
             on_result(r)
         return done
 
-    monkeypatch.setattr(batch, "execute", fake_execute)
+    monkeypatch.setattr(batch, "run_jobs", fake_run_jobs)
     monkeypatch.setattr(manifest, "atomic_write_json", full)
     result = batch.run_batch(
         [tmp_path / "councils"],
@@ -680,8 +685,8 @@ def test_a_killed_worker_costs_only_its_own_job(tmp_path):
     }
     assert status[("housing-repairs", "flow")].attempts == 2  # killed once, then ran on a new worker
     lost = status[("council-tax", "flow")]
-    assert lost.status == "failed" and lost.attempts == 2 and lost.error["name"] == "WorkerLost"
-    assert "SIGKILL" in lost.error["message"] and lost.error["cell"] == 4
+    assert lost.status == "failed" and lost.attempts == 2 and lost.error.name == "WorkerLost"
+    assert "SIGKILL" in lost.error.message and lost.error.cell == 4
     assert not list(out.rglob(".*.running.*")) and not list(out.rglob("*.tmp"))
     manifest = json.loads((out / "manifest.json").read_text())
     assert {(j["service"], j["stage"]): j["status"] for j in manifest["jobs"]} == {
@@ -760,11 +765,11 @@ def test_warm_kernels_give_the_same_reports_as_fresh_ones(testshire, tmp_path, m
     import re
 
     def render(out, warm: bool):
-        monkeypatch.setenv("SYSTEMIC_WARM_KERNELS", "1" if warm else "0")  # read by run_batch in this process
         result = batch.run_batch(
             [testshire],
             out,
             jobs=1,
+            warm_kernels=warm,
             stages=["demand", "flow"],
             services=["housing-repairs"],
             progress=False,
@@ -801,7 +806,7 @@ def test_warm_kernels_are_forked_from_the_zygote_and_cold_ones_are_not(tmp_path)
             notebooks_dir=notebooks,
             kernel=batch.kernel_name(),
         )
-        (result,) = batch.execute(jobs, 1, progress=False, warm_kernels=warm)
+        (result,) = pool.execute(jobs, 1, progress=False, warm_kernels=warm)
         assert result.status == "ok", result.error
         figures = json.loads((out / "northshire" / "organisation_scan.json").read_text())
         assert figures["forked"] is warm and figures["services"] == 2
@@ -827,12 +832,12 @@ def test_planning_folds_the_demand_workshop_s_decisions_into_demand_csv(testshir
 def test_jobs_run_council_by_council_with_the_organisation_scan_first(tmp_path):
     """Workers take each council's jobs in a row (their zygote keeps that council read), the council-wide scan
     (the longest job) first; the results still come back in job order."""
-    from systemic_lib.run import pool
+    from systemic_lib.run.engine import run_order
 
     for slug in ("northshire", "eastbrook"):
         make_council(tmp_path / "councils", slug, slug.capitalize())
     jobs, _, _ = plan([tmp_path / "councils"], tmp_path / "reports", notebooks_dir=FIXTURE_NOTEBOOKS)
-    order = [(jobs[i].council, jobs[i].service, jobs[i].stage) for i in pool.run_order(jobs)]
+    order = [(jobs[i].council, jobs[i].service, jobs[i].stage) for i in run_order(jobs)]
     councils = [c for c, _, _ in order]
     assert councils == sorted(councils, key=councils.index)  # each council's jobs together
     for slug in ("northshire", "eastbrook"):

@@ -20,7 +20,7 @@ import nbformat
 import pytest
 
 from systemic_lib import config
-from systemic_lib.run import batch, cluster
+from systemic_lib.run import batch, certs, cluster
 
 from conftest import free_port
 
@@ -34,8 +34,9 @@ STAGES = ["demand", "organisation_scan"]
 class Cluster:
     """A scheduler and workers as subprocesses (no LocalCluster); ``kill(name)`` SIGKILLs one worker."""
 
-    def __init__(self, tmp: Path):
-        self.address = f"tcp://127.0.0.1:{free_port()}"
+    def __init__(self, tmp: Path, certs: Path | None = None):
+        self.certs = certs
+        self.address = f"{'tls' if certs else 'tcp'}://127.0.0.1:{free_port()}"
         self.tmp = tmp
         self.env = {
             **os.environ,
@@ -44,15 +45,28 @@ class Cluster:
         }
         self.procs: dict[str, subprocess.Popen] = {}
 
+    def tls(self, role: str) -> list[str]:
+        if self.certs is None:
+            return []
+        ca, cert, key = certs.paths(self.certs, role)
+        return ["--tls-ca-file", str(ca), "--tls-cert", str(cert), "--tls-key", str(key)]
+
     def start(self, workers: int) -> None:
         port = self.address.rsplit(":", 1)[1]
-        self._start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"])
+        protocol = self.address.split(":")[0]
+        self._start(
+            "scheduler",
+            ["scheduler", "--host", "127.0.0.1", "--port", port, "--protocol", protocol, "--no-dashboard"]
+            + self.tls("scheduler"),
+        )
         for n in range(1, workers + 1):
             self._start(
                 f"w{n}",
                 [
                     "worker",
                     self.address,
+                    "--host",
+                    "127.0.0.1",
                     "--name",
                     f"w{n}",
                     "--nthreads",
@@ -61,6 +75,7 @@ class Cluster:
                     "--no-dashboard",
                     "--local-directory",
                     str(self.tmp / f"w{n}"),
+                    *self.tls("worker"),
                 ],
             )
         self.wait_for_workers(workers)
@@ -79,7 +94,8 @@ class Cluster:
     def client(self):
         from distributed import Client
 
-        return Client(self.address, timeout=STARTUP, set_as_default=False)
+        security = certs.security(self.certs) if self.certs else None
+        return Client(self.address, timeout=STARTUP, set_as_default=False, security=security)
 
     def wait_for_workers(self, n: int) -> None:
         deadline = time.monotonic() + STARTUP
@@ -162,6 +178,36 @@ def test_reports_through_the_scheduler_equal_the_local_run(dask_cluster, testshi
     assert (tmp_path / "remote" / "index.html").exists()
 
 
+def test_dask_jobs_run_in_warm_kernels_forked_from_a_zygote_that_read_the_council(dask_cluster, tmp_path):
+    """Each Dask worker forks its kernels from a zygote of its own (``cluster.SystemicWorker``) that read the job's
+    council, through the worker's table cache, before forking: the same warm kernels as the local pool's."""
+    from test_batch import make_council, notebooks_that_save
+
+    notebooks = notebooks_that_save(
+        tmp_path / "notebooks",
+        "demand.ipynb",
+        "'forked': os.getppid() != int(os.environ['JPY_PARENT_PID']), "
+        "'preloaded': sorted(_c._read.council(Path(council_dir).resolve(), Path(cache_dir)).loaded()) "
+        "if _c._read and _c._read.council(Path(council_dir).resolve(), Path(cache_dir)) else []",
+        "import os\nfrom pathlib import Path\nfrom systemic_lib.data import council as _c",
+    )
+    make_council(tmp_path / "councils", "northshire", "Northshire")
+    out = tmp_path / "reports"
+    result = batch.run_batch(
+        [tmp_path / "councils" / "northshire"],
+        out,
+        stages=["demand"],
+        notebooks_dir=notebooks,
+        progress=False,
+        scheduler=dask_cluster.address,
+        cache_dir=tmp_path / "cache",
+    )
+    assert len(result.ok) == 2, result.summary() + dask_cluster.logs()
+    for service in ("housing-repairs", "council-tax"):
+        figures = json.loads((out / "northshire" / service / "demand.json").read_text())
+        assert figures["forked"] is True and figures["preloaded"] == ["demand"], figures
+
+
 def test_a_worker_killed_mid_batch_costs_only_time(dask_cluster, council_factory, tmp_path):
     councils = [council_factory("testshire"), council_factory("otherton")]
     out = tmp_path / "reports"
@@ -204,7 +250,7 @@ def _worker_running_a_job(c: Cluster) -> str:
 
 
 KILLER = """import os, signal
-os.kill(os.getppid(), signal.SIGKILL)  # the kernel's parent is the Dask worker process
+os.kill(int(os.environ["JPY_PARENT_PID"]), signal.SIGKILL)  # the Dask worker process that started this kernel
 """
 
 
@@ -231,12 +277,70 @@ def test_a_job_whose_workers_die_twice_is_reported_failed(dask_cluster, testshir
     )
     [failed] = result.results
     assert failed.status == "failed"
-    assert failed.error["name"] == "KilledWorker"
-    assert "stopped 2 times" in failed.error["message"]
+    assert failed.error.name == "WorkerLost"  # as a local job whose worker died twice (the one job loop)
+    assert "stopped (Dask worker tcp://" in failed.error.message and "2 time(s)" in failed.error.message
     assert failed.attempts == 2
     _assert_every_job_accounted_for(out, result)
     assert not (out / "testshire" / "housing-repairs" / "demand.html").exists()
     assert result.exit_code == 1
+
+
+def test_a_tls_cluster_renders_a_council_and_refuses_a_client_without_its_certificate(testshire, tmp_path):
+    """``systemic certs`` makes the cluster's authority and certificates; a scheduler and two workers started with
+    them (real processes, mutual TLS) render a council for a client that holds the client certificate, and refuse
+    one that has none, or one from another authority."""
+    from click.testing import CliRunner
+    from distributed import Client
+
+    keys = tmp_path / "certs"
+    done = CliRunner().invoke(certs.certs_command, [str(keys), "--host", "127.0.0.1"])
+    assert done.exit_code == 0, done.output
+    assert (keys / "client-key.pem").stat().st_mode & 0o077 == 0 and (keys.stat().st_mode & 0o077) == 0
+    again = CliRunner().invoke(certs.certs_command, [str(keys)])
+    assert again.exit_code != 0 and "--force" in again.output  # an existing authority is not replaced by accident
+    c = Cluster(tmp_path / "dask", certs=keys)
+    (tmp_path / "dask").mkdir()
+    try:
+        c.start(workers=2)
+        out = tmp_path / "reports"
+        done = CliRunner().invoke(
+            batch.report_command,
+            [str(testshire), "--out", str(out), "--stage", "demand", "--service", "housing-repairs", "--no-progress"]
+            + ["--scheduler", c.address, "--certs", str(keys)],
+        )
+        assert done.exit_code == 0, done.output + c.logs()
+        assert json.loads((out / "testshire" / "housing-repairs" / "demand.json").read_text())["contacts"] > 0
+
+        stranger = tmp_path / "stranger"
+        certs.make(stranger)  # a certificate from another authority
+        with pytest.raises(OSError, match="TLS certificate does not match"):
+            Client(c.address, timeout=10, set_as_default=False, security=certs.security(stranger))
+        _assert_refused_without_a_client_certificate(c.address, keys / "ca.pem")
+        missing = CliRunner().invoke(
+            batch.report_command, [str(testshire), "--scheduler", c.address, "--certs", str(tmp_path / "none")]
+        )
+        assert missing.exit_code != 0 and "systemic certs" in missing.output
+    finally:
+        c.stop()
+
+
+def _assert_refused_without_a_client_certificate(address: str, ca: Path) -> None:
+    """A TLS connection that trusts the scheduler but shows no certificate of its own: the scheduler ends it in the
+    handshake, before a message can be sent."""
+    import socket
+    import ssl
+
+    host, port = address.removeprefix("tls://").rsplit(":", 1)
+    context = ssl.create_default_context(cafile=str(ca))
+    context.check_hostname = False
+    with (
+        socket.create_connection((host, int(port)), timeout=10) as raw,
+        pytest.raises((ssl.SSLError, ConnectionError)),
+        context.wrap_socket(raw) as tls,
+    ):
+        tls.sendall(b"hello")
+        if not tls.recv(1):  # TLS 1.3: the refusal arrives with the first read
+            raise ConnectionError("closed by the scheduler")
 
 
 def test_an_unreachable_scheduler_is_a_plain_error(testshire, tmp_path, monkeypatch):
@@ -255,13 +359,14 @@ def test_council_archive_holds_the_files_and_names_their_contents(testshire, tmp
     (testshire / "demand.csv").write_text((testshire / "demand.csv").read_text() + "\n")
     assert cluster.pack_folder(testshire)[1] != digest  # a changed file is a new copy on the workers
 
-    unpacked = cluster._unpacked(digest, data, testshire.name)
+    councils = cluster.Councils(tmp_path / "councils")
+    unpacked = councils.unpacked(digest, data, testshire.name)
     assert unpacked.name == "testshire"
     assert sorted(p.name for p in unpacked.iterdir()) == sorted(
         p.name for p in testshire.iterdir() if not p.name.startswith(".")
     )
     assert (unpacked / "council.yaml").read_bytes() == (testshire / "council.yaml").read_bytes()
-    assert cluster._unpacked(digest, data, testshire.name) == unpacked  # unpacked once per worker process
+    assert councils.unpacked(digest, data, testshire.name) == unpacked  # unpacked once per worker process
 
 
 def test_scheduler_option_and_environment_variable(monkeypatch, tmp_path):

@@ -5,7 +5,7 @@ import json
 import pytest
 from test_batch import make_council, notebooks_that_save
 
-from systemic_lib.run import batch, kernels
+from systemic_lib.run import batch, kernels, pool
 from systemic_lib.run.preload import Preloaded
 
 
@@ -42,7 +42,7 @@ def test_warm_kernels_start_with_the_council_read_and_cold_ones_do_not(tmp_path)
             kernel=batch.kernel_name(),
             cache_dir=tmp_path / "cache",
         )
-        (result,) = batch.execute(jobs, 1, progress=False, warm_kernels=warm)
+        (result,) = pool.execute(jobs, 1, progress=False, warm_kernels=warm)
         assert result.status == "ok", result.error
         figures = json.loads((out / "northshire" / "organisation_scan.json").read_text())
         assert figures["preloaded"] == (["demand"] if warm else []) and figures["services"] == 2
@@ -82,9 +82,8 @@ def test_the_next_kernel_is_started_while_a_notebook_runs_and_each_notebook_stil
     taken = []
     take = kernels.Ahead.take
     monkeypatch.setattr(kernels.Ahead, "take", lambda self, key: taken.append(take(self, key)) or taken[-1])
-    monkeypatch.setattr(worker, "WARM_KERNELS", True)
-    monkeypatch.setattr(worker, "KERNEL_AHEAD", True)
-    results = _in_a_thread(lambda: [worker.run_job(job) for job in jobs])  # its own thread: no loop runs there
+    runner = worker.Runner(warm=True, ahead=True)
+    results = _in_a_thread(runner, lambda: [runner.run(job) for job in jobs])  # its own thread: no loop runs there
     assert [r.status for r in results] == ["ok"] * 4, [r.error for r in results]
     assert [km is not None for km in taken] == [False, True, False, True]  # none yet; ahead; other council; ahead
     saved = [json.loads(job.path(".json").read_text()) for job in jobs]
@@ -113,7 +112,7 @@ def test_the_workers_of_a_machine_share_one_zygote(tmp_path):
         kernel=batch.kernel_name(),
         cache_dir=tmp_path / "cache",
     )
-    results = batch.execute(jobs, 2, progress=False, warm_kernels=True)
+    results = pool.execute(jobs, 2, progress=False, warm_kernels=True)
     assert [r.status for r in results] == ["ok"] * 4, [r.error for r in results]
     (zygote,) = {json.loads(job.path(".json").read_text())["zygote"] for job in jobs}
     assert zygote != os.getpid()
@@ -140,9 +139,8 @@ def test_a_worker_whose_shared_zygote_is_gone_starts_its_own(tmp_path, monkeypat
         kernel=batch.kernel_name(),
         cache_dir=tmp_path / "cache",
     )
-    monkeypatch.setattr(worker, "WARM_KERNELS", True)
-    monkeypatch.setattr(worker, "SHARED_ZYGOTE", (str(tmp_path / "gone.sock"), gone.pid))
-    result, own = _in_a_thread(lambda: (worker.run_job(job), worker._ZYGOTE.process.pid))
+    runner = worker.Runner(warm=True, shared=(str(tmp_path / "gone.sock"), gone.pid))
+    result, own = _in_a_thread(runner, lambda: (runner.run(job), runner.zygote().process.pid))
     assert result.status == "ok", result.error
     assert json.loads(job.path(".json").read_text())["zygote"] == own
 
@@ -167,18 +165,16 @@ def test_a_zygote_reads_a_council_when_asked_before_any_kernel(tmp_path):
     assert zygote.preload(str(folder), None, wait=True) is None  # gone: nothing to ask
 
 
-def _in_a_thread(work):
-    """``work()`` on a thread of its own, then the worker's zygote stopped there: as in a pool worker, no event loop
-    is running in that thread (another test in this process may have left one running in the main thread)."""
+def _in_a_thread(runner, work):
+    """``work()`` on a thread of its own, then ``runner`` closed there: as in a pool worker, no event loop is
+    running in that thread (another test in this process may have left one running in the main thread)."""
     from concurrent.futures import ThreadPoolExecutor
-
-    from systemic_lib.run import worker
 
     def run():
         try:
             return work()
         finally:
-            worker.stop_zygote()
+            runner.close()
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(run).result()

@@ -10,6 +10,7 @@ import click
 _COMMANDS = {
     "validate": ("systemic_lib.cli", "validate_command"),
     "report": ("systemic_lib.run.batch", "report_command"),
+    "certs": ("systemic_lib.run.certs", "certs_command"),
     "sample": ("systemic_lib.data.sample", "sample_command"),
     "templates": ("systemic_lib.data.capture", "templates_command"),
     "import": ("systemic_lib.data.importers", "import_group"),

@@ -622,13 +622,13 @@ def parse_table(
     problems: list[Problem] = []
     today = today or pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
     missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
-    for col in missing:
+    for name in missing:
         problems.append(
             Problem(
                 file,
-                f"required column '{col}' is missing",
-                f"add a column headed '{col}' ({spec.column(col).description})",
-                column=col,
+                f"required column '{name}' is missing",
+                f"add a column headed '{name}' ({spec.column(name).description})",
+                column=name,
             )
         )
     if missing:

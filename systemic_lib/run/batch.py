@@ -29,14 +29,10 @@ from systemic_lib import config, words
 from systemic_lib.data import cache
 from systemic_lib.data.decisions import fold_council
 from systemic_lib.errors import SystemicError, UnknownServiceError
-from systemic_lib.run.pool import Interrupted, execute, machine_zygote
-from systemic_lib.run.worker import (
-    CELL_TIMEOUT,
-    Job,
-    JobResult,
-    run_job,
-)
-from systemic_lib.site.manifest import ManifestWriter, describe_error, load_manifest, storage_error, write_manifest  # noqa: F401
+from systemic_lib.run.engine import Interrupted, run_jobs
+from systemic_lib.run.jobs import CELL_TIMEOUT, Job, JobError, JobResult
+from systemic_lib.run.pool import LocalEngine, machine_zygote
+from systemic_lib.site.manifest import ManifestWriter, storage_error
 from systemic_lib.site.pages import build_index_pages
 
 ALL_STAGES = config.ALL_STAGES
@@ -102,7 +98,7 @@ class BatchResult:
             lines.append("")
             lines.append(f"FAILED ({len(self.failed)}):")
             for r in self.failed:
-                lines += ["  " + r.label] + ["    " + line for line in describe_error(r.error)]
+                lines += ["  " + r.label] + ["    " + line for line in (r.error.describe() if r.error else [])]
                 if r.notebook:
                     lines.append(f"    executed notebook kept: {Path(self.out_dir, r.notebook)}")
         if self.skipped:
@@ -110,12 +106,13 @@ class BatchResult:
             lines.append(f"SKIPPED ({len(self.skipped)}):")
             missing: dict[str, list[JobResult]] = {}
             for r in self.skipped:
-                if (r.error or {}).get("name") == "MissingNotebook":
-                    missing.setdefault(r.error.get("message", ""), []).append(r)
+                if r.error is not None and r.error.name == "MissingNotebook":
+                    missing.setdefault(r.error.message, []).append(r)
                     continue
-                lines += ["  " + r.label] + ["    " + line for line in describe_error(r.error)]
+                lines += ["  " + r.label] + ["    " + line for line in (r.error.describe() if r.error else [])]
             for message, rs in missing.items():
-                lines.append(f"  {len(rs)} report(s) of {STAGE_NAMES.get(rs[0].stage, rs[0].stage)}: {message}")
+                stage = rs[0].stage or ""
+                lines.append(f"  {len(rs)} report(s) of {STAGE_NAMES.get(stage, stage)}: {message}")
         return "\n".join(lines)
 
 
@@ -188,9 +185,7 @@ def _skip(
     stage=None,
     problems=(),
 ) -> JobResult:
-    error = {"name": name, "message": message}
-    if problems:
-        error["problems"] = list(problems)
+    error = JobError(name, message, problems=list(problems) if problems else None)
     return JobResult(
         council, council_name, service, service_name, stage, {"council_dir": str(council_dir)}, "skipped", error=error
     )
@@ -251,8 +246,7 @@ def _plan_councils(
     cell_timeout,
     cache_dir,
 ) -> tuple[list[Job], list[JobResult]]:
-    from systemic_lib.data.contract import ERROR
-    from systemic_lib.data.council import Council, load_council, validate_council
+    from systemic_lib.data.council import Council, load_council
     from systemic_lib.data.stages import redacted_spec
 
     missing = {s for s in stages if not (notebooks_dir / f"{s}.ipynb").exists()}
@@ -280,47 +274,9 @@ def _plan_councils(
             )
             continue
         slugs[slug] = folder
-        try:  # a coached team's workshop decisions reach demand.csv before anything reads it
-            folded = fold_council(folder)
-        except (OSError, SystemicError) as exc:  # one council's store never stops the others: skipped, said why
-            message = (
-                f"the demand workshop's decisions could not be written into the demand file ({exc}). "
-                "No report of this council was changed."
-            )
-            messages.append(f"{folder}: skipped: {message}")
-            skipped.append(
-                _skip(
-                    slug,
-                    _council_name_or(folder, slug),
-                    folder.resolve(),
-                    "DecisionStore",
-                    message,
-                    problems=[str(exc)],
-                )
-            )
-            continue
-        if folded:
-            messages.append(
-                f"{folder}: {words.count(folded, 'decision')} from the demand workshop written into the demand file."
-            )
-        problems = validate_council(folder, cache_dir=cache_dir)
-        errors = [p for p in problems if p.severity == ERROR]
-        if errors:
-            message = (
-                f"{len(errors)} error(s) in the council's data; fix them and check with "
-                f"`systemic validate {folder}`. No report of this council was changed."
-            )
-            messages.append(f"{folder}: skipped: {message}\n" + "\n".join("  " + p.describe() for p in errors[:20]))
-            skipped.append(
-                _skip(
-                    slug,
-                    _council_name_or(folder, slug),
-                    folder.resolve(),
-                    "InvalidCouncil",
-                    message,
-                    problems=[p.describe() for p in errors[:50]],
-                )
-            )
+        skip = _fold_decisions(folder, slug, messages) or _invalid(folder, slug, cache_dir, messages)
+        if skip is not None:
+            skipped.append(skip)
             continue
         council = load_council(folder, cache_dir=cache_dir)
         council = Council(council.path, redacted_spec(council.spec))  # its names reach the manifest and indexes
@@ -381,6 +337,50 @@ def _plan_councils(
     return jobs, skipped
 
 
+def _fold_decisions(folder: Path, slug: str, messages: list[str]) -> JobResult | None:
+    """A coached team's workshop decisions written into demand.csv, before anything reads it; the council's skipped
+    entry when its store cannot be read or written (one council's store never stops the others), else None."""
+    try:
+        folded = fold_council(folder)
+    except (OSError, SystemicError) as exc:
+        message = (
+            f"the demand workshop's decisions could not be written into the demand file ({exc}). "
+            "No report of this council was changed."
+        )
+        messages.append(f"{folder}: skipped: {message}")
+        return _skip(
+            slug, _council_name_or(folder, slug), folder.resolve(), "DecisionStore", message, problems=[str(exc)]
+        )
+    if folded:
+        messages.append(
+            f"{folder}: {words.count(folded, 'decision')} from the demand workshop written into the demand file."
+        )
+    return None
+
+
+def _invalid(folder: Path, slug: str, cache_dir: str | None, messages: list[str]) -> JobResult | None:
+    """The council validated (through the run's table cache): its skipped entry when it has errors, else None."""
+    from systemic_lib.data.contract import ERROR
+    from systemic_lib.data.council import validate_council
+
+    errors = [p for p in validate_council(folder, cache_dir=cache_dir) if p.severity == ERROR]
+    if not errors:
+        return None
+    message = (
+        f"{len(errors)} error(s) in the council's data; fix them and check with "
+        f"`systemic validate {folder}`. No report of this council was changed."
+    )
+    messages.append(f"{folder}: skipped: {message}\n" + "\n".join("  " + p.describe() for p in errors[:20]))
+    return _skip(
+        slug,
+        _council_name_or(folder, slug),
+        folder.resolve(),
+        "InvalidCouncil",
+        message,
+        problems=[p.describe() for p in errors[:50]],
+    )
+
+
 def _shown(path: Path) -> str:
     """A path as short as is clear: relative to the project if inside it."""
     try:
@@ -420,26 +420,26 @@ def run_batch(
     echo=None,
     cache_tables: bool = True,
     scheduler: str | None = None,
+    security=None,
     cache_dir=None,
+    warm_kernels: bool = True,
 ) -> BatchResult:
     """Render every report asked for; returns what happened. Raises SystemicError only for a wrong request.
 
     With ``cache_tables`` each council's tables are read and validated once, into ``cache_dir`` (default
     ``config.CACHE_DIR``, outside the reports folder: the tables hold citizens' words; entries keyed by the files'
-    content; unused ones go after ``cache.KEEP_DAYS``), and every notebook loads them from there. With ``scheduler`` (a Dask scheduler's address) the jobs run on that cluster's workers
-    (``systemic_lib.run.cluster``), which get each council's folder and keep no table cache."""
+    content; unused ones go after ``cache.KEEP_DAYS``), and every notebook loads them from there. With
+    ``warm_kernels`` each notebook's kernel is forked from a kernel zygote that imported the libraries and read the
+    council once (``kernels.py``). With ``scheduler`` (a Dask scheduler's address; ``security``: its TLS
+    certificates, ``certs.security``) the jobs run on that cluster's workers (``systemic_lib.run.cluster``), which
+    get each council's folder, keep their own table cache and fork their own warm kernels."""
     echo = echo or (lambda text: click.echo(text, err=True))
     began = time.perf_counter()
     out_dir = Path(out_dir or config.REPORTS_DIR).resolve()
-    for value, option in ((period_start, "period start"), (period_end, "period end")):
-        if value is not None:
-            try:
-                dt.date.fromisoformat(str(value))
-            except ValueError:
-                raise SystemicError(f"{option} '{value}' is not a date; write it as YYYY-MM-DD") from None
+    _check_dates(period_start, period_end)
     kernel = kernel_name()
-    cache_dir = Path(cache_dir or config.CACHE_DIR) if cache_tables and not scheduler else None
-    with machine_zygote(False if scheduler else None) as zygote:  # it imports while the councils are planned
+    cache_dir = Path(cache_dir or config.CACHE_DIR) if cache_tables else None
+    with machine_zygote(warm_kernels and not scheduler) as zygote:  # it imports while the councils are planned
         todo, skipped, messages = plan(
             council_dirs,
             out_dir,
@@ -454,15 +454,9 @@ def run_batch(
         )
         for message in messages:
             echo(message)
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SystemicError(
-                (storage_error(exc) or {}).get("message") or f"cannot create {out_dir}: {exc}"
-            ) from None
+        _make_folder(out_dir)
         workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
-        valid = {j.council for j in todo} | {r.council for r in skipped if r.stage is not None}
-        saved = _Saver(out_dir, valid)
+        saved = _Saver(out_dir, {j.council for j in todo} | {r.council for r in skipped if r.stage is not None})
         saved.add(skipped)
         interrupted = False
         try:
@@ -472,14 +466,15 @@ def run_batch(
                 results = cluster.execute(
                     todo,
                     scheduler=scheduler,
-                    run=run_job,
+                    security=security,
                     progress=progress,
                     echo=echo,
                     on_result=lambda r: saved.add([r]),
-                    failed=_failed_on_cluster,
+                    warm_kernels=warm_kernels,
                 )
             else:
-                results = execute(todo, workers, progress=progress, on_result=lambda r: saved.add([r]), zygote=zygote)
+                engine = LocalEngine(workers, warm=warm_kernels, zygote=zygote)
+                results = run_jobs(engine, todo, progress=progress, on_result=lambda r: saved.add([r]))
         except Interrupted as stop:
             results, interrupted = stop.results, True
     results = results + skipped
@@ -500,19 +495,20 @@ def run_batch(
     )
 
 
-def _failed_on_cluster(job: Job, error: dict) -> JobResult:
-    """A job the cluster never got a result for (its workers died twice, or no worker was left)."""
-    return JobResult(
-        job.council,
-        job.council_name,
-        job.service,
-        job.service_name,
-        job.stage,
-        job.parameters,
-        "failed",
-        attempts=2,
-        error=error,
-    )
+def _check_dates(*values) -> None:
+    for value, option in zip(values, ("period start", "period end")):
+        if value is not None:
+            try:
+                dt.date.fromisoformat(str(value))
+            except ValueError:
+                raise SystemicError(f"{option} '{value}' is not a date; write it as YYYY-MM-DD") from None
+
+
+def _make_folder(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemicError((storage_error(exc) or {}).get("message") or f"cannot create {out_dir}: {exc}") from None
 
 
 class _Saver:
@@ -520,13 +516,14 @@ class _Saver:
     may not be written is recorded (once) and named in the summary instead of crashing the run."""
 
     def __init__(self, out_dir: Path, valid_councils: set[str]):
-        self.out_dir, self.errors = out_dir, []
+        self.out_dir = out_dir
+        self.errors: list[str] = []
         self.manifest_path: Path | None = None
+        self.writer: ManifestWriter | None = None
         try:
             self.writer = ManifestWriter(out_dir, valid_councils=valid_councils)
         except OSError as exc:
             self._failed("the manifest", exc)
-            self.writer = None
 
     def _failed(self, what: str, exc: OSError) -> None:
         message = (storage_error(exc) or {"message": str(exc)})["message"]
@@ -620,8 +617,16 @@ def _date_option(ctx, param, value):
     "--scheduler",
     envvar="SYSTEMIC_SCHEDULER",
     default=None,
-    metavar="tcp://HOST:8786",
+    metavar="tls://HOST:8786",
     help="Run the reports on this Dask scheduler's workers (default: $SYSTEMIC_SCHEDULER, else this machine's cores).",
+)
+@click.option(
+    "--certs",
+    "certs_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=config.CERTS_DIR,
+    show_default=True,
+    help="The cluster's certificates (systemic certs), for a tls:// scheduler: ca.pem, client.pem, client-key.pem.",
 )
 def report_command(
     council_dirs,
@@ -636,6 +641,7 @@ def report_command(
     no_progress,
     no_cache,
     scheduler,
+    certs_dir,
 ):
     """Render HTML reports for every service and stage of each council (default: every council in data/councils).
 
@@ -643,6 +649,11 @@ def report_command(
     and the run ends with a summary of every failure and exit code 1.
     """
     try:
+        security = None
+        if scheduler and scheduler.startswith("tls://"):
+            from systemic_lib.run.certs import security as tls
+
+            security = tls(certs_dir)
         result = run_batch(
             council_dirs,
             out_dir,
@@ -656,6 +667,7 @@ def report_command(
             cell_timeout=cell_timeout,
             cache_tables=not no_cache,
             scheduler=scheduler,
+            security=security,
         )
     except SystemicError as exc:
         raise click.ClickException(str(exc)) from None

@@ -1,32 +1,34 @@
 """The batch past one machine: every report job run on an existing Dask cluster (``systemic report --scheduler``).
 
-``execute(jobs, scheduler="tcp://host:8786", run=batch.run_job, failed=...)`` is what ``batch.run_batch`` calls
-instead of its local process pool; it returns one result per job, in job order, and the batch writes the manifest
-and index pages from them as it does for a local run.
-
-Workers need no shared filesystem:
+``DaskEngine`` is what ``batch.run_batch`` hands the one job loop (``engine.run_jobs``) instead of the local pool:
+the same progress, retries and results. Workers need no shared filesystem:
 
 * each council's folder travels once per run, as a compressed archive held by one small Dask task (not
   ``scatter``: a scattered value is lost with the worker holding it, a task's input the scheduler can recreate);
   a worker unpacks it once into its own temporary folder and keeps it while the run needs it;
 * each notebook travels the same way, so ``--notebooks`` works without copying anything to the workers;
-* each job runs ``run(job)`` (papermill + nbconvert, ``batch.run_job``) inside a temporary folder on the worker
-  and returns the report's files as bytes (HTML and JSON; the executed notebook when it failed);
+* each job runs on the worker (``run_remote``) inside a temporary folder and returns the report's files as bytes
+  (HTML and JSON; the executed notebook when it failed);
 * this process writes those files atomically into ``reports/``, so no report is ever half-written, even when a
   worker dies mid-job.
 
-Jobs are handed to the scheduler as worker threads free up (never more at once than the cluster has threads), so
-a job is only ever placed on a worker that starts it at once, and workers that join mid-run get work.
+Each worker process runs its jobs as a local pool worker does: ``SystemicWorker`` (a Dask worker plugin, registered by
+the engine) gives it a ``worker.Runner`` whose kernels are forked warm from a kernel zygote it starts when the worker
+joins (and stops when it leaves), with each council read ahead and its tables kept in a table cache on the worker's
+machine.
 
-A worker that dies mid-job: the scheduler runs that job again on another worker, once (this module sets the
-scheduler's ``allowed-failures`` to 1); a job whose worker dies twice comes back as a failed job with the reason,
-like any failed notebook. One job runs at a time in each worker process (the kernel inherits the process's
-environment), so start workers with ``--nthreads 1`` and as many processes (``--nworkers``) as cores.
+Jobs are handed to the scheduler as worker threads free up (never more at once than the cluster has threads), so
+a job is only ever placed on a worker that starts it at once, and workers that join mid-run get work. A worker that
+dies mid-job: the scheduler gives the job up at once (this module sets its ``allowed-failures`` to 0) and the job
+loop runs it again once, like a local job. One job runs at a time in each worker process, so start workers with
+``--nthreads 1`` and as many processes (``--nworkers``) as cores.
+
+A scheduler runs any code a client sends it: ``tls://`` addresses use the certificates in ``security``
+(``certs.py``, ``systemic certs``); see the README's "How to scale out".
 """
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import io
 import os
@@ -37,71 +39,72 @@ import tempfile
 import threading
 import time
 import warnings
-from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from distributed import Client, Future
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from systemic_lib import config
 from systemic_lib.data.files import atomic_write_bytes
 from systemic_lib.errors import SystemicError
+from systemic_lib.run.engine import Finished, Lost, Outcome, run_jobs
+from systemic_lib.run.jobs import Job, JobError, JobResult
+from systemic_lib.run.worker import Runner
 
 ENV_VAR = "SYSTEMIC_SCHEDULER"  #: the scheduler address when --scheduler is not given
 CONNECT_TIMEOUT = 30  #: seconds to reach the scheduler
 NO_WORKER_TIMEOUT = 300  #: seconds the run waits with no worker connected before it fails the jobs left
-ALLOWED_FAILURES = 1  #: a job whose worker dies is run once more on another worker; twice is a failure
+ALLOWED_FAILURES = 0  #: the scheduler gives a job up when its worker dies; the job loop retries it once
 KEEP_COUNCILS = 8  #: unpacked councils a worker process keeps (most recently used)
-POLL = 0.5  #: seconds between progress updates
+PLUGIN = "systemic"  #: the name of ``SystemicWorker`` on the workers
 
 
 # ------------------------------------------------------------------------------------------------ the client
 
 
 def execute(
-    jobs: Sequence,
+    jobs: list[Job],
     *,
     scheduler: str,
-    run: Callable,
-    failed: Callable,
+    security=None,
     progress: bool = True,
     echo: Callable[[str], None] | None = None,
-    on_result: Callable | None = None,
-) -> list:
-    """Run ``run(job)`` for every job on the Dask cluster at ``scheduler``; results in job order.
-
-    ``run(job)`` returns a JobResult (with ``report``/``notebook`` paths relative to ``job.out_root``);
-    ``failed(job, error)`` makes the result of a job that never returned one (its workers died twice, or the
-    cluster lost every worker). ``on_result(result)`` is called as each job ends (the batch writes the manifest
-    there). Raises SystemicError if the scheduler cannot be reached.
-    """
-    jobs = list(jobs)
+    on_result: Callable[[JobResult], None] | None = None,
+    warm_kernels: bool = True,
+) -> list[JobResult]:
+    """Run every job on the Dask cluster at ``scheduler`` with the one job loop; results in job order. Raises
+    SystemicError if the scheduler cannot be reached."""
     if not jobs:
         return []
     echo = echo or (lambda text: print(text, file=sys.stderr))
-    client = connect(scheduler)
+    client = connect(scheduler, security)
     try:
         _limit_failures(client, echo)
+        client.register_plugin(SystemicWorker(warm=warm_kernels))
         echo(f"Dask scheduler {scheduler}: {len(client.nthreads())} worker(s); {_dashboard(client)}")
         with client.as_current():  # distributed.wait asks for the current client
-            return _collect(client, jobs, run, failed, progress, echo, on_result)
+            return run_jobs(DaskEngine(client), jobs, progress=progress, on_result=on_result)
     finally:
         client.close()
 
 
-def connect(scheduler: str):
+def connect(scheduler: str, security=None) -> Client:
     """A Dask client for ``scheduler``, or SystemicError saying what to check."""
-    from distributed import Client
-
     try:
-        return Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        return Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False, security=security)
     except (OSError, TimeoutError) as exc:
         raise SystemicError(
             f"could not reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT} s ({exc}). Start one with "
-            "`dask scheduler` (make scheduler) and workers with `dask worker ADDRESS` (make worker), or run "
-            "without --scheduler to use this machine's cores."
+            "`make scheduler` and workers with `make worker` (for tls:// addresses, with the certificates of "
+            "`systemic certs`), or run without --scheduler to use this machine's cores."
         ) from None
 
 
-def _dashboard(client) -> str:
+def _dashboard(client: Client) -> str:
     """Where to watch the run: the Dask dashboard's link, if the scheduler serves its pages (they need bokeh)."""
     import urllib.request
 
@@ -115,8 +118,8 @@ def _dashboard(client) -> str:
     return f"no dashboard at {link} (install bokeh where the scheduler runs to get one)"
 
 
-def _limit_failures(client, echo) -> None:
-    """Ask the scheduler to give up on a job after its worker died twice (Dask's default is four times)."""
+def _limit_failures(client: Client, echo: Callable[[str], None]) -> None:
+    """Ask the scheduler to give a job up when its worker dies (the job loop retries it once, as a local one)."""
     try:
         client.run_on_scheduler(_set_allowed_failures, ALLOWED_FAILURES)
     except Exception as exc:
@@ -135,12 +138,12 @@ class _Inputs:
     """Each council's archive and each notebook as a Dask task, made when a first job needs it and let go after its
     council's last job, so the scheduler holds only the councils being rendered."""
 
-    def __init__(self, client, jobs: list):
+    def __init__(self, client: Client, jobs: list[Job]):
         self.client = client
         self.left = Counter(job.council_dir for job in jobs)
-        self.tasks: dict[str, tuple[str, object]] = {}
+        self.tasks: dict[str, tuple[str, Future]] = {}
 
-    def get(self, path: str, kind: str) -> tuple[str, object]:
+    def get(self, path: str, kind: str) -> tuple[str, Future]:
         if path not in self.tasks:
             if kind == "council":
                 data, digest = pack_folder(path)
@@ -153,7 +156,7 @@ class _Inputs:
             self.tasks[path] = (digest, future)
         return self.tasks[path]
 
-    def done_with(self, job) -> None:
+    def done_with(self, job: Job) -> None:
         self.left[job.council_dir] -= 1
         if not self.left[job.council_dir]:
             self.tasks.pop(job.council_dir, None)
@@ -164,135 +167,118 @@ def _hold(data: bytes) -> bytes:
     return data
 
 
-def _collect(client, jobs: list, run: Callable, failed: Callable, progress: bool, echo, on_result=None) -> list:
-    """Submit jobs as workers free up (as many at once as the cluster has threads, so that a job is only ever
-    placed on a worker that runs it at once), write each job's files as it ends, and show progress (done, failed,
-    running, ETA, workers). Results in job order."""
-    from distributed import wait
-    from tqdm.auto import tqdm
+class DaskEngine:
+    """Jobs on a Dask cluster's workers (as many at once as it has threads), each job's files written here as it
+    ends."""
 
-    inputs = _Inputs(client, jobs)
-    queue = deque(range(len(jobs)))
-    in_flight: dict[object, int] = {}
-    results: dict[int, object] = {}
-    failures = 0
-    no_workers_since = None
-    bar = tqdm(
-        total=len(jobs), desc="Reports (Dask)", unit="report", disable=not progress, file=sys.stderr, dynamic_ncols=True
-    )
-    try:
-        while queue or in_flight:
-            threads = _threads(client)
-            while queue and len(in_flight) < threads:
-                i = queue.popleft()
-                job = jobs[i]
-                council_key, council = inputs.get(job.council_dir, "council")
-                _, notebook = inputs.get(job.notebook, "notebook")
-                future = client.submit(
-                    run_remote,
-                    job,
-                    run,
-                    council_key,
-                    council,
-                    notebook,
-                    pure=False,
-                    retries=1,
-                    key=f"systemic-job-{i}-{job.stage}-{time.time_ns()}",
-                )
-                in_flight[future] = i
-            done = set()
-            if in_flight:
-                try:
-                    done = wait(list(in_flight), timeout=POLL, return_when="FIRST_COMPLETED").done
-                except TimeoutError:
-                    pass
-            else:
-                time.sleep(POLL)
-            for future in done:
-                i = in_flight.pop(future)
-                results[i] = _finish(jobs[i], future, failed)
-                if on_result is not None:
-                    on_result(results[i])
-                inputs.done_with(jobs[i])
-                if results[i].status != "ok":
-                    failures += 1
-                    bar.write(f"failed: {results[i].label}: {(results[i].error or {}).get('message', '')[:200]}")
-                bar.update(1)
-            bar.set_postfix_str(f"failed={failures} running={len(in_flight)} workers={_workers(client)}")
-            if threads:
-                no_workers_since = None
-                continue
-            no_workers_since = no_workers_since or time.monotonic()
-            if time.monotonic() - no_workers_since > NO_WORKER_TIMEOUT:
-                client.cancel(list(in_flight))
-                for i in [*in_flight.values(), *queue]:
-                    results[i] = failed(
-                        jobs[i],
-                        {
-                            "name": "NoWorkers",
-                            "message": f"no Dask worker was connected to the scheduler for {NO_WORKER_TIMEOUT} s",
-                        },
-                    )
-                    if on_result is not None:
-                        on_result(results[i])
-                    failures += 1
-                    bar.update(1)
-                in_flight, queue = {}, deque()
-    except KeyboardInterrupt:
-        client.cancel(list(in_flight))
-        raise
-    finally:
-        bar.close()
-    return [results[i] for i in range(len(jobs))]
+    label = "Reports (Dask)"
 
+    def __init__(self, client: Client):
+        self.client = client
+        self.jobs: list[Job] = []
+        self.inputs: _Inputs | None = None
+        self.in_flight: dict[Future, int] = {}
+        self.no_workers_since: float | None = None
 
-def _threads(client) -> int:
-    """Threads on the cluster's workers now (workers come and go during a run)."""
-    try:
-        return sum(client.nthreads().values())
-    except Exception:
-        return 0
+    def start(self, jobs: list[Job], first: int) -> None:
+        self.jobs, self.inputs = jobs, _Inputs(self.client, jobs)
 
+    def _threads(self) -> int:
+        """Threads on the cluster's workers now (workers come and go during a run)."""
+        try:
+            return sum(self.client.nthreads().values())
+        except Exception:
+            return 0
 
-def _workers(client) -> int:
-    try:
-        return len(client.nthreads())
-    except Exception:
-        return 0
+    def room(self) -> int:
+        return self._threads() - len(self.in_flight)
 
+    def running(self) -> list[int]:
+        return list(self.in_flight.values())
 
-def _finish(job, future, failed: Callable):
-    """The job's result; its report files written atomically into the reports folder (HTML last)."""
-    if future.status != "finished":
-        return failed(job, _error_of(future))
-    try:
-        result, files = future.result()
-    except Exception as exc:
-        return failed(job, {"name": type(exc).__name__, "message": f"the result did not arrive: {exc}"})
-    out = Path(job.output_dir)
-    for name in sorted(files, key=lambda n: n.endswith(".html")):
-        atomic_write_bytes(out / name, files[name])
-    if result.status == "ok":
-        (out / f"{job.stage}.ipynb").unlink(missing_ok=True)  # a failure of this same report in an earlier run
-    result.parameters = job.parameters  # this machine's paths, not the worker's temporary ones
-    return result
+    def give(self, index: int, job: Job) -> None:
+        assert self.inputs is not None
+        council_key, council = self.inputs.get(job.council_dir, "council")
+        _, notebook = self.inputs.get(job.notebook, "notebook")
+        future = self.client.submit(
+            run_remote,
+            job,
+            council_key,
+            council,
+            notebook,
+            pure=False,
+            key=f"systemic-job-{index}-{job.stage}-{time.time_ns()}",
+        )
+        self.in_flight[future] = index
+
+    def wait(self, timeout: float) -> list[Outcome]:
+        from distributed import wait
+
+        if not self.in_flight:
+            time.sleep(timeout)
+            return []
+        try:
+            done = wait(list(self.in_flight), timeout=timeout, return_when="FIRST_COMPLETED").done
+        except TimeoutError:
+            return []
+        out: list[Outcome] = []
+        for future in done:
+            i = self.in_flight.pop(future)
+            out.append(self._outcome(i, future))
+            if self.inputs is not None and isinstance(out[-1], Finished):
+                self.inputs.done_with(self.jobs[i])
+        return out
+
+    def _outcome(self, i: int, future: Future) -> Outcome:
+        """The job's result, its report files written atomically into the reports folder (HTML last); or Lost
+        when its worker died."""
+        job = self.jobs[i]
+        if future.status != "finished":
+            exc = _exception(future)
+            if type(exc).__name__ == "KilledWorker":
+                last = getattr(exc, "last_worker", None)
+                return Lost(i, f"Dask worker {getattr(last, 'address', '?')}")
+            return Finished(i, JobResult.of(job, JobError.raised(exc, f"the Dask task failed: {exc}"[:2000])))
+        try:
+            result, files = future.result()
+        except Exception as exc:
+            return Finished(i, JobResult.of(job, JobError.raised(exc, f"the result did not arrive: {exc}")))
+        out = Path(job.output_dir)
+        for name in sorted(files, key=lambda n: n.endswith(".html")):
+            atomic_write_bytes(out / name, files[name])
+        if result.status == "ok":
+            (out / f"{job.stage}.ipynb").unlink(missing_ok=True)  # a failure of this same report in an earlier run
+        result.parameters = job.parameters  # this machine's paths, not the worker's temporary ones
+        return Finished(i, result)
+
+    def stalled(self) -> JobError | None:
+        """No worker connected for ``NO_WORKER_TIMEOUT`` seconds: the jobs left fail."""
+        if self._threads():
+            self.no_workers_since = None
+            return None
+        self.no_workers_since = self.no_workers_since or time.monotonic()
+        if time.monotonic() - self.no_workers_since > NO_WORKER_TIMEOUT:
+            return JobError("NoWorkers", f"no Dask worker was connected to the scheduler for {NO_WORKER_TIMEOUT} s")
+        return None
+
+    def status(self) -> str:
+        try:
+            return f"workers={len(self.client.nthreads())}"
+        except Exception:
+            return ""
+
+    def stop(self, jobs: list[Job]) -> None:
+        if self.in_flight:
+            self.client.cancel(list(self.in_flight))
+            self.in_flight.clear()
 
 
-def _error_of(future) -> dict:
-    """The manifest's error entry for a job that never returned a result."""
+def _exception(future: Future) -> BaseException:
     try:
         exc = future.exception()
     except Exception as cancelled:
-        exc = cancelled
-    name = type(exc).__name__
-    if name == "KilledWorker":
-        return {
-            "name": name,
-            "message": f"the Dask worker running it stopped {ALLOWED_FAILURES + 1} times (it was "
-            f"tried on another worker after the first); last worker: "
-            f"{getattr(getattr(exc, 'last_worker', None), 'address', '?')}",
-        }
-    return {"name": name, "message": f"the Dask task failed twice: {exc}"[:2000]}
+        return cancelled
+    return exc if exc is not None else RuntimeError(f"the task ended as {future.status}")
 
 
 # ---------------------------------------------------------------------------------------------- the archives
@@ -323,25 +309,67 @@ def pack_folder(folder) -> tuple[bytes, str]:
 
 # ------------------------------------------------------------------------------------------------ the worker
 
-_ONE_AT_A_TIME = threading.Lock()  #: a kernel inherits this process's environment: one job per process
-_UNPACKED: OrderedDict[str, Path] = OrderedDict()
-_WORK_ROOT: Path | None = None
+
+class SystemicWorker(WorkerPlugin):
+    """What a Dask worker process needs to render reports as a local pool worker does: a ``Runner`` with warm
+    kernels (a kernel zygote of its own, started when the worker joins, stopped when it leaves; each council read
+    ahead before its kernels are forked), a table cache on the worker's machine (``config.CACHE_DIR`` there), and
+    a temporary folder for the councils it unpacks and the jobs it runs."""
+
+    name = PLUGIN
+    idempotent = True  #: registered again by each run: the workers keep theirs (and its zygote, warm)
+
+    def __init__(self, *, warm: bool = True):
+        self.warm = warm
+        self.runner: Runner | None = None
+        self.folder: Path | None = None
+        self.councils: Councils | None = None
+        self.lock = threading.Lock()  #: one job at a time in a worker process
+
+    def setup(self, worker: Any = None) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="systemic-worker-"))
+        self.councils = Councils(self.folder / "councils")
+        self.runner = Runner(warm=self.warm, ahead=self.warm)
+        self.runner.zygote()  # started now: it imports the libraries while the worker waits for work
+
+    def teardown(self, worker: Any = None) -> None:
+        if self.runner is not None:
+            self.runner.close()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __getstate__(self) -> dict:  # sent to the workers before setup: nothing of a running worker
+        return {"warm": self.warm}
+
+    def __setstate__(self, state: dict) -> None:
+        SystemicWorker.__init__(self, **state)
 
 
-def run_remote(job, run: Callable, council_key: str, council: bytes, notebook: bytes):
+def _plugin() -> SystemicWorker:
+    """This worker's ``SystemicWorker`` (set up by the engine's registration)."""
+    from distributed import get_worker
+
+    plugin = get_worker().plugins.get(PLUGIN)
+    if not isinstance(plugin, SystemicWorker):
+        raise SystemicError("this Dask worker has no systemic plugin: the run registers it before its first job")
+    return plugin
+
+
+def run_remote(job: Job, council_key: str, council: bytes, notebook: bytes) -> tuple[JobResult, dict[str, bytes]]:
     """On a worker: run ``job`` against its own copy of the council and return (result, {file name: bytes}).
 
     The files are those the job left in its report folder: ``<stage>.html`` and ``<stage>.json`` when it worked,
     the executed ``<stage>.ipynb`` when it failed.
     """
-    with _ONE_AT_A_TIME:
-        council_dir = _unpacked(council_key, council, Path(job.council_dir).name)
-        with tempfile.TemporaryDirectory(prefix="job-", dir=_work_root()) as tmp:
-            tmp = Path(tmp)
-            nb_path = tmp / "notebooks" / Path(job.notebook).name
+    plugin = _plugin()
+    assert plugin.runner is not None and plugin.councils is not None and plugin.folder is not None
+    with plugin.lock:
+        council_dir = plugin.councils.unpacked(council_key, council, Path(job.council_dir).name)
+        with tempfile.TemporaryDirectory(prefix="job-", dir=plugin.folder) as tmp:
+            nb_path = Path(tmp) / "notebooks" / Path(job.notebook).name
             nb_path.parent.mkdir()
             nb_path.write_bytes(notebook)
-            out_root = tmp / "reports"
+            out_root = Path(tmp) / "reports"
             output_dir = out_root / Path(job.output_dir).relative_to(job.out_root)
             here = replace(
                 job,
@@ -349,8 +377,9 @@ def run_remote(job, run: Callable, council_key: str, council: bytes, notebook: b
                 notebook=str(nb_path),
                 output_dir=str(output_dir),
                 out_root=str(out_root),
+                cache_dir=str(config.CACHE_DIR) if job.cache_dir else None,
             )
-            result = run(here)
+            result = plugin.runner.run(here)
             files = (
                 {p.name: p.read_bytes() for p in output_dir.iterdir() if p.is_file() and not p.name.startswith(".")}
                 if output_dir.is_dir()
@@ -359,33 +388,32 @@ def run_remote(job, run: Callable, council_key: str, council: bytes, notebook: b
     return result, files
 
 
-def _work_root() -> Path:
-    """This worker process's temporary folder, removed when the process ends."""
-    global _WORK_ROOT
-    if _WORK_ROOT is None:
-        _WORK_ROOT = Path(tempfile.mkdtemp(prefix="systemic-worker-"))
-        atexit.register(shutil.rmtree, _WORK_ROOT, True)
-    return _WORK_ROOT
+class Councils:
+    """The council folders a worker unpacked (``unpacked``), in ``folder``: once per worker process, the last
+    ``KEEP_COUNCILS`` kept."""
 
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.held: OrderedDict[str, Path] = OrderedDict()
 
-def _unpacked(key: str, archive: bytes, name: str) -> Path:
-    """The council folder unpacked from ``archive`` (once per worker process; the last few are kept)."""
-    if key in _UNPACKED and _UNPACKED[key].is_dir():
-        _UNPACKED.move_to_end(key)
-        return _UNPACKED[key]
-    target = _work_root() / "councils" / key
-    partial = target.with_name(key + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-        if hasattr(tarfile, "data_filter"):  # Python 3.11.4+: refuse links and paths outside the folder
-            tar.extractall(partial, filter="data")
-        else:
-            tar.extractall(partial)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(partial, target)
-    _UNPACKED[key] = target / name
-    while len(_UNPACKED) > KEEP_COUNCILS:
-        _, old = _UNPACKED.popitem(last=False)
-        shutil.rmtree(old.parent, ignore_errors=True)
-    return _UNPACKED[key]
+    def unpacked(self, key: str, archive: bytes, name: str) -> Path:
+        """The council folder unpacked from ``archive`` (named by its digest ``key``)."""
+        if key in self.held and self.held[key].is_dir():
+            self.held.move_to_end(key)
+            return self.held[key]
+        target = self.folder / key
+        partial = target.with_name(key + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            if hasattr(tarfile, "data_filter"):  # Python 3.11.4+: refuse links and paths outside the folder
+                tar.extractall(partial, filter="data")
+            else:
+                tar.extractall(partial)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(partial, target)
+        self.held[key] = target / name
+        while len(self.held) > KEEP_COUNCILS:
+            _, old = self.held.popitem(last=False)
+            shutil.rmtree(old.parent, ignore_errors=True)
+        return self.held[key]

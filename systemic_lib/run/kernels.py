@@ -24,9 +24,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from traitlets import DottedObjectName
 
 if TYPE_CHECKING:
     from systemic_lib.run.preload import Preloaded
@@ -83,7 +85,9 @@ class Zygote:
 
     @property
     def address(self) -> tuple[str, int]:
-        """What a worker needs to ``attach`` to this zygote."""
+        """What a worker needs to ``attach`` to this zygote (a started one)."""
+        if self.process is None:
+            raise RuntimeError("the zygote was not started here")
         return self.socket, self.process.pid
 
     @classmethod
@@ -166,42 +170,66 @@ class Zygote:
             pass
 
 
+class ReadyClient(AsyncKernelClient):
+    """A kernel client that skips its readiness check once its kernel has answered (``Ahead`` checked it already:
+    nbclient's own check waits 0.2 s for IOPub)."""
+
+    answered = False
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
+        if not self.answered:
+            await super().wait_for_ready(timeout=timeout)
+
+
+class SystemicKernelManager(AsyncKernelManager):
+    """Starts a report's kernel with the job's environment (``env``) and remembers the clients it gave out, so
+    that ``Ahead`` can close their channels: nbclient leaves a kernel it was given, and its client, to whoever gave
+    it. ``answered``: a client ``Ahead`` already connected and found answering, handed out once."""
+
+    env: dict[str, str] = {}
+    client_class = DottedObjectName("systemic_lib.run.kernels.ReadyClient")
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.answered: ReadyClient | None = None
+        self.given: list[AsyncKernelClient] = []
+
+    async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+        kw.setdefault("env", self.env)
+        await super().start_kernel(**kw)
+
+    def client(self, **kwargs: Any) -> AsyncKernelClient:
+        kc, self.answered = self.answered or super().client(**kwargs), None
+        self.given.append(kc)
+        return kc
+
+
+class WarmKernelManager(SystemicKernelManager):
+    """Starts ``kernel_client.py`` in place of the kernel's own command: it fetches a forked, warm kernel from the
+    zygote at ``socket`` once the zygote has read the council named in ``ask``."""
+
+    socket = ""
+    ask = "{}"
+
+    @property
+    def kernel_spec(self):
+        spec = super().kernel_spec
+        if spec is not None and str(CLIENT) not in spec.argv:
+            spec.argv = [sys.executable, "-I", "-S", str(CLIENT), self.socket, self.ask, *spec.argv]
+        return spec
+
+
 def kernel_manager_class(
     zygote: Zygote | None, env: dict[str, str], council: str | None = None, cache_dir: str | None = None
-) -> type[AsyncKernelManager]:
+) -> type[SystemicKernelManager]:
     """The kernel manager class papermill should use for a job: it starts each kernel with ``env``, forked from
     ``zygote`` once the zygote has read ``council`` through the table cache ``cache_dir`` (None: Jupyter's own
     kernel start)."""
-
-    class SystemicKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw):  # type: ignore[override]
-            kw.setdefault("env", env)
-            return await super().start_kernel(**kw)
-
+    attrs: dict[str, Any] = {"env": env}
     if zygote is None:
-        return SystemicKernelManager
+        return type("JobKernelManager", (SystemicKernelManager,), attrs)
     ask = json.dumps({"council": council, "cache_dir": cache_dir})
-
-    class WarmKernelManager(SystemicKernelManager):
-        """Starts ``kernel_client.py`` in place of the kernel's own command: it fetches a forked, warm kernel."""
-
-        def client(self, **kwargs):
-            """A client: the one ``Ahead`` already connected and found ready, if any (once), else a new one.
-            Remembered, so that ``Ahead`` can close its channels: nbclient leaves a kernel it was given, and its
-            client, to whoever gave it."""
-            kc = self.__dict__.pop("_systemic_ready", None) or super().client(**kwargs)
-            self.__dict__.setdefault("_systemic_clients", []).append(kc)
-            return kc
-
-        @property
-        def kernel_spec(self):
-            spec = super().kernel_spec
-            if spec is not None and not getattr(spec, "_warm", False):
-                spec.argv = [sys.executable, "-I", "-S", str(CLIENT), zygote.socket, ask, *spec.argv]
-                spec._warm = True
-            return spec
-
-    return WarmKernelManager
+    return type("WarmJobKernelManager", (WarmKernelManager,), {**attrs, "socket": zygote.socket, "ask": ask})
 
 
 class Ahead:
@@ -240,11 +268,11 @@ class Ahead:
         except BaseException:
             return None
 
-    def start(self, key, manager: type[AsyncKernelManager], kernel_name: str, cwd: str) -> None:
+    def start(self, key, manager: type[SystemicKernelManager], kernel_name: str, cwd: str) -> None:
         self.key = key
         self.next = self.loop().create_task(self._start(manager, kernel_name, cwd))
 
-    async def _start(self, manager: type[AsyncKernelManager], kernel_name: str, cwd: str):
+    async def _start(self, manager: type[SystemicKernelManager], kernel_name: str, cwd: str):
         km = manager(kernel_name=kernel_name)
         try:
             await km.start_kernel(cwd=cwd)
@@ -254,8 +282,9 @@ class Ahead:
         except Exception:
             await _shut(km, now=True)
             return None
-        kc.wait_for_ready = _ready  # it answered: nbclient need not ask again (its check waits 0.2 s for IOPub)
-        km._systemic_ready = kc  # connected and answering: nbclient's km.client() gets it
+        if isinstance(kc, ReadyClient):
+            kc.answered = True  # nbclient need not ask again
+            km.answered = kc  # connected and answering: nbclient's km.client() gets it
         return km
 
     def done_with(self, km) -> None:
@@ -284,13 +313,10 @@ class Ahead:
             self.loop().run_until_complete(asyncio.wait(list(self.closing), timeout=timeout))
 
 
-async def _ready(timeout=None) -> None:
-    """``wait_for_ready`` of a client whose kernel has already answered."""
-
-
 async def _shut(km, *, now: bool = False) -> None:
     """Close the channels of the clients a kernel was given to, then shut the kernel down; never raises."""
-    for kc in km.__dict__.pop("_systemic_clients", []):
+    clients, km.given = km.given, []
+    for kc in clients:
         try:
             kc.stop_channels()
         except Exception:

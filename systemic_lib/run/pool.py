@@ -1,33 +1,26 @@
-"""Run batch jobs on this machine: N worker processes, each running one notebook at a time.
+"""Run batch jobs on this machine: N worker processes, each running one notebook at a time (``LocalEngine``, driven
+by ``engine.run_jobs``).
 
-A worker that dies under a job (SIGKILL, out of memory) costs only that job: it is retried once on a new worker
-(``worker.retry_lost``) while the other workers carry on, and a second loss fails it with the reason. Ctrl-C stops
-the workers, removes their half-run notebooks and raises ``Interrupted`` holding every result that finished.
+A worker that dies under a job (SIGKILL, out of memory) costs only that job: it is replaced, and the job loop retries
+the job once on a new worker while the other workers carry on. Stopping the engine stops its workers (a busy one
+gets SIGTERM, so it shuts its kernel down) and removes their half-run notebooks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
-import os
 import signal
-import sys
-from collections import deque
-from multiprocessing.connection import wait
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection, wait
 
-from systemic_lib.run import kernels, worker
-from systemic_lib.run.worker import Job, JobResult, lost_result, retry_lost, run_job
-from systemic_lib.site.manifest import describe_error, storage_error
+from systemic_lib.run import kernels
+from systemic_lib.run.engine import Finished, Lost, Outcome, run_jobs
+from systemic_lib.run.jobs import Job, JobError, JobResult
+from systemic_lib.run.worker import Runner
+from systemic_lib.site.manifest import storage_error
 
 STOP_GRACE = 5.0  #: seconds a stopped worker has to shut its kernel down before it is killed
-
-
-class Interrupted(Exception):
-    """The run was stopped (Ctrl-C): ``results`` are the jobs that finished, in job order."""
-
-    def __init__(self, results: list[JobResult]):
-        super().__init__(f"interrupted after {len(results)} reports")
-        self.results = results
 
 
 def _context():
@@ -39,7 +32,7 @@ def _context():
     return mp.get_context("spawn")
 
 
-def _serve(conn, warm: bool = True, zygote: tuple | None = None) -> None:
+def _serve(conn: Connection, warm: bool, zygote: tuple[str, int] | None) -> None:
     """A worker's life: run the jobs it is sent, one at a time, and send back each result; None ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
@@ -47,41 +40,30 @@ def _serve(conn, warm: bool = True, zygote: tuple | None = None) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    worker.WARM_KERNELS = worker.KERNEL_AHEAD = warm
-    worker.SHARED_ZYGOTE = zygote
+    runner = Runner(warm=warm, ahead=warm, shared=zygote)
     try:
-        _jobs(conn)
+        while True:
+            try:
+                job = conn.recv()
+            except EOFError:
+                return
+            if job is None:
+                return
+            conn.send(_run(runner, job))
     finally:
-        worker.stop_zygote()
+        runner.close()
 
 
-def _jobs(conn) -> None:
-    while True:
-        try:
-            job = conn.recv()
-        except EOFError:
-            return
-        if job is None:
-            return
-        try:
-            result = run_job(job)
-        except Exception as exc:
-            result = JobResult(
-                job.council,
-                job.council_name,
-                job.service,
-                job.service_name,
-                job.stage,
-                job.parameters,
-                "failed",
-                attempts=1,
-                error=storage_error(exc) or {"name": type(exc).__name__, "message": str(exc)},
-            )
-        conn.send(result)
+def _run(runner: Runner, job: Job) -> JobResult:
+    try:
+        return runner.run(job)
+    except Exception as exc:
+        found = storage_error(exc)
+        return JobResult.of(job, JobError.of(found) if found else JobError.raised(exc), attempts=1)
 
 
 class _Worker:
-    def __init__(self, ctx, warm: bool, zygote: tuple | None = None):
+    def __init__(self, ctx, warm: bool, zygote: tuple[str, int] | None):
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_serve, args=(child, warm, zygote), name="systemic-worker")
         self.process.start()
@@ -121,16 +103,10 @@ class _Worker:
         self.conn.close()
 
 
-def warm_by_default() -> bool:
-    """Warm kernels unless $SYSTEMIC_WARM_KERNELS is 0 (to compare, or if a library misbehaves after fork)."""
-    return os.environ.get("SYSTEMIC_WARM_KERNELS", "1") != "0"
-
-
 @contextlib.contextmanager
-def machine_zygote(warm: bool | None = None):
+def machine_zygote(warm: bool = True) -> Iterator[kernels.Zygote | None]:
     """The kernel zygote this machine's workers share for a run (None for cold kernels, or where fork is missing):
     started here, before the councils are planned, so that it imports the libraries meanwhile; stopped at the end."""
-    warm = warm_by_default() if warm is None else warm
     zygote = kernels.Zygote().start() if warm and kernels.available() else None
     try:
         yield zygote
@@ -139,132 +115,103 @@ def machine_zygote(warm: bool | None = None):
             zygote.stop()
 
 
+class LocalEngine:
+    """``workers`` processes on this machine. With warm kernels they fork their kernels from one zygote that
+    imported the libraries once (``kernels.py``): ``zygote`` if given (``machine_zygote``), else one started here."""
+
+    label = "Reports"
+
+    def __init__(self, workers: int, *, warm: bool = True, zygote: kernels.Zygote | None = None):
+        self.workers, self.warm = workers, warm
+        self.zygote = zygote if warm else None
+        self.address: tuple[str, int] | None = None
+        self._own = contextlib.ExitStack()  # a zygote started here, for the machine's workers, is stopped here
+        self.ctx = _context()
+        self.pool: list[_Worker] = []
+
+    def start(self, jobs: list[Job], first: int) -> None:
+        if self.warm and self.zygote is None:
+            self.zygote = self._own.enter_context(machine_zygote(True))
+        self.address = self.zygote.address if self.zygote is not None else None
+        if self.zygote is not None:  # the first council is read while the workers start
+            self.zygote.preload(jobs[first].council_dir, jobs[first].cache_dir)
+        self.pool = [self._new() for _ in range(max(1, min(self.workers, len(jobs))))]
+
+    def _new(self) -> _Worker:
+        return _Worker(self.ctx, self.warm, self.address)
+
+    def room(self) -> int:
+        return sum(w.index is None for w in self.pool)
+
+    def running(self) -> list[int]:
+        return [w.index for w in self.pool if w.index is not None]
+
+    def give(self, index: int, job: Job) -> None:
+        for n, w in enumerate(self.pool):
+            if w.index is None:
+                try:
+                    w.give(index, job)
+                except OSError:  # it died while idle: a new worker takes the job
+                    w.index = None
+                    w.stop(now=True)
+                    self.pool[n] = self._new()
+                    self.pool[n].give(index, job)
+                return
+        raise RuntimeError("no idle worker")
+
+    def wait(self, timeout: float) -> list[Outcome]:
+        busy = [w for w in self.pool if w.index is not None]
+        ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=timeout)
+        out: list[Outcome] = []
+        for n, w in enumerate(self.pool):
+            if w.index is None or not (w.conn in ready or w.process.sentinel in ready):
+                continue
+            i, result = w.index, None
+            try:
+                if w.conn.poll():
+                    result = w.conn.recv()
+            except (EOFError, OSError):
+                result = None
+            w.index = None
+            if result is None:  # the worker died under job i: replace it
+                out.append(Lost(i, w.how_it_died() or "its connection broke"))
+                w.stop(now=True)
+                self.pool[n] = self._new()
+            else:
+                out.append(Finished(i, result))
+        return out
+
+    def stalled(self) -> JobError | None:
+        return None
+
+    def status(self) -> str:
+        return ""
+
+    def stop(self, jobs: list[Job]) -> None:
+        """Stop every worker at once (busy ones first get SIGTERM so they shut their kernel down), remove the
+        half-run notebooks of the jobs they were running, and stop a zygote started here."""
+        for w in self.pool:
+            if w.index is not None and w.process.is_alive():
+                w.process.terminate()
+        for w in self.pool:
+            running = w.index
+            w.stop(now=True)
+            if running is not None:
+                jobs[running].clear()
+        self._own.close()
+
+
 def execute(
     jobs: list[Job],
     workers: int,
     *,
     progress: bool = True,
-    on_result=None,
-    warm_kernels: bool | None = None,
+    on_result: Callable[[JobResult], None] | None = None,
+    warm_kernels: bool = True,
     zygote: kernels.Zygote | None = None,
 ) -> list[JobResult]:
-    """Run jobs on ``workers`` processes with a progress bar (done, failed, running, ETA); results in job order.
-
-    With ``warm_kernels`` (default: ``warm_by_default()``) the workers fork their kernels from one zygote that
-    imported the libraries once (``kernels.py``): ``zygote`` if given (``machine_zygote``), else one started here.
-
-    ``on_result(result)`` is called in this process as each job ends (the batch writes the manifest there). A
-    worker that dies is replaced; its job is retried once (``retry_lost``). Ctrl-C raises ``Interrupted``.
-    """
-    from tqdm.auto import tqdm
-
-    if not jobs:
-        return []
-    ctx = _context()
-    results: dict[int, JobResult] = {}
-    losses: dict[int, int] = {}
-    todo = deque(run_order(jobs))
-    bar = tqdm(
-        total=len(jobs), desc="Reports", unit="report", disable=not progress, file=sys.stderr, dynamic_ncols=True
+    """Run jobs on ``workers`` processes of this machine (``LocalEngine``) with the one job loop; results in job
+    order. Ctrl-C raises ``engine.Interrupted``."""
+    return run_jobs(
+        LocalEngine(workers, warm=warm_kernels, zygote=zygote), jobs, progress=progress, on_result=on_result
     )
-    failures = 0
-    stopping = []
-    previous = None
-    if _in_main_thread():
-        previous = signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
-    warm = warm_by_default() if warm_kernels is None else warm_kernels
-    own = contextlib.ExitStack()  # a zygote started here, for the machine's workers, is stopped here
-    if not warm:
-        zygote = None
-    elif zygote is None:
-        zygote = own.enter_context(machine_zygote(True))
-    address = zygote.address if zygote is not None else None
-    if zygote is not None:  # the first council is read while the workers start
-        zygote.preload(jobs[todo[0]].council_dir, jobs[todo[0]].cache_dir)
-    pool = [_Worker(ctx, warm, address) for _ in range(max(1, min(workers, len(jobs))))]
-    try:
-        while (todo or any(w.index is not None for w in pool)) and not stopping:
-            for n, w in enumerate(pool):
-                if w.index is None and todo:
-                    i = todo.popleft()
-                    try:
-                        w.give(i, jobs[i])
-                    except OSError:  # it died while idle: a new worker takes the job
-                        w.index = None
-                        w.stop(now=True)
-                        pool[n] = _Worker(ctx, warm, address)
-                        todo.appendleft(i)
-            busy = [w for w in pool if w.index is not None]
-            bar.set_postfix_str(f"failed={failures} running={len(busy)}", refresh=True)
-            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=0.5)
-            if not ready:
-                continue
-            for n, w in enumerate(pool):
-                if w.index is None or not (w.conn in ready or w.process.sentinel in ready):
-                    continue
-                i, result = w.index, None
-                try:
-                    if w.conn.poll():
-                        result = w.conn.recv()
-                except (EOFError, OSError):
-                    result = None
-                if result is None:  # the worker died under job i: replace it, retry the job once
-                    how = w.how_it_died() or "its connection broke"
-                    w.index = None
-                    w.stop(now=True)
-                    pool[n] = _Worker(ctx, warm, address)
-                    losses[i] = losses.get(i, 0) + 1
-                    if retry_lost(losses[i]):
-                        bar.write(f"retrying: {jobs[i].label}: the worker running it stopped ({how})")
-                        todo.appendleft(i)
-                        continue
-                    result = lost_result(jobs[i], losses[i], how)
-                else:
-                    w.index = None
-                    result.attempts += losses.get(i, 0)
-                results[i] = result
-                if result.status != "ok":
-                    failures += 1
-                    bar.write(f"failed: {result.label}: " + " | ".join(describe_error(result.error)[:2]))
-                if on_result is not None:
-                    on_result(result)
-                bar.update(1)
-    finally:
-        _stop_all(pool, jobs)
-        own.close()
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-        bar.close()
-    done = [results[i] for i in range(len(jobs)) if i in results]
-    if stopping:
-        raise Interrupted(done)
-    return done
-
-
-def run_order(jobs: list[Job]) -> list[int]:
-    """The order jobs are handed to workers (results still come back in job order): council by council, so that
-    the kernel zygote keeps the council's tables read (``kernels.py``), and in each council the
-    council-wide report (the organisation scan, the longest) first, so that it runs while the other workers take
-    the services, not alone at the end."""
-    first: dict[str, int] = {}
-    for i, job in enumerate(jobs):
-        first.setdefault(job.council_dir, i)
-    return sorted(range(len(jobs)), key=lambda i: (first[jobs[i].council_dir], jobs[i].service is not None, i))
-
-
-def _stop_all(pool: list[_Worker], jobs: list[Job]) -> None:
-    """Stop every worker at once (busy ones first get SIGTERM so they shut their kernel down) and remove the
-    half-run notebooks of the jobs they were running."""
-    for w in pool:
-        if w.index is not None and w.process.is_alive():
-            w.process.terminate()
-    for w in pool:
-        w.stop(now=True)
-        if w.index is not None:
-            jobs[w.index].clear()
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
