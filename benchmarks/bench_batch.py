@@ -7,7 +7,7 @@
 * pool, new: the same with the table cache (each council parsed once, while planning) and warm kernels (forked
   from the machine's zygote, started before planning, that imported the libraries once and read each council
   once, cut by service: ``run/preload.py``; each worker starts its next kernel while a notebook runs), jobs
-  council by council with the organisation scan first (``pool.run_order``).
+  council by council with the organisation scan first (``engine.run_order``).
 
 Core-seconds are user + system CPU of this process and every process it waited for (workers, kernels, papermill
 and nbconvert commands), measured with ``getrusage``; the pool uses ``spawn`` workers here so that they (and their
