@@ -13,7 +13,7 @@ SCHEDULER ?= $(PROTOCOL)://$(if $(filter tcp,$(PROTOCOL)),127.0.0.1,$(HOST)):878
 TLS_FOR = $(if $(filter tls,$(PROTOCOL)),--tls-ca-file $(CERTS)/ca.pem --tls-cert $(CERTS)/$(1).pem --tls-key $(CERTS)/$(1)-key.pem)
 APT    := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: install system-packages browser demo sample reports test bench lab coach clean scheduler worker certs
+.PHONY: install system-packages browser demo sample reports test bench lab coach clean scheduler worker certs nbstripout
 
 install: system-packages $(STAMP)
 
@@ -35,7 +35,17 @@ $(STAMP): pyproject.toml
 	# dependencies go in without theirs (numpy, scipy, pandas, matplotlib are already installed)
 	$(BIN)/python -m pip install -q --no-deps lifelines autograd autograd-gamma formulaic interface_meta wrapt narwhals typing-extensions
 	$(BIN)/python -m ipykernel install --sys-prefix --name systemic --display-name "Python (systemic)" >/dev/null
+	$(MAKE) --no-print-directory nbstripout
 	touch $(STAMP)
+
+# git keeps the tracked notebooks without outputs (.gitattributes): the filter runs each worktree's own .venv
+# (a relative path), and a missing .venv leaves a notebook as it is rather than failing a commit.
+nbstripout:
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git config filter.nbstripout.clean '.venv/bin/python -m nbstripout --keep-id'; \
+	  git config filter.nbstripout.smudge cat; \
+	  git config diff.ipynb.textconv '.venv/bin/python -m nbstripout --keep-id -t'; \
+	fi
 
 sample: install
 	$(BIN)/systemic sample --out data/councils
@@ -71,8 +81,11 @@ worker: install
 	@test "$(PROTOCOL)" = tcp || test -f $(CERTS)/worker.pem || { echo "a tls cluster: copy ca.pem, worker.pem and worker-key.pem into $(CERTS)/ (make certs)"; exit 1; }
 	SYSTEMIC_ROOT=$(CURDIR) $(BIN)/dask worker $(SCHEDULER) --host $(HOST) --dashboard-address 127.0.0.1:0 --nthreads 1 --nworkers $(or $(JOBS),-1) $(call TLS_FOR,worker)
 
+# As root (a container, CI) JupyterLab needs --allow-root. Saving a notebook strips its outputs (systemic_lib/cli/lab.py).
 lab: install sample
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
+
+LAB_ARGS = --ContentsManager.pre_save_hook=systemic_lib.cli.lab.strip_outputs $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # The coach app (Voila) on the first sample council: `make coach`, or `make coach COUNCIL=path ARGS="--room"`.
 coach: install sample

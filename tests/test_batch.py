@@ -867,7 +867,7 @@ def test_a_damaged_locked_or_foreign_decision_store_skips_only_its_council(tmp_p
     other.close()
     locked = make_council(root, "locked", "Locked District", services=("housing-repairs",))
     store = DecisionStore(locked)
-    store.decide("C1", "AB", "value")
+    store.decide("C1", "AB", "value", on_screen=False)
     store.close()
     holder = sqlite3.connect(store_path(locked), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # a workshop holding the write lock throughout the planning

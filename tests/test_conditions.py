@@ -15,7 +15,7 @@ from systemic_lib.data import conditions as sc
 from systemic_lib.data.contract import TABLES, read_raw, read_table
 from systemic_lib.data.council import validate_council
 from systemic_lib.data.stages import Stage
-from systemic_lib.errors import ContractError
+from systemic_lib.errors import ContractError, SystemicError
 
 LOG = textwrap.dedent("""\
     date,service,what_we_tried,what_we_learned,system_condition,waste_caused,who_can_change,status
@@ -45,6 +45,7 @@ def test_the_contract_has_the_table():
         "status",
         "changed_at",
         "phase",
+        "what_changed",
     ]
     assert table.column("raised_in").values == ("demand", "capability", "flow", "experiment")
     assert table.column("status").values == ("open", "in hand", "changed", "parked", "designed out")
@@ -236,6 +237,8 @@ def test_phases_are_changed_conditions_with_a_date_deduplicated_and_sorted():
         "SC-005,s,2024-01-01,demand,Chasing calls,,,,Changed,2024-02-05,yes\n"  # no condition: the waste
         f"SC-006,s,2024-01-01,flow,Waste,{'x' * 70},,,changed,2024-02-05,\n"
         "SC-007,s,2024-01-01,flow,Waste,New letters,,,changed,2024-04-01,\n"
+        "SC-008,s,2024-01-01,flow,Waste,Rule: every job over 250 pounds waits,,,changed,2024-11-04,,"
+        "pre-inspection over 250 pounds removed\n"  # what changed names the phase, not the rule's words
     )
     changes = [
         SystemChange(date=dt.date(2024, 4, 1), label="new letters"),
@@ -244,10 +247,12 @@ def test_phases_are_changed_conditions_with_a_date_deduplicated_and_sorted():
     got = [p.figure() for p in sc.phases(changes, frame)]
     assert got == [
         {"date": "2024-01-08", "label": "Team started", "source": "council.yaml"},
-        {"date": "2024-02-05", "label": "Chasing calls", "source": "system condition SC-005"},
-        {"date": "2024-02-05", "label": "x" * 59 + "\u2026", "source": "system condition SC-006"},
-        {"date": "2024-04-01", "label": "new letters", "source": "council.yaml"},  # SC-007 the same change
-        {"date": "2024-05-06", "label": "Pre-inspection rule", "source": "system condition SC-001"},
+        {"date": "2024-02-05", "label": "Chasing calls (changed)", "source": "system condition SC-005"},
+        {"date": "2024-02-05", "label": "x" * 49 + "\u2026 (changed)", "source": "system condition SC-006"},
+        {"date": "2024-04-01", "label": "new letters", "source": "council.yaml"},
+        {"date": "2024-04-01", "label": "New letters (changed)", "source": "system condition SC-007"},
+        {"date": "2024-05-06", "label": "Pre-inspection rule (changed)", "source": "system condition SC-001"},
+        {"date": "2024-11-04", "label": "pre-inspection over 250 pounds removed", "source": "system condition SC-008"},
     ]
     assert sc.phases((), None) == [] and sc.phases((), frame.iloc[:0]) == []
 
@@ -260,14 +265,14 @@ def test_the_stage_phases_read_the_conditions_and_an_unmigrated_log(council_fact
     folder = council_factory(learning_log=log)
     stage = Stage(folder, "housing-repairs", "measure")
     assert [p.figure() for p in stage.phases()] == [
-        {"date": "2024-02-05", "label": "Job tickets by trade", "source": "system condition LL-4"}
+        {"date": "2024-02-05", "label": "Job tickets by trade (changed)", "source": "system condition LL-4"}
     ]
     assert Stage(folder, "council-tax", "measure").phases() == []
     assert sc.migrate_learning_log(folder) == 3 and sc.migrate_learning_log(folder) == 0  # once
     frame = sc.conditions(folder, learning_log=False).set_index("system_condition")
     assert frame.loc["Job tickets by trade", "changed_at"] == pd.Timestamp("2024-02-05")
     assert [p.figure() for p in Stage(folder, "housing-repairs", "measure").phases()] == [
-        {"date": "2024-02-05", "label": "Job tickets by trade", "source": "system condition SC-003"}
+        {"date": "2024-02-05", "label": "Job tickets by trade (changed)", "source": "system condition SC-003"}
     ]
 
 
@@ -283,7 +288,9 @@ def test_set_condition_marks_a_change_and_turns_its_phase_off_and_on(testshire):
     sc.set_condition(testshire, sid, status="Changed", changed_at=dt.date(2024, 1, 15))
     got = sc.conditions(testshire, "housing-repairs").iloc[0]
     assert (got["status"], got["changed_at"]) == ("changed", pd.Timestamp("2024-01-15")) and pd.isna(got["phase"])
-    assert [p.label for p in Stage(testshire, "housing-repairs", "measure").phases()] == ["Pre-inspection rule"]
+    assert [p.label for p in Stage(testshire, "housing-repairs", "measure").phases()] == [
+        "Pre-inspection rule (changed)"
+    ]
     sc.set_condition(testshire, sid, phase=False)
     assert sc.conditions(testshire, "housing-repairs").loc[0, "phase"] == False  # noqa: E712
     assert Stage(testshire, "housing-repairs", "measure").phases() == []
@@ -317,3 +324,51 @@ def test_a_changed_condition_with_no_date_is_warned_about_in_the_table_not_the_o
     }
     old = read_table(council_factory(name="old", learning_log=LOG) / "learning_log.csv", "learning_log").problems
     assert not [p for p in old if p.column == "changed_at"]  # an old log's changes have no date: as before
+
+
+def test_a_condition_can_be_corrected_and_removed_with_the_previous_version_kept(testshire):
+    sid = sc.add_condition(
+        testshire,
+        service="housing-repairs",
+        raised_in="flow",
+        waste_seen="A second visit",
+        system_condition="Pre-inspection rule <b>over 250</b>",
+        raised_at="2024-01-02",
+    )
+    other = sc.add_condition(testshire, service="housing-repairs", raised_in="demand", waste_seen="Chasing")
+    sc.set_condition(
+        testshire,
+        sid,
+        status="changed",
+        changed_at="2024-01-15",
+        what_changed="pre-inspection over 250 pounds removed",
+        system_condition="Pre-inspection rule for jobs over 250 pounds",
+        who_can_change="=HYPERLINK(1)",
+    )
+    got = sc.conditions(testshire, "housing-repairs").set_index("id").loc[sid]
+    assert got["what_changed"] == "pre-inspection over 250 pounds removed"
+    assert got["system_condition"] == "Pre-inspection rule for jobs over 250 pounds"
+    assert (testshire / "system_conditions.csv.prev").exists()
+    assert "'=HYPERLINK" in (testshire / "system_conditions.csv").read_text()  # defused for a spreadsheet
+    [phase] = Stage(testshire, "housing-repairs", "measure").phases()
+    assert (phase.date, phase.label) == (dt.date(2024, 1, 15), "pre-inspection over 250 pounds removed")
+    sc.set_condition(testshire, sid, status="open", changed_at="", what_changed="")  # the change undone
+    assert Stage(testshire, "housing-repairs", "measure").phases() == []
+    with pytest.raises(ContractError, match="waste_seen"):
+        sc.set_condition(testshire, sid, waste_seen="  ")
+    with pytest.raises(SystemicError, match="no field"):
+        sc.set_condition(testshire, sid, service="council-tax")
+    removed = sc.remove_condition(testshire, other)
+    assert removed["waste_seen"] == "Chasing"
+    assert list(sc.conditions(testshire, "housing-repairs")["id"]) == [sid]
+    assert other in (testshire / "system_conditions.csv.prev").read_text()  # the previous version keeps it
+
+
+def test_a_condition_a_learning_log_entry_links_to_is_not_removed(testshire):
+    sid = sc.add_condition(testshire, service="housing-repairs", raised_in="flow", waste_seen="A second visit")
+    (testshire / "learning_log.csv").write_text(
+        "date,service,what_we_tried,condition_id\n2024-01-10,housing-repairs,Fix first time," + sid + "\n"
+    )
+    with pytest.raises(SystemicError, match="1 learning-log entry links to it"):
+        sc.remove_condition(testshire, sid)
+    assert list(sc.conditions(testshire, "housing-repairs", learning_log=False)["id"]) == [sid]

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from systemic_lib.data.council import load_council
-from systemic_lib.data.council_edit import add_system_change, set_purpose
+from systemic_lib.data.council_edit import add_system_change, edit_system_change, remove_system_change, set_purpose
 from systemic_lib.errors import SystemicError
 
 COMMENTED = textwrap.dedent("""\
@@ -182,3 +182,30 @@ def test_setting_the_purpose_keeps_the_service_s_own_measures(tmp_path):
     measures = load_council(folder).service("repairs").measures
     assert [m.id for m in measures] == ["failure_demand_pct", "fixed_for_good"]
     assert "# our own" in (folder / "council.yaml").read_text()
+
+
+def test_a_system_change_can_be_corrected_and_removed_keeping_the_rest(commented):
+    add_system_change(commented, "2024-02-01", "Diagnose on the frist call", ["housing-repairs"])
+    add_system_change(commented, "2024-03-01", "New IT system", None)
+    before = (commented / "council.yaml").read_text()
+    edit_system_change(
+        commented,
+        "2024-02-01",
+        "Diagnose on the frist call",
+        new_date="2024-02-05",
+        new_label="Diagnose on the first call",
+    )
+    assert (commented / "council.yaml.prev").read_text() == before  # the previous version is kept
+    changes = load_council(commented).system_changes("housing-repairs")
+    assert [(c.date, c.label, c.services) for c in changes] == [
+        (dt.date(2024, 1, 15), "New triage", ["housing-repairs"]),
+        (dt.date(2024, 2, 5), "Diagnose on the first call", ["housing-repairs"]),
+        (dt.date(2024, 3, 1), "New IT system", None),
+    ]
+    assert "# a note on the change" in (commented / "council.yaml").read_text()  # comments kept
+    remove_system_change(commented, dt.date(2024, 3, 1), "New IT system")
+    assert [c.label for c in load_council(commented).system_changes()] == ["New triage", "Diagnose on the first call"]
+    with pytest.raises(SystemicError, match="no system change"):
+        remove_system_change(commented, "2024-03-01", "New IT system")  # gone already (another browser removed it)
+    with pytest.raises(SystemicError, match="label"):
+        edit_system_change(commented, "2024-02-05", "Diagnose on the first call", new_label="  ")

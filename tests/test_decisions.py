@@ -1,5 +1,6 @@
-"""The demand workshop's store: leases, skip, undo, tally, disagreements, folding into demand.csv, and several
-writers (threads and processes) at once losing nothing."""
+"""The demand workshop's store: leases (a decision only on a contact the person was shown), skip (back to the room
+once the rest is taken), undo, tally, disagreements, calibration rounds, a locked store answering at once, folding
+into demand.csv, and several writers (threads and processes) at once losing nothing."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from openpyxl import load_workbook
 
 from systemic_lib import config
 from systemic_lib.data.contract import read_raw, read_table
-from systemic_lib.data.decisions import DecisionStore, fold_council, store_path
+from systemic_lib.data.decisions import DecisionStore, NotOnScreen, StoreBusy, fold_council, store_path
 from systemic_lib.errors import SystemicError
 
 HEADER = "contact_id,service,received_at,channel,verbatim,demand_type,classification,failure_type,what_matters\n"
@@ -48,6 +49,8 @@ def test_next_contact_gives_the_unclassified_contacts_redacted_and_leased(testsh
         "channel": "phone",
         "verbatim": "",
         "demand_type": "fix boiler",
+        "back": False,
+        "round": None,
     }
     assert store.next_contact("housing-repairs", "AB")["contact_id"] == "C06"  # a reload resumes the same contact
     assert store.next_contact("housing-repairs", "CD")["contact_id"] == "C09"  # never the one AB holds
@@ -86,12 +89,17 @@ def test_decide_skip_undo_and_the_tally(testshire):
     assert store.next_contact("housing-repairs", "AB")["contact_id"] == "C06"
     store.skip("C06", "AB")
     assert store.next_contact("housing-repairs", "AB")["contact_id"] == "C09"
-    assert store.next_contact("housing-repairs", "CD")["contact_id"] == "C06"  # skipped by AB only
+    back = store.next_contact("housing-repairs", "CD")  # nothing fresh left for CD: AB's skip comes back to the room
+    assert (back["contact_id"], back["back"]) == ("C06", True)
     store.decide("C09", "AB", "Failure", failure_type="Not done")
     tally = store.tally("housing-repairs")
     assert (tally["value"], tally["failure"], tally["unclassified"], tally["decided_in_workshop"]) == (4, 5, 1, 1)
     assert {"demand_type": "fix boiler", "value": 2, "failure": 1} in tally["pareto"]
-    assert store.next_contact("housing-repairs", "AB") is None  # C06 skipped, C09 decided
+    assert store.next_contact("housing-repairs", "AB") is None  # C06 is on CD's screen, C09 decided
+    assert store.waiting("housing-repairs", "AB") == 1
+    store.skip("C06", "CD")  # skipped by everyone: it still comes back, the workshop is not done until it is decided
+    again = store.next_contact("housing-repairs", "AB")
+    assert (again["contact_id"], again["back"]) == ("C06", True)
     assert store.undo("AB") == "C09"
     assert store.next_contact("housing-repairs", "AB")["contact_id"] == "C09"  # back on AB's screen
     assert store.tally("housing-repairs")["unclassified"] == 2
@@ -104,6 +112,92 @@ def test_decide_skip_undo_and_the_tally(testshire):
     # every decision is kept, the undone one marked
     with sqlite3.connect(store_path(testshire)) as db:
         assert db.execute("SELECT COUNT(*), SUM(undone) FROM decisions").fetchone() == (2, 1)
+
+
+def test_a_decision_is_refused_for_a_contact_not_leased_to_that_person(council_factory):
+    store = DecisionStore(council_factory(demand=open_demand(3)))
+    assert store.next_contact(None, "AB", lease_seconds=0)["contact_id"] == "K0000"
+    with pytest.raises(NotOnScreen, match="K0001 was not on your screen"):
+        store.decide("K0001", "AB", "value")  # never shown to AB
+    with pytest.raises(NotOnScreen, match="on AB's screen"):
+        store.decide("K0000", "CD", "value")  # AB's, not CD's
+    store.decide("K0000", "AB", "value")  # AB's lease ran out but nobody took it: still AB's
+    with pytest.raises(NotOnScreen):
+        store.decide("K0000", "AB", "failure")  # decided: no longer on anyone's screen
+    assert store.next_contact(None, "AB", lease_seconds=0)["contact_id"] == "K0001"
+    assert store.next_contact(None, "CD")["contact_id"] == "K0001"  # AB's lease ran out and CD took it
+    with pytest.raises(NotOnScreen, match="on CD's screen"):
+        store.decide("K0001", "AB", "value")  # AB pressed V on a contact that had gone to CD
+    assert store.live()["contact_id"].tolist() == ["K0000"]
+    assert store.renew("K0001", "CD") and not store.renew("K0001", "AB")
+
+
+def test_one_person_skipping_everything_still_gets_every_contact_back(council_factory):
+    """The end screen agrees with the tally: a skipped contact is offered again once nothing else is left."""
+    store = DecisionStore(council_factory(demand=open_demand(3)))
+    seen = []
+    while (c := store.next_contact(None, "AB")) is not None and len(seen) < 20:
+        seen.append((c["contact_id"], c["back"]))
+        if not c["back"]:
+            store.skip(c["contact_id"], "AB")
+        else:
+            store.decide(c["contact_id"], "AB", "value")
+    assert seen == [
+        ("K0000", False),
+        ("K0001", False),
+        ("K0002", False),
+        ("K0000", True),
+        ("K0001", True),
+        ("K0002", True),
+    ]
+    assert store.tally(None)["unclassified"] == 0
+
+
+def test_a_calibration_round_gives_everyone_the_same_contacts(council_factory):
+    store = DecisionStore(council_factory(demand=open_demand(30)))
+    rnd = store.start_round("housing-repairs", size=5, seed=1)
+    assert len(rnd["contacts"]) == 5 == len(set(rnd["contacts"]))
+    with pytest.raises(SystemicError, match="already running"):
+        store.start_round("housing-repairs")
+    for person, label in (("AB", "value"), ("CD", "failure"), ("EF", "value")):
+        got = []
+        while (c := store.next_contact("housing-repairs", person)) is not None:
+            assert c["round"] == rnd["id"]
+            got.append(c["contact_id"])
+            store.decide(c["contact_id"], person, label, failure_type="not done" if label == "failure" else None)
+        assert got == rnd["contacts"]  # the same contacts, in the same order
+    with pytest.raises(NotOnScreen, match="already classified"):
+        store.decide(rnd["contacts"][0], "AB", "failure")
+    with pytest.raises(SystemicError, match="everyone classifies every contact"):
+        store.skip(rnd["contacts"][0], "GH")
+    assert store.round("housing-repairs")["done"] == {"AB": 5, "CD": 5, "EF": 5}
+    labels = store.round_labels("housing-repairs")
+    assert len(labels) == 15 and set(labels["person"]) == {"AB", "CD", "EF"}
+    assert store.end_round("housing-repairs")["id"] == rnd["id"]
+    assert store.round("housing-repairs") is None
+    nxt = store.next_contact("housing-repairs", "AB")  # back to ordinary leasing: a contact outside the round
+    assert nxt["round"] is None and nxt["contact_id"] not in rnd["contacts"]
+    assert store.round_labels("housing-repairs")["ended_at"].notna().all()
+
+
+def test_a_locked_store_says_so_within_a_second_and_saves_nothing(council_factory):
+    import time
+
+    folder = council_factory(demand=open_demand(2))
+    store = DecisionStore(folder)
+    contact = store.next_contact(None, "AB")["contact_id"]
+    other = sqlite3.connect(store_path(folder), isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another program holds the store
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreBusy, match="locked by another program"):
+            store.decide(contact, "AB", "value")
+        assert time.monotonic() - started < 2.5  # about a second, not 30
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    store.decide(contact, "AB", "value")  # the lease is still AB's: the same key press works once it is free
+    assert store.live()["contact_id"].tolist() == [contact]
 
 
 @pytest.mark.parametrize(
@@ -126,13 +220,15 @@ def test_decide_refuses_values_the_contract_does_not_allow(testshire, kwargs, sa
 
 def test_disagreements_name_who_said_what(testshire):
     store = DecisionStore(testshire)
-    store.decide("C06", "AB", "failure", failure_type="progress chasing")
-    store.decide("C06", "CD", "value")
-    store.decide("C09", "AB", "value")
-    store.decide("C09", "CD", "value")
-    store.decide("C10", "AB", "value")
-    store.decide("C10", "AB", "failure", failure_type="not done right")  # AB changed their mind: latest counts
-    store.decide("C10", "CD", "failure", failure_type="not done right")
+    store.decide("C06", "AB", "failure", failure_type="progress chasing", on_screen=False)
+    store.decide("C06", "CD", "value", on_screen=False)
+    store.decide("C09", "AB", "value", on_screen=False)
+    store.decide("C09", "CD", "value", on_screen=False)
+    store.decide("C10", "AB", "value", on_screen=False)
+    store.decide(
+        "C10", "AB", "failure", failure_type="not done right", on_screen=False
+    )  # AB changed their mind: latest counts
+    store.decide("C10", "CD", "failure", failure_type="not done right", on_screen=False)
     found = store.disagreements("housing-repairs")
     assert found.to_dict("records") == [
         {
@@ -149,8 +245,8 @@ def test_disagreements_name_who_said_what(testshire):
 def test_fold_writes_decisions_once_keeps_the_rest_and_the_previous_version(testshire):
     before = (testshire / "demand.csv").read_text()
     store = DecisionStore(testshire)
-    store.decide("C06", "AB", "failure", failure_type="progress chasing", what_matters="knowing when")
-    store.decide("C09", "CD", "value")
+    store.decide("C06", "AB", "failure", failure_type="progress chasing", what_matters="knowing when", on_screen=False)
+    store.decide("C09", "CD", "value", on_screen=False)
     assert store.fold() == 2
     assert (testshire / "demand.csv.prev").read_text() == before
     raw = demand_rows(testshire).set_index("contact_id")
@@ -179,9 +275,9 @@ def test_fold_writes_decisions_once_keeps_the_rest_and_the_previous_version(test
 
 def test_a_change_after_a_fold_is_folded_next_time(testshire):
     store = DecisionStore(testshire)
-    store.decide("C06", "AB", "value")
+    store.decide("C06", "AB", "value", on_screen=False)
     assert store.fold() == 1
-    store.decide("C06", "CD", "failure", failure_type="not done")
+    store.decide("C06", "CD", "failure", failure_type="not done", on_screen=False)
     assert store.fold() == 1
     raw = demand_rows(testshire).set_index("contact_id")
     assert raw.loc["C06", ["classification", "failure_type", "classified_by"]].tolist() == [
@@ -195,7 +291,7 @@ def test_a_store_sees_the_file_change_under_it(council_factory):
     folder = council_factory(demand=open_demand(2))
     ours, theirs = DecisionStore(folder), DecisionStore(folder)  # two processes' stores
     assert theirs.tally(None)["unclassified"] == 2
-    ours.decide("K0000", "AB", "value", demand_type="renamed")
+    ours.decide("K0000", "AB", "value", demand_type="renamed", on_screen=False)
     assert ours.fold() == 1
     assert (
         theirs.tally(None)
@@ -223,7 +319,7 @@ def test_fold_into_a_workbook_keeps_its_sheet(council_factory):
     frame = pd.read_csv(io.StringIO(open_demand(3)), parse_dates=["received_at"])
     frame.to_excel(folder / "demand.xlsx", sheet_name="demand", index=False)
     store = DecisionStore(folder)
-    store.decide("K0001", "AB", "value")
+    store.decide("K0001", "AB", "value", on_screen=False)
     assert store.fold() == 1
     frame = read_table(folder / "demand.xlsx", "demand").frame.set_index("contact_id")
     assert frame.loc["K0001", "classification"] == "value"
@@ -235,13 +331,25 @@ def test_fold_into_a_workbook_keeps_its_sheet(council_factory):
 
 
 # ---------------------------------------------------------------------------------------------- several writers
+def _again(action):
+    """What a person does when the store says it is busy (another writer held it over a second, as happens on a
+    machine this loaded): press the key again."""
+    while True:
+        try:
+            return action()
+        except StoreBusy:
+            continue
+
+
 def _classify_all(store: DecisionStore, person: str, taken: list) -> None:
-    while (contact := store.next_contact("housing-repairs", person)) is not None:
-        store.decide(
-            contact["contact_id"],
-            person,
-            "failure" if len(taken) % 2 else "value",
-            failure_type="not done" if len(taken) % 2 else None,
+    while (contact := _again(lambda: store.next_contact("housing-repairs", person))) is not None:
+        _again(
+            lambda: store.decide(
+                contact["contact_id"],
+                person,
+                "failure" if len(taken) % 2 else "value",
+                failure_type="not done" if len(taken) % 2 else None,
+            )
         )
         taken.append(contact["contact_id"])
 
@@ -273,11 +381,17 @@ def test_two_threads_deciding_at_once_lose_nothing_and_never_share_a_contact(cou
 
 WORKER = textwrap.dedent("""\
     import sys, time
-    from systemic_lib.data.decisions import DecisionStore
+    from systemic_lib.data.decisions import DecisionStore, StoreBusy
     store = DecisionStore(sys.argv[1])
     person, pause = sys.argv[2], float(sys.argv[3])
-    while (contact := store.next_contact("housing-repairs", person)) is not None:
-        store.decide(contact["contact_id"], person, "value")
+    def again(action):  # the store busy for over a second: the person presses the key again
+        while True:
+            try:
+                return action()
+            except StoreBusy:
+                continue
+    while (contact := again(lambda: store.next_contact("housing-repairs", person))) is not None:
+        again(lambda: store.decide(contact["contact_id"], person, "value"))
         print(contact["contact_id"], flush=True)  # printed only once the decision is committed
         time.sleep(pause)
 """)

@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 
 from systemic_lib import words
-from systemic_lib.analysis import season
+from systemic_lib.analysis import agreement, season
 from systemic_lib.analysis.demand_problems import NO_TYPE, data_problems
 from systemic_lib.analysis.spc import XmrResult, xmr
 from systemic_lib.data.classify import by_rules, provenance
 from systemic_lib.data.contract import Problem, empty_frame
+from systemic_lib.data.decisions import calibration
 from systemic_lib.data.redact import redact_series
 from systemic_lib.errors import ContractError, SystemicError
 
@@ -704,6 +705,7 @@ def examples(data: pd.DataFrame, *, n: int = 5) -> pd.DataFrame:
 
 def figures(data) -> dict:
     """The key figures for ``demand.json``: headline counts, types, channels, failure types and what matters."""
+    calibrated = data.calibration if isinstance(data, DemandData) else None
     data, _ = _frame(data)
     s = summary(data)
     r = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 1)
@@ -746,6 +748,38 @@ def figures(data) -> dict:
         "mean_per_week": r(wk["contacts"].mean()) if len(wk) else None,
         "undated": s["undated"],
         "classified_by_rules": provenance(data)["rule"],
+        **({"agreement": agreement_figures(calibrated)} if calibrated is not None and len(calibrated) else {}),
+    }
+
+
+def agreement_words(data) -> list[str]:
+    """How far the team agreed in its latest calibration round, in sentences with their n (none without one)."""
+    labels = data.calibration if isinstance(data, DemandData) else None
+    if labels is None or labels.empty:
+        return []
+    started = words.date(pd.Timestamp(labels["started_at"].iloc[0]))
+    said = agreement.sentences(agreement.agreement(labels))
+    return [
+        f"In a calibration round of the coach's workshop started on {started}, everyone classified the same "
+        "contacts. " + said[0],
+        *said[1:],
+    ]
+
+
+def agreement_figures(labels: pd.DataFrame | None) -> dict | None:
+    """How far the team agreed in its latest calibration round (None without one): Fleiss' kappa on value or
+    failure and per label, each with its n, and when the round started."""
+    if labels is None or labels.empty:
+        return None
+    a = agreement.agreement(labels)
+    r = lambda v: None if v is None else round(float(v), 2)
+    return {
+        "started": str(labels["started_at"].iloc[0])[:10],
+        "contacts": a.classification.contacts,
+        "people": a.classification.people,
+        "kappa_value_or_failure": r(a.classification.kappa),
+        "kappa_by_label": {k: r(v.kappa) for k, v in sorted(a.per_label.items())},
+        "contacts_split": len(a.split),
     }
 
 
@@ -775,6 +809,9 @@ class DemandData:
     period: tuple = (None, None)
     changes: list = field(default_factory=list)  #: the service's known system changes (council.yaml)
     services: dict[str, str] = field(default_factory=dict)  #: service id -> name, for the explorer
+    #: the latest calibration round of the coach's workshop (``decisions.calibration``): who said what on which
+    #: contact, for how far the team agrees (``analysis.agreement``)
+    calibration: pd.DataFrame | None = None
 
     @property
     def problems(self) -> list[Problem]:
@@ -799,6 +836,7 @@ def load(stage) -> DemandData:
         period(contacts),
         stage.phases(),
         service_names(stage.council),
+        calibration(stage.council.path, stage.service_id),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import ipywidgets as w
 from IPython.display import display
@@ -41,12 +42,13 @@ class App:
     """One browser's view of a council. ``go(step)`` shows a step; the steps call ``app.set_service`` and
     ``app.go`` and read ``app.folder``, ``app.service``, ``app.readiness`` and ``app.join`` (the room's join URL)."""
 
-    def __init__(self, council_dir, service: str | None = None, *, join: str | None = None):
+    def __init__(self, council_dir, service: str | None = None, *, join: str | None = None, joiner: bool = False):
         self.folder = Path(council_dir)
         self.join = join
+        self.joiner = joiner  # opened from the room's join address: lands on the workshop, moves nobody else's step
         self.box = w.VBox(layout=w.Layout(width="100%"))
         self.box.add_class("coach-app")
-        self.readiness = check(self.folder)
+        self.readiness = check(self.folder, tables=not joiner)
         if self.readiness.errors:
             self._show_errors()
             return
@@ -56,7 +58,8 @@ class App:
             pass
         saved = state.read(self.folder)
         services = self.readiness.services
-        self.service = next(s for s in (service, saved.get("service"), *services) if s in services)
+        first = (saved.get("service"), service) if joiner else (service, saved.get("service"))  # the coach's own
+        self.service = next(s for s in (*first, *services) if s in services)
         self.title = ui.html("", "coach-noprint")
         self.steps = [ui.button(label, classes=("coach-step", f"coach-step-{sid}")) for sid, label in STEPS]
         for b, sid in zip(self.steps, STEP_IDS):
@@ -81,13 +84,15 @@ class App:
         self.why_box.add_class("coach-noprint")
         self.box.children = [self.title, bar, nav, self.why_box, self.body]
         self.step = None
-        self.go(saved["step"], save=False)
+        self.go("demand" if joiner else saved["step"], save=False)
+        if not joiner:
+            self.warm()
 
     # ------------------------------------------------------------------------------------------------ navigation
     def go(self, step: str, *, save: bool = True) -> None:
         """Show ``step`` and remember it (for a reload, another browser, a restarted server)."""
         self.step = step if step in STEP_IDS else STEP_IDS[0]
-        if save:
+        if save and not self.joiner:
             state.save(self.folder, step=self.step, service=self.service)
         i = STEP_IDS.index(self.step)
         for j, b in enumerate(self.steps):
@@ -106,7 +111,7 @@ class App:
         )
         self.body.children = [ui.html("<p class='note'>Loading…</p>")]
         try:
-            page = builder(self.step)(self)
+            page = ui.settle(builder(self.step)(self))
         except Exception as exc:
             page = ui.html(ui.message("problem", f"This step could not open: {exc}"))
         self.body.children = [page]
@@ -116,10 +121,31 @@ class App:
         if 0 <= i < len(STEP_IDS):
             self.go(STEP_IDS[i])
 
+    def warm(self) -> None:
+        """Compute the later steps' figures and charts for this service in the background (``stagedata``), so that
+        each step opens at once when the coach gets there."""
+        from systemic_lib.coach import stagedata
+
+        folder, service = self.folder, self.service
+        if self.joiner:
+            return
+
+        def capability(_kept):
+            builder("capability")  # the module, imported here rather than when the step opens
+            importlib.import_module(f"{__package__}.capability").charts_html(folder, service)
+
+        def managers(_kept):
+            importlib.import_module(f"{__package__}.managers").summary_html(folder, service)
+
+        stagedata.of(folder).warm(service, then=(capability, managers))
+
     def set_service(self, service: str) -> None:
         if service in self.readiness.services and service != self.service:
             self.service = service
-            state.save(self.folder, step=self.step, service=service)
+            if not self.joiner:
+                self.warm()
+            if not self.joiner:
+                state.save(self.folder, step=self.step, service=service)
             self.title.value = (
                 f"<h1 style='font-size:30px;margin:6px 0'>{ui.esc(self.readiness.name)}: "
                 f"{ui.esc(self.readiness.services[service])}</h1>"
@@ -134,8 +160,16 @@ class App:
             self.step if self.step in RAISED_IN else ("demand" if self.step in ("choose", "purpose") else "experiment")
         )
         from systemic_lib.coach.condition_form import ConditionForm
+        from systemic_lib.coach.readiness import last_date
 
-        form = ConditionForm(self.folder, self.service, raised_in=raised, on_added=self._condition_added)
+        form = ConditionForm(
+            self.folder,
+            self.service,
+            raised_in=raised,
+            on_added=self._condition_added,
+            start_date=last_date(self.readiness.council, self.service),
+        )
+        ui.settle(form)
         self.why_box.children = [ui.html("<h3>Why does this happen? Raise a system condition</h3>"), form]
 
     def _condition_added(self, _id) -> None:
@@ -174,6 +208,12 @@ def show(council_dir=None, service: str | None = None) -> App:
             ui.html(ui.message("problem", "No council folder given: start the app with `systemic coach COUNCIL_DIR`."))
         )
         return None
-    app = App(council_dir, service, join=os.environ.get("SYSTEMIC_COACH_JOIN_URL") or None)
+    query = parse_qs(os.environ.get("QUERY_STRING", ""))  # Voilà hands the page's address to its kernel
+    app = App(
+        council_dir,
+        service,
+        join=os.environ.get("SYSTEMIC_COACH_JOIN_URL") or None,
+        joiner="join" in query,
+    )
     display(app.box)
     return app

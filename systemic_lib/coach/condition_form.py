@@ -20,7 +20,7 @@ from systemic_lib.errors import SystemicError
 class ConditionForm(w.VBox):
     """Waste seen, system condition, the thinking behind it, who can change it, status; Add saves a row."""
 
-    def __init__(self, council_dir, service: str, *, raised_in: str = "demand", on_added=None):
+    def __init__(self, council_dir, service: str, *, raised_in: str = "demand", on_added=None, start_date=None):
         self.council_dir, self.service, self.on_added = council_dir, service, on_added
         self.raised_in = w.Dropdown(
             description="Raised at step",
@@ -49,12 +49,18 @@ class ConditionForm(w.VBox):
         self.who_can_change = w.Text(description="Who can change it", layout=ui.WIDE, style=ui.LABEL)
         self.status = w.Dropdown(description="Status", options=LEARNING_STATUS, value="open", style=ui.LABEL)
         self.changed_at = w.DatePicker(
-            description="Changed on", value=dt.date.today(), style=ui.LABEL, layout=w.Layout(display="none")
-        )  # shown for a change: its phase starts there
-        self.status.observe(
-            lambda c: setattr(self.changed_at.layout, "display", None if c["new"] in CHANGED_STATUS else "none"),
-            "value",
+            description="Changed on",
+            value=start_date or dt.date.today(),
+            style=ui.LABEL,
+            layout=w.Layout(display="none"),
+        )  # shown for a change: its phase starts there (by default on the last date in the data, not today)
+        self.what_changed = w.Text(
+            description="What changed",
+            placeholder="e.g. pre-inspection over 250 pounds removed: it names the new phase",
+            layout=w.Layout(display="none", width="95%"),
+            style=ui.LABEL,
         )
+        self.status.observe(lambda c: self._show_change(c["new"] in CHANGED_STATUS), "value")
         self.add = ui.button("Add this system condition", primary=True, classes=("coach-add-condition",))
         self.message = ui.html()
         self.add.on_click(lambda _: self.submit())
@@ -67,11 +73,16 @@ class ConditionForm(w.VBox):
                 self.who_can_change,
                 self.status,
                 self.changed_at,
+                self.what_changed,
                 self.add,
                 self.message,
             ]
         )
         self.add_class("coach-condition-form")
+
+    def _show_change(self, on: bool) -> None:
+        for box in (self.changed_at, self.what_changed):
+            box.layout.display = None if on else "none"
 
     def submit(self) -> str | None:
         """Save the row; returns its id, or None (and says what to fix) when it cannot be saved."""
@@ -89,12 +100,13 @@ class ConditionForm(w.VBox):
                 who_can_change=self.who_can_change.value.strip(),
                 status=self.status.value,
                 changed_at=self.changed_at.value if self.status.value in CHANGED_STATUS else None,
+                what_changed=self.what_changed.value.strip() if self.status.value in CHANGED_STATUS else "",
             )
         except SystemicError as exc:
             self.message.value = ui.message("problem", f"Not added: {exc}")
             return None
         self.message.value = ui.message("ok", f"Added system condition {new_id} (raised at {self.raised_in.value}).")
-        for box in (self.waste_seen, self.system_condition, self.thinking, self.who_can_change):
+        for box in (self.waste_seen, self.system_condition, self.thinking, self.who_can_change, self.what_changed):
             box.value = ""
         if self.on_added:
             self.on_added(new_id)

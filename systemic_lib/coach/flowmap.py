@@ -3,12 +3,14 @@ own explorers, ``widgets/flow.py``), and the team marking each step as value or 
 
 from __future__ import annotations
 
+import base64
+
 import ipywidgets as w
 
-from systemic_lib.analysis import flow
-from systemic_lib.coach import ui
+from systemic_lib import words
+from systemic_lib.analysis import flow, processmap
+from systemic_lib.coach import stagedata, ui
 from systemic_lib.coach.activities import mark_steps
-from systemic_lib.data.stages import Stage
 from systemic_lib.display.widgets.flow import case_journey, flow_explorer
 from systemic_lib.errors import SystemicError
 
@@ -26,8 +28,61 @@ def _marks(data, service: str) -> dict[str, str]:
     return {s: known.get(s, NOT_MARKED) for s in steps}
 
 
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (
+        f'<img class="coach-chart" alt="{ui.esc(alt)}" style="max-width:100%;max-height:900px;object-fit:contain" '
+        f'src="data:image/png;base64,{data}">'
+    )
+
+
+def described_map(data) -> w.Widget:
+    """The flow stage's map explorer, its picture shown with a text alternative (the map's caption in words):
+    ipywidgets' Image has none."""
+    explorer = flow_explorer(data)
+    shown = ui.html("", "coach-map")
+    explorer.image.layout.display = "none"
+
+    def redraw(*_):
+        if explorer.image.value:
+            caption = processmap.map_caption(
+                explorer.flow_log, coverage=explorer.coverage.value, max_activities=explorer.max_activities.value
+            )
+            shown.value = _img(explorer.image.value, "Process map. " + caption)
+
+    explorer.image.observe(redraw, "value")
+    redraw()
+    explorer.children = (*explorer.children, shown)
+    return explorer
+
+
+def described_journey(data) -> w.Widget:
+    """The flow stage's case journey, its timeline shown with a text alternative (the case, its steps and days;
+    the table under it lists each step)."""
+    journey = case_journey(data, cases=200)
+    shown = ui.html("", "coach-journey")
+    journey.out.layout.display = "none"
+
+    def redraw(*_):
+        png = next((o.get("data", {}).get("image/png") for o in journey.out.outputs if "data" in o), None)
+        j = getattr(journey, "current", None)
+        if png is None or j is None:
+            return
+        days = j["wait before (days)"].sum()
+        alt = (
+            f"Timeline of case {journey.picker.value}: {words.count(len(j), 'step')} over "
+            f"{words.figure(days)} days, each marked value or waste; the table below lists them."
+        )
+        shown.value = _img(base64.b64decode(png), alt)
+
+    journey.out.observe(redraw, "outputs")
+    redraw()
+    journey.children = (*journey.children, shown)
+    return journey
+
+
 def build(app) -> w.Widget:
-    data = flow.load(Stage(app.folder, app.service, "flow"))
+    data = stagedata.of(app.folder).data("flow", app.service)
     head = ui.heading(
         "Flow",
         "Where does the work go? How many people touch one case? What would the clean flow "
@@ -66,9 +121,9 @@ def build(app) -> w.Widget:
         [
             head,
             ui.html(f"<p class='headline'><b>{ui.esc(flow.headline(data))}</b></p>"),
-            flow_explorer(data),
+            described_map(data),
             ui.html("<h3>One case's journey</h3>"),
-            case_journey(data, cases=200),
+            described_journey(data),
             ui.html("<h3>The clean flow</h3>" + ui.table(flow.clean_flow_table(data))),
             ui.html(
                 "<h3>Value or waste? Mark each step</h3><p class='note'>A value step is one the citizen would "

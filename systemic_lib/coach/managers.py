@@ -1,7 +1,10 @@
-"""Step 8, For managers: a summary to print (A4, one section per page, no controls in the printout).
+"""Step 8, For managers: a summary to print (A4, with its charts, no controls in the printout).
 
-What the team found at each step, the system conditions to act on with who can change them, and what the
-experiment shows. Every figure is the stage modules' own (their headlines and tables), so it agrees with the reports.
+What the team found at each step, with its charts (failure demand by type, each measure's capability chart, the
+end-to-end time per case), the system conditions to act on with who can change them, and what the experiment shows.
+Every figure is the stage modules' own (their headlines and tables), so it agrees with the reports. Every chart has a
+text alternative (what it shows, in words); everything the team typed (the purpose, the conditions) is shown
+redacted, as on the reports.
 """
 
 from __future__ import annotations
@@ -10,10 +13,14 @@ import ipywidgets as w
 
 from systemic_lib import words
 from systemic_lib.analysis import demand, experiment, flow, measure
-from systemic_lib.coach import ui
+from systemic_lib.coach import pictures, stagedata, ui
+from systemic_lib.coach.capability import measure_image
+from systemic_lib.coach.conditions_step import redacted
 from systemic_lib.data import conditions
 from systemic_lib.data.council import load_council
-from systemic_lib.data.stages import Stage
+from systemic_lib.data.redact import redact
+from systemic_lib.display.charts import demand as demand_charts
+from systemic_lib.display.charts import flow as flow_charts
 
 
 def _section(title: str, body: str) -> str:
@@ -43,7 +50,7 @@ def summary_html(council_dir, service: str) -> str:
     sections = []
     better = {"increase": "higher is better", "decrease": "lower is better", "neutral": "neither way is better"}
     measures = "".join(
-        f"<li>{ui.esc(m.name)} ({ui.esc(better.get(m.improvement, m.improvement))}"
+        f"<li>{ui.esc(redact(m.name))} ({ui.esc(better.get(m.improvement, m.improvement))}"
         + (f", target {ui.esc(words.figure(m.target))}" if m.target is not None else "")
         + ")</li>"
         for m in spec.measures
@@ -51,7 +58,7 @@ def summary_html(council_dir, service: str) -> str:
     sections.append(
         _section(
             "Purpose",
-            f"<p class='coach-big'>“{ui.esc(spec.purpose)}”</p>"
+            f"<p class='coach-big'>“{ui.esc(redact(spec.purpose))}”</p>"
             + (
                 f"<p>Measures that follow from it:</p><ul>{measures}</ul>"
                 if measures
@@ -60,7 +67,8 @@ def summary_html(council_dir, service: str) -> str:
         )
     )
 
-    d = demand.load(Stage(council_dir, service, "demand"))
+    kept = stagedata.of(council_dir)
+    d = kept.data("demand", service)
     failing = demand.failure_types(d.contacts) if len(d.contacts) else None
     sections.append(
         _section(
@@ -74,11 +82,21 @@ def summary_html(council_dir, service: str) -> str:
                 )
                 if failing is not None and len(failing)
                 else ""
+            )
+            + (
+                kept.image(
+                    ("failure types", service),
+                    lambda: pictures.img(
+                        lambda ax: demand_charts.failure_types_chart(d.contacts, ax=ax), _failing_words(failing)
+                    ),
+                )
+                if failing is not None and len(failing)
+                else ""
             ),
         )
     )
 
-    m = measure.load(Stage(council_dir, service, "measure"))
+    m = kept.data("measure", service)
     summary = measure.measure_summary(m)
     table = summary[summary["Points"] > 0] if len(summary) and (summary["Points"] > 0).any() else None
     not_charted = [r.name for r in m.results if r.result is None]
@@ -99,21 +117,27 @@ def summary_html(council_dir, service: str) -> str:
                 )
                 if not_charted
                 else ""
-            ),
+            )
+            + "".join(measure_image(kept, service, r) for r in m.results if r.result),
         )
     )
 
-    f = flow.load(Stage(council_dir, service, "flow"))
+    f = kept.data("flow", service)
     sections.append(
         _section(
             "Flow",
-            _p(flow.headline(f)) + "".join(_p(s) for s in flow.summary_sentences(f))
+            _p(flow.headline(f))
+            + "".join(_p(s) for s in flow.summary_sentences(f))
+            + kept.image(
+                ("end to end", service),
+                lambda: pictures.img(lambda ax: flow_charts.end_to_end_chart(f, ax=ax), flow.headline(f)),
+            )
             if f.log.n_events
             else _p("No events recorded for this service yet."),
         )
     )
 
-    c = conditions.conditions(council_dir, service)
+    c = redacted(conditions.conditions(council_dir, service))
     act = conditions.open_conditions(c)
     cols = {
         "system_condition": "system condition",
@@ -132,7 +156,7 @@ def summary_html(council_dir, service: str) -> str:
         )
     )
 
-    e = experiment.load(Stage(council_dir, service, "experiment"))
+    e = kept.data("experiment", service)
     if e.new_service is not None:  # built by experiment: what it achieves, and the conditions that made it work
         lines = experiment.box(e)
         worked = experiment.made_it_work(e)
@@ -172,6 +196,12 @@ def summary_html(council_dir, service: str) -> str:
         "</p></header>"
     )
     return f"<div class='coach-summary'>{title}{''.join(sections)}</div>"
+
+
+def _failing_words(failing) -> str:
+    """The failure-types chart in words: each type with its share of failure demand."""
+    parts = [f"{t} {words.percent(p)}" for t, p in zip(failing["failure_type"], failing["pct"])]
+    return "Failure demand by type, as a share of failure demand: " + ", ".join(parts) + "."
 
 
 def build(app) -> w.Widget:

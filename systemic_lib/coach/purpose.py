@@ -33,9 +33,11 @@ class MeasureRow(w.HBox):
         self.direction = w.Dropdown(
             options=DIRECTIONS,
             value=(spec.direction if spec and spec.direction else usual),
+            description=f"Which way is better for {name}",
+            style={"description_width": "0px"},
             layout=w.Layout(width="200px"),
         )
-        self.direction.description = ""
+        self.direction.add_class("coach-sr-label")  # named for a screen reader; the row shows the measure's name
         self.has_target = w.Checkbox(
             value=bool(spec and spec.target is not None),
             description="set a target",
@@ -44,9 +46,12 @@ class MeasureRow(w.HBox):
         )
         self.target = w.FloatText(
             value=spec.target if spec and spec.target is not None else 0.0,
+            description=f"Target for {name}",
+            style={"description_width": "0px"},
             layout=w.Layout(width="110px"),
             disabled=not self.has_target.value,
         )
+        self.target.add_class("coach-sr-label")
         self.has_target.observe(lambda ch: setattr(self.target, "disabled", not ch["new"]), names="value")
         super().__init__([self.use, self.direction, self.has_target, self.target])
 

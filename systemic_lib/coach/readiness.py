@@ -12,7 +12,7 @@ import pandas as pd
 
 from systemic_lib import words
 from systemic_lib.data.contract import ERROR, TABLES, Problem
-from systemic_lib.data.council import Council, load_council
+from systemic_lib.data.council import Council, load_council, preload, preloaded
 from systemic_lib.errors import ContractError, SystemicError
 
 
@@ -33,11 +33,16 @@ class Readiness:
         return {s.id: s.name for s in self.council.spec.services} if self.council else {}
 
 
-def check(council_dir) -> Readiness:
-    """Load the council and collect its errors (council.yaml and every table); warnings do not block the app."""
+def check(council_dir, *, tables: bool = True) -> Readiness:
+    """Load the council and collect its errors (council.yaml and every table); warnings do not block the app.
+    ``tables=False`` (a laptop joining the workshop): council.yaml only, so that a joiner's kernel holds no table
+    it will not show (the workshop reads the demand file itself)."""
     folder = Path(council_dir)
     try:
-        council = load_council(folder)
+        if not tables:
+            return Readiness(folder, load_council(folder), [])
+        preload(folder)  # every table read once, here, for every step this kernel shows (stagedata)
+        council = preloaded(folder) or load_council(folder)
     except ContractError as exc:
         return Readiness(folder, None, list(exc.problems))
     except SystemicError as exc:
@@ -67,6 +72,25 @@ def _rows(council: Council, name: str, service: str) -> pd.DataFrame:
         return pd.DataFrame(columns=TABLES[name].column_names)
     frame = council.load(name).frame
     return frame[frame["service"] == service] if "service" in frame else frame
+
+
+#: The date columns of each table a service's data ends with.
+DATED = {"demand": ("received_at",), "cases": ("opened_at", "closed_at"), "events": ("timestamp",)}
+
+
+def last_date(council: Council | None, service: str):
+    """The last date in the service's data (contacts, cases and events), or None: where a date field starts, since
+    a change the team marks is in the data's past, not today's."""
+    if council is None:
+        return None
+    found = []
+    for name, columns in DATED.items():
+        rows = _rows(council, name, service)
+        for col in columns:
+            if col in rows and len(rows):
+                found.append(pd.to_datetime(rows[col], errors="coerce").max())
+    found = [d for d in found if pd.notna(d)]
+    return max(found).date() if found else None
 
 
 def data_by_step(council: Council, service: str) -> pd.DataFrame:

@@ -65,6 +65,21 @@ def table(frame: pd.DataFrame, *, empty: str = "Nothing yet.", **kwargs) -> str:
     return html_table(frame, **kwargs)
 
 
+def settle(widget: w.Widget) -> w.Widget:
+    """Text boxes in ``widget`` (and every widget inside it) send what was typed when the person leaves the box
+    (``continuous_update`` off), not keystroke by keystroke.
+
+    With updates per keystroke, ipywidgets holds back each update until the kernel has answered the one before,
+    while a button's click goes at once: a click right after fast typing reached the kernel before the last letters
+    ("… before they go o" for "… before they go out"). Leaving the box (the click itself does) sends the whole text
+    first, and the click after it."""
+    if isinstance(widget, (w.Text, w.Textarea)):
+        widget.continuous_update = False
+    for child in getattr(widget, "children", ()) or ():
+        settle(child)
+    return widget
+
+
 def heading(title: str, intro: str = "") -> w.HTML:
     """The step's title and a sentence or two on what the team does here."""
     return html(f"<h2>{esc(title)}</h2>" + (f"<p>{esc(intro)}</p>" if intro else ""))

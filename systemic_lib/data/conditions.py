@@ -42,6 +42,7 @@ from systemic_lib.data.files import locked, spreadsheet_safe, write_table_atomic
 from systemic_lib.errors import ContractError, SystemicError
 
 __all__ = [
+    "EDITABLE",
     "FIELDS",
     "RAISED_IN",
     "STATUSES",
@@ -51,7 +52,9 @@ __all__ = [
     "migrate_learning_log",
     "open_conditions",
     "from_learning_log",
+    "phase_label",
     "phases",
+    "remove_condition",
     "resolved_id",
     "set_condition",
     "words_of",
@@ -76,6 +79,7 @@ def add_condition(
     status="open",
     raised_at=None,
     changed_at=None,
+    what_changed="",
 ) -> str:
     """Add a system condition raised at a step of Check; return its new id (``SC-001``, ``SC-002``, ...).
 
@@ -94,6 +98,7 @@ def add_condition(
         "who_can_change": who_can_change,
         "status": status,
         "changed_at": _date_text(changed_at),
+        "what_changed": what_changed,
     }
     text = {k: "" if v is None else str(v).strip() for k, v in text.items()}
     with locked(council.path / TABLE):  # the same lock for .csv and .xlsx
@@ -173,6 +178,7 @@ def from_learning_log(log: pd.DataFrame, *, existing: pd.DataFrame | None = None
                 "thinking": pd.NA,
                 "who_can_change": _joined(group["who_can_change"]),
                 "status": status.iloc[-1] if len(status) else pd.NA,
+                "what_changed": pd.NA,
             }
         )
     return _with(out, pd.DataFrame(rows))
@@ -241,38 +247,85 @@ def _link_learning_log(log_path: Path, table: pd.DataFrame) -> None:
     write_table_atomic(raw.fillna(""), log_path, keep_previous=True, sheet="learning_log")
 
 
-def set_condition(council_dir, condition_id: str, *, status=None, changed_at=None, phase=None) -> None:
-    """Change where a system condition stands: its ``status``, the date it was ``changed_at`` and whether its change
-    shows as a ``phase`` on the capability charts (True/False). Only the fields given are written (atomic, under the
-    table's lock, previous version kept). A learning-log condition (``LL-<row>``) is migrated first, and its new id
+#: What a team may correct in a system condition it raised (its id, service and when it was raised stay).
+EDITABLE = ("raised_in", "waste_seen", "system_condition", "thinking", "who_can_change", "status", "what_changed")
+
+
+def set_condition(council_dir, condition_id: str, *, status=None, changed_at=None, phase=None, **texts) -> None:
+    """Change a system condition: where it stands (``status``, the date it was ``changed_at``, ``what_changed``,
+    whether its change shows as a ``phase`` on the capability charts: True/False) and its words (any of
+    ``EDITABLE``). Only the fields given are written (atomic, under the table's lock, previous version kept); a
+    ``changed_at`` of "" clears the date. A learning-log condition (``LL-<row>``) is migrated first, and its new id
     used. ContractError names a bad value; SystemicError an id the table does not have."""
+    unknown = sorted(set(texts) - set(EDITABLE))
+    if unknown:
+        raise SystemicError(f"a system condition has no field {', '.join(unknown)} to change")
     council = load_council(council_dir)
     condition_id = resolved_id(council.path, condition_id)
     given = {
         "status": status,
-        "changed_at": None if changed_at is None else _date_text(changed_at),
+        "changed_at": None if changed_at is None else ("" if changed_at == "" else _date_text(changed_at)),
         "phase": None if phase is None else ("yes" if phase else "no"),
+        **{k: "" if v is None else str(v).strip() for k, v in texts.items()},
     }
     given = {k: v for k, v in given.items() if v is not None}
     with locked(council.path / TABLE):
-        path = find_table_file(council.path, TABLE)
-        existing = _existing(path) if path is not None else _existing(council.path / f"{TABLE}.csv")
-        at = existing.index[existing["id"].astype(str).str.strip() == str(condition_id)]
-        if path is None or not len(at):
-            raise SystemicError(f"no system condition {condition_id} in {TABLE}: pick one the table has")
-        row = {**existing.loc[at[0]].astype(str).to_dict(), **given}
+        path, existing, at = _located(council.path, condition_id)
+        row = {**existing.loc[at].astype(str).to_dict(), **given}
         result = parse_table(pd.DataFrame([row], dtype=str), TABLE, file=path.name)
         bad = [
-            replace(p, row=int(at[0]) + 2, severity=ERROR)
+            replace(p, row=int(at) + 2, severity=ERROR)
             for p in result.problems
             if p.column in given and (p.severity == ERROR or p.message.startswith("cannot read"))
         ]  # not the status/date warning
+        if "waste_seen" in given and not given["waste_seen"]:
+            bad.append(Problem(path.name, "is blank", "say what waste the condition causes", column="waste_seen"))
         if bad:
             raise ContractError(bad)
-        if "status" in given:
-            given["status"] = result.frame["status"].iloc[0]  # "Changed" -> "changed"
-        existing.loc[at[0], list(given)] = list(given.values())
-        write_table_atomic(existing.astype(str).fillna(""), path, keep_previous=True)
+        for col in ("status", "raised_in"):
+            if given.get(col):
+                given[col] = result.frame[col].iloc[0]  # "Changed" -> "changed"
+        for col in given:
+            if col not in existing:
+                existing[col] = ""
+        changed = existing.astype(str).fillna("")
+        changed.loc[at, list(given)] = list(given.values())
+        if path.suffix.lower() != ".xlsx":
+            changed = spreadsheet_safe(changed)
+        write_table_atomic(changed, path, keep_previous=True)
+
+
+def remove_condition(council_dir, condition_id: str) -> dict:
+    """Remove a system condition the team raised by mistake (atomic, under the lock; the previous version of the
+    table is kept, so it can be brought back). Refused while learning-log entries link to it: set its status
+    instead (parked). Returns the removed row."""
+    council = load_council(council_dir)
+    condition_id = resolved_id(council.path, condition_id)
+    with locked(council.path / TABLE):
+        path, existing, at = _located(council.path, condition_id)
+        log_path = find_table_file(council.path, "learning_log")
+        if log_path is not None:
+            log, _ = read_raw(log_path, "learning_log")
+            if log is not None and "condition_id" in log:
+                linked = int(log["condition_id"].fillna("").astype(str).str.strip().eq(condition_id).sum())
+                if linked:
+                    raise SystemicError(
+                        f"{condition_id} is not removed: {linked} learning-log "
+                        f"entr{'y links' if linked == 1 else 'ies link'} to it. Set its status to parked instead."
+                    )
+        removed = existing.loc[at].astype(str).to_dict()
+        write_table_atomic(existing.drop(index=at).astype(str).fillna(""), path, keep_previous=True)
+    return removed
+
+
+def _located(folder: Path, condition_id: str) -> tuple[Path, pd.DataFrame, int]:
+    """The table's file, its rows as text and the index of ``condition_id`` (SystemicError if it has none)."""
+    path = find_table_file(folder, TABLE)
+    existing = _existing(path) if path is not None else _existing(folder / f"{TABLE}.csv")
+    at = existing.index[existing["id"].astype(str).str.strip() == str(condition_id)]
+    if path is None or not len(at):
+        raise SystemicError(f"no system condition {condition_id} in {TABLE}: pick one the table has")
+    return path, existing, at[0]
 
 
 def resolved_id(council_dir, condition_id: str) -> str:
@@ -316,13 +369,35 @@ class Phase:
 
 
 _LABEL_WIDTH = 60
+_CHANGED = " (changed)"
+
+
+def phase_label(row, text: str) -> str:
+    """A changed condition's phase, named by what changed ("pre-inspection over 250 pounds removed"), or where the
+    team did not say, by the condition marked changed: never the condition's words alone, which read as if the rule
+    had been brought in then."""
+    said = _said(row)
+    if said:
+        return _clipped(said, _LABEL_WIDTH)
+    text = " ".join(text.split()) or f"system condition {row['id']}"
+    return _clipped(text, _LABEL_WIDTH - len(_CHANGED)) + _CHANGED
+
+
+def _said(row) -> str:
+    """What the team said changed, in one line ("" where they did not)."""
+    said = row.get("what_changed") if hasattr(row, "get") else None
+    return "" if said is None or (not isinstance(said, str) and pd.isna(said)) else " ".join(str(said).split())
+
+
+def _clipped(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "\u2026"
 
 
 def phases(system_changes=(), frame: pd.DataFrame | None = None) -> list[Phase]:
     """The phases of a service's capability charts: council.yaml's ``system_changes`` and every condition in
     ``frame`` (system_conditions rows, learning-log ones included) marked changed (or designed out) with a
-    ``changed_at`` date and not
-    turned off (``phase`` no), labelled with the condition's words. The same date and label once; by date."""
+    ``changed_at`` date and not turned off (``phase`` no), labelled with what changed (``phase_label``). The same
+    date and label once; by date."""
     found = [
         Phase(pd.Timestamp(c.date).date(), str(c.label), "council.yaml", str(c.label), tuple(c.targets or ()))
         for c in system_changes
@@ -335,9 +410,9 @@ def phases(system_changes=(), frame: pd.DataFrame | None = None) -> list[Phase]:
         )
         shown = frame[on]
         for (_, row), text in zip(shown.iterrows(), words_of(shown)):
-            full = " ".join(text.split()) or f"system condition {row['id']}"
-            text = full if len(full) <= _LABEL_WIDTH else full[: _LABEL_WIDTH - 1].rstrip() + "\u2026"
-            found.append(Phase(pd.Timestamp(row["changed_at"]).date(), text, f"system condition {row['id']}", full))
+            full = " ".join(f"{text} {_said(row)}".split()) or f"system condition {row['id']}"
+            label = phase_label(row, text)
+            found.append(Phase(pd.Timestamp(row["changed_at"]).date(), label, f"system condition {row['id']}", full))
     seen, out = set(), []
     for p in sorted(found, key=lambda p: (p.date, p.source != "council.yaml", p.label)):
         if (p.date, p.label.casefold()) not in seen:

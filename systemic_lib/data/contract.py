@@ -299,7 +299,7 @@ TABLES: dict[str, TableSpec] = {
                     "changed_at",
                     "date",
                     "With status changed or designed out: the date the condition was changed. Capability "
-                    "charts of the service start a new phase there, labelled with the condition.",
+                    "charts of the service start a new phase there, labelled with what changed.",
                     example="2024-09-02",
                 ),
                 Column(
@@ -308,6 +308,13 @@ TABLES: dict[str, TableSpec] = {
                     "no to keep a changed condition off the capability charts (blank = yes).",
                     values=YES_NO,
                     example="yes",
+                ),
+                Column(
+                    "what_changed",
+                    "text",
+                    "With status changed: what was changed, in a few words; it names the new phase on the "
+                    "capability charts (blank: the condition's words, marked changed).",
+                    example="pre-inspection over 250 pounds removed",
                 ),
             ),
             unique=("id",),

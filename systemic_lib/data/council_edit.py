@@ -24,7 +24,7 @@ from systemic_lib.data.council import MEASURES, load_council
 from systemic_lib.data.files import atomic_write_text, locked
 from systemic_lib.errors import ContractError, SystemicError
 
-__all__ = ["set_purpose", "add_system_change", "DIRECTIONS"]
+__all__ = ["set_purpose", "add_system_change", "edit_system_change", "remove_system_change", "DIRECTIONS"]
 
 DIRECTIONS = ("increase", "decrease", "neutral")
 
@@ -122,6 +122,61 @@ def add_system_change(council_dir, date, label: str, services: list[str] | None)
         changes.append(entry)
 
     _edit(council_dir, change)
+
+
+def edit_system_change(council_dir, date, label: str, *, new_date=None, new_label: str | None = None) -> None:
+    """Correct a system change marked by mistake or mistyped: the entry with this ``date`` and ``label`` gets
+    ``new_date`` and/or ``new_label`` (the services it applies to stay). The previous council.yaml is kept.
+    SystemicError if there is no such change (someone else changed it meanwhile: reload)."""
+    day = _day(date)
+    new_day = None if new_date is None else _day(new_date)
+    text = None if new_label is None else str(new_label).strip()
+    if text == "":
+        raise SystemicError("give the system change a label: what changed on that date")
+
+    def change(data):
+        entry = _find_change(data, day, label)
+        if new_day is not None:
+            entry["date"] = new_day
+        if text is not None:
+            entry["label"] = text
+
+    _edit(council_dir, change)
+
+
+def remove_system_change(council_dir, date, label: str) -> None:
+    """Remove a system change (the entry with this ``date`` and ``label``, for every service it names); the previous
+    council.yaml is kept, so it can be brought back."""
+    day = _day(date)
+
+    def change(data):
+        entry = _find_change(data, day, label)
+        data["system_changes"].remove(entry)
+
+    _edit(council_dir, change)
+
+
+def _day(date) -> dt.date:
+    try:
+        stamp = pd.Timestamp(date)
+    except (TypeError, ValueError):
+        raise SystemicError(f"'{date}' is not a date: write it as YYYY-MM-DD") from None
+    if pd.isna(stamp):
+        raise SystemicError("the system change needs a date (YYYY-MM-DD)")
+    return stamp.date()
+
+
+def _find_change(data, day: dt.date, label: str):
+    for entry in data.get("system_changes") or []:
+        if (
+            isinstance(entry, dict)
+            and _as_date(entry.get("date")) == day
+            and str(entry.get("label", "")).strip() == (str(label).strip())
+        ):
+            return entry
+    raise SystemicError(
+        f"no system change “{label}” on {day:%d %b %Y} in council.yaml (changed meanwhile? reload the page)"
+    )
 
 
 # ------------------------------------------------------------------------------------------------------ the edit

@@ -2232,6 +2232,7 @@ SYSTEM_CONDITIONS = {
             "changed",
             "2024-11-04",
             "yes",
+            "pre-inspection over 250 pounds removed",
         ),
         (
             "SC-002",
@@ -2243,6 +2244,7 @@ SYSTEM_CONDITIONS = {
             "One job, one trade keeps contractor invoices simple",
             "Repairs systems manager",
             "open",
+            "",
             "",
             "",
         ),
@@ -2269,6 +2271,7 @@ def _system_conditions(plan: CouncilPlan) -> pd.DataFrame | None:
                 "status",
                 "changed_at",
                 "phase",
+                "what_changed",
             ],
         )
     )

@@ -91,6 +91,9 @@ def show_pareto_chart(data: demand.DemandData) -> None:
             "leaves them out: the team's own judgement."
         )
         charts.pareto_chart(data.contacts, team_only=True)
+    agreed = demand.agreement_words(data)
+    if agreed:  # how far the team agrees on its own classifications (a calibration round)
+        report.note(" ".join(agreed))
 
 
 def show_pareto(data: demand.DemandData) -> None:

@@ -19,6 +19,28 @@
     if (el) { ev.preventDefault(); el.click(); el.focus(); }
   });
 })();
+// The current step is marked for assistive technology too (aria-current), not only by its look; sliders get names.
+(function () {
+  var queued = false;
+  function mark() {
+    queued = false;
+    document.querySelectorAll('.coach-steps .jupyter-button').forEach(function (b) {
+      if (b.classList.contains('coach-current')) b.setAttribute('aria-current', 'step');
+      else b.removeAttribute('aria-current');
+    });
+    // a slider's handle is named by the slider's own label ("Coverage"), which ipywidgets does not link to it
+    document.querySelectorAll('.coach-app .widget-slider').forEach(function (s) {
+      var label = s.querySelector('.widget-label');
+      var name = label && label.textContent.trim();
+      s.querySelectorAll('[role=slider]').forEach(function (h) {
+        if (name && h.getAttribute('aria-label') !== name) h.setAttribute('aria-label', name);
+      });
+    });
+  }
+  new MutationObserver(function () {
+    if (!queued) { queued = true; requestAnimationFrame(mark); }
+  }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['class'] });
+})();
 // "Print this summary": the browser's own print (A4; the print CSS shows the summary alone).
 document.addEventListener('click', function (ev) {
   if (ev.target && ev.target.closest && ev.target.closest('.coach-print-button')) window.print();
