@@ -6,7 +6,7 @@
   notebook parsing its tables (the batch before this work);
 * pool, new: the same with the table cache (each council parsed once, while planning) and warm kernels (forked
   from the machine's zygote, started before planning, that imported the libraries once and read each council
-  once, cut by service: ``run/preload.py``; each worker starts its next kernel while a notebook runs), jobs
+  once, cut by service: ``data/preload.py``; each worker starts its next kernel while a notebook runs), jobs
   council by council with the organisation scan first (``engine.run_order``).
 
 Core-seconds are user + system CPU of this process and every process it waited for (workers, kernels, papermill

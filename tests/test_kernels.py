@@ -5,8 +5,8 @@ import json
 import pytest
 from test_batch import make_council, notebooks_that_save
 
+from systemic_lib.data.preload import Preloaded
 from systemic_lib.run import batch, kernels, pool
-from systemic_lib.run.preload import Preloaded
 
 
 def test_the_zygote_preloads_the_council_a_kernel_is_asked_for(tmp_path):

@@ -1,4 +1,4 @@
-"""Councils read ahead (``run/preload.py``): what the batch's kernel zygote holds before forking a council's kernels,
+"""Councils read ahead (``data/preload.py``): what the batch's kernel zygote holds before forking a council's kernels,
 handed to council loading through its one hook, and the same rows, problems and contacts as reading afresh."""
 
 import fcntl
@@ -10,8 +10,8 @@ from test_stages import DEMAND
 from systemic_lib.analysis import demand_problems
 from systemic_lib.data import council as council_module
 from systemic_lib.data import stages
+from systemic_lib.data.preload import Preloaded
 from systemic_lib.data.stages import Stage
-from systemic_lib.run.preload import Preloaded
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from systemic_lib import words
+from systemic_lib.data import preload
 from systemic_lib.data.contract import ERROR, TABLES, Problem
-from systemic_lib.data.council import Council, load_council, preload, preloaded
+from systemic_lib.data.council import Council, held, load_council
 from systemic_lib.errors import ContractError, SystemicError
 
 
@@ -41,8 +42,8 @@ def check(council_dir, *, tables: bool = True) -> Readiness:
     try:
         if not tables:
             return Readiness(folder, load_council(folder), [])
-        preload(folder)  # every table read once, here, for every step this kernel shows (stagedata)
-        council = preloaded(folder) or load_council(folder)
+        preload.here().read(folder, None)  # every table read once, here, for every step this kernel shows (stagedata)
+        council = held(folder) or load_council(folder)
     except ContractError as exc:
         return Readiness(folder, None, list(exc.problems))
     except SystemicError as exc:

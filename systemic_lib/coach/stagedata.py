@@ -4,7 +4,7 @@ A step of the app shows what a stage module computes (``measure.load(stage)``, `
 charts drawn from it. Computing them when a step opens made the app slow (the managers' summary took 11 s: four
 stage loads, each reading and redacting its tables, and eight charts). Here, per kernel:
 
-* the council is read once (``council.preload``; again only after one of its files changes), so every stage reads
+* the council is read once (``preload.here()``; again only after one of its files changes), so every stage reads
   its tables from memory;
 * each stage's data and each chart image are kept, keyed by the folder's state (its files' sizes and modification
   times): a step opened again, or the summary after the capability step, reuses them; a file the team changed
@@ -23,7 +23,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from systemic_lib.data import council as council_module
+from systemic_lib.data import preload
 from systemic_lib.data.stages import Stage
 
 #: The stage modules behind the steps, imported when first needed (they pull in pandas-heavy code).
@@ -66,7 +66,7 @@ class StageData:
             if now != self._stamp:
                 self._kept = {}
                 self._stamp = now
-                council_module.preload(self.folder)
+                preload.here().read(self.folder, None)
         return now
 
     def _get(self, key: tuple, make):

@@ -426,7 +426,7 @@ class Table:
     (``path``), the file's cells as text row for row (``raw``, for problems that quote the source; read from
     ``read_raw`` the first time it is asked for), and each service's rows cut once (``cuts``; ``redacted_cuts``:
     the same rows with their free text redacted, as a stage reads them), which the batch's kernel zygote makes
-    before forking kernels (``run/preload.py``). ``cache_entry``: the table cache's entry it was loaded from."""
+    before forking kernels (``data/preload.py``). ``cache_entry``: the table cache's entry it was loaded from."""
 
     def __init__(
         self,

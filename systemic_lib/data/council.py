@@ -436,7 +436,7 @@ def within_period(frame: pd.DataFrame, column: str, start=None, end=None) -> pd.
 
 class CouncilsRead(Protocol):
     """Councils this process has read already: the batch's kernel zygote reads a council, and cuts its tables by
-    service, before forking that council's kernels (``run/preload.py``), and ``load_council`` in a forked kernel
+    service, before forking that council's kernels (``data/preload.py``), and ``load_council`` in a forked kernel
     starts from it instead of reading the tables again."""
 
     def council(self, path: Path, cache_dir: Path | None) -> Council | None:
@@ -451,6 +451,13 @@ def read_from(councils: CouncilsRead | None) -> None:
     """The one hook through which the engine hands council loading the councils it has read (None: none)."""
     global _read
     _read = councils
+
+
+def held(path, cache_dir: Path | str | None = None) -> Council | None:
+    """The council this process holds read ahead for ``path`` with this table cache (``read_from``), if unchanged."""
+    if _read is None:
+        return None
+    return _read.council(Path(path).resolve(), Path(cache_dir) if cache_dir else None)
 
 
 def load_council(path, *, cache_dir: Path | str | None = None) -> Council:

@@ -233,11 +233,11 @@ class DecisionStore:
             return self._contacts
 
     def _read_demand(self):
-        """The demand table parsed: the one this process already holds (``council.preload``, as the coach app's
-        kernel does) when the folder is unchanged, else read from the file."""
-        from systemic_lib.data.council import preloaded
+        """The demand table parsed: the one this process already holds (``council.held``: the coach app's kernel
+        reads its council ahead) when the folder is unchanged, else read from the file."""
+        from systemic_lib.data.council import held as held_council
 
-        held = preloaded(self.folder)
+        held = held_council(self.folder)
         if held is not None and find_table_file(self.folder, "demand") == self.demand_path:
             return held.load("demand")
         return read_table(self.demand_path, "demand")

@@ -31,7 +31,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName
 
 if TYPE_CHECKING:
-    from systemic_lib.run.preload import Preloaded
+    from systemic_lib.data.preload import Preloaded
 
 #: imported once by the zygote, before any kernel is forked (what every stage notebook imports)
 PRELOAD = (
@@ -388,7 +388,7 @@ def serve(path: str) -> None:
     """Import everything once, then fork one kernel per request on the socket at ``path``."""
     import importlib
 
-    from systemic_lib.run.preload import Preloaded
+    from systemic_lib.data.preload import Preloaded
 
     _die_with_parent()
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel sets it

@@ -90,3 +90,15 @@ class Preloaded:
         for table in council.loaded().values():
             if table.redacted_cuts is None:
                 table.redacted_cuts = redacted_cuts(table, wait=False)
+
+
+_HERE: Preloaded | None = None
+
+
+def here() -> Preloaded:
+    """This process's councils read ahead, installed for council loading on first use: the coach app's kernel reads
+    its council once (``here().read(folder, None)``) and every step starts from it."""
+    global _HERE
+    if _HERE is None:
+        _HERE = Preloaded().install()
+    return _HERE
