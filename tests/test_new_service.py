@@ -173,7 +173,7 @@ def test_capability_since_the_start_has_phases_only_at_the_recorded_changes(hub)
     ns = data.new_service
     assert [p.date.isoformat() for p in ns.changes] == ["2024-11-18"]
     assert [c["date"] for c in ns.capability.changes] == [pd.Timestamp("2024-11-18")]
-    assert ns.volume_labels == ["Rule: proof of eligibility before a food parcel"]
+    assert ns.volume_labels == ["Rule: proof of eligibility before a food par\u2026 (designed out)"]
     assert len(ns.volume.phases) == 2 and ns.volume_weeks["value"].tolist() == [21, 39, 45, 46, 45, 46]
     now = ns.predictably()
     assert now.startswith("What the service predictably achieves now: a citizen's need met within ")
@@ -195,7 +195,9 @@ def test_designed_out_is_a_status_that_starts_a_phase_only_with_a_date(council_f
             "phase": pd.NA,
         }
     )
-    assert [(p.date.isoformat(), p.label) for p in sc.phases((), frame)] == [("2024-11-18", "Eligibility rule")]
+    assert [(p.date.isoformat(), p.label) for p in sc.phases((), frame)] == [
+        ("2024-11-18", "Eligibility rule (designed out)")
+    ]
     # a condition kept out from the start has no date and no warning; the learning log validates clean
     assert [p for p in validate_council(council_factory("valid", base=hub_files())) if p.column == "changed_at"] == []
     form = __import__("systemic_lib.coach.condition_form", fromlist=["ConditionForm"])
@@ -244,8 +246,9 @@ def test_the_coach_experiment_step_reads_as_a_new_service(hub):
     from types import SimpleNamespace
 
     from systemic_lib.coach import learning
+    from systemic_lib.coach.readiness import check
 
-    step = learning.build(SimpleNamespace(folder=hub, service="hub"))
+    step = learning.build(SimpleNamespace(folder=hub, service="hub", readiness=check(hub)))
     text = _texts(step)
     assert "The team builds a new service by experiment" in text and "has built a new service, Community hub" in text
     assert "baseline" not in text.lower() and "old system" not in text

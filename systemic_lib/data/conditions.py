@@ -374,13 +374,14 @@ _CHANGED = " (changed)"
 
 def phase_label(row, text: str) -> str:
     """A changed condition's phase, named by what changed ("pre-inspection over 250 pounds removed"), or where the
-    team did not say, by the condition marked changed: never the condition's words alone, which read as if the rule
+    team did not say, by the condition marked changed (or designed out): never the condition's words alone, which read as if the rule
     had been brought in then."""
     said = _said(row)
     if said:
         return _clipped(said, _LABEL_WIDTH)
     text = " ".join(text.split()) or f"system condition {row['id']}"
-    return _clipped(text, _LABEL_WIDTH - len(_CHANGED)) + _CHANGED
+    mark = f" ({row['status']})" if row.get("status") in CHANGED_STATUS else _CHANGED
+    return _clipped(text, _LABEL_WIDTH - len(mark)) + mark
 
 
 def _said(row) -> str:
@@ -410,7 +411,7 @@ def phases(system_changes=(), frame: pd.DataFrame | None = None) -> list[Phase]:
         )
         shown = frame[on]
         for (_, row), text in zip(shown.iterrows(), words_of(shown)):
-            full = " ".join(f"{text} {_said(row)}".split()) or f"system condition {row['id']}"
+            full = _said(row) or " ".join(text.split()) or f"system condition {row['id']}"
             label = phase_label(row, text)
             found.append(Phase(pd.Timestamp(row["changed_at"]).date(), label, f"system condition {row['id']}", full))
     seen, out = set(), []

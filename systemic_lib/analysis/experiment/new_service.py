@@ -310,7 +310,7 @@ def build(
     workflows = [_workflow(measured[measured["demand_type"].eq(t)], str(t), log, events, catalogue) for t in main]
     staff = int(events["worker"].dropna().nunique()) if "worker" in events else 0
     cap = case_capability(
-        cases_table, contacts=contacts, changes=[(p.date, p.label) for p in changes], data_end=data_end
+        cases_table, contacts=contacts, changes=[(p.date, p.text or p.label) for p in changes], data_end=data_end
     )
     volume, volume_weeks, volume_labels = _volume(contacts, start, changes)
     return NewService(
