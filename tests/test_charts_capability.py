@@ -104,3 +104,16 @@ def test_dense_charts_drop_the_joining_line_but_keep_every_point():
     assert not [l for l in dense.get_lines() if l.get_gid() == "series"]
     (points,) = [c for c in dense.collections if c.get_gid() == "points"]
     assert len(points.get_offsets()) == charts.DENSE + 1
+
+
+def test_a_phase_with_no_points_draws_without_a_trial_note():
+    """Issue 23: a partly classified service's weekly failure % has weeks with too few classified contacts (gaps);
+    a phase made only of gaps has no centre or limits, and its "trial limits" note was placed at y=None (TypeError:
+    float() argument must be ... not 'NoneType', when the chart was drawn)."""
+    dates = pd.date_range("2024-01-01", periods=12, freq="W-MON")
+    values = [40, 42, 39, 41, 43, 40, 38, np.nan, np.nan, np.nan, np.nan, np.nan]
+    result = xmr(values, dates=dates, phase_starts=[dates[7]])
+    assert result.phases[1]["mean"] is None and result.phases[1]["trial"]
+    ax = capability_chart(result, title="Failure demand %")
+    ax.figure.canvas.draw()  # raised before
+    assert not [a for a in ax.get_children() if a.get_gid() == "trial_1"] and _by_gid(ax, "trial_0")

@@ -1,10 +1,9 @@
 """The process map drawn: palette fills, labels, escaped backslashes, and the size of the PNG."""
 
-import pytest
-
 from systemic_lib.display.charts import processmap as map_chart
 from systemic_lib.display.charts.flow import STEP_FILLS
 
+from conftest import needs_dot
 from test_processmap import T, log
 
 
@@ -38,14 +37,13 @@ def test_backslashes_in_activity_names_are_not_graphviz_escapes():
     """Hardening 12: 'Check \\N' drew the node's id (a0) in place of \\N; \\l broke the line, \\G drew 'flow'."""
     g = map_chart.process_map(_backslash_log(), coverage=1.0, title="Map of \\G")
     assert '"Check \\\\N \\\\l \\\\G\n1"' in g.source and 'label="Map of \\\\G"' in g.source
-    if not map_chart.dot_available():
-        pytest.skip("Graphviz dot not installed")
+    needs_dot()
     svg = g.pipe(format="svg").decode()
     assert "Check \\N \\l \\G" in svg and "Map of \\G" in svg
     assert "Say &quot;hi&quot; &lt;b&gt;" in svg  # quotes and markup in citizens' words stay text
 
 
-@pytest.mark.skipif(not map_chart.dot_available(), reason="Graphviz dot not installed")
 def test_png_is_small():
+    needs_dot()
     png = map_chart.render_png(map_chart.process_map(log()))
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < map_chart.MAX_BYTES

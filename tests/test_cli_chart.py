@@ -92,4 +92,4 @@ def test_chart_command(csv_file, tmp_path):
     bad = CliRunner().invoke(chart_command, [str(csv_file), "--value", "nope"])
     assert bad.exit_code == 1 and "no column 'nope'" in bad.output and "Traceback" not in bad.output
     js = CliRunner().invoke(chart_command, [str(csv_file), "--value", "days", "--json", "--out", str(out)])
-    assert json.loads(js.output)["chart"] == str(out)
+    assert js.exit_code == 0 and json.loads(js.output)["chart"] == str(out)

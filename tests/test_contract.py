@@ -78,3 +78,23 @@ def test_one_kind_of_time_throughout_is_not_warned_about():
 def test_a_day_first_date_is_not_mistaken_for_an_offset():
     result, found = problems(events(timestamp=["04-07-2024", "2024-07-04 10:00"]), "timestamp")
     assert found == [] and result.frame["timestamp"].iloc[0] == pd.Timestamp("2024-07-04")
+
+
+def test_a_trailing_comma_on_every_row_is_read_as_if_it_were_not_there(tmp_path):
+    """Issue 23: with one more cell on every row than the header has columns, pandas took the first column for row
+    labels and every value was blamed on the column to its left. Empty trailing cells are left off; a trailing cell
+    holding a value is an error naming its row."""
+    from systemic_lib.data.contract import read_table
+
+    path = tmp_path / "demand.csv"
+    path.write_text(
+        "contact_id,service,received_at,channel\nC1,waste,2024-01-02 09:00,phone,\nC2,waste,2024-01-03 09:00,web,\n"
+    )
+    read = read_table(path, "demand")
+    assert read.problems == [] and read.frame["contact_id"].tolist() == ["C1", "C2"]
+    assert read.frame["channel"].tolist() == ["phone", "web"]
+    path.write_text(
+        "contact_id,service,received_at,channel\nC1,waste,2024-01-02 09:00,phone,\nC2,waste,2024-01-03 09:00,web,x\n"
+    )
+    (problem,) = read_table(path, "demand").problems
+    assert problem.row == 3 and "'x'" in problem.message and "past the last column" in problem.message

@@ -227,3 +227,39 @@ def test_cut_gives_each_key_the_rows_a_take_would():
     for key, rows in positions.items():
         pd.testing.assert_frame_equal(got[key], frame.take(rows))
     assert cut(frame, {}) == {}
+
+
+def test_a_key_written_twice_in_council_yaml_is_an_error_with_both_lines(council_factory):
+    """Issue 23: YAML keeps the last of two ``name:`` keys without a word; validate passed, and the coach app's edit
+    of the service changed the first. Now it is an error naming both lines."""
+    from systemic_lib.data.council import validate_council
+
+    yaml_text = (
+        "name: Testshire Council\n"
+        "services:\n"
+        "  - id: housing-repairs\n"
+        "    name: Housing repairs\n"
+        "    purpose: Fix my home properly first time\n"
+        "    name: Repairs\n"
+    )
+    (problem,) = validate_council(council_factory("twice", council_yaml=yaml_text))
+    assert problem.file.endswith("council.yaml line 6") and "'name' is written twice (lines 4 and 6)" in problem.message
+
+
+def test_a_measure_counting_contacts_within_a_hundred_billion_days_is_refused(council_factory):
+    """Issue 23: ``no_contact_within_days: 100000000000`` passed validate, then crashed the measure stage."""
+    from systemic_lib.data.council import validate_council
+
+    yaml_text = (
+        "name: Testshire Council\n"
+        "services:\n"
+        "  - id: housing-repairs\n"
+        "    name: Housing repairs\n"
+        "    purpose: Fix my home properly first time\n"
+        "    measures:\n"
+        "      - id: fixed_for_good\n"
+        "        name: Fixed for good\n"
+        "        share: {of: cases, by: closed_at, matching: {no_contact_within_days: 100000000000}}\n"
+    )
+    problems = validate_council(council_factory("forever", council_yaml=yaml_text))
+    assert len(problems) == 1 and "3650" in problems[0].message and "line 9" in problems[0].file

@@ -143,3 +143,34 @@ def test_reports_read_well_in_a_real_browser(rendered, browser, tmp_path):
         page.screenshot(path=str(tmp_path / (rel.replace("/", "_") + ".png")), full_page=True)
     page.close()
     assert errors == []
+
+
+def test_no_contact_or_case_id_appears_in_any_report_or_json(rendered):
+    """The README promises that contact and case ids never appear in a report (issue 23): every id of the council's
+    tables (contacts, cases, events, system conditions) is looked for, as a whole token, in the text of every HTML
+    page (images left out) and every JSON file rendered."""
+    import pandas as pd
+
+    folder, result = rendered
+    ids: set[str] = set()
+    for table, columns in {
+        "demand": ("contact_id", "case_id"),
+        "cases": ("case_id",),
+        "events": ("case_id",),
+    }.items():
+        path = folder / f"{table}.csv"
+        if path.exists():
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=lambda c: c in columns)
+            for col in frame.columns:
+                ids.update(v.strip() for v in frame[col] if v.strip())
+    assert len(ids) > 1000
+    token = re.compile(r"[A-Za-z0-9][\w-]*[A-Za-z0-9]")
+    found = []
+    files = [*result.out_dir.rglob("*.html"), *result.out_dir.rglob("*.json")]
+    assert len(files) > 20
+    for path in files:
+        text = _visible_text(path.read_text(encoding="utf-8"))
+        shown = ids.intersection(token.findall(text))
+        if shown:
+            found.append(f"{path.relative_to(result.out_dir)}: {sorted(shown)[:5]}")
+    assert not found, "\n".join(found)

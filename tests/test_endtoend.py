@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 import pandas as pd
@@ -204,12 +203,12 @@ def test_completion_order_numbers_cases_by_end():
 
 def _lifelines():
     """lifelines, or a skip; on CI (CI=true) a missing lifelines fails loudly: the Makefile installs it --no-deps."""
+    from conftest import missing_oracle
+
     try:
         import lifelines
     except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("lifelines is missing on CI: `make install` adds it with --no-deps (it pins pandas<3)")
-        pytest.skip("lifelines is not installed (test-only; `make install` adds it with --no-deps)")
+        missing_oracle("lifelines", "`make install` adds it with --no-deps (it pins pandas<3)")
     return lifelines
 
 

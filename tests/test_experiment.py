@@ -995,3 +995,28 @@ def test_a_before_and_after_design_says_so_and_keeps_its_chart(council_factory):
     assert data.design.kind == "before and after" and data.design.has_before
     assert "a before-and-after comparison" in ex.headline(data) and "alongside" not in ex.headline(data)
     assert sections.show_before_after(data)
+
+
+# ------------------------------------------------------------------ issue 23: pinned where a one-line change survived
+def test_the_mix_differs_below_five_percent_and_not_above():
+    """The demand-mix test's cut-off is 5%: p = 0.048 differs, p = 0.054 does not (a cut-off moved either way, or
+    the comparison turned round, fails here)."""
+    below = ex.demand_mix(_typed_cohorts({"A": (20, 1, 1), "B": (41, 1, 1)}, {"A": (50, 1, 1), "B": (50, 1, 1)}))
+    above = ex.demand_mix(_typed_cohorts({"A": (21, 1, 1), "B": (42, 1, 1)}, {"A": (50, 1, 1), "B": (50, 1, 1)}))
+    assert 0.045 < below.p_value < 0.05 and below.differs is True and below.warning
+    assert 0.05 < above.p_value < 0.055 and above.differs is False and above.warning is None
+
+
+def test_an_interval_that_touches_zero_could_be_noise_with_enough_cases_on_both_sides():
+    """With exactly the fewest cases that can be judged on each side, an interval with an end at 0 (the change could
+    be none) reads "could be noise"; one that stops short of 0 reads as a clear change. A strict inequality in place
+    of either, or one case more needed, fails here."""
+    from systemic_lib.analysis.experiment.comparison import MEASURES, _reading
+
+    m = next(m for m in MEASURES if m.improvement == "decrease")
+    n = 5
+    assert _reading(-3.0, -6.0, 0.0, m, n, n, n) == "could be noise"
+    assert _reading(2.0, 0.0, 4.0, m, n, n, n) == "could be noise"
+    assert _reading(-3.0, -6.0, -0.01, m, n, n, n) == "clear improvement"
+    assert _reading(3.0, 0.01, 6.0, m, n, n, n) == "clear worsening"
+    assert _reading(-3.0, -6.0, -0.01, m, n - 1, n, n) == "too few cases to judge"

@@ -159,3 +159,29 @@ def test_saving_into_a_capture_template_keeps_its_sheets_validations_and_comment
     assert sum(1 for c in after["demand"][1] if c.comment) == comments
     back = pd.read_excel(path, sheet_name="demand", dtype=str, keep_default_na=False)
     assert len(back) == 1 and back["verbatim"].iloc[0] == FORMULA  # the example row was replaced, not kept
+
+
+def test_a_write_killed_mid_way_leaves_no_copy_behind_after_the_next_write(tmp_path):
+    """Issue 23: a process SIGKILLed while writing demand.csv left its temporary file (citizens' words) for good; the
+    next write of the file removes it. A temporary file of a live writer is left alone."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    target = tmp_path / "demand.csv"
+    target.write_text("contact_id,verbatim\nC1,old\n")
+    script = textwrap.dedent(f"""
+        import os, signal
+        from systemic_lib.data import files
+        files.os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # killed just before the rename
+        files.atomic_write_bytes({str(target)!r}, b"contact_id,verbatim\\n" + b"C2,ring 07700 900461\\n" * 100_000)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL
+    strays = list(tmp_path.glob(".demand.csv.*.tmp"))
+    assert len(strays) == 1 and strays[0].stat().st_size > 2_000_000  # what a killed write leaves
+    live = tmp_path / f".demand.csv.{os.getpid()}.abc.tmp"  # this process writing meanwhile
+    live.write_text("being written")
+    atomic_write_text(target, "contact_id,verbatim\nC1,new\n")
+    assert not strays[0].exists() and live.exists() and target.read_text().endswith("C1,new\n")

@@ -7,6 +7,8 @@ import pytest
 from systemic_lib.analysis import flow
 from systemic_lib.config import SHARED_REAL_DATA
 
+from conftest import needs_file, needs_pm4py
+
 T = pd.Timestamp
 
 
@@ -159,9 +161,8 @@ def test_variants_hash_matches_exact_grouping():
 @pytest.fixture(scope="module")
 def receipt():
     path = SHARED_REAL_DATA / "wabo-receipt" / "receipt.xes.gz"
-    if not path.exists():
-        pytest.skip(f"real log not present: {path}")
-    pm4py = pytest.importorskip("pm4py")
+    needs_file(path)
+    pm4py = needs_pm4py()
     log = pm4py.read_xes(str(path))
     log = log.sort_values(["case:concept:name", "time:timestamp"], kind="stable").reset_index(drop=True)
     return pm4py, log

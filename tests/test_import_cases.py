@@ -15,7 +15,7 @@ from systemic_lib.data.importers.cases import cases_command, import_cases, load_
 from systemic_lib.data.importers.demand import import_demand
 from systemic_lib.errors import ImportMappingError
 
-from conftest import edit_rows, runs_after_a_save
+from conftest import edit_rows, needs_file, runs_after_a_save
 
 # One row per reject reason, plus the cases that go in (1, 2, 9, 12): the row number is the spreadsheet's (header 1).
 SOURCE = textwrap.dedent("""\
@@ -239,6 +239,7 @@ def test_reimport_keeps_the_team_s_judgements_and_replace_discards_them(tmp_path
     assert "12" not in c.index and "20" in c.index
     assert (r["kept"], r["added"], r["removed"]) == (2, 1, 1)
     again = CliRunner().invoke(cases_command, [str(newer), "--council", str(folder), "--mapping", "boston311_cases"])
+    assert again.exit_code == 0, again.output
     assert "Kept the team's judgements on 2 cases still in the source" in again.output
     r = import_cases(newer, folder, mapping="boston311_cases", replace=True)
     c = load_council(folder).table("cases").set_index("case_id")
@@ -274,9 +275,7 @@ FORMAT = "%m/%d/%Y %I:%M:%S %p"
 
 def _boston(real_data):
     path = real_data / "boston-311-2015" / "boston311_2015.csv.gz"
-    if not path.exists():
-        pytest.skip(f"the Boston 311 extract is not at {path}")
-    return path
+    return needs_file(path)
 
 
 def test_the_real_boston_export_balances_with_counts_computed_from_the_raw_file(tmp_path, real_data):

@@ -14,7 +14,7 @@ from systemic_lib.data.council import load_council, validate_council
 from systemic_lib.data.importers.demand import demand_command, import_demand, load_mapping
 from systemic_lib.errors import ImportMappingError
 
-from conftest import edit_rows, runs_after_a_save
+from conftest import edit_rows, needs_file, runs_after_a_save
 
 SOURCE = textwrap.dedent("""\
     CASE_ENQUIRY_ID,OPEN_DT,CLOSURE_REASON,CASE_TITLE,SUBJECT,TYPE,Source,CASE_STATUS
@@ -166,8 +166,8 @@ def test_cli(tmp_path, source):
 BOSTON = config.SHARED_REAL_DATA / "boston-311-2015" / "boston311_2015.csv.gz"
 
 
-@pytest.mark.skipif(not BOSTON.exists(), reason=f"the Boston 311 extract is not at {BOSTON}")
 def test_the_real_boston_file_balances(tmp_path):
+    needs_file(BOSTON)
     folder = tmp_path / "boston"
     r = import_demand(BOSTON, folder, mapping="boston311")
     assert r["rows_in"] == 121_145
@@ -279,3 +279,86 @@ def test_import_waits_for_a_save_in_progress(tmp_path, source):
         lambda: _coach(folder, "8", classification="value", classified_by="coach"),
     )
     assert load_council(folder).table("demand").set_index("contact_id").loc["8", "classification"] == "value"
+
+
+# ------------------------------------------------------------------ issue 23: re-imports and the demand workshop
+def test_replace_after_a_fold_offers_the_contacts_again(tmp_path, source):
+    """The workshop decided a contact and the batch folded it into the file; ``--replace`` then blanked it in the
+    file. Before issue 23 the store still counted it decided and never offered it again."""
+    from systemic_lib.data.decisions import DecisionStore, fold_council
+
+    folder = tmp_path / "b"
+    import_demand(source, folder, mapping="boston311")
+    store = DecisionStore(folder)
+    contact = store.next_contact(None, "AB")["contact_id"]  # on AB's screen
+    store.decide(contact, "AB", "failure", failure_type="not done")
+    store.close()
+    assert fold_council(folder) == 1
+    r = import_demand(source, folder, mapping="boston311", replace=True)
+    assert r["workshop_discarded"] == 1 and r["kept"] == 0
+    assert pd.isna(load_council(folder).table("demand").set_index("contact_id").loc[contact, "classification"])
+    store = DecisionStore(folder)
+    offered = set()
+    while (shown := store.next_contact(None, "CD")) is not None and shown["contact_id"] not in offered:
+        offered.add(shown["contact_id"])  # a skipped contact comes back once every other one was offered
+        store.skip(shown["contact_id"], "CD")
+    assert contact in offered and store.live().empty
+    store.close()
+
+
+def test_a_reimport_keeps_the_workshop_s_pending_decisions_and_says_so(tmp_path, source):
+    """Decisions made in the workshop and not yet written into the file are written in first and kept by the
+    re-import (before: silently left behind in the store, while the summary counted the source's own values as the
+    team's decisions)."""
+    from systemic_lib.data.decisions import DecisionStore
+
+    folder = tmp_path / "b"
+    args = [str(source), "--council", str(folder), "--mapping", "boston311"]
+    assert CliRunner().invoke(demand_command, args).exit_code == 0
+    store = DecisionStore(folder)
+    contact = store.next_contact(None, "AB")["contact_id"]  # on AB's screen
+    store.decide(contact, "AB", "value")
+    store.close()
+    again = CliRunner().invoke(demand_command, args)
+    assert again.exit_code == 0, again.output
+    assert "workshop's 1 decision not yet in the file were written into it first" in again.output
+    assert "Kept the team's decisions on 1 contact " in again.output  # AB's, not the rules' or the source's
+    d = load_council(folder).table("demand").set_index("contact_id")
+    assert (d.loc[contact, "classification"], d.loc[contact, "classified_by"]) == ("value", "coach:AB")
+
+
+def test_the_kept_count_leaves_out_values_the_source_gives_itself(tmp_path):
+    """A source that classifies its own contacts: re-imported unchanged, no decision of the team is 'kept'."""
+    source = tmp_path / "own.csv"
+    source.write_text(
+        "id,when,text,kind,svc,how\n1,2024-01-02 09:00,my bin,value,waste,phone\n"
+        "2,2024-01-03 09:00,still my bin,failure,waste,phone\n"
+    )
+    maps = {"contact_id": "id", "received_at": "when", "verbatim": "text", "classification": "kind"}
+    maps |= {"service": "svc", "channel": "how"}
+    folder = tmp_path / "own"
+    folder.mkdir()
+    spec = {"name": "Own", "services": [{"id": "waste", "name": "Waste", "purpose": "Take my bins"}]}
+    (folder / "council.yaml").write_text(yaml.safe_dump({**spec, "imports": {"demand": {"columns": maps}}}))
+    import_demand(source, folder)
+    r = import_demand(source, folder)
+    assert r["kept"] == 0, r
+
+
+def test_a_source_with_a_million_columns_is_refused_in_seconds(tmp_path):
+    """Issue 23: a 12 MB CSV of 10^6 columns took 164 s and 6.3 GB before it was refused; now its header is read
+    and the file refused, saying how many columns it has and the limit."""
+    import time
+
+    from systemic_lib.data.importers.common import MAX_COLUMNS
+    from systemic_lib.errors import SystemicError
+
+    wide = tmp_path / "wide.csv"
+    n = 1_000_000
+    wide.write_text(",".join(f"c{i}" for i in range(n)) + "\n" + "x," * (n - 1) + "x\n")
+    assert wide.stat().st_size > 8_000_000
+    started = time.perf_counter()
+    with pytest.raises(SystemicError, match=f"has {n:,} columns; .* at most {MAX_COLUMNS:,}"):
+        import_demand(wide, tmp_path / "c", mapping="boston311")
+    assert time.perf_counter() - started < 30
+    assert not (tmp_path / "c" / "demand.csv").exists()

@@ -11,6 +11,8 @@ from systemic_lib.data.council import load_council, validate_council
 from systemic_lib.data.importers import events as imp
 from systemic_lib.data.importers.xes import read_xes
 
+from conftest import needs_file
+
 RECEIPT = SHARED_REAL_DATA / "wabo-receipt" / "receipt.xes.gz"
 BPIC1 = SHARED_REAL_DATA / "bpic2015-building-permits" / "BPIC15_1.xes.gz"
 
@@ -88,8 +90,7 @@ def test_mapping_names_a_missing_column():
 
 @pytest.fixture(scope="module")
 def receipt_council(tmp_path_factory):
-    if not RECEIPT.exists():
-        pytest.skip(f"real log not present: {RECEIPT}")
+    needs_file(RECEIPT)
     folder = tmp_path_factory.mktemp("wabo")
     res = CliRunner().invoke(imp.events_command, [str(RECEIPT), "--council", str(folder), "--mapping", "wabo_receipt"])
     assert res.exit_code == 0, res.output
@@ -110,8 +111,7 @@ def test_receipt_import_makes_a_valid_council(receipt_council):
 
 def test_receipt_csv_and_xes_give_the_same_events(receipt_council):
     csv = SHARED_REAL_DATA / "wabo-receipt" / "receipt.csv.gz"
-    if not csv.exists():
-        pytest.skip("receipt.csv.gz not present")
+    needs_file(csv)
     from_csv = imp.convert(imp.read_log(csv), imp.load_mapping("wabo_receipt"))["events"]
     from_xes = load_council(receipt_council).events
     key = ["case_id", "timestamp", "activity"]
@@ -126,15 +126,15 @@ def test_reimport_keeps_the_teams_catalogue(receipt_council):
     acts = pd.read_csv(path)
     acts.loc[acts["activity"].eq("Confirmation of receipt"), ["step_type", "category"]] = ["waste", "check"]
     acts.to_csv(path, index=False)
-    CliRunner().invoke(imp.events_command, [str(RECEIPT), "--council", str(receipt_council)])
+    res = CliRunner().invoke(imp.events_command, [str(RECEIPT), "--council", str(receipt_council)])
+    assert res.exit_code == 0, res.output  # a re-import that crashed left the catalogue as it was, and passed
     again = pd.read_csv(path).set_index("activity")
     assert again.loc["Confirmation of receipt", "step_type"] == "waste" and len(again) == 27
 
 
 @pytest.mark.slow
 def test_bpic2015_council_renders_the_flow_report(tmp_path, run_stage_notebook):
-    if not BPIC1.exists():
-        pytest.skip(f"real log not present: {BPIC1}")
+    needs_file(BPIC1)
     council = tmp_path / "municipality-1"
     res = CliRunner().invoke(imp.events_command, [str(BPIC1), "--council", str(council), "--mapping", "bpic2015"])
     assert res.exit_code == 0, res.output
@@ -223,8 +223,7 @@ def test_bpic15_activities_edges_and_variants_equal_pm4py_on_the_step_codes(real
     from systemic_lib.analysis.flowlog import _log
 
     path = real_data / "bpic2015-building-permits" / "BPIC15_1.xes.gz"
-    if not path.exists():
-        pytest.skip(f"real log not present: {path}")
+    needs_file(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pm4py
@@ -288,3 +287,26 @@ def test_closes_case_in_a_mapping_goes_to_council_yaml_and_a_wrong_activity_is_n
         r"activities include 'x', 'y'",
     ):
         imp.convert(log, {**mapping, "closes_case": ["y", "z"]})
+
+
+def test_a_generic_xes_with_no_org_group_is_read(tmp_path):
+    """Issue 23: a standard XES log with no org:group (nor org:resource) was refused by the generic mapping, which
+    names them; they are read where the log has them."""
+    from click.testing import CliRunner
+
+    log = tmp_path / "permits.xes"
+    events = "".join(
+        f'<trace><string key="concept:name" value="case{c}"/>'
+        + "".join(
+            f'<event><string key="concept:name" value="{a}"/>'
+            f'<date key="time:timestamp" value="2024-01-0{d}T09:00:00+00:00"/></event>'
+            for d, a in ((1, "Receive application"), (3, "Check application"), (5, "Send decision"))
+        )
+        + "</trace>"
+        for c in (1, 2)
+    )
+    log.write_text(f'<?xml version="1.0" encoding="UTF-8"?><log xes.version="1.0">{events}</log>')
+    done = CliRunner().invoke(imp.events_command, [str(log), "--council", str(tmp_path / "c")])
+    assert done.exit_code == 0, done.output
+    read = load_council(tmp_path / "c").events
+    assert len(read) == 6 and read["case_id"].nunique() == 2 and read["team"].isna().all()

@@ -421,6 +421,7 @@ def test_sample_command_writes_then_leaves_complete_councils_alone(tmp_path, mon
     assert demand.stat().st_mtime_ns == stamp
     (tmp_path / "eastbrook" / "events.csv").unlink()  # incomplete: written again
     result = runner.invoke(sample_command, ["--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
     assert (tmp_path / "eastbrook" / "events.csv").exists() and "already" not in result.output
     stamp = demand.stat().st_mtime_ns
     stale = tmp_path / "eastbrook" / "learning_log.csv"  # left by an older generator: eastbrook has none

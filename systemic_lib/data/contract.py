@@ -8,6 +8,7 @@ and are counted.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -590,7 +591,9 @@ def read_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Problem]
         raw = pd.read_excel(path, sheet_name=table, dtype=str, keep_default_na=False, engine="openpyxl")
     else:
         try:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            raw, extra = read_csv_text(path)
+            if extra:
+                return None, [extra.problem(name)]
         except UnicodeDecodeError as exc:
             line = path.read_bytes()[: exc.start].count(b"\n") + 1
             return None, [
@@ -607,6 +610,43 @@ def read_raw(path: Path, table: str) -> tuple[pd.DataFrame | None, list[Problem]
             return None, [Problem(name, f"is not a well-formed CSV ({exc})", "check quoting and the number of commas")]
     raw.columns = [str(c).strip() for c in raw.columns]
     return raw, []
+
+
+@dataclass
+class ExtraCells:
+    """Rows of a CSV with a cell past the header's last column."""
+
+    row: int  #: the first such row, as a spreadsheet shows it
+    value: str
+    rows: int
+
+    def problem(self, file: str) -> Problem:
+        return Problem(
+            file,
+            f"has a cell past the last column ('{self.value}'): there are more cells than column headings",
+            "give the extra column a heading, or delete the extra cells",
+            row=self.row,
+            count=self.rows,
+        )
+
+
+def read_csv_text(path, **kwargs) -> tuple[pd.DataFrame, ExtraCells | None]:
+    """A CSV file as text, every cell a string. Where every row has one cell more than the header (a trailing comma
+    on every row, as some exports write), pandas takes the first column for the row labels and every value lands
+    one column to the left, each blamed on the wrong column: such a file is read with the trailing empty cells left
+    off, or, where one of them holds a value, returned with that cell (``ExtraCells``) to say so."""
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", **kwargs)
+    if isinstance(raw.index, pd.RangeIndex):
+        return raw, None
+    wide = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", header=None, skiprows=1, **kwargs)
+    last = wide.iloc[:, -1].astype(str).str.strip()
+    filled = np.flatnonzero(last.ne("").to_numpy())
+    if len(filled):
+        return raw, ExtraCells(int(filled[0]) + 2, str(last.iloc[filled[0]]), len(filled))
+    with warnings.catch_warnings():  # pandas warns that the trailing cells are left off: they are all empty
+        warnings.simplefilter("ignore", pd.errors.ParserWarning)
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False, **kwargs)
+    return raw, None
 
 
 def read_for_update(path: Path, table: str, action: str) -> pd.DataFrame:

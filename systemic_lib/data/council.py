@@ -62,7 +62,7 @@ class MatchSpec(_Model):
     column: str | None = None
     pattern: str | None = None
     equals: str | None = None
-    no_contact_within_days: int | None = Field(None, ge=1)
+    no_contact_within_days: int | None = Field(None, ge=1, le=3650)  #: at most ten years
     no_step_of_category: str | None = None
 
     @field_validator("pattern")
@@ -488,6 +488,9 @@ def load_council(path, *, cache_dir: Path | str | None = None) -> Council:
         raise ContractError(
             [Problem("council.yaml", f"is not valid YAML ({exc})", "check indentation and colons")]
         ) from None
+    twice = _duplicate_keys(text, f"{path.name}/council.yaml")
+    if twice:  # YAML keeps the last silently; the coach app's edits would change the other
+        raise ContractError(twice)
     try:
         spec = CouncilSpec.model_validate(data)
     except ValidationError as exc:
@@ -517,6 +520,37 @@ def load_council(path, *, cache_dir: Path | str | None = None) -> Council:
             ]
         )
     return Council(path, spec, cache)
+
+
+def _duplicate_keys(text: str, file: str) -> list[Problem]:
+    """A key written twice in one mapping of council.yaml (``name:`` twice in a service): YAML reads the last one
+    without a word, and an edit in the coach app changes the first; so it is an error, with both lines."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    out, todo = [], [root]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key, value in node.value:
+                name = getattr(key, "value", None)
+                if isinstance(name, str) and name in seen:
+                    out.append(
+                        Problem(
+                            f"{file} line {key.start_mark.line + 1}",
+                            f"'{name}' is written twice (lines {seen[name]} and {key.start_mark.line + 1}); "
+                            "only the last would be read",
+                            f"keep one '{name}:' and delete the other",
+                            column=name,
+                        )
+                    )
+                seen.setdefault(name, key.start_mark.line + 1)
+                todo.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend(node.value)
+    return sorted(out, key=lambda p: p.file)
 
 
 class _YamlLines:

@@ -562,6 +562,18 @@ class DecisionStore:
         )
         return frame[cols]
 
+    def discard_all(self) -> int:
+        """Take back every decision, folded or not (``systemic import demand --replace`` discards the team's
+        classifications in the file, so the workshop offers those contacts again); return how many contacts had
+        one. The decisions stay in the store, marked undone."""
+        with self._write() as db:
+            (decided,) = db.execute("SELECT COUNT(DISTINCT contact_id) FROM decisions WHERE undone = 0").fetchone()
+            db.execute("UPDATE decisions SET undone = 1 WHERE undone = 0")
+            db.execute("DELETE FROM leases")
+            db.execute("DELETE FROM skips")
+        self._base = {}
+        return int(decided)
+
     # ------------------------------------------------------------------------------------------------ reading
     def live(self) -> pd.DataFrame:
         """Each decided contact's decision that counts (the latest not undone), with who made it."""

@@ -45,6 +45,7 @@ from systemic_lib.data.importers.common import (
     write_imported,
 )
 from systemic_lib.errors import SystemicError
+from systemic_lib.words import count as counted
 
 DEMAND_COLUMNS = TABLES["demand"].column_names
 CLASSIFIED_BY = "classified_by"
@@ -221,11 +222,26 @@ def keep_decisions(demand: pd.DataFrame, previous: pd.DataFrame) -> tuple[pd.Dat
     for col in ("classification", "failure_type"):
         out[col] = out[col].astype("str")
     counts = {
-        "kept": int(team.sum()),
+        "kept": int(_differs(out, demand, team).sum()),
         "added": int((~present).sum()),
         "removed": int((~prev.index.isin(set(ids))).sum()),
     }
     return out, counts
+
+
+def _differs(kept: pd.DataFrame, source: pd.DataFrame, team: pd.Series) -> np.ndarray:
+    """Of the contacts whose decisions were carried over (``team``), those where a carried decision says something
+    the new source does not: the team's decisions kept, not the source's own values counted again."""
+    out = np.zeros(len(kept), dtype=bool)
+    for col in [c for c in DECISIONS[:3] if c in kept.columns]:
+        was = kept[col].astype(object).where(kept[col].notna(), "").astype(str).str.strip().to_numpy()
+        now = (
+            source[col].astype(object).where(source[col].notna(), "").astype(str).str.strip().to_numpy()
+            if col in source.columns
+            else np.full(len(kept), "")
+        )
+        out |= was != now
+    return out & team.to_numpy(dtype=bool)
 
 
 def import_demand(
@@ -250,6 +266,7 @@ def import_demand(
     result = convert(raw, spec, src=Path(src).name, today=today)
     folder.mkdir(parents=True, exist_ok=True)
     report = result["report"]
+    report.update(_workshop_first(folder, replace=replace, written_to=out))
 
     def classify(frame):
         frame, rule_results = classify_imported(frame, spec, folder)
@@ -286,6 +303,23 @@ def import_demand(
         written.append(str(folder / "rules.csv"))
     report["written_files"] = written
     return report
+
+
+def _workshop_first(folder: Path, *, replace: bool, written_to) -> dict:
+    """The demand workshop's decisions before a re-import: written into the demand file first (so the re-import
+    keeps them like any decision of the team), or with ``replace`` taken back (the file's decisions are discarded,
+    so the workshop offers those contacts again instead of counting them decided). Counts for the summary."""
+    from systemic_lib.data.decisions import DecisionStore, fold_council, store_path
+
+    if written_to is not None or not store_path(folder).exists() or not (folder / "demand.csv").exists():
+        return {}
+    if replace:
+        store = DecisionStore(folder)
+        try:
+            return {"workshop_discarded": store.discard_all()}
+        finally:
+            store.close()
+    return {"workshop_folded": fold_council(folder)}
 
 
 @click.command("demand")
@@ -343,4 +377,14 @@ def demand_command(src, council_dir, mapping, maps, date_format, out, replace):
         click.echo(f"  Channels kept as written (not in the usual list): {', '.join(r['channels_not_in_contract'])}.")
     for line in r["rule_problems"]:
         click.echo(f"  {line}")
+    if r.get("workshop_folded"):
+        click.echo(
+            f"  The demand workshop's {counted(r['workshop_folded'], 'decision')} not yet in the file were "
+            "written into it first, and kept."
+        )
+    if r.get("workshop_discarded"):
+        click.echo(
+            f"  The demand workshop's decisions on {counted(r['workshop_discarded'], 'contact')} were taken "
+            "back (--replace): the workshop offers those contacts again."
+        )
     echo_files(r)

@@ -129,6 +129,7 @@ GENERIC_XES = {
     },
     "service": {"value": "imported-service"},
     "local_timezone": "Europe/London",
+    "optional": ["worker", "team"],  #: read where the log has them (many XES logs have no org:group)
 }
 
 
@@ -191,7 +192,10 @@ def convert(log: pd.DataFrame, mapping: dict, *, src: str = "log") -> dict:
         report["left_out"] = {f"{filt['column']} not in {filt['values']}": int((~keep).sum())}
     log = log[keep]
     events = pd.DataFrame(index=log.index)
+    optional = set(mapping.get("optional", ()))
     for role in ("case_id", "activity", "timestamp", "start", "worker", "team", "hours", "face_to_face"):
+        if role in optional and cols.get(role) not in log.columns:
+            continue
         if role in cols:
             events[role] = _column(log, cols[role], role, src)
         elif role in ("case_id", "activity", "timestamp"):

@@ -146,8 +146,8 @@ def capability_chart(
             ax.plot(
                 span, [ph["lower"]] * 2, color=LIMIT_COLOUR, linewidth=1.0, linestyle="--", zorder=1, gid=f"lower_{k}"
             )
-        if ph["trial"]:
-            y = ph["upper"] if ph["upper"] is not None else ph["mean"]
+        y = ph["upper"] if ph["upper"] is not None else ph["mean"]
+        if ph["trial"] and y is not None:  # a phase of gaps only has no limits to call trial
             ax.annotate(
                 "trial limits",
                 (left, y),
