@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_batch import make_bad_council, make_council, notebooks_that_save
+from test_batch import DEMAND, make_bad_council, make_council, notebooks_that_save
 
+from systemic_lib.data import cache
 from systemic_lib.data import council as council_module
 from systemic_lib.data.council import load_council as load_council_
 from systemic_lib.data.council import validate_council
@@ -142,3 +143,128 @@ def test_a_frame_is_kept_only_if_it_reads_back_exactly():
     for copy in (changed, other_index, other_columns, other_dtype):
         with pytest.raises(ValueError):
             _assert_same(frame, copy)
+
+
+# ------------------------------------------------------------------ issue 23: what the cache holds, who reads it
+def cache_text(root: Path) -> dict[Path, str]:
+    """Every file of a table cache as text: Parquet files read back as CSV (their bytes may be compressed), the rest
+    as they are."""
+    out = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":
+            out[path] = pd.read_parquet(path).to_csv()
+        else:
+            out[path] = path.read_bytes().decode("utf-8", errors="replace")
+    return out
+
+
+def test_the_cache_holds_no_identifier_and_only_its_owner_can_read_it(council_factory, tmp_path):
+    """Every table of a council with personal data in every free-text cell, and a problem quoting one, read through
+    the cache: no identifier in any file of it (29 fields x 8 kinds were there before issue 23), the folder 0700 and
+    every file 0600 (were 0755/0644)."""
+    import stat
+
+    from test_hostile import LOG, PERSONAL, _hostile
+
+    from conftest import TESTSHIRE
+
+    load_council = functools.partial(load_council_, cache_dir=tmp_path / "cache")
+    files = {
+        name.removesuffix(".csv"): _hostile(name.removesuffix(".csv"), text)
+        for name, text in {**TESTSHIRE, "learning_log.csv": LOG}.items()
+        if name.endswith(".csv")
+    }
+    files["cases"] = files["cases"].replace("2024-01-02 09:00,2024-01-06", "07700 900461,2024-01-06")  # quoted
+    folder = council_factory("hostile", **files)
+    council = load_council(folder)
+    assert any("07700 900461" in p.message for p in council.problems())  # read here: the bad date as written
+    assert any("[phone]" in p.message for p in load_council(folder).problems())  # from the cache: redacted
+    for name in ("demand", "events", "cases", "activities", "learning_log"):
+        assert council.load(name).raw is not None
+    assert load_council(folder).load("demand").redacted  # read back from the cache
+    stored = cache_text(tmp_path / "cache")
+    assert len([p for p in stored if p.suffix == ".parquet"]) >= 10
+    leaks = [
+        f"{kind} in {path.relative_to(tmp_path)}"
+        for path, text in stored.items()
+        for kind, value in PERSONAL.items()
+        if value.lower() in text.lower() or value.replace(" ", "").lower() in text.lower().replace(" ", "")
+    ]
+    assert not leaks, "\n".join(leaks)
+    assert "[phone]" in "".join(stored.values())  # the text was there, redacted
+    root = tmp_path / "cache"
+    for path in [root, *root.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path.relative_to(tmp_path)}: {oct(mode)}"
+
+
+def test_a_tampered_entry_is_never_shown(tmp_path, reads):
+    """A cache file changed by someone without the key (a frame with a made-up contact, a problem list emptied, the
+    rules' matches flipped) fails its signature: the entry is dropped and the council's file read again."""
+    load_council = functools.partial(load_council_, cache_dir=tmp_path / "cache")
+    folder = make_council(tmp_path, "northshire", "Northshire")
+    first = load_council(folder).load("demand")
+    (entry,) = (tmp_path / "cache").iterdir()
+    poisoned = pd.read_parquet(entry / "frame.parquet")
+    poisoned["verbatim"] = "POISONED call at 14 Acacia Avenue"
+    poisoned.to_parquet(entry / "frame.parquet")
+    again = load_council(folder).load("demand")
+    assert "POISONED" not in again.frame.to_csv() and len(reads) == 2
+    pd.testing.assert_frame_equal(again.frame, first.frame)
+
+    (entry,) = (tmp_path / "cache").iterdir()
+    meta = json.loads((entry / "meta.json").read_text())
+    meta["problems"] = [{"file": "demand.csv", "message": "POISONED", "severity": "warning"}]
+    (entry / "meta.json").write_text(json.dumps(meta))
+    assert not any("POISONED" in p.message for p in load_council(folder).load("demand").problems) and len(reads) == 3
+
+
+def test_derived_frames_are_signed_too(tmp_path, reads):
+    load_council = functools.partial(load_council_, cache_dir=tmp_path / "cache")
+    folder = make_council(tmp_path, "northshire", "Northshire")
+    load_council(folder).load("demand")
+    table = load_council(folder).load("demand")
+    made = []
+    frame = cache.derived(table, "rules-x", lambda: made.append(1) or pd.DataFrame({"rule_0": [True, False]}))
+    assert made == [1] and frame["rule_0"].tolist() == [True, False]
+    pd.DataFrame({"rule_0": [False, True]}).to_parquet(table.cache_entry / "rules-x.parquet")  # flipped, unsigned
+    again = cache.derived(table, "rules-x", lambda: made.append(2) or pd.DataFrame({"rule_0": [True, False]}))
+    assert made == [1, 2] and again["rule_0"].tolist() == [True, False]
+
+
+def test_a_deleted_council_s_entries_go_with_it(tmp_path, reads):
+    """``prune`` (every batch run) removes the entries of a council folder that is gone, however recently used;
+    ``clear`` removes one council's entries at once."""
+    import shutil
+
+    load_council = functools.partial(load_council_, cache_dir=tmp_path / "cache")
+    kept = make_council(tmp_path, "kept", "Kept")
+    gone = make_council(tmp_path, "gone", "Gone", demand=DEMAND.replace("Boiler broken", "Boiler still broken"))
+    for folder in (kept, gone):
+        load_council(folder).load("demand")
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+    shutil.rmtree(gone)
+    assert cache.prune(tmp_path / "cache") == 1
+    (entry,) = (tmp_path / "cache").iterdir()
+    assert json.loads((entry / "meta.json").read_text())["council"] == str(kept.resolve())
+    assert cache.clear(kept, tmp_path / "cache") == 1 and not list((tmp_path / "cache").iterdir())
+
+
+def test_a_closing_activity_with_an_address_still_names_its_step_through_the_cache(council_factory, tmp_path):
+    """The cache holds events' activities redacted; council.yaml's closing activity is compared with them redacted
+    too, so validating through the cache finds the step it names (as without a cache) instead of an error."""
+    from conftest import TESTSHIRE
+
+    events = TESTSHIRE["events.csv"].replace(",Fix,", ",Fix at 14 Acacia Avenue,")
+    yaml_text = TESTSHIRE["council.yaml"].replace(
+        "purpose: Fix my home properly first time}",
+        "purpose: Fix my home properly first time, closes_case: [Fix at 14 Acacia Avenue]}",
+    )
+    folder = council_factory(events=events, council_yaml=yaml_text)
+
+    def closing(cache_dir):
+        return [p.describe() for p in load_council_(folder, cache_dir=cache_dir).closing_problems()]
+
+    assert closing(None) == []
+    assert closing(tmp_path / "cache") == [] and closing(tmp_path / "cache") == []  # filled, then read back
+    assert load_council_(folder, cache_dir=tmp_path / "cache").load("events").redacted

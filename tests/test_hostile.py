@@ -119,7 +119,7 @@ def test_a_hostile_council_leaks_nothing_and_every_payload_is_escaped(council_fa
     assert "learning_log" in files and "activities" in files
     folder = council_factory("hostile", council_yaml=hostile_yaml(), **files)
     out = tmp_path / "reports"
-    result = run_batch([folder], out, jobs=1, progress=False, echo=lambda text: None)
+    result = run_batch([folder], out, jobs=1, progress=False, echo=lambda text: None, cache_dir=tmp_path / "cache")
     outputs = [p for p in out.rglob("*") if p.is_file()]
     assert any(p.suffix == ".html" for p in outputs) and any(p.suffix == ".json" for p in outputs)
     assert result.ok and not result.failed, [(r.council, r.service, r.stage, r.error) for r in result.failed]
@@ -131,6 +131,17 @@ def test_a_hostile_council_leaks_nothing_and_every_payload_is_escaped(council_fa
                 if payload.lower() in low:
                     leaks.append(f"unescaped {payload} in {path.relative_to(out)}")
     assert not leaks, "\n".join(leaks)
+    from test_cache import cache_text
+
+    stored = cache_text(tmp_path / "cache")  # the table cache the batch filled, Parquet read back as text
+    assert len(stored) > 20
+    cached = [
+        f"{kind} in {path.relative_to(tmp_path)}"
+        for path, text in stored.items()
+        for kind, value in PERSONAL.items()
+        if value.lower() in text.lower() or value.replace(" ", "").lower() in text.lower().replace(" ", "")
+    ]
+    assert not cached, "\n".join(cached)
     shown = "".join(p.read_text(encoding="utf-8", errors="replace") for p in outputs if p.suffix == ".html")
     for placeholder in ("[phone]", "[email]", "[NI number]", "[date of birth]", "[bank details]", "[postcode]"):
         assert placeholder in shown  # the hostile text did reach the reports, redacted

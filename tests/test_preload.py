@@ -1,15 +1,13 @@
 """Councils read ahead (``data/preload.py``): what the batch's kernel zygote holds before forking a council's kernels,
 handed to council loading through its one hook, and the same rows, problems and contacts as reading afresh."""
 
-import fcntl
-
 import pandas as pd
 import pytest
 from test_stages import DEMAND
 
 from systemic_lib.analysis import demand_problems
 from systemic_lib.data import council as council_module
-from systemic_lib.data import stages
+from systemic_lib.data import privacy
 from systemic_lib.data.preload import Preloaded
 from systemic_lib.data.stages import Stage
 
@@ -86,9 +84,9 @@ def test_a_preloaded_council_gives_each_service_the_same_rows_as_a_fresh_one(cou
 def test_a_preloaded_council_hands_each_service_its_rows_redacted_once(
     council_factory, monkeypatch, tmp_path, preloaded
 ):
-    """Each service's rows are cut from the whole table's redacted copy: a stage of a kernel forked after it redacts
-    nothing for its service's tables, contacts or data problems, and gets exactly what redacting its own rows gives
-    (rows, ``_row``, dtypes, periods)."""
+    """Each service's rows are cut from the table cache's table, which is redacted (issue 23): a stage of a kernel
+    forked after it redacts nothing for its service's tables, contacts or data problems, and gets exactly what
+    redacting its own rows gives (rows, ``_row``, dtypes, periods)."""
     cache = tmp_path / "cache"
     rules = "service,column,pattern,classification,failure_type\n,verbatim,again,failure,progress chasing\n"
     folder = council_factory(
@@ -116,14 +114,14 @@ def test_a_preloaded_council_hands_each_service_its_rows_redacted_once(
     ready = preloaded.council(folder.resolve(), cache).load("demand").redacted_cuts
     assert ready is not None and set(ready.frames) == {"housing-repairs", "council-tax"}
     assert "07700" not in ready.frames["council-tax"].to_csv()
-    names, original = [], stages.redact_series
-    monkeypatch.setattr(stages, "redact_series", lambda series: names.append(series.name) or original(series))
+    names, original = [], privacy.redact_series
+    monkeypatch.setattr(privacy, "redact_series", lambda series: names.append(series.name) or original(series))
     for (svc, start), want in expected.items():
         got = everything(Stage(folder, svc, "demand", period_start=start, cache_dir=cache))
         for a, b in zip(got[:3], want[:3]):
             pd.testing.assert_frame_equal(a, b, check_exact=True)
         assert got[3] == want[3]
-    assert set(names) == {"classified_by"}  # only the column the rules add ("rule:<row>") is redacted
+    assert names == []  # nothing is redacted: the cache holds redacted text only
     assert expected[("council-tax", None)][1]["classification"].tolist() == ["value", "failure"]  # C4 by the rule
 
 
@@ -134,20 +132,18 @@ def test_no_redacted_cuts_without_a_table_cache(council_factory, preloaded):
     assert table.cuts is not None and table.redacted_cuts is None
 
 
-def test_preload_leaves_the_redacted_cuts_to_a_later_read_while_another_process_makes_them(
-    council_factory, tmp_path, preloaded
-):
+def test_the_redacted_cuts_are_the_table_cache_s_own_cuts(council_factory, tmp_path, preloaded):
+    """The table cache holds redacted text only (issue 23), so the zygote makes no redacted copy of a table: each
+    service's rows cut from the cache's table are what a stage shows, and nothing else is written into the entry."""
     cache = tmp_path / "cache"
     folder = council_factory(demand=DEMAND)
     council_module.load_council(folder, cache_dir=cache).load("demand")  # the batch's validation fills the cache
-    entry = council_module.load_council(folder, cache_dir=cache).load("demand").cache_entry
-    tag = stages._redaction_tag() + "-frame"
-    with open(entry / f".{tag}.lock", "a+") as other:  # another worker's zygote is redacting the whole table
-        fcntl.flock(other, fcntl.LOCK_EX)
-        preloaded.read(folder, cache)
-        assert preloaded.council(folder.resolve(), cache).load("demand").redacted_cuts is None
-        stage = Stage(folder, "council-tax", "demand", cache_dir=cache)
-        assert stage.table("demand")["verbatim"].str.contains("QQ 12").sum() == 0
-    preloaded.read(folder, cache)  # the next kernel's read: the copy is made (or read) now
-    assert "council-tax" in preloaded.council(folder.resolve(), cache).load("demand").redacted_cuts.frames
-    assert (entry / f"{tag}.parquet").exists()
+    preloaded.read(folder, cache)
+    table = preloaded.council(folder.resolve(), cache).load("demand")
+    assert table.redacted and table.redacted_cuts is table.cuts
+    assert "QQ 12" not in table.cuts.frames["council-tax"].to_csv()
+    assert sorted(p.name for p in table.cache_entry.iterdir() if not p.name.endswith(".sig")) == [
+        "frame.parquet",
+        "meta.json",
+        "raw.parquet",
+    ]

@@ -4,7 +4,7 @@ redacting the whole council's table and cutting it afterwards (the batch's hot p
 import pandas as pd
 
 from systemic_lib.analysis import demand_problems
-from systemic_lib.data import stages
+from systemic_lib.data import privacy, stages
 from systemic_lib.data.stages import Stage, redacted
 
 DEMAND = """contact_id,service,received_at,channel,demand_type,verbatim,classification,failure_type,what_matters,one_stop
@@ -20,13 +20,13 @@ BAD_DATE = DEMAND.replace("2024-03-08 12:00", "not a date")
 def _counting(monkeypatch):
     """The number of values each redact_series call was given."""
     sizes = []
-    original = stages.redact_series
+    original = privacy.redact_series
 
     def counting(series):
         sizes.append(len(series))
         return original(series)
 
-    monkeypatch.setattr(stages, "redact_series", counting)
+    monkeypatch.setattr(privacy, "redact_series", counting)
     return sizes
 
 
@@ -66,41 +66,81 @@ def test_demand_problems_redact_only_the_service_rows_and_match_the_whole_table(
     assert "07700" not in " ".join(p.describe() for p in problems)
 
 
-def test_the_whole_table_redacted_is_kept_in_the_table_cache_and_read_back(council_factory, monkeypatch, tmp_path):
+def test_the_table_cache_holds_the_redacted_table_and_a_stage_shows_it_as_it_is(council_factory, monkeypatch, tmp_path):
+    """Issue 23: the table cache holds what the stages read, redacted; a stage reading from it redacts nothing and
+    sees exactly what it sees without a cache."""
     folder = council_factory(demand=DEMAND)
+    expected = Stage(folder, None, "organisation_scan").load("demand").frame  # no cache: redacted here
     scan = lambda: Stage(folder, None, "organisation_scan", cache_dir=tmp_path / "cache")
-    scan().load("demand")  # fills the cache entry (parsed table)
-    first = scan().load("demand").frame  # redacted once, stored
+    stages.load_council(folder, cache_dir=tmp_path / "cache").load("demand")  # the batch's validation fills it
     sizes = _counting(monkeypatch)
     again = scan().load("demand").frame
     assert sizes == []  # read from the cache, not redacted again
-    pd.testing.assert_frame_equal(first, again, check_exact=True)
-    stored = list((tmp_path / "cache").glob("demand-*/redacted-*-frame.parquet"))
-    assert len(stored) == 1
-    text = pd.read_parquet(stored[0]).to_csv()
-    assert "07700 900123" not in text and "jo@example.org" not in text and "07700" not in text
+    pd.testing.assert_frame_equal(expected, again, check_exact=True)
+    for stored in (tmp_path / "cache").glob("demand-*/*.parquet"):
+        text = pd.read_parquet(stored).to_csv()
+        assert "07700" not in text and "jo@example.org" not in text and "QQ 12" not in text and "Beacon" not in text
 
 
-def test_council_wide_contacts_reuse_the_whole_table_s_redacted_copy(council_factory, monkeypatch, tmp_path):
-    """The organisation scan's contacts (every contact, rules applied) are the same as redacting them afresh; the
-    columns the rules did not touch come from the whole table's redacted copy, which is redacted only once."""
-    rules = "service,column,pattern,classification,failure_type\n,verbatim,chasing,failure,progress chasing\n"
+def _ruled(folder, cache=None):
+    """Every view of the contacts a stage has, for each service and period (what must not change with a cache)."""
+
+    def everything(stage):
+        return (
+            stage.table("demand", rows=True),
+            stage.contacts().frame,
+            stage.contacts(period=False).frame,
+            [p.describe() for p in demand_problems.data_problems(stage)],
+            [p.describe() for p in stage.contacts().problems],
+        )
+
+    return {
+        (svc, start): everything(Stage(folder, svc, "demand", period_start=start, cache_dir=cache))
+        for svc in ("housing-repairs", "council-tax", None)
+        for start in (None, "2024-03-06")
+    }
+
+
+def test_rules_match_the_words_as_written_when_the_cache_holds_only_redacted_text(
+    council_factory, monkeypatch, tmp_path
+):
+    """A rule that matches a phone number classifies the contact that wrote it, though the table cache holds
+    '[phone]': which rule matches which contact is worked out from the file and kept in the cache as booleans. Every
+    view of every stage (tables, contacts, data problems, rules' problems) is the same with and without the cache, and
+    with the zygote's preload; after the preload a kernel redacts nothing."""
+    from systemic_lib.data.preload import Preloaded
+
+    cache = tmp_path / "cache"
+    rules = (
+        "service,column,pattern,classification,failure_type\n"
+        ",verbatim,07700 9001,failure,progress chasing\n"
+        ",verbatim,again,value,\n"
+        ",verbatim,never matches,value,\n"
+    )
     folder = council_factory(
         demand=DEMAND.replace(
-            "Chasing,write to jo@example.org,failure,progress chasing", "Chasing,chasing jo@example.org,,"
+            "C4,council-tax,2024-03-07 12:00,phone,Bill,,,,,",
+            "C4,council-tax,2024-03-07 12:00,phone,Bill,again 07700 900123,,,,",
         ),
         rules=rules,
     )
-    from systemic_lib.data.classify import apply_rules, with_source
-
-    source = Stage(folder, None, "organisation_scan")._source
-    ruled = apply_rules(source.table("demand"), source.load("rules").frame, file="rules.csv")
-    expected = with_source(redacted("demand", ruled.frame))  # every column redacted afresh
-    sizes = _counting(monkeypatch)
-    fresh = Stage(folder, None, "organisation_scan")
-    fresh.load("demand").frame  # the whole table's redacted copy, as the scan reads it anyway
-    made = len(sizes)
-    got = fresh.contacts(period=False)
-    pd.testing.assert_frame_equal(got.frame, expected, check_exact=True)
-    assert got.by_rules == 1 and "jo@example.org" not in got.frame.to_csv()
-    assert len(sizes) - made < made  # only the columns the rules changed were redacted again
+    expected = _ruled(folder)  # no cache: the rules run on the file's text
+    assert expected[("council-tax", None)][1]["classification"].tolist() == ["value", "failure"]  # C4 by its phone
+    stages.load_council(folder, cache_dir=cache).problems()  # the batch's validation fills the cache
+    held = Preloaded().install()
+    try:
+        for label, got in (
+            ("cache", _ruled(folder, cache)),
+            ("preloaded", (held.read(folder, cache), _ruled(folder, cache))[1]),
+        ):
+            for key, want in expected.items():
+                for a, b in zip(got[key][:3], want[:3]):
+                    pd.testing.assert_frame_equal(a, b, check_exact=True, obj=f"{label} {key}")
+                assert got[key][3:] == want[3:], (label, key)
+        hits = list(cache.glob("demand-*/rules-*.parquet"))
+        assert len(hits) == 1 and pd.read_parquet(hits[0]).dtypes.astype(str).tolist() == ["bool"] * 3
+        sizes = _counting(monkeypatch)
+        _ruled(folder, cache)
+        assert sizes == []  # a kernel forked after the preload redacts nothing
+    finally:
+        held.uninstall()

@@ -30,7 +30,16 @@ from systemic_lib.data.patterns import problem as pattern_problem
 from systemic_lib.data.redact import redact
 from systemic_lib.errors import SystemicError
 
-__all__ = ["RulesResult", "apply_rules", "rules_frame", "provenance", "by_rules", "with_source", "PROVENANCE"]
+__all__ = [
+    "RulesResult",
+    "apply_rules",
+    "rule_hits",
+    "rules_frame",
+    "provenance",
+    "by_rules",
+    "with_source",
+    "PROVENANCE",
+]
 
 #: Who or what classified a contact (demand's ``classified_by``): a rule (``rule:<row>``), a coach
 #: (``coach:<name>``), or the source file itself (``source``).
@@ -92,13 +101,16 @@ def apply_rules(
     first_row: int = 2,
     overwrite: bool = False,
     mark: str | None = None,
+    hits: np.ndarray | None = None,
 ) -> RulesResult:
     """Classify ``data``'s unclassified contacts with ``rules`` (first matching rule wins).
 
     ``rules`` is the parsed rules table (or a list of dicts); ``file`` and ``first_row`` (the row number of the first
     rule in that file) name where a bad rule is. ``overwrite=True`` re-classifies every contact. ``classified_by``
     records ``rule:<row>`` for each contact a rule classified (provenance). With ``mark`` a column of that name
-    records which rule classified each contact ("rule 4: <pattern>").
+    records which rule classified each contact ("rule 4: <pattern>"). ``hits`` (from ``rule_hits`` on the contacts'
+    text as written, a row per contact of ``data`` and a column per rule) stands in for matching the patterns against
+    ``data``'s text, where that text is redacted (the table cache's).
     Bad rules (an unknown column, a broken pattern, an unknown classification) are skipped and reported as errors.
     """
     if not isinstance(data, pd.DataFrame):
@@ -160,10 +172,10 @@ def apply_rules(
             codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
             factorised[column] = (codes, pd.Series(np.asarray(uniques, dtype=object)).astype(str))
         codes, uniques = factorised[column]
-        hit_unique = contains(uniques, pattern)  # RE2: linear in the text, whatever the pattern
-        hit = np.zeros(n, dtype=bool)
-        known = codes >= 0
-        hit[known] = hit_unique[codes[known]]
+        if hits is not None:
+            hit = hits[:, int(i)].copy()
+        else:
+            hit = _matches(codes, uniques, pattern)
         if service is not None:
             hit &= svc_codes == svc_index.get(service, -2)
         taken = hit & (winner >= 0)
@@ -216,6 +228,31 @@ def apply_rules(
     contradictions = _contradictions(pairs, rules, klass_of, first_row, frame)
     problems += _rule_problems(report, contradictions, file, n)
     return RulesResult(frame, report, contradictions, problems, int(won.sum()), int(target.sum()))
+
+
+def _matches(codes: np.ndarray, uniques: pd.Series, pattern: str) -> np.ndarray:
+    """Whether each contact's value (``codes`` into ``uniques``) matches ``pattern``: each distinct value once."""
+    hit_unique = contains(uniques, pattern)  # RE2: linear in the text, whatever the pattern
+    hit = np.zeros(len(codes), dtype=bool)
+    known = codes >= 0
+    hit[known] = hit_unique[codes[known]]
+    return hit
+
+
+def rule_hits(data: pd.DataFrame, rules) -> np.ndarray:
+    """Which rule's pattern matches which contact's text (a row per contact, a column per rule; a rule that cannot
+    be used matches nothing), ignoring the rule's service and the contact's classification: what ``apply_rules``
+    needs of the contacts' words, worked out where they are as written (the table cache keeps this, not the
+    words)."""
+    rules = rules_frame(rules)
+    out = np.zeros((len(data), len(rules)), dtype=bool)
+    for i, rule in rules.iterrows():
+        column = "" if _blank(rule["column"]) else str(rule["column"]).strip()
+        pattern = "" if _blank(rule["pattern"]) else str(rule["pattern"]).strip()
+        if column in data.columns and pattern and pattern_problem(pattern) is None:
+            codes, uniques = pd.factorize(data[column], use_na_sentinel=True)
+            out[:, int(i)] = _matches(codes, pd.Series(np.asarray(uniques, dtype=object)).astype(str), pattern)
+    return out
 
 
 def _kinds(frame: pd.DataFrame) -> np.ndarray:

@@ -427,7 +427,8 @@ class Table:
     (``path``), the file's cells as text row for row (``raw``, for problems that quote the source; read from
     ``read_raw`` the first time it is asked for), and each service's rows cut once (``cuts``; ``redacted_cuts``:
     the same rows with their free text redacted, as a stage reads them), which the batch's kernel zygote makes
-    before forking kernels (``data/preload.py``). ``cache_entry``: the table cache's entry it was loaded from."""
+    before forking kernels (``data/preload.py``). ``cache_entry``: the table cache's entry it was loaded from;
+    ``redacted``: its free text (frame, raw text and problems) is redacted already, as the table cache holds it."""
 
     def __init__(
         self,
@@ -439,6 +440,7 @@ class Table:
         *,
         read_raw: Callable[[], pd.DataFrame | None] | None = None,
         cache_entry: Path | None = None,
+        redacted: bool = False,
     ):
         self.name = name
         self.frame = frame
@@ -447,6 +449,7 @@ class Table:
         self._raw = raw
         self._read_raw = read_raw
         self.cache_entry = cache_entry
+        self.redacted = redacted  #: its free text is already what a stage may show (the table cache's)
         self.cuts: ServiceCuts | None = None
         self.redacted_cuts: ServiceCuts | None = None
 

@@ -32,6 +32,7 @@ from systemic_lib.data.contract import (
 )
 from systemic_lib.data.patterns import FIX as PATTERN_FIX
 from systemic_lib.data.patterns import problem as pattern_problem
+from systemic_lib.data.redact import redact
 from systemic_lib.errors import ContractError, SystemicError, UnknownServiceError
 
 MEASURES = {
@@ -373,15 +374,18 @@ class Council:
         """A ``closes_case`` activity of council.yaml that no step of its service has (in events.csv or
         activities.csv): named with the file and key, as it would silently leave every case open."""
         known: dict[str, set] = {}
+        redacted = False  #: from the table cache, whose activities are redacted: compare them redacted
         for name in ("events", "activities"):
             if self.has_table(name) and not self.load(name).errors:
-                frame = self.load(name).frame
+                table = self.load(name)
+                redacted = redacted or table.redacted
+                frame = table.frame
                 for svc, act in zip(frame["service"].astype(object), frame["activity"].astype(object)):
                     known.setdefault(str(svc), set()).add(str(act))
         out = []
         for i, svc in enumerate(self.spec.services):
             for j, act in enumerate(svc.closes_case):
-                if known and act not in known.get(svc.id, set()):
+                if known and (redact(act) if redacted else act) not in known.get(svc.id, set()):
                     have = sorted(known.get(svc.id, set()))
                     hint = f" (its activities include {', '.join(repr(a) for a in have[:5])})" if have else ""
                     out.append(

@@ -61,10 +61,9 @@ class Preloaded:
         return held[1]
 
     def read(self, path: Path | str, cache_dir: Path | str | None) -> None:
-        """Read a council and every table it has (with the raw text), cut each by service, and cut each service's
-        rows of every table with free text from the whole table's redacted copy (made once per batch run, kept in the
-        table cache). While another process is making that copy, the redacted cuts are left for the next ``read``
-        (kernels forked meanwhile redact their own service's rows)."""
+        """Read a council and every table it has (with the raw text) and cut each by service; a table from the table
+        cache is redacted already (the cache holds redacted text only), so its cuts are what a stage shows
+        (``redacted_cuts``); without a table cache, kernels redact their own service's rows."""
         path = Path(path).resolve()
         cache = Path(cache_dir) if cache_dir else None
         key = (str(path), str(cache))

@@ -25,10 +25,12 @@ import pandas as pd
 
 from systemic_lib.data import cache
 from systemic_lib.data.classify import RulesResult, apply_rules, with_source
-from systemic_lib.data.contract import TABLES, Problem, ServiceCuts, Table, cut, empty_frame, raw_of_service
+from systemic_lib.data.contract import Problem, ServiceCuts, Table, empty_frame, raw_of_service
 from systemic_lib.data.council import Council, CouncilSpec, Service, SystemChange, load_council
 from systemic_lib.data.files import atomic_write_json
-from systemic_lib.data.redact import redact, redact_series
+from systemic_lib.data.privacy import REDACTED, redacted
+from systemic_lib.data.privacy import redact_columns as _redact_columns
+from systemic_lib.data.redact import redact
 from systemic_lib.errors import ContractError
 
 __all__ = [
@@ -41,30 +43,6 @@ __all__ = [
     "redacted",
     "redacted_spec",
 ]
-
-#: The free-text columns a stage is handed redacted, by table: every contract column of kind text (verbatim, what
-#: matters, demand type, channel; learning log text; activity, worker and team names), plus any column a council adds
-#: of its own. Rules are not: their patterns are the council's, not a citizen's words.
-REDACTED = {name: tuple(c.name for c in t.columns if c.kind == "text") for name, t in TABLES.items() if name != "rules"}
-
-
-def redacted(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` (a table ``name``) with personal identifiers taken out of its free-text columns."""
-    if frame.empty:
-        return frame
-    return _redact_columns(name, frame)
-
-
-def _redact_columns(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """``redacted`` for any frame, empty or not: a slice of a table is given the same dtypes as the whole table
-    redacted and then sliced (redaction works value by value, so the values are the same too)."""
-    columns = _redacted_columns(name, frame)
-    if not columns:
-        return frame
-    out = frame.copy()
-    for col in columns:
-        out[col] = redact_series(out[col])
-    return out
 
 
 def redacted_spec(spec: CouncilSpec) -> CouncilSpec:
@@ -98,33 +76,18 @@ def redacted_spec(spec: CouncilSpec) -> CouncilSpec:
     return spec.model_copy(update={"name": text(spec.name), "services": services, "system_changes": changes})
 
 
-def _redacted_columns(name: str, frame: pd.DataFrame) -> list[str]:
-    """The columns of ``frame`` (a table ``name``) that are redacted: its text columns and any the council added."""
-    if name not in REDACTED:
-        return []
-    known = set(TABLES[name].column_names) | {"_row"}
-    return [
-        c
-        for c in frame.columns
-        if c in REDACTED[name]
-        or (c not in known and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])))
-    ]
-
-
-def _redaction_tag() -> str | None:
-    """What the redacted copy of a table depends on besides the table (the redaction code), for the cache; None
-    when a name redactor is switched on (its output is not stored)."""
+def _shown_as_is(table: Table) -> bool:
+    """Whether a table's text is already what a stage may show: read from the table cache, which holds redacted
+    text only (``cache.py``), and no name redactor switched on (the cache's text is not name-redacted)."""
     from systemic_lib.data import redact
 
-    if redact._name_redactor is not None:
-        return None
-    return "redacted-" + hashlib.sha256(Path(redact.__file__).read_bytes()).hexdigest()[:12]
+    return table.redacted and redact._name_redactor is None
 
 
 class RedactedTable:
     """A table as a stage reads it: ``source`` with its free text redacted, each of its frame and its raw text (only
-    needed to quote a problem's source) redacted the first time it is asked for; from the table cache when the
-    batch runs one (``cache.derived``)."""
+    needed to quote a problem's source) redacted the first time it is asked for; as it is when it came from the
+    table cache (redacted there)."""
 
     def __init__(self, source: Table):
         self.source = source
@@ -150,12 +113,9 @@ class RedactedTable:
         return self.source.has_raw
 
     def _redacted(self, part: str, frame: pd.DataFrame) -> pd.DataFrame:
-        if frame.empty or self.name not in REDACTED:
+        if frame.empty or self.name not in REDACTED or _shown_as_is(self.source):
             return frame
-        tag = _redaction_tag()
-        if tag is None:
-            return redacted(self.name, frame)
-        return cache.derived(self.source, f"{tag}-{part}", lambda: redacted(self.name, frame))
+        return redacted(self.name, frame, raw=part == "raw")
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -178,7 +138,7 @@ class RedactedTable:
         if ready is not None and service in ready.raw:
             return ready.raw[service]
         rows, positions = self.source.raw_of_service(service)
-        return _redact_columns(self.name, rows), positions
+        return (rows if _shown_as_is(self.source) else _redact_columns(self.name, rows, raw=True)), positions
 
 
 class RedactedCouncil:
@@ -187,8 +147,8 @@ class RedactedCouncil:
 
     ``table(name, service=...)`` cuts the council's own table to the service and period first and redacts only those
     rows (a service is a fiftieth of a large council), or takes them from the table's ``redacted_cuts``; ``load(name)``
-    (the whole table) is redacted once per batch run: the table cache keeps the redacted copy beside the parsed
-    table (``cache.derived``)."""
+    (the whole table) is redacted the first time it is asked for. A table from the batch's table cache is redacted
+    already and is shown as it is."""
 
     def __init__(self, source: Council):
         self.source = source
@@ -236,30 +196,42 @@ class RedactedCouncil:
         ready = source.redacted_cuts  # cut and redacted once before this kernel was forked
         if ready is not None and service in ready.frames:
             return self.source.table(name, service=service, start=start, end=end, rows=rows, cuts=ready)
-        return _redact_columns(name, self.source.table(name, service=service, start=start, end=end, rows=rows))
+        found = self.source.table(name, service=service, start=start, end=end, rows=rows)
+        return found if _shown_as_is(source) else _redact_columns(name, found)
 
 
 def redacted_cuts(table: Table, *, wait: bool = True) -> ServiceCuts | None:
-    """Each service's rows of a table (cut by service: ``table.cuts``) with free text redacted, cut from the whole
-    table's redacted copy (made once per batch run and kept in the table cache by ``cache.derived``): a stage then
-    redacts nothing it reads of its service's rows. None when the table is not cut, has no free text, is not from
-    the table cache, a name redactor is switched on, or (``wait=False``) another process is making the copy."""
-    tag = _redaction_tag()
-    cuts = table.cuts
-    if cuts is None or tag is None or table.cache_entry is None or table.name not in REDACTED:
+    """Each service's rows of a table with free text redacted (``table.cuts``, cut by service, when the table came
+    from the table cache, which holds redacted text only): a stage then redacts nothing it reads of its service's
+    rows. None when the table is not cut, has no free text, is not from the table cache or a name redactor is
+    switched on. ``wait`` is kept for callers: nothing is made here, so nothing is waited for."""
+    if table.cuts is None or table.name not in REDACTED or not _shown_as_is(table):
         return None
-    name = table.name
-    frame = cache.derived(table, f"{tag}-frame", lambda: redacted(name, table.frame), wait=wait)
-    if frame is None:
+    return table.cuts
+
+
+def _rule_hits(whole: Table, rules: RedactedTable, services: set[str]) -> np.ndarray | None:
+    """Which rule matches which contact (a row per contact of the demand file, a column per rule) for a demand table
+    from the table cache, whose text is redacted: worked out once from the file itself (read here, never stored) and
+    kept in the cache entry as booleans. None for a table read from its file (the rules run on its text)."""
+    if not whole.redacted or whole.path is None:
         return None
-    out = ServiceCuts(cuts.positions, cut(frame, cuts.positions))
-    if cuts.raw:
-        raw = cache.derived(table, f"{tag}-raw", lambda: redacted(name, table.raw), wait=wait)
-        if raw is None:
-            return None
-        lines = {k: v for k, (_, v) in cuts.raw.items()}
-        out.raw = {k: (part.reset_index(drop=True), lines[k]) for k, part in cut(raw, lines).items()}
-    return out
+    from systemic_lib.data.classify import rule_hits
+    from systemic_lib.data.contract import read_table
+
+    path = whole.path
+    digest = hashlib.sha256(rules.frame.to_csv(index=False).encode())
+    for module in ("classify", "patterns"):
+        digest.update(Path(__file__).with_name(f"{module}.py").read_bytes())
+    tag = f"rules-{digest.hexdigest()[:16]}"
+
+    def make() -> pd.DataFrame:
+        written = read_table(path, "demand", services=services).frame
+        found = rule_hits(written, rules.frame)
+        return pd.DataFrame(found, columns=[f"rule_{i}" for i in range(found.shape[1])])
+
+    hits = cache.derived(whole, tag, make)
+    return None if hits is None else hits.to_numpy(dtype=bool)
 
 
 @dataclass
@@ -351,57 +323,42 @@ class Stage:
         ``classified_by`` says who or what classified each contact: ``rule:<row>`` where a rule did, as the file
         has it otherwise, and ``source`` for a contact classified in the file with none recorded."""
         if period not in self._contacts:
-            # Rules match the citizen's own words, so they run on the text as written; what the stage gets back is
-            # redacted.
+            # Rules match the citizen's own words, so they run on the text as written (or, for a table from the
+            # table cache, which holds redacted text only, which rule matched which contact is read from the cache,
+            # worked out from the file); what the stage gets back is redacted.
+            whole = self._source.load("demand")
             frame = self._source.table(
                 "demand",
                 service=self.service_id,
                 start=self.start if period else None,
                 end=self.end if period else None,
+                rows=True,
             )
-            if not self.has("rules"):
-                self._contacts[period] = Contacts(self._redacted_contacts(frame, frame, period))
+            positions = frame.pop("_row").to_numpy() - 2
+            rules = self.load("rules") if self.has("rules") else None
+            if rules is None or rules.errors:
+                self._contacts[period] = Contacts(
+                    self._redacted_contacts(whole, frame), None, list(rules.problems) if rules else []
+                )
             else:
-                rules = self.load("rules")
-                if rules.errors:
-                    self._contacts[period] = Contacts(
-                        self._redacted_contacts(frame, frame, period), None, list(rules.problems)
-                    )
-                else:
-                    result = apply_rules(frame, rules.frame, file=rules.path.name if rules.path else "rules.csv")
-                    self._contacts[period] = Contacts(
-                        self._redacted_contacts(result.frame, frame, period), result, list(result.problems)
-                    )
+                hits = _rule_hits(whole, rules, set(self._source.services))
+                result = apply_rules(
+                    frame,
+                    rules.frame,
+                    file=rules.path.name if rules.path else "rules.csv",
+                    hits=None if hits is None else hits[positions],
+                )
+                self._contacts[period] = Contacts(
+                    self._redacted_contacts(whole, result.frame), result, list(result.problems)
+                )
             got = self._contacts[period]
             got.frame = with_source(got.frame)
         return self._contacts[period]
 
-    def _redacted_contacts(self, frame: pd.DataFrame, read: pd.DataFrame, period: bool) -> pd.DataFrame:
-        """``redacted("demand", frame)`` (``frame``: the contacts ``read`` from the file with the rules applied).
-        Each column the rules left as the file has it is taken from a copy redacted once instead of being redacted
-        again: the whole table's redacted copy (made once per batch run) when ``frame`` holds every contact of the
-        council in file order (the organisation scan over all data), the service's rows redacted once by
-        ``preload`` (the batch's kernel zygote) for a service."""
-        whole = self._source.load("demand")
-        if frame.empty or whole.errors:
-            return redacted("demand", frame)
-        ready = whole.redacted_cuts
-        if self.service_id is not None and ready is not None and self.service_id in ready.frames:
-            source, copy = read, None
-            take = lambda: self.table("demand", period=period)
-        elif len(frame) == len(whole.frame):
-            source, copy = whole.frame, None
-            take = lambda: self.load("demand").frame
-        else:
-            return redacted("demand", frame)
-        out = frame.copy()
-        for col in _redacted_columns("demand", frame):
-            if col in source.columns and source.index.equals(out.index) and frame[col].equals(source[col]):
-                copy = take() if copy is None else copy
-                out[col] = copy[col]
-            else:
-                out[col] = redact_series(out[col])
-        return out
+    @staticmethod
+    def _redacted_contacts(whole: Table, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (contacts of the demand table ``whole``) as a stage may show them."""
+        return frame if _shown_as_is(whole) else redacted("demand", frame)
 
     def system_changes(self) -> list:
         """council.yaml's system changes for the service; a stage draws ``phases()``, which adds changed conditions."""

@@ -362,6 +362,7 @@ def _invalid(folder: Path, slug: str, cache_dir: str | None, messages: list[str]
     """The council validated (through the run's table cache): its skipped entry when it has errors, else None."""
     from systemic_lib.data.contract import ERROR
     from systemic_lib.data.council import validate_council
+    from systemic_lib.data.redact import redact
 
     errors = [p for p in validate_council(folder, cache_dir=cache_dir) if p.severity == ERROR]
     if not errors:
@@ -370,14 +371,14 @@ def _invalid(folder: Path, slug: str, cache_dir: str | None, messages: list[str]
         f"{len(errors)} error(s) in the council's data; fix them and check with "
         f"`systemic validate {folder}`. No report of this council was changed."
     )
-    messages.append(f"{folder}: skipped: {message}\n" + "\n".join("  " + p.describe() for p in errors[:20]))
+    messages.append(f"{folder}: skipped: {message}\n" + "\n".join("  " + redact(p.describe()) for p in errors[:20]))
     return _skip(
         slug,
         _council_name_or(folder, slug),
         folder.resolve(),
         "InvalidCouncil",
         message,
-        problems=[p.describe() for p in errors[:50]],
+        problems=[redact(p.describe()) for p in errors[:50]],  # a problem may quote a cell
     )
 
 
