@@ -819,6 +819,7 @@ def test_planning_folds_the_demand_workshop_s_decisions_into_demand_csv(testshir
     from systemic_lib.data.decisions import DecisionStore
 
     store = DecisionStore(testshire)
+    assert store.next_contact("housing-repairs", "AB")["contact_id"] == "C06"  # on AB's screen, as the store needs
     store.decide("C06", "AB", "failure", failure_type="progress chasing")
     store.close()
     _, _, messages = plan([testshire], tmp_path / "reports", stages=["demand"])

@@ -379,9 +379,13 @@ def test_scheduler_option_and_environment_variable(monkeypatch, tmp_path):
         raise batch.SystemicError("stop here")
 
     monkeypatch.setattr(batch, "run_batch", fake_run_batch)
-    CliRunner().invoke(batch.report_command, [str(tmp_path), "--scheduler", "tcp://h:1"])
-    assert seen["scheduler"] == "tcp://h:1"
-    CliRunner().invoke(batch.report_command, [str(tmp_path)], env={cluster.ENV_VAR: "tcp://h:2"})
-    assert seen["scheduler"] == "tcp://h:2"
-    CliRunner().invoke(batch.report_command, [str(tmp_path)], env={cluster.ENV_VAR: None})
-    assert seen["scheduler"] is None
+    runs = [
+        CliRunner().invoke(batch.report_command, [str(tmp_path), "--scheduler", "tcp://h:1"]),
+        dict(seen),
+        CliRunner().invoke(batch.report_command, [str(tmp_path)], env={cluster.ENV_VAR: "tcp://h:2"}),
+        dict(seen),
+        CliRunner().invoke(batch.report_command, [str(tmp_path)], env={cluster.ENV_VAR: None}),
+        dict(seen),
+    ]
+    assert [r["scheduler"] for r in runs[1::2]] == ["tcp://h:1", "tcp://h:2", None]
+    assert all(r.exit_code == 1 and "stop here" in r.output for r in runs[::2])  # the fake's error, said plainly
