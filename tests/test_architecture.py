@@ -15,7 +15,7 @@ from systemic_lib import config
 
 ROOT = config.PROJECT_ROOT
 LINT = Path(sys.executable).with_name("lint-imports")
-STAGE_MODULES = ("demand", "flow", "experiment", "measure", "scan")
+MYPY = Path(sys.executable).with_name("mypy")
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess:
@@ -55,13 +55,34 @@ def test_a_stage_importing_another_breaks_the_independence_contract(tmp_path):
     assert done.returncode != 0 and "Stages stand alone" in done.stdout and "BROKEN" in done.stdout
 
 
-@pytest.mark.parametrize("module", STAGE_MODULES)
-def test_every_stage_module_has_the_stage_contract(module):
-    import importlib
+def test_every_notebook_has_a_stage_module_checked_against_the_stage_contract():
+    """``analysis.modules.STAGE_MODULES`` is typed ``dict[str, StageModule]``: mypy (below) checks each module's five
+    functions against the contract; here, that every notebook the batch runs has its module there."""
+    from systemic_lib.analysis.modules import STAGE_MODULES
 
-    stage = importlib.import_module(f"systemic_lib.analysis.{module}")
-    for name in ("load", "headline", "questions", "figures", "period"):
-        assert callable(getattr(stage, name, None)), f"systemic_lib.analysis.{module} has no {name}()"
+    assert set(STAGE_MODULES) == set(config.ALL_STAGES)
+
+
+def test_a_stage_module_without_a_stage_function_fails_the_type_checker(tmp_path):
+    """The type checker catches a stage module that lost one of the five functions (here: a copy of the contract's
+    functions without ``questions``) where it is used as a ``StageModule``."""
+    (tmp_path / "broken_stage.py").write_text(
+        "def load(stage): ...\ndef headline(data) -> str: ...\ndef figures(data) -> dict: ...\n"
+        "def period(data) -> tuple: ...\n"
+    )
+    (tmp_path / "check.py").write_text(
+        "import broken_stage\nfrom systemic_lib.analysis.contract import StageModule\n\n"
+        "module: StageModule = broken_stage\n"
+    )
+    done = subprocess.run(
+        [str(MYPY), "--ignore-missing-imports", "--cache-dir", str(ROOT / ".mypy_cache"), "check.py"],
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode != 0 and "StageModule" in done.stdout and "questions" in done.stdout, done.stdout[-3000:]
 
 
 RUFF = Path(sys.executable).with_name("ruff")
@@ -112,3 +133,9 @@ def test_no_test_skips_an_oracle_by_itself():
                 found.append(f"{path.name}:{line}: {text.splitlines()[line - 1].strip()}")
     allowed = [f for f in found if f.startswith("conftest.py:") and 'pytest.skip(f"{what} is missing' in f]
     assert found == allowed and len(allowed) == 1, "\n".join(found)
+
+
+def test_the_library_passes_the_type_checker():
+    """mypy over systemic_lib with the settings in pyproject.toml (the stage contract, tables, jobs, engines)."""
+    done = subprocess.run([str(MYPY)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]

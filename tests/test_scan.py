@@ -249,7 +249,6 @@ def test_flow_table_in_words(table):
 
 
 def test_figures_keep_the_old_keys_and_add_the_new(data, table):
-    assert scan.figures(table) == scan.service_figures(data)  # a bare table, as older notebooks passed it
     whole = scan.figures(data)  # what organisation_scan.json holds besides the meta
     assert list(whole) == ["contacts", "classified_by_rules", "where_to_start", "start_with", "services"]
     assert (whole["contacts"], whole["start_with"], whole["classified_by_rules"]) == (12, None, 0)

@@ -161,15 +161,15 @@ def sentences(a: Agreement) -> list[str]:
     n = f"{words.count(c.contacts, 'contact')} classified by {words.count(c.people, 'person', 'people')}"
     out = [
         f"On value or failure the room agrees {in_words(c.kappa)} ({_k(c.kappa)}; {n}; "
-        f"{words.percent(100 * c.observed)} of pairs of people agreed)."
+        f"{words.percent(100 * (c.observed or 0.0))} of pairs of people agreed)."
     ]
-    shown = {k: v for k, v in a.per_label.items() if v.kappa is not None}
+    shown = {k: v.kappa for k, v in a.per_label.items() if v.kappa is not None}
     if shown:
-        best = max(shown, key=lambda k: shown[k].kappa)
-        worst = min(shown, key=lambda k: shown[k].kappa)
-        text = f"It agrees {in_words(shown[best].kappa)} on {_name(best)} ({_k(shown[best].kappa)})"
+        best = max(shown, key=shown.__getitem__)
+        worst = min(shown, key=shown.__getitem__)
+        text = f"It agrees {in_words(shown[best])} on {_name(best)} ({_k(shown[best])})"
         if worst != best:
-            text += f", {in_words(shown[worst].kappa)} on {_name(worst)} ({_k(shown[worst].kappa)})"
+            text += f", {in_words(shown[worst])} on {_name(worst)} ({_k(shown[worst])})"
         out.append(text + ".")
     if a.confused:
         (x, y), times = a.confused[0]

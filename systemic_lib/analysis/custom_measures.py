@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from systemic_lib.data.council import CountSpec, MatchSpec, MeasureSpec
+from systemic_lib.data.council import MatchSpec, MeasureSpec
 from systemic_lib.data.patterns import contains
 
 __all__ = ["Counted", "counted", "needs", "spoken", "no_data_note", "YES"]
@@ -48,7 +48,7 @@ class Counted:
 
 def needs(spec: MeasureSpec) -> tuple[str, ...]:
     """The tables a measure reads: its own, and demand (linked contacts) or events and activities (steps)."""
-    d = spec.definition
+    d = spec.counted
     out = [d.of]
     for test in (d.matching, d.where):
         if test is not None and test.no_contact_within_days:
@@ -63,7 +63,7 @@ def counted(spec: MeasureSpec, tables: dict[str, pd.DataFrame]) -> Counted:
     missing = tuple(t for t in needs(spec) if tables.get(t) is None)
     if missing:
         return Counted(missing=missing)
-    d: CountSpec = spec.definition
+    d = spec.counted
     frame = tables[d.of]
     counts = pd.Series(True, index=frame.index)
     if d.where is not None:
@@ -91,11 +91,13 @@ def _test(test: MatchSpec, frame: pd.DataFrame, tables) -> tuple[pd.Series, pd.S
         if test.equals is not None:
             hit = text.str.strip().str.lower() == test.equals.strip().lower()
         else:
-            hit = pd.Series(contains(values, test.pattern), index=frame.index)  # RE2: linear in the text
+            hit = pd.Series(contains(values, test.pattern or ""), index=frame.index)  # RE2: linear in the text
         return hit.fillna(False).astype(bool), known
     if test.no_contact_within_days is not None:
         return _no_contact_within(frame, tables["demand"], test.no_contact_within_days)
-    return _no_step_of(frame, tables["events"], tables["activities"], test.no_step_of_category)
+    if test.no_step_of_category is not None:
+        return _no_step_of(frame, tables["events"], tables["activities"], test.no_step_of_category)
+    raise ValueError("a match test names a column, no_contact_within_days or no_step_of_category (MatchSpec)")
 
 
 def _no_contact_within(cases: pd.DataFrame, contacts: pd.DataFrame, days: int) -> tuple[pd.Series, pd.Series]:
@@ -125,7 +127,7 @@ def _no_step_of(
 # -------------------------------------------------------------------------------------------------- words
 def spoken(spec: MeasureSpec) -> tuple[str, str, str]:
     """How the measure reads mid-sentence, what one point stands for, and what too few a week are of."""
-    d = spec.definition
+    d = spec.counted
     rows = (
         "contacts"
         if d.of == "demand"
@@ -138,7 +140,7 @@ def spoken(spec: MeasureSpec) -> tuple[str, str, str]:
 
 
 def no_data_note(spec: MeasureSpec, service_name: str, grain: str, min_count: int) -> str:
-    d = spec.definition
+    d = spec.counted
     rows = "contacts" if d.of == "demand" else "cases"
     need = f"{rows} with {d.date}" + (f" that count (at least {min_count} a {grain})" if spec.share else "")
     return f"{spec.name} for {service_name}: fewer than 2 {grain}s of data. Needs {need}."

@@ -27,6 +27,7 @@ from systemic_lib.data.classify import by_rules, provenance
 from systemic_lib.data.contract import Problem, empty_frame
 from systemic_lib.data.decisions import calibration
 from systemic_lib.data.redact import redact_series
+from systemic_lib.data.stages import Stage
 from systemic_lib.errors import ContractError, SystemicError
 
 __all__ = [
@@ -543,14 +544,14 @@ def what_matters_caption(data) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ words for people
-def _frame(data) -> tuple[pd.DataFrame, str | None]:
+def _frame(data: DemandData | pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     """The contacts and service name of a ``DemandData``, or a bare demand table (old notebooks pass one)."""
     if isinstance(data, DemandData):
         return data.contacts, data.service_name
     return data, None
 
 
-def period(data) -> tuple:
+def period(data: DemandData | pd.DataFrame) -> tuple:
     """First and last ``received_at`` of the contacts (None, None with no dated contacts)."""
     data, _ = _frame(data)
     _check(data, ["received_at"])
@@ -564,7 +565,7 @@ def _caption_period(data: pd.DataFrame) -> str:
     return words.period(*period(data), short=True, missing="no dated contacts")
 
 
-def headline(data, *, service_name: str | None = None) -> str:
+def headline(data: DemandData | pd.DataFrame, *, service_name: str | None = None) -> str:
     """The stage's headline in plain words, with its period and count, e.g. "In 2024, 41% of the 12,304 contacts
     to Housing repairs were failure demand." Says so when contacts are not yet classified."""
     data, name = _frame(data)
@@ -608,7 +609,7 @@ def headline_sentence(data, *, service_name: str = "this service") -> str:
     return headline(data, service_name=service_name)
 
 
-def questions(data, *, service_name: str | None = None) -> list[str]:
+def questions(data: DemandData | pd.DataFrame, *, service_name: str | None = None) -> list[str]:
     """Three questions for the team, drawn from the data: the largest failure demand, where failure demand is
     highest, and what matters (or what is still unclassified). Always three; general ones fill any gap."""
     data, name = _frame(data)
@@ -703,7 +704,7 @@ def examples(data: pd.DataFrame, *, n: int = 5) -> pd.DataFrame:
     return out
 
 
-def figures(data) -> dict:
+def figures(data: DemandData | pd.DataFrame) -> dict:
     """The key figures for ``demand.json``: headline counts, types, channels, failure types and what matters."""
     calibrated = data.calibration if isinstance(data, DemandData) else None
     data, _ = _frame(data)
@@ -819,7 +820,7 @@ class DemandData:
         return self.data_problems + self.rules_problems
 
 
-def load(stage) -> DemandData:
+def load(stage: Stage) -> DemandData:
     """The demand stage's data for a ``stages.Stage``: ``stage.contacts()`` (read once, rules applied) and the
     demand data's problems. A demand table with errors gives no contacts; its errors are in the problems."""
     try:

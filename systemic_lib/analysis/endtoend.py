@@ -109,11 +109,11 @@ class EndToEndCases:
         return self._survival
 
 
-def closing_activities(catalogue: pd.DataFrame | None, closing=()) -> set[tuple[str, str]] | set[str]:
+def closing_activities(catalogue: pd.DataFrame | None, closing=()) -> set[tuple[str, str]]:
     """The (service, activity) pairs marked ``closes_case`` in the catalogue, plus those given in ``closing``: an
     activity name (for every service, as ("", name)) or a (service, activity) pair (council.yaml's per-service
     ``closes_case``)."""
-    out: set = {("", str(a)) if isinstance(a, str) else (str(a[0]), str(a[1])) for a in closing}
+    out: set[tuple[str, str]] = {("", str(a)) if isinstance(a, str) else (str(a[0]), str(a[1])) for a in closing}
     if catalogue is not None and len(catalogue) and "closes_case" in catalogue:
         marked = catalogue[catalogue["closes_case"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
         svc = marked["service"].astype(object).fillna("") if "service" in marked else pd.Series("", index=marked.index)

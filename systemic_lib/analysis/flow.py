@@ -32,6 +32,7 @@ from systemic_lib.analysis.flowlog import (
 )
 from systemic_lib.analysis.spc import XmrResult, xmr
 from systemic_lib.data.contract import Problem
+from systemic_lib.data.stages import Stage
 
 __all__ = [
     "FlowData",
@@ -113,7 +114,7 @@ def as_log(data, catalogue: pd.DataFrame | None = None, cases: pd.DataFrame | No
     return data if isinstance(data, FlowLog) else FlowLog(data, catalogue=catalogue, cases=cases)
 
 
-def load(stage) -> FlowData:
+def load(stage: Stage) -> FlowData:
     """The stage's events (in its period), activity catalogue and cases (all of the service's) as a ``FlowData``.
 
     A table with errors is not used (an empty events table, no catalogue or no cases) and its errors are returned
@@ -222,7 +223,7 @@ def phases(stage) -> dict:
     }
 
 
-def period(data) -> tuple:
+def period(data: FlowData) -> tuple:
     """First and last event time, or (None, None)."""
     log = as_log(data)
     if not log.n_events:
@@ -240,7 +241,7 @@ def hands_threshold(data) -> int:
     return 5 if as_log(data).case_table["people"].mean() >= 4 else 3
 
 
-def headline(data, *, service_name: str | None = None) -> str:
+def headline(data: FlowData, *, service_name: str | None = None) -> str:
     """'Cases took a median 34 days end to end; 62% passed through 5 or more hands.'"""
     log = as_log(data)
     name = service_name or (data.service_name if isinstance(data, FlowData) else "this service")
@@ -321,7 +322,7 @@ def summary_sentences(data) -> list[str]:
     return out
 
 
-def questions(data) -> list[str]:
+def questions(data: FlowData) -> list[str]:
     """Questions for the team, from what the figures show."""
     s = summary(data)
     q = [
@@ -346,7 +347,7 @@ def questions(data) -> list[str]:
     return q
 
 
-def figures(data) -> dict:
+def figures(data: FlowData) -> dict:
     """The key figures written to flow.json."""
     log = as_log(data)
     s = summary(data)

@@ -372,7 +372,7 @@ class FlowLog:
         step_lut = np.full(n_svc * n_act, _UNCLASSIFIED, dtype=np.int8)
         cat_lut = np.full(n_svc * n_act, -1, dtype=np.int8)
         usable = catalogue is not None and len(catalogue) > 0
-        if usable:
+        if catalogue is not None and usable:
             cat = catalogue.dropna(subset=["activity"]).copy()
             cat["service"] = _text(cat["service"]).fillna("") if "service" in cat else ""
             cat["activity"] = _text(cat["activity"])

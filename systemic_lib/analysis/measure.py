@@ -53,6 +53,7 @@ from systemic_lib.analysis.records import ChangeCheck, check_changes
 from systemic_lib.analysis.season import Season, yearly_pattern
 from systemic_lib.analysis.weekly import MIN_WEEKLY_COUNT, MONTH_SLACK_DAYS, _end_to_end, _weekly, choose_grain  # noqa: F401
 from systemic_lib.data.council import MEASURES, MeasureSpec, within_period
+from systemic_lib.data.stages import Stage
 from systemic_lib.errors import ContractError, SystemicError
 
 __all__ = [
@@ -274,13 +275,15 @@ def _chart_series(res: MeasureResult, phase_starts: list, phase_labels: list[str
 
 
 def _decimals(r: MeasureResult) -> int:
-    return 1 if r.unit == "days" and (r.result.current["mean"] or 0) < 10 else 0
+    return 1 if r.unit == "days" and r.result is not None and (r.result.current["mean"] or 0) < 10 else 0
 
 
 def _read(r: MeasureResult, per_case=None) -> None:
     """The measure's reading (``reading.reading_of``: its chart, its yearly pattern and, for end-to-end time, the
     cases' own view ``per_case``) and the narration that says it."""
     result = r.result
+    if result is None:
+        return
     current = result.phases[-1]
     change = next((c for c in r.changes if c["phase_start"] == _iso(current["start"])), None)
     r.reading = reading_of(
@@ -306,7 +309,7 @@ def _read(r: MeasureResult, per_case=None) -> None:
 
 
 def _one_per_start(kept: list[dict]) -> list[dict]:
-    firsts = {}
+    firsts: dict = {}
     for c in sorted(kept, key=lambda c: c["phase_start"]):
         firsts.setdefault(c["phase_start"], c)
     return list(firsts.values())
@@ -328,7 +331,7 @@ def measure_results(
     measure); a table the council does not have is left out of the dict. ``errors``: table name -> why a table with
     errors was not read. ``specs``: council.yaml's measures (all five when empty); ``changes``: (date, label) system
     changes, each starting a new phase."""
-    specs = list(specs) or [MeasureSpec(id=m) for m in MEASURES]
+    specs = list(specs) or [MeasureSpec.model_validate({"id": m}) for m in MEASURES]
     errors = errors or {}
     changes = list(changes)
     results = []
@@ -458,11 +461,11 @@ class MeasureData:
     checks: list[ChangeCheck] = field(default_factory=list)  #: each change read against the records (``records``)
 
 
-def load(stage) -> MeasureData:
+def load(stage: Stage) -> MeasureData:
     """Read the stage's contacts (with the council's rules, as the demand stage counts them) and cases once, and
     build every measure of its service for its period."""
     tables, errors, problems, rules_problems = {}, {}, [], []
-    own = [t for m in stage.service.measures if m.custom for t in custom_measures.needs(m)]
+    own = [t for m in stage.service_spec.measures if m.custom for t in custom_measures.needs(m)]
     for name in dict.fromkeys(("demand", "cases", *own)):
         if not stage.has(name):
             continue
@@ -475,7 +478,7 @@ def load(stage) -> MeasureData:
         except ContractError as exc:
             errors[name] = str(exc)
             problems += exc.problems
-    svc, used = stage.service, stage.phases()
+    svc, used = stage.service_spec, stage.phases()
     changes = [(c.date, c.label) for c in used]
     results = measure_results(
         tables,
@@ -508,7 +511,7 @@ def load(stage) -> MeasureData:
                 measure="end-to-end time per case",
                 unit="days",
                 phase_labels=per_case.phase_labels or None,
-                change_words=f"{per_case.cohorts.sentence} {e2e.reading.conclusion}",
+                change_words=f"{per_case.cohorts.sentence} {_reading(e2e).conclusion}",
             )
     checks = _checks(stage, used, tables)
     _credit(results, checks)
@@ -589,7 +592,9 @@ def for_stage(stage) -> list[MeasureResult]:
     return load(stage).results  # the measures of a stage, as older notebooks read them
 
 
-def _results(data) -> list[MeasureResult]:  # a MeasureData, or (older notebooks) its list of results
+def _results(
+    data: MeasureData | list[MeasureResult],
+) -> list[MeasureResult]:  # a MeasureData, or (older notebooks) its list of results
     return data.results if isinstance(data, MeasureData) else list(data)
 
 
@@ -683,7 +688,7 @@ def measure_figures(results: list[MeasureResult]) -> dict:
     grain is "week" or "month" (what one point covers); points are the charted {date, value, signal}."""
     out = {}
     for r in results:
-        entry = {
+        entry: dict = {
             "name": r.name,
             "grain": r.grain,
             "unit": r.unit,
@@ -766,6 +771,21 @@ def _names(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _reading(r: MeasureResult) -> Reading:
+    """A charted measure's reading (every charted measure is read when it is built)."""
+    if r.reading is None:
+        raise ValueError(f"{r.name} has not been read")
+    return r.reading
+
+
+def _change(r: MeasureResult) -> dict:
+    """The latest recorded change a charted measure is read against (``_reading(r).change``, known to be set)."""
+    change = _reading(r).change
+    if not change:
+        raise ValueError(f"{r.name} is read against no change")
+    return change
+
+
 def headline(data, service_name: str | None = None) -> str:
     """One sentence for the top of the report, from the measures' readings (``reading``): how many are charted, what
     each shows since the latest recorded change, and which show a special cause with no recorded change nearby.
@@ -776,13 +796,13 @@ def headline(data, service_name: str | None = None) -> str:
     if not charted:
         return f"No measure of {service_name} has enough data for a capability chart yet."
     parts = [f"{len(charted)} of {len(results)} measures of {service_name} are charted"]
-    judged = [r for r in charted if r.reading.change]
+    judged = [r for r in charted if _reading(r).change]
     if judged:
-        latest = max((r.reading.change for r in judged), key=lambda c: c["date"])
+        latest = max((_change(r) for r in judged), key=lambda c: c["date"])
         said = [
-            _SAID[value].format(_names([r.name.lower() for r in judged if r.reading.value == value]))
+            _SAID[value].format(_names([r.name.lower() for r in judged if _reading(r).value == value]))
             for value in _SAID
-            if any(r.reading.value == value for r in judged)
+            if any(_reading(r).value == value for r in judged)
         ]
         parts.append(
             f"since \u201c{latest['label']}\u201d ({words.date(latest['date'], short=True)}): " + "; ".join(said)
@@ -792,7 +812,7 @@ def headline(data, service_name: str | None = None) -> str:
     unexplained = [
         r.name.lower()
         for r in charted
-        if not r.reading.change and r.reading.value in ("improvement", "concern", "change")
+        if not _reading(r).change and _reading(r).value in ("improvement", "concern", "change")
     ]
     if unexplained:
         parts.append(
@@ -811,7 +831,7 @@ QUESTIONS = (
 )
 
 
-def questions(data=None) -> list[str]:
+def questions(data: MeasureData | None = None) -> list[str]:
     """Questions a team should ask at the measure stage."""
     return list(QUESTIONS)
 
@@ -824,12 +844,12 @@ def figures(data: MeasureData) -> dict:
     if isinstance(data, MeasureData):
         out["phases_used"] = data.phases
         out["changes_checked"] = [c.figure() for c in data.checks]
-    if getattr(data, "per_case", None) is not None:
+    if data.per_case is not None:
         out["end_to_end_per_case"] = per_case_figures(data.per_case)
     return out
 
 
-def period(data) -> tuple:
+def period(data: MeasureData | list[MeasureResult]) -> tuple:
     """First and last day covered by any measure's series (None, None without data)."""
     results = _results(data)
     firsts = [r.period[0] for r in results if r.period[0] is not None]

@@ -285,6 +285,8 @@ def per_case_figures(cap: CaseCapability) -> dict:
 
 def _last_points(cap: CaseCapability, k: int = 3) -> list[dict]:
     """The last ``k`` cases charted, for the council's measures page: position, day finished, days and signal."""
+    if cap.result is None:
+        return []
     tail = cap.result.points.iloc[-k:]
     first = len(cap.result.points) - len(tail)
     return [
@@ -303,7 +305,7 @@ def scan_capability(cap: CaseCapability) -> dict:
     mean, lower, upper, since (the date the phase's first case finished), weeks (here: cases in the phase), grain
     "case", trial, stable, phase, label and note (why there is no chart). The scan's column then says what a citizen
     can expect, with the same limits as ``measure.json``'s ``end_to_end_per_case``."""
-    out = {
+    out: dict[str, object] = {
         "mean": None,
         "lower": None,
         "upper": None,

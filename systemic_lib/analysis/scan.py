@@ -32,7 +32,14 @@ from systemic_lib import words
 from systemic_lib.analysis import start
 from systemic_lib.analysis.demand import NO_SERVICE, UNCLASSIFIED, pareto
 from systemic_lib.analysis.demand_problems import data_problems
-from systemic_lib.analysis.endtoend import by_service, case_times, censor_dates, in_period, stage_censor_date
+from systemic_lib.analysis.endtoend import (
+    EndToEndCases,
+    by_service,
+    case_times,
+    censor_dates,
+    in_period,
+    stage_censor_date,
+)
 from systemic_lib.analysis.flow import FlowLog, service_summary
 from systemic_lib.analysis.flow import closing as stage_closing
 from systemic_lib.analysis.measure import TABLE_OF, MeasureResult, measure_series
@@ -42,6 +49,7 @@ from systemic_lib.data.classify import by_rules
 from systemic_lib.data.conditions import open_conditions
 from systemic_lib.data.contract import WARNING, Problem, empty_frame
 from systemic_lib.data.council import MEASURES
+from systemic_lib.data.stages import Stage
 from systemic_lib.errors import ContractError
 
 __all__ = [
@@ -424,14 +432,14 @@ class ScanData:
     flow_problems: list = field(default_factory=list)
     contacts_period: tuple = (None, None)
     events_period: tuple = (None, None)
-    end_to_end: object = None  #: every service's cases by the one definition (``endtoend.EndToEndCases``)
+    end_to_end: EndToEndCases | None = None  #: every service's cases by the one definition
     #: service id -> {since, team, cohorts}: where an experiment team works, its end-to-end time split by cohort
     experiments: dict = field(default_factory=dict)
     #: service id -> open system conditions (open, in hand or not set); None when the council keeps none
     conditions: dict | None = None
 
 
-def load(stage, *, top: int = 3) -> ScanData:
+def load(stage: Stage, *, top: int = 3) -> ScanData:
     """The organisation scan of a notebook's council-level ``report.Stage`` (its period).
 
     Reads each table once: the contacts (``stage.contacts()``, the council's rules.csv applied to unclassified
@@ -625,12 +633,9 @@ def service_figures(scan) -> list[dict]:
     return out
 
 
-def figures(data) -> dict | list[dict]:
+def figures(data: ScanData) -> dict:
     """What ``organisation_scan.json`` holds besides the stage's meta: every contact, where to start (the sentence
-    and the service id) and ``service_figures``. (Given a bare per-service table, as older code did, its
-    ``service_figures``.)"""
-    if not isinstance(data, ScanData):
-        return service_figures(data)
+    and the service id) and ``service_figures``."""
     point = starting_point(data)
     return {
         "contacts": int(data.table["contacts"].sum()),
@@ -641,12 +646,12 @@ def figures(data) -> dict | list[dict]:
     }
 
 
-def headline(data) -> str:
+def headline(data: ScanData) -> str:
     """The scan's headline: ``where_to_start``."""
     return where_to_start(data)
 
 
-def questions(data=None) -> list[str]:
+def questions(data: ScanData | None = None) -> list[str]:
     """Questions a team should ask of the organisation scan."""
     return list(QUESTIONS)
 

@@ -133,7 +133,8 @@ def yearly_pattern(dates, values) -> Season | None:
     dev = (months["mean"] - ref) / sigma
     side = np.where(dev > MONTH_SIGMAS, 1, np.where(dev < -MONTH_SIGMAS, -1, 0))
     sides = pd.Series(side, index=months.index).groupby(level="month").agg(list)
-    confirmed, years = [], set()
+    confirmed: list = []
+    years: set = set()
     for month, seen in sides.items():
         if len(seen) < 2:
             continue

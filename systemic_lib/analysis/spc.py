@@ -250,7 +250,7 @@ def _anhoj(side: np.ndarray) -> dict:
         _, lengths = _runs(useful)
         longest = int(lengths.max())
         crossings = int(np.count_nonzero(useful[1:] != useful[:-1]))
-    signal = bool(run_limit is not None and (longest > run_limit or crossings < cross_min))
+    signal = bool(run_limit is not None and cross_min is not None and (longest > run_limit or crossings < cross_min))
     return {
         "n_useful": n,
         "longest_run": longest,

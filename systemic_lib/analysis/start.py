@@ -349,13 +349,14 @@ def cohort_times(cases: EndToEndCases | None, table: pd.DataFrame | None, servic
     for name, mask in groups:
         g = frame[mask.to_numpy(dtype=bool) & frame["duration"].notna().to_numpy(dtype=bool)]
         s = survival(g["duration"].to_numpy(dtype=float), ~g["open"].to_numpy(dtype=bool))
+        at_least = s.at_least(0.5)
         out.append(
             {
                 "label": name,
                 "cases": int(mask.sum()),
                 "open_cases": int(frame.loc[mask.to_numpy(dtype=bool), "open"].sum()),
                 "median_days": None if s.median is None else round(float(s.median), 1),
-                "median_at_least": None if s.at_least(0.5) is None else round(float(s.at_least(0.5)), 1),
+                "median_at_least": None if at_least is None else round(float(at_least), 1),
             }
         )
     return out

@@ -69,10 +69,14 @@ def _weekly(
             keep.iloc[-1] = False
         value, n = value[keep.to_numpy()], n[keep.to_numpy()]
     elif kind == "median":
+        if num is None:
+            raise ValueError("a median series needs num")
         grouped = num.loc[frame.index].groupby(week)
         value = grouped.median().reindex(weeks)
         n = grouped.size().reindex(weeks, fill_value=0)
     else:
+        if num is None or den is None:
+            raise ValueError("a % series needs num and den")
         d = den.loc[frame.index].astype(bool)
         top = num.loc[frame.index][d].astype(float).groupby(week[d]).sum().reindex(weeks, fill_value=0.0)
         n = d[d].groupby(week[d]).size().reindex(weeks, fill_value=0)
@@ -126,8 +130,8 @@ def _end_to_end(table: pd.DataFrame, *, start=None, end=None, grain: str = "week
     value = pd.Series(known, dtype=float).reindex(weeks)
     n = week.value_counts().reindex(weeks, fill_value=0)
     frame = pd.DataFrame({"date": weeks, "value": value.to_numpy(dtype=float), "n": n.to_numpy(dtype=int)})
-    known = np.flatnonzero(frame["value"].notna().to_numpy())
-    return frame.iloc[: known[-1] + 1 if len(known) else 0].reset_index(drop=True)
+    filled = np.flatnonzero(frame["value"].notna().to_numpy())
+    return frame.iloc[: filled[-1] + 1 if len(filled) else 0].reset_index(drop=True)
 
 
 def choose_grain(weekly: pd.DataFrame) -> str:

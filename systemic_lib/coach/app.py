@@ -83,7 +83,7 @@ class App:
         self.body.add_class("coach-body")
         self.why_box.add_class("coach-noprint")
         self.box.children = [self.title, bar, nav, self.why_box, self.body]
-        self.step = None
+        self.step: str = STEP_IDS[0]
         self.go("demand" if joiner else saved["step"], save=False)
         if not joiner:
             self.warm()
@@ -199,7 +199,7 @@ class App:
         self.__dict__.update({k: v for k, v in fresh.__dict__.items() if k != "box"})
 
 
-def show(council_dir=None, service: str | None = None) -> App:
+def show(council_dir=None, service: str | None = None) -> App | None:
     """Display the app for a council (default: $SYSTEMIC_COACH_COUNCIL, $SYSTEMIC_COACH_SERVICE)."""
     council_dir = council_dir or os.environ.get("SYSTEMIC_COACH_COUNCIL")
     service = service or os.environ.get("SYSTEMIC_COACH_SERVICE") or None

@@ -76,7 +76,7 @@ class StageData:
         with self._lock:
             future = self._kept.get(full)
             mine = future is None
-            if mine:
+            if future is None:
                 future = self._kept[full] = Future()
         if mine:
             try:

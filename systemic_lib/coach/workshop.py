@@ -115,7 +115,7 @@ class Workshop(w.VBox):
                 self.said,
             ]
         )
-        self._shown: dict = {}
+        self._shown: tuple | None = None
         self.refresh()
         self._stop = threading.Event()
         if live:
@@ -307,7 +307,7 @@ class Calibration(w.VBox):
         self.stop.on_click(lambda _: self.finish())
         self.state = ui.html("", "coach-round-state")
         self.view = ui.html("", "coach-agreement")
-        self._shown = None
+        self._shown: tuple | None = None
         super().__init__([ui.html("<h3>How far the room agrees</h3>"), self.state, self.start, self.stop, self.view])
         self.add_class("coach-calibration")
 

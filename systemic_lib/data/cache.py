@@ -56,7 +56,7 @@ def _code_version() -> str:
 
     digest = hashlib.sha256()
     for module in (contract, privacy, redact):
-        digest.update(Path(module.__file__).read_bytes())
+        digest.update(Path(str(module.__file__)).read_bytes())
     digest.update(pd.__version__.encode())
     return digest.hexdigest()[:16]
 
@@ -252,6 +252,8 @@ def _store(entry: Path, result: Table) -> None:
     tmp.mkdir(mode=0o700)
     try:
         frame, raw = redacted(result.name, result.frame), redacted(result.name, result.raw, raw=True)
+        if frame is None:
+            raise ValueError(f"{result.name}: no table to keep")
         faithful = True
         try:
             frame.to_parquet(tmp / "frame.parquet")

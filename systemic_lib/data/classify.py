@@ -301,12 +301,11 @@ def provenance(frame: pd.DataFrame) -> dict:
     none is classified)."""
     classified = frame["classification"].notna().to_numpy()
     kind = _kinds(frame)
-    out = {"classified": int(classified.sum())}
+    out: dict[str, int] = {"classified": int(classified.sum())}
     for k in PROVENANCE:
         out[k] = int((classified & (kind == k)).sum())
     out["not_recorded"] = out["classified"] - sum(out[k] for k in PROVENANCE)
-    out["rules_pct"] = 100 * out["rule"] / out["classified"] if out["classified"] else None
-    return out
+    return {**out, "rules_pct": 100 * out["rule"] / out["classified"] if out["classified"] else None}
 
 
 def _bad_rule(column, pattern, klass, ftype, frame):
@@ -334,7 +333,7 @@ def _bad_rule(column, pattern, klass, ftype, frame):
     return None
 
 
-def _examples(values: np.ndarray, k: int = 3) -> str:
+def _examples(values: np.ndarray | list, k: int = 3) -> str:
     seen = pd.unique(pd.Series(values, dtype=object).dropna().astype(str))[:k]
     return "; ".join(_clip(redact(v)) for v in seen)
 

@@ -186,6 +186,13 @@ class MeasureSpec(_Model):
         return self.share or self.count
 
     @property
+    def counted(self) -> CountSpec:
+        """The definition of a measure of the service's own (``custom``); ValueError for a built-in one."""
+        if self.definition is None:
+            raise ValueError(f"measure '{self.id}' is built in: it has no definition of its own")
+        return self.definition
+
+    @property
     def name(self) -> str:
         return self.title or MEASURES[self.id][0]
 

@@ -126,16 +126,18 @@ class DecisionStore:
         self.folder = Path(council_dir)
         self.wait = wait  # seconds a write waits for another writer before StoreBusy
         self.path = store_path(self.folder)
-        self.demand_path = find_table_file(self.folder, "demand")
-        if self.demand_path is None:
+        demand_path = find_table_file(self.folder, "demand")
+        if demand_path is None:
             raise SystemicError(
                 f"{self.folder}: no demand.csv or demand.xlsx to classify. Add the demand file "
                 "(see README, the data contract) first."
             )
+        self.demand_path: Path = demand_path
         self._local = threading.local()
         self._cache_lock = threading.Lock()
         self._contacts: pd.DataFrame | None = None
-        self._stamp = None
+        self._stamp: tuple | None = None
+        self._base: dict[str, dict] = {}
         self._redacted: dict[str, str] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -799,7 +801,7 @@ def _update_workbook(path: Path, contacts: list[str], new: pd.DataFrame) -> None
             sheet.cell(row=1, column=len(header), value=name).data_type = "s"
     column = {name: header.index(name) + 1 for name in new.columns}
     id_col = header.index("contact_id") + 1
-    where = {}
+    where: dict[str, int] = {}
     for r in range(2, sheet.max_row + 1):
         value = sheet.cell(row=r, column=id_col).value
         if value is not None:

@@ -2013,6 +2013,8 @@ def _hub_contacts(sp: ServicePlan, streets, rng) -> pd.DataFrame:
     """A new service's contacts from its start: a volume that grows week by week, a mix of demand that shifts (each
     type's weight in each week since the start), and its own failure demand at a share that falls as it learns."""
     svc, hub = sp.service, sp.service.hub
+    if hub is None:
+        raise ValueError(f"{svc.id} is not a new service: it has no hub to plan")
     start = pd.Timestamp(hub.start)
     days = pd.date_range(start, END.normalize(), freq="D")
     week = np.asarray((days - start).days // 7)
@@ -2045,6 +2047,8 @@ def _hub_service(sp: ServicePlan, streets, pools, rng) -> tuple[pd.DataFrame, pd
     """A new service's contacts, cases (every one the team's: cohort experiment) and events: each case follows the
     workflow of its demand type that was current when it opened."""
     svc, hub = sp.service, sp.service.hub
+    if hub is None:
+        raise ValueError(f"{svc.id} is not a new service: it has no hub to plan")
     contacts = _hub_contacts(sp, streets, rng)
     opening = contacts.index[contacts["opens_case"]]
     cases = pd.DataFrame({"opened_at": contacts.loc[opening, "received_at"].to_numpy()})
@@ -2073,7 +2077,10 @@ def build_council(plan: CouncilPlan, *, seed: int = 2024, index: int = 0) -> dic
     service's contacts follow the others' in demand.csv (its ids after theirs), so adding one to a council changes no
     other service's rows."""
     pools = _worker_pools(plan)
-    demand_parts, hub_parts, case_parts, event_parts = [], [], [], []
+    demand_parts: list[pd.DataFrame] = []
+    hub_parts: list[pd.DataFrame] = []
+    case_parts: list[pd.DataFrame] = []
+    event_parts: list[pd.DataFrame] = []
     for si, sp in enumerate(plan.services):
         svc = sp.service
         rng = np.random.default_rng([seed, index, si])
@@ -2110,7 +2117,7 @@ def build_council(plan: CouncilPlan, *, seed: int = 2024, index: int = 0) -> dic
 
 
 def _activities(plan: CouncilPlan) -> pd.DataFrame:
-    rows = {}
+    rows: dict[tuple[str, str], tuple[str, str]] = {}
     for sp in plan.services:
         hub = sp.service.hub
         flows = [steps for d in hub.demands for _, steps in d.workflows] if hub else []
@@ -2294,7 +2301,7 @@ def council_yaml(plan: CouncilPlan) -> dict:
         if svc.wanted_days:
             measures.append({"id": "delivered_when_wanted_pct", "direction": "increase"})
         measures += [dict(m) for m in svc.own_measures]
-        entry = {"id": svc.id, "name": svc.name, "purpose": svc.purpose, "measures": measures}
+        entry: dict[str, object] = {"id": svc.id, "name": svc.name, "purpose": svc.purpose, "measures": measures}
         for c in sp.changes:
             if c.experiment:
                 entry["experiment"] = {

@@ -31,7 +31,7 @@ from systemic_lib.data.files import atomic_write_json
 from systemic_lib.data.privacy import REDACTED, redacted
 from systemic_lib.data.privacy import redact_columns as _redact_columns
 from systemic_lib.data.redact import redact
-from systemic_lib.errors import ContractError
+from systemic_lib.errors import ContractError, SystemicError
 
 __all__ = [
     "Stage",
@@ -290,6 +290,14 @@ class Stage:
     @property
     def service_name(self) -> str:
         return self.service.name if self.service else self.council.name
+
+    @property
+    def service_spec(self) -> Service:
+        """The service of a service's stage (demand, flow, experiment, measure); SystemicError for a stage of the
+        whole council (the organisation scan), which has none."""
+        if self.service is None:
+            raise SystemicError(f"the {self.stage} stage of {self.council.name} is for one service: name the service")
+        return self.service
 
     def load(self, name: str) -> RedactedTable:
         """The council's whole table with its raw text and problems (read once per council)."""

@@ -13,6 +13,7 @@ the zygote is not running, the client starts an ordinary kernel, so the batch wo
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -77,9 +78,10 @@ class Zygote:
     imported, and each council read, once per machine rather than once per worker; a worker whose shared zygote
     is gone starts its own."""
 
-    def __init__(self):
-        self.folder = tempfile.mkdtemp(prefix="systemic-zygote-")
-        self.socket = str(Path(self.folder) / "kernels.sock")
+    def __init__(self) -> None:
+        folder = tempfile.mkdtemp(prefix="systemic-zygote-")
+        self.folder: str | None = folder
+        self.socket = str(Path(folder) / "kernels.sock")
         self.process: subprocess.Popen | None = None
         self.pid: int | None = None  #: of an attached zygote (another process started it)
 
@@ -164,10 +166,9 @@ class Zygote:
                 self.process.kill()
                 self.process.wait()
         Path(self.socket).unlink(missing_ok=True)
-        try:
-            os.rmdir(self.folder)
-        except OSError:
-            pass
+        if self.folder is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.folder)
 
 
 class ReadyClient(AsyncKernelClient):
@@ -176,7 +177,7 @@ class ReadyClient(AsyncKernelClient):
 
     answered = False
 
-    async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
         if not self.answered:
             await super().wait_for_ready(timeout=timeout)
 
@@ -198,7 +199,7 @@ class SystemicKernelManager(AsyncKernelManager):
         kw.setdefault("env", self.env)
         await super().start_kernel(**kw)
 
-    def client(self, **kwargs: Any) -> AsyncKernelClient:
+    def client(self, **kwargs: Any):  # an AsyncKernelClient (jupyter_client types it as the blocking one)
         kc, self.answered = self.answered or super().client(**kwargs), None
         self.given.append(kc)
         return kc

@@ -22,6 +22,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from html import escape
+from typing import Any
 
 import pandas as pd
 
@@ -148,7 +149,9 @@ def _demand_words(row: CouncilFigures, demand) -> None:
 
 def _end_to_end_words(row: CouncilFigures, flow, measure) -> None:
     """From flow.json (the flow report's Kaplan–Meier median), else measure.json's end_to_end_per_case."""
-    source, e2e, span = None, None, (None, None)
+    source: str | None = None
+    e2e: Any = None  # JSON
+    span: tuple = (None, None)
     if isinstance(flow, dict):
         e2e = flow.get("end_to_end") if isinstance(flow.get("end_to_end"), dict) else {}
         e2e = {
@@ -165,7 +168,7 @@ def _end_to_end_words(row: CouncilFigures, flow, measure) -> None:
     if not isinstance(e2e, dict):
         row.end_to_end_period = "no flow report"
         return
-    row.end_to_end_source = source
+    row.end_to_end_source = source or ""
     row.end_to_end_period = _period_words(*span)
     median, at_least = _num(e2e.get("median_days")), _num(e2e.get("median_at_least"))
     if median is not None:
@@ -368,13 +371,13 @@ def _grain_words(grain) -> tuple[str, str]:
 
 
 def _multiples(entries: list[Entry], measure_id: str) -> Multiples | None:
-    charted = []  # (entry, measure dict, points, phases)
+    charted: list[tuple[Entry, dict, list, list]] = []  # (entry, measure dict, points, phases)
     missing = []
     for e in entries:
         m = (e.data.get("measure") or {}).get("measures") if isinstance(e.data.get("measure"), dict) else None
         m = m.get(measure_id) if isinstance(m, dict) else None
         points = _chart_points(m) if isinstance(m, dict) else []
-        if len(points) < 2:
+        if not isinstance(m, dict) or len(points) < 2:
             missing.append(
                 f"{e.council_name}: no capability chart of this measure"
                 + (f" ({m['note']})" if isinstance(m, dict) and isinstance(m.get("note"), str) else "")

@@ -41,7 +41,7 @@ _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 _NOT_ALLOWED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
-def storage_error(exc: BaseException) -> dict | None:
+def storage_error(exc: BaseException | None) -> dict | None:
     """A full disk or a folder that may not be written, named as such (error name and message), or None.
 
     Looks through chained exceptions, since libraries re-raise with their own type."""

@@ -53,11 +53,17 @@ class Icon:
     meaning: str
 
 
+def _dict_at(block: dict, key: str) -> dict:
+    """``block[key]`` where it is a dict (a JSON object), else an empty one."""
+    value = block.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def icon_of(measure: dict) -> Icon | None:
     """The variation icon of one measure of ``measure.json`` (or its ``end_to_end_per_case`` block), as its chart's
     badge shows it: what the latest point is (the reading's ``latest_point`` where there is one, else
     ``variation``). None without a chart."""
-    reading = measure.get("reading") if isinstance(measure.get("reading"), dict) else {}
+    reading = _dict_at(measure, "reading")
     key = reading.get("latest_point") or measure.get("variation")
     if not isinstance(key, str) or not key:
         return None
@@ -254,7 +260,7 @@ def _per_case_cell(block: dict, weekly: dict | None) -> MeasureCell:
     """End-to-end time per case: the last cases charted (``last_points``), the per-case limits and icon."""
     cell = MeasureCell(PER_CASE)
     weekly = weekly or {}
-    reading = weekly.get("reading") if isinstance(weekly.get("reading"), dict) else {}
+    reading = _dict_at(weekly, "reading")
     views = [v for v in reading.get("views") or [] if isinstance(v, dict) and v.get("view") == "per case"]
     cell.sentence = _text(views[0].get("sentence") if views else _first_sentence(block.get("narration")))
     cell.sentence = cell.sentence or _text(_first_sentence(block.get("note")))
@@ -290,7 +296,7 @@ def _columns(measures: list[dict]) -> list[MeasureColumn]:
     """Every measure any service names, in the order the services name them; per case right after end-to-end."""
     out: dict[str, MeasureColumn] = {}
     for data in measures:
-        items = data.get("measures") if isinstance(data.get("measures"), dict) else {}
+        items = _dict_at(data, "measures")
         for mid, m in items.items():
             if isinstance(m, dict) and mid not in out:
                 out[mid] = MeasureColumn(mid, _text(m.get("name") or mid), str(m.get("unit") or ""))
@@ -309,9 +315,9 @@ def _row(service_id: str, name: str, data: dict | None, columns: list[MeasureCol
         row.cells = [MeasureCell(c.id) for c in columns]
         return row
     row.href = f"{quote(service_id)}/measure.html"
-    period = data.get("period") if isinstance(data.get("period"), dict) else {}
+    period = _dict_at(data, "period")
     row.period = words.period(period.get("start"), period.get("end"), short=True) if period else ""
-    items = data.get("measures") if isinstance(data.get("measures"), dict) else {}
+    items = _dict_at(data, "measures")
     for c in columns:
         if c.id == PER_CASE and isinstance(data.get(PER_CASE), dict):
             row.cells.append(_per_case_cell(data[PER_CASE], items.get(_E2E)))

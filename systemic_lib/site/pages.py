@@ -124,7 +124,8 @@ def end_to_end_words(median, at_least=None, open_cases=None) -> str | None:
 
 def _flow_end_to_end(data: dict) -> str | None:
     """The flow report's Kaplan–Meier median end to end, with its open cases beside it."""
-    e2e = data.get("end_to_end") if isinstance(data.get("end_to_end"), dict) else {}
+    got = data.get("end_to_end")
+    e2e: dict = got if isinstance(got, dict) else {}
     return end_to_end_words(
         _first(data, "median_days", "median_end_to_end_days"), _first(e2e, "median_at_least"), _first(e2e, "open_cases")
     )
@@ -303,7 +304,7 @@ def scan_reports(out_dir) -> list[CouncilPage]:
     for slug in sorted(slugs):
         folder = out_dir / slug
         names = [e.get("council_name") for k, e in entries.items() if k[0] == slug and e.get("council_name")]
-        page = CouncilPage(slug, names[0] if names else slug)
+        page = CouncilPage(slug, str(names[0]) if names else slug)
         council_level = entries.get((slug, None, None))
         if council_level and council_level.get("status") == "skipped":
             page.skipped = council_level.get("error") or {}

@@ -53,6 +53,7 @@ from systemic_lib.analysis.experiment.over_time import OverTime, Spread, over_ti
 from systemic_lib.data.contract import WARNING, Problem, TableView, empty_frame
 from systemic_lib.data.council import within_period
 from systemic_lib.data.learning_log import conditions_to_act_on, with_condition_text
+from systemic_lib.data.stages import Stage
 from systemic_lib.errors import ContractError
 
 __all__ = [
@@ -187,6 +188,12 @@ def cases_table(result: TableView, service: str, start=None, end=None) -> tuple[
     return frame.reset_index(drop=True), own, name
 
 
+def _file_name(stage: Stage, table: str) -> str:
+    """The name of the file a table was read from (``<table>.csv`` when it has none)."""
+    path = stage.load(table).path
+    return path.name if path else f"{table}.csv"
+
+
 def _catalogue_problems(catalogue: pd.DataFrame | None) -> list[Problem]:
     """Assessments and referrals are counted from the catalogue's categories: say when it names neither."""
     cats = set() if catalogue is None else set(catalogue["category"].dropna())
@@ -210,22 +217,24 @@ def _catalogue_problems(catalogue: pd.DataFrame | None) -> list[Problem]:
 
 
 def load(
-    stage, *, basis: str = "per case", first_days: int | None = None, resamples: int = 2000, seed: int = 20240701
+    stage: Stage, *, basis: str = "per case", first_days: int | None = None, resamples: int = 2000, seed: int = 20240701
 ) -> ExperimentData:
     """Read and compare everything the experiment report needs for the stage's service; never raises for no data.
 
     Counts and hours are compared on closed cases only, or, with ``first_days=N``, on the work in the first N days
     of every case old enough to have had them (open cases included): like with like either way."""
-    spec = stage.service.experiment
+    service = stage.service_spec
+    spec = service.experiment
     start = pd.Timestamp(spec.start) if spec is not None else None
-    cases, problems, cases_file = cases_table(stage.load("cases"), stage.service_id, stage.start, stage.end)
+    cases, problems, cases_file = cases_table(stage.load("cases"), service.id, stage.start, stage.end)
     new = is_new_service(spec.design if spec else None, cases["cohort"])
     if new and start is None:  # every case is the team's, with no experiment in council.yaml: from its first case
         start = pd.to_datetime(cases["opened_at"]).min().normalize()
     events = stage.table("events", period=False, rows=True)
     event_rows = events.groupby(events["case_id"].astype(str))["_row"].min() if len(events) else None
     events = events.drop(columns="_row")
-    events_file = stage.load("events").path.name if stage.load("events").path else "events.csv"
+    events_path = stage.load("events").path
+    events_file = events_path.name if events_path else "events.csv"
     catalogue = stage.table("activities", period=False) if stage.has("activities") else None
     per_case = flowlog.case_table(events, catalogue=catalogue) if len(events) else _empty_case_table()
     if len(events) and not new:  # a new service compares no assessments or referrals
@@ -260,7 +269,7 @@ def load(
         if unknown:
             log_problems.append(
                 Problem(
-                    stage.load("learning_log").path.name,
+                    _file_name(stage, "learning_log"),
                     f"links to system conditions that system_conditions has not "
                     f"got ({', '.join(unknown[:5])}); their entries keep their own words",
                     "correct condition_id, or add the condition",
@@ -290,7 +299,7 @@ def load(
     dated = pd.concat([shown["opened_at"], shown["completed_at"]]).dropna()
     first_last = (dated.min(), dated.max()) if len(dated) else (stage.start, stage.end)
     return ExperimentData(
-        stage.service_id,
+        service.id,
         stage.service_name,
         spec.team if spec else ("experiment team" if new else None),
         start,

@@ -310,10 +310,10 @@ def compare(
         stats = np.full((len(chosen), resamples), np.nan)
         if n >= min_cases and (basis != BY_TYPE or len(groups["experiment"])):
             chunk = max(1, 2_000_000 // max(n, 1))
-            for lo in range(0, resamples, chunk):
-                idx = _draw(rng, g, groups["experiment"] if basis == BY_TYPE else None, min(chunk, resamples - lo))
+            for at in range(0, resamples, chunk):
+                idx = _draw(rng, g, groups["experiment"] if basis == BY_TYPE else None, min(chunk, resamples - at))
                 for k, (m, (v, w)) in enumerate(zip(chosen, arrays)):
-                    stats[k, lo : lo + idx.shape[0]] = _stat(v[idx], w[idx], m.kind, stat_basis)
+                    stats[k, at : at + idx.shape[0]] = _stat(v[idx], w[idx], m.kind, stat_basis)
         boot[name] = (arrays, stats)
     tail = (1 - confidence) / 2 * 100
     rows = []

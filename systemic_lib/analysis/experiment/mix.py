@@ -38,7 +38,7 @@ class DemandMix:
     @property
     def warning(self) -> str | None:
         """The warning the report shows where the mix differs materially."""
-        if not self.differs:
+        if not self.differs or self.p_value is None:
             return None
         return (
             f"The two cohorts handled a different mix of demand ({TEST_NAME}, {_p(self.p_value)}, below "
@@ -133,5 +133,7 @@ def mix_words(mix: DemandMix, *, warning: bool = True) -> str:
     if mix.differs is None:
         return base + " Too few demand types or cases to test whether the mix differs."
     if mix.differs:
-        return base + (" " + mix.warning if warning else "")
+        return base + (" " + mix.warning if warning and mix.warning else "")
+    if mix.p_value is None:
+        return base
     return base + (f" The mix does not differ materially ({TEST_NAME}, {_p(mix.p_value)}, not below {ALPHA:.0%}).")

@@ -70,7 +70,8 @@ def over_time(data, *, measure: str = "end_to_end_days", start=None, improvement
     if len(f) < 2:
         raise SystemicError(f"only {len(f)} case(s) have a completion date and a value: too few for a chart")
     ends = f["completed_at"].to_numpy(dtype="datetime64[ns]")
-    phase, note = (), None
+    phase: tuple[int, ...] = ()
+    note: str | None = None
     if start is not None:
         start = pd.Timestamp(start)
         i = int(np.searchsorted(ends, start.to_datetime64()))  # the first case completed on or after the start

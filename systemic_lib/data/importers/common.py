@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import click
 import numpy as np
@@ -129,14 +130,17 @@ class TableMapping(_Model):
         return tuple(c for c in TABLES[cls.TABLE].column_names if c not in cls.TEAM)
 
 
+M = TypeVar("M", bound="TableMapping")
+
+
 def layered_mapping(
-    model: type[TableMapping],
+    model: type[M],
     mapping=None,
     *,
     council_dir=None,
     columns: dict | None = None,
     date_format: str | None = None,
-) -> TableMapping:
+) -> M:
     """The council's ``imports: <table>`` entry, then ``mapping`` (a ready name, a YAML path or a dict), then the
     command line's ``columns`` / ``date_format``, merged (later wins) and validated; a mapping that leaves a
     required column unfilled is refused, naming the layers it came from and the fix."""
@@ -156,7 +160,7 @@ def layered_mapping(
             layers.append((f"council.yaml imports: {table}", own))
     if mapping is not None:
         layers.append(read_mapping(mapping))
-    cli = {}
+    cli: dict[str, object] = {}
     if columns:
         cli["columns"] = dict(columns)
     if date_format:
@@ -479,7 +483,7 @@ def council_yaml(
     names: dict,
     source: str,
     command: str,
-    measures: list[dict],
+    measures: Sequence[dict],
 ) -> Path:
     """Write a council.yaml listing the services found in the data (most rows first), each with ``measures``, for
     the team to edit."""

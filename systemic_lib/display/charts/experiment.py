@@ -87,7 +87,11 @@ def distribution_chart(data, *, measure: str | None = None, ax=None, title: str 
     """Each cohort's cases on one measure (box and points; a bar of the share for demand returns); returns the Axes.
 
     ``data`` is an :func:`experiment.spread` result, or the cohorts (or a per-case frame) to take one from."""
-    s = data if isinstance(data, Spread) else spread(data, measure=measure)
+    if not isinstance(data, Spread):
+        if measure is None:
+            raise ValueError("distribution_chart draws an experiment.spread result, or the cohorts and a measure")
+        data = spread(data, measure=measure)
+    s = data
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 3))
     period = f"{words.period(s.first, s.last)}, " if s.first is not None else ""

@@ -55,7 +55,7 @@ def waiting_chart(w: joined.Waiting, *, ax=None, title: str | None = None):
             linewidths=0.8,
             label=f"open case, weeks so far ({words.number(int(is_open.sum()))})",
         )
-    if w.rate is not None:
+    if w.rate is not None and w.intercept is not None:
         xs = np.array([0.0, float(np.nanmax(x))])
         ax.plot(
             xs,

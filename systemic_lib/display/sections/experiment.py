@@ -24,7 +24,13 @@ from systemic_lib.analysis.experiment import (
 )
 from systemic_lib.analysis.experiment.comparison import BY_TYPE, CLOSED, MEASURES
 from systemic_lib.analysis.experiment.mix import mix_words
-from systemic_lib.analysis.experiment.new_service import failure_words, timeline, types_table, workflow_table
+from systemic_lib.analysis.experiment.new_service import (
+    NewService,
+    failure_words,
+    timeline,
+    types_table,
+    workflow_table,
+)
 from systemic_lib.data.learning_log import by_system_condition, entries_table
 from systemic_lib.display import report
 from systemic_lib.display.charts.experiment import (
@@ -225,7 +231,7 @@ def show_before_after(data: ExperimentData, *, measures=("end_to_end_days", "peo
         "phase starts at the first case completed on or after the day the experiment team began. Blue points are special causes in the better direction, orange in the "
         "worse; grey points are common-cause variation."
     )
-    axes = []
+    axes: list = []
     for measure in measures:
         try:
             result = over_time(data.cohorts, measure=measure)
@@ -292,13 +298,12 @@ def show_new_service(data: ExperimentData):
     failure = failure_words(ns)
     if failure:
         report.note(failure)
-    _show_workflows(data)
-    axes += _show_capability(data)
+    _show_workflows(ns)
+    axes += _show_capability(ns)
     return axes
 
 
-def _show_workflows(data: ExperimentData) -> None:
-    ns = data.new_service
+def _show_workflows(ns: NewService) -> None:
     report.heading("A workflow for each demand")
     if not ns.workflows:
         report.note("No demand type has five or more cases with steps recorded yet: no workflow to show.")
@@ -322,8 +327,7 @@ def _show_workflows(data: ExperimentData) -> None:
         )
 
 
-def _show_capability(data: ExperimentData) -> list:
-    ns = data.new_service
+def _show_capability(ns: NewService) -> list:
     report.heading("Capability since the start")
     now = ns.predictably()
     report.note(

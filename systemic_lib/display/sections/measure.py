@@ -56,7 +56,7 @@ def show_per_case(data: MeasureData) -> None:
     report.heading("End-to-end time per case", level=3)
     report.note(endtoend.definition_sentence(cap.cases))
     if cap.result is None:
-        report.note(cap.note)
+        report.note(cap.note or "No finished case yet.")
         return
     e2e = next((r for r in data.results if r.id == "end_to_end_days"), None)
     case_chart(cap, reading=e2e.reading if e2e is not None else None)

@@ -84,8 +84,13 @@ class Classifier:
         self._show(raw)
 
     # ------------------------------------------------------------------------------------------------ the file
+    def _file(self) -> Path:
+        if self.path is None:
+            raise SystemicError(f"No demand file in {self.folder}")
+        return self.path
+
     def _read(self) -> pd.DataFrame:
-        raw, problems = read_raw(self.path, "demand")
+        raw, problems = read_raw(self._file(), "demand")
         if raw is None:
             raise SystemicError("; ".join(p.describe() for p in problems))
         for col in ("contact_id", "classification", "failure_type", "what_matters"):
@@ -125,17 +130,17 @@ class Classifier:
                 raw = self._read()
                 rows = raw.index[raw["contact_id"].str.strip() == contact]
                 if len(rows) == 0:
-                    raise SystemicError(f"contact {contact} is no longer in {self.path.name}")
+                    raise SystemicError(f"contact {contact} is no longer in {self._file().name}")
                 raw.loc[rows, "classification"] = classification
                 raw.loc[rows, "failure_type"] = ftype if classification == "failure" else ""
                 if matters.strip():
                     raw.loc[rows, "what_matters"] = matters.strip()
                 if "classified_by" in raw.columns:
                     raw.loc[rows, "classified_by"] = "coach"
-                write_table_atomic(raw, self.path, keep_previous=True)
+                write_table_atomic(raw, self._file(), keep_previous=True)
         except Exception as exc:  # the write is atomic: the file is as it was
             self.message.value = (
-                f'<p class="problems">Not saved: {esc(exc)}. {esc(self.path.name)} is unchanged; try again.</p>'
+                f'<p class="problems">Not saved: {esc(exc)}. {esc(self._file().name)} is unchanged; try again.</p>'
             )
             return False
         kind = f"failure demand ({ftype})" if classification == "failure" and ftype else f"{classification} demand"

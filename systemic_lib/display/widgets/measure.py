@@ -127,7 +127,7 @@ class MeasureExplorer:
         self.narration.value = f"<p>{_esc(self.current.narration or self.current.note or '')}</p>"
 
     def _png(self) -> bytes:
-        if self.current.result is None:
+        if self.current is None or self.current.result is None:
             return b""
         fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
         ax = fig.add_subplot()
