@@ -288,6 +288,37 @@ def xmr(
     / common_cause; missing for a missing value). The rest (phases, variation, assurance, anhoj, n, missing and the
     settings) are the result's other fields.
     """
+    _check_settings(improvement, baseline_points, shift_points, trend_points)
+    series = _Series.of(values, dates, phase_starts)
+    limits = _Limits.of(series, baseline_points, screen_moving_ranges, floor, ceiling)
+    rules = _Rules.of(series, limits, shift_points, trend_points)
+    labels = _Labels.of(rules, improvement)
+    last = series.m - 1
+    if labels.code[last] == 0:
+        variation = "common_cause"
+    else:
+        variation = f"special_cause_{labels.signal[last]}_{'high' if labels.side[last] > 0 else 'low'}"
+    phases, anhoj = _phases(series, limits, rules, improvement, shift_points)
+    return XmrResult(
+        points=_points(series, limits, rules, labels),
+        phases=phases,
+        variation=variation,
+        assurance=_assurance(improvement, target, limits.lower[-1], limits.upper[-1], limits.tol[-1]),
+        anhoj=anhoj,
+        n=int(series.m),
+        missing=series.n_missing,
+        improvement=improvement,
+        target=None if target is None else float(target),
+        floor=floor,
+        ceiling=ceiling,
+        baseline_points=baseline_points,
+        screen_moving_ranges=bool(screen_moving_ranges),
+        shift_points=int(shift_points),
+        trend_points=int(trend_points),
+    )
+
+
+def _check_settings(improvement: str, baseline_points, shift_points, trend_points) -> None:
     if improvement not in IMPROVEMENT_CHOICES:
         raise SpcInputError(f"improvement must be one of {', '.join(IMPROVEMENT_CHOICES)}, not {improvement!r}")
     if baseline_points is not None:
@@ -302,105 +333,190 @@ def xmr(
         if not isinstance(k, (int, np.integer)) or k < 2:
             raise SpcInputError(f"{name} must be a whole number of at least 2, not {k!r}")
 
-    vals = _as_float_array(values)
-    n_all = len(vals)
-    if n_all < 2:
-        raise SpcInputError(f"a capability chart needs at least 2 values; {n_all} given")
-    date_idx = None
-    if dates is not None:
-        date_idx = _as_dates(dates, n_all)
-        order = np.argsort(date_idx.asi8, kind="stable")
-        date_idx = date_idx[order]
-        vals = vals[order]
-    starts = _phase_positions(phase_starts, date_idx, n_all)
-    phase_all = np.zeros(n_all, int)
-    if starts:
-        marks = np.zeros(n_all, int)
-        marks[starts] = 1
-        phase_all = np.cumsum(marks)
-    n_phases = len(starts) + 1
 
-    ok = ~np.isnan(vals)
-    n_missing = int(n_all - ok.sum())
-    if ok.sum() < 2:
-        raise SpcInputError(f"a capability chart needs at least 2 values; only {int(ok.sum())} of {n_all} are numbers")
-    x = vals[ok]
-    ph = phase_all[ok]
-    m = len(x)
+@dataclass(frozen=True)
+class _Series:
+    """The values in date order with their phases: every row (``vals``, ``phase_all``, ``date_idx``) and the
+    charted ones (``x``, ``ph``: the rows that are numbers, ``ok``), the phase starts (positions) and the moving
+    ranges within phases (``mr``; ``same_phase``: a point is in the phase of the one before)."""
 
-    # Moving ranges within phases (the one spanning a boundary is not used).
-    mr = np.full(m, np.nan)
-    with np.errstate(over="ignore"):
-        mr[1:] = np.abs(np.diff(x))
-    same_phase = np.zeros(m, bool)
-    same_phase[1:] = ph[1:] == ph[:-1]
-    mr[~same_phase] = np.nan
+    vals: np.ndarray
+    date_idx: pd.DatetimeIndex | None
+    starts: list[int]
+    phase_all: np.ndarray
+    ok: np.ndarray
+    x: np.ndarray
+    ph: np.ndarray
+    mr: np.ndarray
+    same_phase: np.ndarray
 
-    # Per-phase centre, MR-bar and limits (a short loop over phases, not points).
-    centre = np.full(n_phases, np.nan)
-    mrbar = np.full(n_phases, np.nan)
-    n_pts = np.zeros(n_phases, int)
-    n_used = np.zeros(n_phases, int)
-    n_screened = np.zeros(n_phases, int)
-    bounds = np.searchsorted(ph, np.arange(n_phases + 1), side="left")
-    for k in range(n_phases):
-        lo, hi = bounds[k], bounds[k + 1]
-        n_pts[k] = hi - lo
-        if hi == lo:
-            continue
-        b_hi = hi if baseline_points is None else min(hi, lo + int(baseline_points))
-        n_used[k] = b_hi - lo
-        with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308: checked below
-            centre[k] = x[lo:b_hi].mean()
-            ranges = mr[lo + 1 : b_hi]
-            if len(ranges):
-                avg = ranges.mean()
-                if screen_moving_ranges and avg > 0:
-                    keep = ranges <= SCREEN_FACTOR * avg
-                    n_screened[k] = int((~keep).sum())
-                    avg = ranges[keep].mean()
-                mrbar[k] = avg
-    with np.errstate(over="ignore", invalid="ignore"):
-        sigma = mrbar / D2
-        upper = centre + LIMIT_FACTOR * mrbar
-        lower = centre - LIMIT_FACTOR * mrbar
-        upper2 = centre + 2 * sigma
-        lower2 = centre - 2 * sigma
-    if np.isinf(np.concatenate([centre, mrbar, upper, lower, upper2, lower2])).any():
-        raise SpcInputError(
-            "the values are too large to chart (their mean, moving ranges or limits pass the largest "
-            "number a computer holds, about 1.8e308): rescale them, e.g. to thousands or millions"
+    @property
+    def n_all(self) -> int:
+        return len(self.vals)
+
+    @property
+    def m(self) -> int:
+        return len(self.x)
+
+    @property
+    def n_phases(self) -> int:
+        return len(self.starts) + 1
+
+    @property
+    def n_missing(self) -> int:
+        return int(self.n_all - self.ok.sum())
+
+    @classmethod
+    def of(cls, values, dates, phase_starts) -> _Series:
+        vals = _as_float_array(values)
+        n_all = len(vals)
+        if n_all < 2:
+            raise SpcInputError(f"a capability chart needs at least 2 values; {n_all} given")
+        date_idx = None
+        if dates is not None:
+            date_idx = _as_dates(dates, n_all)
+            order = np.argsort(date_idx.asi8, kind="stable")
+            date_idx = date_idx[order]
+            vals = vals[order]
+        starts = _phase_positions(phase_starts, date_idx, n_all)
+        phase_all = np.zeros(n_all, int)
+        if starts:
+            marks = np.zeros(n_all, int)
+            marks[starts] = 1
+            phase_all = np.cumsum(marks)
+        ok = ~np.isnan(vals)
+        if ok.sum() < 2:
+            raise SpcInputError(
+                f"a capability chart needs at least 2 values; only {int(ok.sum())} of {n_all} are numbers"
+            )
+        x, ph = vals[ok], phase_all[ok]
+        # Moving ranges within phases (the one spanning a boundary is not used).
+        mr = np.full(len(x), np.nan)
+        with np.errstate(over="ignore"):
+            mr[1:] = np.abs(np.diff(x))
+        same_phase = np.zeros(len(x), bool)
+        same_phase[1:] = ph[1:] == ph[:-1]
+        mr[~same_phase] = np.nan
+        return cls(vals, date_idx, starts, phase_all, ok, x, ph, mr, same_phase)
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """Per phase: the points (``n_pts``), those behind the limits (``n_used``), the moving ranges screened out,
+    the centre, mean moving range, sigma, limits (3σ and 2σ, clipped to ``floor``/``ceiling``), the tolerance a
+    point must clear to be off the centre or past a limit, and whether the limits are trial ones; ``bounds``: where
+    each phase starts among the charted points."""
+
+    centre: np.ndarray
+    mrbar: np.ndarray
+    sigma: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    upper2: np.ndarray
+    lower2: np.ndarray
+    tol: np.ndarray
+    trial: np.ndarray
+    n_pts: np.ndarray
+    n_used: np.ndarray
+    n_screened: np.ndarray
+    bounds: np.ndarray
+
+    @classmethod
+    def of(cls, s: _Series, baseline_points, screen_moving_ranges, floor, ceiling) -> _Limits:
+        n_phases, x, mr = s.n_phases, s.x, s.mr
+        centre = np.full(n_phases, np.nan)
+        mrbar = np.full(n_phases, np.nan)
+        n_pts = np.zeros(n_phases, int)
+        n_used = np.zeros(n_phases, int)
+        n_screened = np.zeros(n_phases, int)
+        bounds = np.searchsorted(s.ph, np.arange(n_phases + 1), side="left")
+        for k in range(n_phases):  # a short loop over phases, not points
+            lo, hi = bounds[k], bounds[k + 1]
+            n_pts[k] = hi - lo
+            if hi == lo:
+                continue
+            b_hi = hi if baseline_points is None else min(hi, lo + int(baseline_points))
+            n_used[k] = b_hi - lo
+            with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308: checked below
+                centre[k] = x[lo:b_hi].mean()
+                ranges = mr[lo + 1 : b_hi]
+                if len(ranges):
+                    avg = ranges.mean()
+                    if screen_moving_ranges and avg > 0:
+                        keep = ranges <= SCREEN_FACTOR * avg
+                        n_screened[k] = int((~keep).sum())
+                        avg = ranges[keep].mean()
+                    mrbar[k] = avg
+        with np.errstate(over="ignore", invalid="ignore"):
+            sigma = mrbar / D2
+            upper = centre + LIMIT_FACTOR * mrbar
+            lower = centre - LIMIT_FACTOR * mrbar
+            upper2 = centre + 2 * sigma
+            lower2 = centre - 2 * sigma
+        if np.isinf(np.concatenate([centre, mrbar, upper, lower, upper2, lower2])).any():
+            raise SpcInputError(
+                "the values are too large to chart (their mean, moving ranges or limits pass the largest "
+                "number a computer holds, about 1.8e308): rescale them, e.g. to thousands or millions"
+            )
+        if floor is not None:
+            lower, lower2 = np.fmax(lower, floor), np.fmax(lower2, floor)
+            lower, lower2 = np.where(np.isnan(mrbar), np.nan, lower), np.where(np.isnan(mrbar), np.nan, lower2)
+        if ceiling is not None:
+            upper, upper2 = np.fmin(upper, ceiling), np.fmin(upper2, ceiling)
+            upper, upper2 = np.where(np.isnan(mrbar), np.nan, upper), np.where(np.isnan(mrbar), np.nan, upper2)
+        tol = _REL_TOL * (np.abs(np.nan_to_num(centre)) + np.nan_to_num(mrbar))
+        trial = n_used < MIN_LIMIT_POINTS
+        return cls(centre, mrbar, sigma, upper, lower, upper2, lower2, tol, trial, n_pts, n_used, n_screened, bounds)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """The Making Data Count rules, per charted point: its side of the centre (``side``: 1, -1 or 0 on it; ``d``
+    its distance), outside the limits, in a trend (``trend_up`` for a rising one), two of three beyond 2σ
+    (``hi2``/``lo2``: the point is beyond 2σ high/low, within the limits) and in a shift."""
+
+    d: np.ndarray
+    side: np.ndarray
+    outside: np.ndarray
+    hi2: np.ndarray
+    lo2: np.ndarray
+    shift: np.ndarray
+    trend: np.ndarray
+    trend_up: np.ndarray
+    two: np.ndarray
+
+    @classmethod
+    def of(cls, s: _Series, lim: _Limits, shift_points: int, trend_points: int) -> _Rules:
+        ph, x = s.ph, s.x
+        c_p, u_p, l_p, u2_p, l2_p, t_p = (
+            lim.centre[ph],
+            lim.upper[ph],
+            lim.lower[ph],
+            lim.upper2[ph],
+            lim.lower2[ph],
+            lim.tol[ph],
         )
-    if floor is not None:
-        lower, lower2 = np.fmax(lower, floor), np.fmax(lower2, floor)
-        lower, lower2 = np.where(np.isnan(mrbar), np.nan, lower), np.where(np.isnan(mrbar), np.nan, lower2)
-    if ceiling is not None:
-        upper, upper2 = np.fmin(upper, ceiling), np.fmin(upper2, ceiling)
-        upper, upper2 = np.where(np.isnan(mrbar), np.nan, upper), np.where(np.isnan(mrbar), np.nan, upper2)
-    tol = _REL_TOL * (np.abs(np.nan_to_num(centre)) + np.nan_to_num(mrbar))
-    trial = n_used < MIN_LIMIT_POINTS
+        d = x - c_p
+        with np.errstate(invalid="ignore"):
+            side = np.where(d > t_p, 1, np.where(d < -t_p, -1, 0))
+            outside = (x > u_p + t_p) | (x < l_p - t_p)
+            hi2 = (x > u2_p + t_p) & ~outside & (side > 0)
+            lo2 = (x < l2_p - t_p) & ~outside & (side < 0)
+        # Shift: runs of shift_points or more on one side of the centre (a point on it breaks the run).
+        _, r_len = _runs(side, ~s.same_phase)
+        shift = (np.repeat(r_len, r_len) >= shift_points) & (side != 0)
+        trend_up, trend_down = _trends(s, trend_points)
+        return cls(d, side, outside, hi2, lo2, shift, trend_up | trend_down, trend_up, _two_of_three(ph, hi2, lo2))
 
-    c_p, u_p, l_p, u2_p, l2_p, t_p = centre[ph], upper[ph], lower[ph], upper2[ph], lower2[ph], tol[ph]
-    d = x - c_p
-    with np.errstate(invalid="ignore"):
-        side = np.where(d > t_p, 1, np.where(d < -t_p, -1, 0))
-        above = x > u_p + t_p
-        below = x < l_p - t_p
-        outside = above | below
-        hi2 = (x > u2_p + t_p) & ~outside & (side > 0)
-        lo2 = (x < l2_p - t_p) & ~outside & (side < 0)
 
-    phase_break = ~same_phase
-    # Shift: runs of shift_points or more on one side of the centre (a point on it breaks the run).
-    r_start, r_len = _runs(side, phase_break)
-    run_len = np.repeat(r_len, r_len)
-    shift = (run_len >= shift_points) & (side != 0)
-
-    # Trend: trend_points or more points each strictly above (below) the one before, within a phase.
+def _trends(s: _Series, trend_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points in a rising (falling) trend: trend_points or more points each strictly above (below) the one before,
+    within a phase."""
+    x, m = s.x, s.m
     step = np.zeros(m - 1, int)
     step[x[1:] > x[:-1]] = 1
     step[x[1:] < x[:-1]] = -1
-    step[~same_phase[1:]] = 0
+    step[~s.same_phase[1:]] = 0
     s_start, s_len = _runs(step)
     codes = step[s_start] if len(step) else np.zeros(0, int)
     need = trend_points - 1
@@ -408,9 +524,12 @@ def xmr(
     down_runs = (codes == -1) & (s_len >= need)
     trend_up = _cover(m, s_start[up_runs], s_start[up_runs] + s_len[up_runs] + 1)
     trend_down = _cover(m, s_start[down_runs], s_start[down_runs] + s_len[down_runs] + 1)
-    trend = trend_up | trend_down
+    return trend_up, trend_down
 
-    # Two of three: any 3 consecutive points (same phase) with at least 2 beyond 2σ on one side, within limits.
+
+def _two_of_three(ph: np.ndarray, hi2: np.ndarray, lo2: np.ndarray) -> np.ndarray:
+    """Any 3 consecutive points (same phase) with at least 2 beyond 2σ on one side, within limits: those points."""
+    m = len(ph)
     two = np.zeros(m, bool)
     if m >= 3:
         whole = ph[:-2] == ph[2:]
@@ -422,111 +541,106 @@ def xmr(
             covered[1:-1] |= hit
             covered[2:] |= hit
             two |= covered & flags
+    return two
 
-    # One label per point by precedence, its side (high/low), and its meaning for this measure.
-    conds = [outside, trend, two, shift]
-    label_code = np.select(conds, [1, 2, 3, 4], default=0)
-    trend_side = np.where(trend_up, 1, -1)
-    two_side = np.where(hi2, 1, -1)
-    point_side = np.select(
-        [label_code == 1, label_code == 2, label_code == 3, label_code == 4],
-        [np.sign(d), trend_side, two_side, side],
-        default=0,
-    ).astype(int)
-    if improvement == "neutral":
-        special = np.full(m, "neutral", dtype=object)
-    else:
-        good = 1 if improvement == "increase" else -1
-        special = np.where(point_side == good, "improvement", "concern").astype(object)
-    signal = np.where(label_code > 0, special, "common_cause").astype(object)
-    rule_names = np.array([None, *RULES], dtype=object)
-    rule = rule_names[label_code]
 
-    # Back to every row (missing values keep their phase lines, no rule, no signal).
+@dataclass(frozen=True)
+class _Labels:
+    """One label per charted point by precedence (``code``: 0 none, else 1 + its index in ``RULES``; ``rule``: its
+    name), the side it points to (``side``: 1 high, -1 low) and its meaning for this measure (``signal``)."""
+
+    code: np.ndarray
+    side: np.ndarray
+    signal: np.ndarray
+    rule: np.ndarray
+
+    @classmethod
+    def of(cls, r: _Rules, improvement: str) -> _Labels:
+        code = np.select([r.outside, r.trend, r.two, r.shift], [1, 2, 3, 4], default=0)
+        trend_side = np.where(r.trend_up, 1, -1)
+        two_side = np.where(r.hi2, 1, -1)
+        side = np.select(
+            [code == 1, code == 2, code == 3, code == 4],
+            [np.sign(r.d), trend_side, two_side, r.side],
+            default=0,
+        ).astype(int)
+        if improvement == "neutral":
+            special = np.full(len(code), "neutral", dtype=object)
+        else:
+            good = 1 if improvement == "increase" else -1
+            special = np.where(side == good, "improvement", "concern").astype(object)
+        signal = np.where(code > 0, special, "common_cause").astype(object)
+        rule = np.array([None, *RULES], dtype=object)[code]
+        return cls(code, side, signal, rule)
+
+
+def _points(s: _Series, lim: _Limits, r: _Rules, lab: _Labels) -> pd.DataFrame:
+    """Every row back (missing values keep their phase lines, no rule, no signal): the chart's points."""
+
     def full(arr, fill):
-        out = np.full(n_all, fill, dtype=np.asarray(arr).dtype if fill is not None else object)
-        out[ok] = arr
+        out = np.full(s.n_all, fill, dtype=np.asarray(arr).dtype if fill is not None else object)
+        out[s.ok] = arr
         return out
 
-    frame = {}
-    if date_idx is not None:
-        frame["date"] = date_idx
+    frame: dict[str, object] = {}
+    if s.date_idx is not None:
+        frame["date"] = s.date_idx
+    phase_all = s.phase_all
     frame.update(
         {
-            "value": vals,
+            "value": s.vals,
             "phase": phase_all,
-            "moving_range": full(mr, np.nan),
-            "centre": centre[phase_all],
-            "lower": lower[phase_all],
-            "upper": upper[phase_all],
-            "lower_2s": lower2[phase_all],
-            "upper_2s": upper2[phase_all],
-            "trial": trial[phase_all],
-            "outside_limits": full(outside, False),
-            "trend": full(trend, False),
-            "two_of_three": full(two, False),
-            "shift": full(shift, False),
-            "rule": full(rule, None),
-            "signal": full(signal, None),
+            "moving_range": full(s.mr, np.nan),
+            "centre": lim.centre[phase_all],
+            "lower": lim.lower[phase_all],
+            "upper": lim.upper[phase_all],
+            "lower_2s": lim.lower2[phase_all],
+            "upper_2s": lim.upper2[phase_all],
+            "trial": lim.trial[phase_all],
+            "outside_limits": full(r.outside, False),
+            "trend": full(r.trend, False),
+            "two_of_three": full(r.two, False),
+            "shift": full(r.shift, False),
+            "rule": full(lab.rule, None),
+            "signal": full(lab.signal, None),
         }
     )
-    out = pd.DataFrame(frame)
+    return pd.DataFrame(frame)
 
-    phases = []
+
+def _phases(s: _Series, lim: _Limits, r: _Rules, improvement: str, shift_points: int) -> tuple[list[dict], list[dict]]:
+    """One dict per phase (its span, limits and change from the phase before), and its run tests (Anhøj)."""
+    phases: list[dict] = []
     anhoj = []
-    for k in range(n_phases):
+    starts, date_idx = s.starts, s.date_idx
+    for k in range(s.n_phases):
         first = starts[k - 1] if k else 0
-        lo, hi = bounds[k], bounds[k + 1]
+        lo, hi = lim.bounds[k], lim.bounds[k + 1]
+        last = (starts[k] if k < len(starts) else s.n_all) - 1
         phases.append(
             {
                 "phase": k,
                 "start": date_idx[first] if date_idx is not None else first,
                 "start_position": int(first),
-                "end": (
-                    date_idx[(starts[k] if k < len(starts) else n_all) - 1]
-                    if date_idx is not None
-                    else (starts[k] if k < len(starts) else n_all) - 1
-                ),
-                "n": int(n_pts[k]),
-                "n_limits": int(n_used[k]),
-                "mean": _num(centre[k]),
-                "lower": _num(lower[k]),
-                "upper": _num(upper[k]),
-                "lower_2s": _num(lower2[k]),
-                "upper_2s": _num(upper2[k]),
-                "mean_moving_range": _num(mrbar[k]),
-                "sigma": _num(sigma[k]),
-                "screened_moving_ranges": int(n_screened[k]),
-                "trial": bool(trial[k]),
+                "end": date_idx[last] if date_idx is not None else last,
+                "n": int(lim.n_pts[k]),
+                "n_limits": int(lim.n_used[k]),
+                "mean": _num(lim.centre[k]),
+                "lower": _num(lim.lower[k]),
+                "upper": _num(lim.upper[k]),
+                "lower_2s": _num(lim.lower2[k]),
+                "upper_2s": _num(lim.upper2[k]),
+                "mean_moving_range": _num(lim.mrbar[k]),
+                "sigma": _num(lim.sigma[k]),
+                "screened_moving_ranges": int(lim.n_screened[k]),
+                "trial": bool(lim.trial[k]),
             }
         )
-        anhoj.append({"phase": k, **_anhoj(side[lo:hi])})
+        anhoj.append({"phase": k, **_anhoj(r.side[lo:hi])})
         phases[-1]["change"] = _change_signal(
-            x[lo:hi], phases[-2] if k else None, tol[k - 1] if k else 0.0, improvement, shift_points
+            s.x[lo:hi], phases[-2] if k else None, lim.tol[k - 1] if k else 0.0, improvement, shift_points
         )
-
-    last = m - 1
-    if label_code[last] == 0:
-        variation = "common_cause"
-    else:
-        variation = f"special_cause_{signal[last]}_{'high' if point_side[last] > 0 else 'low'}"
-    return XmrResult(
-        points=out,
-        phases=phases,
-        variation=variation,
-        assurance=_assurance(improvement, target, lower[-1], upper[-1], tol[-1]),
-        anhoj=anhoj,
-        n=int(m),
-        missing=n_missing,
-        improvement=improvement,
-        target=None if target is None else float(target),
-        floor=floor,
-        ceiling=ceiling,
-        baseline_points=baseline_points,
-        screen_moving_ranges=bool(screen_moving_ranges),
-        shift_points=int(shift_points),
-        trend_points=int(trend_points),
-    )
+    return phases, anhoj
 
 
 def _change_signal(xs: np.ndarray, before: dict | None, tol: float, improvement: str, need: int) -> dict | None:

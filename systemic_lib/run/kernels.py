@@ -387,19 +387,9 @@ def _inline_figures() -> None:
 
 def serve(path: str) -> None:
     """Import everything once, then fork one kernel per request on the socket at ``path``."""
-    import importlib
-
     from systemic_lib.data.preload import Preloaded
 
-    _die_with_parent()
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel sets it
-    if sys.path and sys.path[0] in ("", os.getcwd()):
-        del sys.path[0]  # as ipykernel_launcher does; the kernel adds its own folder back
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except Exception:
-            pass
+    _import_everything()
     preloaded = Preloaded().install()  # load_council in a forked kernel starts from what it holds
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -411,29 +401,13 @@ def serve(path: str) -> None:
     children: set[int] = set()
     while not stopping:
         _reap(children)
-        try:
-            conn, _ = listener.accept()
-        except (TimeoutError, InterruptedError):
+        got = _request(listener)
+        if got is None:
             continue
-        conn.settimeout(30)
-        try:
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = conn.recv(1 << 20)
-                if not chunk:
-                    raise ConnectionError("client left")
-                data += chunk
-            request = json.loads(data)
-        except (OSError, ValueError):
-            conn.close()
-            continue
+        conn, request = got
         _preload(preloaded, request)
         if request.get("preload"):  # read the council now, for the kernels to come; no kernel yet
-            try:
-                conn.sendall(json.dumps(preloaded.folders()).encode() + b"\n")
-            except OSError:
-                pass
-            conn.close()
+            _reply(conn, json.dumps(preloaded.folders()))
             continue
         gc.freeze()  # what is here now, the kernel's garbage collector never walks (nor copies, on write): ~2% CPU
         pid = os.fork()
@@ -442,11 +416,7 @@ def serve(path: str) -> None:
             conn.settimeout(None)
             _kernel(conn, request)
         children.add(pid)
-        try:
-            conn.sendall(f"{pid}\n".encode())
-        except OSError:
-            pass
-        conn.close()
+        _reply(conn, str(pid))
     for pid in children:
         try:
             os.kill(pid, signal.SIGTERM)
@@ -454,6 +424,49 @@ def serve(path: str) -> None:
             pass
     while children:
         _reap(children, block=True)
+
+
+def _import_everything() -> None:
+    """What a kernel imports, once, in the zygote (``PRELOAD``), set up as ipykernel_launcher would."""
+    import importlib
+
+    _die_with_parent()
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel sets it
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]  # as ipykernel_launcher does; the kernel adds its own folder back
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+
+
+def _request(listener: socket.socket) -> tuple[socket.socket, dict] | None:
+    """The next client's connection and its request (one line of JSON), or None (no client yet, or it left)."""
+    try:
+        conn, _ = listener.accept()
+    except (TimeoutError, InterruptedError):
+        return None
+    conn.settimeout(30)
+    try:
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("client left")
+            data += chunk
+        return conn, json.loads(data)
+    except (OSError, ValueError):
+        conn.close()
+        return None
+
+
+def _reply(conn: socket.socket, text: str) -> None:
+    try:
+        conn.sendall(text.encode() + b"\n")
+    except OSError:
+        pass
+    conn.close()
 
 
 def _preload(preloaded: Preloaded, request: dict) -> None:
