@@ -75,9 +75,8 @@ class FlowData:
     """What the flow stage read: the prepared log, the tables behind it, and the tables not used for errors.
 
     ``problems`` is the log's checks (``FlowProblems``: counts and what was done); ``table_errors`` holds, per table
-    (``events``, ``activities``, ``cases``), the errors that kept it out until they are fixed. Attributes of the
-    ``FlowLog`` (``n_cases``, ``case_table``, ...) read through, so notebooks written for the old ``flow.load``
-    (which returned the log) still run.
+    (``events``, ``activities``, ``cases``), the errors that kept it out until they are fixed. The log's own figures
+    (``n_cases``, ``case_table``, ...) are read from ``log`` (or ``as_log(data)``), not forwarded.
     """
 
     log: FlowLog
@@ -100,11 +99,6 @@ class FlowData:
     def all_problems(self) -> list[Problem]:
         """Every problem as contract problems: the errors of tables not used, then the log's checks."""
         return [p for errors in self.table_errors.values() for p in errors] + self.log.problems.as_problems()
-
-    def __getattr__(self, name: str):
-        if name.startswith("__") or name == "log":  # copy and pickle probe before log exists
-            raise AttributeError(name)
-        return getattr(self.log, name)
 
 
 def as_log(data, catalogue: pd.DataFrame | None = None, cases: pd.DataFrame | None = None) -> FlowLog:
