@@ -91,7 +91,7 @@ def test_the_flow_sections_run_on_what_load_returned(testshire, shown, monkeypat
     stage = report.Stage(testshire, "housing-repairs", "flow")
     log = flow.load(stage)
     report.headline(flow.headline(log, service_name=stage.service.name))
-    assert "Cases took a median 4.0 days" in shown[-1] and log.n_cases == 4 and log.n_variants == 3
+    assert "Cases took a median 4.0 days" in shown[-1] and log.log.n_cases == 4 and log.log.n_variants == 3
     assert flow_charts.end_to_end_chart(log, **flow.phases(stage)) is not None
     assert flow_charts.value_waste_chart(log) is not None and flow_charts.hands_chart(log) is not None
     sections.show_process_map(log, coverage=0.8, period=flow.period_words(log))
