@@ -618,6 +618,7 @@ def test_sample_councils_stay_weekly(tmp_path):
 NO_CHANGES = YAML.split("system_changes:")[0]
 #: A label with markup and a dollar sign: escaped in HTML/SVG, and never read as matplotlib maths.
 RULE = "Rule: every repair <b>pre-inspected</b> over $250"
+LABEL = f"{RULE} (changed)"  # a condition marked changed, with no words for what changed, names its phase so
 CONDITIONS = (
     "id,service,raised_at,raised_in,waste_seen,system_condition,thinking,who_can_change,status,changed_at,"
     "phase\n"
@@ -640,15 +641,15 @@ def test_a_changed_condition_starts_a_phase_at_its_date_in_measure_json_and_the_
     e2e = _by_id(data.results)["end_to_end_days"]
     # the same hand computation as a council.yaml change on that date: 31 ± 5.32 before, 11 after
     assert [p["mean"] for p in e2e.result.phases] == [31, 11]
-    assert e2e.changes == [{"date": "2024-03-25", "label": RULE, "phase_start": "2024-03-25"}]
+    assert e2e.changes == [{"date": "2024-03-25", "label": LABEL, "phase_start": "2024-03-25"}]
     assert "real improvement, not noise" in e2e.narration and RULE in e2e.narration
     figures = json.loads(json.dumps(measure.figures(data)))
-    assert figures["phases_used"] == [{"date": "2024-03-25", "label": RULE, "source": "system condition SC-001"}]
-    assert figures["measures"]["end_to_end_days"]["phases"][1]["label"] == RULE
-    assert figures["end_to_end_per_case"]["phases"][1]["label"] == RULE  # the per-case chart too
+    assert figures["phases_used"] == [{"date": "2024-03-25", "label": LABEL, "source": "system condition SC-001"}]
+    assert figures["measures"]["end_to_end_days"]["phases"][1]["label"] == LABEL
+    assert figures["end_to_end_per_case"]["phases"][1]["label"] == LABEL  # the per-case chart too
     ax = chart(e2e)
     label = next(t for t in ax.texts if t.get_gid() == "phase_label_1")
-    assert label.get_text().startswith(RULE)
+    assert label.get_text().startswith(LABEL)
     import io
 
     svg = io.BytesIO()
@@ -674,11 +675,11 @@ def test_council_yaml_changes_and_changed_conditions_are_phases_together(tmp_pat
     data = measure.load(Stage(conditions_council(tmp_path, yaml_text=yaml_text), "housing-repairs", "measure"))
     assert measure.figures(data)["phases_used"] == [
         {"date": "2024-03-25", "label": "Experiment team started", "source": "council.yaml"},
-        {"date": "2024-03-25", "label": RULE, "source": "system condition SC-001"},
+        {"date": "2024-03-25", "label": LABEL, "source": "system condition SC-001"},
         {"date": "2024-05-06", "label": "Later change", "source": "council.yaml"},
     ]
     e2e = _by_id(data.results)["end_to_end_days"]
-    assert e2e.phase_labels == [f"Experiment team started / {RULE}", "Later change"]  # one phase a week
+    assert e2e.phase_labels == [f"Experiment team started / {LABEL}", "Later change"]  # one phase a week
 
 
 def test_a_learning_log_entry_marked_changed_with_a_date_is_a_phase(tmp_path):
@@ -690,7 +691,7 @@ def test_a_learning_log_entry_marked_changed_with_a_date_is_a_phase(tmp_path):
     )  # no date: no phase
     data = measure.load(Stage(folder, "housing-repairs", "measure"))
     assert measure.figures(data)["phases_used"] == [
-        {"date": "2024-03-25", "label": "Pre-inspection rule", "source": "system condition LL-2"}
+        {"date": "2024-03-25", "label": "Pre-inspection rule (changed)", "source": "system condition LL-2"}
     ]
     assert [p["mean"] for p in _by_id(data.results)["end_to_end_days"].result.phases] == [31, 11]
 
