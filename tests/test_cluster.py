@@ -369,6 +369,27 @@ def test_council_archive_holds_the_files_and_names_their_contents(testshire, tmp
     assert councils.unpacked(digest, data, testshire.name) == unpacked  # unpacked once per worker process
 
 
+def test_a_council_a_worker_drops_takes_its_table_cache_entries_with_it(testshire, tmp_path, monkeypatch):
+    """A worker keeps the last ``KEEP_COUNCILS`` councils it unpacked; the table cache entries read from one it drops
+    go too (their folder is gone, so nothing could use them again), and the others stay."""
+    from systemic_lib.data.council import load_council
+
+    monkeypatch.setattr(cluster, "KEEP_COUNCILS", 1)
+    store = tmp_path / "cache"
+    councils = cluster.Councils(tmp_path / "councils", cache_dir=store)
+    data, digest = cluster.pack_folder(testshire)
+    first = councils.unpacked(digest, data, testshire.name)
+    load_council(first, cache_dir=store).load("demand")
+    assert len(list(store.iterdir())) == 1
+    (testshire / "demand.csv").write_text((testshire / "demand.csv").read_text() + "\n")
+    data, digest = cluster.pack_folder(testshire)
+    second = councils.unpacked(digest, data, testshire.name)  # drops the first council
+    load_council(second, cache_dir=store).load("demand")
+    (entry,) = store.iterdir()
+    assert not first.exists() and second.exists()
+    assert json.loads((entry / "meta.json").read_text())["council"] == str(second.resolve())
+
+
 def test_scheduler_option_and_environment_variable(monkeypatch, tmp_path):
     from click.testing import CliRunner
 

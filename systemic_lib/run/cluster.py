@@ -49,6 +49,7 @@ from distributed import Client, Future
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from systemic_lib import config
+from systemic_lib.data import cache
 from systemic_lib.data.files import atomic_write_bytes
 from systemic_lib.errors import SystemicError
 from systemic_lib.run.engine import Finished, Lost, Outcome, run_jobs
@@ -328,7 +329,7 @@ class SystemicWorker(WorkerPlugin):
 
     def setup(self, worker: Any = None) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="systemic-worker-"))
-        self.councils = Councils(self.folder / "councils")
+        self.councils = Councils(self.folder / "councils", cache_dir=config.CACHE_DIR)
         self.runner = Runner(warm=self.warm, ahead=self.warm)
         self.runner.zygote()  # started now: it imports the libraries while the worker waits for work
 
@@ -337,6 +338,7 @@ class SystemicWorker(WorkerPlugin):
             self.runner.close()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
+            cache.prune(config.CACHE_DIR)  # the entries of the councils just removed
 
     def __getstate__(self) -> dict:  # sent to the workers before setup: nothing of a running worker
         return {"warm": self.warm}
@@ -390,10 +392,12 @@ def run_remote(job: Job, council_key: str, council: bytes, notebook: bytes) -> t
 
 class Councils:
     """The council folders a worker unpacked (``unpacked``), in ``folder``: once per worker process, the last
-    ``KEEP_COUNCILS`` kept."""
+    ``KEEP_COUNCILS`` kept. A council dropped takes its entries in the table cache ``cache_dir`` with it: their
+    source folder is gone, so no run can use them again."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *, cache_dir: Path | None = None):
         self.folder = folder
+        self.cache_dir = cache_dir
         self.held: OrderedDict[str, Path] = OrderedDict()
 
     def unpacked(self, key: str, archive: bytes, name: str) -> Path:
@@ -415,5 +419,6 @@ class Councils:
         self.held[key] = target / name
         while len(self.held) > KEEP_COUNCILS:
             _, old = self.held.popitem(last=False)
+            cache.clear(old, self.cache_dir)
             shutil.rmtree(old.parent, ignore_errors=True)
         return self.held[key]
