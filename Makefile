@@ -13,7 +13,7 @@ SCHEDULER ?= $(PROTOCOL)://$(if $(filter tcp,$(PROTOCOL)),127.0.0.1,$(HOST)):878
 TLS_FOR = $(if $(filter tls,$(PROTOCOL)),--tls-ca-file $(CERTS)/ca.pem --tls-cert $(CERTS)/$(1).pem --tls-key $(CERTS)/$(1)-key.pem)
 APT    := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: install system-packages browser demo sample reports test bench lab coach clean scheduler worker certs nbstripout
+.PHONY: install system-packages browser demo sample reports pdf test bench lab coach clean scheduler worker certs nbstripout
 
 install: system-packages $(STAMP)
 
@@ -52,6 +52,10 @@ sample: install
 
 reports: install
 	$(BIN)/systemic report data/councils --out reports $(if $(JOBS),-j $(JOBS),)
+
+# The reports and an A4 PDF beside each page (Chromium prints them on this machine).
+pdf: install browser
+	$(BIN)/systemic report data/councils --out reports --pdf $(if $(JOBS),-j $(JOBS),)
 
 demo: sample reports
 

@@ -9,6 +9,7 @@ drives papermill and nbconvert in-process with a fresh kernel per notebook and w
     reports/<council>/<service>/<stage>.ipynb  only when the notebook failed: the executed notebook, to debug
     reports/<council>/organisation_scan.html   the council-level scan
     reports/manifest.json, reports/index.html, reports/<council>/index.html
+    reports/.../<page>.pdf                      with --pdf: each page above printed to A4 (``run/pdf.py``)
 
 A failing notebook never stops the batch; a council that fails validation is skipped with its problems; nothing of
 another council is overwritten or deleted. The run ends with a summary of every failure and exit code 1.
@@ -31,6 +32,7 @@ from systemic_lib.data.decisions import fold_council
 from systemic_lib.errors import SystemicError, UnknownServiceError
 from systemic_lib.run.engine import Interrupted, run_jobs
 from systemic_lib.run.jobs import CELL_TIMEOUT, Job, JobError, JobResult
+from systemic_lib.run.pdf import Printed, print_pages
 from systemic_lib.run.pool import LocalEngine, machine_zygote
 from systemic_lib.site.manifest import ManifestWriter, storage_error
 from systemic_lib.site.pages import build_index_pages
@@ -54,6 +56,7 @@ class BatchResult:
     planned: int = 0  #: jobs that were to run
     interrupted: bool = False  #: stopped by Ctrl-C: ``results`` hold what finished
     write_errors: list[str] = field(default_factory=list)  #: the manifest or index could not be written
+    printed: Printed | None = None  #: with ``pdf``: the pages printed to PDF and those that failed
 
     def _with(self, status: str) -> list[JobResult]:
         return [r for r in self.results if r.status == status]
@@ -76,7 +79,8 @@ class BatchResult:
         stage) or the manifest could not be written; else 0."""
         if self.interrupted:
             return INTERRUPTED
-        return 1 if self.failed or self.skipped or self.write_errors else 0
+        failed_pdfs = self.printed is not None and self.printed.failed
+        return 1 if self.failed or self.skipped or self.write_errors or failed_pdfs else 0
 
     def summary(self) -> str:
         ran = len(self.ok) + len(self.failed)
@@ -92,6 +96,8 @@ class BatchResult:
                 f"{self.planned - ran} were not run (their earlier reports, if any, are untouched). "
                 "What finished is in the manifest and the index pages.",
             )
+        if self.printed is not None:
+            lines += self.printed.summary()
         for message in self.write_errors:
             lines += ["", "NOT SAVED: " + message]
         if self.failed:
@@ -424,6 +430,7 @@ def run_batch(
     security=None,
     cache_dir=None,
     warm_kernels: bool = True,
+    pdf: bool = False,
 ) -> BatchResult:
     """Render every report asked for; returns what happened. Raises SystemicError only for a wrong request.
 
@@ -433,7 +440,9 @@ def run_batch(
     ``warm_kernels`` each notebook's kernel is forked from a kernel zygote that imported the libraries and read the
     council once (``kernels.py``). With ``scheduler`` (a Dask scheduler's address; ``security``: its TLS
     certificates, ``certs.security``) the jobs run on that cluster's workers (``systemic_lib.run.cluster``), which
-    get each council's folder, keep their own table cache and fork their own warm kernels."""
+    get each council's folder, keep their own table cache and fork their own warm kernels. With ``pdf`` every page
+    rendered (and the index pages of its councils) is then printed to a PDF beside it, here, where the reports are
+    (``run/pdf.py``), on the Dask path too."""
     echo = echo or (lambda text: click.echo(text, err=True))
     began = time.perf_counter()
     out_dir = Path(out_dir or config.REPORTS_DIR).resolve()
@@ -480,6 +489,11 @@ def run_batch(
             results, interrupted = stop.results, True
     results = results + skipped
     index_path = saved.index({r.council for r in results})
+    printed = None
+    if pdf and not interrupted:
+        echo("Printing the pages to PDF (A4) with Chromium...")
+        printed = print_pages(pages_to_print(out_dir, results), out_dir)
+        saved.pdfs(printed)
     if cache_dir is not None:
         cache.prune(cache_dir)
     return BatchResult(
@@ -493,7 +507,17 @@ def run_batch(
         planned=len(todo),
         interrupted=interrupted,
         write_errors=saved.errors,
+        printed=printed,
     )
+
+
+def pages_to_print(out_dir: Path, results: list[JobResult]) -> list[Path]:
+    """The pages a batch wrote: each report rendered, then its councils' index and measures pages, then the index
+    of all councils (which compares the councils)."""
+    reports = [out_dir / r.report for r in results if r.status == "ok" and r.report]
+    councils = sorted({r.council for r in results if r.status == "ok"})
+    site = [out_dir / c / name for c in councils for name in ("index.html", "measures.html")]
+    return reports + [p for p in site if p.exists()] + [p for p in [out_dir / "index.html"] if p.exists()]
 
 
 def _check_dates(*values) -> None:
@@ -536,6 +560,14 @@ class _Saver:
             return
         try:
             self.manifest_path = self.writer.add(results)
+        except OSError as exc:
+            self._failed("the manifest", exc)
+
+    def pdfs(self, printed: Printed) -> None:
+        if self.writer is None:
+            return
+        try:
+            self.manifest_path = self.writer.add_pdfs(printed.entries())
         except OSError as exc:
             self._failed("the manifest", exc)
 
@@ -629,6 +661,13 @@ def _date_option(ctx, param, value):
     show_default=True,
     help="The cluster's certificates (systemic certs), for a tls:// scheduler: ca.pem, client.pem, client-key.pem.",
 )
+@click.option(
+    "--pdf",
+    is_flag=True,
+    help="Also print each page rendered (and its councils' index pages) to an A4 PDF beside it, with Chromium, on "
+    "this machine (with --scheduler too: the pages come back here first). A page that fails to print is named in "
+    "the summary and the manifest; the others are printed.",
+)
 def report_command(
     council_dirs,
     out_dir,
@@ -643,6 +682,7 @@ def report_command(
     no_cache,
     scheduler,
     certs_dir,
+    pdf,
 ):
     """Render HTML reports for every service and stage of each council (default: every council in data/councils).
 
@@ -669,6 +709,7 @@ def report_command(
             cache_tables=not no_cache,
             scheduler=scheduler,
             security=security,
+            pdf=pdf,
         )
     except SystemicError as exc:
         raise click.ClickException(str(exc)) from None

@@ -94,6 +94,10 @@ class ManifestWriter:
             for e in old.get("jobs", [])
             if isinstance(e, dict) and not (e.get("council") in valid and e.get("stage") is None)
         }
+        #: each page printed to PDF (``systemic report --pdf``), by page: ok, or failed with its reason
+        self.pdfs: dict[str, dict] = {
+            str(e["page"]): e for e in old.get("pdfs", []) if isinstance(e, dict) and e.get("page")
+        }
         if self.out_dir.is_dir():
             sweep_stray_tmp(self.out_dir)
             if self.path.exists():
@@ -104,6 +108,12 @@ class ManifestWriter:
             entry = r.to_dict() if hasattr(r, "to_dict") else dict(r)
             self.entries.pop(_key(entry), None)
             self.entries[_key(entry)] = entry
+        return self.write()
+
+    def add_pdfs(self, entries) -> Path:
+        """Record pages printed to PDF (``run.pdf.Printed.entries``), replacing earlier runs' entries of them."""
+        for entry in entries:
+            self.pdfs[str(entry["page"])] = dict(entry)
         return self.write()
 
     def write(self) -> Path:
@@ -120,6 +130,8 @@ class ManifestWriter:
             "reports_dir": str(self.out_dir),
             "jobs": entries,
         }
+        if self.pdfs:
+            manifest["pdfs"] = [self.pdfs[page] for page in sorted(self.pdfs)]
         return atomic_write_json(self.path, manifest)
 
 
