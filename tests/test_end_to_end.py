@@ -174,3 +174,54 @@ def test_no_contact_or_case_id_appears_in_any_report_or_json(rendered):
         if shown:
             found.append(f"{path.relative_to(result.out_dir)}: {sorted(shown)[:5]}")
     assert not found, "\n".join(found)
+
+
+# Run in the page: every image's alt, and for every chart its accessible name, each text's size in CSS px at the
+# page's width, and pairs of texts that overlap (more than a third of the smaller one's height).
+_CHARTS_JS = """() => {
+  const out = {images: [], charts: [], small: [], overlaps: []};
+  for (const img of document.images) out.images.push(img.alt || "");
+  for (const svg of document.querySelectorAll("figure.chart > svg")) {
+    const label = document.getElementById(svg.getAttribute("aria-labelledby"));
+    const name = label ? label.textContent : "";
+    out.charts.push({name, role: svg.getAttribute("role")});
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    const boxes = [];
+    for (const t of svg.querySelectorAll("text")) {
+      const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+      if (px < 12 - 0.05) out.small.push([name.slice(0, 60), t.textContent, px.toFixed(1)]);
+      const r = t.getBoundingClientRect();
+      if (r.width && t.textContent.trim()) boxes.push([t.textContent, r]);
+    }
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i][1], b = boxes[j][1];
+      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (w > 2 && h > Math.min(a.height, b.height) / 3) out.overlaps.push([name.slice(0, 60), boxes[i][0], boxes[j][0]]);
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.browser
+def test_every_chart_has_a_text_alternative_naming_its_figures_and_legible_text(rendered, browser):
+    """No image carries nbconvert's default alt text; every chart is named by its alt text (a chart kind, its title
+    and a figure); at 1280 px no chart text is under 12 CSS px and no two chart texts overlap."""
+    _, result = rendered
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    seen = 0
+    for report in sorted((result.out_dir / COUNCIL).glob("**/*.html")):
+        page.goto(report.as_uri())
+        got = page.evaluate(_CHARTS_JS)
+        rel = report.relative_to(result.out_dir)
+        assert all(alt and not alt.startswith("No description") for alt in got["images"]), (rel, got["images"])
+        for chart in got["charts"]:
+            seen += 1
+            assert chart["role"] == "img", rel
+            assert re.match(r"(Capability chart|Bar chart|Box plot|Scatter chart|Process map|Chart): \S", chart["name"])
+            assert re.search(r"\d", chart["name"].split(".", 1)[-1]), f"{rel}: no figure in {chart['name']!r}"
+        assert got["small"] == [], f"{rel}: chart text under 12 px: {got['small'][:5]}"
+        assert got["overlaps"] == [], f"{rel}: chart texts overlap: {got['overlaps'][:5]}"
+    page.close()
+    assert seen >= 40  # five services' stage pages and the scan

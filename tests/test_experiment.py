@@ -637,7 +637,10 @@ def test_notebook_renders_with_and_without_an_experiment(council_factory, tmp_pa
         figures, shown = run_notebook("experiment", tmp_path / service, council_dir=str(council), service=service)
         nb = nbformat.read(tmp_path / service / "experiment.executed.ipynb", 4)
         images = sum(
-            "image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            '<figure class="chart' in str(o.get("data", {}).get("text/html", ""))
+            for c in nb.cells
+            if c.cell_type == "code"
+            for o in c.get("outputs", [])
         )
         outputs[service] = (shown, images, figures)
     care, care_images, care_json = outputs["care"]

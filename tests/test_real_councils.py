@@ -242,7 +242,7 @@ def test_bpic_without_demand_renders_plain_notes(real):
         assert d["contacts"] == 0 and d["failure_pct"] is None
         html = _visible(_html(real, "bpic15-1", sid, "demand"))
         assert "No contacts are recorded for" in html
-        assert "<img" not in html, f"{sid}: the demand report of a service with no contacts draws empty charts"
+        assert "<figure" not in html, f"{sid}: the demand report of a service with no contacts draws empty charts"
     scan = _figures(real, "bpic15-1", None, config.COUNCIL_STAGE)
     assert scan["contacts"] == 0
 
@@ -306,7 +306,7 @@ def test_boston_without_events_renders_plain_notes(real):
         assert flow["cases"] == 0 and flow["median_days"] is None
         html = _visible(_html(real, "boston", sid, "flow"))
         assert "No events are recorded for" in html
-        assert "<img" not in html, f"{sid}: the flow report of a service with no events draws empty charts"
+        assert "<figure" not in html, f"{sid}: the flow report of a service with no events draws empty charts"
         weekly = _figures(real, "boston", sid, "measure")["measures"]["weekly_demand"]
         contacts = _figures(real, "boston", sid, "demand")["contacts"]
         if contacts > 1000:

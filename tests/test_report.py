@@ -83,14 +83,16 @@ _DRAWS = textwrap.dedent("""
     shell.run_cell("from systemic_lib.display import report; report.setup()")
     shell.run_cell("import matplotlib.pyplot as plt; fig, ax = plt.subplots(layout='constrained'); ax.plot([1, 3, 2])")
     shell.run_cell("pass")
-    pngs = [d["image/png"] for d in shown if "image/png" in d]
-    print(json.dumps({"draws": len(draws), "painted": sum(draws), "pngs": [hashlib.sha256(base64.b64decode(p)).hexdigest() for p in pngs]}))
+    charts = [d["text/html"] for d in shown if "<figure" in d.get("text/html", "")]
+    others = [sorted(d) for d in shown if "<figure" not in d.get("text/html", "")]
+    print(json.dumps({"draws": len(draws), "painted": sum(draws), "others": others, "pngs": [hashlib.sha256(c.encode()).hexdigest() for c in charts]}))
 """)
 
 
 def test_a_batch_kernel_draws_each_figure_only_for_its_png(tmp_path):
     """In batch, pyplot's redraw of open figures after each cell (pixels nobody saw) is gone: a figure is laid out
-    and painted only for its PNG, and here the PNG is the same bytes as with the redraw."""
+    and painted only for its chart (an SVG figure, nothing else shown), and the chart is the same bytes as with the
+    redraw."""
     import os
     import subprocess
     import sys
@@ -104,5 +106,7 @@ def test_a_batch_kernel_draws_each_figure_only_for_its_png(tmp_path):
         assert ran.returncode == 0, ran.stderr
         got[batch] = json.loads(ran.stdout.strip().splitlines()[-1])
     assert len(got["1"]["pngs"]) == 1 and got["1"]["pngs"] == got["0"]["pngs"]
-    assert got["1"]["painted"] == 1 and got["0"]["painted"] == 2  # JupyterLab keeps pyplot's painted redraw
-    assert got["1"]["draws"] == 2 and got["0"]["draws"] == 3  # batch: savefig's tight box and the PNG, no redraw
+    assert got["1"]["others"] == [] and got["0"]["others"] == []  # no PNG beside the figure
+    # batch: savefig's tight box and the SVG, no redraw; JupyterLab keeps pyplot's redraw after the cell
+    assert got["1"]["draws"] == 2 and got["0"]["draws"] == 3
+    assert got["0"]["painted"] == got["1"]["painted"] + 1

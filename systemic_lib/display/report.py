@@ -1,25 +1,32 @@
 """Small helpers a stage notebook calls to show things to people who don't code.
 
-Everything shown is escaped HTML; figures are compact PNGs; key figures go to ``<stage>.json``.
+Everything shown is escaped HTML; key figures go to ``<stage>.json``. A chart is shown as a figure: inline SVG with
+its text alternative (``charts.alt``: the chart's title and key figures, from the same result it draws) as its
+accessible name, and the table behind it in a ``<details>`` a reader can open.
 """
 
 from __future__ import annotations
 
 import html as _html
+import itertools
 import os
 
 import pandas as pd
 
 from systemic_lib import words
 from systemic_lib.data.stages import Stage, save_figures  # noqa: F401  (notebooks and tests use report.Stage)
+from systemic_lib.display import svg as _svg
+from systemic_lib.display.charts import alt as _alt
+from systemic_lib.display.charts.style import FONT_SIZES, fit_titles
 
 
 def setup() -> None:
-    """Plot style and output format shared by every notebook."""
+    """Plot style (the type scale of ``charts/style.py``) and output format shared by every notebook: each figure is
+    shown as ``figure_html`` (an SVG with its text alternative and data table), not as a PNG."""
     import matplotlib as mpl
     import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
+    sns.set_theme(style="whitegrid", context="notebook")
     mpl.rcParams.update(
         {
             "figure.dpi": 100,
@@ -27,17 +34,63 @@ def setup() -> None:
             "figure.figsize": (9, 3.6),
             "savefig.bbox": "tight",
             "axes.titleweight": "bold",
+            **FONT_SIZES,
         }
     )
-    try:
-        from matplotlib_inline.backend_inline import set_matplotlib_formats
-
-        set_matplotlib_formats("png")
-    except ImportError:  # outside IPython
-        pass
+    _show_figures_as_html()
     if not interactive():
         _draw_each_figure_once()
     pd.set_option("display.max_columns", 30)
+
+
+def _show_figures_as_html() -> None:
+    """In IPython, a matplotlib figure displays as ``chart_html(fig)`` and as nothing else (no PNG beside it)."""
+    try:
+        import matplotlib_inline.backend_inline  # noqa: F401  (its import sets up the inline backend first)
+        from IPython import get_ipython
+    except ImportError:  # outside IPython
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib.figure import Figure
+
+    formatters = shell.display_formatter.formatters
+    for formatter in formatters.values():
+        formatter.pop(Figure, None)
+    formatters["text/html"].for_type(Figure, chart_html)
+
+
+_FIGURE_IDS = itertools.count(1)
+
+
+def figure_html(svg: str, descriptions, *, cls: str = "chart") -> str:
+    """A chart as a page shows it: ``<figure>`` holding the SVG, named by the descriptions' alt text (``charts.alt``),
+    then each description's data table in a ``<details>``."""
+    descriptions = list(descriptions)
+    label = " ".join(d.alt for d in descriptions) or "Chart"
+    body = _svg.for_page(svg, prefix=f"chart{next(_FIGURE_IDS)}", label=label)
+    tables = "".join(
+        f'<details class="chart-data"><summary>{esc(d.caption or "The figures in this chart")}</summary>'
+        f"{table_html(d.table, max_rows=_alt.MAX_TABLE_ROWS, decimals=1)}</details>"
+        for d in descriptions
+        if d.table is not None and not d.table.empty
+    )
+    return f'<figure class="{cls}">{body}{tables}</figure>'
+
+
+def chart_html(fig) -> str:
+    """A matplotlib figure as ``figure_html``; a figure no chart described is named by its titles."""
+    descriptions = _alt.of(fig) or [
+        _alt.Description(_alt.plain_title(" ".join(a.get_title() or a.get_title("left") for a in fig.axes)) or "Chart")
+    ]
+    fit_titles(fig)
+    return figure_html(_svg.figure_svg(fig), descriptions)
+
+
+def picture(svg: str, description, *, cls: str = "chart") -> None:
+    """Show an SVG drawn elsewhere (a Graphviz process map) as ``figure_html`` with its description."""
+    _display(figure_html(svg, [description], cls=cls))
 
 
 def _draw_each_figure_once() -> None:
@@ -114,11 +167,18 @@ def table(
             + '<p class="note">Nothing to show for this period.</p>'
         )
         return
+    cap = f'<p class="caption">{esc(caption)}</p>' if caption else ""
+    _display(cap + table_html(frame, max_rows=max_rows, percent=percent, decimals=decimals, formats=formats))
+
+
+def table_html(
+    frame: pd.DataFrame, *, max_rows: int = 30, percent: tuple = (), decimals: int = 1, formats: dict | None = None
+) -> str:
+    """``frame`` as an escaped HTML table (cells by ``words.format_frame``), with a note when rows are left out."""
     shown = words.format_frame(frame.head(max_rows), percent=percent, decimals=decimals, formats=formats)
     body = shown.to_html(index=False, escape=True, border=0, classes="data", na_rep=words.MISSING)
-    cap = f'<p class="caption">{esc(caption)}</p>' if caption else ""
     more = f'<p class="note">Showing {max_rows} of {len(frame):,} rows.</p>' if len(frame) > max_rows else ""
-    _display(cap + body + more)
+    return body + more
 
 
 def problems(items, *, title: str = "Data problems found") -> None:

@@ -18,7 +18,8 @@ from systemic_lib import words
 from systemic_lib.analysis.narrate import ASSURANCE_WORDS, phase_label
 from systemic_lib.analysis.reading import LATEST_WORDS
 from systemic_lib.analysis.spc import XmrResult
-from systemic_lib.display.charts.style import DPI, FIGSIZE, PALETTE
+from systemic_lib.display.charts import alt
+from systemic_lib.display.charts.style import DPI, FIGSIZE, PALETTE, SMALL, stack_rows, wrap
 
 __all__ = ["capability_chart", "PALETTE", "FIGSIZE", "DPI", "signals_table"]
 
@@ -80,6 +81,7 @@ def capability_chart(
     date_format: str | None = None,
     reading=None,
     markers=None,
+    grain: str | None = None,
 ):
     """Draw the capability chart of ``result`` (the :class:`~systemic_lib.analysis.spc.XmrResult` of ``spc.xmr``) and
     return the Axes.
@@ -90,7 +92,8 @@ def capability_chart(
     words, so that chart, narration and summary say one thing; without it the badge says what the latest point is
     and each phase line what the chart's change rule found. ``markers`` (``markers.Marker``: learning-log entries
     and system conditions with a date) are drawn as small numbered circles along the foot of the plot, each listed
-    with its date and words in the legend under it; they never change the limits (a phase does).
+    with its date and words in the legend under it; they never change the limits (a phase does). ``grain`` names
+    what one point is in the text alternative ("week", "case"; by default from the dates' spacing).
     """
     if not isinstance(result, XmrResult):
         raise ValueError(
@@ -129,6 +132,7 @@ def capability_chart(
 
     # Centre line and limits per phase; they stop at the phase boundary.
     phases = result.phases
+    phase_texts = []
     for k, ph in enumerate(phases):
         rows = np.flatnonzero(data["phase"].to_numpy() == k)
         if len(rows) == 0:
@@ -153,7 +157,7 @@ def capability_chart(
                 (left, y),
                 xytext=(2, 3),
                 textcoords="offset points",
-                fontsize=7,
+                fontsize=SMALL,
                 fontstyle="italic",
                 color=LIMIT_COLOUR,
                 gid=f"trial_{k}",
@@ -166,22 +170,25 @@ def capability_chart(
                 label = f"Change {words.date(start, short=True)}" if is_date else f"Change at point {int(start) + 1}"
             said, colour = _change_label(ph, reading, latest=k == len(phases) - 1)
             edge = "none"
+            label = wrap(label, 28)
             if said:
                 label += "\n" + said
                 edge = PALETTE[colour] if colour else CENTRE_COLOUR
-            ax.annotate(
-                label,
-                (left, 1),
-                xycoords=("data", "axes fraction"),
-                xytext=(3, -3),
-                textcoords="offset points",
-                ha="left",
-                va="top",
-                fontsize=8,
-                color=CENTRE_COLOUR,
-                bbox=dict(boxstyle="round,pad=0.25", fc=(1, 1, 1, 0.85), ec=edge),
-                gid=f"phase_label_{k}",
-                parse_math=False,
+            phase_texts.append(
+                ax.annotate(
+                    label,
+                    (left, 1),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(3, -3),
+                    textcoords="offset points",
+                    ha="left",
+                    va="top",
+                    fontsize=SMALL,
+                    color=CENTRE_COLOUR,
+                    bbox=dict(boxstyle="round,pad=0.25", fc=(1, 1, 1, 0.85), ec=edge),
+                    gid=f"phase_label_{k}",
+                    parse_math=False,
+                )
             )  # a condition's "$" is text, not maths
 
     target = result.target
@@ -195,7 +202,7 @@ def capability_chart(
             textcoords="offset points",
             ha="right",
             va="bottom",
-            fontsize=7,
+            fontsize=SMALL,
             color=TARGET_COLOUR,
         )
 
@@ -219,7 +226,7 @@ def capability_chart(
         style = dict(
             ha="right",
             va="bottom",
-            fontsize=8,
+            fontsize=SMALL,
             color=PALETTE["centre"],
             gid=gid,
             annotation_clip=False,
@@ -233,7 +240,7 @@ def capability_chart(
         anchor = t
 
     if title:
-        ax.set_title(title, loc="left", fontsize=10, pad=24 if badges else 8)  # above the badges
+        ax.set_title(title, loc="left", pad=26 if badges else 8)  # above the badges
     if unit:
         ax.set_ylabel(unit)
     if is_date:
@@ -248,7 +255,30 @@ def capability_chart(
     sns.despine(ax=ax, left=True)
     if markers and is_date:
         _draw_markers(ax, markers)
-    return ax
+    _stack_phase_labels(ax, phase_texts)
+    labels = [phase_label(phase_labels, k) for k in range(1, len(phases))]
+    return alt.attach(ax, alt.capability(result, title=title, unit=unit, grain=grain, phase_labels=labels))
+
+
+def _stack_phase_labels(ax, texts) -> None:
+    """Move phase labels that would overlap down a row (``style.stack_rows``): labels of changes close together are
+    stacked, never drawn on top of each other. Widths are measured in the figure's own text metrics."""
+    if len(texts) < 2:
+        return
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    axes_width = ax.get_window_extent(renderer).width or 1.0
+    left, right = ax.get_xlim()
+    starts, widths, heights = [], [], []
+    for t in texts:
+        box = t.get_window_extent(renderer)
+        starts.append((float(ax.convert_xunits(t.xy[0])) - left) / ((right - left) or 1.0))
+        widths.append(box.width / axes_width + 0.01)
+        heights.append(box.height * 72 / fig.dpi)
+    rows = stack_rows(starts, widths)
+    row_height = max(heights) + 2
+    for t, row in zip(texts, rows):
+        t.xyann = (t.xyann[0], -3 - row * row_height)
 
 
 def _draw_markers(ax, markers) -> None:
@@ -264,23 +294,23 @@ def _draw_markers(ax, markers) -> None:
             str(m.number),
             (mdates.date2num(m.date), 0),
             xycoords=("data", "axes fraction"),
-            xytext=(0, 3 + 11 * level),
+            xytext=(0, 3 + 16 * level),
             textcoords="offset points",
             ha="center",
             va="bottom",
-            fontsize=7,
+            fontsize=SMALL,
             color=CENTRE_COLOUR,
             bbox=dict(boxstyle="circle,pad=0.2", fc="white", ec=CENTRE_COLOUR, linewidth=0.8),
             gid=f"marker_{m.number}",
             annotation_clip=False,
         )
-        handles.append(Line2D([], [], linestyle="none", marker=f"${m.number}$", color=CENTRE_COLOUR, markersize=6))
+        handles.append(Line2D([], [], linestyle="none", marker=f"${m.number}$", color=CENTRE_COLOUR, markersize=8))
     legend = ax.legend(
         handles,
         [m.label for m in markers],
         loc="upper left",
         bbox_to_anchor=(0, -0.16),
-        fontsize=7,
+        fontsize=SMALL,
         frameon=False,
         handletextpad=0.4,
         borderaxespad=0,

@@ -10,8 +10,9 @@ from matplotlib.patches import Patch
 
 from systemic_lib.analysis import demand
 from systemic_lib.analysis.demand import UNCLASSIFIED
+from systemic_lib.display.charts import alt
 from systemic_lib.display.charts.capability import capability_chart
-from systemic_lib.display.charts.style import PALETTE, empty, new_ax, short
+from systemic_lib.display.charts.style import PALETTE, SMALL, bars_height, empty, new_ax, wrap
 from systemic_lib.errors import SystemicError
 
 __all__ = ["pareto_chart", "failure_types_chart", "channel_chart", "weekly_chart"]
@@ -29,7 +30,8 @@ def pareto_chart(data: pd.DataFrame, *, top: int = 15, ax=None, title: str | Non
     ``team_only`` leaves out the contacts a rule classified: the team's own judgement (the title says how many)."""
     wide = demand.demand_types(data, team_only=team_only)
     shown = wide.head(top)
-    ax = new_ax(ax, height=max(2.5, 0.32 * len(shown) + 1.2))
+    labels = [wrap(t) for t in shown["demand_type"]]
+    ax = new_ax(ax, height=bars_height(labels, least=2.5))
     kept = len(demand.by_team(data)) if team_only else len(data)
     whose = f"; the team's judgement only, {len(data) - kept:,} classified by rules left out" if team_only else ""
     title = title or (
@@ -44,27 +46,27 @@ def pareto_chart(data: pd.DataFrame, *, top: int = 15, ax=None, title: str | Non
         if counts.any():
             ax.barh(y, counts, left=left, color=PALETTE[klass], gid=f"bars_{klass}")
         left += counts
-    ax.set_yticks(y, [short(t) for t in shown["demand_type"]])
+    ax.set_yticks(y, labels)
     ax.invert_yaxis()
     for yi, (k, p, cp) in enumerate(zip(shown["total"], shown["pct"], shown["cumulative_pct"])):
-        ax.text(k, yi, f" {k:,} ({p:.0f}%, cum. {cp:.0f}%)", va="center", fontsize=8)
-    ax.set_xlim(0, shown["total"].max() * 1.35)
+        ax.text(k, yi, f" {k:,} ({p:.0f}%, cum. {cp:.0f}%)", va="center", fontsize=SMALL)
+    ax.set_xlim(0, shown["total"].max() * 1.45)
     ax.set_xlabel("contacts")
     present = {k for k in _CLASSES if shown[k].any()}
     ax.legend(
         handles=[Patch(color=PALETTE[c], label=_label(c)) for c in _CLASSES if c in present],
         loc="lower right",
         frameon=False,
-        fontsize=8,
+        fontsize=SMALL,
     )
     ax.set_title(title)
-    return ax
+    return alt.attach(ax, alt.pareto(shown, title=title))
 
 
 def failure_types_chart(data: pd.DataFrame, *, ax=None, title: str | None = None):
     """Failure demand by failure type as horizontal bars; returns the Axes."""
     table = demand.failure_types(data)
-    ax = new_ax(ax, height=max(2.2, 0.35 * len(table) + 1.2))
+    ax = new_ax(ax, height=bars_height(table["failure_type"]))
     title = title or (
         f"Failure demand by type, {demand.period_caption(data)} ({int(table['contacts'].sum()):,} failure contacts)"
     )
@@ -75,17 +77,17 @@ def failure_types_chart(data: pd.DataFrame, *, ax=None, title: str | None = None
     ax.set_yticks(y, table["failure_type"])
     ax.invert_yaxis()
     for yi, (k, p) in enumerate(zip(table["contacts"], table["pct"])):
-        ax.text(k, yi, f" {k:,} ({p:.0f}%)", va="center", fontsize=8)
-    ax.set_xlim(0, table["contacts"].max() * 1.25)
+        ax.text(k, yi, f" {k:,} ({p:.0f}%)", va="center", fontsize=SMALL)
+    ax.set_xlim(0, table["contacts"].max() * 1.3)
     ax.set_xlabel("failure demand contacts")
     ax.set_title(title)
-    return ax
+    return alt.attach(ax, alt.failure_types(table, title=title))
 
 
 def channel_chart(data: pd.DataFrame, *, ax=None, title: str | None = None):
     """Channel mix as stacked bars (value, failure, unclassified) with each channel's failure %; returns the Axes."""
     table = demand.channel_mix(data)
-    ax = new_ax(ax, height=max(2.2, 0.4 * len(table) + 1.2))
+    ax = new_ax(ax, height=bars_height(table["channel"]))
     title = title or f"Contacts by channel, {demand.period_caption(data)} ({len(data):,} contacts)"
     if table.empty:
         return empty(ax, title, "No contacts in this period")
@@ -97,12 +99,12 @@ def channel_chart(data: pd.DataFrame, *, ax=None, title: str | None = None):
     ax.set_yticks(y, table["channel"])
     ax.invert_yaxis()
     for yi, (k, fp) in enumerate(zip(table["contacts"], table["failure_pct"])):
-        ax.text(k, yi, f" {k:,}" + ("" if np.isnan(fp) else f" ({fp:.0f}% failure)"), va="center", fontsize=8)
-    ax.set_xlim(0, table["contacts"].max() * 1.35)
+        ax.text(k, yi, f" {k:,}" + ("" if np.isnan(fp) else f" ({fp:.0f}% failure)"), va="center", fontsize=SMALL)
+    ax.set_xlim(0, table["contacts"].max() * 1.45)
     ax.set_xlabel("contacts")
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.legend(loc="lower right", frameon=False, fontsize=SMALL)
     ax.set_title(title)
-    return ax
+    return alt.attach(ax, alt.channels(table, title=title))
 
 
 def weekly_chart(data: pd.DataFrame, *, measure: str = "contacts", ax=None, title: str | None = None, changes=()):

@@ -15,8 +15,9 @@ from systemic_lib import words
 from systemic_lib.analysis.experiment import Cohorts, OverTime, Spread, over_time, spread
 from systemic_lib.analysis.experiment.comparison import MEASURES
 from systemic_lib.data.contract import COHORTS
+from systemic_lib.display.charts import alt
 from systemic_lib.display.charts.capability import capability_chart
-from systemic_lib.display.charts.style import PALETTE, empty, new_ax, same_jitter, short, tint
+from systemic_lib.display.charts.style import PALETTE, SMALL, bars_height, empty, new_ax, same_jitter, short, tint, wrap
 
 __all__ = [
     "COHORT_COLOURS",
@@ -61,7 +62,7 @@ def before_after_chart(
     if len(result.phases) > 1:  # the phase starts at the first case completed on or after the experiment start
         first = chart["completed_at"].iloc[int(result.phases[1]["start"])]
         labels = [f"{label} (from the case completed {words.date(first, short=True)})"]
-    ax = capability_chart(result.capability, ax=ax, title=title, unit=unit, phase_labels=labels)
+    ax = capability_chart(result.capability, ax=ax, title=title, unit=unit, phase_labels=labels, grain="case")
     ax.set_xlabel(
         f"compared cases in order of completion (the first on {words.date(result.first, short=True)}, "
         f"the last on {words.date(result.last, short=True)})"
@@ -79,7 +80,7 @@ def before_after_chart(
             label="experiment team's case",
             gid="team_cases",
         )
-        ax.legend(loc="upper left", fontsize=7, frameon=True, framealpha=0.85)
+        ax.legend(loc="upper left", fontsize=SMALL, frameon=True, framealpha=0.85)
     return ax
 
 
@@ -102,7 +103,7 @@ def distribution_chart(data, *, measure: str | None = None, ax=None, title: str 
         for i, c in enumerate(COHORTS):
             txt = f"{words.percent(s.shares[c])} of {s.counts[c]}" if s.counts[c] else "none judged"
             ax.annotate(
-                txt, (i, shares[c]), ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points"
+                txt, (i, shares[c]), ha="center", va="bottom", fontsize=SMALL, xytext=(0, 2), textcoords="offset points"
             )
     elif len(s.values):
         with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11 a deprecated boxplot argument
@@ -134,15 +135,16 @@ def distribution_chart(data, *, measure: str | None = None, ax=None, title: str 
     ax.set_ylabel(s.unit)
     ax.set_xlabel("")
     ax.set_xticks(range(len(COHORTS)), [f"{c}\n({s.counts.get(c, 0):,} cases)" for c in COHORTS])
-    ax.set_title(title or f"{s.measure.name}\n{period}{s.cases}", fontsize=9, loc="left")
-    return ax
+    title = title or f"{s.measure.name}\n{period}{s.cases}"
+    ax.set_title(title, loc="left")
+    return alt.attach(ax, alt.spread(s, title=title))
 
 
 def distribution_charts(data: Cohorts, *, measures=None, columns: int = 2):
     """Small multiples of :func:`distribution_chart`, one per measure; returns the array of Axes."""
     ids = list(measures or [m.id for m in MEASURES])
     rows = -(-len(ids) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(9, 3.1 * rows), layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(9, 3.4 * rows), layout="constrained", squeeze=False)
     for ax, mid in zip(axes.flat, ids):
         distribution_chart(data, measure=mid, ax=ax)
     for ax in axes.flat[len(ids) :]:
@@ -156,7 +158,8 @@ def demand_mix_chart(mix, *, top: int = 12, ax=None, title: str | None = None):
     import numpy as np
 
     table = mix.table.head(top)
-    ax = new_ax(ax, height=max(2.5, 0.45 * len(table) + 1.2))
+    labels = [wrap(t) for t in table["demand_type"]]
+    ax = new_ax(ax, height=bars_height(labels, per_bar=0.3, least=2.5))
     title = title or (
         f"Demand mix of each cohort ({mix.typed.get('baseline', 0):,} baseline and "
         f"{mix.typed.get('experiment', 0):,} experiment cases with a demand type)"
@@ -168,13 +171,13 @@ def demand_mix_chart(mix, *, top: int = 12, ax=None, title: str | None = None):
         pct = table[f"{cohort}_pct"].fillna(0).to_numpy()
         ax.barh(y + (k - 0.5) * 0.4, pct, height=0.4, color=COHORT_COLOURS[cohort], label=cohort)
         for yi, p in zip(y, pct):
-            ax.text(p, yi + (k - 0.5) * 0.4, f" {p:.0f}%", va="center", fontsize=7)
-    ax.set_yticks(y, [short(t) for t in table["demand_type"]])
+            ax.text(p, yi + (k - 0.5) * 0.4, f" {p:.0f}%", va="center", fontsize=SMALL)
+    ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlabel("% of the cohort's cases")
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.legend(loc="lower right", frameon=False, fontsize=SMALL)
     ax.set_title(title)
-    return ax
+    return alt.attach(ax, alt.demand_mix(table, title=title))
 
 
 def emerging_demand_chart(ns, *, top: int = 5, ax=None, title: str | None = None):
@@ -207,9 +210,9 @@ def emerging_demand_chart(ns, *, top: int = 5, ax=None, title: str | None = None
     ax.set_xticks(x[::step], [f"{d.day} {d:%b}" for d in weekly["week"].iloc[::step]])
     ax.set_xlabel("week beginning")
     ax.set_ylabel("contacts")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=SMALL)
     ax.set_title(title)
-    return ax
+    return alt.attach(ax, alt.emerging_demand(weekly, title=title))
 
 
 def volume_chart(ns, *, ax=None):

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from systemic_lib import words
 from systemic_lib.analysis import flow
+from systemic_lib.display.charts import alt
 from systemic_lib.display.charts.capability import capability_chart
-from systemic_lib.display.charts.style import PALETTE, empty, tint
+from systemic_lib.display.charts.style import FIGSIZE, PALETTE, SMALL, bars_height, empty, tint
 
 __all__ = ["STEP_FILLS", "end_to_end_chart", "value_waste_chart", "hands_chart"]
 
@@ -36,10 +37,10 @@ def end_to_end_chart(data, *, ax=None, phase_starts=(), phase_labels=None, targe
     e2e = flow.end_to_end(data, phase_starts=phase_starts, phase_labels=phase_labels, target=target)
     done = e2e.finished
     title = f"End-to-end days per case, in order of completion, {flow.period_words(data)} ({len(done):,} cases)"
-    ax = _ax(ax, 10, 4)
+    ax = _ax(ax, FIGSIZE[0], 4)
     if e2e.limits is None:
         return empty(ax, title, "Too few finished cases for a chart")
-    ax = capability_chart(e2e.limits, ax=ax, title=title, unit="days", phase_labels=e2e.phase_labels)
+    ax = capability_chart(e2e.limits, ax=ax, title=title, unit="days", phase_labels=e2e.phase_labels, grain="case")
     first, last = done["last_at"].iloc[0], done["last_at"].iloc[-1]
     ax.set_xlabel(
         f"finished cases in order of completion (the first on {words.date(first, short=True)}, the last on "
@@ -52,7 +53,7 @@ def value_waste_chart(data, *, ax=None):
     """Steps by category, value steps blue and waste steps orange (not in the catalogue grey); returns the Axes."""
     log = flow.as_log(data)
     counts = flow.steps_by_kind(log)
-    ax = _ax(ax, 9, 0.4 * max(len(counts), 3) + 1)
+    ax = _ax(ax, FIGSIZE[0], bars_height(counts["category"], least=2.4))
     title = (
         f"Value steps (blue) and waste steps (orange) by kind, {flow.period_words(log)} "
         f"({log.n_events:,} steps in {log.n_cases:,} cases)"
@@ -61,17 +62,17 @@ def value_waste_chart(data, *, ax=None):
         return empty(ax, title, "No steps recorded")
     ax.barh(counts["category"], counts["steps"], color=counts["step_type"].map(STEP_FILLS), edgecolor=PALETTE["edge"])
     for y, v in enumerate(counts["steps"]):
-        ax.text(v, y, f" {words.number(v)}", va="center", fontsize=8)
+        ax.text(v, y, f" {words.number(v)}", va="center", fontsize=SMALL)
     ax.set_xlabel("steps")
     ax.set_title(title)
-    return ax
+    return alt.attach(ax, alt.steps_by_kind(counts, title=title))
 
 
 def hands_chart(data, *, ax=None):
     """How many cases had 0, 1, 2, ... hand-offs and different people; returns the Axes."""
     log = flow.as_log(data)
     h = flow.hands_counts(log)
-    ax = _ax(ax, 9, 3.6)
+    ax = _ax(ax, *FIGSIZE)
     bins = h["per_case"].to_numpy()
     ax.bar(bins - 0.2, h["handoffs"], width=0.4, color=PALETTE["ink"], label="hand-offs")
     ax.bar(bins + 0.2, h["people"], width=0.4, color=STEP_FILLS["value"], label="different people")
@@ -79,5 +80,6 @@ def hands_chart(data, *, ax=None):
     ax.set_xlabel("per case")
     ax.set_ylabel("cases")
     ax.legend(frameon=False)
-    ax.set_title(f"Hand-offs and people per case, {flow.period_words(log)} ({log.n_cases:,} cases)")
-    return ax
+    title = f"Hand-offs and people per case, {flow.period_words(log)} ({log.n_cases:,} cases)"
+    ax.set_title(title)
+    return alt.attach(ax, alt.hands(h, title=title))

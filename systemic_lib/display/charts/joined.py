@@ -9,7 +9,8 @@ import numpy as np
 
 from systemic_lib import words
 from systemic_lib.analysis import joined
-from systemic_lib.display.charts.style import PALETTE, empty, new_ax, short
+from systemic_lib.display.charts import alt
+from systemic_lib.display.charts.style import PALETTE, SMALL, bars_height, empty, new_ax, wrap
 
 __all__ = ["waiting_chart", "demand_types_chart", "plain"]
 
@@ -72,7 +73,7 @@ def waiting_chart(w: joined.Waiting, *, ax=None, title: str | None = None):
             transform=ax.transAxes,
             ha="right",
             va="top",
-            fontsize=8,
+            fontsize=SMALL,
             color=PALETTE["ink"],
         )
     ax.set_xlabel(
@@ -82,15 +83,16 @@ def waiting_chart(w: joined.Waiting, *, ax=None, title: str | None = None):
     ax.set_ylabel("failure contacts while open")
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=-0.5)
-    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    ax.legend(loc="upper left", frameon=False, fontsize=SMALL)
     ax.set_title(title)
-    return ax
+    return alt.attach(ax, alt.waiting(w, title=title))
 
 
 def demand_types_chart(rows: list[dict], *, period: str = "", ax=None, title: str | None = None):
     """End-to-end median days (Kaplan–Meier) of the cases each value-demand type started, with cases, open cases
     and the share that followed the clean flow beside each bar. Returns the Axes."""
-    ax = new_ax(ax, height=max(2.2, 0.45 * len(rows) + 1.2))
+    labels = [plain(wrap(r["demand_type"])) for r in rows]
+    ax = new_ax(ax, height=bars_height(labels))
     title = title or (
         f"End-to-end median by the demand that started the case{', ' + period if period else ''} "
         f"({sum(r['cases'] for r in rows):,} cases)"
@@ -100,7 +102,7 @@ def demand_types_chart(rows: list[dict], *, period: str = "", ax=None, title: st
     y = np.arange(len(rows))
     med = [r["median_days"] if r["median_days"] is not None else (r["at_least"] or 0) for r in rows]
     ax.barh(y, med, color=PALETTE["value"])
-    ax.set_yticks(y, [plain(short(r["demand_type"])) for r in rows])
+    ax.set_yticks(y, labels)
     ax.invert_yaxis()
     for yi, (m, r) in enumerate(zip(med, rows)):
         clean = "" if r["clean_share"] is None else f", {words.share(r['clean_share'])} clean flow"
@@ -110,9 +112,9 @@ def demand_types_chart(rows: list[dict], *, period: str = "", ax=None, title: st
             yi,
             f" {more}{words.duration(m)} ({words.count(r['cases'], 'case')}, {words.number(r['open'])} open{clean})",
             va="center",
-            fontsize=8,
+            fontsize=SMALL,
         )
-    ax.set_xlim(0, max(max(med), 1) * 1.6)
+    ax.set_xlim(0, max(max(med), 1) * 1.9)
     ax.set_xlabel("end-to-end median, days (Kaplan–Meier, open cases counted as still waiting)")
     ax.set_title(title)
-    return ax
+    return alt.attach(ax, alt.demand_types(rows, title=title))

@@ -26,6 +26,7 @@ def chart(r: MeasureResult, ax=None):
         phase_labels=r.phase_labels,
         reading=r.reading,
         markers=r.markers,
+        grain=r.grain,
     )
 
 
@@ -44,7 +45,13 @@ def case_chart(cap, ax=None, reading=None):
     if reading is not None:  # the phase line says the measure's reading; the badge, this chart's latest case
         reading = dataclasses.replace(reading, latest=cap.result.variation)
     ax = capability_chart(
-        cap.result, ax=ax, title=title, unit="days", phase_labels=cap.phase_labels or None, reading=reading
+        cap.result,
+        ax=ax,
+        title=title,
+        unit="days",
+        phase_labels=cap.phase_labels or None,
+        reading=reading,
+        grain="case",
     )
     ax.set_xlabel(
         f"finished cases in order of completion (the first on {words.date(done['end'].iloc[0], short=True)}"

@@ -19,12 +19,15 @@ import graphviz
 
 from systemic_lib import words
 from systemic_lib.analysis import flow, processmap
+from systemic_lib.display.charts import alt
 from systemic_lib.display.charts.flow import STEP_FILLS
-from systemic_lib.display.charts.style import PALETTE
+from systemic_lib.display.charts.style import PALETTE, SMALL
 
-__all__ = ["process_map", "render_png", "dot_available", "MAX_BYTES", "label"]
+__all__ = ["process_map", "render_png", "render_svg", "dot_available", "MAX_BYTES", "COLUMN_PT", "label"]
 
 MAX_BYTES = 180_000  # base64 in an HTML report adds a third; with the charts the report stays under 500 KB
+#: The report's column in points (940 CSS px): a map drawn left to right fills it when it fits at the type scale.
+COLUMN_PT = 705
 
 
 def dot_available() -> bool:
@@ -58,10 +61,10 @@ def process_map(
         graph_attr={
             "rankdir": "TB",
             "fontname": "Helvetica",
-            "fontsize": "12",
+            "fontsize": str(SMALL + 2),
             "labelloc": "t",
-            "nodesep": "0.25",
-            "ranksep": "0.35",
+            "nodesep": "0.2",
+            "ranksep": "0.3",
             "bgcolor": "white",
             "pad": "0.2",
         },
@@ -69,10 +72,11 @@ def process_map(
             "shape": "box",
             "style": "rounded,filled",
             "fontname": "Helvetica",
-            "fontsize": "10",
+            "fontsize": str(SMALL),
             "color": PALETTE["edge"],
+            "margin": "0.14,0.04",
         },
-        edge_attr={"fontname": "Helvetica", "fontsize": "8", "color": PALETTE["edge"], "arrowsize": "0.6"},
+        edge_attr={"fontname": "Helvetica", "fontsize": str(SMALL), "color": PALETTE["edge"], "arrowsize": "0.6"},
     )
     if title:
         g.attr(label=label(title))
@@ -82,20 +86,32 @@ def process_map(
     ids[start], ids[end] = "start", "end"
     if start in used:
         g.node(
-            "start", label(start), shape="circle", style="filled", fillcolor=PALETTE["start"], fontsize="9", width="0.6"
+            "start",
+            label(start),
+            shape="circle",
+            style="filled",
+            fillcolor=PALETTE["start"],
+            fontsize=str(SMALL),
+            width="0.6",
         )
     if end in used:
         g.node(
-            "end", label(end), shape="doublecircle", style="filled", fillcolor=PALETTE["end"], fontsize="9", width="0.5"
+            "end",
+            label(end),
+            shape="doublecircle",
+            style="filled",
+            fillcolor=PALETTE["end"],
+            fontsize=str(SMALL),
+            width="0.5",
         )
     for r in nodes.itertuples(index=False):
         weight = r.events / top
         g.node(
             ids[r.activity],
-            label(f"{_wrap(r.activity)}\n{words.number(r.events)}"),
+            label(f"{_wrap(r.activity, 16)}\n{words.number(r.events)}"),
             fillcolor=STEP_FILLS[r.step_type],
             penwidth=f"{0.8 + 3.2 * weight:.1f}",
-            fontsize=f"{9 + 4 * weight:.0f}",
+            fontsize=f"{SMALL + 3 * weight:.0f}",
         )
     top_e = max(int(edges["count"].max()) if len(edges) else 1, 1)
     for r in edges.itertuples(index=False):
@@ -112,13 +128,57 @@ def process_map(
             if getattr(r, "via_hidden", 0)
             else "solid",
         )
-    return g
+    what = title or (
+        f"{words.count(len(nodes), 'step')} of {view.n_activities} drawn, with the arrows between them "
+        f"({view.n_cases:,} cases, {view.n_events:,} steps)"
+    )
+    return alt.attach(g, alt.process_map(nodes, edges, title=what, start=start, end=end))
+
+
+def in_rows(graph: graphviz.Digraph, *, column_pt: float = COLUMN_PT, gap_in: float = 0.9) -> graphviz.Digraph:
+    """The map wrapped into rows that fill the report's column, read left to right and top to bottom like a line of
+    text: the steps in the order Graphviz ranks them top to bottom, as many to a row as fit ``column_pt`` with room
+    for the arrows' labels between them. A long flow drawn as one column is a strip; drawn as one row it is too
+    small to read; in rows its text keeps the type scale at the column's width."""
+    top_down = graph.copy()
+    top_down.graph_attr["rankdir"] = "TB"
+    placed = []
+    for line in top_down.pipe(format="plain", encoding="utf-8").splitlines():
+        if line.startswith("node "):
+            _, name, x, y, width = line.split(" ", 5)[:5]
+            placed.append((-float(y), float(x), name, float(width)))
+    rows: list[list[str]] = [[]]
+    used = 0.0
+    for _, _, name, width in sorted(placed):
+        if rows[-1] and used + gap_in + width > column_pt / 72:
+            rows.append([])
+            used = 0.0
+        used += (gap_in if rows[-1] else 0.0) + width
+        rows[-1].append(name)
+    wrapped = top_down.copy()
+    for i, row in enumerate(rows):
+        with wrapped.subgraph(name=f"row{i}") as same:
+            same.attr(rank="same")
+            for name in row:
+                same.node(name)
+        for a, b in zip(row, row[1:]):
+            wrapped.edge(a, b, style="invis", weight="20")
+    for above, below in zip(rows, rows[1:]):
+        wrapped.edge(above[0], below[0], style="invis", weight="20")
+    return wrapped
+
+
+def render_svg(graph: graphviz.Digraph) -> str:
+    """SVG text of a map wrapped into rows (``in_rows``), to be shown at the column's full width."""
+    return in_rows(graph).pipe(format="svg", encoding="utf-8")
 
 
 def render_png(graph: graphviz.Digraph, *, max_bytes: int = MAX_BYTES) -> bytes:
-    """PNG bytes of a map, shrunk until it fits in ``max_bytes`` (so a report stays small)."""
+    """PNG bytes of a map wrapped into rows (``in_rows``), shrunk until it fits in ``max_bytes`` (the JupyterLab
+    explorer's picture)."""
     dpi = 96
     png = b""
+    graph = in_rows(graph)
     for _ in range(6):
         graph.graph_attr.update(dpi=str(dpi), size="11,30")
         png = graph.pipe(format="png")

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from systemic_lib import words
-from systemic_lib.display.charts.style import PALETTE, empty, new_ax, short, tint
+from systemic_lib.display.charts import alt
+from systemic_lib.display.charts.style import PALETTE, SMALL, bars_height, empty, new_ax, tint, wrap
 
 __all__ = ["demand_chart", "end_to_end_chart"]
 
@@ -27,7 +28,8 @@ def demand_chart(data, *, ax=None, title: str | None = None, period_text: str = 
     """Every service's contacts as stacked bars (value, failure, unclassified) with its failure %; returns the Axes.
     ``data`` is ``scan.load``'s ScanData or its per-service table."""
     scan = _table(data)
-    ax = new_ax(ax, max(2.2, 0.4 * len(scan) + 1.2))
+    labels = [wrap(n, 24) for n in scan["service_name"]]
+    ax = new_ax(ax, bars_height(labels))
     when = f", {period_text}" if period_text else ""
     title = title or f"Demand by service{when} ({int(scan['contacts'].sum()):,} contacts)"
     if scan.empty or scan["contacts"].sum() == 0:
@@ -43,16 +45,18 @@ def demand_chart(data, *, ax=None, title: str | None = None, period_text: str = 
             label=f"{klass} demand" if klass != "unclassified" else klass,
         )
         left += scan[klass].to_numpy()
-    ax.set_yticks(y, [short(n, 36) for n in scan["service_name"]])
+    ax.set_yticks(y, labels)
     ax.invert_yaxis()
     for yi, (k, fp) in enumerate(zip(scan["contacts"], scan["failure_pct"])):
-        ax.text(k, yi, f" {k:,}" + ("" if words.is_missing(fp) else f" ({fp:.0f}% failure)"), va="center", fontsize=8)
-    ax.set_xlim(0, max(1, scan["contacts"].max()) * 1.35)
+        ax.text(
+            k, yi, f" {k:,}" + ("" if words.is_missing(fp) else f" ({fp:.0f}% failure)"), va="center", fontsize=SMALL
+        )
+    ax.set_xlim(0, max(1, scan["contacts"].max()) * 1.45)
     ax.xaxis.set_major_formatter("{x:,.0f}")
     ax.set_xlabel("contacts")
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.legend(loc="lower right", frameon=False, fontsize=SMALL)
     ax.set_title(title)
-    return ax
+    return alt.attach(ax, alt.services_demand(scan, title=title))
 
 
 def _days_text(days, at_least) -> str:
@@ -64,7 +68,7 @@ def _days_text(days, at_least) -> str:
 
 def _name(row) -> str:
     since = getattr(row, "experiment_since", None)
-    return short(row.service_name, 36) + (" (experiment)" if since and not words.is_missing(since) else "")
+    return wrap(str(row.service_name) + (" (experiment)" if since and not words.is_missing(since) else ""), 24)
 
 
 def end_to_end_chart(data, *, ax=None, title: str | None = None, period_text: str = ""):
@@ -72,7 +76,8 @@ def end_to_end_chart(data, *, ax=None, title: str | None = None, period_text: st
     citizen's first contact to the case closing, open cases counted as still waiting ("more than N" where not
     reached); a service where an experiment team works is marked. Returns the Axes."""
     known = _known(_table(data))
-    ax = new_ax(ax, max(2.2, 0.4 * len(known) + 1.2))
+    labels = [_name(r) for r in known.itertuples(index=False)]
+    ax = new_ax(ax, bars_height(labels))
     cases = int(np.nansum(known["cases"].to_numpy(dtype=float))) if len(known) else 0
     still = int(np.nansum(known["open_cases"].to_numpy(dtype=float))) if len(known) else 0
     when = f", {period_text}" if period_text else ""
@@ -86,7 +91,7 @@ def end_to_end_chart(data, *, ax=None, title: str | None = None, period_text: st
     med = known["median_days"].fillna(at_least).fillna(0).to_numpy(dtype=float)
     ax.barh(y, p85, color=P85_COLOUR, label="85% of cases within")
     ax.barh(y, med, color=PALETTE["value"], label="median", height=0.5)
-    ax.set_yticks(y, [_name(r) for r in known.itertuples(index=False)])
+    ax.set_yticks(y, labels)
     ax.invert_yaxis()
     for yi, (m, ma, p, pa) in enumerate(zip(known["median_days"], at_least, known["p85_days"], p85_least)):
         text = (
@@ -94,9 +99,9 @@ def end_to_end_chart(data, *, ax=None, title: str | None = None, period_text: st
             if words.is_missing(m) and words.is_missing(ma)
             else f" median {_days_text(m, ma)}, 85% within {_days_text(p, pa)}"
         )
-        ax.text(p85[yi], yi, text, va="center", fontsize=8)
-    ax.set_xlim(0, max(1.0, float(np.nanmax(p85))) * 1.45)
+        ax.text(p85[yi], yi, text, va="center", fontsize=SMALL)
+    ax.set_xlim(0, max(1.0, float(np.nanmax(p85))) * 1.6)
     ax.set_xlabel("days from the citizen's first contact to the case closing (open cases counted as still waiting)")
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.legend(loc="lower right", frameon=False, fontsize=SMALL)
     ax.set_title(title)
-    return ax
+    return alt.attach(ax, alt.services_end_to_end(known, title=title))

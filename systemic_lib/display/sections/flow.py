@@ -10,6 +10,7 @@ from __future__ import annotations
 from systemic_lib import words
 from systemic_lib.analysis import flow, processmap
 from systemic_lib.display import report
+from systemic_lib.display.charts import alt
 from systemic_lib.display.charts import flow as charts
 from systemic_lib.display.charts import processmap as map_chart
 
@@ -104,13 +105,8 @@ def show_process_map(
         )
         return False
     view = processmap.map_view(log, coverage=coverage, max_activities=max_activities)
-    png = map_chart.render_png(map_chart.process_map(view, title=title))
-    try:
-        from IPython.display import Image, display
-
-        display(Image(data=png, format="png"))
-    except ImportError:  # outside IPython
-        pass
+    graph = map_chart.process_map(view, title=title)
+    report.picture(map_chart.render_svg(graph), alt.of(graph)[0], cls="chart map")
     report.note(processmap.map_caption(view, period=flow.period_words(log) if period is None else period))
     return True
 
