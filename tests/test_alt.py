@@ -176,8 +176,11 @@ def test_scan_alts_name_the_busiest_service_and_the_longest_wait():
             "unclassified": [0, 10],
             "failure_pct": [60.0, 69.0],
             "median_days": [31.0, 11.0],
-            "p85_days": [49.0, 17.0],
-            "closed_cases": [50, 80],
+            "p85_days": [np.nan, 17.0],
+            "median_at_least": [np.nan, np.nan],
+            "p85_at_least": [120.0, np.nan],
+            "cases": [50, 80],
+            "open_cases": [12, 0],
         }
     )
     ax = scan_charts.demand_chart(scan)
@@ -185,8 +188,11 @@ def test_scan_alts_name_the_busiest_service_and_the_longest_wait():
     # never cut: the long name is wrapped onto lines, every word kept
     assert [t.get_text() for t in ax.get_yticklabels()][0].replace("\n", " ") == scan["service_name"][0]
     d = described(scan_charts.end_to_end_chart(scan))
-    assert "Longest: Housing benefit and council tax support, median 31 days, 85% within 49 days" in d.alt
+    # the 85% is not reached while 12 of 50 cases are open: "more than", as the bar's label says
+    assert "Longest: Housing benefit and council tax support, median 31 days, 85% within more than 120 days" in d.alt
     assert "shortest: Bins, median 11 days" in d.alt
+    assert d.table["85% within (days)"].tolist() == ["more than 120", "17"]
+    assert d.table["Still open"].tolist() == [12, 0]
 
 
 def test_experiment_alts_name_each_cohort():
