@@ -12,7 +12,9 @@ name in angle brackets as an HTML label.
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 import textwrap
 
 import graphviz
@@ -168,9 +170,39 @@ def in_rows(graph: graphviz.Digraph, *, column_pt: float = COLUMN_PT, gap_in: fl
     return wrapped
 
 
-def render_svg(graph: graphviz.Digraph) -> str:
-    """SVG text of a map wrapped into rows (``in_rows``), to be shown at the column's full width."""
-    return in_rows(graph).pipe(format="svg", encoding="utf-8")
+def _layout_svg(graph: graphviz.Digraph) -> str | None:
+    """SVG text of ``graph``, or None where Graphviz cannot lay it out (dot's spline router fails on some wrapped
+    maps: "triangulation failed ... lost edge")."""
+    try:
+        return graph.pipe(format="svg", encoding="utf-8")
+    except subprocess.CalledProcessError:
+        return None
+
+
+def _straight(graph: graphviz.Digraph) -> graphviz.Digraph:
+    """The same map with straight arrows, which dot lays out without its spline router."""
+    straight = graph.copy()
+    straight.graph_attr["splines"] = "line"
+    return straight
+
+
+def render_svg(graph: graphviz.Digraph, *, column_pt: float = COLUMN_PT) -> str:
+    """SVG text of a map wrapped into rows (``in_rows``), to be shown at the column's full width: if the arrows'
+    labels make a row wider than the column, fewer steps go to a row, until the map fits (so its text is never
+    shrunk under the type scale). Where dot cannot route a wrapped map's arrows, they are drawn straight; where it
+    still cannot, the map is drawn unwrapped."""
+    svg = None
+    for share in (1.0, 0.85, 0.7, 0.55, 0.4):
+        wrapped = in_rows(graph, column_pt=column_pt * share)
+        svg = _layout_svg(wrapped) or _layout_svg(_straight(wrapped))
+        if svg is not None and _width_pt(svg) <= column_pt:
+            return svg
+    return svg or _layout_svg(graph) or _straight(graph).pipe(format="svg", encoding="utf-8")
+
+
+def _width_pt(svg: str) -> float:
+    found = re.search(r'<svg[^>]*?\swidth="([\d.]+)pt"', svg)
+    return float(found.group(1)) if found else 0.0
 
 
 def render_png(graph: graphviz.Digraph, *, max_bytes: int = MAX_BYTES) -> bytes:
