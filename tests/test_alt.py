@@ -308,3 +308,21 @@ def test_stack_rows_and_wrap():
     assert stack_rows([0.0, 0.3], [0.2, 0.2]) == [0, 0]
     assert wrap("Housing benefit and council tax support", 24) == "Housing benefit and\ncouncil tax support"
     assert wrap("short") == "short"
+
+
+def test_a_new_services_emerging_demand_alt_names_its_busiest_week_and_largest_demand():
+    weekly = pd.DataFrame(
+        {
+            "week": pd.to_datetime(["2024-07-01", "2024-07-08", "2024-07-15"]),
+            "report a leak": [3, 9, 4],
+            "book a visit": [1, 2, 2],
+            "not yet classified": [0, 1, 0],
+            "failure demand": [0, 2, 1],
+        }
+    )
+    d = alt.emerging_demand(weekly, title="Contacts a week by demand type since 1 July 2024 (25 contacts, 3 weeks)")
+    assert d.alt.startswith("Stacked bar chart: Contacts a week by demand type since 1 July 2024")
+    assert "The busiest week began 8 July 2024: 14 contacts" in d.alt
+    assert "The largest value demand is \u201creport a leak\u201d: 16 contacts" in d.alt
+    assert "Its own failure demand: 3 contacts of 25 contacts" in d.alt
+    assert d.table["Contacts"].tolist() == [4, 14, 7]

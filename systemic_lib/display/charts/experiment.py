@@ -17,7 +17,7 @@ from systemic_lib.analysis.experiment.comparison import MEASURES
 from systemic_lib.data.contract import COHORTS
 from systemic_lib.display.charts import alt
 from systemic_lib.display.charts.capability import capability_chart
-from systemic_lib.display.charts.style import PALETTE, SMALL, bars_height, empty, new_ax, same_jitter, short, tint, wrap
+from systemic_lib.display.charts.style import PALETTE, SMALL, bars_height, empty, new_ax, same_jitter, tint, wrap
 
 __all__ = [
     "COHORT_COLOURS",
@@ -204,7 +204,7 @@ def emerging_demand_chart(ns, *, top: int = 5, ax=None, title: str | None = None
     bottom = np.zeros(len(weekly))
     for name, (values, colour) in series.items():
         values = values.to_numpy(dtype=float)
-        ax.bar(x, values, bottom=bottom, color=colour, edgecolor="white", linewidth=0.5, label=short(name, 36))
+        ax.bar(x, values, bottom=bottom, color=colour, edgecolor="white", linewidth=0.5, label=wrap(name, 28))
         bottom += values
     step = max(1, -(-len(weekly) // 8))
     ax.set_xticks(x[::step], [f"{d.day} {d:%b}" for d in weekly["week"].iloc[::step]])
