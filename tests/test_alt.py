@@ -326,3 +326,18 @@ def test_a_new_services_emerging_demand_alt_names_its_busiest_week_and_largest_d
     assert "The largest value demand is \u201creport a leak\u201d: 16 contacts" in d.alt
     assert "Its own failure demand: 3 contacts of 25 contacts" in d.alt
     assert d.table["Contacts"].tolist() == [4, 14, 7]
+
+
+def test_two_arrow_labels_drawn_on_each_other_are_seen():
+    """Northshire's health and social care map drew '268' over '11 days' in rows of 12 steps: render_svg tries
+    fewer steps to a row until no two labels overlap."""
+
+    def svg(*texts):
+        return "".join(
+            f'<text text-anchor="middle" x="{x}" y="{y}" font-family="Helvetica" font-size="10.00">{t}</text>'
+            for x, y, t in texts
+        )
+
+    assert map_chart._labels_overlap(svg((197.3, -308.86, "268"), (218.8, -311.86, "11 days")))
+    assert not map_chart._labels_overlap(svg((197.3, -308.86, "268"), (279.3, -159.86, "11 days")))
+    assert not map_chart._labels_overlap(svg((234.8, -587.85, "Assess"), (234.8, -573.85, "1,563")))  # two lines

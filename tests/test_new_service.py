@@ -225,8 +225,13 @@ def test_the_managers_summary_says_which_conditions_made_it_work(hub):
 def test_the_hubs_experiment_notebook_renders_its_page(hub, tmp_path):
     figures, shown = run_notebook("experiment", tmp_path / "hub", council_dir=str(hub), service="hub")
     nb = nbformat.read(tmp_path / "hub" / "experiment.executed.ipynb", 4)
-    images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert images == 3  # demand as it emerged, end-to-end time per case, contacts a week
+    images = sum(
+        '<figure class="chart' in str(o.get("data", {}).get("text/html", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+    assert images == 3  # demand as it emerged, end-to-end time per case, contacts a week (inline SVG figures)
     assert figures["design"] == "new service" and figures["new_service"]["weeks"] == 6
     assert "no baseline" not in shown.lower() and "mark old-system cases" not in shown
     assert "How the service was built: the learning log" in shown and "Capability since the start" in shown

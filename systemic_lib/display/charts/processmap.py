@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import textwrap
+from html import unescape
 
 import graphviz
 
@@ -188,16 +189,38 @@ def _straight(graph: graphviz.Digraph) -> graphviz.Digraph:
 
 def render_svg(graph: graphviz.Digraph, *, column_pt: float = COLUMN_PT) -> str:
     """SVG text of a map wrapped into rows (``in_rows``), to be shown at the column's full width: if the arrows'
-    labels make a row wider than the column, fewer steps go to a row, until the map fits (so its text is never
-    shrunk under the type scale). Where dot cannot route a wrapped map's arrows, they are drawn straight; where it
-    still cannot, the map is drawn unwrapped."""
-    svg = None
+    labels make a row wider than the column, or two labels land on each other, fewer steps go to a row, until the
+    map fits with every label clear (so its text is never shrunk under the type scale or hidden). Where dot cannot
+    route a wrapped map's arrows, they are drawn straight; where it still cannot, the map is drawn unwrapped."""
+    first = None
     for share in (1.0, 0.85, 0.7, 0.55, 0.4):
         wrapped = in_rows(graph, column_pt=column_pt * share)
         svg = _layout_svg(wrapped) or _layout_svg(_straight(wrapped))
-        if svg is not None and _width_pt(svg) <= column_pt:
+        if svg is None:
+            continue
+        first = first or svg
+        if _width_pt(svg) <= column_pt and not _labels_overlap(svg):
             return svg
-    return svg or _layout_svg(graph) or _straight(graph).pipe(format="svg", encoding="utf-8")
+    return first or _layout_svg(graph) or _straight(graph).pipe(format="svg", encoding="utf-8")
+
+
+def _labels_overlap(svg: str) -> bool:
+    """Whether two texts of an SVG map overlap (boxes from each text's anchor, size and length: a glyph is taken as
+    0.55 of the font size wide), as a reader would see two arrows' labels drawn on each other."""
+    boxes = []
+    for x, y, size, text in _TEXT.findall(svg):
+        width, height, left = 0.55 * float(size) * len(unescape(text)), float(size), float(x)
+        boxes.append((left - width / 2, float(y) - height * 0.8, left + width / 2, float(y) + height * 0.2))
+    for i, (a0, b0, a1, b1) in enumerate(boxes):
+        for c0, d0, c1, d1 in boxes[i + 1 :]:
+            if a0 < c1 and c0 < a1 and b0 < d1 and d0 < b1:
+                return True
+    return False
+
+
+_TEXT = re.compile(
+    r'<text[^>]*?text-anchor="middle"[^>]*?x="([\d.-]+)" y="([\d.-]+)"[^>]*?font-size="([\d.]+)"[^>]*>([^<]*)</text>'
+)
 
 
 def _width_pt(svg: str) -> float:
