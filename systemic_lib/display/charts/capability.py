@@ -12,6 +12,7 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 
 from systemic_lib import words
@@ -266,7 +267,9 @@ def _stack_phase_labels(ax, texts) -> None:
     if len(texts) < 2:
         return
     fig = ax.figure
-    renderer = fig.canvas.get_renderer()
+    # a bare Figure (the JupyterLab explorer's) has a canvas with no renderer: measure with Agg's
+    canvas = fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
     axes_width = ax.get_window_extent(renderer).width or 1.0
     left, right = ax.get_xlim()
     starts, widths, heights = [], [], []
