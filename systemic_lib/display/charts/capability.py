@@ -284,6 +284,18 @@ def _stack_phase_labels(ax, texts) -> None:
         t.xyann = (t.xyann[0], -3 - row * row_height)
 
 
+def _below_axis(ax, gap: float = 0.02) -> float:
+    """The axes fraction just under the x axis's tick labels and label, at the type scale (a legend placed there
+    never covers them)."""
+    fig = ax.figure
+    canvas = fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    axis, box = ax.xaxis.get_tightbbox(renderer), ax.get_window_extent(renderer)
+    if axis is None or not box.height:
+        return -0.16
+    return (axis.y0 - box.y0) / box.height - gap
+
+
 def _draw_markers(ax, markers) -> None:
     """Numbered circles at the foot of the plot at each marker's date, and a legend under the plot listing them
     (the words are text, never maths)."""
@@ -312,7 +324,7 @@ def _draw_markers(ax, markers) -> None:
         handles,
         [m.label for m in markers],
         loc="upper left",
-        bbox_to_anchor=(0, -0.16),
+        bbox_to_anchor=(0, _below_axis(ax)),
         fontsize=SMALL,
         frameon=False,
         handletextpad=0.4,
