@@ -32,6 +32,7 @@ from systemic_lib.display.charts import scan as scan_charts
 from systemic_lib.display.charts.capability import capability_chart
 from systemic_lib.display.charts.style import SMALL, stack_rows, wrap
 
+from conftest import needs_dot
 from joined_council import tables
 from test_flow import CLOSING, small_log
 from test_processmap import log as map_log
@@ -142,8 +143,8 @@ def test_process_map_alt_names_the_busiest_step_and_arrow():
     assert {"From", "To", "Times", "Median wait"} == set(d.table.columns)
 
 
-@pytest.mark.skipif(not map_chart.dot_available(), reason="Graphviz dot not installed")
 def test_a_long_flow_is_drawn_in_rows_that_fill_the_column():
+    needs_dot()
     steps = [f"Step number {i}" for i in range(12)]
     rows = [
         (f"C{c}", a, pd.Timestamp("2024-01-01") + pd.Timedelta(days=c + k))
@@ -157,10 +158,10 @@ def test_a_long_flow_is_drawn_in_rows_that_fill_the_column():
     assert height < width  # in rows, not a strip 14 steps tall
 
 
-@pytest.mark.skipif(not map_chart.dot_available(), reason="Graphviz dot not installed")
 def test_a_map_dot_cannot_route_is_still_drawn(monkeypatch):
     """dot's spline router fails on some wrapped maps (BPIC 2015's building permits: "triangulation failed ... lost
     a5 a26 edge"): the map is drawn with straight arrows rather than the page failing."""
+    needs_dot()
     real_pipe = graphviz.Digraph.pipe
 
     def pipe(self, *args, **kwargs):

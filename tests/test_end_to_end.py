@@ -40,7 +40,7 @@ def rendered(tmp_path_factory):
 
 
 def _visible_text(html: str) -> str:
-    html = re.sub(r'src="data:[^"]+"', "", html)
+    html = re.sub(r'(src|href)="data:[^"]+"', "", html)  # images, inline SVG's embedded ones too
     html = re.sub(r"<style.*?</style>", "", html, flags=re.S)
     return html
 

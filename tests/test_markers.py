@@ -82,3 +82,32 @@ def test_markers_are_drawn_with_a_legend_and_never_change_the_limits():
     assert not any(t.get_parse_math() for t in legend.get_texts())
     marked.figure.canvas.draw()  # "$50 jobs" with one "$" would fail as maths
     assert plain.get_legend() is None
+
+
+def test_the_legend_sits_under_the_month_labels_and_the_plot_keeps_its_height():
+    """Ten entries a week apart (Northshire's health and social care team): after the layout is done, every legend
+    line is below every month label, no two circles overlap, and the plot is as tall as without markers (the
+    figure grows; an axes fraction fixed before the layout put the legend over the months and squashed the plot)."""
+    result = xmr(np.random.default_rng(5).normal(20, 4, 65), dates=pd.date_range("2024-01-01", periods=65, freq="7D"))
+    log = pd.DataFrame(
+        {
+            "date": pd.date_range("2024-07-03", periods=10, freq="7D"),
+            "service": "repairs",
+            "what_we_tried": [f"A change the team tried, number {i}" for i in range(10)],
+            "what_we_learned": "",
+        }
+    )
+    found = markers.markers("repairs", learning_log=log)
+    plain, marked = capability_chart(result), capability_chart(result, markers=found)
+    heights = []
+    for ax in (plain, marked):
+        ax.figure.canvas.draw()
+        heights.append(ax.get_window_extent().height)
+    renderer = marked.figure.canvas.get_renderer()
+    lowest_month = min(t.get_window_extent(renderer).y0 for t in marked.get_xticklabels() if t.get_text())
+    legend_top = max(t.get_window_extent(renderer).y1 for t in marked.get_legend().get_texts())
+    assert legend_top < lowest_month
+    assert heights[1] > 0.95 * heights[0]
+    circles = [t.get_window_extent(renderer) for t in marked.texts if (t.get_gid() or "").startswith("marker_")]
+    assert len(circles) == 10
+    assert not any(a.overlaps(b) for i, a in enumerate(circles) for b in circles[i + 1 :])

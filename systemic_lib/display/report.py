@@ -34,9 +34,9 @@ def setup() -> None:
             "figure.figsize": (9, 3.6),
             "savefig.bbox": "tight",
             "axes.titleweight": "bold",
-            **FONT_SIZES,
         }
     )
+    mpl.rcParams.update(FONT_SIZES)
     _show_figures_as_html()
     if not interactive():
         _draw_each_figure_once()

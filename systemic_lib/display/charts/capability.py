@@ -284,32 +284,44 @@ def _stack_phase_labels(ax, texts) -> None:
         t.xyann = (t.xyann[0], -3 - row * row_height)
 
 
-def _below_axis(ax, gap: float = 0.02) -> float:
-    """The axes fraction just under the x axis's tick labels and label, at the type scale (a legend placed there
-    never covers them)."""
+_MARKER_PT = 16  #: a marker circle's size in points (its number at the type scale, with its pad)
+
+
+def _below_axis(ax, gap: float = 4.0):
+    """A transform whose origin is the axes' bottom left corner moved down, in points, past the x axis's tick labels
+    and date offset (measured at the type scale), plus ``gap`` points: a legend anchored there stays under them
+    whatever height the layout gives the axes later (an axes fraction, fixed before constrained layout shrinks the
+    axes to make room for the legend, moved it up over the month labels)."""
+    from matplotlib.transforms import ScaledTranslation
+
     fig = ax.figure
     canvas = fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)
     renderer = canvas.get_renderer()
     axis, box = ax.xaxis.get_tightbbox(renderer), ax.get_window_extent(renderer)
-    if axis is None or not box.height:
-        return -0.16
-    return (axis.y0 - box.y0) / box.height - gap
+    drop = (box.y0 - axis.y0) * 72 / fig.dpi if axis is not None else 2.2 * SMALL
+    return ax.transAxes + ScaledTranslation(0, -(drop + gap) / 72, fig.dpi_scale_trans)
 
 
 def _draw_markers(ax, markers) -> None:
-    """Numbered circles at the foot of the plot at each marker's date, and a legend under the plot listing them
-    (the words are text, never maths)."""
+    """Numbered circles at the foot of the plot at each marker's date (circles too close to sit side by side stand
+    one above the other, ``style.stack_rows``), and a legend under the x axis's labels listing them (the words are
+    text, never maths). The figure grows by the legend's height, so the plot keeps its own."""
     from matplotlib.lines import Line2D
 
+    fig = ax.figure
+    canvas = fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)
+    left, right = ax.get_xlim()
+    width_pt = ax.get_window_extent(canvas.get_renderer()).width * 72 / fig.dpi or 1.0
+    dates = [mdates.date2num(m.date) for m in markers]
+    starts = [(d - left) / ((right - left) or 1.0) for d in dates]
+    levels = stack_rows(starts, [(_MARKER_PT + 1) / width_pt] * len(markers), gap=0)
     handles = []
-    stacked: dict = {}
-    for m in markers:
-        level = stacked[m.date] = stacked.get(m.date, -1) + 1  # markers of one day stand one above the other
+    for m, at, level in zip(markers, dates, levels):
         ax.annotate(
             str(m.number),
-            (mdates.date2num(m.date), 0),
+            (at, 0),
             xycoords=("data", "axes fraction"),
-            xytext=(0, 3 + 16 * level),
+            xytext=(0, 3 + _MARKER_PT * level),
             textcoords="offset points",
             ha="center",
             va="bottom",
@@ -324,7 +336,8 @@ def _draw_markers(ax, markers) -> None:
         handles,
         [m.label for m in markers],
         loc="upper left",
-        bbox_to_anchor=(0, _below_axis(ax)),
+        bbox_to_anchor=(0, 0),
+        bbox_transform=_below_axis(ax),
         fontsize=SMALL,
         frameon=False,
         handletextpad=0.4,
@@ -333,6 +346,9 @@ def _draw_markers(ax, markers) -> None:
     legend.set_gid("markers_legend")
     for text in legend.get_texts():
         text.set_parse_math(False)  # a "$" in the words is text
+    if len(fig.axes) == 1:  # a chart of its own: room for the legend below, not taken from the plot
+        height = legend.get_window_extent(canvas.get_renderer()).height / fig.dpi
+        fig.set_size_inches(fig.get_figwidth(), fig.get_figheight() + height)
 
 
 def _change_label(phase: dict, reading, *, latest: bool) -> tuple[str, str | None]:

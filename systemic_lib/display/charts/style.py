@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import textwrap
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.colors import to_hex, to_rgb
 
 from systemic_lib.display.charts import alt
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "PALETTE",
@@ -70,7 +74,7 @@ DPI = 100
 SMALL = 10  #: bar values, annotations, tick labels, legends, phase labels and badges
 BODY = 11  #: axis labels
 TITLE = 12  #: chart titles
-FONT_SIZES = {
+FONT_SIZES: dict[RcKeyType, Any] = {
     "font.size": BODY,
     "axes.titlesize": TITLE,
     "axes.labelsize": BODY,
