@@ -46,6 +46,35 @@ def test_a_run_that_lasts_to_the_latest_point_is_real():
     assert view.shows == "improvement" and "All 10 points since the change sit below" in view.sentence
 
 
+def test_points_beyond_both_old_limits_point_no_way_and_agree_with_the_reading():
+    # Westmere repairs' "delivered when wanted" (21 points since the change, old limits 3 to 46%): one week at 48%,
+    # one at 0%, the new average below the old one. Today the sentence said "this points to a real improvement"
+    # while the reading (and the page's headline) said "no lasting change".
+    values = [28, 29] * 10 + [28, 29, 40, 28, 29, 15, 28, 29, 28, 29]
+    change = {"date": str(WEEKS[20].date()), "label": "pre-inspection removed"}
+    r = reading_of(_chart(values, improvement="increase"), measure="delivered when wanted", unit="%", change=change)
+    assert r.value == "no change" and r.words == "no lasting change"
+    assert "points to" not in r.sentence and "real improvement" not in r.sentence
+    assert "2 of the 10 points since the change are beyond the old limits" in r.sentence
+    assert "(1 above, 1 below): the system varies more than it did" in r.sentence
+
+
+def test_points_beyond_one_old_limit_while_the_rest_fall_the_other_way_point_no_way():
+    values = [28, 29] * 10 + [40, 27, 26, 29, 26, 27, 29, 26, 27, 26]
+    view = change_view(_chart(values, improvement="increase"), unit="%")
+    assert "1 of the 10 points since the change is beyond the old limits" in view.sentence
+    assert "yet the points since the change average below the old average" in view.sentence
+    assert "points to" not in view.sentence
+
+
+def test_points_beyond_one_old_limit_on_the_side_they_moved_point_that_way():
+    values = [28, 29] * 10 + [40, 29, 30, 28, 31, 29, 28, 30, 29, 30]
+    view = change_view(_chart(values, improvement="increase"), unit="%")
+    assert view.shows is None
+    assert "1 of the 10 points since the change is beyond the old limits" in view.sentence
+    assert "this points to a real improvement; 7 or more points in a row above" in view.sentence
+
+
 def test_too_few_points_since_the_change_is_not_enough_data():
     values = [28, 29] * 10 + [27, 27.5, 27]
     r = reading_of(_chart(values), measure="end-to-end time", unit="days")

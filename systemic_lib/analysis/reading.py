@@ -186,20 +186,10 @@ def change_view(result: XmrResult, *, unit: str = "", decimals: int = 0, season=
             "the data do not show a lasting change.",
             figures,
         )
-    beyond = _beyond_old_limits(values, before)
+    limits = range_words(before["lower"], before["upper"], unit, decimals)
+    beyond = _beyond_old_limits(values, before, old_text, result, limits)
     if beyond:
-        count, where = beyond
-        limits = range_words(before["lower"], before["upper"], unit, decimals)
-        return View(
-            "weekly",
-            None,
-            n >= need,
-            f"{count} of the {n} points since the change {'is' if count == 1 else 'are'} beyond the old limits of "
-            f"{limits}, which the old system would rarely produce: this points to "
-            f"{_MEANING[_meaning(1 if where == 'above' else -1, result.improvement)]}; {need} or more points in a "
-            f"row {where} {old_text} would confirm it.",
-            figures,
-        )
+        return View("weekly", None, n >= need, beyond, figures)
     if last_side == 0:
         return View("weekly", None, n >= need, f"The latest point sits on {old_text}: no lasting change.", figures)
     where = "above" if last_side > 0 else "below"
@@ -220,14 +210,39 @@ def change_view(result: XmrResult, *, unit: str = "", decimals: int = 0, season=
     )
 
 
-def _beyond_old_limits(values: np.ndarray, before: dict) -> tuple[int, str] | None:
-    """How many points since the change lie beyond the old limits, and on which side of the old average most do."""
+def _beyond_old_limits(values: np.ndarray, before: dict, old_text: str, result: XmrResult, limits: str) -> str | None:
+    """The sentence for points since the change beyond the old limits (None when there are none). It points one way
+    only when every such point lies on one side and the points since the change average on that side of the old
+    average too; points beyond both limits (or beyond one while the new points average on the other side of the old
+    average) say the system varies more than it did, not that it moved."""
     upper, lower = before.get("upper"), before.get("lower")
     high = int((values > upper).sum()) if upper is not None and np.isfinite(upper) else 0
     low = int((values < lower).sum()) if lower is not None and np.isfinite(lower) else 0
     if not high and not low:
         return None
-    return high + low, "above" if high >= low else "below"
+    count, need = high + low, result.shift_points
+    said = (
+        f"{count} of the {len(values)} points since the change {'is' if count == 1 else 'are'} beyond the old "
+        f"limits of {limits}"
+    )
+    side = 0 if high and low else 1 if high else -1
+    moved = float(np.mean(values)) - float(before["mean"])
+    if side != 0 and moved * side > 0:
+        where = "above" if side > 0 else "below"
+        return (
+            f"{said}, which the old system would rarely produce: this points to "
+            f"{_MEANING[_meaning(side, result.improvement)]}; {need} or more points in a row {where} {old_text} "
+            "would confirm it."
+        )
+    if side == 0:
+        why = f" ({high} above, {low} below)"
+    else:
+        way = "below" if moved < 0 else "above" if moved > 0 else "on"
+        why = f", yet the points since the change average {way} {old_text}"
+    return (
+        f"{said}{why}: the system varies more than it did, which is not a move either way; {need} or more points "
+        f"in a row on one side of {old_text} would show a lasting change."
+    )
 
 
 def year_on_year(result: XmrResult, season, *, unit: str = "", decimals: int = 0) -> View:
