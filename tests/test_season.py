@@ -45,6 +45,47 @@ def test_a_high_month_seen_once_is_no_pattern_on_its_own():
     assert season.yearly_pattern(WEEKS, values) is None
 
 
+def test_a_month_high_in_one_year_only_is_not_part_of_the_pattern():
+    # a real winter (January to March high in 2024 and 2025) and one high October, seen once: today the sentence
+    # said "(and high in October in 2024)" and an October week read "high, as at this time every year"
+    values = _series(high=(1, 2, 3))
+    values[(MONTH == 10) & (WEEKS.year == 2024)] += 30
+    found = season.yearly_pattern(WEEKS, values)
+    assert found is not None and found.confirmed == (1, 2, 3) and found.high == (1, 2, 3)
+    assert found.side(10) == 0 and not found.explains(pd.Timestamp("2024-10-14"), 1)
+    assert "October" not in found.sentence("demand per week")
+
+
+TWO_YEARS = pd.date_range("2024-01-01", periods=104, freq="7D")
+
+
+def test_the_months_compared_share_one_allowance_for_chance():
+    # two years, twelve months compared: June a little high (1.7 standard errors of a month) in both years. Without
+    # an allowance for comparing twelve months, today's rule (0.75 sigma, one comparison per month) called that a
+    # season; it is what noise gives somewhere among twelve months about one time in eight
+    month = (TWO_YEARS + pd.Timedelta(days=3)).month
+    values = 100 + 4.0 * (-1) ** np.arange(len(TWO_YEARS))
+    values[month == 6] += 6.0
+    assert season.yearly_pattern(TWO_YEARS, values) is None
+    values[month == 6] += 6.0  # twice that (3.3 standard errors each year) is a season
+    found = season.yearly_pattern(TWO_YEARS, values)
+    assert found is not None and found.high == (6,)
+
+
+def test_noise_alone_is_rarely_a_season():
+    rng = np.random.default_rng(11)
+    found = [season.yearly_pattern(TWO_YEARS, rng.poisson(100, len(TWO_YEARS))) for _ in range(200)]
+    assert sum(f is not None for f in found) / len(found) <= 0.06  # today: 0.13 (one in eight)
+
+
+def test_a_demand_type_that_runs_low_is_not_called_high():
+    from systemic_lib.analysis import demand
+
+    # today the week-by-week table said "Seasonal: high in January and February" of months that ran low
+    verdict = demand._week_by_week(_series(low=(1, 2), noise=8.0), WEEKS, [])["verdict"]
+    assert verdict.startswith("Seasonal: low in January and February in 2024 and 2025;"), verdict
+
+
 def test_adjusted_divides_each_week_by_its_months_usual_level():
     values = _series(high=(1, 2, 3))
     found = season.yearly_pattern(WEEKS, values)

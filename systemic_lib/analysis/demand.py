@@ -477,11 +477,13 @@ def _week_by_week(values: np.ndarray, weeks: pd.DatetimeIndex, changes: list) ->
         date, label = changes[-1]
         since = f" since {words.date(date, short=True)} (\u201c{label}\u201d)"
     if yearly is not None:
-        high = season.month_words([m for m in yearly.confirmed if m in yearly.high]) or season.month_words(
-            yearly.confirmed
+        ran = " and ".join(
+            f"{way} in {season.month_words(months)}"
+            for way, months in (("high", yearly.high), ("low", yearly.low))
+            if months
         )
         years = " and ".join(str(y) for y in yearly.years)
-        verdict = f"Seasonal: high in {high} in {years}; " + (
+        verdict = f"Seasonal: {ran} in {years}; " + (
             "no week stands out for its time of year"
             if specials == 0
             else f"{words.count(specials, 'week')} {words.plural(specials, 'stands', 'stand')} out even for its "
