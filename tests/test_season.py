@@ -176,3 +176,18 @@ def test_a_real_change_in_a_seasonal_series_is_seen_against_the_year_before():
     assert view.sentence.endswith("more than chance allows: a real improvement.")
     r = reading.reading_of(chart, measure="demand", unit="contacts", season=found, change={"date": "2024-11-04"})
     assert r.value == "improvement" and r.views[0].sentence == view.sentence
+
+
+def test_no_change_year_on_year_is_written_0_not_minus_0():
+    # Westmere repairs' end-to-end time read "4 of 9 were higher and 5 lower, -0% in all"
+    weeks, values, change = _winter()
+    since = np.flatnonzero(weeks >= change)
+    paired = since[weeks[since] - pd.Timedelta(days=364) >= weeks[0]]
+    for k, i in enumerate(paired):
+        values[i] = values[i - 52] + (3.0 if k % 2 else -3.2)
+    chart = xmr(values, dates=weeks, phase_starts=[change], improvement="decrease")
+    found = season.yearly_pattern(weeks, values)
+    assert found is not None
+    view = reading.change_view(chart, unit="contacts", season=found)
+    assert view.name == "year on year" and -0.5 < view.figures["change_pct"] < 0
+    assert ", 0% in all" in view.sentence and "-0%" not in view.sentence

@@ -282,7 +282,7 @@ def year_on_year(result: XmrResult, season, *, unit: str = "", decimals: int = 0
     diff = now - then
     p = float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
     figures.update(higher=higher, lower=lower, change_pct=round(change_pct, 1), p_value=round(p, 4))
-    pct = f", {change_pct:+.0f}% in all" if np.isfinite(change_pct) else ""
+    pct = f", {change_pct:+.0f}% in all".replace("-0%", "0%").replace("+0%", "0%") if np.isfinite(change_pct) else ""
     compared = (
         f"Because {pattern}, the weeks since the change are compared with the same weeks a year earlier: "
         f"{higher} of {n} were higher and {lower} lower{pct}"
