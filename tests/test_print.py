@@ -160,3 +160,30 @@ def test_a_page_that_fails_to_print_never_stops_the_rest(tmp_path):
     entries = {e["page"]: e for e in json.loads((tmp_path / "manifest.json").read_text())["pdfs"]}
     assert entries["good.html"]["status"] == "ok" and entries["good.html"]["pdf"] == "good.pdf"
     assert entries["hangs.html"]["status"] == "failed" and "Timeout" in entries["hangs.html"]["error"]
+
+
+def test_the_managers_summary_prints_with_its_charts(printed, tmp_path):
+    """The coach's managers' summary of a service with measures (Northshire's experiment service: failure demand by
+    type, each measure's capability chart, end-to-end time per case), with the coach's print CSS, printed by the
+    batch's printer: every chart is in the PDF, on A4, and no page but the last is nearly blank (issue 20: "6 mostly
+    blank A4 pages with no charts"). The room's own printout (the Voila page) is checked in test_coach."""
+    from systemic_lib import coach
+    from systemic_lib.coach.managers import summary_html
+
+    council = printed.out_dir.parent / "councils" / COUNCIL
+    css = (Path(coach.__file__).parent / "share/voila/templates/coach/static/coach.css").read_text(encoding="utf-8")
+    summary = summary_html(council, SERVICE)
+    html = tmp_path / "managers.html"
+    html.write_text(
+        f"<!DOCTYPE html><html lang='en-GB'><head><meta charset='utf-8'><title>For managers</title>"
+        f"<style>{css}</style></head><body class='coach-app'>{summary}</body></html>",
+        encoding="utf-8",
+    )
+    assert print_pages([html], tmp_path).failed == {}
+    reader = PdfReader(html.with_suffix(".pdf"))
+    charts = summary.count("<img")
+    assert charts >= 4, "failure demand by type, end-to-end per case and at least two measures' charts"
+    pages = [(len((p.extract_text() or "").split()), len(p.images)) for p in reader.pages]  # (words, charts)
+    assert sum(k for _, k in pages) == charts, pages
+    assert _sizes(reader) == {A4}
+    assert all(n > 30 or k for n, k in pages[:-1]) and pages[0][0] > 30, pages
