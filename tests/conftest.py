@@ -22,6 +22,7 @@ import os
 import shutil
 import socket
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -246,6 +247,47 @@ def browser():
         b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@dataclass
+class SampleReports:
+    """The sample councils' reports, rendered once per test session (``sample_reports``): ``northshire`` is the batch
+    of every stage of every Northshire service and its scan; ``westmere`` that of Westmere's community hub (a new
+    service) and housing repairs (a service it shares with Northshire, for the councils compared)."""
+
+    out_dir: Path
+    councils: Path
+    northshire: object  #: run.batch.BatchResult
+    westmere: object
+
+
+@pytest.fixture(scope="session")
+def sample_reports(tmp_path_factory, worker_id) -> SampleReports:
+    """The sample councils rendered by the batch once per test session, shared by every xdist worker: the first to
+    ask renders under a lock, the others read what it wrote (every page type a reader sees: each stage page, a new
+    service's pages, the scan, a council's index and measures page, the councils' index with the councils
+    compared)."""
+    import pickle
+
+    from systemic_lib.data.files import locked
+    from systemic_lib.data.sample import write_sample_councils
+    from systemic_lib.run.batch import run_batch
+
+    base = tmp_path_factory.getbasetemp()
+    root = (base if worker_id == "master" else base.parent) / "sample-reports"
+    root.mkdir(exist_ok=True)
+    done = root / "batches.pickle"
+    with locked(done):
+        if not done.exists():
+            folders = {f.name: f for f in write_sample_councils(root / "councils")}
+            quiet = {"jobs": 2, "progress": False, "echo": lambda _: None, "cache_dir": root / "cache"}
+            northshire = run_batch([folders["northshire"]], root / "reports", **quiet)
+            westmere = run_batch(
+                [folders["westmere"]], root / "reports", services=["community-hub", "housing-repairs"], **quiet
+            )
+            done.write_bytes(pickle.dumps((northshire, westmere)))
+        northshire, westmere = pickle.loads(done.read_bytes())
+    return SampleReports(root / "reports", root / "councils", northshire, westmere)
 
 
 def on_ci() -> bool:

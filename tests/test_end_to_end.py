@@ -1,6 +1,6 @@
 """The whole workbook on a sample council: every stage renders, reads well in a real browser, leaks nothing.
 
-One batch per test session (session fixture), for Northshire (the council with the experiment).
+One batch per test session (conftest's ``sample_reports``), for Northshire (the council with the experiment).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import pytest
 
 from systemic_lib import config
 from systemic_lib.data.council import load_council
-from systemic_lib.data.sample import write_sample_councils
-from systemic_lib.run.batch import run_batch
 
 pytestmark = pytest.mark.slow
 
@@ -31,12 +29,9 @@ PERSONAL = {
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
-    councils = write_sample_councils(root / "councils")
-    folder = next(c for c in councils if c.name == COUNCIL)
-    result = run_batch([folder], root / "reports", jobs=2, progress=False, echo=lambda _: None)
-    return folder, result
+def rendered(sample_reports):
+    """Northshire's folder and its batch (every stage of every service), from the session's sample reports."""
+    return sample_reports.councils / COUNCIL, sample_reports.northshire
 
 
 def _visible_text(html: str) -> str:
