@@ -236,7 +236,7 @@ def test_walk_every_step_and_save_what_the_team_decides(coach, browser):
         go(page, "managers")
         shot(page, "8-managers")
         sections = page.locator(".coach-summary section").count()
-        assert sections == 6
+        assert sections == 7  # with the council's measures at a glance
         assert not [i for i in IDENTIFIERS if i in page.locator(".coach-summary").inner_text()]
         page.emulate_media(media="print")
         shown_controls = page.evaluate("""() => [...document.querySelectorAll(

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from systemic_lib import words
-from systemic_lib.analysis import custom_measures, endtoend, spc
+from systemic_lib.analysis import custom_measures, endtoend, rebase, spc
 from systemic_lib.analysis.markers import Marker, markers, within
 from systemic_lib.analysis.measure_cases import CaseCapability, case_capability, per_case_figures
 from systemic_lib.analysis.narrate import ASSURANCE_WORDS, narrate
@@ -52,6 +52,7 @@ from systemic_lib.analysis.reading import LATEST_WORDS, Reading, not_enough, rea
 from systemic_lib.analysis.records import ChangeCheck, check_changes
 from systemic_lib.analysis.season import Season, yearly_pattern
 from systemic_lib.analysis.weekly import MIN_WEEKLY_COUNT, MONTH_SLACK_DAYS, _end_to_end, _weekly, choose_grain  # noqa: F401
+from systemic_lib.data.contract import CHANGED_STATUS
 from systemic_lib.data.council import MEASURES, MeasureSpec, within_period
 from systemic_lib.data.stages import Stage
 from systemic_lib.errors import ContractError, SystemicError
@@ -132,6 +133,8 @@ class MeasureResult:
     season: Season | None = None  #: the series' yearly pattern, if it has one (``season``)
     #: learning-log entries and system conditions dated inside the chart (``markers``): drawn, never a phase
     markers: list[Marker] = field(default_factory=list)
+    #: rebase suggestions (``rebase``): a new phase a person may accept, or "find out what happened"
+    suggestions: list[rebase.Suggestion] = field(default_factory=list)
 
     @property
     def _said(self) -> tuple[str, str, str]:
@@ -515,7 +518,8 @@ def load(stage: Stage) -> MeasureData:
             )
     checks = _checks(stage, used, tables)
     _credit(results, checks)
-    _mark(stage, results)
+    found = _mark(stage, results)
+    _suggest(stage, results, used, found)
     return MeasureData(
         svc.name,
         tables.get("demand"),
@@ -553,21 +557,65 @@ def _checks(stage, used, tables: dict) -> list[ChangeCheck]:
     )
 
 
-def _mark(stage, results: list[MeasureResult]) -> None:
-    """Each charted measure's markers: the service's learning-log entries and system conditions dated inside it."""
+def _mark(stage, results: list[MeasureResult]) -> list[Marker]:
+    """Each charted measure's markers: the service's learning-log entries and system conditions dated inside it
+    (every one of the service's is returned)."""
     tables = {
         name: stage.table_or_empty(name, period=False)[0]
         for name in ("learning_log", "system_conditions")
         if stage.has(name)
     }
     if not tables or stage.service_id is None:
-        return
+        return []
     found = markers(
         stage.service_id, learning_log=tables.get("learning_log"), conditions=tables.get("system_conditions")
     )
     for r in results:
         if r.result is not None and r.result.has_dates:
             r.markers = within(found, *r.period)
+    return found
+
+
+def _recorded(stage, used, found: list[Marker]) -> list[rebase.Recorded]:
+    """The service's recorded changes for ``rebase``: its phases (``used``), its learning-log entries (the markers
+    of what the team tried), the conditions marked changed the team turned off as a phase, and the suggestions a
+    person declined (council.yaml's ``declined_phases``)."""
+    out = [rebase.Recorded(pd.Timestamp(p.date), p.label, p.source, is_phase=True) for p in used]
+    out += [rebase.Recorded(m.date, m.text, m.source) for m in found if m.source == "learning log"]
+    if stage.has("system_conditions") and stage.service_id is not None:
+        frame, _ = stage.table_or_empty("system_conditions", period=False)
+        off = frame[
+            frame["service"].astype("str").eq(stage.service_id)
+            & frame["status"].isin(CHANGED_STATUS).fillna(False)
+            & frame["changed_at"].notna()
+            & ~frame["phase"].fillna(True).astype(bool)
+        ]
+        for _, row in off.iterrows():
+            out.append(
+                rebase.Recorded(
+                    pd.Timestamp(row["changed_at"]),
+                    str(row["system_condition"]),
+                    f"system condition {row['id']}",
+                    declined="the team turned it off as a phase",
+                )
+            )
+    for d in stage.council.declined_phases(stage.service_id):
+        said = f"declined by {d.declined_by} on {words.date(d.declined_at, short=True)}"
+        out.append(rebase.Recorded(pd.Timestamp(d.date), d.label, "council.yaml", declined=said))
+    return out
+
+
+def _suggest(stage, results: list[MeasureResult], used, found: list[Marker]) -> None:
+    """Each charted measure's rebase suggestions (``rebase``), from its latest phase's signals; a measure with a
+    yearly pattern has none (seasons are not special causes to chase)."""
+    if stage.service_id is None:
+        return
+    changes = _recorded(stage, used, found)
+    for r in results:
+        if r.result is None or not r.result.has_dates or r.season is not None:
+            continue
+        shown = rebase.signals(r.result, measure=r.id, name=r.spoken, grain=r.grain)
+        r.suggestions = rebase.suggest(shown, changes)
 
 
 def _credit(results: list[MeasureResult], checks: list[ChangeCheck]) -> None:
@@ -705,6 +753,7 @@ def measure_figures(results: list[MeasureResult]) -> dict:
             "note": r.note,
             "reading": r.reading.figure() if r.reading is not None else None,
             "markers": [m.figure() for m in r.markers],
+            "phase_suggestions": [x.figure() for x in r.suggestions],
         }
         if r.result is not None:
             a = r.result

@@ -6,7 +6,10 @@ marked by mistake or mistyped can be corrected or removed (``council_edit.edit_s
 ``remove_system_change``; the previous council.yaml is kept, as with every write). The date starts at the last date
 in the service's data, not today. A system condition the team marked changed with a date is a phase too
 (``Stage.phases``), named by what changed; the team can turn that off for each condition here (its ``phase``
-column). The figures are the measure stage's own (``measure.load``), so the next report shows the same.
+column). The figures are the measure stage's own (``measure.load``), so the next report shows the same. Where a
+signal starts near a recorded change that is not a phase yet, the step suggests a new phase with its evidence, for
+a person to accept or decline (``suggestions``); a signal with no recorded change near says "find out what
+happened".
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pandas as pd
 from systemic_lib.analysis import markers, measure
 from systemic_lib.coach import pictures, stagedata, ui
 from systemic_lib.coach.readiness import last_date
+from systemic_lib.coach.suggestions import Suggestions
 from systemic_lib.data import conditions, council_edit
 from systemic_lib.data.contract import CHANGED_STATUS
 from systemic_lib.data.council import load_council
@@ -51,6 +55,9 @@ def charts_html(folder, service: str) -> str:
         marked = markers.sentence(r.markers)
         if marked:
             parts.append(f"<p class='note coach-markers'>{ui.esc(marked)}</p>")
+        for s in r.suggestions:  # a new phase to accept or decline above, or "find out what happened"
+            kind = "coach-suggested" if s.change else "coach-find-out"
+            parts.append(f"<p class='note {kind}'>{ui.esc(redact(s.sentence))}</p>")
     return "".join(parts)
 
 
@@ -110,8 +117,10 @@ class Changes(w.VBox):
         self.changed()
 
     def changed(self) -> None:
-        self.show_changes()
         self.redraw()
+
+    def show(self) -> None:
+        self.show_changes()
 
     def show_changes(self) -> None:
         try:
@@ -186,10 +195,14 @@ class ChangeRow(w.HBox):
 
 def build(app) -> w.Widget:
     shown = ui.html(charts_html(app.folder, app.service), "coach-capability")
+    boxes: list = []
 
     def redraw():
         shown.value = charts_html(app.folder, app.service)
+        for box in boxes:  # the changes marked and the suggestions, as council.yaml now has them
+            box.show()
 
+    boxes += [Changes(app, redraw), Suggestions(app, redraw)]
     return w.VBox(
         [
             ui.heading(
@@ -197,7 +210,7 @@ def build(app) -> w.Widget:
                 "What does the system predictably achieve against purpose? Grey points are noise; "
                 "blue and orange are signals. Only a known change to the system starts a new phase.",
             ),
-            Changes(app, redraw),
+            *boxes,
             changed_conditions(app, redraw),
             shown,
         ]

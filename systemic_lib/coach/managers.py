@@ -1,7 +1,8 @@
 """Step 8, For managers: a summary to print (A4, with its charts, no controls in the printout).
 
 What the team found at each step, with its charts (failure demand by type, each measure's capability chart, the
-end-to-end time per case), the system conditions to act on with who can change them, and what the experiment shows.
+end-to-end time per case), the council's measures at a glance (every service's, as on its measures page), the system
+conditions to act on with who can change them, and what the experiment shows.
 Every figure is the stage modules' own (their headlines and tables), so it agrees with the reports. Every chart has a
 text alternative (what it shows, in words); everything the team typed (the purpose, the conditions) is shown
 redacted, as on the reports.
@@ -21,6 +22,7 @@ from systemic_lib.data.council import load_council
 from systemic_lib.data.redact import redact
 from systemic_lib.display.charts import demand as demand_charts
 from systemic_lib.display.charts import flow as flow_charts
+from systemic_lib.site.measures import MeasureCell, measures_page
 
 
 def _section(title: str, body: str) -> str:
@@ -41,6 +43,52 @@ def _read_out(results) -> list:
         and (r.reading.value not in ("no change", "not enough data") or r.id == "end_to_end_days")
         and r.result is not None
     ]
+
+
+def _cell_html(cell: MeasureCell) -> str:
+    """One measure of one service as the measures page shows it (``site.measures``): the latest point and when,
+    the variation icon (and assurance where the team set a target), the current limits and its suggestion."""
+    if cell.status == "not measured":
+        return "<td class='not-measured'>\u2014</td>"
+    if cell.status != "charted":
+        return f"<td><span class='note'>no chart</span> {ui.esc(cell.sentence)}</td>"
+    icons = "".join(
+        f"<span class='coach-icon {ui.esc(i.meaning)}'>{ui.esc(i.words)}</span> "
+        for i in (cell.icon, cell.assurance)
+        if i is not None
+    )
+    said = "".join(
+        f"<div class='note coach-suggested'>{ui.esc(t)}</div>" for k, t in cell.suggestions if k == "suggested"
+    )
+    return (
+        f"<td data-measure='{ui.esc(cell.column)}'><b>{ui.esc(cell.latest)}</b> <span class='note'>"
+        f"{ui.esc(cell.latest_when)}</span><br>{icons}<br><span class='note'>limits {ui.esc(cell.limits)} "
+        f"({ui.esc(cell.limits_since)})</span>{said}</td>"
+    )
+
+
+def measures_html(council, kept) -> str:
+    """The council's measures at a glance, services down and measures across, as on its measures page: each
+    service's cells are built by ``site.measures`` from what its measure.json holds (``measure.figures`` of the
+    measure stage's own result, the one its charts are drawn from): nothing is computed twice. Never ranked."""
+    services: list[tuple[str, str, dict | None, str]] = []
+    for sid, svc in council.services.items():
+        data = kept.data("measure", sid)
+        start, end = measure.period(data)
+        figures = measure.figures(data) | {"period": {"start": start, "end": end}}
+        services.append((sid, svc.name, figures, "ok"))
+    page = measures_page(council.slug, council.name, services)
+    head = "".join(f"<th scope='col'>{ui.esc(c.name)}</th>" for c in page.columns)
+    rows = "".join(
+        f"<tr><th scope='row'>{ui.esc(r.name)}</th>{''.join(_cell_html(c) for c in r.cells)}</tr>" for r in page.rows
+    )
+    return (
+        "<p class='note'>Each cell: the latest point and when, what it is (the icon on its capability chart), the "
+        "current process limits and any new phase suggested. Services are listed as in council.yaml, never in order "
+        "of a figure.</p>"
+        f"<div class='coach-measures-wrap'><table class='coach-measures'><thead><tr><th scope='col'>Service</th>"
+        f"{head}</tr></thead><tbody>{rows}</tbody></table></div>"
+    )
 
 
 def summary_html(council_dir, service: str) -> str:
@@ -121,6 +169,8 @@ def summary_html(council_dir, service: str) -> str:
             + "".join(measure_image(kept, service, r) for r in m.results if r.result),
         )
     )
+
+    sections.append(_section(f"Measures of every service of {council.name}", measures_html(council, kept)))
 
     f = kept.data("flow", service)
     sections.append(

@@ -256,6 +256,23 @@ class SystemChange(_Model):
     #: steps (activities) or demand types the change is meant to affect: the measure stage shows their share before
     #: and after the change, so that the records say whether it happened
     targets: list[str] | None = None
+    #: a phase a rebase suggestion offered and a person accepted (``council_edit.accept_phase``): who and when
+    accepted_by: str | None = None
+    accepted_at: dt.datetime | None = None
+
+    def applies_to(self, service: str) -> bool:
+        return self.services is None or service in self.services
+
+
+class DeclinedPhase(_Model):
+    """A rebase suggestion a person declined (``council_edit.decline_phase``): the recorded change it offered as a
+    new phase (its date and words), for which services, who declined it and when. It is not offered again."""
+
+    date: dt.date
+    label: str
+    services: list[str] | None = None  #: None means every service
+    declined_by: str
+    declined_at: dt.datetime
 
     def applies_to(self, service: str) -> bool:
         return self.services is None or service in self.services
@@ -265,6 +282,7 @@ class CouncilSpec(_Model):
     name: str
     services: list[Service] = Field(min_length=1)
     system_changes: list[SystemChange] = Field(default_factory=list)
+    declined_phases: list[DeclinedPhase] = Field(default_factory=list)
     imports: dict[str, dict] = Field(default_factory=dict)
 
 
@@ -303,6 +321,11 @@ class Council:
     def system_changes(self, service: str | None = None) -> list[SystemChange]:
         changes = [c for c in self.spec.system_changes if service is None or c.applies_to(service)]
         return sorted(changes, key=lambda c: c.date)
+
+    def declined_phases(self, service: str | None = None) -> list[DeclinedPhase]:
+        """The rebase suggestions a person declined for ``service`` (every one without), by date."""
+        found = [d for d in self.spec.declined_phases if service is None or d.applies_to(service)]
+        return sorted(found, key=lambda d: d.date)
 
     def has_table(self, name: str) -> bool:
         return find_table_file(self.path, name) is not None

@@ -24,9 +24,24 @@ from systemic_lib.data.council import MEASURES, load_council
 from systemic_lib.data.files import atomic_write_text, locked
 from systemic_lib.errors import ContractError, SystemicError
 
-__all__ = ["set_purpose", "add_system_change", "edit_system_change", "remove_system_change", "DIRECTIONS"]
+__all__ = [
+    "set_purpose",
+    "add_system_change",
+    "edit_system_change",
+    "remove_system_change",
+    "accept_phase",
+    "decline_phase",
+    "AlreadyDecided",
+    "DIRECTIONS",
+]
 
 DIRECTIONS = ("increase", "decrease", "neutral")
+#: A person's name or initials, as the coach's workshop takes it.
+MAX_WHO = 60
+
+
+class AlreadyDecided(SystemicError):
+    """A rebase suggestion someone accepted or declined meanwhile (on another screen): it is not decided twice."""
 
 
 def set_purpose(council_dir, service_id: str, purpose: str, measures: list[dict]) -> None:
@@ -154,6 +169,83 @@ def remove_system_change(council_dir, date, label: str) -> None:
         data["system_changes"].remove(entry)
 
     _edit(council_dir, change)
+
+
+def accept_phase(council_dir, service: str, date, label: str, who: str, *, now: dt.datetime | None = None) -> None:
+    """A person accepts a rebase suggestion (``analysis.rebase``): the recorded change becomes a system change of
+    ``service`` (a new phase from ``date``, named ``label``), with ``accepted_by`` and ``accepted_at`` (UTC). Written
+    as every system change is (round-trip, checked, atomic, the previous council.yaml kept). ``AlreadyDecided`` when
+    the service already has a phase or a declined suggestion on that date: the suggestion the person saw is gone."""
+    day, label, who = _day(date), _label(label), _who(who)
+
+    def change(data):
+        _undecided(data, service, day)
+        entry = CommentedMap(date=day, label=label)
+        entry["services"] = CommentedSeq([service])
+        entry["services"].fa.set_flow_style()
+        entry["accepted_by"] = who
+        entry["accepted_at"] = _stamp(now)
+        changes = data.get("system_changes")
+        if changes is None:
+            changes = data["system_changes"] = CommentedSeq()
+        changes.append(entry)
+
+    _edit(council_dir, change)
+
+
+def decline_phase(council_dir, service: str, date, label: str, who: str, *, now: dt.datetime | None = None) -> None:
+    """A person declines a rebase suggestion: recorded in council.yaml's ``declined_phases`` with who and when, so it
+    is not offered again (and the chart keeps its limits). ``AlreadyDecided`` as for ``accept_phase``."""
+    day, label, who = _day(date), _label(label), _who(who)
+
+    def change(data):
+        _undecided(data, service, day)
+        entry = CommentedMap(date=day, label=label)
+        entry["services"] = CommentedSeq([service])
+        entry["services"].fa.set_flow_style()
+        entry["declined_by"] = who
+        entry["declined_at"] = _stamp(now)
+        declined = data.get("declined_phases")
+        if declined is None:
+            declined = data["declined_phases"] = CommentedSeq()
+        declined.append(entry)
+
+    _edit(council_dir, change)
+
+
+def _label(label) -> str:
+    text = " ".join(str(label or "").split())
+    if not text:
+        raise SystemicError("give the new phase a label: what changed on that date")
+    return text
+
+
+def _who(who) -> str:
+    text = " ".join(str(who or "").split())
+    if not text or len(text) > MAX_WHO:
+        raise SystemicError(f"say who decides: a name or initials (at most {MAX_WHO} characters)")
+    return text
+
+
+def _stamp(now: dt.datetime | None) -> str:
+    when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return when.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _undecided(data, service: str, day: dt.date) -> None:
+    """Refuse (``AlreadyDecided``) a decision on a date the service already has a phase or a decline on."""
+    _service(data, service)
+    for key, verb in (("system_changes", "is already a phase"), ("declined_phases", "was declined")):
+        for entry in data.get(key) or []:
+            services = entry.get("services") if isinstance(entry, dict) else None
+            if not isinstance(entry, dict) or _as_date(entry.get("date")) != day:
+                continue
+            if services is None or service in list(services):
+                who = entry.get("accepted_by") or entry.get("declined_by")
+                said = f" by {who}" if who else ""
+                raise AlreadyDecided(
+                    f"{day:%d %b %Y} {verb}{said} (decided meanwhile, on another screen?): nothing was changed"
+                )
 
 
 def _day(date) -> dt.date:

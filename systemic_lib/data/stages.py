@@ -26,7 +26,7 @@ import pandas as pd
 from systemic_lib.data import cache
 from systemic_lib.data.classify import RulesResult, apply_rules, with_source
 from systemic_lib.data.contract import Problem, ServiceCuts, Table, empty_frame, raw_of_service
-from systemic_lib.data.council import Council, CouncilSpec, Service, SystemChange, load_council
+from systemic_lib.data.council import Council, CouncilSpec, DeclinedPhase, Service, SystemChange, load_council
 from systemic_lib.data.files import atomic_write_json
 from systemic_lib.data.privacy import REDACTED, redacted
 from systemic_lib.data.privacy import redact_columns as _redact_columns
@@ -72,8 +72,23 @@ def redacted_spec(spec: CouncilSpec) -> CouncilSpec:
                 }
             )
         )
-    changes = [c.model_copy(update={"label": text(c.label)}) for c in spec.system_changes]
-    return spec.model_copy(update={"name": text(spec.name), "services": services, "system_changes": changes})
+    changes = [
+        c.model_copy(
+            update={"label": text(c.label), "accepted_by": None if c.accepted_by is None else text(c.accepted_by)}
+        )
+        for c in spec.system_changes
+    ]
+    declined = [
+        d.model_copy(update={"label": text(d.label), "declined_by": text(d.declined_by)}) for d in spec.declined_phases
+    ]
+    return spec.model_copy(
+        update={
+            "name": text(spec.name),
+            "services": services,
+            "system_changes": changes,
+            "declined_phases": declined,
+        }
+    )
 
 
 def _shown_as_is(table: Table) -> bool:
@@ -180,6 +195,9 @@ class RedactedCouncil:
 
     def system_changes(self, service: str | None = None) -> list[SystemChange]:
         return self._named.system_changes(service)
+
+    def declined_phases(self, service: str | None = None) -> list[DeclinedPhase]:
+        return self._named.declined_phases(service)
 
     def has_table(self, name: str) -> bool:
         return self.source.has_table(name)

@@ -105,6 +105,9 @@ class MeasureCell:
     sparkline: str = ""  #: inline SVG, every text escaped
     sparkline_words: str = ""  #: the sparkline's text alternative
     sentence: str = ""
+    #: rebase suggestions from measure.json (``phase_suggestions``): (status, sentence), status "suggested" (a new
+    #: phase a person may accept) or "find out" (no recorded change near the signal)
+    suggestions: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def group(self) -> str:
@@ -168,6 +171,15 @@ def _sentence(measure: dict) -> str:
     if isinstance(reading, dict) and isinstance(reading.get("sentence"), str) and reading["sentence"]:
         return reading["sentence"]
     return _first_sentence(measure.get("narration")) or _first_sentence(measure.get("note"))
+
+
+def _suggestions(measure: dict) -> list[tuple[str, str]]:
+    """The measure's rebase suggestions as measure.json holds them: (status, sentence) each."""
+    out = []
+    for s in measure.get("phase_suggestions") or []:
+        if isinstance(s, dict) and s.get("status") in ("suggested", "find out") and isinstance(s.get("sentence"), str):
+            out.append((str(s["status"]), _text(s["sentence"])))
+    return out
 
 
 def _limits(phase: dict, unit: str) -> str:
@@ -236,6 +248,7 @@ def _weekly_cell(column: MeasureColumn, m: dict) -> MeasureCell:
         return cell
     unit, grain = str(m.get("unit") or ""), str(m.get("grain") or "week")
     cell.status = "charted"
+    cell.suggestions = _suggestions(m)
     last = points[-1]
     cell.latest = _value(last["value"], unit)
     cell.latest_when = f"{grain} of {_day(last.get('date'))}"

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from systemic_lib import config, words
+from systemic_lib.analysis import rebase
 from systemic_lib.config import STAGE_NAMES
 from systemic_lib.data.files import atomic_write_text
 from systemic_lib.site.compare import Entry, compare_councils
@@ -398,7 +399,12 @@ def render_measures_page(page: CouncilPage) -> str | None:
     return (
         _environment()
         .get_template("measures.html.j2")
-        .render(page=measures_page(page.slug, page.name, services), groups=list(GROUPS), generated=_generated())
+        .render(
+            page=measures_page(page.slug, page.name, services),
+            groups=list(GROUPS),
+            generated=_generated(),
+            rebase_rule=rebase.window_sentence(),
+        )
     )
 
 

@@ -4,12 +4,12 @@ narration (or the note saying why it has no chart)."""
 from __future__ import annotations
 
 from systemic_lib import words
-from systemic_lib.analysis import endtoend, markers, measure, measure_cases
+from systemic_lib.analysis import endtoend, markers, measure, measure_cases, rebase
 from systemic_lib.analysis.measure import MeasureData, MeasureResult
 from systemic_lib.display import report
 from systemic_lib.display.charts.measure import case_chart, chart, target_chart
 
-__all__ = ["show_summary", "show", "show_all", "show_per_case", "show_checks"]
+__all__ = ["show_summary", "show", "show_all", "show_per_case", "show_checks", "rebase_sentences"]
 
 
 def show_summary(data: MeasureData) -> None:
@@ -30,11 +30,29 @@ def show(r: MeasureResult) -> None:
     report.note(r.narration)
     if r.markers:
         report.note(markers.sentence(r.markers))
+    for said in rebase_sentences(r):
+        report.note(said)
     if r.changes_outside:
         report.note(
             "Recorded system changes outside these data (no phase drawn): "
             + "; ".join(f"{c['label']} ({c['date']})" for c in r.changes_outside)
         )
+
+
+def rebase_sentences(r: MeasureResult) -> list[str]:
+    """The measure's rebase suggestions (``rebase``) as the page says them: a new phase to accept in the coach's
+    Capability step, or "find out what happened"; the rule once, after them."""
+    if not r.suggestions:
+        return []
+    said = [
+        (
+            f"Suggested: {s.sentence} Accept or decline it in the coach app's Capability step."
+            if s.change
+            else s.sentence
+        )
+        for s in r.suggestions
+    ]
+    return [*said, rebase.window_sentence()]
 
 
 def show_all(data) -> None:
