@@ -131,8 +131,8 @@ def test_reports_read_well_in_a_real_browser(rendered, browser, tmp_path):
             ".map(i => i.alt || i.src.slice(0, 40))"
         )
         assert broken == [], f"{rel}: images that did not load: {broken}"
-        if rel.endswith(("demand.html", "flow.html", "experiment.html")):
-            assert page.locator(".headline").first.is_visible(), f"{rel} has no visible headline"
+        if not rel.endswith("index.html"):
+            assert page.locator(".opening ul.found li").first.is_visible(), f"{rel} opens with no findings"
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 1100 + 2, f"{rel} scrolls sideways ({width}px wide)"
         page.screenshot(path=str(tmp_path / (rel.replace("/", "_") + ".png")), full_page=True)
@@ -220,3 +220,26 @@ def test_every_chart_has_a_text_alternative_naming_its_figures_and_legible_text(
         assert got["overlaps"] == [], f"{rel}: chart texts overlap: {got['overlaps'][:5]}"
     page.close()
     assert seen >= 40  # five services' stage pages and the scan
+
+
+@pytest.mark.browser
+def test_the_first_screen_holds_the_purpose_and_what_we_found(rendered, browser):
+    """At 1280 x 720, every stage page opens with the service's purpose and all of "What we found" above the fold;
+    the organisation scan with what it found."""
+    _, result = rendered
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    pages = sorted((result.out_dir / COUNCIL).glob("*/*.html")) + [result.out_dir / COUNCIL / "organisation_scan.html"]
+    for report in pages:
+        page.goto(report.as_uri())
+        rel = report.relative_to(result.out_dir)
+        heading = page.locator("#what-we-found")
+        assert heading.inner_text() == "What we found", rel
+        found = page.locator(".opening ul.found li")
+        assert 1 <= found.count() <= 9, rel
+        bottom = page.evaluate("document.querySelector('.opening ul.found').getBoundingClientRect().bottom")
+        assert bottom <= 720, f"{rel}: What we found ends {bottom:.0f} px down, below the first screen"
+        if report.name != "organisation_scan.html":
+            purpose = page.locator(".opening .purpose")
+            assert purpose.is_visible() and purpose.bounding_box()["y"] < heading.bounding_box()["y"], rel
+            assert "purpose" in purpose.inner_text().lower() and "\u201c" in purpose.inner_text()
+    page.close()

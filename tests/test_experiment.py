@@ -644,7 +644,8 @@ def test_notebook_renders_with_and_without_an_experiment(council_factory, tmp_pa
         )
         outputs[service] = (shown, images, figures)
     care, care_images, care_json = outputs["care"]
-    assert "For the 10 cases the Care experiment team handled since 1 July 2024, end-to-end time fell" in care
+    found = care[care.index("What we found") : care.index("</section>")]  # the page opens with it
+    assert "Care experiment team handled 10 cases" in found and "End-to-end time:" in found
     assert "Summary for senior managers" in care and "Eligibility panel for every case" in care
     assert "&#x27;trial&#x27;" in care or "&#39;trial&#39;" in care  # the unknown cohort label is shown
     assert "&lt;script&gt;" in care and "<script>alert" not in care
@@ -660,7 +661,8 @@ def test_notebook_renders_with_and_without_an_experiment(council_factory, tmp_pa
         "end_to_end_days",
     }
     waste, waste_images, waste_json = outputs["waste"]
-    assert "No experiment set up for Waste collection" in waste and "council.yaml" in waste
+    assert "No experiment yet: no experiment team&#x27;s cases of Waste collection" in waste
+    assert "To compare an experiment" not in waste  # no set-up steps for a manager; the analysts' note names files
     assert waste_images == 0 and "Summary for senior managers" not in waste
     assert "Data problems found" not in waste  # no cohort warnings for a service that runs no experiment
     assert waste_json["has_experiment"] is False and waste_json["experiment_cases"] == 0

@@ -36,6 +36,7 @@ __all__ = [
     "headline",
     "questions",
     "figures",
+    "findings",
     "period",
     "UNCLASSIFIED",
     "headline_figures",
@@ -784,6 +785,43 @@ def agreement_figures(labels: pd.DataFrame | None) -> dict | None:
         "kappa_by_label": {k: r(v.kappa) for k, v in sorted(a.per_label.items())},
         "contacts_split": len(a.split),
     }
+
+
+def findings(data) -> list[str]:
+    """What we found, for the top of the page: the headline, then the largest failure demand and its share of
+    failure demand, what matters most (of the contacts with what matters recorded) and the one-stop %, each with
+    its count and period; the same figures as ``figures``."""
+    frame, _ = _frame(data)
+    out = [headline(data)]
+    if frame.empty:
+        return out
+    s = summary(frame)
+    when = _caption_period(frame)
+    failure = s["headline"]["failure"]
+    fails = s["pareto"][s["pareto"]["classification"] == "failure"]
+    if failure and len(fails):
+        top = fails.iloc[0]
+        out.append(
+            f"The largest failure demand is \u201c{top['demand_type']}\u201d: {top['contacts']:,} of the "
+            f"{words.count(failure, 'failure demand contact')} ({words.percent(100 * top['contacts'] / failure)}), "
+            f"{when}."
+        )
+    if "what_matters" in frame.columns:
+        recorded = what_matters_recorded(frame)[0]
+        wm = what_matters(frame, top=1)
+        if recorded and len(wm):
+            out.append(
+                f"What matters most to citizens is \u201c{wm['theme'].iloc[0]}\u201d: said in "
+                f"{wm['contacts'].iloc[0]:,} of the {words.count(recorded, 'contact')} with what matters recorded "
+                f"({words.percent(wm['pct'].iloc[0])}), {when}."
+            )
+    h = s["headline"]
+    if h["one_stop_recorded"]:
+        out.append(
+            f"{words.percent(h['one_stop_pct'])} of the {words.count(h['one_stop_recorded'], 'contact')} where it was "
+            f"recorded were resolved at the first point of contact (one-stop), {when}."
+        )
+    return out
 
 
 def period_caption(data) -> str:

@@ -43,6 +43,7 @@ __all__ = [
     "headline",
     "questions",
     "figures",
+    "findings",
     "period",
     "as_log",
     "summary",
@@ -313,6 +314,40 @@ def summary_sentences(data) -> list[str]:
             f"{s['unclassified_steps']:,} steps are of activities not in the catalogue, so they count as "
             "neither value nor waste."
         )
+    return out
+
+
+def findings(data: FlowData) -> list[str]:
+    """What we found, for the top of the page: end to end (median and 85%, with the cases still open), hand-offs
+    and people, waste and rework, each with its cases and period; the figures of ``figures``."""
+    s = summary(data)
+    if not s["cases"]:
+        return [headline(data)]
+    when = period_words(data)
+    out = []
+    if s["closed_cases"]:
+        half = endtoend.within_words("half", s["median_days"], s["median_at_least"])
+        most = endtoend.within_words("85%", s["p85_days"], s["p85_at_least"])
+        still = f", counting the {words.number(s['open_cases'])} still open as still waiting" if s["open_cases"] else ""
+        out.append(f"End to end, {half} and {most} ({words.count(s['cases'], 'case')}{still}; {when}).")
+    else:
+        out.append(headline(data))
+    if s["cases_with_steps"]:
+        out.append(
+            f"A case passed through {s['mean_handoffs']:,.1f} hand-offs and {s['mean_people']:,.1f} different people "
+            f"on average ({words.count(s['cases_with_steps'], 'case')} with their steps recorded, {when})."
+        )
+        if s["value_step_share"] is not None:
+            out.append(
+                f"{words.share(1 - s['value_step_share'])} of the classified steps were waste, work the citizen "
+                f"would not recognise as helping ({words.count(s['events'], 'step')} recorded, {when})."
+            )
+        again = (
+            f"{words.share(s['rework_share'])} of cases went back through a step they had already been through"
+            if s["rework_share"]
+            else "No case went back through a step it had already been through"
+        )
+        out.append(f"{again} (rework; {words.count(s['cases_with_steps'], 'case')}, {when}).")
     return out
 
 

@@ -64,6 +64,7 @@ __all__ = [
     "headline",
     "questions",
     "figures",
+    "findings",
     "period",
     "measure_results",
     "for_stage",
@@ -869,6 +870,35 @@ def headline(data, service_name: str | None = None) -> str:
             "what happened"
         )
     return "; ".join(parts) + "."
+
+
+def _figure(value, unit: str) -> str:
+    text = words.figure(value)
+    return f"{text}%" if unit.startswith("%") else f"{text} {unit}".rstrip()
+
+
+def findings(data, *, most: int = 4) -> list[str]:
+    """What we found, for the top of the page: the headline, then what each charted measure predictably achieves
+    now (the latest phase's mean and process limits) and what its latest point shows, with its points and period;
+    the figures of ``figures``."""
+    out = [headline(data)]
+    for r in [r for r in _results(data) if r.result is not None][:most]:
+        now = r.result.current
+        points = int(r.series["value"].notna().sum())
+        span = f"{words.count(points, r.grain)}, {words.period(*r.period, short=True)}"
+        if now["upper"] is None or now["mean"] is None:
+            continue
+        latest = r.reading.latest_words if r.reading is not None else LATEST_WORDS.get(r.result.variation, "")
+        points_now = r.result.points[r.result.points["phase"] == now["phase"]]
+        settled = points_now["signal"].dropna().eq("common_cause").all()
+        low, high = _figure(now["lower"], r.unit), _figure(now["upper"], r.unit)
+        spread = (
+            f"predictably between {low} and {high}"
+            if settled
+            else f"process limits {low} to {high}, but special causes mean it is not yet predictable"
+        )
+        out.append(f"{r.name}: {_figure(now['mean'], r.unit)} on average, {spread}; latest point: {latest} ({span}).")
+    return out
 
 
 QUESTIONS = (

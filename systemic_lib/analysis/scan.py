@@ -58,6 +58,7 @@ __all__ = [
     "headline",
     "questions",
     "figures",
+    "findings",
     "period",
     "demand_side",
     "flow_side",
@@ -649,6 +650,21 @@ def figures(data: ScanData) -> dict:
 def headline(data: ScanData) -> str:
     """The scan's headline: ``where_to_start``."""
     return where_to_start(data)
+
+
+def findings(data: ScanData) -> list[str]:
+    """What we found, for the top of the page: where to start (``headline``: the services that lead on failure demand
+    and on end-to-end time, by the rule of ``start``), then failure demand across the council's services, with its
+    counts and period; the figures of ``figures``. No service is named here that the rule leaves out."""
+    out = [headline(data)]
+    known = _known(_table(data))
+    classified = int(known["value"].sum() + known["failure"].sum()) if len(known) else 0
+    if classified:
+        out.append(
+            f"Across {words.count(len(known), 'service')}, {words.percent(100 * known['failure'].sum() / classified)} "
+            f"of the {words.count(classified, 'classified contact')} were failure demand, {period_caption(data)}."
+        )
+    return out
 
 
 def questions(data: ScanData | None = None) -> list[str]:

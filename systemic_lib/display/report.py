@@ -136,6 +136,24 @@ def headline(text: str) -> None:
     _display(f'<p class="headline">{esc(text)}</p>')
 
 
+def findings(found, *, purpose: str | None = None, purposes: dict | None = None) -> None:
+    """The opening of every page, under its title: the service's purpose in the citizen's terms (``purpose``), or
+    each service's (``purposes``: name -> purpose, for the organisation scan), then "What we found": the page's
+    findings, plain sentences with their counts and periods."""
+    said = ""
+    if purpose:
+        said = f'<p class="purpose"><span class="label">Purpose</span> \u201c{esc(purpose)}\u201d</p>'
+    items = "".join(f"<li>{esc(s)}</li>" for s in found if s)
+    listed = ""
+    if purposes:
+        rows = "".join(f"<dt>{esc(name)}</dt><dd>\u201c{esc(p)}\u201d</dd>" for name, p in purposes.items() if p)
+        listed = f'<details class="purposes"><summary>What each service is for</summary><dl>{rows}</dl></details>'
+    _display(
+        f'<section class="opening" aria-labelledby="what-we-found">{said}'
+        f'<h2 id="what-we-found">What we found</h2><ul class="found">{items}</ul>{listed}</section>'
+    )
+
+
 def note(text: str) -> None:
     _display(f'<p class="note">{esc(text)}</p>')
 

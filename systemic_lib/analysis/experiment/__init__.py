@@ -80,6 +80,7 @@ __all__ = [
     "conditions",
     "load",
     "headline",
+    "findings",
     "box",
     "made_it_work",
     "questions",
@@ -404,6 +405,19 @@ def made_it_work(data: ExperimentData) -> list[dict]:
         }
         for _, r in data.new_service.designed.iterrows()
     ]
+
+
+def findings(data: ExperimentData) -> list[str]:
+    """What we found, for the top of the page: the box (``box``: who was compared with whom, then what changed on
+    each measure, by how much, on which cases and how sure), or the headline where there is nothing to box; with no
+    experiment, one plain sentence saying so, with the cases on file."""
+    if not data.has_experiment:
+        on_file = len(data.cohorts.cases)
+        return [
+            f"No experiment yet: no experiment team's cases of {data.service_name} are compared with the old "
+            f"system's ({words.count(on_file, 'case')} on file, {words.period(*data.period)})."
+        ]
+    return box(data) or [headline(data)]
 
 
 def conditions(data: ExperimentData) -> pd.DataFrame:

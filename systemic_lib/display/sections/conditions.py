@@ -13,7 +13,7 @@ from systemic_lib import words
 from systemic_lib.data.conditions import STATUSES, open_conditions
 from systemic_lib.display import report
 
-__all__ = ["show_conditions", "show_open_by_service", "STEP_WORDS"]
+__all__ = ["show_conditions", "show_open_by_service", "to_act_on", "STEP_WORDS"]
 
 STEP_WORDS = {"demand": "demand", "capability": "capability", "flow": "flow", "experiment": "experiment"}
 _NOT_SET = "not set"
@@ -32,6 +32,43 @@ def _by_status(frame: pd.DataFrame) -> str:
     counts = status.value_counts()
     order = [s for s in (*STATUSES, _NOT_SET) if s in counts.index]
     return ", ".join(f"{words.figure(int(counts[s]))} {s}" for s in order)
+
+
+def _text(value) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _named(row) -> str:
+    """ "“<condition>” (open; the thinking behind it: “<thinking>”)", or the waste seen where the condition is not
+    yet named."""
+    status = _text(row["status"]) or _NOT_SET
+    thinking = _text(row["thinking"])
+    behind = f"the thinking behind it: \u201c{thinking}\u201d" if thinking else "the thinking behind it not yet named"
+    condition = _text(row["system_condition"])
+    if condition is None:
+        return f"the waste \u201c{_text(row['waste_seen']) or words.MISSING}\u201d ({status}; condition not yet named)"
+    return f"\u201c{condition}\u201d ({status}; {behind})"
+
+
+def to_act_on(stage, raised_in: str | None, *, named: int = 2) -> list[str]:
+    """For "What we found": the system conditions still to act on (open, in hand or status not set) raised at this
+    step for the stage's service, or across every service for the organisation scan (``raised_in`` None), with how
+    many, when they were raised, and the first ``named`` each beside the management thinking behind it; [] if the
+    council keeps no system conditions or none is still to act on."""
+    frame, _ = _read(stage)
+    if frame is None:
+        return []
+    still = open_conditions(frame)
+    if raised_in is not None:
+        still = still[still["raised_in"] == raised_in]
+    if still.empty:
+        return []
+    still = still.sort_values(["raised_at", "id"], kind="stable")
+    where = f"raised at the {STEP_WORDS.get(raised_in, raised_in)} step" if raised_in else "across the services"
+    when = words.period(still["raised_at"].min(), still["raised_at"].max(), short=True, missing="undated")
+    first = "; ".join(_named(r) for _, r in still.head(named).iterrows())
+    more = f"; and {words.number(len(still) - named)} more below" if len(still) > named else ""
+    return [f"{words.count(len(still), 'system condition')} to act on, {where} ({when}): {first}{more}."]
 
 
 def show_conditions(stage, raised_in: str) -> None:

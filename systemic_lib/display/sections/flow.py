@@ -27,11 +27,12 @@ __all__ = [
 
 
 def show_summary(data: flow.FlowData) -> None:
-    """Tables not used for their errors, then the headline and the sentences behind it."""
+    """Tables not used for their errors, then the sentences behind the figures (which start and end, spread, steps,
+    waste, rework); the headline opens the page in "What we found" (``flow.findings``)."""
     for name, errors in data.table_errors.items():
         report.problems(errors, title=f"{name}.csv has errors, so it is not used until they are fixed")
-    report.headline(flow.headline(data))
-    report.note(" ".join(flow.summary_sentences(data)) if data.log.n_cases else "")
+    if data.log.n_cases:
+        report.note(" ".join(flow.summary_sentences(data)))
 
 
 def show_end_to_end(data, *, target=None):
