@@ -440,7 +440,12 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "measure.ipynb
 def test_notebook_follows_conventions():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     first, params = nb.cells[0], nb.cells[1]
-    assert first.cell_type == "markdown" and "Questions a team should ask" in first.source
+    # findings first: the title alone, then "What we found" (opening.show) straight after the data is loaded; the
+    # definitions and the questions a team should ask close the page, in "About this page"
+    assert first.cell_type == "markdown" and first.source.startswith("# ") and len(first.source.splitlines()) == 1
+    about = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## About this page")]
+    assert len(about) == 1 and "Questions a team should ask" in about[0]
+    assert any(c.source.rstrip().endswith("findings(data))") for c in nb.cells[3:5] if c.cell_type == "code")
     assert params.metadata.get("tags") == ["parameters"]
     names = [line.split("=")[0].strip() for line in params.source.splitlines()]
     assert names == ["council_dir", "service", "period_start", "period_end", "output_dir", "cache_dir"]
