@@ -319,9 +319,10 @@ def summary_sentences(data) -> list[str]:
 
 def findings(data: FlowData) -> list[str]:
     """What we found, for the top of the page: end to end (median and 85%, with the cases still open), hand-offs
-    and people, waste and rework, each with its cases and period; the figures of ``figures``."""
+    and people, waste and rework, each with its cases and period; the figures of ``figures``. With no steps
+    recorded (a cases export alone), the headline: its end-to-end time and why the flow cannot be mapped."""
     s = summary(data)
-    if not s["cases"]:
+    if not s["cases"] or not as_log(data).n_cases:
         return [headline(data)]
     when = period_words(data)
     out = []

@@ -883,13 +883,16 @@ def findings(data, *, most: int = 4) -> list[str]:
     the figures of ``figures``."""
     out = [headline(data)]
     for r in [r for r in _results(data) if r.result is not None][:most]:
-        now = r.result.current
+        chart = r.result
+        if chart is None:  # never: for the type checker
+            continue
+        now = chart.current
         points = int(r.series["value"].notna().sum())
         span = f"{words.count(points, r.grain)}, {words.period(*r.period, short=True)}"
         if now["upper"] is None or now["mean"] is None:
             continue
-        latest = r.reading.latest_words if r.reading is not None else LATEST_WORDS.get(r.result.variation, "")
-        points_now = r.result.points[r.result.points["phase"] == now["phase"]]
+        latest = r.reading.latest_words if r.reading is not None else LATEST_WORDS.get(chart.variation, "")
+        points_now = chart.points[chart.points["phase"] == now["phase"]]
         settled = points_now["signal"].dropna().eq("common_cause").all()
         low, high = _figure(now["lower"], r.unit), _figure(now["upper"], r.unit)
         spread = (
