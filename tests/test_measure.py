@@ -715,3 +715,15 @@ def test_the_organisation_scan_starts_the_same_phase_at_a_changed_condition(tmp_
     assert cap["mean"] == pytest.approx(per_case["phases"][-1]["mean"], abs=0.01)
     off = Stage(conditions_council(tmp_path / "off", phase="no"), None, "organisation_scan")
     assert off.phases("housing-repairs") == []
+
+
+def test_findings_count_the_points_and_period_of_the_latest_phase(tmp_path):
+    """What we found says the latest phase's mean and limits (11 days since the change on 25 Mar 2024), so its count
+    and period are that phase's, not the whole series' (which starts before the change)."""
+    data = measure.load(Stage(conditions_council(tmp_path), "housing-repairs", "measure"))
+    e2e = _by_id(data.results)["end_to_end_days"]
+    since = e2e.result.points[e2e.result.points["phase"] == 1]
+    n = int(since["value"].notna().sum())
+    line = next(s for s in measure.findings(data) if s.startswith(e2e.name))
+    assert line.startswith(f"{e2e.name}: 11 days on average")
+    assert f"({n} weeks, 25 Mar 2024 to " in line, line

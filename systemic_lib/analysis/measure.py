@@ -879,20 +879,26 @@ def _figure(value, unit: str) -> str:
 
 def findings(data, *, most: int = 4) -> list[str]:
     """What we found, for the top of the page: the headline, then what each charted measure predictably achieves
-    now (the latest phase's mean and process limits) and what its latest point shows, with its points and period;
-    the figures of ``figures``."""
+    now (the latest phase's mean and process limits) and what its latest point shows, with the latest phase's
+    points and period (the figures' own, not the whole series'); the figures of ``figures``."""
     out = [headline(data)]
     for r in [r for r in _results(data) if r.result is not None][:most]:
         chart = r.result
         if chart is None:  # never: for the type checker
             continue
         now = chart.current
-        points = int(r.series["value"].notna().sum())
-        span = f"{words.count(points, r.grain)}, {words.period(*r.period, short=True)}"
         if now["upper"] is None or now["mean"] is None:
             continue
         latest = r.reading.latest_words if r.reading is not None else LATEST_WORDS.get(chart.variation, "")
         points_now = chart.points[chart.points["phase"] == now["phase"]]
+        # the count and period of the points the mean and limits come from: the latest phase's, not the series'
+        counted = points_now[points_now["value"].notna()]
+        when = (
+            words.period(counted["date"].min(), r.period[1], short=True)  # the latest phase runs to the end
+            if chart.has_dates and len(counted)
+            else words.period(*r.period, short=True)
+        )
+        span = f"{words.count(len(counted), r.grain)}, {when}"
         settled = points_now["signal"].dropna().eq("common_cause").all()
         low, high = _figure(now["lower"], r.unit), _figure(now["upper"], r.unit)
         spread = (
