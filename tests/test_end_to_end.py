@@ -243,3 +243,43 @@ def test_the_first_screen_holds_the_purpose_and_what_we_found(rendered, browser)
             assert purpose.is_visible() and purpose.bounding_box()["y"] < heading.bounding_box()["y"], rel
             assert "purpose" in purpose.inner_text().lower() and "\u201c" in purpose.inner_text()
     page.close()
+
+
+# Run in the page: the text a reader sees, without charts (their alt text is checked above), the data problems box
+# and the "For analysts" notes (both may name files and columns: that is how an analyst fixes a table).
+_READER_TEXT_JS = """() => {
+  const body = document.body.cloneNode(true);
+  for (const e of body.querySelectorAll("svg, script, style, .problems, .for-analysts")) e.remove();
+  for (const e of body.querySelectorAll("p, li")) if (e.innerText.trim().startsWith("For analysts")) e.remove();
+  return body.innerText;
+}"""
+
+# What a manager should never have to read (issue 20, item 4).
+JARGON = {
+    "a file name": re.compile(r"\b[\w-]+\.(?:csv|ya?ml|xes|xlsx|json)\b"),
+    "a column name": re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b"),
+    "a p-value": re.compile(r"\bp\s*[=<>]\s*0?\.\d"),
+    "statistical shorthand": re.compile(r"\bsigma\b|\bchi-square\b", re.I),
+}
+
+
+@pytest.mark.browser
+def test_pages_speak_plain_english(rendered, browser):
+    """No file name, column name, p-value or 'sigma' in what a reader sees on any page of the council (charts, the
+    data problems box and 'For analysts' notes aside): statistics are said in words, set-up steps are not a
+    manager's reading."""
+    _, result = rendered
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    found = []
+    pages = sorted((result.out_dir / COUNCIL).rglob("*.html"))
+    assert len(pages) > 20
+    for report in pages:
+        page.goto(report.as_uri())
+        text = page.evaluate(_READER_TEXT_JS)
+        for kind, pattern in JARGON.items():
+            for m in pattern.finditer(text):
+                found.append(
+                    f"{report.relative_to(result.out_dir)}: {kind}: ...{text[max(0, m.start() - 60) : m.end() + 30]!r}"
+                )
+    page.close()
+    assert not found, f"{len(found)} places:\n" + "\n".join(found[:40])

@@ -142,7 +142,7 @@ def test_headline_figures_per_stage():
     ) == [
         "20 experiment cases vs 31 baseline",
         "End-to-end time: -64% (interval -80% to -40%: clear improvement)",
-        "demand mix differs between cohorts (chi-square test at 5%)",
+        "demand mix differs between cohorts, unlikely to be chance (tested at the 5% level)",
     ]
     assert (
         headline_figures(
@@ -223,12 +223,12 @@ def test_headline_figures_per_stage():
     )
     # flow: the Kaplan–Meier median with its open cases beside it, "more than N" where not reached
     assert headline_figures("flow", {"median_days": 28.1, "cases": 700, "end_to_end": {"open_cases": 12}}) == [
-        "median 28 days (12 open) end to end",
+        "median 28 days (12 still open) end to end",
         "700 cases",
     ]
     assert headline_figures(
         "flow", {"median_days": None, "end_to_end": {"median_at_least": 40.0, "open_cases": 90}}
-    ) == ["median more than 40 days (90 open) end to end"]
+    ) == ["median more than 40 days (90 still open) end to end"]
     assert headline_figures(
         "measure",
         {
@@ -239,14 +239,14 @@ def test_headline_figures_per_stage():
                 "d": {"last_point_signal": "concern"},
             }
         },
-    ) == ["4 measures", "latest week: 1 getting worse, 1 improving"]
+    ) == ["4 measures", "latest point getting worse on 1 measure, improving on 1 measure"]
     assert headline_figures("measure", {"measures": [{"last_point_signal": "common_cause"}]}) == [
         "1 measure",
-        "latest week: no special cause",
+        "no special cause at the latest point",
     ]
     assert headline_figures("measure", {"measures": [{"last_point_signal": "neutral"}]}) == [
         "1 measure",
-        "latest week: 1 unusual",
+        "latest point unusual on 1 measure",
     ]
     assert headline_figures(
         "experiment",

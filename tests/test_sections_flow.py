@@ -34,7 +34,7 @@ def test_testshire_flow_sections(testshire, shown):
         in shown[0]
     )
     assert "4 of 4 cases start when the case was opened (cases.csv)" in shown[0]
-    assert "3 cases closed (closed_at); 1 case is still open" in shown[0]
+    assert "3 cases closed on their recorded closing date; 1 case is still open" in shown[0]
     ax = sections.show_end_to_end(data)
     assert ax.get_title(loc="left").endswith("(3 cases)")
     sections.show_paths(data)

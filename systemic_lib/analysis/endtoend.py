@@ -550,7 +550,7 @@ def definition_sentence(cases: EndToEndCases) -> str:
     )
     ends = []
     if cases.end_from.get("closed_at"):
-        ends.append(f"{words.count(cases.end_from['closed_at'], 'case')} closed (closed_at)")
+        ends.append(f"{words.count(cases.end_from['closed_at'], 'case')} closed on their recorded closing date")
     if cases.end_from.get("closing step"):
         ends.append(f"{words.count(cases.end_from['closing step'], 'case')} ended at a closing step")
     text += "; " + (" and ".join(ends) if ends else "no case has ended")

@@ -30,7 +30,7 @@ ASSURANCE_WORDS = {
 _RULE_WORDS = {
     "outside_limits": "outside the process limits",
     "trend": "in a run of 7 or more rising or falling points",
-    "two_of_three": "close to a limit (2 of 3 beyond two sigma)",
+    "two_of_three": "close to a limit (2 of 3 points in a row in the outer third, on one side)",
     "shift": "in a run of 7 or more on one side of the average",
 }
 

@@ -314,7 +314,7 @@ def check_changes(
         if not check.targets and not check.note:
             check.note = (
                 "The change names no step or demand type in the records, so only the measures can show whether it "
-                "happened (council.yaml can name them under the change's targets)."
+                "happened (the council's settings can name them under the change's targets)."
             )
         check.note = check.note.strip()
         out.append(check)

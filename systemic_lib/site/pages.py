@@ -65,9 +65,11 @@ def _measure_figures(data: dict) -> list[str]:
             signals[word] = signals.get(word, 0) + 1
     out = [words.count(len(items), "measure")]
     if signals:
-        out.append("latest week: " + ", ".join(f"{n} {name}" for name, n in sorted(signals.items())))
+        out.append(
+            "latest point " + ", ".join(f"{name} on {words.count(n, 'measure')}" for name, n in sorted(signals.items()))
+        )
     else:
-        out.append("latest week: no special cause")
+        out.append("no special cause at the latest point")
     return out
 
 
@@ -81,7 +83,7 @@ def _experiment_figures(data: dict) -> list[str]:
         return [
             "new service built by experiment",
             words.count(_num(built.get("cases")) or 0, "case")
-            + f" ({words.number(_num(built.get('open_cases')) or 0)} open)",
+            + f" ({words.number(_num(built.get('open_cases')) or 0)} still open)",
             *([f"now predictably within {words.duration(within)}"] if within is not None else []),
         ]
     out = []
@@ -99,7 +101,7 @@ def _experiment_figures(data: dict) -> list[str]:
             more = "; ".join(f"{k} more than {words.duration(v)}" for k, v in m["at_least"].items() if _num(v))
             out.append(f"{m['name']}: {more}" + opened)
     if data.get("mix_differs"):
-        out.append("demand mix differs between cohorts (chi-square test at 5%)")
+        out.append("demand mix differs between cohorts, unlikely to be chance (tested at the 5% level)")
     return out
 
 
@@ -112,7 +114,7 @@ def _open_words(m: dict) -> str:
 
 
 def end_to_end_words(median, at_least=None, open_cases=None) -> str | None:
-    """'28 days (12 open)', 'more than 30 days (40 open)' where the Kaplan–Meier median is not reached, or None."""
+    """'28 days (12 still open)', 'more than 30 days (40 still open)' where the Kaplan–Meier median is not reached, or None."""
     median, at_least, open_cases = _num(median), _num(at_least), _num(open_cases)
     if median is not None:
         text = words.duration(median)
@@ -120,7 +122,7 @@ def end_to_end_words(median, at_least=None, open_cases=None) -> str | None:
         text = f"more than {words.duration(at_least)}"
     else:
         return None
-    return text + (f" ({words.number(open_cases)} open)" if open_cases is not None else "")
+    return text + (f" ({words.number(open_cases)} still open)" if open_cases is not None else "")
 
 
 def _flow_end_to_end(data: dict) -> str | None:

@@ -50,10 +50,10 @@ def first_days_basis(days: int) -> str:
 
 REASONS = {
     "both": "in both cohorts",
-    "events_only": "has events but no row in cases.csv (so no cohort)",
+    "events_only": "has steps recorded but is not in the list of cases (so no cohort)",
     "bad_label": "cohort label not recognised",
     "no_cohort": "no cohort (neither baseline nor experiment)",
-    "no_events": "in cases.csv but no events recorded",
+    "no_events": "in the list of cases but no steps recorded",
 }
 """Why a case is left out of the comparison, in the order they are checked."""
 

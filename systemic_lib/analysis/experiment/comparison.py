@@ -442,7 +442,7 @@ def comparison_table(data: pd.DataFrame, *, confidence: float = 0.95) -> pd.Data
     def value(row, which):
         v = row[which]
         opened = row.get(f"open_{which}", np.nan)
-        beside = f" ({words.number(opened)} open)" if np.isfinite(opened) and opened else ""
+        beside = f" ({words.number(opened)} still open)" if np.isfinite(opened) and opened else ""
         if not np.isfinite(v):
             at_least = row.get(f"at_least_{which}", np.nan)
             return f"more than {words.figure(at_least)}{beside}" if np.isfinite(at_least) else words.MISSING

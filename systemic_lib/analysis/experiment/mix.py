@@ -41,9 +41,9 @@ class DemandMix:
         if not self.differs or self.p_value is None:
             return None
         return (
-            f"The two cohorts handled a different mix of demand ({TEST_NAME}, {_p(self.p_value)}, below "
-            f"{ALPHA:.0%}): part of any difference may come from the cases each handled, not from the way of "
-            'working. Compare within matching demand types (basis "per demand type").'
+            f"The two cohorts handled a different mix of demand, a difference unlikely to be chance (tested at "
+            f"the {ALPHA:.0%} level): part of any difference may come from the cases each handled, not from the way "
+            'of working. Compare within matching demand types (basis "per demand type").'
         )
 
     def figures(self) -> dict:
@@ -61,8 +61,8 @@ class DemandMix:
         }
 
 
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+#: Where the demand types came from, in a reader's words (experiment.json keeps the file's name).
+_SOURCE_WORDS = {"cases.csv": "the case records"}
 
 
 def case_demand_types(
@@ -127,7 +127,7 @@ def mix_words(mix: DemandMix, *, warning: bool = True) -> str:
             "by demand.case_id), so the demand mix of the two cohorts cannot be checked."
         )
     base = (
-        f"Demand types from {mix.source}: {words.count(mix.typed['baseline'], 'baseline case')} and "
+        f"Demand types from {_SOURCE_WORDS.get(mix.source or '', mix.source)}: {words.count(mix.typed['baseline'], 'baseline case')} and "
         f"{words.count(mix.typed['experiment'], 'experiment case')} have one."
     )
     if mix.differs is None:
@@ -136,4 +136,4 @@ def mix_words(mix: DemandMix, *, warning: bool = True) -> str:
         return base + (" " + mix.warning if warning and mix.warning else "")
     if mix.p_value is None:
         return base
-    return base + (f" The mix does not differ materially ({TEST_NAME}, {_p(mix.p_value)}, not below {ALPHA:.0%}).")
+    return base + (f" The mix does not differ by more than chance would explain (tested at the {ALPHA:.0%} level).")

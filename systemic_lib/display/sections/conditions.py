@@ -83,7 +83,8 @@ def show_conditions(stage, raised_in: str) -> None:
     if mine.empty:
         report.note(
             f'No system condition has been raised at the {step} step yet. When the team asks "why does '
-            'this happen?", add the answer to system_conditions.csv (or in coach mode).'
+            "this happen?\", add the answer to the council's system conditions (in the coach app, or in its table of "
+            "system conditions)."
         )
     else:
         report.note(f"{words.count(len(mine), 'system condition')} raised at the {step} step: {_by_status(mine)}.")

@@ -49,6 +49,13 @@ _PEOPLE = {
     "verdict": "Is it predictable?",
 }
 
+_KINDS = {
+    "value": "Value demand",
+    "failure": "Failure demand",
+    "mixed": "Some contacts value, some failure",
+    "unclassified": "Not yet classified",
+}
+
 
 def show_table(table: pd.DataFrame, *, caption: str | None = None, max_rows: int = 20) -> None:
     """Show a demand table to people who don't code: plain column names, % signs, escaped HTML."""
@@ -60,7 +67,10 @@ def show_table(table: pd.DataFrame, *, caption: str | None = None, max_rows: int
     if table.empty:
         report.note(f"{caption}: nothing to list." if caption else "Nothing to list.")
         return
-    shown = table.drop(columns=drop).rename(columns=_PEOPLE)
+    shown = table.drop(columns=drop)
+    if "classification" in shown.columns:
+        shown = shown.assign(classification=shown["classification"].map(_KINDS).fillna(shown["classification"]))
+    shown = shown.rename(columns=_PEOPLE)
     percent = [v for k, v in _PEOPLE.items() if k.endswith("pct") and v in shown.columns]
     report.table(shown, caption=caption, max_rows=max_rows, percent=tuple(percent), decimals=0)
 

@@ -63,19 +63,24 @@ _NAMES = {m.id: m.name for m in MEASURES}
 
 def show_headline(data: ExperimentData) -> None:
     """The headline of what changed and the box of what changed on each measure (``experiment.box``), or, with no
-    experiment, how to set one up."""
+    experiment, that there is none yet and why, in words, with how to set one up in a note for analysts (it names
+    the council's files and columns)."""
     report.headline(headline(data))
     if data.has_experiment:
         show_box(data)
         return
     why = (
-        "council.yaml has no 'experiment' for this service"
+        "the council's settings name no experiment team for this service"
         if data.start is None
-        else "no case in cases.csv is marked cohort 'experiment'"
+        else "no case is marked as the experiment team's"
     )
+    on_file = data.cohorts.cases
     report.html(
-        f"<div class='setup'><p>There is nothing to compare because {report.esc(why)}. To compare an experiment "
-        "team's cases with the old system:</p><ol>"
+        f"<div class='setup'><p>No experiment yet: there is nothing to compare because {report.esc(why)}. "
+        f"{words.count(len(on_file), 'case')} of this service are on file; "
+        f"{words.number(on_file['cohort'].eq('baseline').sum())} are marked as the old system's.</p>"
+        "<details class='for-analysts'><summary>For analysts: how to set up an experiment</summary>"
+        "<p>To compare an experiment team's cases with the old system:</p><ol>"
         "<li>In <code>council.yaml</code>, under this service, add <code>experiment:</code> with "
         "<code>start: YYYY-MM-DD</code> (the day the team began) and <code>team: &lt;the team's name&gt;</code>.</li>"
         "<li>In <code>cases.csv</code>, mark each case the experiment team handles with cohort "
@@ -84,9 +89,7 @@ def show_headline(data: ExperimentData) -> None:
         "<li>Record every step of those cases in <code>events.csv</code>, with worker, hours and face_to_face, and "
         "give each activity a category in <code>activities.csv</code> (assessment, referral, hand-off, ...).</li>"
         "<li>Keep the team's learning log in <code>learning_log.csv</code>: what we tried, what we learned, the "
-        "system condition behind the waste and who can change it.</li></ol>"
-        f"<p>{words.number(len(data.cohorts.cases))} case(s) of this service are on file; "
-        f"{words.number(data.cohorts.cases['cohort'].eq('baseline').sum())} are marked baseline.</p></div>"
+        "system condition behind the waste and who can change it.</li></ol></details></div>"
     )
 
 

@@ -133,7 +133,11 @@ def show_questions(data) -> None:
 
 
 def show_checks(data) -> None:
-    """What was wrong with the events and what was done about it: the checks table, then the problems found."""
+    """What was wrong with the events and what was done about it: the checks table, then the problems found, both
+    for analysts (they name the council's files and columns, as a fix needs)."""
     p = flow.as_log(data).problems
-    report.table(p.table(), caption=f"Checks on {p.events_in:,} events as recorded")
+    report.html(
+        f'<div class="for-analysts"><p class="caption">Checks on {p.events_in:,} events as recorded (for analysts)'
+        f"</p>{report.table_html(p.table())}</div>"
+    )
     report.problems(p.as_problems())

@@ -31,8 +31,8 @@ def show_design_against_demand(data: joined.Joined):
     rows = joined.by_demand_type(data)
     if not rows:
         report.note(
-            "No case is linked to the demand that started it (no value-demand contact carries a case_id and "
-            "cases.csv has no demand_type), so there is no design against demand yet."
+            "No case is linked to the demand that started it (no value-demand contact names its case, and the "
+            "case records carry no demand type), so there is no design against demand yet."
         )
         return None
     finished = sum(r["finished"] for r in rows)
@@ -43,7 +43,7 @@ def show_design_against_demand(data: joined.Joined):
         caption=f"Design against demand: the top {'value demand' if len(rows) == 1 else f'{len(rows)} value demands'} "
         "and the cases they started "
         f"({sum(r['cases'] for r in rows):,} cases, {finished:,} finished). The clean flow is the value steps "
-        "of the most common path (activities.csv), each once; the median is Kaplan–Meier, open cases "
+        "of the most common path (the steps the council classed as value), each once; the median is Kaplan–Meier, open cases "
         "counted as still waiting.",
     )
     w = joined.cost_of_waiting(data)
