@@ -153,7 +153,7 @@ def test_bpic2015_council_renders_the_flow_report(tmp_path, run_stage_notebook):
     ):
         assert key in figures
     assert figures["variants"] and figures["variants"][0]["cases"] >= 1
-    assert "Cases took a median" in shown and '<figure class=\\"chart' in _executed_outputs(tmp_path)
+    assert "End to end, half take" in shown and '<figure class=\\"chart' in _executed_outputs(tmp_path)
 
 
 def _executed_outputs(folder) -> str:

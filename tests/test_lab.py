@@ -396,14 +396,14 @@ def test_flow_coverage_slider_redraws_the_map(page, lab):
     # The case journey: pick another case; its timeline and its table of steps follow.
     journey = page.locator(".widget-vbox", has=widget(page, "dropdown", "Case")).first
     table = journey.locator("table").first
-    assert table.is_visible() and journey.locator(".jp-OutputArea-output img").is_visible()
+    assert table.is_visible() and journey.locator(".jp-OutputArea-output :is(img, svg)").first.is_visible()
     picker = widget(page, "dropdown", "Case").locator("select")
     second = picker.locator("option").nth(1).text_content().replace("\xa0", " ")
     steps_before = table.inner_text()
     picker.select_option(index=1)
     wait_for_change(page, table, steps_before)
     case_id = second.split(" (")[0]
-    assert journey.locator(".jp-OutputArea-output img").is_visible()
+    assert journey.locator(".jp-OutputArea-output :is(img, svg)").first.is_visible()
     steps = int(re.search(r"(\d+) steps", second).group(1))
     assert table.locator("tbody tr").count() == steps, (second, table.inner_text())
     events = pd.read_csv(lab.council / "events.csv", dtype=str, keep_default_na=False)
