@@ -176,26 +176,19 @@ def accept_phase(council_dir, service: str, date, label: str, who: str, *, now: 
     ``service`` (a new phase from ``date``, named ``label``), with ``accepted_by`` and ``accepted_at`` (UTC). Written
     as every system change is (round-trip, checked, atomic, the previous council.yaml kept). ``AlreadyDecided`` when
     the service already has a phase or a declined suggestion on that date: the suggestion the person saw is gone."""
-    day, label, who = _day(date), _label(label), _who(who)
-
-    def change(data):
-        _undecided(data, service, day)
-        entry = CommentedMap(date=day, label=label)
-        entry["services"] = CommentedSeq([service])
-        entry["services"].fa.set_flow_style()
-        entry["accepted_by"] = who
-        entry["accepted_at"] = _stamp(now)
-        changes = data.get("system_changes")
-        if changes is None:
-            changes = data["system_changes"] = CommentedSeq()
-        changes.append(entry)
-
-    _edit(council_dir, change)
+    _decide_phase(council_dir, service, date, label, who, into="system_changes", verb="accepted", now=now)
 
 
 def decline_phase(council_dir, service: str, date, label: str, who: str, *, now: dt.datetime | None = None) -> None:
     """A person declines a rebase suggestion: recorded in council.yaml's ``declined_phases`` with who and when, so it
     is not offered again (and the chart keeps its limits). ``AlreadyDecided`` as for ``accept_phase``."""
+    _decide_phase(council_dir, service, date, label, who, into="declined_phases", verb="declined", now=now)
+
+
+def _decide_phase(
+    council_dir, service: str, date, label: str, who: str, *, into: str, verb: str, now: dt.datetime | None
+) -> None:
+    """One decision on a suggested phase, appended to council.yaml's list ``into`` with ``<verb>_by``/``<verb>_at``."""
     day, label, who = _day(date), _label(label), _who(who)
 
     def change(data):
@@ -203,12 +196,12 @@ def decline_phase(council_dir, service: str, date, label: str, who: str, *, now:
         entry = CommentedMap(date=day, label=label)
         entry["services"] = CommentedSeq([service])
         entry["services"].fa.set_flow_style()
-        entry["declined_by"] = who
-        entry["declined_at"] = _stamp(now)
-        declined = data.get("declined_phases")
-        if declined is None:
-            declined = data["declined_phases"] = CommentedSeq()
-        declined.append(entry)
+        entry[f"{verb}_by"] = who
+        entry[f"{verb}_at"] = _stamp(now)
+        decided = data.get(into)
+        if decided is None:
+            decided = data[into] = CommentedSeq()
+        decided.append(entry)
 
     _edit(council_dir, change)
 
